@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, the demo, the tests and the benchmarks need.
+# Idempotent: does nothing when all are present. apt-get as root, through sudo otherwise.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  libssl-dev openssl libgmime-3.0-dev libglib2.0-dev libinih-dev libsqlite3-dev libsodium-dev
+  libcmocka-dev
+  python3 python3-pytest swaks postfix
+  cppcheck clang-tidy valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix is a test peer only: no system instance is configured or started.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

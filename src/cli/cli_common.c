@@ -1,0 +1,45 @@
+/* cli_common.c: argument and error helpers shared by the command groups. */
+#include "cli/cli.h"
+#include "core/settings.h"
+#include "core/sg_mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *cli_take_config(int *argc, char **argv)
+{
+	for (int i = 0; i + 1 < *argc; i++) {
+		if (strcmp(argv[i], "-c") != 0 && strcmp(argv[i], "--config") != 0)
+			continue;
+		const char *path = argv[i + 1];
+		memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof(char *));
+		*argc -= 2;
+		argv[*argc] = NULL;
+		return path;
+	}
+	return NULL;
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("sealgate: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+struct settings *cli_load_settings(const char *path)
+{
+	char *errors = NULL;
+	struct settings *s = settings_load(path, &errors);
+	if (s == NULL) {
+		fputs(errors, stderr);
+		fprintf(stderr, "sealgate: %s is not valid; fix the lines above "
+		                "(`sealgate check-config -c %s` shows them again)\n", path, path);
+		sg_free(&errors);
+	}
+	return s;
+}

@@ -1,0 +1,81 @@
+/* cli_config.c: `config get|set|docs` and `check-config`, all driven by the settings table. */
+#include "cli/cli.h"
+#include "core/settings.h"
+#include "core/sg_mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int config_usage(void)
+{
+	cli_errorf("usage: sealgate config get -c FILE [section.key]\n"
+	           "       sealgate config set -c FILE section.key value\n"
+	           "       sealgate config docs");
+	return 2;
+}
+
+static int config_get(struct settings *s, int argc, char **argv)
+{
+	if (argc == 0) {
+		size_t count;
+		const struct setting_def *t = settings_table(&count);
+		for (size_t i = 0; i < count; i++)
+			printf("%s = %s\n", t[i].key, settings_get(s, t[i].key));
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (settings_find(argv[i]) == NULL) {
+			cli_errorf("unknown key %s; `sealgate config get -c FILE` lists them all", argv[i]);
+			return 1;
+		}
+		printf("%s\n", settings_get(s, argv[i]));
+	}
+	return 0;
+}
+
+int cli_config_cmd(int argc, char **argv)
+{
+	const char *path = cli_take_config(&argc, argv);
+	if (argc >= 1 && strcmp(argv[0], "docs") == 0)
+		return settings_write_docs(STDOUT_FILENO) < 0 ? 1 : 0;
+	if (argc < 1 || path == NULL)
+		return config_usage();
+	if (strcmp(argv[0], "set") == 0) {
+		if (argc != 3)
+			return config_usage();
+		char why[512];
+		if (settings_file_set(path, argv[1], argv[2], why, sizeof(why)) < 0) {
+			cli_errorf("%s = '%s': %s", argv[1], argv[2], why);
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(argv[0], "get") != 0)
+		return config_usage();
+	struct settings *s = cli_load_settings(path);
+	if (s == NULL)
+		return 1;
+	int rc = config_get(s, argc - 1, argv + 1);
+	settings_free(&s);
+	return rc;
+}
+
+int cli_check_config_cmd(int argc, char **argv)
+{
+	const char *path = cli_take_config(&argc, argv);
+	if (path == NULL || argc != 0) {
+		cli_errorf("usage: sealgate check-config -c FILE");
+		return 2;
+	}
+	char *errors = NULL;
+	struct settings *s = settings_load(path, &errors);
+	if (s == NULL) {
+		fputs(errors, stderr);
+		sg_free(&errors);
+		return 1;
+	}
+	printf("%s: configuration is valid\n", path);
+	settings_free(&s);
+	return 0;
+}

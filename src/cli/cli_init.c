@@ -1,0 +1,169 @@
+/* cli_init.c: `sealgate init DIR --domain D ...`: a working instance in one command: the
+ * configuration, the spool, the store, the master key, the CA and a TLS certificate. */
+#include "cli/cli.h"
+#include "core/limits.h"
+#include "core/settings.h"
+#include "core/sg_buf.h"
+#include "core/sg_file.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "crypto/ca.h"
+#include "crypto/keystore.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INIT_MAX_DOMAINS 32
+
+struct init_args {
+	const char *dir;
+	const char *domains[INIT_MAX_DOMAINS];
+	size_t ndomains;
+	const char *org;
+	char hostname[256];
+};
+
+static int usage(void)
+{
+	cli_errorf("usage: sealgate init DIR --domain D [--domain D2 ...] [--org NAME] "
+	           "[--hostname H]");
+	return 2;
+}
+
+static int parse_args(int argc, char **argv, struct init_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->org = "Secure Mail";
+	for (int i = 0; i < argc; i++) {
+		bool has_value = i + 1 < argc;
+		if (strcmp(argv[i], "--domain") == 0 && has_value && a->ndomains < INIT_MAX_DOMAINS)
+			a->domains[a->ndomains++] = argv[++i];
+		else if (strcmp(argv[i], "--org") == 0 && has_value)
+			a->org = argv[++i];
+		else if (strcmp(argv[i], "--hostname") == 0 && has_value)
+			sg_strlcpy(a->hostname, argv[++i], sizeof(a->hostname));
+		else if (argv[i][0] != '-' && a->dir == NULL)
+			a->dir = argv[i];
+		else
+			return -1;
+	}
+	if (a->dir == NULL || a->ndomains == 0)
+		return -1;
+	if (a->hostname[0] == '\0' && gethostname(a->hostname, sizeof(a->hostname) - 1) < 0)
+		sg_strlcpy(a->hostname, "localhost", sizeof(a->hostname));
+	return 0;
+}
+
+/* Every value goes through the settings table, so init cannot write what check-config
+ * would refuse. */
+static int check_value(const char *key, const char *value)
+{
+	char why[256];
+	if (settings_validate(settings_find(key), value, why, sizeof(why)) == 0 &&
+	    strpbrk(value, "\r\n") == NULL)
+		return 0;
+	cli_errorf("%s '%s': %s", key, value, why);
+	return -1;
+}
+
+static int write_config(const struct init_args *a, const char *path)
+{
+	struct sg_buf b;
+	sg_buf_init(&b, SG_CONFIG_FILE_MAX);
+	sg_buf_printf(&b, "# sealgate configuration; every key: docs/configuration.md\n"
+	                  "# edit with `sealgate config set -c %s section.key value`\n\n", path);
+	sg_buf_printf(&b, "[gateway]\nhostname = %s\ninternal_domains = ", a->hostname);
+	for (size_t i = 0; i < a->ndomains; i++)
+		sg_buf_printf(&b, "%s%s", i ? ", " : "", a->domains[i]);
+	sg_buf_printf(&b, "\norganization = %s\n\n", a->org);
+	sg_buf_printf(&b, "[smtp]\nlisten = 127.0.0.1:10025\n"
+	                  "internal_networks = 127.0.0.0/8, ::1/128\n\n");
+	sg_buf_printf(&b, "[route]\n# Point these at your mail server and your smarthost:\n"
+	                  "# smtp:HOST:PORT, or maildir:PATH to keep mail in Maildirs.\n"
+	                  "internal = maildir:mail\nexternal = maildir:mail\n\n");
+	sg_buf_printf(&b, "[store]\ndatabase = sqlite:sealgate.db\n");
+	const char *err;
+	int rc = sg_file_write_atomic(path, b.data, b.len, 0640, &err);
+	if (rc < 0)
+		cli_errorf("%s: %s: %s", path, err, strerror(errno));
+	sg_buf_free(&b);
+	return rc;
+}
+
+static int make_dirs(const char *dir)
+{
+	static const char *const subdirs[] = {"", "/spool", "/mail", "/tls", "/ca"};
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		char p[SG_PATH_MAX];
+		if (sg_snprintf(p, sizeof(p), "%s%s", dir, subdirs[i]) < 0 || sg_mkdir_p(p, 0750) < 0) {
+			cli_errorf("cannot create %s%s: %s", dir, subdirs[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int step(int ok, const char *what, const char *err)
+{
+	if (ok < 0)
+		cli_errorf("%s: %s", what, err);
+	return ok;
+}
+
+static int create_keys_and_store(const struct init_args *a)
+{
+	char p[SG_PATH_MAX], crt[SG_PATH_MAX], key[SG_PATH_MAX], ca[SG_PATH_MAX];
+	const char *err = "path too long";
+	if (sg_path_join(p, sizeof(p), a->dir, "master.key") < 0 ||
+	    sg_path_join(crt, sizeof(crt), a->dir, "tls/server.crt") < 0 ||
+	    sg_path_join(key, sizeof(key), a->dir, "tls/server.key") < 0 ||
+	    sg_path_join(ca, sizeof(ca), a->dir, "ca") < 0)
+		return step(-1, a->dir, err);
+	if (step(keystore_master_create(p, &err), "master key", err) < 0 ||
+	    step(ca_init_create(ca, a->org, &err), "CA", err) < 0 ||
+	    step(ca_init_server_cert(ca, a->hostname, a->org, crt, key, &err), "TLS certificate",
+	         err) < 0)
+		return -1;
+	struct store *st = store_open("sqlite:sealgate.db", a->dir, &err);
+	if (st == NULL)
+		return step(-1, "store", err);
+	store_close(&st);
+	return 0;
+}
+
+int cli_init_cmd(int argc, char **argv)
+{
+	struct init_args a;
+	if (parse_args(argc, argv, &a) < 0)
+		return usage();
+	if (check_value("gateway.hostname", a.hostname) < 0 || check_value("gateway.organization", a.org) < 0)
+		return 1;
+	for (size_t i = 0; i < a.ndomains; i++)
+		if (check_value("gateway.internal_domains", a.domains[i]) < 0)
+			return 1;
+	char conf[SG_PATH_MAX];
+	if (sg_path_join(conf, sizeof(conf), a.dir, "sealgate.conf") < 0)
+		return usage();
+	if (sg_file_exists(conf)) {
+		cli_errorf("%s exists already: %s is an instance. Choose another directory, or "
+		           "remove it first to start over.", conf, a.dir);
+		return 1;
+	}
+	if (make_dirs(a.dir) < 0 || create_keys_and_store(&a) < 0 || write_config(&a, conf) < 0)
+		return 1;
+	printf("Created a sealgate instance in %s for %s (domains:", a.dir, a.org);
+	for (size_t i = 0; i < a.ndomains; i++)
+		printf(" %s", a.domains[i]);
+	printf(").\n  configuration  %s\n  CA certificate %s/ca/ca.crt\n"
+	       "  TLS            %s/tls/server.crt (for %s)\n"
+	       "Both routes deliver to the Maildirs in %s/mail; point route.internal and "
+	       "route.external at your mail servers with `sealgate config set`.\n"
+	       "Start it with: sealgate run -c %s\n",
+	       conf, a.dir, a.dir, a.hostname, a.dir, conf);
+	return 0;
+}

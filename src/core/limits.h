@@ -1,0 +1,37 @@
+/* limits.h: every buffer ceiling of sealgate in one place.
+ * A growable buffer names its ceiling here; appending past it is an error, never a realloc. */
+#ifndef SG_LIMITS_H
+#define SG_LIMITS_H
+
+/* SMTP (RFC 5321 §4.5.3.1 gives 512 for commands; we allow room for ESMTP parameters
+ * and SMTPUTF8 addresses, and 998+2 for text lines as RFC 5322 does). */
+#define SG_SMTP_CMD_LINE_MAX      2048
+#define SG_SMTP_TEXT_LINE_MAX     1000
+#define SG_SMTP_DATA_LINE_MAX     (64 * 1024) /* longer lines are refused, not wrapped */
+#define SG_SMTP_REPLY_LINE_MAX    1024
+#define SG_SMTP_REPLY_MAX         (16 * 1024) /* a whole multi-line reply */
+#define SG_SMTP_HELO_MAX          255
+#define SG_ADDR_MAX               512  /* RFC 5321: 64 local + @ + 255 domain, with room for quoting */
+#define SG_LOCALPART_MAX          128
+#define SG_DOMAIN_MAX             255
+#define SG_SMTP_RCPT_HARD_MAX     10000 /* ceiling for the smtp.max_recipients setting */
+#define SG_HEADER_BLOCK_MAX       (1024 * 1024)
+
+/* Spool */
+#define SG_QUEUE_ID_MAX           32
+#define SG_SPOOL_RECORD_MAX       (4 * 1024 * 1024) /* an envelope file */
+#define SG_SPOOL_FIELD_MAX        4096              /* one value in an envelope record */
+#define SG_SPOOL_REPLY_MAX        512               /* last reply kept per recipient */
+
+/* Configuration */
+#define SG_CONFIG_FILE_MAX        (1024 * 1024)
+#define SG_CONFIG_VALUE_MAX       4096
+#define SG_PATH_MAX               4096
+
+/* Messages */
+#define SG_MESSAGE_SIZE_HARD_MAX  (1024L * 1024 * 1024) /* ceiling for smtp.max_message_size */
+
+/* Logging: attacker text is cut to this many characters. */
+#define SG_LOG_PEER_TEXT_MAX      100
+
+#endif

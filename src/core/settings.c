@@ -1,0 +1,132 @@
+/* settings.c: the declaration of every configuration key (the only place one is
+ * declared). Keep each doc to one line: it becomes a row of docs/configuration.md. */
+#include "core/settings.h"
+
+#include <string.h>
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+#define MIN 60LL
+#define HOUR 3600LL
+#define DAY 86400LL
+
+/* clang-format off */
+static const struct setting_def table[] = {
+	{"gateway.hostname", SETTING_STRING, "localhost", 0, 0, NULL, true,
+	 "Host name used in the SMTP greeting, Received headers, DSNs and the server certificate."},
+	{"gateway.internal_domains", SETTING_DOMAINS, "", 0, 0, NULL, true,
+	 "The organisation's mail domains; mail to them is inbound or internal."},
+	{"gateway.organization", SETTING_STRING, "Secure Mail", 0, 0, NULL, false,
+	 "Organisation name shown in mails sealgate writes and on the portal."},
+	{"gateway.spool_dir", SETTING_PATH, "spool", 0, 0, NULL, false,
+	 "Spool directory (incoming, active, data); must be on one file system."},
+	{"gateway.master_key", SETTING_PATH, "master.key", 0, 0, NULL, false,
+	 "Master key file (0600) that seals private keys and stored messages at rest."},
+	{"gateway.ca_dir", SETTING_PATH, "ca", 0, 0, NULL, false,
+	 "Directory of the instance CA (certificate and key)."},
+	{"log.level", SETTING_ENUM, "info", 0, 0, "info|debug", false,
+	 "Log verbosity on stderr."},
+
+	{"smtp.listen", SETTING_ENDPOINTS, "127.0.0.1:10025", 0, 0, NULL, true,
+	 "Addresses the SMTP server listens on (HOST:PORT, [V6]:PORT), comma separated."},
+	{"smtp.internal_networks", SETTING_NETWORKS, "127.0.0.0/8, ::1/128", 0, 0, NULL, false,
+	 "Client networks (CIDR) that may relay to any domain; others may send only to internal domains."},
+	{"smtp.max_message_size", SETTING_SIZE, "52428800", 1 * KB, 1 * GB, NULL, false,
+	 "Largest message accepted, in bytes (K, M, G suffixes allowed); checked at MAIL SIZE= and during DATA."},
+	{"smtp.max_recipients", SETTING_INT, "100", 1, 10000, NULL, false,
+	 "Recipients accepted per message; more get 452 4.5.3."},
+	{"smtp.max_sessions", SETTING_INT, "100", 1, 10000, NULL, false,
+	 "Concurrent SMTP sessions; more get 421 4.3.2 at connect."},
+	{"smtp.max_errors", SETTING_INT, "10", 1, 1000, NULL, false,
+	 "Protocol errors per session before the server answers 421 and closes."},
+	{"smtp.command_timeout", SETTING_DURATION, "5m", 1, 1 * HOUR, NULL, false,
+	 "Time to wait for a command (RFC 5321 section 4.5.3.2: at least 5 minutes)."},
+	{"smtp.data_timeout", SETTING_DURATION, "3m", 1, 1 * HOUR, NULL, false,
+	 "Time to wait for each block of message data."},
+	{"smtp.drain_timeout", SETTING_DURATION, "30s", 0, 1 * HOUR, NULL, false,
+	 "On SIGTERM, how long sessions in flight may take to finish."},
+	{"smtp.tls_cert", SETTING_PATH, "tls/server.crt", 0, 0, NULL, false,
+	 "PEM server certificate (with chain) for STARTTLS."},
+	{"smtp.tls_key", SETTING_PATH, "tls/server.key", 0, 0, NULL, false,
+	 "PEM private key for STARTTLS."},
+
+	{"route.internal", SETTING_ROUTE, "smtp:127.0.0.1:25", 0, 0, NULL, true,
+	 "Next hop for internal recipients: smtp:HOST:PORT or maildir:PATH."},
+	{"route.external", SETTING_ROUTE, "smtp:127.0.0.1:25", 0, 0, NULL, true,
+	 "Next hop for external recipients (a smarthost): smtp:HOST:PORT or maildir:PATH."},
+
+	{"queue.concurrency", SETTING_INT, "10", 1, 200, NULL, false,
+	 "Deliveries in parallel."},
+	{"queue.retry_first", SETTING_DURATION, "5m", 1, 1 * DAY, NULL, false,
+	 "Delay before the first retry of a deferred recipient; it doubles on each retry."},
+	{"queue.retry_max", SETTING_DURATION, "4h", 1, 7 * DAY, NULL, false,
+	 "Longest delay between two retries."},
+	{"queue.lifetime", SETTING_DURATION, "5d", 1, 30 * DAY, NULL, false,
+	 "How long a message may stay deferred before it is bounced to its sender."},
+	{"queue.connect_timeout", SETTING_DURATION, "30s", 1, 10 * MIN, NULL, false,
+	 "Time to wait for a next hop's TCP connection."},
+	{"queue.smtp_timeout", SETTING_DURATION, "5m", 1, 1 * HOUR, NULL, false,
+	 "Time to wait for each reply of a next hop (RFC 5321 section 4.5.3.2)."},
+	{"queue.scan_interval", SETTING_DURATION, "1s", 1, 1 * MIN, NULL, false,
+	 "How often the queue manager looks for new mail when not woken."},
+
+	{"policy.encrypt_subject_tag", SETTING_STRING, "[secure]", 0, 0, NULL, false,
+	 "Subject tag that asks for encryption; removed on the way out."},
+	{"policy.opportunistic_encrypt", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Encrypt to every recipient with a usable certificate or key, tagged or not."},
+	{"policy.sign_outbound", SETTING_BOOL, "yes", 0, 0, NULL, false,
+	 "Sign outbound encrypted mail with the sender's gateway-held key."},
+	{"policy.reencrypt_inbound", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Re-encrypt decrypted inbound mail to the internal recipient's certificate."},
+	{"policy.max_encrypted_size", SETTING_SIZE, "15728640", 1 * KB, 1 * GB, NULL, false,
+	 "Largest encrypted message sealgate will produce; larger ones are refused with a DSN."},
+	{"policy.default_external_channel", SETTING_ENUM, "pdf", 0, 0, "pdf|webmail", false,
+	 "Channel for partners without certificate or key."},
+	{"policy.hide_subject", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Replace the subject of encrypted mail with a neutral one."},
+	{"policy.min_password_length", SETTING_INT, "12", 8, 127, NULL, false,
+	 "Shortest partner password accepted."},
+	{"policy.otp_delivery", SETTING_ENUM, "sender", 0, 0, "sender|recipient", false,
+	 "Who receives a new partner's one-time password."},
+	{"policy.otp_valid_days", SETTING_INT, "30", 1, 365, NULL, false,
+	 "Days an invitation's one-time password stays valid."},
+	{"policy.max_portal_attachments", SETTING_INT, "9", 0, 100, NULL, false,
+	 "Attachments allowed per message written on the portal."},
+	{"policy.autocrypt_outbound", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Add an Autocrypt header for internal senders with a gateway-held key."},
+
+	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
+	 "Addresses the web portal listens on."},
+	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, false,
+	 "Public URL of the portal, used in links in mails and PDFs."},
+	{"portal.tls", SETTING_ENUM, "on", 0, 0, "on|off", false,
+	 "HTTPS on the portal; off only behind a TLS-terminating reverse proxy."},
+
+	{"ldap.listen", SETTING_ENDPOINTS, "127.0.0.1:3389", 0, 0, NULL, false,
+	 "Addresses the certificate directory (LDAP) listens on."},
+	{"ldap.base_dn", SETTING_STRING, "dc=example", 0, 0, NULL, false,
+	 "Search base of the certificate directory."},
+	{"ldap.allow_anonymous", SETTING_BOOL, "yes", 0, 0, NULL, false,
+	 "Allow anonymous binds to the certificate directory."},
+	{"ldap.bind_dn", SETTING_STRING, "", 0, 0, NULL, false,
+	 "DN for simple binds when anonymous binds are off."},
+
+	{"store.database", SETTING_STRING, "sqlite:sealgate.db", 0, 0, NULL, false,
+	 "Store: sqlite:PATH (relative to the configuration directory)."},
+};
+/* clang-format on */
+
+const struct setting_def *settings_table(size_t *count_r)
+{
+	*count_r = sizeof(table) / sizeof(table[0]);
+	return table;
+}
+
+const struct setting_def *settings_find(const char *key)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].key, key) == 0)
+			return &table[i];
+	return NULL;
+}

@@ -1,0 +1,247 @@
+/* settings_validate.c: checks a value against its declaration and says what is allowed,
+ * so check-config can name the key, the bad value and the range. */
+#include "core/settings.h"
+#include "core/sg_file.h"
+#include "core/sg_net.h"
+#include "core/sg_str.h"
+#include "core/sg_time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *settings_type_name(enum setting_type type)
+{
+	static const char *const names[] = {
+		[SETTING_STRING] = "string",      [SETTING_INT] = "integer",
+		[SETTING_SIZE] = "size",          [SETTING_BOOL] = "boolean",
+		[SETTING_DURATION] = "duration",  [SETTING_ENUM] = "choice",
+		[SETTING_DOMAINS] = "domain list", [SETTING_ENDPOINTS] = "address list",
+		[SETTING_NETWORKS] = "network list", [SETTING_ROUTE] = "route",
+		[SETTING_PATH] = "path",          [SETTING_URL] = "URL",
+	};
+	return names[type];
+}
+
+static long long parse_size(const char *s)
+{
+	char num[32];
+	size_t len = strlen(s);
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len + 1);
+	long long mult = 1;
+	switch (toupper((unsigned char)num[len - 1])) {
+	case 'K': mult = 1024; break;
+	case 'M': mult = 1024 * 1024; break;
+	case 'G': mult = 1024 * 1024 * 1024; break;
+	default: len++; break;
+	}
+	num[len - 1] = '\0';
+	const char *err;
+	long long v = sg_strtonum(num, 0, 1LL << 40, &err);
+	return err != NULL ? -1 : v * mult;
+}
+
+static int parse_bool(const char *s)
+{
+	static const char *const yes[] = {"yes", "on", "true", "1"};
+	static const char *const no[] = {"no", "off", "false", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (sg_streq_nocase(s, yes[i]))
+			return 1;
+		if (sg_streq_nocase(s, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+long long settings_parse_number(const struct setting_def *def, const char *value)
+{
+	switch (def->type) {
+	case SETTING_SIZE: return parse_size(value);
+	case SETTING_DURATION: return sg_duration_parse(value);
+	case SETTING_BOOL: return parse_bool(value);
+	case SETTING_INT: {
+		const char *err;
+		long long v = sg_strtonum(value, def->min, def->max, &err);
+		return err != NULL ? -1 : v;
+	}
+	default: return -1;
+	}
+}
+
+static bool valid_domain(const char *d)
+{
+	size_t len = strlen(d);
+	if (len == 0 || len > 253 || d[0] == '.' || d[0] == '-' || d[len - 1] == '.')
+		return false;
+	for (const char *p = d; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (!(isalnum(c) || c == '-' || c == '.' || c >= 0x80))
+			return false;
+		if (c == '.' && p[1] == '.')
+			return false;
+	}
+	return true;
+}
+
+typedef int (*item_check_fn)(const char *item, char *why, size_t whysize);
+
+static int check_domain(const char *item, char *why, size_t whysize)
+{
+	if (valid_domain(item))
+		return 0;
+	snprintf(why, whysize, "'%s' is not a domain name", item);
+	return -1;
+}
+
+static int check_endpoint(const char *item, char *why, size_t whysize)
+{
+	struct sg_endpoint ep;
+	const char *err;
+	if (sg_endpoint_parse(item, &ep, &err) == 0)
+		return 0;
+	snprintf(why, whysize, "'%s': %s", item, err);
+	return -1;
+}
+
+static int check_network(const char *item, char *why, size_t whysize)
+{
+	struct sg_cidr c;
+	const char *err;
+	if (sg_cidr_parse(item, &c, &err) == 0)
+		return 0;
+	snprintf(why, whysize, "'%s': %s (expected e.g. 10.0.0.0/8 or ::1/128)", item, err);
+	return -1;
+}
+
+static int check_list(const char *value, item_check_fn fn, bool required, char *why,
+                      size_t whysize)
+{
+	struct sg_strlist list;
+	sg_strlist_split(&list, value);
+	int rc = 0;
+	if (list.count == 0 && required) {
+		snprintf(why, whysize, "must list at least one value");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < list.count; i++)
+		rc = fn(list.items[i], why, whysize);
+	sg_strlist_free(&list);
+	return rc;
+}
+
+static int check_route(const char *value, char *why, size_t whysize)
+{
+	if (strncmp(value, "maildir:", 8) == 0 && value[8] != '\0')
+		return 0;
+	if (strncmp(value, "smtp:", 5) == 0) {
+		struct sg_endpoint ep;
+		const char *err;
+		if (sg_endpoint_parse(value + 5, &ep, &err) == 0 && ep.host[0] != '\0')
+			return 0;
+	}
+	snprintf(why, whysize, "expected smtp:HOST:PORT or maildir:PATH");
+	return -1;
+}
+
+static int check_enum(const struct setting_def *def, const char *value, char *why,
+                      size_t whysize)
+{
+	size_t vl = strlen(value);
+	for (const char *p = def->choices; *p != '\0';) {
+		size_t l = strcspn(p, "|");
+		if (l == vl && strncmp(p, value, l) == 0)
+			return 0;
+		p += l + (p[l] == '|');
+	}
+	snprintf(why, whysize, "must be one of %s", def->choices);
+	return -1;
+}
+
+static int check_number(const struct setting_def *def, const char *value, char *why,
+                        size_t whysize)
+{
+	long long v = settings_parse_number(def, value);
+	if (def->type == SETTING_BOOL) {
+		if (v >= 0)
+			return 0;
+		snprintf(why, whysize, "must be yes or no");
+		return -1;
+	}
+	if (v >= def->min && v <= def->max)
+		return 0;
+	const char *unit = def->type == SETTING_SIZE ? " bytes (K, M, G suffixes allowed)"
+	                   : def->type == SETTING_DURATION ? " seconds (s, m, h, d suffixes allowed)"
+	                                                   : "";
+	snprintf(why, whysize, "must be a number from %lld to %lld%s", def->min, def->max, unit);
+	return -1;
+}
+
+int settings_validate(const struct setting_def *def, const char *value, char *why,
+                      size_t whysize)
+{
+	if (strlen(value) >= 4096) {
+		snprintf(why, whysize, "value too long");
+		return -1;
+	}
+	if (def->required && value[0] == '\0') {
+		snprintf(why, whysize, "must be set");
+		return -1;
+	}
+	switch (def->type) {
+	case SETTING_STRING: return 0;
+	case SETTING_PATH: return 0;
+	case SETTING_INT:
+	case SETTING_SIZE:
+	case SETTING_DURATION:
+	case SETTING_BOOL: return check_number(def, value, why, whysize);
+	case SETTING_ENUM: return check_enum(def, value, why, whysize);
+	case SETTING_DOMAINS: return check_list(value, check_domain, def->required, why, whysize);
+	case SETTING_ENDPOINTS: return check_list(value, check_endpoint, def->required, why, whysize);
+	case SETTING_NETWORKS: return check_list(value, check_network, def->required, why, whysize);
+	case SETTING_ROUTE: return check_route(value, why, whysize);
+	case SETTING_URL:
+		if (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0)
+			return 0;
+		snprintf(why, whysize, "must start with https:// or http://");
+		return -1;
+	}
+	return -1;
+}
+
+static const char *range_text(const struct setting_def *d, char *buf, size_t size)
+{
+	if (d->type == SETTING_ENUM)
+		snprintf(buf, size, "%s", d->choices);
+	else if (d->type == SETTING_INT || d->type == SETTING_SIZE || d->type == SETTING_DURATION)
+		snprintf(buf, size, "%lld to %lld", d->min, d->max);
+	else if (d->type == SETTING_BOOL)
+		snprintf(buf, size, "yes, no");
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+int settings_write_docs(int fd)
+{
+	size_t count;
+	const struct setting_def *t = settings_table(&count);
+	dprintf(fd, "# Configuration reference\n\n"
+	            "Generated from `src/core/settings.c` by `sealgate config docs`; do not edit.\n"
+	            "Edit a key with `sealgate config set -c FILE section.key value`, check a file\n"
+	            "with `sealgate check-config -c FILE`. Sizes take K, M and G suffixes, durations\n"
+	            "s, m, h and d; relative paths are relative to the configuration file.\n\n"
+	            "| key | type | default | allowed | description |\n"
+	            "| --- | --- | --- | --- | --- |\n");
+	for (size_t i = 0; i < count; i++) {
+		char range[128];
+		if (t[i].doc == NULL || t[i].doc[0] == '\0')
+			return -1;
+		dprintf(fd, "| `%s` | %s | `%s` | %s | %s%s |\n", t[i].key,
+		        settings_type_name(t[i].type), t[i].def, range_text(&t[i], range, sizeof(range)),
+		        t[i].required ? "(required) " : "", t[i].doc);
+	}
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* sg_log.c: stderr logging with one write(2) per line, so lines of concurrent threads and
+ * children never interleave. */
+#include "core/sg_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char log_ident[64] = "sealgate";
+static enum sg_log_level log_level = SG_LOG_INFO;
+
+void sg_log_init(const char *role)
+{
+	if (role == NULL)
+		snprintf(log_ident, sizeof(log_ident), "sealgate");
+	else
+		snprintf(log_ident, sizeof(log_ident), "sealgate/%.40s[%ld]", role, (long)getpid());
+	const char *lvl = getenv("SEALGATE_LOG_LEVEL");
+	if (lvl != NULL && strcmp(lvl, "debug") == 0)
+		log_level = SG_LOG_DEBUG;
+}
+
+void sg_log_set_level(enum sg_log_level level) { log_level = level; }
+
+bool sg_log_enabled(enum sg_log_level level) { return level >= log_level; }
+
+static const char *level_tag(enum sg_log_level level)
+{
+	switch (level) {
+	case SG_LOG_DEBUG: return "debug: ";
+	case SG_LOG_WARN: return "warning: ";
+	case SG_LOG_ERROR: return "error: ";
+	case SG_LOG_INFO: break;
+	}
+	return "";
+}
+
+void sg_logv(enum sg_log_level level, const char *fmt, va_list ap)
+{
+	if (!sg_log_enabled(level))
+		return;
+	int saved = errno;
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s",
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, ts.tv_nsec / 1000000, log_ident, level_tag(level));
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, len);
+	(void)w;
+	errno = saved;
+}
+
+void sg_log(enum sg_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sg_logv(level, fmt, ap);
+	va_end(ap);
+}
+
+void sg_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sg_logv(SG_LOG_ERROR, fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAILURE);
+}
+
+void sg_assert_failed(const char *expr, const char *file, int line)
+{
+	sg_log(SG_LOG_ERROR, "assertion failed: %s (%s:%d)", expr, file, line);
+	abort();
+}

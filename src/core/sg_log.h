@@ -1,0 +1,30 @@
+/* sg_log.h: one line per event on stderr, Postfix-like ("sealgate/smtpd[pid]: ID: ...").
+ * Three classes of error: expected failures are returned with error_r; sg_fatal ends the
+ * process (the master restarts a child); sg_assert guards invariants and aborts with a core. */
+#ifndef SG_LOG_H
+#define SG_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sg_log_level { SG_LOG_DEBUG, SG_LOG_INFO, SG_LOG_WARN, SG_LOG_ERROR };
+
+/* role is shown as "sealgate/ROLE[pid]"; NULL means the CLI ("sealgate"). */
+void sg_log_init(const char *role);
+void sg_log_set_level(enum sg_log_level level);
+bool sg_log_enabled(enum sg_log_level level);
+
+void sg_log(enum sg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sg_logv(enum sg_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+#define sg_debug(...) sg_log(SG_LOG_DEBUG, __VA_ARGS__)
+#define sg_info(...)  sg_log(SG_LOG_INFO, __VA_ARGS__)
+#define sg_warn(...)  sg_log(SG_LOG_WARN, __VA_ARGS__)
+#define sg_error(...) sg_log(SG_LOG_ERROR, __VA_ARGS__)
+
+_Noreturn void sg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void sg_assert_failed(const char *expr, const char *file, int line);
+#define sg_assert(e) ((e) ? (void)0 : sg_assert_failed(#e, __FILE__, __LINE__))
+
+#endif

@@ -1,0 +1,34 @@
+/* sg_net.h: socket plumbing shared by every listener and client: endpoint parsing,
+ * CIDR matching for smtp.internal_networks, listening and connecting with timeouts. */
+#ifndef SG_NET_H
+#define SG_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* "host:port", "[v6addr]:port" or ":port"/"port" (all addresses). */
+struct sg_endpoint {
+	char host[256];
+	char port[8];
+};
+int sg_endpoint_parse(const char *s, struct sg_endpoint *ep_r, const char **error_r);
+
+struct sg_cidr {
+	int family;               /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned int prefix;
+};
+int sg_cidr_parse(const char *s, struct sg_cidr *cidr_r, const char **error_r);
+bool sg_cidr_match(const struct sg_cidr *cidr, const struct sockaddr *sa);
+/* Text form of a peer address ("127.0.0.1", "::1"); IPv4-mapped IPv6 shown as IPv4. */
+void sg_sockaddr_text(const struct sockaddr *sa, char *dst, size_t dstsize);
+
+/* Listening TCP socket on ep (SO_REUSEADDR, CLOEXEC); -1 with *error_r. */
+int sg_listen_tcp(const struct sg_endpoint *ep, int backlog, const char **error_r);
+/* Connects to host:port with a timeout in milliseconds; optional source address. */
+int sg_connect_tcp(const char *host, const char *port, int timeout_ms, const char **error_r);
+/* Sets SO_RCVTIMEO and SO_SNDTIMEO. */
+int sg_socket_set_timeout(int fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,59 @@
+/* master_child.c: the child side of the master's re-exec: become the role, pick up the
+ * inherited listening sockets, load the configuration and run the role's entry function. */
+#include "core/settings.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static int take_listen_fds(struct role_ctx *ctx)
+{
+	const char *s = getenv("SEALGATE_LISTEN_FDS");
+	if (s == NULL)
+		return 0;
+	const char *err;
+	long long n = sg_strtonum(s, 0, ROLE_MAX_LISTEN, &err);
+	if (err != NULL)
+		return -1;
+	for (long long i = 0; i < n; i++)
+		ctx->listen_fds[ctx->n_listen_fds++] = 3 + (int)i;
+	unsetenv("SEALGATE_LISTEN_FDS");
+	return 0;
+}
+
+int master_child_start(const char *role, const char *config_path)
+{
+	sg_log_init(role);
+	const struct role_def *def = roles_find(role);
+	if (def == NULL) {
+		sg_error("unknown role '%.40s'", role);
+		return 2;
+	}
+	/* A child must not outlive its master: a killed master leaves no orphan listening. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
+	daemon_signals_init();
+	struct role_ctx ctx = {.role = role, .config_path = config_path};
+	if (take_listen_fds(&ctx) < 0)
+		sg_fatal("bad SEALGATE_LISTEN_FDS");
+	char *errors = NULL;
+	ctx.settings = settings_load(config_path, &errors);
+	if (ctx.settings == NULL) {
+		sg_error("%s is not valid:\n%s", config_path, errors);
+		sg_free(&errors);
+		return 1;
+	}
+	if (strcmp(settings_get(ctx.settings, "log.level"), "debug") == 0)
+		sg_log_set_level(SG_LOG_DEBUG);
+	int rc = def->entry(&ctx);
+	settings_free(&ctx.settings);
+	return rc;
+}

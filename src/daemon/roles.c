@@ -1,0 +1,39 @@
+/* roles.c: the process graph of sealgate as a table: every child the master starts, what it
+ * runs, what it may touch. docs/architecture.md draws the same table; later issues add
+ * portal, ldapd and tick rows here and nowhere else. */
+#include "daemon/daemon.h"
+#include "queue/qmgr.h"
+#include "smtp/smtp.h"
+
+#include <string.h>
+
+static const struct role_def roles[] = {
+	{.name = "smtpd",
+	 .entry = smtpd_main,
+	 .listen_key = "smtp.listen",
+	 .opens_store = false,
+	 .spool_dirs = "tmp data incoming",
+	 .overlap_on_reload = true,
+	 .doc = "receives mail over SMTP and writes it durably to the spool"},
+	{.name = "qmgr",
+	 .entry = qmgr_main,
+	 .listen_key = NULL,
+	 .opens_store = true,
+	 .spool_dirs = "incoming active data tmp trigger",
+	 .overlap_on_reload = false, /* two queue managers would deliver the same message twice */
+	 .doc = "plans, transforms and delivers queued mail; retries and bounces"},
+};
+
+const struct role_def *roles_table(size_t *count_r)
+{
+	*count_r = sizeof(roles) / sizeof(roles[0]);
+	return roles;
+}
+
+const struct role_def *roles_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcmp(roles[i].name, name) == 0)
+			return &roles[i];
+	return NULL;
+}

@@ -1,0 +1,75 @@
+/* main.c: `sealgate <command>`: dispatches to the command groups of cli/ through a table. */
+#include "cli/cli.h"
+#include "core/sg_log.h"
+#include "daemon/daemon.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static int version_cmd(int argc, char **argv);
+static int help_cmd(int argc, char **argv);
+static int role_cmd(int argc, char **argv);
+
+static const struct command commands[] = {
+	{"init", cli_init_cmd, "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H]"},
+	{"run", cli_run_cmd, "run -c FILE                      run the gateway in the foreground"},
+	{"config", cli_config_cmd, "config get|set -c FILE section.key [value]"},
+	{"check-config", cli_check_config_cmd, "check-config -c FILE          validate a configuration"},
+	{"queue", cli_queue_cmd, "queue list|show ID|flush|delete ID -c FILE"},
+	{"version", version_cmd, "version"},
+	{"help", help_cmd, "help"},
+	{"__role", role_cmd, NULL}, /* hidden: the master re-executes itself into a role */
+};
+
+static int version_cmd(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("sealgate %s\n", SEALGATE_VERSION);
+	return 0;
+}
+
+static int help_cmd(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("sealgate %s: a secure e-mail gateway\n\nUsage: sealgate COMMAND [ARGS]\n\n",
+	       SEALGATE_VERSION);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].usage != NULL)
+			printf("  sealgate %s\n", commands[i].usage);
+	printf("\nConfiguration keys: docs/configuration.md (or `sealgate config docs`).\n");
+	return 0;
+}
+
+static int role_cmd(int argc, char **argv)
+{
+	const char *config = cli_take_config(&argc, argv);
+	if (argc != 1 || config == NULL) {
+		cli_errorf("usage: __role NAME -c FILE (internal)");
+		return 2;
+	}
+	return master_child_start(argv[0], config);
+}
+
+int main(int argc, char **argv)
+{
+	sg_log_init(NULL);
+	if (argc < 2) {
+		help_cmd(0, NULL);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return help_cmd(0, NULL);
+	if (strcmp(argv[1], "--version") == 0)
+		return version_cmd(0, NULL);
+	cli_errorf("unknown command '%.40s'; `sealgate help` lists the commands", argv[1]);
+	return 2;
+}

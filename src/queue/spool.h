@@ -1,0 +1,124 @@
+/* spool.h: the durable queue. A message is a data file (immutable, the bytes as received
+ * with our Received header first) and an envelope file (sender, recipients and their
+ * per-recipient state), each replaced only by write → fsync → rename → fsync(dir).
+ * The envelope's presence in incoming/ or active/ is what commits a message.
+ *
+ * Layout under the spool directory:
+ *   tmp/       files being written (removed at start if stale)
+ *   data/ID    message data
+ *   incoming/ID  envelope of a message qmgr has not seen yet (smtpd → qmgr)
+ *   active/ID    envelope owned by qmgr (pending, deferred, partly delivered)
+ *   trigger/   requests to qmgr from the CLI (flush)
+ * While qmgr works on a message it holds flock(LOCK_EX) on data/ID; `queue delete` takes
+ * the same lock, so a message is never deleted under a delivery in progress. */
+#ifndef SG_SPOOL_H
+#define SG_SPOOL_H
+
+#include "core/limits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct sg_buf;
+
+enum spool_rcpt_state {
+	SPOOL_RCPT_PENDING,  /* not yet delivered; attempts > 0 means deferred */
+	SPOOL_RCPT_SENT,     /* delivered: never sent again */
+	SPOOL_RCPT_BOUNCED,  /* permanently failed, DSN queued (or none for the null sender) */
+	SPOOL_RCPT_HELD,     /* held by policy (e.g. waiting for partner registration) */
+};
+
+struct spool_rcpt {
+	char *addr;          /* without angle brackets; may be UTF-8 when smtputf8 */
+	char *orcpt;         /* ORCPT as given, or NULL */
+	enum spool_rcpt_state state;
+	unsigned int attempts;
+	time_t next_attempt; /* 0 = as soon as possible */
+	char *relay;         /* last next hop, or NULL */
+	char *dsn_status;    /* last enhanced status ("4.4.1"), or NULL */
+	char *last_reply;    /* last reply or reason, sanitised, or NULL */
+};
+
+#define SPOOL_F_BOUNCE   0x1u /* this message is a DSN we wrote: never bounce it */
+
+struct spool_envelope {
+	char id[SG_QUEUE_ID_MAX];
+	time_t arrival;
+	char *sender;        /* "" for the null sender <> */
+	char *client_addr;   /* "127.0.0.1", or "local" for mail sealgate wrote */
+	char *client_helo;
+	bool internal_client;/* client was in smtp.internal_networks */
+	bool smtputf8;
+	bool body_8bit;
+	bool tls;            /* received over TLS */
+	unsigned int flags;  /* SPOOL_F_* */
+	size_t size;         /* bytes of the data file */
+	char *message_id;    /* Message-ID header, filled by qmgr when known, or NULL */
+	size_t nrcpt;
+	struct spool_rcpt *rcpts;
+};
+
+void spool_envelope_init(struct spool_envelope *env);
+void spool_envelope_free(struct spool_envelope *env);
+/* Appends a recipient (address copied) in state PENDING; returns it. */
+struct spool_rcpt *spool_envelope_add_rcpt(struct spool_envelope *env, const char *addr,
+                                           const char *orcpt);
+/* Counts recipients still PENDING. */
+size_t spool_envelope_pending(const struct spool_envelope *env);
+
+/* Envelope records: a line-oriented text format with escaped values, versioned.
+ * The parser treats its input as hostile (it is fuzzed). */
+int spool_record_format(const struct spool_envelope *env, struct sg_buf *out);
+int spool_record_parse(const char *data, size_t len, struct spool_envelope *env_r,
+                       const char **error_r);
+
+struct spool;
+/* Opens (and creates the subdirectories of) a spool; removes stale tmp/ files. */
+struct spool *spool_open(const char *dir, const char **error_r);
+void spool_close(struct spool **sp);
+const char *spool_dir(const struct spool *sp);
+
+/* Receiving: begin → write* → commit (durable on success) or abort. */
+struct spool_writer;
+struct spool_writer *spool_writer_begin(struct spool *sp, const char **error_r);
+const char *spool_writer_id(const struct spool_writer *w);
+size_t spool_writer_size(const struct spool_writer *w);
+int spool_writer_write(struct spool_writer *w, const void *data, size_t len,
+                       const char **error_r);
+/* Fsyncs the data, writes env (its id and size are filled in) into incoming/, fsyncs the
+ * directories. Only after this returns 0 may the 250 be sent. Frees the writer either way. */
+int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,
+                        const char **error_r);
+void spool_writer_abort(struct spool_writer **w);
+/* Convenience for mail sealgate writes itself (DSNs): one buffer, committed. */
+int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_envelope *env,
+                 const char **error_r);
+
+enum spool_queue { SPOOL_INCOMING, SPOOL_ACTIVE };
+/* Lists the ids in a queue (sorted, oldest first); caller frees with spool_ids_free. */
+int spool_list(struct spool *sp, enum spool_queue q, char ***ids_r, size_t *n_r,
+               const char **error_r);
+void spool_ids_free(char ***ids, size_t n);
+/* Loads an envelope from active/ or incoming/; sets *queue_r if not NULL. */
+int spool_load(struct spool *sp, const char *id, struct spool_envelope *env_r,
+               enum spool_queue *queue_r, const char **error_r);
+/* Moves an envelope from incoming/ to active/ (qmgr has taken it). */
+int spool_activate(struct spool *sp, const char *id, const char **error_r);
+/* Atomically rewrites the envelope in active/. */
+int spool_update(struct spool *sp, const struct spool_envelope *env, const char **error_r);
+/* Removes envelope then data (after the last recipient is done). */
+int spool_remove(struct spool *sp, const char *id, const char **error_r);
+/* Path of the data file. */
+int spool_data_path(const struct spool *sp, const char *id, char *dst, size_t dstsize);
+/* Takes flock(LOCK_EX) on the data file; nonblock: -1 with errno EWOULDBLOCK if busy.
+ * Returns the locked fd (open for reading) or -1. */
+int spool_lock(struct spool *sp, const char *id, bool nonblock, const char **error_r);
+void spool_unlock(int *fd);
+
+/* Triggers: the CLI asks qmgr to retry every deferred recipient now. */
+int spool_trigger_flush(struct spool *sp, const char **error_r);
+/* qmgr: true (and clears it) if a flush was requested. */
+bool spool_take_flush(struct spool *sp);
+
+#endif

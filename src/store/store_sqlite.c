@@ -1,0 +1,103 @@
+/* store_sqlite.c: the embedded SQLite store. WAL mode so the portal and qmgr read while one
+ * writes; schema migrations are an ordered list of SQL scripts applied in one transaction. */
+#include "store/store.h"
+#include "core/limits.h"
+#include "core/sg_file.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+struct store {
+	sqlite3 *db;
+};
+
+/* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('created', strftime('%s','now'));",
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, const char **error_r)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	sg_error("store: %s", msg != NULL ? msg : "unknown error");
+	sqlite3_free(msg);
+	*error_r = "store: SQL error (see the log)";
+	return -1;
+}
+
+int store_schema_version(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int v = -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+static int migrate(struct store *st, const char **error_r)
+{
+	int have = store_schema_version(st);
+	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	if (have < 0 || have > want) {
+		*error_r = "store: schema is newer than this sealgate; upgrade sealgate";
+		return -1;
+	}
+	for (int v = have; v < want; v++) {
+		char bump[64];
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+		if (exec_sql(st->db, "BEGIN IMMEDIATE;", error_r) < 0)
+			return -1;
+		if (exec_sql(st->db, migrations[v], error_r) < 0 || exec_sql(st->db, bump, error_r) < 0) {
+			exec_sql(st->db, "ROLLBACK;", error_r);
+			return -1;
+		}
+		if (exec_sql(st->db, "COMMIT;", error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct store *store_open(const char *url, const char *base_dir, const char **error_r)
+{
+	if (strncmp(url, "sqlite:", 7) != 0) {
+		*error_r = "store.database: only sqlite:PATH is supported in this version";
+		return NULL;
+	}
+	char path[SG_PATH_MAX];
+	if (sg_path_resolve(path, sizeof(path), base_dir, url + 7) < 0) {
+		*error_r = "store.database: path too long";
+		return NULL;
+	}
+	struct store *st = sg_calloc(1, sizeof(*st));
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		*error_r = "store: cannot open the SQLite database";
+		store_close(&st);
+		return NULL;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", error_r) < 0 ||
+	    migrate(st, error_r) < 0) {
+		store_close(&st);
+		return NULL;
+	}
+	return st;
+}
+
+void store_close(struct store **stp)
+{
+	if (*stp == NULL)
+		return;
+	sqlite3_close((*stp)->db);
+	sg_free(stp);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fails when a global symbol we define is also defined by one of the shared libraries we link
+# (OpenSSL, GMime/GLib, SQLite, libsodium, inih, ...): such a collision silently interposes.
+set -euo pipefail
+build=${1:-build}
+bin="$build/sealgate"
+[ -x "$bin" ] || { echo "check-symbols: $bin not built"; exit 1; }
+ours=$(nm --defined-only -g "$bin" | awk '$2 ~ /[TDBR]/ {print $3}' | sort -u)
+theirs=$(ldd "$bin" | awk '/=>/ {print $3}' | while read -r lib; do
+  [ -f "$lib" ] && nm -D --defined-only "$lib" 2>/dev/null | awk '{print $3}'
+done | sed 's/@.*//' | sort -u)
+clash=$(comm -12 <(echo "$ours") <(echo "$theirs") | grep -vE '^(_init|_fini|_start|main|_IO_stdin_used|__data_start|data_start|_edata|_end|__bss_start|__dso_handle)$' || true)
+if [ -n "$clash" ]; then
+  echo "check-symbols: our symbols collide with a dependency's:"
+  echo "$clash"
+  exit 1
+fi
+echo "check-symbols: $(echo "$ours" | wc -l) symbols, no collision with dependencies"
