@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 PYTHON     := /usr/bin/python3
 FUZZ_SECONDS ?= 5
 
-.PHONY: all asan fuzz-build deps demo check unit unit-asan integration fuzz-smoke fuzz bench lint docs \
+.PHONY: all asan fuzz-build deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
         check-docs clean
 
 all:
@@ -30,6 +30,13 @@ unit: all
 unit-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+
+# valgrind over the unit tests of the normal build (STYLE.md habit 15).
+unit-valgrind: all
+	cd $(BUILD) && ctest --output-on-failure -T memcheck \
+	  --overwrite MemoryCheckCommandOptions="--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
+	  >/dev/null || { echo "valgrind found errors: see $(BUILD)/Testing/Temporary/MemoryChecker.*.log"; exit 1; }
+	@echo "valgrind: unit tests clean"
 
 # Integration tests drive the ASan+UBSan binary, so every real-peer path runs sanitized.
 integration: asan
@@ -59,6 +66,7 @@ check: deps all
 	$(MAKE) --no-print-directory check-docs
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory unit-valgrind
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory integration
 

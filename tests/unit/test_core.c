@@ -1,0 +1,159 @@
+/* test_core.c: the core helpers that every parser leans on: bounded buffers, number and
+ * duration parsing, printable logging copies, endpoints and CIDR matching. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/sg_buf.h"
+#include "core/sg_mem.h"
+#include "core/sg_net.h"
+#include "core/sg_str.h"
+#include "core/sg_time.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+static void buf_ceiling(void **state)
+{
+	(void)state;
+	struct sg_buf b;
+	sg_buf_init(&b, 8);
+	assert_int_equal(sg_buf_append_str(&b, "12345"), 0);
+	assert_int_equal(sg_buf_append_str(&b, "6789"), -1);
+	assert_string_equal(b.data, "12345");
+	assert_int_equal(sg_buf_printf(&b, "%d", 678), 0);
+	assert_int_equal(sg_buf_printf(&b, "%d", 9), -1);
+	sg_buf_consume(&b, 3);
+	assert_string_equal(b.data, "45678");
+	size_t len;
+	char *d = sg_buf_steal(&b, &len);
+	assert_int_equal(len, 5);
+	assert_null(b.data);
+	sg_free(&d);
+	assert_null(d);
+	sg_buf_free(&b);
+}
+
+static void strtonum_table(void **state)
+{
+	(void)state;
+	const char *err;
+	assert_int_equal(sg_strtonum("42", 0, 100, &err), 42);
+	assert_null(err);
+	sg_strtonum("101", 0, 100, &err);
+	assert_string_equal(err, "too large");
+	sg_strtonum("-1", 0, 100, &err);
+	assert_string_equal(err, "too small");
+	sg_strtonum("4x", 0, 100, &err);
+	assert_string_equal(err, "invalid");
+	sg_strtonum(" 4", 0, 100, &err);
+	assert_string_equal(err, "invalid");
+	sg_strtonum("", 0, 100, &err);
+	assert_string_equal(err, "invalid");
+	sg_strtonum("99999999999999999999999", 0, 100, &err);
+	assert_string_equal(err, "too large");
+}
+
+static void durations(void **state)
+{
+	(void)state;
+	assert_int_equal(sg_duration_parse("90"), 90);
+	assert_int_equal(sg_duration_parse("90s"), 90);
+	assert_int_equal(sg_duration_parse("5m"), 300);
+	assert_int_equal(sg_duration_parse("4h"), 14400);
+	assert_int_equal(sg_duration_parse("5d"), 432000);
+	assert_int_equal(sg_duration_parse("5w"), -1);
+	assert_int_equal(sg_duration_parse(""), -1);
+	assert_int_equal(sg_duration_parse("m"), -1);
+}
+
+static void printable(void **state)
+{
+	(void)state;
+	char out[32];
+	sg_printable(out, sizeof(out), "ok\r\nbad\x1b[31m\xc3\xa9", 100);
+	assert_string_equal(out, "ok??bad?[31m??");
+	sg_printable(out, sizeof(out), "abcdefghij", 4);
+	assert_string_equal(out, "abcd...");
+	sg_printable(out, 6, "abcdefghij", 100);
+	assert_string_equal(out, "ab...");
+}
+
+static void strlcpy_truncates(void **state)
+{
+	(void)state;
+	char out[4];
+	assert_int_equal(sg_strlcpy(out, "abcdef", sizeof(out)), 6);
+	assert_string_equal(out, "abc");
+	assert_int_equal(sg_snprintf(out, sizeof(out), "%s", "abcd"), -1);
+	assert_int_equal(sg_snprintf(out, sizeof(out), "%s", "abc"), 3);
+}
+
+static void endpoints(void **state)
+{
+	(void)state;
+	struct sg_endpoint ep;
+	const char *err;
+	assert_int_equal(sg_endpoint_parse("127.0.0.1:25", &ep, &err), 0);
+	assert_string_equal(ep.host, "127.0.0.1");
+	assert_string_equal(ep.port, "25");
+	assert_int_equal(sg_endpoint_parse("[::1]:2525", &ep, &err), 0);
+	assert_string_equal(ep.host, "::1");
+	assert_int_equal(sg_endpoint_parse("2525", &ep, &err), 0);
+	assert_string_equal(ep.host, "");
+	assert_int_equal(sg_endpoint_parse("host:0", &ep, &err), -1);
+	assert_int_equal(sg_endpoint_parse("[::1]2525", &ep, &err), -1);
+}
+
+static void cidr(void **state)
+{
+	(void)state;
+	struct sg_cidr c;
+	const char *err;
+	struct sockaddr_in in = {.sin_family = AF_INET};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+	assert_int_equal(sg_cidr_parse("127.0.0.1/32", &c, &err), 0);
+	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+	assert_true(sg_cidr_match(&c, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "127.0.0.2", &in.sin_addr);
+	assert_false(sg_cidr_match(&c, (struct sockaddr *)&in));
+	assert_int_equal(sg_cidr_parse("10.0.0.0/9", &c, &err), 0);
+	inet_pton(AF_INET, "10.127.255.1", &in.sin_addr);
+	assert_true(sg_cidr_match(&c, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "10.128.0.1", &in.sin_addr);
+	assert_false(sg_cidr_match(&c, (struct sockaddr *)&in));
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &in6.sin6_addr);
+	assert_true(sg_cidr_match(&c, (struct sockaddr *)&in6));
+	assert_int_equal(sg_cidr_parse("::1", &c, &err), 0);
+	inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+	assert_true(sg_cidr_match(&c, (struct sockaddr *)&in6));
+	assert_int_equal(sg_cidr_parse("300.1.1.1/8", &c, &err), -1);
+	assert_int_equal(sg_cidr_parse("10.0.0.0/-1", &c, &err), -1);
+}
+
+static void strlist(void **state)
+{
+	(void)state;
+	struct sg_strlist l;
+	sg_strlist_split(&l, " a.example, B.example ,,c ");
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.items[1], "B.example");
+	assert_true(sg_strlist_contains_nocase(&l, "b.EXAMPLE"));
+	assert_false(sg_strlist_contains_nocase(&l, "d"));
+	sg_strlist_free(&l);
+	assert_int_equal(l.count, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(buf_ceiling), cmocka_unit_test(strtonum_table),
+		cmocka_unit_test(durations),   cmocka_unit_test(printable),
+		cmocka_unit_test(strlcpy_truncates), cmocka_unit_test(endpoints),
+		cmocka_unit_test(cidr),        cmocka_unit_test(strlist),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
