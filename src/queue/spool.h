@@ -68,14 +68,37 @@ struct spool_rcpt *spool_envelope_add_rcpt(struct spool_envelope *env, const cha
 size_t spool_envelope_pending(const struct spool_envelope *env);
 
 /* Envelope records: a line-oriented text format with escaped values, versioned.
- * The parser treats its input as hostile (it is fuzzed). */
+ * The parser treats its input as hostile (it is fuzzed). Unknown keys are skipped (forward
+ * compatible within a version); format fails if a value exceeds SG_SPOOL_FIELD_MAX, so
+ * whatever it writes parses back equal (spool_record.c describes the format). */
 int spool_record_format(const struct spool_envelope *env, struct sg_buf *out);
 int spool_record_parse(const char *data, size_t len, struct spool_envelope *env_r,
                        const char **error_r);
 
+/* Error strings of the functions below that take a spool live in a per-thread buffer:
+ * valid until the next failing spool call of the same thread. */
+
+/* A queue id: 1..SG_QUEUE_ID_MAX-1 characters of [0-9A-Za-z]. Ids from the CLI or a
+ * directory listing are checked with this before they become part of a path. */
+bool spool_id_valid(const char *id);
+/* A new id: 13 hex digits of the wall clock in microseconds and 4 random hex digits, so
+ * ids sort by arrival. Uniqueness is the writer's job (O_EXCL in tmp/, retried). */
+void spool_id_generate(char dst[SG_QUEUE_ID_MAX]);
+/* "pending", "deferred" (pending with attempts > 0), "sent", "bounced", "held". */
+const char *spool_rcpt_state_name(const struct spool_rcpt *rcpt);
+
+/* Files in tmp/ and orphan data files (no envelope) untouched for this long are removed. */
+#define SPOOL_STALE_SECS 3600
+
 struct spool;
 /* Opens (and creates the subdirectories of) a spool; removes stale tmp/ files. */
 struct spool *spool_open(const char *dir, const char **error_r);
+/* Opens an existing spool without creating or cleaning anything (the CLI, read-only use). */
+struct spool *spool_open_existing(const char *dir, const char **error_r);
+/* Removes files in tmp/ and data files without an envelope whose mtime is older than
+ * now - SPOOL_STALE_SECS (spool_open runs it; tick may run it periodically). Returns the
+ * number removed, or -1 with *error_r. */
+int spool_cleanup(struct spool *sp, time_t now, const char **error_r);
 void spool_close(struct spool **sp);
 const char *spool_dir(const struct spool *sp);
 

@@ -1,0 +1,137 @@
+/* mime_parse.c: one GMime parse per message for the facts the queue manager needs, and the
+ * byte-level helpers that do not need a parser. GMime is lenient; whatever it cannot make
+ * sense of simply leaves a field NULL, so odd MIME is never a reason to stop delivery. */
+#include "mime/mime.h"
+
+#include "core/limits.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <string.h>
+
+/* Longest header value we copy out: Message-IDs and addresses are far shorter in practice. */
+#define MIME_VALUE_MAX 998
+
+static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+
+static void mime_init_once(void) { g_mime_init(); }
+
+void mime_init(void) { pthread_once(&mime_once, mime_init_once); }
+
+/* Header text is attacker-controlled: keep a printable, bounded copy or nothing. */
+static char *printable_dup(const char *s, bool allow_utf8)
+{
+	if (s == NULL || *s == '\0')
+		return NULL;
+	if (allow_utf8 && g_utf8_validate(s, -1, NULL)) {
+		size_t n = strnlen(s, MIME_VALUE_MAX);
+		char *d = sg_strndup(s, n);
+		for (char *p = d; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		return d;
+	}
+	char buf[MIME_VALUE_MAX + 4];
+	sg_printable(buf, sizeof(buf), s, MIME_VALUE_MAX);
+	return sg_strdup(buf);
+}
+
+static char *first_mailbox(InternetAddressList *list)
+{
+	if (list == NULL)
+		return NULL;
+	int n = internet_address_list_length(list);
+	for (int i = 0; i < n; i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+		if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+			return printable_dup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)),
+			                     true);
+	}
+	return NULL;
+}
+
+static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+	if (top == NULL)
+		return;
+	info->is_multipart = GMIME_IS_MULTIPART(top);
+	GMimeContentType *ct = g_mime_object_get_content_type(top);
+	if (ct == NULL)
+		return;
+	char *type = g_mime_content_type_get_mime_type(ct);
+	if (type != NULL) {
+		info->content_type = printable_dup(type, false);
+		if (info->content_type != NULL)
+			sg_ascii_lower(info->content_type);
+	}
+	g_free(type);
+}
+
+int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
+                    const char **error_r)
+{
+	memset(info_r, 0, sizeof(*info_r));
+	mime_init();
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	if (msg == NULL) {
+		*error_r = "not a parsable message";
+		return -1;
+	}
+	info_r->parsed = true;
+	info_r->message_id = printable_dup(g_mime_message_get_message_id(msg), false);
+	info_r->from = first_mailbox(g_mime_message_get_from(msg));
+	info_r->subject = printable_dup(g_mime_message_get_subject(msg), true);
+	fill_content_type(msg, info_r);
+	g_object_unref(msg);
+	return 0;
+}
+
+void mime_info_free(struct mime_info *info)
+{
+	sg_free(&info->message_id);
+	sg_free(&info->from);
+	sg_free(&info->subject);
+	sg_free(&info->content_type);
+	info->parsed = false;
+	info->is_multipart = false;
+}
+
+size_t mime_header_block_len(const char *data, size_t len, size_t max)
+{
+	size_t lim = len < max ? len : max;
+	if (len > 0 && data[0] == '\n')
+		return lim < 1 ? lim : 1; /* no headers at all */
+	if (len > 1 && data[0] == '\r' && data[1] == '\n')
+		return lim < 2 ? lim : 2;
+	/* The block ends at the first empty line, LF or CRLF terminated. */
+	for (size_t i = 0; i < lim; i++) {
+		if (data[i] != '\n')
+			continue;
+		size_t end = 0;
+		if (i + 1 < len && data[i + 1] == '\n')
+			end = i + 2;
+		else if (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n')
+			end = i + 3;
+		if (end != 0)
+			return end <= lim ? end : lim;
+	}
+	return lim;
+}
+
+bool mime_has_8bit(const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)data[i] >= 0x80)
+			return true;
+	return false;
+}
+
+bool mime_str_has_8bit(const char *s) { return mime_has_8bit(s, strlen(s)); }

@@ -1,0 +1,409 @@
+/* qmgr_job.c: one pass over one message. The envelope on disk is the truth: every outcome is
+ * written with spool_update() before the next step, a DSN is queued before its recipients are
+ * marked BOUNCED, and the message is removed only when no recipient is left pending. A crash at
+ * any point therefore repeats work (at-least-once) but never loses a recipient. */
+#include "queue/qmgr.h"
+#include "queue/spool.h"
+
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "core/sg_time.h"
+#include "mime/mime.h"
+#include "policy/policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+/* Replies in log lines: longer than SG_LOG_PEER_TEXT_MAX so that "(in reply to RCPT TO)"
+ * survives typical rejections; the whole reply is in the envelope and the DSN. */
+#define QMGR_LOG_REPLY_MAX 300
+#define QMGR_RETRY_SOON    60   /* seconds, after a local failure (spool write, DSN queueing) */
+#define QMGR_HELD_RECHECK  3600 /* held recipients are released by other parts, not by time */
+
+struct job_fail {
+	size_t idx;
+	char status[16];
+	char diag[SG_SPOOL_REPLY_MAX];   /* for people */
+	char remote[SG_SPOOL_REPLY_MAX]; /* the peer's reply alone, or "" */
+	char relay[300];
+	bool smtp;
+};
+
+struct job {
+	const struct qmgr_env *qe;
+	struct deliver_ctx *dc;
+	const char *id;
+	bool flush;
+	time_t now;
+	int lock_fd;
+	void *map;
+	const char *data;
+	size_t len;
+	struct spool_envelope env;
+	struct mime_info mime;
+	struct policy_plan *plans;
+	bool *due;
+	struct job_fail *fails;
+	size_t nfail;
+	bool aborted; /* a state change could not be recorded: stop and retry later */
+};
+
+static double since_arrival(const struct job *j)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double d = (double)(ts.tv_sec - j->env.arrival) + (double)ts.tv_nsec / 1e9;
+	return d < 0 ? 0 : d;
+}
+
+static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char *relay,
+                     const char *dsn, const char *status, const char *why)
+{
+	char to[SG_LOG_PEER_TEXT_MAX + 4], rel[SG_LOG_PEER_TEXT_MAX + 4];
+	char text[QMGR_LOG_REPLY_MAX + 4];
+	sg_printable(to, sizeof(to), r->addr, SG_LOG_PEER_TEXT_MAX);
+	sg_printable(rel, sizeof(rel), relay != NULL ? relay : "none", SG_LOG_PEER_TEXT_MAX);
+	sg_printable(text, sizeof(text), why != NULL ? why : "", QMGR_LOG_REPLY_MAX);
+	sg_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", j->id, to, rel,
+	        since_arrival(j), dsn, status, text);
+}
+
+static void replace_str(char **dst, const char *s)
+{
+	sg_free(dst);
+	*dst = s != NULL ? sg_strdup(s) : NULL;
+}
+
+static void add_fail(struct job *j, size_t idx, const char *status, const char *diag,
+                     const char *relay, const char *remote)
+{
+	struct job_fail *f = &j->fails[j->nfail++];
+	f->idx = idx;
+	sg_strlcpy(f->status, status, sizeof(f->status));
+	sg_strlcpy(f->diag, diag != NULL ? diag : "", sizeof(f->diag));
+	sg_strlcpy(f->relay, relay != NULL ? relay : "", sizeof(f->relay));
+	sg_strlcpy(f->remote, remote != NULL ? remote : "", sizeof(f->remote));
+	f->smtp = remote != NULL && remote[0] != '\0';
+}
+
+static void save(struct job *j)
+{
+	const char *err;
+	if (spool_update(j->qe->spool, &j->env, &err) < 0) {
+		sg_error("%s: cannot record delivery state: %s; will retry", j->id, err);
+		j->aborted = true;
+	}
+}
+
+static uint32_t rnd32(void)
+{
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)sg_mono_ms();
+	return r;
+}
+
+/* ---- open and close ---- */
+static enum qmgr_job_result job_open(struct job *j)
+{
+	const char *err;
+	j->lock_fd = spool_lock(j->qe->spool, j->id, true, &err);
+	if (j->lock_fd < 0)
+		return errno == EWOULDBLOCK ? QMGR_JOB_BUSY : QMGR_JOB_GONE;
+	enum spool_queue q;
+	if (spool_load(j->qe->spool, j->id, &j->env, &q, &err) < 0) {
+		sg_warn("%s: cannot load envelope: %s", j->id, err);
+		return QMGR_JOB_GONE;
+	}
+	if (q == SPOOL_INCOMING && spool_activate(j->qe->spool, j->id, &err) < 0) {
+		sg_warn("%s: cannot activate: %s", j->id, err);
+		return QMGR_JOB_GONE;
+	}
+	struct stat st;
+	if (fstat(j->lock_fd, &st) < 0) {
+		sg_warn("%s: cannot stat data file", j->id);
+		return QMGR_JOB_GONE;
+	}
+	j->len = (size_t)st.st_size;
+	j->data = "";
+	if (j->len > 0) {
+		j->map = mmap(NULL, j->len, PROT_READ, MAP_PRIVATE, j->lock_fd, 0);
+		if (j->map == MAP_FAILED) {
+			j->map = NULL;
+			sg_warn("%s: cannot map data file", j->id);
+			return QMGR_JOB_GONE;
+		}
+		j->data = j->map;
+	}
+	size_t n = j->env.nrcpt;
+	j->plans = sg_calloc(n ? n : 1, sizeof(*j->plans));
+	j->due = sg_calloc(n ? n : 1, sizeof(*j->due));
+	j->fails = sg_calloc(n ? n : 1, sizeof(*j->fails));
+	return QMGR_JOB_WAIT;
+}
+
+static void job_close(struct job *j)
+{
+	if (j->map != NULL)
+		munmap(j->map, j->len);
+	spool_unlock(&j->lock_fd);
+	spool_envelope_free(&j->env);
+	mime_info_free(&j->mime);
+	sg_free(&j->plans);
+	sg_free(&j->due);
+	sg_free(&j->fails);
+}
+
+/* ---- parse once, log the message ---- */
+static void job_parse(struct job *j)
+{
+	const char *err;
+	if (mime_info_parse(j->data, j->len, &j->mime, &err) < 0)
+		sg_info("%s: %s: delivering it unchanged", j->id, err);
+	if (j->env.message_id != NULL)
+		return;
+	j->env.message_id = sg_strdup(j->mime.message_id != NULL ? j->mime.message_id : "");
+	char mid[SG_LOG_PEER_TEXT_MAX + 4], from[SG_LOG_PEER_TEXT_MAX + 4];
+	sg_printable(mid, sizeof(mid), j->env.message_id, SG_LOG_PEER_TEXT_MAX);
+	sg_printable(from, sizeof(from), j->env.sender, SG_LOG_PEER_TEXT_MAX);
+	sg_info("%s: message-id=<%s>", j->id, mid);
+	sg_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", j->id, from, j->env.size,
+	        j->env.nrcpt);
+	const char *uerr;
+	if (spool_update(j->qe->spool, &j->env, &uerr) < 0)
+		sg_warn("%s: cannot record message-id: %s", j->id, uerr);
+}
+
+/* ---- which recipients are due, which have expired ---- */
+static void job_select(struct job *j)
+{
+	for (size_t i = 0; i < j->env.nrcpt; i++) {
+		struct spool_rcpt *r = &j->env.rcpts[i];
+		if (r->state != SPOOL_RCPT_PENDING)
+			continue;
+		if (r->attempts > 0 && retry_expired(&j->qe->retry, j->env.arrival, j->now)) {
+			char why[SG_SPOOL_REPLY_MAX];
+			snprintf(why, sizeof(why), "delivery time expired; last error: %s",
+			         r->last_reply != NULL ? r->last_reply : "none");
+			const char *st = r->dsn_status != NULL && (r->dsn_status[0] == '4' ||
+			                                            r->dsn_status[0] == '5')
+			                     ? r->dsn_status
+			                     : "4.4.7";
+			add_fail(j, i, st, why, r->relay, NULL);
+			log_rcpt(j, r, r->relay, st, "bounced", why);
+			continue;
+		}
+		j->due[i] = j->flush || r->next_attempt <= j->now;
+	}
+}
+
+/* ---- delivery in groups of equal plans ---- */
+static bool apply_status(struct job *j, size_t i, const struct smtpc_status *st,
+                         const char *relay)
+{
+	struct spool_rcpt *r = &j->env.rcpts[i];
+	if (st->cls == SMTPC_ABANDONED)
+		return false;
+	replace_str(&r->relay, relay);
+	replace_str(&r->dsn_status, st->dsn);
+	replace_str(&r->last_reply, st->reply);
+	if (st->cls == SMTPC_OK) {
+		r->state = SPOOL_RCPT_SENT;
+		log_rcpt(j, r, relay, st->dsn, "sent", st->reply);
+		return true;
+	}
+	r->attempts++;
+	r->next_attempt = retry_next(&j->qe->retry, r->attempts, j->now, rnd32());
+	if (st->cls == SMTPC_PERM || retry_expired(&j->qe->retry, j->env.arrival, j->now)) {
+		add_fail(j, i, st->dsn, st->reply, relay, st->from_remote ? st->remote_reply : NULL);
+		log_rcpt(j, r, relay, st->dsn, "bounced", st->reply);
+	} else {
+		log_rcpt(j, r, relay, st->dsn, "deferred", st->reply);
+	}
+	return true;
+}
+
+static void deliver_group(struct job *j, const struct policy_plan *plan, const size_t *idx,
+                          size_t n)
+{
+	const char **rcpts = sg_calloc(n, sizeof(*rcpts));
+	struct smtpc_status *st = sg_calloc(n, sizeof(*st));
+	char relay[300] = "none";
+	for (size_t k = 0; k < n; k++)
+		rcpts[k] = j->env.rcpts[idx[k]].addr;
+	struct deliver_route route;
+	const char *err;
+	if (deliver_route_parse(plan->route, j->qe->config_dir, &route, &err) < 0) {
+		for (size_t k = 0; k < n; k++) {
+			st[k].cls = SMTPC_TEMP;
+			sg_strlcpy(st[k].dsn, "4.3.5", sizeof(st[k].dsn));
+			snprintf(st[k].reply, sizeof(st[k].reply), "bad route %.200s: %s", plan->route,
+			         err);
+		}
+	} else {
+		struct deliver_job dj = {.queue_id = j->id,
+		                         .sender = j->env.sender,
+		                         .rcpts = rcpts,
+		                         .nrcpt = n,
+		                         .data = j->data,
+		                         .len = j->len,
+		                         .body_8bit = j->env.body_8bit || mime_has_8bit(j->data, j->len),
+		                         .smtputf8 = j->env.smtputf8};
+		deliver_run(j->dc, &route, &dj, st, relay, sizeof(relay));
+	}
+	bool changed = false;
+	for (size_t k = 0; k < n; k++)
+		changed |= apply_status(j, idx[k], &st[k], relay);
+	if (changed)
+		save(j);
+	sg_free(&rcpts);
+	sg_free(&st);
+}
+
+static void job_plan(struct job *j)
+{
+	struct policy_msg m = {.sender = j->env.sender,
+	                       .internal_client = j->env.internal_client,
+	                       .mime = &j->mime};
+	for (size_t i = 0; i < j->env.nrcpt; i++) {
+		const char *err;
+		if (j->due[i] &&
+		    policy_plan_rcpt(j->qe->policy, &m, j->env.rcpts[i].addr, &j->plans[i], &err) < 0) {
+			j->due[i] = false;
+			add_fail(j, i, "5.1.3", err, NULL, NULL);
+			log_rcpt(j, &j->env.rcpts[i], NULL, "5.1.3", "bounced", err);
+		}
+	}
+}
+
+static void job_deliver(struct job *j)
+{
+	size_t n = j->env.nrcpt;
+	size_t *idx = sg_calloc(n ? n : 1, sizeof(*idx));
+	for (size_t i = 0; i < n && !j->aborted; i++) {
+		if (!j->due[i])
+			continue;
+		if (j->qe->cancel != NULL && *j->qe->cancel)
+			break; /* shutting down: the rest stays pending */
+		size_t k = 0;
+		for (size_t x = i; x < n; x++) {
+			if (j->due[x] && policy_plan_equal(&j->plans[i], &j->plans[x])) {
+				idx[k++] = x;
+				j->due[x] = false;
+			}
+		}
+		deliver_group(j, &j->plans[i], idx, k);
+	}
+	sg_free(&idx);
+}
+
+/* ---- bounces ---- */
+static int queue_dsn(struct job *j)
+{
+	struct dsn_rcpt *dr = sg_calloc(j->nfail, sizeof(*dr));
+	for (size_t k = 0; k < j->nfail; k++) {
+		const struct job_fail *f = &j->fails[k];
+		const struct spool_rcpt *r = &j->env.rcpts[f->idx];
+		dr[k] = (struct dsn_rcpt){.addr = r->addr,
+		                          .orcpt = r->orcpt,
+		                          .status = f->status,
+		                          .remote_mta = f->smtp ? f->relay : NULL,
+		                          .diagnostic = f->smtp ? f->remote : f->diag,
+		                          .diag_smtp = f->smtp,
+		                          .reason = f->diag};
+	}
+	struct dsn_input in = {
+		.hostname = j->qe->hostname,
+		.queue_id = j->id,
+		.sender = j->env.sender,
+		.arrival = j->env.arrival,
+		.now = j->now,
+		.rcpts = dr,
+		.nrcpt = j->nfail,
+		.headers = j->data,
+		.headers_len = mime_header_block_len(j->data, j->len, SG_HEADER_BLOCK_MAX),
+	};
+	char dsnid[SG_QUEUE_ID_MAX];
+	const char *err;
+	int rc = dsn_send(j->qe->spool, &in, j->env.smtputf8, dsnid, sizeof(dsnid), &err);
+	if (rc < 0)
+		sg_error("%s: cannot queue the non-delivery notification: %s; will retry", j->id, err);
+	else
+		sg_info("%s: sender non-delivery notification: %s", j->id, dsnid);
+	sg_free(&dr);
+	return rc;
+}
+
+static void job_bounce(struct job *j)
+{
+	if (j->nfail == 0 || j->aborted)
+		return;
+	if ((j->env.flags & SPOOL_F_BOUNCE) != 0 || !dsn_sender_usable(j->env.sender)) {
+		char from[SG_LOG_PEER_TEXT_MAX + 4];
+		sg_printable(from, sizeof(from), j->env.sender, SG_LOG_PEER_TEXT_MAX);
+		sg_info("%s: no non-delivery notification to sender <%s>: dropped", j->id, from);
+	} else if (queue_dsn(j) < 0) {
+		/* Recipients stay pending: the next pass bounces them again, a DSN is not lost. */
+		for (size_t k = 0; k < j->nfail; k++)
+			j->env.rcpts[j->fails[k].idx].next_attempt = j->now + QMGR_RETRY_SOON;
+		save(j);
+		return;
+	}
+	for (size_t k = 0; k < j->nfail; k++)
+		j->env.rcpts[j->fails[k].idx].state = SPOOL_RCPT_BOUNCED;
+	save(j);
+}
+
+static enum qmgr_job_result job_finish(struct job *j, time_t *next_r)
+{
+	*next_r = j->now + QMGR_RETRY_SOON;
+	if (j->aborted)
+		return QMGR_JOB_WAIT;
+	bool live = false, have_next = false;
+	time_t next = 0;
+	for (size_t i = 0; i < j->env.nrcpt; i++) {
+		const struct spool_rcpt *r = &j->env.rcpts[i];
+		live = live || r->state == SPOOL_RCPT_HELD || r->state == SPOOL_RCPT_PENDING;
+		if (r->state == SPOOL_RCPT_PENDING && (!have_next || r->next_attempt < next)) {
+			next = r->next_attempt;
+			have_next = true;
+		}
+	}
+	if (live) {
+		*next_r = have_next ? next : j->now + QMGR_HELD_RECHECK;
+		return QMGR_JOB_WAIT;
+	}
+	const char *err;
+	if (spool_remove(j->qe->spool, j->id, &err) < 0) {
+		sg_error("%s: cannot remove: %s", j->id, err);
+		return QMGR_JOB_WAIT;
+	}
+	sg_info("%s: removed", j->id);
+	return QMGR_JOB_DONE;
+}
+
+enum qmgr_job_result qmgr_job_run(const struct qmgr_env *qe, struct deliver_ctx *dc,
+                                  const char *id, bool flush, time_t *next_r)
+{
+	struct job j = {.qe = qe, .dc = dc, .id = id, .flush = flush, .lock_fd = -1};
+	spool_envelope_init(&j.env);
+	*next_r = 0;
+	enum qmgr_job_result res = job_open(&j);
+	if (res == QMGR_JOB_WAIT) {
+		j.now = sg_wall();
+		job_parse(&j);
+		job_select(&j);
+		job_plan(&j);
+		job_deliver(&j);
+		job_bounce(&j);
+		res = job_finish(&j, next_r);
+	}
+	job_close(&j);
+	return res;
+}
