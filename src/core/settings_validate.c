@@ -239,8 +239,10 @@ int settings_write_docs(int fd)
 		char range[128];
 		if (t[i].doc == NULL || t[i].doc[0] == '\0')
 			return -1;
-		dprintf(fd, "| `%s` | %s | `%s` | %s | %s%s |\n", t[i].key,
-		        settings_type_name(t[i].type), t[i].def, range_text(&t[i], range, sizeof(range)),
+		char def[300];
+		snprintf(def, sizeof(def), t[i].def[0] != '\0' ? "`%s`" : "(none)", t[i].def);
+		dprintf(fd, "| `%s` | %s | %s | %s | %s%s |\n", t[i].key,
+		        settings_type_name(t[i].type), def, range_text(&t[i], range, sizeof(range)),
 		        t[i].required ? "(required) " : "", t[i].doc);
 	}
 	return 0;
