@@ -86,39 +86,47 @@ static size_t take_utf8(struct cursor *c, char *out, size_t *outlen)
 	return n;
 }
 
-/* Domain = sub-domain *("." sub-domain); U-labels allowed (checked for UTF-8 later).
- * Copies the lower-cased domain into out (room for c->len bytes), or only validates. */
-static int parse_domain(struct cursor *c, char *out, size_t *outlen)
+/* sub-domain = Let-dig [Ldh-str], or a U-label (UTF-8 checked here, allowed or not later).
+ * Copies it lower-cased into out, or only validates when out is NULL. */
+static int take_label(struct cursor *c, char *out, size_t *outlen)
 {
-	size_t start = c->pos, label = 0;
+	size_t n = 0;
 	int last = -1;
 	for (;;) {
 		int ch = peek(c);
+		size_t k = 1;
 		if (ch >= 0x80) {
-			if (take_utf8(c, out, outlen) == 0)
+			k = take_utf8(c, out, outlen);
+			if (k == 0)
 				return fail(c, SMTP_ADDR_ESYNTAX, "invalid UTF-8 in domain");
-			label++;
-			last = 'a';
-		} else if (is_alnum(ch) || (ch == '-' && label > 0)) {
+		} else if (is_alnum(ch) || (ch == '-' && n > 0)) {
 			if (out != NULL)
 				out[(*outlen)++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : (char)ch;
 			c->pos++;
-			label++;
-			last = ch;
-		} else if (ch == '.' && label > 0 && last != '-') {
-			if (out != NULL)
-				out[(*outlen)++] = '.';
-			c->pos++;
-			label = 0;
-			last = ch;
 		} else {
 			break;
 		}
-		if (label > LABEL_MAX)
+		last = ch;
+		n += k;
+		if (n > LABEL_MAX)
 			return fail(c, SMTP_ADDR_ELENGTH, "domain label too long");
 	}
-	if (label == 0 || last == '-')
-		return fail(c, SMTP_ADDR_ESYNTAX, "bad domain syntax");
+	return n == 0 || last == '-' ? fail(c, SMTP_ADDR_ESYNTAX, "bad domain syntax") : 0;
+}
+
+/* Domain = sub-domain *("." sub-domain) */
+static int parse_domain(struct cursor *c, char *out, size_t *outlen)
+{
+	size_t start = c->pos;
+	for (;;) {
+		if (take_label(c, out, outlen) < 0)
+			return -1;
+		if (peek(c) != '.')
+			break;
+		if (out != NULL)
+			out[(*outlen)++] = '.';
+		c->pos++;
+	}
 	if (c->pos - start > SG_DOMAIN_MAX)
 		return fail(c, SMTP_ADDR_ELENGTH, "domain too long");
 	return 0;

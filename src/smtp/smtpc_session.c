@@ -110,7 +110,7 @@ static void status_io_failure(struct smtpc_status *st, const struct smtpc_conn *
 	if (c->io.cancelled)
 		status_set(st, SMTPC_ABANDONED, "4.3.2", false, "%s", err);
 	else
-		status_set(st, SMTPC_TEMP, c->io.timed_out ? "4.4.2" : "4.4.2", false,
+		status_set(st, SMTPC_TEMP, "4.4.2", false,
 		           "%s with %s while %s", err, c->relay, when);
 }
 

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#define BATCH_MAX    (64 * 1024)
+#define BATCH_MAX    ((size_t)64 * 1024)
 #define RECEIVED_MAX 8192
 
 static int batch_flush(struct smtpd_session *s)
@@ -52,7 +52,7 @@ static int received_header(struct smtpd_session *s)
 {
 	char helo[SG_SMTP_HELO_MAX + 1], date[64], tls[64] = "";
 	size_t i = 0;
-	for (; s->helo[i] != '\0' && i < sizeof(helo) - 1; i++)
+	for (; i < sizeof(helo) - 1 && s->helo[i] != '\0'; i++)
 		helo[i] = strchr("();\\\"", s->helo[i]) != NULL ? '_' : s->helo[i];
 	helo[i] = '\0';
 	sg_rfc5322_date(sg_wall(), date, sizeof(date));

@@ -305,6 +305,9 @@ static void drain(struct server *srv)
 	sg_warn("stopping: %u session(s) still active after the drain timeout; closing them",
 	        active_count(srv));
 	atomic_store(&srv->force, true);
+	/* Give each session one poll slice to say 421 itself, then cut the sockets. */
+	if (wait_idle(srv, sg_mono_ms() + POLL_SLICE_MS + 500))
+		return;
 	pthread_mutex_lock(&srv->lock);
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);

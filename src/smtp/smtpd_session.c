@@ -13,7 +13,7 @@
 
 /* Input is taken only while less than this is waiting to be sent, so a client that pipelines
  * without reading cannot grow our memory. */
-#define OUT_SOFT_MAX (16 * 1024)
+#define OUT_SOFT_MAX ((size_t)16 * 1024)
 
 struct smtpd_session *smtpd_session_new(const struct smtpd_config *cfg,
                                         const struct smtpd_hooks *hooks,
@@ -25,7 +25,7 @@ struct smtpd_session *smtpd_session_new(const struct smtpd_config *cfg,
 	sg_strlcpy(s->client_addr, client_addr, sizeof(s->client_addr));
 	s->internal_client = internal_client;
 	s->phase = SMTPD_PHASE_CMD;
-	sg_buf_init(&s->out, OUT_SOFT_MAX + SG_SMTP_REPLY_MAX);
+	sg_buf_init(&s->out, OUT_SOFT_MAX + (size_t)SG_SMTP_REPLY_MAX);
 	sg_info("connect from [%s]%s", s->client_addr, internal_client ? " (internal)" : "");
 	smtpd_session_reply(s, "220 %s ESMTP sealgate", cfg->hostname);
 	return s;

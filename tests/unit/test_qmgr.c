@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/sg_file.h"
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "policy/policy.h"
@@ -15,6 +16,7 @@
 #include "queue/spool.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -240,6 +242,47 @@ static void defer_then_expire(void **state)
 	assert_int_equal(count_new(f, "bob@example.test"), 1);
 }
 
+/* Fails only the write of a DSN's data, so envelope updates still work. */
+static ssize_t fail_write(int fd, const void *buf, size_t len)
+{
+	static const char dsn_start[] = "From: Mail Delivery System";
+	if (len >= sizeof(dsn_start) - 1 && memcmp(buf, dsn_start, sizeof(dsn_start) - 1) == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return sg_fileops_default.write(fd, buf, len);
+}
+
+/* The DSN cannot be queued (disk full): the recipient must stay pending, not be marked
+ * bounced, and the next pass must bounce it with a DSN. */
+static void dsn_failure_keeps_recipient(void **state)
+{
+	struct fixture *f = *state;
+	char longaddr[300];
+	memset(longaddr, '%', 200);
+	snprintf(longaddr + 200, sizeof(longaddr) - 200, "@example.test");
+	const char *rcpts[] = {longaddr};
+	char id[SG_QUEUE_ID_MAX];
+	inject(f, "alice@example.test", rcpts, 1, id);
+	const struct sg_fileops failing = {.write = fail_write,
+	                                   .fsync = sg_fileops_default.fsync,
+	                                   .rename = sg_fileops_default.rename};
+	time_t next;
+	sg_fileops = &failing;
+	enum qmgr_job_result res = qmgr_job_run(&f->qe, f->dc, id, false, &next);
+	sg_fileops = &sg_fileops_default;
+	assert_int_equal(res, QMGR_JOB_WAIT);
+	assert_int_equal(queue_len(f, SPOOL_INCOMING), 0); /* no DSN */
+	struct spool_envelope env;
+	load_env(f, id, &env);
+	assert_int_equal(env.rcpts[0].state, SPOOL_RCPT_PENDING);
+	assert_int_equal(env.rcpts[0].attempts, 1);
+	assert_string_equal(env.rcpts[0].dsn_status, "5.1.3");
+	spool_envelope_free(&env);
+	assert_int_equal(qmgr_job_run(&f->qe, f->dc, id, true, &next), QMGR_JOB_DONE);
+	assert_int_equal(queue_len(f, SPOOL_INCOMING), 1); /* the DSN, this time */
+}
+
 struct loop_arg {
 	struct fixture *f;
 	int rc;
@@ -292,6 +335,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bounce_with_dsn, setup, teardown),
 		cmocka_unit_test_setup_teardown(null_sender_no_dsn, setup, teardown),
 		cmocka_unit_test_setup_teardown(defer_then_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(dsn_failure_keeps_recipient, setup, teardown),
 		cmocka_unit_test_setup_teardown(loop_recovers_and_delivers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
