@@ -260,7 +260,7 @@ static void fake_command(struct fake *f, int fd, const char *line)
 	} else if (strncmp(line, "HELO", 4) == 0) {
 		say(fd, "250 fake.test\r\n");
 	} else if (strncmp(line, "MAIL FROM:", 10) == 0) {
-		snprintf(f->mail[f->nmail++ % 10], sizeof(f->mail[0]), "%s", line);
+		snprintf(f->mail[f->nmail++ % 10], sizeof(f->mail[0]), "%.255s", line);
 		say(fd, "250 2.1.0 Ok\r\n");
 	} else if (strncmp(line, "RCPT TO:<bad", 12) == 0) {
 		say(fd, "550 5.1.1 <bad>: Recipient address rejected: User unknown\r\n");

@@ -1,0 +1,129 @@
+"""Fixtures for the black-box tests: fresh sealgate instances on free loopback ports, SMTP
+sinks and private Postfix instances. Every server a test starts is stopped at teardown, pass or
+fail, and a failing test shows the tail of each server's log."""
+
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import sgrig  # noqa: E402
+from postfix_rig import Postfix, PostfixError, require_postfix  # noqa: E402
+from smtpsink import SmtpSink  # noqa: E402
+
+
+def _logs_of(item):
+    if not hasattr(item, "_sg_logs"):
+        item._sg_logs = []
+    return item._sg_logs
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        item._sg_failed = True
+        for title, fn in getattr(item, "_sg_logs", []):
+            try:
+                rep.sections.append((title, fn()))
+            except Exception as e:  # a log we cannot read must not hide the failure
+                rep.sections.append((title, f"(cannot read: {e})"))
+
+
+@pytest.fixture
+def workdir(request):
+    """A fresh directory under /tmp that other users can traverse (pytest's tmp_path is 0700,
+    and Postfix's virtual(8) delivers as uid 65534). Removed after a pass, kept after a failure."""
+    d = tempfile.mkdtemp(prefix="sg-it-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    if getattr(request.node, "_sg_failed", False):
+        print(f"\nkept {d} for inspection", file=sys.stderr)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def gw_factory(request, workdir):
+    """make(name="gw", domains=...) -> sgrig.Gateway, initialised, configured, not started."""
+    if not os.access(sgrig.SEALGATE_BIN, os.X_OK):
+        pytest.fail(f"no sealgate binary at {sgrig.SEALGATE_BIN}: build it (make) or set SEALGATE_BIN")
+    made = []
+
+    def make(name="gw", **kw):
+        g = sgrig.Gateway(str(workdir), name, **kw)
+        made.append(g)
+        _logs_of(request.node).append((f"sealgate log tail ({name})", g.log_tail))
+        return g
+
+    yield make
+    problems = []
+    for g in made:
+        was_running = g.running()
+        rc = g.stop()
+        if was_running and rc != 0:
+            problems.append(f"{g.dir}: SIGTERM at teardown gave {rc!r}, not exit 0")
+        problems += [f"{g.dir}: {line}" for line in sgrig.log_problems(g.log())]
+    if problems:
+        pytest.fail("the gateway misbehaved during this test:\n" + "\n".join(problems[:20]),
+                    pytrace=False)
+
+
+def maildir_routes(g, base):
+    """Point both routes of g at Maildirs under base; returns (internal, external) paths."""
+    internal, external = os.path.join(base, "md-internal"), os.path.join(base, "md-external")
+    g.set(**{"route.internal": f"maildir:{internal}", "route.external": f"maildir:{external}"})
+    return internal, external
+
+
+@pytest.fixture
+def gateway(gw_factory, workdir):
+    """A running gateway whose routes are Maildirs: .md_int / .md_ext are their roots."""
+    g = gw_factory()
+    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
+    return g.start()
+
+
+@pytest.fixture
+def sink_factory(request):
+    """make(port=None) -> a started SmtpSink on a free (or the given) port."""
+    made = []
+
+    def make(port=None):
+        s = SmtpSink(port or sgrig.free_port()).start()
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def postfix_factory(request, workdir):
+    """make(mailboxes={domain: [users]}, relay=None, content_filter=None) -> a started private
+    Postfix; with content_filter="127.0.0.1:PORT" it hands every message to that filter and
+    takes it back on .reinject_port (notes/test-rig.md part d)."""
+    try:
+        require_postfix()
+    except PostfixError as e:
+        pytest.fail(str(e))
+    made = []
+
+    def make(mailboxes, relay=None, name="postfix", content_filter=None):
+        p = Postfix(str(workdir / name), sgrig.free_port(), mailboxes, relay,
+                    content_filter=content_filter,
+                    reinject_port=sgrig.free_port() if content_filter else None)
+        made.append(p)
+        _logs_of(request.node).append((f"postfix maillog ({name})", p.log_tail))
+        return p.start()
+
+    yield make
+    for p in made:
+        p.stop()

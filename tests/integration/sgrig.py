@@ -1,0 +1,323 @@
+"""sgrig: the pieces the integration tests drive -- a sealgate instance, ports, Maildirs,
+raw SMTP -- kept out of conftest.py so bench/ and a shell can use them too.
+Stdlib only (Debian's /usr/bin/python3)."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+SEALGATE_BIN = os.environ.get("SEALGATE_BIN", "/work/main/build/sealgate")
+DOMAIN = "example.com"
+HOSTNAME = "gw.example.com"
+
+_ports_lock = threading.Lock()
+_ports_given = set()
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now and that this process has not handed out."""
+    with _ports_lock:
+        for _ in range(200):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
+    raise RuntimeError("no free loopback port")
+
+
+def port_open(port, host="127.0.0.1", timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(pred, timeout, interval=0.1, what="condition"):
+    """Poll pred() until it returns a truthy value; return that value or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def tail(path, lines=60):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"(no log: {e})"
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------------------------------
+# Maildirs
+
+
+def maildir_files(maildir):
+    """Paths of the messages in a Maildir (new/ and cur/), oldest name first."""
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        try:
+            names = sorted(os.listdir(d))
+        except FileNotFoundError:
+            continue
+        out += [os.path.join(d, n) for n in names if not n.startswith(".")]
+    return out
+
+
+def maildir_messages(maildir):
+    msgs = []
+    for p in maildir_files(maildir):
+        with open(p, "rb") as f:
+            msgs.append(f.read())
+    return msgs
+
+
+def wait_maildir(maildir, count=1, timeout=20):
+    """The messages of a Maildir once it holds at least `count`."""
+    wait_for(lambda: len(maildir_files(maildir)) >= count, timeout,
+             what=f"{count} message(s) in {maildir}")
+    return maildir_messages(maildir)
+
+
+def split_message(raw):
+    """(headers, body) with line ends normalised to LF, split at the first empty line."""
+    norm = raw.replace(b"\r\n", b"\n")
+    head, sep, body = norm.partition(b"\n\n")
+    return head, body
+
+
+def header_values(raw, name):
+    head, _ = split_message(raw)
+    unfolded = re.sub(rb"\n[ \t]+", b" ", head)
+    pat = re.compile(rb"^" + re.escape(name.encode()) + rb":[ \t]*(.*)$", re.I | re.M)
+    return [m.group(1).strip() for m in pat.finditer(unfolded)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Raw SMTP for the tests that must control every byte (pipelining, smuggling)
+
+
+class RawSMTP:
+    """A line-level SMTP client: send exact bytes, read complete (multi-line) replies."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=15):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"connection closed; partial={self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        """(code, text of all lines) of one reply."""
+        lines = []
+        while True:
+            line = self._line()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                break
+        return int(lines[-1][:3]), "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def replies_until_close(self, limit=50, timeout=5):
+        """Every reply the server sends until it closes, goes quiet for `timeout`, or limit."""
+        self.sock.settimeout(timeout)
+        out = []
+        try:
+            for _ in range(limit):
+                out.append(self.reply())
+        except (ConnectionError, socket.timeout, OSError):
+            pass
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# A sealgate instance
+
+
+class Gateway:
+    """One instance directory plus (optionally) a running `sealgate run` on it."""
+
+    def __init__(self, base, name="gw", domains=(DOMAIN,), hostname=HOSTNAME):
+        self.dir = os.path.join(base, name)
+        self.conf = os.path.join(self.dir, "sealgate.conf")
+        self.logpath = os.path.join(base, name + ".log")
+        self.proc = None
+        self.port = free_port()
+        self.ca = os.path.join(self.dir, "ca", "ca.crt")
+        self.hostname = hostname
+        args = ["init", self.dir, "--hostname", hostname]
+        for d in domains:
+            args += ["--domain", d]
+        r = self.cli(*args, conf=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"sealgate init failed rc={r.returncode}: {r.stdout}{r.stderr}")
+        self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
+                    "smtp.internal_networks": "127.0.0.1/32",
+                    "queue.retry_first": "2s", "queue.retry_max": "4s",
+                    "queue.scan_interval": "1s", "queue.connect_timeout": "3s",
+                    "queue.smtp_timeout": "20s", "smtp.drain_timeout": "5s"})
+
+    # -- CLI
+
+    def cli(self, *args, conf=True, timeout=60, input=None):
+        argv = [SEALGATE_BIN] + list(args)
+        if conf:
+            argv += ["-c", self.conf]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+
+    def set(self, **kv):
+        """config set for each key (dotted names need the ** form)."""
+        for k, v in kv.items():
+            r = self.cli("config", "set", k, str(v))
+            if r.returncode != 0:
+                raise RuntimeError(f"config set {k} {v} failed: {r.stdout}{r.stderr}")
+
+    def queue(self, *args):
+        return self.cli("queue", *args)
+
+    # -- process
+
+    def start(self, timeout=30):
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        logf = open(self.logpath, "ab")
+        logf.write(f"===== start {time.strftime('%H:%M:%S')} =====\n".encode())
+        logf.flush()
+        # Own session = own process group, so kill_all() reaches the master and every child.
+        self.proc = subprocess.Popen([SEALGATE_BIN, "run", "-c", self.conf], stdin=subprocess.DEVNULL,
+                                     stdout=logf, stderr=logf, start_new_session=True)
+        logf.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sealgate run exited rc={self.proc.returncode} at start:\n"
+                                   + tail(self.logpath))
+            if self._banner():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"sealgate did not answer on {self.port} within {timeout}s:\n"
+                           + tail(self.logpath))
+
+    def _banner(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.settimeout(3)
+                data = s.recv(512)
+                ok = data.startswith(b"220")
+                if ok:
+                    s.sendall(b"QUIT\r\n")
+                return ok
+        except OSError:
+            return False
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20):
+        """SIGTERM the master; SIGKILL the group if it does not exit. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill_all()
+                return "timeout"
+        self._reap_group()
+        return self.proc.returncode
+
+    def kill_all(self):
+        """kill -9 the whole gateway (master and children) at once."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._reap_group()
+
+    def _reap_group(self):
+        # Children left behind by a master that died would hold the port.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, pattern, timeout=20):
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.log()), timeout, what=f"log line /{pattern}/")
+
+    def log_tail(self, lines=60):
+        return tail(self.logpath, lines)
+
+
+# A sanitizer report, or a child the master had to restart, is a failure of whatever test
+# provoked it, even if the test's own assertions held.
+PROBLEM_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
+                        r"|restarting in \d+ ms|exited with status [1-9]|killed by signal"
+                        r"|children still running after")
+
+
+def log_problems(text):
+    return [line for line in text.splitlines() if PROBLEM_RX.search(line)]
+
+
+QUEUED_RX = re.compile(r"^250 .*queued as ([A-Za-z0-9._-]+)", re.M)
+
+
+def queued_id(reply_text):
+    m = QUEUED_RX.search(reply_text)
+    return m.group(1) if m else None
