@@ -31,6 +31,12 @@
 /* Messages */
 #define SG_MESSAGE_SIZE_HARD_MAX  (1024L * 1024 * 1024) /* ceiling for smtp.max_message_size */
 
+/* S/MIME and keys (crypto/, store/) */
+#define SG_CERT_DER_MAX           (64 * 1024)       /* one X.509 certificate */
+#define SG_SEALED_KEY_MAX         (16 * 1024)       /* a sealed private key */
+#define SG_PKCS12_MAX             (1024 * 1024)     /* a .p12 / .pfx file */
+#define SG_SMIME_CAPS_MAX         4096              /* an SMIMECapabilities attribute */
+
 /* Logging: attacker text is cut to this many characters. */
 #define SG_LOG_PEER_TEXT_MAX      100
 

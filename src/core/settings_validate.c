@@ -25,22 +25,9 @@ const char *settings_type_name(enum setting_type type)
 
 static long long parse_size(const char *s)
 {
-	char num[32];
-	size_t len = strlen(s);
-	if (len == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, s, len + 1);
-	long long mult = 1;
-	switch (toupper((unsigned char)num[len - 1])) {
-	case 'K': mult = 1024; break;
-	case 'M': mult = 1024 * 1024; break;
-	case 'G': mult = 1024 * 1024 * 1024; break;
-	default: len++; break;
-	}
-	num[len - 1] = '\0';
-	const char *err;
-	long long v = sg_strtonum(num, 0, 1LL << 40, &err);
-	return err != NULL ? -1 : v * mult;
+	static const struct sg_unit units[] = {
+		{'k', 1024}, {'m', 1024 * 1024}, {'g', 1024 * 1024 * 1024}};
+	return sg_strtonum_unit(s, units, sizeof(units) / sizeof(units[0]), 1LL << 40);
 }
 
 static int parse_bool(const char *s)

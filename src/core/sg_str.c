@@ -61,6 +61,27 @@ long long sg_strtonum(const char *s, long long min, long long max, const char **
 	return v;
 }
 
+long long sg_strtonum_unit(const char *s, const struct sg_unit *units, size_t nunits,
+                           long long max)
+{
+	char num[32];
+	size_t len = strlen(s);
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len + 1);
+	long long mult = 1;
+	for (size_t i = 0; i < nunits; i++) {
+		if (tolower((unsigned char)num[len - 1]) == units[i].suffix) {
+			mult = units[i].mult;
+			num[--len] = '\0';
+			break;
+		}
+	}
+	const char *err;
+	long long v = sg_strtonum(num, 0, max, &err);
+	return err != NULL ? -1 : v * mult;
+}
+
 void sg_printable(char *dst, size_t dstsize, const char *s, size_t max)
 {
 	if (dstsize == 0)

@@ -17,6 +17,15 @@ int sg_snprintf(char *dst, size_t dstsize, const char *fmt, ...)
 /* Parses a whole decimal integer in [min, max]; on failure returns 0 and sets *error_r
  * ("invalid", "too small", "too large"). */
 long long sg_strtonum(const char *s, long long min, long long max, const char **error_r);
+/* A unit suffix and its multiplier, for sg_strtonum_unit. */
+struct sg_unit {
+	char suffix;
+	long long mult;
+};
+/* Parses "NUMBER[SUFFIX]" where SUFFIX is one of units (case-insensitive), the number in
+ * [0, max] before scaling; returns the scaled value or -1. */
+long long sg_strtonum_unit(const char *s, const struct sg_unit *units, size_t nunits,
+                           long long max);
 /* Writes a printable, truncated copy of s (at most max source bytes) into dst: control
  * bytes become '?', as do bytes >= 0x80 unless allow_utf8; "..." marks truncation. */
 void sg_printable(char *dst, size_t dstsize, const char *s, size_t max);

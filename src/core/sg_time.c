@@ -23,27 +23,6 @@ void sg_rfc5322_date(time_t t, char *dst, size_t dstsize)
 
 long long sg_duration_parse(const char *s)
 {
-	char num[32];
-	size_t len = strlen(s);
-	if (len == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, s, len + 1);
-	long long mult = 1;
-	switch (num[len - 1]) {
-	case 's': mult = 1; break;
-	case 'm': mult = 60; break;
-	case 'h': mult = 3600; break;
-	case 'd': mult = 86400; break;
-	default:
-		if (num[len - 1] < '0' || num[len - 1] > '9')
-			return -1;
-		len++;
-		break;
-	}
-	num[len - 1] = '\0';
-	const char *err;
-	long long v = sg_strtonum(num, 0, 100LL * 365 * 86400, &err);
-	if (err != NULL)
-		return -1;
-	return v * mult;
+	static const struct sg_unit units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	return sg_strtonum_unit(s, units, sizeof(units) / sizeof(units[0]), 100LL * 365 * 86400);
 }
