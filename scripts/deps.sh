@@ -9,6 +9,11 @@ packages=(
   libcmocka-dev
   python3 python3-pytest swaks postfix
   cppcheck clang-tidy valgrind
+  gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
+  librnp-dev rnp sq                                           # OpenPGP
+  libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
+  poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk
+  libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
 )
 
 missing=()
@@ -23,5 +28,6 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 # Postfix is a test peer only: no system instance is configured or started.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
