@@ -32,4 +32,42 @@ bool mime_has_8bit(const char *data, size_t len);
 /* True if s holds a byte >= 0x80 (an address that needs SMTPUTF8). */
 bool mime_str_has_8bit(const char *s);
 
+/* ---- mime_headers.c: byte-exact header block edits ---- */
+struct sg_buf;
+
+/* One header field as it stands in the message: name, and the whole field including folded
+ * continuation lines and its line end. A line without a colon has name_len 0. */
+struct mime_field {
+	const char *name;
+	size_t name_len;
+	const char *start;
+	size_t len;
+	const char *value; /* after the colon, folds and line end included */
+	size_t value_len;
+};
+/* Steps through the header block (at most block_len bytes from *pos); 1 with *f, 0 at its end
+ * (the empty line, whose offset is then in *pos). */
+int mime_field_next(const char *block, size_t block_len, size_t *pos, struct mime_field *f);
+/* Case-insensitive name test; a name ending in '*' is a prefix ("X-Sealgate-*"). */
+bool mime_field_is(const struct mime_field *f, const char *name);
+/* Content-* and MIME-Version: the fields that belong to the entity, not the message. */
+bool mime_field_is_content(const struct mime_field *f);
+
+enum mime_keep {
+	MIME_KEEP_ALL,     /* every field not dropped */
+	MIME_KEEP_CONTENT, /* only Content-* and MIME-Version (the inner entity's header) */
+	MIME_KEEP_OUTER,   /* every field except those (the envelope of an encrypted entity) */
+};
+struct mime_edit {
+	const char *const *drop; /* field names to drop; "X-Sealgate-*" drops a prefix */
+	size_t ndrop;
+	enum mime_keep keep;
+	const char *subject_tag; /* removed (with one adjacent space) from Subject, or NULL */
+	const char *prepend;     /* CRLF-terminated fields written first, or NULL */
+	bool with_body;          /* append the empty line and the body */
+};
+/* Appends the edited message (or header block) to out; -1 with *error_r past out's ceiling. */
+int mime_edit_apply(const char *data, size_t len, const struct mime_edit *e, struct sg_buf *out,
+                    const char **error_r);
+
 #endif

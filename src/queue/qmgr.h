@@ -115,8 +115,10 @@ int deliver_maildir_one(const char *base, const char *sender, const char *addr,
 void deliver_maildir(const char *base, const struct deliver_job *job, struct smtpc_status *st);
 
 /* ---- qmgr_job.c and qmgr_loop.c ---- */
+struct transform_env;
 struct qmgr_env {
 	struct spool *spool;
+	const struct transform_env *te; /* keys, store and settings of the transforms */
 	struct policy *policy;
 	struct retry_policy retry;
 	const char *hostname;

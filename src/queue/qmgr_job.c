@@ -4,6 +4,7 @@
  * any point therefore repeats work (at-least-once) but never loses a recipient. */
 #include "queue/qmgr.h"
 #include "queue/spool.h"
+#include "queue/transform.h"
 
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -229,6 +230,44 @@ static bool apply_status(struct job *j, size_t i, const struct smtpc_status *st,
 	return true;
 }
 
+static void fail_all(struct smtpc_status *st, size_t n, enum smtpc_class cls,
+                     const char *dsn, const char *reason)
+{
+	for (size_t k = 0; k < n; k++) {
+		st[k].cls = cls;
+		sg_strlcpy(st[k].dsn, dsn, sizeof(st[k].dsn));
+		sg_strlcpy(st[k].reply, reason, sizeof(st[k].reply));
+	}
+}
+
+/* Transforms the message for this group's plan, then hands the result to the next hop. */
+static void transform_and_deliver(struct job *j, const struct policy_plan *plan,
+                                  const struct deliver_route *route, const char **rcpts,
+                                  size_t n, struct smtpc_status *st, char *relay, size_t relaysize)
+{
+	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
+	                             .len = j->len, .mime = &j->mime, .plan = plan,
+	                             .rcpts = rcpts, .nrcpt = n};
+	struct transform_output out;
+	transform_output_init(&out);
+	enum transform_result tr = transform_run(j->qe->te, &ti, &out);
+	if (tr != TRANSFORM_OK) {
+		fail_all(st, n, tr == TRANSFORM_PERM ? SMTPC_PERM : SMTPC_TEMP, out.status, out.reason);
+		sg_strlcpy(relay, "none", relaysize);
+	} else {
+		struct deliver_job dj = {.queue_id = j->id,
+		                         .sender = j->env.sender,
+		                         .rcpts = rcpts,
+		                         .nrcpt = n,
+		                         .data = out.data,
+		                         .len = out.len,
+		                         .body_8bit = j->env.body_8bit || mime_has_8bit(out.data, out.len),
+		                         .smtputf8 = j->env.smtputf8};
+		deliver_run(j->dc, route, &dj, st, relay, relaysize);
+	}
+	transform_output_free(&out);
+}
+
 static void deliver_group(struct job *j, const struct policy_plan *plan, const size_t *idx,
                           size_t n)
 {
@@ -240,22 +279,11 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 	struct deliver_route route;
 	const char *err;
 	if (deliver_route_parse(plan->route, j->qe->config_dir, &route, &err) < 0) {
-		for (size_t k = 0; k < n; k++) {
-			st[k].cls = SMTPC_TEMP;
-			sg_strlcpy(st[k].dsn, "4.3.5", sizeof(st[k].dsn));
-			snprintf(st[k].reply, sizeof(st[k].reply), "bad route %.200s: %s", plan->route,
-			         err);
-		}
+		char why[SG_SPOOL_REPLY_MAX];
+		snprintf(why, sizeof(why), "bad route %.200s: %s", plan->route, err);
+		fail_all(st, n, SMTPC_TEMP, "4.3.5", why);
 	} else {
-		struct deliver_job dj = {.queue_id = j->id,
-		                         .sender = j->env.sender,
-		                         .rcpts = rcpts,
-		                         .nrcpt = n,
-		                         .data = j->data,
-		                         .len = j->len,
-		                         .body_8bit = j->env.body_8bit || mime_has_8bit(j->data, j->len),
-		                         .smtputf8 = j->env.smtputf8};
-		deliver_run(j->dc, &route, &dj, st, relay, sizeof(relay));
+		transform_and_deliver(j, plan, &route, rcpts, n, st, relay, sizeof(relay));
 	}
 	bool changed = false;
 	for (size_t k = 0; k < n; k++)

@@ -3,6 +3,7 @@
  * recipients simply stay pending in the spool. */
 #include "queue/qmgr.h"
 #include "queue/spool.h"
+#include "queue/transform.h"
 
 #include "core/settings.h"
 #include "core/sg_log.h"
@@ -25,7 +26,9 @@ int qmgr_main(struct role_ctx *ctx)
 		return 1;
 	}
 	mime_init();
+	struct transform_env te = {.settings = s, .hostname = settings_get(s, "gateway.hostname")};
 	struct qmgr_env qe = {
+		.te = &te,
 		.spool = sp,
 		.policy = policy_new(s),
 		.hostname = settings_get(s, "gateway.hostname"),
