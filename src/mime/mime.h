@@ -14,7 +14,18 @@ struct mime_info {
 	char *subject;      /* decoded Subject (UTF-8), or NULL */
 	bool is_multipart;  /* top-level Content-Type is multipart/ */
 	char *content_type; /* "type/subtype" of the top-level entity, lower-case, or NULL */
+	char *ct_protocol;  /* its protocol= parameter (multipart/signed, /encrypted), lower-case */
+	char *ct_smime_type;/* its smime-type= parameter, lower-case, or NULL */
+	char *sensitivity;  /* Sensitivity: header (RFC 2156), or NULL */
+	char **visible;     /* lower-cased addresses in To: and Cc: (Bcc recipients are not) */
+	size_t nvisible;
 };
+/* True if addr (any case) is in To: or Cc:. */
+bool mime_info_is_visible(const struct mime_info *info, const char *addr);
+/* The message is S/MIME (application/pkcs7-mime, or multipart/signed with a pkcs7 protocol). */
+bool mime_info_is_smime(const struct mime_info *info);
+/* The message is PGP/MIME (multipart/encrypted or multipart/signed with a pgp protocol). */
+bool mime_info_is_pgp_mime(const struct mime_info *info);
 
 /* Initialises GMime once per process (thread-safe); every other mime_* call does it too. */
 void mime_init(void);

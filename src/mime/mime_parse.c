@@ -52,6 +52,35 @@ static char *first_mailbox(InternetAddressList *list)
 	return NULL;
 }
 
+#define MIME_VISIBLE_MAX 1000 /* addresses kept from To: and Cc: */
+
+static void add_visible(struct mime_info *info, InternetAddressList *list)
+{
+	int n = list != NULL ? internet_address_list_length(list) : 0;
+	for (int i = 0; i < n && info->nvisible < MIME_VISIBLE_MAX; i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+			add_visible(info, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+			continue;
+		}
+		char *a = printable_dup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)),
+		                        true);
+		if (a == NULL)
+			continue;
+		sg_ascii_lower(a);
+		info->visible = sg_reallocarray(info->visible, info->nvisible + 1, sizeof(char *));
+		info->visible[info->nvisible++] = a;
+	}
+}
+
+static char *lower_param(GMimeContentType *ct, const char *name)
+{
+	char *v = printable_dup(g_mime_content_type_get_parameter(ct, name), false);
+	if (v != NULL)
+		sg_ascii_lower(v);
+	return v;
+}
+
 static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
 {
 	GMimeObject *top = g_mime_message_get_mime_part(msg);
@@ -68,6 +97,8 @@ static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
 			sg_ascii_lower(info->content_type);
 	}
 	g_free(type);
+	info->ct_protocol = lower_param(ct, "protocol");
+	info->ct_smime_type = lower_param(ct, "smime-type");
 }
 
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
@@ -90,6 +121,12 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
 	info_r->from = first_mailbox(g_mime_message_get_from(msg));
 	info_r->subject = printable_dup(g_mime_message_get_subject(msg), true);
 	fill_content_type(msg, info_r);
+	info_r->sensitivity = printable_dup(
+		g_mime_object_get_header(GMIME_OBJECT(msg), "Sensitivity"), false);
+	if (info_r->sensitivity != NULL)
+		g_strstrip(info_r->sensitivity);
+	add_visible(info_r, g_mime_message_get_to(msg));
+	add_visible(info_r, g_mime_message_get_cc(msg));
 	g_object_unref(msg);
 	return 0;
 }
@@ -100,8 +137,40 @@ void mime_info_free(struct mime_info *info)
 	sg_free(&info->from);
 	sg_free(&info->subject);
 	sg_free(&info->content_type);
+	sg_free(&info->ct_protocol);
+	sg_free(&info->ct_smime_type);
+	sg_free(&info->sensitivity);
+	for (size_t i = 0; i < info->nvisible; i++)
+		sg_free(&info->visible[i]);
+	sg_free(&info->visible);
+	info->nvisible = 0;
 	info->parsed = false;
 	info->is_multipart = false;
+}
+
+bool mime_info_is_visible(const struct mime_info *info, const char *addr)
+{
+	for (size_t i = 0; i < info->nvisible; i++)
+		if (sg_streq_nocase(info->visible[i], addr))
+			return true;
+	return false;
+}
+
+static bool is(const char *a, const char *b) { return a != NULL && strcmp(a, b) == 0; }
+
+bool mime_info_is_smime(const struct mime_info *info)
+{
+	const char *ct = info->content_type, *proto = info->ct_protocol;
+	return is(ct, "application/pkcs7-mime") || is(ct, "application/x-pkcs7-mime") ||
+	       (is(ct, "multipart/signed") &&
+	        (is(proto, "application/pkcs7-signature") || is(proto, "application/x-pkcs7-signature")));
+}
+
+bool mime_info_is_pgp_mime(const struct mime_info *info)
+{
+	const char *ct = info->content_type, *proto = info->ct_protocol;
+	return (is(ct, "multipart/encrypted") && is(proto, "application/pgp-encrypted")) ||
+	       (is(ct, "multipart/signed") && is(proto, "application/pgp-signature"));
 }
 
 size_t mime_header_block_len(const char *data, size_t len, size_t max)

@@ -16,15 +16,44 @@ enum policy_direction {
 	POLICY_DIR_INBOUND,  /* internal recipient, client outside smtp.internal_networks */
 };
 
-/* Later channels add members here and a row in policy_plan.c's action table. */
+/* Each action has one transform (queue/transform.c) and a name in policy_plan.c. */
 enum policy_action {
-	POLICY_PASS, /* deliver the message unchanged */
+	POLICY_PASS,    /* deliver the message unchanged */
+	POLICY_SMIME,   /* encrypt (and sign) with S/MIME */
+	POLICY_PGP,     /* encrypt (and sign) with PGP/MIME */
+	POLICY_PDF,     /* SecurePDF with the partner's password */
+	POLICY_WEBMAIL, /* keep on the portal, send a notification */
+	POLICY_INBOUND, /* decrypt and verify secure mail for an internal recipient */
+	POLICY_REFUSE,  /* must be encrypted and cannot be: bounce (fail closed) */
 };
+
+/* A partner's or user's way of receiving secure mail. */
+enum policy_channel {
+	POLICY_CH_NONE,
+	POLICY_CH_SMIME,
+	POLICY_CH_PGP,
+	POLICY_CH_PDF,
+	POLICY_CH_WEBMAIL,
+};
+
+/* What the store knows of a recipient; the queue manager fills it through a lookup. */
+struct policy_rcpt_info {
+	bool known;                  /* has an account (registered partner or user) */
+	enum policy_channel channel; /* the channel the partner chose, or NONE */
+	bool smime_usable;           /* a valid, unrevoked encryption certificate */
+	bool pgp_usable;             /* an active encryption-capable OpenPGP key */
+	bool pdf_ready;              /* a SecurePDF key record from registration */
+};
+typedef int (*policy_lookup_fn)(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 
 struct policy_plan {
 	enum policy_direction direction;
 	enum policy_action action;
-	const char *route; /* "smtp:HOST:PORT" or "maildir:PATH", owned by the policy */
+	const char *route;  /* "smtp:HOST:PORT" or "maildir:PATH", owned by the policy */
+	bool sign;          /* sign with the sender's gateway-held key */
+	bool individual;    /* a Bcc recipient of encrypted mail: a message of its own */
+	const char *reason; /* POLICY_REFUSE: why, for the DSN (static text) */
+	const char *trigger;/* why encryption was required ("subject tag", ...), or NULL */
 };
 
 /* What the planner knows about the message as a whole. */
@@ -32,6 +61,8 @@ struct policy_msg {
 	const char *sender;        /* envelope sender, "" for <> */
 	bool internal_client;      /* the client was in smtp.internal_networks */
 	const struct mime_info *mime; /* parsed headers, or NULL */
+	policy_lookup_fn lookup;   /* recipient facts from the store, or NULL (nothing known) */
+	void *lookup_ctx;
 };
 
 struct policy;
@@ -41,6 +72,13 @@ struct policy *policy_new(const struct settings *s);
 struct policy *policy_new_from(const char *internal_domains, const char *route_internal,
                                const char *route_external);
 void policy_free(struct policy **p);
+/* The encryption options (policy.* settings) for policy_new_from users; policy_new sets them
+ * from the settings. tag may be "" (no tag). */
+void policy_set_options(struct policy *p, const char *subject_tag, bool opportunistic,
+                        bool sign_outbound, enum policy_channel default_external);
+const char *policy_subject_tag(const struct policy *p);
+/* Why this message must be encrypted ("subject tag", "Sensitivity header"), or NULL. */
+const char *policy_encryption_trigger(const struct policy *p, const struct mime_info *mime);
 
 /* True if addr's domain (after the last '@') is one of the internal domains. */
 bool policy_is_internal(const struct policy *p, const char *addr);
@@ -53,5 +91,8 @@ int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const c
 bool policy_plan_equal(const struct policy_plan *a, const struct policy_plan *b);
 const char *policy_direction_name(enum policy_direction d);
 const char *policy_action_name(enum policy_action a);
+const char *policy_channel_name(enum policy_channel c);
+/* "smime", "pgp", "pdf", "webmail" → channel; -1 otherwise. */
+int policy_channel_parse(const char *name, enum policy_channel *c_r);
 
 #endif

@@ -1,8 +1,10 @@
-/* policy_plan.c: direction, routing and the per-recipient plan. Every plan is PASS for now;
- * the action table is where later channels (S/MIME, PGP, SecurePDF, webmail, hold) plug in. */
+/* policy_plan.c: direction, routing and the per-recipient plan. Outbound mail that must be
+ * encrypted goes by the best channel the recipient has, and is refused (fail closed) when it
+ * has none: it is never sent in clear. Inbound secure mail is decrypted and verified. */
 #include "policy/policy.h"
 
 #include "core/settings.h"
+#include "mime/mime.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -12,6 +14,10 @@ struct policy {
 	struct sg_strlist internal_domains;
 	char *route_internal;
 	char *route_external;
+	char *subject_tag;
+	bool opportunistic;
+	bool sign_outbound;
+	enum policy_channel default_external;
 };
 
 static const char *const direction_names[] = {
@@ -21,7 +27,14 @@ static const char *const direction_names[] = {
 };
 
 static const char *const action_names[] = {
-	[POLICY_PASS] = "pass",
+	[POLICY_PASS] = "pass",       [POLICY_SMIME] = "smime",     [POLICY_PGP] = "pgp",
+	[POLICY_PDF] = "pdf",         [POLICY_WEBMAIL] = "webmail", [POLICY_INBOUND] = "inbound",
+	[POLICY_REFUSE] = "refuse",
+};
+
+static const char *const channel_names[] = {
+	[POLICY_CH_NONE] = "none", [POLICY_CH_SMIME] = "smime", [POLICY_CH_PGP] = "pgp",
+	[POLICY_CH_PDF] = "pdf",   [POLICY_CH_WEBMAIL] = "webmail",
 };
 
 struct policy *policy_new_from(const char *internal_domains, const char *route_internal,
@@ -31,13 +44,34 @@ struct policy *policy_new_from(const char *internal_domains, const char *route_i
 	sg_strlist_split(&p->internal_domains, internal_domains);
 	p->route_internal = sg_strdup(route_internal);
 	p->route_external = sg_strdup(route_external);
+	p->subject_tag = sg_strdup("");
+	p->default_external = POLICY_CH_PDF;
 	return p;
 }
 
+void policy_set_options(struct policy *p, const char *subject_tag, bool opportunistic,
+                        bool sign_outbound, enum policy_channel default_external)
+{
+	sg_free(&p->subject_tag);
+	p->subject_tag = sg_strdup(subject_tag);
+	p->opportunistic = opportunistic;
+	p->sign_outbound = sign_outbound;
+	p->default_external = default_external;
+}
+
+const char *policy_subject_tag(const struct policy *p) { return p->subject_tag; }
+
 struct policy *policy_new(const struct settings *s)
 {
-	return policy_new_from(settings_get(s, "gateway.internal_domains"),
-	                       settings_get(s, "route.internal"), settings_get(s, "route.external"));
+	struct policy *p = policy_new_from(settings_get(s, "gateway.internal_domains"),
+	                                   settings_get(s, "route.internal"),
+	                                   settings_get(s, "route.external"));
+	enum policy_channel def = POLICY_CH_PDF;
+	policy_channel_parse(settings_get(s, "policy.default_external_channel"), &def);
+	policy_set_options(p, settings_get(s, "policy.encrypt_subject_tag"),
+	                   settings_bool(s, "policy.opportunistic_encrypt"),
+	                   settings_bool(s, "policy.sign_outbound"), def);
+	return p;
 }
 
 void policy_free(struct policy **pp)
@@ -48,6 +82,7 @@ void policy_free(struct policy **pp)
 	sg_strlist_free(&p->internal_domains);
 	sg_free(&p->route_internal);
 	sg_free(&p->route_external);
+	sg_free(&p->subject_tag);
 	sg_free(pp);
 }
 
@@ -81,6 +116,64 @@ enum policy_direction policy_direction(const struct policy *p, const struct poli
 	return POLICY_DIR_INTERNAL;
 }
 
+const char *policy_encryption_trigger(const struct policy *p, const struct mime_info *mime)
+{
+	if (mime == NULL)
+		return NULL;
+	if (p->subject_tag[0] != '\0' && mime->subject != NULL &&
+	    strcasestr(mime->subject, p->subject_tag) != NULL)
+		return "subject tag";
+	if (mime->sensitivity != NULL && sg_streq_nocase(mime->sensitivity, "Company-Confidential"))
+		return "Sensitivity header";
+	return NULL;
+}
+
+/* The channel for an outbound recipient: the partner's choice when it is usable, else a
+ * certificate, else a key, else the default channel if the partner can use it. */
+static enum policy_action outbound_channel(const struct policy *p,
+                                           const struct policy_rcpt_info *ri)
+{
+	if (ri->channel == POLICY_CH_SMIME && ri->smime_usable)
+		return POLICY_SMIME;
+	if (ri->channel == POLICY_CH_PGP && ri->pgp_usable)
+		return POLICY_PGP;
+	if (ri->channel == POLICY_CH_PDF && ri->pdf_ready)
+		return POLICY_PDF;
+	if (ri->channel == POLICY_CH_WEBMAIL && ri->known)
+		return POLICY_WEBMAIL;
+	if (ri->smime_usable)
+		return POLICY_SMIME;
+	if (ri->pgp_usable)
+		return POLICY_PGP;
+	if (p->default_external == POLICY_CH_PDF && ri->pdf_ready)
+		return POLICY_PDF;
+	if (p->default_external == POLICY_CH_WEBMAIL && ri->known)
+		return POLICY_WEBMAIL;
+	return POLICY_REFUSE;
+}
+
+static void plan_outbound(const struct policy *p, const struct policy_msg *m, const char *rcpt,
+                          struct policy_plan *plan)
+{
+	struct policy_rcpt_info ri = {0};
+	if (m->lookup != NULL && m->lookup(m->lookup_ctx, rcpt, &ri) < 0) {
+		ri = (struct policy_rcpt_info){0};
+	}
+	plan->trigger = policy_encryption_trigger(p, m->mime);
+	if (plan->trigger == NULL && p->opportunistic && (ri.smime_usable || ri.pgp_usable))
+		plan->trigger = "opportunistic encryption";
+	if (plan->trigger == NULL)
+		return;
+	plan->action = outbound_channel(p, &ri);
+	if (plan->action == POLICY_REFUSE)
+		plan->reason = ri.known ? "the recipient has no usable certificate, key or secure channel"
+		                        : "the recipient has no certificate or key and is not registered "
+		                          "for secure mail";
+	plan->sign = p->sign_outbound && (plan->action == POLICY_SMIME || plan->action == POLICY_PGP);
+	plan->individual = plan->action != POLICY_REFUSE && m->mime != NULL &&
+	                   !mime_info_is_visible(m->mime, rcpt);
+}
+
 int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const char *rcpt,
                      struct policy_plan *plan_r, const char **error_r)
 {
@@ -88,15 +181,23 @@ int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const c
 		*error_r = "empty recipient address";
 		return -1;
 	}
+	*plan_r = (struct policy_plan){.action = POLICY_PASS};
 	plan_r->direction = policy_direction(p, m, rcpt);
-	plan_r->action = POLICY_PASS;
 	plan_r->route = policy_is_internal(p, rcpt) ? p->route_internal : p->route_external;
+	if (plan_r->direction == POLICY_DIR_OUTBOUND)
+		plan_outbound(p, m, rcpt, plan_r);
+	else if (plan_r->direction == POLICY_DIR_INBOUND && m->mime != NULL &&
+	         (mime_info_is_smime(m->mime) || mime_info_is_pgp_mime(m->mime)))
+		plan_r->action = POLICY_INBOUND;
 	return 0;
 }
 
 bool policy_plan_equal(const struct policy_plan *a, const struct policy_plan *b)
 {
-	return a->action == b->action && strcmp(a->route, b->route) == 0;
+	if (a == b)
+		return true;
+	return !a->individual && !b->individual && a->action == b->action && a->sign == b->sign &&
+	       strcmp(a->route, b->route) == 0;
 }
 
 const char *policy_direction_name(enum policy_direction d)
@@ -108,4 +209,20 @@ const char *policy_direction_name(enum policy_direction d)
 const char *policy_action_name(enum policy_action a)
 {
 	return (size_t)a < sizeof(action_names) / sizeof(action_names[0]) ? action_names[a] : "?";
+}
+
+const char *policy_channel_name(enum policy_channel c)
+{
+	return (size_t)c < sizeof(channel_names) / sizeof(channel_names[0]) ? channel_names[c] : "?";
+}
+
+int policy_channel_parse(const char *name, enum policy_channel *c_r)
+{
+	for (size_t i = 1; i < sizeof(channel_names) / sizeof(channel_names[0]); i++) {
+		if (strcmp(name, channel_names[i]) == 0) {
+			*c_r = (enum policy_channel)i;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -116,9 +116,12 @@ void deliver_maildir(const char *base, const struct deliver_job *job, struct smt
 
 /* ---- qmgr_job.c and qmgr_loop.c ---- */
 struct transform_env;
+struct policy_rcpt_info;
 struct qmgr_env {
 	struct spool *spool;
 	const struct transform_env *te; /* keys, store and settings of the transforms */
+	int (*lookup)(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
+	void *lookup_ctx;               /* recipient facts from the store (policy.h), or NULL */
 	struct policy *policy;
 	struct retry_policy retry;
 	const char *hostname;

@@ -298,7 +298,9 @@ static void job_plan(struct job *j)
 {
 	struct policy_msg m = {.sender = j->env.sender,
 	                       .internal_client = j->env.internal_client,
-	                       .mime = &j->mime};
+	                       .mime = &j->mime,
+	                       .lookup = j->qe->lookup,
+	                       .lookup_ctx = j->qe->lookup_ctx};
 	for (size_t i = 0; i < j->env.nrcpt; i++) {
 		const char *err;
 		if (j->due[i] &&

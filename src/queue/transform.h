@@ -64,4 +64,9 @@ enum transform_result transform_pass(const struct transform_env *te,
                                      const struct transform_input *in,
                                      struct transform_output *out);
 
+/* transform_refuse.c: a permanent failure that explains why the message was not sent. */
+enum transform_result transform_refuse(const struct transform_env *te,
+                                       const struct transform_input *in,
+                                       struct transform_output *out);
+
 #endif

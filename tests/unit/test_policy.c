@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mime/mime.h"
 #include "policy/policy.h"
 
 #include <string.h>
@@ -70,11 +71,126 @@ static void grouping(void **state)
 	policy_free(&p);
 }
 
+struct fake_dir {
+	const char *addr;
+	struct policy_rcpt_info info;
+};
+
+static int fake_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r)
+{
+	for (const struct fake_dir *d = ctx; d->addr != NULL; d++) {
+		if (strcmp(d->addr, addr) == 0) {
+			*info_r = d->info;
+			return 0;
+		}
+	}
+	*info_r = (struct policy_rcpt_info){0};
+	return 0;
+}
+
+static const struct fake_dir partners[] = {
+	{"cert@partner.test", {.known = true, .smime_usable = true}},
+	{"key@partner.test", {.known = true, .pgp_usable = true}},
+	{"both@partner.test", {.known = true, .smime_usable = true, .pgp_usable = true,
+	                       .channel = POLICY_CH_PGP}},
+	{"pdf@partner.test", {.known = true, .pdf_ready = true, .channel = POLICY_CH_PDF}},
+	{"expired@partner.test", {.known = true, .channel = POLICY_CH_SMIME}},
+	{"web@partner.test", {.known = true, .channel = POLICY_CH_WEBMAIL}},
+	{NULL, {0}},
+};
+
+static void channel_table(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new_from("example.test", "smtp:in:25", "smtp:out:25");
+	policy_set_options(p, "[secure]", false, true, POLICY_CH_PDF);
+	char *to[] = {"cert@partner.test", "key@partner.test", "both@partner.test",
+	              "pdf@partner.test", "expired@partner.test", "web@partner.test",
+	              "nobody@partner.test"};
+	struct mime_info tagged = {.parsed = true, .subject = "[SECURE] figures", .visible = to,
+	                           .nvisible = 7};
+	struct mime_info plain = {.parsed = true, .subject = "figures", .visible = to, .nvisible = 7};
+	static const struct {
+		const char *rcpt;
+		bool tagged;
+		enum policy_action action;
+	} rows[] = {
+		{"cert@partner.test", true, POLICY_SMIME},   {"key@partner.test", true, POLICY_PGP},
+		{"both@partner.test", true, POLICY_PGP},     {"pdf@partner.test", true, POLICY_PDF},
+		{"expired@partner.test", true, POLICY_REFUSE}, {"web@partner.test", true, POLICY_WEBMAIL},
+		{"nobody@partner.test", true, POLICY_REFUSE}, {"cert@partner.test", false, POLICY_PASS},
+		{"alice@example.test", true, POLICY_PASS},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct policy_msg m = {.sender = "boss@example.test", .internal_client = true,
+		                       .mime = rows[i].tagged ? &tagged : &plain,
+		                       .lookup = fake_lookup, .lookup_ctx = (void *)partners};
+		struct policy_plan plan;
+		const char *err;
+		assert_int_equal(policy_plan_rcpt(p, &m, rows[i].rcpt, &plan, &err), 0);
+		if (plan.action != rows[i].action)
+			fail_msg("row %zu %s: got %s", i, rows[i].rcpt, policy_action_name(plan.action));
+		assert_false(plan.individual);
+		if (plan.action == POLICY_REFUSE)
+			assert_non_null(plan.reason);
+		assert_int_equal(plan.sign, plan.action == POLICY_SMIME || plan.action == POLICY_PGP);
+	}
+	policy_free(&p);
+}
+
+static void triggers_and_bcc(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new_from("example.test", "smtp:in:25", "smtp:out:25");
+	policy_set_options(p, "[secure]", true, false, POLICY_CH_PDF);
+	char *to[] = {"key@partner.test"};
+	struct mime_info sens = {.parsed = true, .subject = "x", .sensitivity = "company-confidential",
+	                         .visible = to, .nvisible = 1};
+	assert_string_equal(policy_encryption_trigger(p, &sens), "Sensitivity header");
+	struct mime_info plain = {.parsed = true, .subject = "x", .visible = to, .nvisible = 1};
+	assert_null(policy_encryption_trigger(p, &plain));
+	struct policy_msg m = {.sender = "boss@example.test", .internal_client = true, .mime = &plain,
+	                       .lookup = fake_lookup, .lookup_ctx = (void *)partners};
+	struct policy_plan a, b, c;
+	const char *err;
+	/* opportunistic: a usable key is enough; a Bcc recipient (not in To/Cc) goes alone */
+	policy_plan_rcpt(p, &m, "key@partner.test", &a, &err);
+	policy_plan_rcpt(p, &m, "cert@partner.test", &b, &err);
+	policy_plan_rcpt(p, &m, "nobody@partner.test", &c, &err);
+	assert_int_equal(a.action, POLICY_PGP);
+	assert_string_equal(a.trigger, "opportunistic encryption");
+	assert_false(a.individual);
+	assert_int_equal(b.action, POLICY_SMIME);
+	assert_true(b.individual);
+	assert_false(policy_plan_equal(&a, &b));
+	assert_true(policy_plan_equal(&b, &b));
+	assert_int_equal(c.action, POLICY_PASS);
+	/* inbound secure mail is decrypted and verified */
+	struct mime_info enc = {.parsed = true, .content_type = "application/pkcs7-mime"};
+	struct policy_msg in = {.sender = "x@partner.test", .mime = &enc};
+	policy_plan_rcpt(p, &in, "alice@example.test", &a, &err);
+	assert_int_equal(a.action, POLICY_INBOUND);
+	enc.content_type = "multipart/signed";
+	enc.ct_protocol = "application/pgp-signature";
+	policy_plan_rcpt(p, &in, "alice@example.test", &a, &err);
+	assert_int_equal(a.action, POLICY_INBOUND);
+	enc.content_type = "text/plain";
+	policy_plan_rcpt(p, &in, "alice@example.test", &a, &err);
+	assert_int_equal(a.action, POLICY_PASS);
+	enum policy_channel ch;
+	assert_int_equal(policy_channel_parse("pgp", &ch), 0);
+	assert_int_equal(ch, POLICY_CH_PGP);
+	assert_int_equal(policy_channel_parse("carrier-pigeon", &ch), -1);
+	policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(direction_table),
 		cmocka_unit_test(grouping),
+		cmocka_unit_test(channel_table),
+		cmocka_unit_test(triggers_and_bcc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
