@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{"config", cli_config_cmd, "config get|set -c FILE section.key [value]"},
 	{"check-config", cli_check_config_cmd, "check-config -c FILE          validate a configuration"},
 	{"queue", cli_queue_cmd, "queue list|show ID|flush|delete ID -c FILE"},
+	{"cert", cli_cert_cmd, "cert issue|proxy|revoke|list|export|import -c FILE ...  S/MIME certificates"},
+	{"ca", cli_ca_cmd, "ca crl -c FILE                   write the CA's CRL"},
 	{"version", version_cmd, "version"},
 	{"help", help_cmd, "help"},
 	{"__role", role_cmd, NULL}, /* hidden: the master re-executes itself into a role */

@@ -3,11 +3,29 @@
 #ifndef SG_CLI_H
 #define SG_CLI_H
 
+#include <stdbool.h>
+
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
 int cli_config_cmd(int argc, char **argv);
 int cli_check_config_cmd(int argc, char **argv);
 int cli_queue_cmd(int argc, char **argv);
+int cli_cert_cmd(int argc, char **argv);
+int cli_ca_cmd(int argc, char **argv);
+
+/* What the cert and ca commands work on: the configuration, the store, and (when asked
+ * for) the master key and the CA. */
+struct cli_cert_ctx {
+	struct settings *settings;
+	struct store *store;
+	struct keystore *keystore; /* NULL unless opened with want_keys */
+	struct ca *ca;             /* NULL unless opened with want_keys */
+};
+/* Opens everything for config_path; prints why not and returns -1. */
+int cli_cert_open(struct cli_cert_ctx *ctx, const char *config_path, bool want_keys);
+void cli_cert_close(struct cli_cert_ctx *ctx);
+/* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
+int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);

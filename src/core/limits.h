@@ -37,6 +37,16 @@
 #define SG_PKCS12_MAX             (1024 * 1024)     /* a .p12 / .pfx file */
 #define SG_SMIME_CAPS_MAX         4096              /* an SMIMECapabilities attribute */
 
+/* LDAP certificate directory (ldap/) */
+#define SG_LDAP_PDU_MAX           (64 * 1024)  /* one request; Outlook's are under 1 KB */
+#define SG_LDAP_FILTER_DEPTH_MAX  32           /* nesting of and/or/not */
+#define SG_LDAP_FILTER_NODES_MAX  256          /* items in one filter */
+#define SG_LDAP_ATTRS_MAX         64           /* attributes named in one search */
+#define SG_LDAP_DN_MAX            1024
+#define SG_LDAP_OUTPUT_MAX        (64 * 1024 * 1024) /* replies to one request */
+#define SG_LDAP_CONNECTIONS_HARD_MAX 10000     /* ceiling for ldap.max_connections */
+#define SG_LDAP_RESULTS_HARD_MAX  100000       /* ceiling for ldap.max_results */
+
 /* Logging: attacker text is cut to this many characters. */
 #define SG_LOG_PEER_TEXT_MAX      100
 

@@ -12,4 +12,47 @@ int ca_init_create(const char *ca_dir, const char *organization, const char **er
 int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *organization,
                         const char *cert_path, const char *key_path, const char **error_r);
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct keystore_key;
+
+/* The loaded CA: its certificate and its key (ca/ca.key, 0600, beside ca/ca.crt). */
+struct ca;
+int ca_open(const char *ca_dir, struct ca **ca_r, const char **error_r);
+void ca_close(struct ca **ca);
+/* The CA certificate as DER (owned by ca). */
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len_r);
+/* The CA's subject as stored in the certificates table (issuer of what it issues). */
+const char *ca_issuer_name(const struct ca *ca);
+
+/* Issues an S/MIME certificate for address to the public half of key: SAN rfc822Name,
+ * EKU emailProtection, keyUsage digitalSignature + keyEncipherment (RSA) or keyAgreement
+ * (EC), valid for days. *der_r is the caller's to free. */
+int ca_issue(const struct ca *ca, const char *address, const char *organization,
+             const struct keystore_key *key, int days, unsigned char **der_r, size_t *der_len_r,
+             const char **error_r);
+
+struct ca_revoked {
+	const char *serial; /* hex */
+	time_t when;
+};
+/* A CRL of the revoked serials, valid for days, as PEM (caller frees). */
+int ca_crl(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
+           char **pem_r, size_t *pem_len_r, const char **error_r);
+
+/* PKCS#12 of certificate + key (+ the CA certificate) protected by pin. legacy: PBE-SHA1-3DES
+ * and a SHA-1 MAC (older Windows, gpgsm 2.2); otherwise PBES2/AES-256 and HMAC-SHA256. */
+int ca_pkcs12_export(const unsigned char *der, size_t der_len, const struct keystore_key *key,
+                     const unsigned char *ca_der, size_t ca_der_len, const char *friendly_name,
+                     bool legacy, const char *pin, unsigned char **out_r, size_t *out_len_r,
+                     const char **error_r);
+/* Reads a PKCS#12 file: its certificate (DER, caller frees) and the matching private key. */
+int ca_pkcs12_import(const unsigned char *data, size_t len, const char *password,
+                     unsigned char **der_r, size_t *der_len_r, struct keystore_key **key_r,
+                     const char **error_r);
+/* A random PIN for a .pfx: 20 characters without look-alikes (0/O, 1/l/I). */
+void ca_pkcs12_pin(char *dst, size_t dstsize);
+
 #endif

@@ -1,5 +1,6 @@
 /* ca_init.c: creation of the instance CA and of the TLS server certificate (OpenSSL 3). */
 #include "crypto/ca.h"
+#include "crypto/ca_priv.h"
 #include "core/limits.h"
 #include "core/sg_file.h"
 #include "core/sg_str.h"
@@ -20,7 +21,7 @@
 #define CA_DAYS 3650
 #define SERVER_DAYS 825
 
-static int set_serial(X509 *x)
+int ca_init_serial(X509 *x)
 {
 	unsigned char rnd[16];
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -32,7 +33,7 @@ static int set_serial(X509 *x)
 	return ok ? 0 : -1;
 }
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+int ca_init_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509V3_set_ctx_nodb(&ctx);
@@ -63,7 +64,7 @@ static X509 *new_cert(EVP_PKEY *key, const X509_NAME *subject, const X509_NAME *
 	X509 *x = X509_new();
 	if (x == NULL)
 		return NULL;
-	if (!X509_set_version(x, 2) || set_serial(x) < 0 || !X509_set_subject_name(x, subject) ||
+	if (!X509_set_version(x, 2) || ca_init_serial(x) < 0 || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, issuer) || !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) || !X509_set_pubkey(x, key)) {
 		X509_free(x);
@@ -109,10 +110,10 @@ int ca_init_create(const char *ca_dir, const char *organization, const char **er
 	X509_NAME *name = make_name(cn, organization);
 	X509 *x = pkey != NULL && name != NULL ? new_cert(pkey, name, name, CA_DAYS) : NULL;
 	*error_r = "cannot create the CA certificate";
-	if (x == NULL || add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
-	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
-	    add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
-	    add_ext(x, x, NID_authority_key_identifier, "keyid:always") < 0 ||
+	if (x == NULL || ca_init_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
+	    ca_init_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    ca_init_add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
+	    ca_init_add_ext(x, x, NID_authority_key_identifier, "keyid:always") < 0 ||
 	    !X509_sign(x, pkey, EVP_sha256()))
 		goto out;
 	*error_r = "cannot write the CA files";
@@ -163,12 +164,12 @@ int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *or
 	name = make_name(hostname, organization);
 	x = pkey != NULL && name != NULL ? new_cert(pkey, name, X509_get_subject_name(ca), SERVER_DAYS)
 	                                 : NULL;
-	if (x == NULL || add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
-	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature") < 0 ||
-	    add_ext(x, ca, NID_ext_key_usage, "serverAuth") < 0 ||
-	    add_ext(x, ca, NID_subject_alt_name, san) < 0 ||
-	    add_ext(x, ca, NID_subject_key_identifier, "hash") < 0 ||
-	    add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
+	if (x == NULL || ca_init_add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    ca_init_add_ext(x, ca, NID_key_usage, "critical,digitalSignature") < 0 ||
+	    ca_init_add_ext(x, ca, NID_ext_key_usage, "serverAuth") < 0 ||
+	    ca_init_add_ext(x, ca, NID_subject_alt_name, san) < 0 ||
+	    ca_init_add_ext(x, ca, NID_subject_key_identifier, "hash") < 0 ||
+	    ca_init_add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
 	    !X509_sign(x, ca_key, EVP_sha256()))
 		goto out;
 	*error_r = "cannot write the server certificate files";

@@ -4,9 +4,48 @@
 #ifndef SG_KEYSTORE_H
 #define SG_KEYSTORE_H
 
+#include <stddef.h>
+
 #define KEYSTORE_MASTER_KEY_BYTES 32
 
 /* Creates a new random master key file (0600); refuses to overwrite an existing one. */
 int keystore_master_create(const char *path, const char **error_r);
+
+/* The loaded master key; wiped on close. */
+struct keystore;
+/* A private key in memory (an RSA or EC key); wiped on free. */
+struct keystore_key;
+
+enum keystore_key_type {
+	KEYSTORE_KEY_RSA3072,
+	KEYSTORE_KEY_P256,
+	KEYSTORE_KEY_P384,
+};
+
+/* Loads the master key file: exactly KEYSTORE_MASTER_KEY_BYTES, not readable by group or
+ * others (a key others can read is refused, not used). */
+int keystore_open(const char *master_key_path, struct keystore **ks_r, const char **error_r);
+void keystore_close(struct keystore **ks);
+
+/* "rsa3072", "p256", "p384" → type; -1 for anything else. */
+int keystore_key_type_parse(const char *name, enum keystore_key_type *type_r);
+int keystore_key_generate(enum keystore_key_type type, struct keystore_key **key_r,
+                          const char **error_r);
+void keystore_key_free(struct keystore_key **key);
+/* True for RSA keys (which need keyEncipherment rather than keyAgreement). */
+int keystore_key_is_rsa(const struct keystore_key *key);
+
+/* Seals key with the master key (XChaCha20-Poly1305). owner is the identity of the record
+ * that will hold the blob (e.g. "cert:<sha256 of the certificate>"); it is authenticated,
+ * so a blob moved to another record does not open. *blob_r is the caller's to free. */
+int keystore_seal(const struct keystore *ks, const struct keystore_key *key, const char *owner,
+                  unsigned char **blob_r, size_t *blob_len_r, const char **error_r);
+/* Opens a blob made by keystore_seal for the same owner; any change to blob, owner or master
+ * key fails. */
+int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
+                    const char *owner, struct keystore_key **key_r, const char **error_r);
+
+/* Reads a PEM private key file (the CA key, ca/ca.key). */
+int keystore_key_load_pem(const char *path, struct keystore_key **key_r, const char **error_r);
 
 #endif

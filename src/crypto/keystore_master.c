@@ -1,12 +1,15 @@
 /* keystore_master.c: the master key file. Losing it loses every sealed key, so it is never
  * overwritten, and it is written durably before anything is sealed with it. */
 #include "crypto/keystore.h"
+#include "crypto/keystore_priv.h"
+#include "core/sg_log.h"
 #include "core/sg_file.h"
 #include "core/sg_mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int keystore_master_create(const char *path, const char **error_r)
@@ -31,4 +34,71 @@ int keystore_master_create(const char *path, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+struct keystore {
+	unsigned char key[KEYSTORE_MASTER_KEY_BYTES];
+};
+
+static int check_mode(int fd, const char **error_r)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		*error_r = "master key: not a regular file";
+		return -1;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		*error_r = "master key file is readable by others; chmod 600 it (and consider the "
+		           "sealed keys exposed)";
+		return -1;
+	}
+	if (sb.st_size != KEYSTORE_MASTER_KEY_BYTES) {
+		*error_r = "master key file has the wrong size; restore it from your backup";
+		return -1;
+	}
+	return 0;
+}
+
+int keystore_open(const char *master_key_path, struct keystore **ks_r, const char **error_r)
+{
+	if (sodium_init() < 0) {
+		*error_r = "libsodium failed to initialise";
+		return -1;
+	}
+	int fd = open(master_key_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*error_r = "cannot open the master key file (gateway.master_key); it is created by "
+		           "`sealgate init`";
+		return -1;
+	}
+	if (check_mode(fd, error_r) < 0) {
+		close(fd);
+		return -1;
+	}
+	struct keystore *ks = sodium_malloc(sizeof(*ks));
+	if (ks == NULL)
+		sg_fatal("out of memory (sodium_malloc)");
+	ssize_t n = read(fd, ks->key, sizeof(ks->key));
+	close(fd);
+	if (n != (ssize_t)sizeof(ks->key)) {
+		sodium_free(ks);
+		*error_r = "cannot read the master key file";
+		return -1;
+	}
+	sodium_mprotect_readonly(ks);
+	*ks_r = ks;
+	return 0;
+}
+
+void keystore_close(struct keystore **ksp)
+{
+	if (*ksp == NULL)
+		return;
+	sodium_free(*ksp); /* sodium_free wipes before unmapping */
+	*ksp = NULL;
+}
+
+const unsigned char *keystore_master_bytes(const struct keystore *ks)
+{
+	return ks->key;
 }

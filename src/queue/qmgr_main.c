@@ -1,15 +1,61 @@
-/* qmgr_main.c: the queue manager role's entry: settings in, spool and policy opened, the
- * scheduler run until SIGTERM. Deliveries in flight when it stops are abandoned: their
- * recipients simply stay pending in the spool. */
+/* qmgr_main.c: the queue manager role's entry: settings in; spool, policy, store, keys and
+ * trust anchors opened; the scheduler run until SIGTERM. Deliveries in flight when it stops
+ * are abandoned: their recipients simply stay pending in the spool. */
 #include "queue/qmgr.h"
 #include "queue/spool.h"
 #include "queue/transform.h"
 
 #include "core/settings.h"
+#include "core/sg_file.h"
 #include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "crypto/keystore.h"
+#include "crypto/smime.h"
 #include "daemon/daemon.h"
 #include "mime/mime.h"
 #include "policy/policy.h"
+#include "store/store.h"
+
+/* Opens what the transforms need. The store and the keys are optional only in the sense that
+ * plain relaying works without them; any channel that needs them then defers with a reason. */
+static void open_transform_env(const struct settings *s, struct transform_env *te)
+{
+	const char *err = "path too long";
+	char path[SG_PATH_MAX], dir[SG_PATH_MAX];
+	te->settings = s;
+	te->hostname = settings_get(s, "gateway.hostname");
+	te->subject_tag = settings_get(s, "policy.encrypt_subject_tag");
+	te->max_encrypted_size = settings_number(s, "policy.max_encrypted_size");
+	te->reencrypt_inbound = settings_bool(s, "policy.reencrypt_inbound");
+	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
+	if (te->store == NULL)
+		sg_error("store: %s; secure channels will defer until it opens", err);
+	if (settings_path(s, "gateway.master_key", path, sizeof(path)) < 0 ||
+	    keystore_open(path, &te->keystore, &err) < 0)
+		sg_error("master key %s: %s; gateway-held keys cannot be used", path, err);
+	te->trust = smime_trust_new(true);
+	char *pem = NULL;
+	size_t len = 0;
+	unsigned char *der = NULL;
+	if (settings_path(s, "gateway.ca_dir", dir, sizeof(dir)) == 0 &&
+	    sg_path_join(path, sizeof(path), dir, "ca.crt") == 0 &&
+	    sg_file_read_all(path, SG_CERT_DER_MAX * 2, &pem, &len, &err) == 0 &&
+	    smime_cert_to_der((unsigned char *)pem, len, &der, &te->ca_der_len, &err) == 0 &&
+	    smime_trust_add_der(te->trust, der, te->ca_der_len, &err) == 0)
+		te->ca_der = der;
+	else
+		sg_warn("instance CA %s: %s; signatures will carry no chain", path, err);
+	sg_free(&pem);
+}
+
+static void close_transform_env(struct transform_env *te)
+{
+	store_close(&te->store);
+	keystore_close(&te->keystore);
+	smime_trust_free(&te->trust);
+	unsigned char *der = (unsigned char *)te->ca_der;
+	sg_free(&der);
+}
 
 int qmgr_main(struct role_ctx *ctx)
 {
@@ -26,9 +72,12 @@ int qmgr_main(struct role_ctx *ctx)
 		return 1;
 	}
 	mime_init();
-	struct transform_env te = {.settings = s, .hostname = settings_get(s, "gateway.hostname")};
+	struct transform_env te = {0};
+	open_transform_env(s, &te);
 	struct qmgr_env qe = {
 		.te = &te,
+		.lookup = transform_lookup,
+		.lookup_ctx = &te,
 		.spool = sp,
 		.policy = policy_new(s),
 		.hostname = settings_get(s, "gateway.hostname"),
@@ -42,6 +91,7 @@ int qmgr_main(struct role_ctx *ctx)
 	sg_info("queue manager started: spool %s, %u workers", spool_path, workers);
 	int rc = qmgr_loop_run(&qe, workers, (int)settings_number(s, "queue.scan_interval") * 1000);
 	policy_free(&qe.policy);
+	close_transform_env(&te);
 	spool_close(&sp);
 	sg_info("queue manager stopped");
 	return rc;

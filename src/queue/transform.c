@@ -15,9 +15,8 @@ typedef enum transform_result (*transform_fn)(const struct transform_env *,
 static const transform_fn transforms[] = {
 	[POLICY_PASS] = transform_pass,
 	[POLICY_REFUSE] = transform_refuse,
-	/* Until the inbound S/MIME/PGP transform lands, secure inbound mail is delivered as it
-	 * came (what the issue asks for undecryptable mail), without foreign X-Sealgate-*. */
-	[POLICY_INBOUND] = transform_pass,
+	[POLICY_SMIME] = transform_smime,
+	[POLICY_INBOUND] = transform_inbound,
 };
 
 void transform_output_init(struct transform_output *out)

@@ -14,11 +14,26 @@
 struct settings;
 struct mime_info;
 struct policy_plan;
+struct policy_rcpt_info;
+struct store;
+struct store_cert;
+struct keystore;
+struct keystore_key;
+struct smime_trust;
 
-/* What transforms share for the life of the queue manager (keys, store, settings). */
+/* What transforms share for the life of the queue manager (keys, store, settings). The
+ * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
 struct transform_env {
 	const struct settings *settings;
 	const char *hostname;
+	struct store *store;         /* NULL in tests that need none */
+	struct keystore *keystore;
+	struct smime_trust *trust;   /* system roots, the instance CA */
+	const unsigned char *ca_der; /* the instance CA, sent along with signatures */
+	size_t ca_der_len;
+	const char *subject_tag;     /* policy.encrypt_subject_tag, removed on the way out */
+	long long max_encrypted_size;
+	bool reencrypt_inbound;
 };
 
 struct transform_input {
@@ -68,5 +83,40 @@ enum transform_result transform_pass(const struct transform_env *te,
 enum transform_result transform_refuse(const struct transform_env *te,
                                        const struct transform_input *in,
                                        struct transform_output *out);
+
+/* transform_keys.c: store lookups shared by the transforms. */
+/* The newest certificate of addr usable for usage (with a gateway-held key if need_key):
+ * 1 found (*cert_r filled, clear it), 0 none (*why_r says why), -1 store error. */
+int transform_find_cert(const struct transform_env *te, const char *addr, int usage,
+                        bool need_key, struct store_cert *cert_r, const char **why_r);
+/* The gateway-held private key of cert. */
+int transform_cert_key(const struct transform_env *te, const struct store_cert *cert,
+                       struct keystore_key **key_r, const char **error_r);
+/* policy_lookup_fn over the store: ctx is the transform_env. */
+int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
+
+/* transform_smime.c */
+enum transform_result transform_smime(const struct transform_env *te,
+                                      const struct transform_input *in,
+                                      struct transform_output *out);
+/* transform_inbound.c: decrypt and verify for internal recipients. */
+enum transform_result transform_inbound(const struct transform_env *te,
+                                        const struct transform_input *in,
+                                        struct transform_output *out);
+/* transform_plain.c: the message as the sender meant it: if the sender's client encrypted it
+ * to a gateway-held key (a proxy certificate), decrypted; else as queued. Foreign
+ * X-Sealgate-* fields removed. *plain_r points into in or buf. */
+int transform_plaintext(const struct transform_env *te, const struct transform_input *in,
+                        struct sg_buf *buf, const char **plain_r, size_t *len_r,
+                        const char **error_r);
+
+/* Decrypts an S/MIME message with whichever gateway-held key it names. */
+int transform_decrypt_gateway(const struct transform_env *te, const char *data, size_t len,
+                              char **out_r, size_t *out_len_r, const char **error_r);
+/* Appends msg's message-level header fields (no Content-*, no Bcc, no foreign X-Sealgate-*;
+ * Subject without tag when tag != NULL; prepend first) and then entity to out. */
+int transform_join_outer(const char *msg, size_t len, const char *prepend, const char *tag,
+                         const char *entity, size_t entity_len, struct sg_buf *out,
+                         const char **error_r);
 
 #endif

@@ -4,6 +4,13 @@
 #ifndef SG_STORE_H
 #define SG_STORE_H
 
+#include "core/limits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
 struct store;
 
 /* Opens the store named by url ("sqlite:PATH", PATH relative to base_dir), creating the
@@ -12,5 +19,99 @@ struct store *store_open(const char *url, const char *base_dir, const char **err
 void store_close(struct store **st);
 /* The schema version the store is at. */
 int store_schema_version(struct store *st);
+
+/* ---- users, certificates and sealed private keys (schema version 2) ---- */
+
+enum store_user_kind { STORE_USER_INTERNAL, STORE_USER_EXTERNAL, STORE_USER_SHARED };
+enum store_cert_source {
+	STORE_CERT_ISSUED,    /* by the instance CA, key held here */
+	STORE_CERT_IMPORTED,  /* a partner's certificate, or an internal user's .p12 */
+	STORE_CERT_HARVESTED, /* from a valid signature on inbound mail */
+	STORE_CERT_PROXY,     /* issued here for an external address, key held here */
+};
+const char *store_user_kind_name(enum store_user_kind kind);
+int store_user_kind_parse(const char *name, enum store_user_kind *kind_r);
+const char *store_cert_source_name(enum store_cert_source source);
+
+#define STORE_CHANNEL_MAX 32
+
+struct store_user {
+	int64_t id;
+	char address[SG_ADDR_MAX];
+	enum store_user_kind kind;
+	char channel[STORE_CHANNEL_MAX];
+	time_t created;
+};
+
+/* Finds the user with address (case-insensitive): 1 found, 0 not, -1 error. */
+int store_user_find(struct store *st, const char *address, struct store_user *user_r,
+                    const char **error_r);
+/* Finds the user or creates it with kind; *id_r is its id. An existing user keeps its kind. */
+int store_user_ensure(struct store *st, const char *address, enum store_user_kind kind,
+                      int64_t *id_r, const char **error_r);
+
+struct store_cert {
+	int64_t id;
+	int64_t user_id;
+	char address[SG_ADDR_MAX];     /* the owning user's address (read only) */
+	unsigned char *der;
+	size_t der_len;
+	char fingerprint[65];          /* SHA-256 of der, hex: the record's identity */
+	char serial[80];               /* upper-case hex */
+	char issuer[512];
+	time_t not_before, not_after;
+	enum store_cert_source source;
+	time_t revoked_at;             /* 0: not revoked */
+	unsigned char *caps;           /* SMIMECapabilities DER, or NULL */
+	size_t caps_len;
+	bool has_key;                  /* a sealed private key is stored with it (read only) */
+};
+void store_cert_clear(struct store_cert *cert);
+void store_cert_list_free(struct store_cert **certs, size_t count);
+
+/* Adds cert (user_id set) and, if sealed != NULL, its sealed private key, in one transaction.
+ * A certificate already stored (same fingerprint) keeps its row; only newer capabilities are
+ * taken. *id_r is the row's id. */
+int store_cert_add(struct store *st, const struct store_cert *cert, const unsigned char *sealed,
+                   size_t sealed_len, int64_t *id_r, const char **error_r);
+/* Certificates of address (or all when NULL), newest first. */
+int store_cert_list(struct store *st, const char *address, struct store_cert **certs_r,
+                    size_t *count_r, const char **error_r);
+/* The certificate with issuer and serial (what a RecipientInfo names): 1 found, 0 not, -1. */
+int store_cert_find_rid(struct store *st, const char *issuer, const char *serial,
+                        struct store_cert *cert_r, const char **error_r);
+/* Revoked certificates issued by issuer (for the CRL). */
+int store_cert_list_revoked(struct store *st, const char *issuer, struct store_cert **certs_r,
+                            size_t *count_r, const char **error_r);
+/* Marks every unrevoked certificate of address, or the one with serial (issuer may be NULL
+ * for any), revoked at when. *count_r says how many. */
+int store_cert_revoke_address(struct store *st, const char *address, time_t when,
+                              size_t *count_r, const char **error_r);
+int store_cert_revoke_serial(struct store *st, const char *serial, time_t when, size_t *count_r,
+                             const char **error_r);
+/* The sealed private key stored with certificate cert_id (caller frees): 1 found, 0 not, -1. */
+int store_key_get(struct store *st, int64_t cert_id, unsigned char **sealed_r,
+                  size_t *sealed_len_r, const char **error_r);
+
+/* ---- the certificate directory (store_directory.c, read only; for ldapd) ---- */
+
+/* One published certificate: an internal (or shared) user's issued or imported certificate,
+ * or an external partner's proxy certificate, unrevoked and valid at the time asked. */
+struct store_dir_cert {
+	char address[SG_ADDR_MAX];
+	enum store_user_kind kind;
+	enum store_cert_source source;
+	unsigned char *der;
+	size_t der_len;
+	time_t not_before, not_after;
+};
+/* Every certificate published at now, ordered by address (lower-cased), newest first within
+ * one address. *next_change_r is the earliest later time at which the answer changes by
+ * time alone (a not_before or not_after passing), or 0 if none. */
+int store_directory_list(struct store *st, time_t now, struct store_dir_cert **certs_r,
+                         size_t *count_r, time_t *next_change_r, const char **error_r);
+void store_directory_list_free(struct store_dir_cert **certs, size_t count);
+/* A number that changes whenever any connection commits to the store, cheap to poll. */
+int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r);
 
 #endif

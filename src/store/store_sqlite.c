@@ -1,6 +1,7 @@
 /* store_sqlite.c: the embedded SQLite store. WAL mode so the portal and qmgr read while one
  * writes; schema migrations are an ordered list of SQL scripts applied in one transaction. */
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "core/limits.h"
 #include "core/sg_file.h"
 #include "core/sg_log.h"
@@ -19,7 +20,40 @@ struct store {
 static const char *const migrations[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"INSERT INTO meta (key, value) VALUES ('created', strftime('%s','now'));",
+
+	/* 2: S/MIME users, certificates, sealed private keys. A certificate row is identified by
+	 * its fingerprint, which is also the associated data of its sealed key. */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('internal', 'external', 'shared')),"
+	"  channel TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  der BLOB NOT NULL,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  serial TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  source TEXT NOT NULL CHECK (source IN ('issued', 'imported', 'harvested', 'proxy')),"
+	"  revoked_at INTEGER,"
+	"  smime_capabilities BLOB,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX certificates_user ON certificates (user_id);"
+	"CREATE INDEX certificates_rid ON certificates (issuer, serial);"
+	"CREATE TABLE private_keys ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates(id) ON DELETE CASCADE,"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);",
 };
+
+sqlite3 *store_sqlite_db(struct store *st)
+{
+	return st->db;
+}
 
 static int exec_sql(sqlite3 *db, const char *sql, const char **error_r)
 {

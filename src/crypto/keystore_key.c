@@ -1,0 +1,191 @@
+/* keystore_key.c: private key handles, their generation, and sealing at rest. A sealed blob
+ * is "SGK1" | 24-byte nonce | XChaCha20-Poly1305(PKCS#8 DER), with the owner's identity as
+ * associated data. The plaintext DER only ever lives in buffers wiped before they are freed. */
+#include "crypto/keystore.h"
+#include "crypto/keystore_priv.h"
+#include "core/limits.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SEAL_MAGIC "SGK1"
+#define SEAL_MAGIC_LEN 4
+#define SEAL_HEADER (SEAL_MAGIC_LEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+#define SEAL_AD_PREFIX "sealgate-key-v1:"
+
+struct keystore_key *keystore_key_wrap(EVP_PKEY *pkey)
+{
+	struct keystore_key *k = sg_calloc(1, sizeof(*k));
+	k->pkey = pkey;
+	return k;
+}
+
+EVP_PKEY *keystore_key_pkey(const struct keystore_key *key)
+{
+	return key->pkey;
+}
+
+void keystore_key_free(struct keystore_key **keyp)
+{
+	if (*keyp == NULL)
+		return;
+	EVP_PKEY_free((*keyp)->pkey); /* OpenSSL clears private BIGNUMs on free */
+	sg_free(keyp);
+}
+
+int keystore_key_is_rsa(const struct keystore_key *key)
+{
+	return EVP_PKEY_is_a(key->pkey, "RSA");
+}
+
+static const struct {
+	const char *name;
+	enum keystore_key_type type;
+} key_types[] = {
+	{"rsa3072", KEYSTORE_KEY_RSA3072},
+	{"p256", KEYSTORE_KEY_P256},
+	{"p384", KEYSTORE_KEY_P384},
+};
+
+int keystore_key_type_parse(const char *name, enum keystore_key_type *type_r)
+{
+	for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++) {
+		if (strcmp(key_types[i].name, name) == 0) {
+			*type_r = key_types[i].type;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int keystore_key_generate(enum keystore_key_type type, struct keystore_key **key_r,
+                          const char **error_r)
+{
+	EVP_PKEY *pkey = type == KEYSTORE_KEY_RSA3072 ? EVP_RSA_gen(3072)
+	               : type == KEYSTORE_KEY_P256    ? EVP_EC_gen("P-256")
+	                                              : EVP_EC_gen("P-384");
+	if (pkey == NULL) {
+		*error_r = "key generation failed (OpenSSL)";
+		return -1;
+	}
+	*key_r = keystore_key_wrap(pkey);
+	return 0;
+}
+
+static int make_ad(const char *owner, char *ad, size_t adsize, const char **error_r)
+{
+	if (owner == NULL || owner[0] == '\0' ||
+	    sg_snprintf(ad, adsize, "%s%s", SEAL_AD_PREFIX, owner) < 0) {
+		*error_r = "key owner identity missing or too long";
+		return -1;
+	}
+	return 0;
+}
+
+/* The key as PKCS#8 DER in a buffer the caller wipes and frees. */
+static int key_to_der(EVP_PKEY *pkey, unsigned char **der_r, size_t *len_r)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+	if (p8 == NULL)
+		return -1;
+	unsigned char *tmp = NULL;
+	int n = i2d_PKCS8_PRIV_KEY_INFO(p8, &tmp);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (n <= 0 || (size_t)n > SG_SEALED_KEY_MAX - SEAL_HEADER - 64) {
+		OPENSSL_clear_free(tmp, n > 0 ? (size_t)n : 0);
+		return -1;
+	}
+	*der_r = sg_memdup(tmp, (size_t)n);
+	*len_r = (size_t)n;
+	OPENSSL_clear_free(tmp, (size_t)n);
+	return 0;
+}
+
+int keystore_seal(const struct keystore *ks, const struct keystore_key *key, const char *owner,
+                  unsigned char **blob_r, size_t *blob_len_r, const char **error_r)
+{
+	char ad[512];
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
+		return -1;
+	if (key_to_der(key->pkey, &der, &der_len) < 0) {
+		*error_r = "cannot serialise the private key";
+		return -1;
+	}
+	size_t len = SEAL_HEADER + der_len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	unsigned char *blob = sg_malloc(len);
+	memcpy(blob, SEAL_MAGIC, SEAL_MAGIC_LEN);
+	randombytes_buf(blob + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	unsigned long long clen = 0;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + SEAL_HEADER, &clen, der, der_len,
+	                                           (const unsigned char *)ad, strlen(ad), NULL,
+	                                           blob + SEAL_MAGIC_LEN, keystore_master_bytes(ks));
+	sg_free_secret(&der, der_len);
+	sg_assert(clen + SEAL_HEADER == len);
+	*blob_r = blob;
+	*blob_len_r = len;
+	return 0;
+}
+
+static int der_to_key(const unsigned char *der, size_t len, struct keystore_key **key_r)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
+	EVP_PKEY *pkey = p8 != NULL && p == der + len ? EVP_PKCS82PKEY(p8) : NULL;
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (pkey == NULL)
+		return -1;
+	*key_r = keystore_key_wrap(pkey);
+	return 0;
+}
+
+int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
+                    const char *owner, struct keystore_key **key_r, const char **error_r)
+{
+	char ad[512];
+	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
+		return -1;
+	if (blob_len < SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    blob_len > SG_SEALED_KEY_MAX || memcmp(blob, SEAL_MAGIC, SEAL_MAGIC_LEN) != 0) {
+		*error_r = "sealed key: not a sealgate key blob";
+		return -1;
+	}
+	size_t clen = blob_len - SEAL_HEADER;
+	unsigned char *der = sg_malloc(clen);
+	unsigned long long der_len = 0;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(der, &der_len, NULL, blob + SEAL_HEADER, clen,
+	                                               (const unsigned char *)ad, strlen(ad),
+	                                               blob + SEAL_MAGIC_LEN,
+	                                               keystore_master_bytes(ks)) != 0) {
+		sg_free_secret(&der, clen);
+		*error_r = "sealed key does not open: wrong master key, or the blob was altered or "
+		           "belongs to another record";
+		return -1;
+	}
+	int rc = der_to_key(der, (size_t)der_len, key_r);
+	sg_free_secret(&der, clen);
+	if (rc < 0)
+		*error_r = "sealed key opened but holds no valid private key";
+	return rc;
+}
+
+int keystore_key_load_pem(const char *path, struct keystore_key **key_r, const char **error_r)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *pkey = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f != NULL)
+		fclose(f);
+	if (pkey == NULL) {
+		*error_r = "cannot read the private key file";
+		return -1;
+	}
+	*key_r = keystore_key_wrap(pkey);
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* smime.h: S/MIME (CMS, OpenSSL) primitives for the mail path, buffer in → buffer out:
+ * encrypt a MIME entity to certificates, sign it, decrypt and verify what arrives, and decide
+ * whether a certificate may be used. Certificates cross this header as DER; keys as keystore
+ * handles. Defaults follow DESIGN.md: AES-256-CBC, issuer-and-serial, SHA-256, CRLF. */
+#ifndef SG_SMIME_H
+#define SG_SMIME_H
+
+#include "core/limits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct keystore_key;
+
+#define SMIME_SERIAL_MAX 80 /* hex of a serial number (RFC 5280: at most 20 octets) + NUL */
+#define SMIME_DN_MAX 512    /* one-line RFC 2253 name */
+
+struct smime_der {
+	const unsigned char *data;
+	size_t len;
+};
+
+/* ---- certificates (smime_cert.c) ---- */
+
+struct smime_certinfo {
+	char fingerprint[65];           /* SHA-256 of the DER, lower-case hex */
+	char serial[SMIME_SERIAL_MAX];  /* upper-case hex */
+	char issuer[SMIME_DN_MAX];
+	char subject[SMIME_DN_MAX];
+	char address[SG_ADDR_MAX];      /* first e-mail address (SAN rfc822Name, else DN), lower-case */
+	time_t not_before, not_after;
+	bool is_rsa;
+};
+
+/* Parses a DER certificate (at most SG_CERT_DER_MAX bytes, nothing after it). */
+int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo *info_r,
+                     const char **error_r);
+/* The first certificate in PEM or DER bytes, as DER (caller frees). */
+int smime_cert_to_der(const unsigned char *data, size_t len, unsigned char **der_r,
+                      size_t *der_len_r, const char **error_r);
+/* PEM text of a DER certificate (caller frees). */
+int smime_cert_to_pem(const unsigned char *der, size_t len, char **pem_r, size_t *pem_len_r,
+                      const char **error_r);
+/* True if the certificate names address (SAN rfc822Name or DN emailAddress), ignoring case. */
+bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address);
+/* True if key belongs to the certificate. */
+bool smime_cert_matches_key(const unsigned char *der, size_t len, const struct keystore_key *key);
+
+enum smime_usage { SMIME_USAGE_ENCRYPT, SMIME_USAGE_SIGN };
+/* May this certificate be used for usage at now? Valid in time, not revoked (revoked_at 0 =
+ * not), EKU emailProtection (or none), keyEncipherment (RSA, encrypt) or digitalSignature
+ * (sign). Returns 0, or -1 with why_r saying what is wrong. */
+int smime_cert_usable(const unsigned char *der, size_t len, enum smime_usage usage, time_t now,
+                      time_t revoked_at, const char **why_r);
+
+/* ---- outbound (smime_out.c) ---- */
+
+#define SMIME_ENCRYPT_GCM 0x1u /* AuthEnvelopedData AES-256-GCM: only for peers that read it */
+
+/* Encrypts a MIME entity (headers + body; bare LF is made CRLF) to every certificate.
+ * *out_r is an application/pkcs7-mime entity with CRLF line ends, beginning with its
+ * MIME-Version/Content-* headers; the caller puts the message headers above it. */
+int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
+                  unsigned flags, char **out_r, size_t *out_len_r, const char **error_r);
+/* Signs a MIME entity: *out_r is a multipart/signed entity (SHA-256, detached, CRLF) whose
+ * first part is the entity byte for byte. chain: extra certificates to include (the CA). */
+int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
+               const struct smime_der *chain, size_t nchain, const char *entity, size_t len,
+               char **out_r, size_t *out_len_r, const char **error_r);
+
+/* ---- inbound (smime_in.c, smime_verify.c) ---- */
+
+enum smime_kind {
+	SMIME_KIND_NONE,            /* not S/MIME (or unreadable) */
+	SMIME_KIND_ENVELOPED,       /* EnvelopedData */
+	SMIME_KIND_AUTH_ENVELOPED,  /* AuthEnvelopedData (GCM) */
+	SMIME_KIND_SIGNED,          /* multipart/signed or opaque SignedData */
+	SMIME_KIND_OTHER,           /* another CMS type (compressed, certs-only) */
+};
+/* What the top-level entity of msg (a message, an entity or raw DER CMS) is. */
+enum smime_kind smime_classify(const char *msg, size_t len);
+const char *smime_kind_name(enum smime_kind kind);
+
+struct smime_rid {
+	char issuer[SMIME_DN_MAX];
+	char serial[SMIME_SERIAL_MAX];
+};
+/* The issuer-and-serial recipient ids of an (auth)enveloped message, so that the caller can
+ * find the gateway-held certificate it was encrypted to. *rids_r is the caller's to free. */
+int smime_recipients(const char *msg, size_t len, struct smime_rid **rids_r, size_t *count_r,
+                     const char **error_r);
+/* Decrypts msg with key and its certificate; *out_r is the inner entity (caller frees). */
+int smime_decrypt(const struct smime_der *cert, const struct keystore_key *key, const char *msg,
+                  size_t len, char **out_r, size_t *out_len_r, const char **error_r);
+
+/* Trust anchors for verification: the system store, the organisation CA, imported roots. */
+struct smime_trust;
+struct smime_trust *smime_trust_new(bool system_store);
+int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char **error_r);
+int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,
+                        const char **error_r);
+/* Verifies as of when instead of now (tests, and re-checking old mail). */
+void smime_trust_set_time(struct smime_trust *t, time_t when);
+void smime_trust_free(struct smime_trust **t);
+
+enum smime_verdict {
+	SMIME_SIG_NONE,      /* not signed */
+	SMIME_SIG_VALID,     /* intact, trusted signer, strong digest */
+	SMIME_SIG_INVALID,   /* altered, broken, or signing time far from the Date header */
+	SMIME_SIG_UNTRUSTED, /* intact, but the signer does not chain to a trust anchor */
+	SMIME_SIG_WEAK,      /* intact and trusted, but SHA-1 (or weaker): not to be relied on */
+};
+/* "valid", "invalid", "untrusted", "weak", "none". */
+const char *smime_verdict_name(enum smime_verdict v);
+
+struct smime_verify_result {
+	enum smime_verdict verdict;
+	const char *reason;            /* static text for the log and the header, never NULL */
+	char signer[SG_ADDR_MAX];      /* signer's first e-mail address, or "" */
+	unsigned char *signer_der;     /* signer certificate (for harvesting), or NULL */
+	size_t signer_der_len;
+	unsigned char *caps;           /* signed SMIMECapabilities attribute (DER), or NULL */
+	size_t caps_len;
+	time_t signing_time;           /* 0 if absent */
+	char *content;                 /* what was signed (for opaque: the inner entity) */
+	size_t content_len;
+};
+/* Verifies a signed message (a top-level Date: header is compared with the signing time).
+ * Returns -1 with error_r when msg is not a signed message OpenSSL can read; otherwise 0 with
+ * the verdict in *r (free it with the function below). */
+int smime_verify(const struct smime_trust *t, const char *msg, size_t len,
+                 struct smime_verify_result *r, const char **error_r);
+void smime_verify_result_free(struct smime_verify_result *r);
+
+#endif

@@ -1,0 +1,125 @@
+/* smime_out.c: what leaves encrypted or signed. Both take a CRLF MIME entity and return a
+ * CRLF entity; the bytes signed or encrypted are exactly the CRLF-canonical input, which is
+ * what gpgsm and NSS check against (notes/test-rig.md part a). */
+#include "crypto/smime.h"
+#include "crypto/keystore_priv.h"
+#include "crypto/smime_priv.h"
+#include "core/sg_mem.h"
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <string.h>
+
+/* The entity with every bare LF made CRLF, in a BIO the CMS code reads. */
+static BIO *crlf_input(const char *entity, size_t len, char **copy_r)
+{
+	*copy_r = NULL;
+	BIO *tmp = smime_priv_mem_bio(entity, len);
+	size_t n;
+	if (tmp == NULL || smime_priv_bio_take(tmp, true, copy_r, &n) < 0) {
+		BIO_free(tmp);
+		return NULL;
+	}
+	BIO_free(tmp);
+	return smime_priv_mem_bio(*copy_r, n);
+}
+
+static int add_recipients(CMS_ContentInfo *cms, const struct smime_der *certs, size_t ncerts,
+                          const char **error_r)
+{
+	for (size_t i = 0; i < ncerts; i++) {
+		X509 *x = smime_priv_x509(certs[i].data, certs[i].len);
+		/* flags 0: issuerAndSerialNumber; CMS_USE_KEYID breaks gpgsm 2.2 */
+		CMS_RecipientInfo *ri = x != NULL ? CMS_add1_recipient_cert(cms, x, 0) : NULL;
+		X509_free(x);
+		if (ri == NULL) {
+			*error_r = x == NULL ? "recipient certificate cannot be read"
+			                     : "recipient certificate's key cannot be used for encryption";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
+                  unsigned flags, char **out_r, size_t *out_len_r, const char **error_r)
+{
+	if (ncerts == 0) {
+		*error_r = "no recipient certificate";
+		return -1;
+	}
+	char *copy = NULL;
+	BIO *in = crlf_input(entity, len, &copy);
+	BIO *out = BIO_new(BIO_s_mem());
+	const EVP_CIPHER *cipher = (flags & SMIME_ENCRYPT_GCM) != 0 ? EVP_aes_256_gcm()
+	                                                           : EVP_aes_256_cbc();
+	unsigned fl = CMS_PARTIAL | CMS_BINARY; /* input is CRLF already: keep it byte-exact */
+	CMS_ContentInfo *cms = in != NULL && out != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
+	int rc = -1;
+	*error_r = "message too large or out of memory";
+	if (cms == NULL || add_recipients(cms, certs, ncerts, error_r) < 0)
+		goto out;
+	*error_r = "CMS encryption failed";
+	if (CMS_final(cms, in, NULL, fl) != 1 || SMIME_write_CMS(out, cms, NULL, CMS_BINARY) != 1 ||
+	    smime_priv_bio_take(out, true, out_r, out_len_r) < 0)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	sg_free(&copy);
+	return rc;
+}
+
+static STACK_OF(X509) *chain_stack(const struct smime_der *chain, size_t nchain)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	for (size_t i = 0; sk != NULL && i < nchain; i++) {
+		X509 *x = smime_priv_x509(chain[i].data, chain[i].len);
+		if (x == NULL || !sk_X509_push(sk, x)) {
+			X509_free(x);
+			sk_X509_pop_free(sk, X509_free);
+			return NULL;
+		}
+	}
+	return sk;
+}
+
+int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
+               const struct smime_der *chain, size_t nchain, const char *entity, size_t len,
+               char **out_r, size_t *out_len_r, const char **error_r)
+{
+	/* The streaming pattern: CMS_final after CMS_PARTIAL fails in 3.0 ("attribute error"). */
+	unsigned fl = CMS_DETACHED | CMS_PARTIAL | CMS_STREAM | CMS_BINARY;
+	char *copy = NULL;
+	BIO *in = crlf_input(entity, len, &copy);
+	BIO *out = BIO_new(BIO_s_mem());
+	X509 *x = smime_priv_x509(signer->data, signer->len);
+	STACK_OF(X509) *sk = chain_stack(chain, nchain);
+	CMS_ContentInfo *cms = NULL;
+	int rc = -1;
+	*error_r = "signer certificate or chain cannot be read";
+	if (in == NULL || out == NULL || x == NULL || sk == NULL)
+		goto out;
+	*error_r = "the signer's key does not match its certificate";
+	if (X509_check_private_key(x, keystore_key_pkey(key)) != 1)
+		goto out;
+	*error_r = "CMS signing failed";
+	cms = CMS_sign(NULL, NULL, sk, NULL, fl);
+	if (cms == NULL || CMS_add1_signer(cms, x, keystore_key_pkey(key), EVP_sha256(), fl) == NULL ||
+	    SMIME_write_CMS(out, cms, in, fl) != 1 ||
+	    smime_priv_bio_take(out, true, out_r, out_len_r) < 0)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	sk_X509_pop_free(sk, X509_free);
+	X509_free(x);
+	BIO_free(in);
+	BIO_free(out);
+	sg_free(&copy);
+	return rc;
+}

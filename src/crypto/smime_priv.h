@@ -1,0 +1,27 @@
+/* smime_priv.h: private to crypto/: helpers the smime_* and ca_* files share (OpenSSL types,
+ * so no header outside crypto/ includes it). */
+#ifndef SG_SMIME_PRIV_H
+#define SG_SMIME_PRIV_H
+
+#include "crypto/smime.h"
+
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+/* d2i of exactly len bytes (nothing may follow), at most SG_CERT_DER_MAX; NULL if not. */
+X509 *smime_priv_x509(const unsigned char *der, size_t len);
+/* Hex of an ASN1_INTEGER serial into dst; -1 if it does not fit. */
+int smime_priv_serial_hex(const ASN1_INTEGER *serial, char *dst, size_t dstsize);
+/* One-line RFC 2253 form of name into dst (truncated names are refused: -1). */
+int smime_priv_name(const X509_NAME *name, char *dst, size_t dstsize);
+/* First e-mail address of x (SAN rfc822Name, else DN emailAddress), lower-case; "" if none. */
+void smime_priv_address(X509 *x, char *dst, size_t dstsize);
+/* Copies a memory BIO's contents into a new NUL-terminated buffer, bare LF made CRLF if crlf. */
+int smime_priv_bio_take(BIO *b, bool crlf, char **out_r, size_t *out_len_r);
+/* A read-only memory BIO over msg: raw DER is recognised by its first byte. */
+BIO *smime_priv_mem_bio(const char *msg, size_t len);
+/* Reads a CMS structure from a MIME message/entity or raw DER; content_r gets the detached
+ * content of a multipart/signed (or NULL). */
+struct CMS_ContentInfo_st *smime_priv_read(const char *msg, size_t len, BIO **content_r);
+
+#endif

@@ -1,0 +1,238 @@
+/* smime_verify.c: signature verdicts for inbound mail. Stricter than OpenSSL where Thunderbird
+ * is: SHA-1 is "weak", not valid, and a signing time far from the Date header is invalid
+ * (corpus/thunderbird-smime/EXPECTED.tsv). Untrusted means intact but not chained to an anchor:
+ * the math is checked first without the chain, so a forged and an unknown signer differ. */
+#include "crypto/smime.h"
+#include "crypto/smime_priv.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+#define DATE_SKEW_MAX (60 * 60) /* signing time vs Date: header, seconds */
+#define DATE_LINE_MAX 200
+
+struct smime_trust {
+	X509_STORE *store;
+};
+
+struct smime_trust *smime_trust_new(bool system_store)
+{
+	struct smime_trust *t = sg_calloc(1, sizeof(*t));
+	t->store = X509_STORE_new();
+	if (t->store == NULL)
+		sg_free(&t);
+	else if (system_store && X509_STORE_set_default_paths(t->store) != 1)
+		ERR_clear_error(); /* no system store: only our anchors */
+	return t;
+}
+
+void smime_trust_set_time(struct smime_trust *t, time_t when)
+{
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(t->store), when);
+}
+
+int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char **error_r)
+{
+	if (X509_STORE_load_file(t->store, path) == 1)
+		return 0;
+	ERR_clear_error();
+	*error_r = "cannot read the trust anchor file (PEM certificates expected)";
+	return -1;
+}
+
+int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,
+                        const char **error_r)
+{
+	X509 *x = smime_priv_x509(der, len);
+	int ok = x != NULL && X509_STORE_add_cert(t->store, x) == 1;
+	X509_free(x);
+	ERR_clear_error();
+	if (!ok)
+		*error_r = "trust anchor is not a readable certificate";
+	return ok ? 0 : -1;
+}
+
+void smime_trust_free(struct smime_trust **tp)
+{
+	if (*tp == NULL)
+		return;
+	X509_STORE_free((*tp)->store);
+	sg_free(tp);
+}
+
+static const char *const verdict_names[] = {
+	[SMIME_SIG_NONE] = "none",           [SMIME_SIG_VALID] = "valid",
+	[SMIME_SIG_INVALID] = "invalid",     [SMIME_SIG_UNTRUSTED] = "untrusted",
+	[SMIME_SIG_WEAK] = "weak",
+};
+
+const char *smime_verdict_name(enum smime_verdict v)
+{
+	return (size_t)v < sizeof(verdict_names) / sizeof(verdict_names[0]) ? verdict_names[v] : "?";
+}
+
+void smime_verify_result_free(struct smime_verify_result *r)
+{
+	sg_free(&r->signer_der);
+	sg_free(&r->caps);
+	sg_free(&r->content);
+	memset(r, 0, sizeof(*r));
+	r->reason = "";
+}
+
+/* The top-level Date: header of msg as epoch seconds, or 0. Unfolded single line only. */
+static time_t header_date(const char *msg, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(msg + i, '\n', len - i);
+		size_t ll = nl != NULL ? (size_t)(nl - (msg + i)) : len - i;
+		if (ll == 0 || (ll == 1 && msg[i] == '\r'))
+			return 0; /* end of the header block */
+		if (ll > 5 && ll < DATE_LINE_MAX && sg_has_prefix_nocase(msg + i, "date:")) {
+			char line[DATE_LINE_MAX];
+			memcpy(line, msg + i + 5, ll - 5);
+			line[ll - 5] = '\0';
+			const char *s = sg_trim(line);
+			const char *comma = strchr(s, ',');
+			struct tm tm;
+			memset(&tm, 0, sizeof(tm));
+			if (strptime(comma != NULL ? comma + 1 : s, " %d %b %Y %H:%M:%S %z", &tm) == NULL)
+				return 0;
+			return timegm(&tm) - tm.tm_gmtoff;
+		}
+		if (nl == NULL)
+			break;
+		i += ll + 1;
+	}
+	return 0;
+}
+
+static const ASN1_TYPE *signed_attr(CMS_SignerInfo *si, int nid)
+{
+	int idx = CMS_signed_get_attr_by_NID(si, nid, -1);
+	X509_ATTRIBUTE *a = idx >= 0 ? CMS_signed_get_attr(si, idx) : NULL;
+	return a != NULL && X509_ATTRIBUTE_count(a) == 1 ? X509_ATTRIBUTE_get0_type(a, 0) : NULL;
+}
+
+static void take_caps_and_time(CMS_SignerInfo *si, struct smime_verify_result *r)
+{
+	const ASN1_TYPE *caps = signed_attr(si, NID_SMIMECapabilities);
+	if (caps != NULL && caps->type == V_ASN1_SEQUENCE &&
+	    caps->value.sequence->length > 0 && caps->value.sequence->length <= SG_SMIME_CAPS_MAX) {
+		r->caps = sg_memdup(caps->value.sequence->data, (size_t)caps->value.sequence->length);
+		r->caps_len = (size_t)caps->value.sequence->length;
+	}
+	const ASN1_TYPE *st = signed_attr(si, NID_pkcs9_signingTime);
+	struct tm tm;
+	if (st != NULL && (st->type == V_ASN1_UTCTIME || st->type == V_ASN1_GENERALIZEDTIME) &&
+	    ASN1_TIME_to_tm(st->value.utctime, &tm) == 1)
+		r->signing_time = timegm(&tm);
+}
+
+static void take_signer(X509 *x, struct smime_verify_result *r)
+{
+	unsigned char *der = NULL;
+	int n = x != NULL ? i2d_X509(x, &der) : -1;
+	if (n > 0 && n <= SG_CERT_DER_MAX) {
+		r->signer_der = sg_memdup(der, (size_t)n);
+		r->signer_der_len = (size_t)n;
+	}
+	OPENSSL_free(der);
+	if (x != NULL)
+		smime_priv_address(x, r->signer, sizeof(r->signer));
+}
+
+/* Signer details, and whether any signer used a broken digest. */
+static bool inspect_signers(CMS_ContentInfo *cms, struct smime_verify_result *r)
+{
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+	bool weak = false;
+	for (int i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
+		X509 *signer = NULL;
+		X509_ALGOR *dig = NULL, *sig = NULL;
+		CMS_SignerInfo_get0_algs(si, NULL, &signer, &dig, &sig);
+		int nid = dig != NULL ? OBJ_obj2nid(dig->algorithm) : NID_undef;
+		weak |= nid == NID_sha1 || nid == NID_md5 || nid == NID_undef;
+		if (i == 0) {
+			take_signer(signer, r);
+			take_caps_and_time(si, r);
+		}
+	}
+	return weak;
+}
+
+/* One CMS_verify pass over a fresh copy of the detached content. */
+static int verify_pass(CMS_ContentInfo *cms, X509_STORE *store, const char *dc, size_t dclen,
+                       unsigned flags, BIO *out)
+{
+	BIO *content = dc != NULL ? smime_priv_mem_bio(dc, dclen) : NULL;
+	int ok = (dc == NULL || content != NULL) && CMS_verify(cms, NULL, store, content, out, flags) == 1;
+	BIO_free(content);
+	ERR_clear_error();
+	return ok;
+}
+
+static void judge(CMS_ContentInfo *cms, const struct smime_trust *t, const char *dc,
+                  size_t dclen, const char *msg, size_t len, struct smime_verify_result *r)
+{
+	BIO *out = BIO_new(BIO_s_mem());
+	bool intact = out != NULL &&
+	              verify_pass(cms, NULL, dc, dclen, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY, out);
+	bool weak = inspect_signers(cms, r);
+	if (intact && smime_priv_bio_take(out, false, &r->content, &r->content_len) < 0)
+		intact = false;
+	BIO_free(out);
+	time_t date = header_date(msg, len);
+	if (!intact && dc != NULL) {
+		/* the detached part is still what the sender meant to deliver: hand it on */
+		r->content = sg_memdup(dc, dclen + 1);
+		r->content_len = dclen;
+	}
+	if (!intact) {
+		r->verdict = SMIME_SIG_INVALID;
+		r->reason = "the message was altered after signing, or the signature is broken";
+	} else if (!verify_pass(cms, t->store, dc, dclen, CMS_BINARY, NULL)) {
+		r->verdict = SMIME_SIG_UNTRUSTED;
+		r->reason = "the signer's certificate is not issued by a trusted CA, or not valid now";
+	} else if (weak) {
+		r->verdict = SMIME_SIG_WEAK;
+		r->reason = "signed with SHA-1, which can be forged";
+	} else if (date != 0 && r->signing_time != 0 &&
+	           (r->signing_time - date > DATE_SKEW_MAX || date - r->signing_time > DATE_SKEW_MAX)) {
+		r->verdict = SMIME_SIG_INVALID;
+		r->reason = "the signing time differs from the Date header by more than an hour";
+	} else {
+		r->verdict = SMIME_SIG_VALID;
+		r->reason = "signature valid";
+	}
+}
+
+int smime_verify(const struct smime_trust *t, const char *msg, size_t len,
+                 struct smime_verify_result *r, const char **error_r)
+{
+	memset(r, 0, sizeof(*r));
+	r->reason = "not signed";
+	BIO *content = NULL;
+	CMS_ContentInfo *cms = smime_priv_read(msg, len, &content);
+	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		CMS_ContentInfo_free(cms);
+		BIO_free(content);
+		ERR_clear_error();
+		*error_r = "not an S/MIME signed message";
+		return -1;
+	}
+	char *dc = NULL;
+	size_t dclen = 0;
+	if (content != NULL && smime_priv_bio_take(content, false, &dc, &dclen) < 0)
+		dc = NULL;
+	judge(cms, t, content != NULL ? (dc != NULL ? dc : "") : NULL, dclen, msg, len, r);
+	sg_free(&dc);
+	BIO_free(content);
+	CMS_ContentInfo_free(cms);
+	return 0;
+}

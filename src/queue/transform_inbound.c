@@ -1,0 +1,128 @@
+/* transform_inbound.c: secure mail for internal recipients. What is encrypted to a
+ * gateway-held key is decrypted; signatures are verified; the outcome is stated in one
+ * X-Sealgate-Security field (after every foreign one was removed). A valid signer's
+ * certificate is kept so that replies can be encrypted. What cannot be decrypted is delivered
+ * as it came, with a field that says so. */
+#include "queue/transform.h"
+
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "crypto/smime.h"
+#include "mime/mime.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SECURITY_FIELD_MAX 600
+
+struct inbound {
+	const struct transform_env *te;
+	const struct transform_input *in;
+	const char *msg; /* current message: the original, or outer + decrypted entity */
+	size_t len;
+	struct sg_buf decrypted;
+	char decrypted_note[200];
+	char signature_note[SECURITY_FIELD_MAX];
+};
+
+static void harvest(const struct inbound *ib, const struct smime_verify_result *r)
+{
+	struct smime_certinfo info;
+	const char *err;
+	if (ib->te->store == NULL || r->signer_der == NULL ||
+	    smime_cert_parse(r->signer_der, r->signer_der_len, &info, &err) < 0)
+		return;
+	int64_t uid, cid;
+	struct store_cert cert = {.der = r->signer_der, .der_len = r->signer_der_len,
+	                          .not_before = info.not_before, .not_after = info.not_after,
+	                          .source = STORE_CERT_HARVESTED, .caps = r->caps,
+	                          .caps_len = r->caps_len};
+	sg_strlcpy(cert.fingerprint, info.fingerprint, sizeof(cert.fingerprint));
+	sg_strlcpy(cert.serial, info.serial, sizeof(cert.serial));
+	sg_strlcpy(cert.issuer, info.issuer, sizeof(cert.issuer));
+	if (store_user_ensure(ib->te->store, info.address, STORE_USER_EXTERNAL, &uid, &err) < 0 ||
+	    (cert.user_id = uid, store_cert_add(ib->te->store, &cert, NULL, 0, &cid, &err)) < 0)
+		sg_warn("%s: cannot keep the signer's certificate: %s", ib->in->queue_id, err);
+}
+
+static void verify(struct inbound *ib)
+{
+	struct smime_verify_result r;
+	const char *err;
+	if (smime_verify(ib->te->trust, ib->msg, ib->len, &r, &err) < 0) {
+		snprintf(ib->signature_note, sizeof(ib->signature_note),
+		         "signature=invalid (%s)", err);
+		return;
+	}
+	char signer[SG_LOG_PEER_TEXT_MAX + 4];
+	sg_printable(signer, sizeof(signer), r.signer, SG_LOG_PEER_TEXT_MAX);
+	snprintf(ib->signature_note, sizeof(ib->signature_note), "signature=%s%s%s%s (%s)",
+	         smime_verdict_name(r.verdict), signer[0] ? "; signer=<" : "", signer,
+	         signer[0] ? ">" : "", r.reason);
+	if (r.verdict == SMIME_SIG_VALID)
+		harvest(ib, &r);
+	smime_verify_result_free(&r);
+}
+
+static void decrypt(struct inbound *ib)
+{
+	char *inner = NULL;
+	size_t inner_len = 0;
+	const char *err;
+	if (transform_decrypt_gateway(ib->te, ib->msg, ib->len, &inner, &inner_len, &err) < 0) {
+		snprintf(ib->decrypted_note, sizeof(ib->decrypted_note), "encrypted=smime; "
+		         "decrypted=no (%s)", err);
+		return;
+	}
+	if (transform_join_outer(ib->msg, ib->len, NULL, NULL, inner, inner_len, &ib->decrypted,
+	                         &err) == 0) {
+		ib->msg = ib->decrypted.data;
+		ib->len = ib->decrypted.len;
+		snprintf(ib->decrypted_note, sizeof(ib->decrypted_note), "encrypted=smime; decrypted=yes");
+	}
+	sg_free_secret(&inner, inner_len);
+}
+
+static int emit(const struct inbound *ib, struct transform_output *out, const char **err)
+{
+	char field[SECURITY_FIELD_MAX + 300];
+	snprintf(field, sizeof(field), "X-Sealgate-Security: %s%s%s\r\n", ib->decrypted_note,
+	         ib->decrypted_note[0] && ib->signature_note[0] ? "; " : "",
+	         ib->signature_note[0] ? ib->signature_note : "");
+	static const char *const foreign[] = {"X-Sealgate-*"};
+	struct mime_edit e = {.drop = foreign, .ndrop = 1, .prepend = field, .with_body = true};
+	return mime_edit_apply(ib->msg, ib->len, &e, &out->buf, err);
+}
+
+enum transform_result transform_inbound(const struct transform_env *te,
+                                        const struct transform_input *in,
+                                        struct transform_output *out)
+{
+	if (in->mime == NULL || !mime_info_is_smime(in->mime)) /* PGP/MIME: the OpenPGP issue */
+		return transform_pass(te, in, out);
+	struct inbound ib = {.te = te, .in = in, .msg = in->data, .len = in->len};
+	sg_buf_init(&ib.decrypted, SG_MESSAGE_SIZE_HARD_MAX);
+	enum smime_kind kind = smime_classify(in->data, in->len);
+	if (kind == SMIME_KIND_ENVELOPED || kind == SMIME_KIND_AUTH_ENVELOPED) {
+		decrypt(&ib);
+		kind = ib.msg != in->data ? smime_classify(ib.msg, ib.len) : SMIME_KIND_NONE;
+	}
+	if (kind == SMIME_KIND_SIGNED)
+		verify(&ib);
+	else if (ib.decrypted_note[0] == '\0' || ib.msg != in->data)
+		sg_strlcpy(ib.signature_note, "signature=none", sizeof(ib.signature_note));
+	const char *err;
+	enum transform_result res = TRANSFORM_OK;
+	if (emit(&ib, out, &err) < 0)
+		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);
+	else {
+		out->data = out->buf.data;
+		out->len = out->buf.len;
+		sg_info("%s: inbound S/MIME: %s%s%s", in->queue_id, ib.decrypted_note,
+		        ib.decrypted_note[0] ? "; " : "", ib.signature_note);
+	}
+	sg_buf_free_secret(&ib.decrypted);
+	return res;
+}

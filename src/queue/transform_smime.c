@@ -1,0 +1,150 @@
+/* transform_smime.c: outbound S/MIME. The entity (Content-* fields and body) is signed with
+ * the sender's gateway-held key when the plan says so, then encrypted to every recipient of
+ * the group; the message-level fields stay outside, minus Bcc and the subject tag. */
+#include "queue/transform.h"
+
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "crypto/keystore.h"
+#include "crypto/smime.h"
+#include "mime/mime.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct smime_job {
+	const struct transform_env *te;
+	const struct transform_input *in;
+	struct transform_output *out;
+	const char *plain;   /* the message as the sender meant it */
+	size_t plain_len;
+	struct sg_buf plain_buf;
+	struct sg_buf entity;
+	char *signed_entity; /* or NULL when not signed */
+	size_t signed_len;
+	struct store_cert *certs;
+	size_t ncerts;
+};
+
+/* The sender's signature, if the plan asks for one and the sender has a gateway-held key.
+ * Without one the message still leaves encrypted: signing is a bonus, encryption the rule. */
+static enum transform_result sign_entity(struct smime_job *sj)
+{
+	struct store_cert cert;
+	const char *why;
+	int rc = transform_find_cert(sj->te, sj->in->sender, SMIME_USAGE_SIGN, true, &cert, &why);
+	if (rc <= 0) {
+		sg_info("%s: not signed: the sender has no gateway-held signing certificate (%s)",
+		        sj->in->queue_id, why);
+		return rc < 0 ? TRANSFORM_TEMP : TRANSFORM_OK;
+	}
+	struct keystore_key *key = NULL;
+	const char *err;
+	enum transform_result res = TRANSFORM_OK;
+	if (transform_cert_key(sj->te, &cert, &key, &err) == 0) {
+		struct smime_der signer = {cert.der, cert.der_len};
+		struct smime_der chain = {sj->te->ca_der, sj->te->ca_der_len};
+		if (smime_sign(&signer, key, &chain, sj->te->ca_der != NULL ? 1 : 0, sj->entity.data,
+		               sj->entity.len, &sj->signed_entity, &sj->signed_len, &err) < 0)
+			res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot sign: %s", err);
+	} else {
+		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot open the signing key: %s",
+		                     err);
+	}
+	keystore_key_free(&key);
+	store_cert_clear(&cert);
+	return res;
+}
+
+static enum transform_result collect_certs(struct smime_job *sj)
+{
+	sj->certs = sg_calloc(sj->in->nrcpt, sizeof(*sj->certs));
+	for (size_t i = 0; i < sj->in->nrcpt; i++) {
+		const char *why;
+		int rc = transform_find_cert(sj->te, sj->in->rcpts[i], SMIME_USAGE_ENCRYPT, false,
+		                             &sj->certs[sj->ncerts], &why);
+		if (rc < 0)
+			return transform_fail(sj->out, TRANSFORM_TEMP, "4.3.0", "store: %s", why);
+		if (rc == 0) /* it was usable when planned; expired or revoked since */
+			return transform_fail(sj->out, TRANSFORM_PERM, "5.7.1",
+			                      "this message had to be encrypted but %s has no usable "
+			                      "certificate any more (%s); it was not sent",
+			                      sj->in->rcpts[i], why);
+		sj->ncerts++;
+	}
+	return TRANSFORM_OK;
+}
+
+static enum transform_result encrypt_and_wrap(struct smime_job *sj)
+{
+	struct smime_der *ders = sg_calloc(sj->ncerts, sizeof(*ders));
+	for (size_t i = 0; i < sj->ncerts; i++)
+		ders[i] = (struct smime_der){sj->certs[i].der, sj->certs[i].der_len};
+	const char *body = sj->signed_entity != NULL ? sj->signed_entity : sj->entity.data;
+	size_t body_len = sj->signed_entity != NULL ? sj->signed_len : sj->entity.len;
+	char *enc = NULL;
+	size_t enc_len = 0;
+	const char *err;
+	enum transform_result res = TRANSFORM_OK;
+	if (smime_encrypt(ders, sj->ncerts, body, body_len, 0, &enc, &enc_len, &err) < 0)
+		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
+	else if (transform_join_outer(sj->plain, sj->plain_len, NULL, sj->te->subject_tag, enc,
+	                              enc_len, &sj->out->buf, &err) < 0)
+		res = transform_fail(sj->out, TRANSFORM_PERM, "5.3.4", "%s", err);
+	sg_free(&enc);
+	sg_free(&ders);
+	return res;
+}
+
+static enum transform_result check_size(const struct smime_job *sj)
+{
+	long long max = sj->te->max_encrypted_size;
+	if (max <= 0 || (long long)sj->out->buf.len <= max)
+		return TRANSFORM_OK;
+	return transform_fail(sj->out, TRANSFORM_PERM, "5.3.4",
+	                      "encrypted, this message would be %.1f MB, over the limit of %.1f MB for "
+	                      "encrypted mail; it was not sent. Send large attachments in several "
+	                      "messages or share them another way",
+	                      (double)sj->out->buf.len / 1048576.0, (double)max / 1048576.0);
+}
+
+enum transform_result transform_smime(const struct transform_env *te,
+                                      const struct transform_input *in,
+                                      struct transform_output *out)
+{
+	struct smime_job sj = {.te = te, .in = in, .out = out};
+	sg_buf_init(&sj.plain_buf, SG_MESSAGE_SIZE_HARD_MAX);
+	sg_buf_init(&sj.entity, SG_MESSAGE_SIZE_HARD_MAX);
+	const char *err;
+	enum transform_result res = TRANSFORM_OK;
+	struct mime_edit inner = {.keep = MIME_KEEP_CONTENT, .with_body = true};
+	if (transform_plaintext(te, in, &sj.plain_buf, &sj.plain, &sj.plain_len, &err) < 0)
+		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
+		                     "the message was encrypted and cannot be read here: %s", err);
+	else if (mime_edit_apply(sj.plain, sj.plain_len, &inner, &sj.entity, &err) < 0)
+		res = transform_fail(out, TRANSFORM_PERM, "5.3.4", "%s", err);
+	if (res == TRANSFORM_OK && in->plan->sign)
+		res = sign_entity(&sj);
+	if (res == TRANSFORM_OK)
+		res = collect_certs(&sj);
+	if (res == TRANSFORM_OK)
+		res = encrypt_and_wrap(&sj);
+	if (res == TRANSFORM_OK)
+		res = check_size(&sj);
+	if (res == TRANSFORM_OK) {
+		out->data = out->buf.data;
+		out->len = out->buf.len;
+		sg_info("%s: S/MIME encrypted for %zu recipient(s)%s", in->queue_id, sj.ncerts,
+		        sj.signed_entity != NULL ? ", signed" : "");
+	}
+	for (size_t i = 0; i < sj.ncerts; i++)
+		store_cert_clear(&sj.certs[i]);
+	sg_free(&sj.certs);
+	sg_free_secret(&sj.signed_entity, sj.signed_len);
+	sg_buf_free_secret(&sj.entity);
+	sg_buf_free_secret(&sj.plain_buf);
+	return res;
+}

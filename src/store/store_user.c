@@ -1,0 +1,96 @@
+/* store_user.c: the users table: internal users, external partners, shared mailboxes. An
+ * address is one user whatever its case. */
+#include "store/store.h"
+#include "store/store_sqlite.h"
+#include "core/sg_log.h"
+#include "core/sg_str.h"
+
+#include <string.h>
+
+static const char *const kind_names[] = {
+	[STORE_USER_INTERNAL] = "internal",
+	[STORE_USER_EXTERNAL] = "external",
+	[STORE_USER_SHARED] = "shared",
+};
+
+const char *store_user_kind_name(enum store_user_kind kind)
+{
+	return (size_t)kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[kind] : "?";
+}
+
+int store_user_kind_parse(const char *name, enum store_user_kind *kind_r)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+		if (strcmp(kind_names[i], name) == 0) {
+			*kind_r = (enum store_user_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int fail(sqlite3 *db, const char **error_r)
+{
+	sg_error("store: %s", sqlite3_errmsg(db));
+	*error_r = "store: database error (see the log)";
+	return -1;
+}
+
+int store_user_find(struct store *st, const char *address, struct store_user *user_r,
+                    const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	memset(user_r, 0, sizeof(*user_r));
+	if (sqlite3_prepare_v2(db, "SELECT id, address, kind, channel, created FROM users "
+	                           "WHERE address = ?1", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return fail(db, error_r);
+	}
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(s, 2);
+		const char *chan = (const char *)sqlite3_column_text(s, 3);
+		user_r->id = sqlite3_column_int64(s, 0);
+		sg_strlcpy(user_r->address, (const char *)sqlite3_column_text(s, 1),
+		           sizeof(user_r->address));
+		if (kind == NULL || store_user_kind_parse(kind, &user_r->kind) < 0)
+			user_r->kind = STORE_USER_EXTERNAL;
+		sg_strlcpy(user_r->channel, chan != NULL ? chan : "", sizeof(user_r->channel));
+		user_r->created = (time_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(db, error_r);
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int store_user_ensure(struct store *st, const char *address, enum store_user_kind kind,
+                      int64_t *id_r, const char **error_r)
+{
+	if (strlen(address) >= SG_ADDR_MAX || strchr(address, '@') == NULL) {
+		*error_r = "not an e-mail address";
+		return -1;
+	}
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO users (address, kind, created) "
+	                           "VALUES (?1, ?2, strftime('%s','now')) "
+	                           "ON CONFLICT (address) DO NOTHING", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, store_user_kind_name(kind), -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		sqlite3_finalize(s);
+		return fail(db, error_r);
+	}
+	sqlite3_finalize(s);
+	struct store_user u;
+	int rc = store_user_find(st, address, &u, error_r);
+	if (rc <= 0) {
+		*error_r = rc == 0 ? "store: user vanished while being created" : *error_r;
+		return -1;
+	}
+	*id_r = u.id;
+	return 0;
+}
