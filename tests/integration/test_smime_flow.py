@@ -1,0 +1,202 @@
+"""S/MIME on the mail path, checked by independent peers (openssl cms, gpgsm):
+outbound tagged mail leaves encrypted to the partner's certificate and signed by the sender's
+gateway-held key; Bcc recipients get a copy of their own; over-limit mail bounces; inbound mail
+encrypted to an internal user is decrypted and its signature verdict stated; what Outlook
+encrypts to a partner's proxy certificate is re-encrypted to the partner's real one."""
+
+import email
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+
+import pytest
+
+from sgrig import maildir_messages, wait_maildir
+
+OPENSSL = shutil.which("openssl")
+
+
+def run(*args, input=None, check=True, env=None):
+    r = subprocess.run(list(args), input=input, capture_output=True, env=env, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{args[0]} failed: {r.stderr.decode(errors='replace')}")
+    return r
+
+
+@pytest.fixture
+def partner(workdir):
+    """A partner PKI of its own: a CA and bob@partner.test (RSA), as files."""
+    d = workdir / "partner"
+    d.mkdir()
+    ext = d / "ext.cnf"
+    ext.write_text("[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n"
+                   "[user]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                   "extendedKeyUsage=emailProtection\nsubjectAltName=email:bob@partner.test\n")
+    run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "ca.key"),
+        "-out", str(d / "ca.crt"), "-days", "30", "-subj", "/CN=Partner CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign,cRLSign")
+    run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "bob.key"),
+        "-out", str(d / "bob.csr"), "-subj", "/CN=Bob/emailAddress=bob@partner.test")
+    run(OPENSSL, "x509", "-req", "-in", str(d / "bob.csr"), "-CA", str(d / "ca.crt"),
+        "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "bob.crt"), "-days", "30",
+        "-extfile", str(ext), "-extensions", "user")
+    run(OPENSSL, "pkcs12", "-export", "-in", str(d / "bob.crt"), "-inkey", str(d / "bob.key"),
+        "-out", str(d / "bob.p12"), "-passout", "pass:test", "-keypbe", "PBE-SHA1-3DES",
+        "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+    return d
+
+
+@pytest.fixture
+def smime_gw(gateway, partner):
+    r = gateway.cli("cert", "issue", "alice@example.com")
+    assert r.returncode == 0, r.stderr
+    r = gateway.cli("cert", "import", "bob@partner.test", str(partner / "bob.crt"))
+    assert r.returncode == 0, r.stderr
+    return gateway
+
+
+def send(port, to, subject, body="secret figures: 42\r\n", rcpts=None, sender="alice@example.com",
+         extra=""):
+    msg = (f"From: {sender}\r\nTo: {', '.join(to)}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n{extra}"
+           f"\r\n{body}").encode()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.sendmail(sender, rcpts or to, msg)
+    return msg
+
+
+def decrypt_openssl(path, partner):
+    return run(OPENSSL, "cms", "-decrypt", "-in", path, "-inkey", str(partner / "bob.key"),
+               "-recip", str(partner / "bob.crt")).stdout
+
+
+def test_outbound_tagged_mail_is_encrypted_and_signed(smime_gw, partner, workdir):
+    send(smime_gw.port, ["bob@partner.test"], "[secure] Quarterly figures",
+         body="Grüße – secret figures: 42\r\n")
+    box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    path = os.path.join(box, "new", os.listdir(os.path.join(box, "new"))[0])
+    raw = open(path, "rb").read()
+    assert b"secret figures" not in raw
+    msg = email.message_from_bytes(raw)
+    assert msg["Subject"] == "Quarterly figures"
+    assert msg.get_content_type() == "application/pkcs7-mime"
+    inner = decrypt_openssl(path, partner)
+    assert b"multipart/signed" in inner
+    signed = workdir / "signed.eml"
+    signed.write_bytes(inner)
+    out = run(OPENSSL, "cms", "-verify", "-in", str(signed), "-CAfile", smime_gw.ca).stdout
+    assert "Grüße – secret figures: 42".encode() in out
+
+
+def test_gpgsm_decrypts_what_we_send(smime_gw, partner, workdir):
+    if shutil.which("gpgsm") is None:
+        pytest.fail("gpgsm is not installed (scripts/deps.sh installs it)")
+    send(smime_gw.port, ["bob@partner.test"], "[secure] for gpgsm", body="hello gpgsm\r\n")
+    box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    raw = maildir_messages(box)[0]
+    body = raw.split(b"\n\n", 1)[1]
+    home = workdir / "gnupg"
+    home.mkdir(mode=0o700)
+    (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
+    (home / "gpgsm.conf").write_text("disable-crl-checks\ndisable-dirmngr\npinentry-mode loopback\n")
+    env = dict(os.environ, GNUPGHOME=str(home))
+    try:
+        run("gpgsm", "--batch", "--import", str(partner / "ca.crt"), env=env)
+        run("gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--import",
+            str(partner / "bob.p12"), input=b"test", env=env)
+        (workdir / "body.b64").write_bytes(body)
+        r = run("gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
+                "--assume-base64", "--decrypt", str(workdir / "body.b64"), input=b"test", env=env)
+        assert b"hello gpgsm" in r.stdout
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+
+
+def test_bcc_recipient_gets_its_own_copy(smime_gw, partner, workdir):
+    r = smime_gw.cli("cert", "import", "carol@partner.test", str(partner / "bob.crt"))
+    # bob's certificate does not name carol: the import must refuse it
+    assert r.returncode != 0
+    # carol gets a certificate from a second partner key instead
+    d = partner
+    run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "carol.key"),
+        "-out", str(d / "carol.crt"), "-days", "30", "-subj", "/CN=Carol",
+        "-addext", "subjectAltName=email:carol@partner.test",
+        "-addext", "keyUsage=digitalSignature,keyEncipherment",
+        "-addext", "extendedKeyUsage=emailProtection")
+    assert smime_gw.cli("cert", "import", "carol@partner.test", str(d / "carol.crt")).returncode == 0
+    send(smime_gw.port, ["bob@partner.test"], "[secure] with a blind copy",
+         rcpts=["bob@partner.test", "carol@partner.test"],
+         extra="Bcc: carol@partner.test\r\n")
+    bob_box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    carol_box = os.path.join(smime_gw.md_ext, "carol@partner.test")
+    wait_maildir(bob_box, 1)
+    wait_maildir(carol_box, 1)
+    for box, n in ((bob_box, 1), (carol_box, 1)):
+        raw = maildir_messages(box)[0]
+        assert b"\nBcc:" not in raw and not raw.startswith(b"Bcc:")
+        f = workdir / "m.eml"
+        f.write_bytes(raw)
+        info = run(OPENSSL, "cms", "-cmsout", "-print", "-in", str(f)).stdout.decode()
+        assert info.count("d.ktri") == n, info  # one RecipientInfo: nobody else's
+
+
+def test_over_limit_encrypted_mail_bounces_with_reason(smime_gw):
+    smime_gw.set(**{"policy.max_encrypted_size": "20K"})
+    smime_gw.stop()
+    smime_gw.start()
+    send(smime_gw.port, ["bob@partner.test"], "[secure] big", body="x" * 60000 + "\r\n")
+    box = os.path.join(smime_gw.md_int, "alice@example.com")
+    wait_maildir(box, 1)
+    dsn = maildir_messages(box)[0].decode(errors="replace")
+    assert "Status: 5.3.4" in dsn and "over the limit" in dsn
+    assert not os.path.exists(os.path.join(smime_gw.md_ext, "bob@partner.test"))
+
+
+def test_inbound_encrypted_mail_is_decrypted_and_verdict_stated(smime_gw, partner, workdir):
+    alice_pem = smime_gw.cli("cert", "export", "alice@example.com").stdout
+    (workdir / "alice.crt").write_text(alice_pem)
+    content = workdir / "content.txt"
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\nfrom the partner, signed\r\n")
+    signed = run(OPENSSL, "cms", "-sign", "-in", str(content), "-signer", str(partner / "bob.crt"),
+                 "-inkey", str(partner / "bob.key"), "-md", "sha256", "-crlfeol").stdout
+    (workdir / "signed.eml").write_bytes(signed)
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(workdir / "signed.eml"), "-aes256",
+              "-from", "bob@partner.test", "-to", "alice@example.com",
+              "-subject", "encrypted to you", str(workdir / "alice.crt")).stdout
+    enc = enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    enc = b"X-Sealgate-Security: forged\r\n" + enc
+    with smtplib.SMTP("127.0.0.1", smime_gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail("bob@partner.test", ["alice@example.com"], enc)
+    box = os.path.join(smime_gw.md_int, "alice@example.com")
+    wait_maildir(box, 1)
+    raw = maildir_messages(box)[0]
+    assert b"from the partner, signed" in raw
+    fields = re.findall(rb"^X-Sealgate-Security: (.*)$", raw, re.M)
+    assert len(fields) == 1, fields
+    assert b"decrypted=yes" in fields[0]
+    # the partner's CA is not trusted here: intact but untrusted
+    assert b"signature=untrusted" in fields[0] and b"signer=<bob@partner.test>" in fields[0]
+
+
+def test_proxy_certificate_flow_reencrypts_to_partner(smime_gw, partner, workdir):
+    r = smime_gw.cli("cert", "proxy", "bob@partner.test")
+    assert r.returncode == 0, r.stderr
+    listing = smime_gw.cli("cert", "list", "bob@partner.test").stdout
+    assert "proxy" in listing
+    proxy_pem = smime_gw.cli("cert", "export", "bob@partner.test").stdout
+    (workdir / "proxy.crt").write_text(proxy_pem)
+    content = workdir / "c.txt"
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\nOutlook encrypted this to the proxy\r\n")
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(content), "-aes256", "-from",
+              "alice@example.com", "-to", "bob@partner.test", "-subject", "via proxy",
+              str(workdir / "proxy.crt")).stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", smime_gw.port, timeout=30) as s:
+        s.sendmail("alice@example.com", ["bob@partner.test"], enc)
+    box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    path = os.path.join(box, "new", os.listdir(os.path.join(box, "new"))[0])
+    assert b"Outlook encrypted this to the proxy" in decrypt_openssl(path, partner)
