@@ -72,6 +72,7 @@ check: deps all
 
 bench: deps all
 	@bench/run.sh $(BUILD)
+	@bench/smime/run.sh $(BUILD)
 
 lint: all
 	tools/lint.sh $(BUILD)

@@ -124,10 +124,13 @@ static int session_open(struct session *s, long port)
 static int one_message(struct session *s, long n)
 {
 	static const char env[] = "MAIL FROM:<bench@example.com>\r\nRCPT TO:<sink@remote.test>\r\nDATA\r\n";
-	char head[256];
+	char head[384];
+	/* SMTPLOAD_SUBJECT lets a benchmark tag the subject (e.g. "[secure] bench"). */
+	const char *subject = getenv("SMTPLOAD_SUBJECT");
 	int hl = snprintf(head, sizeof(head),
-	                  "From: bench@example.com\r\nTo: sink@remote.test\r\nSubject: bench %ld\r\n"
-	                  "Message-ID: <bench-%ld-%ld@example.com>\r\n\r\n", n, (long)getpid(), n);
+	                  "From: bench@example.com\r\nTo: sink@remote.test\r\nSubject: %.100s %ld\r\n"
+	                  "Message-ID: <bench-%ld-%ld@example.com>\r\n\r\n",
+	                  subject != NULL ? subject : "bench", n, (long)getpid(), n);
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return -1;
 	if (send_all(s->fd, env, sizeof(env) - 1) < 0 || reply(s) != 250 || reply(s) != 250 ||

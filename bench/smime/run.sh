@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/smime/run.sh BUILD_DIR: S/MIME through the whole SMTP path. 10 clients send 100 KB
+# messages to one RSA-3072 recipient: plain pass-through, encrypt only, and sign+encrypt, in
+# the same run, end to end into a sink; and, for scale, a loop of `openssl cms -encrypt`
+# processes on the same message. Everything on 127.0.0.1; every server is stopped on exit.
+set -euo pipefail
+BUILD=${1:?usage: bench/smime/run.sh BUILD_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$(cd "$BUILD" && pwd)/sealgate
+PY=/usr/bin/python3
+CLIENTS=${BENCH_CLIENTS:-10}
+COUNT=${BENCH_SMIME_COUNT:-1000}
+SIZE=102400
+WORK=$(mktemp -d /tmp/sealgate-bench-smime.XXXXXX)
+SINK_PID="" GW_PID=""
+cleanup() {
+  set +e
+  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -TERM "$GW_PID"
+    for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$GW_PID" 2>/dev/null
+  fi
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_log() { for _ in $(seq 100); do grep -q "$1" "$WORK/sealgate.log" && return 0; sleep 0.1; done; return 1; }
+
+cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"
+cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpload" "$ROOT/bench/smtpload.c"
+SINK_PORT=$(free_port); GW_PORT=$(free_port)
+"$WORK/smtpsink" "$SINK_PORT" & SINK_PID=$!
+
+"$BIN" init "$WORK/gw" --domain example.com --hostname gw.example.com >/dev/null
+CONF=$WORK/gw/sealgate.conf
+set_key() { "$BIN" config set -c "$CONF" "$1" "$2" >/dev/null; }
+set_key smtp.listen "127.0.0.1:$GW_PORT"
+set_key smtp.internal_networks 127.0.0.1/32
+set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
+set_key route.external "smtp:127.0.0.1:$SINK_PORT"
+# The recipient: an RSA-3072 partner certificate; the sender: a gateway-issued one.
+openssl req -x509 -newkey rsa:3072 -nodes -keyout "$WORK/sink.key" -out "$WORK/sink.crt" \
+  -days 30 -subj "/CN=Sink" -addext "subjectAltName=email:sink@remote.test" \
+  -addext "keyUsage=digitalSignature,keyEncipherment" -addext "extendedKeyUsage=emailProtection" 2>/dev/null
+"$BIN" cert import -c "$CONF" sink@remote.test "$WORK/sink.crt" >/dev/null
+"$BIN" cert issue -c "$CONF" bench@example.com >/dev/null
+
+set -m
+"$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
+set +m
+for _ in $(seq 100); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$GW_PORT),1)" 2>/dev/null && break; sleep 0.1; done
+"$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+
+declare -A R
+run() { # NAME SUBJECT
+  local line
+  line=$(SMTPLOAD_SUBJECT="$2" "$WORK/smtpload" "$1" "$GW_PORT" "$CLIENTS" "$COUNT" "$SIZE" "$SINK_PORT")
+  echo "  $line"
+  for kv in ${line#RESULT }; do R["$1,${kv%%=*}"]=${kv#*=}; done
+}
+reload() { # KEY VALUE: SIGHUP and wait for the new children
+  set_key "$1" "$2"; : > "$WORK/sealgate.log.mark"
+  local n; n=$(grep -c "started qmgr" "$WORK/sealgate.log")
+  kill -HUP "$GW_PID"
+  for _ in $(seq 100); do [ "$(grep -c "started qmgr" "$WORK/sealgate.log")" -gt "$n" ] && break; sleep 0.1; done
+  sleep 0.5
+}
+
+echo "bench/smime: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, RSA-3072 recipient"
+run pass "bench"
+reload policy.sign_outbound no
+run encrypt "[secure] bench"
+reload policy.sign_outbound yes
+run sign_encrypt "[secure] bench"
+grep -q "S/MIME encrypted" "$WORK/sealgate.log" || { echo "bench/smime: nothing was encrypted" >&2; exit 1; }
+
+# For scale: one `openssl cms -encrypt` process per message, as script-based gateways do.
+head -c "$SIZE" /dev/urandom | base64 > "$WORK/msg.txt"
+N=100; t0=$(date +%s.%N)
+for _ in $(seq $N); do openssl cms -encrypt -aes256 -in "$WORK/msg.txt" "$WORK/sink.crt" > /dev/null; done
+t1=$(date +%s.%N)
+OPENSSL_RATE=$($PY -c "print(f'{$N/($t1-$t0):.0f}')")
+
+ratio() { $PY -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if a>0 and b>0 else 'n/a')" "$1" "$2"; }
+echo
+printf '%-40s %12s %14s\n' "S/MIME benchmark (100 KB)" "msg/s e2e" "vs pass"
+for k in pass encrypt sign_encrypt; do
+  printf '%-40s %12s %14s\n' "sealgate $k" "${R[$k,e2e_rate]}" "$(ratio "${R[$k,e2e_rate]}" "${R[pass,e2e_rate]}")"
+done
+printf '%-40s %12s %14s\n' "openssl cms -encrypt, one process each" "$OPENSSL_RATE" "$(ratio "$OPENSSL_RATE" "${R[pass,e2e_rate]}")"
+echo "(goal: encrypt-only at >= 0.8x pass-through)"
