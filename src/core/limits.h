@@ -47,6 +47,25 @@
 #define SG_LDAP_CONNECTIONS_HARD_MAX 10000     /* ceiling for ldap.max_connections */
 #define SG_LDAP_RESULTS_HARD_MAX  100000       /* ceiling for ldap.max_results */
 
+/* SecurePDF (pdf/) */
+#define SG_PDF_ATTACHMENTS_MAX    500               /* attachments embedded in one PDF */
+#define SG_PDF_BODY_TEXT_MAX      (8 * 1024 * 1024) /* body text laid out (UTF-8 bytes) */
+#define SG_PDF_PAGES_MAX          5000
+#define SG_PDF_OUTPUT_MAX         (256L * 1024 * 1024) /* one finished PDF */
+#define SG_PDF_MIME_DEPTH_MAX     32                /* nesting of multiparts walked */
+#define SG_PDF_FIELD_MAX          4096              /* a header value shown on page 1 */
+#define SG_PDF_URL_MAX            2048              /* the Reply link */
+#define SG_PDF_FILENAME_MAX       255               /* an attachment name, UTF-8 bytes */
+#define SG_PDF_HTML_HREF_MAX      2048              /* a link target kept by the HTML reducer */
+
+/* OpenPGP (crypto/pgp_*) */
+#define SG_PGP_KEYFILE_MAX        (4 * 1024 * 1024) /* one import: a key file or keyring */
+#define SG_PGP_KEYS_PER_IMPORT_MAX 1000             /* primary keys read from one import */
+#define SG_PGP_KEY_MAX            (1024 * 1024)     /* one stored public key with subkeys */
+#define SG_PGP_SIGS_MAX           16                /* signatures reported per message */
+#define SG_PGP_LAYERS_MAX         4                 /* nested signed/encrypted layers undone */
+#define SG_PGP_AUTOCRYPT_MAX      (64 * 1024)       /* one Autocrypt: header value */
+
 /* Logging: attacker text is cut to this many characters. */
 #define SG_LOG_PEER_TEXT_MAX      100
 

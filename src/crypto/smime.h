@@ -123,7 +123,8 @@ struct smime_verify_result {
 	unsigned char *caps;           /* signed SMIMECapabilities attribute (DER), or NULL */
 	size_t caps_len;
 	time_t signing_time;           /* 0 if absent */
-	char *content;                 /* what was signed (for opaque: the inner entity) */
+	char *content;                 /* what was signed (opaque: the inner entity); for an
+	                                * invalid detached signature still the first part */
 	size_t content_len;
 };
 /* Verifies a signed message (a top-level Date: header is compared with the signing time).

@@ -47,8 +47,10 @@ BIO *smime_priv_mem_bio(const char *msg, size_t len)
 struct CMS_ContentInfo_st *smime_priv_read(const char *msg, size_t len, BIO **content_r)
 {
 	*content_r = NULL;
+	if (len == 0)
+		return NULL;
 	BIO *in = smime_priv_mem_bio(msg, len);
-	if (in == NULL || len == 0)
+	if (in == NULL)
 		return NULL;
 	CMS_ContentInfo *cms = (unsigned char)msg[0] == 0x30 ? d2i_CMS_bio(in, NULL)
 	                                                    : SMIME_read_CMS(in, content_r);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static char dir[64];
+static struct store *st_global; /* cmocka copies group state: keep the handle here */
 
 static int setup(void **state)
 {
@@ -22,14 +23,15 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/sg-store-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	*state = store_open("sqlite:t.db", dir, &err);
-	return *state != NULL ? 0 : -1;
+	st_global = store_open("sqlite:t.db", dir, &err);
+	*state = st_global;
+	return st_global != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct store *st = *state;
-	store_close(&st);
+	(void)state;
+	store_close(&st_global);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
@@ -139,10 +141,10 @@ static void certificates_keys_and_revocation(void **state)
 
 static void reopen_keeps_data(void **state)
 {
-	struct store *st = *state;
+	(void)state;
 	const char *err;
-	store_close(&st);
-	*state = st = store_open("sqlite:t.db", dir, &err);
+	store_close(&st_global);
+	struct store *st = st_global = store_open("sqlite:t.db", dir, &err);
 	assert_non_null(st);
 	struct store_user u;
 	assert_int_equal(store_user_find(st, "bob@example.test", &u, &err), 1);
