@@ -25,13 +25,14 @@ struct init_args {
 	const char *domains[INIT_MAX_DOMAINS];
 	size_t ndomains;
 	const char *org;
+	const char *ca_key;
 	char hostname[256];
 };
 
 static int usage(void)
 {
 	cli_errorf("usage: sealgate init DIR --domain D [--domain D2 ...] [--org NAME] "
-	           "[--hostname H]");
+	           "[--hostname H] [--ca-key rsa3072|p256|p384]");
 	return 2;
 }
 
@@ -39,12 +40,15 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->org = "Secure Mail";
+	a->ca_key = "rsa3072";
 	for (int i = 0; i < argc; i++) {
 		bool has_value = i + 1 < argc;
 		if (strcmp(argv[i], "--domain") == 0 && has_value && a->ndomains < INIT_MAX_DOMAINS)
 			a->domains[a->ndomains++] = argv[++i];
 		else if (strcmp(argv[i], "--org") == 0 && has_value)
 			a->org = argv[++i];
+		else if (strcmp(argv[i], "--ca-key") == 0 && has_value)
+			a->ca_key = argv[++i];
 		else if (strcmp(argv[i], "--hostname") == 0 && has_value)
 			sg_strlcpy(a->hostname, argv[++i], sizeof(a->hostname));
 		else if (argv[i][0] != '-' && a->dir == NULL)
@@ -53,6 +57,9 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 			return -1;
 	}
 	if (a->dir == NULL || a->ndomains == 0)
+		return -1;
+	if (strcmp(a->ca_key, "rsa3072") != 0 && strcmp(a->ca_key, "p256") != 0 &&
+	    strcmp(a->ca_key, "p384") != 0)
 		return -1;
 	if (a->hostname[0] == '\0' && gethostname(a->hostname, sizeof(a->hostname) - 1) < 0)
 		sg_strlcpy(a->hostname, "localhost", sizeof(a->hostname));
@@ -125,7 +132,7 @@ static int create_keys_and_store(const struct init_args *a)
 	    sg_path_join(ca, sizeof(ca), a->dir, "ca") < 0)
 		return step(-1, a->dir, err);
 	if (step(keystore_master_create(p, &err), "master key", err) < 0 ||
-	    step(ca_init_create(ca, a->org, &err), "CA", err) < 0 ||
+	    step(ca_init_create_typed(ca, a->org, a->ca_key, &err), "CA", err) < 0 ||
 	    step(ca_init_server_cert(ca, a->hostname, a->org, crt, key, &err), "TLS certificate",
 	         err) < 0)
 		return -1;

@@ -89,6 +89,8 @@ static const struct setting_def table[] = {
 	 "Largest encrypted message sealgate will produce; larger ones are refused with a DSN."},
 	{"policy.default_external_channel", SETTING_ENUM, "pdf", 0, 0, "pdf|webmail", false,
 	 "Channel for partners without certificate or key."},
+	{"policy.smime_gcm", SETTING_ENUM, "capable", 0, 0, "capable|never|always", false,
+	 "AES-256-GCM (AuthEnvelopedData) for S/MIME: for partners whose signed mail listed it, never, or always."},
 	{"policy.hide_subject", SETTING_BOOL, "no", 0, 0, NULL, false,
 	 "Replace the subject of encrypted mail with a neutral one."},
 	{"policy.min_password_length", SETTING_INT, "12", 8, 127, NULL, false,

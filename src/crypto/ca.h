@@ -6,6 +6,9 @@
 
 /* Creates DIR/ca.crt and DIR/ca.key (0600): RSA-3072 self-signed CA, 10 years. */
 int ca_init_create(const char *ca_dir, const char *organization, const char **error_r);
+/* The same with the CA key type: "rsa3072" (the default), "p256" or "p384". */
+int ca_init_create_typed(const char *ca_dir, const char *organization, const char *key_type,
+                         const char **error_r);
 /* Issues a TLS server certificate for hostname (SAN: hostname, localhost, 127.0.0.1, ::1)
  * from the CA in ca_dir: EC P-256 key, 825 days. Writes cert_path (leaf then CA) and
  * key_path (0600). */

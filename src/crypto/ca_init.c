@@ -96,7 +96,24 @@ static int write_pem_certs(const char *path, X509 *a, X509 *b)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
+static EVP_PKEY *ca_key_new(const char *key_type)
+{
+	if (strcmp(key_type, "rsa3072") == 0)
+		return EVP_RSA_gen(3072);
+	if (strcmp(key_type, "p256") == 0)
+		return EVP_EC_gen("P-256");
+	if (strcmp(key_type, "p384") == 0)
+		return EVP_EC_gen("P-384");
+	return NULL;
+}
+
 int ca_init_create(const char *ca_dir, const char *organization, const char **error_r)
+{
+	return ca_init_create_typed(ca_dir, organization, "rsa3072", error_r);
+}
+
+int ca_init_create_typed(const char *ca_dir, const char *organization, const char *key_type,
+                         const char **error_r)
 {
 	char crt[SG_PATH_MAX], key[SG_PATH_MAX], cn[256];
 	if (sg_path_join(crt, sizeof(crt), ca_dir, "ca.crt") < 0 ||
@@ -106,7 +123,7 @@ int ca_init_create(const char *ca_dir, const char *organization, const char **er
 	}
 	snprintf(cn, sizeof(cn), "%.200s Secure Mail CA", organization);
 	int rc = -1;
-	EVP_PKEY *pkey = EVP_RSA_gen(3072);
+	EVP_PKEY *pkey = ca_key_new(key_type);
 	X509_NAME *name = make_name(cn, organization);
 	X509 *x = pkey != NULL && name != NULL ? new_cert(pkey, name, name, CA_DAYS) : NULL;
 	*error_r = "cannot create the CA certificate";

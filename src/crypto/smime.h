@@ -69,6 +69,9 @@ int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
                const struct smime_der *chain, size_t nchain, const char *entity, size_t len,
                char **out_r, size_t *out_len_r, const char **error_r);
 
+/* smime_caps.c: true if a harvested SMIMECapabilities list (DER) names AES-256-GCM. */
+bool smime_caps_allow_gcm(const unsigned char *caps, size_t len);
+
 /* ---- inbound (smime_in.c, smime_verify.c) ---- */
 
 enum smime_kind {

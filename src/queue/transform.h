@@ -34,6 +34,7 @@ struct transform_env {
 	const char *subject_tag;     /* policy.encrypt_subject_tag, removed on the way out */
 	long long max_encrypted_size;
 	bool reencrypt_inbound;
+	const char *smime_gcm;       /* policy.smime_gcm: capable | never | always */
 };
 
 struct transform_input {

@@ -78,6 +78,20 @@ static enum transform_result collect_certs(struct smime_job *sj)
 	return TRANSFORM_OK;
 }
 
+/* GCM only when every recipient of the group can read it (or the admin says always). */
+static unsigned cipher_flags(const struct smime_job *sj)
+{
+	const char *mode = sj->te->smime_gcm != NULL ? sj->te->smime_gcm : "capable";
+	if (strcmp(mode, "always") == 0)
+		return SMIME_ENCRYPT_GCM;
+	if (strcmp(mode, "never") == 0)
+		return 0;
+	for (size_t i = 0; i < sj->ncerts; i++)
+		if (!smime_caps_allow_gcm(sj->certs[i].caps, sj->certs[i].caps_len))
+			return 0;
+	return sj->ncerts > 0 ? SMIME_ENCRYPT_GCM : 0;
+}
+
 static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 {
 	struct smime_der *ders = sg_calloc(sj->ncerts, sizeof(*ders));
@@ -89,7 +103,8 @@ static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 	size_t enc_len = 0;
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
-	if (smime_encrypt(ders, sj->ncerts, body, body_len, 0, &enc, &enc_len, &err) < 0)
+	if (smime_encrypt(ders, sj->ncerts, body, body_len, cipher_flags(sj), &enc, &enc_len,
+	                  &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
 	else if (transform_join_outer(sj->plain, sj->plain_len, NULL, sj->te->subject_tag, enc,
 	                              enc_len, &sj->out->buf, &err) < 0)
