@@ -200,3 +200,34 @@ def test_proxy_certificate_flow_reencrypts_to_partner(smime_gw, partner, workdir
     wait_maildir(box, 1)
     path = os.path.join(box, "new", os.listdir(os.path.join(box, "new"))[0])
     assert b"Outlook encrypted this to the proxy" in decrypt_openssl(path, partner)
+
+
+def test_ec_instance_round_trip(gw_factory, workdir):
+    """EC CA and EC user keys: OpenSSL is the only peer on Debian 12 that reads EC S/MIME."""
+    g = gw_factory("ecgw")
+    r = g.cli("init", str(workdir / "ec-probe"), "--domain", "example.com", "--ca-key", "p384",
+              conf=False)
+    assert r.returncode == 0, r.stderr
+    text = run(OPENSSL, "x509", "-in", str(workdir / "ec-probe" / "ca" / "ca.crt"), "-noout",
+               "-text").stdout.decode()
+    assert "secp384r1" in text or "P-384" in text
+    g.set(**{"ca.user_key_type": "p256"})
+    g.md_int = str(workdir / "ec-int")
+    g.set(**{"route.internal": f"maildir:{g.md_int}", "route.external": f"maildir:{workdir / 'ec-ext'}"})
+    g.start()
+    assert g.cli("cert", "issue", "alice@example.com").returncode == 0
+    (workdir / "alice-ec.crt").write_text(g.cli("cert", "export", "alice@example.com").stdout)
+    assert "id-ecPublicKey" in run(OPENSSL, "x509", "-in", str(workdir / "alice-ec.crt"), "-noout",
+                                    "-text").stdout.decode()
+    content = workdir / "ec.txt"
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\nECDH to an EC certificate\r\n")
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(content), "-aes256", "-from",
+              "bob@partner.test", "-to", "alice@example.com", "-subject", "ec",
+              str(workdir / "alice-ec.crt")).stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail("bob@partner.test", ["alice@example.com"], enc)
+    box = os.path.join(g.md_int, "alice@example.com")
+    wait_maildir(box, 1)
+    raw = maildir_messages(box)[0]
+    assert b"ECDH to an EC certificate" in raw
+    assert b"decrypted=yes" in raw
