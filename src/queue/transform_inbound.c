@@ -23,6 +23,8 @@ struct inbound {
 	const char *msg; /* current message: the original, or outer + decrypted entity */
 	size_t len;
 	struct sg_buf decrypted;
+	char *inner;     /* the decrypted entity, kept for re-encryption */
+	size_t inner_len;
 	char decrypted_note[200];
 	char signature_note[SECURITY_FIELD_MAX];
 };
@@ -82,7 +84,45 @@ static void decrypt(struct inbound *ib)
 		ib->len = ib->decrypted.len;
 		snprintf(ib->decrypted_note, sizeof(ib->decrypted_note), "encrypted=smime; decrypted=yes");
 	}
-	sg_free_secret(&inner, inner_len);
+	ib->inner = inner;
+	ib->inner_len = inner_len;
+}
+
+/* policy.reencrypt_inbound: the decrypted entity is encrypted again to the internal
+ * recipients' own certificates, so that it rests encrypted in their mailboxes. If one of
+ * them has no usable certificate, the group gets the decrypted message (logged). */
+static void reencrypt(struct inbound *ib)
+{
+	size_t n = ib->in->nrcpt, got = 0;
+	struct store_cert *certs = sg_calloc(n, sizeof(*certs));
+	struct smime_der *ders = sg_calloc(n, sizeof(*ders));
+	const char *why = "";
+	for (; got < n; got++) {
+		if (transform_find_cert(ib->te, ib->in->rcpts[got], SMIME_USAGE_ENCRYPT, false,
+		                        &certs[got], &why) != 1)
+			break;
+		ders[got] = (struct smime_der){certs[got].der, certs[got].der_len};
+	}
+	char *enc = NULL;
+	size_t enc_len = 0;
+	const char *err = why;
+	if (got == n && smime_encrypt(ders, n, ib->inner, ib->inner_len, 0, &enc, &enc_len, &err) == 0) {
+		sg_buf_reset(&ib->decrypted);
+		if (transform_join_outer(ib->in->data, ib->in->len, NULL, NULL, enc, enc_len,
+		                         &ib->decrypted, &err) == 0) {
+			ib->msg = ib->decrypted.data;
+			ib->len = ib->decrypted.len;
+			sg_strlcpy(ib->decrypted_note + strlen(ib->decrypted_note), "; reencrypted=yes",
+			           sizeof(ib->decrypted_note) - strlen(ib->decrypted_note));
+		}
+	} else {
+		sg_info("%s: delivered decrypted, not re-encrypted: %s", ib->in->queue_id, err);
+	}
+	sg_free(&enc);
+	for (size_t i = 0; i < got; i++)
+		store_cert_clear(&certs[i]);
+	sg_free(&certs);
+	sg_free(&ders);
 }
 
 static int emit(const struct inbound *ib, struct transform_output *out, const char **err)
@@ -113,6 +153,8 @@ enum transform_result transform_inbound(const struct transform_env *te,
 		verify(&ib);
 	else if (ib.decrypted_note[0] == '\0' || ib.msg != in->data)
 		sg_strlcpy(ib.signature_note, "signature=none", sizeof(ib.signature_note));
+	if (ib.inner != NULL && te->reencrypt_inbound)
+		reencrypt(&ib);
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
 	if (emit(&ib, out, &err) < 0)
@@ -124,5 +166,6 @@ enum transform_result transform_inbound(const struct transform_env *te,
 		        ib.decrypted_note[0] ? "; " : "", ib.signature_note);
 	}
 	sg_buf_free_secret(&ib.decrypted);
+	sg_free_secret(&ib.inner, ib.inner_len);
 	return res;
 }

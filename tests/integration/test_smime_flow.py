@@ -231,3 +231,33 @@ def test_ec_instance_round_trip(gw_factory, workdir):
     raw = maildir_messages(box)[0]
     assert b"ECDH to an EC certificate" in raw
     assert b"decrypted=yes" in raw
+
+
+def test_reencrypt_inbound_keeps_mail_encrypted_in_the_mailbox(smime_gw, partner, workdir):
+    smime_gw.set(**{"policy.reencrypt_inbound": "yes"})
+    smime_gw.stop()
+    smime_gw.start()
+    (workdir / "alice.crt").write_text(smime_gw.cli("cert", "export", "alice@example.com").stdout)
+    content = workdir / "c.txt"
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\nstays encrypted at rest\r\n")
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(content), "-aes256", "-from",
+              "bob@partner.test", "-to", "alice@example.com", "-subject", "at rest",
+              str(workdir / "alice.crt")).stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", smime_gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail("bob@partner.test", ["alice@example.com"], enc)
+    box = os.path.join(smime_gw.md_int, "alice@example.com")
+    wait_maildir(box, 1)
+    raw = maildir_messages(box)[0]
+    assert b"stays encrypted at rest" not in raw
+    assert b"reencrypted=yes" in raw and b"application/pkcs7-mime" in raw
+    pfx = workdir / "alice.pfx"
+    r = smime_gw.cli("cert", "export", "alice@example.com", "--pfx", str(pfx))
+    assert r.returncode == 0, r.stderr
+    pin = re.search(r"PIN[^:]*:\s*(\S+)", r.stdout + r.stderr).group(1)
+    key = run(OPENSSL, "pkcs12", "-in", str(pfx), "-nocerts", "-nodes", "-passin",
+              f"pass:{pin}").stdout
+    (workdir / "alice.key").write_bytes(key)
+    (workdir / "m.eml").write_bytes(raw)
+    plain = run(OPENSSL, "cms", "-decrypt", "-in", str(workdir / "m.eml"), "-inkey",
+                str(workdir / "alice.key"), "-recip", str(workdir / "alice.crt")).stdout
+    assert b"stays encrypted at rest" in plain
