@@ -126,3 +126,7 @@ if grep -q "status=deferred\|status=bounced" "$WORK/sealgate.log"; then
   echo "bench: warning: sealgate deferred or bounced some messages:" >&2
   grep -m5 "status=deferred\|status=bounced" "$WORK/sealgate.log" >&2
 fi
+
+# The certificate directory: ldapd beside a private slapd (bench/ldap/run.sh).
+echo
+"$ROOT/bench/ldap/run.sh" "$BUILD"

@@ -12,6 +12,7 @@ int cli_check_config_cmd(int argc, char **argv);
 int cli_queue_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
+int cli_pgp_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */

@@ -133,7 +133,17 @@ static void start_child(struct master *m, struct child *c)
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
 	size_t ri = (size_t)(c->role - roles);
+	/* The child keeps these blocked across exec until its own handlers are in place, so a
+	 * SIGTERM that arrives while it starts is a drain request, not a kill. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	pid_t pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		sg_error("cannot fork %s: %m; retrying", c->role->name);
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;

@@ -41,6 +41,12 @@ int master_child_start(const char *role, const char *config_path)
 	if (getppid() == 1)
 		return 1;
 	daemon_signals_init();
+	sigset_t unblock;
+	sigemptyset(&unblock);
+	sigaddset(&unblock, SIGTERM);
+	sigaddset(&unblock, SIGINT);
+	sigaddset(&unblock, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &unblock, NULL); /* the master blocked them across exec */
 	struct role_ctx ctx = {.role = role, .config_path = config_path};
 	if (take_listen_fds(&ctx) < 0)
 		sg_fatal("bad SEALGATE_LISTEN_FDS");

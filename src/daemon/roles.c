@@ -2,6 +2,7 @@
  * runs, what it may touch. docs/architecture.md draws the same table; later issues add
  * portal, ldapd and tick rows here and nowhere else. */
 #include "daemon/daemon.h"
+#include "ldap/ldapd.h"
 #include "queue/qmgr.h"
 #include "smtp/smtp.h"
 
@@ -22,6 +23,13 @@ static const struct role_def roles[] = {
 	 .spool_dirs = "incoming active data tmp trigger",
 	 .overlap_on_reload = false, /* two queue managers would deliver the same message twice */
 	 .doc = "plans, transforms and delivers queued mail; retries and bounces"},
+	{.name = "ldapd",
+	 .entry = ldapd_main,
+	 .listen_key = "ldap.listen",
+	 .opens_store = true,
+	 .spool_dirs = "",
+	 .overlap_on_reload = true, /* read only: two for a moment do no harm */
+	 .doc = "serves the certificate directory (LDAP) to Outlook and Thunderbird"},
 };
 
 const struct role_def *roles_table(size_t *count_r)

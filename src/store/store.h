@@ -114,4 +114,66 @@ void store_directory_list_free(struct store_dir_cert **certs, size_t count);
 /* A number that changes whenever any connection commits to the store, cheap to poll. */
 int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r);
 
+/* ---- OpenPGP keys per address (store_pgp.c, schema version 3) ---- */
+
+enum store_pgp_source { STORE_PGP_IMPORTED, STORE_PGP_GENERATED, STORE_PGP_AUTOCRYPT };
+enum store_pgp_status { STORE_PGP_ACTIVE, STORE_PGP_PENDING };
+const char *store_pgp_source_name(enum store_pgp_source source);
+const char *store_pgp_status_name(enum store_pgp_status status);
+
+#define STORE_PGP_FPR_MAX 65
+
+struct store_pgp_key {
+	int64_t id;
+	int64_t user_id;
+	char address[SG_ADDR_MAX];     /* the owning user's address (read only) */
+	char fingerprint[STORE_PGP_FPR_MAX]; /* primary key, upper-case hex */
+	unsigned char *keydata;        /* the public key (binary, with subkeys) */
+	size_t keydata_len;
+	enum store_pgp_source source;
+	enum store_pgp_status status;
+	time_t expires;                /* 0: never */
+	time_t created;                /* when the row was stored (read only) */
+	bool has_secret;               /* a sealed secret key is stored (read only) */
+};
+void store_pgp_key_clear(struct store_pgp_key *key);
+void store_pgp_list_free(struct store_pgp_key **keys, size_t count);
+
+/* Stores key for key->user_id. A row with the same user and fingerprint is updated (keydata,
+ * source, status, expires) and keeps its sealed secret unless sealed != NULL. */
+int store_pgp_add(struct store *st, const struct store_pgp_key *key, const unsigned char *sealed,
+                  size_t sealed_len, int64_t *id_r, const char **error_r);
+/* Keys of address (or all when NULL): active before pending, newest first. */
+int store_pgp_list(struct store *st, const char *address, struct store_pgp_key **keys_r,
+                   size_t *count_r, const char **error_r);
+/* The newest active key of address: 1 found, 0 none, -1 error. */
+int store_pgp_find_active(struct store *st, const char *address, struct store_pgp_key *key_r,
+                          const char **error_r);
+/* Deletes every key row of address / every row of fingerprint fpr; *count_r says how many. */
+int store_pgp_delete_address(struct store *st, const char *address, size_t *count_r,
+                             const char **error_r);
+int store_pgp_delete_fpr(struct store *st, const char *fpr, size_t *count_r,
+                         const char **error_r);
+/* An admin accepts the pending key(s) of address: they become active, and the other keys of
+ * address that hold no secret are removed. *count_r: keys made active (0: none pending). */
+int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
+                     const char **error_r);
+/* The sealed secret key stored with fingerprint fpr (caller frees): 1 found, 0 not, -1. */
+int store_pgp_secret_get(struct store *st, const char *fpr, unsigned char **sealed_r,
+                         size_t *sealed_len_r, const char **error_r);
+
+enum store_pgp_learn {
+	STORE_PGP_LEARNED,        /* the address had no key: stored active, source autocrypt */
+	STORE_PGP_UNCHANGED,      /* the address already has this key */
+	STORE_PGP_PENDING_CHANGE, /* another key is stored: this one waits as pending */
+};
+/* Autocrypt learning for user_id (the From address of mail that passed): never replaces a
+ * stored key silently. */
+int store_pgp_learn_autocrypt(struct store *st, int64_t user_id, const char *fpr,
+                              const unsigned char *keydata, size_t keydata_len, time_t expires,
+                              enum store_pgp_learn *result_r, const char **error_r);
+/* Sets the user's channel to channel when none has been chosen yet. */
+int store_pgp_default_channel(struct store *st, int64_t user_id, const char *channel,
+                              const char **error_r);
+
 #endif

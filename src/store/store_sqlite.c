@@ -48,6 +48,22 @@ static const char *const migrations[] = {
 	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates(id) ON DELETE CASCADE,"
 	"  sealed BLOB NOT NULL,"
 	"  created INTEGER NOT NULL);",
+
+	/* OpenPGP keys per address (store_pgp.c): one row per user and key; a key whose user IDs
+	 * name several addresses has several rows. sealed: a gateway-held secret key, bound to
+	 * "pgp:<fingerprint>". A pending key (a changed Autocrypt key) waits for `pgp accept`. */
+	"CREATE TABLE pgp_keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL,"
+	"  keydata BLOB NOT NULL,"
+	"  sealed BLOB,"
+	"  source TEXT NOT NULL CHECK (source IN ('imported', 'generated', 'autocrypt')),"
+	"  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (user_id, fingerprint));"
+	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -18,10 +18,14 @@ def child_pids(g, role):
 
 
 def ehlo_size(port):
-    with RawSMTP(port) as c:
-        c.reply()
-        text = c.cmd("EHLO probe.example")
-        c.cmd("QUIT")
+    """The SIZE advertised, or None; a draining smtpd may answer 421 during a reload."""
+    try:
+        with RawSMTP(port) as c:
+            c.reply()
+            text = c.cmd("EHLO probe.example")
+            c.cmd("QUIT")
+    except OSError:
+        return None
     m = re.search(r"SIZE (\d+)", text[1])
     return int(m.group(1)) if m else None
 

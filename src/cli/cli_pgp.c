@@ -1,0 +1,320 @@
+/* cli_pgp.c: `sealgate pgp import|list|export|delete|generate|accept`: the OpenPGP keys of
+ * partners (imported after pgp_key_inspect judged them) and the gateway-held key pairs of
+ * internal users (generated here, the secret sealed with the master key before it is stored). */
+#include "cli/cli.h"
+#include "core/limits.h"
+#include "core/settings.h"
+#include "core/sg_file.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "crypto/keystore.h"
+#include "crypto/pgp.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int pgp_usage(void)
+{
+	cli_errorf("usage: sealgate pgp import -c FILE KEYFILE\n"
+	           "       sealgate pgp list -c FILE [EMAIL]\n"
+	           "       sealgate pgp export -c FILE EMAIL\n"
+	           "       sealgate pgp delete -c FILE EMAIL|FINGERPRINT\n"
+	           "       sealgate pgp generate -c FILE EMAIL [--algo ed25519|rsa3072]\n"
+	           "       sealgate pgp accept -c FILE EMAIL");
+	return 2;
+}
+
+/* A plain addr-spec, lower-cased into dst. */
+static int take_address(const char *arg, char *dst, size_t dstsize)
+{
+	if (strchr(arg, '<') != NULL || pgp_uid_address(arg, dst, dstsize) < 0) {
+		cli_errorf("'%.100s' is not a plain e-mail address (local@domain)", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_internal(const struct cli_cert_ctx *ctx, const char *address)
+{
+	struct sg_strlist domains;
+	sg_strlist_split(&domains, settings_get(ctx->settings, "gateway.internal_domains"));
+	bool internal = sg_strlist_contains_nocase(&domains, strchr(address, '@') + 1);
+	sg_strlist_free(&domains);
+	return internal;
+}
+
+static void format_day(time_t t, char *dst, size_t size)
+{
+	struct tm tm;
+	if (t == 0)
+		sg_strlcpy(dst, "never", size);
+	else
+		strftime(dst, size, "%Y-%m-%d", gmtime_r(&t, &tm));
+}
+
+/* ---- import ---- */
+
+static int store_for(struct cli_cert_ctx *ctx, const struct pgp_key_report *r, const char *addr)
+{
+	const char *err;
+	bool internal = is_internal(ctx, addr);
+	struct store_pgp_key k = {.source = STORE_PGP_IMPORTED, .status = STORE_PGP_ACTIVE,
+	                          .keydata = r->pubkey, .keydata_len = r->pubkey_len,
+	                          .expires = r->expires};
+	int64_t id;
+	sg_strlcpy(k.fingerprint, r->fingerprint, sizeof(k.fingerprint));
+	if (store_user_ensure(ctx->store, addr,
+	                      internal ? STORE_USER_INTERNAL : STORE_USER_EXTERNAL, &k.user_id,
+	                      &err) < 0 ||
+	    store_pgp_add(ctx->store, &k, NULL, 0, &id, &err) < 0 ||
+	    (!internal && store_pgp_default_channel(ctx->store, k.user_id, "pgp", &err) < 0)) {
+		cli_errorf("%s: %s", addr, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int import_report(struct cli_cert_ctx *ctx, const struct pgp_key_report *r)
+{
+	if (!r->accepted) {
+		printf("rejected %s %s: %s\n", r->fingerprint, r->uid, r->reason);
+		return -1;
+	}
+	char until[32];
+	format_day(r->expires, until, sizeof(until));
+	for (size_t i = 0; i < r->naddresses; i++)
+		if (store_for(ctx, r, r->addresses[i]) < 0)
+			return -1;
+	printf("imported %s (%s, expires %s) for", r->fingerprint, r->algo, until);
+	for (size_t i = 0; i < r->naddresses; i++)
+		printf(" %s", r->addresses[i]);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_import(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	if (argc != 1)
+		return pgp_usage();
+	char *data = NULL;
+	size_t len = 0, n = 0, ok = 0;
+	const char *err;
+	struct pgp_key_report *reports = NULL;
+	if (sg_file_read_all(argv[0], SG_PGP_KEYFILE_MAX, &data, &len, &err) < 0) {
+		cli_errorf("%s: %s", argv[0], err);
+		return 1;
+	}
+	if (pgp_key_inspect((unsigned char *)data, len, time(NULL), &reports, &n, &err) < 0) {
+		cli_errorf("%s: %s", argv[0], err);
+		sg_free(&data);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ok += import_report(ctx, &reports[i]) == 0;
+	if (ok < n)
+		cli_errorf("%zu of %zu keys in %s were not imported (reasons above)", n - ok, n, argv[0]);
+	pgp_key_reports_free(&reports, n);
+	sg_free(&data);
+	return ok > 0 ? 0 : 1;
+}
+
+/* ---- list / export / delete / accept ---- */
+
+static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	char address[SG_ADDR_MAX];
+	struct store_pgp_key *keys = NULL;
+	size_t n = 0;
+	const char *err;
+	if (argc > 1)
+		return pgp_usage();
+	if (argc == 1 && take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	if (store_pgp_list(ctx->store, argc == 1 ? address : NULL, &keys, &n, &err) < 0) {
+		cli_errorf("%s", err);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char until[32];
+		format_day(keys[i].expires, until, sizeof(until));
+		printf("%-32s %s %-9s %-7s expires %s%s\n", keys[i].address, keys[i].fingerprint,
+		       store_pgp_source_name(keys[i].source), store_pgp_status_name(keys[i].status),
+		       until, keys[i].has_secret ? " secret-held" : "");
+	}
+	if (n == 0 && argc == 1)
+		cli_errorf("no OpenPGP key for %s", address);
+	store_pgp_list_free(&keys, n);
+	return n == 0 && argc == 1 ? 1 : 0;
+}
+
+static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	char address[SG_ADDR_MAX];
+	const char *err = NULL;
+	struct store_pgp_key k;
+	struct pgp_ctx *pc = NULL;
+	unsigned char *armored = NULL;
+	size_t len = 0;
+	int rc = 1;
+	if (argc != 1)
+		return pgp_usage();
+	if (take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	int found = store_pgp_find_active(ctx->store, address, &k, &err);
+	if (found <= 0) {
+		cli_errorf("%s", found == 0 ? "no active OpenPGP key for this address" : err);
+		return 1;
+	}
+	if (pgp_ctx_new(&pc, &err) == 0 && pgp_ctx_load_public(pc, k.keydata, k.keydata_len, &err) == 0 &&
+	    pgp_export_public(pc, k.fingerprint, true, &armored, &len, &err) == 0 &&
+	    fwrite(armored, 1, len, stdout) == len)
+		rc = 0;
+	else
+		cli_errorf("%s: %s", address, err != NULL ? err : "cannot write the key");
+	sg_free(&armored);
+	pgp_ctx_free(&pc);
+	store_pgp_key_clear(&k);
+	return rc;
+}
+
+static int cmd_delete(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	char address[SG_ADDR_MAX];
+	size_t count = 0;
+	const char *err;
+	if (argc != 1)
+		return pgp_usage();
+	bool is_addr = strchr(argv[0], '@') != NULL;
+	if (is_addr && take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	size_t flen = strlen(argv[0]);
+	if (!is_addr && (flen != 40 || strspn(argv[0], "0123456789abcdefABCDEF") != flen)) {
+		cli_errorf("'%.100s' is neither an e-mail address nor a 40-digit fingerprint", argv[0]);
+		return 1;
+	}
+	int rc = is_addr ? store_pgp_delete_address(ctx->store, address, &count, &err)
+	                 : store_pgp_delete_fpr(ctx->store, argv[0], &count, &err);
+	if (rc < 0) {
+		cli_errorf("%s", err);
+		return 1;
+	}
+	if (count == 0) {
+		cli_errorf("no OpenPGP key matches %.100s", argv[0]);
+		return 1;
+	}
+	printf("deleted %zu key record%s\n", count, count == 1 ? "" : "s");
+	return 0;
+}
+
+static int cmd_accept(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	char address[SG_ADDR_MAX];
+	size_t count = 0;
+	const char *err = NULL;
+	if (argc != 1)
+		return pgp_usage();
+	if (take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	if (store_pgp_accept(ctx->store, address, &count, &err) < 0) {
+		cli_errorf("%s", err);
+		return 1;
+	}
+	if (count == 0) {
+		cli_errorf("%s has no pending OpenPGP key to accept", address);
+		return 1;
+	}
+	printf("accepted the pending key of %s; it is now the active key\n", address);
+	return 0;
+}
+
+/* ---- generate ---- */
+
+static int store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
+                           const char *fpr)
+{
+	const char *err;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	struct store_pgp_key k = {.source = STORE_PGP_GENERATED, .status = STORE_PGP_ACTIVE};
+	int64_t id;
+	int rc = -1;
+	sg_strlcpy(k.fingerprint, fpr, sizeof(k.fingerprint));
+	if (pgp_export_public(pc, fpr, false, &k.keydata, &k.keydata_len, &err) == 0 &&
+	    pgp_secret_seal(pc, ctx->keystore, fpr, &sealed, &sealed_len, &err) == 0 &&
+	    store_user_ensure(ctx->store, address, STORE_USER_INTERNAL, &k.user_id, &err) == 0 &&
+	    store_pgp_add(ctx->store, &k, sealed, sealed_len, &id, &err) == 0)
+		rc = 0;
+	else
+		cli_errorf("%s: %s", address, err);
+	sg_free(&sealed);
+	sg_free(&k.keydata);
+	return rc;
+}
+
+static int cmd_generate(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	char address[SG_ADDR_MAX], fpr[PGP_FPR_MAX];
+	enum pgp_algo algo = PGP_ALGO_ED25519;
+	const char *err;
+	if (argc == 3 && strcmp(argv[1], "--algo") == 0) {
+		if (pgp_algo_parse(argv[2], &algo) < 0) {
+			cli_errorf("--algo: ed25519 or rsa3072");
+			return 2;
+		}
+	} else if (argc != 1) {
+		return pgp_usage();
+	}
+	if (take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	if (!is_internal(ctx, address)) {
+		cli_errorf("%s is not in gateway.internal_domains: the gateway holds keys only for "
+		           "internal users and the organisation; import a partner's key instead",
+		           address);
+		return 1;
+	}
+	struct pgp_ctx *pc = NULL;
+	if (pgp_ctx_new(&pc, &err) < 0 ||
+	    pgp_generate(pc, address, settings_get(ctx->settings, "gateway.organization"), algo, fpr,
+	                 &err) < 0) {
+		cli_errorf("%s: %s", address, err);
+		pgp_ctx_free(&pc);
+		return 1;
+	}
+	int rc = store_generated(ctx, pc, address, fpr);
+	pgp_ctx_free(&pc);
+	if (rc == 0)
+		printf("generated %s for %s (%s); secret key sealed in the store\n", fpr, address,
+		       algo == PGP_ALGO_RSA3072 ? "rsa3072" : "ed25519/cv25519");
+	return rc == 0 ? 0 : 1;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct cli_cert_ctx *ctx, int argc, char **argv);
+	bool want_keys;
+} subcommands[] = {
+	{"import", cmd_import, false}, {"list", cmd_list, false},
+	{"export", cmd_export, false}, {"delete", cmd_delete, false},
+	{"generate", cmd_generate, true}, {"accept", cmd_accept, false},
+};
+
+int cli_pgp_cmd(int argc, char **argv)
+{
+	const char *config = cli_take_config(&argc, argv);
+	if (argc < 1)
+		return pgp_usage();
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[0], subcommands[i].name) != 0)
+			continue;
+		struct cli_cert_ctx ctx;
+		if (cli_cert_open(&ctx, config, subcommands[i].want_keys) < 0)
+			return 1;
+		int rc = subcommands[i].run(&ctx, argc - 1, argv + 1);
+		cli_cert_close(&ctx);
+		return rc;
+	}
+	return pgp_usage();
+}

@@ -1,0 +1,234 @@
+/* pdf_isolate.c: the renderer runs on attacker-controlled text (pango, HarfBuzz, cairo), so it
+ * runs in a forked worker: its own network namespace when the kernel lets us, no descriptors but
+ * the result socket and stderr, memory and CPU rlimits, no core dumps. The PDF comes back over a
+ * socket; a crash, a limit or a timeout becomes PDF_ERR_DEFER and never reaches the caller. */
+#include "pdf/pdf_priv.h"
+
+#include "core/limits.h"
+#include "core/sg_buf.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ISOLATE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ISOLATE_ASAN 1
+#endif
+#endif
+
+#define RESULT_FD 3
+#define DEFAULT_MEM ((size_t)2 * 1024 * 1024 * 1024)
+#define DEFAULT_CPU 60
+#define DEFAULT_WALL 120
+
+/* What the worker sends: this header, then len bytes of PDF (rc 0) or error text. */
+struct result_hdr {
+	int32_t rc;
+	uint32_t pad;
+	uint64_t len;
+};
+
+static _Thread_local char isolate_error[256];
+
+static const char *say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(isolate_error, sizeof(isolate_error), fmt, ap);
+	va_end(ap);
+	return isolate_error;
+}
+
+/* ---- the worker ---- */
+
+static int send_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void limit(int resource, rlim_t soft, rlim_t hard)
+{
+	struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+	if (setrlimit(resource, &rl) < 0)
+		_exit(3); /* an unconfined worker must not run */
+}
+
+static void confine(int fd, const struct pdf_limits *lim)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (fd != RESULT_FD && (dup2(fd, RESULT_FD) < 0 || close(fd) < 0))
+		_exit(3);
+	if (close_range(RESULT_FD + 1, ~0U, 0) < 0)
+		_exit(3);
+	/* Root (or a user namespace) gets an empty network namespace; elsewhere the worker still
+	 * holds no socket but its result channel. */
+	(void)unshare(CLONE_NEWNET);
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	limit(RLIMIT_CORE, 0, 0);
+	limit(RLIMIT_CPU, lim->cpu_seconds, lim->cpu_seconds + 1);
+#ifndef ISOLATE_ASAN /* ASan reserves terabytes of shadow address space */
+	limit(RLIMIT_AS, lim->mem_bytes, lim->mem_bytes);
+#endif
+}
+
+static _Noreturn void worker(int fd, const char *msg, size_t len, const struct pdf_key *key,
+                             const struct pdf_options *opts, const struct pdf_limits *lim)
+{
+	confine(fd, lim);
+	unsigned char *pdf = NULL;
+	size_t plen = 0;
+	const char *error = NULL;
+	int rc = pdf_build_message(msg, len, key, opts, &pdf, &plen, &error);
+	if (rc != 0) {
+		pdf = (unsigned char *)(error != NULL ? error : "unknown error");
+		plen = strlen((const char *)pdf);
+	}
+	struct result_hdr h = {.rc = rc, .len = plen};
+	int ok = send_all(RESULT_FD, &h, sizeof(h)) == 0 && send_all(RESULT_FD, pdf, plen) == 0;
+	_exit(ok ? 0 : 4);
+}
+
+/* ---- the parent ---- */
+
+struct collect {
+	int fd;
+	pid_t pid;
+	struct sg_buf in;
+	time_t deadline;
+};
+
+/* Reads until EOF; -1 on timeout or a result larger than allowed. */
+static int collect_all(struct collect *c, const char **error_r)
+{
+	char buf[64 * 1024];
+	for (;;) {
+		time_t left = c->deadline - time(NULL);
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int n = left > 0 ? poll(&p, 1, (int)(left * 1000)) : 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = "the PDF worker timed out";
+			return -1;
+		}
+		ssize_t r = read(c->fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		if (sg_buf_append(&c->in, buf, (size_t)r) < 0) {
+			*error_r = "the PDF worker sent too much";
+			return -1;
+		}
+	}
+}
+
+static const char *exit_reason(int status)
+{
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		return say("the PDF worker was killed by signal %d (%s)", sig,
+		           sig == SIGXCPU || sig == SIGKILL ? "CPU time or memory limit" : "crash");
+	}
+	return say("the PDF worker failed with exit status %d (memory limit or internal error)",
+	           WEXITSTATUS(status));
+}
+
+/* Turns the worker's bytes and exit status into the caller's result. */
+static int finish(struct collect *c, int status, unsigned char **pdf_r, size_t *len_r,
+                  const char **error_r)
+{
+	struct result_hdr h;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || c->in.len < sizeof(h)) {
+		*error_r = exit_reason(status);
+		return PDF_ERR_DEFER;
+	}
+	memcpy(&h, c->in.data, sizeof(h));
+	if (h.len != c->in.len - sizeof(h) || (h.rc != 0 && h.rc != PDF_ERR_REJECT &&
+	                                       h.rc != PDF_ERR_DEFER)) {
+		*error_r = "the PDF worker sent a malformed result";
+		return PDF_ERR_DEFER;
+	}
+	const char *data = c->in.data + sizeof(h);
+	if (h.rc != 0) {
+		*error_r = say("%.*s", (int)(h.len < 200 ? h.len : 200), data);
+		return h.rc;
+	}
+	*pdf_r = sg_memdup(data, h.len);
+	*len_r = h.len;
+	return 0;
+}
+
+int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
+                      const struct pdf_options *opts, const struct pdf_limits *limits,
+                      unsigned char **pdf_r, size_t *pdf_len_r, const char **error_r)
+{
+	*pdf_r = NULL;
+	*pdf_len_r = 0;
+	struct pdf_limits lim = limits != NULL ? *limits : (struct pdf_limits){0};
+	lim.mem_bytes = lim.mem_bytes > 0 ? lim.mem_bytes : DEFAULT_MEM;
+	lim.cpu_seconds = lim.cpu_seconds > 0 ? lim.cpu_seconds : DEFAULT_CPU;
+	lim.wall_seconds = lim.wall_seconds > 0 ? lim.wall_seconds : DEFAULT_WALL;
+	size_t max_out = opts->max_output > 0 && opts->max_output < (size_t)SG_PDF_OUTPUT_MAX ?
+	                     opts->max_output : (size_t)SG_PDF_OUTPUT_MAX;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		*error_r = say("cannot start the PDF worker: %s", strerror(errno));
+		return PDF_ERR_DEFER;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		worker(sv[1], msg, len, key, opts, &lim);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		*error_r = say("cannot start the PDF worker: %s", strerror(errno));
+		return PDF_ERR_DEFER;
+	}
+	struct collect c = {.fd = sv[0], .pid = pid, .deadline = time(NULL) + lim.wall_seconds};
+	sg_buf_init(&c.in, max_out + sizeof(struct result_hdr));
+	int rc = collect_all(&c, error_r);
+	close(sv[0]);
+	if (rc < 0)
+		(void)kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		rc = finish(&c, status, pdf_r, pdf_len_r, error_r);
+	else
+		rc = PDF_ERR_DEFER;
+	sg_buf_free(&c.in);
+	if (rc == PDF_ERR_DEFER)
+		sg_warn("pdf: %s", *error_r);
+	return rc;
+}
