@@ -131,7 +131,8 @@ static void collect_sig(rnp_ffi_t ffi, rnp_op_verify_signature_t vs, struct pgp_
 	char *keyid = NULL;
 	/* Only a signature that parsed is copied into a handle: RNP 0.16 double-frees the copy
 	 * of a malformed one (found by fuzz_pgp_mime). A known key gives its id directly. */
-	if (st == RNP_ERROR_KEY_NOT_FOUND && rnp_op_verify_signature_get_handle(vs, &h) == RNP_SUCCESS &&
+	if (st == RNP_ERROR_KEY_NOT_FOUND &&
+	    rnp_op_verify_signature_get_handle(vs, &h) == RNP_SUCCESS &&
 	    rnp_signature_get_keyid(h, &keyid) == RNP_SUCCESS && keyid != NULL)
 		sg_strlcpy(s->keyid, keyid, sizeof(s->keyid));
 	rnp_buffer_destroy(keyid);

@@ -24,6 +24,8 @@ struct mime_info {
 bool mime_info_is_visible(const struct mime_info *info, const char *addr);
 /* The message is S/MIME (application/pkcs7-mime, or multipart/signed with a pkcs7 protocol). */
 bool mime_info_is_smime(const struct mime_info *info);
+/* The message is S/MIME encrypted (application/pkcs7-mime other than signed-data). */
+bool mime_info_is_smime_encrypted(const struct mime_info *info);
 /* The message is PGP/MIME (multipart/encrypted or multipart/signed with a pgp protocol). */
 bool mime_info_is_pgp_mime(const struct mime_info *info);
 

@@ -166,6 +166,13 @@ bool mime_info_is_smime(const struct mime_info *info)
 	        (is(proto, "application/pkcs7-signature") || is(proto, "application/x-pkcs7-signature")));
 }
 
+bool mime_info_is_smime_encrypted(const struct mime_info *info)
+{
+	const char *ct = info->content_type, *st = info->ct_smime_type;
+	return (is(ct, "application/pkcs7-mime") || is(ct, "application/x-pkcs7-mime")) &&
+	       !is(st, "signed-data") && !is(st, "certs-only");
+}
+
 bool mime_info_is_pgp_mime(const struct mime_info *info)
 {
 	const char *ct = info->content_type, *proto = info->ct_protocol;

@@ -125,6 +125,8 @@ const char *policy_encryption_trigger(const struct policy *p, const struct mime_
 		return "subject tag";
 	if (mime->sensitivity != NULL && sg_streq_nocase(mime->sensitivity, "Company-Confidential"))
 		return "Sensitivity header";
+	if (mime_info_is_smime_encrypted(mime))
+		return "encrypted by the sender";
 	return NULL;
 }
 

@@ -105,13 +105,16 @@ enum transform_result transform_inbound(const struct transform_env *te,
                                         const struct transform_input *in,
                                         struct transform_output *out);
 /* transform_plain.c: the message as the sender meant it: if the sender's client encrypted it
- * to a gateway-held key (a proxy certificate), decrypted; else as queued. Foreign
- * X-Sealgate-* fields removed. *plain_r points into in or buf. */
+ * to a gateway-held key (a proxy certificate), decrypted; else as queued. *plain_r points into
+ * in or buf. Returns 0, 1 when the message is encrypted to keys the gateway does not hold (the
+ * sender encrypted end to end: send it as it is), or -1 with *error_r. */
 int transform_plaintext(const struct transform_env *te, const struct transform_input *in,
                         struct sg_buf *buf, const char **plain_r, size_t *len_r,
                         const char **error_r);
 
-/* Decrypts an S/MIME message with whichever gateway-held key it names. */
+/* Decrypts an S/MIME message with whichever gateway-held key it names: 0, -1 with *error_r
+ * when a held key failed, or TRANSFORM_NOT_OURS when it names none. */
+#define TRANSFORM_NOT_OURS (-2)
 int transform_decrypt_gateway(const struct transform_env *te, const char *data, size_t len,
                               char **out_r, size_t *out_len_r, const char **error_r);
 /* Appends msg's message-level header fields (no Content-*, no Bcc, no foreign X-Sealgate-*;

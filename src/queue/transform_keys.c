@@ -29,6 +29,10 @@ int transform_find_cert(const struct transform_env *te, const char *addr, int us
 		const char *why;
 		if (need_key && !certs[i].has_key)
 			continue;
+		/* A proxy certificate is ours, published for Outlook: the partner cannot read what
+		 * is encrypted to it, so it is never the one we encrypt to. */
+		if (usage == SMIME_USAGE_ENCRYPT && certs[i].source == STORE_CERT_PROXY)
+			continue;
 		if (smime_cert_usable(certs[i].der, certs[i].der_len, (enum smime_usage)usage, now,
 		                      certs[i].revoked_at, &why) < 0) {
 			*why_r = why;

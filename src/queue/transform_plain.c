@@ -20,9 +20,9 @@ int transform_decrypt_gateway(const struct transform_env *te, const char *data, 
 	size_t n = 0;
 	if (smime_recipients(data, len, &rids, &n, error_r) < 0)
 		return -1;
-	int rc = -1;
+	int rc = TRANSFORM_NOT_OURS;
 	*error_r = "it is not encrypted to any key the gateway holds";
-	for (size_t i = 0; i < n && rc < 0 && te->store != NULL; i++) {
+	for (size_t i = 0; i < n && rc != 0 && te->store != NULL; i++) {
 		struct store_cert cert;
 		const char *err;
 		if (store_cert_find_rid(te->store, rids[i].issuer, rids[i].serial, &cert, &err) != 1)
@@ -70,7 +70,10 @@ int transform_plaintext(const struct transform_env *te, const struct transform_i
 		return 0;
 	char *inner = NULL;
 	size_t inner_len = 0;
-	if (transform_decrypt_gateway(te, in->data, in->len, &inner, &inner_len, error_r) < 0)
+	int drc = transform_decrypt_gateway(te, in->data, in->len, &inner, &inner_len, error_r);
+	if (drc == TRANSFORM_NOT_OURS)
+		return 1; /* end-to-end encrypted by the sender to the partner's own key */
+	if (drc < 0)
 		return -1;
 	int rc = transform_join_outer(in->data, in->len, NULL, NULL, inner, inner_len, buf, error_r);
 	sg_free_secret(&inner, inner_len);

@@ -136,7 +136,13 @@ enum transform_result transform_smime(const struct transform_env *te,
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
 	struct mime_edit inner = {.keep = MIME_KEEP_CONTENT, .with_body = true};
-	if (transform_plaintext(te, in, &sj.plain_buf, &sj.plain, &sj.plain_len, &err) < 0)
+	int prc = transform_plaintext(te, in, &sj.plain_buf, &sj.plain, &sj.plain_len, &err);
+	if (prc == 1) {
+		sg_buf_free(&sj.plain_buf);
+		sg_buf_free(&sj.entity);
+		return transform_pass(te, in, out);
+	}
+	if (prc < 0)
 		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
 		                     "the message was encrypted and cannot be read here: %s", err);
 	else if (mime_edit_apply(sj.plain, sj.plain_len, &inner, &sj.entity, &err) < 0)

@@ -261,3 +261,35 @@ def test_reencrypt_inbound_keeps_mail_encrypted_in_the_mailbox(smime_gw, partner
     plain = run(OPENSSL, "cms", "-decrypt", "-in", str(workdir / "m.eml"), "-inkey",
                 str(workdir / "alice.key"), "-recip", str(workdir / "alice.crt")).stdout
     assert b"stays encrypted at rest" in plain
+
+
+def test_ldap_round_trip_outlook_style(smime_gw, partner, workdir):
+    """Outlook's way: look the partner up in the gateway's directory, encrypt to the
+    certificate it returns, send through the gateway; the partner receives it encrypted to
+    their own certificate."""
+    assert smime_gw.cli("cert", "proxy", "bob@partner.test").returncode == 0
+    smime_gw.wait_log(r"ldapd\[\d+\]: ready", 20)
+    out = ""
+    for _ in range(50):  # the directory picks up the new certificate without a restart
+        out = subprocess.run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H",
+                              f"ldap://127.0.0.1:{smime_gw.ldap_port}", "-b", "dc=example",
+                              "(mail=bob@partner.test)", "userCertificate;binary"],
+                             capture_output=True, text=True, timeout=30).stdout
+        if "userCertificate;binary::" in out:
+            break
+        __import__("time").sleep(0.2)
+    b64 = re.search(r"userCertificate;binary:: (\S+)", out).group(1)
+    (workdir / "proxy.der").write_bytes(__import__("base64").b64decode(b64))
+    run(OPENSSL, "x509", "-inform", "DER", "-in", str(workdir / "proxy.der"), "-out",
+        str(workdir / "proxy.pem"))
+    content = workdir / "o.txt"
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\nfound in the address book\r\n")
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(content), "-aes256", "-from",
+              "alice@example.com", "-to", "bob@partner.test", "-subject", "ldap",
+              str(workdir / "proxy.pem")).stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", smime_gw.port, timeout=30) as s:
+        s.sendmail("alice@example.com", ["bob@partner.test"], enc)
+    box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    path = os.path.join(box, "new", os.listdir(os.path.join(box, "new"))[0])
+    assert b"found in the address book" in decrypt_openssl(path, partner)
