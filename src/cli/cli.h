@@ -10,6 +10,7 @@ int cli_run_cmd(int argc, char **argv);
 int cli_config_cmd(int argc, char **argv);
 int cli_check_config_cmd(int argc, char **argv);
 int cli_queue_cmd(int argc, char **argv);
+int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);

@@ -101,6 +101,21 @@ static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
 	info->ct_smime_type = lower_param(ct, "smime-type");
 }
 
+/* True if some line of data begins with marker. */
+static bool has_line(const char *data, size_t len, const char *marker)
+{
+	size_t ml = strlen(marker);
+	for (const char *p = data; p != NULL && (size_t)(p - data) + ml <= len;) {
+		p = memmem(p, len - (size_t)(p - data), marker, ml);
+		if (p == NULL)
+			return false;
+		if (p == data || p[-1] == '\n')
+			return true;
+		p++;
+	}
+	return false;
+}
+
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
                     const char **error_r)
 {
@@ -125,6 +140,8 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
 		g_mime_object_get_header(GMIME_OBJECT(msg), "Sensitivity"), false);
 	if (info_r->sensitivity != NULL)
 		g_strstrip(info_r->sensitivity);
+	info_r->inline_pgp = has_line(data, len, "-----BEGIN PGP MESSAGE-----") ||
+	                     has_line(data, len, "-----BEGIN PGP SIGNED MESSAGE-----");
 	add_visible(info_r, g_mime_message_get_to(msg));
 	add_visible(info_r, g_mime_message_get_cc(msg));
 	g_object_unref(msg);

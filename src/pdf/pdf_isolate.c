@@ -165,15 +165,18 @@ static const char *exit_reason(int status)
 static int finish(struct collect *c, int status, unsigned char **pdf_r, size_t *len_r,
                   const char **error_r)
 {
+	/* A complete result counts even if the worker failed after sending it (valgrind, for
+	 * one, makes a forked child exit 99 over the caches pango keeps). */
 	struct result_hdr h;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || c->in.len < sizeof(h)) {
+	if (c->in.len < sizeof(h)) {
 		*error_r = exit_reason(status);
 		return PDF_ERR_DEFER;
 	}
 	memcpy(&h, c->in.data, sizeof(h));
 	if (h.len != c->in.len - sizeof(h) || (h.rc != 0 && h.rc != PDF_ERR_REJECT &&
 	                                       h.rc != PDF_ERR_DEFER)) {
-		*error_r = "the PDF worker sent a malformed result";
+		*error_r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+		               "the PDF worker sent a malformed result" : exit_reason(status);
 		return PDF_ERR_DEFER;
 	}
 	const char *data = c->in.data + sizeof(h);

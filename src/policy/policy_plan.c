@@ -189,7 +189,8 @@ int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const c
 	if (plan_r->direction == POLICY_DIR_OUTBOUND)
 		plan_outbound(p, m, rcpt, plan_r);
 	else if (plan_r->direction == POLICY_DIR_INBOUND && m->mime != NULL &&
-	         (mime_info_is_smime(m->mime) || mime_info_is_pgp_mime(m->mime)))
+	         (mime_info_is_smime(m->mime) || mime_info_is_pgp_mime(m->mime) ||
+	          m->mime->inline_pgp))
 		plan_r->action = POLICY_INBOUND;
 	return 0;
 }

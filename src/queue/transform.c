@@ -16,6 +16,7 @@ static const transform_fn transforms[] = {
 	[POLICY_PASS] = transform_pass,
 	[POLICY_REFUSE] = transform_refuse,
 	[POLICY_SMIME] = transform_smime,
+	[POLICY_PGP] = transform_pgp,
 	[POLICY_INBOUND] = transform_inbound,
 };
 
@@ -38,10 +39,25 @@ enum transform_result transform_fail(struct transform_output *out, enum transfor
 	return res;
 }
 
+enum transform_result transform_check_size(const struct transform_env *te,
+                                           struct transform_output *out)
+{
+	long long max = te->max_encrypted_size;
+	if (max <= 0 || (long long)out->buf.len <= max)
+		return TRANSFORM_OK;
+	return transform_fail(out, TRANSFORM_PERM, "5.3.4",
+	                      "encrypted, this message would be %.1f MB, over the limit of %.1f MB for "
+	                      "encrypted mail; it was not sent. Send large attachments in several "
+	                      "messages or share them another way",
+	                      (double)out->buf.len / 1048576.0, (double)max / 1048576.0);
+}
+
 enum transform_result transform_run(const struct transform_env *te,
                                     const struct transform_input *in,
                                     struct transform_output *out)
 {
+	if (in->plan->direction == POLICY_DIR_INBOUND)
+		transform_autocrypt_learn(te, in);
 	size_t a = (size_t)in->plan->action;
 	if (a >= sizeof(transforms) / sizeof(transforms[0]) || transforms[a] == NULL)
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0",

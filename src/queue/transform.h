@@ -35,6 +35,7 @@ struct transform_env {
 	long long max_encrypted_size;
 	bool reencrypt_inbound;
 	const char *smime_gcm;       /* policy.smime_gcm: capable | never | always */
+	bool autocrypt_outbound;     /* policy.autocrypt_outbound */
 };
 
 struct transform_input {
@@ -122,5 +123,29 @@ int transform_decrypt_gateway(const struct transform_env *te, const char *data, 
 int transform_join_outer(const char *msg, size_t len, const char *prepend, const char *tag,
                          const char *entity, size_t entity_len, struct sg_buf *out,
                          const char **error_r);
+
+/* Refuses (5.3.4) an encrypted result over policy.max_encrypted_size. */
+enum transform_result transform_check_size(const struct transform_env *te,
+                                           struct transform_output *out);
+
+/* transform_pgp.c, transform_inbound_pgp.c */
+struct pgp_ctx;
+enum transform_result transform_pgp(const struct transform_env *te,
+                                    const struct transform_input *in,
+                                    struct transform_output *out);
+enum transform_result transform_inbound_pgp(const struct transform_env *te,
+                                            const struct transform_input *in,
+                                            struct transform_output *out);
+/* Loads addr's active public key (and, _secret, its gateway-held secret key) into ctx;
+ * fpr_r (PGP_FPR_MAX) gets the fingerprint. 1 loaded, 0 none (*why_r), -1 error. */
+int transform_pgp_load_public(const struct transform_env *te, struct pgp_ctx *ctx,
+                              const char *addr, char *fpr_r, const char **why_r);
+int transform_pgp_load_secret(const struct transform_env *te, struct pgp_ctx *ctx,
+                              const char *addr, char *fpr_r, const char **why_r);
+
+/* transform_autocrypt.c: learns the Autocrypt key of inbound mail's From address. */
+void transform_autocrypt_learn(const struct transform_env *te, const struct transform_input *in);
+/* The Autocrypt: field for an internal sender with a gateway-held key (caller frees), or NULL. */
+char *transform_autocrypt_field(const struct transform_env *te, const char *sender);
 
 #endif

@@ -140,7 +140,9 @@ enum transform_result transform_inbound(const struct transform_env *te,
                                         const struct transform_input *in,
                                         struct transform_output *out)
 {
-	if (in->mime == NULL || !mime_info_is_smime(in->mime)) /* PGP/MIME: the OpenPGP issue */
+	if (in->mime != NULL && (mime_info_is_pgp_mime(in->mime) || in->mime->inline_pgp))
+		return transform_inbound_pgp(te, in, out);
+	if (in->mime == NULL || !mime_info_is_smime(in->mime))
 		return transform_pass(te, in, out);
 	struct inbound ib = {.te = te, .in = in, .msg = in->data, .len = in->len};
 	sg_buf_init(&ib.decrypted, SG_MESSAGE_SIZE_HARD_MAX);

@@ -88,5 +88,10 @@ int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_
 		info_r->smime_usable = true;
 		store_cert_clear(&cert);
 	}
+	struct store_pgp_key key;
+	if (store_pgp_find_active(te->store, addr, &key, &why) == 1) {
+		info_r->pgp_usable = key.expires == 0 || key.expires > sg_wall();
+		store_pgp_key_clear(&key);
+	}
 	return 0;
 }

@@ -2,7 +2,9 @@
  * bytes are delivered as they are unless a foreign X-Sealgate-* field has to go. */
 #include "queue/transform.h"
 
+#include "core/sg_mem.h"
 #include "mime/mime.h"
+#include "policy/policy.h"
 
 static const char *const foreign[] = {"X-Sealgate-*"};
 
@@ -21,14 +23,19 @@ enum transform_result transform_pass(const struct transform_env *te,
                                      const struct transform_input *in,
                                      struct transform_output *out)
 {
-	(void)te;
 	out->data = in->data;
 	out->len = in->len;
-	if (!has_foreign_field(in->data, in->len))
+	char *autocrypt = NULL;
+	if (te != NULL && te->autocrypt_outbound && in->plan->direction == POLICY_DIR_OUTBOUND)
+		autocrypt = transform_autocrypt_field(te, in->sender);
+	if (autocrypt == NULL && !has_foreign_field(in->data, in->len))
 		return TRANSFORM_OK;
-	struct mime_edit e = {.drop = foreign, .ndrop = 1, .keep = MIME_KEEP_ALL, .with_body = true};
+	struct mime_edit e = {.drop = foreign, .ndrop = 1, .keep = MIME_KEEP_ALL, .with_body = true,
+	                      .prepend = autocrypt};
 	const char *err;
-	if (mime_edit_apply(in->data, in->len, &e, &out->buf, &err) < 0)
+	int rc = mime_edit_apply(in->data, in->len, &e, &out->buf, &err);
+	sg_free(&autocrypt);
+	if (rc < 0)
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);
 	out->data = out->buf.data;
 	out->len = out->buf.len;

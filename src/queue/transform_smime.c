@@ -114,18 +114,6 @@ static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 	return res;
 }
 
-static enum transform_result check_size(const struct smime_job *sj)
-{
-	long long max = sj->te->max_encrypted_size;
-	if (max <= 0 || (long long)sj->out->buf.len <= max)
-		return TRANSFORM_OK;
-	return transform_fail(sj->out, TRANSFORM_PERM, "5.3.4",
-	                      "encrypted, this message would be %.1f MB, over the limit of %.1f MB for "
-	                      "encrypted mail; it was not sent. Send large attachments in several "
-	                      "messages or share them another way",
-	                      (double)sj->out->buf.len / 1048576.0, (double)max / 1048576.0);
-}
-
 enum transform_result transform_smime(const struct transform_env *te,
                                       const struct transform_input *in,
                                       struct transform_output *out)
@@ -154,7 +142,7 @@ enum transform_result transform_smime(const struct transform_env *te,
 	if (res == TRANSFORM_OK)
 		res = encrypt_and_wrap(&sj);
 	if (res == TRANSFORM_OK)
-		res = check_size(&sj);
+		res = transform_check_size(te, out);
 	if (res == TRANSFORM_OK) {
 		out->data = out->buf.data;
 		out->len = out->buf.len;

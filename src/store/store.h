@@ -46,6 +46,12 @@ struct store_user {
 /* Finds the user with address (case-insensitive): 1 found, 0 not, -1 error. */
 int store_user_find(struct store *st, const char *address, struct store_user *user_r,
                     const char **error_r);
+/* Sets the channel ("smime", "pgp", "pdf", "webmail") of an existing user: 1 set, 0 no user. */
+int store_user_set_channel(struct store *st, const char *address, const char *channel,
+                           const char **error_r);
+/* Every user, by address (caller frees the array). */
+int store_user_list(struct store *st, struct store_user **users_r, size_t *count_r,
+                    const char **error_r);
 /* Finds the user or creates it with kind; *id_r is its id. An existing user keeps its kind. */
 int store_user_ensure(struct store *st, const char *address, enum store_user_kind kind,
                       int64_t *id_r, const char **error_r);

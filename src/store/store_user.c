@@ -3,6 +3,7 @@
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "core/sg_log.h"
+#include "core/sg_mem.h"
 #include "core/sg_str.h"
 
 #include <string.h>
@@ -92,5 +93,55 @@ int store_user_ensure(struct store *st, const char *address, enum store_user_kin
 		return -1;
 	}
 	*id_r = u.id;
+	return 0;
+}
+
+int store_user_set_channel(struct store *st, const char *address, const char *channel,
+                           const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "UPDATE users SET channel = ?2 WHERE address = ?1", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, channel, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		sqlite3_finalize(s);
+		return fail(db, error_r);
+	}
+	sqlite3_finalize(s);
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+int store_user_list(struct store *st, struct store_user **users_r, size_t *count_r,
+                    const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*users_r = NULL;
+	*count_r = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, address, kind, channel, created FROM users "
+	                           "ORDER BY address", -1, &s, NULL) != SQLITE_OK)
+		return fail(db, error_r);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*users_r = sg_reallocarray(*users_r, *count_r + 1, sizeof(**users_r));
+		struct store_user *u = &(*users_r)[(*count_r)++];
+		memset(u, 0, sizeof(*u));
+		const char *kind = (const char *)sqlite3_column_text(s, 2);
+		const char *chan = (const char *)sqlite3_column_text(s, 3);
+		u->id = sqlite3_column_int64(s, 0);
+		sg_strlcpy(u->address, (const char *)sqlite3_column_text(s, 1), sizeof(u->address));
+		if (kind == NULL || store_user_kind_parse(kind, &u->kind) < 0)
+			u->kind = STORE_USER_EXTERNAL;
+		sg_strlcpy(u->channel, chan != NULL ? chan : "", sizeof(u->channel));
+		u->created = (time_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		sg_free(users_r);
+		*count_r = 0;
+		return fail(db, error_r);
+	}
 	return 0;
 }

@@ -1,0 +1,145 @@
+/* cli_user.c: `sealgate user`: the accounts of partners and users and their secure channel. */
+#include "cli/cli.h"
+#include "core/settings.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int user_usage(void)
+{
+	cli_errorf("usage: sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
+	           "       sealgate user list -c FILE\n"
+	           "       sealgate user show -c FILE EMAIL");
+	return 2;
+}
+
+static void date_text(time_t t, char *dst, size_t size)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	if (t == 0 || strftime(dst, size, "%Y-%m-%d", &tm) == 0)
+		sg_strlcpy(dst, "-", size);
+}
+
+static int set_channel(struct cli_cert_ctx *ctx, const char *addr, const char *channel)
+{
+	enum policy_channel ch;
+	if (policy_channel_parse(channel, &ch) < 0) {
+		cli_errorf("'%s' is not a channel: choose pdf, webmail, smime or pgp", channel);
+		return 2;
+	}
+	struct policy *p = policy_new(ctx->settings);
+	bool internal = policy_is_internal(p, addr);
+	policy_free(&p);
+	const char *err;
+	int64_t id;
+	if (store_user_ensure(ctx->store, addr, internal ? STORE_USER_INTERNAL : STORE_USER_EXTERNAL,
+	                      &id, &err) < 0 ||
+	    store_user_set_channel(ctx->store, addr, channel, &err) < 0) {
+		cli_errorf("%s: %s", addr, err);
+		return 1;
+	}
+	printf("%s: secure mail goes by %s from now on\n", addr, channel);
+	if (ch == POLICY_CH_SMIME || ch == POLICY_CH_PGP) {
+		size_t n = 0;
+		if (ch == POLICY_CH_SMIME) {
+			struct store_cert *certs = NULL;
+			store_cert_list(ctx->store, addr, &certs, &n, &err);
+			store_cert_list_free(&certs, n);
+		} else {
+			struct store_pgp_key *keys = NULL;
+			store_pgp_list(ctx->store, addr, &keys, &n, &err);
+			store_pgp_list_free(&keys, n);
+		}
+		if (n == 0)
+			printf("note: %s has no %s yet; until one is imported (`sealgate %s`), mail that "
+			       "must be encrypted goes by the next channel it can use\n", addr,
+			       ch == POLICY_CH_SMIME ? "certificate" : "OpenPGP key",
+			       ch == POLICY_CH_SMIME ? "cert import" : "pgp import");
+	}
+	return 0;
+}
+
+static int list_users(struct cli_cert_ctx *ctx)
+{
+	struct store_user *users = NULL;
+	size_t n = 0;
+	const char *err;
+	if (store_user_list(ctx->store, &users, &n, &err) < 0) {
+		cli_errorf("%s", err);
+		return 1;
+	}
+	printf("%-40s %-9s %-8s %s\n", "ADDRESS", "KIND", "CHANNEL", "SINCE");
+	for (size_t i = 0; i < n; i++) {
+		char since[16];
+		date_text(users[i].created, since, sizeof(since));
+		printf("%-40s %-9s %-8s %s\n", users[i].address, store_user_kind_name(users[i].kind),
+		       users[i].channel[0] ? users[i].channel : "-", since);
+	}
+	printf("%zu user(s)\n", n);
+	sg_free(&users);
+	return 0;
+}
+
+static int show_user(struct cli_cert_ctx *ctx, const char *addr)
+{
+	struct store_user u;
+	const char *err;
+	int rc = store_user_find(ctx->store, addr, &u, &err);
+	if (rc <= 0) {
+		cli_errorf(rc == 0 ? "%s has no account here" : "%s: %s", addr, err);
+		return 1;
+	}
+	char since[16];
+	date_text(u.created, since, sizeof(since));
+	printf("address:  %s\nkind:     %s\nchannel:  %s\nsince:    %s\n", u.address,
+	       store_user_kind_name(u.kind), u.channel[0] ? u.channel : "(not chosen)", since);
+	struct store_cert *certs = NULL;
+	size_t n = 0;
+	if (store_cert_list(ctx->store, addr, &certs, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++) {
+			char until[16];
+			date_text(certs[i].not_after, until, sizeof(until));
+			printf("S/MIME:   %s %s until %s%s%s\n", store_cert_source_name(certs[i].source),
+			       certs[i].serial, until, certs[i].revoked_at ? " (revoked)" : "",
+			       certs[i].has_key ? " (key held here)" : "");
+		}
+	store_cert_list_free(&certs, n);
+	struct store_pgp_key *keys = NULL;
+	if (store_pgp_list(ctx->store, addr, &keys, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++)
+			printf("OpenPGP:  %s %s %s%s\n", keys[i].fingerprint,
+			       store_pgp_source_name(keys[i].source), store_pgp_status_name(keys[i].status),
+			       keys[i].has_secret ? " (key held here)" : "");
+	store_pgp_list_free(&keys, n);
+	return 0;
+}
+
+int cli_user_cmd(int argc, char **argv)
+{
+	const char *path = cli_take_config(&argc, argv);
+	if (path == NULL || argc < 1)
+		return user_usage();
+	struct cli_cert_ctx ctx;
+	int rc = 2;
+	bool known = (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
+	             (strcmp(argv[0], "list") == 0 && argc == 1) ||
+	             (strcmp(argv[0], "show") == 0 && argc == 2);
+	if (!known)
+		return user_usage();
+	if (cli_cert_open(&ctx, path, false) < 0)
+		return 1;
+	if (strcmp(argv[0], "set-channel") == 0)
+		rc = set_channel(&ctx, argv[1], argv[2]);
+	else if (strcmp(argv[0], "list") == 0)
+		rc = list_users(&ctx);
+	else
+		rc = show_user(&ctx, argv[1]);
+	cli_cert_close(&ctx);
+	return rc;
+}

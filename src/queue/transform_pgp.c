@@ -1,0 +1,169 @@
+/* transform_pgp.c: OpenPGP on the mail path. Outbound, the entity is encrypted (and signed
+ * with the sender's gateway-held key) as PGP/MIME to every recipient of the group. Inbound,
+ * PGP/MIME and inline PGP encrypted to a gateway-held key are decrypted and signatures are
+ * verified against the keys the store holds. One RNP context per call: RNP contexts are not
+ * thread-safe, and one holds only the keys this message needs. */
+#include "queue/transform.h"
+
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "core/sg_time.h"
+#include "crypto/pgp.h"
+#include "mime/mime.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Loads addr's active public key into ctx; fpr_r gets its fingerprint. 1, 0 none, -1 error. */
+static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, const char *addr,
+                       char *fpr_r, bool need_secret, const char **why_r)
+{
+	struct store_pgp_key key;
+	*why_r = "no OpenPGP key";
+	if (te->store == NULL)
+		return -1;
+	int rc = store_pgp_find_active(te->store, addr, &key, why_r);
+	if (rc != 1)
+		return rc;
+	if (key.expires != 0 && key.expires <= sg_wall()) {
+		*why_r = "the OpenPGP key has expired";
+		rc = 0;
+	} else if (need_secret && !key.has_secret) {
+		*why_r = "no gateway-held OpenPGP key";
+		rc = 0;
+	} else if (pgp_ctx_load_public(ctx, key.keydata, key.keydata_len, why_r) < 0) {
+		rc = -1;
+	} else {
+		sg_strlcpy(fpr_r, key.fingerprint, PGP_FPR_MAX);
+	}
+	store_pgp_key_clear(&key);
+	return rc;
+}
+
+int transform_pgp_load_public(const struct transform_env *te, struct pgp_ctx *ctx,
+                              const char *addr, char *fpr_r, const char **why_r)
+{
+	return load_public(te, ctx, addr, fpr_r, false, why_r);
+}
+
+int transform_pgp_load_secret(const struct transform_env *te, struct pgp_ctx *ctx,
+                              const char *addr, char *fpr_r, const char **why_r)
+{
+	int rc = load_public(te, ctx, addr, fpr_r, true, why_r);
+	if (rc != 1)
+		return rc;
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	rc = store_pgp_secret_get(te->store, fpr_r, &blob, &len, why_r);
+	if (rc == 1 && (te->keystore == NULL ||
+	                pgp_secret_unseal(ctx, te->keystore, fpr_r, blob, len, why_r) < 0))
+		rc = -1;
+	sg_free(&blob);
+	return rc;
+}
+
+struct pgp_out {
+	const struct transform_env *te;
+	const struct transform_input *in;
+	struct transform_output *out;
+	struct pgp_ctx *ctx;
+	char (*fprs)[PGP_FPR_MAX];
+	char signer[PGP_FPR_MAX];
+};
+
+static enum transform_result load_recipients(struct pgp_out *po)
+{
+	po->fprs = sg_calloc(po->in->nrcpt, sizeof(*po->fprs));
+	for (size_t i = 0; i < po->in->nrcpt; i++) {
+		const char *why;
+		int rc = load_public(po->te, po->ctx, po->in->rcpts[i], po->fprs[i], false, &why);
+		if (rc < 0)
+			return transform_fail(po->out, TRANSFORM_TEMP, "4.3.0", "OpenPGP key store: %s",
+			                      why);
+		if (rc == 0)
+			return transform_fail(po->out, TRANSFORM_PERM, "5.7.1",
+			                      "this message had to be encrypted but %s has no usable OpenPGP "
+			                      "key any more (%s); it was not sent",
+			                      po->in->rcpts[i], why);
+	}
+	return TRANSFORM_OK;
+}
+
+static void load_signer(struct pgp_out *po)
+{
+	const char *why;
+	if (transform_pgp_load_secret(po->te, po->ctx, po->in->sender, po->signer, &why) != 1) {
+		po->signer[0] = '\0';
+		sg_info("%s: not signed: the sender has no gateway-held OpenPGP key (%s)",
+		        po->in->queue_id, why);
+	}
+}
+
+static enum transform_result encrypt(struct pgp_out *po, const char *plain, size_t plain_len)
+{
+	struct sg_buf entity;
+	sg_buf_init(&entity, SG_MESSAGE_SIZE_HARD_MAX);
+	struct mime_edit inner = {.keep = MIME_KEEP_CONTENT, .with_body = true};
+	const char **fprs = sg_calloc(po->in->nrcpt, sizeof(*fprs));
+	for (size_t i = 0; i < po->in->nrcpt; i++)
+		fprs[i] = po->fprs[i];
+	char *enc = NULL;
+	size_t enc_len = 0;
+	const char *err;
+	enum transform_result res = TRANSFORM_OK;
+	if (mime_edit_apply(plain, plain_len, &inner, &entity, &err) < 0)
+		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
+	else if (pgp_encrypt_mime(po->ctx, fprs, po->in->nrcpt, po->signer[0] ? po->signer : NULL,
+	                          entity.data, entity.len, &enc, &enc_len, &err) < 0)
+		res = transform_fail(po->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
+	else if (transform_join_outer(plain, plain_len, NULL, po->te->subject_tag, enc, enc_len,
+	                              &po->out->buf, &err) < 0)
+		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
+	sg_free(&enc);
+	sg_free(&fprs);
+	sg_buf_free_secret(&entity);
+	return res;
+}
+
+enum transform_result transform_pgp(const struct transform_env *te,
+                                    const struct transform_input *in,
+                                    struct transform_output *out)
+{
+	struct pgp_out po = {.te = te, .in = in, .out = out};
+	struct sg_buf plain_buf;
+	sg_buf_init(&plain_buf, SG_MESSAGE_SIZE_HARD_MAX);
+	const char *plain, *err;
+	size_t plain_len;
+	int prc = transform_plaintext(te, in, &plain_buf, &plain, &plain_len, &err);
+	if (prc == 1) {
+		sg_buf_free(&plain_buf);
+		return transform_pass(te, in, out);
+	}
+	enum transform_result res = TRANSFORM_OK;
+	if (prc < 0)
+		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
+		                     "the message was encrypted and cannot be read here: %s", err);
+	else if (pgp_ctx_new(&po.ctx, &err) < 0)
+		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "OpenPGP: %s", err);
+	if (res == TRANSFORM_OK)
+		res = load_recipients(&po);
+	if (res == TRANSFORM_OK && in->plan->sign)
+		load_signer(&po);
+	if (res == TRANSFORM_OK)
+		res = encrypt(&po, plain, plain_len);
+	if (res == TRANSFORM_OK)
+		res = transform_check_size(te, out);
+	if (res == TRANSFORM_OK) {
+		out->data = out->buf.data;
+		out->len = out->buf.len;
+		sg_info("%s: PGP/MIME encrypted for %zu recipient(s)%s", in->queue_id, in->nrcpt,
+		        po.signer[0] ? ", signed" : "");
+	}
+	pgp_ctx_free(&po.ctx);
+	sg_free(&po.fprs);
+	sg_buf_free_secret(&plain_buf);
+	return res;
+}
