@@ -73,6 +73,7 @@ check: deps all
 bench: deps all
 	@bench/run.sh $(BUILD)
 	@bench/smime/run.sh $(BUILD)
+	@bench/pgp/run.sh $(BUILD)
 
 lint: all
 	tools/lint.sh $(BUILD)

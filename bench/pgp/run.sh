@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/pgp/run.sh BUILD_DIR: OpenPGP through the whole SMTP path. 10 clients send 100 KB
+# messages to one RSA-3072 OpenPGP recipient: plain pass-through, encrypt only, and
+# sign+encrypt (Ed25519 gateway-held sender key), in the same run, end to end into a sink;
+# and, for scale, a loop of `gpg --encrypt` processes on the same message (what gateways that
+# drive gpg pay per message). Everything on 127.0.0.1; every server is stopped on exit.
+set -euo pipefail
+BUILD=${1:?usage: bench/pgp/run.sh BUILD_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$(cd "$BUILD" && pwd)/sealgate
+PY=/usr/bin/python3
+CLIENTS=${BENCH_CLIENTS:-10}
+COUNT=${BENCH_SMIME_COUNT:-1000}
+SIZE=102400
+WORK=$(mktemp -d /tmp/sealgate-bench-pgp.XXXXXX)
+SINK_PID="" GW_PID=""
+cleanup() {
+  set +e
+  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -TERM "$GW_PID"
+    for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$GW_PID" 2>/dev/null
+  fi
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_log() { for _ in $(seq 100); do grep -q "$1" "$WORK/sealgate.log" && return 0; sleep 0.1; done; return 1; }
+
+cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"
+cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpload" "$ROOT/bench/smtpload.c"
+SINK_PORT=$(free_port); GW_PORT=$(free_port)
+"$WORK/smtpsink" "$SINK_PORT" & SINK_PID=$!
+
+"$BIN" init "$WORK/gw" --domain example.com --hostname gw.example.com >/dev/null
+CONF=$WORK/gw/sealgate.conf
+set_key() { "$BIN" config set -c "$CONF" "$1" "$2" >/dev/null; }
+set_key smtp.listen "127.0.0.1:$GW_PORT"
+set_key smtp.internal_networks 127.0.0.1/32
+set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
+set_key route.external "smtp:127.0.0.1:$SINK_PORT"
+# The recipient: an RSA-3072 key made by gpg; the sender: a gateway-held key.
+export GNUPGHOME=$WORK/gnupg; mkdir -m700 "$GNUPGHOME"
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key sink@remote.test rsa3072 sign,cert never 2>/dev/null
+FPR=$(gpg --with-colons --list-keys sink@remote.test | awk -F: '/^fpr:/{print $10; exit}')
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$FPR" rsa3072 encr never 2>/dev/null
+gpg --batch --export --armor sink@remote.test > "$WORK/sink.asc"
+"$BIN" pgp import -c "$CONF" "$WORK/sink.asc" >/dev/null
+"$BIN" pgp generate -c "$CONF" bench@example.com >/dev/null
+
+set -m
+"$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
+set +m
+for _ in $(seq 100); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$GW_PORT),1)" 2>/dev/null && break; sleep 0.1; done
+"$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+
+declare -A R
+run() { # NAME SUBJECT
+  local line
+  line=$(SMTPLOAD_SUBJECT="$2" "$WORK/smtpload" "$1" "$GW_PORT" "$CLIENTS" "$COUNT" "$SIZE" "$SINK_PORT")
+  echo "  $line"
+  for kv in ${line#RESULT }; do R["$1,${kv%%=*}"]=${kv#*=}; done
+}
+reload() { # KEY VALUE: SIGHUP and wait for the new children
+  set_key "$1" "$2"; : > "$WORK/sealgate.log.mark"
+  local n; n=$(grep -c "started qmgr" "$WORK/sealgate.log")
+  kill -HUP "$GW_PID"
+  for _ in $(seq 100); do [ "$(grep -c "started qmgr" "$WORK/sealgate.log")" -gt "$n" ] && break; sleep 0.1; done
+  sleep 0.5
+}
+
+echo "bench/pgp: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, RSA-3072 recipient"
+run pass "bench"
+reload policy.sign_outbound no
+run encrypt "[secure] bench"
+reload policy.sign_outbound yes
+run sign_encrypt "[secure] bench"
+grep -q "PGP/MIME encrypted" "$WORK/sealgate.log" || { echo "bench/pgp: nothing was encrypted" >&2; exit 1; }
+
+# For scale: one `gpg --encrypt` process per message.
+head -c "$SIZE" /dev/urandom | base64 > "$WORK/msg.txt"
+N=50; t0=$(date +%s.%N)
+for _ in $(seq $N); do gpg --batch --trust-model always -e -r sink@remote.test -o - "$WORK/msg.txt" > /dev/null 2>&1; done
+t1=$(date +%s.%N)
+OPENSSL_RATE=$($PY -c "print(f'{$N/($t1-$t0):.0f}')")
+gpgconf --kill all
+
+ratio() { $PY -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if a>0 and b>0 else 'n/a')" "$1" "$2"; }
+echo
+printf '%-40s %12s %14s\n' "OpenPGP benchmark (100 KB)" "msg/s e2e" "vs pass"
+for k in pass encrypt sign_encrypt; do
+  printf '%-40s %12s %14s\n' "sealgate $k" "${R[$k,e2e_rate]}" "$(ratio "${R[$k,e2e_rate]}" "${R[pass,e2e_rate]}")"
+done
+printf '%-40s %12s %14s\n' "gpg --encrypt, one process each" "$OPENSSL_RATE" "$(ratio "$OPENSSL_RATE" "${R[pass,e2e_rate]}")"
+SIGN_MS=$($PY -c "print(f'{1000/${R[sign_encrypt,e2e_rate]}:.1f}')")
+echo "sign+encrypt: ${SIGN_MS} ms per message end to end; reference: Python PGP gateways ~140 ms (goal: 50x their throughput)"
