@@ -3,6 +3,8 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "crypto/keystore.h"
+#include "pdf/pdf.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -12,7 +14,9 @@
 
 static int user_usage(void)
 {
-	cli_errorf("usage: sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
+	cli_errorf("usage: sealgate user add-external -c FILE EMAIL [--channel C] --password-stdin\n"
+	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
+	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
 	           "       sealgate user list -c FILE\n"
 	           "       sealgate user show -c FILE EMAIL");
 	return 2;
@@ -63,6 +67,118 @@ static int set_channel(struct cli_cert_ctx *ctx, const char *addr, const char *c
 			       ch == POLICY_CH_SMIME ? "cert import" : "pgp import");
 	}
 	return 0;
+}
+
+/* The first line of stdin, without its line end; wiped by the caller. */
+static int read_password(char *pw, size_t size)
+{
+	if (fgets(pw, (int)size, stdin) == NULL) {
+		cli_errorf("no password on standard input (--password-stdin reads its first line)");
+		return -1;
+	}
+	size_t n = strcspn(pw, "\r\n");
+	if (pw[n] == '\0' && n == size - 1) {
+		cli_errorf("password too long (at most %d bytes)", PDF_PASSWORD_MAX);
+		return -1;
+	}
+	pw[n] = '\0';
+	return 0;
+}
+
+/* Derives the partner's SecurePDF record from the password and seals it; the password itself
+ * is wiped and never stored. */
+static int store_password(struct cli_cert_ctx *ctx, const char *addr, int64_t uid)
+{
+	char pw[PDF_PASSWORD_MAX + 3];
+	struct pdf_key *key = NULL;
+	const char *err;
+	int rc = read_password(pw, sizeof(pw));
+	size_t min = (size_t)settings_number(ctx->settings, "policy.min_password_length");
+	if (rc == 0 && pdf_key_derive(pw, min, &key, &err) < 0) {
+		cli_errorf("password refused: %s", err);
+		rc = -1;
+	}
+	sg_wipe(pw, sizeof(pw));
+	if (rc < 0)
+		return 1;
+	unsigned char bytes[PDF_KEY_LEN], *sealed = NULL;
+	size_t sealed_len = 0;
+	char owner[SG_ADDR_MAX + 8];
+	snprintf(owner, sizeof(owner), "pdf:%s", addr);
+	sg_ascii_lower(owner);
+	pdf_key_to_bytes(key, bytes);
+	pdf_key_free(&key);
+	rc = keystore_seal_bytes(ctx->keystore, bytes, sizeof(bytes), owner, &sealed, &sealed_len,
+	                         &err) == 0 &&
+	             store_pdf_key_set(ctx->store, uid, sealed, sealed_len, &err) == 0
+	         ? 0
+	         : -1;
+	sg_wipe(bytes, sizeof(bytes));
+	sg_free(&sealed);
+	if (rc < 0) {
+		cli_errorf("%s: %s", addr, err);
+		return 1;
+	}
+	return 0;
+}
+
+static int add_external(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	const char *addr = NULL, *channel = "pdf";
+	bool stdin_pw = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--channel") == 0 && i + 1 < argc)
+			channel = argv[++i];
+		else if (strcmp(argv[i], "--password-stdin") == 0)
+			stdin_pw = true;
+		else if (addr == NULL && argv[i][0] != '-')
+			addr = argv[i];
+		else
+			return user_usage();
+	}
+	enum policy_channel ch;
+	if (addr == NULL || !stdin_pw || strchr(addr, '@') == NULL)
+		return user_usage();
+	if (policy_channel_parse(channel, &ch) < 0) {
+		cli_errorf("'%s' is not a channel: choose pdf, webmail, smime or pgp", channel);
+		return 2;
+	}
+	struct policy *p = policy_new(ctx->settings);
+	bool internal = policy_is_internal(p, addr);
+	policy_free(&p);
+	if (internal) {
+		cli_errorf("%s is in an internal domain; external accounts are for partners", addr);
+		return 1;
+	}
+	int64_t uid;
+	const char *err;
+	if (store_user_ensure(ctx->store, addr, STORE_USER_EXTERNAL, &uid, &err) < 0) {
+		cli_errorf("%s: %s", addr, err);
+		return 1;
+	}
+	int rc = store_password(ctx, addr, uid);
+	if (rc == 0 && store_user_set_channel(ctx->store, addr, channel, &err) < 0)
+		rc = 1;
+	if (rc == 0)
+		printf("%s: external account ready; secure mail goes by %s\n", addr, channel);
+	return rc;
+}
+
+static int passwd(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[2], "--password-stdin") != 0)
+		return user_usage();
+	struct store_user u;
+	const char *err;
+	int rc = store_user_find(ctx->store, argv[1], &u, &err);
+	if (rc <= 0 || u.kind != STORE_USER_EXTERNAL) {
+		cli_errorf("%s has no external account here (`sealgate user add-external`)", argv[1]);
+		return 1;
+	}
+	rc = store_password(ctx, u.address, u.id);
+	if (rc == 0)
+		printf("%s: password changed; new SecurePDFs open with it\n", u.address);
+	return rc;
 }
 
 static int list_users(struct cli_cert_ctx *ctx)
@@ -127,14 +243,19 @@ int cli_user_cmd(int argc, char **argv)
 		return user_usage();
 	struct cli_cert_ctx ctx;
 	int rc = 2;
-	bool known = (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
+	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0;
+	bool known = needs_keys || (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
 	             (strcmp(argv[0], "list") == 0 && argc == 1) ||
 	             (strcmp(argv[0], "show") == 0 && argc == 2);
 	if (!known)
 		return user_usage();
-	if (cli_cert_open(&ctx, path, false) < 0)
+	if (cli_cert_open(&ctx, path, needs_keys) < 0)
 		return 1;
-	if (strcmp(argv[0], "set-channel") == 0)
+	if (strcmp(argv[0], "add-external") == 0)
+		rc = add_external(&ctx, argc, argv);
+	else if (strcmp(argv[0], "passwd") == 0)
+		rc = passwd(&ctx, argc, argv);
+	else if (strcmp(argv[0], "set-channel") == 0)
 		rc = set_channel(&ctx, argv[1], argv[2]);
 	else if (strcmp(argv[0], "list") == 0)
 		rc = list_users(&ctx);

@@ -45,6 +45,15 @@ int keystore_seal(const struct keystore *ks, const struct keystore_key *key, con
 int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
                     const char *owner, struct keystore_key **key_r, const char **error_r);
 
+/* Seals any secret (an OpenPGP secret key, a SecurePDF record) for owner, the same way. */
+int keystore_seal_bytes(const struct keystore *ks, const void *data, size_t len,
+                        const char *owner, unsigned char **blob_r, size_t *blob_len_r,
+                        const char **error_r);
+/* Opens it; *data_r is the caller's to wipe and free (sg_free_secret). */
+int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
+                          const char *owner, unsigned char **data_r, size_t *len_r,
+                          const char **error_r);
+
 /* Reads a PEM private key file (the CA key, ca/ca.key). */
 int keystore_key_load_pem(const char *path, struct keystore_key **key_r, const char **error_r);
 

@@ -14,10 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SEAL_MAGIC "SGK1"
-#define SEAL_MAGIC_LEN 4
-#define SEAL_HEADER (SEAL_MAGIC_LEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-#define SEAL_AD_PREFIX "sealgate-key-v1:"
 
 struct keystore_key *keystore_key_wrap(EVP_PKEY *pkey)
 {
@@ -78,15 +74,6 @@ int keystore_key_generate(enum keystore_key_type type, struct keystore_key **key
 	return 0;
 }
 
-static int make_ad(const char *owner, char *ad, size_t adsize, const char **error_r)
-{
-	if (owner == NULL || owner[0] == '\0' ||
-	    sg_snprintf(ad, adsize, "%s%s", SEAL_AD_PREFIX, owner) < 0) {
-		*error_r = "key owner identity missing or too long";
-		return -1;
-	}
-	return 0;
-}
 
 /* The key as PKCS#8 DER in a buffer the caller wipes and frees. */
 static int key_to_der(EVP_PKEY *pkey, unsigned char **der_r, size_t *len_r)
@@ -97,7 +84,7 @@ static int key_to_der(EVP_PKEY *pkey, unsigned char **der_r, size_t *len_r)
 	unsigned char *tmp = NULL;
 	int n = i2d_PKCS8_PRIV_KEY_INFO(p8, &tmp);
 	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (n <= 0 || (size_t)n > SG_SEALED_KEY_MAX - SEAL_HEADER - 64) {
+	if (n <= 0 || (size_t)n > SG_SEALED_KEY_MAX - 128) {
 		OPENSSL_clear_free(tmp, n > 0 ? (size_t)n : 0);
 		return -1;
 	}
@@ -110,28 +97,15 @@ static int key_to_der(EVP_PKEY *pkey, unsigned char **der_r, size_t *len_r)
 int keystore_seal(const struct keystore *ks, const struct keystore_key *key, const char *owner,
                   unsigned char **blob_r, size_t *blob_len_r, const char **error_r)
 {
-	char ad[512];
 	unsigned char *der = NULL;
 	size_t der_len = 0;
-	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
-		return -1;
 	if (key_to_der(key->pkey, &der, &der_len) < 0) {
 		*error_r = "cannot serialise the private key";
 		return -1;
 	}
-	size_t len = SEAL_HEADER + der_len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-	unsigned char *blob = sg_malloc(len);
-	memcpy(blob, SEAL_MAGIC, SEAL_MAGIC_LEN);
-	randombytes_buf(blob + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + SEAL_HEADER, &clen, der, der_len,
-	                                           (const unsigned char *)ad, strlen(ad), NULL,
-	                                           blob + SEAL_MAGIC_LEN, keystore_master_bytes(ks));
+	int rc = keystore_seal_bytes(ks, der, der_len, owner, blob_r, blob_len_r, error_r);
 	sg_free_secret(&der, der_len);
-	sg_assert(clen + SEAL_HEADER == len);
-	*blob_r = blob;
-	*blob_len_r = len;
-	return 0;
+	return rc;
 }
 
 static int der_to_key(const unsigned char *der, size_t len, struct keystore_key **key_r)
@@ -149,28 +123,12 @@ static int der_to_key(const unsigned char *der, size_t len, struct keystore_key 
 int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
                     const char *owner, struct keystore_key **key_r, const char **error_r)
 {
-	char ad[512];
-	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	if (keystore_unseal_bytes(ks, blob, blob_len, owner, &der, &der_len, error_r) < 0)
 		return -1;
-	if (blob_len < SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-	    blob_len > SG_SEALED_KEY_MAX || memcmp(blob, SEAL_MAGIC, SEAL_MAGIC_LEN) != 0) {
-		*error_r = "sealed key: not a sealgate key blob";
-		return -1;
-	}
-	size_t clen = blob_len - SEAL_HEADER;
-	unsigned char *der = sg_malloc(clen);
-	unsigned long long der_len = 0;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(der, &der_len, NULL, blob + SEAL_HEADER, clen,
-	                                               (const unsigned char *)ad, strlen(ad),
-	                                               blob + SEAL_MAGIC_LEN,
-	                                               keystore_master_bytes(ks)) != 0) {
-		sg_free_secret(&der, clen);
-		*error_r = "sealed key does not open: wrong master key, or the blob was altered or "
-		           "belongs to another record";
-		return -1;
-	}
-	int rc = der_to_key(der, (size_t)der_len, key_r);
-	sg_free_secret(&der, clen);
+	int rc = der_to_key(der, der_len, key_r);
+	sg_free_secret(&der, der_len);
 	if (rc < 0)
 		*error_r = "sealed key opened but holds no valid private key";
 	return rc;

@@ -1,7 +1,6 @@
 /* pgp_ctx.c: an RNP key ring in memory per thread, key generation, export, and the sealing of
- * gateway-held secret keys. A sealed blob is "SGP1" | 24-byte nonce | XChaCha20-Poly1305 of the
- * unprotected transferable secret key, with "sealgate-pgp-v1:pgp:<fpr>" as associated data, so
- * a blob copied to another key's row does not open. */
+ * gateway-held secret keys: the unprotected transferable secret key is sealed by the keystore
+ * for owner "pgp:<FPR>", so a blob copied to another key's row does not open. */
 #include "crypto/pgp.h"
 #include "crypto/pgp_priv.h"
 #include "crypto/keystore_priv.h"
@@ -13,10 +12,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#define SEAL_MAGIC "SGP1"
-#define SEAL_MAGIC_LEN 4
-#define SEAL_HEADER (SEAL_MAGIC_LEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-#define SEAL_AD_PREFIX "sealgate-pgp-v1:pgp:"
+#define SEAL_OWNER_PREFIX "pgp:"
 
 /* Nothing may prompt: a key that needs a password we did not give stays locked. */
 static bool no_password(rnp_ffi_t ffi, void *app_ctx, rnp_key_handle_t key,
@@ -310,13 +306,13 @@ int pgp_export_public(struct pgp_ctx *ctx, const char *fpr, bool armored, unsign
 	return export_key(ctx, fpr, flags, SG_PGP_KEY_MAX * 2, out_r, out_len_r, error_r);
 }
 
-static int seal_ad(const char *fpr, char *ad, size_t adsize, const char **error_r)
+static int seal_owner(const char *fpr, char *owner, size_t size, const char **error_r)
 {
-	if (sg_snprintf(ad, adsize, "%s%s", SEAL_AD_PREFIX, fpr) < 0) {
+	if (sg_snprintf(owner, size, "%s%s", SEAL_OWNER_PREFIX, fpr) < 0) {
 		*error_r = "OpenPGP: fingerprint too long";
 		return -1;
 	}
-	for (char *p = ad + strlen(SEAL_AD_PREFIX); *p != '\0'; p++)
+	for (char *p = owner + strlen(SEAL_OWNER_PREFIX); *p != '\0'; p++)
 		*p = (char)toupper((unsigned char)*p);
 	return 0;
 }
@@ -324,54 +320,33 @@ static int seal_ad(const char *fpr, char *ad, size_t adsize, const char **error_
 int pgp_secret_seal(struct pgp_ctx *ctx, const struct keystore *ks, const char *fpr,
                     unsigned char **blob_r, size_t *blob_len_r, const char **error_r)
 {
-	char ad[128];
+	char owner[128];
 	unsigned char *sec = NULL;
 	size_t sec_len = 0;
-	size_t max = SG_SEALED_KEY_MAX - SEAL_HEADER - crypto_aead_xchacha20poly1305_ietf_ABYTES;
-	if (seal_ad(fpr, ad, sizeof(ad), error_r) < 0 ||
-	    export_key(ctx, fpr, RNP_KEY_EXPORT_SECRET, max, &sec, &sec_len, error_r) < 0)
+	if (seal_owner(fpr, owner, sizeof(owner), error_r) < 0 ||
+	    export_key(ctx, fpr, RNP_KEY_EXPORT_SECRET, SG_SEALED_KEY_MAX - 128, &sec, &sec_len,
+	               error_r) < 0)
 		return -1;
-	size_t len = SEAL_HEADER + sec_len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-	unsigned char *blob = sg_malloc(len);
-	memcpy(blob, SEAL_MAGIC, SEAL_MAGIC_LEN);
-	randombytes_buf(blob + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + SEAL_HEADER, &clen, sec, sec_len,
-	                                           (const unsigned char *)ad, strlen(ad), NULL,
-	                                           blob + SEAL_MAGIC_LEN, keystore_master_bytes(ks));
+	int rc = keystore_seal_bytes(ks, sec, sec_len, owner, blob_r, blob_len_r, error_r);
 	sg_free_secret(&sec, sec_len);
-	sg_assert(clen + SEAL_HEADER == len);
-	*blob_r = blob;
-	*blob_len_r = len;
-	return 0;
+	return rc;
 }
 
 int pgp_secret_unseal(struct pgp_ctx *ctx, const struct keystore *ks, const char *fpr,
                       const unsigned char *blob, size_t blob_len, const char **error_r)
 {
-	char ad[128];
-	if (seal_ad(fpr, ad, sizeof(ad), error_r) < 0)
+	char owner[128];
+	unsigned char *sec = NULL;
+	size_t sec_len = 0;
+	if (seal_owner(fpr, owner, sizeof(owner), error_r) < 0 ||
+	    keystore_unseal_bytes(ks, blob, blob_len, owner, &sec, &sec_len, error_r) < 0)
 		return -1;
-	if (blob_len < SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-	    blob_len > SG_SEALED_KEY_MAX || memcmp(blob, SEAL_MAGIC, SEAL_MAGIC_LEN) != 0) {
-		*error_r = "OpenPGP: not a sealed sealgate OpenPGP key";
-		return -1;
-	}
-	size_t clen = blob_len - SEAL_HEADER;
-	unsigned char *sec = sg_malloc(clen);
-	unsigned long long sec_len = 0;
 	int rc = -1;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(sec, &sec_len, NULL, blob + SEAL_HEADER, clen,
-	                                               (const unsigned char *)ad, strlen(ad),
-	                                               blob + SEAL_MAGIC_LEN,
-	                                               keystore_master_bytes(ks)) != 0)
-		*error_r = "OpenPGP: sealed key does not open: wrong master key, or the blob was "
-		           "altered or belongs to another key";
-	else if (pgp_ctx_load_secret(ctx, sec, (size_t)sec_len, NULL, error_r) == 0 &&
-	         pgp_ctx_has_key(ctx, fpr, true))
+	if (pgp_ctx_load_secret(ctx, sec, sec_len, NULL, error_r) == 0 &&
+	    pgp_ctx_has_key(ctx, fpr, true))
 		rc = 0;
 	else
 		*error_r = "OpenPGP: sealed key opened but holds no usable secret key";
-	sg_free_secret(&sec, clen);
+	sg_free_secret(&sec, sec_len);
 	return rc;
 }

@@ -17,6 +17,7 @@ static const transform_fn transforms[] = {
 	[POLICY_REFUSE] = transform_refuse,
 	[POLICY_SMIME] = transform_smime,
 	[POLICY_PGP] = transform_pgp,
+	[POLICY_PDF] = transform_pdf,
 	[POLICY_INBOUND] = transform_inbound,
 };
 

@@ -128,6 +128,11 @@ int transform_join_outer(const char *msg, size_t len, const char *prepend, const
 enum transform_result transform_check_size(const struct transform_env *te,
                                            struct transform_output *out);
 
+/* transform_pdf.c: SecurePDF for one recipient. */
+enum transform_result transform_pdf(const struct transform_env *te,
+                                    const struct transform_input *in,
+                                    struct transform_output *out);
+
 /* transform_pgp.c, transform_inbound_pgp.c */
 struct pgp_ctx;
 enum transform_result transform_pgp(const struct transform_env *te,

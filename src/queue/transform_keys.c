@@ -88,6 +88,7 @@ int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_
 		info_r->smime_usable = true;
 		store_cert_clear(&cert);
 	}
+	info_r->pdf_ready = store_pdf_key_get(te->store, addr, NULL, NULL, &why) == 1;
 	struct store_pgp_key key;
 	if (store_pgp_find_active(te->store, addr, &key, &why) == 1) {
 		info_r->pgp_usable = key.expires == 0 || key.expires > sg_wall();

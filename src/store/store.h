@@ -182,4 +182,15 @@ int store_pgp_learn_autocrypt(struct store *st, int64_t user_id, const char *fpr
 int store_pgp_default_channel(struct store *st, int64_t user_id, const char *channel,
                               const char **error_r);
 
+/* ---- SecurePDF (store_pdf.c, schema version 4) ---- */
+/* Stores (or replaces) the sealed {U, K} record of user_id. */
+int store_pdf_key_set(struct store *st, int64_t user_id, const unsigned char *sealed,
+                      size_t sealed_len, const char **error_r);
+/* The sealed record of address (caller frees; sealed_r may be NULL to test): 1, 0 none, -1. */
+int store_pdf_key_get(struct store *st, const char *address, unsigned char **sealed_r,
+                      size_t *sealed_len_r, const char **error_r);
+/* Remembers a Reply token by its hash, bound to the message and the recipient. */
+int store_reply_token_add(struct store *st, const char *token_hash, const char *message_id,
+                          const char *sender, const char *recipient, const char **error_r);
+
 #endif

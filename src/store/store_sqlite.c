@@ -64,6 +64,19 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  UNIQUE (user_id, fingerprint));"
 	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
+
+	/* 4: SecurePDF partner records ({U, K} sealed, never the password) and Reply tokens
+	 * (only a hash of the token, bound to the message and the recipient; no content). */
+	"CREATE TABLE pdf_keys ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  sealed BLOB NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE TABLE reply_tokens ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  message_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
