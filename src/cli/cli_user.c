@@ -3,7 +3,6 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
-#include "crypto/keystore.h"
 #include "pdf/pdf.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -85,41 +84,20 @@ static int read_password(char *pw, size_t size)
 	return 0;
 }
 
-/* Derives the partner's SecurePDF record from the password and seals it; the password itself
- * is wiped and never stored. */
+/* Reads the password and stores the partner's SecurePDF record; the password is wiped. */
 static int store_password(struct cli_cert_ctx *ctx, const char *addr, int64_t uid)
 {
 	char pw[PDF_PASSWORD_MAX + 3];
-	struct pdf_key *key = NULL;
 	const char *err;
 	int rc = read_password(pw, sizeof(pw));
 	size_t min = (size_t)settings_number(ctx->settings, "policy.min_password_length");
-	if (rc == 0 && pdf_key_derive(pw, min, &key, &err) < 0) {
+	if (rc == 0 && pdf_account_set_password(ctx->store, ctx->keystore, uid, addr, pw, min,
+	                                        &err) < 0) {
 		cli_errorf("password refused: %s", err);
 		rc = -1;
 	}
 	sg_wipe(pw, sizeof(pw));
-	if (rc < 0)
-		return 1;
-	unsigned char bytes[PDF_KEY_LEN], *sealed = NULL;
-	size_t sealed_len = 0;
-	char owner[SG_ADDR_MAX + 8];
-	snprintf(owner, sizeof(owner), "pdf:%s", addr);
-	sg_ascii_lower(owner);
-	pdf_key_to_bytes(key, bytes);
-	pdf_key_free(&key);
-	rc = keystore_seal_bytes(ctx->keystore, bytes, sizeof(bytes), owner, &sealed, &sealed_len,
-	                         &err) == 0 &&
-	             store_pdf_key_set(ctx->store, uid, sealed, sealed_len, &err) == 0
-	         ? 0
-	         : -1;
-	sg_wipe(bytes, sizeof(bytes));
-	sg_free(&sealed);
-	if (rc < 0) {
-		cli_errorf("%s: %s", addr, err);
-		return 1;
-	}
-	return 0;
+	return rc < 0 ? 1 : 0;
 }
 
 static int add_external(struct cli_cert_ctx *ctx, int argc, char **argv)

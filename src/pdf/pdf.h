@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- pdf_key.c: the stored record of a partner ---- */
 #define PDF_KEY_U_LEN 48 /* /U: hash ‖ validation salt ‖ key salt */
@@ -71,5 +72,17 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
  * elements become line breaks, links "text <href>" (javascript: and data: targets dropped).
  * Output is at most max bytes (then cut at a character boundary). Caller frees (sg_free). */
 char *pdf_html_to_text(const char *html, size_t len, size_t max, size_t *len_r);
+
+/* ---- pdf_account.c: the partner's record in the store ---- */
+struct store;
+struct keystore;
+/* Checks and derives the password (at least min_chars characters), seals {U, K} and stores it
+ * for user_id. The password is not kept. */
+int pdf_account_set_password(struct store *st, const struct keystore *ks, int64_t user_id,
+                             const char *address, const char *password, size_t min_chars,
+                             const char **error_r);
+/* The record of address: 1 with *key_r (pdf_key_free), 0 none (not registered), -1 error. */
+int pdf_account_key(struct store *st, const struct keystore *ks, const char *address,
+                    struct pdf_key **key_r, const char **error_r);
 
 #endif

@@ -24,30 +24,6 @@
 #define PDF_WORKER_CPU  60
 #define PDF_WORKER_WALL 120
 
-static int load_key(const struct transform_env *te, const char *addr, struct pdf_key **key_r,
-                    const char **err)
-{
-	unsigned char *sealed = NULL, *bytes = NULL;
-	size_t sealed_len = 0, len = 0;
-	char owner[SG_ADDR_MAX + 8];
-	snprintf(owner, sizeof(owner), "pdf:%s", addr);
-	sg_ascii_lower(owner);
-	int rc = te->store != NULL ? store_pdf_key_get(te->store, addr, &sealed, &sealed_len, err)
-	                           : -1;
-	if (rc == 0)
-		*err = "the recipient has no SecurePDF password (not registered)";
-	if (rc == 1)
-		rc = te->keystore != NULL &&
-		             keystore_unseal_bytes(te->keystore, sealed, sealed_len, owner, &bytes, &len,
-		                                   err) == 0 &&
-		             pdf_key_from_bytes(bytes, len, key_r, err) == 0
-		         ? 1
-		         : -1;
-	sg_free_secret(&bytes, len);
-	sg_free(&sealed);
-	return rc;
-}
-
 /* A fresh unguessable token; only its SHA-256 is stored, with what it may answer. */
 static int reply_url(const struct transform_env *te, const struct transform_input *in,
                      char *url, size_t size, const char **err)
@@ -123,8 +99,9 @@ static enum transform_result build(const struct transform_env *te,
                                    size_t plain_len, struct transform_output *out)
 {
 	struct pdf_key *key = NULL;
-	const char *err;
-	int rc = load_key(te, in->rcpts[0], &key, &err);
+	const char *err = "no store";
+	int rc = te->store != NULL ? pdf_account_key(te->store, te->keystore, in->rcpts[0], &key, &err)
+	                           : -1;
 	if (rc <= 0)
 		return transform_fail(out, rc == 0 ? TRANSFORM_PERM : TRANSFORM_TEMP,
 		                      rc == 0 ? "5.7.1" : "4.3.0", "SecurePDF for %s: %s", in->rcpts[0],
