@@ -74,6 +74,7 @@ bench: deps all
 	@bench/run.sh $(BUILD)
 	@bench/smime/run.sh $(BUILD)
 	@bench/pgp/run.sh $(BUILD)
+	@bench/pdf/run.sh $(BUILD)
 
 lint: all
 	tools/lint.sh $(BUILD)
