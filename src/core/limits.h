@@ -66,6 +66,13 @@
 #define SG_PGP_LAYERS_MAX         4                 /* nested signed/encrypted layers undone */
 #define SG_PGP_AUTOCRYPT_MAX      (64 * 1024)       /* one Autocrypt: header value */
 
+/* Web portal (portal/) */
+#define SG_HTTP_FIELD_MAX         4096              /* one text field of a form, bytes */
+#define SG_HTTP_FIELDS_MAX        32                /* fields in one form */
+#define SG_HTTP_BODY_MAX          (1024 * 1024)     /* one request body (an uploaded key) */
+#define SG_HTTP_PAGE_MAX          (256 * 1024)      /* one rendered page */
+#define SG_HTTP_CONNECTIONS_MAX   256               /* concurrent portal connections */
+
 /* Logging: attacker text is cut to this many characters. */
 #define SG_LOG_PEER_TEXT_MAX      100
 

@@ -46,6 +46,9 @@ struct settings;
 /* Loads and validates path; every problem is one line in errors_r (caller frees).
  * Returns NULL if any key is unknown or invalid. */
 struct settings *settings_load(const char *path, char **errors_r);
+/* The same from text already read (path names the file for messages and relative paths). The
+ * master hands its children the text it validated, so a file edited since is never half-used. */
+struct settings *settings_load_text(const char *path, const char *text, char **errors_r);
 void settings_free(struct settings **s);
 /* The value of key, or its default; key must be in the table (asserted). */
 const char *settings_get(const struct settings *s, const char *key);

@@ -83,19 +83,17 @@ static struct settings *settings_new(const char *path, size_t count)
 	return s;
 }
 
-struct settings *settings_load(const char *path, char **errors_r)
+/* text NULL: the file could not be read (read_err says why). */
+static struct settings *load(const char *path, const char *text, const char *read_err,
+                             char **errors_r)
 {
 	struct load_ctx ctx;
-	ctx.table = settings_table(&(size_t){0});
 	size_t count;
-	settings_table(&count);
+	ctx.table = settings_table(&count);
 	ctx.s = settings_new(path, count);
 	sg_buf_init(&ctx.errors, 64 * 1024);
-
-	char *text = NULL;
-	const char *err;
-	if (sg_file_read_all(path, SG_CONFIG_FILE_MAX, &text, NULL, &err) < 0) {
-		sg_buf_printf(&ctx.errors, "%s: %s: %m\n", path, err);
+	if (text == NULL) {
+		sg_buf_printf(&ctx.errors, "%s: %s\n", path, read_err);
 	} else {
 		int line = ini_parse_string(text, on_entry, &ctx);
 		if (line > 0)
@@ -103,7 +101,6 @@ struct settings *settings_load(const char *path, char **errors_r)
 			              path, line);
 		check_required(&ctx);
 	}
-	sg_free(&text);
 	if (ctx.errors.len > 0) {
 		settings_free(&ctx.s);
 		*errors_r = sg_buf_steal(&ctx.errors, NULL);
@@ -112,6 +109,23 @@ struct settings *settings_load(const char *path, char **errors_r)
 	sg_buf_free(&ctx.errors);
 	*errors_r = NULL;
 	return ctx.s;
+}
+
+struct settings *settings_load_text(const char *path, const char *text, char **errors_r)
+{
+	return load(path, text, NULL, errors_r);
+}
+
+struct settings *settings_load(const char *path, char **errors_r)
+{
+	char *text = NULL;
+	const char *err;
+	char why[300] = "";
+	if (sg_file_read_all(path, SG_CONFIG_FILE_MAX, &text, NULL, &err) < 0)
+		snprintf(why, sizeof(why), "%s: %m", err);
+	struct settings *s = load(path, text, why, errors_r);
+	sg_free(&text);
+	return s;
 }
 
 void settings_free(struct settings **sp)

@@ -4,6 +4,7 @@
  * child costs a restart, never a message. */
 #include "daemon/daemon.h"
 #include "core/limits.h"
+#include "core/sg_file.h"
 #include "core/settings.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +39,7 @@ struct child {
 
 struct master {
 	char config_path[SG_PATH_MAX];
+	char *config_text; /* what settings was validated from: children get exactly this */
 	struct settings *settings;
 	struct child children[MAX_CHILDREN];
 	size_t nchildren;
@@ -107,6 +110,37 @@ static int bind_all(struct master *m, const struct settings *s)
 	return 0;
 }
 
+/* Reads and validates the configuration file; on success *text_r is what was validated. */
+static struct settings *load_config(const char *path, char **text_r, char **errors_r)
+{
+	const char *err;
+	if (sg_file_read_all(path, SG_CONFIG_FILE_MAX, text_r, NULL, &err) < 0) {
+		char why[SG_PATH_MAX + 100];
+		snprintf(why, sizeof(why), "%s: %s: %m\n", path, err);
+		*errors_r = sg_strdup(why);
+		return NULL;
+	}
+	struct settings *s = settings_load_text(path, *text_r, errors_r);
+	if (s == NULL)
+		sg_free(text_r);
+	return s;
+}
+
+/* The validated configuration as an in-memory file at fd, for the child to read. */
+static void pass_config(const struct master *m, int fd, const struct role_def *role)
+{
+	int mfd = memfd_create("sealgate.conf", 0);
+	size_t len = strlen(m->config_text);
+	if (mfd < 0 || sg_write_all(mfd, m->config_text, len) < 0 || lseek(mfd, 0, SEEK_SET) < 0 ||
+	    dup2(mfd, fd) < 0)
+		sg_fatal("%s: cannot pass the configuration: %m", role->name);
+	if (mfd != fd)
+		close(mfd);
+	char nbuf[16];
+	snprintf(nbuf, sizeof(nbuf), "%d", fd);
+	setenv("SEALGATE_CONFIG_FD", nbuf, 1);
+}
+
 static _Noreturn void exec_child(struct master *m, size_t ri, const struct role_def *role)
 {
 	/* Inherited sockets become fds 3.. in smtp.listen order. dup first, to fds above any
@@ -123,6 +157,7 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct role_
 	char nbuf[16];
 	snprintf(nbuf, sizeof(nbuf), "%zu", n);
 	setenv("SEALGATE_LISTEN_FDS", nbuf, 1);
+	pass_config(m, 3 + (int)n, role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
 	execv("/proc/self/exe", argv);
 	sg_fatal("%s: cannot execute /proc/self/exe: %m", role->name);
@@ -252,8 +287,8 @@ static void signal_children(struct master *m, int sig, bool only_retiring)
 
 static void reload(struct master *m)
 {
-	char *errors = NULL;
-	struct settings *s = settings_load(m->config_path, &errors);
+	char *errors = NULL, *text = NULL;
+	struct settings *s = load_config(m->config_path, &text, &errors);
 	if (s == NULL) {
 		sg_error("SIGHUP: %s is not valid; keeping the running configuration:\n%s",
 		         m->config_path, errors);
@@ -263,10 +298,13 @@ static void reload(struct master *m)
 	if (bind_all(m, s) < 0) {
 		sg_error("SIGHUP: cannot bind the new listen addresses; keeping the running configuration");
 		settings_free(&s);
+		sg_free(&text);
 		return;
 	}
 	settings_free(&m->settings);
 	m->settings = s;
+	sg_free(&m->config_text);
+	m->config_text = text;
 	sg_info("SIGHUP: configuration re-read; restarting children");
 	const struct role_def *replace[MAX_CHILDREN];
 	size_t nreplace = 0;
@@ -309,6 +347,7 @@ static void master_free(struct master *m)
 	for (size_t ri = 0; ri < count && ri < MAX_CHILDREN; ri++)
 		close_listeners(m, ri);
 	settings_free(&m->settings);
+	sg_free(&m->config_text);
 }
 
 int master_run(const char *config_path)
@@ -320,7 +359,7 @@ int master_run(const char *config_path)
 		return 1;
 	}
 	char *errors = NULL;
-	m.settings = settings_load(m.config_path, &errors);
+	m.settings = load_config(m.config_path, &m.config_text, &errors);
 	if (m.settings == NULL) {
 		fputs(errors, stderr);
 		sg_error("%s is not valid; fix the lines above and start again", m.config_path);

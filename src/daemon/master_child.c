@@ -1,6 +1,8 @@
 /* master_child.c: the child side of the master's re-exec: become the role, pick up the
  * inherited listening sockets, load the configuration and run the role's entry function. */
 #include "core/settings.h"
+#include "core/limits.h"
+#include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -28,6 +30,34 @@ static int take_listen_fds(struct role_ctx *ctx)
 	return 0;
 }
 
+/* The configuration the master validated, from the in-memory file it passed; without one
+ * (started by hand) the file itself. */
+static struct settings *load_settings(const char *config_path, char **errors_r)
+{
+	const char *s = getenv("SEALGATE_CONFIG_FD");
+	if (s == NULL)
+		return settings_load(config_path, errors_r);
+	const char *err;
+	int fd = (int)sg_strtonum(s, 3, 1024, &err);
+	unsetenv("SEALGATE_CONFIG_FD");
+	struct sg_buf text;
+	sg_buf_init(&text, SG_CONFIG_FILE_MAX);
+	char chunk[4096];
+	ssize_t n;
+	while (err == NULL && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (sg_buf_append(&text, chunk, (size_t)n) < 0)
+			err = "too large";
+	if (err == NULL)
+		close(fd);
+	struct settings *st = err == NULL ? settings_load_text(config_path, text.data ? text.data : "",
+	                                                       errors_r)
+	                                  : NULL;
+	if (err != NULL)
+		*errors_r = sg_strdup("the configuration passed by the master cannot be read");
+	sg_buf_free(&text);
+	return st;
+}
+
 int master_child_start(const char *role, const char *config_path)
 {
 	sg_log_init(role);
@@ -51,7 +81,7 @@ int master_child_start(const char *role, const char *config_path)
 	if (take_listen_fds(&ctx) < 0)
 		sg_fatal("bad SEALGATE_LISTEN_FDS");
 	char *errors = NULL;
-	ctx.settings = settings_load(config_path, &errors);
+	ctx.settings = load_settings(config_path, &errors);
 	if (ctx.settings == NULL) {
 		sg_error("%s is not valid:\n%s", config_path, errors);
 		sg_free(&errors);

@@ -85,3 +85,17 @@ def test_sighup_rebinds_a_changed_listen_address(gateway):
     send(new_port)
     wait_maildir(os.path.join(gateway.md_int, "bob@example.com"), 1)
     gateway.port = new_port
+
+
+def test_restarted_child_uses_the_validated_configuration(gateway):
+    """A child restarted after the file was edited badly still runs the configuration the
+    master validated, instead of failing to start."""
+    gateway.allowed_problems = re.compile(r"qmgr killed by signal 9|restarting in \d+ ms")
+    with open(gateway.conf, "a") as f:
+        f.write("\n[smtp]\nmax_recipients = lots\n")
+    os.kill(child_pids(gateway, "qmgr")[-1], signal.SIGKILL)
+    wait_for(lambda: len(child_pids(gateway, "qmgr")) == 2, 15, what="qmgr restarted")
+    send(gateway.port)
+    wait_maildir(os.path.join(gateway.md_int, "bob@example.com"), 1)
+    assert "is not valid" not in gateway.log()
+    gateway.set(**{"smtp.max_recipients": "100"})
