@@ -5,7 +5,10 @@
  * Build: cc -O2 -pthread -o smtpload smtpload.c
  * Run:   smtpload LABEL PORT CLIENTS COUNT SIZE [SINKPORT]
  * Prints one line: RESULT label=.. size=.. count=.. ok=.. secs=.. rate=.. p50_ms=.. p99_ms=..
- *                  e2e_secs=.. e2e_rate=.. errors=.. */
+ *                  e2e_secs=.. e2e_rate=.. errors=..
+ * SMTPLOAD_MESSAGE=FILE sends that prepared message (header and body, LF or CRLF line ends)
+ * instead of generated text: each copy gets its own Message-ID line in front, SIZE is then
+ * ignored and size= reports the bytes sent per message. Without it nothing changes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,6 +34,7 @@ static atomic_long next_msg, ok_msgs, errors;
 static double *latencies; /* one slot per message, -1 when it failed */
 static char *body;
 static size_t body_len;
+static int prepared; /* body is a whole message from SMTPLOAD_MESSAGE */
 
 static double now(void)
 {
@@ -127,7 +131,9 @@ static int one_message(struct session *s, long n)
 	char head[384];
 	/* SMTPLOAD_SUBJECT lets a benchmark tag the subject (e.g. "[secure] bench"). */
 	const char *subject = getenv("SMTPLOAD_SUBJECT");
-	int hl = snprintf(head, sizeof(head),
+	int hl = prepared ? snprintf(head, sizeof(head), "Message-ID: <bench-%ld-%ld@example.com>\r\n",
+	                             (long)getpid(), n) :
+	                    snprintf(head, sizeof(head),
 	                  "From: bench@example.com\r\nTo: sink@remote.test\r\nSubject: %.100s %ld\r\n"
 	                  "Message-ID: <bench-%ld-%ld@example.com>\r\n\r\n",
 	                  subject != NULL ? subject : "bench", n, (long)getpid(), n);
@@ -210,6 +216,51 @@ static void make_body(void)
 	memcpy(body + lines * line, ".\r\n", 3);
 }
 
+/* Reads a prepared message: CRLF line ends, dot-stuffed, with the final ".". */
+static void load_message(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "smtpload: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	size_t cap = 1 << 16, used = 0;
+	char *raw = malloc(cap);
+	size_t r;
+	while (raw != NULL && (r = fread(raw + used, 1, cap - used, f)) > 0) {
+		used += r;
+		if (used == cap)
+			raw = realloc(raw, cap *= 2);
+	}
+	if (raw == NULL || ferror(f)) {
+		fprintf(stderr, "smtpload: cannot read %s\n", path);
+		exit(2);
+	}
+	fclose(f);
+	body = malloc(used * 2 + 8); /* worst case: every line is "." */
+	if (body == NULL)
+		exit(1);
+	body_len = 0;
+	for (size_t i = 0; i < used;) {
+		char *nl = memchr(raw + i, '\n', used - i);
+		size_t end = nl != NULL ? (size_t)(nl - raw) : used, len = end - i;
+		if (len > 0 && raw[i + len - 1] == '\r')
+			len--;
+		if (len > 0 && raw[i] == '.')
+			body[body_len++] = '.';
+		memcpy(body + body_len, raw + i, len);
+		body_len += len;
+		memcpy(body + body_len, "\r\n", 2);
+		body_len += 2;
+		i = end + 1;
+	}
+	memcpy(body + body_len, ".\r\n", 3);
+	body_len += 3;
+	free(raw);
+	prepared = 1;
+	g_size = (long)body_len;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -228,7 +279,11 @@ int main(int argc, char **argv)
 	g_count = number(argv[4], 1, 10000000);
 	g_size = number(argv[5], 1, 1L << 30);
 	long sink = argc == 7 ? number(argv[6], 1, 65535) : 0;
-	make_body();
+	const char *message = getenv("SMTPLOAD_MESSAGE");
+	if (message != NULL && *message != '\0')
+		load_message(message);
+	else
+		make_body();
 	latencies = malloc((size_t)g_count * sizeof(double));
 	pthread_t *t = malloc((size_t)clients * sizeof(pthread_t));
 	if (latencies == NULL || t == NULL)

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/sg_log.h"
 #include "daemon/daemon.h"
+#include "pdf/pdf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct command {
 static int version_cmd(int argc, char **argv);
 static int help_cmd(int argc, char **argv);
 static int role_cmd(int argc, char **argv);
+static int pdf_worker_cmd(int argc, char **argv);
 
 static const struct command commands[] = {
 	{"init", cli_init_cmd, "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H] "
@@ -30,6 +32,7 @@ static const struct command commands[] = {
 	{"version", version_cmd, "version"},
 	{"help", help_cmd, "help"},
 	{"__role", role_cmd, NULL}, /* hidden: the master re-executes itself into a role */
+	{"__pdf-worker", pdf_worker_cmd, NULL}, /* hidden: qmgr's isolated SecurePDF renderer */
 };
 
 static int version_cmd(int argc, char **argv)
@@ -59,6 +62,13 @@ static int role_cmd(int argc, char **argv)
 		return 2;
 	}
 	return master_child_start(argv[0], config);
+}
+
+static int pdf_worker_cmd(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	sg_log_init("pdf-worker");
+	return pdf_isolate_worker_main();
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# bench/pdf/run.sh BUILD_DIR: SecurePDF through the whole SMTP path. 10 clients send 100 KB
-# messages to one registered partner: plain pass-through and SecurePDF (render in an isolated
-# worker, AES-256, wrapper mail), in the same run, end to end into a sink. Everything on
+# bench/pdf/run.sh BUILD_DIR: SecurePDF through the whole SMTP path, for the two messages of
+# issue 5: (a) a 10 KB body + a 100 KB attachment, (b) a 100 KB body + a 5 MB attachment.
+# CLIENTS clients send each message to one registered partner, once untagged (plain
+# pass-through, the baseline) and once tagged [secure] (render in an isolated worker, AES-256,
+# wrapper mail), end to end into a sink. Reports PDFs per second and the peak RSS of the PDF
+# workers (the "pdf: worker ... peak RSS" lines pdf_isolate.c logs from wait4()). Everything on
 # 127.0.0.1; every server is stopped on exit.
 set -euo pipefail
 BUILD=${1:?usage: bench/pdf/run.sh BUILD_DIR}
@@ -9,8 +12,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(cd "$BUILD" && pwd)/sealgate
 PY=/usr/bin/python3
 CLIENTS=${BENCH_CLIENTS:-10}
-COUNT=${BENCH_PDF_COUNT:-200}
-SIZE=102400
+COUNT_A=${BENCH_PDF_COUNT:-200}       # (a) 10 KB + 100 KB
+COUNT_B=${BENCH_PDF_LARGE_COUNT:-30}  # (b) 100 KB + 5 MB
+[ -x "$BIN" ] || { echo "bench/pdf: no sealgate binary at $BIN (make first)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sealgate-bench-pdf.XXXXXX)
 SINK_PID="" GW_PID=""
 cleanup() {
@@ -22,11 +26,42 @@ cleanup() {
   fi
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$WORK"
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench/pdf: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_log() { for _ in $(seq 100); do grep -q "$1" "$WORK/sealgate.log" && return 0; sleep 0.1; done; return 1; }
+
+# The four prepared messages: NAME BODY_BYTES ATTACHMENT_BYTES, plain and tagged. The body is
+# prose with spaces (the common case, not the 2 MB-line worst case); the attachment is random,
+# so it neither compresses nor gets cheaper than a real file.
+make_message() { # FILE SUBJECT BODY_BYTES ATTACHMENT_BYTES
+  $PY - "$@" <<'EOF'
+import random, sys
+from email.message import EmailMessage
+path, subject, body_n, att_n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(5)
+words = ("quarterly figures merger contract invoice partner delivery schedule review "
+         "budget account summary attached details meeting agreement").split()
+lines, size = [], 0
+while size < body_n:
+    line = " ".join(rnd.choice(words) for _ in range(11))
+    lines.append(line)
+    size += len(line) + 1
+m = EmailMessage()
+m["From"] = "bench@example.com"
+m["To"] = "sink@remote.test"
+m["Subject"] = subject
+m.set_content("\n".join(lines) + "\n")
+m.add_attachment(rnd.randbytes(att_n), maintype="application", subtype="octet-stream",
+                 filename="report.bin")
+open(path, "wb").write(bytes(m))
+EOF
+}
+for c in "a 10240 102400" "b 102400 5242880"; do
+  set -- $c
+  make_message "$WORK/$1-pass.eml" "bench $1" "$2" "$3"
+  make_message "$WORK/$1-pdf.eml" "[secure] bench $1" "$2" "$3"
+done
 
 cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"
 cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpload" "$ROOT/bench/smtpload.c"
@@ -42,27 +77,53 @@ set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
 set_key route.external "smtp:127.0.0.1:$SINK_PORT"
 echo "a long bench passphrase" | "$BIN" user add-external -c "$CONF" sink@remote.test --password-stdin >/dev/null
 
+LOG=$WORK/sealgate.log
 set -m
-"$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
+"$BIN" run -c "$CONF" >"$LOG" 2>&1 & GW_PID=$!
 set +m
 for _ in $(seq 100); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$GW_PORT),1)" 2>/dev/null && break; sleep 0.1; done
-"$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+"$WORK/smtpload" warm "$GW_PORT" 2 20 10240 "$SINK_PORT" >/dev/null
+SMTPLOAD_MESSAGE="$WORK/a-pdf.eml" "$WORK/smtpload" warm "$GW_PORT" 2 4 1 "$SINK_PORT" >/dev/null
 
 declare -A R
-run() { # NAME SUBJECT
-  local line
-  line=$(SMTPLOAD_SUBJECT="$2" "$WORK/smtpload" "$1" "$GW_PORT" "$CLIENTS" "$COUNT" "$SIZE" "$SINK_PORT")
+run() { # NAME FILE COUNT: sends COUNT copies of FILE; for a PDF run also reads the worker lines
+  local line from
+  from=$(($(wc -l <"$LOG") + 1))
+  line=$(SMTPLOAD_MESSAGE="$2" "$WORK/smtpload" "$1" "$GW_PORT" "$CLIENTS" "$3" 1 "$SINK_PORT")
   echo "  $line"
   for kv in ${line#RESULT }; do R["$1,${kv%%=*}"]=${kv#*=}; done
+  case $1 in *pdf*) ;; *) return 0 ;; esac
+  tail -n +"$from" "$LOG" >"$WORK/$1.log"
+  local pdfs rss_max rss_med cpu_med
+  pdfs=$(grep -c "SecurePDF for" "$WORK/$1.log" || true)
+  [ "$pdfs" -ge "$3" ] || { echo "bench/pdf: $1: $3 sent but only $pdfs PDFs made" >&2; exit 1; }
+  # Peak RSS over the workers of this run: the largest, and the median.
+  read -r rss_max rss_med cpu_med < <(
+    sed -n 's/.*pdf: worker [0-9]* ended, peak RSS \([0-9]*\) KB, CPU \([0-9.]*\) s.*/\1 \2/p' \
+      "$WORK/$1.log" | $PY -c '
+import statistics, sys
+rows = [l.split() for l in sys.stdin if l.strip()]
+rss = [int(r[0]) for r in rows]; cpu = [float(r[1]) for r in rows]
+print(f"{max(rss)/1024:.1f} {statistics.median(rss)/1024:.1f} {statistics.median(cpu)*1000:.0f}"
+      if rows else "n/a n/a n/a")')
+  R["$1,rss_max"]=$rss_max R["$1,rss_med"]=$rss_med R["$1,cpu_med"]=$cpu_med
 }
 
-echo "bench/pdf: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients"
-run pass "bench"
-run pdf "[secure] bench"
-grep -q "SecurePDF for" "$WORK/sealgate.log" || { echo "bench/pdf: no PDF was made" >&2; exit 1; }
+echo "bench/pdf: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $CLIENTS clients"
+echo "(a) 10 KB body + 100 KB attachment, $COUNT_A messages"
+run pass-a "$WORK/a-pass.eml" "$COUNT_A"
+run pdf-a "$WORK/a-pdf.eml" "$COUNT_A"
+echo "(b) 100 KB body + 5 MB attachment, $COUNT_B messages"
+run pass-b "$WORK/b-pass.eml" "$COUNT_B"
+run pdf-b "$WORK/b-pdf.eml" "$COUNT_B"
+
 ratio() { $PY -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if a>0 and b>0 else 'n/a')" "$1" "$2"; }
 echo
-printf '%-40s %12s %14s\n' "SecurePDF benchmark (100 KB)" "msg/s e2e" "vs pass"
-for k in pass pdf; do
-  printf '%-40s %12s %14s\n' "sealgate $k" "${R[$k,e2e_rate]}" "$(ratio "${R[$k,e2e_rate]}" "${R[pass,e2e_rate]}")"
+printf '%-36s %10s %9s %13s %13s %11s\n' "SecurePDF benchmark" "msg/s e2e" "vs pass" \
+  "worker RSS max" "worker RSS p50" "worker CPU p50"
+for c in a b; do
+  printf '%-36s %10s %9s %13s %13s %11s\n' "($c) sealgate pass-through" "${R[pass-$c,e2e_rate]}" "1.00" "" "" ""
+  printf '%-36s %10s %9s %13s %13s %11s\n' "($c) sealgate SecurePDF (PDFs/s)" "${R[pdf-$c,e2e_rate]}" \
+    "$(ratio "${R[pdf-$c,e2e_rate]}" "${R[pass-$c,e2e_rate]}")" "${R[pdf-$c,rss_max]} MB" \
+    "${R[pdf-$c,rss_med]} MB" "${R[pdf-$c,cpu_med]} ms"
 done

@@ -67,6 +67,13 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
                       const struct pdf_options *opts, const struct pdf_limits *limits,
                       unsigned char **pdf_r, size_t *pdf_len_r, const char **error_r);
 
+/* Threaded callers (qmgr) set the binary to exec for each worker ("/proc/self/exe", run as
+ * `sealgate __pdf-worker`): a forked copy of a threaded process may inherit a lock that another
+ * thread held at fork time and hang. Without it the worker renders in the forked copy. */
+void pdf_isolate_set_exec(const char *path);
+/* The body of `sealgate __pdf-worker`: reads the job from fd 4, answers on fd 3. */
+int pdf_isolate_worker_main(void);
+
 /* ---- pdf_html.c: HTML reduced to plain text ---- */
 /* Text content of an HTML document as UTF-8: no scripts, styles or remote content; block
  * elements become line breaks, links "text <href>" (javascript: and data: targets dropped).

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -33,6 +34,8 @@
 #endif
 
 #define RESULT_FD 3
+#define INPUT_FD 4 /* exec'd worker: the job, in a memfd */
+#define INPUT_MAGIC 0x53475044u /* "SGPD" */
 #define DEFAULT_MEM ((size_t)2 * 1024 * 1024 * 1024)
 #define DEFAULT_CPU 60
 #define DEFAULT_WALL 120
@@ -56,6 +59,25 @@ static const char *say(const char *fmt, ...)
 	return isolate_error;
 }
 
+/* The exec'd worker: a fresh process image holds no lock another thread of the parent held at
+ * fork time (GLib, GMime, malloc arenas), which a forked copy of a threaded qmgr could. */
+static char exec_path[4096];
+
+void pdf_isolate_set_exec(const char *path)
+{
+	snprintf(exec_path, sizeof(exec_path), "%s", path != NULL ? path : "");
+}
+
+/* The job for an exec'd worker: this header, the key, the Reply URL, the message. */
+struct input_hdr {
+	uint32_t magic;
+	uint32_t url_len;
+	uint64_t max_attachments;
+	uint64_t max_output;
+	uint64_t msg_len;
+	unsigned char key[PDF_KEY_LEN];
+};
+
 /* ---- the worker ---- */
 
 static int send_all(int fd, const void *p, size_t n)
@@ -73,6 +95,21 @@ static int send_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 static void limit(int resource, rlim_t soft, rlim_t hard)
 {
 	struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
@@ -80,12 +117,14 @@ static void limit(int resource, rlim_t soft, rlim_t hard)
 		_exit(3); /* an unconfined worker must not run */
 }
 
-static void confine(int fd, const struct pdf_limits *lim)
+static void confine(int fd, int input_fd, const struct pdf_limits *lim)
 {
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (input_fd >= 0 && input_fd != INPUT_FD && dup2(input_fd, INPUT_FD) < 0)
+		_exit(3);
 	if (fd != RESULT_FD && (dup2(fd, RESULT_FD) < 0 || close(fd) < 0))
 		_exit(3);
-	if (close_range(RESULT_FD + 1, ~0U, 0) < 0)
+	if (close_range(input_fd >= 0 ? INPUT_FD + 1 : RESULT_FD + 1, ~0U, 0) < 0)
 		_exit(3);
 	/* Root (or a user namespace) gets an empty network namespace; elsewhere the worker still
 	 * holds no socket but its result channel. */
@@ -98,10 +137,9 @@ static void confine(int fd, const struct pdf_limits *lim)
 #endif
 }
 
-static _Noreturn void worker(int fd, const char *msg, size_t len, const struct pdf_key *key,
-                             const struct pdf_options *opts, const struct pdf_limits *lim)
+static _Noreturn void build_and_send(const char *msg, size_t len, const struct pdf_key *key,
+                                     const struct pdf_options *opts)
 {
-	confine(fd, lim);
 	unsigned char *pdf = NULL;
 	size_t plen = 0;
 	const char *error = NULL;
@@ -113,6 +151,66 @@ static _Noreturn void worker(int fd, const char *msg, size_t len, const struct p
 	struct result_hdr h = {.rc = rc, .len = plen};
 	int ok = send_all(RESULT_FD, &h, sizeof(h)) == 0 && send_all(RESULT_FD, pdf, plen) == 0;
 	_exit(ok ? 0 : 4);
+}
+
+/* Between fork and exec only system calls run: nothing that could wait on a lock. */
+static _Noreturn void worker(int fd, int input_fd, const char *msg, size_t len,
+                             const struct pdf_key *key, const struct pdf_options *opts,
+                             const struct pdf_limits *lim)
+{
+	confine(fd, input_fd, lim);
+	if (input_fd >= 0) {
+		char *const argv[] = {"sealgate", "__pdf-worker", NULL};
+		execv(exec_path, argv);
+		_exit(5);
+	}
+	build_and_send(msg, len, key, opts);
+}
+
+int pdf_isolate_worker_main(void)
+{
+	struct input_hdr h;
+	if (read(INPUT_FD, &h, sizeof(h)) != (ssize_t)sizeof(h) || h.magic != INPUT_MAGIC ||
+	    h.url_len >= SG_PDF_URL_MAX || h.msg_len > SG_MESSAGE_SIZE_HARD_MAX)
+		return 6;
+	size_t total = (size_t)h.url_len + 1 + (size_t)h.msg_len;
+	char *buf = sg_malloc(total);
+	size_t got = 0;
+	while (got < total - 1) {
+		ssize_t r = read(INPUT_FD, buf + got, total - 1 - got);
+		if (r <= 0)
+			return 6;
+		got += (size_t)r;
+	}
+	char *url = sg_malloc(h.url_len + 1);
+	memcpy(url, buf, h.url_len);
+	url[h.url_len] = '\0';
+	struct pdf_key *key = NULL;
+	const char *err;
+	if (pdf_key_from_bytes(h.key, sizeof(h.key), &key, &err) < 0)
+		return 6;
+	sg_wipe(h.key, sizeof(h.key));
+	struct pdf_options opts = {.reply_url = url, .max_attachments = h.max_attachments,
+	                           .max_output = h.max_output};
+	build_and_send(buf + h.url_len, h.msg_len, key, &opts);
+}
+
+/* The job in an in-memory file the exec'd worker reads; -1 if it cannot be made. */
+static int make_input(const char *msg, size_t len, const struct pdf_key *key,
+                      const struct pdf_options *opts)
+{
+	struct input_hdr h = {.magic = INPUT_MAGIC, .url_len = (uint32_t)strlen(opts->reply_url),
+	                      .max_attachments = opts->max_attachments,
+	                      .max_output = opts->max_output, .msg_len = len};
+	pdf_key_to_bytes(key, h.key);
+	int fd = memfd_create("sealgate-pdf-job", MFD_CLOEXEC);
+	int ok = fd >= 0 && write_all(fd, &h, sizeof(h)) == 0 &&
+	         write_all(fd, opts->reply_url, h.url_len) == 0 && write_all(fd, msg, len) == 0 &&
+	         lseek(fd, 0, SEEK_SET) == 0;
+	sg_wipe(h.key, sizeof(h.key));
+	if (!ok && fd >= 0)
+		close(fd);
+	return ok ? fd : -1;
 }
 
 /* ---- the parent ---- */
@@ -206,12 +304,21 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
 		*error_r = say("cannot start the PDF worker: %s", strerror(errno));
 		return PDF_ERR_DEFER;
 	}
+	int input_fd = -1;
+	if (exec_path[0] != '\0' && (input_fd = make_input(msg, len, key, opts)) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		*error_r = say("cannot hand the message to the PDF worker: %s", strerror(errno));
+		return PDF_ERR_DEFER;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		worker(sv[1], msg, len, key, opts, &lim);
+		worker(sv[1], input_fd, msg, len, key, opts, &lim);
 	}
 	close(sv[1]);
+	if (input_fd >= 0)
+		close(input_fd);
 	if (pid < 0) {
 		close(sv[0]);
 		*error_r = say("cannot start the PDF worker: %s", strerror(errno));
@@ -224,8 +331,14 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
 	if (rc < 0)
 		(void)kill(pid, SIGKILL);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	struct rusage ru = {0};
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
+	/* The worker's peak RSS is what sizes a host for SecurePDF (bench/pdf reads this line). */
+	long cpu_ms = (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	              (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	sg_info("pdf: worker %ld ended, peak RSS %ld KB, CPU %ld.%03ld s", (long)pid, ru.ru_maxrss,
+	        cpu_ms / 1000, cpu_ms % 1000);
 	if (rc == 0)
 		rc = finish(&c, status, pdf_r, pdf_len_r, error_r);
 	else

@@ -13,6 +13,7 @@
 #include "crypto/smime.h"
 #include "daemon/daemon.h"
 #include "mime/mime.h"
+#include "pdf/pdf.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -74,6 +75,7 @@ int qmgr_main(struct role_ctx *ctx)
 		return 1;
 	}
 	mime_init();
+	pdf_isolate_set_exec("/proc/self/exe"); /* before the worker threads start */
 	struct transform_env te = {0};
 	open_transform_env(s, &te);
 	struct qmgr_env qe = {
