@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 PYTHON     := /usr/bin/python3
 FUZZ_SECONDS ?= 5
 
-.PHONY: all asan fuzz-build deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
+.PHONY: all asan browser fuzz-build deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
         check-docs clean
 
 all:
@@ -42,6 +42,11 @@ unit-valgrind: all
 integration: asan
 	SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate $(PYTHON) -m pytest -q tests/integration
 
+# The portal in headless Chromium (playwright-core), against the ASan+UBSan binary.
+browser: asan
+	cd tests/browser && npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node run.js
+
 fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALGATE_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
@@ -69,6 +74,7 @@ check: deps all
 	$(MAKE) --no-print-directory unit-valgrind
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory browser
 
 bench: deps all
 	@bench/run.sh $(BUILD)

@@ -14,6 +14,7 @@ int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
+int cli_portal_audit_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -28,6 +29,9 @@ int cli_cert_open(struct cli_cert_ctx *ctx, const char *config_path, bool want_k
 void cli_cert_close(struct cli_cert_ctx *ctx);
 /* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
+
+/* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
+int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);

@@ -14,6 +14,7 @@
 static int user_usage(void)
 {
 	cli_errorf("usage: sealgate user add-external -c FILE EMAIL [--channel C] --password-stdin\n"
+	           "       sealgate user invite -c FILE EMAIL\n"
 	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
 	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
 	           "       sealgate user list -c FILE\n"
@@ -224,6 +225,7 @@ int cli_user_cmd(int argc, char **argv)
 	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0;
 	bool known = needs_keys || (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
 	             (strcmp(argv[0], "list") == 0 && argc == 1) ||
+	             (strcmp(argv[0], "invite") == 0 && argc == 2) ||
 	             (strcmp(argv[0], "show") == 0 && argc == 2);
 	if (!known)
 		return user_usage();
@@ -237,6 +239,8 @@ int cli_user_cmd(int argc, char **argv)
 		rc = set_channel(&ctx, argv[1], argv[2]);
 	else if (strcmp(argv[0], "list") == 0)
 		rc = list_users(&ctx);
+	else if (strcmp(argv[0], "invite") == 0)
+		rc = cli_portal_invite(&ctx, argv[1]);
 	else
 		rc = show_user(&ctx, argv[1]);
 	cli_cert_close(&ctx);

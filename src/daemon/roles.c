@@ -3,6 +3,7 @@
  * portal, ldapd and tick rows here and nowhere else. */
 #include "daemon/daemon.h"
 #include "ldap/ldapd.h"
+#include "portal/portal.h"
 #include "queue/qmgr.h"
 #include "smtp/smtp.h"
 
@@ -30,6 +31,13 @@ static const struct role_def roles[] = {
 	 .spool_dirs = "",
 	 .overlap_on_reload = true, /* read only: two for a moment do no harm */
 	 .doc = "serves the certificate directory (LDAP) to Outlook and Thunderbird"},
+	{.name = "portal",
+	 .entry = portal_main,
+	 .listen_key = "portal.listen",
+	 .opens_store = true,
+	 .spool_dirs = "",
+	 .overlap_on_reload = true, /* sessions live in the store: a new child takes over */
+	 .doc = "the web portal: partners register, log in and choose their secure channel"},
 };
 
 const struct role_def *roles_table(size_t *count_r)

@@ -193,4 +193,75 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
 int store_reply_token_add(struct store *st, const char *token_hash, const char *message_id,
                           const char *sender, const char *recipient, const char **error_r);
 
+/* ---- the web portal (store_portal.c, schema version 5) ---- */
+#define STORE_PORTAL_HASH_MAX 160 /* an Argon2id string or a hex digest, with its NUL */
+
+/* A user's portal account. Created pending by an invitation (an OTP hash), registered when
+ * a password is chosen (then the OTP is gone). */
+struct store_portal_account {
+	int64_t user_id;
+	char address[SG_ADDR_MAX];
+	char password_hash[STORE_PORTAL_HASH_MAX]; /* "" until registered */
+	char otp_hash[STORE_PORTAL_HASH_MAX];      /* "" when no OTP is pending */
+	time_t otp_expires;
+	int otp_attempts;
+	time_t registered;                         /* 0: still pending */
+};
+/* Creates the external user if needed and gives it a fresh OTP (replacing any earlier one,
+ * attempts reset). An already registered account keeps its password. */
+int store_portal_invite(struct store *st, const char *address, const char *otp_hash,
+                        time_t otp_expires, int64_t *user_id_r, const char **error_r);
+/* The account of address: 1 found, 0 none, -1 error. */
+int store_portal_account_get(struct store *st, const char *address,
+                             struct store_portal_account *acct_r, const char **error_r);
+/* Counts one failed OTP entry. */
+int store_portal_otp_failed(struct store *st, int64_t user_id, const char **error_r);
+/* Stores the login hash, marks the account registered at now and drops the OTP. */
+int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
+                          time_t now, const char **error_r);
+
+/* Failure counters by key ("acct:ADDRESS", "ip:CLIENT"). */
+int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
+                                 const char **error_r);
+/* Counts a failure; at max failures the key is locked for lock_s seconds (*locked_r). */
+int store_portal_throttle_fail(struct store *st, const char *key, time_t now, int max,
+                               time_t lock_s, bool *locked_r, const char **error_r);
+int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r);
+
+/* Sessions: stage 0 anonymous, 1 OTP accepted (choosing a password), 2 logged in. */
+struct store_portal_session {
+	char id_hash[65];
+	int64_t user_id;
+	char address[SG_ADDR_MAX]; /* the user's, "" when anonymous */
+	int stage;
+	char csrf[65];
+	time_t created, last_seen;
+};
+int store_portal_session_add(struct store *st, const struct store_portal_session *s,
+                             const char **error_r);
+/* 1 found, 0 not, -1 error. */
+int store_portal_session_get(struct store *st, const char *id_hash,
+                             struct store_portal_session *s_r, const char **error_r);
+int store_portal_session_touch(struct store *st, const char *id_hash, time_t now,
+                               const char **error_r);
+int store_portal_session_delete(struct store *st, const char *id_hash, const char **error_r);
+/* Drops sessions idle since before idle_before or created before created_before. */
+int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,
+                                const char **error_r);
+
+/* The audit log: who did what, from where. */
+struct store_audit_entry {
+	int64_t id;
+	time_t at;
+	char event[32];
+	char address[SG_ADDR_MAX];
+	char client[64];
+	char detail[256];
+};
+int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
+                           const char *client, const char *detail, const char **error_r);
+/* Entries at or after since, oldest first (caller frees the array). */
+int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
+                            size_t *count_r, const char **error_r);
+
 #endif

@@ -77,6 +77,38 @@ static const char *const migrations[] = {
 	"  sender TEXT NOT NULL,"
 	"  recipient TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);",
+
+	/* 5: the web portal (store_portal.c): login hashes (Argon2id strings) and one-time
+	 * passwords (hashed) per user, failure counters per account and per client, sessions
+	 * (the cookie is kept only as a hash) and the audit log. */
+	"CREATE TABLE portal_accounts ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  otp_hash TEXT NOT NULL DEFAULT '',"
+	"  otp_expires INTEGER NOT NULL DEFAULT 0,"
+	"  otp_attempts INTEGER NOT NULL DEFAULT 0,"
+	"  registered INTEGER NOT NULL DEFAULT 0,"
+	"  invited INTEGER NOT NULL);"
+	"CREATE TABLE portal_throttle ("
+	"  key TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL,"
+	"  locked_until INTEGER NOT NULL);"
+	"CREATE TABLE portal_sessions ("
+	"  id_hash TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL DEFAULT 0,"
+	"  address TEXT NOT NULL DEFAULT '',"
+	"  stage INTEGER NOT NULL,"
+	"  csrf TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL);"
+	"CREATE TABLE audit_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  client TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);"
+	"CREATE INDEX audit_log_at ON audit_log (at);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

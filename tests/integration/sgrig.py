@@ -191,8 +191,10 @@ class Gateway:
         if r.returncode != 0:
             raise RuntimeError(f"sealgate init failed rc={r.returncode}: {r.stdout}{r.stderr}")
         self.ldap_port = free_port()  # every instance runs ldapd too: keep it off 3389
+        self.portal_port = free_port()  # and the portal: keep it off 8443
         self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
                     "ldap.listen": f"127.0.0.1:{self.ldap_port}",
+                    "portal.listen": f"127.0.0.1:{self.portal_port}",
                     "smtp.internal_networks": "127.0.0.1/32",
                     "queue.retry_first": "2s", "queue.retry_max": "4s",
                     "queue.scan_interval": "1s", "queue.connect_timeout": "3s",

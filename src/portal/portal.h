@@ -1,0 +1,80 @@
+/* portal.h: the web portal where partners register (invitation OTP), log in and choose how
+ * secure mail reaches them. Pages are rendered here from compiled-in templates; every value is
+ * HTML-escaped unless a template asks otherwise. Form parsing is bounded by core/limits.h. */
+#ifndef SG_PORTAL_H
+#define SG_PORTAL_H
+
+#include "core/limits.h"
+#include "core/sg_buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct role_ctx;
+struct store;
+
+/* The portal role's entry function (roles.c). */
+int portal_main(struct role_ctx *ctx);
+
+/* ---- portal_form.c: application/x-www-form-urlencoded and multipart/form-data ---- */
+struct portal_field {
+	char *name;
+	char *value;      /* NUL-terminated; text fields hold no NUL and are <= SG_HTTP_FIELD_MAX */
+	size_t value_len;
+	bool is_file;     /* a multipart part with a filename (binary allowed) */
+};
+struct portal_form {
+	struct portal_field fields[SG_HTTP_FIELDS_MAX];
+	size_t n;
+};
+/* Parses body by content_type (either kind; NULL or other types are refused). Values are
+ * wiped when the form is cleared (passwords pass through here). */
+int portal_form_parse(const char *content_type, const char *body, size_t len,
+                      struct portal_form *form_r, const char **error_r);
+/* The value of the first field called name, or "" when absent. */
+const char *portal_form_get(const struct portal_form *form, const char *name);
+const struct portal_field *portal_form_field(const struct portal_form *form, const char *name);
+void portal_form_clear(struct portal_form *form);
+
+/* ---- portal_html.c: escaping and templates ---- */
+enum portal_lang { PORTAL_LANG_EN, PORTAL_LANG_DE };
+/* Appends s HTML-escaped (& < > " ' `): safe in text and in quoted attributes. -1 past the buffer's ceiling. */
+int portal_html_escape(struct sg_buf *b, const char *s);
+struct portal_var {
+	const char *name;
+	const char *value;
+	bool raw; /* already HTML (made by us from escaped parts) */
+};
+/* Expands tmpl: {{name}} is a var, escaped; {{t.key}} a translated text, escaped; {{&name}}
+ * a raw var. Unknown names are a broken invariant. */
+int portal_html_render(struct sg_buf *b, const char *tmpl, const struct portal_var *vars,
+                       size_t nvars, enum portal_lang lang);
+
+/* ---- portal_i18n.c: English and German texts ---- */
+const char *portal_i18n_text(enum portal_lang lang, const char *key);
+/* The language from the "lang" cookie value, else Accept-Language (q-values honoured). */
+enum portal_lang portal_i18n_pick(const char *cookie, const char *accept_language);
+const char *portal_i18n_code(enum portal_lang lang);
+
+/* ---- portal_auth.c: secrets: passwords, OTPs, session ids, CSRF tokens ---- */
+#define PORTAL_TOKEN_HEX 65 /* 32 random bytes as hex, with NUL */
+#define PORTAL_OTP_LEN 20   /* characters of a one-time password (base32, ~100 bits) */
+/* Argon2id (libsodium crypto_pwhash_str) of pw into out (STORE_PORTAL_HASH_MAX). */
+int portal_auth_hash_password(const char *pw, char *out, size_t outsize, const char **error_r);
+bool portal_auth_check_password(const char *hash, const char *pw);
+/* A fresh random OTP (PORTAL_OTP_LEN characters, groups of 4 joined by '-'). */
+void portal_auth_otp_new(char *otp, size_t size);
+/* A keyless hash (hex) of an OTP after removing '-' and spaces and upper-casing. */
+void portal_auth_otp_hash(const char *otp, char out[PORTAL_TOKEN_HEX]);
+void portal_auth_token_new(char out[PORTAL_TOKEN_HEX]);
+/* The hash (hex) under which a session id is stored. */
+void portal_auth_token_hash(const char *token, char out[PORTAL_TOKEN_HEX]);
+bool portal_auth_equal(const char *a, const char *b);
+/* Creates or refreshes the invitation of address: prints nothing, returns the OTP in otp_r
+ * (at least PORTAL_OTP_LEN + 8 bytes). */
+int portal_auth_invite(struct store *st, const char *address, int valid_days, time_t now,
+                       char *otp_r, size_t otp_size, const char **error_r);
+
+#endif

@@ -1,0 +1,100 @@
+/* portal_auth.c: the portal's secrets. Login passwords are Argon2id (libsodium); OTPs and
+ * session ids are random with ~100 and 256 bits, so a fast hash suffices to store them. */
+#include "portal/portal.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "store/store.h"
+
+#include <sodium.h>
+#include <string.h>
+
+int portal_auth_hash_password(const char *pw, char *out, size_t outsize, const char **error_r)
+{
+	sg_assert(outsize >= crypto_pwhash_STRBYTES);
+	if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		*error_r = "cannot hash the password (out of memory)";
+		return -1;
+	}
+	return 0;
+}
+
+bool portal_auth_check_password(const char *hash, const char *pw)
+{
+	if (hash[0] == '\0')
+		return false;
+	return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+}
+
+void portal_auth_otp_new(char *otp, size_t size)
+{
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"; /* 32, no 0/O 1/I */
+	sg_assert(size >= PORTAL_OTP_LEN + PORTAL_OTP_LEN / 4);
+	size_t o = 0;
+	for (size_t i = 0; i < PORTAL_OTP_LEN; i++) {
+		if (i > 0 && i % 4 == 0)
+			otp[o++] = '-';
+		otp[o++] = alphabet[randombytes_uniform(32)];
+	}
+	otp[o] = '\0';
+}
+
+static void hex_digest(const char *domain, const char *s, size_t len, char out[PORTAL_TOKEN_HEX])
+{
+	unsigned char h[32];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)domain, strlen(domain) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)s, len);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, PORTAL_TOKEN_HEX, h, sizeof(h));
+}
+
+void portal_auth_otp_hash(const char *otp, char out[PORTAL_TOKEN_HEX])
+{
+	char norm[64];
+	size_t n = 0;
+	for (const char *p = otp; *p != '\0' && n + 1 < sizeof(norm); p++) {
+		if (*p == '-' || *p == ' ')
+			continue;
+		norm[n++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+	}
+	norm[n] = '\0';
+	hex_digest("sealgate-otp", norm, n, out);
+	sodium_memzero(norm, sizeof(norm));
+}
+
+void portal_auth_token_new(char out[PORTAL_TOKEN_HEX])
+{
+	unsigned char r[32];
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(out, PORTAL_TOKEN_HEX, r, sizeof(r));
+	sodium_memzero(r, sizeof(r));
+}
+
+void portal_auth_token_hash(const char *token, char out[PORTAL_TOKEN_HEX])
+{
+	hex_digest("sealgate-session", token, strlen(token), out);
+}
+
+bool portal_auth_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	return la == lb && la > 0 && sodium_memcmp(a, b, la) == 0;
+}
+
+int portal_auth_invite(struct store *st, const char *address, int valid_days, time_t now,
+                       char *otp_r, size_t otp_size, const char **error_r)
+{
+	char hash[PORTAL_TOKEN_HEX];
+	int64_t uid;
+	portal_auth_otp_new(otp_r, otp_size);
+	portal_auth_otp_hash(otp_r, hash);
+	if (store_portal_invite(st, address, hash, now + (time_t)valid_days * 86400, &uid,
+	                        error_r) < 0) {
+		sodium_memzero(otp_r, otp_size);
+		return -1;
+	}
+	return 0;
+}

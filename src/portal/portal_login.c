@@ -1,0 +1,250 @@
+/* portal_login.c: log in (Argon2id, lockout per account and per client), log out, and the
+ * two registration steps: invitation OTP, then the password (SecurePDF record + login hash).
+ * Failure messages never say whether an address has an account. */
+#include "portal/portal_priv.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "pdf/pdf.h"
+#include "store/store.h"
+
+#include <microhttpd.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_FAILURES 5
+#define LOCK_SECONDS (15 * 60)
+#define OTP_ATTEMPTS_MAX 5
+
+static const char login_tmpl[] =
+    "<p>{{t.intro_login}}</p><form method=\"post\" action=\"/login\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"email\">{{t.email}}</label>"
+    "<input type=\"email\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
+    "<label for=\"password\">{{t.password}}</label>"
+    "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>"
+    "<button type=\"submit\">{{t.btn_login}}</button></form>"
+    "<p><a href=\"/register\">{{t.link_register}}</a></p>";
+
+static const char register_tmpl[] =
+    "<p>{{t.intro_register}}</p><form method=\"post\" action=\"/register\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"email\">{{t.email}}</label>"
+    "<input type=\"email\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
+    "<label for=\"otp\">{{t.otp}}</label>"
+    "<input type=\"text\" id=\"otp\" name=\"otp\" autocomplete=\"one-time-code\" required>"
+    "<button type=\"submit\">{{t.btn_continue}}</button></form>"
+    "<p><a href=\"/login\">{{t.link_login}}</a></p>";
+
+static const char password_tmpl[] =
+    "<p>{{t.intro_password}} {{min}}</p><form method=\"post\" action=\"/register/password\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"password\">{{t.password}}</label>"
+    "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" required>"
+    "<label for=\"password2\">{{t.password2}}</label>"
+    "<input type=\"password\" id=\"password2\" name=\"password2\" autocomplete=\"new-password\" required>"
+    "<button type=\"submit\">{{t.btn_continue}}</button></form>";
+
+/* Renders a form page; msg_key/detail make an error above it. */
+static void form_page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                      const char *tmpl, const char *msg_key, const char *detail)
+{
+	char min[16];
+	sg_snprintf(min, sizeof(min), "%zu", req->ctx->min_password);
+	const char *email = portal_form_get(&req->form, "email");
+	struct portal_var v[] = {{"csrf", req->sess.csrf, false}, {"email", email, false},
+	                         {"min", min, false}};
+	struct sg_buf content, msg;
+	sg_buf_init(&content, SG_HTTP_PAGE_MAX);
+	sg_buf_init(&msg, 8192);
+	if (msg_key != NULL)
+		portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, msg_key), detail);
+	const char *m = portal_server_query(req, "m");
+	if (msg_key == NULL && m != NULL && strcmp(m, "logged_out") == 0)
+		portal_pages_msg(&msg, "ok", portal_i18n_text(req->lang, "logged_out"), NULL);
+	portal_html_render(&content, tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
+	portal_pages_frame(req, resp, title_key, msg.data, content.data != NULL ? content.data : "");
+	sg_buf_free(&content);
+	sg_buf_free(&msg);
+}
+
+void portal_login_get(struct portal_req *req, struct portal_resp *resp)
+{
+	form_page(req, resp, "title_login", login_tmpl, NULL, NULL);
+}
+
+void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
+{
+	form_page(req, resp, "title_register", register_tmpl, NULL, NULL);
+}
+
+void portal_login_password_get(struct portal_req *req, struct portal_resp *resp)
+{
+	form_page(req, resp, "title_password", password_tmpl, NULL, NULL);
+}
+
+static void throttle_keys(struct portal_req *req, const char *addr, char *acct, size_t asize,
+                          char *ip, size_t isize)
+{
+	sg_snprintf(acct, asize, "acct:%s", addr);
+	sg_ascii_lower(acct);
+	sg_snprintf(ip, isize, "ip:%s", req->client);
+}
+
+static bool locked(struct portal_req *req, const char *key)
+{
+	bool l = false;
+	const char *err;
+	return store_portal_throttle_locked(req->ctx->st, key, req->now, &l, &err) < 0 || l;
+}
+
+/* Counts a failure against both keys; true if either is now locked. */
+static bool count_failure(struct portal_req *req, const char *acct, const char *ip)
+{
+	bool la = false, li = false;
+	const char *err;
+	if (acct != NULL)
+		store_portal_throttle_fail(req->ctx->st, acct, req->now, MAX_FAILURES, LOCK_SECONDS, &la,
+		                           &err);
+	store_portal_throttle_fail(req->ctx->st, ip, req->now, MAX_FAILURES, LOCK_SECONDS, &li, &err);
+	return la || li;
+}
+
+/* Verifies against a real hash even for unknown addresses, so timing tells nothing. */
+static bool password_ok(const struct store_portal_account *a, bool found, const char *pw)
+{
+	static char dummy[STORE_PORTAL_HASH_MAX];
+	const char *err;
+	if (dummy[0] == '\0' && portal_auth_hash_password("sealgate-dummy", dummy, sizeof(dummy),
+	                                                  &err) < 0)
+		return false;
+	bool registered = found && a->registered != 0 && a->password_hash[0] != '\0';
+	bool ok = portal_auth_check_password(registered ? a->password_hash : dummy, pw);
+	return registered && ok;
+}
+
+void portal_login_post(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *addr = portal_form_get(&req->form, "email");
+	const char *pw = portal_form_get(&req->form, "password");
+	char acct[SG_ADDR_MAX + 8], ip[80];
+	const char *err;
+	throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (locked(req, acct) || locked(req, ip)) {
+		portal_pages_audit(req, "login-locked", addr, "");
+		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+		form_page(req, resp, "title_login", login_tmpl, "err_locked", NULL);
+		return;
+	}
+	struct store_portal_account a;
+	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
+	                                       : 0;
+	if (found < 0 || !password_ok(&a, found == 1, pw)) {
+		bool now_locked = count_failure(req, acct, ip);
+		portal_pages_audit(req, now_locked ? "lockout" : "login-failed", addr, "");
+		if (now_locked)
+			resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+		form_page(req, resp, "title_login", login_tmpl, now_locked ? "err_locked" : "err_login",
+		          NULL);
+		return;
+	}
+	store_portal_throttle_clear(req->ctx->st, acct, &err);
+	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
+		form_page(req, resp, "title_login", login_tmpl, "err_internal", NULL);
+		return;
+	}
+	portal_pages_audit(req, "login", a.address, "");
+	portal_pages_redirect(resp, "/account");
+}
+
+void portal_login_logout(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *err;
+	if (req->sess.stage == PORTAL_LOGGED_IN)
+		portal_pages_audit(req, "logout", req->sess.address, "");
+	store_portal_session_delete(req->ctx->st, req->sess.id_hash, &err);
+	req->has_sess = false;
+	portal_pages_cookie(req, resp, "sg_session", "", 0);
+	portal_pages_redirect(resp, "/login?m=logged_out");
+}
+
+static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, const char *otp)
+{
+	char hash[PORTAL_TOKEN_HEX];
+	portal_auth_otp_hash(otp, hash);
+	bool match = portal_auth_equal(hash, a->otp_hash);
+	return a->registered == 0 && a->otp_hash[0] != '\0' && a->otp_expires > req->now &&
+	       a->otp_attempts < OTP_ATTEMPTS_MAX && match;
+}
+
+void portal_login_register_post(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *addr = portal_form_get(&req->form, "email");
+	const char *otp = portal_form_get(&req->form, "otp");
+	char acct[SG_ADDR_MAX + 8], ip[80];
+	const char *err;
+	throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (locked(req, ip)) {
+		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+		form_page(req, resp, "title_register", register_tmpl, "err_locked", NULL);
+		return;
+	}
+	struct store_portal_account a;
+	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
+	                                       : 0;
+	if (found != 1 || !otp_ok(req, &a, otp)) {
+		if (found == 1)
+			store_portal_otp_failed(req->ctx->st, a.user_id, &err);
+		bool now_locked = count_failure(req, NULL, ip);
+		portal_pages_audit(req, now_locked ? "lockout" : "otp-failed", addr, "");
+		form_page(req, resp, "title_register", register_tmpl,
+		          now_locked ? "err_locked" : "err_otp", NULL);
+		return;
+	}
+	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_REGISTERING) < 0) {
+		form_page(req, resp, "title_register", register_tmpl, "err_internal", NULL);
+		return;
+	}
+	portal_pages_audit(req, "otp-accepted", a.address, "");
+	portal_pages_redirect(resp, "/register/password");
+}
+
+/* The password step: checks, SecurePDF record, login hash. NULL or the failure's text key. */
+static const char *set_password(struct portal_req *req, const char *pw, const char **detail_r)
+{
+	struct store_portal_account a;
+	const char *err;
+	if (strcmp(pw, portal_form_get(&req->form, "password2")) != 0)
+		return "err_pw_match";
+	if (strcasecmp(pw, req->sess.address) == 0)
+		return "err_pw_address";
+	if (store_portal_account_get(req->ctx->st, req->sess.address, &a, &err) != 1 ||
+	    a.registered != 0 || a.otp_hash[0] == '\0' || a.otp_expires <= req->now)
+		return "err_otp"; /* consumed or expired since the OTP step */
+	if (pdf_account_set_password(req->ctx->st, req->ctx->ks, a.user_id, a.address, pw,
+	                             req->ctx->min_password, detail_r) < 0)
+		return "err_pw";
+	char hash[STORE_PORTAL_HASH_MAX];
+	if (portal_auth_hash_password(pw, hash, sizeof(hash), &err) < 0 ||
+	    store_portal_register(req->ctx->st, a.user_id, hash, req->now, &err) < 0)
+		return "err_internal";
+	return NULL;
+}
+
+void portal_login_password_post(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *detail = NULL;
+	const char *fail = set_password(req, portal_form_get(&req->form, "password"), &detail);
+	if (fail != NULL) {
+		form_page(req, resp, "title_password", password_tmpl, fail, detail);
+		return;
+	}
+	char addr[SG_ADDR_MAX];
+	sg_strlcpy(addr, req->sess.address, sizeof(addr));
+	portal_pages_audit(req, "registered", addr, "");
+	if (portal_pages_new_session(req, req->sess.user_id, addr, PORTAL_LOGGED_IN) < 0) {
+		portal_pages_redirect(resp, "/login");
+		return;
+	}
+	portal_pages_redirect(resp, "/account?m=registered");
+}

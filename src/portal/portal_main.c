@@ -1,0 +1,76 @@
+/* portal_main.c: the portal role. Opens the store and the master key (registration derives
+ * the SecurePDF record), loads the instance certificate for HTTPS unless portal.tls = off,
+ * then serves until told to stop. */
+#include "core/settings.h"
+#include "core/sg_file.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "crypto/keystore.h"
+#include "daemon/daemon.h"
+#include "portal/portal.h"
+#include "portal/portal_priv.h"
+#include "store/store.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define PEM_FILE_MAX (64 * 1024)
+#define SESSION_IDLE_S (30 * 60)
+#define SESSION_MAX_S (12 * 60 * 60)
+
+static char *pem_load(const struct settings *set, const char *key)
+{
+	char path[SG_PATH_MAX];
+	char *data = NULL;
+	size_t len;
+	const char *err;
+	if (settings_path(set, key, path, sizeof(path)) < 0 ||
+	    sg_file_read_all(path, PEM_FILE_MAX, &data, &len, &err) < 0)
+		sg_fatal("%s: cannot read it (HTTPS needs it; portal.tls = off only behind a proxy)",
+		         key);
+	return data;
+}
+
+static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
+{
+	char path[SG_PATH_MAX];
+	const char *err;
+	ctx->set = set;
+	ctx->tls = strcmp(settings_get(set, "portal.tls"), "on") == 0;
+	ctx->org = settings_get(set, "gateway.organization");
+	ctx->min_password = (size_t)settings_number(set, "policy.min_password_length");
+	ctx->idle_s = SESSION_IDLE_S;
+	ctx->max_s = SESSION_MAX_S;
+	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	if (ctx->st == NULL)
+		sg_fatal("store: %s", err);
+	if (settings_path(set, "gateway.master_key", path, sizeof(path)) < 0 ||
+	    keystore_open(path, &ctx->ks, &err) < 0)
+		sg_fatal("gateway.master_key: %s", err);
+}
+
+int portal_main(struct role_ctx *ctx)
+{
+	if (ctx->n_listen_fds == 0) {
+		sg_error("no listening sockets for portal.listen");
+		return 1;
+	}
+	if (sodium_init() < 0)
+		sg_fatal("libsodium cannot be initialised");
+	struct portal_ctx pc = {0};
+	ctx_open(&pc, ctx->settings);
+	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;
+	char *key = pc.tls ? pem_load(ctx->settings, "smtp.tls_key") : NULL;
+	const char *err;
+	sg_info("ready: %zu listener(s), HTTPS %s", ctx->n_listen_fds, pc.tls ? "on" : "off");
+	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
+	if (rc < 0)
+		sg_error("%s", err);
+	if (key != NULL)
+		sg_free_secret(&key, strlen(key));
+	sg_free(&cert);
+	keystore_close(&pc.ks);
+	store_close(&pc.st);
+	sg_info("stopped");
+	return rc < 0 ? 1 : 0;
+}

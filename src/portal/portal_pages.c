@@ -1,0 +1,293 @@
+/* portal_pages.c: the router. Loads the session from its cookie (idle and absolute timeouts),
+ * refuses a POST without the session's CSRF token (403), dispatches by the route table, and
+ * wraps page content in the shared frame with the language switch. */
+#include "portal/portal_priv.h"
+#include "core/sg_log.h"
+#include "core/sg_str.h"
+#include "store/store.h"
+
+#include <microhttpd.h>
+#include <string.h>
+
+#define SESSION_COOKIE "sg_session"
+#define EXPIRY_INTERVAL_S 300
+
+static const char css[] =
+    "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1b1b1b;"
+    "background:#f4f5f7}header{display:flex;flex-wrap:wrap;gap:1em;align-items:center;"
+    "justify-content:space-between;padding:.75em 1.25em;background:#17324d;color:#fff}"
+    "header a{color:#fff}.org{font-weight:600;font-size:1.1em}nav a{margin-left:.75em}"
+    "main{max-width:40em;margin:1.5em auto;padding:1.5em;background:#fff;border-radius:6px}"
+    "label{display:block;margin-top:1em;font-weight:600}input[type=text],input[type=email],"
+    "input[type=password],input[type=file]{width:100%;padding:.5em;font:inherit;"
+    "border:1px solid #8a8f98;border-radius:4px}button{margin-top:1em;padding:.55em 1.2em;"
+    "font:inherit;color:#fff;background:#1d5fa0;border:0;border-radius:4px;cursor:pointer}"
+    "button:focus,input:focus,a:focus{outline:3px solid #f0b400;outline-offset:2px}"
+    ".error{color:#9b1c1c;background:#fdecec;padding:.6em;border-radius:4px}"
+    ".ok{color:#1c5e20;background:#e9f6ea;padding:.6em;border-radius:4px}"
+    "fieldset{border:1px solid #c8ccd2;border-radius:4px;margin-top:1em}"
+    "fieldset label{font-weight:400;margin-top:.4em}.skip{position:absolute;left:-999px}"
+    ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
+    "form.inline{display:inline}code{word-break:break-all}@media (max-width:600px){main{margin:0;border-radius:0}}";
+
+static const char frame_tmpl[] =
+    "<!DOCTYPE html>\n<html lang=\"{{lang}}\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    "<title>{{title}} - {{org}}</title><link rel=\"stylesheet\" href=\"/static/portal.css\">"
+    "</head><body><a class=\"skip\" href=\"#main\">{{t.skip}}</a><header>"
+    "<span class=\"org\">{{org}}</span><nav aria-label=\"{{t.lang_switch}}\">"
+    "<a href=\"/lang?l=en&amp;next={{path}}\" lang=\"en\" hreflang=\"en\">English</a>"
+    "<a href=\"/lang?l=de&amp;next={{path}}\" lang=\"de\" hreflang=\"de\">Deutsch</a>"
+    "{{&logout}}</nav></header><main id=\"main\"><h1>{{title}}</h1>{{&msg}}{{&content}}"
+    "</main></body></html>\n";
+
+static const char logout_tmpl[] =
+    "<form class=\"inline\" method=\"post\" action=\"/logout\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<button type=\"submit\">{{t.btn_logout}}</button></form>";
+
+typedef void (*handler_fn)(struct portal_req *req, struct portal_resp *resp);
+
+static void css_get(struct portal_req *req, struct portal_resp *resp);
+static void lang_get(struct portal_req *req, struct portal_resp *resp);
+static void root_get(struct portal_req *req, struct portal_resp *resp);
+
+static const struct route {
+	const char *method, *path;
+	handler_fn fn;
+	enum portal_stage stage; /* the session stage the page needs */
+} routes[] = {
+	{"GET", "/", root_get, PORTAL_ANON},
+	{"GET", "/static/portal.css", css_get, PORTAL_ANON},
+	{"GET", "/lang", lang_get, PORTAL_ANON},
+	{"GET", "/login", portal_login_get, PORTAL_ANON},
+	{"POST", "/login", portal_login_post, PORTAL_ANON},
+	{"POST", "/logout", portal_login_logout, PORTAL_ANON},
+	{"GET", "/register", portal_login_register_get, PORTAL_ANON},
+	{"POST", "/register", portal_login_register_post, PORTAL_ANON},
+	{"GET", "/register/password", portal_login_password_get, PORTAL_REGISTERING},
+	{"POST", "/register/password", portal_login_password_post, PORTAL_REGISTERING},
+	{"GET", "/account", portal_account_get, PORTAL_LOGGED_IN},
+	{"POST", "/account/channel", portal_account_channel, PORTAL_LOGGED_IN},
+	{"POST", "/account/upload", portal_account_upload, PORTAL_LOGGED_IN},
+};
+
+void portal_pages_msg(struct sg_buf *b, const char *kind, const char *text, const char *detail)
+{
+	struct portal_var v[] = {{"kind", kind, false}, {"text", text, false},
+	                         {"detail", detail != NULL ? detail : "", false}};
+	portal_html_render(b, "<p class=\"{{kind}}\" role=\"alert\">{{text}} {{detail}}</p>", v, 3,
+	                   PORTAL_LANG_EN);
+}
+
+void portal_pages_redirect(struct portal_resp *resp, const char *location)
+{
+	resp->status = MHD_HTTP_SEE_OTHER;
+	sg_strlcpy(resp->location, location, sizeof(resp->location));
+}
+
+void portal_pages_cookie(struct portal_req *req, struct portal_resp *resp, const char *name,
+                         const char *value, long max_age)
+{
+	if (resp->ncookies >= PORTAL_COOKIES_MAX)
+		return;
+	sg_snprintf(resp->cookies[resp->ncookies++], sizeof(resp->cookies[0]),
+	            "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", name, value, max_age,
+	            req->ctx->tls ? "; Secure" : "");
+}
+
+void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
+                        const char *detail)
+{
+	const char *err;
+	char addr[SG_ADDR_MAX];
+	sg_printable(addr, sizeof(addr), address, SG_ADDR_MAX - 1);
+	sg_info("portal: %s %s from %s%s%s", event, addr, req->client, detail[0] ? ": " : "", detail);
+	if (store_portal_audit_add(req->ctx->st, req->now, event, addr, req->client, detail,
+	                           &err) < 0)
+		sg_warn("audit: %s", err);
+}
+
+int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char *address,
+                             enum portal_stage stage)
+{
+	const char *err;
+	if (req->has_sess)
+		store_portal_session_delete(req->ctx->st, req->sess.id_hash, &err);
+	struct store_portal_session s = {.user_id = user_id, .stage = (int)stage,
+	                                 .created = req->now, .last_seen = req->now};
+	sg_strlcpy(s.address, address, sizeof(s.address));
+	portal_auth_token_new(req->sess_token);
+	portal_auth_token_hash(req->sess_token, s.id_hash);
+	portal_auth_token_new(s.csrf);
+	if (store_portal_session_add(req->ctx->st, &s, &err) < 0) {
+		req->has_sess = false;
+		return -1;
+	}
+	req->sess = s;
+	req->has_sess = true;
+	return 0;
+}
+
+static void session_load(struct portal_req *req)
+{
+	struct portal_ctx *ctx = req->ctx;
+	const char *err;
+	if (req->now >= ctx->next_expiry) {
+		store_portal_session_expire(ctx->st, req->now - ctx->idle_s, req->now - ctx->max_s, &err);
+		ctx->next_expiry = req->now + EXPIRY_INTERVAL_S;
+	}
+	const char *cookie = portal_server_cookie(req, SESSION_COOKIE);
+	if (cookie == NULL || strlen(cookie) != PORTAL_TOKEN_HEX - 1)
+		return;
+	char hash[PORTAL_TOKEN_HEX];
+	portal_auth_token_hash(cookie, hash);
+	if (store_portal_session_get(ctx->st, hash, &req->sess, &err) != 1)
+		return;
+	if (req->sess.last_seen + ctx->idle_s < req->now || req->sess.created + ctx->max_s < req->now) {
+		store_portal_session_delete(ctx->st, hash, &err);
+		return;
+	}
+	req->has_sess = true;
+	store_portal_session_touch(ctx->st, hash, req->now, &err);
+}
+
+void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                        const char *msg_html, const char *content_html)
+{
+	struct sg_buf logout;
+	sg_buf_init(&logout, 4096);
+	if (req->has_sess && req->sess.stage == PORTAL_LOGGED_IN) {
+		struct portal_var lv[] = {{"csrf", req->sess.csrf, false}};
+		portal_html_render(&logout, logout_tmpl, lv, 1, req->lang);
+	}
+	const char *path = strcmp(req->method, "GET") == 0 ? req->path : "/";
+	struct portal_var v[] = {
+		{"lang", portal_i18n_code(req->lang), false},
+		{"title", portal_i18n_text(req->lang, title_key), false},
+		{"org", req->ctx->org, false},
+		{"path", path, false},
+		{"logout", logout.data != NULL ? logout.data : "", true},
+		{"msg", msg_html != NULL ? msg_html : "", true},
+		{"content", content_html, true},
+	};
+	sg_buf_reset(&resp->body);
+	if (portal_html_render(&resp->body, frame_tmpl, v, sizeof(v) / sizeof(v[0]), req->lang) < 0)
+		resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	sg_buf_free(&logout);
+}
+
+static void error_page(struct portal_req *req, struct portal_resp *resp, unsigned status,
+                       const char *text_key)
+{
+	struct sg_buf msg, content;
+	sg_buf_init(&msg, 4096);
+	sg_buf_init(&content, 4096);
+	portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, text_key), NULL);
+	portal_html_render(&content, "<p><a href=\"/\">{{t.back}}</a></p>", NULL, 0, req->lang);
+	portal_pages_frame(req, resp, "title_error", msg.data, content.data);
+	resp->status = status;
+	sg_buf_free(&msg);
+	sg_buf_free(&content);
+}
+
+static void css_get(struct portal_req *req, struct portal_resp *resp)
+{
+	(void)req;
+	resp->content_type = "text/css; charset=utf-8";
+	resp->cacheable = true;
+	sg_buf_append(&resp->body, css, sizeof(css) - 1);
+}
+
+/* Only our own pages are redirect targets (no open redirect). */
+static bool local_path(const char *p)
+{
+	if (p == NULL || p[0] != '/' || strlen(p) > 64)
+		return false;
+	for (const char *c = p + 1; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c == '/' && c[-1] != '/')))
+			return false;
+	return true;
+}
+
+static void lang_get(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *l = portal_server_query(req, "l");
+	const char *next = portal_server_query(req, "next");
+	if (l != NULL && (strcmp(l, "de") == 0 || strcmp(l, "en") == 0))
+		portal_pages_cookie(req, resp, "lang", l, 365L * 86400);
+	portal_pages_redirect(resp, local_path(next) ? next : "/");
+}
+
+static void root_get(struct portal_req *req, struct portal_resp *resp)
+{
+	bool in = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
+	portal_pages_redirect(resp, in ? "/account" : "/login");
+}
+
+static const struct route *route_find(const char *method, const char *path, bool *path_known_r)
+{
+	*path_known_r = false;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		*path_known_r = true;
+		if (strcmp(routes[i].method, method) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* A POST needs a session, a parsed body and the session's CSRF token: else 403/400/413. */
+static bool post_ok(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *err;
+	if (req->too_big) {
+		error_page(req, resp, 413, "err_too_big");
+		return false;
+	}
+	if (portal_form_parse(portal_server_header(req, "Content-Type"), req->body, req->body_len,
+	                      &req->form, &err) < 0) {
+		error_page(req, resp, MHD_HTTP_BAD_REQUEST, "err_form");
+		return false;
+	}
+	if (!req->has_sess || !portal_auth_equal(portal_form_get(&req->form, "csrf"), req->sess.csrf)) {
+		portal_pages_audit(req, "csrf-refused", "", req->path);
+		error_page(req, resp, MHD_HTTP_FORBIDDEN, "err_csrf");
+		return false;
+	}
+	return true;
+}
+
+void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
+{
+	req->lang = portal_i18n_pick(portal_server_cookie(req, "lang"),
+	                             portal_server_header(req, "Accept-Language"));
+	bool known;
+	const struct route *r = route_find(req->method, req->path, &known);
+	if (r == NULL) {
+		error_page(req, resp, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
+		           "err_notfound");
+		return;
+	}
+	if (r->fn == css_get) {
+		css_get(req, resp);
+		return;
+	}
+	session_load(req);
+	bool is_post = strcmp(req->method, "POST") == 0;
+	if (is_post && !post_ok(req, resp))
+		return;
+	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
+		portal_pages_redirect(resp, r->stage == PORTAL_REGISTERING ? "/register" : "/login");
+		return;
+	}
+	/* Every form needs a token, so every page is served within a session. */
+	if (!req->has_sess && portal_pages_new_session(req, 0, "", PORTAL_ANON) < 0) {
+		error_page(req, resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "err_internal");
+		return;
+	}
+	r->fn(req, resp);
+	if (req->sess_token[0] != '\0')
+		portal_pages_cookie(req, resp, SESSION_COOKIE, req->sess_token, (long)req->ctx->max_s);
+}

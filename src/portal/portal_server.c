@@ -1,0 +1,184 @@
+/* portal_server.c: libmicrohttpd underneath the portal: one daemon per inherited listening
+ * socket, all requests on one internal thread (so the store is never used concurrently), the
+ * body collected up to SG_HTTP_BODY_MAX, and the security headers put on every response. */
+#include "portal/portal_priv.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_net.h"
+#include "core/sg_str.h"
+#include "core/sg_time.h"
+#include "daemon/daemon.h"
+
+#include <microhttpd.h>
+#include <poll.h>
+#include <string.h>
+
+#define CONNECTION_TIMEOUT_S 30
+#define CONNECTION_MEMORY (64 * 1024) /* MHD's per-connection pool: caps request headers */
+
+struct conn_state {
+	struct sg_buf body;
+	bool too_big;
+};
+
+const char *portal_server_header(struct portal_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *portal_server_query(struct portal_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *portal_server_cookie(struct portal_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+static void add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+	if (MHD_add_response_header(r, name, value) != MHD_YES)
+		sg_warn("cannot add the response header %s", name);
+}
+
+static void security_headers(struct MHD_Response *r, bool tls, bool cacheable)
+{
+	add_header(r, "Content-Security-Policy",
+	           "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+	           "frame-ancestors 'none'; base-uri 'none'");
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	add_header(r, "X-Frame-Options", "DENY");
+	add_header(r, "Referrer-Policy", "no-referrer");
+	add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+	add_header(r, "Cache-Control", cacheable ? "public, max-age=3600" : "no-store");
+	if (tls)
+		add_header(r, "Strict-Transport-Security", "max-age=31536000");
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ctx,
+                                 struct portal_resp *resp)
+{
+	size_t len = resp->body.len;
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    len, len > 0 ? resp->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	security_headers(r, ctx->tls, resp->cacheable);
+	add_header(r, "Content-Type", resp->content_type);
+	if (resp->location[0] != '\0')
+		add_header(r, "Location", resp->location);
+	for (size_t i = 0; i < resp->ncookies; i++)
+		add_header(r, "Set-Cookie", resp->cookies[i]);
+	enum MHD_Result rc = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static void client_text(struct MHD_Connection *c, char *dst, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		sg_strlcpy(dst, "unknown", size);
+	else
+		sg_sockaddr_text(ci->client_addr, dst, size);
+}
+
+static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c,
+                                const char *url, const char *method, struct conn_state *cs)
+{
+	struct portal_req req = {.ctx = ctx, .conn = c, .method = method, .path = url,
+	                         .body = cs->body.data != NULL ? cs->body.data : "",
+	                         .body_len = cs->body.len, .too_big = cs->too_big,
+	                         .now = sg_wall()};
+	client_text(c, req.client, sizeof(req.client));
+	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
+	sg_buf_init(&resp.body, SG_HTTP_PAGE_MAX);
+	portal_pages_handle(&req, &resp);
+	portal_form_clear(&req.form);
+	enum MHD_Result rc = send_resp(c, ctx, &resp);
+	sg_buf_free(&resp.body);
+	return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+	(void)version;
+	struct conn_state *cs = *con_cls;
+	if (cs == NULL) {
+		cs = sg_calloc(1, sizeof(*cs));
+		sg_buf_init(&cs->body, SG_HTTP_BODY_MAX);
+		*con_cls = cs;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!cs->too_big && sg_buf_append(&cs->body, upload_data, *upload_data_size) < 0) {
+			cs->too_big = true; /* keep reading so the 413 page reaches the client */
+			sg_buf_free_secret(&cs->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(cls, c, url, method, cs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)c, (void)toe;
+	struct conn_state *cs = *con_cls;
+	if (cs == NULL)
+		return;
+	sg_buf_free_secret(&cs->body); /* passwords travel in bodies */
+	sg_free(&cs);
+	*con_cls = NULL;
+}
+
+static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const char *cert,
+                                       const char *key)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (ctx->tls)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SG_HTTP_CONNECTIONS_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)32,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_ARRAY, ctx->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+}
+
+/* With one thread per daemon and several daemons, requests could overlap: the store is not
+ * shared between threads, so more than one listener is refused for now. */
+int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
+                      const char *key_pem, const char **error_r)
+{
+	if (nfds != 1) {
+		*error_r = "portal.listen: exactly one address is supported in this version";
+		return -1;
+	}
+	if (ctx->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		*error_r = "libmicrohttpd was built without TLS: set portal.tls = off behind a proxy";
+		return -1;
+	}
+	struct MHD_Daemon *d = daemon_start(ctx, fds[0], cert_pem, key_pem);
+	if (d == NULL) {
+		*error_r = "cannot start the HTTP server (see the log)";
+		return -1;
+	}
+	while (!daemon_stop_requested)
+		poll(NULL, 0, 200);
+	MHD_stop_daemon(d);
+	return 0;
+}

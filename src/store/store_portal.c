@@ -1,0 +1,257 @@
+/* store_portal.c: what the web portal keeps: account credentials (hashes only), failure
+ * counters for lockouts, sessions (by the hash of the cookie) and the audit log. */
+#include "store/store.h"
+#include "store/store_sqlite.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <string.h>
+
+static int fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
+{
+	sg_error("store: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	*error_r = "store: database error (see the log)";
+	return -1;
+}
+
+static void text_col(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	sg_strlcpy(dst, t != NULL ? (const char *)t : "", size);
+}
+
+/* Runs a statement that returns no rows; text binds in order ("t"), integers ("i"). */
+static int run(struct store *st, const char *sql, const char *types, const char *const *texts,
+               const int64_t *ints, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(db, s, error_r);
+	size_t ti = 0, ii = 0;
+	for (int i = 0; types[i] != '\0'; i++) {
+		int rc = types[i] == 't' ? sqlite3_bind_text(s, i + 1, texts[ti++], -1, SQLITE_STATIC)
+		                         : sqlite3_bind_int64(s, i + 1, ints[ii++]);
+		if (rc != SQLITE_OK)
+			return fail(db, s, error_r);
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return fail(db, s, error_r);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_portal_invite(struct store *st, const char *address, const char *otp_hash,
+                        time_t otp_expires, int64_t *user_id_r, const char **error_r)
+{
+	if (store_user_ensure(st, address, STORE_USER_EXTERNAL, user_id_r, error_r) < 0)
+		return -1;
+	const char *t[] = {otp_hash};
+	int64_t n[] = {*user_id_r, (int64_t)otp_expires};
+	return run(st,
+	           "INSERT INTO portal_accounts (user_id, otp_hash, otp_expires, otp_attempts, invited)"
+	           " VALUES (?1, ?2, ?3, 0, strftime('%s','now')) ON CONFLICT (user_id) DO UPDATE"
+	           " SET otp_hash = ?2, otp_expires = ?3, otp_attempts = 0",
+	           "iti", t, n, error_r);
+}
+
+int store_portal_account_get(struct store *st, const char *address,
+                             struct store_portal_account *acct_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
+	                           " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
+	                           " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
+	                       -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(acct_r, 0, sizeof(*acct_r));
+		acct_r->user_id = sqlite3_column_int64(s, 0);
+		text_col(s, 1, acct_r->address, sizeof(acct_r->address));
+		text_col(s, 2, acct_r->password_hash, sizeof(acct_r->password_hash));
+		text_col(s, 3, acct_r->otp_hash, sizeof(acct_r->otp_hash));
+		acct_r->otp_expires = (time_t)sqlite3_column_int64(s, 4);
+		acct_r->otp_attempts = sqlite3_column_int(s, 5);
+		acct_r->registered = (time_t)sqlite3_column_int64(s, 6);
+	} else if (rc != SQLITE_DONE) {
+		return fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int store_portal_otp_failed(struct store *st, int64_t user_id, const char **error_r)
+{
+	return run(st, "UPDATE portal_accounts SET otp_attempts = otp_attempts + 1 WHERE user_id = ?1",
+	           "i", NULL, &user_id, error_r);
+}
+
+int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
+                          time_t now, const char **error_r)
+{
+	const char *t[] = {password_hash};
+	int64_t n[] = {user_id, (int64_t)now};
+	return run(st, "UPDATE portal_accounts SET password_hash = ?2, registered = ?3,"
+	               " otp_hash = '', otp_expires = 0, otp_attempts = 0 WHERE user_id = ?1",
+	           "iti", t, n, error_r);
+}
+
+/* failures and locked_until of key (0, 0 when unknown). */
+static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
+                        int64_t *until_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*failures_r = *until_r = 0;
+	if (sqlite3_prepare_v2(db, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1",
+	                       -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*failures_r = sqlite3_column_int64(s, 0);
+		*until_r = sqlite3_column_int64(s, 1);
+	} else if (rc != SQLITE_DONE) {
+		return fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
+                                 const char **error_r)
+{
+	int64_t failures, until;
+	if (throttle_get(st, key, &failures, &until, error_r) < 0)
+		return -1;
+	*locked_r = until > (int64_t)now;
+	return 0;
+}
+
+int store_portal_throttle_fail(struct store *st, const char *key, time_t now, int max,
+                               time_t lock_s, bool *locked_r, const char **error_r)
+{
+	int64_t failures, until;
+	if (throttle_get(st, key, &failures, &until, error_r) < 0)
+		return -1;
+	if (until != 0 && until <= (int64_t)now)
+		failures = 0; /* an expired lock starts a fresh count */
+	failures++;
+	*locked_r = failures >= max;
+	int64_t n[] = {*locked_r ? 0 : failures, *locked_r ? (int64_t)(now + lock_s) : 0};
+	const char *t[] = {key};
+	return run(st, "INSERT INTO portal_throttle (key, failures, locked_until) VALUES (?1, ?2, ?3)"
+	               " ON CONFLICT (key) DO UPDATE SET failures = ?2, locked_until = ?3",
+	           "tii", t, n, error_r);
+}
+
+int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r)
+{
+	const char *t[] = {key};
+	return run(st, "DELETE FROM portal_throttle WHERE key = ?1", "t", t, NULL, error_r);
+}
+
+int store_portal_session_add(struct store *st, const struct store_portal_session *s,
+                             const char **error_r)
+{
+	const char *t[] = {s->id_hash, s->csrf, s->address};
+	int64_t n[] = {s->user_id, s->stage, (int64_t)s->created, (int64_t)s->last_seen};
+	return run(st, "INSERT INTO portal_sessions (id_hash, user_id, stage, csrf, created, last_seen,"
+	               " address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	           "tiitiit", t, n, error_r);
+}
+
+int store_portal_session_get(struct store *st, const char *id_hash,
+                             struct store_portal_session *s_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
+	                           " portal_sessions WHERE id_hash = ?1", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, id_hash, -1, SQLITE_STATIC) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(s_r, 0, sizeof(*s_r));
+		sg_strlcpy(s_r->id_hash, id_hash, sizeof(s_r->id_hash));
+		s_r->user_id = sqlite3_column_int64(s, 0);
+		s_r->stage = sqlite3_column_int(s, 1);
+		text_col(s, 2, s_r->csrf, sizeof(s_r->csrf));
+		s_r->created = (time_t)sqlite3_column_int64(s, 3);
+		s_r->last_seen = (time_t)sqlite3_column_int64(s, 4);
+		text_col(s, 5, s_r->address, sizeof(s_r->address));
+	} else if (rc != SQLITE_DONE) {
+		return fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int store_portal_session_touch(struct store *st, const char *id_hash, time_t now,
+                               const char **error_r)
+{
+	const char *t[] = {id_hash};
+	int64_t n[] = {(int64_t)now};
+	return run(st, "UPDATE portal_sessions SET last_seen = ?2 WHERE id_hash = ?1", "ti", t, n,
+	           error_r);
+}
+
+int store_portal_session_delete(struct store *st, const char *id_hash, const char **error_r)
+{
+	const char *t[] = {id_hash};
+	return run(st, "DELETE FROM portal_sessions WHERE id_hash = ?1", "t", t, NULL, error_r);
+}
+
+int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,
+                                const char **error_r)
+{
+	int64_t n[] = {(int64_t)idle_before, (int64_t)created_before};
+	return run(st, "DELETE FROM portal_sessions WHERE last_seen < ?1 OR created < ?2", "ii", NULL,
+	           n, error_r);
+}
+
+int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
+                           const char *client, const char *detail, const char **error_r)
+{
+	const char *t[] = {event, address, client, detail};
+	int64_t n[] = {(int64_t)at};
+	return run(st, "INSERT INTO audit_log (at, event, address, client, detail)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5)",
+	           "itttt", t, n, error_r);
+}
+
+int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
+                            size_t *count_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*entries_r = NULL;
+	*count_r = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, at, event, address, client, detail FROM audit_log"
+	                           " WHERE at >= ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, (int64_t)since) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*entries_r = sg_reallocarray(*entries_r, *count_r + 1, sizeof(**entries_r));
+		struct store_audit_entry *e = &(*entries_r)[(*count_r)++];
+		e->id = sqlite3_column_int64(s, 0);
+		e->at = (time_t)sqlite3_column_int64(s, 1);
+		text_col(s, 2, e->event, sizeof(e->event));
+		text_col(s, 3, e->address, sizeof(e->address));
+		text_col(s, 4, e->client, sizeof(e->client));
+		text_col(s, 5, e->detail, sizeof(e->detail));
+	}
+	if (rc != SQLITE_DONE) {
+		sg_free(entries_r);
+		*count_r = 0;
+		return fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}

@@ -1,0 +1,221 @@
+"""The web portal over real HTTPS: security headers, cookie flags, CSRF, session rotation,
+escaping, lockout, and the whole path invite -> register -> login -> channel -> upload."""
+import http.client
+import os
+import re
+import ssl
+import subprocess
+import urllib.parse
+
+import pytest
+
+import sgrig
+
+PARTNER = "partner@partner.test"
+PASSWORD = "correct horse battery staple"
+
+
+class Browser:
+    """Just enough of a browser: one cookie jar, forms posted with the page's CSRF token."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+
+    def request(self, method, path, body=None, headers=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        r.text = r.read().decode("utf-8")
+        for v in r.headers.get_all("Set-Cookie") or []:
+            name, _, rest = v.partition("=")
+            value = rest.split(";")[0]
+            if "Max-Age=0" in v:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        c.close()
+        return r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def csrf(self, page):
+        m = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert m, page
+        return m.group(1)
+
+    def post(self, path, fields, csrf=True, page_path=None):
+        fields = dict(fields)
+        if csrf:
+            fields["csrf"] = self.csrf(self.get(page_path or path).text)
+        return self.request("POST", path, urllib.parse.urlencode(fields),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def upload(self, path, data, page_path):
+        token = self.csrf(self.get(page_path).text)
+        b = "----sgtestboundary"
+        body = (f"--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n"
+                f"--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.pem\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + \
+            f"\r\n--{b}--\r\n".encode()
+        return self.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={b}"})
+
+
+@pytest.fixture
+def portal(gw_factory):
+    g = gw_factory()
+    g.set(**{"gateway.organization": "Acme <script>alert(1)</script>"})
+    g.start()
+    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    return g
+
+
+def invite(g, addr=PARTNER):
+    r = g.cli("user", "invite", addr)
+    assert r.returncode == 0, r.stderr
+    return re.search(r"^([A-Z0-9]{4}(-[A-Z0-9]{4})+)$", r.stdout, re.M).group(1)
+
+
+def register(g, b, addr=PARTNER, pw=PASSWORD):
+    otp = invite(g, addr)
+    r = b.post("/register", {"email": addr, "otp": otp})
+    assert r.status == 303 and r.headers["Location"] == "/register/password", r.text
+    r = b.post("/register/password", {"password": pw, "password2": pw})
+    assert r.status == 303, r.text
+    return otp
+
+
+def test_security_headers_and_cookie_flags(portal):
+    b = Browser(portal.portal_port)
+    r = b.get("/login")
+    assert r.status == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    cookie = r.headers["Set-Cookie"]
+    for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/"):
+        assert flag in cookie
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
+    css = b.get("/static/portal.css")
+    assert css.status == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert b.get("/nope").status == 404
+
+
+def test_csrf_missing_or_wrong_is_403(portal):
+    b = Browser(portal.portal_port)
+    b.get("/login")
+    assert b.post("/login", {"email": PARTNER, "password": "x"}, csrf=False).status == 403
+    r = b.request("POST", "/login", "email=a%40b.test&password=x&csrf=" + "0" * 64,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 403
+    fresh = Browser(portal.portal_port)  # no session at all
+    r = fresh.request("POST", "/login", "csrf=&email=a", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 403
+
+
+def test_register_login_channel_upload(portal, tmp_path):
+    b = Browser(portal.portal_port)
+    b.get("/register")
+    before = b.cookies["sg_session"]
+    otp = register(portal, b)
+    assert b.cookies["sg_session"] != before  # rotated: no session fixation
+    r = b.get("/account?m=registered")
+    assert r.status == 200 and PARTNER in r.text and "Registration complete" in r.text
+    # The OTP is single-use.
+    b2 = Browser(portal.portal_port)
+    r = b2.post("/register", {"email": PARTNER, "otp": otp})
+    assert r.status == 200 and "do not match an open invitation" in r.text
+    # Log out, log in again: the cookie changes at login too.
+    token = b.csrf(b.get("/account").text)
+    r = b.request("POST", "/logout", "csrf=" + token, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 303 and "sg_session" not in b.cookies
+    assert b.get("/account").status == 303
+    b.get("/login")
+    anon = b.cookies["sg_session"]
+    r = b.post("/login", {"email": PARTNER, "password": PASSWORD})
+    assert r.status == 303 and r.headers["Location"] == "/account"
+    assert b.cookies["sg_session"] != anon
+    # S/MIME needs a certificate first.
+    r = b.post("/account/channel", {"channel": "smime"}, page_path="/account")
+    assert "Upload your certificate" in r.text
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(crt), "-days", "30", "-subj", "/CN=Partner",
+                    "-addext", f"subjectAltName=email:{PARTNER}",
+                    "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+                    "-addext", "extendedKeyUsage=emailProtection"], check=True, capture_output=True)
+    r = b.upload("/account/upload", crt.read_bytes(), "/account")
+    assert r.status == 303, r.text
+    r = b.post("/account/channel", {"channel": "smime"}, page_path="/account")
+    assert r.status == 303
+    assert "S/MIME" in b.get("/account").text
+    show = portal.cli("user", "show", PARTNER)
+    assert "channel:  smime" in show.stdout and "imported" in show.stdout
+    # A certificate for someone else is refused.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(crt), "-days", "30", "-subj", "/CN=Other",
+                    "-addext", "subjectAltName=email:other@partner.test"], check=True, capture_output=True)
+    r = b.upload("/account/upload", crt.read_bytes(), "/account")
+    assert r.status == 200 and "not for your e-mail address" in r.text
+    audit = portal.cli("audit").stdout
+    for ev in ("invited", "otp-accepted", "registered", "login", "logout", "channel", "upload",
+               "upload-refused"):
+        assert re.search(rf"\b{ev}\b", audit), audit
+
+
+def test_password_rules(portal):
+    b = Browser(portal.portal_port)
+    invite(portal)
+    otp = invite(portal)  # a second invitation replaces the first OTP
+    assert b.post("/register", {"email": PARTNER, "otp": otp}).status == 303
+    r = b.post("/register/password", {"password": PARTNER, "password2": PARTNER})
+    assert "must not be your e-mail address" in r.text
+    r = b.post("/register/password", {"password": "short", "password2": "short"})
+    assert "cannot be used" in r.text
+    r = b.post("/register/password", {"password": PASSWORD, "password2": PASSWORD + "x"})
+    assert "differ" in r.text
+
+
+def test_xss_in_fields_is_escaped(portal):
+    b = Browser(portal.portal_port)
+    evil = '"><script>alert(1)</script>@x.test'
+    r = b.post("/login", {"email": evil, "password": "x"})
+    assert "<script>alert(1)</script>" not in r.text
+    assert "&quot;&gt;&lt;script&gt;" in r.text
+
+
+def test_lockout_does_not_reveal_accounts(portal):
+    b = Browser(portal.portal_port)
+    register(portal, b)
+    c = Browser(portal.portal_port)
+    for _ in range(4):
+        r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
+        assert r.status == 200 and "Login failed" in r.text
+    r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
+    assert r.status == 429 and "15 minutes" in r.text
+    # Locked now even with the right password, and from this client for unknown accounts too.
+    r = c.post("/login", {"email": PARTNER, "password": PASSWORD})
+    assert r.status == 429
+    r = c.post("/login", {"email": "nobody@partner.test", "password": PASSWORD})
+    assert r.status == 429 and "15 minutes" in r.text
+    assert "lockout" in portal.cli("audit").stdout
+
+
+def test_german_ui(portal):
+    b = Browser(portal.portal_port)
+    r = b.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert 'lang="de"' in r.text and "Anmelden" in r.text
+    r = b.get("/lang?l=en&next=/login")
+    assert r.status == 303 and r.headers["Location"] == "/login"
+    r = b.get("/login", headers={"Accept-Language": "de"})
+    assert 'lang="en"' in r.text  # the switch wins over the browser
+    assert b.get("/lang?l=de&next=//evil.test").headers["Location"] == "/"

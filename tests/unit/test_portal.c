@@ -1,0 +1,231 @@
+/* test_portal.c: the portal's parsers and helpers (forms, escaping, templates, language
+ * choice, secrets) and its store tables (accounts, throttling, sessions, audit). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/sg_buf.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "portal/portal.h"
+#include "store/store.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int parse(const char *ctype, const char *body, struct portal_form *f)
+{
+	const char *err;
+	return portal_form_parse(ctype, body, strlen(body), f, &err);
+}
+
+static void urlencoded_forms(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"a", "=x", "a=%", "a=%4", "a=%zz", "a=%00", "a=1&b"};
+	struct portal_form f;
+	const char *u = "application/x-www-form-urlencoded";
+	assert_int_equal(parse(u, "email=a%40b.test&password=p+w%21&empty=", &f), 0);
+	assert_string_equal(portal_form_get(&f, "email"), "a@b.test");
+	assert_string_equal(portal_form_get(&f, "password"), "p w!");
+	assert_string_equal(portal_form_get(&f, "empty"), "");
+	assert_string_equal(portal_form_get(&f, "missing"), "");
+	portal_form_clear(&f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(u, bad[i], &f), -1);
+	assert_int_equal(parse("text/plain", "a=b", &f), -1);
+	assert_int_equal(parse(NULL, "a=b", &f), -1);
+	/* Ceilings: one field too long, too many fields. */
+	char *big = sg_malloc(SG_HTTP_FIELD_MAX + 8);
+	memcpy(big, "a=", 2);
+	memset(big + 2, 'x', SG_HTTP_FIELD_MAX + 1);
+	big[SG_HTTP_FIELD_MAX + 3] = '\0';
+	assert_int_equal(parse(u, big, &f), -1);
+	sg_free(&big);
+	char many[SG_HTTP_FIELDS_MAX * 8 + 16] = "a=1";
+	for (int i = 0; i < SG_HTTP_FIELDS_MAX; i++)
+		memcpy(many + 3 + 4 * i, "&a=1", 5);
+	assert_int_equal(parse(u, many, &f), -1);
+}
+
+static void multipart_forms(void **state)
+{
+	(void)state;
+	struct portal_form f;
+	const char *ct = "multipart/form-data; boundary=XyZ";
+	const char *body = "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n"
+	                   "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"k.asc\"\r\n"
+	                   "Content-Type: application/octet-stream\r\n\r\nBIN\0DATA\r\n--XyZ--\r\n";
+	size_t len = strlen(body) + 1 + strlen(body + strlen(body) + 1);
+	const char *err;
+	assert_int_equal(portal_form_parse(ct, body, len, &f, &err), 0);
+	assert_string_equal(portal_form_get(&f, "csrf"), "abc");
+	const struct portal_field *file = portal_form_field(&f, "file");
+	assert_non_null(file);
+	assert_true(file->is_file);
+	assert_int_equal(file->value_len, 8);
+	assert_memory_equal(file->value, "BIN\0DATA", 8);
+	portal_form_clear(&f);
+	assert_int_equal(parse("multipart/form-data; boundary=\"q\"",
+	                       "--q\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--q--", &f), 0);
+	assert_string_equal(portal_form_get(&f, "a"), "1");
+	portal_form_clear(&f);
+	static const char *const bad[] = {
+		"", "--XyZ", "--XyZ\r\n\r\nno headers\r\n--XyZ--",
+		"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+		"--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--",
+		"--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(ct, bad[i], &f), -1);
+	assert_int_equal(parse("multipart/form-data", "--x--", &f), -1);
+}
+
+static void escaping_and_templates(void **state)
+{
+	(void)state;
+	struct sg_buf b;
+	sg_buf_init(&b, 4096);
+	assert_int_equal(portal_html_escape(&b, "<a href=\"x\">'&`</a>"), 0);
+	assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#96;&lt;/a&gt;");
+	assert_null(strchr(b.data, '<'));
+	assert_null(strchr(b.data, '"'));
+	sg_buf_reset(&b);
+	struct portal_var v[] = {{"x", "<b>", false}, {"r", "<i>ok</i>", true}};
+	assert_int_equal(portal_html_render(&b, "[{{x}}|{{&r}}|{{t.btn_login}}]", v, 2,
+	                                    PORTAL_LANG_DE), 0);
+	assert_string_equal(b.data, "[&lt;b&gt;|<i>ok</i>|Anmelden]");
+	sg_buf_free(&b);
+	sg_buf_init(&b, 8);
+	assert_int_equal(portal_html_escape(&b, "<<<<<<<<"), -1); /* the ceiling holds */
+	sg_buf_free(&b);
+}
+
+static void language_choice(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cookie, *accept;
+		enum portal_lang want;
+	} cases[] = {
+		{NULL, NULL, PORTAL_LANG_EN},
+		{NULL, "de-DE,de;q=0.9,en;q=0.8", PORTAL_LANG_DE},
+		{NULL, "en-US,en;q=0.9,de;q=0.8", PORTAL_LANG_EN},
+		{NULL, "fr, de;q=0.5", PORTAL_LANG_DE},
+		{NULL, "en;q=0.2, de;q=0.7", PORTAL_LANG_DE},
+		{NULL, "dem, eng", PORTAL_LANG_EN},
+		{"en", "de", PORTAL_LANG_EN},
+		{"de", NULL, PORTAL_LANG_DE},
+		{"xx", "de", PORTAL_LANG_DE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(portal_i18n_pick(cases[i].cookie, cases[i].accept), cases[i].want);
+	assert_string_equal(portal_i18n_text(PORTAL_LANG_DE, "password"), "Passwort");
+}
+
+static void secrets(void **state)
+{
+	(void)state;
+	char hash[STORE_PORTAL_HASH_MAX];
+	const char *err;
+	assert_int_equal(portal_auth_hash_password("pässword 1234", hash, sizeof(hash), &err), 0);
+	assert_true(strncmp(hash, "$argon2id$", 10) == 0);
+	assert_true(portal_auth_check_password(hash, "pässword 1234"));
+	assert_false(portal_auth_check_password(hash, "pässword 1235"));
+	assert_false(portal_auth_check_password("", ""));
+	char otp[PORTAL_OTP_LEN + 8], h1[PORTAL_TOKEN_HEX], h2[PORTAL_TOKEN_HEX];
+	portal_auth_otp_new(otp, sizeof(otp));
+	assert_int_equal(strlen(otp), PORTAL_OTP_LEN + PORTAL_OTP_LEN / 4 - 1);
+	portal_auth_otp_hash(otp, h1);
+	for (char *p = otp; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	portal_auth_otp_hash(otp, h2); /* typed in lower case, still the same */
+	assert_true(portal_auth_equal(h1, h2));
+	portal_auth_token_hash("a", h1);
+	portal_auth_token_hash("b", h2);
+	assert_false(portal_auth_equal(h1, h2));
+	assert_false(portal_auth_equal("", ""));
+}
+
+static void store_tables(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sg-portal-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const char *err;
+	struct store *st = store_open("sqlite:t.db", dir, &err);
+	assert_non_null(st);
+	assert_true(store_schema_version(st) >= 5);
+	char otp[PORTAL_OTP_LEN + 8];
+	assert_int_equal(portal_auth_invite(st, "P@x.test", 30, 1000, otp, sizeof(otp), &err), 0);
+	struct store_portal_account a;
+	assert_int_equal(store_portal_account_get(st, "p@X.test", &a, &err), 1);
+	assert_int_equal(a.otp_expires, 1000 + 30 * 86400);
+	assert_int_equal(a.registered, 0);
+	assert_int_equal(store_portal_otp_failed(st, a.user_id, &err), 0);
+	assert_int_equal(store_portal_register(st, a.user_id, "$argon2id$x", 2000, &err), 0);
+	assert_int_equal(store_portal_account_get(st, "p@x.test", &a, &err), 1);
+	assert_string_equal(a.otp_hash, "");
+	assert_int_equal(a.registered, 2000);
+	assert_int_equal(store_portal_account_get(st, "q@x.test", &a, &err), 0);
+	/* Throttling: the 5th failure locks for lock_s; then the count starts again. */
+	bool locked = false;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(store_portal_throttle_fail(st, "ip:1", 100, 5, 900, &locked, &err), 0);
+		assert_false(locked);
+	}
+	assert_int_equal(store_portal_throttle_fail(st, "ip:1", 100, 5, 900, &locked, &err), 0);
+	assert_true(locked);
+	store_portal_throttle_locked(st, "ip:1", 999, &locked, &err);
+	assert_true(locked);
+	store_portal_throttle_locked(st, "ip:1", 1000, &locked, &err);
+	assert_false(locked);
+	store_portal_throttle_fail(st, "ip:1", 1001, 5, 900, &locked, &err);
+	assert_false(locked);
+	/* Sessions and their expiry. */
+	struct store_portal_session s = {.user_id = 7, .stage = 2, .created = 10, .last_seen = 20};
+	sg_strlcpy(s.id_hash, "h1", sizeof(s.id_hash));
+	sg_strlcpy(s.csrf, "c1", sizeof(s.csrf));
+	sg_strlcpy(s.address, "p@x.test", sizeof(s.address));
+	assert_int_equal(store_portal_session_add(st, &s, &err), 0);
+	struct store_portal_session got;
+	assert_int_equal(store_portal_session_get(st, "h1", &got, &err), 1);
+	assert_string_equal(got.address, "p@x.test");
+	assert_int_equal(got.stage, 2);
+	assert_int_equal(store_portal_session_touch(st, "h1", 50, &err), 0);
+	assert_int_equal(store_portal_session_expire(st, 40, 5, &err), 0);
+	assert_int_equal(store_portal_session_get(st, "h1", &got, &err), 1);
+	assert_int_equal(store_portal_session_expire(st, 51, 5, &err), 0);
+	assert_int_equal(store_portal_session_get(st, "h1", &got, &err), 0);
+	/* Audit. */
+	assert_int_equal(store_portal_audit_add(st, 5, "login", "p@x.test", "127.0.0.1", "", &err), 0);
+	assert_int_equal(store_portal_audit_add(st, 9, "logout", "p@x.test", "127.0.0.1", "", &err), 0);
+	struct store_audit_entry *e;
+	size_t n;
+	assert_int_equal(store_portal_audit_list(st, 6, &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].event, "logout");
+	sg_free(&e);
+	store_close(&st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(urlencoded_forms),      cmocka_unit_test(multipart_forms),
+		cmocka_unit_test(escaping_and_templates), cmocka_unit_test(language_choice),
+		cmocka_unit_test(secrets),               cmocka_unit_test(store_tables),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
