@@ -1,8 +1,10 @@
 /* transform_pgp.c: OpenPGP on the mail path. Outbound, the entity is encrypted (and signed
  * with the sender's gateway-held key) as PGP/MIME to every recipient of the group. Inbound,
  * PGP/MIME and inline PGP encrypted to a gateway-held key are decrypted and signatures are
- * verified against the keys the store holds. One RNP context per call: RNP contexts are not
- * thread-safe, and one holds only the keys this message needs. */
+ * verified against the keys the store holds. Outbound keeps one RNP context per worker thread
+ * (RNP contexts are not thread-safe) with the keys it has loaded: loading and validating a key
+ * costs more than encrypting 100 KB, and a fingerprint names the same key material forever.
+ * Whether a key may still be used is asked of the store on every message. */
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
@@ -14,8 +16,49 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Messages a thread context serves before it is started afresh: bounds the keys it holds
+ * and picks up keys that were re-imported under the same fingerprint. */
+#define PGP_THREAD_CTX_USES 256
+
+struct thread_ctx {
+	struct pgp_ctx *ctx;
+	size_t uses;
+};
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void thread_ctx_free(void *p)
+{
+	struct thread_ctx *tc = p;
+	pgp_ctx_free(&tc->ctx);
+	sg_free(&tc);
+}
+
+static void ctx_key_init(void) { (void)pthread_key_create(&ctx_key, thread_ctx_free); }
+
+/* This thread's context, created or renewed as needed; NULL with *err on failure. */
+static struct pgp_ctx *thread_ctx(const char **err)
+{
+	pthread_once(&ctx_once, ctx_key_init);
+	struct thread_ctx *tc = pthread_getspecific(ctx_key);
+	if (tc == NULL) {
+		tc = sg_calloc(1, sizeof(*tc));
+		(void)pthread_setspecific(ctx_key, tc);
+	}
+	if (tc->ctx != NULL && tc->uses >= PGP_THREAD_CTX_USES) {
+		pgp_ctx_free(&tc->ctx);
+		tc->uses = 0;
+	}
+	if (tc->ctx == NULL && pgp_ctx_new(&tc->ctx, err) < 0)
+		return NULL;
+	tc->uses++;
+	return tc->ctx;
+}
 
 /* Loads addr's active public key into ctx; fpr_r gets its fingerprint. 1, 0 none, -1 error. */
 static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, const char *addr,
@@ -34,7 +77,8 @@ static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, cons
 	} else if (need_secret && !key.has_secret) {
 		*why_r = "no gateway-held OpenPGP key";
 		rc = 0;
-	} else if (pgp_ctx_load_public(ctx, key.keydata, key.keydata_len, why_r) < 0) {
+	} else if (!pgp_ctx_has_key(ctx, key.fingerprint, false) &&
+	           pgp_ctx_load_public(ctx, key.keydata, key.keydata_len, why_r) < 0) {
 		rc = -1;
 	} else {
 		sg_strlcpy(fpr_r, key.fingerprint, PGP_FPR_MAX);
@@ -55,6 +99,8 @@ int transform_pgp_load_secret(const struct transform_env *te, struct pgp_ctx *ct
 	int rc = load_public(te, ctx, addr, fpr_r, true, why_r);
 	if (rc != 1)
 		return rc;
+	if (pgp_ctx_has_key(ctx, fpr_r, true))
+		return 1; /* unsealed earlier in this thread */
 	unsigned char *blob = NULL;
 	size_t len = 0;
 	rc = store_pgp_secret_get(te->store, fpr_r, &blob, &len, why_r);
@@ -146,7 +192,7 @@ enum transform_result transform_pgp(const struct transform_env *te,
 	if (prc < 0)
 		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
 		                     "the message was encrypted and cannot be read here: %s", err);
-	else if (pgp_ctx_new(&po.ctx, &err) < 0)
+	else if ((po.ctx = thread_ctx(&err)) == NULL)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "OpenPGP: %s", err);
 	if (res == TRANSFORM_OK)
 		res = load_recipients(&po);
@@ -162,7 +208,6 @@ enum transform_result transform_pgp(const struct transform_env *te,
 		sg_info("%s: PGP/MIME encrypted for %zu recipient(s)%s", in->queue_id, in->nrcpt,
 		        po.signer[0] ? ", signed" : "");
 	}
-	pgp_ctx_free(&po.ctx);
 	sg_free(&po.fprs);
 	sg_buf_free_secret(&plain_buf);
 	return res;
