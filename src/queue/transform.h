@@ -94,6 +94,11 @@ int transform_find_cert(const struct transform_env *te, const char *addr, int us
 /* The gateway-held private key of cert. */
 int transform_cert_key(const struct transform_env *te, const struct store_cert *cert,
                        struct keystore_key **key_r, const char **error_r);
+/* The gateway-held key of cert for signing, from a small per-thread cache: borrowed, not
+ * to be freed; NULL with *error_r. */
+const struct keystore_key *transform_signing_key(const struct transform_env *te,
+                                                 const struct store_cert *cert,
+                                                 const char **error_r);
 /* policy_lookup_fn over the store: ctx is the transform_env. */
 int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 

@@ -12,6 +12,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,53 @@ int transform_cert_key(const struct transform_env *te, const struct store_cert *
 		rc = keystore_unseal(te->keystore, sealed, len, owner, key_r, error_r) == 0 ? 1 : -1;
 	sg_free(&sealed);
 	return rc == 1 ? 0 : -1;
+}
+
+/* Per worker thread: the last few signing keys, by certificate fingerprint. Unsealing and
+ * decoding a key (OpenSSL 3's PKCS#8 decoder) costs more than the signature itself; whether the
+ * certificate may still be used is checked on every message before the cache is asked. */
+#define SIGNER_CACHE 16
+
+struct signer_cache {
+	char fpr[SIGNER_CACHE][65];
+	struct keystore_key *key[SIGNER_CACHE];
+	size_t next;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+	struct signer_cache *c = p;
+	for (size_t i = 0; i < SIGNER_CACHE; i++)
+		keystore_key_free(&c->key[i]);
+	sg_free(&c);
+}
+
+static void cache_init(void) { (void)pthread_key_create(&cache_key, cache_free); }
+
+const struct keystore_key *transform_signing_key(const struct transform_env *te,
+                                                 const struct store_cert *cert,
+                                                 const char **error_r)
+{
+	pthread_once(&cache_once, cache_init);
+	struct signer_cache *c = pthread_getspecific(cache_key);
+	if (c == NULL) {
+		c = sg_calloc(1, sizeof(*c));
+		(void)pthread_setspecific(cache_key, c);
+	}
+	for (size_t i = 0; i < SIGNER_CACHE; i++)
+		if (c->key[i] != NULL && strcmp(c->fpr[i], cert->fingerprint) == 0)
+			return c->key[i];
+	struct keystore_key *key = NULL;
+	if (transform_cert_key(te, cert, &key, error_r) < 0)
+		return NULL;
+	size_t slot = c->next++ % SIGNER_CACHE;
+	keystore_key_free(&c->key[slot]);
+	c->key[slot] = key;
+	sg_strlcpy(c->fpr[slot], cert->fingerprint, sizeof(c->fpr[slot]));
+	return key;
 }
 
 int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r)

@@ -41,10 +41,10 @@ static enum transform_result sign_entity(struct smime_job *sj)
 		        sj->in->queue_id, why);
 		return rc < 0 ? TRANSFORM_TEMP : TRANSFORM_OK;
 	}
-	struct keystore_key *key = NULL;
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
-	if (transform_cert_key(sj->te, &cert, &key, &err) == 0) {
+	const struct keystore_key *key = transform_signing_key(sj->te, &cert, &err);
+	if (key != NULL) {
 		struct smime_der signer = {cert.der, cert.der_len};
 		struct smime_der chain = {sj->te->ca_der, sj->te->ca_der_len};
 		if (smime_sign(&signer, key, &chain, sj->te->ca_der != NULL ? 1 : 0, sj->entity.data,
@@ -54,7 +54,6 @@ static enum transform_result sign_entity(struct smime_job *sj)
 		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot open the signing key: %s",
 		                     err);
 	}
-	keystore_key_free(&key);
 	store_cert_clear(&cert);
 	return res;
 }
