@@ -12,9 +12,12 @@ if [ ! -f "$dir/sealgate.conf" ]; then
 fi
 "$bin" check-config -c "$dir/sealgate.conf"
 port=$("$bin" config get -c "$dir/sealgate.conf" smtp.listen)
+ldap=$("$bin" config get -c "$dir/sealgate.conf" ldap.listen)
+portal=$("$bin" config get -c "$dir/sealgate.conf" portal.base_url)
 cat <<EOT
 
-sealgate demo: SMTP on $port (STARTTLS with the demo CA in $dir/ca/ca.crt).
+sealgate demo: SMTP on $port (STARTTLS with the demo CA in $dir/ca/ca.crt),
+certificate directory (LDAP) on $ldap, partner portal on $portal.
 Send it a mail from another terminal:
 
   swaks --server ${port} --from alice@example.com --to bob@example.com \\
