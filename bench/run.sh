@@ -70,6 +70,9 @@ echo "bench: sealgate instance on $GW_PORT"
 CONF=$WORK/gw/sealgate.conf
 set_key() { "$BIN" config set -c "$CONF" "$1" "$2" >/dev/null; }
 set_key smtp.listen "127.0.0.1:$GW_PORT"
+# Every instance also runs ldapd and the portal: keep them off the default ports.
+set_key ldap.listen "127.0.0.1:$(free_port)"
+set_key portal.listen "127.0.0.1:$(free_port)"
 set_key smtp.internal_networks 127.0.0.1/32
 set_key smtp.max_message_size 20M
 set_key route.internal "smtp:127.0.0.1:$SINK_PORT"

@@ -38,6 +38,9 @@ SINK_PORT=$(free_port); GW_PORT=$(free_port)
 CONF=$WORK/gw/sealgate.conf
 set_key() { "$BIN" config set -c "$CONF" "$1" "$2" >/dev/null; }
 set_key smtp.listen "127.0.0.1:$GW_PORT"
+# Every instance also runs ldapd and the portal: keep them off the default ports.
+set_key ldap.listen "127.0.0.1:$(free_port)"
+set_key portal.listen "127.0.0.1:$(free_port)"
 set_key smtp.internal_networks 127.0.0.1/32
 set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
 set_key route.external "smtp:127.0.0.1:$SINK_PORT"
