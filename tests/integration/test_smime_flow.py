@@ -106,8 +106,18 @@ def test_gpgsm_decrypts_what_we_send(smime_gw, partner, workdir):
     env = dict(os.environ, GNUPGHOME=str(home))
     try:
         run("gpgsm", "--batch", "--import", str(partner / "ca.crt"), env=env)
-        run("gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--import",
-            str(partner / "bob.p12"), input=b"test", env=env)
+        # gpgsm 2.2.40 refuses ~1 in 40 valid legacy .p12 files (docs/smime.md): a fresh
+        # export has a fresh salt.
+        for _ in range(3):
+            r = run("gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
+                    "--import", str(partner / "bob.p12"), input=b"test", env=env, check=False)
+            if r.returncode == 0:
+                break
+            run(OPENSSL, "pkcs12", "-export", "-in", str(partner / "bob.crt"), "-inkey",
+                str(partner / "bob.key"), "-out", str(partner / "bob.p12"), "-passout", "pass:test",
+                "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+        else:
+            raise AssertionError("gpgsm refused three fresh .p12 files")
         (workdir / "body.b64").write_bytes(body)
         r = run("gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
                 "--assume-base64", "--decrypt", str(workdir / "body.b64"), input=b"test", env=env)
