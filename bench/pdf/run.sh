@@ -8,28 +8,10 @@
 # 127.0.0.1; every server is stopped on exit.
 set -euo pipefail
 BUILD=${1:?usage: bench/pdf/run.sh BUILD_DIR}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$(cd "$BUILD" && pwd)/sealgate
-PY=/usr/bin/python3
-CLIENTS=${BENCH_CLIENTS:-10}
+NAME=pdf
 COUNT_A=${BENCH_PDF_COUNT:-200}       # (a) 10 KB + 100 KB
 COUNT_B=${BENCH_PDF_LARGE_COUNT:-30}  # (b) 100 KB + 5 MB
-[ -x "$BIN" ] || { echo "bench/pdf: no sealgate binary at $BIN (make first)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/sealgate-bench-pdf.XXXXXX)
-SINK_PID="" GW_PID=""
-cleanup() {
-  set +e
-  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID"
-    for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$GW_PID" 2>/dev/null
-  fi
-  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
-  wait 2>/dev/null
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench/pdf: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/../lib/gateway.sh"
 
 # The four prepared messages: NAME BODY_BYTES ATTACHMENT_BYTES, plain and tagged. The body is
 # prose with spaces (the common case, not the 2 MB-line worst case); the attachment is random,
@@ -63,28 +45,10 @@ for c in "a 10240 102400" "b 102400 5242880"; do
   make_message "$WORK/$1-pdf.eml" "[secure] bench $1" "$2" "$3"
 done
 
-cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"
-cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpload" "$ROOT/bench/smtpload.c"
-SINK_PORT=$(free_port); GW_PORT=$(free_port)
-"$WORK/smtpsink" "$SINK_PORT" & SINK_PID=$!
-
-"$BIN" init "$WORK/gw" --domain example.com --hostname gw.example.com >/dev/null
-CONF=$WORK/gw/sealgate.conf
-set_key() { "$BIN" config set -c "$CONF" "$1" "$2" >/dev/null; }
-set_key smtp.listen "127.0.0.1:$GW_PORT"
-# Every instance also runs ldapd and the portal: keep them off the default ports.
-set_key ldap.listen "127.0.0.1:$(free_port)"
-set_key portal.listen "127.0.0.1:$(free_port)"
-set_key smtp.internal_networks 127.0.0.1/32
-set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
-set_key route.external "smtp:127.0.0.1:$SINK_PORT"
 echo "a long bench passphrase" | "$BIN" user add-external -c "$CONF" sink@remote.test --password-stdin >/dev/null
 
 LOG=$WORK/sealgate.log
-set -m
-"$BIN" run -c "$CONF" >"$LOG" 2>&1 & GW_PID=$!
-set +m
-for _ in $(seq 100); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$GW_PORT),1)" 2>/dev/null && break; sleep 0.1; done
+start_gateway
 "$WORK/smtpload" warm "$GW_PORT" 2 20 10240 "$SINK_PORT" >/dev/null
 SMTPLOAD_MESSAGE="$WORK/a-pdf.eml" "$WORK/smtpload" warm "$GW_PORT" 2 4 1 "$SINK_PORT" >/dev/null
 
