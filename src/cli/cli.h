@@ -4,6 +4,7 @@
 #define SG_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
@@ -26,6 +27,16 @@ struct cli_cert_ctx {
 };
 /* Opens everything for config_path; prints why not and returns -1. */
 int cli_cert_open(struct cli_cert_ctx *ctx, const char *config_path, bool want_keys);
+/* A subcommand of a group that works on the store (and, with want_keys, the keys). */
+struct cli_subcommand {
+	const char *name;
+	int (*run)(struct cli_cert_ctx *ctx, int argc, char **argv);
+	bool want_keys;
+};
+/* Takes -c FILE, finds argv[0] in table, opens the context it needs and runs it; usage()
+ * for anything else. */
+int cli_dispatch(const struct cli_subcommand *table, size_t n, int argc, char **argv,
+                 int (*usage)(void));
 void cli_cert_close(struct cli_cert_ctx *ctx);
 /* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);

@@ -760,11 +760,7 @@ static int cert_tool(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- dispatch ---- */
 
-static const struct {
-	const char *name;
-	int (*run)(struct cli_cert_ctx *ctx, int argc, char **argv);
-	bool want_keys;
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
 	{"issue", cmd_issue, true},   {"proxy", cmd_proxy, true},
 	{"revoke", cmd_revoke, true}, {"list", cmd_list, false},
 	{"export", cmd_export, false}, {"import", cmd_import, false},
@@ -773,18 +769,6 @@ static const struct {
 
 int cli_cert_cmd(int argc, char **argv)
 {
-	const char *config = cli_take_config(&argc, argv);
-	if (argc < 1)
-		return cert_usage();
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(argv[0], subcommands[i].name) != 0)
-			continue;
-		struct cli_cert_ctx ctx;
-		if (cli_cert_open(&ctx, config, subcommands[i].want_keys) < 0)
-			return 1;
-		int rc = subcommands[i].run(&ctx, argc - 1, argv + 1);
-		cli_cert_close(&ctx);
-		return rc;
-	}
-	return cert_usage();
+	return cli_dispatch(subcommands, sizeof(subcommands) / sizeof(subcommands[0]), argc,
+	                    argv, cert_usage);
 }

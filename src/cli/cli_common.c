@@ -43,3 +43,22 @@ struct settings *cli_load_settings(const char *path)
 	}
 	return s;
 }
+
+int cli_dispatch(const struct cli_subcommand *table, size_t n, int argc, char **argv,
+                 int (*usage)(void))
+{
+	const char *config = cli_take_config(&argc, argv);
+	if (argc < 1)
+		return usage();
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[0], table[i].name) != 0)
+			continue;
+		struct cli_cert_ctx ctx;
+		if (cli_cert_open(&ctx, config, table[i].want_keys) < 0)
+			return 1;
+		int rc = table[i].run(&ctx, argc - 1, argv + 1);
+		cli_cert_close(&ctx);
+		return rc;
+	}
+	return usage();
+}

@@ -291,11 +291,7 @@ static int cmd_generate(struct cli_cert_ctx *ctx, int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
-static const struct {
-	const char *name;
-	int (*run)(struct cli_cert_ctx *ctx, int argc, char **argv);
-	bool want_keys;
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
 	{"import", cmd_import, false}, {"list", cmd_list, false},
 	{"export", cmd_export, false}, {"delete", cmd_delete, false},
 	{"generate", cmd_generate, true}, {"accept", cmd_accept, false},
@@ -303,18 +299,6 @@ static const struct {
 
 int cli_pgp_cmd(int argc, char **argv)
 {
-	const char *config = cli_take_config(&argc, argv);
-	if (argc < 1)
-		return pgp_usage();
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(argv[0], subcommands[i].name) != 0)
-			continue;
-		struct cli_cert_ctx ctx;
-		if (cli_cert_open(&ctx, config, subcommands[i].want_keys) < 0)
-			return 1;
-		int rc = subcommands[i].run(&ctx, argc - 1, argv + 1);
-		cli_cert_close(&ctx);
-		return rc;
-	}
-	return pgp_usage();
+	return cli_dispatch(subcommands, sizeof(subcommands) / sizeof(subcommands[0]), argc,
+	                    argv, pgp_usage);
 }
