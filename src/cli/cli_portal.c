@@ -6,7 +6,7 @@
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 #include "policy/policy.h"
-#include "portal/portal.h"
+#include "queue/held.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -37,9 +37,11 @@ int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr)
 		cli_errorf("libsodium cannot be initialised");
 		return 1;
 	}
-	char otp[PORTAL_OTP_LEN + 8];
+	char otp[HELD_OTP_SIZE];
 	int days = (int)settings_number(ctx->settings, "policy.otp_valid_days");
-	if (portal_auth_invite(ctx->store, addr, days, sg_wall(), otp, sizeof(otp), &err) < 0) {
+	int64_t uid;
+	time_t until;
+	if (held_invite_create(ctx->store, addr, "", days, sg_wall(), otp, &uid, &until, &err) < 0) {
 		cli_errorf("%s: %s", addr, err);
 		return 1;
 	}

@@ -3,10 +3,15 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 #include "pdf/pdf.h"
 #include "policy/policy.h"
+#include "portal/portal.h"
+#include "queue/held.h"
+#include "queue/spool.h"
 #include "store/store.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,6 +90,44 @@ static int read_password(char *pw, size_t size)
 	return 0;
 }
 
+/* The same password logs in on the portal (Argon2id): the account counts as registered, but
+ * without security questions it cannot be reset there (an admin sets a new one). */
+static int portal_login_set(struct cli_cert_ctx *ctx, const char *addr, const char *pw)
+{
+	char hash[STORE_PORTAL_HASH_MAX];
+	const char *err;
+	int64_t uid;
+	if (sodium_init() < 0 || portal_auth_hash_password(pw, hash, sizeof(hash), &err) < 0 ||
+	    store_portal_invite(ctx->store, addr, "", 0, &uid, &err) < 0 ||
+	    store_portal_register(ctx->store, uid, hash, sg_wall(), &err) < 0) {
+		cli_errorf("%s: the portal login could not be stored", addr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Mail held for the partner's registration goes out now, by their channel. */
+static void release_held(struct cli_cert_ctx *ctx, const char *addr)
+{
+	char path[SG_PATH_MAX];
+	const char *err;
+	struct spool *sp = NULL;
+	if (settings_path(ctx->settings, "gateway.spool_dir", path, sizeof(path)) == 0)
+		sp = spool_open_existing(path, &err);
+	struct held_ctx hc = {.settings = ctx->settings, .store = ctx->store,
+	                      .keystore = ctx->keystore, .spool = sp};
+	size_t n = 0;
+	if (sp == NULL)
+		cli_errorf("warning: no spool: mail held for %s stays held until `sealgate user passwd`"
+		           " runs with the spool in place", addr);
+	else if (held_mail_release(&hc, addr, &n, &err) < 0)
+		cli_errorf("warning: releasing mail held for %s: %s (run `sealgate user passwd` again)",
+		           addr, err);
+	else if (n > 0)
+		printf("%s: %zu held message(s) released to the queue\n", addr, n);
+	spool_close(&sp);
+}
+
 /* Reads the password and stores the partner's SecurePDF record; the password is wiped. */
 static int store_password(struct cli_cert_ctx *ctx, const char *addr, int64_t uid)
 {
@@ -97,7 +140,11 @@ static int store_password(struct cli_cert_ctx *ctx, const char *addr, int64_t ui
 		cli_errorf("password refused: %s", err);
 		rc = -1;
 	}
+	if (rc == 0 && portal_login_set(ctx, addr, pw) < 0)
+		rc = -1;
 	sg_wipe(pw, sizeof(pw));
+	if (rc == 0)
+		release_held(ctx, addr);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -181,6 +228,21 @@ static int list_users(struct cli_cert_ctx *ctx)
 	return 0;
 }
 
+/* The portal account: registered, or invited (and until when), and the mail held for it. */
+static void show_portal(struct cli_cert_ctx *ctx, const char *addr)
+{
+	struct store_portal_account a;
+	const char *err;
+	char when[16];
+	if (store_portal_account_get(ctx->store, addr, &a, &err) == 1) {
+		date_text(a.registered ? a.registered : a.otp_expires, when, sizeof(when));
+		printf("portal:   %s %s\n", a.registered ? "registered" : "invited, valid until", when);
+	}
+	size_t held = 0;
+	if (store_held_count(ctx->store, addr, &held, &err) == 0 && held > 0)
+		printf("held:     %zu message(s) waiting for the registration\n", held);
+}
+
 static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 {
 	struct store_user u;
@@ -212,6 +274,7 @@ static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 			       store_pgp_source_name(keys[i].source), store_pgp_status_name(keys[i].status),
 			       keys[i].has_secret ? " (key held here)" : "");
 	store_pgp_list_free(&keys, n);
+	show_portal(ctx, addr);
 	return 0;
 }
 

@@ -70,6 +70,10 @@
 #define SG_HTTP_FIELD_MAX         4096              /* one text field of a form, bytes */
 #define SG_HTTP_FIELDS_MAX        32                /* fields in one form */
 #define SG_HTTP_BODY_MAX          (1024 * 1024)     /* one request body (an uploaded key) */
+#define SG_HTTP_TEXT_MAX          (256 * 1024)      /* the text field of a message written on the portal */
+#define SG_HTTP_COMPOSE_BODY_MAX  (64L * 1024 * 1024) /* a message with attachments (POST /compose,
+                                                     * /reply/...): policy.max_encrypted_size, capped */
+#define SG_HTTP_COMPOSE_PAGE_MAX  (2 * 1024 * 1024) /* the compose page, with the text shown again */
 #define SG_HTTP_PAGE_MAX          (256 * 1024)      /* one rendered page */
 #define SG_HTTP_CONNECTIONS_MAX   256               /* concurrent portal connections */
 

@@ -3,28 +3,53 @@
  * choices (SEIPD v1, AES-256, no compression, no AEAD) are the ones GnuPG 2.2 reads. */
 #include "crypto/pgp.h"
 #include "crypto/pgp_priv.h"
+#include "core/sg_log.h"
 #include "core/sg_mem.h"
-#include "mime/mime.h"
 
-#include <gmime/gmime.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_RECIPIENTS 1000
 #define PROLOGUE "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
 
+/* True if data has an LF that no CR precedes. */
+static bool has_bare_lf(const char *data, size_t len)
+{
+	const char *q = data, *end = data + len;
+	while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		if (q == data || q[-1] != '\r')
+			return true;
+		q++;
+	}
+	return false;
+}
+
+/* Appends data to out at *o with every bare LF made CRLF; out has room for 2 * len. memchr
+ * finds the line ends of text much faster than a loop over every byte. */
+static void put_crlf(char *out, size_t *o, const char *data, size_t len)
+{
+	const char *q = data, *end = data + len;
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t seg = nl != NULL ? (size_t)(nl - q) : (size_t)(end - q);
+		memcpy(out + *o, q, seg);
+		*o += seg;
+		if (nl == NULL)
+			break;
+		if (nl == data || nl[-1] != '\r')
+			out[(*o)++] = '\r';
+		out[(*o)++] = '\n';
+		q = nl + 1;
+	}
+}
+
 /* entity with every bare LF made CRLF (caller frees). */
 static char *crlf_copy(const char *entity, size_t len, size_t *len_r)
 {
-	size_t extra = 0;
-	for (size_t i = 0; i < len; i++)
-		extra += entity[i] == '\n' && (i == 0 || entity[i - 1] != '\r');
-	char *out = sg_malloc(sg_size_add(sg_size_add(len, extra), 1));
+	char *out = sg_malloc(sg_size_add(sg_size_mul(len, 2), 1));
 	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (entity[i] == '\n' && (i == 0 || entity[i - 1] != '\r'))
-			out[o++] = '\r';
-		out[o++] = entity[i];
-	}
+	put_crlf(out, &o, entity, len);
 	out[o] = '\0';
 	*len_r = o;
 	return out;
@@ -73,10 +98,10 @@ static int set_options(rnp_op_encrypt_t op)
 	           : -1;
 }
 
-/* The armoured OpenPGP message for data (caller frees). */
+/* The armoured OpenPGP message for data, in *out_r (the caller destroys it). */
 static int encrypt_armored(struct pgp_ctx *ctx, const char *const *fprs, size_t n,
-                           const char *signer, const char *data, size_t len,
-                           unsigned char **armored_r, size_t *armored_len_r, const char **error_r)
+                           const char *signer, const char *data, size_t len, rnp_output_t *out_r,
+                           const char **error_r)
 {
 	rnp_input_t in = NULL;
 	rnp_output_t out = NULL;
@@ -91,9 +116,10 @@ static int encrypt_armored(struct pgp_ctx *ctx, const char *const *fprs, size_t 
 	    (signer != NULL && add_signer(ctx->ffi, op, signer, error_r) < 0))
 		goto done;
 	*error_r = "OpenPGP: encryption failed";
-	if (set_options(op) < 0 || rnp_op_encrypt_execute(op) != RNP_SUCCESS ||
-	    pgp_priv_output_take(out, SIZE_MAX / 2, armored_r, armored_len_r) < 0)
+	if (set_options(op) < 0 || rnp_op_encrypt_execute(op) != RNP_SUCCESS)
 		goto done;
+	*out_r = out;
+	out = NULL;
 	rc = 0;
 done:
 	rnp_op_encrypt_destroy(op);
@@ -102,59 +128,60 @@ done:
 	return rc;
 }
 
-static GMimePart *make_part(const char *type, const char *subtype, const void *data, size_t len)
+/* RFC 3156 §4: multipart/encrypted with the version part and the armoured message; the same
+ * fields, order and folding GMime wrote, written directly (GMime cost more than the rest). */
+#define MPE_HEAD \
+	"MIME-Version: 1.0\r\n" \
+	"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n" \
+	"\tboundary=\"%s\"\r\n" \
+	"\r\n" PROLOGUE "\r\n" \
+	"--%s\r\n" \
+	"Content-Type: application/pgp-encrypted\r\n" \
+	"Content-Transfer-Encoding: 7bit\r\n" \
+	"Content-Description: PGP/MIME version identification\r\n" \
+	"\r\n" \
+	"Version: 1\r\n" \
+	"\r\n" \
+	"--%s\r\n" \
+	"Content-Type: application/octet-stream; name=encrypted.asc\r\n" \
+	"Content-Transfer-Encoding: 7bit\r\n" \
+	"Content-Description: OpenPGP encrypted message\r\n" \
+	"Content-Disposition: inline; filename=encrypted.asc\r\n" \
+	"\r\n"
+#define BOUNDARY_SIZE 32
+
+/* "=-" and 20 random base64 characters, as GMime makes them: "=-" can start no line of the
+ * armour (base64 and its header lines), so the boundary never occurs inside. */
+static void make_boundary(char dst[BOUNDARY_SIZE])
 {
-	GMimePart *part = g_mime_part_new_with_type(type, subtype);
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(data, len);
-	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
-	g_mime_part_set_content(part, w);
-	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_7BIT);
-	g_object_unref(w);
-	g_object_unref(s);
-	return part;
+	unsigned char rnd[15];
+	randombytes_buf(rnd, sizeof(rnd));
+	dst[0] = '=';
+	dst[1] = '-';
+	sodium_bin2base64(dst + 2, BOUNDARY_SIZE - 2, rnd, sizeof(rnd),
+	                  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 }
 
-/* RFC 3156 §4: multipart/encrypted with the version part and the armoured message. */
-static void build_mime(const unsigned char *armored, size_t len, char **out_r, size_t *out_len_r)
+static void build_mime(const char *armored, size_t len, char **out_r, size_t *out_len_r)
 {
-	static const char version[] = "Version: 1\r\n";
-	static const char head[] = "MIME-Version: 1.0\r\n";
-	mime_init();
-	GMimeMultipartEncrypted *mpe = g_mime_multipart_encrypted_new();
-	GMimeObject *obj = GMIME_OBJECT(mpe);
-	g_mime_object_set_content_type_parameter(obj, "protocol", "application/pgp-encrypted");
-	GMimePart *v = make_part("application", "pgp-encrypted", version, sizeof(version) - 1);
-	g_mime_object_set_header(GMIME_OBJECT(v), "Content-Description",
-	                         "PGP/MIME version identification", NULL);
-	GMimePart *enc = make_part("application", "octet-stream", armored, len);
-	g_mime_object_set_content_type_parameter(GMIME_OBJECT(enc), "name", "encrypted.asc");
-	g_mime_object_set_header(GMIME_OBJECT(enc), "Content-Description",
-	                         "OpenPGP encrypted message", NULL);
-	g_mime_object_set_disposition(GMIME_OBJECT(enc), "inline");
-	g_mime_object_set_content_disposition_parameter(GMIME_OBJECT(enc), "filename",
-	                                                "encrypted.asc");
-	g_mime_multipart_add(GMIME_MULTIPART(mpe), GMIME_OBJECT(v));
-	g_mime_multipart_add(GMIME_MULTIPART(mpe), GMIME_OBJECT(enc));
-	g_mime_multipart_set_prologue(GMIME_MULTIPART(mpe), PROLOGUE);
-	g_mime_multipart_set_boundary(GMIME_MULTIPART(mpe), NULL); /* else "--(null)" */
-	g_object_unref(v);
-	g_object_unref(enc);
-
-	GMimeFormatOptions *fo = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	GMimeStream *mem = g_mime_stream_mem_new();
-	g_mime_object_write_to_stream(obj, fo, mem);
-	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	size_t n = sizeof(head) - 1 + ba->len;
-	char *out = sg_malloc(n + 1);
-	memcpy(out, head, sizeof(head) - 1);
-	memcpy(out + sizeof(head) - 1, ba->data, ba->len);
-	out[n] = '\0';
+	char boundary[BOUNDARY_SIZE], head[1024];
+	make_boundary(boundary);
+	int hl = snprintf(head, sizeof(head), MPE_HEAD, boundary, boundary, boundary);
+	sg_assert(hl > 0 && (size_t)hl < sizeof(head));
+	/* the head, the armour (CRLF at most doubles it), CRLF, CRLF--boundary--CRLF, NUL */
+	size_t cap = sg_size_add(sg_size_add((size_t)hl, sg_size_mul(len, 2)), 2 + 8 + BOUNDARY_SIZE);
+	char *out = sg_malloc(cap);
+	memcpy(out, head, (size_t)hl);
+	size_t o = (size_t)hl;
+	put_crlf(out, &o, armored, len);
+	if (len == 0 || armored[len - 1] != '\n') {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	int tl = snprintf(out + o, cap - o, "\r\n--%s--\r\n", boundary);
+	sg_assert(tl > 0 && (size_t)tl < cap - o);
 	*out_r = out;
-	*out_len_r = n;
-	g_object_unref(mem);
-	g_mime_format_options_free(fo);
-	g_object_unref(mpe);
+	*out_len_r = o + (size_t)tl;
 }
 
 int pgp_encrypt_mime(struct pgp_ctx *ctx, const char *const *recipient_fprs, size_t nrecipients,
@@ -165,16 +192,21 @@ int pgp_encrypt_mime(struct pgp_ctx *ctx, const char *const *recipient_fprs, siz
 		*error_r = nrecipients == 0 ? "OpenPGP: no recipient key" : "OpenPGP: too many recipients";
 		return -1;
 	}
-	size_t clen = 0;
-	char *canon = crlf_copy(entity, len, &clen);
-	unsigned char *armored = NULL;
-	size_t alen = 0;
-	int rc = encrypt_armored(ctx, recipient_fprs, nrecipients, signer_fpr, canon, clen, &armored,
-	                         &alen, error_r);
+	/* What the spool holds is CRLF already: then the entity is encrypted as it is. */
+	size_t clen = len;
+	char *canon = has_bare_lf(entity, len) ? crlf_copy(entity, len, &clen) : NULL;
+	rnp_output_t armored = NULL;
+	int rc = encrypt_armored(ctx, recipient_fprs, nrecipients, signer_fpr,
+	                         canon != NULL ? canon : entity, clen, &armored, error_r);
 	sg_free_secret(&canon, clen); /* plaintext of a message meant to be secret */
-	if (rc < 0)
-		return -1;
-	build_mime(armored, alen, out_r, out_len_r);
-	sg_free(&armored);
-	return 0;
+	uint8_t *buf = NULL;
+	size_t alen = 0;
+	if (rc == 0 && rnp_output_memory_get_buf(armored, &buf, &alen, false) != RNP_SUCCESS) {
+		*error_r = "OpenPGP: encryption failed";
+		rc = -1;
+	}
+	if (rc == 0)
+		build_mime((const char *)buf, alen, out_r, out_len_r);
+	rnp_output_destroy(armored);
+	return rc;
 }

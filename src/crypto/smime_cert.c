@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <string.h>
 
 X509 *smime_priv_x509(const unsigned char *der, size_t len)
@@ -22,6 +23,68 @@ X509 *smime_priv_x509(const unsigned char *der, size_t len)
 		X509_free(x);
 		return NULL;
 	}
+	return x;
+}
+
+/* Per thread: the certificates parsed last, by their exact DER bytes. OpenSSL 3 decodes the
+ * public key of every certificate it parses through its provider decoders, which costs more
+ * than the RSA encryption the certificate is parsed for, and the mail path meets the same few
+ * certificates on every message. Keyed by the DER itself, a cached object can only ever stand
+ * for those bytes; whether the certificate may be used is still decided on every call. */
+#define X509_CACHE_SLOTS 16
+
+struct x509_cache {
+	unsigned char *der[X509_CACHE_SLOTS];
+	size_t len[X509_CACHE_SLOTS];
+	X509 *x[X509_CACHE_SLOTS];
+	size_t next;
+};
+
+static pthread_key_t x509_cache_key;
+static pthread_once_t x509_cache_once = PTHREAD_ONCE_INIT;
+
+static void x509_cache_free(void *p)
+{
+	struct x509_cache *c = p;
+	for (size_t i = 0; i < X509_CACHE_SLOTS; i++) {
+		X509_free(c->x[i]);
+		sg_free(&c->der[i]);
+	}
+	sg_free(&c);
+}
+
+static void x509_cache_init(void) { (void)pthread_key_create(&x509_cache_key, x509_cache_free); }
+
+static struct x509_cache *x509_cache_get(void)
+{
+	pthread_once(&x509_cache_once, x509_cache_init);
+	struct x509_cache *c = pthread_getspecific(x509_cache_key);
+	if (c == NULL) {
+		c = sg_calloc(1, sizeof(*c));
+		if (pthread_setspecific(x509_cache_key, c) != 0)
+			sg_free(&c);
+	}
+	return c;
+}
+
+X509 *smime_priv_x509_cached(const unsigned char *der, size_t len)
+{
+	if (der == NULL || len == 0 || len > SG_CERT_DER_MAX)
+		return NULL;
+	struct x509_cache *c = x509_cache_get();
+	for (size_t i = 0; c != NULL && i < X509_CACHE_SLOTS; i++) {
+		if (c->x[i] != NULL && c->len[i] == len && memcmp(c->der[i], der, len) == 0)
+			return X509_up_ref(c->x[i]) == 1 ? c->x[i] : NULL;
+	}
+	X509 *x = smime_priv_x509(der, len);
+	if (x == NULL || c == NULL || X509_up_ref(x) != 1)
+		return x;
+	size_t slot = c->next++ % X509_CACHE_SLOTS;
+	X509_free(c->x[slot]);
+	sg_free(&c->der[slot]);
+	c->x[slot] = x;
+	c->der[slot] = sg_memdup(der, len);
+	c->len[slot] = len;
 	return x;
 }
 
@@ -208,7 +271,7 @@ static const char *check_usage(X509 *x, enum smime_usage usage)
 int smime_cert_usable(const unsigned char *der, size_t len, enum smime_usage usage, time_t now,
                       time_t revoked_at, const char **why_r)
 {
-	X509 *x = smime_priv_x509(der, len);
+	X509 *x = smime_priv_x509_cached(der, len);
 	if (x == NULL) {
 		*why_r = "certificate cannot be read";
 		return -1;

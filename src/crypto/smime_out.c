@@ -4,31 +4,32 @@
 #include "crypto/smime.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/smime_priv.h"
+#include "core/sg_log.h"
 #include "core/sg_mem.h"
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
-/* The entity with every bare LF made CRLF, in a BIO the CMS code reads. */
-static BIO *crlf_input(const char *entity, size_t len, char **copy_r)
+/* The entity with every bare LF made CRLF, in a BIO the CMS code reads: the entity itself when
+ * it is CRLF already (what the spool holds), else a copy in *copy_r. */
+static BIO *crlf_input(const char *entity, size_t len, char **copy_r, size_t *copy_len_r)
 {
 	*copy_r = NULL;
-	BIO *tmp = smime_priv_mem_bio(entity, len);
-	size_t n;
-	if (tmp == NULL || smime_priv_bio_take(tmp, true, copy_r, &n) < 0) {
-		BIO_free(tmp);
-		return NULL;
-	}
-	BIO_free(tmp);
-	return smime_priv_mem_bio(*copy_r, n);
+	*copy_len_r = 0;
+	if (!smime_priv_has_bare_lf(entity, len))
+		return smime_priv_mem_bio(entity, len);
+	smime_priv_crlf_copy(entity, len, copy_r, copy_len_r);
+	return smime_priv_mem_bio(*copy_r, *copy_len_r);
 }
 
 static int add_recipients(CMS_ContentInfo *cms, const struct smime_der *certs, size_t ncerts,
                           const char **error_r)
 {
 	for (size_t i = 0; i < ncerts; i++) {
-		X509 *x = smime_priv_x509(certs[i].data, certs[i].len);
+		X509 *x = smime_priv_x509_cached(certs[i].data, certs[i].len);
 		/* flags 0: issuerAndSerialNumber; CMS_USE_KEYID breaks gpgsm 2.2 */
 		CMS_RecipientInfo *ri = x != NULL ? CMS_add1_recipient_cert(cms, x, 0) : NULL;
 		X509_free(x);
@@ -41,6 +42,47 @@ static int add_recipients(CMS_ContentInfo *cms, const struct smime_der *certs, s
 	return 0;
 }
 
+/* What SMIME_write_CMS writes for (auth)enveloped data, with CRLF line ends, written directly:
+ * the DER in one piece and base64 in 64-column lines, without the BIO chain and the copy that
+ * turned its LF into CRLF. */
+#define P7M_HEAD \
+	"MIME-Version: 1.0\r\n" \
+	"Content-Disposition: attachment; filename=\"smime.p7m\"\r\n" \
+	"Content-Type: application/pkcs7-mime; smime-type=%s; name=\"smime.p7m\"\r\n" \
+	"Content-Transfer-Encoding: base64\r\n\r\n"
+
+static int write_p7m(CMS_ContentInfo *cms, bool auth, char **out_r, size_t *out_len_r)
+{
+	unsigned char *der = NULL;
+	int n = i2d_CMS_ContentInfo(cms, &der);
+	if (n <= 0 || (size_t)n > SG_MESSAGE_SIZE_HARD_MAX) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	size_t dlen = (size_t)n, lines = (dlen + 47) / 48;
+	char head[256];
+	int hl = snprintf(head, sizeof(head), P7M_HEAD, auth ? "authEnveloped-data" : "enveloped-data");
+	sg_assert(hl > 0 && (size_t)hl < sizeof(head));
+	/* 64 characters and CRLF per 48 bytes, the closing CRLF, the NUL */
+	size_t cap = sg_size_add(sg_size_add((size_t)hl, sg_size_mul(lines, 66)), 3);
+	char *out = sg_malloc(cap);
+	memcpy(out, head, (size_t)hl);
+	size_t o = (size_t)hl;
+	for (size_t i = 0; i < dlen; i += 48) {
+		int chunk = dlen - i < 48 ? (int)(dlen - i) : 48;
+		o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, der + i, chunk);
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	out[o++] = '\r';
+	out[o++] = '\n';
+	out[o] = '\0';
+	OPENSSL_free(der);
+	*out_r = out;
+	*out_len_r = o;
+	return 0;
+}
+
 int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
                   unsigned flags, char **out_r, size_t *out_len_r, const char **error_r)
 {
@@ -49,27 +91,25 @@ int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *enti
 		return -1;
 	}
 	char *copy = NULL;
-	BIO *in = crlf_input(entity, len, &copy);
-	BIO *out = BIO_new(BIO_s_mem());
-	const EVP_CIPHER *cipher = (flags & SMIME_ENCRYPT_GCM) != 0 ? EVP_aes_256_gcm()
-	                                                           : EVP_aes_256_cbc();
+	size_t copy_len;
+	BIO *in = crlf_input(entity, len, &copy, &copy_len);
+	bool gcm = (flags & SMIME_ENCRYPT_GCM) != 0;
+	const EVP_CIPHER *cipher = gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
 	unsigned fl = CMS_PARTIAL | CMS_BINARY; /* input is CRLF already: keep it byte-exact */
-	CMS_ContentInfo *cms = in != NULL && out != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
+	CMS_ContentInfo *cms = in != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
 	int rc = -1;
 	*error_r = "message too large or out of memory";
 	if (cms == NULL || add_recipients(cms, certs, ncerts, error_r) < 0)
 		goto out;
 	*error_r = "CMS encryption failed";
-	if (CMS_final(cms, in, NULL, fl) != 1 || SMIME_write_CMS(out, cms, NULL, CMS_BINARY) != 1 ||
-	    smime_priv_bio_take(out, true, out_r, out_len_r) < 0)
+	if (CMS_final(cms, in, NULL, fl) != 1 || write_p7m(cms, gcm, out_r, out_len_r) < 0)
 		goto out;
 	rc = 0;
 out:
 	ERR_clear_error();
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
-	BIO_free(out);
-	sg_free(&copy);
+	sg_free_secret(&copy, copy_len);
 	return rc;
 }
 
@@ -77,7 +117,7 @@ static STACK_OF(X509) *chain_stack(const struct smime_der *chain, size_t nchain)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	for (size_t i = 0; sk != NULL && i < nchain; i++) {
-		X509 *x = smime_priv_x509(chain[i].data, chain[i].len);
+		X509 *x = smime_priv_x509_cached(chain[i].data, chain[i].len);
 		if (x == NULL || !sk_X509_push(sk, x)) {
 			X509_free(x);
 			sk_X509_pop_free(sk, X509_free);
@@ -94,9 +134,10 @@ int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
 	/* The streaming pattern: CMS_final after CMS_PARTIAL fails in 3.0 ("attribute error"). */
 	unsigned fl = CMS_DETACHED | CMS_PARTIAL | CMS_STREAM | CMS_BINARY;
 	char *copy = NULL;
-	BIO *in = crlf_input(entity, len, &copy);
+	size_t copy_len;
+	BIO *in = crlf_input(entity, len, &copy, &copy_len);
 	BIO *out = BIO_new(BIO_s_mem());
-	X509 *x = smime_priv_x509(signer->data, signer->len);
+	X509 *x = smime_priv_x509_cached(signer->data, signer->len);
 	STACK_OF(X509) *sk = chain_stack(chain, nchain);
 	CMS_ContentInfo *cms = NULL;
 	int rc = -1;

@@ -10,12 +10,19 @@
 
 /* d2i of exactly len bytes (nothing may follow), at most SG_CERT_DER_MAX; NULL if not. */
 X509 *smime_priv_x509(const unsigned char *der, size_t len);
+/* The same from a small per-thread cache keyed by the DER bytes (the mail path parses the same
+ * few certificates for every message). A reference the caller frees; never to be modified. */
+X509 *smime_priv_x509_cached(const unsigned char *der, size_t len);
 /* Hex of an ASN1_INTEGER serial into dst; -1 if it does not fit. */
 int smime_priv_serial_hex(const ASN1_INTEGER *serial, char *dst, size_t dstsize);
 /* One-line RFC 2253 form of name into dst (truncated names are refused: -1). */
 int smime_priv_name(const X509_NAME *name, char *dst, size_t dstsize);
 /* First e-mail address of x (SAN rfc822Name, else DN emailAddress), lower-case; "" if none. */
 void smime_priv_address(X509 *x, char *dst, size_t dstsize);
+/* True if p has an LF that no CR precedes. */
+bool smime_priv_has_bare_lf(const char *p, size_t n);
+/* A NUL-terminated copy of p with every bare LF made CRLF (caller frees). */
+void smime_priv_crlf_copy(const char *p, size_t n, char **out_r, size_t *out_len_r);
 /* Copies a memory BIO's contents into a new NUL-terminated buffer, bare LF made CRLF if crlf. */
 int smime_priv_bio_take(BIO *b, bool crlf, char **out_r, size_t *out_len_r);
 /* A read-only memory BIO over msg: raw DER is recognised by its first byte. */

@@ -43,6 +43,9 @@ extern volatile sig_atomic_t daemon_reload_requested;
  * Handlers are installed without SA_RESTART so blocking calls return EINTR. */
 void daemon_signals_init(void);
 
+/* The tick role (daemon/tick_main.c): clock-driven work such as expiring held mail. */
+int tick_main(struct role_ctx *ctx);
+
 /* `sealgate run`: the master; returns the process exit code. */
 int master_run(const char *config_path);
 /* Hidden `sealgate __role NAME -c FILE`: the child side of the re-exec. */

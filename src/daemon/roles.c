@@ -1,6 +1,6 @@
 /* roles.c: the process graph of sealgate as a table: every child the master starts, what it
- * runs, what it may touch. docs/architecture.md draws the same table; later issues add
- * portal, ldapd and tick rows here and nowhere else. */
+ * runs, what it may touch. docs/architecture.md draws the same table; a new role is a row
+ * here and nowhere else. */
 #include "daemon/daemon.h"
 #include "ldap/ldapd.h"
 #include "portal/portal.h"
@@ -35,9 +35,16 @@ static const struct role_def roles[] = {
 	 .entry = portal_main,
 	 .listen_key = "portal.listen",
 	 .opens_store = true,
-	 .spool_dirs = "",
+	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true, /* sessions live in the store: a new child takes over */
 	 .doc = "the web portal: partners register, log in and choose their secure channel"},
+	{.name = "tick",
+	 .entry = tick_main,
+	 .listen_key = NULL,
+	 .opens_store = true,
+	 .spool_dirs = "tmp data incoming",
+	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
+	 .doc = "clock-driven work: deletes held mail whose invitation expired and tells the sender"},
 };
 
 const struct role_def *roles_table(size_t *count_r)

@@ -84,4 +84,31 @@ struct mime_edit {
 int mime_edit_apply(const char *data, size_t len, const struct mime_edit *e, struct sg_buf *out,
                     const char **error_r);
 
+/* ---- mime_build.c: new messages (notices, mail written on the portal) ---- */
+struct mime_attachment {
+	const char *filename;     /* as the user named it (UTF-8); encoded by GMime */
+	const char *content_type; /* "type/subtype"; anything else becomes application/octet-stream */
+	const void *data;
+	size_t len;
+};
+struct mime_header_pair {
+	const char *name, *value;
+};
+struct mime_build {
+	const char *from, *from_name; /* addr-spec and display name (UTF-8, may be NULL) */
+	const char *to, *to_name;
+	const char *subject;          /* UTF-8 */
+	const char *text;             /* the text part, UTF-8 */
+	const char *in_reply_to;      /* a Message-ID without <>, or NULL */
+	const char *msgid_domain;     /* right-hand side of the new Message-ID */
+	bool auto_submitted;          /* Auto-Submitted: auto-generated (RFC 3834) */
+	const struct mime_header_pair *extra; /* more fields (values must be printable ASCII) */
+	size_t nextra;
+	const struct mime_attachment *att;
+	size_t natt;
+};
+/* Appends a complete RFC 5322 message (CRLF, 7-bit) to out; -1 with *error_r when an address
+ * is missing or out's ceiling is reached. */
+int mime_build_message(const struct mime_build *b, struct sg_buf *out, const char **error_r);
+
 #endif

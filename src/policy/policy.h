@@ -1,6 +1,6 @@
 /* policy.h: what happens to each recipient of a message: its direction (outbound, inbound,
- * internal), the action (for now always pass; later S/MIME, PGP, SecurePDF, webmail, hold) and
- * the route to its next hop. Recipients whose plans are equal share one delivery. */
+ * internal), the action (pass, S/MIME, PGP, SecurePDF, webmail, hold for registration, ...)
+ * and the route to its next hop. Recipients whose plans are equal share one delivery. */
 #ifndef SG_POLICY_H
 #define SG_POLICY_H
 
@@ -25,6 +25,8 @@ enum policy_action {
 	POLICY_WEBMAIL, /* keep on the portal, send a notification */
 	POLICY_INBOUND, /* decrypt and verify secure mail for an internal recipient */
 	POLICY_REFUSE,  /* must be encrypted and cannot be: bounce (fail closed) */
+	POLICY_HOLD,    /* must be encrypted to a partner not yet registered: hold and invite */
+	POLICY_PORTAL,  /* written on the portal by a partner: to the internal recipient */
 };
 
 /* A partner's or user's way of receiving secure mail. */
@@ -43,6 +45,7 @@ struct policy_rcpt_info {
 	bool smime_usable;           /* a valid, unrevoked encryption certificate */
 	bool pgp_usable;             /* an active encryption-capable OpenPGP key */
 	bool pdf_ready;              /* a SecurePDF key record from registration */
+	bool registered;             /* a portal account whose registration is complete */
 };
 typedef int (*policy_lookup_fn)(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 
@@ -61,6 +64,8 @@ struct policy_msg {
 	const char *sender;        /* envelope sender, "" for <> */
 	bool internal_client;      /* the client was in smtp.internal_networks */
 	const struct mime_info *mime; /* parsed headers, or NULL */
+	bool must_encrypt;         /* released after registration: encrypted whatever it says */
+	bool from_portal;          /* written on the portal by the (authenticated) sender */
 	policy_lookup_fn lookup;   /* recipient facts from the store, or NULL (nothing known) */
 	void *lookup_ctx;
 };
@@ -76,6 +81,8 @@ void policy_free(struct policy **p);
  * from the settings. tag may be "" (no tag). */
 void policy_set_options(struct policy *p, const char *subject_tag, bool opportunistic,
                         bool sign_outbound, enum policy_channel default_external);
+/* policy.invite_partners: hold mail to unregistered partners and invite them (default on). */
+void policy_set_invite(struct policy *p, bool invite);
 const char *policy_subject_tag(const struct policy *p);
 /* Why this message must be encrypted ("subject tag", "Sensitivity header"), or NULL. */
 const char *policy_encryption_trigger(const struct policy *p, const struct mime_info *mime);

@@ -18,6 +18,7 @@ struct policy {
 	bool opportunistic;
 	bool sign_outbound;
 	enum policy_channel default_external;
+	bool invite;
 };
 
 static const char *const direction_names[] = {
@@ -29,7 +30,7 @@ static const char *const direction_names[] = {
 static const char *const action_names[] = {
 	[POLICY_PASS] = "pass",       [POLICY_SMIME] = "smime",     [POLICY_PGP] = "pgp",
 	[POLICY_PDF] = "pdf",         [POLICY_WEBMAIL] = "webmail", [POLICY_INBOUND] = "inbound",
-	[POLICY_REFUSE] = "refuse",
+	[POLICY_REFUSE] = "refuse",   [POLICY_HOLD] = "hold",       [POLICY_PORTAL] = "portal",
 };
 
 static const char *const channel_names[] = {
@@ -46,6 +47,7 @@ struct policy *policy_new_from(const char *internal_domains, const char *route_i
 	p->route_external = sg_strdup(route_external);
 	p->subject_tag = sg_strdup("");
 	p->default_external = POLICY_CH_PDF;
+	p->invite = true;
 	return p;
 }
 
@@ -59,6 +61,8 @@ void policy_set_options(struct policy *p, const char *subject_tag, bool opportun
 	p->default_external = default_external;
 }
 
+void policy_set_invite(struct policy *p, bool invite) { p->invite = invite; }
+
 const char *policy_subject_tag(const struct policy *p) { return p->subject_tag; }
 
 struct policy *policy_new(const struct settings *s)
@@ -71,6 +75,7 @@ struct policy *policy_new(const struct settings *s)
 	policy_set_options(p, settings_get(s, "policy.encrypt_subject_tag"),
 	                   settings_bool(s, "policy.opportunistic_encrypt"),
 	                   settings_bool(s, "policy.sign_outbound"), def);
+	policy_set_invite(p, settings_bool(s, "policy.invite_partners"));
 	return p;
 }
 
@@ -161,21 +166,39 @@ static void plan_outbound(const struct policy *p, const struct policy_msg *m, co
 	if (m->lookup != NULL && m->lookup(m->lookup_ctx, rcpt, &ri) < 0) {
 		ri = (struct policy_rcpt_info){0};
 	}
-	plan->trigger = policy_encryption_trigger(p, m->mime);
+	plan->trigger = m->must_encrypt ? "released after registration"
+	                                : policy_encryption_trigger(p, m->mime);
 	if (plan->trigger == NULL && p->opportunistic && (ri.smime_usable || ri.pgp_usable))
 		plan->trigger = "opportunistic encryption";
 	if (plan->trigger == NULL)
 		return;
 	plan->action = outbound_channel(p, &ri);
+	/* A partner who has not registered yet is invited; the mail waits for the registration.
+	 * Mail released after registration never loops back into a hold. */
+	if (plan->action == POLICY_REFUSE && p->invite && !ri.registered && !m->must_encrypt)
+		plan->action = POLICY_HOLD;
 	if (plan->action == POLICY_REFUSE)
 		plan->reason = ri.known ? "the recipient has no usable certificate, key or secure channel"
 		                        : "the recipient has no certificate or key and is not registered "
 		                          "for secure mail";
 	plan->sign = p->sign_outbound && (plan->action == POLICY_SMIME || plan->action == POLICY_PGP);
 	/* A SecurePDF is made for one password: every recipient gets its own. */
-	plan->individual = plan->action == POLICY_PDF ||
+	plan->individual = plan->action == POLICY_PDF || plan->action == POLICY_HOLD ||
 	                   (plan->action != POLICY_REFUSE && m->mime != NULL &&
 	                    !mime_info_is_visible(m->mime, rcpt));
+}
+
+/* Partners write on the portal to internal addresses only; the portal checks that already,
+ * this is the rule's second line. */
+static void plan_portal(const struct policy *p, const char *rcpt, struct policy_plan *plan)
+{
+	plan->direction = POLICY_DIR_INBOUND;
+	if (policy_is_internal(p, rcpt)) {
+		plan->action = POLICY_PORTAL;
+		return;
+	}
+	plan->action = POLICY_REFUSE;
+	plan->reason = "mail written on the portal may only go to internal addresses";
 }
 
 int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const char *rcpt,
@@ -188,7 +211,9 @@ int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const c
 	*plan_r = (struct policy_plan){.action = POLICY_PASS};
 	plan_r->direction = policy_direction(p, m, rcpt);
 	plan_r->route = policy_is_internal(p, rcpt) ? p->route_internal : p->route_external;
-	if (plan_r->direction == POLICY_DIR_OUTBOUND)
+	if (m->from_portal)
+		plan_portal(p, rcpt, plan_r);
+	else if (plan_r->direction == POLICY_DIR_OUTBOUND)
 		plan_outbound(p, m, rcpt, plan_r);
 	else if (plan_r->direction == POLICY_DIR_INBOUND && m->mime != NULL &&
 	         (mime_info_is_smime(m->mime) || mime_info_is_pgp_mime(m->mime) ||

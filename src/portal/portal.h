@@ -24,19 +24,25 @@ struct portal_field {
 	char *value;      /* NUL-terminated; text fields hold no NUL and are <= SG_HTTP_FIELD_MAX */
 	size_t value_len;
 	bool is_file;     /* a multipart part with a filename (binary allowed) */
+	char *filename;   /* file parts: the name as sent (may be ""), else NULL */
+	char *content_type; /* file parts: "type/subtype" when sent and well-formed, else NULL */
 };
 struct portal_form {
 	struct portal_field fields[SG_HTTP_FIELDS_MAX];
 	size_t n;
 };
-/* Parses body by content_type (either kind; NULL or other types are refused). Values are
- * wiped when the form is cleared (passwords pass through here). */
+/* Parses body (at most SG_HTTP_COMPOSE_BODY_MAX bytes: the server caps each route lower) by
+ * content_type (either kind; NULL or other types are refused). Values are wiped when the form
+ * is cleared (passwords pass through here). */
 int portal_form_parse(const char *content_type, const char *body, size_t len,
                       struct portal_form *form_r, const char **error_r);
 /* The value of the first field called name, or "" when absent. */
 const char *portal_form_get(const struct portal_form *form, const char *name);
 const struct portal_field *portal_form_field(const struct portal_form *form, const char *name);
 void portal_form_clear(struct portal_form *form);
+/* The ceiling of a text field called name: SG_HTTP_TEXT_MAX for "text" (a message written on
+ * the portal), SG_HTTP_FIELD_MAX for every other. */
+size_t portal_form_field_max(const char *name);
 
 /* ---- portal_html.c: escaping and templates ---- */
 enum portal_lang { PORTAL_LANG_EN, PORTAL_LANG_DE };
@@ -60,21 +66,12 @@ const char *portal_i18n_code(enum portal_lang lang);
 
 /* ---- portal_auth.c: secrets: passwords, OTPs, session ids, CSRF tokens ---- */
 #define PORTAL_TOKEN_HEX 65 /* 32 random bytes as hex, with NUL */
-#define PORTAL_OTP_LEN 20   /* characters of a one-time password (base32, ~100 bits) */
 /* Argon2id (libsodium crypto_pwhash_str) of pw into out (STORE_PORTAL_HASH_MAX). */
 int portal_auth_hash_password(const char *pw, char *out, size_t outsize, const char **error_r);
 bool portal_auth_check_password(const char *hash, const char *pw);
-/* A fresh random OTP (PORTAL_OTP_LEN characters, groups of 4 joined by '-'). */
-void portal_auth_otp_new(char *otp, size_t size);
-/* A keyless hash (hex) of an OTP after removing '-' and spaces and upper-casing. */
-void portal_auth_otp_hash(const char *otp, char out[PORTAL_TOKEN_HEX]);
 void portal_auth_token_new(char out[PORTAL_TOKEN_HEX]);
 /* The hash (hex) under which a session id is stored. */
 void portal_auth_token_hash(const char *token, char out[PORTAL_TOKEN_HEX]);
 bool portal_auth_equal(const char *a, const char *b);
-/* Creates or refreshes the invitation of address: prints nothing, returns the OTP in otp_r
- * (at least PORTAL_OTP_LEN + 8 bytes). */
-int portal_auth_invite(struct store *st, const char *address, int valid_days, time_t now,
-                       char *otp_r, size_t otp_size, const char **error_r);
 
 #endif

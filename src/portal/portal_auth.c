@@ -27,19 +27,6 @@ bool portal_auth_check_password(const char *hash, const char *pw)
 	return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
 }
 
-void portal_auth_otp_new(char *otp, size_t size)
-{
-	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"; /* 32, no 0/O 1/I */
-	sg_assert(size >= PORTAL_OTP_LEN + PORTAL_OTP_LEN / 4);
-	size_t o = 0;
-	for (size_t i = 0; i < PORTAL_OTP_LEN; i++) {
-		if (i > 0 && i % 4 == 0)
-			otp[o++] = '-';
-		otp[o++] = alphabet[randombytes_uniform(32)];
-	}
-	otp[o] = '\0';
-}
-
 static void hex_digest(const char *domain, const char *s, size_t len, char out[PORTAL_TOKEN_HEX])
 {
 	unsigned char h[32];
@@ -49,20 +36,6 @@ static void hex_digest(const char *domain, const char *s, size_t len, char out[P
 	crypto_generichash_update(&st, (const unsigned char *)s, len);
 	crypto_generichash_final(&st, h, sizeof(h));
 	sodium_bin2hex(out, PORTAL_TOKEN_HEX, h, sizeof(h));
-}
-
-void portal_auth_otp_hash(const char *otp, char out[PORTAL_TOKEN_HEX])
-{
-	char norm[64];
-	size_t n = 0;
-	for (const char *p = otp; *p != '\0' && n + 1 < sizeof(norm); p++) {
-		if (*p == '-' || *p == ' ')
-			continue;
-		norm[n++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
-	}
-	norm[n] = '\0';
-	hex_digest("sealgate-otp", norm, n, out);
-	sodium_memzero(norm, sizeof(norm));
 }
 
 void portal_auth_token_new(char out[PORTAL_TOKEN_HEX])
@@ -82,19 +55,4 @@ bool portal_auth_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	return la == lb && la > 0 && sodium_memcmp(a, b, la) == 0;
-}
-
-int portal_auth_invite(struct store *st, const char *address, int valid_days, time_t now,
-                       char *otp_r, size_t otp_size, const char **error_r)
-{
-	char hash[PORTAL_TOKEN_HEX];
-	int64_t uid;
-	portal_auth_otp_new(otp_r, otp_size);
-	portal_auth_otp_hash(otp_r, hash);
-	if (store_portal_invite(st, address, hash, now + (time_t)valid_days * 86400, &uid,
-	                        error_r) < 0) {
-		sodium_memzero(otp_r, otp_size);
-		return -1;
-	}
-	return 0;
 }

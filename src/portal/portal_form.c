@@ -11,6 +11,10 @@
 #define NAME_MAX_LEN 64
 #define BOUNDARY_MAX 70      /* RFC 2046 */
 #define PART_HEADERS_MAX 1024
+#define FILENAME_MAX_LEN 255
+#define CTYPE_MAX_LEN 127
+#define PARAM_ABSENT (-1)
+#define PARAM_BAD (-2)
 
 static int hexval(char c)
 {
@@ -57,14 +61,24 @@ bad:
 	return -1;
 }
 
-static int add_field(struct portal_form *f, char *name, char *value, size_t len, bool is_file)
+size_t portal_form_field_max(const char *name)
+{
+	return strcmp(name, "text") == 0 ? SG_HTTP_TEXT_MAX : SG_HTTP_FIELD_MAX;
+}
+
+/* Takes name and value; a file part also brings its file name and content type. */
+static int add_field(struct portal_form *f, char *name, char *value, size_t len,
+                     const char *filename, const char *ctype)
 {
 	if (f->n >= SG_HTTP_FIELDS_MAX) {
 		sg_free(&name);
 		sg_free_secret(&value, len + 1);
 		return -1;
 	}
-	f->fields[f->n++] = (struct portal_field){name, value, len, is_file};
+	f->fields[f->n++] = (struct portal_field){
+		.name = name, .value = value, .value_len = len, .is_file = filename != NULL,
+		.filename = filename != NULL ? sg_strdup(filename) : NULL,
+		.content_type = ctype != NULL ? sg_strdup(ctype) : NULL};
 	return 0;
 }
 
@@ -82,19 +96,20 @@ static int parse_urlencoded(const char *body, size_t len, struct portal_form *f)
 		size_t name_len, value_len;
 		if (url_decode(body + pos, nlen, NAME_MAX_LEN, &name, &name_len) < 0)
 			return -1;
-		if (name_len == 0 || url_decode(eq + 1, end - nlen - pos - 1, SG_HTTP_FIELD_MAX, &value,
-		                                &value_len) < 0) {
+		if (name_len == 0 || url_decode(eq + 1, end - nlen - pos - 1, portal_form_field_max(name),
+		                                &value, &value_len) < 0) {
 			sg_free(&name);
 			return -1;
 		}
-		if (add_field(f, name, value, value_len, false) < 0)
+		if (add_field(f, name, value, value_len, NULL, NULL) < 0)
 			return -1;
 		pos = end + 1;
 	}
 	return 0;
 }
 
-/* The value of param (boundary, name, filename) in a header value: quoted or token. */
+/* The value of param (boundary, name, filename) in a header value: quoted or token.
+ * PARAM_ABSENT when it is not there, PARAM_BAD when it is but is too long or malformed. */
 static int header_param(const char *h, size_t hlen, const char *param, char *dst, size_t size)
 {
 	size_t plen = strlen(param);
@@ -106,16 +121,55 @@ static int header_param(const char *h, size_t hlen, const char *param, char *dst
 		bool quoted = p < hlen && h[p] == '"';
 		p += quoted;
 		while (p < hlen && (quoted ? h[p] != '"' : (h[p] != ';' && h[p] != ' ' && h[p] != '\r'))) {
-			if (o + 1 >= size || h[p] == '\0' || h[p] == '\n')
-				return -1;
+			if (o + 1 >= size || (unsigned char)h[p] < 0x20 || h[p] == 0x7f)
+				return PARAM_BAD;
 			dst[o++] = h[p++];
 		}
 		if (quoted && p >= hlen)
-			return -1;
+			return PARAM_BAD;
 		dst[o] = '\0';
 		return 0;
 	}
-	return -1;
+	return PARAM_ABSENT;
+}
+
+/* The start of the header called name (with its colon) in a part's header block, or NULL. */
+static const char *part_header(const char *p, size_t hlen, const char *name)
+{
+	size_t nlen = strlen(name);
+	for (size_t i = 0; i + nlen <= hlen; i++)
+		if ((i == 0 || p[i - 1] == '\n') && strncasecmp(p + i, name, nlen) == 0)
+			return p + i;
+	return NULL;
+}
+
+/* A part's Content-Type as "type/subtype" (lower case, parameters dropped) when it is one;
+ * else dst stays "" (the attachment then goes as application/octet-stream). */
+static void part_ctype(const char *p, size_t hlen, char *dst, size_t size)
+{
+	dst[0] = '\0';
+	const char *h = part_header(p, hlen, "content-type:");
+	if (h == NULL)
+		return;
+	h += 13;
+	const char *end = p + hlen;
+	while (h < end && (*h == ' ' || *h == '\t'))
+		h++;
+	size_t o = 0, slashes = 0;
+	for (; h < end && *h != ';' && *h != '\r' && *h != ' '; h++) {
+		char c = *h;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          (c != '\0' && strchr("!#$&^_.+-/", c) != NULL);
+		slashes += c == '/';
+		if (!ok || o + 1 >= size) {
+			dst[0] = '\0';
+			return;
+		}
+		dst[o++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+	}
+	dst[o] = '\0';
+	if (slashes != 1 || dst[0] == '/' || dst[o > 0 ? o - 1 : 0] == '/')
+		dst[0] = '\0';
 }
 
 /* One part: headers (Content-Disposition: form-data; name=...; filename=...) and content. */
@@ -125,25 +179,26 @@ static int parse_part(const char *p, size_t len, struct portal_form *f)
 	if (sep == NULL || (size_t)(sep - p) > PART_HEADERS_MAX)
 		return -1;
 	size_t hlen = (size_t)(sep - p) + 2;
-	char name[NAME_MAX_LEN + 1], filename[256];
-	const char *cd = NULL;
-	for (size_t i = 0; i < hlen; i++)
-		if ((i == 0 || p[i - 1] == '\n') &&
-		    strncasecmp(p + i, "content-disposition:", 20) == 0)
-			cd = p + i;
+	char name[NAME_MAX_LEN + 1], filename[FILENAME_MAX_LEN + 1], ctype[CTYPE_MAX_LEN + 1];
+	const char *cd = part_header(p, hlen, "content-disposition:");
 	if (cd == NULL || header_param(cd, hlen - (size_t)(cd - p), "name", name, sizeof(name)) < 0 ||
 	    name[0] == '\0')
 		return -1;
-	bool is_file = header_param(cd, hlen - (size_t)(cd - p), "filename", filename,
-	                            sizeof(filename)) == 0;
+	int frc = header_param(cd, hlen - (size_t)(cd - p), "filename", filename, sizeof(filename));
+	if (frc == PARAM_BAD)
+		return -1;
+	bool is_file = frc == 0;
 	const char *content = sep + 4;
 	size_t clen = len - (size_t)(content - p);
-	if (!is_file && (clen > SG_HTTP_FIELD_MAX || memchr(content, '\0', clen) != NULL))
+	if (!is_file && (clen > portal_form_field_max(name) || memchr(content, '\0', clen) != NULL))
 		return -1;
+	if (is_file)
+		part_ctype(p, hlen, ctype, sizeof(ctype));
 	char *value = sg_malloc(clen + 1);
 	memcpy(value, content, clen);
 	value[clen] = '\0';
-	return add_field(f, sg_strdup(name), value, clen, is_file);
+	return add_field(f, sg_strdup(name), value, clen, is_file ? filename : NULL,
+	                 is_file && ctype[0] != '\0' ? ctype : NULL);
 }
 
 static int parse_multipart(const char *ctype, const char *body, size_t len,
@@ -179,7 +234,7 @@ int portal_form_parse(const char *content_type, const char *body, size_t len,
 {
 	memset(form_r, 0, sizeof(*form_r));
 	int rc = -1;
-	if (len > SG_HTTP_BODY_MAX)
+	if (len > (size_t)SG_HTTP_COMPOSE_BODY_MAX)
 		rc = -1;
 	else if (content_type != NULL &&
 	         sg_has_prefix_nocase(content_type, "application/x-www-form-urlencoded"))
@@ -211,6 +266,8 @@ void portal_form_clear(struct portal_form *form)
 {
 	for (size_t i = 0; i < form->n; i++) {
 		sg_free(&form->fields[i].name);
+		sg_free(&form->fields[i].filename);
+		sg_free(&form->fields[i].content_type);
 		sg_free_secret(&form->fields[i].value, form->fields[i].value_len + 1);
 	}
 	form->n = 0;

@@ -87,6 +87,148 @@ static const struct text texts[] = {
 	{"registered", "Registration complete. Choose how secure e-mail reaches you.",
 	 "Registrierung abgeschlossen. Wählen Sie, wie Sie sichere E-Mails erhalten."},
 	{"logged_out", "You have been logged out.", "Sie wurden abgemeldet."},
+	/* Security questions, forgot password, change password. */
+	{"title_questions", "Security questions", "Sicherheitsfragen"},
+	{"title_forgot", "Forgot your password?", "Passwort vergessen?"},
+	{"title_newpw", "Choose a new password", "Neues Passwort festlegen"},
+	{"title_change", "Change your password", "Passwort ändern"},
+	{"intro_questions",
+	 "Last step: choose three different questions and answer them. If you forget your password, "
+	 "these answers let you choose a new one. Capitals and extra spaces do not matter.",
+	 "Letzter Schritt: Wählen Sie drei verschiedene Fragen und beantworten Sie sie. Falls Sie Ihr "
+	 "Passwort vergessen, können Sie damit ein neues festlegen. Groß- und Kleinschreibung sowie "
+	 "zusätzliche Leerzeichen spielen keine Rolle."},
+	{"intro_forgot",
+	 "Enter your e-mail address. You then answer the security questions you chose when you "
+	 "registered.",
+	 "Geben Sie Ihre E-Mail-Adresse ein. Danach beantworten Sie die Sicherheitsfragen, die Sie bei "
+	 "der Registrierung gewählt haben."},
+	{"intro_answers", "Answer your security questions for",
+	 "Beantworten Sie Ihre Sicherheitsfragen für"},
+	{"intro_newpw",
+	 "New SecurePDF messages will open with this password; messages you received before still "
+	 "open with the old one. It must not be your e-mail address. Minimum length in characters:",
+	 "Neue SecurePDF-Nachrichten öffnen sich mit diesem Passwort; frühere Nachrichten weiterhin mit "
+	 "dem alten. Es darf nicht Ihre E-Mail-Adresse sein. Mindestlänge in Zeichen:"},
+	{"intro_change",
+	 "Enter your current password and the new one twice. New SecurePDF messages will open with "
+	 "the new password; messages you received before still open with the old one. Minimum "
+	 "length in characters:",
+	 "Geben Sie Ihr aktuelles Passwort und zweimal das neue ein. Neue SecurePDF-Nachrichten öffnen "
+	 "sich mit dem neuen Passwort, frühere weiterhin mit dem alten. Mindestlänge in Zeichen:"},
+	{"btn_finish", "Finish registration", "Registrierung abschließen"},
+	{"q_legend", "Question", "Frage"},
+	{"q_choose", "Choose a question", "Frage auswählen"},
+	{"q_placeholder", "Please choose", "Bitte wählen"},
+	{"q_answer", "Your answer", "Ihre Antwort"},
+	{"sq_first_pet", "What was the name of your first pet?", "Wie hieß Ihr erstes Haustier?"},
+	{"sq_birth_city", "In which town or city were you born?",
+	 "In welcher Stadt oder welchem Ort wurden Sie geboren?"},
+	{"sq_first_school", "What was the name of your first school?",
+	 "Wie hieß Ihre erste Schule?"},
+	{"sq_childhood_friend", "What is the first name of your best friend in childhood?",
+	 "Wie lautet der Vorname Ihres besten Freundes oder Ihrer besten Freundin in der Kindheit?"},
+	{"sq_first_car", "What was the make and model of your first car?",
+	 "Welche Marke und welches Modell hatte Ihr erstes Auto?"},
+	{"sq_parents_met", "In which town or city did your parents meet?",
+	 "In welcher Stadt oder welchem Ort haben sich Ihre Eltern kennengelernt?"},
+	{"sq_first_employer", "What was the name of your first employer?",
+	 "Wie hieß Ihr erster Arbeitgeber?"},
+	{"sq_childhood_street", "In which street did you live as a child?",
+	 "In welcher Straße haben Sie als Kind gewohnt?"},
+	{"err_q_choose", "Choose a question for each of the three fields.",
+	 "Wählen Sie für jedes der drei Felder eine Frage."},
+	{"err_q_distinct", "Choose three different questions.", "Wählen Sie drei verschiedene Fragen."},
+	{"err_q_answer",
+	 "Each answer must be filled in, be at most 128 bytes long (128 plain letters; fewer with "
+	 "accents or other scripts) and contain no control characters. Please enter the answers "
+	 "again.",
+	 "Jede Antwort muss ausgefüllt und höchstens 128 Byte lang sein (128 einfache Buchstaben, "
+	 "weniger mit Umlauten oder anderen Schriften) und darf keine Steuerzeichen enthalten. Bitte "
+	 "geben Sie die Antworten erneut ein."},
+	{"err_answers",
+	 "The answers do not match. Check them and try again; after 5 failed attempts the reset is "
+	 "locked for 15 minutes.",
+	 "Die Antworten stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach 5 "
+	 "Fehlversuchen wird das Zurücksetzen für 15 Minuten gesperrt."},
+	{"err_email", "Please enter your e-mail address.", "Bitte geben Sie Ihre E-Mail-Adresse ein."},
+	{"err_current", "The current password is wrong.", "Das aktuelle Passwort ist falsch."},
+	{"link_forgot", "Forgot your password?", "Passwort vergessen?"},
+	{"link_login_back", "Back to the login", "Zurück zur Anmeldung"},
+	{"link_other_address", "Use another e-mail address", "Andere E-Mail-Adresse verwenden"},
+	{"link_account", "Back to your account", "Zurück zu Ihrem Konto"},
+	{"link_change_pw", "Change password", "Passwort ändern"},
+	{"password_new", "New password", "Neues Passwort"},
+	{"password_current", "Current password", "Aktuelles Passwort"},
+	{"pw_changed", "Your password has been changed. Other sessions were logged out.",
+	 "Ihr Passwort wurde geändert. Andere Sitzungen wurden abgemeldet."},
+	/* Writing on the portal: "New message" and the SecurePDF Reply link. */
+	{"link_compose", "New message", "Neue Nachricht"},
+	{"link_compose_again", "Write another message", "Weitere Nachricht schreiben"},
+	{"link_compose_back", "Back to the message form", "Zurück zum Nachrichtenformular"},
+	{"title_compose", "New message", "Neue Nachricht"},
+	{"title_reply", "Reply", "Antworten"},
+	{"title_sent", "Message sent", "Nachricht gesendet"},
+	{"intro_compose",
+	 "Write securely to people of the organisation. Messages from this portal can only go to "
+	 "the organisation's own addresses; your address is the sender.",
+	 "Schreiben Sie sicher an Personen der Organisation. Nachrichten aus diesem Portal können nur "
+	 "an Adressen der Organisation gehen; Absender ist Ihre Adresse."},
+	{"intro_reply", "Your reply goes securely to the sender of the message.",
+	 "Ihre Antwort geht sicher an den Absender der Nachricht."},
+	{"c_from", "From", "Von"},
+	{"c_to", "To", "An"},
+	{"c_subject", "Subject", "Betreff"},
+	{"c_text", "Message", "Nachricht"},
+	{"c_files", "Attachments", "Anhänge"},
+	{"c_limit_n", "Attachments at most:", "Anhänge höchstens:"},
+	{"c_limit_mb", "Their total size at most about", "Ihre Gesamtgröße höchstens etwa"},
+	{"btn_send", "Send securely", "Sicher senden"},
+	{"c_files_again", "Please choose the attachments again.",
+	 "Bitte wählen Sie die Anhänge erneut aus."},
+	{"sent_ok", "Your message has been sent securely.", "Ihre Nachricht wurde sicher gesendet."},
+	{"sent_ref", "Reference", "Referenz"},
+	{"err_to_empty", "Enter the recipient's e-mail address.",
+	 "Geben Sie die E-Mail-Adresse des Empfängers ein."},
+	{"err_to_invalid", "This is not a valid e-mail address:",
+	 "Das ist keine gültige E-Mail-Adresse:"},
+	{"err_to_external",
+	 "Messages from this portal may only go to addresses of the organisation; external "
+	 "addresses cannot be written to from here. Not accepted:",
+	 "Nachrichten aus diesem Portal dürfen nur an Adressen der Organisation gehen; an externe "
+	 "Adressen kann von hier nicht geschrieben werden. Nicht angenommen:"},
+	{"err_subject", "The subject must be one line of at most 500 bytes without control characters.",
+	 "Der Betreff muss eine Zeile von höchstens 500 Byte ohne Steuerzeichen sein."},
+	{"err_text_empty", "Write a message text.", "Bitte schreiben Sie einen Nachrichtentext."},
+	{"err_text_chars",
+	 "The text contains characters that cannot be sent (control characters or invalid UTF-8).",
+	 "Der Text enthält Zeichen, die nicht gesendet werden können (Steuerzeichen oder ungültiges "
+	 "UTF-8)."},
+	{"err_files_count",
+	 "Too many attachments; choose the files again. The most one message can carry:",
+	 "Zu viele Anhänge; wählen Sie die Dateien erneut. Höchstzahl pro Nachricht:"},
+	{"err_size",
+	 "The message is too large to be sent encrypted; choose fewer or smaller files and send the "
+	 "rest in another message. The limit is",
+	 "Die Nachricht ist zu groß, um verschlüsselt gesendet zu werden; wählen Sie weniger oder "
+	 "kleinere Dateien und senden Sie den Rest in einer weiteren Nachricht. Die Grenze ist"},
+	{"err_size_files", "attachments together at most about",
+	 "Anhänge zusammen höchstens etwa"},
+	{"err_reply_token",
+	 "This reply link is not valid. Open it again from the PDF (the whole link), or write a "
+	 "new message.",
+	 "Dieser Antwort-Link ist ungültig. Öffnen Sie ihn erneut aus dem PDF (den ganzen Link) "
+	 "oder schreiben Sie eine neue Nachricht."},
+	{"err_reply_other",
+	 "This reply link belongs to a message for another address. Log in with the address the "
+	 "message was sent to.",
+	 "Dieser Antwort-Link gehört zu einer Nachricht an eine andere Adresse. Melden Sie sich mit "
+	 "der Adresse an, an die die Nachricht ging."},
+	{"reset_done",
+	 "Your password has been reset. Log in with the new password. We have sent you an e-mail "
+	 "about it.",
+	 "Ihr Passwort wurde zurückgesetzt. Melden Sie sich mit dem neuen Passwort an. Wir haben "
+	 "Ihnen dazu eine E-Mail geschickt."},
 };
 
 const char *portal_i18n_text(enum portal_lang lang, const char *key)

@@ -1,14 +1,17 @@
 /* portal_login.c: log in (Argon2id, lockout per account and per client), log out, and the
- * two registration steps: invitation OTP, then the password (SecurePDF record + login hash).
- * Failure messages never say whether an address has an account. */
+ * first two registration steps: invitation OTP, then the password (SecurePDF record + login
+ * hash); the security questions (portal_questions.c) complete it. Failure messages never say
+ * whether an address has an account. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "pdf/pdf.h"
+#include "queue/held.h"
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,11 +22,13 @@
 static const char login_tmpl[] =
     "<p>{{t.intro_login}}</p><form method=\"post\" action=\"/login\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<input type=\"hidden\" name=\"next\" value=\"{{next}}\">"
     "<label for=\"email\">{{t.email}}</label>"
     "<input type=\"email\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
     "<label for=\"password\">{{t.password}}</label>"
     "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>"
     "<button type=\"submit\">{{t.btn_login}}</button></form>"
+    "<p><a href=\"/forgot\">{{t.link_forgot}}</a></p>"
     "<p><a href=\"/register\">{{t.link_register}}</a></p>";
 
 static const char register_tmpl[] =
@@ -52,16 +57,18 @@ static void form_page(struct portal_req *req, struct portal_resp *resp, const ch
 	char min[16];
 	sg_snprintf(min, sizeof(min), "%zu", req->ctx->min_password);
 	const char *email = portal_form_get(&req->form, "email");
+	const char *next = portal_pages_next(req);
 	struct portal_var v[] = {{"csrf", req->sess.csrf, false}, {"email", email, false},
-	                         {"min", min, false}};
+	                         {"min", min, false}, {"next", next != NULL ? next : "", false}};
 	struct sg_buf content, msg;
 	sg_buf_init(&content, SG_HTTP_PAGE_MAX);
 	sg_buf_init(&msg, 8192);
 	if (msg_key != NULL)
 		portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, msg_key), detail);
 	const char *m = portal_server_query(req, "m");
-	if (msg_key == NULL && m != NULL && strcmp(m, "logged_out") == 0)
-		portal_pages_msg(&msg, "ok", portal_i18n_text(req->lang, "logged_out"), NULL);
+	if (msg_key == NULL && m != NULL &&
+	    (strcmp(m, "logged_out") == 0 || strcmp(m, "reset_done") == 0))
+		portal_pages_msg(&msg, "ok", portal_i18n_text(req->lang, m), NULL);
 	portal_html_render(&content, tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
 	portal_pages_frame(req, resp, title_key, msg.data, content.data != NULL ? content.data : "");
 	sg_buf_free(&content);
@@ -83,23 +90,22 @@ void portal_login_password_get(struct portal_req *req, struct portal_resp *resp)
 	form_page(req, resp, "title_password", password_tmpl, NULL, NULL);
 }
 
-static void throttle_keys(struct portal_req *req, const char *addr, char *acct, size_t asize,
-                          char *ip, size_t isize)
+void portal_login_throttle_keys(struct portal_req *req, const char *addr, char *acct,
+                                size_t asize, char *ip, size_t isize)
 {
 	sg_snprintf(acct, asize, "acct:%s", addr);
 	sg_ascii_lower(acct);
 	sg_snprintf(ip, isize, "ip:%s", req->client);
 }
 
-static bool locked(struct portal_req *req, const char *key)
+bool portal_login_locked(struct portal_req *req, const char *key)
 {
 	bool l = false;
 	const char *err;
 	return store_portal_throttle_locked(req->ctx->st, key, req->now, &l, &err) < 0 || l;
 }
 
-/* Counts a failure against both keys; true if either is now locked. */
-static bool count_failure(struct portal_req *req, const char *acct, const char *ip)
+bool portal_login_count_failure(struct portal_req *req, const char *acct, const char *ip)
 {
 	bool la = false, li = false;
 	const char *err;
@@ -129,8 +135,8 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	const char *pw = portal_form_get(&req->form, "password");
 	char acct[SG_ADDR_MAX + 8], ip[80];
 	const char *err;
-	throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (locked(req, acct) || locked(req, ip)) {
+	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
 		portal_pages_audit(req, "login-locked", addr, "");
 		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
 		form_page(req, resp, "title_login", login_tmpl, "err_locked", NULL);
@@ -140,7 +146,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
 	                                       : 0;
 	if (found < 0 || !password_ok(&a, found == 1, pw)) {
-		bool now_locked = count_failure(req, acct, ip);
+		bool now_locked = portal_login_count_failure(req, acct, ip);
 		portal_pages_audit(req, now_locked ? "lockout" : "login-failed", addr, "");
 		if (now_locked)
 			resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
@@ -154,7 +160,8 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 		return;
 	}
 	portal_pages_audit(req, "login", a.address, "");
-	portal_pages_redirect(resp, "/account");
+	const char *next = portal_pages_next(req); /* e.g. the Reply link that asked for the login */
+	portal_pages_redirect(resp, next != NULL ? next : "/account");
 }
 
 void portal_login_logout(struct portal_req *req, struct portal_resp *resp)
@@ -171,7 +178,7 @@ void portal_login_logout(struct portal_req *req, struct portal_resp *resp)
 static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, const char *otp)
 {
 	char hash[PORTAL_TOKEN_HEX];
-	portal_auth_otp_hash(otp, hash);
+	held_invite_otp_hash(otp, hash);
 	bool match = portal_auth_equal(hash, a->otp_hash);
 	return a->registered == 0 && a->otp_hash[0] != '\0' && a->otp_expires > req->now &&
 	       a->otp_attempts < OTP_ATTEMPTS_MAX && match;
@@ -183,8 +190,8 @@ void portal_login_register_post(struct portal_req *req, struct portal_resp *resp
 	const char *otp = portal_form_get(&req->form, "otp");
 	char acct[SG_ADDR_MAX + 8], ip[80];
 	const char *err;
-	throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (locked(req, ip)) {
+	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (portal_login_locked(req, ip)) {
 		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
 		form_page(req, resp, "title_register", register_tmpl, "err_locked", NULL);
 		return;
@@ -195,7 +202,7 @@ void portal_login_register_post(struct portal_req *req, struct portal_resp *resp
 	if (found != 1 || !otp_ok(req, &a, otp)) {
 		if (found == 1)
 			store_portal_otp_failed(req->ctx->st, a.user_id, &err);
-		bool now_locked = count_failure(req, NULL, ip);
+		bool now_locked = portal_login_count_failure(req, NULL, ip);
 		portal_pages_audit(req, now_locked ? "lockout" : "otp-failed", addr, "");
 		form_page(req, resp, "title_register", register_tmpl,
 		          now_locked ? "err_locked" : "err_otp", NULL);
@@ -209,26 +216,38 @@ void portal_login_register_post(struct portal_req *req, struct portal_resp *resp
 	portal_pages_redirect(resp, "/register/password");
 }
 
-/* The password step: checks, SecurePDF record, login hash. NULL or the failure's text key. */
+const char *portal_login_new_password(struct portal_req *req, int64_t user_id,
+                                      const char *address, const char *pw, const char *pw2,
+                                      const char **detail_r)
+{
+	const char *err;
+	if (strcmp(pw, pw2) != 0)
+		return "err_pw_match";
+	if (strcasecmp(pw, address) == 0)
+		return "err_pw_address";
+	if (pdf_account_set_password(req->ctx->st, req->ctx->ks, user_id, address, pw,
+	                             req->ctx->min_password, detail_r) < 0)
+		return "err_pw";
+	char hash[STORE_PORTAL_HASH_MAX];
+	int rc = portal_auth_hash_password(pw, hash, sizeof(hash), &err);
+	if (rc == 0)
+		rc = store_portal_password_set(req->ctx->st, user_id, hash, &err);
+	sodium_memzero(hash, sizeof(hash));
+	return rc < 0 ? "err_internal" : NULL;
+}
+
+/* The password step: the login hash and the SecurePDF record are stored, but the account is
+ * registered (and the OTP consumed) only by the questions step, so a partner who stops here
+ * can come back with the same OTP and choose the password again. */
 static const char *set_password(struct portal_req *req, const char *pw, const char **detail_r)
 {
 	struct store_portal_account a;
 	const char *err;
-	if (strcmp(pw, portal_form_get(&req->form, "password2")) != 0)
-		return "err_pw_match";
-	if (strcasecmp(pw, req->sess.address) == 0)
-		return "err_pw_address";
 	if (store_portal_account_get(req->ctx->st, req->sess.address, &a, &err) != 1 ||
 	    a.registered != 0 || a.otp_hash[0] == '\0' || a.otp_expires <= req->now)
 		return "err_otp"; /* consumed or expired since the OTP step */
-	if (pdf_account_set_password(req->ctx->st, req->ctx->ks, a.user_id, a.address, pw,
-	                             req->ctx->min_password, detail_r) < 0)
-		return "err_pw";
-	char hash[STORE_PORTAL_HASH_MAX];
-	if (portal_auth_hash_password(pw, hash, sizeof(hash), &err) < 0 ||
-	    store_portal_register(req->ctx->st, a.user_id, hash, req->now, &err) < 0)
-		return "err_internal";
-	return NULL;
+	return portal_login_new_password(req, a.user_id, a.address, pw,
+	                                 portal_form_get(&req->form, "password2"), detail_r);
 }
 
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp)
@@ -241,10 +260,10 @@ void portal_login_password_post(struct portal_req *req, struct portal_resp *resp
 	}
 	char addr[SG_ADDR_MAX];
 	sg_strlcpy(addr, req->sess.address, sizeof(addr));
-	portal_pages_audit(req, "registered", addr, "");
-	if (portal_pages_new_session(req, req->sess.user_id, addr, PORTAL_LOGGED_IN) < 0) {
-		portal_pages_redirect(resp, "/login");
+	portal_pages_audit(req, "password-chosen", addr, "");
+	if (portal_pages_new_session(req, req->sess.user_id, addr, PORTAL_QUESTIONS) < 0) {
+		form_page(req, resp, "title_password", password_tmpl, "err_internal", NULL);
 		return;
 	}
-	portal_pages_redirect(resp, "/account?m=registered");
+	portal_pages_redirect(resp, "/register/questions");
 }

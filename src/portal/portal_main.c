@@ -9,6 +9,7 @@
 #include "daemon/daemon.h"
 #include "portal/portal.h"
 #include "portal/portal_priv.h"
+#include "queue/spool.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -41,12 +42,16 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	ctx->min_password = (size_t)settings_number(set, "policy.min_password_length");
 	ctx->idle_s = SESSION_IDLE_S;
 	ctx->max_s = SESSION_MAX_S;
+	ctx->per_client = (unsigned int)settings_number(set, "portal.connections_per_client");
 	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
 	if (ctx->st == NULL)
 		sg_fatal("store: %s", err);
 	if (settings_path(set, "gateway.master_key", path, sizeof(path)) < 0 ||
 	    keystore_open(path, &ctx->ks, &err) < 0)
 		sg_fatal("gateway.master_key: %s", err);
+	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
+	    (ctx->spool = spool_open_existing(path, &err)) == NULL)
+		sg_fatal("gateway.spool_dir: %s", err);
 }
 
 int portal_main(struct role_ctx *ctx)
@@ -69,6 +74,7 @@ int portal_main(struct role_ctx *ctx)
 	if (key != NULL)
 		sg_free_secret(&key, strlen(key));
 	sg_free(&cert);
+	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);
 	sg_info("stopped");

@@ -19,7 +19,7 @@ static const char css[] =
     "header a{color:#fff}.org{font-weight:600;font-size:1.1em}nav a{margin-left:.75em}"
     "main{max-width:40em;margin:1.5em auto;padding:1.5em;background:#fff;border-radius:6px}"
     "label{display:block;margin-top:1em;font-weight:600}input[type=text],input[type=email],"
-    "input[type=password],input[type=file]{width:100%;padding:.5em;font:inherit;"
+    "input[type=password],input[type=file],select,textarea{width:100%;padding:.5em;font:inherit;"
     "border:1px solid #8a8f98;border-radius:4px}button{margin-top:1em;padding:.55em 1.2em;"
     "font:inherit;color:#fff;background:#1d5fa0;border:0;border-radius:4px;cursor:pointer}"
     "button:focus,input:focus,a:focus{outline:3px solid #f0b400;outline-offset:2px}"
@@ -42,6 +42,8 @@ static const char frame_tmpl[] =
     "</main></body></html>\n";
 
 static const char logout_tmpl[] =
+    "<a href=\"/compose\">{{t.link_compose}}</a>"
+    "<a href=\"/account/password\">{{t.link_change_pw}}</a>"
     "<form class=\"inline\" method=\"post\" action=\"/logout\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
     "<button type=\"submit\">{{t.btn_logout}}</button></form>";
@@ -67,9 +69,24 @@ static const struct route {
 	{"POST", "/register", portal_login_register_post, PORTAL_ANON},
 	{"GET", "/register/password", portal_login_password_get, PORTAL_REGISTERING},
 	{"POST", "/register/password", portal_login_password_post, PORTAL_REGISTERING},
+	{"GET", "/register/questions", portal_questions_register_get, PORTAL_QUESTIONS},
+	{"POST", "/register/questions", portal_questions_register_post, PORTAL_QUESTIONS},
+	{"GET", "/forgot", portal_reset_forgot_get, PORTAL_ANON},
+	{"POST", "/forgot", portal_reset_forgot_post, PORTAL_ANON},
+	{"GET", "/forgot/answers", portal_reset_answers_get, PORTAL_RESET_ANSWERS},
+	{"POST", "/forgot/answers", portal_reset_answers_post, PORTAL_RESET_ANSWERS},
+	{"GET", "/forgot/password", portal_reset_password_get, PORTAL_RESET_PASSWORD},
+	{"POST", "/forgot/password", portal_reset_password_post, PORTAL_RESET_PASSWORD},
+	{"GET", "/account/password", portal_reset_change_get, PORTAL_LOGGED_IN},
+	{"POST", "/account/password", portal_reset_change_post, PORTAL_LOGGED_IN},
 	{"GET", "/account", portal_account_get, PORTAL_LOGGED_IN},
 	{"POST", "/account/channel", portal_account_channel, PORTAL_LOGGED_IN},
 	{"POST", "/account/upload", portal_account_upload, PORTAL_LOGGED_IN},
+	{"GET", "/compose", portal_compose_get, PORTAL_LOGGED_IN},
+	{"POST", "/compose", portal_compose_post, PORTAL_LOGGED_IN},
+	/* A path ending in "/" is a prefix: the rest is the page's argument. */
+	{"GET", "/reply/", portal_compose_reply_get, PORTAL_LOGGED_IN},
+	{"POST", "/reply/", portal_compose_reply_post, PORTAL_LOGGED_IN},
 };
 
 void portal_pages_msg(struct sg_buf *b, const char *kind, const char *text, const char *detail)
@@ -100,10 +117,11 @@ void portal_pages_audit(struct portal_req *req, const char *event, const char *a
                         const char *detail)
 {
 	const char *err;
-	char addr[SG_ADDR_MAX];
+	char addr[SG_ADDR_MAX], det[SG_ADDR_MAX + 128];
 	sg_printable(addr, sizeof(addr), address, SG_ADDR_MAX - 1);
-	sg_info("portal: %s %s from %s%s%s", event, addr, req->client, detail[0] ? ": " : "", detail);
-	if (store_portal_audit_add(req->ctx->st, req->now, event, addr, req->client, detail,
+	sg_printable(det, sizeof(det), detail, sizeof(det) - 4); /* may hold a path as requested */
+	sg_info("portal: %s %s from %s%s%s", event, addr, req->client, det[0] ? ": " : "", det);
+	if (store_portal_audit_add(req->ctx->st, req->now, event, addr, req->client, det,
 	                           &err) < 0)
 		sg_warn("audit: %s", err);
 }
@@ -199,15 +217,24 @@ static void css_get(struct portal_req *req, struct portal_resp *resp)
 	sg_buf_append(&resp->body, css, sizeof(css) - 1);
 }
 
-/* Only our own pages are redirect targets (no open redirect). */
+/* Only our own pages are redirect targets (no open redirect): "/" then path characters that
+ * need no escaping in a Location or a query, never "//" (which names another host). */
 static bool local_path(const char *p)
 {
-	if (p == NULL || p[0] != '/' || strlen(p) > 64)
+	if (p == NULL || p[0] != '/' || strlen(p) > 128)
 		return false;
 	for (const char *c = p + 1; *c != '\0'; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c == '/' && c[-1] != '/')))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '_' || *c == '-' || *c == '.' || (*c == '/' && c[-1] != '/')))
 			return false;
 	return true;
+}
+
+const char *portal_pages_next(struct portal_req *req)
+{
+	const char *next = strcmp(req->method, "POST") == 0 ? portal_form_get(&req->form, "next")
+	                                                    : portal_server_query(req, "next");
+	return local_path(next) ? next : NULL;
 }
 
 static void lang_get(struct portal_req *req, struct portal_resp *resp)
@@ -225,11 +252,25 @@ static void root_get(struct portal_req *req, struct portal_resp *resp)
 	portal_pages_redirect(resp, in ? "/account" : "/login");
 }
 
+/* Where a flow starts again when a page of it is asked for in the wrong stage. */
+static const char *stage_start(enum portal_stage stage)
+{
+	if (stage == PORTAL_REGISTERING || stage == PORTAL_QUESTIONS)
+		return "/register";
+	if (stage == PORTAL_RESET_ANSWERS || stage == PORTAL_RESET_PASSWORD)
+		return "/forgot";
+	return "/login";
+}
+
 static const struct route *route_find(const char *method, const char *path, bool *path_known_r)
 {
 	*path_known_r = false;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		size_t plen = strlen(routes[i].path);
+		bool match = plen > 1 && routes[i].path[plen - 1] == '/'
+		                 ? strncmp(routes[i].path, path, plen) == 0
+		                 : strcmp(routes[i].path, path) == 0;
+		if (!match)
 			continue;
 		*path_known_r = true;
 		if (strcmp(routes[i].method, method) == 0)
@@ -243,7 +284,11 @@ static bool post_ok(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *err;
 	if (req->too_big) {
-		error_page(req, resp, 413, "err_too_big");
+		if (portal_compose_route(req->path) && req->has_sess &&
+		    req->sess.stage == PORTAL_LOGGED_IN)
+			portal_compose_too_big(req, resp);
+		else
+			error_page(req, resp, 413, "err_too_big");
 		return false;
 	}
 	if (portal_form_parse(portal_server_header(req, "Content-Type"), req->body, req->body_len,
@@ -279,7 +324,14 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	if (is_post && !post_ok(req, resp))
 		return;
 	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
-		portal_pages_redirect(resp, r->stage == PORTAL_REGISTERING ? "/register" : "/login");
+		/* A message page asked for by link (the Reply link of a PDF) comes back after login. */
+		char login[192];
+		if (r->stage == PORTAL_LOGGED_IN && !is_post && portal_compose_route(req->path) &&
+		    local_path(req->path) &&
+		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)
+			portal_pages_redirect(resp, login);
+		else
+			portal_pages_redirect(resp, stage_start(r->stage));
 		return;
 	}
 	/* Every form needs a token, so every page is served within a session. */

@@ -10,18 +10,31 @@ struct settings;
 struct keystore;
 struct MHD_Connection;
 
+struct spool;
+
 struct portal_ctx {
 	struct store *st;
 	struct keystore *ks;
+	struct spool *spool;   /* mail the portal sends (notices, released and written mail) */
 	const struct settings *set;
 	bool tls;
 	const char *org;
 	size_t min_password;
 	time_t idle_s, max_s;  /* session idle and absolute timeouts */
 	time_t next_expiry;    /* when stale sessions are purged next */
+	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
 };
 
-enum portal_stage { PORTAL_ANON = 0, PORTAL_REGISTERING = 1, PORTAL_LOGGED_IN = 2 };
+/* What a session may do next. Each step's page needs its stage exactly, and each stage is
+ * given only by the step before it (in a new session), so no step can be skipped. */
+enum portal_stage {
+	PORTAL_ANON = 0,
+	PORTAL_REGISTERING = 1,     /* OTP accepted: choose the password */
+	PORTAL_LOGGED_IN = 2,
+	PORTAL_QUESTIONS = 3,       /* password chosen: the security questions finish registration */
+	PORTAL_RESET_ANSWERS = 4,   /* forgot password: address given, answer the questions */
+	PORTAL_RESET_PASSWORD = 5,  /* answers right: choose a new password */
+};
 
 struct portal_req {
 	struct portal_ctx *ctx;
@@ -72,6 +85,9 @@ int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char
                              enum portal_stage stage);
 void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
                         const char *detail);
+/* Where to go after logging in: the "next" form field (POST) or query parameter (GET) when it
+ * is a local path (starts with one "/", only [A-Za-z0-9/_.-], no "//"), else NULL. */
+const char *portal_pages_next(struct portal_req *req);
 
 /* portal_login.c: log in, log out, register */
 void portal_login_get(struct portal_req *req, struct portal_resp *resp);
@@ -81,10 +97,83 @@ void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp);
+/* Throttling shared by every form that checks a secret: the keys "acct:ADDRESS" and
+ * "ip:CLIENT"; a failure counts against both (acct may be NULL) and says whether either is
+ * now locked (5 failures, 15 minutes). */
+void portal_login_throttle_keys(struct portal_req *req, const char *addr, char *acct,
+                                size_t asize, char *ip, size_t isize);
+bool portal_login_locked(struct portal_req *req, const char *key);
+bool portal_login_count_failure(struct portal_req *req, const char *acct, const char *ip);
+/* A new password for user_id (pw repeated in pw2, by the registration rules): the SecurePDF
+ * record and the login hash are replaced. NULL, or the text key of what is wrong (with
+ * *detail_r from the password check). */
+const char *portal_login_new_password(struct portal_req *req, int64_t user_id,
+                                      const char *address, const char *pw, const char *pw2,
+                                      const char **detail_r);
+
+/* portal_questions.c: the security questions: the compiled-in list, answers (normalised, then
+ * Argon2id), the registration step that saves them, and the stand-in questions shown for
+ * addresses that cannot reset (so the page tells nothing about accounts). */
+#define PORTAL_ANSWER_MAX 128 /* bytes of one answer as typed */
+size_t portal_questions_count(void);
+/* The i-th question's key (its text is the i18n text of the same key), NULL past the end. */
+const char *portal_questions_key(size_t i);
+bool portal_questions_known(const char *key);
+/* Trims, collapses inner white space (ASCII and Unicode spaces) to one space, lower-cases
+ * ASCII and Latin-1 letters; other UTF-8 passes through. Refuses empty answers, answers over
+ * PORTAL_ANSWER_MAX bytes, invalid UTF-8 and control characters. out: PORTAL_ANSWER_MAX + 1. */
+int portal_questions_normalize(const char *answer, char *out, size_t size, const char **error_r);
+/* The Argon2id string (STORE_PORTAL_HASH_MAX) of the normalised answer. */
+int portal_questions_hash_answer(const char *answer, char *out, size_t size,
+                                 const char **error_r);
+/* True only when all three answers match; all three are always checked. */
+bool portal_questions_check(const struct store_portal_question q[STORE_PORTAL_QUESTIONS],
+                            const char *const answers[STORE_PORTAL_QUESTIONS]);
+/* Three different question keys chosen from address (case-insensitive) keyed by key. */
+void portal_questions_decoy(const unsigned char key[32], const char *address,
+                            const char *keys_r[STORE_PORTAL_QUESTIONS]);
+/* The questions a reset of address asks: the account's own when it registered itself
+ * (*user_id_r its id), else stand-ins with no answer (*user_id_r 0). */
+int portal_questions_for(struct portal_req *req, const char *address,
+                         struct store_portal_question q_r[STORE_PORTAL_QUESTIONS],
+                         int64_t *user_id_r, const char **error_r);
+/* The three answer fields (labelled with the questions' texts) as HTML, for a form. */
+void portal_questions_answer_fields(struct portal_req *req, struct sg_buf *b,
+                                    const struct store_portal_question q[STORE_PORTAL_QUESTIONS]);
+/* The registration step after the password (/register/questions): registration completes,
+ * the OTP is consumed and held mail is released only when the questions are saved. */
+void portal_questions_register_get(struct portal_req *req, struct portal_resp *resp);
+void portal_questions_register_post(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_reset.c: forgot password (questions, then a new password) and change password */
+void portal_reset_forgot_get(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_answers_get(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_password_get(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp);
+void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_account.c: the overview, the channel and uploads */
 void portal_account_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_channel(struct portal_req *req, struct portal_resp *resp);
 void portal_account_upload(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_compose.c: mail a partner writes on the portal ("New message", and the SecurePDF
+ * Reply link /reply/TOKEN): to internal addresses only, sent as the session's address. */
+/* True for the paths whose POST carries a message (/compose, /reply/...). */
+bool portal_compose_route(const char *path);
+/* The body ceiling for a POST to path: policy.max_encrypted_size (bounded by
+ * SG_HTTP_COMPOSE_BODY_MAX) when it is a message route and session_cookie names a logged-in
+ * session, else 0 (the default ceiling applies). */
+size_t portal_compose_body_max(struct portal_ctx *ctx, const char *path,
+                               const char *session_cookie);
+void portal_compose_get(struct portal_req *req, struct portal_resp *resp);
+void portal_compose_post(struct portal_req *req, struct portal_resp *resp);
+void portal_compose_reply_get(struct portal_req *req, struct portal_resp *resp);
+void portal_compose_reply_post(struct portal_req *req, struct portal_resp *resp);
+/* A message body over the ceiling: the form again, saying the limit. */
+void portal_compose_too_big(struct portal_req *req, struct portal_resp *resp);
 
 #endif

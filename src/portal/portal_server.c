@@ -1,6 +1,7 @@
 /* portal_server.c: libmicrohttpd underneath the portal: one daemon per inherited listening
  * socket, all requests on one internal thread (so the store is never used concurrently), the
- * body collected up to SG_HTTP_BODY_MAX, and the security headers put on every response. */
+ * body collected up to SG_HTTP_BODY_MAX (more only for a logged-in partner's message: see
+ * portal_compose_body_max), and the security headers put on every response. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -31,9 +32,14 @@ const char *portal_server_query(struct portal_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static const char *conn_cookie(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_COOKIE_KIND, name);
+}
+
 const char *portal_server_cookie(struct portal_req *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+	return conn_cookie(req->conn, name);
 }
 
 static void add_header(struct MHD_Response *r, const char *name, const char *value)
@@ -94,7 +100,8 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
 	                         .now = sg_wall()};
 	client_text(c, req.client, sizeof(req.client));
 	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
-	sg_buf_init(&resp.body, SG_HTTP_PAGE_MAX);
+	/* The compose page may show a long message text again, escaped. */
+	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);
 	portal_pages_handle(&req, &resp);
 	portal_form_clear(&req.form);
 	enum MHD_Result rc = send_resp(c, ctx, &resp);
@@ -111,7 +118,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct conn_state *cs = *con_cls;
 	if (cs == NULL) {
 		cs = sg_calloc(1, sizeof(*cs));
-		sg_buf_init(&cs->body, SG_HTTP_BODY_MAX);
+		size_t big = strcmp(method, MHD_HTTP_METHOD_POST) == 0
+		                 ? portal_compose_body_max(cls, url, conn_cookie(c, "sg_session"))
+		                 : 0;
+		sg_buf_init(&cs->body, big > 0 ? big : SG_HTTP_BODY_MAX);
 		*con_cls = cs;
 		return MHD_YES;
 	}
@@ -152,7 +162,7 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SG_HTTP_CONNECTIONS_MAX,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)32,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, ctx->per_client,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,

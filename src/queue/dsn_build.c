@@ -219,14 +219,6 @@ int dsn_build(const struct dsn_input *in, struct sg_buf *out, const char **error
 	return 0;
 }
 
-static bool has_8bit(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
-
 int dsn_send(struct spool *sp, const struct dsn_input *in, bool smtputf8, char *id_r,
              size_t idsize, const char **error_r)
 {
@@ -236,21 +228,8 @@ int dsn_send(struct spool *sp, const struct dsn_input *in, bool smtputf8, char *
 		sg_buf_free(&b);
 		return -1;
 	}
-	struct spool_envelope env;
-	spool_envelope_init(&env);
-	env.arrival = in->now;
-	env.sender = sg_strdup("");
-	env.client_addr = sg_strdup("local");
-	env.client_helo = sg_strdup(in->hostname);
-	env.internal_client = true;
-	env.smtputf8 = smtputf8 || has_8bit(in->sender, strlen(in->sender));
-	env.body_8bit = has_8bit(b.data, b.len);
-	env.flags = SPOOL_F_BOUNCE;
-	spool_envelope_add_rcpt(&env, in->sender, NULL);
-	int rc = spool_inject(sp, b.data, b.len, &env, error_r);
-	if (rc == 0)
-		sg_strlcpy(id_r, env.id, idsize);
-	spool_envelope_free(&env);
+	int rc = spool_notice_send(sp, in->hostname, in->sender, smtputf8, b.data, b.len, id_r,
+	                           idsize, error_r);
 	sg_buf_free(&b);
 	return rc;
 }

@@ -25,7 +25,6 @@
  * survives typical rejections; the whole reply is in the envelope and the DSN. */
 #define QMGR_LOG_REPLY_MAX 300
 #define QMGR_RETRY_SOON    60   /* seconds, after a local failure (spool write, DSN queueing) */
-#define QMGR_HELD_RECHECK  3600 /* held recipients are released by other parts, not by time */
 
 struct job_fail {
 	size_t idx;
@@ -240,8 +239,22 @@ static void fail_all(struct smtpc_status *st, size_t n, enum smtpc_class cls,
 	}
 }
 
+/* The store holds these recipients' copy now: they are done as far as the spool goes. */
+static void mark_held(struct job *j, const size_t *idx, size_t n, const char *why)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct spool_rcpt *r = &j->env.rcpts[idx[k]];
+		r->state = SPOOL_RCPT_HELD;
+		replace_str(&r->relay, "store");
+		replace_str(&r->dsn_status, "2.0.0");
+		replace_str(&r->last_reply, why);
+		log_rcpt(j, r, "store", "2.0.0", "held", why);
+	}
+	save(j);
+}
+
 /* Transforms the message for this group's plan, then hands the result to the next hop. */
-static void transform_and_deliver(struct job *j, const struct policy_plan *plan,
+static enum transform_result transform_and_deliver(struct job *j, const struct policy_plan *plan,
                                   const struct deliver_route *route, const char **rcpts,
                                   size_t n, struct smtpc_status *st, char *relay, size_t relaysize)
 {
@@ -251,7 +264,9 @@ static void transform_and_deliver(struct job *j, const struct policy_plan *plan,
 	struct transform_output out;
 	transform_output_init(&out);
 	enum transform_result tr = transform_run(j->qe->te, &ti, &out);
-	if (tr != TRANSFORM_OK) {
+	if (tr == TRANSFORM_HELD) {
+		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held */
+	} else if (tr != TRANSFORM_OK) {
 		fail_all(st, n, tr == TRANSFORM_PERM ? SMTPC_PERM : SMTPC_TEMP, out.status, out.reason);
 		sg_strlcpy(relay, "none", relaysize);
 	} else {
@@ -266,6 +281,7 @@ static void transform_and_deliver(struct job *j, const struct policy_plan *plan,
 		deliver_run(j->dc, route, &dj, st, relay, relaysize);
 	}
 	transform_output_free(&out);
+	return tr;
 }
 
 static void deliver_group(struct job *j, const struct policy_plan *plan, const size_t *idx,
@@ -282,8 +298,12 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 		char why[SG_SPOOL_REPLY_MAX];
 		snprintf(why, sizeof(why), "bad route %.200s: %s", plan->route, err);
 		fail_all(st, n, SMTPC_TEMP, "4.3.5", why);
-	} else {
-		transform_and_deliver(j, plan, &route, rcpts, n, st, relay, sizeof(relay));
+	} else if (transform_and_deliver(j, plan, &route, rcpts, n, st, relay, sizeof(relay)) ==
+	           TRANSFORM_HELD) {
+		mark_held(j, idx, n, relay);
+		sg_free(&rcpts);
+		sg_free(&st);
+		return;
 	}
 	bool changed = false;
 	for (size_t k = 0; k < n; k++)
@@ -298,6 +318,8 @@ static void job_plan(struct job *j)
 {
 	struct policy_msg m = {.sender = j->env.sender,
 	                       .internal_client = j->env.internal_client,
+	                       .must_encrypt = (j->env.flags & SPOOL_F_RELEASED) != 0,
+	                       .from_portal = (j->env.flags & SPOOL_F_PORTAL) != 0,
 	                       .mime = &j->mime,
 	                       .lookup = j->qe->lookup,
 	                       .lookup_ctx = j->qe->lookup_ctx};
@@ -399,14 +421,14 @@ static enum qmgr_job_result job_finish(struct job *j, time_t *next_r)
 	time_t next = 0;
 	for (size_t i = 0; i < j->env.nrcpt; i++) {
 		const struct spool_rcpt *r = &j->env.rcpts[i];
-		live = live || r->state == SPOOL_RCPT_HELD || r->state == SPOOL_RCPT_PENDING;
+		live = live || r->state == SPOOL_RCPT_PENDING;
 		if (r->state == SPOOL_RCPT_PENDING && (!have_next || r->next_attempt < next)) {
 			next = r->next_attempt;
 			have_next = true;
 		}
 	}
 	if (live) {
-		*next_r = have_next ? next : j->now + QMGR_HELD_RECHECK;
+		*next_r = next;
 		return QMGR_JOB_WAIT;
 	}
 	const char *err;

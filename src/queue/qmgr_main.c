@@ -78,6 +78,7 @@ int qmgr_main(struct role_ctx *ctx)
 	pdf_isolate_set_exec("/proc/self/exe"); /* before the worker threads start */
 	struct transform_env te = {0};
 	open_transform_env(s, &te);
+	te.spool = sp;
 	struct qmgr_env qe = {
 		.te = &te,
 		.lookup = transform_lookup,

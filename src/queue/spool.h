@@ -26,7 +26,7 @@ enum spool_rcpt_state {
 	SPOOL_RCPT_PENDING,  /* not yet delivered; attempts > 0 means deferred */
 	SPOOL_RCPT_SENT,     /* delivered: never sent again */
 	SPOOL_RCPT_BOUNCED,  /* permanently failed, DSN queued (or none for the null sender) */
-	SPOOL_RCPT_HELD,     /* held by policy (e.g. waiting for partner registration) */
+	SPOOL_RCPT_HELD,     /* moved to the store until the partner registers: done here */
 };
 
 struct spool_rcpt {
@@ -40,7 +40,9 @@ struct spool_rcpt {
 	char *last_reply;    /* last reply or reason, sanitised, or NULL */
 };
 
-#define SPOOL_F_BOUNCE   0x1u /* this message is a DSN we wrote: never bounce it */
+#define SPOOL_F_BOUNCE   0x1u /* this message is a DSN or notice we wrote: never bounce it */
+#define SPOOL_F_RELEASED 0x2u /* held until its recipient registered: must be encrypted */
+#define SPOOL_F_PORTAL   0x4u /* written on the portal by the sender, who logged in there */
 
 struct spool_envelope {
 	char id[SG_QUEUE_ID_MAX];
@@ -117,6 +119,11 @@ void spool_writer_abort(struct spool_writer **w);
 /* Convenience for mail sealgate writes itself (DSNs): one buffer, committed. */
 int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_envelope *env,
                  const char **error_r);
+/* Queues a message sealgate wrote (a DSN or a notice to a person) for one recipient: envelope
+ * sender <>, SPOOL_F_BOUNCE (never bounced itself); the new queue id goes to id_r. */
+int spool_notice_send(struct spool *sp, const char *hostname, const char *rcpt, bool smtputf8,
+                      const char *data, size_t len, char *id_r, size_t idsize,
+                      const char **error_r);
 
 enum spool_queue { SPOOL_INCOMING, SPOOL_ACTIVE };
 /* Lists the ids in a queue (sorted, oldest first); caller frees with spool_ids_free. */

@@ -19,6 +19,8 @@ static const transform_fn transforms[] = {
 	[POLICY_PGP] = transform_pgp,
 	[POLICY_PDF] = transform_pdf,
 	[POLICY_INBOUND] = transform_inbound,
+	[POLICY_HOLD] = transform_hold,
+	[POLICY_PORTAL] = transform_portal,
 };
 
 void transform_output_init(struct transform_output *out)

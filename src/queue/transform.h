@@ -20,6 +20,7 @@ struct store_cert;
 struct keystore;
 struct keystore_key;
 struct smime_trust;
+struct spool;
 
 /* What transforms share for the life of the queue manager (keys, store, settings). The
  * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
@@ -36,6 +37,7 @@ struct transform_env {
 	bool reencrypt_inbound;
 	const char *smime_gcm;       /* policy.smime_gcm: capable | never | always */
 	bool autocrypt_outbound;     /* policy.autocrypt_outbound */
+	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
 };
 
 struct transform_input {
@@ -53,6 +55,7 @@ enum transform_result {
 	TRANSFORM_OK,
 	TRANSFORM_TEMP, /* try again later (e.g. the store is busy) */
 	TRANSFORM_PERM, /* bounce these recipients with status and reason */
+	TRANSFORM_HELD, /* kept in the store (waiting for the partner's registration): done here */
 };
 
 struct transform_output {
@@ -81,6 +84,19 @@ enum transform_result transform_pass(const struct transform_env *te,
                                      const struct transform_input *in,
                                      struct transform_output *out);
 
+/* transform_hold.c: keeps the message sealed in the store for a partner who must register
+ * first, and invites the partner (queue/held.h). */
+enum transform_result transform_hold(const struct transform_env *te,
+                                     const struct transform_input *in,
+                                     struct transform_output *out);
+
+/* transform_portal.c: mail a partner wrote on the portal, for internal recipients: foreign
+ * X-Sealgate-* fields removed, "X-Sealgate-Security: portal; authenticated=<sender>" added,
+ * and encrypted to the recipients' S/MIME certificates when each has one. */
+enum transform_result transform_portal(const struct transform_env *te,
+                                       const struct transform_input *in,
+                                       struct transform_output *out);
+
 /* transform_refuse.c: a permanent failure that explains why the message was not sent. */
 enum transform_result transform_refuse(const struct transform_env *te,
                                        const struct transform_input *in,
@@ -99,6 +115,11 @@ int transform_cert_key(const struct transform_env *te, const struct store_cert *
 const struct keystore_key *transform_signing_key(const struct transform_env *te,
                                                  const struct store_cert *cert,
                                                  const char **error_r);
+/* addr's active OpenPGP key (store_pgp_find_active through a per-thread memo that any write
+ * to the store empties): 1 found (*key_r filled, clear it), 0 none (*why_r), -1 error. */
+struct store_pgp_key;
+int transform_pgp_find(const struct transform_env *te, const char *addr,
+                       struct store_pgp_key *key_r, const char **why_r);
 /* policy_lookup_fn over the store: ctx is the transform_env. */
 int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 

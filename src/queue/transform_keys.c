@@ -16,13 +16,184 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Per worker thread: what the store said about the last few addresses. The planner and then
+ * the transform ask the same questions about every recipient (four and more queries each, and
+ * compiling the SQL costs more than running it). An answer is used only while the store's
+ * stamp is unchanged, i.e. nothing was written since (a revoked certificate, a new key or a
+ * registration take effect on the next message), and never longer than MEMO_TTL_MS. Only the
+ * raw rows are kept: whether a certificate or key may be used is decided anew on every call. */
+#define MEMO_SLOTS  8
+#define MEMO_TTL_MS 2000
+
+struct memo_certs {
+	char addr[SG_ADDR_MAX];
+	struct store_cert *certs;
+	size_t n;
+};
+
+struct memo_pgp {
+	char addr[SG_ADDR_MAX];
+	int rc; /* 1 found, 0 none */
+	struct store_pgp_key key;
+};
+
+struct memo_info {
+	char addr[SG_ADDR_MAX];
+	struct policy_rcpt_info info;
+};
+
+struct memo {
+	struct store_stamp stamp;
+	int64_t since_ms;
+	bool valid;
+	struct memo_certs certs[MEMO_SLOTS];
+	struct memo_pgp pgp[MEMO_SLOTS];
+	struct memo_info info[MEMO_SLOTS];
+	size_t next_certs, next_pgp, next_info;
+};
+
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_clear(struct memo *m)
+{
+	for (size_t i = 0; i < MEMO_SLOTS; i++) {
+		store_cert_list_free(&m->certs[i].certs, m->certs[i].n);
+		store_pgp_key_clear(&m->pgp[i].key);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+static void memo_free(void *p)
+{
+	struct memo *m = p;
+	memo_clear(m);
+	sg_free(&m);
+}
+
+static void memo_init(void) { (void)pthread_key_create(&memo_key, memo_free); }
+
+/* This thread's memo, emptied when the store changed or it is too old; NULL (ask the store)
+ * when the stamp cannot be read. *stamp_r: the stamp read, for memo_put_ok(). */
+static struct memo *memo_get(const struct transform_env *te, struct store_stamp *stamp_r)
+{
+	struct store_stamp stamp;
+	const char *err;
+	if (te->store == NULL || store_cert_stamp(te->store, &stamp, &err) < 0)
+		return NULL;
+	pthread_once(&memo_once, memo_init);
+	struct memo *m = pthread_getspecific(memo_key);
+	if (m == NULL) {
+		m = sg_calloc(1, sizeof(*m));
+		if (pthread_setspecific(memo_key, m) != 0) {
+			sg_free(&m);
+			return NULL;
+		}
+	}
+	int64_t now = sg_mono_ms();
+	if (m->valid && (m->stamp.others != stamp.others || m->stamp.ours != stamp.ours ||
+	                 now - m->since_ms > MEMO_TTL_MS || now < m->since_ms))
+		memo_clear(m);
+	if (!m->valid) {
+		m->stamp = stamp;
+		m->since_ms = now;
+		m->valid = true;
+	}
+	*stamp_r = stamp;
+	return m;
+}
+
+/* May what was read after stamp was taken be kept? Not if a nested lookup found the store
+ * changed meanwhile: the answer may then mix rows from before and after the change. */
+static bool memo_put_ok(const struct memo *m, const struct store_stamp *stamp, const char *addr)
+{
+	return m != NULL && m->valid && m->stamp.others == stamp->others &&
+	       m->stamp.ours == stamp->ours && strlen(addr) < SG_ADDR_MAX;
+}
+
+static void cert_copy(struct store_cert *dst, const struct store_cert *src)
+{
+	*dst = *src;
+	dst->der = src->der != NULL ? sg_memdup(src->der, src->der_len) : NULL;
+	dst->caps = src->caps != NULL ? sg_memdup(src->caps, src->caps_len) : NULL;
+}
+
+static struct store_cert *certs_copy(const struct store_cert *src, size_t n)
+{
+	struct store_cert *c = sg_calloc(n > 0 ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++)
+		cert_copy(&c[i], &src[i]);
+	return c;
+}
+
+/* store_cert_list through the memo: the caller frees *certs_r as usual. */
+static int list_certs(const struct transform_env *te, const char *addr,
+                      struct store_cert **certs_r, size_t *n_r, const char **error_r)
+{
+	struct store_stamp stamp;
+	struct memo *m = memo_get(te, &stamp);
+	for (size_t i = 0; m != NULL && i < MEMO_SLOTS; i++) {
+		if (m->certs[i].addr[0] != '\0' && strcmp(m->certs[i].addr, addr) == 0) {
+			*certs_r = certs_copy(m->certs[i].certs, m->certs[i].n);
+			*n_r = m->certs[i].n;
+			return 0;
+		}
+	}
+	if (store_cert_list(te->store, addr, certs_r, n_r, error_r) < 0)
+		return -1;
+	if (memo_put_ok(m, &stamp, addr)) {
+		struct memo_certs *e = &m->certs[m->next_certs++ % MEMO_SLOTS];
+		store_cert_list_free(&e->certs, e->n);
+		sg_strlcpy(e->addr, addr, sizeof(e->addr));
+		e->certs = certs_copy(*certs_r, *n_r);
+		e->n = *n_r;
+	}
+	return 0;
+}
+
+static void pgp_copy(struct store_pgp_key *dst, const struct store_pgp_key *src)
+{
+	*dst = *src;
+	dst->keydata = src->keydata != NULL ? sg_memdup(src->keydata, src->keydata_len) : NULL;
+}
+
+int transform_pgp_find(const struct transform_env *te, const char *addr,
+                       struct store_pgp_key *key_r, const char **why_r)
+{
+	memset(key_r, 0, sizeof(*key_r));
+	*why_r = "no OpenPGP key";
+	if (te->store == NULL)
+		return -1;
+	struct store_stamp stamp;
+	struct memo *m = memo_get(te, &stamp);
+	for (size_t i = 0; m != NULL && i < MEMO_SLOTS; i++) {
+		if (m->pgp[i].addr[0] != '\0' && strcmp(m->pgp[i].addr, addr) == 0) {
+			if (m->pgp[i].rc == 1)
+				pgp_copy(key_r, &m->pgp[i].key);
+			return m->pgp[i].rc;
+		}
+	}
+	int rc = store_pgp_find_active(te->store, addr, key_r, why_r);
+	if (rc >= 0 && memo_put_ok(m, &stamp, addr)) {
+		struct memo_pgp *e = &m->pgp[m->next_pgp++ % MEMO_SLOTS];
+		store_pgp_key_clear(&e->key);
+		sg_strlcpy(e->addr, addr, sizeof(e->addr));
+		e->rc = rc;
+		if (rc == 1)
+			pgp_copy(&e->key, key_r);
+	}
+	if (rc == 0)
+		*why_r = "no OpenPGP key";
+	return rc;
+}
+
 int transform_find_cert(const struct transform_env *te, const char *addr, int usage,
                         bool need_key, struct store_cert *cert_r, const char **why_r)
 {
 	struct store_cert *certs = NULL;
 	size_t n = 0;
 	*why_r = "no certificate";
-	if (te->store == NULL || store_cert_list(te->store, addr, &certs, &n, why_r) < 0)
+	if (te->store == NULL || list_certs(te, addr, &certs, &n, why_r) < 0)
 		return -1;
 	int found = 0;
 	time_t now = sg_wall();
@@ -111,12 +282,9 @@ const struct keystore_key *transform_signing_key(const struct transform_env *te,
 	return key;
 }
 
-int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r)
+static int lookup_store(const struct transform_env *te, const char *addr,
+                        struct policy_rcpt_info *info_r)
 {
-	const struct transform_env *te = ctx;
-	*info_r = (struct policy_rcpt_info){0};
-	if (te == NULL || te->store == NULL)
-		return 0;
 	struct store_user user;
 	const char *err;
 	int rc = store_user_find(te->store, addr, &user, &err);
@@ -138,9 +306,33 @@ int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_
 	}
 	info_r->pdf_ready = store_pdf_key_get(te->store, addr, NULL, NULL, &why) == 1;
 	struct store_pgp_key key;
-	if (store_pgp_find_active(te->store, addr, &key, &why) == 1) {
+	if (transform_pgp_find(te, addr, &key, &why) == 1) {
 		info_r->pgp_usable = key.expires == 0 || key.expires > sg_wall();
 		store_pgp_key_clear(&key);
+	}
+	return 0;
+}
+
+int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r)
+{
+	const struct transform_env *te = ctx;
+	*info_r = (struct policy_rcpt_info){0};
+	if (te == NULL || te->store == NULL)
+		return 0;
+	struct store_stamp stamp;
+	struct memo *m = memo_get(te, &stamp);
+	for (size_t i = 0; m != NULL && i < MEMO_SLOTS; i++) {
+		if (m->info[i].addr[0] != '\0' && strcmp(m->info[i].addr, addr) == 0) {
+			*info_r = m->info[i].info;
+			return 0;
+		}
+	}
+	if (lookup_store(te, addr, info_r) < 0)
+		return -1;
+	if (memo_put_ok(m, &stamp, addr)) {
+		struct memo_info *e = &m->info[m->next_info++ % MEMO_SLOTS];
+		sg_strlcpy(e->addr, addr, sizeof(e->addr));
+		e->info = *info_r;
 	}
 	return 0;
 }

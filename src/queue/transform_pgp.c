@@ -68,7 +68,7 @@ static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, cons
 	*why_r = "no OpenPGP key";
 	if (te->store == NULL)
 		return -1;
-	int rc = store_pgp_find_active(te->store, addr, &key, why_r);
+	int rc = transform_pgp_find(te, addr, &key, why_r);
 	if (rc != 1)
 		return rc;
 	if (key.expires != 0 && key.expires <= sg_wall()) {

@@ -73,6 +73,13 @@ struct store_cert {
 	bool has_key;                  /* a sealed private key is stored with it (read only) */
 };
 void store_cert_clear(struct store_cert *cert);
+/* What lets a reader cache what it read: equal stamps mean that nothing was written to the
+ * store in between, through this handle (ours) or by any other process (others). */
+struct store_stamp {
+	int64_t others; /* SQLite's data_version: commits by other connections */
+	int64_t ours;   /* rows changed through this connection */
+};
+int store_cert_stamp(struct store *st, struct store_stamp *stamp_r, const char **error_r);
 void store_cert_list_free(struct store_cert **certs, size_t count);
 
 /* Adds cert (user_id set) and, if sealed != NULL, its sealed private key, in one transaction.
@@ -192,6 +199,52 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
 /* Remembers a Reply token by its hash, bound to the message and the recipient. */
 int store_reply_token_add(struct store *st, const char *token_hash, const char *message_id,
                           const char *sender, const char *recipient, const char **error_r);
+#define STORE_MSGID_MAX 1000 /* a Message-ID as stored (one header line) */
+struct store_reply_token {
+	char message_id[STORE_MSGID_MAX]; /* of the message the PDF carried, without <>; may be "" */
+	char sender[SG_ADDR_MAX];         /* its internal sender: whom the reply goes to */
+	char recipient[SG_ADDR_MAX];      /* the partner the PDF was made for */
+	time_t created;
+};
+/* The Reply token stored under token_hash: 1 found, 0 none, -1 store error (or an address
+ * that does not fit *tok_r; a Message-ID that does not fit is returned as ""). */
+int store_reply_token_get(struct store *st, const char *token_hash,
+                          struct store_reply_token *tok_r, const char **error_r);
+
+/* ---- mail held until its recipient registers (store_held.c, schema version 6) ---- */
+struct store_held {
+	int64_t id;
+	int64_t user_id;
+	char address[SG_ADDR_MAX]; /* the partner it waits for */
+	char sender[SG_ADDR_MAX];  /* the internal sender, who is told what becomes of it */
+	char subject[256];         /* for those notices (UTF-8, cut) */
+	time_t created;
+	time_t until;              /* the invitation's expiry */
+};
+/* Keeps a sealed message for user_id. */
+int store_held_add(struct store *st, int64_t user_id, const char *sender, const char *subject,
+                   const unsigned char *sealed, size_t sealed_len, time_t now, int64_t *id_r,
+                   const char **error_r);
+/* The held mail of address, oldest first (caller frees the array). */
+int store_held_list(struct store *st, const char *address, struct store_held **list_r,
+                    size_t *n_r, const char **error_r);
+/* Held mail whose recipient never registered and whose invitation expired before now. */
+int store_held_expired(struct store *st, time_t now, struct store_held **list_r, size_t *n_r,
+                       const char **error_r);
+/* Held mail whose recipient has registered (a release that failed; the tick retries it). */
+int store_held_registered(struct store *st, struct store_held **list_r, size_t *n_r,
+                          const char **error_r);
+/* The sealed message of id: 1 found, 0 gone, -1 error. */
+int store_held_sealed(struct store *st, int64_t id, unsigned char **sealed_r, size_t *len_r,
+                      const char **error_r);
+int store_held_delete(struct store *st, int64_t id, const char **error_r);
+/* Number of held messages for address. */
+int store_held_count(struct store *st, const char *address, size_t *n_r, const char **error_r);
+/* Who asked for the pending invitation of user_id (the first sender), and dropping an
+ * invitation that expired unused (the account row goes; the user row stays). */
+int store_held_inviter_set(struct store *st, int64_t user_id, const char *inviter,
+                           const char **error_r);
+int store_held_invite_drop(struct store *st, int64_t user_id, const char **error_r);
 
 /* ---- the web portal (store_portal.c, schema version 5) ---- */
 #define STORE_PORTAL_HASH_MAX 160 /* an Argon2id string or a hex digest, with its NUL */
@@ -219,6 +272,31 @@ int store_portal_otp_failed(struct store *st, int64_t user_id, const char **erro
 /* Stores the login hash, marks the account registered at now and drops the OTP. */
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
                           time_t now, const char **error_r);
+/* Sets only the login hash: the password step before registration completes (the OTP stays
+ * valid until the security questions are saved), a reset and a change. */
+int store_portal_password_set(struct store *st, int64_t user_id, const char *password_hash,
+                              const char **error_r);
+
+/* Security questions (schema version 6): three per self-registered account, each a stable
+ * question key (not its text) and the Argon2id string of the normalised answer. */
+#define STORE_PORTAL_QUESTIONS 3
+#define STORE_PORTAL_QKEY_MAX 32
+struct store_portal_question {
+	char key[STORE_PORTAL_QKEY_MAX];
+	char answer_hash[STORE_PORTAL_HASH_MAX];
+};
+/* Replaces the questions of user_id with q[0..2] (all or nothing). */
+int store_portal_questions_set(struct store *st, int64_t user_id,
+                               const struct store_portal_question q[STORE_PORTAL_QUESTIONS],
+                               const char **error_r);
+/* The questions of user_id in order: 1 with all three, 0 when it has not three, -1 error. */
+int store_portal_questions_get(struct store *st, int64_t user_id,
+                               struct store_portal_question q_r[STORE_PORTAL_QUESTIONS],
+                               const char **error_r);
+/* A value of the meta table that is made once and then kept: the first caller's fresh value
+ * wins, every later one reads it (value_r, size bytes). */
+int store_portal_meta_once(struct store *st, const char *key, const char *fresh, char *value_r,
+                           size_t size, const char **error_r);
 
 /* Failure counters by key ("acct:ADDRESS", "ip:CLIENT"). */
 int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
@@ -228,7 +306,8 @@ int store_portal_throttle_fail(struct store *st, const char *key, time_t now, in
                                time_t lock_s, bool *locked_r, const char **error_r);
 int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r);
 
-/* Sessions: stage 0 anonymous, 1 OTP accepted (choosing a password), 2 logged in. */
+/* Sessions: stage 0 anonymous, 1 OTP accepted (choosing a password), 2 logged in; the portal's
+ * enum portal_stage names the later steps (questions, password reset). */
 struct store_portal_session {
 	char id_hash[65];
 	int64_t user_id;
@@ -245,6 +324,8 @@ int store_portal_session_get(struct store *st, const char *id_hash,
 int store_portal_session_touch(struct store *st, const char *id_hash, time_t now,
                                const char **error_r);
 int store_portal_session_delete(struct store *st, const char *id_hash, const char **error_r);
+/* Deletes every session of user_id (a password reset or change logs out everywhere). */
+int store_portal_session_delete_user(struct store *st, int64_t user_id, const char **error_r);
 /* Drops sessions idle since before idle_before or created before created_before. */
 int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,
                                 const char **error_r);

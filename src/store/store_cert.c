@@ -127,6 +127,22 @@ int store_cert_list(struct store *st, const char *address, struct store_cert **c
 	             count_r, error_r);
 }
 
+int store_cert_stamp(struct store *st, struct store_stamp *stamp_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	/* Read before the counter: a write in between makes the next stamp differ, never equal. */
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return fail(db, error_r);
+	}
+	stamp_r->others = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	stamp_r->ours = sqlite3_total_changes64(db);
+	return 0;
+}
+
 int store_cert_list_revoked(struct store *st, const char *issuer, struct store_cert **certs_r,
                             size_t *count_r, const char **error_r)
 {

@@ -3,6 +3,7 @@
 #include "store/store_sqlite.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 
 #include <string.h>
 
@@ -71,4 +72,42 @@ int store_reply_token_add(struct store *st, const char *token_hash, const char *
 		return fail(db, s, error_r);
 	sqlite3_finalize(s);
 	return 0;
+}
+
+/* Copies column col of s into dst; false when it is NULL or does not fit. */
+static bool column_text(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	return t != NULL && sg_strlcpy(dst, (const char *)t, size) < size;
+}
+
+int store_reply_token_get(struct store *st, const char *token_hash,
+                          struct store_reply_token *tok_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	memset(tok_r, 0, sizeof(*tok_r));
+	if (sqlite3_prepare_v2(db, "SELECT message_id, sender, recipient, created FROM reply_tokens "
+	                           "WHERE token_hash = ?1", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return fail(db, s, error_r);
+	/* A Message-ID too long to keep only costs the reply its In-Reply-To field. */
+	if (!column_text(s, 0, tok_r->message_id, sizeof(tok_r->message_id)))
+		tok_r->message_id[0] = '\0';
+	bool ok = column_text(s, 1, tok_r->sender, sizeof(tok_r->sender)) &&
+	          column_text(s, 2, tok_r->recipient, sizeof(tok_r->recipient));
+	tok_r->created = (time_t)sqlite3_column_int64(s, 3);
+	sqlite3_finalize(s);
+	if (!ok) {
+		*error_r = "store: a Reply token holds a value too long to use";
+		return -1;
+	}
+	return 1;
 }

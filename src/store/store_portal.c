@@ -1,5 +1,6 @@
-/* store_portal.c: what the web portal keeps: account credentials (hashes only), failure
- * counters for lockouts, sessions (by the hash of the cookie) and the audit log. */
+/* store_portal.c: what the web portal keeps: account credentials (hashes only), security
+ * questions, failure counters for lockouts, sessions (by the hash of the cookie) and the audit
+ * log. */
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "core/sg_log.h"
@@ -99,6 +100,98 @@ int store_portal_register(struct store *st, int64_t user_id, const char *passwor
 	return run(st, "UPDATE portal_accounts SET password_hash = ?2, registered = ?3,"
 	               " otp_hash = '', otp_expires = 0, otp_attempts = 0 WHERE user_id = ?1",
 	           "iti", t, n, error_r);
+}
+
+int store_portal_password_set(struct store *st, int64_t user_id, const char *password_hash,
+                              const char **error_r)
+{
+	const char *t[] = {password_hash};
+	int64_t n[] = {user_id};
+	return run(st, "UPDATE portal_accounts SET password_hash = ?2 WHERE user_id = ?1", "it", t, n,
+	           error_r);
+}
+
+static int insert_question(struct store *st, int64_t user_id, int64_t idx,
+                           const struct store_portal_question *q, const char **error_r)
+{
+	const char *t[] = {q->key, q->answer_hash};
+	int64_t n[] = {user_id, idx};
+	return run(st, "INSERT INTO portal_questions (user_id, idx, question, answer_hash)"
+	               " VALUES (?1, ?2, ?3, ?4)",
+	           "iitt", t, n, error_r);
+}
+
+int store_portal_questions_set(struct store *st, int64_t user_id,
+                               const struct store_portal_question q[STORE_PORTAL_QUESTIONS],
+                               const char **error_r)
+{
+	for (size_t i = 0; i < STORE_PORTAL_QUESTIONS; i++)
+		if (q[i].key[0] == '\0' || q[i].answer_hash[0] == '\0') {
+			*error_r = "store: a security question without key or answer";
+			return -1;
+		}
+	int64_t uid[] = {user_id};
+	if (run(st, "BEGIN IMMEDIATE", "", NULL, NULL, error_r) < 0)
+		return -1;
+	int rc = run(st, "DELETE FROM portal_questions WHERE user_id = ?1", "i", NULL, uid, error_r);
+	for (size_t i = 0; rc == 0 && i < STORE_PORTAL_QUESTIONS; i++)
+		rc = insert_question(st, user_id, (int64_t)i, &q[i], error_r);
+	const char *ignored;
+	if (rc < 0 || run(st, "COMMIT", "", NULL, NULL, error_r) < 0) {
+		run(st, "ROLLBACK", "", NULL, NULL, &ignored);
+		return -1;
+	}
+	return 0;
+}
+
+int store_portal_questions_get(struct store *st, int64_t user_id,
+                               struct store_portal_question q_r[STORE_PORTAL_QUESTIONS],
+                               const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
+	if (sqlite3_prepare_v2(db, "SELECT idx, question, answer_hash FROM portal_questions"
+	                           " WHERE user_id = ?1 ORDER BY idx", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK)
+		return fail(db, s, error_r);
+	int rc;
+	unsigned seen = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int idx = sqlite3_column_int(s, 0);
+		if (idx < 0 || idx >= STORE_PORTAL_QUESTIONS)
+			continue;
+		text_col(s, 1, q_r[idx].key, sizeof(q_r[idx].key));
+		text_col(s, 2, q_r[idx].answer_hash, sizeof(q_r[idx].answer_hash));
+		seen |= 1u << idx;
+	}
+	if (rc != SQLITE_DONE)
+		return fail(db, s, error_r);
+	sqlite3_finalize(s);
+	if (seen != (1u << STORE_PORTAL_QUESTIONS) - 1) {
+		memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
+		return 0;
+	}
+	return 1;
+}
+
+int store_portal_meta_once(struct store *st, const char *key, const char *fresh, char *value_r,
+                           size_t size, const char **error_r)
+{
+	const char *t[] = {key, fresh};
+	if (run(st, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+	        "tt", t, NULL, error_r) < 0)
+		return -1;
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &s, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		return fail(db, s, error_r);
+	text_col(s, 0, value_r, size);
+	sqlite3_finalize(s);
+	return 0;
 }
 
 /* failures and locked_until of key (0, 0 when unknown). */
@@ -205,6 +298,12 @@ int store_portal_session_delete(struct store *st, const char *id_hash, const cha
 {
 	const char *t[] = {id_hash};
 	return run(st, "DELETE FROM portal_sessions WHERE id_hash = ?1", "t", t, NULL, error_r);
+}
+
+int store_portal_session_delete_user(struct store *st, int64_t user_id, const char **error_r)
+{
+	int64_t n[] = {user_id};
+	return run(st, "DELETE FROM portal_sessions WHERE user_id = ?1", "i", NULL, n, error_r);
 }
 
 int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,

@@ -109,6 +109,27 @@ static const char *const migrations[] = {
 	"  client TEXT NOT NULL,"
 	"  detail TEXT NOT NULL);"
 	"CREATE INDEX audit_log_at ON audit_log (at);",
+
+	/* 6: mail held until its recipient registers (sealed, bound to "held:<id>"; deleted when
+	 * released or when the invitation expires), the security questions of self-registered
+	 * partners (answers as Argon2id strings) and who asked for an invitation. */
+	"CREATE TABLE held_mail ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  sender TEXT NOT NULL,"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX held_mail_user ON held_mail (user_id);"
+	"CREATE INDEX held_mail_expires ON held_mail (expires);"
+	"CREATE TABLE portal_questions ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL CHECK (idx BETWEEN 0 AND 2),"
+	"  question TEXT NOT NULL,"
+	"  answer_hash TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, idx));"
+	"ALTER TABLE portal_accounts ADD COLUMN inviter TEXT NOT NULL DEFAULT '';",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -1,6 +1,8 @@
 // run.js: the portal end to end in headless Chromium (playwright-core, Debian's chromium).
 // Makes its own instance with the sealgate binary in SEALGATE_BIN, invites a partner with the
-// CLI, then registers, logs in, switches the channel and uploads a certificate in the browser.
+// CLI, then registers (password, security questions), logs in, switches the channel, uploads a
+// certificate, resets the password with the security questions and changes it, and writes a
+// message with attachments to an internal address in the browser.
 // Prints "N passed, N failed"; screenshots go to artifacts/.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -14,6 +16,9 @@ const BIN = process.env.SEALGATE_BIN || path.resolve(__dirname, '../../build/sea
 const ART = path.join(__dirname, 'artifacts');
 const PARTNER = 'browser@partner.test';
 const PASSWORD = 'Kennwort mit Länge 2026';
+const NEW_PASSWORD = 'Ein neues Kennwort 2027';
+const CHANGED_PASSWORD = 'Noch ein Kennwort 2028';
+const QUESTIONS = [['first_pet', 'Bello'], ['birth_city', 'München'], ['first_car', 'VW Käfer']];
 const results = [];
 
 function freePort() {
@@ -50,13 +55,14 @@ async function instance() {
   execFileSync(BIN, ['init', inst, '--domain', 'example.test', '--org', 'Beispiel GmbH']);
   const port = await freePort();
   for (const [k, v] of [['smtp.listen', `127.0.0.1:${await freePort()}`],
-    ['ldap.listen', `127.0.0.1:${await freePort()}`], ['portal.listen', `127.0.0.1:${port}`]])
+    ['ldap.listen', `127.0.0.1:${await freePort()}`], ['portal.listen', `127.0.0.1:${port}`],
+    ['route.internal', `maildir:${path.join(dir, 'md-int')}`]])
     sg(inst, 'config', 'set', k, v);
   const log = fs.openSync(path.join(dir, 'sealgate.log'), 'a');
   const proc = spawn(BIN, ['run', '-c', path.join(inst, 'sealgate.conf')],
     { stdio: ['ignore', log, log] });
   await waitPort(port, 20000);
-  return { dir, inst, port, proc };
+  return { dir, inst, port, proc, mdInt: path.join(dir, 'md-int') };
 }
 
 async function main() {
@@ -87,6 +93,15 @@ async function main() {
       await page.fill('#password', PASSWORD);
       await page.fill('#password2', PASSWORD);
       await page.screenshot({ path: path.join(ART, '02-password.png'), fullPage: true });
+      await Promise.all([page.waitForURL('**/register/questions'), page.click('main button[type=submit]')]);
+      expect((await page.textContent('h1')).includes('Sicherheitsfragen'), 'no questions page');
+      for (const [i, [key, ans]] of QUESTIONS.entries()) {
+        expect(await page.isVisible(`label[for=q${i + 1}]`) && await page.isVisible(`label[for=answer${i + 1}]`),
+          `question ${i + 1} lacks a label`);
+        await page.selectOption(`#q${i + 1}`, key);
+        await page.fill(`#answer${i + 1}`, ans);
+      }
+      await page.screenshot({ path: path.join(ART, '02b-questions.png'), fullPage: true });
       await Promise.all([page.waitForURL('**/account**'), page.click('main button[type=submit]')]);
       expect((await page.textContent('main')).includes('Registrierung abgeschlossen'), 'no success text');
     });
@@ -117,6 +132,82 @@ async function main() {
       expect((await page.textContent('h1')).includes('Your account'), 'still German');
       await page.setViewportSize({ width: 380, height: 800 });
       await page.screenshot({ path: path.join(ART, '04-account-en-mobile.png'), fullPage: true });
+    });
+    await step('forgot password: security questions, then a new password', async () => {
+      await page.setViewportSize({ width: 900, height: 700 });
+      await Promise.all([page.waitForURL('**/login**'), page.click('header button[type=submit]')]);
+      await Promise.all([page.waitForURL('**/forgot'), page.click('a[href="/forgot"]')]);
+      await page.screenshot({ path: path.join(ART, '05-forgot.png'), fullPage: true });
+      await page.fill('#email', PARTNER.toUpperCase());
+      await Promise.all([page.waitForURL('**/forgot/answers'), page.click('main button[type=submit]')]);
+      for (const n of [1, 2, 3]) expect(await page.isVisible(`label[for=answer${n}]`), `answer ${n} lacks a label`);
+      expect((await page.textContent('label[for=answer1]')).includes('first pet'), 'not the chosen question');
+      await page.fill('#answer1', 'Bello');
+      await page.fill('#answer2', 'Hamburg');
+      await page.fill('#answer3', 'VW Käfer');
+      await page.click('main button[type=submit]');
+      expect((await page.textContent('.error')).includes('do not match'), 'wrong answers accepted');
+      await page.screenshot({ path: path.join(ART, '06-answers-wrong.png'), fullPage: true });
+      await page.fill('#answer1', '  BELLO ');
+      await page.fill('#answer2', 'münchen');
+      await page.fill('#answer3', 'vw  käfer');
+      await Promise.all([page.waitForURL('**/forgot/password'), page.click('main button[type=submit]')]);
+      await page.fill('#password', NEW_PASSWORD);
+      await page.fill('#password2', NEW_PASSWORD);
+      await page.screenshot({ path: path.join(ART, '07-new-password.png'), fullPage: true });
+      await Promise.all([page.waitForURL('**/login?m=reset_done'), page.click('main button[type=submit]')]);
+      expect((await page.textContent('.ok')).includes('has been reset'), 'no reset message');
+      await page.screenshot({ path: path.join(ART, '08-reset-done.png'), fullPage: true });
+      await page.fill('#email', PARTNER);
+      await page.fill('#password', PASSWORD);
+      await page.click('main button[type=submit]');
+      expect((await page.textContent('.error')).includes('Login failed'), 'the old password still works');
+      await page.fill('#email', PARTNER);
+      await page.fill('#password', NEW_PASSWORD);
+      await Promise.all([page.waitForURL('**/account'), page.click('main button[type=submit]')]);
+    });
+    await step('change password on the account', async () => {
+      await Promise.all([page.waitForURL('**/account/password'), page.click('a[href="/account/password"]')]);
+      await page.fill('#current', NEW_PASSWORD);
+      await page.fill('#password', CHANGED_PASSWORD);
+      await page.fill('#password2', CHANGED_PASSWORD);
+      await page.screenshot({ path: path.join(ART, '09-change-password.png'), fullPage: true });
+      await Promise.all([page.waitForURL('**/account/password?m=pw_changed'), page.click('main button[type=submit]')]);
+      expect((await page.textContent('.ok')).includes('has been changed'), 'no change message');
+      await page.screenshot({ path: path.join(ART, '10-password-changed.png'), fullPage: true });
+    });
+    await step('compose: refused to an external, sent with attachments to an internal', async () => {
+      await Promise.all([page.waitForURL('**/compose'), page.click('a[href="/compose"]')]);
+      expect(await page.isVisible('label[for=to]') && await page.isVisible('label[for=files]'),
+        'compose fields lack labels');
+      const files = [['Bericht <1>.pdf', Buffer.from('%PDF-1.4 fake\n')],
+        ['daten.bin', Buffer.from([...Array(256).keys()])]]
+        .map(([name, buffer]) => ({ name, mimeType: 'application/octet-stream', buffer }));
+      await page.fill('#to', 'someone@elsewhere.test');
+      await page.fill('#subject', 'Angebot <b>');
+      await page.fill('#text', 'Guten Tag,\nanbei das Angebot.');
+      await page.setInputFiles('#files', files);
+      await page.screenshot({ path: path.join(ART, '11-compose.png'), fullPage: true });
+      await page.click('main button[type=submit]');
+      expect((await page.textContent('.error')).includes('only go to addresses of the organisation'),
+        'an external recipient was not refused');
+      expect((await page.inputValue('#text')).includes('anbei das Angebot'), 'the text was lost');
+      await page.screenshot({ path: path.join(ART, '12-compose-refused.png'), fullPage: true });
+      await page.fill('#to', 'chef@example.test');
+      await page.setInputFiles('#files', files);
+      await page.click('main button[type=submit]');
+      expect((await page.textContent('.ok')).includes('sent securely'), 'no confirmation');
+      const main = await page.textContent('main');
+      expect(main.includes('Bericht <1>.pdf') && main.includes('Angebot <b>'), 'confirmation lacks names');
+      await page.screenshot({ path: path.join(ART, '13-sent.png'), fullPage: true });
+      const box = path.join(gw.mdInt, 'chef@example.test', 'new');
+      const end = Date.now() + 20000;
+      while (!(fs.existsSync(box) && fs.readdirSync(box).length > 0) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 200));
+      const mail = fs.readFileSync(path.join(box, fs.readdirSync(box)[0]), 'latin1');
+      expect(mail.includes(`X-Sealgate-Security: portal; authenticated=<${PARTNER}>`), 'no portal field');
+      expect(mail.includes(Buffer.from([...Array(256).keys()]).toString('base64').slice(0, 60)),
+        'the attachment is not in the delivered mail');
     });
   } catch (e) {
     failed = true;

@@ -1,12 +1,24 @@
 """Fail closed: outbound mail that must be encrypted (subject tag, Sensitivity header) and that
 no channel can carry is never sent in clear; the sender gets a DSN that says why and what to
-do. Untagged mail passes; the tag is what triggers, in any case."""
+do. Untagged mail passes; the tag is what triggers, in any case. Invitations are off here
+(policy.invite_partners = no): test_held.py covers holding mail for unregistered partners."""
 
 import os
 import smtplib
 import time
 
+import pytest
+
+from conftest import maildir_routes
 from sgrig import header_values, maildir_messages, wait_maildir
+
+
+@pytest.fixture
+def gateway(gw_factory, workdir):
+    g = gw_factory()
+    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
+    g.set(**{"policy.invite_partners": "no"})
+    return g.start()
 
 
 def send(port, subject, extra=""):

@@ -83,12 +83,18 @@ def invite(g, addr=PARTNER):
     return re.search(r"^([A-Z0-9]{4}(-[A-Z0-9]{4})+)$", r.stdout, re.M).group(1)
 
 
-def register(g, b, addr=PARTNER, pw=PASSWORD):
+QUESTIONS = {"q1": "first_pet", "answer1": "Fluffy", "q2": "birth_city", "answer2": "München",
+             "q3": "first_car", "answer3": "VW Golf"}
+
+
+def register(g, b, addr=PARTNER, pw=PASSWORD, questions=None):
     otp = invite(g, addr)
     r = b.post("/register", {"email": addr, "otp": otp})
     assert r.status == 303 and r.headers["Location"] == "/register/password", r.text
     r = b.post("/register/password", {"password": pw, "password2": pw})
-    assert r.status == 303, r.text
+    assert r.status == 303 and r.headers["Location"] == "/register/questions", r.text
+    r = b.post("/register/questions", questions or QUESTIONS)
+    assert r.status == 303 and r.headers["Location"] == "/account?m=registered", r.text
     return otp
 
 

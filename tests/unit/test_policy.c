@@ -94,7 +94,7 @@ static const struct fake_dir partners[] = {
 	{"both@partner.test", {.known = true, .smime_usable = true, .pgp_usable = true,
 	                       .channel = POLICY_CH_PGP}},
 	{"pdf@partner.test", {.known = true, .pdf_ready = true, .channel = POLICY_CH_PDF}},
-	{"expired@partner.test", {.known = true, .channel = POLICY_CH_SMIME}},
+	{"expired@partner.test", {.known = true, .registered = true, .channel = POLICY_CH_SMIME}},
 	{"web@partner.test", {.known = true, .channel = POLICY_CH_WEBMAIL}},
 	{NULL, {0}},
 };
@@ -118,7 +118,7 @@ static void channel_table(void **state)
 		{"cert@partner.test", true, POLICY_SMIME},   {"key@partner.test", true, POLICY_PGP},
 		{"both@partner.test", true, POLICY_PGP},     {"pdf@partner.test", true, POLICY_PDF},
 		{"expired@partner.test", true, POLICY_REFUSE}, {"web@partner.test", true, POLICY_WEBMAIL},
-		{"nobody@partner.test", true, POLICY_REFUSE}, {"cert@partner.test", false, POLICY_PASS},
+		{"nobody@partner.test", true, POLICY_HOLD},   {"cert@partner.test", false, POLICY_PASS},
 		{"alice@example.test", true, POLICY_PASS},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -130,11 +130,46 @@ static void channel_table(void **state)
 		assert_int_equal(policy_plan_rcpt(p, &m, rows[i].rcpt, &plan, &err), 0);
 		if (plan.action != rows[i].action)
 			fail_msg("row %zu %s: got %s", i, rows[i].rcpt, policy_action_name(plan.action));
-		assert_int_equal(plan.individual, plan.action == POLICY_PDF); /* one PDF per password */
+		/* one PDF per password, one held copy per partner */
+		assert_int_equal(plan.individual, plan.action == POLICY_PDF || plan.action == POLICY_HOLD);
 		if (plan.action == POLICY_REFUSE)
 			assert_non_null(plan.reason);
 		assert_int_equal(plan.sign, plan.action == POLICY_SMIME || plan.action == POLICY_PGP);
 	}
+	policy_free(&p);
+}
+
+/* Held mail released after registration must be encrypted whatever it says, and never goes
+ * back into a hold; without invitations an unregistered partner is refused; mail written on
+ * the portal goes to internal addresses only. */
+static void hold_release_and_portal(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new_from("example.test", "smtp:in:25", "smtp:out:25");
+	policy_set_options(p, "[secure]", false, true, POLICY_CH_PDF);
+	struct mime_info plain = {.parsed = true, .subject = "figures"};
+	struct policy_msg m = {.sender = "boss@example.test", .internal_client = true,
+	                       .mime = &plain, .must_encrypt = true, .lookup = fake_lookup,
+	                       .lookup_ctx = (void *)partners};
+	struct policy_plan plan;
+	const char *err;
+	assert_int_equal(policy_plan_rcpt(p, &m, "pdf@partner.test", &plan, &err), 0);
+	assert_int_equal(plan.action, POLICY_PDF);
+	assert_string_equal(plan.trigger, "released after registration");
+	assert_int_equal(policy_plan_rcpt(p, &m, "nobody@partner.test", &plan, &err), 0);
+	assert_int_equal(plan.action, POLICY_REFUSE);
+	m.must_encrypt = false;
+	struct mime_info tagged = {.parsed = true, .subject = "[secure] figures"};
+	m.mime = &tagged;
+	policy_set_invite(p, false);
+	assert_int_equal(policy_plan_rcpt(p, &m, "nobody@partner.test", &plan, &err), 0);
+	assert_int_equal(plan.action, POLICY_REFUSE);
+	m = (struct policy_msg){.sender = "pdf@partner.test", .from_portal = true, .mime = &plain};
+	assert_int_equal(policy_plan_rcpt(p, &m, "alice@example.test", &plan, &err), 0);
+	assert_int_equal(plan.action, POLICY_PORTAL);
+	assert_int_equal(policy_plan_rcpt(p, &m, "other@partner.test", &plan, &err), 0);
+	assert_int_equal(plan.action, POLICY_REFUSE);
+	assert_non_null(strstr(plan.reason, "internal addresses"));
 	policy_free(&p);
 }
 
@@ -191,6 +226,7 @@ int main(void)
 		cmocka_unit_test(grouping),
 		cmocka_unit_test(channel_table),
 		cmocka_unit_test(triggers_and_bcc),
+		cmocka_unit_test(hold_release_and_portal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "portal/portal.h"
+#include "queue/held.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -138,14 +139,14 @@ static void secrets(void **state)
 	assert_true(portal_auth_check_password(hash, "pässword 1234"));
 	assert_false(portal_auth_check_password(hash, "pässword 1235"));
 	assert_false(portal_auth_check_password("", ""));
-	char otp[PORTAL_OTP_LEN + 8], h1[PORTAL_TOKEN_HEX], h2[PORTAL_TOKEN_HEX];
-	portal_auth_otp_new(otp, sizeof(otp));
-	assert_int_equal(strlen(otp), PORTAL_OTP_LEN + PORTAL_OTP_LEN / 4 - 1);
-	portal_auth_otp_hash(otp, h1);
+	char otp[HELD_OTP_SIZE], h1[HELD_HASH_HEX], h2[HELD_HASH_HEX];
+	held_invite_otp_new(otp, sizeof(otp));
+	assert_int_equal(strlen(otp), HELD_OTP_LEN + HELD_OTP_LEN / 4 - 1);
+	held_invite_otp_hash(otp, h1);
 	for (char *p = otp; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	portal_auth_otp_hash(otp, h2); /* typed in lower case, still the same */
+	held_invite_otp_hash(otp, h2); /* typed in lower case, still the same */
 	assert_true(portal_auth_equal(h1, h2));
 	portal_auth_token_hash("a", h1);
 	portal_auth_token_hash("b", h2);
@@ -162,8 +163,10 @@ static void store_tables(void **state)
 	struct store *st = store_open("sqlite:t.db", dir, &err);
 	assert_non_null(st);
 	assert_true(store_schema_version(st) >= 5);
-	char otp[PORTAL_OTP_LEN + 8];
-	assert_int_equal(portal_auth_invite(st, "P@x.test", 30, 1000, otp, sizeof(otp), &err), 0);
+	char otp[HELD_OTP_SIZE];
+	int64_t uid;
+	time_t until;
+	assert_int_equal(held_invite_create(st, "P@x.test", "", 30, 1000, otp, &uid, &until, &err), 0);
 	struct store_portal_account a;
 	assert_int_equal(store_portal_account_get(st, "p@X.test", &a, &err), 1);
 	assert_int_equal(a.otp_expires, 1000 + 30 * 86400);

@@ -1,0 +1,219 @@
+/* notify.c: the texts of the notices and their expansion. A text names its values as
+ * {partner}, {sender}, {otp}, {subject}, {client}, {until}, {when}, {org} and {url}; each value
+ * is inserted as it is (these are text/plain mails, encoded by mime_build). */
+#include "notify/notify.h"
+
+#include "core/limits.h"
+#include "core/settings.h"
+#include "core/sg_buf.h"
+#include "core/sg_str.h"
+#include "mime/mime.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+struct notice {
+	bool to_partner;
+	bool needs_otp;
+	const char *subject;
+	const char *text;
+};
+
+static const struct notice notices[NOTIFY_KIND_COUNT] = {
+	[NOTIFY_INVITATION] = {
+		true, false, "{org}: a secure message from {sender} is waiting for you",
+		"Hello,\n\n"
+		"{sender} at {org} has sent you a message that must be sent securely:\n\n"
+		"    {subject}\n\n"
+		"To read it, register once on the secure mail portal:\n\n"
+		"    {url}/register\n\n"
+		"You need your e-mail address and a one-time password. {otp_hint}\n\n"
+		"At registration you choose a password. Your message, and later ones, then reach\n"
+		"you as a password-protected PDF that opens with that password, or in the way you\n"
+		"choose on the portal (S/MIME or OpenPGP if you have a certificate or key).\n\n"
+		"The invitation is valid until {until}. If you do not register by then, the\n"
+		"message is deleted and {sender} is told.\n\n"
+		"If you did not expect this message, you can ignore it; nothing else will follow.\n"},
+	[NOTIFY_OTP_PARTNER] = {
+		true, true, "{org}: your one-time password for the secure mail portal",
+		"Hello,\n\n"
+		"this is the one-time password for your registration on the secure mail portal of\n"
+		"{org}:\n\n"
+		"    {otp}\n\n"
+		"Enter it with your e-mail address at {url}/register before {until}.\n"
+		"It works once; the invitation mail that came separately tells you more.\n"},
+	[NOTIFY_OTP_SENDER] = {
+		false, true, "Secure mail to {partner} is waiting: pass on the one-time password",
+		"Hello,\n\n"
+		"your message to {partner} must be sent securely:\n\n"
+		"    {subject}\n\n"
+		"{partner} is not registered for secure mail yet, so the message is held\n"
+		"until they register. {partner} has received an invitation with the link to the\n"
+		"portal. To register, they also need this one-time password:\n\n"
+		"    {otp}\n\n"
+		"Please give it to {partner} by phone or in person, not by e-mail: that is what\n"
+		"keeps the message safe even if their mailbox is read by someone else.\n\n"
+		"The invitation is valid until {until}. If {partner} does not register by then,\n"
+		"the message is deleted and you will be told.\n"},
+	[NOTIFY_HELD] = {
+		false, false, "Secure mail to {partner} is held until they register",
+		"Hello,\n\n"
+		"your message to {partner} must be sent securely:\n\n"
+		"    {subject}\n\n"
+		"{partner} has been invited to the secure mail portal but has not registered\n"
+		"yet. The message is held and will be delivered as soon as they register.\n"
+		"{otp_hint_sender}\n\n"
+		"The invitation is valid until {until}. If {partner} does not register by then,\n"
+		"the message is deleted and you will be told.\n"},
+	[NOTIFY_HELD_EXPIRED] = {
+		false, false, "Secure mail to {partner} was not delivered",
+		"Hello,\n\n"
+		"your message to {partner}\n\n"
+		"    {subject}\n\n"
+		"was held until {partner} registered on the secure mail portal. The invitation\n"
+		"expired on {until} without a registration, so the message has been deleted.\n\n"
+		"What you can do: make sure the address is right and that {partner} has the\n"
+		"one-time password, then send the message again: a new invitation is made. Or\n"
+		"reach {partner} another way.\n"},
+	[NOTIFY_PASSWORD_RESET] = {
+		true, false, "{org}: your secure mail password was changed",
+		"Hello,\n\n"
+		"the password of your account {partner} on the secure mail portal of {org}\n"
+		"was reset with your security questions on {when} (from {client}).\n\n"
+		"From now on, new secure PDF messages open with the new password; messages you\n"
+		"received before still open with the old one.\n\n"
+		"If this was not you, contact your contact person at {org} at once.\n"},
+};
+
+static const char *hint_partner(const struct settings *s)
+{
+	return strcmp(settings_get(s, "policy.otp_delivery"), "recipient") == 0
+	           ? "It comes in a separate e-mail."
+	           : "The sender will give it to you by phone or in person; it is never sent\n"
+	             "with this invitation.";
+}
+
+static const char *hint_sender(const struct settings *s)
+{
+	return strcmp(settings_get(s, "policy.otp_delivery"), "recipient") == 0
+	           ? "Their one-time password was sent to them in a separate e-mail."
+	           : "They need the one-time password that was sent to the first person who wrote\n"
+	             "to them securely; if it is lost, an administrator can invite them again.";
+}
+
+static void date_text(time_t t, char *dst, size_t size)
+{
+	struct tm tm;
+	if (t <= 0 || gmtime_r(&t, &tm) == NULL || strftime(dst, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		sg_strlcpy(dst, "-", size);
+}
+
+static void base_url(const struct settings *s, char *dst, size_t size)
+{
+	sg_strlcpy(dst, settings_get(s, "portal.base_url"), size);
+	size_t n = strlen(dst);
+	while (n > 0 && dst[n - 1] == '/')
+		dst[--n] = '\0';
+}
+
+/* The value of {name}, or NULL for an unknown name. */
+static const char *value_of(const struct settings *s, const struct notify_vars *v,
+                            const char *name, size_t len, char *tmp, size_t tmpsize)
+{
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+	if (IS("partner"))
+		return v->partner;
+	if (IS("sender"))
+		return v->sender;
+	if (IS("otp"))
+		return v->otp;
+	if (IS("subject"))
+		return v->subject != NULL && v->subject[0] != '\0' ? v->subject : "(no subject)";
+	if (IS("client"))
+		return v->client != NULL ? v->client : "unknown";
+	if (IS("org"))
+		return settings_get(s, "gateway.organization");
+	if (IS("otp_hint"))
+		return hint_partner(s);
+	if (IS("otp_hint_sender"))
+		return hint_sender(s);
+	if (IS("until") || IS("when")) {
+		date_text(IS("until") ? v->until : v->when, tmp, tmpsize);
+		return tmp;
+	}
+	if (IS("url")) {
+		base_url(s, tmp, tmpsize);
+		return tmp;
+	}
+	return NULL;
+#undef IS
+}
+
+static int expand(const struct settings *s, const struct notify_vars *v, const char *text,
+                  struct sg_buf *out)
+{
+	for (const char *p = text; *p != '\0';) {
+		const char *open = strchr(p, '{');
+		const char *close = open != NULL ? strchr(open, '}') : NULL;
+		if (open == NULL || close == NULL)
+			return sg_buf_append(out, p, strlen(p));
+		if (sg_buf_append(out, p, (size_t)(open - p)) < 0)
+			return -1;
+		char tmp[SG_PATH_MAX];
+		const char *val = value_of(s, v, open + 1, (size_t)(close - open - 1), tmp, sizeof(tmp));
+		if (val == NULL || sg_buf_append(out, val, strlen(val)) < 0)
+			return -1; /* an unknown name is our bug, not the user's */
+		p = close + 1;
+	}
+	return 0;
+}
+
+void notify_from(const struct settings *s, char *dst, size_t size)
+{
+	const char *from = settings_get(s, "gateway.notify_from");
+	if (from[0] != '\0')
+		sg_strlcpy(dst, from, size);
+	else if (sg_snprintf(dst, size, "postmaster@%s", settings_get(s, "gateway.hostname")) < 0)
+		sg_strlcpy(dst, "postmaster@localhost", size);
+}
+
+int notify_build(const struct settings *s, enum notify_kind kind, const struct notify_vars *v,
+                 struct sg_buf *out, const char **rcpt_r, const char **error_r)
+{
+	if ((size_t)kind >= NOTIFY_KIND_COUNT || v->partner == NULL) {
+		*error_r = "notice: unknown kind or no partner address";
+		return -1;
+	}
+	const struct notice *n = &notices[kind];
+	const char *to = n->to_partner ? v->partner : v->sender;
+	if (to == NULL || (n->needs_otp && v->otp == NULL) ||
+	    (!n->to_partner && v->sender == NULL) || (n->to_partner && kind == NOTIFY_INVITATION &&
+	                                              v->sender == NULL)) {
+		*error_r = "notice: a required value is missing";
+		return -1;
+	}
+	struct sg_buf subject, text;
+	sg_buf_init(&subject, SG_HEADER_BLOCK_MAX);
+	sg_buf_init(&text, 64 * 1024);
+	char from[SG_ADDR_MAX];
+	notify_from(s, from, sizeof(from));
+	int rc = -1;
+	if (expand(s, v, n->subject, &subject) == 0 && sg_buf_append(&subject, "", 1) == 0 &&
+	    expand(s, v, n->text, &text) == 0 && sg_buf_append(&text, "", 1) == 0) {
+		struct mime_build b = {.from = from,
+		                       .from_name = settings_get(s, "gateway.organization"),
+		                       .to = to,
+		                       .subject = subject.data,
+		                       .text = text.data,
+		                       .msgid_domain = settings_get(s, "gateway.hostname"),
+		                       .auto_submitted = true};
+		rc = mime_build_message(&b, out, error_r);
+	} else {
+		*error_r = "notice: the text does not fit";
+	}
+	sg_buf_free(&subject);
+	sg_buf_free(&text);
+	if (rc == 0)
+		*rcpt_r = to;
+	return rc;
+}

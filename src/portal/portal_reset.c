@@ -1,0 +1,290 @@
+/* portal_reset.c: a new password without the old one (forgot password: the address, then the
+ * three security questions, then the new password) and with it (change password on the
+ * account). Both replace the login hash and the SecurePDF record and end every session of the
+ * account. The questions page looks the same for every address, wrong answers count in the
+ * login's throttle, and the partner is told of every reset by mail. */
+#include "portal/portal_priv.h"
+#include "core/settings.h"
+#include "core/sg_log.h"
+#include "core/sg_str.h"
+#include "notify/notify.h"
+#include "queue/spool.h"
+#include "store/store.h"
+
+#include <microhttpd.h>
+#include <string.h>
+
+#define NOTICE_MAX ((size_t)256 * 1024)
+
+static const char forgot_tmpl[] =
+    "<p>{{t.intro_forgot}}</p><form method=\"post\" action=\"/forgot\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"email\">{{t.email}}</label>"
+    "<input type=\"email\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
+    "<button type=\"submit\">{{t.btn_continue}}</button></form>"
+    "<p><a href=\"/login\">{{t.link_login_back}}</a></p>";
+
+static const char answers_tmpl[] =
+    "<p>{{t.intro_answers}} <strong>{{email}}</strong></p>"
+    "<form method=\"post\" action=\"/forgot/answers\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">{{&fields}}"
+    "<button type=\"submit\">{{t.btn_continue}}</button></form>"
+    "<p><a href=\"/forgot\">{{t.link_other_address}}</a></p>";
+
+static const char newpw_tmpl[] =
+    "<p>{{t.intro_newpw}} {{min}}</p><form method=\"post\" action=\"/forgot/password\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"password\">{{t.password_new}}</label>"
+    "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" required>"
+    "<label for=\"password2\">{{t.password2}}</label>"
+    "<input type=\"password\" id=\"password2\" name=\"password2\" autocomplete=\"new-password\" required>"
+    "<button type=\"submit\">{{t.btn_save}}</button></form>";
+
+static const char change_tmpl[] =
+    "<p>{{t.intro_change}} {{min}}</p><form method=\"post\" action=\"/account/password\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<label for=\"current\">{{t.password_current}}</label>"
+    "<input type=\"password\" id=\"current\" name=\"current\" autocomplete=\"current-password\" required>"
+    "<label for=\"password\">{{t.password_new}}</label>"
+    "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" required>"
+    "<label for=\"password2\">{{t.password2}}</label>"
+    "<input type=\"password\" id=\"password2\" name=\"password2\" autocomplete=\"new-password\" required>"
+    "<button type=\"submit\">{{t.btn_save}}</button></form>"
+    "<p><a href=\"/account\">{{t.link_account}}</a></p>";
+
+/* A message above a page: kind "error" or "ok", a text key, and an untranslated detail. */
+struct note {
+	const char *kind, *key, *detail;
+};
+
+/* Renders one of this file's forms; fields is the answer fields' HTML (answers_tmpl). */
+static void page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                 const char *tmpl, const struct note *note, const char *fields)
+{
+	char min[16];
+	sg_snprintf(min, sizeof(min), "%zu", req->ctx->min_password);
+	const char *email = req->sess.stage == PORTAL_RESET_ANSWERS
+	                        ? req->sess.address
+	                        : portal_form_get(&req->form, "email");
+	struct portal_var v[] = {{"csrf", req->sess.csrf, false}, {"email", email, false},
+	                         {"min", min, false}, {"fields", fields != NULL ? fields : "", true}};
+	struct sg_buf content, msg;
+	sg_buf_init(&content, SG_HTTP_PAGE_MAX);
+	sg_buf_init(&msg, 8192);
+	if (note != NULL)
+		portal_pages_msg(&msg, note->kind, portal_i18n_text(req->lang, note->key), note->detail);
+	portal_html_render(&content, tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
+	portal_pages_frame(req, resp, title_key, msg.data, content.data != NULL ? content.data : "");
+	sg_buf_free(&content);
+	sg_buf_free(&msg);
+}
+
+static void error_form(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                       const char *tmpl, const char *key, const char *detail)
+{
+	struct note n = {"error", key, detail};
+	if (strcmp(key, "err_locked") == 0)
+		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+	page(req, resp, title_key, tmpl, &n, NULL);
+}
+
+void portal_reset_forgot_get(struct portal_req *req, struct portal_resp *resp)
+{
+	page(req, resp, "title_forgot", forgot_tmpl, NULL, NULL);
+}
+
+/* Any address that looks like one goes on to the questions: the page after this one is the
+ * same whether an account exists or not. */
+void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *addr = portal_form_get(&req->form, "email");
+	char acct[SG_ADDR_MAX + 8], ip[80], lower[SG_ADDR_MAX];
+	size_t len = strlen(addr);
+	if (len < 3 || len >= SG_ADDR_MAX || strchr(addr, '@') == NULL) {
+		error_form(req, resp, "title_forgot", forgot_tmpl, "err_email", NULL);
+		return;
+	}
+	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
+		portal_pages_audit(req, "reset-locked", addr, "");
+		error_form(req, resp, "title_forgot", forgot_tmpl, "err_locked", NULL);
+		return;
+	}
+	sg_strlcpy(lower, addr, sizeof(lower));
+	sg_ascii_lower(lower);
+	if (portal_pages_new_session(req, 0, lower, PORTAL_RESET_ANSWERS) < 0) {
+		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
+		return;
+	}
+	portal_pages_redirect(resp, "/forgot/answers");
+}
+
+/* The questions page for the session's address, with an optional error above it. */
+static void answers_page(struct portal_req *req, struct portal_resp *resp,
+                         const struct store_portal_question q[STORE_PORTAL_QUESTIONS],
+                         const char *msg_key)
+{
+	struct sg_buf fields;
+	sg_buf_init(&fields, SG_HTTP_PAGE_MAX / 2);
+	portal_questions_answer_fields(req, &fields, q);
+	struct note n = {"error", msg_key, NULL};
+	if (msg_key != NULL && strcmp(msg_key, "err_locked") == 0)
+		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+	page(req, resp, "title_forgot", answers_tmpl, msg_key != NULL ? &n : NULL,
+	     fields.data != NULL ? fields.data : "");
+	sg_buf_free(&fields);
+}
+
+void portal_reset_answers_get(struct portal_req *req, struct portal_resp *resp)
+{
+	struct store_portal_question q[STORE_PORTAL_QUESTIONS];
+	int64_t uid;
+	const char *err;
+	if (portal_questions_for(req, req->sess.address, q, &uid, &err) < 0) {
+		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
+		return;
+	}
+	answers_page(req, resp, q, NULL);
+}
+
+void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
+{
+	struct store_portal_question q[STORE_PORTAL_QUESTIONS];
+	char acct[SG_ADDR_MAX + 8], ip[80], addr[SG_ADDR_MAX];
+	int64_t uid;
+	const char *err;
+	sg_strlcpy(addr, req->sess.address, sizeof(addr));
+	if (portal_questions_for(req, addr, q, &uid, &err) < 0) {
+		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
+		return;
+	}
+	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
+		portal_pages_audit(req, "reset-locked", addr, "");
+		answers_page(req, resp, q, "err_locked");
+		return;
+	}
+	const char *answers[] = {portal_form_get(&req->form, "answer1"),
+	                         portal_form_get(&req->form, "answer2"),
+	                         portal_form_get(&req->form, "answer3")};
+	/* Stand-ins have no answer hashes: they never match, at the same cost. */
+	if (!portal_questions_check(q, answers) || uid == 0) {
+		bool now_locked = portal_login_count_failure(req, acct, ip);
+		portal_pages_audit(req, "reset-failed", addr, "");
+		if (now_locked)
+			portal_pages_audit(req, "lockout", addr, "password reset");
+		answers_page(req, resp, q, now_locked ? "err_locked" : "err_answers");
+		return;
+	}
+	store_portal_throttle_clear(req->ctx->st, acct, &err);
+	if (portal_pages_new_session(req, uid, addr, PORTAL_RESET_PASSWORD) < 0) {
+		answers_page(req, resp, q, "err_internal");
+		return;
+	}
+	portal_pages_audit(req, "reset-answers", addr, "");
+	portal_pages_redirect(resp, "/forgot/password");
+}
+
+void portal_reset_password_get(struct portal_req *req, struct portal_resp *resp)
+{
+	page(req, resp, "title_newpw", newpw_tmpl, NULL, NULL);
+}
+
+/* Tells the partner of a reset (a notice in the queue). */
+static void reset_notice(struct portal_req *req, const char *address)
+{
+	struct notify_vars v = {.partner = address, .client = req->client, .when = req->now};
+	struct sg_buf b;
+	const char *rcpt, *err;
+	char id[SG_QUEUE_ID_MAX];
+	sg_buf_init(&b, NOTICE_MAX);
+	int rc = notify_build(req->ctx->set, NOTIFY_PASSWORD_RESET, &v, &b, &rcpt, &err);
+	if (rc == 0)
+		rc = spool_notice_send(req->ctx->spool, settings_get(req->ctx->set, "gateway.hostname"),
+		                       rcpt, false, b.data, b.len, id, sizeof(id), &err);
+	if (rc < 0) {
+		sg_error("password reset notice to a partner: %s", err);
+		portal_pages_audit(req, "reset-notice-failed", address, err);
+	} else {
+		sg_info("password reset notice queued as %s", id);
+	}
+	sg_buf_free(&b);
+}
+
+void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp)
+{
+	struct store_portal_account a;
+	const char *err, *detail = NULL;
+	char addr[SG_ADDR_MAX];
+	sg_strlcpy(addr, req->sess.address, sizeof(addr));
+	if (store_portal_account_get(req->ctx->st, addr, &a, &err) != 1 ||
+	    a.user_id != req->sess.user_id || a.registered == 0) {
+		error_form(req, resp, "title_newpw", newpw_tmpl, "err_internal", NULL);
+		return;
+	}
+	const char *fail = portal_login_new_password(req, a.user_id, a.address,
+	                                             portal_form_get(&req->form, "password"),
+	                                             portal_form_get(&req->form, "password2"),
+	                                             &detail);
+	if (fail != NULL) {
+		error_form(req, resp, "title_newpw", newpw_tmpl, fail, detail);
+		return;
+	}
+	/* Whoever was logged in with the old password is not any more. */
+	store_portal_session_delete_user(req->ctx->st, a.user_id, &err);
+	store_portal_session_delete(req->ctx->st, req->sess.id_hash, &err);
+	req->has_sess = false;
+	portal_pages_cookie(req, resp, "sg_session", "", 0);
+	portal_pages_audit(req, "reset", a.address, "");
+	reset_notice(req, a.address);
+	portal_pages_redirect(resp, "/login?m=reset_done");
+}
+
+void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *m = portal_server_query(req, "m");
+	struct note ok = {"ok", "pw_changed", NULL};
+	page(req, resp, "title_change", change_tmpl,
+	     m != NULL && strcmp(m, "pw_changed") == 0 ? &ok : NULL, NULL);
+}
+
+void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp)
+{
+	struct store_portal_account a;
+	char acct[SG_ADDR_MAX + 8], ip[80], addr[SG_ADDR_MAX];
+	const char *err, *detail = NULL;
+	sg_strlcpy(addr, req->sess.address, sizeof(addr));
+	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
+	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
+		error_form(req, resp, "title_change", change_tmpl, "err_locked", NULL);
+		return;
+	}
+	if (store_portal_account_get(req->ctx->st, addr, &a, &err) != 1 || a.registered == 0) {
+		error_form(req, resp, "title_change", change_tmpl, "err_internal", NULL);
+		return;
+	}
+	if (!portal_auth_check_password(a.password_hash, portal_form_get(&req->form, "current"))) {
+		bool now_locked = portal_login_count_failure(req, acct, ip);
+		portal_pages_audit(req, "password-change-failed", addr, "");
+		if (now_locked)
+			portal_pages_audit(req, "lockout", addr, "password change");
+		error_form(req, resp, "title_change", change_tmpl,
+		           now_locked ? "err_locked" : "err_current", NULL);
+		return;
+	}
+	const char *fail = portal_login_new_password(req, a.user_id, a.address,
+	                                             portal_form_get(&req->form, "password"),
+	                                             portal_form_get(&req->form, "password2"),
+	                                             &detail);
+	if (fail != NULL) {
+		error_form(req, resp, "title_change", change_tmpl, fail, detail);
+		return;
+	}
+	store_portal_session_delete_user(req->ctx->st, a.user_id, &err);
+	portal_pages_audit(req, "password-changed", a.address, "");
+	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
+		portal_pages_redirect(resp, "/login");
+		return;
+	}
+	portal_pages_redirect(resp, "/account/password?m=pw_changed");
+}

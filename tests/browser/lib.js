@@ -1,0 +1,126 @@
+// lib.js: what the browser tests share: a sealgate instance of their own (free ports, optional
+// Maildir routes), the headless Chromium launch, steps with pass/fail bookkeeping, and reading
+// the Maildirs the gateway delivers into.
+'use strict';
+const { chromium } = require('playwright-core');
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const BIN = process.env.SEALGATE_BIN || path.resolve(__dirname, '../../build/sealgate');
+const ART = path.join(__dirname, 'artifacts');
+const results = [];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port; s.close(() => resolve(p));
+    });
+  });
+}
+function sg(dir, ...args) {
+  return execFileSync(BIN, [...args, '-c', path.join(dir, 'sealgate.conf')], { encoding: 'utf8' });
+}
+async function step(name, fn) {
+  try { await fn(); results.push([name, true]); console.log(`ok   ${name}`); }
+  catch (e) { results.push([name, false]); console.log(`FAIL ${name}: ${e.message}`); throw e; }
+}
+function expect(cond, what) { if (!cond) throw new Error(what); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitPort(port, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise((r) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); });
+      c.on('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`port ${port} not open`);
+}
+
+// A running instance; with maildir, both routes deliver into Maildirs under dir.
+async function instance({ maildir = false, settings = [] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-browser-'));
+  const inst = path.join(dir, 'gw');
+  execFileSync(BIN, ['init', inst, '--domain', 'example.test', '--org', 'Beispiel GmbH']);
+  const port = await freePort();
+  const smtp = await freePort();
+  const keys = [['smtp.listen', `127.0.0.1:${smtp}`], ['ldap.listen', `127.0.0.1:${await freePort()}`],
+    ['portal.listen', `127.0.0.1:${port}`], ['portal.base_url', `https://127.0.0.1:${port}`],
+    ['smtp.internal_networks', '127.0.0.1/32'], ...settings];
+  if (maildir)
+    keys.push(['route.internal', `maildir:${path.join(dir, 'md-int')}`],
+      ['route.external', `maildir:${path.join(dir, 'md-ext')}`]);
+  for (const [k, v] of keys) sg(inst, 'config', 'set', k, v);
+  const log = fs.openSync(path.join(dir, 'sealgate.log'), 'a');
+  const proc = spawn(BIN, ['run', '-c', path.join(inst, 'sealgate.conf')],
+    { stdio: ['ignore', log, log] });
+  await waitPort(port, 20000);
+  await waitPort(smtp, 20000);
+  return { dir, inst, port, smtp, proc, base: `https://127.0.0.1:${port}` };
+}
+
+async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+      '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+}
+
+// The messages delivered to addr under the Maildir root (oldest first), waiting for count.
+async function mailbox(root, addr, count, ms = 30000) {
+  const dir = path.join(root, addr, 'new');
+  const end = Date.now() + ms;
+  for (;;) {
+    const names = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+    if (names.length >= count)
+      return names.map((n) => fs.readFileSync(path.join(dir, n), 'latin1'));
+    if (Date.now() > end) throw new Error(`${addr}: ${names.length} of ${count} messages`);
+    await sleep(200);
+  }
+}
+
+// Decoded text parts, attachments, header values of a raw message (Debian's python parses).
+function parseMail(raw, saveDir) {
+  const script = `
+import email, email.policy, json, os, sys
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+out = {"headers": {k: str(v) for k, v in m.items()}, "text": "", "files": []}
+for p in m.walk():
+    if p.is_multipart(): continue
+    name = p.get_filename()
+    if name:
+        data = p.get_content() if isinstance(p.get_content(), bytes) else p.get_payload(decode=True)
+        dest = os.path.join(sys.argv[1], os.path.basename(name))
+        open(dest, "wb").write(data)
+        out["files"].append(dest)
+    elif p.get_content_type() == "text/plain":
+        out["text"] += p.get_content()
+print(json.dumps(out))`;
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, saveDir],
+    { input: Buffer.from(raw, 'latin1'), encoding: 'utf8' }));
+}
+
+// Stops the instance; a clean log (no sanitizer report, no crash) is one more result.
+async function finish(gw, browser, failed) {
+  if (browser) await browser.close();
+  const exited = new Promise((r) => gw.proc.on('exit', r));
+  gw.proc.kill('SIGTERM');
+  await exited;
+  const log = fs.readFileSync(path.join(gw.dir, 'sealgate.log'), 'utf8');
+  const problems = log.split('\n').filter((l) => /Sanitizer|runtime error|exited on signal/.test(l));
+  results.push(['no sanitizer reports or crashes in the gateway log', problems.length === 0]);
+  if (problems.length) console.log(`FAIL sanitizer/crash lines:\n${problems.slice(0, 10).join('\n')}`);
+  else if (!failed) fs.rmSync(gw.dir, { recursive: true, force: true });
+  else console.log(`kept ${gw.dir}`);
+  const pass = results.filter((r) => r[1]).length;
+  const fail = results.length - pass + (failed && results.every((r) => r[1]) ? 1 : 0);
+  console.log(`${pass} passed, ${fail} failed`);
+  return fail === 0 ? 0 : 1;
+}
+
+module.exports = { BIN, ART, freePort, sg, step, expect, sleep, waitPort, instance, launch,
+  mailbox, parseMail, finish, execFileSync };
