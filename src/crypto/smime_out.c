@@ -7,6 +7,7 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 
+#include <openssl/buffer.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -83,6 +84,24 @@ static int write_p7m(CMS_ContentInfo *cms, bool auth, char **out_r, size_t *out_
 	return 0;
 }
 
+/* The memory BIO the encrypted content is written to, with room for all of it from the start:
+ * left to itself OpenSSL grows it by a third at a time, copying and wiping it at each step.
+ * CMS_dataFinal takes the bytes over (and marks the BIO read-only); the caller frees the BIO. */
+static BIO *content_bio(size_t len)
+{
+	BUF_MEM *bm = BUF_MEM_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	/* the content, the cipher's last block and a margin */
+	if (bm == NULL || b == NULL || BUF_MEM_grow(bm, sg_size_add(len, 64)) == 0 ||
+	    BUF_MEM_grow(bm, 0) != 0) {
+		BUF_MEM_free(bm);
+		BIO_free(b);
+		return NULL;
+	}
+	BIO_set_mem_buf(b, bm, BIO_CLOSE);
+	return b;
+}
+
 int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
                   unsigned flags, char **out_r, size_t *out_len_r, const char **error_r)
 {
@@ -96,18 +115,20 @@ int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *enti
 	bool gcm = (flags & SMIME_ENCRYPT_GCM) != 0;
 	const EVP_CIPHER *cipher = gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
 	unsigned fl = CMS_PARTIAL | CMS_BINARY; /* input is CRLF already: keep it byte-exact */
-	CMS_ContentInfo *cms = in != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
+	BIO *content = in != NULL ? content_bio(copy != NULL ? copy_len : len) : NULL;
+	CMS_ContentInfo *cms = content != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
 	int rc = -1;
 	*error_r = "message too large or out of memory";
 	if (cms == NULL || add_recipients(cms, certs, ncerts, error_r) < 0)
 		goto out;
 	*error_r = "CMS encryption failed";
-	if (CMS_final(cms, in, NULL, fl) != 1 || write_p7m(cms, gcm, out_r, out_len_r) < 0)
+	if (CMS_final(cms, in, content, fl) != 1 || write_p7m(cms, gcm, out_r, out_len_r) < 0)
 		goto out;
 	rc = 0;
 out:
 	ERR_clear_error();
 	CMS_ContentInfo_free(cms);
+	BIO_free(content);
 	BIO_free(in);
 	sg_free_secret(&copy, copy_len);
 	return rc;

@@ -150,6 +150,14 @@ int transform_join_outer(const char *msg, size_t len, const char *prepend, const
                          const char *entity, size_t entity_len, struct sg_buf *out,
                          const char **error_r);
 
+/* transform_reencrypt.c: entity (Content-* fields and body) encrypted to the S/MIME
+ * certificates of every recipient of in, with in->data's message fields outside (prepend
+ * first) appended to out: 1 done, 0 a recipient has no usable certificate (*why_r), -1 a
+ * store or encryption error (*why_r). */
+int transform_reencrypt(const struct transform_env *te, const struct transform_input *in,
+                        const char *entity, size_t entity_len, const char *prepend,
+                        struct sg_buf *out, const char **why_r);
+
 /* Refuses (5.3.4) an encrypted result over policy.max_encrypted_size. */
 enum transform_result transform_check_size(const struct transform_env *te,
                                            struct transform_output *out);

@@ -93,36 +93,20 @@ static void decrypt(struct inbound *ib)
  * them has no usable certificate, the group gets the decrypted message (logged). */
 static void reencrypt(struct inbound *ib)
 {
-	size_t n = ib->in->nrcpt, got = 0;
-	struct store_cert *certs = sg_calloc(n, sizeof(*certs));
-	struct smime_der *ders = sg_calloc(n, sizeof(*ders));
-	const char *why = "";
-	for (; got < n; got++) {
-		if (transform_find_cert(ib->te, ib->in->rcpts[got], SMIME_USAGE_ENCRYPT, false,
-		                        &certs[got], &why) != 1)
-			break;
-		ders[got] = (struct smime_der){certs[got].der, certs[got].der_len};
-	}
-	char *enc = NULL;
-	size_t enc_len = 0;
-	const char *err = why;
-	if (got == n && smime_encrypt(ders, n, ib->inner, ib->inner_len, 0, &enc, &enc_len, &err) == 0) {
-		sg_buf_reset(&ib->decrypted);
-		if (transform_join_outer(ib->in->data, ib->in->len, NULL, NULL, enc, enc_len,
-		                         &ib->decrypted, &err) == 0) {
-			ib->msg = ib->decrypted.data;
-			ib->len = ib->decrypted.len;
-			sg_strlcpy(ib->decrypted_note + strlen(ib->decrypted_note), "; reencrypted=yes",
-			           sizeof(ib->decrypted_note) - strlen(ib->decrypted_note));
-		}
+	const char *why;
+	struct sg_buf enc;
+	sg_buf_init(&enc, SG_MESSAGE_SIZE_HARD_MAX);
+	if (transform_reencrypt(ib->te, ib->in, ib->inner, ib->inner_len, NULL, &enc, &why) == 1) {
+		sg_buf_free_secret(&ib->decrypted); /* ib->msg pointed into it: replaced just below */
+		ib->decrypted = enc;
+		ib->msg = ib->decrypted.data;
+		ib->len = ib->decrypted.len;
+		sg_strlcpy(ib->decrypted_note + strlen(ib->decrypted_note), "; reencrypted=yes",
+		           sizeof(ib->decrypted_note) - strlen(ib->decrypted_note));
 	} else {
-		sg_info("%s: delivered decrypted, not re-encrypted: %s", ib->in->queue_id, err);
+		sg_buf_free(&enc);
+		sg_info("%s: delivered decrypted, not re-encrypted: %s", ib->in->queue_id, why);
 	}
-	sg_free(&enc);
-	for (size_t i = 0; i < got; i++)
-		store_cert_clear(&certs[i]);
-	sg_free(&certs);
-	sg_free(&ders);
 }
 
 static int emit(const struct inbound *ib, struct transform_output *out, const char **err)
