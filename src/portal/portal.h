@@ -73,5 +73,10 @@ void portal_auth_token_new(char out[PORTAL_TOKEN_HEX]);
 /* The hash (hex) under which a session id is stored. */
 void portal_auth_token_hash(const char *token, char out[PORTAL_TOKEN_HEX]);
 bool portal_auth_equal(const char *a, const char *b);
+/* The CSRF token of an anonymous visitor: a keyed hash (hex) of their session cookie. */
+void portal_auth_anon_csrf(const unsigned char key[32], const char *token,
+                           char out[PORTAL_TOKEN_HEX]);
+/* The portal's key for anonymous CSRF tokens: made once, kept in the store's meta table. */
+int portal_auth_anon_key(struct store *st, unsigned char key_r[32], const char **error_r);
 
 #endif

@@ -56,3 +56,31 @@ bool portal_auth_equal(const char *a, const char *b)
 	size_t la = strlen(a), lb = strlen(b);
 	return la == lb && la > 0 && sodium_memcmp(a, b, la) == 0;
 }
+
+void portal_auth_anon_csrf(const unsigned char key[32], const char *token,
+                           char out[PORTAL_TOKEN_HEX])
+{
+	unsigned char h[32];
+	crypto_generichash(h, sizeof(h), (const unsigned char *)token, strlen(token), key, 32);
+	sodium_bin2hex(out, PORTAL_TOKEN_HEX, h, sizeof(h));
+}
+
+int portal_auth_anon_key(struct store *st, unsigned char key_r[32], const char **error_r)
+{
+	unsigned char fresh[32];
+	char fresh_hex[65], hex[65];
+	randombytes_buf(fresh, sizeof(fresh));
+	sodium_bin2hex(fresh_hex, sizeof(fresh_hex), fresh, sizeof(fresh));
+	int rc = store_portal_meta_once(st, "portal_anon_csrf_key", fresh_hex, hex, sizeof(hex),
+	                                error_r);
+	size_t len = 0;
+	if (rc == 0 && (sodium_hex2bin(key_r, 32, hex, strlen(hex), NULL, &len, NULL) != 0 ||
+	                len != 32)) {
+		*error_r = "the stored portal key is damaged";
+		rc = -1;
+	}
+	sodium_memzero(fresh, sizeof(fresh));
+	sodium_memzero(fresh_hex, sizeof(fresh_hex));
+	sodium_memzero(hex, sizeof(hex));
+	return rc;
+}

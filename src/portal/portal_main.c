@@ -52,6 +52,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    (ctx->spool = spool_open_existing(path, &err)) == NULL)
 		sg_fatal("gateway.spool_dir: %s", err);
+	if (portal_auth_anon_key(ctx->st, ctx->anon_key, &err) < 0)
+		sg_fatal("portal key: %s", err);
 }
 
 int portal_main(struct role_ctx *ctx)
@@ -74,6 +76,7 @@ int portal_main(struct role_ctx *ctx)
 	if (key != NULL)
 		sg_free_secret(&key, strlen(key));
 	sg_free(&cert);
+	sodium_memzero(pc.anon_key, sizeof(pc.anon_key));
 	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);

@@ -11,6 +11,7 @@
 
 #define SESSION_COOKIE "sg_session"
 #define EXPIRY_INTERVAL_S 300
+#define TOUCH_INTERVAL_S 30
 
 static const char css[] =
     "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1b1b1b;"
@@ -147,6 +148,18 @@ int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char
 	return 0;
 }
 
+/* A visitor who has not logged in (or registered) yet has no row in the store: the cookie is
+ * random and the CSRF token derived from it with the portal's key, so that unauthenticated
+ * page views cost no write and cannot fill the session table. */
+static void anonymous(struct portal_req *req, const char *token)
+{
+	req->sess = (struct store_portal_session){.stage = PORTAL_ANON, .created = req->now,
+	                                          .last_seen = req->now};
+	portal_auth_token_hash(token, req->sess.id_hash);
+	portal_auth_anon_csrf(req->ctx->anon_key, token, req->sess.csrf);
+	req->has_sess = true;
+}
+
 static void session_load(struct portal_req *req)
 {
 	struct portal_ctx *ctx = req->ctx;
@@ -156,18 +169,23 @@ static void session_load(struct portal_req *req)
 		ctx->next_expiry = req->now + EXPIRY_INTERVAL_S;
 	}
 	const char *cookie = portal_server_cookie(req, SESSION_COOKIE);
-	if (cookie == NULL || strlen(cookie) != PORTAL_TOKEN_HEX - 1)
+	if (cookie == NULL || strlen(cookie) != PORTAL_TOKEN_HEX - 1 ||
+	    strspn(cookie, "0123456789abcdef") != PORTAL_TOKEN_HEX - 1)
 		return;
 	char hash[PORTAL_TOKEN_HEX];
 	portal_auth_token_hash(cookie, hash);
-	if (store_portal_session_get(ctx->st, hash, &req->sess, &err) != 1)
+	if (store_portal_session_get(ctx->st, hash, &req->sess, &err) != 1) {
+		anonymous(req, cookie);
 		return;
+	}
 	if (req->sess.last_seen + ctx->idle_s < req->now || req->sess.created + ctx->max_s < req->now) {
 		store_portal_session_delete(ctx->st, hash, &err);
 		return;
 	}
 	req->has_sess = true;
-	store_portal_session_touch(ctx->st, hash, req->now, &err);
+	/* The idle timeout is counted in minutes: a write per request would buy nothing. */
+	if (req->now - req->sess.last_seen >= TOUCH_INTERVAL_S)
+		store_portal_session_touch(ctx->st, hash, req->now, &err);
 }
 
 void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const char *title_key,
@@ -334,10 +352,11 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 			portal_pages_redirect(resp, stage_start(r->stage));
 		return;
 	}
-	/* Every form needs a token, so every page is served within a session. */
-	if (!req->has_sess && portal_pages_new_session(req, 0, "", PORTAL_ANON) < 0) {
-		error_page(req, resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "err_internal");
-		return;
+	/* Every form needs a token, so every page is served within a session (anonymous ones
+	 * are not stored). */
+	if (!req->has_sess) {
+		portal_auth_token_new(req->sess_token);
+		anonymous(req, req->sess_token);
 	}
 	r->fn(req, resp);
 	if (req->sess_token[0] != '\0')

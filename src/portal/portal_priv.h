@@ -23,6 +23,7 @@ struct portal_ctx {
 	time_t idle_s, max_s;  /* session idle and absolute timeouts */
 	time_t next_expiry;    /* when stale sessions are purged next */
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
+	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
