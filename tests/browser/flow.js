@@ -26,8 +26,7 @@ function sendMail(gw, subject, body) {
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
   const gw = await instance({ maildir: true });
-  const mdInt = path.join(gw.dir, 'md-int');
-  const mdExt = path.join(gw.dir, 'md-ext');
+  const { mdInt, mdExt } = gw;
   const work = path.join(gw.dir, 'work');
   fs.mkdirSync(work);
   const browser = await launch();

@@ -61,7 +61,8 @@ async function instance({ maildir = false, settings = [] } = {}) {
     { stdio: ['ignore', log, log] });
   await waitPort(port, 20000);
   await waitPort(smtp, 20000);
-  return { dir, inst, port, smtp, proc, base: `https://127.0.0.1:${port}` };
+  return { dir, inst, port, smtp, proc, base: `https://127.0.0.1:${port}`,
+    mdInt: path.join(dir, 'md-int'), mdExt: path.join(dir, 'md-ext') };
 }
 
 async function launch() {

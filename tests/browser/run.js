@@ -5,73 +5,21 @@
 // message with attachments to an internal address in the browser.
 // Prints "N passed, N failed"; screenshots go to artifacts/.
 'use strict';
-const { chromium } = require('playwright-core');
-const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const os = require('os');
 const path = require('path');
+const { ART, sg, step, expect, instance, launch, finish, execFileSync } = require('./lib');
 
-const BIN = process.env.SEALGATE_BIN || path.resolve(__dirname, '../../build/sealgate');
-const ART = path.join(__dirname, 'artifacts');
 const PARTNER = 'browser@partner.test';
 const PASSWORD = 'Kennwort mit Länge 2026';
 const NEW_PASSWORD = 'Ein neues Kennwort 2027';
 const CHANGED_PASSWORD = 'Noch ein Kennwort 2028';
 const QUESTIONS = [['first_pet', 'Bello'], ['birth_city', 'München'], ['first_car', 'VW Käfer']];
-const results = [];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port; s.close(() => resolve(p));
-    });
-  });
-}
-function sg(dir, ...args) {
-  return execFileSync(BIN, [...args, '-c', path.join(dir, 'sealgate.conf')], { encoding: 'utf8' });
-}
-async function step(name, fn) {
-  try { await fn(); results.push([name, true]); console.log(`ok   ${name}`); }
-  catch (e) { results.push([name, false]); console.log(`FAIL ${name}: ${e.message}`); throw e; }
-}
-function expect(cond, what) { if (!cond) throw new Error(what); }
-async function waitPort(port, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); });
-      c.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} not open`);
-}
-
-async function instance() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-browser-'));
-  const inst = path.join(dir, 'gw');
-  execFileSync(BIN, ['init', inst, '--domain', 'example.test', '--org', 'Beispiel GmbH']);
-  const port = await freePort();
-  for (const [k, v] of [['smtp.listen', `127.0.0.1:${await freePort()}`],
-    ['ldap.listen', `127.0.0.1:${await freePort()}`], ['portal.listen', `127.0.0.1:${port}`],
-    ['route.internal', `maildir:${path.join(dir, 'md-int')}`]])
-    sg(inst, 'config', 'set', k, v);
-  const log = fs.openSync(path.join(dir, 'sealgate.log'), 'a');
-  const proc = spawn(BIN, ['run', '-c', path.join(inst, 'sealgate.conf')],
-    { stdio: ['ignore', log, log] });
-  await waitPort(port, 20000);
-  return { dir, inst, port, proc, mdInt: path.join(dir, 'md-int') };
-}
 
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
-  const gw = await instance();
-  const base = `https://127.0.0.1:${gw.port}`;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-      '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const gw = await instance({ maildir: true });
+  const base = gw.base;
+  const browser = await launch();
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'de-DE',
     viewport: { width: 900, height: 700 } });
   const page = await ctx.newPage();
@@ -212,20 +160,7 @@ async function main() {
   } catch (e) {
     failed = true;
     await page.screenshot({ path: path.join(ART, 'failure.png'), fullPage: true }).catch(() => {});
-  } finally {
-    await browser.close();
-    const exited = new Promise((r) => gw.proc.on('exit', r));
-    gw.proc.kill('SIGTERM');
-    await exited;
   }
-  const log = fs.readFileSync(path.join(gw.dir, 'sealgate.log'), 'utf8');
-  const problems = log.split('\n').filter((l) => /Sanitizer|runtime error|exited on signal/.test(l));
-  results.push(['no sanitizer reports or crashes in the gateway log', problems.length === 0]);
-  if (problems.length) console.log(`FAIL sanitizer/crash lines:\n${problems.slice(0, 10).join('\n')}`);
-  else fs.rmSync(gw.dir, { recursive: true, force: true });
-  const pass = results.filter((r) => r[1]).length;
-  const fail = results.length - pass + (failed && results.every((r) => r[1]) ? 1 : 0);
-  console.log(`${pass} passed, ${fail} failed`);
-  process.exit(fail === 0 ? 0 : 1);
+  process.exit(await finish(gw, browser, failed));
 }
 main().catch((e) => { console.log(`0 passed, 1 failed (${e.message})`); process.exit(1); });
