@@ -234,14 +234,6 @@ static int check_fields(struct portal_req *req, struct draft *d, struct refusal 
 	return collect_files(req, d, r);
 }
 
-static bool has_8bit(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
-
 static void refuse_size(struct portal_req *req, struct refusal *r)
 {
 	long long max = encrypted_max(req->ctx);
@@ -278,8 +270,8 @@ static int send_draft(struct portal_req *req, struct draft *d, struct refusal *r
 	env.client_helo = sg_strdup(req->client);
 	env.internal_client = false;
 	env.flags = SPOOL_F_PORTAL;
-	env.smtputf8 = has_8bit(from, strlen(from)) || has_8bit(d->to, strlen(d->to));
-	env.body_8bit = has_8bit(msg.data, msg.len);
+	env.smtputf8 = mime_has_8bit(from, strlen(from)) || mime_has_8bit(d->to, strlen(d->to));
+	env.body_8bit = mime_has_8bit(msg.data, msg.len);
 	spool_envelope_add_rcpt(&env, d->to, NULL);
 	rc = spool_inject(ctx->spool, msg.data, msg.len, &env, &err);
 	if (rc == 0)

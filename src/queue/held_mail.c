@@ -7,6 +7,7 @@
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "mime/mime.h"
 #include "core/sg_str.h"
 #include "crypto/keystore.h"
 #include "notify/notify.h"
@@ -125,14 +126,6 @@ int held_mail_hold(const struct held_ctx *hc, const char *sender, const char *rc
 	return rc;
 }
 
-static bool has_8bit(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
-
 /* Queues one held message again, for its partner only, marked as released. */
 static int requeue(const struct held_ctx *hc, const struct store_held *h, const char **error_r)
 {
@@ -154,8 +147,8 @@ static int requeue(const struct held_ctx *hc, const struct store_held *h, const 
 	env.client_addr = sg_strdup("local");
 	env.client_helo = sg_strdup(settings_get(hc->settings, "gateway.hostname"));
 	env.internal_client = true;
-	env.smtputf8 = has_8bit(h->sender, strlen(h->sender)) || has_8bit(h->address, strlen(h->address));
-	env.body_8bit = has_8bit((const char *)data, len);
+	env.smtputf8 = mime_has_8bit(h->sender, strlen(h->sender)) || mime_has_8bit(h->address, strlen(h->address));
+	env.body_8bit = mime_has_8bit((const char *)data, len);
 	env.flags = SPOOL_F_RELEASED;
 	spool_envelope_add_rcpt(&env, h->address, NULL);
 	rc = spool_inject(hc->spool, data, len, &env, error_r);

@@ -3,18 +3,11 @@
 #include "queue/spool.h"
 
 #include "core/sg_mem.h"
+#include "mime/mime.h"
 #include "core/sg_str.h"
 
 #include <string.h>
 #include <time.h>
-
-static bool has_8bit(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
 
 int spool_notice_send(struct spool *sp, const char *hostname, const char *rcpt, bool smtputf8,
                       const char *data, size_t len, char *id_r, size_t idsize,
@@ -27,8 +20,8 @@ int spool_notice_send(struct spool *sp, const char *hostname, const char *rcpt, 
 	env.client_addr = sg_strdup("local");
 	env.client_helo = sg_strdup(hostname);
 	env.internal_client = true;
-	env.smtputf8 = smtputf8 || has_8bit(rcpt, strlen(rcpt));
-	env.body_8bit = has_8bit(data, len);
+	env.smtputf8 = smtputf8 || mime_has_8bit(rcpt, strlen(rcpt));
+	env.body_8bit = mime_has_8bit(data, len);
 	env.flags = SPOOL_F_BOUNCE;
 	spool_envelope_add_rcpt(&env, rcpt, NULL);
 	int rc = spool_inject(sp, data, len, &env, error_r);

@@ -11,20 +11,6 @@
 
 #define HELD_LIST_MAX 10000 /* rows per query: more waits for the next round */
 
-static int fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
-{
-	sg_error("store: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	*error_r = "store: database error (see the log)";
-	return -1;
-}
-
-static void text_col(sqlite3_stmt *s, int col, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-	sg_strlcpy(dst, t != NULL ? (const char *)t : "", size);
-}
-
 int store_held_add(struct store *st, int64_t user_id, const char *sender, const char *subject,
                    const unsigned char *sealed, size_t sealed_len, time_t now, int64_t *id_r,
                    const char **error_r)
@@ -40,7 +26,7 @@ int store_held_add(struct store *st, int64_t user_id, const char *sender, const 
 	    sqlite3_bind_text(s, 3, subj, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_blob64(s, 4, sealed, sealed_len, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 5, (int64_t)now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	*id_r = sqlite3_last_insert_rowid(db);
 	return 0;
@@ -61,7 +47,7 @@ static int list(struct store *st, const char *sql, const char *address, int64_t 
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
 	    (address != NULL && sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK) ||
 	    (address == NULL && sqlite3_bind_int64(s, 1, now) != SQLITE_OK))
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	size_t cap = 0;
 	int rc;
 	while (*n_r < HELD_LIST_MAX && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -73,16 +59,16 @@ static int list(struct store *st, const char *sql, const char *address, int64_t 
 		memset(h, 0, sizeof(*h));
 		h->id = sqlite3_column_int64(s, 0);
 		h->user_id = sqlite3_column_int64(s, 1);
-		text_col(s, 2, h->address, sizeof(h->address));
-		text_col(s, 3, h->sender, sizeof(h->sender));
-		text_col(s, 4, h->subject, sizeof(h->subject));
+		store_sqlite_text(s, 2, h->address, sizeof(h->address));
+		store_sqlite_text(s, 3, h->sender, sizeof(h->sender));
+		store_sqlite_text(s, 4, h->subject, sizeof(h->subject));
 		h->created = (time_t)sqlite3_column_int64(s, 5);
 		h->until = (time_t)sqlite3_column_int64(s, 6);
 	}
 	if (*n_r < HELD_LIST_MAX && rc != SQLITE_DONE) {
 		sg_free(list_r);
 		*n_r = 0;
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return 0;
@@ -120,14 +106,14 @@ int store_held_sealed(struct store *st, int64_t id, unsigned char **sealed_r, si
 	if (sqlite3_prepare_v2(db, "SELECT sealed FROM held_mail WHERE id = ?1", -1, &s, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		int n = sqlite3_column_bytes(s, 0);
 		*len_r = (size_t)(n > 0 ? n : 0);
 		*sealed_r = sg_memdup(sqlite3_column_blob(s, 0), *len_r);
 	} else if (rc != SQLITE_DONE) {
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : 0;
@@ -142,7 +128,7 @@ static int exec_id(struct store *st, const char *sql, int64_t id, const char *te
 	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
 	    (text != NULL && sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
 	    sqlite3_step(s) != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -160,7 +146,7 @@ int store_held_count(struct store *st, const char *address, size_t *n_r, const c
 	                           " WHERE u.address = ?1", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	*n_r = (size_t)sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return 0;

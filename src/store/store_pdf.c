@@ -7,14 +7,6 @@
 
 #include <string.h>
 
-static int fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
-{
-	sg_error("store: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	*error_r = "store: database error (see the log)";
-	return -1;
-}
-
 int store_pdf_key_set(struct store *st, int64_t user_id, const unsigned char *sealed,
                       size_t sealed_len, const char **error_r)
 {
@@ -27,7 +19,7 @@ int store_pdf_key_set(struct store *st, int64_t user_id, const unsigned char *se
 	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 2, sealed, (int)sealed_len, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -40,7 +32,7 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
 	if (sqlite3_prepare_v2(db, "SELECT p.sealed FROM pdf_keys p JOIN users u ON u.id = p.user_id "
 	                           "WHERE u.address = ?1", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const void *blob = sqlite3_column_blob(s, 0);
@@ -50,7 +42,7 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
 			*sealed_len_r = (size_t)(n > 0 ? n : 0);
 		}
 	} else if (rc != SQLITE_DONE) {
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : 0;
@@ -69,7 +61,7 @@ int store_reply_token_add(struct store *st, const char *token_hash, const char *
 	    sqlite3_bind_text(s, 3, sender, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 4, recipient, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -90,14 +82,14 @@ int store_reply_token_get(struct store *st, const char *token_hash,
 	if (sqlite3_prepare_v2(db, "SELECT message_id, sender, recipient, created FROM reply_tokens "
 	                           "WHERE token_hash = ?1", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_finalize(s);
 		return 0;
 	}
 	if (rc != SQLITE_ROW)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	/* A Message-ID too long to keep only costs the reply its In-Reply-To field. */
 	if (!column_text(s, 0, tok_r->message_id, sizeof(tok_r->message_id)))
 		tok_r->message_id[0] = '\0';

@@ -9,20 +9,6 @@
 
 #include <string.h>
 
-static int fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
-{
-	sg_error("store: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	*error_r = "store: database error (see the log)";
-	return -1;
-}
-
-static void text_col(sqlite3_stmt *s, int col, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-	sg_strlcpy(dst, t != NULL ? (const char *)t : "", size);
-}
-
 /* Runs a statement that returns no rows; text binds in order ("t"), integers ("i"). */
 static int run(struct store *st, const char *sql, const char *types, const char *const *texts,
                const int64_t *ints, const char **error_r)
@@ -30,16 +16,16 @@ static int run(struct store *st, const char *sql, const char *types, const char 
 	sqlite3 *db = store_sqlite_db(st);
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	size_t ti = 0, ii = 0;
 	for (int i = 0; types[i] != '\0'; i++) {
 		int rc = types[i] == 't' ? sqlite3_bind_text(s, i + 1, texts[ti++], -1, SQLITE_STATIC)
 		                         : sqlite3_bind_int64(s, i + 1, ints[ii++]);
 		if (rc != SQLITE_OK)
-			return fail(db, s, error_r);
+			return store_sqlite_fail(db, s, error_r);
 	}
 	if (sqlite3_step(s) != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -68,19 +54,19 @@ int store_portal_account_get(struct store *st, const char *address,
 	                           " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
 	                       -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		memset(acct_r, 0, sizeof(*acct_r));
 		acct_r->user_id = sqlite3_column_int64(s, 0);
-		text_col(s, 1, acct_r->address, sizeof(acct_r->address));
-		text_col(s, 2, acct_r->password_hash, sizeof(acct_r->password_hash));
-		text_col(s, 3, acct_r->otp_hash, sizeof(acct_r->otp_hash));
+		store_sqlite_text(s, 1, acct_r->address, sizeof(acct_r->address));
+		store_sqlite_text(s, 2, acct_r->password_hash, sizeof(acct_r->password_hash));
+		store_sqlite_text(s, 3, acct_r->otp_hash, sizeof(acct_r->otp_hash));
 		acct_r->otp_expires = (time_t)sqlite3_column_int64(s, 4);
 		acct_r->otp_attempts = sqlite3_column_int(s, 5);
 		acct_r->registered = (time_t)sqlite3_column_int64(s, 6);
 	} else if (rc != SQLITE_DONE) {
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : 0;
@@ -154,19 +140,19 @@ int store_portal_questions_get(struct store *st, int64_t user_id,
 	if (sqlite3_prepare_v2(db, "SELECT idx, question, answer_hash FROM portal_questions"
 	                           " WHERE user_id = ?1 ORDER BY idx", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc;
 	unsigned seen = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int idx = sqlite3_column_int(s, 0);
 		if (idx < 0 || idx >= STORE_PORTAL_QUESTIONS)
 			continue;
-		text_col(s, 1, q_r[idx].key, sizeof(q_r[idx].key));
-		text_col(s, 2, q_r[idx].answer_hash, sizeof(q_r[idx].answer_hash));
+		store_sqlite_text(s, 1, q_r[idx].key, sizeof(q_r[idx].key));
+		store_sqlite_text(s, 2, q_r[idx].answer_hash, sizeof(q_r[idx].answer_hash));
 		seen |= 1u << idx;
 	}
 	if (rc != SQLITE_DONE)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
 	if (seen != (1u << STORE_PORTAL_QUESTIONS) - 1) {
 		memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
@@ -188,8 +174,8 @@ int store_portal_meta_once(struct store *st, const char *key, const char *fresh,
 	        SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW)
-		return fail(db, s, error_r);
-	text_col(s, 0, value_r, size);
+		return store_sqlite_fail(db, s, error_r);
+	store_sqlite_text(s, 0, value_r, size);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -204,13 +190,13 @@ static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
 	if (sqlite3_prepare_v2(db, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1",
 	                       -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*failures_r = sqlite3_column_int64(s, 0);
 		*until_r = sqlite3_column_int64(s, 1);
 	} else if (rc != SQLITE_DONE) {
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return 0;
@@ -267,19 +253,19 @@ int store_portal_session_get(struct store *st, const char *id_hash,
 	if (sqlite3_prepare_v2(db, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
 	                           " portal_sessions WHERE id_hash = ?1", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(s, 1, id_hash, -1, SQLITE_STATIC) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		memset(s_r, 0, sizeof(*s_r));
 		sg_strlcpy(s_r->id_hash, id_hash, sizeof(s_r->id_hash));
 		s_r->user_id = sqlite3_column_int64(s, 0);
 		s_r->stage = sqlite3_column_int(s, 1);
-		text_col(s, 2, s_r->csrf, sizeof(s_r->csrf));
+		store_sqlite_text(s, 2, s_r->csrf, sizeof(s_r->csrf));
 		s_r->created = (time_t)sqlite3_column_int64(s, 3);
 		s_r->last_seen = (time_t)sqlite3_column_int64(s, 4);
-		text_col(s, 5, s_r->address, sizeof(s_r->address));
+		store_sqlite_text(s, 5, s_r->address, sizeof(s_r->address));
 	} else if (rc != SQLITE_DONE) {
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : 0;
@@ -334,22 +320,22 @@ int store_portal_audit_list(struct store *st, time_t since, struct store_audit_e
 	if (sqlite3_prepare_v2(db, "SELECT id, at, event, address, client, detail FROM audit_log"
 	                           " WHERE at >= ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 1, (int64_t)since) != SQLITE_OK)
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		*entries_r = sg_reallocarray(*entries_r, *count_r + 1, sizeof(**entries_r));
 		struct store_audit_entry *e = &(*entries_r)[(*count_r)++];
 		e->id = sqlite3_column_int64(s, 0);
 		e->at = (time_t)sqlite3_column_int64(s, 1);
-		text_col(s, 2, e->event, sizeof(e->event));
-		text_col(s, 3, e->address, sizeof(e->address));
-		text_col(s, 4, e->client, sizeof(e->client));
-		text_col(s, 5, e->detail, sizeof(e->detail));
+		store_sqlite_text(s, 2, e->event, sizeof(e->event));
+		store_sqlite_text(s, 3, e->address, sizeof(e->address));
+		store_sqlite_text(s, 4, e->client, sizeof(e->client));
+		store_sqlite_text(s, 5, e->detail, sizeof(e->detail));
 	}
 	if (rc != SQLITE_DONE) {
 		sg_free(entries_r);
 		*count_r = 0;
-		return fail(db, s, error_r);
+		return store_sqlite_fail(db, s, error_r);
 	}
 	sqlite3_finalize(s);
 	return 0;

@@ -137,6 +137,20 @@ sqlite3 *store_sqlite_db(struct store *st)
 	return st->db;
 }
 
+int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
+{
+	sg_error("store: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	*error_r = "store: database error (see the log)";
+	return -1;
+}
+
+void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	sg_strlcpy(dst, t != NULL ? (const char *)t : "", size);
+}
+
 static int exec_sql(sqlite3 *db, const char *sql, const char **error_r)
 {
 	char *msg = NULL;
