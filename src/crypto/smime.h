@@ -39,6 +39,16 @@ int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo
 /* The first certificate in PEM or DER bytes, as DER (caller frees). */
 int smime_cert_to_der(const unsigned char *data, size_t len, unsigned char **der_r,
                       size_t *der_len_r, const char **error_r);
+/* smime_bundle.c: every certificate in an uploaded file: one certificate (PEM or DER) or a
+ * PKCS#7 certs-only bundle (.p7b, PEM or DER); at most 16, each at most SG_CERT_DER_MAX. */
+struct smime_bundle {
+	unsigned char *der[16];
+	size_t len[16];
+	size_t n;
+};
+int smime_bundle_read(const unsigned char *data, size_t len, struct smime_bundle *b_r,
+                      const char **error_r);
+void smime_bundle_free(struct smime_bundle *b);
 /* PEM text of a DER certificate (caller frees). */
 int smime_cert_to_pem(const unsigned char *der, size_t len, char **pem_r, size_t *pem_len_r,
                       const char **error_r);

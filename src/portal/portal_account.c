@@ -159,38 +159,47 @@ void portal_account_channel(struct portal_req *req, struct portal_resp *resp)
 	portal_pages_redirect(resp, "/account?m=ch_saved");
 }
 
+/* The certificate of a file (one, or a .p7b with its chain) that names address and can be
+ * encrypted to: its index, or -1 with why the best candidate was refused. */
+static int pick_cert(const struct smime_bundle *b, const char *address, time_t now,
+                     const char **error_r)
+{
+	*error_r = "the certificate is not for your e-mail address";
+	for (size_t i = 0; i < b->n; i++) {
+		const char *why;
+		if (!smime_cert_has_address(b->der[i], b->len[i], address))
+			continue;
+		if (smime_cert_usable(b->der[i], b->len[i], SMIME_USAGE_ENCRYPT, now, 0, &why) == 0)
+			return (int)i;
+		*error_r = why;
+	}
+	return -1;
+}
+
 /* An S/MIME certificate for the user's address, usable for encryption, stored as imported. */
 static int upload_cert(struct portal_req *req, const unsigned char *data, size_t len,
                        char *what, size_t wsize, const char **error_r)
 {
-	unsigned char *der = NULL;
-	size_t der_len;
-	struct smime_certinfo info;
-	if (smime_cert_to_der(data, len, &der, &der_len, error_r) < 0)
+	struct smime_bundle b;
+	if (smime_bundle_read(data, len, &b, error_r) < 0)
 		return -1;
-	int rc = -1;
+	int rc = -1, i = pick_cert(&b, req->sess.address, req->now, error_r);
+	struct smime_certinfo info;
 	struct store_user u;
-	struct store_cert c = {.der = der, .der_len = der_len, .source = STORE_CERT_IMPORTED};
-	if (smime_cert_parse(der, der_len, &info, error_r) < 0)
-		goto out;
-	if (!smime_cert_has_address(der, der_len, req->sess.address)) {
-		*error_r = "the certificate is not for your e-mail address";
-		goto out;
-	}
-	if (smime_cert_usable(der, der_len, SMIME_USAGE_ENCRYPT, req->now, 0, error_r) < 0 ||
+	if (i < 0 || smime_cert_parse(b.der[i], b.len[i], &info, error_r) < 0 ||
 	    store_user_find(req->ctx->st, req->sess.address, &u, error_r) != 1)
 		goto out;
-	c.user_id = u.id;
+	struct store_cert c = {.der = b.der[i], .der_len = b.len[i], .source = STORE_CERT_IMPORTED,
+	                       .user_id = u.id, .not_before = info.not_before,
+	                       .not_after = info.not_after};
 	sg_strlcpy(c.fingerprint, info.fingerprint, sizeof(c.fingerprint));
 	sg_strlcpy(c.serial, info.serial, sizeof(c.serial));
 	sg_strlcpy(c.issuer, info.issuer, sizeof(c.issuer));
-	c.not_before = info.not_before;
-	c.not_after = info.not_after;
 	int64_t id;
 	rc = store_cert_add(req->ctx->st, &c, NULL, 0, &id, error_r);
 	sg_snprintf(what, wsize, "smime %s", info.serial);
 out:
-	sg_free(&der);
+	smime_bundle_free(&b);
 	return rc;
 }
 
@@ -234,14 +243,18 @@ static int upload_pgp(struct portal_req *req, const unsigned char *data, size_t 
 	return rc;
 }
 
-/* Certificates start with DER SEQUENCE or "-----BEGIN CERTIFICATE"; anything else is
- * tried as OpenPGP. */
+/* Certificates and .p7b bundles start with a DER SEQUENCE or a PEM "-----BEGIN CERTIFICATE"
+ * or "-----BEGIN PKCS7"; anything else is tried as OpenPGP. */
 static bool looks_like_cert(const unsigned char *d, size_t len)
 {
-	static const char pem[] = "-----BEGIN CERTIFICATE";
+	static const char *const pems[] = {"-----BEGIN CERTIFICATE", "-----BEGIN PKCS7"};
 	if (len > 0 && d[0] == 0x30)
 		return true;
-	return len >= sizeof(pem) - 1 && memmem(d, len < 4096 ? len : 4096, pem, sizeof(pem) - 1);
+	size_t head = len < 4096 ? len : 4096;
+	for (size_t i = 0; i < sizeof(pems) / sizeof(pems[0]); i++)
+		if (memmem(d, head, pems[i], strlen(pems[i])) != NULL)
+			return true;
+	return false;
 }
 
 void portal_account_upload(struct portal_req *req, struct portal_resp *resp)

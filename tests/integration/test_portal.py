@@ -178,6 +178,39 @@ def test_register_login_channel_upload(portal, tmp_path):
         assert re.search(rf"\b{ev}\b", audit), audit
 
 
+def test_upload_p7b_bundle_picks_the_partners_certificate(portal, tmp_path):
+    """A .p7b usually carries the chain: the CA first here, so the right one must be chosen."""
+    b = Browser(portal.portal_port)
+    register(portal, b)
+    ossl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "ca.key"),
+         "-out", str(tmp_path / "ca.crt"), "-days", "30", "-subj", "/CN=Partner CA",
+         "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "ee.key"),
+         "-out", str(tmp_path / "ee.csr"), "-subj", "/CN=Partner")
+    (tmp_path / "ext").write_text(f"subjectAltName=email:{PARTNER}\n"
+                                  "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                                  "extendedKeyUsage=emailProtection\n")
+    ossl("x509", "-req", "-in", str(tmp_path / "ee.csr"), "-CA", str(tmp_path / "ca.crt"),
+         "-CAkey", str(tmp_path / "ca.key"), "-CAcreateserial", "-days", "20",
+         "-extfile", str(tmp_path / "ext"), "-out", str(tmp_path / "ee.crt"))
+    for form in ("DER", "PEM"):
+        out = tmp_path / f"bundle-{form}.p7b"
+        ossl("crl2pkcs7", "-nocrl", "-certfile", str(tmp_path / "ca.crt"), "-certfile",
+             str(tmp_path / "ee.crt"), "-outform", form, "-out", str(out))
+        r = b.upload("/account/upload", out.read_bytes(), "/account")
+        assert r.status == 303, r.text
+    show = portal.cli("user", "show", PARTNER).stdout
+    assert show.count("S/MIME:   imported") == 1, show  # the same certificate, once
+    # A bundle with only the CA in it names nobody's address.
+    ossl("crl2pkcs7", "-nocrl", "-certfile", str(tmp_path / "ca.crt"), "-out",
+         str(tmp_path / "ca.p7b"))
+    r = b.upload("/account/upload", (tmp_path / "ca.p7b").read_bytes(), "/account")
+    assert r.status == 200 and "not for your e-mail address" in r.text
+    r = b.upload("/account/upload", b"-----BEGIN PKCS7-----\ngarbage\n", "/account")
+    assert r.status == 200 and ".p7b" in r.text
+
+
 def test_password_rules(portal):
     b = Browser(portal.portal_port)
     invite(portal)
