@@ -27,7 +27,10 @@ static const char account_tmpl[] =
     "enctype=\"multipart/form-data\"><input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
     "<p>{{t.up_help}}</p><label for=\"file\">{{t.up_file}}</label>"
     "<input type=\"file\" id=\"file\" name=\"file\" required>"
-    "<button type=\"submit\">{{t.btn_upload}}</button></form>";
+    "<button type=\"submit\">{{t.btn_upload}}</button></form>"
+    "<h2>{{t.sessions_title}}</h2><form method=\"post\" action=\"/logout/all\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\"><p>{{t.sessions_help}}</p>"
+    "<button type=\"submit\">{{t.btn_logout_all}}</button></form>";
 
 static void date_text(time_t t, char *dst, size_t size)
 {

@@ -87,6 +87,12 @@ static const struct text texts[] = {
 	{"registered", "Registration complete. Choose how secure e-mail reaches you.",
 	 "Registrierung abgeschlossen. Wählen Sie, wie Sie sichere E-Mails erhalten."},
 	{"logged_out", "You have been logged out.", "Sie wurden abgemeldet."},
+	{"logged_out_all", "You have been logged out everywhere.",
+	 "Sie wurden überall abgemeldet."},
+	{"sessions_title", "Sessions", "Sitzungen"},
+	{"sessions_help", "Logged in on another computer or phone? End every session of your account, this one included.",
+	 "Auf einem anderen Computer oder Telefon angemeldet? Beenden Sie alle Sitzungen Ihres Kontos, auch diese."},
+	{"btn_logout_all", "Log out everywhere", "Überall abmelden"},
 	/* Security questions, forgot password, change password. */
 	{"title_questions", "Security questions", "Sicherheitsfragen"},
 	{"title_forgot", "Forgot your password?", "Passwort vergessen?"},

@@ -67,7 +67,8 @@ static void form_page(struct portal_req *req, struct portal_resp *resp, const ch
 		portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, msg_key), detail);
 	const char *m = portal_server_query(req, "m");
 	if (msg_key == NULL && m != NULL &&
-	    (strcmp(m, "logged_out") == 0 || strcmp(m, "reset_done") == 0))
+	    (strcmp(m, "logged_out") == 0 || strcmp(m, "reset_done") == 0 ||
+	     strcmp(m, "logged_out_all") == 0))
 		portal_pages_msg(&msg, "ok", portal_i18n_text(req->lang, m), NULL);
 	portal_html_render(&content, tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
 	portal_pages_frame(req, resp, title_key, msg.data, content.data != NULL ? content.data : "");
@@ -173,6 +174,20 @@ void portal_login_logout(struct portal_req *req, struct portal_resp *resp)
 	req->has_sess = false;
 	portal_pages_cookie(req, resp, "sg_session", "", 0);
 	portal_pages_redirect(resp, "/login?m=logged_out");
+}
+
+/* Ends every session of the account (other browsers, a phone left logged in), this one too. */
+void portal_login_logout_all(struct portal_req *req, struct portal_resp *resp)
+{
+	const char *err;
+	if (store_portal_session_delete_user(req->ctx->st, req->sess.user_id, &err) < 0) {
+		portal_pages_redirect(resp, "/account");
+		return;
+	}
+	portal_pages_audit(req, "logout-all", req->sess.address, "");
+	req->has_sess = false;
+	portal_pages_cookie(req, resp, "sg_session", "", 0);
+	portal_pages_redirect(resp, "/login?m=logged_out_all");
 }
 
 static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, const char *otp)

@@ -66,6 +66,7 @@ static const struct route {
 	{"GET", "/login", portal_login_get, PORTAL_ANON},
 	{"POST", "/login", portal_login_post, PORTAL_ANON},
 	{"POST", "/logout", portal_login_logout, PORTAL_ANON},
+	{"POST", "/logout/all", portal_login_logout_all, PORTAL_LOGGED_IN},
 	{"GET", "/register", portal_login_register_get, PORTAL_ANON},
 	{"POST", "/register", portal_login_register_post, PORTAL_ANON},
 	{"GET", "/register/password", portal_login_password_get, PORTAL_REGISTERING},

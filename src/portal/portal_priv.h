@@ -94,6 +94,7 @@ const char *portal_pages_next(struct portal_req *req);
 void portal_login_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_logout(struct portal_req *req, struct portal_resp *resp);
+void portal_login_logout_all(struct portal_req *req, struct portal_resp *resp);
 void portal_login_register_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);

@@ -211,6 +211,20 @@ def test_upload_p7b_bundle_picks_the_partners_certificate(portal, tmp_path):
     assert r.status == 200 and ".p7b" in r.text
 
 
+def test_logout_everywhere_ends_every_session(portal):
+    a = Browser(portal.portal_port)
+    register(portal, a)
+    b = Browser(portal.portal_port)  # the same partner on a second device
+    b.get("/login")
+    assert b.post("/login", {"email": PARTNER, "password": PASSWORD}).status == 303
+    assert b.get("/account").status == 200 and a.get("/account").status == 200
+    r = a.post("/logout/all", {}, page_path="/account")
+    assert r.status == 303 and r.headers["Location"] == "/login?m=logged_out_all"
+    assert "logged out everywhere" in a.get("/login?m=logged_out_all").text
+    assert a.get("/account").status == 303 and b.get("/account").status == 303
+    assert "logout-all" in portal.cli("audit").stdout
+
+
 def test_password_rules(portal):
     b = Browser(portal.portal_port)
     invite(portal)
