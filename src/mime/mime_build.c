@@ -16,7 +16,9 @@ static int add_address(GMimeMessage *msg, GMimeAddressType type, const char *nam
 	if (addr == NULL || addr[0] == '\0' || strchr(addr, '@') == NULL)
 		return -1;
 	InternetAddressList *list = g_mime_message_get_addresses(msg, type);
-	internet_address_list_add(list, internet_address_mailbox_new(name, addr));
+	InternetAddress *mb = internet_address_mailbox_new(name, addr);
+	internet_address_list_add(list, mb); /* takes its own reference */
+	g_object_unref(mb);
 	return 0;
 }
 
