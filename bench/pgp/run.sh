@@ -22,20 +22,8 @@ gpg --batch --export --armor sink@remote.test > "$WORK/sink.asc"
 start_gateway
 "$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
 
-declare -A R
-run() { # NAME SUBJECT
-  local line
-  line=$(SMTPLOAD_SUBJECT="$2" "$WORK/smtpload" "$1" "$GW_PORT" "$CLIENTS" "$COUNT" "$SIZE" "$SINK_PORT")
-  echo "  $line"
-  for kv in ${line#RESULT }; do R["$1,${kv%%=*}"]=${kv#*=}; done
-}
-
-echo "bench/pgp: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, RSA-3072 recipient"
-run pass "bench"
-reload policy.sign_outbound no
-run encrypt "[secure] bench"
-reload policy.sign_outbound yes
-run sign_encrypt "[secure] bench"
+echo "bench/pgp: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, ${BENCH_ROUNDS:-3} rounds, RSA-3072 recipient"
+run_phases "$COUNT"
 grep -q "PGP/MIME encrypted" "$WORK/sealgate.log" || { echo "bench/pgp: nothing was encrypted" >&2; exit 1; }
 
 # For scale: one `gpg --encrypt` process per message.

@@ -46,6 +46,7 @@ void pgp_ctx_free(struct pgp_ctx **ctx)
 {
 	if (*ctx == NULL)
 		return;
+	pgp_seipd_cache_free(&(*ctx)->seipd);
 	rnp_ffi_destroy((*ctx)->ffi);
 	sg_free(ctx);
 }

@@ -1,6 +1,8 @@
 /* pgp_out.c: what leaves as PGP/MIME (RFC 3156 §4). The bytes encrypted are exactly the
  * CRLF-canonical entity, so the recipient's client gets the entity back byte for byte; the
- * choices (SEIPD v1, AES-256, no compression, no AEAD) are the ones GnuPG 2.2 reads. */
+ * choices (SEIPD v1, AES-256, no compression, no AEAD) are the ones GnuPG 2.2 reads. When every
+ * recipient's encryption key is RSA, pgp_seipd.c writes the encryption layer (RNP still signs);
+ * otherwise RNP does it all. */
 #include "crypto/pgp.h"
 #include "crypto/pgp_priv.h"
 #include "core/sg_log.h"
@@ -162,19 +164,21 @@ static void make_boundary(char dst[BOUNDARY_SIZE])
 	                  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 }
 
-static void build_mime(const char *armored, size_t len, char **out_r, size_t *out_len_r)
+/* The entity around an armour of alen bytes at most that arm writes: head, armour, delimiter. */
+static void build_mime_with(size_t alen, void (*arm)(void *, char *, size_t *), void *arg,
+                            char **out_r, size_t *out_len_r)
 {
 	char boundary[BOUNDARY_SIZE], head[1024];
 	make_boundary(boundary);
 	int hl = snprintf(head, sizeof(head), MPE_HEAD, boundary, boundary, boundary);
 	sg_assert(hl > 0 && (size_t)hl < sizeof(head));
-	/* the head, the armour (CRLF at most doubles it), CRLF, CRLF--boundary--CRLF, NUL */
-	size_t cap = sg_size_add(sg_size_add((size_t)hl, sg_size_mul(len, 2)), 2 + 8 + BOUNDARY_SIZE);
+	/* the head, the armour, CRLF, CRLF--boundary--CRLF, NUL */
+	size_t cap = sg_size_add(sg_size_add((size_t)hl, alen), 2 + 8 + BOUNDARY_SIZE);
 	char *out = sg_malloc(cap);
 	memcpy(out, head, (size_t)hl);
 	size_t o = (size_t)hl;
-	put_crlf(out, &o, armored, len);
-	if (len == 0 || armored[len - 1] != '\n') {
+	arm(arg, out, &o);
+	if (o == (size_t)hl || out[o - 1] != '\n') {
 		out[o++] = '\r';
 		out[o++] = '\n';
 	}
@@ -182,6 +186,59 @@ static void build_mime(const char *armored, size_t len, char **out_r, size_t *ou
 	sg_assert(tl > 0 && (size_t)tl < cap - o);
 	*out_r = out;
 	*out_len_r = o + (size_t)tl;
+}
+
+struct span {
+	const void *p;
+	size_t len;
+};
+
+/* RNP's armour, its line ends made CRLF (it may double in size). */
+static void put_rnp_armor(void *arg, char *out, size_t *o)
+{
+	const struct span *s = arg;
+	put_crlf(out, o, s->p, s->len);
+}
+
+/* pgp_seipd.c's binary message, armoured in place. */
+static void put_seipd_armor(void *arg, char *out, size_t *o)
+{
+	const struct span *s = arg;
+	*o += pgp_seipd_armor(s->p, s->len, out + *o);
+}
+
+static int encrypt_rnp(struct pgp_ctx *ctx, const char *const *fprs, size_t n, const char *signer,
+                       const char *data, size_t len, char **out_r, size_t *out_len_r,
+                       const char **error_r)
+{
+	rnp_output_t armored = NULL;
+	uint8_t *buf = NULL;
+	size_t alen = 0;
+	int rc = encrypt_armored(ctx, fprs, n, signer, data, len, &armored, error_r);
+	if (rc == 0 && rnp_output_memory_get_buf(armored, &buf, &alen, false) != RNP_SUCCESS) {
+		*error_r = "OpenPGP: encryption failed";
+		rc = -1;
+	}
+	if (rc == 0) {
+		struct span s = {buf, alen};
+		build_mime_with(sg_size_mul(alen, 2), put_rnp_armor, &s, out_r, out_len_r);
+	}
+	rnp_output_destroy(armored);
+	return rc;
+}
+
+static int encrypt_seipd(struct pgp_ctx *ctx, const char *const *fprs, size_t n,
+                         const char *signer, const char *data, size_t len, char **out_r,
+                         size_t *out_len_r, const char **error_r)
+{
+	unsigned char *bin = NULL;
+	size_t blen = 0;
+	if (pgp_seipd_encrypt(ctx, fprs, n, signer, data, len, &bin, &blen, error_r) < 0)
+		return -1;
+	struct span s = {bin, blen};
+	build_mime_with(pgp_seipd_armor_max(blen), put_seipd_armor, &s, out_r, out_len_r);
+	sg_free(&bin);
+	return 0;
 }
 
 int pgp_encrypt_mime(struct pgp_ctx *ctx, const char *const *recipient_fprs, size_t nrecipients,
@@ -195,18 +252,12 @@ int pgp_encrypt_mime(struct pgp_ctx *ctx, const char *const *recipient_fprs, siz
 	/* What the spool holds is CRLF already: then the entity is encrypted as it is. */
 	size_t clen = len;
 	char *canon = has_bare_lf(entity, len) ? crlf_copy(entity, len, &clen) : NULL;
-	rnp_output_t armored = NULL;
-	int rc = encrypt_armored(ctx, recipient_fprs, nrecipients, signer_fpr,
-	                         canon != NULL ? canon : entity, clen, &armored, error_r);
+	const char *data = canon != NULL ? canon : entity;
+	int rc = pgp_seipd_usable(ctx, recipient_fprs, nrecipients)
+	             ? encrypt_seipd(ctx, recipient_fprs, nrecipients, signer_fpr, data, clen, out_r,
+	                             out_len_r, error_r)
+	             : encrypt_rnp(ctx, recipient_fprs, nrecipients, signer_fpr, data, clen, out_r,
+	                           out_len_r, error_r);
 	sg_free_secret(&canon, clen); /* plaintext of a message meant to be secret */
-	uint8_t *buf = NULL;
-	size_t alen = 0;
-	if (rc == 0 && rnp_output_memory_get_buf(armored, &buf, &alen, false) != RNP_SUCCESS) {
-		*error_r = "OpenPGP: encryption failed";
-		rc = -1;
-	}
-	if (rc == 0)
-		build_mime((const char *)buf, alen, out_r, out_len_r);
-	rnp_output_destroy(armored);
 	return rc;
 }

@@ -8,8 +8,11 @@
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
+struct pgp_seipd_cache;
+
 struct pgp_ctx {
 	rnp_ffi_t ffi;
+	struct pgp_seipd_cache *seipd; /* RSA recipients for pgp_seipd.c, or NULL */
 };
 
 /* Copies the memory output's bytes into a new NUL-terminated buffer (at most max bytes). */
@@ -20,6 +23,19 @@ rnp_key_handle_t pgp_priv_locate(rnp_ffi_t ffi, const char *fpr);
 int pgp_priv_fpr(rnp_key_handle_t key, char *dst);
 /* Address of key's primary user ID (or first user ID with an address) into dst, or "". */
 void pgp_priv_key_address(rnp_key_handle_t key, char *dst, size_t dstsize);
+/* pgp_seipd.c: the encryption layer for RSA recipients without RNP (see there). True if every
+ * recipient's encryption key is an RSA subkey (resolved once per ctx and key). */
+bool pgp_seipd_usable(struct pgp_ctx *ctx, const char *const *fprs, size_t n);
+/* The binary OpenPGP message: data as literal data, or signed by signer's secret key in ctx
+ * (RNP's signed packets), encrypted to fprs. Caller frees *bin_r. */
+int pgp_seipd_encrypt(struct pgp_ctx *ctx, const char *const *fprs, size_t n, const char *signer,
+                      const char *data, size_t len, unsigned char **bin_r, size_t *bin_len_r,
+                      const char **error_r);
+/* ASCII armour (RFC 4880 6.2, CRLF, 64 columns, CRC-24) of bin written to out, which has room
+ * for pgp_seipd_armor_max(len) bytes; returns the length written (no NUL). */
+size_t pgp_seipd_armor_max(size_t len);
+size_t pgp_seipd_armor(const unsigned char *bin, size_t len, char *out);
+void pgp_seipd_cache_free(struct pgp_seipd_cache **c);
 /* An ffi that never touches a homedir and reads no passwords. */
 int pgp_priv_ffi_new(rnp_ffi_t *ffi_r);
 

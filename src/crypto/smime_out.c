@@ -84,16 +84,14 @@ static int write_p7m(CMS_ContentInfo *cms, bool auth, char **out_r, size_t *out_
 	return 0;
 }
 
-/* The memory BIO the encrypted content is written to, with room for all of it from the start:
- * left to itself OpenSSL grows it by a third at a time, copying and wiping it at each step.
- * CMS_dataFinal takes the bytes over (and marks the BIO read-only); the caller frees the BIO. */
-static BIO *content_bio(size_t len)
+/* A memory BIO with room for size bytes from the start: left to itself OpenSSL grows it by a
+ * third at a time, copying and wiping it at each step. As the content BIO of CMS_final, its
+ * bytes are taken over by CMS_dataFinal (which marks it read-only); the caller frees the BIO. */
+static BIO *sized_bio(size_t size)
 {
 	BUF_MEM *bm = BUF_MEM_new();
 	BIO *b = BIO_new(BIO_s_mem());
-	/* the content, the cipher's last block and a margin */
-	if (bm == NULL || b == NULL || BUF_MEM_grow(bm, sg_size_add(len, 64)) == 0 ||
-	    BUF_MEM_grow(bm, 0) != 0) {
+	if (bm == NULL || b == NULL || BUF_MEM_grow(bm, size) == 0 || BUF_MEM_grow(bm, 0) != 0) {
 		BUF_MEM_free(bm);
 		BIO_free(b);
 		return NULL;
@@ -115,7 +113,8 @@ int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *enti
 	bool gcm = (flags & SMIME_ENCRYPT_GCM) != 0;
 	const EVP_CIPHER *cipher = gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
 	unsigned fl = CMS_PARTIAL | CMS_BINARY; /* input is CRLF already: keep it byte-exact */
-	BIO *content = in != NULL ? content_bio(copy != NULL ? copy_len : len) : NULL;
+	/* the content, the cipher's last block and a margin */
+	BIO *content = in != NULL ? sized_bio(sg_size_add(copy != NULL ? copy_len : len, 64)) : NULL;
 	CMS_ContentInfo *cms = content != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
 	int rc = -1;
 	*error_r = "message too large or out of memory";
@@ -157,7 +156,8 @@ int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
 	char *copy = NULL;
 	size_t copy_len;
 	BIO *in = crlf_input(entity, len, &copy, &copy_len);
-	BIO *out = BIO_new(BIO_s_mem());
+	/* the entity, the signature with the certificates in base64, the MIME around them */
+	BIO *out = sized_bio(sg_size_add(len, 16384));
 	X509 *x = smime_priv_x509_cached(signer->data, signer->len);
 	STACK_OF(X509) *sk = chain_stack(chain, nchain);
 	CMS_ContentInfo *cms = NULL;

@@ -175,9 +175,8 @@ static void job_parse(struct job *j)
 	sg_info("%s: message-id=<%s>", j->id, mid);
 	sg_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", j->id, from, j->env.size,
 	        j->env.nrcpt);
-	const char *uerr;
-	if (spool_update(j->qe->spool, &j->env, &uerr) < 0)
-		sg_warn("%s: cannot record message-id: %s", j->id, uerr);
+	/* The message-id reaches the envelope with its next update (every delivery attempt makes
+	 * one): a write of its own here cost a third of the queue manager's time. */
 }
 
 /* ---- which recipients are due, which have expired ---- */

@@ -17,6 +17,8 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
+#include <malloc.h>
+
 /* Opens what the transforms need. The store and the keys are optional only in the sense that
  * plain relaying works without them; any channel that needs them then defers with a reason. */
 static void open_transform_env(const struct settings *s, struct transform_env *te)
@@ -74,6 +76,10 @@ int qmgr_main(struct role_ctx *ctx)
 		sg_error("cannot open spool %s: %s", spool_path, err);
 		return 1;
 	}
+	/* The transforms allocate and free buffers of 100 KB and more per message; glibc's
+	 * defaults would mmap and unmap each one (a page fault per 4 KB touched). */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mime_init();
 	pdf_isolate_set_exec("/proc/self/exe"); /* before the worker threads start */
 	struct transform_env te = {0};

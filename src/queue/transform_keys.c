@@ -20,8 +20,10 @@
  * the transform ask the same questions about every recipient (four and more queries each, and
  * compiling the SQL costs more than running it). An answer is used only while the store's
  * stamp is unchanged, i.e. nothing was written since (a revoked certificate, a new key or a
- * registration take effect on the next message), and never longer than MEMO_TTL_MS. Only the
- * raw rows are kept: whether a certificate or key may be used is decided anew on every call. */
+ * registration take effect on the next message), and never longer than MEMO_TTL_MS. The
+ * transforms get the stored rows and judge a certificate or key anew on every call; the
+ * planner's summary (policy_rcpt_info) is kept as made, so a certificate that expires is still
+ * planned for at most MEMO_TTL_MS, and then refused by the transform's own check. */
 #define MEMO_SLOTS  8
 #define MEMO_TTL_MS 2000
 
@@ -91,7 +93,8 @@ static struct memo *memo_get(const struct transform_env *te, struct store_stamp 
 		}
 	}
 	int64_t now = sg_mono_ms();
-	if (m->valid && (m->stamp.others != stamp.others || m->stamp.ours != stamp.ours ||
+	if (m->valid && (m->stamp.conn != stamp.conn || m->stamp.others != stamp.others ||
+	                 m->stamp.ours != stamp.ours ||
 	                 now - m->since_ms > MEMO_TTL_MS || now < m->since_ms))
 		memo_clear(m);
 	if (!m->valid) {
@@ -107,8 +110,9 @@ static struct memo *memo_get(const struct transform_env *te, struct store_stamp 
  * changed meanwhile: the answer may then mix rows from before and after the change. */
 static bool memo_put_ok(const struct memo *m, const struct store_stamp *stamp, const char *addr)
 {
-	return m != NULL && m->valid && m->stamp.others == stamp->others &&
-	       m->stamp.ours == stamp->ours && strlen(addr) < SG_ADDR_MAX;
+	return m != NULL && m->valid && m->stamp.conn == stamp->conn &&
+	       m->stamp.others == stamp->others && m->stamp.ours == stamp->ours &&
+	       strlen(addr) < SG_ADDR_MAX;
 }
 
 static void cert_copy(struct store_cert *dst, const struct store_cert *src)

@@ -73,9 +73,10 @@ struct store_cert {
 	bool has_key;                  /* a sealed private key is stored with it (read only) */
 };
 void store_cert_clear(struct store_cert *cert);
-/* What lets a reader cache what it read: equal stamps mean that nothing was written to the
- * store in between, through this handle (ours) or by any other process (others). */
+/* What lets a reader cache what it read: equal stamps mean the same open store, and that
+ * nothing was written to it in between, through this handle (ours) or by anyone else (others). */
 struct store_stamp {
+	int64_t conn;   /* this open store, unique in the process */
 	int64_t others; /* SQLite's data_version: commits by other connections */
 	int64_t ours;   /* rows changed through this connection */
 };

@@ -26,12 +26,14 @@ def sq(*args, input=None, check=True):
     return r
 
 
-@pytest.fixture
-def sq_gw(gateway, workdir):
-    """A gateway that knows carol's certificate (made by sq, Cv25519/Ed25519 as sq makes them by
-    default) and holds a key of its own for alice; carol's secret key stays with sq."""
+# cv25519 is sq's default (RNP encrypts to it); RSA recipients take pgp_seipd.c's path.
+@pytest.fixture(params=["cv25519", "rsa3k"])
+def sq_gw(request, gateway, workdir):
+    """A gateway that knows carol's certificate (made by sq with the suite of the parameter) and
+    holds a key of its own for alice; carol's secret key stays with sq."""
     key, cert = workdir / "carol.key", workdir / "carol.cert"
-    sq("key", "generate", "--userid", "<carol@partner.test>", "--export", str(key))
+    sq("key", "generate", "--cipher-suite", request.param, "--userid", "<carol@partner.test>",
+       "--export", str(key))
     sq("key", "extract-cert", "--output", str(cert), str(key))
     r = gateway.cli("pgp", "import", str(cert))
     assert r.returncode == 0, r.stdout + r.stderr
