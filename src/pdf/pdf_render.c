@@ -176,7 +176,7 @@ static int reply_link(struct render *r, const char *url, struct pdf_rect *link_r
 		pango_attr_list_insert(attrs, a[i]);
 	pango_layout_set_attributes(l, attrs);
 	pango_attr_list_unref(attrs);
-	PangoRectangle box;
+	PangoRectangle box = {0, 0, 0, 0};
 	int rc = draw(r, l, MARGIN, &box);
 	g_object_unref(l);
 	g_free(text);
