@@ -92,6 +92,19 @@ static void add_fail(struct job *j, size_t idx, const char *status, const char *
 	f->smtp = remote != NULL && remote[0] != '\0';
 }
 
+/* True when nothing is left to record: no recipient pending and no bounce to send. The message
+ * is about to be removed, so writing its state first would only cost fsyncs; a crash before
+ * the removal delivers it again (a duplicate, never a loss). */
+static bool finishing(const struct job *j)
+{
+	if (j->nfail > 0)
+		return false;
+	for (size_t i = 0; i < j->env.nrcpt; i++)
+		if (j->env.rcpts[i].state == SPOOL_RCPT_PENDING)
+			return false;
+	return true;
+}
+
 static void save(struct job *j)
 {
 	const char *err;
@@ -249,7 +262,8 @@ static void mark_held(struct job *j, const size_t *idx, size_t n, const char *wh
 		replace_str(&r->last_reply, why);
 		log_rcpt(j, r, "store", "2.0.0", "held", why);
 	}
-	save(j);
+	if (!finishing(j))
+		save(j);
 }
 
 /* Transforms the message for this group's plan, then hands the result to the next hop. */
@@ -307,7 +321,7 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 	bool changed = false;
 	for (size_t k = 0; k < n; k++)
 		changed |= apply_status(j, idx[k], &st[k], relay);
-	if (changed)
+	if (changed && !finishing(j))
 		save(j);
 	sg_free(&rcpts);
 	sg_free(&st);
@@ -433,6 +447,7 @@ static enum qmgr_job_result job_finish(struct job *j, time_t *next_r)
 	const char *err;
 	if (spool_remove(j->qe->spool, j->id, &err) < 0) {
 		sg_error("%s: cannot remove: %s", j->id, err);
+		save(j); /* the state not written while finishing: never deliver it twice */
 		return QMGR_JOB_WAIT;
 	}
 	sg_info("%s: removed", j->id);
