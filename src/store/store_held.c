@@ -37,6 +37,7 @@ int store_held_add(struct store *st, int64_t user_id, const char *sender, const 
 	" COALESCE(a.otp_expires, 0) FROM held_mail h JOIN users u ON u.id = h.user_id"             \
 	" LEFT JOIN portal_accounts a ON a.user_id = h.user_id "
 
+/* Binds ?1 to address, or to now when now > 0; a query without ?1 gets neither. */
 static int list(struct store *st, const char *sql, const char *address, int64_t now,
                 struct store_held **list_r, size_t *n_r, const char **error_r)
 {
@@ -46,7 +47,7 @@ static int list(struct store *st, const char *sql, const char *address, int64_t 
 	*n_r = 0;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
 	    (address != NULL && sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    (address == NULL && sqlite3_bind_int64(s, 1, now) != SQLITE_OK))
+	    (now > 0 && sqlite3_bind_int64(s, 1, now) != SQLITE_OK))
 		return store_sqlite_fail(db, s, error_r);
 	size_t cap = 0;
 	int rc;

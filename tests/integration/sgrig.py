@@ -308,11 +308,12 @@ class Gateway:
         return tail(self.logpath, lines)
 
 
-# A sanitizer report, or a child the master had to restart, is a failure of whatever test
-# provoked it, even if the test's own assertions held.
+# A sanitizer report, a child the master had to restart, or an SQL error (our statement is
+# wrong, not the user's input) is a failure of whatever test provoked it, even if the test's
+# own assertions held.
 PROBLEM_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
                         r"|restarting in \d+ ms|exited with status [1-9]|killed by signal"
-                        r"|children still running after")
+                        r"|children still running after|error: store: ")
 
 
 def log_problems(text):

@@ -168,6 +168,26 @@ static void hold_then_release(void **state)
 	sg_buf_free(&all);
 }
 
+/* A release that failed at registration is done later by the tick. */
+static void release_of_registered_partners(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	assert_int_equal(held_mail_hold(&f->hc, "alice@example.test", "p@partner.test", "x",
+	                                message, sizeof(message) - 1, 1000, &err), 0);
+	size_t n = 1;
+	assert_int_equal(held_mail_release_registered(&f->hc, &n, &err), 0);
+	assert_int_equal(n, 0); /* still pending: nothing to release */
+	struct store_portal_account a;
+	assert_int_equal(store_portal_account_get(f->hc.store, "p@partner.test", &a, &err), 1);
+	assert_int_equal(store_portal_register(f->hc.store, a.user_id, "hash", 2000, &err), 0);
+	assert_int_equal(held_mail_release_registered(&f->hc, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(held(f, "p@partner.test"), 0);
+	assert_int_equal(held_mail_expire(&f->hc, 1000 + 31 * 86400, &n, &err), 0);
+	assert_int_equal(n, 0); /* registered: never expired */
+}
+
 static void otp_to_partner(void **state)
 {
 	struct fixture *f = *state;
@@ -254,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(hold_then_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(release_of_registered_partners, setup, teardown),
 		cmocka_unit_test_setup_teardown(otp_to_partner, setup_recipient, teardown),
 		cmocka_unit_test_setup_teardown(expiry_deletes_and_tells, setup, teardown),
 		cmocka_unit_test_setup_teardown(registered_partner_is_not_held, setup, teardown),
