@@ -93,6 +93,16 @@ def gateway(gw_factory, workdir):
 
 
 @pytest.fixture
+def portal_gw(gw_factory, workdir):
+    """A running gateway with Maildir routes (.md_int / .md_ext) whose portal is up."""
+    g = gw_factory()
+    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
+    g.start()
+    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    return g
+
+
+@pytest.fixture
 def sink_factory(request):
     """make(port=None) -> a started SmtpSink on a free (or the given) port."""
     made = []

@@ -120,13 +120,15 @@ def test_hold_invite_register_release_as_pdf(held_gw, workdir):
 
 
 def test_otp_to_recipient_and_second_mail_while_pending(held_gw):
-    g = held_gw(**{"policy.otp_delivery": "recipient"})
+    g = held_gw(**{"policy.otp_delivery": "recipient",
+                   "gateway.notify_from": "secure-mail@example.com"})
     send(g, [PARTNER], "[secure] first")
     outbox = os.path.join(g.md_ext, PARTNER)
     inbox = os.path.join(g.md_int, "alice@example.com")
     msgs = mails(outbox, 2)
     otp_mail = by_subject(msgs, "one-time password")
     otp = OTP_RE.search(body(otp_mail)).group(1)
+    assert "secure-mail@example.com" in str(otp_mail["From"])
     assert otp not in body(by_subject(msgs, "secure message from"))
     held = by_subject(mails(inbox, 1), "held until they register")
     assert "separate e-mail" in body(held)

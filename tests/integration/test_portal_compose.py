@@ -25,12 +25,8 @@ BLOB = bytes(range(256)) * 40 + b"\r\n.\r\n\n\rend"
 
 
 @pytest.fixture
-def gw(gw_factory, workdir):
-    g = gw_factory()
-    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.start()
-    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
-    return g
+def gw(portal_gw):
+    return portal_gw
 
 
 def partner_browser(g, addr=PARTNER):

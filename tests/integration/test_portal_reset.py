@@ -14,7 +14,6 @@ from email.message import EmailMessage
 import pytest
 
 import sgrig
-from conftest import maildir_routes
 from sgrig import maildir_messages, wait_maildir
 from test_portal import PARTNER, PASSWORD, QUESTIONS, Browser, invite, register
 
@@ -26,12 +25,8 @@ TEXTS = ("What was the name of your first pet?", "In which town or city were you
 
 
 @pytest.fixture
-def gw(gw_factory, workdir):
-    g = gw_factory()
-    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.start()
-    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
-    return g
+def gw(portal_gw):
+    return portal_gw
 
 
 def questions_on(page):
