@@ -127,44 +127,13 @@ int store_cert_list(struct store *st, const char *address, struct store_cert **c
 	             count_r, error_r);
 }
 
-/* Each connection gets a number no other connection of this process had, as an SQL function
- * registered on it: a stamp from a store closed meanwhile can then never equal one from a store
- * opened later at the same address with the same counters. */
-static int64_t conn_counter;
-
-static void conn_id(sqlite3_context *c, int argc, sqlite3_value **argv)
-{
-	(void)argc, (void)argv;
-	sqlite3_result_int64(c, *(const int64_t *)sqlite3_user_data(c));
-}
-
-static void conn_id_free(void *p) { sg_free(&p); }
-
-static int register_conn_id(sqlite3 *db)
-{
-	int64_t *id = sg_malloc(sizeof(*id));
-	*id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
-	return sqlite3_create_function_v2(db, "sg_conn_id", 0, SQLITE_UTF8, id, conn_id, NULL, NULL,
-	                                  conn_id_free) == SQLITE_OK ? 0 : -1;
-}
-
 int store_cert_stamp(struct store *st, struct store_stamp *stamp_r, const char **error_r)
 {
-	static const char sql[] = "SELECT data_version, sg_conn_id() FROM pragma_data_version";
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
 	/* Read before the counter: a write in between makes the next stamp differ, never equal. */
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK &&
-	    (register_conn_id(db) < 0 || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK))
-		return fail(db, error_r);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	stamp_r->others = sqlite3_column_int64(s, 0);
-	stamp_r->conn = sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
-	stamp_r->ours = sqlite3_total_changes64(db);
+	if (store_sqlite_data_version(st, &stamp_r->others, error_r) < 0)
+		return -1;
+	stamp_r->conn = store_sqlite_conn_id(st);
+	stamp_r->ours = sqlite3_total_changes64(store_sqlite_db(st));
 	return 0;
 }
 

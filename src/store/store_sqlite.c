@@ -8,13 +8,21 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 struct store {
 	sqlite3 *db;
+	int64_t conn_id;          /* unique among the stores this process opened */
+	pthread_mutex_t version_lock;
+	sqlite3_stmt *version;    /* PRAGMA data_version, prepared once: it is asked per message */
 };
+
+/* Never reused within the process: a stamp from a store closed meanwhile can then never equal
+ * one from a store opened later at the same address with the same counters. */
+static int64_t conn_counter;
 
 /* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
 static const char *const migrations[] = {
@@ -137,6 +145,29 @@ sqlite3 *store_sqlite_db(struct store *st)
 	return st->db;
 }
 
+int64_t store_sqlite_conn_id(const struct store *st) { return st->conn_id; }
+
+int store_sqlite_data_version(struct store *st, int64_t *version_r, const char **error_r)
+{
+	pthread_mutex_lock(&st->version_lock);
+	int rc = -1;
+	if (st->version == NULL &&
+	    sqlite3_prepare_v3(st->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
+	                       &st->version, NULL) != SQLITE_OK)
+		st->version = NULL;
+	else if (sqlite3_step(st->version) == SQLITE_ROW) {
+		*version_r = sqlite3_column_int64(st->version, 0);
+		rc = 0;
+	}
+	/* reset at once: a statement left mid-step would hold a read transaction open */
+	if (st->version != NULL)
+		sqlite3_reset(st->version);
+	if (rc < 0)
+		store_sqlite_fail(st->db, NULL, error_r);
+	pthread_mutex_unlock(&st->version_lock);
+	return rc;
+}
+
 int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
 {
 	sg_error("store: %s", sqlite3_errmsg(db));
@@ -209,6 +240,8 @@ struct store *store_open(const char *url, const char *base_dir, const char **err
 		return NULL;
 	}
 	struct store *st = sg_calloc(1, sizeof(*st));
+	st->conn_id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
+	pthread_mutex_init(&st->version_lock, NULL);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		*error_r = "store: cannot open the SQLite database";
@@ -228,6 +261,8 @@ void store_close(struct store **stp)
 {
 	if (*stp == NULL)
 		return;
+	sqlite3_finalize((*stp)->version);
 	sqlite3_close((*stp)->db);
+	pthread_mutex_destroy(&(*stp)->version_lock);
 	sg_free(stp);
 }

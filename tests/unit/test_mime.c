@@ -84,12 +84,33 @@ static void header_block(void **state)
 	assert_true(mime_str_has_8bit("\xe2\x82\xac"));
 }
 
+/* The scan reads 32 bytes at a time: one 8-bit byte is found at every offset, at any
+ * alignment, in the tail after the last whole block, and never past len. */
+static void has_8bit_every_offset(void **state)
+{
+	(void)state;
+	char buf[104];
+	for (size_t start = 0; start < 4; start++) {
+		for (size_t len = 0; len + start <= 100; len++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[start + len] = (char)0xff; /* just past the end: must not count */
+			assert_false(mime_has_8bit(buf + start, len));
+			for (size_t at = 0; at < len; at++) {
+				buf[start + at] = (char)0x80;
+				assert_true(mime_has_8bit(buf + start, len));
+				buf[start + at] = 'a';
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_basic),
 		cmocka_unit_test(parse_odd),
 		cmocka_unit_test(header_block),
+		cmocka_unit_test(has_8bit_every_offset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include "core/sg_str.h"
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,37 @@ static void reopen_keeps_data(void **state)
 	assert_int_equal(store_user_find(st, "bob@example.test", &u, &err), 1);
 }
 
+static bool stamps_equal(const struct store_stamp *a, const struct store_stamp *b)
+{
+	return a->conn == b->conn && a->others == b->others && a->ours == b->ours;
+}
+
+/* The stamp the transforms' memo relies on: equal while nothing changed, different after a
+ * write through this store, a commit through another one, or for another open store. */
+static void stamp_changes_with_every_write(void **state)
+{
+	(void)state;
+	const char *err;
+	struct store *st = st_global, *other = store_open("sqlite:t.db", dir, &err);
+	assert_non_null(other);
+	struct store_stamp a, b;
+	assert_int_equal(store_cert_stamp(st, &a, &err), 0);
+	assert_int_equal(store_cert_stamp(st, &b, &err), 0);
+	assert_true(stamps_equal(&a, &b));
+	int64_t id;
+	assert_int_equal(store_user_ensure(st, "stamp1@example.test", STORE_USER_EXTERNAL, &id, &err), 0);
+	assert_int_equal(store_cert_stamp(st, &b, &err), 0);
+	assert_false(stamps_equal(&a, &b));
+	assert_int_equal(store_cert_stamp(st, &a, &err), 0);
+	assert_int_equal(store_user_ensure(other, "stamp2@example.test", STORE_USER_EXTERNAL, &id, &err), 0);
+	assert_int_equal(store_cert_stamp(st, &b, &err), 0);
+	assert_false(stamps_equal(&a, &b));
+	struct store_stamp o;
+	assert_int_equal(store_cert_stamp(other, &o, &err), 0);
+	assert_int_not_equal(o.conn, b.conn);
+	store_close(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +189,7 @@ int main(void)
 		cmocka_unit_test(users_are_one_per_address_whatever_the_case),
 		cmocka_unit_test(certificates_keys_and_revocation),
 		cmocka_unit_test(reopen_keeps_data),
+		cmocka_unit_test(stamp_changes_with_every_write),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
