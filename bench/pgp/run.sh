@@ -7,7 +7,7 @@
 set -euo pipefail
 BUILD=${1:?usage: bench/pgp/run.sh BUILD_DIR}
 NAME=pgp
-COUNT=${BENCH_SMIME_COUNT:-1000}
+COUNT=${BENCH_PGP_COUNT:-1800}
 SIZE=102400
 source "$(dirname "$0")/../lib/gateway.sh"
 # The recipient: an RSA-3072 key made by gpg; the sender: a gateway-held key.
@@ -19,12 +19,14 @@ gpg --batch --export --armor sink@remote.test > "$WORK/sink.asc"
 "$BIN" pgp import -c "$CONF" "$WORK/sink.asc" >/dev/null
 "$BIN" pgp generate -c "$CONF" bench@example.com >/dev/null
 
+start_signing_twin
 start_gateway
-"$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+SMTPLOAD_SUBJECT="[secure] warm" "$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
 
-echo "bench/pgp: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, ${BENCH_ROUNDS:-3} rounds, RSA-3072 recipient"
+echo "bench/pgp: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, ${BENCH_ROUNDS:-6} rounds, RSA-3072 recipient"
 run_phases "$COUNT"
 grep -q "PGP/MIME encrypted" "$WORK/sealgate.log" || { echo "bench/pgp: nothing was encrypted" >&2; exit 1; }
+grep -q "PGP/MIME encrypted.*, signed" "$WORK/sealgate-sign.log" || { echo "bench/pgp: nothing was signed" >&2; exit 1; }
 
 # For scale: one `gpg --encrypt` process per message.
 head -c "$SIZE" /dev/urandom | base64 > "$WORK/msg.txt"

@@ -6,7 +6,7 @@
 set -euo pipefail
 BUILD=${1:?usage: bench/smime/run.sh BUILD_DIR}
 NAME=smime
-COUNT=${BENCH_SMIME_COUNT:-1000}
+COUNT=${BENCH_SMIME_COUNT:-1800}
 SIZE=102400
 source "$(dirname "$0")/../lib/gateway.sh"
 # The recipient: an RSA-3072 partner certificate; the sender: a gateway-issued one.
@@ -16,12 +16,14 @@ openssl req -x509 -newkey rsa:3072 -nodes -keyout "$WORK/sink.key" -out "$WORK/s
 "$BIN" cert import -c "$CONF" sink@remote.test "$WORK/sink.crt" >/dev/null
 "$BIN" cert issue -c "$CONF" bench@example.com >/dev/null
 
+start_signing_twin
 start_gateway
-"$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+SMTPLOAD_SUBJECT="[secure] warm" "$WORK/smtpload" warm "$GW_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
 
-echo "bench/smime: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, ${BENCH_ROUNDS:-3} rounds, RSA-3072 recipient"
+echo "bench/smime: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $COUNT x 100 KB, $CLIENTS clients, ${BENCH_ROUNDS:-6} rounds, RSA-3072 recipient"
 run_phases "$COUNT"
 grep -q "S/MIME encrypted" "$WORK/sealgate.log" || { echo "bench/smime: nothing was encrypted" >&2; exit 1; }
+grep -q "S/MIME encrypted.*, signed" "$WORK/sealgate-sign.log" || { echo "bench/smime: nothing was signed" >&2; exit 1; }
 
 # For scale: one `openssl cms -encrypt` process per message, as script-based gateways do.
 head -c "$SIZE" /dev/urandom | base64 > "$WORK/msg.txt"
