@@ -29,6 +29,30 @@ def run(args, stdin=None, check=True, env=None):
     return p
 
 
+def nss_db(tmp_path, ca, pfx=None, pin=None):
+    """An NSS database (Thunderbird's engine) that trusts ca and, with pfx, holds that key;
+    its password is "pw". cmsutil is in the test dependencies (libnss3-tools)."""
+    nss = tmp_path / "nss"
+    nss.mkdir()
+    pw = tmp_path / "pw"
+    pw.write_text("pw\n")
+    run(["certutil", "-N", "-d", f"sql:{nss}", "-f", str(pw)])
+    run(["certutil", "-A", "-d", f"sql:{nss}", "-f", str(pw), "-n", "acme", "-t", "C,C,C",
+         "-a", "-i", ca])
+    if pfx is not None:
+        run(["pk12util", "-i", pfx, "-d", f"sql:{nss}", "-k", str(pw), "-W", pin])
+    return f"sql:{nss}"
+
+
+def signed_message(entity, sig_der):
+    """A multipart/signed message around entity and a detached signature (DER)."""
+    return (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+            b'micalg=sha-256; boundary="sb"\r\n\r\n--sb\r\n' + entity +
+            b'\r\n--sb\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n'
+            b'Content-Transfer-Encoding: base64\r\n\r\n' +
+            base64.encodebytes(sig_der).replace(b"\n", b"\r\n") + b'\r\n--sb--\r\n')
+
+
 class Instance:
     def __init__(self, base):
         self.dir = os.path.join(base, "inst")
@@ -100,7 +124,7 @@ def inst(tmp_path):
 @pytest.fixture
 def gpgsm(tmp_path, inst):
     if shutil.which("gpgsm") is None:
-        pytest.skip("gpgsm not installed (scripts/deps.sh)")
+        pytest.fail("gpgsm not installed: run scripts/deps.sh")
     g = Gpgsm(str(tmp_path), inst.ca)
     yield g
     g.close()
@@ -170,16 +194,10 @@ def test_legacy_pfx_into_gpgsm_which_decrypts_what_we_encrypt(inst, gpgsm, tmp_p
     gpgsm.secret(pin, ["--assume-base64", "--decrypt", "-o", str(out), str(b64)])
     assert out.read_bytes() == ENTITY
     # and NSS (Thunderbird's engine) reads the same message with the same .pfx
-    if shutil.which("cmsutil"):
-        nss = tmp_path / "nss"
-        nss.mkdir()
-        (tmp_path / "pw").write_text("pw\n")
-        run(["certutil", "-N", "-d", f"sql:{nss}", "-f", str(tmp_path / "pw")])
-        run(["pk12util", "-i", path, "-d", f"sql:{nss}", "-k", str(tmp_path / "pw"), "-W", pin])
-        der = tmp_path / "enc.der"
-        der.write_bytes(base64.b64decode(body_of(enc)))
-        nss_out = run(["cmsutil", "-D", "-d", f"sql:{nss}", "-p", "pw", "-i", str(der)]).stdout
-        assert nss_out == ENTITY
+    nss = nss_db(tmp_path, inst.ca, path, pin)
+    der = tmp_path / "enc.der"
+    der.write_bytes(base64.b64decode(body_of(enc)))
+    assert run(["cmsutil", "-D", "-d", nss, "-p", "pw", "-i", str(der)]).stdout == ENTITY
 
 
 def test_we_decrypt_and_verify_what_gpgsm_makes(inst, gpgsm, tmp_path):
@@ -195,11 +213,7 @@ def test_we_decrypt_and_verify_what_gpgsm_makes(inst, gpgsm, tmp_path):
     assert out == ENTITY
     sig = tmp_path / "sig.der"
     gpgsm.secret(pin, ["-u", "alice@example.test", "--detach-sign", "-o", str(sig), str(plain)])
-    msg = (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
-           b'micalg=sha-256; boundary="sb"\r\n\r\n--sb\r\n' + ENTITY +
-           b'\r\n--sb\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n'
-           b'Content-Transfer-Encoding: base64\r\n\r\n' +
-           base64.encodebytes(sig.read_bytes()).replace(b"\n", b"\r\n") + b'\r\n--sb--\r\n')
+    msg = signed_message(ENTITY, sig.read_bytes())
     verdict = inst.sg("cert", "tool", "verify", stdin=msg).stdout.decode()
     assert verdict.startswith("verdict=valid signer=alice@example.test"), verdict
     tampered = msg.replace("München".encode(), "Münchem".encode())
@@ -222,16 +236,37 @@ def test_openssl_gpgsm_and_nss_verify_what_we_sign(inst, gpgsm, tmp_path):
     assert b"Good signature" in v.stderr
     verdict = inst.sg("cert", "tool", "verify", stdin=signed).stdout.decode()
     assert verdict.startswith("verdict=valid signer=alice@example.test")
-    if shutil.which("cmsutil"):
-        nss = tmp_path / "nss"
-        nss.mkdir()
-        (tmp_path / "pw").write_text("pw\n")
-        run(["certutil", "-N", "-d", f"sql:{nss}", "-f", str(tmp_path / "pw")])
-        run(["certutil", "-A", "-d", f"sql:{nss}", "-f", str(tmp_path / "pw"), "-n", "acme",
-             "-t", "C,C,C", "-a", "-i", inst.ca])
-        out = run(["cmsutil", "-D", "-d", f"sql:{nss}", "-c", str(tmp_path / "content"),
-                   "-i", str(tmp_path / "sig.der"), "-n", "-h", "2"])
-        assert b"GoodSignature" in out.stdout + out.stderr
+    nss = nss_db(tmp_path, inst.ca)
+    out = run(["cmsutil", "-D", "-d", nss, "-c", str(tmp_path / "content"),
+               "-i", str(tmp_path / "sig.der"), "-n", "-h", "2"])
+    assert b"GoodSignature" in out.stdout + out.stderr
+
+
+def test_we_decrypt_and_verify_what_nss_makes(inst, tmp_path):
+    """NSS cmsutil, with the key from our .pfx in its database, encrypts to our certificate
+    and signs as the user: sealgate decrypts the one and verifies the other."""
+    inst.sg("cert", "issue", "alice@example.test")
+    path = str(tmp_path / "alice.pfx")
+    pin = inst.pfx("alice@example.test", path, legacy=True)
+    nss = nss_db(tmp_path, inst.ca, path, pin)
+    nick = run(["certutil", "-L", "-d", nss]).stdout.decode()
+    nick = next(line.rsplit(None, 1)[0] for line in nick.splitlines()
+                if line.strip().endswith("u,u,u"))
+    plain = tmp_path / "entity"
+    plain.write_bytes(ENTITY)
+    enc = tmp_path / "enc.der"
+    run(["cmsutil", "-E", "-d", nss, "-p", "pw", "-r", "alice@example.test",
+         "-i", str(plain), "-o", str(enc)])
+    assert inst.sg("cert", "tool", "decrypt", stdin=enc.read_bytes()).stdout == ENTITY
+    sig = tmp_path / "sig.der"
+    run(["cmsutil", "-S", "-d", nss, "-p", "pw", "-N", nick, "-T", "-G", "-P", "-H", "SHA256",
+         "-i", str(plain), "-o", str(sig)])
+    msg = signed_message(ENTITY, sig.read_bytes())
+    verdict = inst.sg("cert", "tool", "verify", stdin=msg).stdout.decode()
+    assert verdict.startswith("verdict=valid signer=alice@example.test"), verdict
+    tampered = msg.replace("München".encode(), "Münchem".encode())
+    verdict = inst.sg("cert", "tool", "verify", stdin=tampered).stdout.decode()
+    assert verdict.startswith("verdict=invalid"), verdict
 
 
 def test_unknown_signer_is_untrusted(inst, tmp_path):
