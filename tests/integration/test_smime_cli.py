@@ -53,6 +53,15 @@ def signed_message(entity, sig_der):
             base64.encodebytes(sig_der).replace(b"\n", b"\r\n") + b'\r\n--sb--\r\n')
 
 
+def assert_valid_then_tampered_invalid(inst, msg):
+    """msg, signed by alice, verifies; one letter changed in its content, it does not."""
+    verdict = inst.sg("cert", "tool", "verify", stdin=msg).stdout.decode()
+    assert verdict.startswith("verdict=valid signer=alice@example.test"), verdict
+    tampered = msg.replace("München".encode(), "Münchem".encode())
+    verdict = inst.sg("cert", "tool", "verify", stdin=tampered).stdout.decode()
+    assert verdict.startswith("verdict=invalid"), verdict
+
+
 class Instance:
     def __init__(self, base):
         self.dir = os.path.join(base, "inst")
@@ -213,12 +222,7 @@ def test_we_decrypt_and_verify_what_gpgsm_makes(inst, gpgsm, tmp_path):
     assert out == ENTITY
     sig = tmp_path / "sig.der"
     gpgsm.secret(pin, ["-u", "alice@example.test", "--detach-sign", "-o", str(sig), str(plain)])
-    msg = signed_message(ENTITY, sig.read_bytes())
-    verdict = inst.sg("cert", "tool", "verify", stdin=msg).stdout.decode()
-    assert verdict.startswith("verdict=valid signer=alice@example.test"), verdict
-    tampered = msg.replace("München".encode(), "Münchem".encode())
-    verdict = inst.sg("cert", "tool", "verify", stdin=tampered).stdout.decode()
-    assert verdict.startswith("verdict=invalid"), verdict
+    assert_valid_then_tampered_invalid(inst, signed_message(ENTITY, sig.read_bytes()))
 
 
 def test_openssl_gpgsm_and_nss_verify_what_we_sign(inst, gpgsm, tmp_path):
@@ -261,12 +265,7 @@ def test_we_decrypt_and_verify_what_nss_makes(inst, tmp_path):
     sig = tmp_path / "sig.der"
     run(["cmsutil", "-S", "-d", nss, "-p", "pw", "-N", nick, "-T", "-G", "-P", "-H", "SHA256",
          "-i", str(plain), "-o", str(sig)])
-    msg = signed_message(ENTITY, sig.read_bytes())
-    verdict = inst.sg("cert", "tool", "verify", stdin=msg).stdout.decode()
-    assert verdict.startswith("verdict=valid signer=alice@example.test"), verdict
-    tampered = msg.replace("München".encode(), "Münchem".encode())
-    verdict = inst.sg("cert", "tool", "verify", stdin=tampered).stdout.decode()
-    assert verdict.startswith("verdict=invalid"), verdict
+    assert_valid_then_tampered_invalid(inst, signed_message(ENTITY, sig.read_bytes()))
 
 
 def test_unknown_signer_is_untrusted(inst, tmp_path):
