@@ -1,21 +1,31 @@
-/* cli_ca.c: `sealgate ca crl`: the CRL of the instance CA, from the revocations in the store.
- * `cert revoke` rewrites it too, so ca/crl.pem is current after every revocation. */
+/* cli_ca.c: `sealgate ca crl`: the CRL of the instance CA, from the revocations in the store
+ * (`cert revoke` rewrites it too, so ca/crl.pem is current after every revocation);
+ * `sealgate ca trust FILE`: partners' CAs added to the anchors signatures are verified with. */
 #include "cli/cli.h"
 #include "core/limits.h"
 #include "core/settings.h"
 #include "core/sg_file.h"
 #include "core/sg_mem.h"
+#include "core/sg_buf.h"
 #include "crypto/ca.h"
+#include "crypto/smime.h"
 #include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+/* The anchors file holds partners' CA certificates, a few KB each. */
+#define CA_ANCHORS_FILE_MAX (4 * 1024 * 1024)
+
 static int ca_usage(void)
 {
-	cli_errorf("usage: sealgate ca crl -c FILE      write the CRL to gateway.ca_dir/crl.pem "
-	           "and stdout");
+	cli_errorf("usage: sealgate ca crl -c FILE          write the CRL to gateway.ca_dir/crl.pem "
+	           "and stdout\n"
+	           "       sealgate ca trust -c FILE CERT   trust the CA certificate(s) in CERT (PEM, "
+	           "DER or .p7b)\n"
+	           "                                        for verifying signatures "
+	           "(ca.trust_anchors)");
 	return 2;
 }
 
@@ -54,15 +64,104 @@ int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout)
 	return rc;
 }
 
+/* Appends each certificate of b not yet in anchors (the file's text) to out; every one must
+ * be a CA certificate, else nothing is added. Returns how many were added, or -1. */
+static int add_anchors(const struct smime_bundle *b, const char *file, const char *anchors,
+                       struct sg_buf *out)
+{
+	struct smime_certinfo info[16];
+	for (size_t i = 0; i < b->n; i++) {
+		const char *err;
+		if (smime_cert_parse(b->der[i], b->len[i], &info[i], &err) < 0) {
+			cli_errorf("%s: certificate %zu: %s", file, i + 1, err);
+			return -1;
+		}
+		if (!info[i].is_ca) {
+			cli_errorf("%s: %s is not a CA certificate; a partner's own certificate is imported "
+			           "with `sealgate cert import EMAIL FILE`", file, info[i].subject);
+			return -1;
+		}
+	}
+	int added = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		char *pem = NULL;
+		size_t pem_len = 0;
+		const char *err;
+		if (smime_cert_to_pem(b->der[i], b->len[i], &pem, &pem_len, &err) < 0) {
+			cli_errorf("%s: %s", file, err);
+			return -1;
+		}
+		bool known = strstr(anchors, pem) != NULL || memmem(out->data, out->len, pem, pem_len);
+		if (!known && sg_buf_append(out, pem, pem_len) < 0) {
+			sg_free(&pem);
+			cli_errorf("%s: the anchors file would grow too large", file);
+			return -1;
+		}
+		printf("%s %s (SHA-256 %s)\n", known ? "already trusted:" : "trusted:", info[i].subject,
+		       info[i].fingerprint);
+		added += known ? 0 : 1;
+		sg_free(&pem);
+	}
+	return added;
+}
+
+static int ca_trust_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	if (argc != 1)
+		return ca_usage();
+	const char *file = argv[0], *err;
+	char path[SG_PATH_MAX], *data = NULL, *anchors = NULL;
+	size_t len = 0, anchors_len = 0;
+	struct smime_bundle b = {0};
+	if (settings_path(ctx->settings, "ca.trust_anchors", path, sizeof(path)) < 0) {
+		cli_errorf("ca.trust_anchors: path too long");
+		return 1;
+	}
+	if (sg_file_read_all(file, SG_PKCS12_MAX, &data, &len, &err) < 0 ||
+	    smime_bundle_read((const unsigned char *)data, len, &b, &err) < 0) {
+		cli_errorf("%s: %s", file, err);
+		sg_free(&data);
+		return 1;
+	}
+	sg_free(&data);
+	if (sg_file_read_all(path, CA_ANCHORS_FILE_MAX, &anchors, &anchors_len, &err) < 0) {
+		if (errno != ENOENT) {
+			cli_errorf("%s: %s: %s", path, err, strerror(errno));
+			smime_bundle_free(&b);
+			return 1;
+		}
+		anchors = sg_strdup("");
+		anchors_len = 0;
+	}
+	struct sg_buf out;
+	sg_buf_init(&out, CA_ANCHORS_FILE_MAX);
+	sg_buf_append(&out, anchors, anchors_len);
+	int added = add_anchors(&b, file, anchors, &out), rc = added < 0 ? 1 : 0;
+	if (added > 0 && sg_file_write_atomic(path, out.data, out.len, 0644, &err) < 0) {
+		cli_errorf("%s: %s: %s", path, err, strerror(errno));
+		rc = 1;
+	} else if (added > 0) {
+		printf("wrote %s; running gateways use it after a reload (SIGHUP)\n", path);
+	}
+	sg_buf_free(&out);
+	sg_free(&anchors);
+	smime_bundle_free(&b);
+	return rc;
+}
+
+static int ca_crl_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return ca_usage();
+	return cli_ca_write_crl(ctx, true) < 0 ? 1 : 0;
+}
+
 int cli_ca_cmd(int argc, char **argv)
 {
-	const char *config = cli_take_config(&argc, argv);
-	if (argc != 1 || strcmp(argv[0], "crl") != 0)
-		return ca_usage();
-	struct cli_cert_ctx ctx;
-	if (cli_cert_open(&ctx, config, true) < 0)
-		return 1;
-	int rc = cli_ca_write_crl(&ctx, true) < 0 ? 1 : 0;
-	cli_cert_close(&ctx);
-	return rc;
+	static const struct cli_subcommand table[] = {
+		{"crl", ca_crl_cmd, true},
+		{"trust", ca_trust_cmd, false},
+	};
+	return cli_dispatch(table, sizeof(table) / sizeof(table[0]), argc, argv, ca_usage);
 }

@@ -713,7 +713,12 @@ static int tool_verify(struct cli_cert_ctx *ctx, int argc, char **argv, const ch
 	const char *err = NULL;
 	struct smime_trust *t = smime_trust_new(true);
 	const unsigned char *ca = ca_cert_der(ctx->ca, &ca_len);
+	char anchors[SG_PATH_MAX];
 	int rc = argc % 2 == 0 ? smime_trust_add_der(t, ca, ca_len, &err) : (err = "usage", -1);
+	if (rc == 0 && settings_path(ctx->settings, "ca.trust_anchors", anchors, sizeof(anchors)) < 0)
+		rc = -1, err = "ca.trust_anchors: path too long";
+	if (rc == 0 && smime_trust_add_anchor_file(t, anchors, &err) < 0)
+		rc = -1;
 	for (int i = 0; rc == 0 && i + 1 < argc; i += 2)
 		rc = strcmp(argv[i], "--anchor") == 0 ? smime_trust_add_pem_file(t, argv[i + 1], &err)
 		                                      : (err = "unknown option", -1);

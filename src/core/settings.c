@@ -33,6 +33,8 @@ static const struct setting_def table[] = {
 	 "Key type of user and proxy certificates the CA issues (EC keys: OpenSSL peers only)."},
 	{"ca.user_cert_days", SETTING_INT, "730", 1, 3650, NULL, false,
 	 "Lifetime in days of user and proxy certificates the CA issues."},
+	{"ca.trust_anchors", SETTING_PATH, "ca/anchors.pem", 0, 0, NULL, false,
+	 "PEM file of further trust anchors (partners' CAs) for verifying signatures; `sealgate ca trust FILE` adds to it. No file: the system store and the instance CA only."},
 	{"ca.crl_days", SETTING_INT, "30", 1, 365, NULL, false,
 	 "Days until the nextUpdate of the CRL written by `sealgate ca crl`."},
 	{"log.level", SETTING_ENUM, "info", 0, 0, "info|debug", false,

@@ -31,6 +31,7 @@ struct smime_certinfo {
 	char address[SG_ADDR_MAX];      /* first e-mail address (SAN rfc822Name, else DN), lower-case */
 	time_t not_before, not_after;
 	bool is_rsa;
+	bool is_ca;                     /* may sign certificates (basicConstraints CA, or v1 root) */
 };
 
 /* Parses a DER certificate (at most SG_CERT_DER_MAX bytes, nothing after it). */
@@ -39,7 +40,7 @@ int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo
 /* The first certificate in PEM or DER bytes, as DER (caller frees). */
 int smime_cert_to_der(const unsigned char *data, size_t len, unsigned char **der_r,
                       size_t *der_len_r, const char **error_r);
-/* smime_bundle.c: every certificate in an uploaded file: one certificate (PEM or DER) or a
+/* smime_bundle.c: every certificate in an uploaded file: one DER certificate, PEM ones, or a
  * PKCS#7 certs-only bundle (.p7b, PEM or DER); at most 16, each at most SG_CERT_DER_MAX. */
 struct smime_bundle {
 	unsigned char *der[16];
@@ -111,6 +112,9 @@ int smime_decrypt(const struct smime_der *cert, const struct keystore_key *key, 
 struct smime_trust;
 struct smime_trust *smime_trust_new(bool system_store);
 int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char **error_r);
+/* The instance's file of further anchors (ca.trust_anchors): 1 loaded, 0 there is no such
+ * file (none imported yet), -1 unreadable or not PEM certificates. */
+int smime_trust_add_anchor_file(struct smime_trust *t, const char *path, const char **error_r);
 int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,
                         const char **error_r);
 /* Verifies as of when instead of now (tests, and re-checking old mail). */

@@ -1,12 +1,13 @@
-/* smime_bundle.c: the certificates in a file a partner uploads: one certificate (PEM or DER)
- * or a PKCS#7 certs-only bundle (.p7b / .p7c, PEM or DER), which usually carries the chain
- * too. Each certificate comes out as DER; choosing the right one is the caller's job. */
+/* smime_bundle.c: the certificates in a file a partner uploads or an admin imports: one DER
+ * certificate, PEM certificates (one or several), or a PKCS#7 certs-only bundle (.p7b / .p7c,
+ * PEM or DER), which usually carries the chain too. Each certificate comes out as DER; choosing the right one is the caller's job. */
 #include "crypto/smime.h"
 
 #include "core/limits.h"
 #include "core/sg_mem.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -42,21 +43,31 @@ static PKCS7 *read_pkcs7(const unsigned char *data, size_t len)
 	return p7;
 }
 
-static X509 *read_x509(const unsigned char *data, size_t len)
+static X509 *read_der_x509(const unsigned char *data, size_t len)
 {
-	if (data[0] == 0x30) {
-		const unsigned char *p = data;
-		X509 *x = d2i_X509(NULL, &p, (long)len);
-		if (x != NULL && p != data + len) { /* trailing bytes: maybe a PKCS#7 after all */
-			X509_free(x);
-			return NULL;
-		}
-		return x;
+	const unsigned char *p = data;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	if (x != NULL && p != data + len) { /* trailing bytes: maybe a PKCS#7 after all */
+		X509_free(x);
+		return NULL;
 	}
-	BIO *bio = BIO_new_mem_buf(data, (int)len);
-	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
 	return x;
+}
+
+/* Every PEM certificate in the text (a CA chain often comes as one file of several); 0 if
+ * there is at least one and no more than fit. */
+static int from_pem(const unsigned char *data, size_t len, struct smime_bundle *b)
+{
+	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	X509 *x;
+	int rc = 0;
+	while (rc == 0 && bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		rc = add_der(x, b);
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the text reads as "no start line" */
+	BIO_free(bio);
+	return rc == 0 && b->n > 0 ? 0 : -1;
 }
 
 /* The certificates of a certs-only (signed-data) PKCS#7. */
@@ -78,12 +89,16 @@ int smime_bundle_read(const unsigned char *data, size_t len, struct smime_bundle
 	*error_r = "not a certificate (expected PEM, DER or a .p7b bundle of certificates)";
 	if (len == 0 || len > SG_PKCS12_MAX)
 		return -1;
-	X509 *x = read_x509(data, len);
 	int rc = -1;
+	X509 *x = data[0] == 0x30 ? read_der_x509(data, len) : NULL;
 	if (x != NULL) {
 		rc = add_der(x, b_r);
 		X509_free(x);
-	} else {
+	} else if (data[0] != 0x30) {
+		rc = from_pem(data, len, b_r);
+	}
+	if (rc < 0) {
+		smime_bundle_free(b_r);
 		PKCS7 *p7 = read_pkcs7(data, len);
 		rc = from_pkcs7(p7, b_r);
 		PKCS7_free(p7);

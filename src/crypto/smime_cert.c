@@ -169,6 +169,7 @@ int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo
 		goto out;
 	EVP_PKEY *pub = X509_get0_pubkey(x);
 	info_r->is_rsa = pub != NULL && EVP_PKEY_is_a(pub, "RSA");
+	info_r->is_ca = X509_check_ca(x) != 0;
 	smime_priv_address(x, info_r->address, sizeof(info_r->address));
 	fingerprint(der, len, info_r->fingerprint);
 	rc = 0;

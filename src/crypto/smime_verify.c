@@ -7,10 +7,12 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
+#include <errno.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DATE_SKEW_MAX (60 * 60) /* signing time vs Date: header, seconds */
 #define DATE_LINE_MAX 200
@@ -42,6 +44,13 @@ int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char
 	ERR_clear_error();
 	*error_r = "cannot read the trust anchor file (PEM certificates expected)";
 	return -1;
+}
+
+int smime_trust_add_anchor_file(struct smime_trust *t, const char *path, const char **error_r)
+{
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	return smime_trust_add_pem_file(t, path, error_r) < 0 ? -1 : 1;
 }
 
 int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,

@@ -51,6 +51,11 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	else
 		sg_warn("instance CA %s: %s; signatures will carry no chain", path, err);
 	sg_free(&pem);
+	err = "path too long";
+	if (settings_path(s, "ca.trust_anchors", path, sizeof(path)) < 0 ||
+	    smime_trust_add_anchor_file(te->trust, path, &err) < 0)
+		sg_error("ca.trust_anchors %s: %s; mail signed under those CAs is reported untrusted",
+		         path, err);
 }
 
 static void close_transform_env(struct transform_env *te)

@@ -1,7 +1,9 @@
 """S/MIME on the mail path, checked by independent peers (openssl cms, gpgsm):
 outbound tagged mail leaves encrypted to the partner's certificate and signed by the sender's
 gateway-held key; Bcc recipients get a copy of their own; over-limit mail bounces; inbound mail
-encrypted to an internal user is decrypted and its signature verdict stated; what Outlook
+encrypted to an internal user is decrypted and its signature verdict stated (valid once the
+partner's CA is trusted, and the signer's certificate kept for replies), and mail the gateway
+cannot decrypt is delivered as it came; what Outlook
 encrypts to a partner's proxy certificate is re-encrypted to the partner's real one."""
 
 import email
@@ -166,30 +168,96 @@ def test_over_limit_encrypted_mail_bounces_with_reason(smime_gw):
     assert not os.path.exists(os.path.join(smime_gw.md_ext, "bob@partner.test"))
 
 
-def test_inbound_encrypted_mail_is_decrypted_and_verdict_stated(smime_gw, partner, workdir):
-    alice_pem = smime_gw.cli("cert", "export", "alice@example.com").stdout
-    (workdir / "alice.crt").write_text(alice_pem)
+def partner_user(partner, name):
+    """Another user of the partner's PKI: NAME@partner.test, certificate and key as files."""
+    d = partner
+    (d / f"{name}.cnf").write_text(
+        "[user]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+        f"extendedKeyUsage=emailProtection\nsubjectAltName=email:{name}@partner.test\n")
+    run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / f"{name}.key"),
+        "-out", str(d / f"{name}.csr"), "-subj", f"/CN={name}")
+    run(OPENSSL, "x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.crt"),
+        "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / f"{name}.crt"),
+        "-days", "30", "-extfile", str(d / f"{name}.cnf"), "-extensions", "user")
+    return d / f"{name}.crt", d / f"{name}.key"
+
+
+def mail_from_partner(gw, workdir, crt, key, sender, text, to_crt=None):
+    """What a partner's client sends alice: signed by crt/key, then encrypted to alice's
+    certificate (or to to_crt), CRLF, with a forged X-Sealgate-Security field on top; sent from
+    an external address."""
+    if to_crt is None:
+        to_crt = workdir / "alice.crt"
+        to_crt.write_text(gw.cli("cert", "export", "alice@example.com").stdout)
     content = workdir / "content.txt"
-    content.write_bytes(b"Content-Type: text/plain\r\n\r\nfrom the partner, signed\r\n")
-    signed = run(OPENSSL, "cms", "-sign", "-in", str(content), "-signer", str(partner / "bob.crt"),
-                 "-inkey", str(partner / "bob.key"), "-md", "sha256", "-crlfeol").stdout
+    content.write_bytes(b"Content-Type: text/plain\r\n\r\n" + text + b"\r\n")
+    signed = run(OPENSSL, "cms", "-sign", "-in", str(content), "-signer", str(crt),
+                 "-inkey", str(key), "-md", "sha256", "-crlfeol").stdout
     (workdir / "signed.eml").write_bytes(signed)
     enc = run(OPENSSL, "cms", "-encrypt", "-in", str(workdir / "signed.eml"), "-aes256",
-              "-from", "bob@partner.test", "-to", "alice@example.com",
-              "-subject", "encrypted to you", str(workdir / "alice.crt")).stdout
-    enc = enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    enc = b"X-Sealgate-Security: forged\r\n" + enc
-    with smtplib.SMTP("127.0.0.1", smime_gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
-        s.sendmail("bob@partner.test", ["alice@example.com"], enc)
-    box = os.path.join(smime_gw.md_int, "alice@example.com")
+              "-from", sender, "-to", "alice@example.com",
+              "-subject", "encrypted to you", str(to_crt)).stdout
+    enc = b"X-Sealgate-Security: forged\r\n" + enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail(sender, ["alice@example.com"], enc)
+    return enc
+
+
+def alice_receives(gw):
+    """The message in alice's mailbox and its one X-Sealgate-Security field."""
+    box = os.path.join(gw.md_int, "alice@example.com")
     wait_maildir(box, 1)
     raw = maildir_messages(box)[0]
-    assert b"from the partner, signed" in raw
     fields = re.findall(rb"^X-Sealgate-Security: (.*)$", raw, re.M)
     assert len(fields) == 1, fields
-    assert b"decrypted=yes" in fields[0]
+    return raw, fields[0]
+
+
+def test_inbound_encrypted_mail_is_decrypted_and_verdict_stated(smime_gw, partner, workdir):
+    mail_from_partner(smime_gw, workdir, partner / "bob.crt", partner / "bob.key",
+                      "bob@partner.test", b"from the partner, signed")
+    raw, field = alice_receives(smime_gw)
+    assert b"from the partner, signed" in raw
+    assert b"decrypted=yes" in field
     # the partner's CA is not trusted here: intact but untrusted
-    assert b"signature=untrusted" in fields[0] and b"signer=<bob@partner.test>" in fields[0]
+    assert b"signature=untrusted" in field and b"signer=<bob@partner.test>" in field
+
+
+def test_trusted_partner_ca_makes_signatures_valid_and_signer_harvested_for_replies(
+        smime_gw, partner, workdir):
+    r = smime_gw.cli("ca", "trust", str(partner / "ca.crt"))
+    assert r.returncode == 0 and "trusted: CN=Partner CA" in r.stdout, r.stderr
+    smime_gw.stop()
+    smime_gw.start()  # the queue manager reads ca.trust_anchors when it starts
+    carol_crt, carol_key = partner_user(partner, "carol")
+    mail_from_partner(smime_gw, workdir, carol_crt, carol_key, "carol@partner.test",
+                      b"from carol, whom nobody imported")
+    raw, field = alice_receives(smime_gw)
+    assert b"from carol, whom nobody imported" in raw
+    assert b"decrypted=yes" in field and b"signature=valid" in field, field
+    assert b"signer=<carol@partner.test>" in field
+    assert "harvested" in smime_gw.cli("cert", "list", "carol@partner.test").stdout
+    # the reply leaves encrypted to the certificate that came with her signature
+    send(smime_gw.port, ["carol@partner.test"], "[secure] Re: your figures", body="reply 7\r\n")
+    box = os.path.join(smime_gw.md_ext, "carol@partner.test")
+    wait_maildir(box, 1)
+    f = workdir / "reply.eml"
+    f.write_bytes(maildir_messages(box)[0])
+    out = run(OPENSSL, "cms", "-decrypt", "-in", str(f), "-inkey", str(carol_key),
+              "-recip", str(carol_crt)).stdout
+    assert b"reply 7" in out
+
+
+def test_undecryptable_inbound_mail_is_delivered_as_it_came(smime_gw, partner, workdir):
+    # encrypted to bob's own certificate: the gateway holds no key for it
+    sent = mail_from_partner(smime_gw, workdir, partner / "bob.crt", partner / "bob.key",
+                             "bob@partner.test", b"not for the gateway",
+                             to_crt=partner / "bob.crt")
+    raw, field = alice_receives(smime_gw)
+    assert b"decrypted=no" in field, field
+    assert b"not for the gateway" not in raw
+    # the encrypted body arrives unchanged (the Maildir stores LF line ends)
+    assert sent.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n") in raw
 
 
 def test_proxy_certificate_flow_reencrypts_to_partner(smime_gw, partner, workdir):

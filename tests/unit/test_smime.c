@@ -468,6 +468,70 @@ static void thunderbird_corpus_peels_as_expected(void **state)
 	sg_free(&tsv);
 }
 
+static char *pem_of(const unsigned char *der, size_t len)
+{
+	char *pem = NULL;
+	size_t pem_len = 0;
+	const char *err;
+	assert_int_equal(smime_cert_to_pem(der, len, &pem, &pem_len, &err), 0);
+	return pem;
+}
+
+/* An admin's `ca trust FILE` and a partner's upload read the same way: one DER certificate,
+ * PEM ones (a chain in one file), or a .p7b; whether each is a CA is known. */
+static void bundle_reads_pem_chains_and_tells_cas(void **state)
+{
+	(void)state;
+	size_t ca_len;
+	const unsigned char *ca_der = ca_cert_der(ca, &ca_len);
+	char *a = pem_of(alice.der, alice.len), *c = pem_of(ca_der, ca_len);
+	char two[16384];
+	snprintf(two, sizeof(two), "%s%s", a, c);
+	struct smime_bundle b;
+	struct smime_certinfo info;
+	const char *err;
+	assert_int_equal(smime_bundle_read((const unsigned char *)two, strlen(two), &b, &err), 0);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(smime_cert_parse(b.der[0], b.len[0], &info, &err), 0);
+	assert_false(info.is_ca);
+	assert_string_equal(info.address, "alice@example.test");
+	assert_int_equal(smime_cert_parse(b.der[1], b.len[1], &info, &err), 0);
+	assert_true(info.is_ca);
+	smime_bundle_free(&b);
+	assert_int_equal(smime_bundle_read(alice.der, alice.len, &b, &err), 0);
+	assert_int_equal(b.n, 1);
+	smime_bundle_free(&b);
+	/* seventeen certificates are more than a bundle holds */
+	char *many = sg_calloc(17, strlen(a) + 1);
+	for (int i = 0; i < 17; i++)
+		strcat(many, a);
+	assert_int_equal(smime_bundle_read((const unsigned char *)many, strlen(many), &b, &err), -1);
+	assert_int_equal(b.n, 0);
+	static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+	assert_int_equal(smime_bundle_read((const unsigned char *)junk, strlen(junk), &b, &err), -1);
+
+	/* the instance's anchors file: none yet, one, or a broken one */
+	char path[128];
+	struct smime_trust *t = smime_trust_new(false);
+	snprintf(path, sizeof(path), "%s/anchors.pem", dir);
+	assert_int_equal(smime_trust_add_anchor_file(t, path, &err), 0);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(c, f);
+	fclose(f);
+	assert_int_equal(smime_trust_add_anchor_file(t, path, &err), 1);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(junk, f);
+	fclose(f);
+	assert_int_equal(smime_trust_add_anchor_file(t, path, &err), -1);
+	unlink(path);
+	smime_trust_free(&t);
+	sg_free(&many);
+	sg_free(&a);
+	sg_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +543,7 @@ int main(void)
 		cmocka_unit_test(signing_time_far_from_date_header_is_invalid),
 		cmocka_unit_test(not_smime_is_refused_cleanly),
 		cmocka_unit_test(thunderbird_corpus_peels_as_expected),
+		cmocka_unit_test(bundle_reads_pem_chains_and_tells_cas),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
