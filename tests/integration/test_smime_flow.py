@@ -93,6 +93,24 @@ def test_outbound_tagged_mail_is_encrypted_and_signed(smime_gw, partner, workdir
     assert "Grüße – secret figures: 42".encode() in out
 
 
+def test_sensitivity_header_and_opportunistic_encryption_need_no_tag(smime_gw, partner):
+    send(smime_gw.port, ["bob@partner.test"], "Q3", body="confidential 1\r\n",
+         extra="Sensitivity: Company-Confidential\r\n")
+    smime_gw.set(**{"policy.opportunistic_encrypt": "yes"})
+    smime_gw.stop()
+    smime_gw.start()
+    send(smime_gw.port, ["bob@partner.test", "dave@partner.test"], "lunch", body="plain 2\r\n")
+    box = os.path.join(smime_gw.md_ext, "bob@partner.test")
+    wait_maildir(box, 2)
+    for raw in maildir_messages(box):  # bob has a certificate: both encrypted
+        assert b"application/pkcs7-mime" in raw and b"confidential 1" not in raw
+        assert b"plain 2" not in raw
+    # dave has none: opportunistic encryption is not a reason to hold or bounce
+    box = os.path.join(smime_gw.md_ext, "dave@partner.test")
+    wait_maildir(box, 1)
+    assert b"plain 2" in maildir_messages(box)[0]
+
+
 def test_gpgsm_decrypts_what_we_send(smime_gw, partner, workdir):
     if shutil.which("gpgsm") is None:
         pytest.fail("gpgsm is not installed (scripts/deps.sh installs it)")
