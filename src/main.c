@@ -20,7 +20,7 @@ static int pdf_worker_cmd(int argc, char **argv);
 
 static const struct command commands[] = {
 	{"init", cli_init_cmd, "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H] "
-	                       "[--ca-key rsa3072|p256|p384]"},
+	                       "[--ca-key rsa3072|p256|p384] [--user ACCOUNT]"},
 	{"run", cli_run_cmd, "run -c FILE                      run the gateway in the foreground"},
 	{"config", cli_config_cmd, "config get|set -c FILE section.key [value]"},
 	{"check-config", cli_check_config_cmd, "check-config -c FILE          validate a configuration"},

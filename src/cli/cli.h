@@ -46,6 +46,8 @@ int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);
+/* -1 (and why, on stderr) if this is root and the instance runs as gateway.user. */
+int cli_check_account(const struct settings *s);
 /* Loads the configuration at path, printing every problem to stderr; NULL on error. */
 struct settings *cli_load_settings(const char *path);
 /* Prints "sealgate: ..." to stderr with a newline. */

@@ -60,6 +60,10 @@ int cli_cert_open(struct cli_cert_ctx *ctx, const char *config_path, bool want_k
 	}
 	if ((ctx->settings = cli_load_settings(config_path)) == NULL)
 		return -1;
+	if (cli_check_account(ctx->settings) < 0) {
+		cli_cert_close(ctx);
+		return -1;
+	}
 	const char *err;
 	ctx->store = store_open(settings_get(ctx->settings, "store.database"),
 	                        settings_dir(ctx->settings), &err);

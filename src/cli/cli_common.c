@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *cli_take_config(int *argc, char **argv)
 {
@@ -29,6 +30,19 @@ void cli_errorf(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/* As root, a command would leave root-owned files (the store's journal, spool files) that the
+ * gateway, running as gateway.user, can no longer read: refused with the command to use. */
+int cli_check_account(const struct settings *s)
+{
+	const char *name = settings_get(s, "gateway.user");
+	if (name[0] == '\0' || geteuid() != 0)
+		return 0;
+	cli_errorf("this instance runs as %s (gateway.user): run the command as that account, so "
+	           "that what it writes stays readable by the gateway: sudo -u %s sealgate ...",
+	           name, name);
+	return -1;
 }
 
 struct settings *cli_load_settings(const char *path)

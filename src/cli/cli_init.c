@@ -1,6 +1,7 @@
 /* cli_init.c: `sealgate init DIR --domain D ...`: a working instance in one command: the
  * configuration, the spool, the store, the master key, the CA and a TLS certificate. */
 #include "cli/cli.h"
+#include "core/sandbox.h"
 #include "core/limits.h"
 #include "core/settings.h"
 #include "core/sg_buf.h"
@@ -26,13 +27,14 @@ struct init_args {
 	size_t ndomains;
 	const char *org;
 	const char *ca_key;
+	const char *user; /* --user: the account the gateway runs as (gateway.user), or NULL */
 	char hostname[256];
 };
 
 static int usage(void)
 {
 	cli_errorf("usage: sealgate init DIR --domain D [--domain D2 ...] [--org NAME] "
-	           "[--hostname H] [--ca-key rsa3072|p256|p384]");
+	           "[--hostname H] [--ca-key rsa3072|p256|p384] [--user ACCOUNT]");
 	return 2;
 }
 
@@ -49,6 +51,8 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 			a->org = argv[++i];
 		else if (strcmp(argv[i], "--ca-key") == 0 && has_value)
 			a->ca_key = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && has_value)
+			a->user = argv[++i];
 		else if (strcmp(argv[i], "--hostname") == 0 && has_value)
 			sg_strlcpy(a->hostname, argv[++i], sizeof(a->hostname));
 		else if (argv[i][0] != '-' && a->dir == NULL)
@@ -87,7 +91,11 @@ static int write_config(const struct init_args *a, const char *path)
 	sg_buf_printf(&b, "[gateway]\nhostname = %s\ninternal_domains = ", a->hostname);
 	for (size_t i = 0; i < a->ndomains; i++)
 		sg_buf_printf(&b, "%s%s", i ? ", " : "", a->domains[i]);
-	sg_buf_printf(&b, "\norganization = %s\n\n", a->org);
+	sg_buf_printf(&b, "\norganization = %s\n", a->org);
+	if (a->user != NULL)
+		sg_buf_printf(&b, "# the account the gateway's processes run as (started as root)\n"
+		                  "user = %s\n", a->user);
+	sg_buf_printf(&b, "\n");
 	sg_buf_printf(&b, "[smtp]\nlisten = 127.0.0.1:10025\n"
 	                  "internal_networks = 127.0.0.0/8, ::1/128\n\n");
 	sg_buf_printf(&b, "[route]\n# Point these at your mail server and your smarthost:\n"
@@ -161,8 +169,22 @@ int cli_init_cmd(int argc, char **argv)
 		           "remove it first to start over.", conf, a.dir);
 		return 1;
 	}
+	struct sandbox_account acct;
+	const char *err;
+	if (a.user != NULL && sandbox_account_find(a.user, &acct, &err) < 0) {
+		cli_errorf("--user %s: %s", a.user, err);
+		return 1;
+	}
+	if (a.user != NULL && geteuid() != 0 && geteuid() != acct.uid) {
+		cli_errorf("--user %s: only root can give the instance to another account", a.user);
+		return 1;
+	}
 	if (make_dirs(a.dir) < 0 || create_keys_and_store(&a) < 0 || write_config(&a, conf) < 0)
 		return 1;
+	if (a.user != NULL && sandbox_chown_tree(a.dir, &acct, &err) < 0) {
+		cli_errorf("%s: %s: %s", a.dir, err, strerror(errno));
+		return 1;
+	}
 	printf("Created a sealgate instance in %s for %s (domains:", a.dir, a.org);
 	for (size_t i = 0; i < a.ndomains; i++)
 		printf(" %s", a.domains[i]);
@@ -172,5 +194,8 @@ int cli_init_cmd(int argc, char **argv)
 	       "route.external at your mail servers with `sealgate config set`.\n"
 	       "Start it with: sealgate run -c %s\n",
 	       conf, a.dir, a.dir, a.hostname, a.dir, conf);
+	if (a.user != NULL)
+		printf("It belongs to %s, whom the gateway becomes when started as root; run the other "
+		       "commands as %s (sudo -u %s sealgate ...).\n", a.user, a.user, a.user);
 	return 0;
 }

@@ -391,6 +391,10 @@ static struct spool *open_spool(const char *config)
 	struct settings *s = cli_load_settings(config);
 	if (s == NULL)
 		return NULL;
+	if (cli_check_account(s) < 0) {
+		settings_free(&s);
+		return NULL;
+	}
 	char dir[SG_PATH_MAX];
 	const char *err;
 	struct spool *sp = NULL;

@@ -21,6 +21,8 @@ static const struct setting_def table[] = {
 	 "Organisation name shown in mails sealgate writes and on the portal."},
 	{"gateway.notify_from", SETTING_STRING, "", 0, 0, NULL, false,
 	 "Sender address of the notices sealgate writes (invitations, one-time passwords); empty: postmaster@gateway.hostname."},
+	{"gateway.user", SETTING_STRING, "", 0, 0, NULL, false,
+	 "Unprivileged account the gateway's processes run as when started as root (the master alone stays root, to bind ports); it must own the instance's files (`sealgate init --user`). Empty: the account that starts sealgate."},
 	{"gateway.tick_interval", SETTING_DURATION, "1m", 1, 1 * HOUR, NULL, false,
 	 "How often the tick role looks for clock-driven work (expired invitations)."},
 	{"gateway.spool_dir", SETTING_PATH, "spool", 0, 0, NULL, false,

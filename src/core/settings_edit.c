@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Does line (without newline) open [section]? */
 static bool is_section(const char *line, size_t len, const char **name_r, size_t *nlen_r)
@@ -109,10 +110,15 @@ int settings_file_set(const char *path, const char *key, const char *value, char
 		emit_setting(&e);
 	}
 	struct stat st;
-	mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0777) : 0640;
+	bool existed = stat(path, &st) == 0;
+	mode_t mode = existed ? (st.st_mode & 0777) : 0640;
 	int rc = sg_file_write_atomic(path, e.out.data, e.out.len, mode, &err);
 	if (rc < 0)
 		snprintf(why, whysize, "%s: %s", path, err);
+	/* root editing the file of an instance that runs as gateway.user: it stays theirs */
+	else if (existed && geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
+	         chown(path, st.st_uid, st.st_gid) < 0)
+		snprintf(why, whysize, "%s: cannot give it back to its owner", path), rc = -1;
 	sg_free(&text);
 	sg_buf_free(&e.out);
 	return rc;

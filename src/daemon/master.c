@@ -4,6 +4,7 @@
  * child costs a restart, never a message. */
 #include "daemon/daemon.h"
 #include "core/limits.h"
+#include "core/sandbox.h"
 #include "core/sg_file.h"
 #include "core/settings.h"
 #include "core/sg_log.h"
@@ -285,6 +286,55 @@ static void signal_children(struct master *m, int sig, bool only_retiring)
 			kill(m->children[i].pid, sig);
 }
 
+static bool inside(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* gateway.user: the account the children become. Checked before any child starts (and before
+ * a reload takes effect), so that a wrong account or a file it cannot use is one clear message
+ * instead of children that die and restart in a loop. */
+static int check_account(const struct settings *s)
+{
+	const char *name = settings_get(s, "gateway.user"), *err;
+	if (name[0] == '\0') {
+		if (geteuid() == 0)
+			sg_warn("running as root: set gateway.user to an unprivileged account "
+			        "(docs/admin-guide.md, \"Running as an unprivileged account\")");
+		return 0;
+	}
+	struct sandbox_account a;
+	if (sandbox_account_find(name, &a, &err) < 0) {
+		sg_error("gateway.user = %s: %s", name, err);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == a.uid)
+			return 0;
+		sg_error("gateway.user = %s, but sealgate was started by another account: start it as "
+		         "root (it changes to %s) or as %s", name, name, name);
+		return -1;
+	}
+	char spool[SG_PATH_MAX], key[SG_PATH_MAX], db[SG_PATH_MAX], bad[SG_PATH_MAX];
+	const char *url = settings_get(s, "store.database");
+	if (settings_path(s, "gateway.spool_dir", spool, sizeof(spool)) < 0 ||
+	    settings_path(s, "gateway.master_key", key, sizeof(key)) < 0 ||
+	    sg_path_resolve(db, sizeof(db), settings_dir(s),
+	                    strncmp(url, "sqlite:", 7) == 0 ? url + 7 : "") < 0) {
+		sg_error("gateway.user: a path of the instance is too long");
+		return -1;
+	}
+	const char *paths[] = {settings_dir(s), spool, key, db, NULL};
+	int rc = sandbox_find_foreign(paths, &a, bad, sizeof(bad), &err);
+	if (rc != 0)
+		sg_error("gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", name, bad,
+		         rc < 0 ? "cannot be read" : "belongs to another account", name,
+		         settings_dir(s), inside(spool, settings_dir(s)) ? "" : " and the same for ",
+		         inside(spool, settings_dir(s)) ? "" : spool);
+	return rc == 0 ? 0 : -1;
+}
+
 static void reload(struct master *m)
 {
 	char *errors = NULL, *text = NULL;
@@ -293,6 +343,12 @@ static void reload(struct master *m)
 		sg_error("SIGHUP: %s is not valid; keeping the running configuration:\n%s",
 		         m->config_path, errors);
 		sg_free(&errors);
+		return;
+	}
+	if (check_account(s) < 0) {
+		sg_error("SIGHUP: keeping the running configuration");
+		settings_free(&s);
+		sg_free(&text);
 		return;
 	}
 	if (bind_all(m, s) < 0) {
@@ -367,7 +423,7 @@ int master_run(const char *config_path)
 		return 1;
 	}
 	daemon_signals_init();
-	if (bind_all(&m, m.settings) < 0) {
+	if (check_account(m.settings) < 0 || bind_all(&m, m.settings) < 0) {
 		master_free(&m);
 		return 1;
 	}

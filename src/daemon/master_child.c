@@ -2,6 +2,7 @@
  * inherited listening sockets, load the configuration and run the role's entry function. */
 #include "core/settings.h"
 #include "core/limits.h"
+#include "core/sandbox.h"
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -58,6 +59,21 @@ static struct settings *load_settings(const char *config_path, char **errors_r)
 	return st;
 }
 
+/* gateway.user, before the role reads anything of the instance: the listening sockets (bound
+ * by the master) are all a child keeps of root. */
+static int become_account(const struct settings *s)
+{
+	const char *name = settings_get(s, "gateway.user"), *err;
+	struct sandbox_account a;
+	if (name[0] == '\0')
+		return 0;
+	if (sandbox_account_find(name, &a, &err) < 0 || sandbox_become(&a, &err) < 0) {
+		sg_error("gateway.user = %s: %s", name, err);
+		return -1;
+	}
+	return 0;
+}
+
 int master_child_start(const char *role, const char *config_path)
 {
 	sg_log_init(role);
@@ -89,6 +105,10 @@ int master_child_start(const char *role, const char *config_path)
 	}
 	if (strcmp(settings_get(ctx.settings, "log.level"), "debug") == 0)
 		sg_log_set_level(SG_LOG_DEBUG);
+	if (become_account(ctx.settings) < 0) {
+		settings_free(&ctx.settings);
+		return 1;
+	}
 	int rc = def->entry(&ctx);
 	settings_free(&ctx.settings);
 	return rc;

@@ -1,0 +1,31 @@
+/* sandbox.h: the one recipe by which sealgate gives up root. The master stays root only to
+ * bind ports and start children; every child becomes gateway.user before it reads mail, keys
+ * or the network, and the files of the instance belong to that account. */
+#ifndef SG_SANDBOX_H
+#define SG_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SANDBOX_NAME_MAX 64
+
+struct sandbox_account {
+	uid_t uid;
+	gid_t gid;
+	char name[SANDBOX_NAME_MAX];
+};
+
+/* The account called name (gateway.user): 0, or -1 with *error_r (unknown, or root itself). */
+int sandbox_account_find(const char *name, struct sandbox_account *a_r, const char **error_r);
+/* Becomes a: from root, its primary group alone, its uid, and no way back (checked); not as
+ * root, succeeds only if this process already is a. Either way no new privileges by exec. */
+int sandbox_become(const struct sandbox_account *a, const char **error_r);
+/* Walks each path (file or directory tree, NULL-terminated list; missing ones are skipped) for
+ * an entry a does not own: 1 with its path in bad, 0 none, -1 with *error_r. */
+int sandbox_find_foreign(const char *const *paths, const struct sandbox_account *a, char *bad,
+                         size_t badsize, const char **error_r);
+/* chown -R dir to a, without following symbolic links. */
+int sandbox_chown_tree(const char *dir, const struct sandbox_account *a, const char **error_r);
+
+#endif
