@@ -160,11 +160,6 @@ int store_cert_find_rid(struct store *st, const char *issuer, const char *serial
 	return n > 0 ? 1 : 0;
 }
 
-static int exec(sqlite3 *db, const char *sql, const char **error_r)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(db, error_r);
-}
-
 static int insert_cert(sqlite3 *db, const struct store_cert *c, const char **error_r)
 {
 	sqlite3_stmt *s = NULL;
@@ -227,17 +222,18 @@ int store_cert_add(struct store *st, const struct store_cert *cert, const unsign
 		return -1;
 	}
 	sqlite3 *db = store_sqlite_db(st);
-	if (exec(db, "BEGIN IMMEDIATE", error_r) < 0)
+	if (store_sqlite_begin(st, true, error_r) < 0)
 		return -1;
 	int64_t id = -1;
 	if (insert_cert(db, cert, error_r) < 0 || (id = id_by_fingerprint(db, cert->fingerprint)) < 0 ||
-	    (sealed != NULL && insert_key(db, id, sealed, sealed_len, error_r) < 0) ||
-	    exec(db, "COMMIT", error_r) < 0) {
+	    (sealed != NULL && insert_key(db, id, sealed, sealed_len, error_r) < 0)) {
 		if (id < 0)
 			*error_r = "store: cannot store the certificate";
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		store_sqlite_rollback(st);
 		return -1;
 	}
+	if (store_sqlite_commit(st, error_r) < 0)
+		return -1;
 	*id_r = id;
 	return 0;
 }

@@ -112,15 +112,16 @@ int store_directory_list(struct store *st, time_t now, struct store_dir_cert **c
 	*certs_r = NULL;
 	*count_r = 0;
 	/* One read transaction, so the list and its next change agree. */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return fail(db, error_r);
+	if (store_sqlite_begin(st, false, error_r) < 0)
+		return -1;
 	int rc = list_rows(db, now, certs_r, count_r, error_r);
 	if (rc == 0 && next_change(db, now, next_change_r, error_r) < 0) {
 		store_directory_list_free(certs_r, *count_r);
 		*count_r = 0;
 		rc = -1;
 	}
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	const char *ignored;
+	store_sqlite_commit(st, &ignored); /* a read: nothing to lose if it fails */
 	return rc;
 }
 

@@ -117,17 +117,16 @@ int store_portal_questions_set(struct store *st, int64_t user_id,
 			return -1;
 		}
 	int64_t uid[] = {user_id};
-	if (run(st, "BEGIN IMMEDIATE", "", NULL, NULL, error_r) < 0)
+	if (store_sqlite_begin(st, true, error_r) < 0)
 		return -1;
 	int rc = run(st, "DELETE FROM portal_questions WHERE user_id = ?1", "i", NULL, uid, error_r);
 	for (size_t i = 0; rc == 0 && i < STORE_PORTAL_QUESTIONS; i++)
 		rc = insert_question(st, user_id, (int64_t)i, &q[i], error_r);
-	const char *ignored;
-	if (rc < 0 || run(st, "COMMIT", "", NULL, NULL, error_r) < 0) {
-		run(st, "ROLLBACK", "", NULL, NULL, &ignored);
+	if (rc < 0) {
+		store_sqlite_rollback(st);
 		return -1;
 	}
-	return 0;
+	return store_sqlite_commit(st, error_r);
 }
 
 int store_portal_questions_get(struct store *st, int64_t user_id,

@@ -168,6 +168,34 @@ int store_sqlite_data_version(struct store *st, int64_t *version_r, const char *
 	return rc;
 }
 
+int store_sqlite_begin(struct store *st, bool write, const char **error_r)
+{
+	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+	if (sqlite3_exec(st->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) ==
+	    SQLITE_OK)
+		return 0;
+	store_sqlite_fail(st->db, NULL, error_r);
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+	return -1;
+}
+
+int store_sqlite_commit(struct store *st, const char **error_r)
+{
+	int rc = 0;
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = store_sqlite_fail(st->db, NULL, error_r);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+	return rc;
+}
+
+void store_sqlite_rollback(struct store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+}
+
 int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
 {
 	sg_error("store: %s", sqlite3_errmsg(db));

@@ -6,12 +6,20 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 sqlite3 *store_sqlite_db(struct store *st);
 /* A number no other store opened by this process had. */
 int64_t store_sqlite_conn_id(const struct store *st);
 /* SQLite's data_version: changes when another connection commits (thread-safe). */
 int store_sqlite_data_version(struct store *st, int64_t *version_r, const char **error_r);
+/* A transaction on the store's connection, which every thread of the process shares: the
+ * connection's own (recursive) mutex is held from BEGIN to COMMIT or ROLLBACK, so that no
+ * other thread's statement lands inside it, or is rolled back with it. write: BEGIN IMMEDIATE.
+ * commit rolls back when COMMIT fails; both end the transaction and release the mutex. */
+int store_sqlite_begin(struct store *st, bool write, const char **error_r);
+int store_sqlite_commit(struct store *st, const char **error_r);
+void store_sqlite_rollback(struct store *st);
 /* Logs the database's error, finalizes s (may be NULL) and sets a generic *error_r: -1. */
 int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r);
 /* Column col as text into dst ("" for NULL), cut to size. */

@@ -9,6 +9,7 @@
 #include "core/sg_str.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,53 @@ static void reopen_keeps_data(void **state)
 	assert_int_equal(store_user_find(st, "bob@example.test", &u, &err), 1);
 }
 
+struct adder {
+	struct store *st;
+	int64_t uid;
+	char tag;
+	int failures;
+};
+
+static void *add_many(void *arg)
+{
+	struct adder *a = arg;
+	for (int i = 0; i < 150; i++) {
+		struct store_cert c;
+		char serial[16];
+		snprintf(serial, sizeof(serial), "%c%04X", a->tag, (unsigned)i);
+		fill(&c, a->uid, 'f', serial, STORE_CERT_HARVESTED);
+		snprintf(c.fingerprint, sizeof(c.fingerprint), "%c%063d", a->tag, i);
+		int64_t id;
+		const char *err;
+		if (store_cert_add(a->st, &c, NULL, 0, &id, &err) < 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+/* qmgr's worker threads share one store: a transaction of one thread (BEGIN ... COMMIT) must
+ * not meet another's BEGIN, nor take the other's statements with it when it rolls back. */
+static void transactions_from_two_threads(void **state)
+{
+	struct store *st = *state;
+	const char *err;
+	int64_t uid;
+	assert_int_equal(store_user_ensure(st, "threads@example.test", STORE_USER_EXTERNAL, &uid, &err), 0);
+	struct adder a = {st, uid, 'a', 0}, b = {st, uid, 'b', 0};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, add_many, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, add_many, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.failures, 0);
+	assert_int_equal(b.failures, 0);
+	struct store_cert *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_cert_list(st, "threads@example.test", &list, &n, &err), 0);
+	assert_int_equal(n, 300);
+	store_cert_list_free(&list, n);
+}
+
 static bool stamps_equal(const struct store_stamp *a, const struct store_stamp *b)
 {
 	return a->conn == b->conn && a->others == b->others && a->ours == b->ours;
@@ -190,6 +238,7 @@ int main(void)
 		cmocka_unit_test(certificates_keys_and_revocation),
 		cmocka_unit_test(reopen_keeps_data),
 		cmocka_unit_test(stamp_changes_with_every_write),
+		cmocka_unit_test(transactions_from_two_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
