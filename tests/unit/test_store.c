@@ -180,7 +180,8 @@ static void *add_many(void *arg)
  * not meet another's BEGIN, nor take the other's statements with it when it rolls back. */
 static void transactions_from_two_threads(void **state)
 {
-	struct store *st = *state;
+	(void)state;
+	struct store *st = st_global; /* reopened by reopen_keeps_data */
 	const char *err;
 	int64_t uid;
 	assert_int_equal(store_user_ensure(st, "threads@example.test", STORE_USER_EXTERNAL, &uid, &err), 0);
