@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -117,13 +118,21 @@ bool portal_login_count_failure(struct portal_req *req, const char *acct, const 
 	return la || li;
 }
 
+static char dummy[STORE_PORTAL_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+	const char *err;
+	if (portal_auth_hash_password("sealgate-dummy", dummy, sizeof(dummy), &err) < 0)
+		dummy[0] = '\0';
+}
+
 /* Verifies against a real hash even for unknown addresses, so timing tells nothing. */
 static bool password_ok(const struct store_portal_account *a, bool found, const char *pw)
 {
-	static char dummy[STORE_PORTAL_HASH_MAX];
-	const char *err;
-	if (dummy[0] == '\0' && portal_auth_hash_password("sealgate-dummy", dummy, sizeof(dummy),
-	                                                  &err) < 0)
+	pthread_once(&dummy_once, dummy_init);
+	if (dummy[0] == '\0')
 		return false;
 	bool registered = found && a->registered != 0 && a->password_hash[0] != '\0';
 	bool ok = portal_auth_check_password(registered ? a->password_hash : dummy, pw);

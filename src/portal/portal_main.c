@@ -43,6 +43,7 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	ctx->idle_s = SESSION_IDLE_S;
 	ctx->max_s = SESSION_MAX_S;
 	ctx->per_client = (unsigned int)settings_number(set, "portal.connections_per_client");
+	ctx->threads = (unsigned int)settings_number(set, "portal.threads");
 	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
 	if (ctx->st == NULL)
 		sg_fatal("store: %s", err);
@@ -69,7 +70,8 @@ int portal_main(struct role_ctx *ctx)
 	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;
 	char *key = pc.tls ? pem_load(ctx->settings, "smtp.tls_key") : NULL;
 	const char *err;
-	sg_info("ready: %zu listener(s), HTTPS %s", ctx->n_listen_fds, pc.tls ? "on" : "off");
+	sg_info("ready: %zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
+	        pc.tls ? "on" : "off", pc.threads);
 	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
 	if (rc < 0)
 		sg_error("%s", err);

@@ -165,10 +165,12 @@ static void session_load(struct portal_req *req)
 {
 	struct portal_ctx *ctx = req->ctx;
 	const char *err;
-	if (req->now >= ctx->next_expiry) {
+	/* One thread of the pool purges; the others see the new time and go on. */
+	time_t due = __atomic_load_n(&ctx->next_expiry, __ATOMIC_RELAXED);
+	if (req->now >= due &&
+	    __atomic_compare_exchange_n(&ctx->next_expiry, &due, req->now + EXPIRY_INTERVAL_S, false,
+	                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		store_portal_session_expire(ctx->st, req->now - ctx->idle_s, req->now - ctx->max_s, &err);
-		ctx->next_expiry = req->now + EXPIRY_INTERVAL_S;
-	}
 	const char *cookie = portal_server_cookie(req, SESSION_COOKIE);
 	if (cookie == NULL || strlen(cookie) != PORTAL_TOKEN_HEX - 1 ||
 	    strspn(cookie, "0123456789abcdef") != PORTAL_TOKEN_HEX - 1)

@@ -21,8 +21,9 @@ struct portal_ctx {
 	const char *org;
 	size_t min_password;
 	time_t idle_s, max_s;  /* session idle and absolute timeouts */
-	time_t next_expiry;    /* when stale sessions are purged next */
+	time_t next_expiry;    /* when stale sessions are purged next (atomic: threads share it) */
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
+	unsigned int threads;    /* portal.threads: requests served at once */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 };
 

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -164,17 +165,22 @@ int portal_questions_hash_answer(const char *answer, char *out, size_t size,
 
 /* An Argon2id string nobody knows the input of: stand-in questions are checked against it,
  * so a wrong answer costs the same time whether the account exists or not. */
+static char dummy[STORE_PORTAL_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+	char secret[PORTAL_TOKEN_HEX];
+	const char *err;
+	portal_auth_token_new(secret);
+	if (portal_auth_hash_password(secret, dummy, sizeof(dummy), &err) < 0)
+		dummy[0] = '\0';
+	sodium_memzero(secret, sizeof(secret));
+}
+
 static const char *dummy_hash(void)
 {
-	static char dummy[STORE_PORTAL_HASH_MAX];
-	const char *err;
-	if (dummy[0] == '\0') {
-		char secret[PORTAL_TOKEN_HEX];
-		portal_auth_token_new(secret);
-		if (portal_auth_hash_password(secret, dummy, sizeof(dummy), &err) < 0)
-			dummy[0] = '\0';
-		sodium_memzero(secret, sizeof(secret));
-	}
+	pthread_once(&dummy_once, dummy_init);
 	return dummy;
 }
 
@@ -221,12 +227,14 @@ void portal_questions_decoy(const unsigned char key[32], const char *address,
 /* The instance's key for stand-in questions: random once, then kept in the store so the
  * stand-ins stay the same across restarts (changing ones would give them away). Cached, so a
  * stand-in costs no more store work than a real account. */
-static int decoy_key(struct store *st, unsigned char key[32], const char **error_r)
+static unsigned char decoy_cached[32];
+static bool decoy_have;
+static pthread_mutex_t decoy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int decoy_key_load(struct store *st, unsigned char key[32], const char **error_r)
 {
-	static unsigned char cached[32];
-	static bool have;
-	if (have) {
-		memcpy(key, cached, sizeof(cached));
+	if (decoy_have) {
+		memcpy(key, decoy_cached, sizeof(decoy_cached));
 		return 0;
 	}
 	unsigned char fresh[32];
@@ -241,12 +249,21 @@ static int decoy_key(struct store *st, unsigned char key[32], const char **error
 		rc = -1;
 	}
 	if (rc == 0) {
-		memcpy(cached, key, sizeof(cached));
-		have = true;
+		memcpy(decoy_cached, key, sizeof(decoy_cached));
+		decoy_have = true;
 	}
 	sodium_memzero(fresh, sizeof(fresh));
 	sodium_memzero(fresh_hex, sizeof(fresh_hex));
 	sodium_memzero(hex, sizeof(hex));
+	return rc;
+}
+
+/* The portal's request threads share the cache. */
+static int decoy_key(struct store *st, unsigned char key[32], const char **error_r)
+{
+	pthread_mutex_lock(&decoy_lock);
+	int rc = decoy_key_load(st, key, error_r);
+	pthread_mutex_unlock(&decoy_lock);
 	return rc;
 }
 

@@ -159,8 +159,15 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
 		{MHD_OPTION_END, 0, NULL},
 	};
+	/* Handlers run on every pool thread at once: the store serialises its connection (and
+	 * holds it through a transaction), the rest of what they share is read-only or atomic. */
+	struct MHD_OptionItem pool_opts[] = {
+		{MHD_OPTION_THREAD_POOL_SIZE, ctx->threads, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_ARRAY, ctx->threads > 1 ? pool_opts : &pool_opts[1],
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SG_HTTP_CONNECTIONS_MAX,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, ctx->per_client,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
@@ -169,8 +176,7 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 	    MHD_OPTION_ARRAY, ctx->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
 }
 
-/* With one thread per daemon and several daemons, requests could overlap: the store is not
- * shared between threads, so more than one listener is refused for now. */
+/* One listening address (several would need a daemon each, sharing the pool size). */
 int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
                       const char *key_pem, const char **error_r)
 {

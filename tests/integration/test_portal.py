@@ -5,6 +5,7 @@ import os
 import re
 import ssl
 import subprocess
+import threading
 import urllib.parse
 
 import pytest
@@ -223,6 +224,45 @@ def test_logout_everywhere_ends_every_session(portal):
     assert "logged out everywhere" in a.get("/login?m=logged_out_all").text
     assert a.get("/account").status == 303 and b.get("/account").status == 303
     assert "logout-all" in portal.cli("audit").stdout
+
+
+def test_partners_served_side_by_side(portal):
+    """portal.threads (4 by default): registrations, logins, account pages and anonymous
+    visitors at the same time, each answered as if it were alone."""
+    assert "4 thread(s)" in portal.log()
+    errors = []
+
+    def partner(i):
+        try:
+            addr = f"p{i}@partner.test"
+            b = Browser(portal.portal_port)
+            register(portal, b, addr=addr, pw=f"{PASSWORD} {i}")
+            assert b.post("/logout", {}, page_path="/account").status == 303
+            b.get("/login")
+            r = b.post("/login", {"email": addr, "password": f"{PASSWORD} {i}"})
+            assert r.status == 303 and r.headers["Location"] == "/account", r.text
+            for _ in range(5):
+                page = b.get("/account")
+                assert page.status == 200 and addr in page.text
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(f"partner {i}: {e!r}")
+
+    def visitor():
+        try:
+            for _ in range(20):
+                assert Browser(portal.portal_port).get("/login").status == 200
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"visitor: {e!r}")
+
+    threads = [threading.Thread(target=partner, args=(i,)) for i in range(6)]
+    threads += [threading.Thread(target=visitor) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    audit = portal.cli("audit").stdout
+    assert sum(f"p{i}@partner.test" in audit for i in range(6)) == 6
 
 
 def test_password_rules(portal):
