@@ -120,6 +120,8 @@ static const struct setting_def table[] = {
 	 "Public URL of the portal, used in links in mails and PDFs."},
 	{"portal.connections_per_client", SETTING_INT, "32", 0, 256, NULL, false,
 	 "Concurrent portal connections from one client address (0: no limit, e.g. behind a reverse proxy, where every connection comes from the proxy)."},
+	{"portal.reply_link_days", SETTING_INT, "90", 1, 3650, NULL, false,
+	 "Days a SecurePDF's Reply link works; then the tick role forgets what it pointed to (sender, recipient, Message-ID)."},
 	{"portal.threads", SETTING_INT, "4", 1, 64, NULL, false,
 	 "Threads serving portal requests at once. A login holds one for its Argon2id hash (64 MiB, tens of milliseconds), so with one thread every login would hold up every other request."},
 	{"portal.tls", SETTING_ENUM, "on", 0, 0, "on|off", false,

@@ -1,6 +1,7 @@
 /* tick_main.c: the tick role: the work that is due by the clock rather than by a message.
- * Today that is held mail: deleted when its invitation expired unused (the sender is told),
- * released when a release at registration failed. It runs at start and then every
+ * Held mail: deleted when its invitation expired unused (the sender is told), released when a
+ * release at registration failed; SecurePDF Reply links: forgotten after
+ * portal.reply_link_days. It runs at start and then every
  * gateway.tick_interval. */
 #include "core/settings.h"
 #include "core/sg_log.h"
@@ -26,6 +27,11 @@ static void tick_once(const struct held_ctx *hc)
 		sg_error("releasing held mail of registered partners: %s; will try again", err);
 	else if (n > 0)
 		sg_info("%zu held message(s) of registered partners released", n);
+	long long days = settings_number(hc->settings, "portal.reply_link_days");
+	if (store_reply_token_expire(hc->store, sg_wall() - (time_t)(days * 86400), &n, &err) < 0)
+		sg_error("forgetting expired Reply links: %s; will try again", err);
+	else if (n > 0)
+		sg_info("%zu SecurePDF Reply link(s) expired and forgotten", n);
 }
 
 /* Sleeps up to secs, waking early when told to stop. */

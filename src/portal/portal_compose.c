@@ -444,6 +444,12 @@ static int reply_draft(struct portal_req *req, struct draft *d, struct refusal *
 		refuse(r, MHD_HTTP_NOT_FOUND, "err_reply_token", NULL);
 		return -1;
 	}
+	long long days = settings_number(req->ctx->set, "portal.reply_link_days");
+	if ((long long)tok.created < (long long)req->now - days * 86400) {
+		portal_pages_audit(req, "reply-refused", req->sess.address, "expired reply link");
+		refuse(r, MHD_HTTP_GONE, "err_reply_expired", NULL);
+		return -1;
+	}
 	if (!sg_streq_nocase(tok.recipient, req->sess.address)) {
 		portal_pages_audit(req, "reply-refused", req->sess.address, "link of another recipient");
 		refuse(r, MHD_HTTP_FORBIDDEN, "err_reply_other", NULL);

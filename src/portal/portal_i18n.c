@@ -220,6 +220,11 @@ static const struct text texts[] = {
 	 "kleinere Dateien und senden Sie den Rest in einer weiteren Nachricht. Die Grenze ist"},
 	{"err_size_files", "attachments together at most about",
 	 "Anhänge zusammen höchstens etwa"},
+	{"err_reply_expired",
+	 "This reply link has expired. Write a new message instead: \"New message\" on your account "
+	 "page.",
+	 "Dieser Antwort-Link ist abgelaufen. Schreiben Sie stattdessen eine neue Nachricht: "
+	 "\"Neue Nachricht\" auf Ihrer Kontoseite."},
 	{"err_reply_token",
 	 "This reply link is not valid. Open it again from the PDF (the whole link), or write a "
 	 "new message.",

@@ -211,6 +211,8 @@ struct store_reply_token {
  * that does not fit *tok_r; a Message-ID that does not fit is returned as ""). */
 int store_reply_token_get(struct store *st, const char *token_hash,
                           struct store_reply_token *tok_r, const char **error_r);
+/* Forgets the Reply tokens made before `before`; *n_r how many. */
+int store_reply_token_expire(struct store *st, time_t before, size_t *n_r, const char **error_r);
 
 /* ---- mail held until its recipient registers (store_held.c, schema version 6) ---- */
 struct store_held {

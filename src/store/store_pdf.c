@@ -66,6 +66,21 @@ int store_reply_token_add(struct store *st, const char *token_hash, const char *
 	return 0;
 }
 
+int store_reply_token_expire(struct store *st, time_t before, size_t *n_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*n_r = 0;
+	if (sqlite3_prepare_v2(db, "DELETE FROM reply_tokens WHERE created < ?1", -1, &s, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, (sqlite3_int64)before) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	*n_r = (size_t)sqlite3_changes(db);
+	sqlite3_finalize(s);
+	return 0;
+}
+
 /* Copies column col of s into dst; false when it is NULL or does not fit. */
 static bool column_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 {

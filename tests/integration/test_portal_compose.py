@@ -2,14 +2,16 @@
 Maildir with the X-Sealgate-Security portal field and the attachments byte-exact; to an internal
 user with a certificate it arrives S/MIME-encrypted (openssl cms decrypts it with the exported
 key); externals, too many attachments and over-size messages are refused with a message; the
-Reply link of a real SecurePDF leads, after login, to a reply with In-Reply-To; XSS payloads in
-subject, text and file names come back escaped."""
+Reply link of a real SecurePDF leads, after login, to a reply with In-Reply-To, until
+portal.reply_link_days have passed (then the tick role forgets it); XSS payloads in subject,
+text and file names come back escaped."""
 import email
 import email.policy
 import os
 import re
 import shutil
 import smtplib
+import sqlite3
 import subprocess
 from email.message import EmailMessage
 
@@ -232,6 +234,30 @@ def test_reply_link_of_a_securepdf(gw, workdir):
     assert r.status == 404 and "not valid" in r.text
     assert other.get("/reply/short").status == 404
     assert b.get(path).status == 200
+
+
+def reply_tokens(g):
+    with sqlite3.connect(os.path.join(g.dir, "sealgate.db"), timeout=10) as db:
+        return db.execute("SELECT count(*) FROM reply_tokens").fetchone()[0]
+
+
+def test_expired_reply_link_is_refused_then_forgotten(gw, workdir):
+    b = partner_browser(gw)
+    path = reply_path(gw, workdir, PARTNER)
+    assert b.get(path).status == 200
+    with sqlite3.connect(os.path.join(gw.dir, "sealgate.db"), timeout=10) as db:
+        db.execute("UPDATE reply_tokens SET created = created - 91 * 86400")  # default: 90 days
+    r = b.get(path)
+    assert r.status == 410 and "expired" in r.text and "New message" in r.text
+    assert "expired reply link" in gw.cli("audit").stdout
+    assert reply_tokens(gw) == 1
+    gw.set(**{"gateway.tick_interval": "1s"})
+    gw.stop()
+    gw.start()
+    sgrig.wait_for(lambda: reply_tokens(gw) == 0, 20, what="the tick role forgets the link")
+    gw.wait_log(r"1 SecurePDF Reply link\(s\) expired and forgotten")
+    assert b.get("/login").status == 200  # the session survived the restart
+    assert Browser(gw.portal_port).get(path).status == 303  # logged out: login first, as ever
 
 
 def test_xss_payloads_come_back_escaped(gw):
