@@ -120,6 +120,8 @@ static const struct setting_def table[] = {
 	 "Public URL of the portal, used in links in mails and PDFs."},
 	{"portal.connections_per_client", SETTING_INT, "32", 0, 256, NULL, false,
 	 "Concurrent portal connections from one client address (0: no limit, e.g. behind a reverse proxy, where every connection comes from the proxy)."},
+	{"portal.max_messages_per_hour", SETTING_INT, "30", 0, 10000, NULL, false,
+	 "Messages one partner may send from the portal in an hour (new ones and replies); more are refused with a message to wait. 0: no limit."},
 	{"portal.reply_link_days", SETTING_INT, "90", 1, 3650, NULL, false,
 	 "Days a SecurePDF's Reply link works; then the tick role forgets what it pointed to (sender, recipient, Message-ID)."},
 	{"portal.threads", SETTING_INT, "4", 1, 64, NULL, false,

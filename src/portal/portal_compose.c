@@ -213,10 +213,36 @@ static int collect_files(struct portal_req *req, struct draft *d, struct refusal
 	return 0;
 }
 
+/* portal.max_messages_per_hour, counted in the audit log ("sent"): a partner's password in
+ * the wrong hands must not make the portal a way to flood the organisation. */
+static int check_rate(struct portal_req *req, struct refusal *r)
+{
+	long long max = settings_number(req->ctx->set, "portal.max_messages_per_hour");
+	size_t n = 0;
+	const char *err;
+	if (max <= 0)
+		return 0;
+	if (store_portal_audit_count(req->ctx->st, "sent", req->sess.address, req->now - 3600, &n,
+	                             &err) < 0) {
+		sg_error("portal: counting sent messages: %s", err);
+		refuse(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "err_internal", NULL);
+		return -1;
+	}
+	if ((long long)n < max)
+		return 0;
+	char detail[32];
+	sg_snprintf(detail, sizeof(detail), "%lld", max);
+	portal_pages_audit(req, "send-refused", req->sess.address, "hourly limit reached");
+	refuse(r, MHD_HTTP_TOO_MANY_REQUESTS, "err_send_rate", detail);
+	return -1;
+}
+
 static int check_fields(struct portal_req *req, struct draft *d, struct refusal *r)
 {
 	d->subject = portal_form_get(&req->form, "subject");
 	d->text = portal_form_get(&req->form, "text");
+	if (check_rate(req, r) < 0)
+		return -1;
 	if (!d->fixed_to && check_to(req, portal_form_get(&req->form, "to"), d, r) < 0)
 		return -1;
 	if (strlen(d->subject) > SUBJECT_MAX || !clean_text(d->subject, false)) {

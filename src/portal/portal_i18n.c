@@ -213,6 +213,12 @@ static const struct text texts[] = {
 	{"err_files_count",
 	 "Too many attachments; choose the files again. The most one message can carry:",
 	 "Zu viele Anhänge; wählen Sie die Dateien erneut. Höchstzahl pro Nachricht:"},
+	{"err_send_rate",
+	 "You have sent as many messages from the portal in the last hour as it allows; please send "
+	 "this one a little later (your text is kept below). Messages per hour:",
+	 "Sie haben in der letzten Stunde so viele Nachrichten über das Portal gesendet, wie es "
+	 "erlaubt; bitte senden Sie diese etwas später (Ihr Text steht unten). Nachrichten pro "
+	 "Stunde:"},
 	{"err_size",
 	 "The message is too large to be sent encrypted; choose fewer or smaller files and send the "
 	 "rest in another message. The limit is",

@@ -344,6 +344,9 @@ struct store_audit_entry {
 };
 int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
                            const char *client, const char *detail, const char **error_r);
+/* How many `event` entries of address at or after since. */
+int store_portal_audit_count(struct store *st, const char *event, const char *address,
+                             time_t since, size_t *n_r, const char **error_r);
 /* Entries at or after since, oldest first (caller frees the array). */
 int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
                             size_t *count_r, const char **error_r);

@@ -309,6 +309,24 @@ int store_portal_audit_add(struct store *st, time_t at, const char *event, const
 	           "itttt", t, n, error_r);
 }
 
+int store_portal_audit_count(struct store *st, const char *event, const char *address,
+                             time_t since, size_t *n_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*n_r = 0;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_log WHERE at >= ?1 AND event = ?2"
+	                           " AND address = ?3 COLLATE NOCASE", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, (int64_t)since) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		return store_sqlite_fail(db, s, error_r);
+	*n_r = (size_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
 int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
                             size_t *count_r, const char **error_r)
 {

@@ -154,6 +154,26 @@ def test_refusals_say_what_is_wrong(gw):
     assert "send-refused" in gw.cli("audit").stdout
 
 
+def test_hourly_send_limit(gw_factory, workdir):
+    g = gw_factory()
+    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
+    g.set(**{"portal.max_messages_per_hour": "3"})
+    g.start()
+    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    b = partner_browser(g)
+    for i in range(3):
+        assert compose(b, {"to": "bob@example.com", "subject": f"n{i}", "text": "t"}).status == 200
+    r = compose(b, {"to": "bob@example.com", "subject": "n3", "text": "the fourth"})
+    assert r.status == 429 and "in the last hour" in r.text and "Messages per hour: 3" in r.text
+    assert ">\nthe fourth</textarea>" in r.text  # nothing typed is lost
+    sgrig.wait_for(lambda: len(sgrig.maildir_files(os.path.join(g.md_int, "bob@example.com"))) == 3,
+                   20, what="three messages")
+    assert "hourly limit reached" in g.cli("audit").stdout
+    # another partner has an hour of their own
+    c = partner_browser(g, "other@partner.test")
+    assert compose(c, {"to": "bob@example.com", "subject": "x", "text": "t"}).status == 200
+
+
 def test_over_size_is_refused_with_the_limit(gw_factory, workdir):
     g = gw_factory()
     g.md_int, g.md_ext = maildir_routes(g, str(workdir))
