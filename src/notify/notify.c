@@ -83,6 +83,17 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"From now on, new secure PDF messages open with the new password; messages you\n"
 		"received before still open with the old one.\n\n"
 		"If this was not you, contact your contact person at {org} at once.\n"},
+	[NOTIFY_PASSWORD_CHANGED] = {
+		true, false, "{org}: your secure mail password was changed",
+		"Hello,\n\n"
+		"the password of your account {partner} on the secure mail portal of {org}\n"
+		"was changed on the account page on {when} (from {client}); every other\n"
+		"session of the account was logged out.\n\n"
+		"From now on, new secure PDF messages open with the new password; messages you\n"
+		"received before still open with the old one.\n\n"
+		"If this was not you, reset the password with your security questions\n"
+		"(\"Forgot password\" on the portal's login page) and contact your contact person\n"
+		"at {org} at once.\n"},
 };
 
 static const char *hint_partner(const struct settings *s)

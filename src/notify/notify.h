@@ -17,6 +17,7 @@ enum notify_kind {
 	NOTIFY_HELD,           /* to the internal sender: held until the partner registers */
 	NOTIFY_HELD_EXPIRED,   /* to the internal sender: the partner never registered; deleted */
 	NOTIFY_PASSWORD_RESET, /* to the partner: the portal password was reset */
+	NOTIFY_PASSWORD_CHANGED, /* to the partner: the password was changed on the account page */
 	NOTIFY_KIND_COUNT
 };
 

@@ -190,23 +190,24 @@ void portal_reset_password_get(struct portal_req *req, struct portal_resp *resp)
 	page(req, resp, "title_newpw", newpw_tmpl, NULL, NULL);
 }
 
-/* Tells the partner of a reset (a notice in the queue). */
-static void reset_notice(struct portal_req *req, const char *address)
+/* Tells the partner that the password changed (a notice in the queue): by a reset, or on the
+ * account page. Whoever did it, the owner of the address learns of it. */
+static void password_notice(struct portal_req *req, const char *address, enum notify_kind kind)
 {
 	struct notify_vars v = {.partner = address, .client = req->client, .when = req->now};
 	struct sg_buf b;
 	const char *rcpt, *err;
 	char id[SG_QUEUE_ID_MAX];
 	sg_buf_init(&b, NOTICE_MAX);
-	int rc = notify_build(req->ctx->set, NOTIFY_PASSWORD_RESET, &v, &b, &rcpt, &err);
+	int rc = notify_build(req->ctx->set, kind, &v, &b, &rcpt, &err);
 	if (rc == 0)
 		rc = spool_notice_send(req->ctx->spool, settings_get(req->ctx->set, "gateway.hostname"),
 		                       rcpt, false, b.data, b.len, id, sizeof(id), &err);
 	if (rc < 0) {
-		sg_error("password reset notice to a partner: %s", err);
-		portal_pages_audit(req, "reset-notice-failed", address, err);
+		sg_error("password notice to a partner: %s", err);
+		portal_pages_audit(req, "password-notice-failed", address, err);
 	} else {
-		sg_info("password reset notice queued as %s", id);
+		sg_info("password notice queued as %s", id);
 	}
 	sg_buf_free(&b);
 }
@@ -236,7 +237,7 @@ void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp
 	req->has_sess = false;
 	portal_pages_cookie(req, resp, "sg_session", "", 0);
 	portal_pages_audit(req, "reset", a.address, "");
-	reset_notice(req, a.address);
+	password_notice(req, a.address, NOTIFY_PASSWORD_RESET);
 	portal_pages_redirect(resp, "/login?m=reset_done");
 }
 
@@ -282,6 +283,7 @@ void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp)
 	}
 	store_portal_session_delete_user(req->ctx->st, a.user_id, &err);
 	portal_pages_audit(req, "password-changed", a.address, "");
+	password_notice(req, a.address, NOTIFY_PASSWORD_CHANGED);
 	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
 		portal_pages_redirect(resp, "/login");
 		return;

@@ -275,6 +275,11 @@ def test_change_password(gw):
     assert login(Browser(gw.portal_port), NEW_PASSWORD).status == 303
     audit = gw.cli("audit").stdout
     assert "password-change-failed" in audit and "password-changed" in audit
+    # The partner is told by mail, with what to do if it was not them.
+    notice = messages_of(gw, PARTNER, 1)[0]
+    assert "password was changed" in notice["Subject"]
+    body = notice.get_payload(decode=True).decode()
+    assert "account page" in body and "127.0.0.1" in body and "Forgot password" in body
     # Not logged in: the page is closed.
     assert Browser(gw.portal_port).get("/account/password").headers["Location"] == "/login"
 
