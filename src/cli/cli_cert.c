@@ -48,6 +48,10 @@ static int open_keys(struct cli_cert_ctx *ctx)
 		cli_errorf("%s: %s", path, err);
 		return -1;
 	}
+	if (ca_set_crl_url(ctx->ca, settings_get(ctx->settings, "ca.crl_url"), &err) < 0) {
+		cli_errorf("%s", err);
+		return -1;
+	}
 	return 0;
 }
 

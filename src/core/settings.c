@@ -37,6 +37,8 @@ static const struct setting_def table[] = {
 	 "Lifetime in days of user and proxy certificates the CA issues."},
 	{"ca.trust_anchors", SETTING_PATH, "ca/anchors.pem", 0, 0, NULL, false,
 	 "PEM file of further trust anchors (partners' CAs) for verifying signatures; `sealgate ca trust FILE` adds to it. No file: the system store and the instance CA only."},
+	{"ca.crl_url", SETTING_STRING, "", 0, 0, NULL, false,
+	 "URL of the CA's CRL (e.g. the portal's https://HOST/ca.crl, or http:// on a web server of yours) written into every certificate issued from now on, so that clients can check revocation. Empty: none (set it only where clients can fetch it)."},
 	{"ca.crl_days", SETTING_INT, "30", 1, 365, NULL, false,
 	 "Days until the nextUpdate of the CRL written by `sealgate ca crl`."},
 	{"log.level", SETTING_ENUM, "info", 0, 0, "info|debug", false,

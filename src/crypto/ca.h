@@ -41,9 +41,16 @@ struct ca_revoked {
 	const char *serial; /* hex */
 	time_t when;
 };
-/* A CRL of the revoked serials, valid for days, as PEM (caller frees). */
+/* ca.crl_url: the URL put as crlDistributionPoints into every certificate issued from now on
+ * ("" for none); -1 if it is not a plain http(s) URL. */
+int ca_set_crl_url(struct ca *ca, const char *url, const char **error_r);
+/* ca_crl.c: a CRL of the revoked serials, valid for days, as PEM (caller frees). */
 int ca_crl(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
            char **pem_r, size_t *pem_len_r, const char **error_r);
+
+/* The DER form of a PEM CRL (what /ca.crl serves; caller frees). */
+int ca_crl_pem_to_der(const char *pem, size_t len, unsigned char **der_r, size_t *der_len_r,
+                      const char **error_r);
 
 /* PKCS#12 of certificate + key (+ the CA certificate) protected by pin. legacy: PBE-SHA1-3DES
  * and a SHA-1 MAC (older Windows, gpgsm 2.2); otherwise PBES2/AES-256 and HMAC-SHA256. */

@@ -1,4 +1,4 @@
-/* ca_issue.c: the CA at work: user and proxy certificates, and the CRL. The CA key stays in
+/* ca_issue.c: the CA at work: user and proxy certificates (the CRL: ca_crl.c). The CA key stays in
  * ca/ca.key (0600) beside ca/ca.crt, where `sealgate init` put it: the admin backs up one
  * directory, and the key never enters the database (docs/smime.md). */
 #include "crypto/ca.h"
@@ -15,13 +15,6 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
-struct ca {
-	X509 *cert;
-	struct keystore_key *key;
-	unsigned char *der;
-	size_t der_len;
-	char issuer[SMIME_DN_MAX];
-};
 
 void ca_close(struct ca **cap)
 {
@@ -106,6 +99,67 @@ static int add_san_email(X509 *x, const char *address)
 	return ok ? 0 : -1;
 }
 
+/* crlDistributionPoints with one URI, built with the ASN.1 API: the URL is a setting, and the
+ * openssl.cnf syntax would let a comma in it add entries of its own. */
+static CRL_DIST_POINTS *crl_dist_points(const char *url)
+{
+	CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+	if (dps == NULL || dp == NULL || gn == NULL || uri == NULL ||
+	    ASN1_STRING_set(uri, url, -1) != 1)
+		goto fail;
+	GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+	uri = NULL;
+	if ((dp->distpoint = DIST_POINT_NAME_new()) == NULL)
+		goto fail;
+	dp->distpoint->type = 0; /* fullName */
+	if ((dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) == NULL ||
+	    sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) <= 0)
+		goto fail;
+	gn = NULL;
+	if (sk_DIST_POINT_push(dps, dp) <= 0)
+		goto fail;
+	return dps;
+fail:
+	ASN1_IA5STRING_free(uri);
+	GENERAL_NAME_free(gn);
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return NULL;
+}
+
+static int add_crl_dp(X509 *x, const char *url)
+{
+	CRL_DIST_POINTS *dps = crl_dist_points(url);
+	int ok = dps != NULL &&
+	         X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) == 1;
+	CRL_DIST_POINTS_free(dps);
+	return ok ? 0 : -1;
+}
+
+int ca_set_crl_url(struct ca *ca, const char *url, const char **error_r)
+{
+	size_t n = strlen(url);
+	if (n == 0) {
+		ca->crl_url[0] = '\0';
+		return 0;
+	}
+	bool ok = n < sizeof(ca->crl_url) && (strncmp(url, "http://", 7) == 0 ||
+	                                      strncmp(url, "https://", 8) == 0);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		            ":/._~-%?=&+", url[i]) != NULL;
+	if (!ok) {
+		*error_r = "ca.crl_url must be an http:// or https:// URL of at most 255 characters "
+		           "without spaces or commas";
+		return -1;
+	}
+	sg_strlcpy(ca->crl_url, url, sizeof(ca->crl_url));
+	return 0;
+}
+
 static X509_NAME *subject_name(const char *address, const char *organization)
 {
 	X509_NAME *n = X509_NAME_new();
@@ -165,7 +219,8 @@ int ca_issue(const struct ca *ca, const char *address, const char *organization,
 	    ca_init_add_ext(x, ca->cert, NID_ext_key_usage, "emailProtection") < 0 ||
 	    add_san_email(x, address) < 0 ||
 	    ca_init_add_ext(x, ca->cert, NID_subject_key_identifier, "hash") < 0 ||
-	    ca_init_add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") < 0)
+	    ca_init_add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") < 0 ||
+	    (ca->crl_url[0] != '\0' && add_crl_dp(x, ca->crl_url) < 0))
 		goto out;
 	*error_r = "the CA could not sign the certificate";
 	if (!X509_sign(x, keystore_key_pkey(ca->key), EVP_sha256()) || der_out(x, der_r, der_len_r) < 0)
@@ -175,71 +230,5 @@ out:
 	ERR_clear_error();
 	X509_free(x);
 	X509_NAME_free(name);
-	return rc;
-}
-
-static int add_revoked(X509_CRL *crl, const struct ca_revoked *r)
-{
-	BIGNUM *bn = NULL;
-	if (strlen(r->serial) > 2 * 20 + 2 || BN_hex2bn(&bn, r->serial) != (int)strlen(r->serial)) {
-		BN_free(bn);
-		return -1;
-	}
-	X509_REVOKED *rev = X509_REVOKED_new();
-	ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
-	ASN1_TIME *when = ASN1_TIME_set(NULL, r->when);
-	int ok = rev != NULL && serial != NULL && when != NULL &&
-	         X509_REVOKED_set_serialNumber(rev, serial) && X509_REVOKED_set_revocationDate(rev, when) &&
-	         X509_CRL_add0_revoked(crl, rev);
-	if (!ok)
-		X509_REVOKED_free(rev);
-	ASN1_TIME_free(when);
-	ASN1_INTEGER_free(serial);
-	BN_free(bn);
-	return ok ? 0 : -1;
-}
-
-/* The CRL number is the issue time: it only has to grow. */
-static int crl_header(X509_CRL *crl, const struct ca *ca, int days)
-{
-	time_t now = time(NULL);
-	ASN1_TIME *last = ASN1_TIME_set(NULL, now);
-	ASN1_TIME *next = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
-	ASN1_INTEGER *number = ASN1_INTEGER_new();
-	int ok = last != NULL && next != NULL && number != NULL && X509_CRL_set_version(crl, 1) &&
-	         X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) &&
-	         X509_CRL_set1_lastUpdate(crl, last) && X509_CRL_set1_nextUpdate(crl, next) &&
-	         ASN1_INTEGER_set_int64(number, (int64_t)now) &&
-	         X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, 0) == 1;
-	ASN1_TIME_free(last);
-	ASN1_TIME_free(next);
-	ASN1_INTEGER_free(number);
-	return ok ? 0 : -1;
-}
-
-int ca_crl(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
-           char **pem_r, size_t *pem_len_r, const char **error_r)
-{
-	X509_CRL *crl = X509_CRL_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	int rc = -1;
-	*error_r = "cannot build the CRL";
-	if (crl == NULL || b == NULL || crl_header(crl, ca, days) < 0)
-		goto out;
-	for (size_t i = 0; i < count; i++) {
-		if (add_revoked(crl, &revoked[i]) < 0) {
-			*error_r = "a revoked serial number in the store is not valid hex";
-			goto out;
-		}
-	}
-	*error_r = "the CA could not sign the CRL";
-	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, keystore_key_pkey(ca->key), EVP_sha256()) ||
-	    !PEM_write_bio_X509_CRL(b, crl) || smime_priv_bio_take(b, false, pem_r, pem_len_r) < 0)
-		goto out;
-	rc = 0;
-out:
-	ERR_clear_error();
-	BIO_free(b);
-	X509_CRL_free(crl);
 	return rc;
 }

@@ -3,7 +3,22 @@
 #ifndef SG_CA_PRIV_H
 #define SG_CA_PRIV_H
 
+#include "crypto/smime.h"
+
 #include <openssl/x509.h>
+
+struct keystore_key;
+
+/* The loaded CA (ca.h): its certificate and key, shared by ca_issue.c and ca_crl.c. */
+struct ca {
+	X509 *cert;
+	struct keystore_key *key;
+	unsigned char *der;
+	size_t der_len;
+	char issuer[SMIME_DN_MAX];
+	char crl_url[256]; /* ca.crl_url: put in what it issues, or "" */
+};
+
 
 /* A random positive 127-bit serial number. */
 int ca_init_serial(X509 *x);

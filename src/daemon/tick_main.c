@@ -1,11 +1,15 @@
 /* tick_main.c: the tick role: the work that is due by the clock rather than by a message.
  * Held mail: deleted when its invitation expired unused (the sender is told), released when a
  * release at registration failed; SecurePDF Reply links: forgotten after
- * portal.reply_link_days. It runs at start and then every
+ * portal.reply_link_days; the CA's CRL: made again before it runs out. It runs at start and then every
  * gateway.tick_interval. */
+#include "core/limits.h"
 #include "core/settings.h"
+#include "core/sg_file.h"
 #include "core/sg_log.h"
+#include "core/sg_mem.h"
 #include "core/sg_time.h"
+#include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
 #include "queue/held.h"
@@ -13,7 +17,39 @@
 #include "store/store.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
 #include <time.h>
+
+/* ca/crl.pem, made again once a day (at most half its validity): a CRL past its nextUpdate
+ * makes clients that check revocation distrust every certificate of the CA. `cert revoke`
+ * rewrites it at once; this keeps it fresh between revocations. */
+static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *path)
+{
+	long long days = settings_number(hc->settings, "ca.crl_days");
+	time_t max_age = days * 86400 / 2 < 86400 ? (time_t)(days * 86400 / 2) : 86400;
+	struct stat st;
+	if (ca == NULL || (stat(path, &st) == 0 && st.st_mtime > sg_wall() - max_age))
+		return;
+	struct store_cert *certs = NULL;
+	size_t n = 0, len = 0;
+	char *pem = NULL;
+	const char *err;
+	if (store_cert_list_revoked(hc->store, ca_issuer_name(ca), &certs, &n, &err) == 0) {
+		struct ca_revoked *revoked = sg_calloc(n + 1, sizeof(*revoked));
+		for (size_t i = 0; i < n; i++)
+			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at};
+		if (ca_crl(ca, revoked, n, (int)days, &pem, &len, &err) == 0 &&
+		    sg_file_write_atomic(path, pem, len, 0644, &err) == 0)
+			sg_info("CRL refreshed (%zu revoked): %s", n, path);
+		else
+			sg_error("refreshing the CRL %s: %s; will try again", path, err);
+		sg_free(&revoked);
+		store_cert_list_free(&certs, n);
+	} else {
+		sg_error("refreshing the CRL: %s; will try again", err);
+	}
+	sg_free(&pem);
+}
 
 static void tick_once(const struct held_ctx *hc)
 {
@@ -60,12 +96,20 @@ int tick_main(struct role_ctx *ctx)
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    (hc.spool = spool_open_existing(path, &err)) == NULL)
 		sg_fatal("gateway.spool_dir: %s", err);
+	struct ca *ca = NULL;
+	char crl[SG_PATH_MAX];
+	err = "path too long";
+	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
+	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, &ca, &err) < 0)
+		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
 	long interval = settings_number(set, "gateway.tick_interval");
 	sg_info("ready: every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
+		refresh_crl(&hc, ca, crl);
 		nap(interval);
 	}
+	ca_close(&ca);
 	spool_close(&hc.spool);
 	keystore_close(&hc.keystore);
 	store_close(&hc.store);

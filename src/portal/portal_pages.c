@@ -63,6 +63,8 @@ static const struct route {
 	{"GET", "/", root_get, PORTAL_ANON},
 	{"GET", "/static/portal.css", css_get, PORTAL_ANON},
 	{"GET", "/lang", lang_get, PORTAL_ANON},
+	{"GET", "/ca.crl", portal_ca_crl_get, PORTAL_ANON},
+	{"GET", "/ca.crt", portal_ca_cert_get, PORTAL_ANON},
 	{"GET", "/login", portal_login_get, PORTAL_ANON},
 	{"POST", "/login", portal_login_post, PORTAL_ANON},
 	{"POST", "/logout", portal_login_logout, PORTAL_ANON},

@@ -158,6 +158,10 @@ void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp
 void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp);
 void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp);
 
+/* portal_ca.c: the CA certificate and its CRL, DER, for anyone (no session). */
+void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp);
+void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp);
+
 /* portal_account.c: the overview, the channel and uploads */
 void portal_account_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_channel(struct portal_req *req, struct portal_resp *resp);

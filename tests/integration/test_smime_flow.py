@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+import sgrig
 from sgrig import maildir_messages, wait_maildir
 
 OPENSSL = shutil.which("openssl")
@@ -389,3 +390,49 @@ def test_ldap_round_trip_outlook_style(smime_gw, partner, workdir):
     wait_maildir(box, 1)
     path = os.path.join(box, "new", os.listdir(os.path.join(box, "new"))[0])
     assert b"found in the address book" in decrypt_openssl(path, partner)
+
+
+def fetch(port, path):
+    import ssl
+    import urllib.request
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=ctx, timeout=20) as r:
+        return r.headers.get("Content-Type"), r.read()
+
+
+def test_crl_is_kept_fresh_published_and_named_in_certificates(gateway, workdir):
+    url = f"https://127.0.0.1:{gateway.portal_port}/ca.crl"
+    gateway.set(**{"ca.crl_url": url, "gateway.tick_interval": "1s"})
+    gateway.stop()
+    gateway.start()
+    crl_pem = os.path.join(gateway.dir, "ca", "crl.pem")
+    sgrig.wait_for(lambda: os.path.exists(crl_pem), 20, what="the tick role writes the CRL")
+    gateway.wait_log(r"CRL refreshed \(0 revoked\)")
+    assert gateway.cli("cert", "issue", "alice@example.com").returncode == 0
+    alice = workdir / "alice.crt"
+    alice.write_text(gateway.cli("cert", "export", "alice@example.com").stdout)
+    text = run(OPENSSL, "x509", "-in", str(alice), "-noout", "-text").stdout.decode()
+    assert "X509v3 CRL Distribution Points" in text and f"URI:{url}" in text
+    # What a client does with the distribution point: fetch it (DER) and check against it.
+    sgrig.wait_for(lambda: sgrig.port_open(gateway.portal_port), 20, what="portal port")
+    ctype, der = fetch(gateway.portal_port, "/ca.crl")
+    assert ctype == "application/pkix-crl"
+    crl = workdir / "crl.pem"
+    crl.write_bytes(run(OPENSSL, "crl", "-inform", "DER", "-outform", "PEM", input=der).stdout)
+    verify = [OPENSSL, "verify", "-crl_check", "-CAfile", gateway.ca, "-CRLfile", str(crl),
+              "-purpose", "smimeencrypt", str(alice)]
+    assert run(*verify).returncode == 0
+    assert gateway.cli("cert", "revoke", "alice@example.com").returncode == 0
+    _, der = fetch(gateway.portal_port, "/ca.crl")
+    crl.write_bytes(run(OPENSSL, "crl", "-inform", "DER", "-outform", "PEM", input=der).stdout)
+    r = run(*verify, check=False)
+    assert r.returncode != 0 and b"certificate revoked" in r.stdout + r.stderr
+    ctype, ca_der = fetch(gateway.portal_port, "/ca.crt")
+    assert ctype == "application/pkix-cert"
+    assert ca_der == run(OPENSSL, "x509", "-in", gateway.ca, "-outform", "DER").stdout
+    # A URL the extension could be smuggled through is refused, with the rule.
+    gateway.set(**{"ca.crl_url": "http://a.example/x.crl,URI:http://evil.example/"})
+    r = gateway.cli("cert", "issue", "bob@example.com")
+    assert r.returncode == 1 and "ca.crl_url must be" in r.stderr

@@ -146,7 +146,56 @@ static void crl_lists_revoked_serials_and_verifies(void **state)
 	struct ca_revoked bad = {"not-hex", 1};
 	assert_int_equal(ca_crl(ca, &bad, 1, 30, &pem, &len, &err), -1);
 	assert_int_equal(ca_crl(ca, NULL, 0, 30, &pem, &len, &err), 0); /* empty CRL is fine */
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	assert_int_equal(ca_crl_pem_to_der(pem, len, &der, &der_len, &err), 0);
+	const unsigned char *p = der;
+	X509_CRL *back = d2i_X509_CRL(NULL, &p, (long)der_len);
+	assert_non_null(back);
+	X509_CRL_free(back);
+	sg_free(&der);
+	assert_int_equal(ca_crl_pem_to_der("junk", 4, &der, &der_len, &err), -1);
 	sg_free(&pem);
+}
+
+/* ca.crl_url: one URI in crlDistributionPoints, exactly as set; anything that is not a plain
+ * URL (a comma would add entries in openssl.cnf syntax) is refused. */
+static void crl_url_goes_into_issued_certificates(void **state)
+{
+	(void)state;
+	const char *err;
+	const char *url = "https://mail.example.test/ca.crl";
+	assert_int_equal(ca_set_crl_url(ca, "http://a.test/x,URI:http://evil.test/", &err), -1);
+	assert_int_equal(ca_set_crl_url(ca, "ftp://a.test/x.crl", &err), -1);
+	assert_int_equal(ca_set_crl_url(ca, url, &err), 0);
+	struct keystore_key *key = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	issue(KEYSTORE_KEY_P256, "dp@example.test", &key, &der, &len);
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	assert_non_null(x);
+	CRL_DIST_POINTS *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	assert_non_null(dps);
+	assert_int_equal(sk_DIST_POINT_num(dps), 1);
+	GENERAL_NAMES *names = sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname;
+	assert_int_equal(sk_GENERAL_NAME_num(names), 1);
+	int type;
+	ASN1_IA5STRING *uri = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(names, 0), &type);
+	assert_int_equal(type, GEN_URI);
+	assert_memory_equal(ASN1_STRING_get0_data(uri), url, strlen(url));
+	CRL_DIST_POINTS_free(dps);
+	X509_free(x);
+	sg_free(&der);
+	keystore_key_free(&key);
+	assert_int_equal(ca_set_crl_url(ca, "", &err), 0); /* and none again */
+	issue(KEYSTORE_KEY_P256, "nodp@example.test", &key, &der, &len);
+	p = der;
+	x = d2i_X509(NULL, &p, (long)len);
+	assert_null(X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL));
+	X509_free(x);
+	sg_free(&der);
+	keystore_key_free(&key);
 }
 
 static void pkcs12_round_trip(bool legacy)
@@ -219,6 +268,7 @@ int main(void)
 		cmocka_unit_test(san_is_one_name_even_with_a_comma),
 		cmocka_unit_test(ec_user_certificate_uses_key_agreement),
 		cmocka_unit_test(crl_lists_revoked_serials_and_verifies),
+		cmocka_unit_test(crl_url_goes_into_issued_certificates),
 		cmocka_unit_test(pkcs12_modern),
 		cmocka_unit_test(pkcs12_legacy),
 		cmocka_unit_test(ca_open_reports_missing_or_mismatched_files),

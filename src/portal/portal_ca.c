@@ -1,0 +1,69 @@
+/* portal_ca.c: the instance CA's public files for whoever checks our certificates: /ca.crt
+ * (to trust it) and /ca.crl (the revocation list that ca.crl_url points certificates to),
+ * both DER, read from gateway.ca_dir at each request, where `cert revoke`, `ca crl` and the
+ * tick role keep them current. */
+#include "portal/portal_priv.h"
+#include "core/limits.h"
+#include "core/settings.h"
+#include "core/sg_file.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+#include "crypto/ca.h"
+#include "crypto/smime.h"
+
+#include <microhttpd.h>
+
+#define CA_FILE_MAX (1024 * 1024) /* a CRL of some thousand serials */
+
+static char *read_ca_file(struct portal_req *req, const char *name, size_t *len_r)
+{
+	char dir[SG_PATH_MAX], path[SG_PATH_MAX], *data = NULL;
+	const char *err;
+	if (settings_path(req->ctx->set, "gateway.ca_dir", dir, sizeof(dir)) < 0 ||
+	    sg_path_join(path, sizeof(path), dir, name) < 0 ||
+	    sg_file_read_all(path, CA_FILE_MAX, &data, len_r, &err) < 0)
+		return NULL;
+	return data;
+}
+
+static void not_here(struct portal_resp *resp, const char *what)
+{
+	resp->status = MHD_HTTP_NOT_FOUND;
+	resp->content_type = "text/plain; charset=utf-8";
+	sg_buf_append_str(&resp->body, what);
+}
+
+static void der_out(struct portal_resp *resp, const char *type, unsigned char *der, size_t len)
+{
+	resp->content_type = type;
+	sg_buf_append(&resp->body, der, len);
+	sg_free(&der);
+}
+
+void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp)
+{
+	size_t len = 0, der_len = 0;
+	unsigned char *der = NULL;
+	const char *err;
+	char *pem = read_ca_file(req, "crl.pem", &len);
+	if (pem == NULL || ca_crl_pem_to_der(pem, len, &der, &der_len, &err) < 0) {
+		sg_warn("portal: /ca.crl: no readable CRL in gateway.ca_dir (`sealgate ca crl` writes it)");
+		not_here(resp, "No CRL has been published yet.\n");
+	} else {
+		der_out(resp, "application/pkix-crl", der, der_len);
+	}
+	sg_free(&pem);
+}
+
+void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp)
+{
+	size_t len = 0, der_len = 0;
+	unsigned char *der = NULL;
+	const char *err;
+	char *pem = read_ca_file(req, "ca.crt", &len);
+	if (pem == NULL || smime_cert_to_der((unsigned char *)pem, len, &der, &der_len, &err) < 0)
+		not_here(resp, "The CA certificate cannot be read.\n");
+	else
+		der_out(resp, "application/pkix-cert", der, der_len);
+	sg_free(&pem);
+}
