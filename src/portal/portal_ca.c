@@ -26,44 +26,44 @@ static char *read_ca_file(struct portal_req *req, const char *name, size_t *len_
 	return data;
 }
 
-static void not_here(struct portal_resp *resp, const char *what)
+typedef int (*to_der_fn)(const char *pem, size_t len, unsigned char **der_r,
+                        size_t *der_len_r, const char **error_r);
+
+static int cert_to_der(const char *pem, size_t len, unsigned char **der_r, size_t *der_len_r,
+                       const char **error_r)
 {
-	resp->status = MHD_HTTP_NOT_FOUND;
-	resp->content_type = "text/plain; charset=utf-8";
-	sg_buf_append_str(&resp->body, what);
+	return smime_cert_to_der((const unsigned char *)pem, len, der_r, der_len_r, error_r);
 }
 
-static void der_out(struct portal_resp *resp, const char *type, unsigned char *der, size_t len)
-{
-	resp->content_type = type;
-	sg_buf_append(&resp->body, der, len);
-	sg_free(&der);
-}
-
-void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp)
+/* gateway.ca_dir/name, PEM, served as DER of type; missing says so in plain text (404). */
+static void serve(struct portal_req *req, struct portal_resp *resp, const char *name,
+                  to_der_fn to_der, const char *type, const char *missing)
 {
 	size_t len = 0, der_len = 0;
 	unsigned char *der = NULL;
 	const char *err;
-	char *pem = read_ca_file(req, "crl.pem", &len);
-	if (pem == NULL || ca_crl_pem_to_der(pem, len, &der, &der_len, &err) < 0) {
-		sg_warn("portal: /ca.crl: no readable CRL in gateway.ca_dir (`sealgate ca crl` writes it)");
-		not_here(resp, "No CRL has been published yet.\n");
+	char *pem = read_ca_file(req, name, &len);
+	if (pem == NULL || to_der(pem, len, &der, &der_len, &err) < 0) {
+		sg_warn("portal: /%s: gateway.ca_dir/%s cannot be read", name, name);
+		resp->status = MHD_HTTP_NOT_FOUND;
+		resp->content_type = "text/plain; charset=utf-8";
+		sg_buf_append_str(&resp->body, missing);
 	} else {
-		der_out(resp, "application/pkix-crl", der, der_len);
+		resp->content_type = type;
+		sg_buf_append(&resp->body, der, der_len);
+		sg_free(&der);
 	}
 	sg_free(&pem);
 }
 
+void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp)
+{
+	serve(req, resp, "crl.pem", ca_crl_pem_to_der, "application/pkix-crl",
+	      "No CRL has been published yet (`sealgate ca crl` writes it).\n");
+}
+
 void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp)
 {
-	size_t len = 0, der_len = 0;
-	unsigned char *der = NULL;
-	const char *err;
-	char *pem = read_ca_file(req, "ca.crt", &len);
-	if (pem == NULL || smime_cert_to_der((unsigned char *)pem, len, &der, &der_len, &err) < 0)
-		not_here(resp, "The CA certificate cannot be read.\n");
-	else
-		der_out(resp, "application/pkix-cert", der, der_len);
-	sg_free(&pem);
+	serve(req, resp, "ca.crt", cert_to_der, "application/pkix-cert",
+	      "The CA certificate cannot be read.\n");
 }

@@ -154,12 +154,18 @@ def test_refusals_say_what_is_wrong(gw):
     assert "send-refused" in gw.cli("audit").stdout
 
 
-def test_hourly_send_limit(gw_factory, workdir):
+def started_with(gw_factory, workdir, **settings):
+    """A gateway with Maildir routes and the portal up, with these settings."""
     g = gw_factory()
     g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.set(**{"portal.max_messages_per_hour": "3"})
+    g.set(**settings)
     g.start()
     sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    return g
+
+
+def test_hourly_send_limit(gw_factory, workdir):
+    g = started_with(gw_factory, workdir, **{"portal.max_messages_per_hour": "3"})
     b = partner_browser(g)
     for i in range(3):
         assert compose(b, {"to": "bob@example.com", "subject": f"n{i}", "text": "t"}).status == 200
@@ -175,11 +181,7 @@ def test_hourly_send_limit(gw_factory, workdir):
 
 
 def test_over_size_is_refused_with_the_limit(gw_factory, workdir):
-    g = gw_factory()
-    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.set(**{"policy.max_encrypted_size": "300000"})
-    g.start()
-    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    g = started_with(gw_factory, workdir, **{"policy.max_encrypted_size": "300000"})
     b = partner_browser(g)
     fields = {"to": "bob@example.com", "subject": "big", "text": "see attached"}
     # Fits the request limit, not the encrypted one: the form says the limit in MB.
