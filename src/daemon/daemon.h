@@ -5,6 +5,7 @@
 #define SG_DAEMON_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,8 +38,8 @@ const struct role_def *roles_table(size_t *count_r);
 const struct role_def *roles_find(const char *name);
 
 /* Set by the signal handlers every role installs with daemon_signals_init(). */
-extern volatile sig_atomic_t daemon_stop_requested;
-extern volatile sig_atomic_t daemon_reload_requested;
+extern atomic_int daemon_stop_requested;
+extern atomic_int daemon_reload_requested;
 /* SIGTERM/SIGINT set daemon_stop_requested, SIGHUP daemon_reload_requested; SIGPIPE ignored.
  * Handlers are installed without SA_RESTART so blocking calls return EINTR. */
 void daemon_signals_init(void);

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-volatile sig_atomic_t daemon_stop_requested;
-volatile sig_atomic_t daemon_reload_requested;
+atomic_int daemon_stop_requested;
+atomic_int daemon_reload_requested;
 
 static void on_stop(int sig)
 {

@@ -7,6 +7,7 @@
 #include "core/limits.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -257,7 +258,7 @@ struct ldapd_server_opts {
 	struct ssl_ctx_st *tls;          /* NULL: no StartTLS */
 	unsigned int max_connections;
 	int idle_timeout_ms;
-	const volatile sig_atomic_t *stop;
+	const atomic_int *stop;
 };
 /* Accepts on the listening sockets (taking ownership) until *opts->stop, then ends every
  * connection with a notice. Returns 0, or -1 with *error_r. */

@@ -16,7 +16,7 @@
 struct deliver_ctx {
 	struct smtpc_params params;
 	char helo[256];
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel;
 	struct smtpc_conn *conn; /* cached, or NULL */
 	char host[256];
 	char port[8];
@@ -25,7 +25,7 @@ struct deliver_ctx {
 };
 
 struct deliver_ctx *deliver_ctx_new(const char *helo_name, int connect_timeout_ms,
-                                    int timeout_ms, const volatile sig_atomic_t *cancel)
+                                    int timeout_ms, const atomic_int *cancel)
 {
 	struct deliver_ctx *dc = sg_calloc(1, sizeof(*dc));
 	sg_strlcpy(dc->helo, helo_name, sizeof(dc->helo));

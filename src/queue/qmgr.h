@@ -8,6 +8,7 @@
 #include "smtp/smtpc.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,7 +96,7 @@ struct deliver_job {
 /* A worker's delivery state (its cached SMTP connection). Not shared between threads. */
 struct deliver_ctx;
 struct deliver_ctx *deliver_ctx_new(const char *helo_name, int connect_timeout_ms,
-                                    int timeout_ms, const volatile sig_atomic_t *cancel);
+                                    int timeout_ms, const atomic_int *cancel);
 void deliver_ctx_free(struct deliver_ctx **dc);
 /* Closes the cached connection if it has been idle for idle_ms or more. */
 void deliver_ctx_idle(struct deliver_ctx *dc, int idle_ms);
@@ -128,7 +129,7 @@ struct qmgr_env {
 	const char *config_dir;
 	int connect_timeout_ms;
 	int smtp_timeout_ms;
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel;
 };
 
 enum qmgr_job_result {

@@ -7,6 +7,7 @@
 #include "core/limits.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -218,7 +219,7 @@ struct smtpd_server_opts {
 	int command_timeout_ms;
 	int data_timeout_ms;
 	int drain_timeout_ms;
-	const volatile sig_atomic_t *stop;  /* set when we should stop (daemon_stop_requested) */
+	const atomic_int *stop;  /* set when we should stop (daemon_stop_requested) */
 	/* Per connection the sink's ctx comes from sink_new(sink_arg) and goes to sink_free. */
 	struct smtpd_hooks hooks;
 	void *(*sink_new)(void *arg);

@@ -7,6 +7,7 @@
 #include "core/limits.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,7 +54,7 @@ struct smtpc_params {
 	int connect_timeout_ms;
 	int timeout_ms;                    /* per reply / per write */
 	bool no_starttls;                  /* plain text even if offered */
-	const volatile sig_atomic_t *cancel; /* when non-zero, stop and abandon, or NULL */
+	const atomic_int *cancel; /* when non-zero, stop and abandon, or NULL */
 	const char *log_id;                /* queue id shown in TLS and connection log lines */
 };
 
@@ -72,7 +73,7 @@ const char *smtpc_relay(const struct smtpc_conn *c);
 const char *smtpc_tls_version(const struct smtpc_conn *c);
 bool smtpc_usable(const struct smtpc_conn *c);
 /* Before reusing a connection for another message: RSET. Returns 0 if it answered 250. */
-int smtpc_reset(struct smtpc_conn *c, const volatile sig_atomic_t *cancel);
+int smtpc_reset(struct smtpc_conn *c, const atomic_int *cancel);
 
 struct smtpc_msg {
 	const char *sender;      /* "" for <> */
@@ -87,7 +88,7 @@ struct smtpc_msg {
 /* One transaction: MAIL, RCPT per recipient, DATA. Fills st[i] for every recipient.
  * Returns 0 if the connection can be reused, -1 if it was lost or is in an unknown state. */
 int smtpc_send(struct smtpc_conn *c, const struct smtpc_msg *m, struct smtpc_status *st,
-               const volatile sig_atomic_t *cancel);
+               const atomic_int *cancel);
 
 /* ---- transport, shared by smtpc_session.c and smtpc_io.c ---- */
 struct ssl_st;
@@ -97,7 +98,7 @@ struct smtpc_io {
 	struct ssl_ctx_st *ctx;
 	struct ssl_st *ssl;
 	int timeout_ms;
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel;
 	bool cancelled;      /* the last failure was a cancellation */
 	bool timed_out;      /* the last failure was a timeout */
 	size_t rlen;

@@ -260,7 +260,7 @@ const char *smtpc_tls_version(const struct smtpc_conn *c) { return smtpc_io_tls_
 
 bool smtpc_usable(const struct smtpc_conn *c) { return c != NULL && c->usable; }
 
-int smtpc_reset(struct smtpc_conn *c, const volatile sig_atomic_t *cancel)
+int smtpc_reset(struct smtpc_conn *c, const atomic_int *cancel)
 {
 	struct smtpc_reply *r = sg_malloc(sizeof(*r));
 	const char *err;
@@ -415,7 +415,7 @@ io_failure:
 }
 
 int smtpc_send(struct smtpc_conn *c, const struct smtpc_msg *m, struct smtpc_status *st,
-               const volatile sig_atomic_t *cancel)
+               const atomic_int *cancel)
 {
 	c->io.cancel = cancel;
 	for (size_t i = 0; i < m->nrcpt; i++)

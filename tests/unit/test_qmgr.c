@@ -31,7 +31,7 @@ struct fixture {
 	struct spool *sp;
 	struct qmgr_env qe;
 	struct deliver_ctx *dc;
-	volatile sig_atomic_t cancel;
+	atomic_int cancel;
 	char dead_port[8];
 };
 

@@ -490,7 +490,7 @@ static void starttls(void **state)
 static void *set_later(void *arg)
 {
 	usleep(300000);
-	*(volatile sig_atomic_t *)arg = 1;
+	*(atomic_int *)arg = 1;
 	return NULL;
 }
 
@@ -513,7 +513,7 @@ static void silent_peer(void **state)
 	assert_int_equal(st.cls, SMTPC_TEMP);
 	assert_string_equal(st.dsn, "4.4.2");
 	assert_non_null(strstr(st.reply, "timed out"));
-	volatile sig_atomic_t cancel = 0;
+	atomic_int cancel = 0;
 	p.timeout_ms = 60000;
 	p.cancel = &cancel;
 	pthread_t t;

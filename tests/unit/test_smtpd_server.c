@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 static atomic_int committed;
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 static int sink_begin(void *ctx, char id_r[SG_QUEUE_ID_MAX], const char **error_r)
 {
