@@ -26,7 +26,7 @@ static const struct command commands[] = {
 	{"check-config", cli_check_config_cmd, "check-config -c FILE          validate a configuration"},
 	{"queue", cli_queue_cmd, "queue list|show ID|flush|delete ID -c FILE"},
 	{"cert", cli_cert_cmd, "cert issue|proxy|revoke|list|export|import -c FILE ...  S/MIME certificates"},
-	{"ca", cli_ca_cmd, "ca crl|trust -c FILE [CERT]      write the CA's CRL; trust a partner CA"},
+	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
 	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},

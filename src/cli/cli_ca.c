@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* The anchors file holds partners' CA certificates, a few KB each. */
 #define CA_ANCHORS_FILE_MAX (4 * 1024 * 1024)
@@ -25,7 +26,8 @@ static int ca_usage(void)
 	           "       sealgate ca trust -c FILE CERT   trust the CA certificate(s) in CERT (PEM, "
 	           "DER or .p7b)\n"
 	           "                                        for verifying signatures "
-	           "(ca.trust_anchors)");
+	           "(ca.trust_anchors)\n"
+	           "       sealgate ca anchors -c FILE      list them");
 	return 2;
 }
 
@@ -149,6 +151,44 @@ static int ca_trust_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+/* `ca anchors`: what ca.trust_anchors holds, one line per certificate. */
+static int ca_anchors_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return ca_usage();
+	char path[SG_PATH_MAX], *text = NULL;
+	size_t len = 0, n = 0;
+	const char *err;
+	if (settings_path(ctx->settings, "ca.trust_anchors", path, sizeof(path)) < 0 ||
+	    sg_file_read_all(path, CA_ANCHORS_FILE_MAX, &text, &len, &err) < 0) {
+		printf("no trust anchors besides the system's and the instance CA (%s: none yet)\n",
+		       path);
+		return 0;
+	}
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	for (char *p = strstr(text, begin); p != NULL; p = strstr(p + 1, begin)) {
+		unsigned char *der = NULL;
+		size_t der_len = 0;
+		struct smime_certinfo info;
+		if (smime_cert_to_der((unsigned char *)p, len - (size_t)(p - text), &der, &der_len,
+		                      &err) < 0 ||
+		    smime_cert_parse(der, der_len, &info, &err) < 0) {
+			printf("(a certificate that cannot be read: %s)\n", err);
+		} else {
+			char until[32];
+			struct tm tm;
+			strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&info.not_after, &tm));
+			printf("%s  until %s  SHA-256 %s\n", info.subject, until, info.fingerprint);
+			n++;
+		}
+		sg_free(&der);
+	}
+	printf("%zu trust anchor(s) in %s\n", n, path);
+	sg_free(&text);
+	return 0;
+}
+
 static int ca_crl_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	(void)argv;
@@ -162,6 +202,7 @@ int cli_ca_cmd(int argc, char **argv)
 	static const struct cli_subcommand table[] = {
 		{"crl", ca_crl_cmd, true},
 		{"trust", ca_trust_cmd, false},
+		{"anchors", ca_anchors_cmd, false},
 	};
 	return cli_dispatch(table, sizeof(table) / sizeof(table[0]), argc, argv, ca_usage);
 }

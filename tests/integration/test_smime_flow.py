@@ -246,6 +246,8 @@ def test_trusted_partner_ca_makes_signatures_valid_and_signer_harvested_for_repl
         smime_gw, partner, workdir):
     r = smime_gw.cli("ca", "trust", str(partner / "ca.crt"))
     assert r.returncode == 0 and "trusted: CN=Partner CA" in r.stdout, r.stderr
+    listing = smime_gw.cli("ca", "anchors").stdout
+    assert "CN=Partner CA" in listing and "1 trust anchor(s)" in listing
     smime_gw.stop()
     smime_gw.start()  # the queue manager reads ca.trust_anchors when it starts
     carol_crt, carol_key = partner_user(partner, "carol")
