@@ -48,8 +48,16 @@ def test_children_run_as_the_account_behind_a_privileged_port(gw_factory):
     g.start()
     uid = pwd.getpwnam(ACCOUNT).pw_uid
     assert status(g.proc.pid)["Uid"].split()[0] == "0"  # the master binds and restarts
+
+    def all_changed():  # smtpd answers first; the others may still be starting
+        try:
+            kids = children(g.proc.pid)
+            return len(kids) >= 5 and all(status(p)["Uid"].split()[0] == str(uid) for p in kids)
+        except FileNotFoundError:
+            return False
+
+    sgrig.wait_for(all_changed, 20, what="smtpd, qmgr, ldapd, portal and tick as the account")
     kids = children(g.proc.pid)
-    assert len(kids) >= 5, kids  # smtpd, qmgr, ldapd, portal, tick
     for pid in kids:
         st = status(pid)
         assert st["Uid"].split() == [str(uid)] * 4, (pid, st["Uid"])
