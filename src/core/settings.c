@@ -37,7 +37,7 @@ static const struct setting_def table[] = {
 	 "Lifetime in days of user and proxy certificates the CA issues."},
 	{"ca.trust_anchors", SETTING_PATH, "ca/anchors.pem", 0, 0, NULL, false,
 	 "PEM file of further trust anchors (partners' CAs) for verifying signatures; `sealgate ca trust FILE` adds to it. No file: the system store and the instance CA only."},
-	{"ca.crl_url", SETTING_STRING, "", 0, 0, NULL, false,
+	{"ca.crl_url", SETTING_URL, "", 0, 0, NULL, false,
 	 "URL of the CA's CRL (e.g. the portal's https://HOST/ca.crl, or http:// on a web server of yours) written into every certificate issued from now on, so that clients can check revocation. Empty: none (set it only where clients can fetch it)."},
 	{"ca.crl_days", SETTING_INT, "30", 1, 365, NULL, false,
 	 "Days until the nextUpdate of the CRL written by `sealgate ca crl`."},
@@ -118,7 +118,7 @@ static const struct setting_def table[] = {
 
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
-	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, false,
+	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, true,
 	 "Public URL of the portal, used in links in mails and PDFs."},
 	{"portal.connections_per_client", SETTING_INT, "32", 0, 256, NULL, false,
 	 "Concurrent portal connections from one client address (0: no limit, e.g. behind a reverse proxy, where every connection comes from the proxy)."},

@@ -133,6 +133,22 @@ static int check_route(const char *value, char *why, size_t whysize)
 	return -1;
 }
 
+/* http(s)://, then printable ASCII without spaces (what goes into links and certificates); ""
+ * passes the type check (required keys are refused before). */
+static int check_url(const char *value, char *why, size_t whysize)
+{
+	if (value[0] == '\0')
+		return 0;
+	bool ok = strlen(value) <= 255 &&
+	          (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
+	for (const char *c = value; ok && *c != '\0'; c++)
+		ok = *c > ' ' && *c < 0x7f;
+	if (!ok)
+		snprintf(why, whysize, "must be an https:// or http:// URL of at most 255 characters, "
+		                       "without spaces");
+	return ok ? 0 : -1;
+}
+
 static int check_enum(const struct setting_def *def, const char *value, char *why,
                       size_t whysize)
 {
@@ -189,11 +205,7 @@ int settings_validate(const struct setting_def *def, const char *value, char *wh
 	case SETTING_ENDPOINTS: return check_list(value, check_endpoint, def->required, why, whysize);
 	case SETTING_NETWORKS: return check_list(value, check_network, def->required, why, whysize);
 	case SETTING_ROUTE: return check_route(value, why, whysize);
-	case SETTING_URL:
-		if (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0)
-			return 0;
-		snprintf(why, whysize, "must start with https:// or http://");
-		return -1;
+	case SETTING_URL: return check_url(value, why, whysize);
 	}
 	return -1;
 }

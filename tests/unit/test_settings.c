@@ -87,6 +87,11 @@ static void validation_table(void **state)
 		{"gateway.internal_domains", "", -1, "set"},
 		{"gateway.internal_domains", "bad..domain", -1, "not a domain"},
 		{"portal.base_url", "ftp://x", -1, "https://"},
+		{"portal.base_url", "", -1, "set"},
+		{"portal.base_url", "https://mail.example.com/a b", -1, "without spaces"},
+		{"ca.crl_url", "", 0, NULL}, /* optional: no distribution point */
+		{"ca.crl_url", "http://pki.example.com/ca.crl", 0, NULL},
+		{"ca.crl_url", "http://pki.example.com/\x01", -1, "without spaces"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char why[256] = "";
