@@ -84,12 +84,12 @@ static _Thread_local struct {
 	char *bad;
 	size_t badsize;
 	bool chown;
+	bool shallow; /* the directory and its entries, not what is below them */
 	int error;
 } walk;
 
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	(void)ftw;
 	if (type == FTW_NS || type == FTW_DNR) {
 		walk.error = errno != 0 ? errno : EACCES;
 		sg_strlcpy(walk.bad, path, walk.badsize);
@@ -107,12 +107,13 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 		sg_strlcpy(walk.bad, path, walk.badsize);
 		return FTW_STOP;
 	}
-	return FTW_CONTINUE;
+	return walk.shallow && type == FTW_D && ftw->level > 0 ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
 }
 
-static int run_walk(const char *path, const struct sandbox_account *a, bool do_chown, char *bad,
-                    size_t badsize)
+static int run_walk(const char *path, const struct sandbox_account *a, bool do_chown,
+                    bool shallow, char *bad, size_t badsize)
 {
+	walk.shallow = shallow;
 	walk.uid = a->uid;
 	walk.gid = a->gid;
 	walk.bad = bad;
@@ -128,15 +129,19 @@ static int run_walk(const char *path, const struct sandbox_account *a, bool do_c
 	return bad[0] != '\0' ? 1 : 0;
 }
 
-int sandbox_find_foreign(const char *const *paths, const struct sandbox_account *a, char *bad,
-                         size_t badsize, const char **error_r)
+int sandbox_find_foreign(const char *const *paths, const char *const *trees,
+                         const struct sandbox_account *a, char *bad, size_t badsize,
+                         const char **error_r)
 {
-	for (size_t i = 0; paths[i] != NULL; i++) {
-		int rc = run_walk(paths[i], a, false, bad, badsize);
-		if (rc != 0) {
-			if (rc < 0)
-				*error_r = "cannot read it";
-			return rc;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *const *list = pass == 0 ? paths : trees;
+		for (size_t i = 0; list[i] != NULL; i++) {
+			int rc = run_walk(list[i], a, false, pass == 0, bad, badsize);
+			if (rc != 0) {
+				if (rc < 0)
+					*error_r = "cannot read it";
+				return rc;
+			}
 		}
 	}
 	return 0;
@@ -145,7 +150,7 @@ int sandbox_find_foreign(const char *const *paths, const struct sandbox_account 
 int sandbox_chown_tree(const char *dir, const struct sandbox_account *a, const char **error_r)
 {
 	char bad[512];
-	if (run_walk(dir, a, true, bad, sizeof(bad)) != 0) {
+	if (run_walk(dir, a, true, false, bad, sizeof(bad)) != 0) {
 		*error_r = "cannot change the owner of a file in it";
 		return -1;
 	}

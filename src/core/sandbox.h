@@ -21,10 +21,12 @@ int sandbox_account_find(const char *name, struct sandbox_account *a_r, const ch
 /* Becomes a: from root, its primary group alone, its uid, and no way back (checked); not as
  * root, succeeds only if this process already is a. Either way no new privileges by exec. */
 int sandbox_become(const struct sandbox_account *a, const char **error_r);
-/* Walks each path (file or directory tree, NULL-terminated list; missing ones are skipped) for
- * an entry a does not own: 1 with its path in bad, 0 none, -1 with *error_r. */
-int sandbox_find_foreign(const char *const *paths, const struct sandbox_account *a, char *bad,
-                         size_t badsize, const char **error_r);
+/* Looks for an entry a does not own: each of paths with its direct entries, each of trees with
+ * everything below (NULL-terminated lists; missing ones are skipped). 1 with its path in bad,
+ * 0 none, -1 with *error_r. */
+int sandbox_find_foreign(const char *const *paths, const char *const *trees,
+                         const struct sandbox_account *a, char *bad, size_t badsize,
+                         const char **error_r);
 /* chown -R dir to a, without following symbolic links. */
 int sandbox_chown_tree(const char *dir, const struct sandbox_account *a, const char **error_r);
 

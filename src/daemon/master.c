@@ -316,17 +316,28 @@ static int check_account(const struct settings *s)
 		         "root (it changes to %s) or as %s", name, name, name);
 		return -1;
 	}
-	char spool[SG_PATH_MAX], key[SG_PATH_MAX], db[SG_PATH_MAX], bad[SG_PATH_MAX];
+	char spool[SG_PATH_MAX], key[SG_PATH_MAX], db[SG_PATH_MAX], ca[SG_PATH_MAX];
+	char tls[SG_PATH_MAX], bad[SG_PATH_MAX];
 	const char *url = settings_get(s, "store.database");
 	if (settings_path(s, "gateway.spool_dir", spool, sizeof(spool)) < 0 ||
 	    settings_path(s, "gateway.master_key", key, sizeof(key)) < 0 ||
+	    settings_path(s, "gateway.ca_dir", ca, sizeof(ca)) < 0 ||
+	    settings_path(s, "smtp.tls_key", tls, sizeof(tls)) < 0 ||
 	    sg_path_resolve(db, sizeof(db), settings_dir(s),
 	                    strncmp(url, "sqlite:", 7) == 0 ? url + 7 : "") < 0) {
 		sg_error("gateway.user: a path of the instance is too long");
 		return -1;
 	}
-	const char *paths[] = {settings_dir(s), spool, key, db, NULL};
-	int rc = sandbox_find_foreign(paths, &a, bad, sizeof(bad), &err);
+	/* The instance directory one level deep (not its Maildirs, which may be large), what the
+	 * store writes beside its file (journal), and the trees the processes read and write. */
+	char db_dir[SG_PATH_MAX];
+	sg_strlcpy(db_dir, db, sizeof(db_dir));
+	char *slash = strrchr(db_dir, '/');
+	if (slash != NULL && slash != db_dir)
+		*slash = '\0';
+	const char *paths[] = {settings_dir(s), db_dir, NULL};
+	const char *trees[] = {spool, key, ca, tls, NULL};
+	int rc = sandbox_find_foreign(paths, trees, &a, bad, sizeof(bad), &err);
 	if (rc != 0)
 		sg_error("gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", name, bad,
 		         rc < 0 ? "cannot be read" : "belongs to another account", name,

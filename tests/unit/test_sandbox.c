@@ -48,14 +48,17 @@ static void ownership_walk_and_chown(void **state)
 	struct sandbox_account a;
 	const char *err;
 	assert_int_equal(sandbox_account_find("nobody", &a, &err), 0);
+	const char *none[] = {NULL};
 	const char *paths[] = {dir, "/tmp/sg-sandbox-missing", NULL};
-	assert_int_equal(sandbox_find_foreign(paths, &a, bad, sizeof(bad), &err), 1);
+	assert_int_equal(sandbox_find_foreign(none, paths, &a, bad, sizeof(bad), &err), 1);
 	assert_string_equal(bad, dir); /* the top first */
 	assert_int_equal(sandbox_chown_tree(dir, &a, &err), 0);
-	assert_int_equal(sandbox_find_foreign(paths, &a, bad, sizeof(bad), &err), 0);
+	assert_int_equal(sandbox_find_foreign(none, paths, &a, bad, sizeof(bad), &err), 0);
 	assert_int_equal(chown(file, 0, 0), 0);
-	assert_int_equal(sandbox_find_foreign(paths, &a, bad, sizeof(bad), &err), 1);
+	assert_int_equal(sandbox_find_foreign(none, paths, &a, bad, sizeof(bad), &err), 1);
 	assert_string_equal(bad, file);
+	/* one level deep: spool/ itself is the account's, what is below it is not looked at */
+	assert_int_equal(sandbox_find_foreign(paths, none, &a, bad, sizeof(bad), &err), 0);
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
