@@ -50,10 +50,8 @@ int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout)
 	if (settings_path(ctx->settings, "gateway.ca_dir", dir, sizeof(dir)) < 0 ||
 	    sg_path_join(path, sizeof(path), dir, "crl.pem") < 0)
 		cli_errorf("gateway.ca_dir: path too long");
-	else if (ca_crl(ctx->ca, revoked, n, days, &pem, &pem_len, &err) < 0)
-		cli_errorf("CRL: %s", err);
-	else if (sg_file_write_atomic(path, pem, pem_len, 0644, &err) < 0)
-		cli_errorf("%s: %s: %s", path, err, strerror(errno));
+	else if (ca_crl_write(ctx->ca, revoked, n, days, path, &pem, &pem_len, &err) < 0)
+		cli_errorf("CRL %s: %s", path, err);
 	else
 		rc = 0;
 	if (rc == 0 && to_stdout)

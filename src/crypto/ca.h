@@ -48,6 +48,9 @@ int ca_set_crl_url(struct ca *ca, const char *url, const char **error_r);
 int ca_crl(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
            char **pem_r, size_t *pem_len_r, const char **error_r);
 
+/* ca_crl() written atomically to path (0644), the PEM kept in *pem_r (caller frees). */
+int ca_crl_write(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
+                 const char *path, char **pem_r, size_t *pem_len_r, const char **error_r);
 /* The DER form of a PEM CRL (what /ca.crl serves; caller frees). */
 int ca_crl_pem_to_der(const char *pem, size_t len, unsigned char **der_r, size_t *der_len_r,
                       const char **error_r);

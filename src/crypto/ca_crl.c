@@ -5,6 +5,7 @@
 #include "crypto/ca_priv.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/smime_priv.h"
+#include "core/sg_file.h"
 #include "core/sg_mem.h"
 
 #include <openssl/err.h>
@@ -76,6 +77,18 @@ out:
 	BIO_free(b);
 	X509_CRL_free(crl);
 	return rc;
+}
+
+int ca_crl_write(const struct ca *ca, const struct ca_revoked *revoked, size_t count, int days,
+                 const char *path, char **pem_r, size_t *pem_len_r, const char **error_r)
+{
+	if (ca_crl(ca, revoked, count, days, pem_r, pem_len_r, error_r) < 0)
+		return -1;
+	if (sg_file_write_atomic(path, *pem_r, *pem_len_r, 0644, error_r) < 0) {
+		sg_free(pem_r);
+		return -1;
+	}
+	return 0;
 }
 
 int ca_crl_pem_to_der(const char *pem, size_t len, unsigned char **der_r, size_t *der_len_r,

@@ -38,8 +38,7 @@ static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *pa
 		struct ca_revoked *revoked = sg_calloc(n + 1, sizeof(*revoked));
 		for (size_t i = 0; i < n; i++)
 			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at};
-		if (ca_crl(ca, revoked, n, (int)days, &pem, &len, &err) == 0 &&
-		    sg_file_write_atomic(path, pem, len, 0644, &err) == 0)
+		if (ca_crl_write(ca, revoked, n, (int)days, path, &pem, &len, &err) == 0)
 			sg_info("CRL refreshed (%zu revoked): %s", n, path);
 		else
 			sg_error("refreshing the CRL %s: %s; will try again", path, err);
