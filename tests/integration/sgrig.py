@@ -3,6 +3,7 @@ raw SMTP -- kept out of conftest.py so bench/ and a shell can use them too.
 Stdlib only (Debian's /usr/bin/python3)."""
 
 import os
+import random
 import re
 import signal
 import socket
@@ -10,26 +11,66 @@ import subprocess
 import threading
 import time
 
-SEALGATE_BIN = os.environ.get("SEALGATE_BIN", "/work/main/build/sealgate")
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEALGATE_BIN = os.environ.get("SEALGATE_BIN", os.path.join(_CHECKOUT, "build", "sealgate"))
+# Real third-party messages and keys: $SEALGATE_CORPUS, else ../shared/corpus beside the checkout.
+CORPUS = os.environ.get("SEALGATE_CORPUS") or os.path.join(os.path.dirname(_CHECKOUT), "shared",
+                                                            "corpus")
 DOMAIN = "example.com"
 HOSTNAME = "gw.example.com"
 
 _ports_lock = threading.Lock()
 _ports_given = set()
+_port_cursor = {}
 
 
-def free_port():
-    """A loopback TCP port nobody listens on now and that this process has not handed out."""
+def _port_block():
+    """This process's share of the ports below the kernel's ephemeral range (no outgoing
+    connection is ever given one of them): pytest-xdist worker gwN of M gets the Nth of M
+    blocks, so parallel workers never hand out the same port."""
+    lo, hi = 20000, 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (hi - lo) // max(count, 1)
+    return lo + index * size, lo + (index + 1) * size
+
+
+def _bindable(port):
+    """Nobody holds port now (no listener, no connection in TIME_WAIT): bind without
+    SO_REUSEADDR succeeds."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(lo=None, hi=None):
+    """A loopback TCP port nobody holds now and that this process has not handed out, from this
+    process's block (or [lo, hi)). Ports are handed out in order from a random start, so another
+    process on the machine (another checkout's test run) rarely meets the same one; a gateway
+    that still loses a race for its port is restarted on new ones (Gateway.start)."""
     with _ports_lock:
-        for _ in range(200):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            s.close()
-            if port not in _ports_given:
+        lo, hi = (lo, hi) if lo is not None else _port_block()
+        cursor = _port_cursor.get((lo, hi))
+        if cursor is None:
+            cursor = random.Random(os.getpid() * 7919 + time.time_ns()).randrange(lo, hi)
+        for k in range(hi - lo):
+            port = lo + (cursor - lo + k) % (hi - lo)
+            if port not in _ports_given and _bindable(port):
                 _ports_given.add(port)
+                _port_cursor[(lo, hi)] = port + 1 if port + 1 < hi else lo
                 return port
-    raise RuntimeError("no free loopback port")
+    raise RuntimeError(f"no free loopback port in [{lo}, {hi})")
 
 
 def port_open(port, host="127.0.0.1", timeout=0.5):
@@ -221,6 +262,31 @@ class Gateway:
     # -- process
 
     def start(self, timeout=30):
+        """Runs the gateway and waits for its banner. A gateway that lost a race for one of its
+        ports (another process took it since free_port) is started again on new ports."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as e:
+                if attempt == 2 or "cannot bind" not in str(e) or not self._ports_are_ours():
+                    raise
+                self.port, self.ldap_port, self.portal_port = free_port(), free_port(), free_port()
+                self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
+                            "ldap.listen": f"127.0.0.1:{self.ldap_port}",
+                            "portal.listen": f"127.0.0.1:{self.portal_port}"})
+
+    def _ports_are_ours(self):
+        """The listen addresses are still the ones this class picked (a test may have set its
+        own, which must not be changed behind its back)."""
+        want = {"smtp.listen": self.port, "ldap.listen": self.ldap_port,
+                "portal.listen": self.portal_port}
+        for key, port in want.items():
+            r = self.cli("config", "get", key)
+            if r.returncode != 0 or r.stdout.strip() != f"127.0.0.1:{port}":
+                return False
+        return True
+
+    def _start_once(self, timeout):
         assert self.proc is None or self.proc.poll() is not None, "already running"
         logf = open(self.logpath, "ab")
         logf.write(f"===== start {time.strftime('%H:%M:%S')} =====\n".encode())
@@ -303,6 +369,12 @@ class Gateway:
     def wait_log(self, pattern, timeout=20):
         rx = re.compile(pattern)
         return wait_for(lambda: rx.search(self.log()), timeout, what=f"log line /{pattern}/")
+
+    def wait_queue_empty(self, timeout=30):
+        """Until `queue list` shows nothing: every accepted message delivered or bounced, so a
+        message that should not have been delivered has had every chance to be."""
+        wait_for(lambda: "Queue is empty" in self.queue("list").stdout, timeout,
+                 what="an empty queue")
 
     def log_tail(self, lines=60):
         return tail(self.logpath, lines)

@@ -7,7 +7,9 @@ import subprocess
 
 import pytest
 
-CORPUS = os.environ.get("SEALGATE_PGP_CORPUS", "/work/shared/corpus")
+import sgrig
+
+CORPUS = sgrig.CORPUS
 KEYS = os.path.join(CORPUS, "thunderbird-openpgp", "keys")
 ALICE = os.path.join(KEYS, "alice@openpgp.example-0xf231550c4f47e38e-pub.asc")
 BOB = os.path.join(KEYS, "bob@openpgp.example-0xfbfcc82a015e7330-pub.asc")
@@ -18,7 +20,7 @@ GMIME = os.path.join(CORPUS, "gmime-tests", "pgp", "gmime.gpg.pub")
 ALICE_FPR = "EB85BB5FA33A75E15E944E63F231550C4F47E38E"
 BOB_FPR = "D1A66E1A23B182C9980F788CFBFCC82A015E7330"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(ALICE), reason="OpenPGP corpus not present")
+pytestmark = pytest.mark.skipif(not os.path.exists(ALICE), reason=f"no OpenPGP corpus at {CORPUS} (set SEALGATE_CORPUS)")
 
 
 def gpg(home, *args, input=None):

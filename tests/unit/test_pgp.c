@@ -20,7 +20,8 @@
 
 #include <cmocka.h>
 
-#define CORPUS_DEFAULT "/work/shared/corpus"
+#include "corpus.h"
+
 #define NOW 1795800000 /* 2026-11-27 */
 #define ALICE_FPR "EB85BB5FA33A75E15E944E63F231550C4F47E38E"
 #define BOB_FPR "D1A66E1A23B182C9980F788CFBFCC82A015E7330"
@@ -34,8 +35,7 @@ struct fx {
 
 static const char *corpus(void)
 {
-	const char *c = getenv("SEALGATE_PGP_CORPUS");
-	return c != NULL ? c : CORPUS_DEFAULT;
+	return corpus_root();
 }
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -86,9 +86,7 @@ static void spit(const char *path, const void *data, size_t len)
 
 static bool have_corpus(void)
 {
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/thunderbird-openpgp/README.md", corpus());
-	return access(path, R_OK) == 0;
+	return corpus_has("thunderbird-openpgp/README.md");
 }
 
 /* A fresh GNUPGHOME for the peer, with loopback pinentry. */
