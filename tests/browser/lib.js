@@ -105,14 +105,22 @@ print(json.dumps(out))`;
     { input: Buffer.from(raw, 'latin1'), encoding: 'utf8' }));
 }
 
+// The lines the master and the sanitizers really write when something went wrong (the same
+// list as PROBLEM_RX in tests/integration/sgrig.py): a child that crashed or exited non-zero,
+// a restart, a sanitizer report, an SQL error.
+const PROBLEM_RX = new RegExp('AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' +
+  '|restarting in \\d+ ms|exited with status [1-9]|killed by signal|children still running after' +
+  '|error: store: ');
+
 // Stops the instance; a clean log (no sanitizer report, no crash) is one more result.
 async function finish(gw, browser, failed) {
   if (browser) await browser.close();
-  const exited = new Promise((r) => gw.proc.on('exit', r));
+  const exited = new Promise((r) => gw.proc.on('exit', (code, signal) => r({ code, signal })));
   gw.proc.kill('SIGTERM');
-  await exited;
+  const { code, signal } = await exited;
+  results.push([`the gateway exits 0 on SIGTERM (got ${code ?? signal})`, code === 0]);
   const log = fs.readFileSync(path.join(gw.dir, 'sealgate.log'), 'utf8');
-  const problems = log.split('\n').filter((l) => /Sanitizer|runtime error|exited on signal/.test(l));
+  const problems = log.split('\n').filter((l) => PROBLEM_RX.test(l));
   results.push(['no sanitizer reports or crashes in the gateway log', problems.length === 0]);
   if (problems.length) console.log(`FAIL sanitizer/crash lines:\n${problems.slice(0, 10).join('\n')}`);
   else if (!failed) fs.rmSync(gw.dir, { recursive: true, force: true });

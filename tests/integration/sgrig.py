@@ -247,7 +247,8 @@ class Gateway:
         argv = [SEALGATE_BIN] + list(args)
         if conf:
             argv += ["-c", self.conf]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+        return check_cli(subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                        input=input), argv)
 
     def set(self, **kv):
         """config set for each key (dotted names need the ** form)."""
@@ -386,6 +387,28 @@ class Gateway:
 PROBLEM_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
                         r"|restarting in \d+ ms|exited with status [1-9]|killed by signal"
                         r"|children still running after|error: store: ")
+
+
+# Only a sanitizer says this: ASan/UBSan exit 1, which is also our CLI's refusal, so a CLI run
+# that a test expects to fail could crash unseen without this check.
+SANITIZER_RX = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|UndefinedBehaviorSanitizer"
+                          r"|runtime error: |SUMMARY: (Address|Undefined|Leak)")
+
+
+def check_cli(result, argv=None):
+    """result (a CompletedProcess of the sealgate CLI, text or bytes) unless its output holds a
+    sanitizer report, which fails the test whatever the exit code."""
+    out = [result.stdout, result.stderr]
+    text = "".join(o.decode("utf-8", "replace") if isinstance(o, bytes) else (o or "") for o in out)
+    if SANITIZER_RX.search(text):
+        raise AssertionError(f"sanitizer report from {argv or result.args}:\n{text[-4000:]}")
+    return result
+
+
+def run_cli(argv, **kw):
+    """subprocess.run of a sealgate CLI command (output captured), checked by check_cli."""
+    kw.setdefault("capture_output", True)
+    return check_cli(subprocess.run(argv, **kw), argv)
 
 
 def log_problems(text):

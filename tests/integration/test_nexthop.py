@@ -156,12 +156,14 @@ def test_queue_list_show_delete(gw_factory, sink_factory, workdir):
     shown = g.queue("show", drop)
     assert shown.returncode == 0, shown.stderr
     assert "drop@remote.test" in shown.stdout and "alice@example.com" in shown.stdout
-    assert g.queue("show", "NOSUCHID").returncode != 0
+    r = g.queue("show", "NOSUCHID")
+    assert r.returncode != 0 and "NOSUCHID" in r.stdout + r.stderr, r.stdout + r.stderr
     r = g.queue("delete", drop)
     assert r.returncode == 0, r.stdout + r.stderr
     listing = queue_ids(g)
     assert drop not in listing and keep in listing
-    assert g.queue("delete", drop).returncode != 0, "deleting twice must fail"
+    r = g.queue("delete", drop)
+    assert r.returncode != 0 and drop in r.stdout + r.stderr, "deleting twice must fail: " + r.stderr
     sink = sink_factory(hop)
     g.queue("flush")
     (m,) = sink.wait_messages(1)

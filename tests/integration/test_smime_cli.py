@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+import sgrig
+
 BIN = os.environ.get("SEALGATE_BIN",
                      os.path.join(os.path.dirname(__file__), "..", "..", "build", "sealgate"))
 
@@ -24,6 +26,8 @@ ENTITY = ("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 
 def run(args, stdin=None, check=True, env=None):
     p = subprocess.run(args, input=stdin, capture_output=True, env=env, timeout=120)
+    if args[0] == BIN:
+        sgrig.check_cli(p, args)
     if check and p.returncode != 0:
         raise AssertionError(f"{args} -> {p.returncode}\nstdout: {p.stdout!r}\nstderr: {p.stderr!r}")
     return p

@@ -23,6 +23,8 @@ OPENSSL = shutil.which("openssl")
 
 def run(*args, input=None, check=True, env=None):
     r = subprocess.run(list(args), input=input, capture_output=True, env=env, timeout=60)
+    if args[0] == sgrig.SEALGATE_BIN:
+        sgrig.check_cli(r, args)
     if check and r.returncode != 0:
         raise AssertionError(f"{args[0]} failed: {r.stderr.decode(errors='replace')}")
     return r
@@ -149,8 +151,8 @@ def test_gpgsm_decrypts_what_we_send(smime_gw, partner, workdir):
 
 def test_bcc_recipient_gets_its_own_copy(smime_gw, partner, workdir):
     r = smime_gw.cli("cert", "import", "carol@partner.test", str(partner / "bob.crt"))
-    # bob's certificate does not name carol: the import must refuse it
-    assert r.returncode != 0
+    # bob's certificate does not name carol: the import must refuse it, and say why
+    assert r.returncode != 0 and "carol@partner.test" in r.stdout + r.stderr, r.stdout + r.stderr
     # carol gets a certificate from a second partner key instead
     d = partner
     run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "carol.key"),
