@@ -43,11 +43,35 @@ def test_delivery_through_private_postfix(gw_factory, postfix_factory):
         (got,) = wait_maildir(pf.maildir(rcpt), timeout=30)
         assert header_values(got, "Message-ID") == [b"<pf-1@example.com>"]
         assert got.replace(b"\r\n", b"\n").endswith(b"\n\nGr\xc3\xbc\xc3\x9fe\n..two dots\n")
-        # Postfix's own Received line sits on top of the gateway's
-        assert len(header_values(got, "Received")) >= 2
+        # Postfix's own Received line sits on top of the gateway's, and says TLS carried it
+        received = header_values(got, "Received")
+        assert len(received) >= 2
+        assert re.search(rb"\(using TLSv1\.[23] with cipher", received[0]), received[0]
     g.wait_log(r"to=<bob@example\.com>.*relay=.*status=sent")
     g.wait_log(r"to=<carol@remote\.test>.*relay=.*status=sent")
     assert "status=deferred" not in g.log()
+    assert re.search(r"TLS connection established to 127\.0\.0\.1", g.log()), g.log_tail()
+    assert "without STARTTLS" not in g.log(), "the delivery fell back to plain text"
+    assert re.search(r"TLS connection established from \S*\[127\.0\.0\.1\]: TLSv1\.[23]", pf.log())
+
+
+def test_failed_starttls_is_retried_in_clear_and_logged(gw_factory, postfix_factory):
+    """Opportunistic TLS: a next hop that offers STARTTLS but cannot complete it (this Postfix
+    only speaks TLS 1.0, which OpenSSL 3 here refuses) still gets the mail, in clear, and the
+    gateway's log says so."""
+    pf = postfix_factory({"example.com": ["bob"]},
+                         extra_main={"smtpd_tls_protocols": ">=TLSv1, <=TLSv1",
+                                     "smtpd_tls_mandatory_protocols": ">=TLSv1, <=TLSv1"})
+    g = gw_factory()
+    g.set(**{"route.internal": f"smtp:127.0.0.1:{pf.port}",
+             "route.external": f"smtp:127.0.0.1:{pf.port}"})
+    g.start()
+    send(g, "alice@example.com", ["bob@example.com"],
+         b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: clear\r\n\r\nhi\r\n")
+    (got,) = wait_maildir(pf.maildir("bob@example.com"), timeout=60)
+    assert b"using TLS" not in header_values(got, "Received")[0]
+    g.wait_log(r"retrying 127\.0\.0\.1:\d+ without STARTTLS")
+    g.wait_log(r"to=<bob@example\.com>.*status=sent")
 
 
 def test_behind_postfix_as_after_queue_filter(gw_factory, postfix_factory):
