@@ -47,7 +47,7 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
     "$bin" "${opts[@]}" -seed="$seed" -runs="$runs" "$work" "$seeds" > "$log" 2>&1 ||
       fail "$name" "$log" "seed $seed, $runs runs"
     echo "fuzz: $name: $nseeds corpus inputs replayed, $runs runs with seed $seed:" \
-         "$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$') executed"
+         "$(grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | sed 's/DONE *//')"
   else
     "$bin" "${opts[@]}" -max_total_time="$mode" "$work" "$seeds" > "$log" 2>&1 ||
       fail "$name" "$log" "random fuzzing for ${mode}s"
