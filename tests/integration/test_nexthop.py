@@ -8,7 +8,6 @@ import os
 import re
 import smtplib
 
-
 import sgrig
 from conftest import maildir_routes
 from sgrig import header_values, wait_for, wait_maildir
