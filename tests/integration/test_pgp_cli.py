@@ -3,6 +3,7 @@ as the peer that reads what `export` prints. Keys come from the Thunderbird and 
 (corpus/thunderbird-openpgp/README.md)."""
 import os
 import re
+import sqlite3
 import subprocess
 
 import pytest
@@ -104,10 +105,15 @@ def test_generate_for_internal_users_only(gw_factory, gnupg, workdir):
     fpr = re.search(r"generated ([0-9A-F]{40}) for alice@example\.com", r.stdout).group(1)
     lst = g.cli("pgp", "list", "alice@example.com").stdout
     assert re.search(rf"{fpr} generated +active +expires never secret-held", lst)
-    # the store holds the secret sealed, never in clear
-    db = open(os.path.join(g.dir, "sealgate.db"), "rb").read() \
-        if os.path.exists(os.path.join(g.dir, "sealgate.db")) else b""
-    assert b"-----BEGIN PGP PRIVATE KEY" not in db
+    # the store holds the secret sealed, never in clear: armoured or binary, gpg finds no
+    # OpenPGP packet at all in the sealed column
+    with sqlite3.connect(os.path.join(g.dir, "sealgate.db")) as db:
+        (sealed,) = db.execute("SELECT sealed FROM pgp_keys WHERE fingerprint = ?",
+                               (fpr,)).fetchone()
+    assert sealed and len(sealed) > 32
+    assert b"-----BEGIN PGP PRIVATE KEY" not in sealed
+    packets = gpg(gnupg, "--list-packets", input=sealed)
+    assert b"secret key packet" not in packets.stdout and packets.returncode != 0, packets.stdout
 
     # gpg takes the exported key and can encrypt to it
     pub = g.cli("pgp", "export", "alice@example.com").stdout.encode()
