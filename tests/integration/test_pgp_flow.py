@@ -107,9 +107,15 @@ def test_bcc_key_id_is_not_in_other_copies(pgp_gw, gpg, workdir):
     wait_maildir(os.path.join(pgp_gw.md_ext, "carol@partner.test"), 1)
     packets = gpg.run("--list-packets", input=pgp_payload(maildir_messages(bob)[0]),
                       check=False).stdout.decode()
-    carol_sub = gpg.run("--with-colons", "--list-keys", "carol@partner.test").stdout.decode()
-    carol_ids = re.findall(r"^sub:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):", carol_sub, re.M)
-    assert carol_ids and not any(k in packets for k in carol_ids)
+    recipients = re.findall(r"^:pubkey enc packet: .* keyid ([0-9A-F]{16})$", packets, re.M)
+
+    def subkeys(addr):
+        out = gpg.run("--with-colons", "--list-keys", addr).stdout.decode()
+        return re.findall(r"^sub:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):", out, re.M)
+    # bob's copy is readable OpenPGP naming bob's key (gpg parsed it) and not carol's
+    assert recipients and set(recipients) & set(subkeys("bob@partner.test")), packets
+    carol_ids = subkeys("carol@partner.test")
+    assert carol_ids and not set(carol_ids) & set(recipients), packets
 
 
 def test_inbound_gpg_mail_is_decrypted_and_verified(pgp_gw, gpg, workdir):
@@ -147,13 +153,15 @@ def test_autocrypt_learns_and_never_replaces_silently(gateway, gpg, workdir):
     wait_maildir(os.path.join(gateway.md_int, "alice@example.com"), 1)
     gateway.wait_log(r"learned OpenPGP key")
     listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
-    assert "autocrypt" in listing and "active" in listing
+    first = gpg.fpr("dave@partner.test")
+    assert re.search(rf"{first} autocrypt +active", listing), listing
     # a different key for the same address is kept pending, never swapped in
     (workdir / "g2").mkdir()
     other = Gpg(str(workdir / "g2" / "home"))
     try:
         other.new_key("dave@partner.test")
         key2 = other.run("--export", "dave@partner.test").stdout
+        second = other.fpr("dave@partner.test")
     finally:
         other.close()
     hdr2 = "Autocrypt: addr=dave@partner.test; keydata=" + base64.b64encode(key2).decode() + "\r\n"
@@ -161,8 +169,13 @@ def test_autocrypt_learns_and_never_replaces_silently(gateway, gpg, workdir):
          sender="dave@partner.test", source="127.0.0.2")
     gateway.wait_log(r"announced a different OpenPGP key")
     listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
-    assert "pending" in listing
+    # the learned key stays the one in use; the new one waits
+    assert re.search(rf"{first} autocrypt +active", listing), listing
+    assert re.search(rf"{second} autocrypt +pending", listing), listing
     assert gateway.cli("pgp", "accept", "dave@partner.test").returncode == 0
+    listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
+    assert re.search(rf"{second} autocrypt +active", listing), listing
+    assert not re.search(rf"{first} .*active", listing), listing
 
 
 def test_set_channel_chooses_smime_over_pgp(pgp_gw, workdir):
