@@ -2,11 +2,13 @@
 raw SMTP -- kept out of conftest.py so bench/ and a shell can use them too.
 Stdlib only (Debian's /usr/bin/python3)."""
 
+import http.client
 import os
 import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -213,6 +215,30 @@ class RawSMTP:
 # ----------------------------------------------------------------------------------------------
 # A sealgate instance
 
+_by_portal_port = {}
+
+
+def portal_tls(port):
+    """(ssl context, hostname) that verify the portal on port as a partner's browser would: the
+    instance CA as the only anchor, the instance's hostname checked."""
+    g = _by_portal_port.get(port)
+    if g is None:
+        raise AssertionError(f"no gateway of this test has its portal on {port}")
+    return ssl.create_default_context(cafile=g.ca), g.hostname
+
+
+def https_connection(port, timeout=30):
+    """An http.client connection to the portal on 127.0.0.1:port that verifies its certificate
+    (portal_tls) while connecting by address."""
+    ctx, hostname = portal_tls(port)
+
+    class Verified(http.client.HTTPSConnection):
+        def connect(self):
+            sock = socket.create_connection((self.host, self.port), self.timeout)
+            self.sock = ctx.wrap_socket(sock, server_hostname=hostname)
+
+    return Verified("127.0.0.1", port, context=ctx, timeout=timeout)
+
 
 class Gateway:
     """One instance directory plus (optionally) a running `sealgate run` on it."""
@@ -233,6 +259,7 @@ class Gateway:
             raise RuntimeError(f"sealgate init failed rc={r.returncode}: {r.stdout}{r.stderr}")
         self.ldap_port = free_port()  # every instance runs ldapd too: keep it off 3389
         self.portal_port = free_port()  # and the portal: keep it off 8443
+        _by_portal_port[self.portal_port] = self
         self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
                     "ldap.listen": f"127.0.0.1:{self.ldap_port}",
                     "portal.listen": f"127.0.0.1:{self.portal_port}",
@@ -272,6 +299,7 @@ class Gateway:
                 if attempt == 2 or "cannot bind" not in str(e) or not self._ports_are_ours():
                     raise
                 self.port, self.ldap_port, self.portal_port = free_port(), free_port(), free_port()
+                _by_portal_port[self.portal_port] = self
                 self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
                             "ldap.listen": f"127.0.0.1:{self.ldap_port}",
                             "portal.listen": f"127.0.0.1:{self.portal_port}"})

@@ -1,9 +1,7 @@
 """The web portal over real HTTPS: security headers, cookie flags, CSRF, session rotation,
 escaping, lockout, and the whole path invite -> register -> login -> channel -> upload."""
-import http.client
 import os
 import re
-import ssl
 import subprocess
 import threading
 import urllib.parse
@@ -22,12 +20,9 @@ class Browser:
     def __init__(self, port):
         self.port = port
         self.cookies = {}
-        self.ctx = ssl.create_default_context()
-        self.ctx.check_hostname = False
-        self.ctx.verify_mode = ssl.CERT_NONE
 
     def request(self, method, path, body=None, headers=None):
-        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        c = sgrig.https_connection(self.port)  # the portal's certificate verified, as a browser
         h = dict(headers or {})
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

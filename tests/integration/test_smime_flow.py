@@ -397,13 +397,15 @@ def test_ldap_round_trip_outlook_style(smime_gw, partner, workdir):
 
 
 def fetch(port, path):
-    import ssl
-    import urllib.request
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=ctx, timeout=20) as r:
+    c = sgrig.https_connection(port, timeout=20)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        if r.status != 200:
+            raise AssertionError(f"GET {path}: {r.status}")
         return r.headers.get("Content-Type"), r.read()
+    finally:
+        c.close()
 
 
 def test_crl_is_kept_fresh_published_and_named_in_certificates(gateway, workdir):
