@@ -243,7 +243,7 @@ def https_connection(port, timeout=30):
 class Gateway:
     """One instance directory plus (optionally) a running `sealgate run` on it."""
 
-    def __init__(self, base, name="gw", domains=(DOMAIN,), hostname=HOSTNAME):
+    def __init__(self, base, name="gw", domains=(DOMAIN,), hostname=HOSTNAME, init_args=()):
         self.dir = os.path.join(base, name)
         self.conf = os.path.join(self.dir, "sealgate.conf")
         self.logpath = os.path.join(base, name + ".log")
@@ -254,7 +254,7 @@ class Gateway:
         args = ["init", self.dir, "--hostname", hostname]
         for d in domains:
             args += ["--domain", d]
-        r = self.cli(*args, conf=False)
+        r = self.cli(*args, *init_args, conf=False)
         if r.returncode != 0:
             raise RuntimeError(f"sealgate init failed rc={r.returncode}: {r.stdout}{r.stderr}")
         self.ldap_port = free_port()  # every instance runs ldapd too: keep it off 3389
