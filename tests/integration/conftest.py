@@ -144,8 +144,9 @@ def postfix_factory(request, workdir):
         pytest.fail(str(e))
     made = []
 
-    def make(mailboxes, relay=None, name="postfix", content_filter=None, extra_main=None):
-        p = Postfix(str(workdir / name), sgrig.free_port(), mailboxes, relay,
+    def make(mailboxes, relay=None, name="postfix", content_filter=None, extra_main=None,
+             port=None):
+        p = Postfix(str(workdir / name), port or sgrig.free_port(), mailboxes, relay,
                     extra_main=extra_main, content_filter=content_filter,
                     reinject_port=sgrig.free_port() if content_filter else None)
         made.append(p)

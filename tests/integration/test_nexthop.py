@@ -235,3 +235,69 @@ def test_next_hop_4xx_defers_and_retry_delivers(gw_factory, sink_factory, workdi
     assert m.rcpts == ["later@remote.test"] and len(tries) == 2
     g.wait_log(r"to=<later@remote\.test>.*status=sent")
     wait_for(lambda: qid not in queue_ids(g), 10, what=f"{qid} gone from the queue")
+
+
+# The same next-hop answers from a real Postfix (its own 4xx/5xx wording and timing), not only
+# from the scripted sink above.
+
+def test_real_postfix_unknown_user_550_bounces_and_the_rest_is_delivered(gw_factory,
+                                                                         postfix_factory, workdir):
+    pf = postfix_factory({"remote.test": ["somebody"]})
+    g = gw_factory()
+    md_int, _ = maildir_routes(g, str(workdir))
+    g.set(**{"route.external": f"smtp:127.0.0.1:{pf.port}"})
+    g.start()
+    send(g, "alice@example.com", ["nobody@remote.test", "somebody@remote.test"],
+         b"From: alice@example.com\r\nTo: nobody@remote.test\r\nSubject: real 550\r\n"
+         b"Message-ID: <pf-550@example.com>\r\n\r\nhello\r\n")
+    (got,) = wait_maildir(pf.maildir("somebody@remote.test"), timeout=30)
+    assert header_values(got, "Message-ID") == [b"<pf-550@example.com>"]
+    g.wait_log(r"to=<nobody@remote\.test>.*status=bounced .*550 5\.1\.1")
+    (dsn_raw,) = wait_maildir(os.path.join(md_int, "alice@example.com"), timeout=30)
+    dsn = email.message_from_bytes(dsn_raw, policy=email.policy.default)
+    status = list(dsn.iter_parts())[1].as_bytes().decode("utf-8", "replace")
+    assert re.search(r"(?im)^Final-Recipient:\s*rfc822;\s*nobody@remote\.test", status), status
+    assert re.search(r"(?im)^Status:\s*5\.1\.1", status), status
+    assert "User unknown" in status  # Postfix's own words reach the sender
+    assert "somebody@remote.test" not in status
+
+
+def test_real_postfix_451_defers_then_the_retry_delivers(gw_factory, postfix_factory, workdir):
+    access = workdir / "access"
+    access.write_text("later@remote.test 451 4.3.0 try again later\n")
+    pf = postfix_factory({"remote.test": ["later"]}, extra_main={
+        "smtpd_recipient_restrictions":
+            f"check_recipient_access texthash:{access}, permit_mynetworks, reject"})
+    g = gw_factory()
+    maildir_routes(g, str(workdir))
+    g.set(**{"route.external": f"smtp:127.0.0.1:{pf.port}", "queue.retry_first": "1h",
+             "queue.retry_max": "2h"})
+    g.start()
+    qid = send(g, "alice@example.com", ["later@remote.test"],
+               b"Subject: real 451\r\nMessage-ID: <pf-451@example.com>\r\n\r\nx\r\n")
+    g.wait_log(r"to=<later@remote\.test>.*status=deferred .*451 4\.3\.0 ")
+    assert qid in queue_ids(g)
+    access.write_text("")
+    pf.reload()
+    assert g.queue("flush").returncode == 0
+    (got,) = wait_maildir(pf.maildir("later@remote.test"), timeout=30)
+    assert header_values(got, "Message-ID") == [b"<pf-451@example.com>"]
+    g.wait_log(r"to=<later@remote\.test>.*status=sent")
+
+
+def test_real_postfix_down_deferred_then_flush_delivers(gw_factory, postfix_factory, workdir):
+    hop = sgrig.free_port()  # the Postfix that will listen here is not started yet
+    g = gw_factory()
+    maildir_routes(g, str(workdir))
+    g.set(**{"route.external": f"smtp:127.0.0.1:{hop}", "queue.retry_first": "1h",
+             "queue.retry_max": "2h"})
+    g.start()
+    qid = send(g, "alice@example.com", ["ext@remote.test"],
+               b"Subject: real down\r\nMessage-ID: <pf-down@example.com>\r\n\r\nlater\r\n")
+    g.wait_log(r"to=<ext@remote\.test>.*status=deferred")
+    pf = postfix_factory({"remote.test": ["ext"]}, port=hop)
+    assert g.queue("flush").returncode == 0
+    (got,) = wait_maildir(pf.maildir("ext@remote.test"), timeout=30)
+    assert header_values(got, "Message-ID") == [b"<pf-down@example.com>"]
+    g.wait_log(r"to=<ext@remote\.test>.*status=sent")
+    wait_for(lambda: qid not in queue_ids(g), 10, what=f"{qid} gone from the queue")
