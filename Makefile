@@ -31,15 +31,15 @@ asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 unit: all
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --no-tests=error
 
 unit-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --no-tests=error
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j $(JOBS) --output-on-failure --no-tests=error
 
 # valgrind over the unit tests of the normal build (STYLE.md habit 15).
 unit-valgrind: all
-	cd $(BUILD) && ctest --output-on-failure -T memcheck \
+	cd $(BUILD) && ctest -j $(JOBS) --no-tests=error --output-on-failure -T memcheck \
 	  --overwrite MemoryCheckCommandOptions="--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
 	  >/dev/null || { echo "valgrind found errors: see $(BUILD)/Testing/Temporary/MemoryChecker.*.log"; exit 1; }
 	@echo "valgrind: unit tests clean"
