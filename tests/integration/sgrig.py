@@ -227,14 +227,16 @@ def portal_tls(port):
     return ssl.create_default_context(cafile=g.ca), g.hostname
 
 
-def https_connection(port, timeout=30):
+def https_connection(port, timeout=30, source=None):
     """An http.client connection to the portal on 127.0.0.1:port that verifies its certificate
-    (portal_tls) while connecting by address."""
+    (portal_tls) while connecting by address; from the loopback address source if given (the
+    portal then sees another client)."""
     ctx, hostname = portal_tls(port)
 
     class Verified(http.client.HTTPSConnection):
         def connect(self):
-            sock = socket.create_connection((self.host, self.port), self.timeout)
+            sock = socket.create_connection((self.host, self.port), self.timeout,
+                                            source_address=(source, 0) if source else None)
             self.sock = ctx.wrap_socket(sock, server_hostname=hostname)
 
     return Verified("127.0.0.1", port, context=ctx, timeout=timeout)

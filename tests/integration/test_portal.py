@@ -17,12 +17,14 @@ PASSWORD = "correct horse battery staple"
 class Browser:
     """Just enough of a browser: one cookie jar, forms posted with the page's CSRF token."""
 
-    def __init__(self, port):
+    def __init__(self, port, source=None):
         self.port = port
+        self.source = source  # a loopback address of its own: another client to the portal
         self.cookies = {}
 
     def request(self, method, path, body=None, headers=None):
-        c = sgrig.https_connection(self.port)  # the portal's certificate verified, as a browser
+        # the portal's certificate verified, as a browser would
+        c = sgrig.https_connection(self.port, source=self.source)
         h = dict(headers or {})
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -281,19 +283,32 @@ def test_xss_in_fields_is_escaped(portal):
     assert "&quot;&gt;&lt;script&gt;" in r.text
 
 
+def failures_until_locked(portal, email, sources, password="wrong password"):
+    """Posts one wrong login per source address; the statuses in order."""
+    return [Browser(portal.portal_port, source=s).post("/login", {"email": email,
+                                                                  "password": password}).status
+            for s in sources]
+
+
 def test_lockout_does_not_reveal_accounts(portal):
+    """Each lock alone, told apart by client address (the portal counts failures per account
+    and per client): an account is locked after five failures from five clients, an unknown
+    account exactly the same way (so a lock reveals nothing), and one client after five
+    failures on five different accounts."""
     b = Browser(portal.portal_port)
     register(portal, b)
-    c = Browser(portal.portal_port)
-    for _ in range(4):
-        r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
-        assert r.status == 200 and "Login failed" in r.text
-    r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
-    assert r.status == 429 and "15 minutes" in r.text
-    # Locked now even with the right password, and from this client for unknown accounts too.
-    r = c.post("/login", {"email": PARTNER, "password": PASSWORD})
-    assert r.status == 429
-    r = c.post("/login", {"email": "nobody@partner.test", "password": PASSWORD})
+    five = [f"127.0.0.{n}" for n in range(10, 15)]
+    assert failures_until_locked(portal, PARTNER, five) == [200, 200, 200, 200, 429]
+    # locked now even with the right password, from a client that never failed
+    assert Browser(portal.portal_port, source="127.0.0.20").post(
+        "/login", {"email": PARTNER, "password": PASSWORD}).status == 429
+    others = [f"127.0.0.{n}" for n in range(30, 35)]
+    assert failures_until_locked(portal, "nobody@partner.test", others) == [200] * 4 + [429]
+    c = Browser(portal.portal_port, source="127.0.0.50")
+    statuses = [c.post("/login", {"email": f"guess{n}@partner.test", "password": "x"}).status
+                for n in range(5)]
+    assert statuses == [200] * 4 + [429]
+    r = c.post("/login", {"email": "never-tried@partner.test", "password": "x"})
     assert r.status == 429 and "15 minutes" in r.text
     assert "lockout" in portal.cli("audit").stdout
 
