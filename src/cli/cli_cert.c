@@ -44,7 +44,7 @@ static int open_keys(struct cli_cert_ctx *ctx)
 		return -1;
 	}
 	if (settings_path(ctx->settings, "gateway.ca_dir", path, sizeof(path)) < 0 ||
-	    ca_open(path, &ctx->ca, &err) < 0) {
+	    ca_open(path, ctx->keystore, &ctx->ca, &err) < 0) {
 		cli_errorf("%s: %s", path, err);
 		return -1;
 	}

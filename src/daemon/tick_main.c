@@ -99,7 +99,7 @@ int tick_main(struct role_ctx *ctx)
 	char crl[SG_PATH_MAX];
 	err = "path too long";
 	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
-	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, &ca, &err) < 0)
+	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, hc.keystore, &ca, &err) < 0)
 		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
 	long interval = settings_number(set, "gateway.tick_interval");
 	sg_info("ready: every %ld s", interval);

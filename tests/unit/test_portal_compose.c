@@ -26,6 +26,16 @@
 static char dir[64];
 static struct store *st;
 static struct ca *ca;
+static struct keystore *ks;
+
+/* A master key in d, opened. */
+static int test_keystore(const char *d, struct keystore **ks_r)
+{
+	char mk[128];
+	const char *err;
+	snprintf(mk, sizeof(mk), "%s/master.key", d);
+	return keystore_master_create(mk, &err) == 0 && keystore_open(mk, ks_r, &err) == 0 ? 0 : -1;
+}
 static struct keystore_key *alice_key;
 static unsigned char *alice_der;
 static size_t alice_len;
@@ -36,7 +46,8 @@ static int setup(void **state)
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-compose-XXXXXX");
 	if (mkdtemp(dir) == NULL || (st = store_open("sqlite:t.db", dir, &err)) == NULL ||
-	    ca_init_create(dir, "Acme", &err) < 0 || ca_open(dir, &ca, &err) < 0 ||
+	    test_keystore(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
+	    ca_open(dir, ks, &ca, &err) < 0 ||
 	    keystore_key_generate(KEYSTORE_KEY_P256, &alice_key, &err) < 0 ||
 	    ca_issue(ca, "alice@example.com", "Alice", alice_key, 30, &alice_der, &alice_len, &err) < 0)
 		return -1;
@@ -60,6 +71,7 @@ static int teardown(void **state)
 	keystore_key_free(&alice_key);
 	sg_free(&alice_der);
 	ca_close(&ca);
+	keystore_close(&ks);
 	store_close(&st);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
