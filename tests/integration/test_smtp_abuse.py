@@ -29,6 +29,14 @@ def outside_smtp(g, source=OUTSIDE):
     return smtplib.SMTP("127.0.0.1", g.port, timeout=30, source_address=(source, 0))
 
 
+def outside_transaction(g):
+    """An SMTP session from outside with MAIL FROM a forged sender given."""
+    s = outside_smtp(g)
+    s.ehlo("spammer.test")
+    s.mail("victim@remote.test")
+    return s
+
+
 def spam(rcpt):
     return (f"From: Victim <victim@remote.test>\r\nTo: {rcpt}\r\n"
             f"Subject: CHEAP PILLS backscatter-probe\r\nMessage-ID: <spam-{rcpt}>\r\n\r\n"
@@ -54,9 +62,7 @@ def behind_postfix(gw_factory, postfix_factory, workdir):
 
 def test_unknown_local_part_refused_in_session_by_callahead(behind_postfix):
     g = behind_postfix.start()  # smtp.verify_recipients = auto: a callahead, route is smtp:
-    with outside_smtp(g) as s:
-        s.ehlo("spammer.test")
-        s.mail("victim@remote.test")
+    with outside_transaction(g) as s:
         code, text = s.rcpt("nobody@example.com")
         assert code == 550 and text.startswith(b"5.1.1"), (code, text)
         code, text = s.rcpt("alice@example.com")
@@ -67,9 +73,7 @@ def test_unknown_local_part_refused_in_session_by_callahead(behind_postfix):
     assert b"backscatter-probe" in got
     g.wait_log(r"NOQUEUE: reject: RCPT from \[127\.0\.0\.2\]: 550 5\.1\.1 <nobody@example\.com>")
     # The answer is cached: a second try does not ask Postfix again.
-    with outside_smtp(g) as s:
-        s.ehlo("spammer.test")
-        s.mail("victim@remote.test")
+    with outside_transaction(g) as s:
         assert s.rcpt("nobody@example.com")[0] == 550
     assert len(re.findall(r"callahead to=<nobody@example\.com>", g.log())) == 1
     g.wait_log(r"to=<alice@example\.com>.*status=sent")
@@ -82,9 +86,7 @@ def test_internal_server_down_answers_450(gw_factory, workdir):
     _, md_ext = maildir_routes(g, str(workdir))
     g.set(**{"route.internal": f"smtp:127.0.0.1:{sgrig.free_port()}"})  # nobody listens
     g.start()
-    with outside_smtp(g) as s:
-        s.ehlo("spammer.test")
-        s.mail("victim@remote.test")
+    with outside_transaction(g) as s:
         code, text = s.rcpt("alice@example.com")
         assert code == 450 and text.startswith(b"4.4.3"), (code, text)
         code, _ = s.docmd("DATA")
@@ -124,9 +126,7 @@ def test_directory_mode_uses_the_gateways_users(gw_factory, workdir):
     assert r.returncode == 0, r.stdout + r.stderr
     g.start()
     g.wait_log(r"recipient list written")
-    with outside_smtp(g) as s:
-        s.ehlo("spammer.test")
-        s.mail("victim@remote.test")
+    with outside_transaction(g) as s:
         assert s.rcpt("nobody@example.com")[0] == 550
         assert s.rcpt("ALICE@example.com")[0] == 250  # addresses compare case-insensitively
         s.rset()
