@@ -10,6 +10,7 @@
 #include "core/sg_mem.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 
 #include <openssl/pem.h>
@@ -31,12 +32,8 @@ static int setup(void **state)
 {
 	(void)state;
 	const char *err;
-	char mk[128];
 	snprintf(dir, sizeof(dir), "/tmp/sg-ca-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(mk, sizeof(mk), "%s/master.key", dir);
-	if (keystore_master_create(mk, &err) < 0 || keystore_open(mk, &ks, &err) < 0 ||
+	if (mkdtemp(dir) == NULL || unit_keystore_new(dir, &ks) < 0 ||
 	    ca_init_create(dir, "Acme", ks, &err) < 0)
 		return -1;
 	return ca_open(dir, ks, &ca, &err);

@@ -12,6 +12,7 @@
 #include "core/sg_str.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 #include "policy/policy.h"
 #include "portal/portal.h"
@@ -27,15 +28,6 @@ static char dir[64];
 static struct store *st;
 static struct ca *ca;
 static struct keystore *ks;
-
-/* A master key in d, opened. */
-static int test_keystore(const char *d, struct keystore **ks_r)
-{
-	char mk[128];
-	const char *err;
-	snprintf(mk, sizeof(mk), "%s/master.key", d);
-	return keystore_master_create(mk, &err) == 0 && keystore_open(mk, ks_r, &err) == 0 ? 0 : -1;
-}
 static struct keystore_key *alice_key;
 static unsigned char *alice_der;
 static size_t alice_len;
@@ -46,7 +38,7 @@ static int setup(void **state)
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-compose-XXXXXX");
 	if (mkdtemp(dir) == NULL || (st = store_open("sqlite:t.db", dir, &err)) == NULL ||
-	    test_keystore(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
+	    unit_keystore_new(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
 	    ca_open(dir, ks, &ca, &err) < 0 ||
 	    keystore_key_generate(KEYSTORE_KEY_P256, &alice_key, &err) < 0 ||
 	    ca_issue(ca, "alice@example.com", "Alice", alice_key, 30, &alice_der, &alice_len, &err) < 0)

@@ -12,6 +12,7 @@
 #include "core/sg_time.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 
 #include <openssl/cms.h>
@@ -34,15 +35,6 @@ struct user {
 static char dir[64];
 static struct ca *ca;
 static struct keystore *ks;
-
-/* A master key in d, opened. */
-static int test_keystore(const char *d, struct keystore **ks_r)
-{
-	char mk[128];
-	const char *err;
-	snprintf(mk, sizeof(mk), "%s/master.key", d);
-	return keystore_master_create(mk, &err) == 0 && keystore_open(mk, ks_r, &err) == 0 ? 0 : -1;
-}
 static struct user alice, bob, carol, eve_ec;
 static struct smime_trust *trust;
 
@@ -71,8 +63,8 @@ static int setup(void **state)
 	(void)state;
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-smime-XXXXXX");
-	if (mkdtemp(dir) == NULL || test_keystore(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
-	    ca_open(dir, ks, &ca, &err) < 0)
+	if (mkdtemp(dir) == NULL || unit_keystore_new(dir, &ks) < 0 ||
+	    ca_init_create(dir, "Acme", ks, &err) < 0 || ca_open(dir, ks, &ca, &err) < 0)
 		return -1;
 	make_user(&alice, "alice@example.test", KEYSTORE_KEY_RSA3072);
 	make_user(&bob, "bob@partner.test", KEYSTORE_KEY_RSA3072);
