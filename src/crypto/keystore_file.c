@@ -30,7 +30,7 @@ static int read_key_file(const char *path, char **data_r, size_t *len_r, const c
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
 	    sb.st_size > KEY_FILE_MAX) {
-		*error_r = fd < 0 ? "cannot open the key file"
+		*error_r = fd < 0 ? "cannot open the key file (missing, unreadable, or a link)"
 		                  : "the key file is not a regular file of a key's size";
 		if (fd >= 0)
 			close(fd);

@@ -31,7 +31,7 @@
 struct thread_ctx {
 	struct pgp_ctx *ctx;
 	size_t uses;
-	struct store_stamp stamp; /* the store's stamp when ctx was started */
+	struct store_stamp stamp; /* the store's stamp at this thread's last message */
 };
 
 static pthread_key_t ctx_key;
