@@ -166,12 +166,57 @@ static void autocrypt_learning(void **state)
 	assert_int_equal(count, 0);
 }
 
+/* Issue 21: a learned key never outranks a trusted one, whichever came first; provenance
+ * survives a round trip; an admin's accept confirms a learned key. */
+static void provenance_and_rank(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	enum store_pgp_learn res;
+	struct store_pgp_key k;
+	int64_t p = user(fx->st, "partner@other.test");
+	const unsigned char kd[] = "KEYDATA";
+	assert_int_equal(store_pgp_learn_autocrypt(fx->st, p, FPR_A, kd, 7, 0, &res, &err), 0);
+	assert_int_equal(res, STORE_PGP_LEARNED);
+	assert_int_equal(store_pgp_find_active(fx->st, "partner@other.test", &k, &err), 1);
+	assert_false(store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+	add(fx->st, p, FPR_B, STORE_PGP_PORTAL, NULL); /* the partner uploads a key later */
+	assert_int_equal(store_pgp_find_active(fx->st, "partner@other.test", &k, &err), 1);
+	assert_string_equal(k.fingerprint, FPR_B);
+	assert_int_equal(k.source, STORE_PGP_PORTAL);
+	assert_true(store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+	/* found by key id (the last 16 digits), for any address; never a LIKE pattern */
+	struct store_pgp_key *keys = NULL;
+	size_t n = 0;
+	assert_int_equal(store_pgp_list_keyid(fx->st, "bbbbbbbbbbbbbbbb", &keys, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(keys[0].fingerprint, FPR_B);
+	store_pgp_list_free(&keys, n);
+	assert_int_equal(store_pgp_list_keyid(fx->st, "%%%%%%%%%%%%%%%%", &keys, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* a pending learned key an admin accepts counts as confirmed */
+	int64_t q = user(fx->st, "other@other.test");
+	add(fx->st, q, FPR_C, STORE_PGP_IMPORTED, NULL);
+	assert_int_equal(store_pgp_learn_autocrypt(fx->st, q, FPR_A, kd, 7, 0, &res, &err), 0);
+	assert_int_equal(res, STORE_PGP_PENDING_CHANGE);
+	size_t count = 0;
+	assert_int_equal(store_pgp_accept(fx->st, "other@other.test", &count, &err), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_pgp_find_active(fx->st, "other@other.test", &k, &err), 1);
+	assert_string_equal(k.fingerprint, FPR_A);
+	assert_true(k.confirmed > 0 && store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(add_list_find_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(secrets_and_channel, setup, teardown),
 		cmocka_unit_test_setup_teardown(autocrypt_learning, setup, teardown),
+		cmocka_unit_test_setup_teardown(provenance_and_rank, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
