@@ -42,13 +42,14 @@ static size_t load_rows(struct pgp_ctx *ctx, const struct store_pgp_key *keys, s
 	return loaded;
 }
 
-/* True if fpr is stored for from and trusted by something other than a message. */
+/* True if fpr is an active key of from, trusted by something other than a message. */
 static bool trusted_for(const struct keyset *ks, const char *fpr, const char *from)
 {
 	for (size_t i = 0; i < ks->nfrom; i++)
 		if (sg_streq_nocase(ks->from[i].fingerprint, fpr) &&
 		    sg_streq_nocase(ks->from[i].address, from))
-			return store_pgp_key_trusted(&ks->from[i]);
+			return ks->from[i].status == STORE_PGP_ACTIVE &&
+			       store_pgp_key_trusted(&ks->from[i]);
 	return false;
 }
 
