@@ -2,7 +2,8 @@
 smtp.internal_networks) with real gpg keys and signatures tries to make sealgate vouch for a
 forgery. Autocrypt key planting (for an internal address, for a partner whose key was
 imported, before the real key), a replayed clear-signed block under unsigned text, EFAIL
-direct exfiltration, a signer who is not the From address; and the genuine case stays valid."""
+direct exfiltration, a signer who is not the From address; and the genuine case stays valid,
+as does encryption to a learned key where pgp.autocrypt_encrypt allows it."""
 
 import base64
 import os
@@ -12,6 +13,7 @@ import subprocess
 
 import pytest
 
+from conftest import maildir_routes
 from sgrig import maildir_messages, wait_for, wait_maildir
 from test_pgp_flow import Gpg, pgp_payload, send
 
@@ -202,3 +204,25 @@ def test_signer_other_than_from_is_valid_other_signer(trust_gw, keys):
     verdict = security(delivered(trust_gw, "alice@example.com"))
     assert verdict == ("signature=valid-other-signer; signer=<bob@partner.test> (OpenPGP, the "
                        "key is not the From address's)"), verdict
+
+
+def test_autocrypt_encrypt_lets_a_learned_key_encrypt_but_not_authenticate(gw_factory, keys,
+                                                                           workdir):
+    gw = gw_factory()
+    gw.md_int, gw.md_ext = maildir_routes(gw, str(workdir))
+    gw.set(**{"pgp.autocrypt_encrypt": "yes"})
+    gw.start()
+    dave = keys["bob"]  # this time the header is genuine: TOFU for encryption
+    dave.new_key("dave@partner.test")
+    from_outside(gw, "dave@partner.test", "alice@example.com",
+                 TEXT + autocrypt_field(dave, "dave@partner.test"), b"hi\n")
+    delivered(gw, "alice@example.com")
+    send(gw.port, ["dave@partner.test"], "[secure] to the learned key")
+    box = os.path.join(gw.md_ext, "dave@partner.test")
+    wait_maildir(box, 1)
+    r = dave.run("--decrypt", input=pgp_payload(maildir_messages(box)[0]), check=False)
+    assert b"PGP figures" in r.stdout, r.stderr
+    signed = clearsign(dave, "dave@partner.test", "Lunch at noon?\n")
+    from_outside(gw, "dave@partner.test", "alice@example.com", TEXT, signed, "signed")
+    verdict = security(delivered(gw, "alice@example.com", "signed"))
+    assert verdict.startswith("signature=unverified-key;"), verdict
