@@ -9,7 +9,6 @@ import base64
 import os
 import re
 import smtplib
-import subprocess
 
 import pytest
 
