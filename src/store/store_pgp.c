@@ -37,12 +37,13 @@ const char *store_pgp_status_name(enum store_pgp_status status)
 	                                                                      : "?";
 }
 
-static int name_index(const char *const *names, size_t n, const char *name)
+/* The index of name in names, or fallback for a name this version does not know. */
+static int name_index(const char *const *names, size_t n, const char *name, int fallback)
 {
 	for (size_t i = 0; name != NULL && i < n; i++)
 		if (strcmp(names[i], name) == 0)
 			return (int)i;
-	return 0;
+	return fallback;
 }
 
 static int fail(sqlite3 *db, const char **error_r)
@@ -86,10 +87,13 @@ static void row_to_key(sqlite3_stmt *s, struct store_pgp_key *k)
 	int n = sqlite3_column_bytes(s, 4);
 	k->keydata_len = p != NULL && n > 0 ? (size_t)n : 0;
 	k->keydata = k->keydata_len > 0 ? sg_memdup(p, k->keydata_len) : NULL;
+	/* unknown values fail closed: untrusted, not used */
 	k->source = (enum store_pgp_source)name_index(source_names, 4,
-	                                              (const char *)sqlite3_column_text(s, 5));
+	                                              (const char *)sqlite3_column_text(s, 5),
+	                                              STORE_PGP_AUTOCRYPT);
 	k->status = (enum store_pgp_status)name_index(status_names, 2,
-	                                              (const char *)sqlite3_column_text(s, 6));
+	                                              (const char *)sqlite3_column_text(s, 6),
+	                                              STORE_PGP_PENDING);
 	k->expires = (time_t)sqlite3_column_int64(s, 7);
 	k->created = (time_t)sqlite3_column_int64(s, 8);
 	k->has_secret = sqlite3_column_int(s, 9) != 0;
