@@ -2,8 +2,9 @@
 smtp.internal_networks) with real gpg keys and signatures tries to make sealgate vouch for a
 forgery. Autocrypt key planting (for an internal address, for a partner whose key was
 imported, before the real key), a replayed clear-signed block under unsigned text, EFAIL
-direct exfiltration, a signer who is not the From address; and the genuine case stays valid,
-as does encryption to a learned key where pgp.autocrypt_encrypt allows it."""
+direct exfiltration, a signer who is not the From address; and the genuine case stays valid
+(an imported key, or the partner's own upload on the portal), as does encryption to a learned
+key where pgp.autocrypt_encrypt allows it."""
 
 import base64
 import os
@@ -13,8 +14,9 @@ import smtplib
 import pytest
 
 from conftest import maildir_routes
-from sgrig import maildir_messages, wait_for, wait_maildir
+from sgrig import maildir_messages, port_open, wait_for, wait_maildir
 from test_pgp_flow import Gpg, pgp_payload, send
+from test_portal import Browser, register
 
 OUTSIDE = "127.0.0.2"
 
@@ -225,3 +227,28 @@ def test_autocrypt_encrypt_lets_a_learned_key_encrypt_but_not_authenticate(gw_fa
     from_outside(gw, "dave@partner.test", "alice@example.com", TEXT, signed, "signed")
     verdict = security(delivered(gw, "alice@example.com", "signed"))
     assert verdict.startswith("signature=unverified-key;"), verdict
+
+
+def test_portal_upload_is_trusted_and_outranks_a_planted_key(gw_factory, keys, workdir):
+    gw = gw_factory()
+    gw.md_int, gw.md_ext = maildir_routes(gw, str(workdir))
+    gw.start()
+    wait_for(lambda: port_open(gw.portal_port), 20, what="portal port")
+    evil, erin = keys["evil"], keys["bob"]
+    planted = evil.new_key("erin@partner.test")
+    from_outside(gw, "erin@partner.test", "alice@example.com",
+                 TEXT + autocrypt_field(evil, "erin@partner.test"), b"hi\n")
+    delivered(gw, "alice@example.com")
+    # erin logs in to the portal and uploads her own key
+    real = erin.new_key("erin@partner.test")
+    b = Browser(gw.portal_port)
+    register(gw, b, addr="erin@partner.test")
+    r = b.upload("/account/upload", erin.export("erin@partner.test"), "/account")
+    assert r.status == 303, r.text
+    rows = key_rows(gw, "erin@partner.test")
+    assert list(rows)[0] == real and re.match(r"portal\s+active", rows[real]), rows
+    assert "unverified" in rows[planted]
+    signed = clearsign(erin, "erin@partner.test", "Lunch at noon?\n")
+    from_outside(gw, "erin@partner.test", "alice@example.com", TEXT, signed, "signed")
+    verdict = security(delivered(gw, "alice@example.com", "signed"))
+    assert verdict == "signature=valid; signer=<erin@partner.test> (OpenPGP)", verdict
