@@ -126,7 +126,9 @@ static const struct setting_def table[] = {
 	{"policy.max_portal_attachments", SETTING_INT, "9", 0, 28, NULL, false,
 	 "Attachments allowed per message written on the portal (at most 28: a form carries 32 fields)."},
 	{"policy.autocrypt_outbound", SETTING_BOOL, "no", 0, 0, NULL, false,
-	 "Add an Autocrypt header for internal senders with a gateway-held key."},
+	 "Add an Autocrypt header for internal senders with a gateway-held key (announces our keys; which learned keys encrypt is pgp.autocrypt_encrypt)."},
+	{"pgp.autocrypt_encrypt", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Encrypt outbound mail to a partner's key learned from an Autocrypt header when the partner has no imported, portal-uploaded or confirmed key. A learned key never makes a signature valid."},
 
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
