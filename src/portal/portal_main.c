@@ -100,9 +100,10 @@ int portal_main(struct role_ctx *ctx)
 	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;
 	char *key = pc.tls ? pem_load(ctx->settings, "smtp.tls_key") : NULL;
 	const char *err;
-	sg_info("ready: %zu listener(s), HTTPS %s (public %s), %zu trusted prox%s, %u thread(s)",
-	        ctx->n_listen_fds, pc.tls ? "on" : "off", pc.https ? "yes" : "no", pc.nproxies,
-	        pc.nproxies == 1 ? "y" : "ies", pc.threads);
+	sg_info("browsers come by %s; %zu trusted proxy network(s)", pc.https ? "HTTPS" : "HTTP",
+	        pc.nproxies);
+	sg_info("ready: %zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
+	        pc.tls ? "on" : "off", pc.threads);
 	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
 	if (rc < 0)
 		sg_error("%s", err);
