@@ -134,7 +134,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
 	                                       : 0;
 	if (found < 0 || !password_ok(&a, found == 1, pw)) {
-		/* The last free attempt failed: the message says how long to wait. */
+		/* A failure that started a wait says how long it is. */
 		portal_pages_audit(req, at.wait > 0 ? "lockout" : "login-failed", addr, "");
 		if (at.wait > 0)
 			locked_page(req, resp, "title_login", login_tmpl, &at);
@@ -180,12 +180,13 @@ void portal_login_logout_all(struct portal_req *req, struct portal_resp *resp)
 
 /* An OTP has ~100 random bits: the throttle per client address is what limits guessing, so
  * wrong guesses never use up the invitation (anyone could burn a partner's otherwise). */
-static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, const char *otp)
+static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, bool found,
+                   const char *otp)
 {
 	char hash[PORTAL_TOKEN_HEX];
-	held_invite_otp_hash(otp, hash);
-	bool match = portal_auth_equal(hash, a->otp_hash);
-	return a->registered == 0 && a->otp_hash[0] != '\0' && a->otp_expires > req->now && match;
+	held_invite_otp_hash(otp, hash); /* for unknown addresses too: the same work */
+	return found && portal_auth_equal(hash, a->otp_hash) && a->registered == 0 &&
+	       a->otp_hash[0] != '\0' && a->otp_expires > req->now;
 }
 
 /* Known and unknown addresses cost the same: one reservation, one lookup, one hash. */
@@ -203,7 +204,7 @@ void portal_login_register_post(struct portal_req *req, struct portal_resp *resp
 	struct store_portal_account a;
 	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
 	                                       : 0;
-	if (found != 1 || !otp_ok(req, &a, otp)) {
+	if (!otp_ok(req, &a, found == 1, otp)) {
 		portal_pages_audit(req, at.wait > 0 ? "lockout" : "otp-failed", addr, "");
 		if (at.wait > 0)
 			locked_page(req, resp, "title_register", register_tmpl, &at);
