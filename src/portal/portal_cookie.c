@@ -103,7 +103,7 @@ void portal_cookie_reset_set(struct portal_req *req, struct portal_resp *resp,
 {
 	char expires[24], addr[SG_ADDR_MAX], mac[MAC_HEX], hex[2 * SG_ADDR_MAX + 1];
 	char value[sizeof(expires) + MAC_HEX + sizeof(hex)];
-	sg_snprintf(expires, sizeof(expires), "%lld", (long long)(req->now + RESET_S));
+	sg_snprintf(expires, sizeof(expires), "%lld", (long long)req->now + RESET_S);
 	lower_copy(addr, address, sizeof(addr));
 	sodium_bin2hex(hex, sizeof(hex), (const unsigned char *)addr, strlen(addr));
 	const char *f[] = {req->sess.id_hash, addr, expires};

@@ -19,7 +19,7 @@
 #define PEM_FILE_MAX (64 * 1024)
 #define SESSION_IDLE_S (30 * 60)
 #define SESSION_MAX_S (12 * 60 * 60)
-#define THROTTLE_FORGET_S (24 * 60 * 60)
+#define THROTTLE_FORGET_S (24L * 60 * 60)
 
 /* Whether browsers reach the portal by HTTPS (portal.public_https; auto: portal.tls, or an
  * https:// portal.base_url, which is what a TLS-terminating proxy serves). */

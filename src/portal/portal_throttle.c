@@ -9,9 +9,27 @@
 #include "core/sg_str.h"
 #include "store/store.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define STORE_ERROR_WAIT_S 60 /* the store failed: refuse rather than check unthrottled */
+
+/* The client's key: an IPv6 client is counted by its /64, which one subscriber usually has
+ * whole (else each of its 2^64 addresses would get its own budget). */
+static void client_key(const char *client, char *key, size_t size)
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+	if (inet_pton(AF_INET6, client, &a6) == 1) {
+		memset(a6.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL) {
+			sg_snprintf(key, size, "ip:%s/64", text);
+			return;
+		}
+	}
+	sg_snprintf(key, size, "ip:%s", client);
+}
 
 bool portal_throttle_reserve(struct portal_req *req, const char *address,
                              struct portal_attempt *a)
@@ -19,7 +37,7 @@ bool portal_throttle_reserve(struct portal_req *req, const char *address,
 	char dev[PORTAL_DEVICE_HEX];
 	const char *err;
 	memset(a, 0, sizeof(*a));
-	sg_snprintf(a->keys[a->n++], sizeof(a->keys[0]), "ip:%s", req->client);
+	client_key(req->client, a->keys[a->n++], sizeof(a->keys[0]));
 	if (address != NULL && portal_cookie_device_id(req, address, dev))
 		sg_snprintf(a->keys[a->n++], sizeof(a->keys[0]), "dev:%s", dev);
 	else if (address != NULL)

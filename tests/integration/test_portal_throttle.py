@@ -160,6 +160,12 @@ def test_trusted_proxy_clients_wait_on_their_own(gw_factory):
     # Browsers come by HTTPS: the cookie keeps Secure and HSTS is sent.
     assert "; Secure" in r.headers["Set-Cookie"]
     assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+    # IPv6 clients are counted by their /64: rotating the host part does not reset the count.
+    for i in range(FREE):
+        r = guess(proxied(g, f"2001:db8:0:1::{i + 1}"), addr=f"v{i}@partner.test")
+    assert r.status == 429
+    assert guess(proxied(g, "2001:db8:0:2::1"), addr="w@partner.test").status == 200
+    assert {c for e, a, c in audit(g) if a.startswith("v")} == {f"2001:db8:0:1::{i + 1}" for i in range(FREE)}
     # A peer that is not a trusted proxy is the client, whatever its X-Forwarded-For says.
     for i in range(FREE):
         r = guess(proxied(g, f"198.51.100.{100 + i}", source="127.0.0.2"), addr=f"z{i}@partner.test")
