@@ -62,17 +62,18 @@ static bool hop_addr(const char *start, size_t len, char *text, size_t size,
 	return true;
 }
 
-static bool trusted(const struct portal_ctx *ctx, const struct sockaddr *sa)
+static bool trusted(const struct sg_cidr *proxies, size_t n, const struct sockaddr *sa)
 {
-	for (size_t i = 0; i < ctx->nproxies; i++)
-		if (sg_cidr_match(&ctx->proxies[i], sa))
+	for (size_t i = 0; i < n; i++)
+		if (sg_cidr_match(&proxies[i], sa))
 			return true;
 	return false;
 }
 
 /* Walks one line's hops from the right; false once the client is found (in dst) or a hop
  * is not an address (dst keeps the last trusted proxy: the best that is known). */
-static bool walk_line(const struct portal_ctx *ctx, const char *line, char *dst, size_t size)
+static bool walk_line(const struct sg_cidr *proxies, size_t n, const char *line, char *dst,
+                      size_t size)
 {
 	const char *end = line + strlen(line);
 	while (end > line) {
@@ -84,11 +85,19 @@ static bool walk_line(const struct portal_ctx *ctx, const char *line, char *dst,
 		if (!hop_addr(comma, (size_t)(end - comma), text, sizeof(text), &ss))
 			return false;
 		sg_strlcpy(dst, text, size);
-		if (!trusted(ctx, (struct sockaddr *)&ss))
+		if (!trusted(proxies, n, (struct sockaddr *)&ss))
 			return false;
 		end = comma > line ? comma - 1 : line;
 	}
 	return true;
+}
+
+void portal_client_forwarded(const struct sg_cidr *proxies, size_t n, const char *const *lines,
+                             size_t nlines, char *dst, size_t size)
+{
+	for (size_t i = nlines; i > 0; i--)
+		if (!walk_line(proxies, n, lines[i - 1], dst, size))
+			return;
 }
 
 void portal_client_address(const struct portal_ctx *ctx, struct MHD_Connection *c, char *dst,
@@ -101,11 +110,9 @@ void portal_client_address(const struct portal_ctx *ctx, struct MHD_Connection *
 		return;
 	}
 	sg_sockaddr_text(ci->client_addr, dst, size);
-	if (!trusted(ctx, ci->client_addr))
+	if (!trusted(ctx->proxies, ctx->nproxies, ci->client_addr))
 		return;
 	struct xff_lines l = {.n = 0};
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &l);
-	for (size_t i = l.n; i > 0; i--)
-		if (!walk_line(ctx, l.v[i - 1], dst, size))
-			return;
+	portal_client_forwarded(ctx->proxies, ctx->nproxies, l.v, l.n, dst, size);
 }

@@ -145,6 +145,10 @@ bool portal_cookie_reset_address(struct portal_req *req, char *addr_r);
  * portal.trusted_proxies the rightmost X-Forwarded-For hop that is not a trusted proxy. */
 void portal_client_address(const struct portal_ctx *ctx, struct MHD_Connection *c, char *dst,
                            size_t size);
+/* The walk behind it: dst holds the trusted peer's address and becomes the client named by
+ * the X-Forwarded-For lines (in the order received). */
+void portal_client_forwarded(const struct sg_cidr *proxies, size_t n, const char *const *lines,
+                             size_t nlines, char *dst, size_t size);
 
 /* A new password for user_id (pw repeated in pw2, by the registration rules): the SecurePDF
  * record and the login hash are replaced. NULL, or the text key of what is wrong (with

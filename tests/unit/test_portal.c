@@ -8,8 +8,10 @@
 
 #include "core/sg_buf.h"
 #include "core/sg_mem.h"
+#include "core/sg_net.h"
 #include "core/sg_str.h"
 #include "portal/portal.h"
+#include "portal/portal_priv.h"
 #include "queue/held.h"
 #include "store/store.h"
 
@@ -194,6 +196,45 @@ static void throttle_table(struct store *st)
 	assert_int_equal(wait, 0);
 }
 
+/* X-Forwarded-For as read from a trusted proxy (10.0.0.0/8 and 192.0.2.1 trusted): the
+ * rightmost hop that is not a trusted proxy; a hop that is not an address stops the walk. */
+static void forwarded_client(void **state)
+{
+	(void)state;
+	const char *err;
+	size_t n;
+	struct sg_cidr *proxies = sg_cidr_list_parse("10.0.0.0/8, 192.0.2.1", &n, &err);
+	assert_non_null(proxies);
+	static const struct {
+		const char *lines[3], *want;
+	} cases[] = {
+		{{NULL}, "10.0.0.1"},
+		{{"198.51.100.7"}, "198.51.100.7"},
+		{{" 203.0.113.9 , 198.51.100.7 "}, "198.51.100.7"},       /* the left hop is the client's */
+		{{"198.51.100.7, 10.1.2.3, 192.0.2.1"}, "198.51.100.7"},  /* through two proxies */
+		{{"203.0.113.9", "198.51.100.7"}, "198.51.100.7"},        /* the last line is the proxy's */
+		{{"198.51.100.7", "10.9.9.9"}, "198.51.100.7"},
+		{{"2001:DB8::1"}, "2001:db8::1"},                         /* one spelling per address */
+		{{"::ffff:198.51.100.7"}, "198.51.100.7"},
+		{{"198.51.100.7, unknown"}, "10.0.0.1"},                  /* not an address: the peer */
+		{{"198.51.100.7, 10.1.2.3, junk"}, "10.0.0.1"},
+		{{"junk, 10.1.2.3"}, "10.1.2.3"},                         /* the last trusted hop */
+		{{"198.51.100.7:443"}, "10.0.0.1"},
+		{{""}, "10.0.0.1"},
+		{{"198.51.100.7,"}, "10.0.0.1"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dst[64] = "10.0.0.1";
+		size_t nl = 0;
+		while (nl < 3 && cases[i].lines[nl] != NULL)
+			nl++;
+		portal_client_forwarded(proxies, n, cases[i].lines, nl, dst, sizeof(dst));
+		if (strcmp(dst, cases[i].want) != 0)
+			fail_msg("case %zu: %s, want %s", i, dst, cases[i].want);
+	}
+	sg_free(&proxies);
+}
+
 static void store_tables(void **state)
 {
 	(void)state;
@@ -255,6 +296,7 @@ int main(void)
 		cmocka_unit_test(urlencoded_forms),      cmocka_unit_test(multipart_forms),
 		cmocka_unit_test(escaping_and_templates), cmocka_unit_test(language_choice),
 		cmocka_unit_test(secrets),               cmocka_unit_test(store_tables),
+		cmocka_unit_test(forwarded_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
