@@ -277,7 +277,7 @@ struct store_portal_account {
 	char password_hash[STORE_PORTAL_HASH_MAX]; /* "" until registered */
 	char otp_hash[STORE_PORTAL_HASH_MAX];      /* "" when no OTP is pending */
 	time_t otp_expires;
-	int otp_attempts;
+	int otp_attempts;                          /* no longer counted (kept in the schema) */
 	time_t registered;                         /* 0: still pending */
 };
 /* Creates the external user if needed and gives it a fresh OTP (replacing any earlier one,
@@ -287,8 +287,6 @@ int store_portal_invite(struct store *st, const char *address, const char *otp_h
 /* The account of address: 1 found, 0 none, -1 error. */
 int store_portal_account_get(struct store *st, const char *address,
                              struct store_portal_account *acct_r, const char **error_r);
-/* Counts one failed OTP entry. */
-int store_portal_otp_failed(struct store *st, int64_t user_id, const char **error_r);
 /* Stores the login hash, marks the account registered at now and drops the OTP. */
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
                           time_t now, const char **error_r);
@@ -318,13 +316,26 @@ int store_portal_questions_get(struct store *st, int64_t user_id,
 int store_portal_meta_once(struct store *st, const char *key, const char *fresh, char *value_r,
                            size_t size, const char **error_r);
 
-/* Failure counters by key ("acct:ADDRESS", "ip:CLIENT"). */
-int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
-                                 const char **error_r);
-/* Counts a failure; at max failures the key is locked for lock_s seconds (*locked_r). */
-int store_portal_throttle_fail(struct store *st, const char *key, time_t now, int max,
-                               time_t lock_s, bool *locked_r, const char **error_r);
-int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r);
+/* Attempt counters of the portal's secret checks, by key ("acct:ADDRESS", "ip:CLIENT",
+ * "dev:DEVICE"). A key may try free_attempts times without waiting; from then on each attempt
+ * makes the next one wait delay_s, doubled per further attempt up to max_delay_s. A key quiet
+ * for forget_s after its last attempt (or wait) starts afresh. */
+struct store_throttle_policy {
+	int64_t free_attempts, delay_s, max_delay_s, forget_s;
+};
+/* Reserves one attempt on all n keys at once (one write transaction), before the secret is
+ * checked, so that parallel requests cannot pass a check together: 0 when every key counted
+ * it (*wait_r: the wait this attempt started, 0 for none); 1 when a key must still wait
+ * (nothing counted; *wait_r: seconds until the longest wait ends). Waits are never shortened. */
+int store_portal_throttle_reserve(struct store *st, const char *const *keys, size_t n,
+                                  time_t now, const struct store_throttle_policy *p,
+                                  time_t *wait_r, const char **error_r);
+/* The attempt reserved on key was right: reset forgets the key's count, else the attempt is
+ * given back (one less). A running wait stays. */
+int store_portal_throttle_succeeded(struct store *st, const char *key, bool reset,
+                                    const char **error_r);
+/* Deletes the keys whose last attempt or wait ended before before. */
+int store_portal_throttle_expire(struct store *st, time_t before, const char **error_r);
 
 /* Sessions: stage 0 anonymous, 1 OTP accepted (choosing a password), 2 logged in; the portal's
  * enum portal_stage names the later steps (questions, password reset). */
