@@ -20,7 +20,8 @@ trap 'rm -rf "$scratch"' EXIT
 
 fail() {  # name log what
   tail -40 "$2"
-  echo "fuzz: $1 FAILED ($3); reproducers under $artifacts/, replay one with: $bin FILE"
+  echo "fuzz: $1 FAILED ($3); reproducers under $artifacts/ (or the corpus file named above)."
+  echo "      Replay with the whole stack: ASAN_OPTIONS=fast_unwind_on_malloc=0 $bin FILE"
   exit 1
 }
 
@@ -28,7 +29,7 @@ fail() {  # name log what
 replay() {  # bin name seeds log
   [ -d "$3" ] || { echo "fuzz: $2 has no seed corpus in $3"; exit 1; }
   find "$3" -type f ! -name README -print0 | sort -z |
-    ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 xargs -0 -r -n 64 "$1" -timeout=10 -rss_limit_mb=2048 > "$4" 2>&1
+    xargs -0 -r -n 64 "$1" -timeout=60 -rss_limit_mb=2048 > "$4" 2>&1
 }
 
 n=0
@@ -39,7 +40,8 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
   log="$scratch/$name.log"
   work="$scratch/$name.corpus"
   mkdir -p "$work"
-  opts=(-max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/$name-"
+  # -timeout is wall clock: generous, so that a loaded machine does not fail a deterministic run
+  opts=(-max_len=65536 -timeout=60 -rss_limit_mb=2048 -artifact_prefix="$artifacts/$name-"
         -print_final_stats=1)
   if [ "$mode" = check ]; then
     replay "$bin" "$name" "$seeds" "$log" || fail "$name" "$log" "a corpus input"
