@@ -213,6 +213,12 @@ def test_hostile_input_gets_clean_errors(directory):
 
 def test_surplus_connections_are_told_busy(directory):
     g = directory
+    # The fixture's 3 s idle timeout would free held slots on a slow (sanitized, loaded) run
+    # before the ninth connection arrives: hold them under a long one.
+    g.set(**{"ldap.idle_timeout": "60s"})
+    g.stop()
+    g.start()
+    wait_ldap(g)
     held = [socket.create_connection(("127.0.0.1", g.ldap_port), timeout=10) for _ in range(8)]
     try:
         # Each held connection is answered once (an anonymous bind): ldapd has taken all eight,
