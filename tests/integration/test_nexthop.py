@@ -105,14 +105,19 @@ def queue_ids(g):
     return r.stdout
 
 
-def test_next_hop_down_deferred_then_flush_delivers(gw_factory, sink_factory, workdir):
-    hop = sgrig.free_port()        # nobody listens here yet
+def flush_only_gateway(gw_factory, workdir, hop):
+    """A started gateway whose external route is 127.0.0.1:hop with a retry delay so long that
+    only `queue flush` makes the second attempt happen in time."""
     g = gw_factory()
     maildir_routes(g, str(workdir))
-    # A long retry delay: only `queue flush` can make the second attempt happen in time.
     g.set(**{"route.external": f"smtp:127.0.0.1:{hop}", "queue.retry_first": "1h",
              "queue.retry_max": "2h"})
-    g.start()
+    return g.start()
+
+
+def test_next_hop_down_deferred_then_flush_delivers(gw_factory, sink_factory, workdir):
+    hop = sgrig.free_port()        # nobody listens here yet
+    g = flush_only_gateway(gw_factory, workdir, hop)
     qid = send(g, "alice@example.com", ["ext@remote.test"],
                b"Subject: deferred\r\nMessage-ID: <defer-1@example.com>\r\n\r\nlater\r\n")
     g.wait_log(r"to=<ext@remote\.test>.*status=deferred")
@@ -268,11 +273,7 @@ def test_real_postfix_451_defers_then_the_retry_delivers(gw_factory, postfix_fac
     pf = postfix_factory({"remote.test": ["later"]}, extra_main={
         "smtpd_recipient_restrictions":
             f"check_recipient_access texthash:{access}, permit_mynetworks, reject"})
-    g = gw_factory()
-    maildir_routes(g, str(workdir))
-    g.set(**{"route.external": f"smtp:127.0.0.1:{pf.port}", "queue.retry_first": "1h",
-             "queue.retry_max": "2h"})
-    g.start()
+    g = flush_only_gateway(gw_factory, workdir, pf.port)
     qid = send(g, "alice@example.com", ["later@remote.test"],
                b"Subject: real 451\r\nMessage-ID: <pf-451@example.com>\r\n\r\nx\r\n")
     g.wait_log(r"to=<later@remote\.test>.*status=deferred .*451 4\.3\.0 ")
@@ -287,11 +288,7 @@ def test_real_postfix_451_defers_then_the_retry_delivers(gw_factory, postfix_fac
 
 def test_real_postfix_down_deferred_then_flush_delivers(gw_factory, postfix_factory, workdir):
     hop = sgrig.free_port()  # the Postfix that will listen here is not started yet
-    g = gw_factory()
-    maildir_routes(g, str(workdir))
-    g.set(**{"route.external": f"smtp:127.0.0.1:{hop}", "queue.retry_first": "1h",
-             "queue.retry_max": "2h"})
-    g.start()
+    g = flush_only_gateway(gw_factory, workdir, hop)
     qid = send(g, "alice@example.com", ["ext@remote.test"],
                b"Subject: real down\r\nMessage-ID: <pf-down@example.com>\r\n\r\nlater\r\n")
     g.wait_log(r"to=<ext@remote\.test>.*status=deferred")
