@@ -105,19 +105,21 @@ def queue_ids(g):
     return r.stdout
 
 
-def flush_only_gateway(gw_factory, workdir, hop):
-    """A started gateway whose external route is 127.0.0.1:hop with a retry delay so long that
-    only `queue flush` makes the second attempt happen in time."""
+def hop_gateway(gw_factory, workdir, hop, flush_only=False):
+    """A started gateway whose external route is 127.0.0.1:hop (internal mail in Maildirs under
+    .md_int); flush_only: a retry delay so long that only `queue flush` makes the second attempt
+    happen in time."""
     g = gw_factory()
-    maildir_routes(g, str(workdir))
-    g.set(**{"route.external": f"smtp:127.0.0.1:{hop}", "queue.retry_first": "1h",
-             "queue.retry_max": "2h"})
+    g.md_int, _ = maildir_routes(g, str(workdir))
+    g.set(**{"route.external": f"smtp:127.0.0.1:{hop}"})
+    if flush_only:
+        g.set(**{"queue.retry_first": "1h", "queue.retry_max": "2h"})
     return g.start()
 
 
 def test_next_hop_down_deferred_then_flush_delivers(gw_factory, sink_factory, workdir):
     hop = sgrig.free_port()        # nobody listens here yet
-    g = flush_only_gateway(gw_factory, workdir, hop)
+    g = hop_gateway(gw_factory, workdir, hop, flush_only=True)
     qid = send(g, "alice@example.com", ["ext@remote.test"],
                b"Subject: deferred\r\nMessage-ID: <defer-1@example.com>\r\n\r\nlater\r\n")
     g.wait_log(r"to=<ext@remote\.test>.*status=deferred")
@@ -248,17 +250,14 @@ def test_next_hop_4xx_defers_and_retry_delivers(gw_factory, sink_factory, workdi
 def test_real_postfix_unknown_user_550_bounces_and_the_rest_is_delivered(gw_factory,
                                                                          postfix_factory, workdir):
     pf = postfix_factory({"remote.test": ["somebody"]})
-    g = gw_factory()
-    md_int, _ = maildir_routes(g, str(workdir))
-    g.set(**{"route.external": f"smtp:127.0.0.1:{pf.port}"})
-    g.start()
+    g = hop_gateway(gw_factory, workdir, pf.port)
     send(g, "alice@example.com", ["nobody@remote.test", "somebody@remote.test"],
          b"From: alice@example.com\r\nTo: nobody@remote.test\r\nSubject: real 550\r\n"
          b"Message-ID: <pf-550@example.com>\r\n\r\nhello\r\n")
     (got,) = wait_maildir(pf.maildir("somebody@remote.test"), timeout=30)
     assert header_values(got, "Message-ID") == [b"<pf-550@example.com>"]
     g.wait_log(r"to=<nobody@remote\.test>.*status=bounced .*550 5\.1\.1")
-    (dsn_raw,) = wait_maildir(os.path.join(md_int, "alice@example.com"), timeout=30)
+    (dsn_raw,) = wait_maildir(os.path.join(g.md_int, "alice@example.com"), timeout=30)
     dsn = email.message_from_bytes(dsn_raw, policy=email.policy.default)
     status = list(dsn.iter_parts())[1].as_bytes().decode("utf-8", "replace")
     assert re.search(r"(?im)^Final-Recipient:\s*rfc822;\s*nobody@remote\.test", status), status
@@ -273,7 +272,7 @@ def test_real_postfix_451_defers_then_the_retry_delivers(gw_factory, postfix_fac
     pf = postfix_factory({"remote.test": ["later"]}, extra_main={
         "smtpd_recipient_restrictions":
             f"check_recipient_access texthash:{access}, permit_mynetworks, reject"})
-    g = flush_only_gateway(gw_factory, workdir, pf.port)
+    g = hop_gateway(gw_factory, workdir, pf.port, flush_only=True)
     qid = send(g, "alice@example.com", ["later@remote.test"],
                b"Subject: real 451\r\nMessage-ID: <pf-451@example.com>\r\n\r\nx\r\n")
     g.wait_log(r"to=<later@remote\.test>.*status=deferred .*451 4\.3\.0 ")
@@ -288,7 +287,7 @@ def test_real_postfix_451_defers_then_the_retry_delivers(gw_factory, postfix_fac
 
 def test_real_postfix_down_deferred_then_flush_delivers(gw_factory, postfix_factory, workdir):
     hop = sgrig.free_port()  # the Postfix that will listen here is not started yet
-    g = flush_only_gateway(gw_factory, workdir, hop)
+    g = hop_gateway(gw_factory, workdir, hop, flush_only=True)
     qid = send(g, "alice@example.com", ["ext@remote.test"],
                b"Subject: real down\r\nMessage-ID: <pf-down@example.com>\r\n\r\nlater\r\n")
     g.wait_log(r"to=<ext@remote\.test>.*status=deferred")
