@@ -211,12 +211,6 @@ class Postfix:
             time.sleep(0.1)
         raise PostfixError(f"postfix smtpd did not answer on {self.port}\n" + self.log_tail())
 
-    def reload(self):
-        """postfix reload: new smtpd processes read the (changed) tables."""
-        r = self._script(f"postfix -c {self.etc} reload")
-        if r.returncode != 0:
-            raise PostfixError(f"postfix reload failed rc={r.returncode}:\n{r.stdout}{r.stderr}")
-
     def master_pid(self):
         try:
             with open(os.path.join(self.spool, "pid", "master.pid")) as f:
