@@ -182,6 +182,12 @@ def optional_parts():
     r = subprocess.run(["perl", "-MIO::Socket::SSL", "-e", "1"], capture_output=True, text=True)
     if r.returncode != 0:
         out.append("perl has no IO::Socket::SSL: add libio-socket-ssl-perl")
+    r = subprocess.run(["node", "--version"], capture_output=True, text=True)
+    major = int(re.sub(r"^v(\d+).*", r"\1", r.stdout.strip() or "v0") or 0)
+    if major < 20:
+        out.append(f"node {r.stdout.strip() or '(none)'} is too old: playwright-core (tests/browser) "
+                   "and pdfjs-dist (tests/pdfjs) need Node.js 20, which the project's machine "
+                   "image ships (NodeSource); Debian 12's own nodejs is 18")
     data = "/usr/lib/python3.11/test/test_email/data"
     if not os.path.isdir(data):
         out.append(f"no CPython e-mail fixtures in {data}: add libpython3.11-testsuite")

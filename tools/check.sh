@@ -61,7 +61,7 @@ finish() {
   exit 0
 }
 
-stage check-deps  build tools/check-deps.sh
+stage check-deps  test  tools/check-deps.sh
 stage build       build "$MAKE" --no-print-directory all asan fuzz-build
 stage checksrc    test  tools/checksrc.sh
 stage symbols     test  tools/check-symbols.sh "$BUILD"
