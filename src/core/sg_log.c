@@ -71,6 +71,17 @@ void sg_log(enum sg_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void sg_log_lines(enum sg_log_level level, const char *prefix, const char *text)
+{
+	while (text != NULL && *text != '\0') {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - text) : strlen(text);
+		if (len > 0)
+			sg_log(level, "%s%.*s", prefix, len > 1000 ? 1000 : (int)len, text);
+		text = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
 void sg_fatal(const char *fmt, ...)
 {
 	va_list ap;

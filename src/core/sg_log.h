@@ -18,6 +18,9 @@ bool sg_log_enabled(enum sg_log_level level);
 void sg_log(enum sg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sg_logv(enum sg_log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* Logs each line of text (several lines, e.g. the errors of a configuration) as its own
+ * line, after prefix: nothing reaches stderr outside the log format. */
+void sg_log_lines(enum sg_log_level level, const char *prefix, const char *text);
 #define sg_debug(...) sg_log(SG_LOG_DEBUG, __VA_ARGS__)
 #define sg_info(...)  sg_log(SG_LOG_INFO, __VA_ARGS__)
 #define sg_warn(...)  sg_log(SG_LOG_WARN, __VA_ARGS__)

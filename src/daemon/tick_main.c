@@ -102,7 +102,7 @@ int tick_main(struct role_ctx *ctx)
 	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, &ca, &err) < 0)
 		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
 	long interval = settings_number(set, "gateway.tick_interval");
-	sg_info("ready: every %ld s", interval);
+	daemon_ready(ctx, "every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
 		refresh_crl(&hc, ca, crl);

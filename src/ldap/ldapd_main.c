@@ -127,8 +127,8 @@ int ldapd_main(struct role_ctx *ctx)
 		.cfg = &cfg, .dir = dir, .tls = tls,
 		.max_connections = (unsigned int)settings_number(set, "ldap.max_connections"),
 		.idle_timeout_ms = (int)settings_number(set, "ldap.idle_timeout") * 1000,
-		.stop = &daemon_stop_requested};
-	sg_info("ready: %zu listener(s), base %s, StartTLS %s, anonymous %s", ctx->n_listen_fds,
+		.stop = &daemon_stop_requested, .retire = &daemon_retire_requested};
+	daemon_ready(ctx, "%zu listener(s), base %s, StartTLS %s, anonymous %s", ctx->n_listen_fds,
 	        scfg.base_dn, tls != NULL ? "on" : "off", cfg.allow_anonymous ? "yes" : "no");
 	if (ldapd_server_run(ctx->listen_fds, ctx->n_listen_fds, &o, &err) < 0) {
 		sg_warn("%s", err); /* threads may still use what we would free: just exit */

@@ -6,6 +6,8 @@
 #include "portal/portal.h"
 #include "store/store.h"
 
+#include <stdatomic.h>
+
 struct settings;
 struct keystore;
 struct MHD_Connection;
@@ -25,6 +27,7 @@ struct portal_ctx {
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
 	unsigned int threads;    /* portal.threads: requests served at once */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
+	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -69,9 +72,13 @@ struct portal_resp {
 const char *portal_server_header(struct portal_req *req, const char *name);
 const char *portal_server_query(struct portal_req *req, const char *name);
 const char *portal_server_cookie(struct portal_req *req, const char *name);
-/* Runs the portal on the listening sockets until daemon_stop_requested. */
-int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
-                      const char *key_pem, const char **error_r);
+struct MHD_Daemon;
+/* Starts serving on the listening sockets; NULL with *error_r if it cannot. */
+struct MHD_Daemon *portal_server_start(struct portal_ctx *ctx, const int *fds, size_t nfds,
+                                       const char *cert_pem, const char *key_pem,
+                                       const char **error_r);
+/* Serves until daemon_leaving(), lets requests in flight end, stops; the socket stays open. */
+void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d);
 
 /* portal_pages.c: the router and the shared page frame */
 void portal_pages_handle(struct portal_req *req, struct portal_resp *resp);

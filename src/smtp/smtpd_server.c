@@ -335,7 +335,7 @@ int smtpd_server_run(const int *listen_fds, size_t n_fds, const struct smtpd_ser
 		pfd[i] = (struct pollfd){.fd = listen_fds[i], .events = POLLIN};
 		fcntl(listen_fds[i], F_SETFL, fcntl(listen_fds[i], F_GETFL) | O_NONBLOCK);
 	}
-	while (!*opts->stop) {
+	while (!*opts->stop && !(opts->retire != NULL && *opts->retire)) {
 		int r = poll(pfd, (nfds_t)n_fds, POLL_SLICE_MS);
 		for (size_t i = 0; r > 0 && i < n_fds; i++)
 			if (pfd[i].revents & POLLIN)
