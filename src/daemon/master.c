@@ -143,13 +143,16 @@ static void pass_text(const char *text, int fd, const char *env, const struct ro
 	pass_fd_number(env, fd);
 }
 
-/* In the forked child: the inherited sockets become fds 3.. in listen order, then the
+/* In the forked child: stdout and stderr become the log pipe, the inherited sockets fds 3..
+ * in listen order, then the
  * configuration, the status pipe and (after a SIGHUP) the previous configuration. Each is
  * first dup'ed above any target, so that moving one never clobbers another. */
 static _Noreturn void exec_child(struct master *m, size_t ri, const struct child *c,
-                                 int status_w)
+                                 int status_w, int log_w)
 {
 	const struct role_def *role = c->role;
+	if (dup2(log_w, STDOUT_FILENO) < 0 || dup2(log_w, STDERR_FILENO) < 0)
+		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
 	int tmp[ROLE_MAX_LISTEN];
 	size_t n = m->nlisten[ri];
 	for (size_t i = 0; i < n; i++)
@@ -183,9 +186,16 @@ void master_start_child(struct master *m, struct child *c)
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
 	size_t ri = (size_t)(c->role - roles);
-	int status[2];
+	int status[2], log[2];
 	if (pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0) {
 		sg_error("cannot start %s: pipe: %m; retrying", c->role->name);
+		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
+		return;
+	}
+	if (master_log_pipe(log) < 0) {
+		sg_error("cannot start %s: pipe: %m; retrying", c->role->name);
+		close(status[0]);
+		close(status[1]);
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
 		return;
 	}
@@ -202,17 +212,21 @@ void master_start_child(struct master *m, struct child *c)
 	if (pid != 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == 0)
-		exec_child(m, ri, c, status[1]);
+		exec_child(m, ri, c, status[1], log[1]);
 	close(status[1]);
+	close(log[1]);
 	if (pid < 0) {
 		sg_error("cannot fork %s: %m; retrying", c->role->name);
 		close(status[0]);
+		close(log[0]);
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
 		return;
 	}
 	c->pid = pid;
 	c->ready = false;
 	c->status_fd = status[0];
+	c->log_fd = log[0];
+	c->log_len = 0;
 	c->started_ms = sg_mono_ms();
 	c->restart_at_ms = 0;
 	sg_info("started %s (pid %ld)", c->role->name, (long)pid);
@@ -233,6 +247,7 @@ struct child *master_add_child(struct master *m, const struct role_def *role)
 	memset(c, 0, sizeof(*c));
 	c->role = role;
 	c->status_fd = -1;
+	c->log_fd = -1;
 	c->backoff_ms = RESTART_MIN_MS;
 	return c;
 }
@@ -277,11 +292,12 @@ static void child_exited(struct master *m, struct child *c, int status, bool sto
 {
 	char why[96];
 	describe_exit(status, why, sizeof(why));
+	pid_t pid = c->pid;
 	while (c->status_fd >= 0 && read_status(m, c) > 0)
 		; /* a "ready" written just before the exit still counts */
 	close_status(c);
+	master_log_finish(c, (long)pid);
 	int64_t lived = sg_mono_ms() - c->started_ms;
-	pid_t pid = c->pid;
 	c->pid = 0;
 	if (c->retiring || stopping) {
 		sg_info("%s %s", c->role->name, why);
@@ -329,23 +345,34 @@ void master_restart_due(struct master *m)
 	}
 }
 
-/* Waits up to one loop slice for a child to say something on its status pipe (a signal cuts
- * the wait short). */
-static void wait_status(struct master *m)
+/* Waits up to timeout_ms for a child to say something on its status or log pipe, and
+ * handles it (a signal cuts the wait short). */
+static void wait_children(struct master *m, int timeout_ms)
 {
-	struct pollfd pfd[MAX_CHILDREN];
-	struct child *who[MAX_CHILDREN];
+	struct pollfd pfd[2 * MAX_CHILDREN];
+	struct child *who[2 * MAX_CHILDREN];
 	nfds_t n = 0;
-	for (size_t i = 0; i < m->nchildren; i++)
-		if (m->children[i].status_fd >= 0) {
-			pfd[n] = (struct pollfd){.fd = m->children[i].status_fd, .events = POLLIN};
-			who[n++] = &m->children[i];
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		if (c->status_fd >= 0) {
+			pfd[n] = (struct pollfd){.fd = c->status_fd, .events = POLLIN};
+			who[n++] = c;
 		}
-	if (poll(pfd, n, LOOP_SLICE_MS) <= 0)
+		if (c->log_fd >= 0) {
+			pfd[n] = (struct pollfd){.fd = c->log_fd, .events = POLLIN};
+			who[n++] = c;
+		}
+	}
+	if (poll(pfd, n, timeout_ms) <= 0)
 		return;
-	for (nfds_t i = 0; i < n; i++)
-		if (pfd[i].revents != 0)
+	for (nfds_t i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (pfd[i].fd == who[i]->status_fd)
 			read_status(m, who[i]);
+		else
+			master_log_read(who[i], (long)who[i]->pid);
+	}
 }
 
 static size_t live_children(const struct master *m)
@@ -431,7 +458,7 @@ static void drain(struct master *m)
 	int64_t deadline = sg_mono_ms() + grace * 1000;
 	while (live_children(m) > 0 && sg_mono_ms() < deadline) {
 		reap(m, true);
-		usleep(50 * 1000);
+		wait_children(m, 50);
 	}
 	if (live_children(m) > 0) {
 		sg_warn("children still running after %lld s; killing them", grace);
@@ -450,8 +477,10 @@ static void master_free(struct master *m)
 	settings_free(&m->settings);
 	sg_free(&m->config_text);
 	sg_free(&m->previous_text);
-	for (size_t i = 0; i < m->nchildren; i++)
+	for (size_t i = 0; i < m->nchildren; i++) {
 		close_status(&m->children[i]);
+		master_log_finish(&m->children[i], (long)m->children[i].pid);
+	}
 }
 
 int master_run(const char *config_path)
@@ -488,7 +517,7 @@ int master_run(const char *config_path)
 		}
 		master_restart_due(&m);
 		master_reload_progress(&m);
-		wait_status(&m);
+		wait_children(&m, LOOP_SLICE_MS);
 	}
 	drain(&m);
 	master_free(&m);

@@ -4,6 +4,7 @@
 #define SG_MASTER_PRIV_H
 
 #include "core/limits.h"
+#include "core/sg_log.h"
 #include "daemon/daemon.h"
 
 #include <stdbool.h>
@@ -22,6 +23,9 @@ struct child {
 	bool retiring;        /* replaced on reload: not restarted when it exits */
 	bool ready;           /* said daemon_ready since it started */
 	int status_fd;        /* read end of its status pipe, or -1 */
+	int log_fd;           /* read end of its stdout and stderr, or -1 */
+	size_t log_len;       /* bytes of an unfinished line in log_buf */
+	char log_buf[SG_LOG_LINE_MAX];
 	pid_t replaces;       /* the child it takes over from once ready (reload), or 0 */
 	enum reload_state reload;
 	char reload_note[160]; /* why it failed, for the summary */
@@ -54,6 +58,15 @@ int master_check_account(const struct settings *s);
  * (-1); on SIGHUP an address that cannot be bound keeps the running sockets and is named in
  * m->restart_needed. */
 int master_bind_all(struct master *m, const struct settings *s, bool reloading);
+
+/* master_log.c: each child's stdout and stderr are a pipe to the master, which writes them
+ * to its stderr line by line in our log format. */
+int master_log_pipe(int fds[2]);
+/* Reads what the child wrote; returns 1 if it read, 0 at the end (flushed, closed), -1 if
+ * nothing is there now. */
+int master_log_read(struct child *c, long pid);
+/* The child is gone: whatever it wrote still in the pipe, then a last unfinished line. */
+void master_log_finish(struct child *c, long pid);
 
 /* master_reload.c */
 void master_reload(struct master *m);

@@ -12,6 +12,7 @@
 #include "smtp/smtp.h"
 #include "store/store.h"
 
+#include <lber.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -95,6 +96,12 @@ static struct store *store_load(const struct settings *set)
 	return st;
 }
 
+/* liblber prints its BER dumps only when its debug level is raised: into our log then. */
+static void lber_print(const char *text)
+{
+	sg_debug("liblber: %.*s", (int)strcspn(text, "\r\n"), text);
+}
+
 int ldapd_main(struct role_ctx *ctx)
 {
 	const struct settings *set = ctx->settings;
@@ -102,6 +109,7 @@ int ldapd_main(struct role_ctx *ctx)
 		sg_error("no listening sockets for ldap.listen");
 		return 1;
 	}
+	ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (const void *)lber_print);
 	struct ldapd_config cfg = {0};
 	config_fill(&cfg, set);
 	char *password = password_load(set);

@@ -16,18 +16,9 @@ import threading
 import pytest
 
 import sgrig
-from sgrig import wait_for
+from sgrig import foreign_lines, wait_for
 
 RELOADS = 5
-# sg_log.c: "2026-01-02T03:04:05.678Z sealgate/ROLE[PID]: text" (or "sealgate: " for the CLI).
-LOG_LINE_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z sealgate(/[a-z]+\[\d+\])?: ")
-RIG_LINE_RX = re.compile(r"^===== start [0-9:]+ =====$")  # sgrig.Gateway.start's marker
-
-
-def foreign_lines(text):
-    """Log lines that are not in our format: a library or a child wrote to stderr by itself."""
-    return [line for line in text.splitlines()
-            if line and not LOG_LINE_RX.match(line) and not RIG_LINE_RX.match(line)]
 
 
 def tls_client():
