@@ -265,6 +265,8 @@ int ldapd_server_run(const int *listen_fds, size_t n_fds, const struct ldapd_ser
 		close(listen_fds[i]);
 	/* On a stop each thread sees it within a poll slice and sends its notice; retired, a
 	 * connection ends when its client is done or idle (or a stop comes). */
+	if (!*opts->stop)
+		sg_info("retiring, a new process serves: waiting for %u connection(s)", active_count(srv));
 	int64_t retired_until = sg_mono_ms() + opts->idle_timeout_ms + STOP_WAIT_MS;
 	int64_t deadline = sg_mono_ms() + STOP_WAIT_MS;
 	while (active_count(srv) > 0 && sg_mono_ms() < (*opts->stop ? deadline : retired_until)) {

@@ -255,6 +255,9 @@ void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d)
 		poll(NULL, 0, 200);
 	if (MHD_quiesce_daemon(d) == MHD_INVALID_SOCKET)
 		sg_warn("cannot stop accepting cleanly; the listening socket may be shut down");
+	sg_info("%s: waiting for %u connection(s)",
+	        daemon_stop_requested ? "stopping" : "retiring, a new process serves",
+	        open_connections(d));
 	int64_t until = sg_mono_ms() + (CONNECTION_TIMEOUT_S + 1) * 1000;
 	int64_t stop_until = sg_mono_ms() + STOP_GRACE_MS;
 	while (open_connections(d) > 0 && sg_mono_ms() < (daemon_stop_requested ? stop_until : until)) {

@@ -298,8 +298,10 @@ static bool wait_idle(struct server *srv, int64_t deadline)
 static void drain(struct server *srv)
 {
 	unsigned int n = active_count(srv);
-	if (n > 0)
-		sg_info("stopping: waiting for %u session(s)", n);
+	bool retiring = !*srv->opts->stop;
+	if (n > 0 || retiring)
+		sg_info("%s: waiting for %u session(s)",
+		        retiring ? "retiring, a new process serves" : "stopping", n);
 	if (wait_idle(srv, sg_mono_ms() + srv->opts->drain_timeout_ms))
 		return;
 	sg_warn("stopping: %u session(s) still active after the drain timeout; closing them",

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 
+import ldap
 import pytest
 
 import sgrig
@@ -108,6 +109,51 @@ class Load:
             t.join(90)
 
 
+class Held:
+    """Sessions opened before a SIGHUP and finished after the old children were retired: an
+    SMTP transaction half done, an SMTP session idle after the greeting, a portal keep-alive
+    connection and a bound LDAP connection. The retired processes must finish them."""
+
+    def __init__(self, g, n):
+        self.g, self.subjects = g, (f"held mid-transaction {n}", f"held idle {n}")
+        self.mid = smtplib.SMTP("127.0.0.1", g.port, timeout=30)
+        self.mid.ehlo("held.example")
+        code, _ = self.mid.mail("alice@example.com")
+        assert code == 250
+        self.idle = smtplib.SMTP("127.0.0.1", g.port, timeout=30)
+        self.web = http.client.HTTPSConnection("127.0.0.1", g.portal_port, context=tls_client(),
+                                               timeout=30)
+        self.web.request("GET", "/login")
+        r = self.web.getresponse()
+        r.read()
+        assert r.status == 200 and not r.will_close
+        self.dir = ldap.initialize(f"ldap://127.0.0.1:{g.ldap_port}")
+        self.dir.protocol_version = 3
+        self.dir.simple_bind_s("", "")
+
+    def finish(self):
+        code, _ = self.mid.rcpt("bob@example.com")
+        assert code == 250
+        code, reply = self.mid.data(f"Subject: {self.subjects[0]}\r\n\r\nbody\r\n")
+        assert code == 250, reply
+        self.mid.quit()
+        self.idle.sendmail("alice@example.com", ["bob@example.com"],
+                           f"Subject: {self.subjects[1]}\r\n\r\nbody\r\n")
+        self.idle.quit()
+        self.web.request("GET", "/login")
+        r = self.web.getresponse()
+        assert r.status == 200 and b'name="password"' in r.read()
+        self.web.close()
+        res = self.dir.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
+        assert res and res[0][1].get("namingContexts")
+        self.dir.unbind_s()
+        return list(self.subjects)
+
+
+def retired_count(g, role):
+    return len(re.findall(rf"{role}\[\d+\]: retiring, a new process serves", g.log()))
+
+
 def reloads_done(g):
     return len(re.findall(r"master\[\d+\]: SIGHUP: reload done", g.log()))
 
@@ -154,19 +200,25 @@ def full_gw(gw_factory, workdir):
 
 def test_reloads_under_load_refuse_nothing_and_lose_nothing(full_gw):
     g = full_gw
+    held_subjects = []
     with Load(g) as load:
         for i in range(RELOADS):
             before = {k: load.count(k) for k in load.done}
+            held = Held(g, i)
             reload_and_wait(g, i)
+            wait_for(lambda: all(retired_count(g, r) > i for r in ("smtpd", "ldapd", "portal")),
+                     60, what="the old smtpd, ldapd and portal retired")
+            held_subjects += held.finish()
             # Traffic went on across this reload: each client finished requests after it.
             wait_for(lambda: all(load.count(k) > before[k] + 1 for k in before), 90,
                      what="every client served after the reload")
     assert load.errors == [], "\n".join(load.errors[:20])
     assert len(load.accepted) >= RELOADS
+    sent = load.accepted + held_subjects
     box = os.path.join(g.md_int, "bob@example.com")
-    msgs = sgrig.wait_maildir(box, len(load.accepted), timeout=120)
+    msgs = sgrig.wait_maildir(box, len(sent), timeout=120)
     subjects = sorted(sgrig.header_values(m, "Subject")[0].decode() for m in msgs)
-    assert subjects == sorted(load.accepted)
+    assert subjects == sorted(sent)
     log = g.log()
     # The old child of each listening role was retired only once its successor served.
     for role in ("smtpd", "ldapd", "portal"):
