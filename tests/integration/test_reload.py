@@ -274,3 +274,21 @@ def test_tls_client_that_closes_without_handshake_is_logged_in_our_format(full_g
              30, what="libmicrohttpd's message about the clients")
     assert portal_login(g.portal_port)[0] == 200
     assert foreign_lines(g.log()) == []
+
+
+def test_a_role_that_cannot_take_its_listeners_keeps_the_old_one_serving(full_gw):
+    """The new portal cannot serve two listen addresses: it logs why and exits before it is
+    ready; the master names it in the reload summary and the old portal keeps serving."""
+    g = full_gw
+    g.allowed_problems = re.compile(r"portal \(pid \d+\) exited with status 1 before it was ready")
+    g.set(**{"portal.listen": f"127.0.0.1:{sgrig.free_port()}, 127.0.0.1:{sgrig.free_port()}"})
+    os.kill(g.proc.pid, signal.SIGHUP)
+    g.wait_log(r"master\[\d+\]: error: SIGHUP: reload incomplete: portal \(pid \d+\) exited "
+               r"with status 1 before it was ready; pid \d+ keeps serving the previous "
+               r"configuration; .*serve the new configuration", 90)
+    log = g.log()
+    assert re.search(r"portal\[\d+\]: error: portal\.listen: exactly one address is supported", log)
+    assert "reload done" not in log
+    for _ in range(3):
+        assert portal_login(g.portal_port)[0] == 200  # the old portal, on the old socket
+    every_port_answers(g)
