@@ -144,9 +144,9 @@ static void pass_text(const char *text, int fd, const char *env, const struct ro
 }
 
 /* In the forked child: stdout and stderr become the log pipe, the inherited sockets fds 3..
- * in listen order, then the
- * configuration, the status pipe and (after a SIGHUP) the previous configuration. Each is
- * first dup'ed above any target, so that moving one never clobbers another. */
+ * in listen order, then come the configuration, the status pipe and (after a SIGHUP) the
+ * previous configuration. Each is first dup'ed above any target, so that moving one never
+ * clobbers another. */
 static _Noreturn void exec_child(struct master *m, size_t ri, const struct child *c,
                                  int status_w, int log_w)
 {

@@ -10,9 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#define LOG_PIPE_SIZE (1024 * 1024)
+
 int master_log_pipe(int fds[2])
 {
-	return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	/* Room for a burst while the master is busy (a reload's account check walks the spool):
+	 * a child blocks on a full pipe. Best effort: the default 64 KB otherwise. */
+	(void)fcntl(fds[0], F_SETPIPE_SZ, LOG_PIPE_SIZE);
+	return 0;
 }
 
 static void emit(struct child *c, long pid, size_t len)
