@@ -12,6 +12,7 @@
 
 static char log_ident[64] = "sealgate";
 static enum sg_log_level log_level = SG_LOG_INFO;
+static int log_fd = STDERR_FILENO;
 
 void sg_log_init(const char *role)
 {
@@ -25,6 +26,8 @@ void sg_log_init(const char *role)
 }
 
 void sg_log_set_level(enum sg_log_level level) { log_level = level; }
+
+void sg_log_set_fd(int fd) { log_fd = fd; }
 
 bool sg_log_enabled(enum sg_log_level level) { return level >= log_level; }
 
@@ -57,7 +60,7 @@ static void line_write(char *line, size_t len, size_t size)
 	if (len > size - 2)
 		len = size - 2;
 	line[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, len);
+	ssize_t w = write(log_fd, line, len);
 	(void)w;
 }
 
@@ -85,11 +88,11 @@ bool sg_log_is_line(const char *text, size_t len)
 	return true;
 }
 
-void sg_log_relay(const char *role, long pid, const char *text, size_t len)
+void sg_log_relay(const char *role, long pid, bool ours, const char *text, size_t len)
 {
 	char line[SG_LOG_LINE_MAX];
 	size_t n = 0;
-	if (!sg_log_is_line(text, len)) {
+	if (!ours || !sg_log_is_line(text, len)) {
 		char ident[64];
 		snprintf(ident, sizeof(ident), "sealgate/%.40s[%ld]", role, pid);
 		n = line_head(line, sizeof(line), ident, SG_LOG_INFO);

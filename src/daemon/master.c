@@ -143,16 +143,17 @@ static void pass_text(const char *text, int fd, const char *env, const struct ro
 	pass_fd_number(env, fd);
 }
 
-/* In the forked child: stdout and stderr become the log pipe, the inherited sockets fds 3..
- * in listen order, then come the configuration, the status pipe and (after a SIGHUP) the
- * previous configuration. Each is first dup'ed above any target, so that moving one never
+/* In the forked child: stdout and stderr become the one log pipe, the inherited sockets fds
+ * 3.. in listen order, then come the configuration, the status pipe, the other log pipe (for
+ * sg_log) and (after a SIGHUP) the previous configuration. Each is first dup'ed above any target, so that moving one never
  * clobbers another. */
 static _Noreturn void exec_child(struct master *m, size_t ri, const struct child *c,
-                                 int status_w, int log_w)
+                                 int status_w, const int log_w[2])
 {
 	const struct role_def *role = c->role;
-	if (dup2(log_w, STDOUT_FILENO) < 0 || dup2(log_w, STDERR_FILENO) < 0)
+	if (dup2(log_w[1], STDOUT_FILENO) < 0 || dup2(log_w[1], STDERR_FILENO) < 0)
 		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
+	int log_tmp = fcntl(log_w[0], F_DUPFD, 64);
 	int tmp[ROLE_MAX_LISTEN];
 	size_t n = m->nlisten[ri];
 	for (size_t i = 0; i < n; i++)
@@ -174,6 +175,10 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct child
 		sg_fatal("%s: cannot pass the status pipe: %m", role->name);
 	close(status_tmp);
 	pass_fd_number("SEALGATE_STATUS_FD", next++);
+	if (log_tmp < 0 || dup2(log_tmp, next) < 0)
+		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
+	close(log_tmp);
+	pass_fd_number("SEALGATE_LOG_FD", next++);
 	if (c->reload != RELOAD_NONE && m->previous_text != NULL)
 		pass_text(m->previous_text, next++, "SEALGATE_PREVIOUS_CONFIG_FD", role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
@@ -192,7 +197,7 @@ void master_start_child(struct master *m, struct child *c)
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
 		return;
 	}
-	if (master_log_pipe(log) < 0) {
+	if (master_log_open(c, log) < 0) {
 		sg_error("cannot start %s: pipe: %m; retrying", c->role->name);
 		close(status[0]);
 		close(status[1]);
@@ -212,21 +217,20 @@ void master_start_child(struct master *m, struct child *c)
 	if (pid != 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == 0)
-		exec_child(m, ri, c, status[1], log[1]);
+		exec_child(m, ri, c, status[1], log);
 	close(status[1]);
+	close(log[0]);
 	close(log[1]);
 	if (pid < 0) {
 		sg_error("cannot fork %s: %m; retrying", c->role->name);
 		close(status[0]);
-		close(log[0]);
+		master_log_finish(c, 0);
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
 		return;
 	}
 	c->pid = pid;
 	c->ready = false;
 	c->status_fd = status[0];
-	c->log_fd = log[0];
-	c->log_len = 0;
 	c->started_ms = sg_mono_ms();
 	c->restart_at_ms = 0;
 	sg_info("started %s (pid %ld)", c->role->name, (long)pid);
@@ -247,7 +251,7 @@ struct child *master_add_child(struct master *m, const struct role_def *role)
 	memset(c, 0, sizeof(*c));
 	c->role = role;
 	c->status_fd = -1;
-	c->log_fd = -1;
+	c->logs[0].fd = c->logs[1].fd = -1;
 	c->backoff_ms = RESTART_MIN_MS;
 	return c;
 }
@@ -349,29 +353,28 @@ void master_restart_due(struct master *m)
  * handles it (a signal cuts the wait short). */
 static void wait_children(struct master *m, int timeout_ms)
 {
-	struct pollfd pfd[2 * MAX_CHILDREN];
-	struct child *who[2 * MAX_CHILDREN];
+	struct pollfd pfd[3 * MAX_CHILDREN];
+	struct child *who[3 * MAX_CHILDREN];
 	nfds_t n = 0;
 	for (size_t i = 0; i < m->nchildren; i++) {
 		struct child *c = &m->children[i];
-		if (c->status_fd >= 0) {
-			pfd[n] = (struct pollfd){.fd = c->status_fd, .events = POLLIN};
-			who[n++] = c;
-		}
-		if (c->log_fd >= 0) {
-			pfd[n] = (struct pollfd){.fd = c->log_fd, .events = POLLIN};
-			who[n++] = c;
-		}
+		int fds[3] = {c->status_fd, c->logs[0].fd, c->logs[1].fd};
+		for (size_t k = 0; k < 3; k++)
+			if (fds[k] >= 0) {
+				pfd[n] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+				who[n++] = c;
+			}
 	}
 	if (poll(pfd, n, timeout_ms) <= 0)
 		return;
 	for (nfds_t i = 0; i < n; i++) {
+		struct child *c = who[i];
 		if (pfd[i].revents == 0)
 			continue;
-		if (pfd[i].fd == who[i]->status_fd)
-			read_status(m, who[i]);
+		if (pfd[i].fd == c->status_fd)
+			read_status(m, c);
 		else
-			master_log_read(who[i], (long)who[i]->pid);
+			master_log_read(c, &c->logs[pfd[i].fd == c->logs[0].fd ? 0 : 1], (long)c->pid);
 	}
 }
 

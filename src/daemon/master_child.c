@@ -152,6 +152,11 @@ static int become_account(const struct settings *s)
 int master_child_start(const char *role, const char *config_path)
 {
 	sg_log_init(role);
+	int log_fd = env_fd("SEALGATE_LOG_FD", 3);
+	if (log_fd >= 0) {
+		fcntl(log_fd, F_SETFD, FD_CLOEXEC);
+		sg_log_set_fd(log_fd);
+	}
 	const struct role_def *def = roles_find(role);
 	if (def == NULL) {
 		sg_error("unknown role '%.40s'", role);

@@ -1,8 +1,10 @@
-/* master_log.c: the children's stdout and stderr. Each child writes them into a pipe the
- * master reads: a line of ours goes on as it is, any other (a library that prints by itself,
- * such as RNP, or a sanitizer report) is put in our format with the child's role and pid. So
- * every line of the log has the format, and what a child wrote just before it died is not
- * lost: the pipe outlives it. */
+/* master_log.c: the children's log. Each child has two pipes to the master: one for its own
+ * log lines (sg_log), written on as they are, and one that is its stdout and stderr, whose
+ * every line (a library that prints by itself, such as RNP, or a sanitizer report) is put in
+ * our format with the child's role and pid and marked "stderr:". So every line of the log has
+ * the format, text a library printed cannot pass for a line of ours (a forged line in a
+ * peer's data stays marked), and what a child wrote just before it died is not lost: the
+ * pipes outlive it. */
 #include "daemon/master_priv.h"
 
 #include <errno.h>
@@ -12,65 +14,89 @@
 
 #define LOG_PIPE_SIZE (1024 * 1024)
 
-int master_log_pipe(int fds[2])
+static int log_pipe(struct child_log *l, int *write_r)
 {
+	int fds[2];
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	/* Room for a burst while the master is busy (a reload's account check walks the spool):
 	 * a child blocks on a full pipe. Best effort: the default 64 KB otherwise. */
 	(void)fcntl(fds[0], F_SETPIPE_SZ, LOG_PIPE_SIZE);
+	l->fd = fds[0];
+	l->len = 0;
+	*write_r = fds[1];
 	return 0;
 }
 
-static void emit(struct child *c, long pid, size_t len)
+int master_log_open(struct child *c, int write_r[2])
+{
+	c->logs[0].ours = true;
+	c->logs[1].ours = false;
+	if (log_pipe(&c->logs[0], &write_r[0]) < 0)
+		return -1;
+	if (log_pipe(&c->logs[1], &write_r[1]) == 0)
+		return 0;
+	close(c->logs[0].fd);
+	close(write_r[0]);
+	c->logs[0].fd = -1;
+	return -1;
+}
+
+static void emit(const struct child *c, const struct child_log *l, long pid, const char *text,
+                 size_t len)
 {
 	if (len > 0)
-		sg_log_relay(c->role->name, pid, c->log_buf, len);
+		sg_log_relay(c->role->name, pid, l->ours, text, len);
 }
 
 /* Writes the complete lines of the buffer; a line longer than the buffer goes cut. */
-static void emit_lines(struct child *c, long pid)
+static void emit_lines(const struct child *c, struct child_log *l, long pid)
 {
 	size_t start = 0;
-	for (size_t i = 0; i < c->log_len; i++)
-		if (c->log_buf[i] == '\n') {
-			sg_log_relay(c->role->name, pid, c->log_buf + start, i - start);
+	for (size_t i = 0; i < l->len; i++)
+		if (l->buf[i] == '\n') {
+			emit(c, l, pid, l->buf + start, i - start);
 			start = i + 1;
 		}
-	memmove(c->log_buf, c->log_buf + start, c->log_len - start);
-	c->log_len -= start;
-	if (c->log_len == sizeof(c->log_buf)) {
-		emit(c, pid, c->log_len);
-		c->log_len = 0;
+	memmove(l->buf, l->buf + start, l->len - start);
+	l->len -= start;
+	if (l->len == sizeof(l->buf)) {
+		emit(c, l, pid, l->buf, l->len);
+		l->len = 0;
 	}
 }
 
-int master_log_read(struct child *c, long pid)
+static void log_close(const struct child *c, struct child_log *l, long pid)
 {
-	ssize_t n = read(c->log_fd, c->log_buf + c->log_len, sizeof(c->log_buf) - c->log_len);
+	emit(c, l, pid, l->buf, l->len); /* a last line without its newline */
+	l->len = 0;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+int master_log_read(struct child *c, struct child_log *l, long pid)
+{
+	ssize_t n = read(l->fd, l->buf + l->len, sizeof(l->buf) - l->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return -1;
 	if (n <= 0) {
-		emit(c, pid, c->log_len);
-		c->log_len = 0;
-		close(c->log_fd);
-		c->log_fd = -1;
+		log_close(c, l, pid);
 		return 0;
 	}
-	c->log_len += (size_t)n;
-	emit_lines(c, pid);
+	l->len += (size_t)n;
+	emit_lines(c, l, pid);
 	return 1;
 }
 
 void master_log_finish(struct child *c, long pid)
 {
-	while (c->log_fd >= 0 && master_log_read(c, pid) > 0)
-		;
-	/* Still open: a process the child started holds the pipe; keep what we have. */
-	if (c->log_fd >= 0) {
-		emit(c, pid, c->log_len);
-		c->log_len = 0;
-		close(c->log_fd);
-		c->log_fd = -1;
+	for (size_t i = 0; i < 2; i++) {
+		struct child_log *l = &c->logs[i];
+		while (l->fd >= 0 && master_log_read(c, l, pid) > 0)
+			;
+		/* Still open: a process the child started holds the pipe; keep what we have. */
+		if (l->fd >= 0)
+			log_close(c, l, pid);
 	}
 }

@@ -17,15 +17,21 @@
 /* Where a child started by a SIGHUP stands, for the reload summary. */
 enum reload_state { RELOAD_NONE, RELOAD_WAITING, RELOAD_READY, RELOAD_FAILED };
 
+/* One of a child's two log pipes (master_log.c). */
+struct child_log {
+	int fd;     /* read end, or -1 */
+	bool ours;  /* its sg_log lines (else its stdout and stderr) */
+	size_t len; /* bytes of an unfinished line in buf */
+	char buf[SG_LOG_LINE_MAX];
+};
+
 struct child {
 	const struct role_def *role;
 	pid_t pid;            /* 0 = not running */
 	bool retiring;        /* replaced on reload: not restarted when it exits */
 	bool ready;           /* said daemon_ready since it started */
 	int status_fd;        /* read end of its status pipe, or -1 */
-	int log_fd;           /* read end of its stdout and stderr, or -1 */
-	size_t log_len;       /* bytes of an unfinished line in log_buf */
-	char log_buf[SG_LOG_LINE_MAX];
+	struct child_log logs[2]; /* [0] its log lines, [1] its stdout and stderr */
 	pid_t replaces;       /* the child it takes over from once ready (reload), or 0 */
 	enum reload_state reload;
 	char reload_note[160]; /* why it failed, for the summary */
@@ -59,12 +65,13 @@ int master_check_account(const struct settings *s);
  * m->restart_needed. */
 int master_bind_all(struct master *m, const struct settings *s, bool reloading);
 
-/* master_log.c: each child's stdout and stderr are a pipe to the master, which writes them
- * to its stderr line by line in our log format. */
-int master_log_pipe(int fds[2]);
-/* Reads what the child wrote; returns 1 if it read, 0 at the end (flushed, closed), -1 if
- * nothing is there now. */
-int master_log_read(struct child *c, long pid);
+/* master_log.c: each child's log lines and its stdout and stderr are pipes to the master,
+ * which writes them to its stderr line by line in our log format. */
+/* Makes both pipes; write_r gets the child's ends ([0] log lines, [1] stdout and stderr). */
+int master_log_open(struct child *c, int write_r[2]);
+/* Reads what the child wrote on l; returns 1 if it read, 0 at the end (flushed, closed), -1
+ * if nothing is there now. */
+int master_log_read(struct child *c, struct child_log *l, long pid);
 /* The child is gone: whatever it wrote still in the pipe, then a last unfinished line. */
 void master_log_finish(struct child *c, long pid);
 

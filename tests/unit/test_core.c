@@ -168,9 +168,12 @@ static void capture_stderr(void (*fn)(void), char *out, size_t size)
 static void relay_lines(void)
 {
 	const char ours[] = "2026-01-02T03:04:05.678Z sealgate/smtpd[12]: ready: 1 listener(s)";
-	sg_log_relay("qmgr", 42, ours, sizeof(ours) - 1);
+	sg_log_relay("qmgr", 42, true, ours, sizeof(ours) - 1);
+	/* A library printing a peer's text that looks like one of our lines. */
+	const char forged[] = "2026-01-02T03:04:05.678Z sealgate/master[1]: forged";
+	sg_log_relay("qmgr", 42, false, forged, sizeof(forged) - 1);
 	const char lib[] = "[armored_src_read() x.cpp:424] Warning:\x1b[31m CRC";
-	sg_log_relay("qmgr", 42, lib, sizeof(lib) - 1);
+	sg_log_relay("qmgr", 42, false, lib, sizeof(lib) - 1);
 	sg_log_lines(SG_LOG_ERROR, "SIGHUP: ", "first line\n\nsecond line");
 }
 
@@ -184,6 +187,7 @@ static void relay(void **state)
 	 * replaced; several lines, each its own line of ours. */
 	assert_non_null(strstr(out, "2026-01-02T03:04:05.678Z sealgate/smtpd[12]: ready: 1 listener(s)\n"));
 	assert_non_null(strstr(out, "Z sealgate/qmgr[42]: stderr: [armored_src_read() x.cpp:424] Warning:?[31m CRC\n"));
+	assert_non_null(strstr(out, "Z sealgate/qmgr[42]: stderr: 2026-01-02T03:04:05.678Z sealgate/master[1]: forged\n"));
 	assert_non_null(strstr(out, "]: error: SIGHUP: first line\n"));
 	assert_non_null(strstr(out, "]: error: SIGHUP: second line\n"));
 	for (char *line = out; *line != '\0'; line = strchr(line, '\n') + 1)
