@@ -303,8 +303,10 @@ static void child_exited(struct master *m, struct child *c, int status, bool sto
 	master_log_finish(c, (long)pid);
 	int64_t lived = sg_mono_ms() - c->started_ms;
 	c->pid = 0;
-	if (c->retiring || stopping) {
-		sg_info("%s %s", c->role->name, why);
+	bool expected = c->retiring || stopping;
+	if (expected || master_has_successor(m, pid)) {
+		sg_log(expected ? SG_LOG_INFO : SG_LOG_WARN, "%s %s%s", c->role->name, why,
+		       expected ? "" : "; the child starting in its place takes over");
 		c->retiring = true;
 		return;
 	}

@@ -79,6 +79,9 @@ void master_log_finish(struct child *c, long pid);
 void master_reload(struct master *m);
 /* A child said it is ready: a successor takes over from the child it replaces. */
 void master_child_ready(struct master *m, struct child *c);
+/* A child started by a SIGHUP is about to take over from child pid: if pid dies meanwhile,
+ * it is not restarted. */
+bool master_has_successor(const struct master *m, pid_t pid);
 /* Child pid exited (why: how) before it was ready; true if it was part of a reload whose
  * predecessor keeps serving, so it must not be restarted. */
 bool master_child_failed(struct master *m, struct child *c, pid_t pid, const char *why);

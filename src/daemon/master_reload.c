@@ -137,6 +137,14 @@ void master_child_ready(struct master *m, struct child *c)
 	        c->role->name, (long)c->pid, (long)old->pid);
 }
 
+bool master_has_successor(const struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (pid > 0 && m->children[i].replaces == pid && m->children[i].pid > 0)
+			return true;
+	return false;
+}
+
 bool master_child_failed(struct master *m, struct child *c, pid_t pid, const char *why)
 {
 	if (c->reload != RELOAD_WAITING)
