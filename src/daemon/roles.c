@@ -1,6 +1,6 @@
 /* roles.c: the process graph of sealgate as a table: every child the master starts, what it
- * runs, what it may touch, which settings it logs after a SIGHUP. docs/architecture.md draws the same table; a new role is a row
- * here and nowhere else. */
+ * runs, what it may touch, which settings it logs after a SIGHUP. docs/architecture.md draws
+ * the same table; a new role is a row here and nowhere else. */
 #include "daemon/daemon.h"
 #include "ldap/ldapd.h"
 #include "portal/portal.h"
@@ -24,7 +24,7 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "incoming active data tmp trigger",
 	 .overlap_on_reload = false, /* two queue managers would deliver the same message twice */
-	 .sections = "queue. route. policy. ca. gateway. store. log.",
+	 .sections = "queue. route. policy. pgp. ca. gateway. store. log.",
 	 .doc = "plans, transforms and delivers queued mail; retries and bounces"},
 	{.name = "ldapd",
 	 .entry = ldapd_main,
