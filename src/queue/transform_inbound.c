@@ -108,6 +108,18 @@ static void keep_encrypted(struct inbound *ib, const char *why)
 	         why);
 }
 
+/* True if the decrypted entity is itself opaque S/MIME (signed-data whose signature is not
+ * valid): its HTML is out of the scanner's sight, and the mail client would unwrap it. */
+static bool inner_is_opaque(const struct inbound *ib)
+{
+	struct mime_info info;
+	const char *err;
+	bool opaque = mime_info_parse(ib->inner, ib->inner_len, &info, &err) == 0 &&
+	              mime_info_is_smime(&info) && !info.is_multipart;
+	mime_info_free(&info);
+	return opaque;
+}
+
 /* integrity=none: the decrypted entity with every remote reference of its HTML made inert. */
 static void neutralise(struct inbound *ib)
 {
@@ -115,6 +127,11 @@ static void neutralise(struct inbound *ib)
 	size_t count = 0;
 	const char *err;
 	sg_strlcpy(ib->integrity_note, "integrity=none", sizeof(ib->integrity_note));
+	if (inner_is_opaque(ib)) {
+		keep_encrypted(ib, "no integrity protection, and its content is opaque signed data "
+		                   "without a valid signature");
+		return;
+	}
 	sg_buf_init(&safe, SG_MESSAGE_SIZE_HARD_MAX);
 	if (mime_remote_neutralise(ib->inner, ib->inner_len, &safe, &count, &err) < 0) {
 		sg_buf_free_secret(&safe);

@@ -171,14 +171,28 @@ def test_unauthenticated_cbc_html_is_delivered_without_remote_references(smime_g
     assert b"Quarterly figures" in raw
     assert not re.search(rb"(?<![-\w])(src|href)\s*=\s*[\"']?\s*(https?:|h&#)", raw, re.I), raw
     assert b"url(" not in raw.lower() and b"http://attacker.example" not in raw
+    # opaque signed-data inside, by a signer nobody trusts: the scanner cannot see into it and
+    # a mail client would unwrap it, so it stays encrypted
+    eve_key, eve_crt = workdir / "eve.key", workdir / "eve.crt"
+    run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(eve_key), "-out",
+        str(eve_crt), "-days", "30", "-subj", "/CN=eve", "-addext",
+        "subjectAltName=email:dora@partner.test")
+    (workdir / "html.txt").write_bytes(html_entity())
+    opaque = crlf(run(OPENSSL, "cms", "-sign", "-nodetach", "-in", str(workdir / "html.txt"),
+                      "-signer", str(eve_crt), "-inkey", str(eve_key), "-md", "sha256").stdout)
+    send_raw(smime_gw, "dora@partner.test", encrypted(workdir, opaque, alice_crt,
+                                                      "dora@partner.test", subject="opaque"))
+    box = os.path.join(smime_gw.md_int, "alice@example.com")
+    wait_maildir(box, 2)
+    kept = [m for m in maildir_messages(box) if b"opaque signed data" in m]
+    assert len(kept) == 1 and b"decrypted=no" in kept[0] and b"integrity=none" in kept[0]
     # policy.cbc_unsigned = keep-encrypted: delivered as it came
     smime_gw.set(**{"policy.cbc_unsigned": "keep-encrypted"})
     smime_gw.stop()
     smime_gw.start()
     send_raw(smime_gw, "dora@partner.test",
              encrypted(workdir, html_entity(), alice_crt, "dora@partner.test"))
-    box = os.path.join(smime_gw.md_int, "alice@example.com")
-    wait_maildir(box, 2)
+    wait_maildir(box, 3)
     kept = [m for m in maildir_messages(box) if b"keep-encrypted" in m]
     assert len(kept) == 1 and b"application/pkcs7-mime" in kept[0]
     assert b"decrypted=no" in kept[0] and b"Quarterly figures" not in kept[0]

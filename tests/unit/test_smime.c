@@ -216,6 +216,15 @@ static void sign_then_verify_valid_with_signer_and_caps(void **state)
 	assert_true(r.signing_time > time(NULL) - 60);
 	assert_int_equal(r.content_len, strlen(entity));
 	assert_memory_equal(r.content, entity, r.content_len);
+	/* RFC 8550 section 3: valid only for the address the certificate names (any case) */
+	smime_verify_require_signer(&r, "Alice@Example.TEST");
+	assert_int_equal(r.verdict, SMIME_SIG_VALID);
+	smime_verify_require_signer(&r, "dora@example.test");
+	assert_int_equal(r.verdict, SMIME_SIG_OTHER_SIGNER);
+	assert_string_equal(smime_verdict_name(r.verdict), "valid-other-signer");
+	r.verdict = SMIME_SIG_VALID;
+	smime_verify_require_signer(&r, NULL); /* no From: nobody it could be valid for */
+	assert_int_equal(r.verdict, SMIME_SIG_OTHER_SIGNER);
 	smime_verify_result_free(&r);
 
 	/* encrypted after signing: the layers peel back */
