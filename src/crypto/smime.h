@@ -175,8 +175,9 @@ int smime_rev_mode_parse(const char *s, enum smime_rev_mode *mode_r);
 enum smime_rev_status {
 	SMIME_REV_GOOD,     /* a CRL or an OCSP responder says it is not revoked */
 	SMIME_REV_REVOKED,  /* a CRL or an OCSP responder says it is revoked */
-	SMIME_REV_UNKNOWN,  /* it names a CRL or a responder, and none could be asked or read */
-	SMIME_REV_NO_INFO,  /* it names neither (or its issuer is no trust anchor here) */
+	SMIME_REV_UNKNOWN,  /* it names a CRL or a responder, and none gave a verifiable answer
+	                     * (or its issuer is no trust anchor here, so none could be verified) */
+	SMIME_REV_NO_INFO,  /* it names neither */
 };
 /* The revocation status of a certificate from its CRL distribution points (HTTP, the CRL
  * at most SG_CRL_FETCH_MAX bytes) and its OCSP responder (AIA), each asked within
@@ -187,7 +188,5 @@ enum smime_rev_status {
 enum smime_rev_status smime_revocation_status(const struct smime_trust *t,
                                               const unsigned char *der, size_t len,
                                               char *how, size_t howsize);
-/* Forgets every kept answer (tests). */
-void smime_revocation_forget(void);
 
 #endif

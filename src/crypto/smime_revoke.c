@@ -82,13 +82,6 @@ static void answer_keep(const char *fpr, enum smime_rev_status status, time_t un
 	pthread_mutex_unlock(&answers_lock);
 }
 
-void smime_revocation_forget(void)
-{
-	pthread_mutex_lock(&answers_lock);
-	memset(answers, 0, sizeof(answers));
-	pthread_mutex_unlock(&answers_lock);
-}
-
 /* ---- one check ---- */
 
 struct check {

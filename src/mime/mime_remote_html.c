@@ -165,6 +165,9 @@ static bool value_is_remote(const char *v, size_t n)
 
 /* ---- tags ---- */
 
+/* c is one of set (never NUL: HTML reads a NUL inside a tag as a character of a name). */
+static bool in_set(char c, const char *set) { return c != '\0' && strchr(set, c) != NULL; }
+
 static const char *skip_space(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f'))
@@ -176,11 +179,11 @@ static const char *skip_space(const char *p, const char *end)
 static void attribute(struct scan *s)
 {
 	const char *name = s->p, *end = s->end, *p = s->p + 1; /* a first '=' belongs to the name */
-	while (p < end && !strchr(" \t\n\r\f/>=", *p))
+	while (p < end && !in_set(*p, " \t\n\r\f/>="))
 		p++;
 	const char *name_end = p, *q = skip_space(p, end);
 	if (q >= end || *q != '=') {
-		emit(s, name, (size_t)(name_end - name));
+		copy_text(s, name, name_end, false);
 		s->p = name_end;
 		return;
 	}
@@ -192,7 +195,7 @@ static void attribute(struct scan *s)
 		v_end = close != NULL ? close : end;
 		q = close != NULL ? close + 1 : end;
 	} else {
-		while (q < end && !strchr(" \t\n\r\f>", *q))
+		while (q < end && !in_set(*q, " \t\n\r\f>"))
 			q++;
 		v_end = q;
 	}
@@ -200,7 +203,7 @@ static void attribute(struct scan *s)
 		emit(s, "data-blocked-", 13);
 		s->count++;
 	}
-	emit(s, name, (size_t)(name_end - name));
+	copy_text(s, name, name_end, false);
 	copy_text(s, name_end, v, false);   /* the '=', quote and spaces as they were */
 	copy_text(s, v, v_end, false);
 	copy_text(s, v_end, q, false);     /* the closing quote */
@@ -247,7 +250,7 @@ static void tag(struct scan *s)
 	}
 	bool closing = s->p[1] == '/';
 	const char *name = s->p + 1 + closing, *p = name;
-	while (p < end && !strchr(" \t\n\r\f/>", *p))
+	while (p < end && !in_set(*p, " \t\n\r\f/>"))
 		p++;
 	size_t name_len = (size_t)(p - name);
 	copy_text(s, s->p, p, false);
@@ -258,7 +261,7 @@ static void tag(struct scan *s)
 			q++;
 		copy_text(s, s->p, q, false);
 		s->p = q;
-		if (q < end && *q != '>' && !strchr(" \t\n\r\f", *q))
+		if (q < end && *q != '>' && !in_set(*q, " \t\n\r\f"))
 			attribute(s);
 	}
 	if (s->p < end)
@@ -281,7 +284,7 @@ int mime_remote_html(const char *in, size_t len, bool css, struct sg_buf *out, s
 			s.p = stop;
 			if (lt == NULL)
 				break;
-			if (lt + 1 < s.end && (g_ascii_isalpha(lt[1]) || strchr("/!?", lt[1])))
+			if (lt + 1 < s.end && (g_ascii_isalpha(lt[1]) || in_set(lt[1], "/!?")))
 				tag(&s);
 			else
 				copy_text(&s, lt, (s.p = lt + 1), false); /* a '<' that starts no tag */

@@ -51,6 +51,9 @@ static const struct html_case html_cases[] = {
 	 true},
 	{"<! a=\"> <img src=h&#116;tp://a> \">", "data-blocked-src", " src=", true},
 	{"<!-- <img src=\"http://a/\"> -->", "hxxp", "http", true},
+	/* found by fuzz_mime_remote: a scheme in an attribute name; a NUL inside a tag */
+	{"<x{///a:URL(http://a/)}>", "hxxp", "http", true},
+	{"<textarea\x01<img src=h&#116;tp://a>", "data-blocked-src", " src=", true},
 	/* what stays as it was */
 	{"<img src=\"cid:part1@example\"><a href=\"mailto:a@b\">m</a><a href=\"#top\">t</a>",
 	 "src=\"cid:part1@example\"", "blocked", false},
