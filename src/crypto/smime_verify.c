@@ -9,12 +9,9 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
-#include <errno.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <string.h>
-#include <unistd.h>
 
 #define DATE_SKEW_MAX (60 * 60) /* signing time vs Date: header, seconds */
 #define DATE_LINE_MAX 200
