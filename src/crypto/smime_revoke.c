@@ -97,9 +97,13 @@ static void decided(struct check *c, enum smime_rev_status status, time_t next, 
 {
 	time_t now = time(NULL);
 	c->status = status;
+	/* good: until the next update (none given: the longest), but asked again soon when that
+	 * is already past (a CRL within the clock-skew allowance) */
+	time_t good = next == 0 || next >= now + TTL_GOOD_MAX ? now + TTL_GOOD_MAX
+	            : next > now                              ? next
+	                                                      : now + TTL_UNKNOWN;
 	c->until = status == SMIME_REV_REVOKED ? now + TTL_REVOKED
-	         : status == SMIME_REV_GOOD    ? (next > now && next < now + TTL_GOOD_MAX
-	                                              ? next : now + TTL_GOOD_MAX)
+	         : status == SMIME_REV_GOOD    ? good
 	                                       : now + TTL_UNKNOWN;
 	char printable[100];
 	sg_printable(printable, sizeof(printable), url, 80);
