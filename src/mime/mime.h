@@ -18,6 +18,7 @@ struct mime_info {
 	char *ct_smime_type;/* its smime-type= parameter, lower-case, or NULL */
 	char *sensitivity;  /* Sensitivity: header (RFC 2156), or NULL */
 	bool inline_pgp;    /* a line starts "-----BEGIN PGP MESSAGE-----" or "... SIGNED MESSAGE" */
+	bool nested_smime_signed; /* not S/MIME at the top, but an S/MIME signature below it */
 	char **visible;     /* lower-cased addresses in To: and Cc: (Bcc recipients are not) */
 	size_t nvisible;
 };

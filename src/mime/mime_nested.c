@@ -38,6 +38,8 @@ static bool find(GMimeObject *o, int depth)
 	return false;
 }
 
+bool mime_priv_nested_signed(GMimeObject *o) { return find(o, 0); }
+
 bool mime_nested_smime_signed(const char *entity, size_t len)
 {
 	GMimeObject *o = mime_priv_parse_entity(entity, len);

@@ -20,6 +20,9 @@
 #include <string.h>
 
 #define SECURITY_FIELD_MAX 600
+#define PARTIAL_NOTE                                                                          \
+	"signature=partial (a signature inside covers only a part of the message; the parts "     \
+	"beside it are not signed)"
 
 struct inbound {
 	const struct transform_env *te;
@@ -216,7 +219,7 @@ enum transform_result transform_inbound(const struct transform_env *te,
 {
 	if (in->mime != NULL && (mime_info_is_pgp_mime(in->mime) || in->mime->inline_pgp))
 		return transform_inbound_pgp(te, in, out);
-	if (in->mime == NULL || !mime_info_is_smime(in->mime))
+	if (in->mime == NULL || (!mime_info_is_smime(in->mime) && !in->mime->nested_smime_signed))
 		return transform_pass(te, in, out);
 	struct inbound ib = {.te = te, .in = in, .msg = in->data, .len = in->len};
 	sg_buf_init(&ib.decrypted, SG_MESSAGE_SIZE_HARD_MAX);
@@ -228,10 +231,9 @@ enum transform_result transform_inbound(const struct transform_env *te,
 	}
 	if (kind == SMIME_KIND_SIGNED)
 		verify(&ib);
-	else if (ib.envelope != SMIME_KIND_NONE && mime_nested_smime_signed(ib.inner, ib.inner_len))
-		sg_strlcpy(ib.signature_note, "signature=partial (a signature inside covers only a part "
-		           "of the message; the parts beside it are not signed)",
-		           sizeof(ib.signature_note));
+	else if (in->mime->nested_smime_signed || /* then delivered as it came, verdict on top */
+	         (ib.envelope != SMIME_KIND_NONE && mime_nested_smime_signed(ib.inner, ib.inner_len)))
+		sg_strlcpy(ib.signature_note, PARTIAL_NOTE, sizeof(ib.signature_note));
 	else if (ib.decrypted_note[0] == '\0' || ib.msg != in->data)
 		sg_strlcpy(ib.signature_note, "signature=none", sizeof(ib.signature_note));
 	if (ib.envelope != SMIME_KIND_NONE)

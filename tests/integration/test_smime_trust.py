@@ -115,6 +115,25 @@ def test_signature_inside_beside_unsigned_parts_is_partial(smime_gw, partner, wo
     assert b"signature=valid" not in field
 
 
+def test_signed_part_beside_unsigned_parts_at_the_top_is_partial(smime_gw, partner, workdir):
+    """Not encrypted: a replayed genuine signed part under an attacker's multipart/mixed."""
+    trust_partner(smime_gw, partner)
+    dora_crt, dora_key = partner_user(partner, "dora")
+    inner = signed_entity(workdir, dora_crt, dora_key,
+                          b"Content-Type: text/plain\r\n\r\nLunch at noon?\r\n")
+    head, body = inner.split(b"\r\n\r\n", 1)
+    ct = re.search(rb"^(Content-Type:.*(?:\r\n[ \t].*)*)", head, re.M | re.I).group(1)
+    msg = (b"From: dora@partner.test\r\nTo: alice@example.com\r\nSubject: payment\r\n"
+           b"MIME-Version: 1.0\r\nX-Sealgate-Security: signature=valid\r\n"
+           b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
+           b"Content-Type: text/plain\r\n\r\nURGENT: wire EUR 90,000 to DE00 0000\r\n--outer\r\n"
+           + ct + b"\r\n\r\n" + body + b"\r\n--outer--\r\n")
+    send_raw(smime_gw, "dora@partner.test", msg)
+    raw, field = alice_receives(smime_gw)
+    assert field.startswith(b"signature=partial"), field
+    assert b"URGENT: wire EUR 90,000" in raw and b"Lunch at noon?" in raw  # as it came
+
+
 # ---- issue 23 item 1: certificates the instance CA revoked ---------------------------------
 
 def issued_key(gw, workdir, addr):

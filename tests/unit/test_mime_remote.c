@@ -11,6 +11,7 @@
 #include "core/sg_buf.h"
 #include "mime/mime.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct html_case {
@@ -153,6 +154,16 @@ static void nested_signature_is_found_below_the_top_only(void **state)
 		"Content-Type: text/plain\r\n\r\nLunch at noon?\r\n--i\r\n"
 		"Content-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--i--\r\n--o--\r\n";
 	assert_true(mime_nested_smime_signed(mixed, strlen(mixed)));
+	/* the same as a whole message: the parse says so, for the planner */
+	char msg[2048];
+	snprintf(msg, sizeof(msg), "From: dora@partner.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n%s",
+	         mixed);
+	struct mime_info info;
+	const char *err;
+	assert_int_equal(mime_info_parse(msg, strlen(msg), &info, &err), 0);
+	assert_true(info.nested_smime_signed);
+	assert_false(mime_info_is_smime(&info));
+	mime_info_free(&info);
 	static const char top[] = "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\nMIIB\r\n";
 	assert_false(mime_nested_smime_signed(top, strlen(top)));
 	static const char plain[] = "Content-Type: text/plain\r\n\r\nhello\r\n";
