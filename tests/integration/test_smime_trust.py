@@ -61,6 +61,16 @@ def signed_entity(workdir, crt, key, content, sender=None, subject="signed"):
                     "-md", "sha256", "-crlfeol", *head).stdout)
 
 
+def mixed_with_signed_part(workdir, crt, key):
+    """multipart/mixed: the attacker's text beside a genuine signed part ("Lunch at noon?")."""
+    inner = signed_entity(workdir, crt, key, b"Content-Type: text/plain\r\n\r\nLunch at noon?\r\n")
+    head, body = inner.split(b"\r\n\r\n", 1)
+    ct = re.search(rb"^(Content-Type:.*(?:\r\n[ \t].*)*)", head, re.M | re.I).group(1)
+    return (b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
+            b"Content-Type: text/plain\r\n\r\nURGENT: wire EUR 90,000 to DE00 0000\r\n--outer\r\n"
+            + ct + b"\r\n\r\n" + body + b"\r\n--outer--\r\n")
+
+
 def encrypted(workdir, entity, to_crt, sender, cipher="-aes256", subject="encrypted to you"):
     f = workdir / "entity.eml"
     f.write_bytes(entity)
@@ -100,13 +110,7 @@ def test_foreign_signer_on_mail_from_another_address_is_not_valid(smime_gw, part
 def test_signature_inside_beside_unsigned_parts_is_partial(smime_gw, partner, workdir):
     trust_partner(smime_gw, partner)
     dora_crt, dora_key = partner_user(partner, "dora")
-    inner = signed_entity(workdir, dora_crt, dora_key,
-                          b"Content-Type: text/plain\r\n\r\nLunch at noon?\r\n")
-    inner = inner.split(b"\r\n\r\n", 1)
-    ct = re.search(rb"^(Content-Type:.*(?:\r\n[ \t].*)*)", inner[0], re.M | re.I).group(1)
-    mixed = (b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
-             b"Content-Type: text/plain\r\n\r\nURGENT: wire EUR 90,000 to DE00 0000\r\n--outer\r\n"
-             + ct + b"\r\n\r\n" + inner[1] + b"\r\n--outer--\r\n")
+    mixed = mixed_with_signed_part(workdir, dora_crt, dora_key)
     send_raw(smime_gw, "dora@partner.test",
              encrypted(workdir, mixed, export_alice(smime_gw, workdir), "dora@partner.test"))
     raw, field = alice_receives(smime_gw)
@@ -119,15 +123,9 @@ def test_signed_part_beside_unsigned_parts_at_the_top_is_partial(smime_gw, partn
     """Not encrypted: a replayed genuine signed part under an attacker's multipart/mixed."""
     trust_partner(smime_gw, partner)
     dora_crt, dora_key = partner_user(partner, "dora")
-    inner = signed_entity(workdir, dora_crt, dora_key,
-                          b"Content-Type: text/plain\r\n\r\nLunch at noon?\r\n")
-    head, body = inner.split(b"\r\n\r\n", 1)
-    ct = re.search(rb"^(Content-Type:.*(?:\r\n[ \t].*)*)", head, re.M | re.I).group(1)
     msg = (b"From: dora@partner.test\r\nTo: alice@example.com\r\nSubject: payment\r\n"
            b"MIME-Version: 1.0\r\nX-Sealgate-Security: signature=valid\r\n"
-           b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
-           b"Content-Type: text/plain\r\n\r\nURGENT: wire EUR 90,000 to DE00 0000\r\n--outer\r\n"
-           + ct + b"\r\n\r\n" + body + b"\r\n--outer--\r\n")
+           + mixed_with_signed_part(workdir, dora_crt, dora_key))
     send_raw(smime_gw, "dora@partner.test", msg)
     raw, field = alice_receives(smime_gw)
     assert field.startswith(b"signature=partial"), field
