@@ -41,8 +41,8 @@ static const struct text texts[] = {
 	{"link_login", "Already registered? Log in", "Bereits registriert? Anmelden"},
 	{"err_login", "Login failed: the address or the password is wrong.",
 	 "Anmeldung fehlgeschlagen: Adresse oder Passwort ist falsch."},
-	{"err_locked", "Too many failed attempts. Please try again in 15 minutes.",
-	 "Zu viele Fehlversuche. Bitte versuchen Sie es in 15 Minuten erneut."},
+	{"err_locked", "Too many failed attempts. Please wait before you try again; minutes:",
+	 "Zu viele Fehlversuche. Bitte warten Sie, bevor Sie es erneut versuchen; Minuten:"},
 	{"err_otp",
 	 "This address and one-time password do not match an open invitation (or it has expired). "
 	 "Ask your contact for a new invitation.",
@@ -153,10 +153,10 @@ static const struct text texts[] = {
 	 "weniger mit Umlauten oder anderen Schriften) und darf keine Steuerzeichen enthalten. Bitte "
 	 "geben Sie die Antworten erneut ein."},
 	{"err_answers",
-	 "The answers do not match. Check them and try again; after 5 failed attempts the reset is "
-	 "locked for 15 minutes.",
-	 "Die Antworten stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach 5 "
-	 "Fehlversuchen wird das Zurücksetzen für 15 Minuten gesperrt."},
+	 "The answers do not match. Check them and try again; after several failed attempts you "
+	 "must wait before the next one.",
+	 "Die Antworten stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach mehreren "
+	 "Fehlversuchen müssen Sie vor dem nächsten Versuch warten."},
 	{"err_email", "Please enter your e-mail address.", "Bitte geben Sie Ihre E-Mail-Adresse ein."},
 	{"err_current", "The current password is wrong.", "Das aktuelle Passwort ist falsch."},
 	{"link_forgot", "Forgot your password?", "Passwort vergessen?"},

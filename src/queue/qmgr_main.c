@@ -33,6 +33,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	te->reencrypt_inbound = settings_bool(s, "policy.reencrypt_inbound");
 	te->smime_gcm = settings_get(s, "policy.smime_gcm");
 	te->autocrypt_outbound = settings_bool(s, "policy.autocrypt_outbound");
+	te->autocrypt_encrypt = settings_bool(s, "pgp.autocrypt_encrypt");
 	te->cbc_keep_encrypted = strcmp(settings_get(s, "policy.cbc_unsigned"), "keep-encrypted") == 0;
 	enum smime_rev_mode rev = SMIME_REV_SOFT;
 	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
