@@ -129,6 +129,10 @@ static const struct setting_def table[] = {
 	 "Add an Autocrypt header for internal senders with a gateway-held key (announces our keys; which learned keys encrypt is pgp.autocrypt_encrypt)."},
 	{"pgp.autocrypt_encrypt", SETTING_BOOL, "no", 0, 0, NULL, false,
 	 "Encrypt outbound mail to a partner's key learned from an Autocrypt header when the partner has no imported, portal-uploaded or confirmed key. A learned key never makes a signature valid."},
+	{"policy.cbc_unsigned", SETTING_ENUM, "deliver-neutralised", 0, 0, "deliver-neutralised|keep-encrypted", false,
+	 "Inbound S/MIME encrypted with AES-CBC and not covered by a valid signature inside (integrity=none, open to EFAIL's CBC gadgets): deliver it decrypted with every remote reference of its HTML made inert, or deliver it encrypted as it came."},
+	{"smime.revocation_check", SETTING_ENUM, "soft", 0, 0, "off|soft|hard", false,
+	 "Before encrypting to a partner's certificate, ask its OCSP responder and CRL distribution points whether it is revoked (a revoked one is never used). When none answers: soft encrypts anyway with a log line, hard uses the partner's next channel or holds the mail."},
 
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
