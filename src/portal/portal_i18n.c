@@ -262,29 +262,29 @@ const char *portal_i18n_code(enum portal_lang lang)
 	return lang == PORTAL_LANG_DE ? "de" : "en";
 }
 
-/* The q-value of one Accept-Language item ("de;q=0.8"), 1000 = 1.0; 0 for anything odd. */
+/* The q-value of one Accept-Language item ("de;q=0.8"), 1000 = 1.0. RFC 9110's qvalue is "0"
+ * or "1" and at most three decimals: anything else (more digits, junk after them) weighs 0, so
+ * a hostile weight is never a number at all, let alone one that overflows. */
 static int item_q(const char *item, size_t len)
 {
-	const char *q = NULL;
+	const char *q = NULL, *end = item + len;
 	for (size_t i = 0; i + 2 < len; i++)
 		if (item[i] == ';' && item[i + 1] == 'q' && item[i + 2] == '=')
 			q = item + i + 3;
 	if (q == NULL)
 		return 1000;
-	int v = 0, digits = 0;
-	bool frac = false;
-	for (; q < item + len && digits < 4; q++) {
-		if (*q == '.' && !frac) {
-			frac = true;
-		} else if (*q >= '0' && *q <= '9') {
-			v = v * 10 + (*q - '0');
-			digits += frac;
-		} else {
-			break;
-		}
+	while (end > q && end[-1] == ' ')
+		end--;
+	if (q == end || (*q != '0' && *q != '1'))
+		return 0;
+	int v = (*q++ - '0') * 1000;
+	if (q < end && *q == '.') {
+		q++;
+		for (int scale = 100; q < end && scale > 0 && *q >= '0' && *q <= '9'; q++, scale /= 10)
+			v += (*q - '0') * scale;
 	}
-	while (digits++ < 3)
-		v *= 10;
+	if (q != end)
+		return 0;
 	return v > 1000 ? 1000 : v;
 }
 

@@ -44,6 +44,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	ctx->max_s = SESSION_MAX_S;
 	ctx->per_client = (unsigned int)settings_number(set, "portal.connections_per_client");
 	ctx->threads = (unsigned int)settings_number(set, "portal.threads");
+	ctx->conns = portal_conns_new(settings_number(set, "portal.header_timeout") * 1000,
+	                              settings_number(set, "portal.request_timeout") * 1000);
 	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
 	if (ctx->st == NULL)
 		sg_fatal("store: %s", err);
@@ -82,6 +84,7 @@ int portal_main(struct role_ctx *ctx)
 	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);
+	portal_conns_free(&pc.conns);
 	sg_info("stopped");
 	return rc < 0 ? 1 : 0;
 }

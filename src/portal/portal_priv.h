@@ -24,6 +24,7 @@ struct portal_ctx {
 	time_t next_expiry;    /* when stale sessions are purged next (atomic: threads share it) */
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
 	unsigned int threads;    /* portal.threads: requests served at once */
+	struct portal_conns *conns; /* open connections and their request deadlines */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 };
 
@@ -72,6 +73,22 @@ const char *portal_server_cookie(struct portal_req *req, const char *name);
 /* Runs the portal on the listening sockets until daemon_stop_requested. */
 int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
                       const char *key_pem, const char **error_r);
+
+/* portal_conns.c: total deadlines per request (headers, then headers and body), on top of
+ * libmicrohttpd's idle timeout. The server hooks each connection's steps in; its main loop
+ * calls portal_conns_reap, which cuts the connections past their deadline. */
+struct portal_conns;
+enum MHD_ConnectionNotificationCode;
+struct portal_conns *portal_conns_new(int64_t header_ms, int64_t request_ms);
+void portal_conns_free(struct portal_conns **tp);
+/* MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the table. */
+void portal_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe);
+void portal_conns_headers_done(struct MHD_Connection *c);
+void portal_conns_replying(struct MHD_Connection *c);
+void portal_conns_request_done(struct MHD_Connection *c);
+/* How many connections were cut now. */
+size_t portal_conns_reap(struct portal_conns *t, int64_t now_ms);
 
 /* portal_pages.c: the router and the shared page frame */
 void portal_pages_handle(struct portal_req *req, struct portal_resp *resp);

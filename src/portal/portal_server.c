@@ -104,6 +104,7 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
 	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);
 	portal_pages_handle(&req, &resp);
 	portal_form_clear(&req.form);
+	portal_conns_replying(c);
 	enum MHD_Result rc = send_resp(c, ctx, &resp);
 	sg_buf_free(&resp.body);
 	return rc;
@@ -123,6 +124,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		                 : 0;
 		sg_buf_init(&cs->body, big > 0 ? big : SG_HTTP_BODY_MAX);
 		*con_cls = cs;
+		portal_conns_headers_done(c);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -139,7 +141,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls, (void)c, (void)toe;
+	(void)cls, (void)toe;
+	portal_conns_request_done(c);
 	struct conn_state *cs = *con_cls;
 	if (cs == NULL)
 		return;
@@ -173,6 +176,7 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, portal_conns_notify, ctx->conns,
 	    MHD_OPTION_ARRAY, ctx->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
 }
 
@@ -193,8 +197,10 @@ int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const
 		*error_r = "cannot start the HTTP server (see the log)";
 		return -1;
 	}
-	while (!daemon_stop_requested)
+	while (!daemon_stop_requested) {
 		poll(NULL, 0, 200);
+		portal_conns_reap(ctx->conns, sg_mono_ms());
+	}
 	MHD_stop_daemon(d);
 	return 0;
 }

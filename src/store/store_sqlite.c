@@ -138,6 +138,14 @@ static const char *const migrations[] = {
 	"  answer_hash TEXT NOT NULL,"
 	"  PRIMARY KEY (user_id, idx));"
 	"ALTER TABLE portal_accounts ADD COLUMN inviter TEXT NOT NULL DEFAULT '';",
+
+	/* 7: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
+	 * hash only, when it was made and the failed tries against it. */
+	"CREATE TABLE portal_reset_codes ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  code_hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
