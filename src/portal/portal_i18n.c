@@ -105,10 +105,11 @@ static const struct text texts[] = {
 	 "Passwort vergessen, können Sie damit ein neues festlegen. Groß- und Kleinschreibung sowie "
 	 "zusätzliche Leerzeichen spielen keine Rolle."},
 	{"intro_forgot",
-	 "Enter your e-mail address. You then answer the security questions you chose when you "
-	 "registered.",
-	 "Geben Sie Ihre E-Mail-Adresse ein. Danach beantworten Sie die Sicherheitsfragen, die Sie bei "
-	 "der Registrierung gewählt haben."},
+	 "Enter your e-mail address. We mail a code to it; you then answer the security questions "
+	 "you chose when you registered and enter the code.",
+	 "Geben Sie Ihre E-Mail-Adresse ein. Wir schicken einen Code an diese Adresse; danach "
+	 "beantworten Sie die Sicherheitsfragen, die Sie bei der Registrierung gewählt haben, und "
+	 "geben den Code ein."},
 	{"intro_answers", "Answer your security questions for",
 	 "Beantworten Sie Ihre Sicherheitsfragen für"},
 	{"intro_newpw",
@@ -153,10 +154,24 @@ static const struct text texts[] = {
 	 "weniger mit Umlauten oder anderen Schriften) und darf keine Steuerzeichen enthalten. Bitte "
 	 "geben Sie die Antworten erneut ein."},
 	{"err_answers",
-	 "The answers do not match. Check them and try again; after 5 failed attempts the reset is "
-	 "locked for 15 minutes.",
-	 "Die Antworten stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach 5 "
-	 "Fehlversuchen wird das Zurücksetzen für 15 Minuten gesperrt."},
+	 "The answers or the code do not match. Check them and try again; after 5 failed attempts the "
+	 "reset is locked for 15 minutes, and a code stops working after 3.",
+	 "Die Antworten oder der Code stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach "
+	 "5 Fehlversuchen ist das Zurücksetzen für 15 Minuten gesperrt, ein Code gilt höchstens für "
+	 "3 Versuche."},
+	{"err_reset_limit",
+	 "This account's password has been reset too often today. Please try again tomorrow, or ask "
+	 "your contact person for help.",
+	 "Das Passwort dieses Kontos wurde heute zu oft zurückgesetzt. Bitte versuchen Sie es morgen "
+	 "erneut oder bitten Sie Ihren Ansprechpartner um Hilfe."},
+	{"reset_code", "Code from the e-mail we have just sent you",
+	 "Code aus der E-Mail, die wir Ihnen soeben geschickt haben"},
+	{"reset_code_hint",
+	 "If the address has an account, a code has been mailed to it. It is valid for 15 minutes and "
+	 "works once; for a new code, start again with \"Use another e-mail address\".",
+	 "Wenn zu der Adresse ein Konto gehört, wurde ein Code an sie geschickt. Er gilt 15 Minuten "
+	 "und nur einmal; einen neuen Code erhalten Sie, wenn Sie mit \"Andere E-Mail-Adresse verwenden\" neu "
+	 "beginnen."},
 	{"err_email", "Please enter your e-mail address.", "Bitte geben Sie Ihre E-Mail-Adresse ein."},
 	{"err_current", "The current password is wrong.", "Das aktuelle Passwort ist falsch."},
 	{"link_forgot", "Forgot your password?", "Passwort vergessen?"},

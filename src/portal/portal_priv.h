@@ -175,6 +175,23 @@ void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp
 void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp);
 void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp);
 
+/* portal_resetcode.c: the code a reset mails to the partner (8 digits, 15 minutes, once) and
+ * the partner's mails about their password, in the page's language. */
+#define PORTAL_RESETCODE_VALID_S (15 * 60)
+enum notify_kind;
+/* Mails user_id (at address) a new code unless the daily caps (portal.reset_codes_per_day,
+ * portal.max_resets_per_day) are reached; the audit log says which. */
+void portal_resetcode_issue(struct portal_req *req, int64_t user_id, const char *address);
+/* Takes the code typed for user_id when answers_right and it is the live one; any other try
+ * counts against the code (the third kills it). */
+bool portal_resetcode_take(struct portal_req *req, int64_t user_id, const char *typed,
+                           bool answers_right);
+/* portal.max_resets_per_day completed resets of address in the last day (or an error). */
+bool portal_resetcode_limit_reached(struct portal_req *req, const char *address);
+/* A mail to the partner at address (code: the reset code, or NULL). */
+void portal_resetcode_notice(struct portal_req *req, const char *address, enum notify_kind kind,
+                             const char *code);
+
 /* portal_ca.c: the CA certificate and its CRL, DER, for anyone (no session). */
 void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp);
 void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp);
