@@ -54,6 +54,11 @@ static const struct text texts[] = {
 	{"err_pw", "This password cannot be used:", "Dieses Passwort ist nicht verwendbar:"},
 	{"err_csrf", "This form has expired. Please reload the page and try again.",
 	 "Dieses Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut."},
+	{"err_busy",
+	 "The portal is receiving many messages at the moment and could not take yours. Nothing was "
+	 "sent. Please try again in a few minutes.",
+	 "Das Portal nimmt gerade sehr viele Nachrichten entgegen und konnte Ihre nicht annehmen. Es "
+	 "wurde nichts gesendet. Bitte versuchen Sie es in einigen Minuten erneut."},
 	{"err_notfound", "This page does not exist.", "Diese Seite gibt es nicht."},
 	{"err_form", "The form could not be read.", "Das Formular konnte nicht gelesen werden."},
 	{"err_internal", "An internal error occurred. Please try again later.",

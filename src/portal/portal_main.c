@@ -5,6 +5,7 @@
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
 #include "portal/portal.h"
@@ -55,6 +56,9 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    (ctx->spool = spool_open_existing(path, &err)) == NULL)
 		sg_fatal("gateway.spool_dir: %s", err);
+	if (sg_snprintf(ctx->upload_dir, sizeof(ctx->upload_dir), "%s/tmp", path) < 0)
+		sg_fatal("gateway.spool_dir: the path is too long");
+	ctx->upload_budget = (size_t)settings_number(set, "portal.max_upload_memory");
 	if (portal_auth_anon_key(ctx->st, ctx->anon_key, &err) < 0)
 		sg_fatal("portal key: %s", err);
 }

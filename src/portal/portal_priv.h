@@ -25,6 +25,9 @@ struct portal_ctx {
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
 	unsigned int threads;    /* portal.threads: requests served at once */
 	struct portal_conns *conns; /* open connections and their request deadlines */
+	size_t upload_budget;    /* portal.max_upload_memory */
+	size_t upload_used;      /* of it, counted now (atomic: threads share it) */
+	char upload_dir[SG_PATH_MAX]; /* where messages being received wait (the spool's tmp/) */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 };
 
@@ -47,6 +50,7 @@ struct portal_req {
 	const char *body;
 	size_t body_len;
 	bool too_big;
+	bool busy;                    /* the body was dropped: over portal.max_upload_memory */
 	enum portal_lang lang;
 	struct portal_form form;      /* parsed body of a POST */
 	struct store_portal_session sess;
@@ -89,6 +93,25 @@ void portal_conns_replying(struct MHD_Connection *c);
 void portal_conns_request_done(struct MHD_Connection *c);
 /* How many connections were cut now. */
 size_t portal_conns_reap(struct portal_conns *t, int64_t now_ms);
+
+/* portal_upload.c: a request body as it arrives, in memory (small ones) or in an unlinked
+ * temporary file (a logged-in partner's message), counted against portal.max_upload_memory. */
+struct portal_body {
+	struct portal_ctx *ctx;
+	struct sg_buf mem;
+	int fd;          /* the temporary file, or -1 */
+	size_t len, max; /* bytes received, the ceiling */
+	size_t counted;  /* bytes counted against the budget now */
+	void *map;       /* the file mapped for the handler */
+	bool too_big;    /* over max: dropped, answered 413 */
+	bool busy;       /* over the budget (or the file failed): dropped, answered 503 */
+};
+void portal_upload_start(struct portal_ctx *ctx, struct portal_body *b, size_t max, bool to_file);
+void portal_upload_add(struct portal_body *b, const char *data, size_t len);
+/* The whole body for the handler ("" when there is none or it was dropped). */
+const char *portal_upload_body(struct portal_body *b, size_t *len_r);
+/* Frees the body and gives its bytes back to the budget; again is harmless. */
+void portal_upload_free(struct portal_body *b);
 
 /* portal_pages.c: the router and the shared page frame */
 void portal_pages_handle(struct portal_req *req, struct portal_resp *resp);
