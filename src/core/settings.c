@@ -127,7 +127,7 @@ static const struct setting_def table[] = {
 	{"portal.request_timeout", SETTING_DURATION, "10m", 1, 1 * HOUR, NULL, false,
 	 "Time a client has for a whole request, headers and body (a message with attachments) together; then the connection is cut."},
 	{"portal.max_upload_memory", SETTING_SIZE, "268435456", 16 * MB, 16 * GB, NULL, false,
-	 "Memory the portal may hold for request bodies at once: bodies kept in memory count as they arrive, messages with attachments (received into unlinked temporary files) count four times their size while they are turned into mail (so the default lets four messages of 15 MB be handled at once). A request that would go over gets a 503 page asking to try again in a few minutes."},
+	 "Memory the portal may hold for request bodies at once: bodies kept in memory count as they arrive, messages with attachments (received into unlinked temporary files) count six times their size while they are turned into mail (so the default lets two messages of 15 MB, or five of 8 MB, be handled at once). A request that would go over gets a 503 page asking to try again in a few minutes."},
 	{"portal.reset_codes_per_day", SETTING_INT, "5", 1, 100, NULL, false,
 	 "Password-reset codes mailed to one account in 24 hours; further requests mail nothing (the audit log says reset-code-refused), so nobody can flood a partner with codes."},
 	{"portal.max_resets_per_day", SETTING_INT, "3", 1, 100, NULL, false,

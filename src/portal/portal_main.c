@@ -13,6 +13,7 @@
 #include "queue/spool.h"
 #include "store/store.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -71,6 +72,11 @@ int portal_main(struct role_ctx *ctx)
 	}
 	if (sodium_init() < 0)
 		sg_fatal("libsodium cannot be initialised");
+	/* Message bodies are large and short-lived: allocate them with mmap, so that freeing them
+	 * gives the memory back (glibc would otherwise raise the threshold after the first one and
+	 * keep each thread's peak in its arena), and portal.max_upload_memory bounds the RSS. */
+	if (mallopt(M_MMAP_THRESHOLD, 1024 * 1024) != 1)
+		sg_warn("mallopt: the mmap threshold could not be set");
 	struct portal_ctx pc = {0};
 	ctx_open(&pc, ctx->settings);
 	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;

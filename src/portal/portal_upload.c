@@ -4,7 +4,7 @@
  *   against portal.max_upload_memory as they arrive;
  * - a logged-in partner's message (up to policy.max_encrypted_size and a little) goes, as it
  *   arrives, to an unlinked 0600 temporary file in the spool's tmp/ and costs no memory while it
- *   comes in; it counts four times its size (the file mapped, the parsed form, the message
+ *   comes in; it counts six times its size (the file mapped, the parsed form, the message
  *   built from it) only while its handler runs;
  * - a body that would take the portal over the budget is dropped (its file closed) and the
  *   request answered 503 with a page asking to try again in a few minutes. */
@@ -20,10 +20,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Bytes of memory a message's handler needs per body byte: the file mapped, the parsed form,
- * the message built (base64, in a buffer that grows by doubling); measured, see
- * test_portal_abuse.py. */
-#define HANDLER_FACTOR 4
+/* Bytes of memory a message's handler needs per body byte, measured (test_portal_abuse.py):
+ * the file mapped, the parsed form, GMime's copy of each file, the message built in base64 in
+ * GMime's growing buffer and copied out. */
+#define HANDLER_FACTOR 6
 
 static bool budget_take(struct portal_body *b, size_t n)
 {

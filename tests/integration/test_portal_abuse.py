@@ -208,7 +208,7 @@ def test_33_uploads_of_15_mb_stay_within_the_memory_budget(gw_factory, workdir, 
 def test_over_the_upload_budget_is_503_with_a_clear_page(gw_factory, workdir):
     g = started_with(gw_factory, workdir, **{"portal.max_upload_memory": "16777216"})
     b, csrf = logged_in(g)
-    body, ctype = message_body(csrf, 5 * 1024 * 1024)  # counts 4 x 5 MB while handled
+    body, ctype = message_body(csrf, 5 * 1024 * 1024)  # counts 6 x 5 MB while handled
     headers = {"Content-Type": ctype, "Cookie": "; ".join(f"{k}={v}" for k, v in b.cookies.items())}
     status, text = post_from(g.portal_port, "127.0.0.1", "/compose", body, headers)
     assert status == 503 and "could not take yours" in text and "Nothing was sent" in text
