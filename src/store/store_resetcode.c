@@ -5,23 +5,6 @@
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-int store_resetcode_set(struct store *st, int64_t user_id, const char *code_hash, time_t now,
-                        const char **error_r)
-{
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO portal_reset_codes (user_id, code_hash, created,"
-	                           " attempts) VALUES (?1, ?2, ?3, 0) ON CONFLICT (user_id) DO UPDATE"
-	                           " SET code_hash = ?2, created = ?3, attempts = 0",
-	                       -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 3, (int64_t)now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
-	return 0;
-}
-
 /* Runs sql with ?1 user_id, ?2 text, ?3 number (those of them it names); *changed_r: the rows
  * it changed. */
 static int run(struct store *st, const char *sql, int64_t user_id, const char *text, int64_t n,
@@ -39,6 +22,16 @@ static int run(struct store *st, const char *sql, int64_t user_id, const char *t
 	*changed_r = sqlite3_changes(db);
 	sqlite3_finalize(s);
 	return 0;
+}
+
+int store_resetcode_set(struct store *st, int64_t user_id, const char *code_hash, time_t now,
+                        const char **error_r)
+{
+	int n = 0;
+	return run(st, "INSERT INTO portal_reset_codes (user_id, code_hash, created, attempts)"
+	               " VALUES (?1, ?2, ?3, 0) ON CONFLICT (user_id) DO UPDATE"
+	               " SET code_hash = ?2, created = ?3, attempts = 0",
+	           user_id, code_hash, (int64_t)now, &n, error_r);
 }
 
 int store_resetcode_take(struct store *st, int64_t user_id, const char *code_hash,
