@@ -54,7 +54,8 @@ GW_LDAP=$(free_port); GW_SMTP=$(free_port); SL_PORT=$(free_port)
 CONF=$WORK/gw/sealgate.conf
 for kv in "smtp.listen=127.0.0.1:$GW_SMTP" "ldap.listen=127.0.0.1:$GW_LDAP" "ldap.base_dn=$BASE" \
   "portal.listen=127.0.0.1:$(free_port)" \
-          "ldap.max_connections=256" "ldap.max_results=100000"; do
+          "ldap.max_connections=256" "ldap.max_results=100000" \
+          "ldap.anonymous_search=full"; do  # anonymous substring searches, as a bound Outlook
   "$BIN" config set -c "$CONF" "${kv%%=*}" "${kv#*=}" >/dev/null
 done
 echo "bench/ldap: $ENTRIES certificates into the store"

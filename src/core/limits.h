@@ -44,6 +44,7 @@
 #define SG_LDAP_ATTRS_MAX         64           /* attributes named in one search */
 #define SG_LDAP_DN_MAX            1024
 #define SG_LDAP_OUTPUT_MAX        (64 * 1024 * 1024) /* replies to one request */
+#define SG_LDAP_OUTPUT_SOFT       (4 * 1024 * 1024)  /* no new request while more waits */
 #define SG_LDAP_CONNECTIONS_HARD_MAX 10000     /* ceiling for ldap.max_connections */
 #define SG_LDAP_RESULTS_HARD_MAX  100000       /* ceiling for ldap.max_results */
 

@@ -5,6 +5,7 @@
  * gateway.tick_interval. */
 #include "core/limits.h"
 #include "core/settings.h"
+#include "core/sg_buf.h"
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -14,9 +15,11 @@
 #include "daemon/daemon.h"
 #include "queue/held.h"
 #include "queue/spool.h"
+#include "smtp/smtp.h"
 #include "store/store.h"
 
 #include <sodium.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -48,6 +51,36 @@ static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *pa
 		sg_error("refreshing the CRL: %s; will try again", err);
 	}
 	sg_free(&pem);
+}
+
+/* spool/recipients for smtp.verify_recipients = directory: the internal and shared users of
+ * the store, one address a line, so that smtpd can refuse unknown local parts without opening
+ * the store. Rewritten (atomically) only when it changed. */
+static void export_recipients(const struct held_ctx *hc, const char *path)
+{
+	struct store_user *users = NULL;
+	size_t n = 0;
+	const char *err;
+	if (store_user_list(hc->store, &users, &n, &err) < 0) {
+		sg_error("listing users for %s: %s; will try again", path, err);
+		return;
+	}
+	struct sg_buf b;
+	sg_buf_init(&b, (size_t)SG_ADDR_MAX * (n + 1));
+	for (size_t i = 0; i < n; i++)
+		if (users[i].kind != STORE_USER_EXTERNAL)
+			sg_buf_printf(&b, "%s\n", users[i].address);
+	char *old = NULL;
+	size_t old_len = 0;
+	bool same = sg_file_read_all(path, b.max, &old, &old_len, &err) == 0 && old_len == b.len &&
+	            (b.len == 0 || memcmp(old, b.data, b.len) == 0);
+	if (!same && sg_file_write_atomic(path, b.len ? b.data : "", b.len, 0644, &err) < 0)
+		sg_error("writing %s: %s; will try again", path, err);
+	else if (!same)
+		sg_info("recipient list written: %s", path);
+	sg_free(&old);
+	sg_buf_free(&b);
+	sg_free(&users);
 }
 
 static void tick_once(const struct held_ctx *hc)
@@ -101,11 +134,16 @@ int tick_main(struct role_ctx *ctx)
 	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
 	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, &ca, &err) < 0)
 		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
+	char rcptmap[SG_PATH_MAX];
+	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
+	    sg_path_join(rcptmap, sizeof(rcptmap), path, SMTPD_VERIFY_MAP_NAME) < 0)
+		sg_fatal("gateway.spool_dir: path too long");
 	long interval = settings_number(set, "gateway.tick_interval");
 	sg_info("ready: every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
 		refresh_crl(&hc, ca, crl);
+		export_recipients(&hc, rcptmap);
 		nap(interval);
 	}
 	ca_close(&ca);

@@ -157,6 +157,11 @@ enum ldapd_tri ldapd_filter_eval(const struct ldapd_filter *f, const struct ldap
 bool ldapd_filter_candidates(const struct ldapd_filter *f, const struct ldapd_snapshot *snap,
                              uint32_t **ids_r, size_t *n_r);
 void ldapd_filter_free(struct ldapd_filter **f);
+/* True when f can only match entries whose mail equals a value it names: an equality on mail,
+ * an and with such a part, an or of such parts; assertions on attributes we do not hold (e.g.
+ * (proxyAddresses=smtp:x)) match nothing and count as pinned. What anonymous clients may ask
+ * under ldap.anonymous_search = lookup: one finds an address's entry only by knowing it. */
+bool ldapd_filter_pinned(const struct ldapd_filter *f);
 
 /* ---- requests (ldapd_request.c) ---- */
 struct ldapd_bv {
@@ -231,6 +236,7 @@ struct ldapd_config {
 	const char *bind_dn;             /* ldap.bind_dn, "" for none */
 	const char *bind_password;       /* NULL: simple binds are refused */
 	bool allow_anonymous;
+	bool anonymous_full;             /* ldap.anonymous_search = full: any filter */
 	bool tls_available;
 	struct ldapd_search_limits limits;
 };
@@ -238,8 +244,14 @@ struct ldapd_session;
 struct ldapd_session *ldapd_session_new(const struct ldapd_config *cfg, struct ldapd_dir *dir,
                                         const char *peer);
 void ldapd_session_free(struct ldapd_session **s);
-/* Feeds client bytes (all are taken); complete requests are answered into the output. */
-void ldapd_session_input(struct ldapd_session *s, const void *data, size_t len);
+/* Feeds client bytes; complete requests are answered into the output. Returns how many were
+ * taken: fewer than len while the output holds more than SG_LDAP_OUTPUT_SOFT (send it, then
+ * call again with the rest), so a client that sends requests without reading the replies is
+ * not read from. All are taken (and dropped) after StartTLS or the end. */
+size_t ldapd_session_input(struct ldapd_session *s, const void *data, size_t len);
+/* Complete requests are waiting, held back by a full output: call ldapd_session_input (len 0
+ * is fine) once the output was sent. */
+bool ldapd_session_pending(const struct ldapd_session *s);
 const char *ldapd_session_output(const struct ldapd_session *s, size_t *len_r);
 void ldapd_session_output_consume(struct ldapd_session *s, size_t n);
 /* Unbind, a broken request or a notice: send the output, then close. */

@@ -344,6 +344,40 @@ enum ldapd_tri ldapd_filter_eval(const struct ldapd_filter *f, const struct ldap
 	return f->n == 0 ? LDAPD_UNDEFINED : eval(f, 0, e);
 }
 
+/* ---- pinned filters: what an anonymous lookup may be ---- */
+static bool pinned(const struct ldapd_filter *f, uint16_t i)
+{
+	const struct fnode *n = &f->nodes[i];
+	switch ((enum ftype)n->type) {
+	case F_EQ:
+		return n->attr == LDAPD_A_MAIL;
+	case F_FALSE:
+	case F_UNDEF:
+		return true; /* never TRUE: matches nothing */
+	case F_AND:
+		for (uint16_t c = n->child; c != NONE; c = f->nodes[c].next)
+			if (pinned(f, c))
+				return true;
+		return false;
+	case F_OR:
+		for (uint16_t c = n->child; c != NONE; c = f->nodes[c].next)
+			if (!pinned(f, c))
+				return false;
+		return n->child != NONE;
+	case F_NOT:
+	case F_SUB:
+	case F_PRESENT:
+	case F_PART:
+		break;
+	}
+	return false;
+}
+
+bool ldapd_filter_pinned(const struct ldapd_filter *f)
+{
+	return f != NULL && f->n > 0 && pinned(f, 0);
+}
+
 /* ---- candidates from the indexes ---- */
 
 struct idlist {

@@ -81,6 +81,7 @@ static void config_fill(struct ldapd_config *cfg, const struct settings *set)
 {
 	cfg->bind_dn = settings_get(set, "ldap.bind_dn");
 	cfg->allow_anonymous = settings_bool(set, "ldap.allow_anonymous");
+	cfg->anonymous_full = strcmp(settings_get(set, "ldap.anonymous_search"), "full") == 0;
 	cfg->limits.max_results = (size_t)settings_number(set, "ldap.max_results");
 	cfg->limits.time_limit_s = (int)settings_number(set, "ldap.time_limit");
 	cfg->limits.now_ms = sg_mono_ms;

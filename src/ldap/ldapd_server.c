@@ -124,6 +124,19 @@ static void conn_wait(struct conn *c)
 	}
 }
 
+/* Hands the bytes read to the session, sending its replies whenever they pile up: requests
+ * are read only while less than SG_LDAP_OUTPUT_SOFT waits to be sent (back-pressure). */
+static int conn_feed(struct conn *c, const char *buf, size_t n)
+{
+	size_t off = 0;
+	do {
+		off += ldapd_session_input(c->s, buf + off, n - off);
+		if (conn_flush(c) < 0)
+			return -1;
+	} while (off < n || ldapd_session_pending(c->s));
+	return 0;
+}
+
 static void conn_run(struct conn *c)
 {
 	char buf[READ_CHUNK];
@@ -139,9 +152,8 @@ static void conn_run(struct conn *c)
 		if (ldapd_session_closed(c->s))
 			continue; /* send the notice */
 		ssize_t n = conn_read(c, buf, sizeof(buf));
-		if (n <= 0)
+		if (n <= 0 || conn_feed(c, buf, (size_t)n) < 0)
 			return;
-		ldapd_session_input(c->s, buf, (size_t)n);
 	}
 }
 

@@ -141,6 +141,14 @@ static void op_search(struct ldapd_session *s, const struct ldapd_request *req)
 		answer(s, req, LDAPD_INSUFFICIENT_ACCESS, "bind first: anonymous access is disabled");
 		return;
 	}
+	if (s->auth == AUTH_ANONYMOUS && !s->cfg->anonymous_full && req->scope != LDAP_SCOPE_BASE &&
+	    !ldapd_filter_pinned(req->filter)) {
+		sg_info("anonymous search from [%s] refused: not an equality lookup on mail", s->peer);
+		answer(s, req, LDAPD_INSUFFICIENT_ACCESS,
+		       "anonymous clients may only look up an address, as in (mail=name@domain); "
+		       "bind to search more widely");
+		return;
+	}
 	struct ldapd_snapshot *snap = ldapd_dir_acquire(s->dir);
 	ldapd_search_run(snap, req, &s->cfg->limits, &s->out);
 	ldapd_snapshot_unref(&snap);
@@ -217,7 +225,7 @@ static void handle_pdu(struct ldapd_session *s, const void *pdu, size_t len)
 static void process(struct ldapd_session *s)
 {
 	size_t used = 0;
-	while (!s->closed && !s->want_tls) {
+	while (!s->closed && !s->want_tls && s->out.len < SG_LDAP_OUTPUT_SOFT) {
 		size_t n;
 		enum ldapd_frame f = ldapd_request_frame((const unsigned char *)s->in.data + used,
 		                                         s->in.len - used, SG_LDAP_PDU_MAX, &n);
@@ -240,19 +248,29 @@ static void process(struct ldapd_session *s)
 		sg_buf_reset(&s->in);
 }
 
-void ldapd_session_input(struct ldapd_session *s, const void *data, size_t len)
+size_t ldapd_session_input(struct ldapd_session *s, const void *data, size_t len)
 {
 	const char *p = data;
+	size_t used = 0;
+	process(s); /* requests held back by a full output */
 	/* After StartTLS or the end, plain bytes that follow are dropped, never answered. */
-	while (len > 0 && !s->closed && !s->want_tls) {
+	while (used < len && !s->closed && !s->want_tls && s->out.len < SG_LDAP_OUTPUT_SOFT) {
 		size_t room = s->in.max - s->in.len;
-		size_t take = len < room ? len : room;
+		size_t take = len - used < room ? len - used : room;
 		sg_assert(take > 0); /* a full buffer holds a whole PDU, which process() consumed */
-		sg_buf_append(&s->in, p, take);
-		p += take;
-		len -= take;
+		sg_buf_append(&s->in, p + used, take);
+		used += take;
 		process(s);
 	}
+	return s->closed || s->want_tls ? len : used;
+}
+
+bool ldapd_session_pending(const struct ldapd_session *s)
+{
+	size_t n;
+	return !s->closed && !s->want_tls &&
+	       ldapd_request_frame((const unsigned char *)s->in.data, s->in.len, SG_LDAP_PDU_MAX,
+	                           &n) != LDAPD_FRAME_MORE;
 }
 
 const char *ldapd_session_output(const struct ldapd_session *s, size_t *len_r)

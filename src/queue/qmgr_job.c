@@ -405,9 +405,46 @@ static int queue_dsn(struct job *j)
 	return rc;
 }
 
+/* Mail from a client outside smtp.internal_networks that our internal server refused for good
+ * (a 5xx to RCPT or DATA) is dropped with a log line, not bounced: its sender is forged more
+ * often than not, and a DSN would carry the spam to an innocent third party (backscatter).
+ * Recipient verification at RCPT refuses most of these in the session already. */
+static bool silent_fail(const struct job *j, const struct job_fail *f)
+{
+	return !j->env.internal_client && f->smtp && f->status[0] == '5' &&
+	       j->plans[f->idx].direction == POLICY_DIR_INBOUND;
+}
+
+/* Drops the silent failures from j->fails (they are marked bounced, without a DSN). */
+static void drop_silent_fails(struct job *j)
+{
+	size_t keep = 0;
+	for (size_t k = 0; k < j->nfail; k++) {
+		const struct job_fail *f = &j->fails[k];
+		if (!silent_fail(j, f)) {
+			j->fails[keep++] = *f;
+			continue;
+		}
+		struct spool_rcpt *r = &j->env.rcpts[f->idx];
+		char to[SG_LOG_PEER_TEXT_MAX + 4], from[SG_LOG_PEER_TEXT_MAX + 4];
+		sg_printable(to, sizeof(to), r->addr, SG_LOG_PEER_TEXT_MAX);
+		sg_printable(from, sizeof(from), j->env.sender, SG_LOG_PEER_TEXT_MAX);
+		sg_info("%s: to=<%s>: refused by the internal server (%s) for mail from outside: "
+		        "no non-delivery notification to <%s> (backscatter): dropped",
+		        j->id, to, f->status, from);
+		r->state = SPOOL_RCPT_BOUNCED;
+	}
+	if (keep < j->nfail)
+		save(j);
+	j->nfail = keep;
+}
+
 static void job_bounce(struct job *j)
 {
 	if (j->nfail == 0 || j->aborted)
+		return;
+	drop_silent_fails(j);
+	if (j->nfail == 0)
 		return;
 	if ((j->env.flags & SPOOL_F_BOUNCE) != 0 || !dsn_sender_usable(j->env.sender)) {
 		char from[SG_LOG_PEER_TEXT_MAX + 4];

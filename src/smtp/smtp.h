@@ -134,6 +134,14 @@ size_t smtpd_data_feed(struct smtpd_data *d, const void *data, size_t len);
 void smtpd_data_free(struct smtpd_data *d);
 
 /* ---- the session machine (smtpd_session.c, smtpd_cmds.c) ---- */
+/* Whether a recipient of an internal domain exists (smtp.verify_recipients). */
+enum smtpd_rcpt_check {
+	SMTPD_RCPT_OK,       /* a mailbox: accept */
+	SMTPD_RCPT_UNKNOWN,  /* no such mailbox: 550 5.1.1 in the session */
+	SMTPD_RCPT_TEMPFAIL, /* cannot tell now: 450, the client tries later */
+};
+typedef enum smtpd_rcpt_check smtpd_rcpt_check_fn(void *ctx, const char *addr);
+
 struct smtpd_config {
 	const char *hostname;               /* gateway.hostname */
 	size_t max_message_size;            /* smtp.max_message_size */
@@ -141,6 +149,10 @@ struct smtpd_config {
 	unsigned int max_errors;            /* smtp.max_errors */
 	const struct sg_strlist *internal_domains; /* gateway.internal_domains */
 	bool tls_available;                 /* offer STARTTLS */
+	/* Asked for each recipient a client outside smtp.internal_networks gives (those are of
+	 * an internal domain); NULL: every local part is accepted. May block (a callahead). */
+	smtpd_rcpt_check_fn *check_rcpt;
+	void *check_ctx;
 };
 
 struct smtpd_rcpt {
@@ -197,12 +209,36 @@ bool smtpd_session_want_tls(const struct smtpd_session *s);
 void smtpd_session_tls_started(struct smtpd_session *s, const char *version);
 /* Receiving message data (the data timeout applies). */
 bool smtpd_session_in_data(const struct smtpd_session *s);
+/* Changes whenever a command line was complete or message data ended: the server's command
+ * and data deadlines count from the last change, not from the last byte. */
+unsigned long smtpd_session_progress(const struct smtpd_session *s);
+/* Message bytes taken since the current DATA began (0 outside DATA). */
+size_t smtpd_session_data_bytes(const struct smtpd_session *s);
 /* Waiting for a command with no mail transaction and no partial line. */
 bool smtpd_session_idle(const struct smtpd_session *s);
 /* The client was silent too long: 421 4.4.2 and close. */
 void smtpd_session_timeout(struct smtpd_session *s);
 /* We are stopping: 421 4.3.2 and close. */
 void smtpd_session_shutdown(struct smtpd_session *s);
+
+/* ---- recipient verification (smtpd_verify.c): a smtpd_rcpt_check_fn for smtpd_config ---- */
+enum smtpd_verify_mode { SMTPD_VERIFY_OFF, SMTPD_VERIFY_CALLAHEAD, SMTPD_VERIFY_DIRECTORY };
+struct smtpd_verify_opts {
+	enum smtpd_verify_mode mode;
+	const char *host, *port;     /* callahead: route.internal's SMTP server */
+	const char *helo_name;
+	int timeout_ms;              /* callahead: per connect and per reply */
+	int positive_ttl_s;          /* callahead: how long answers are remembered */
+	int negative_ttl_s;
+	const char *map_path;        /* directory: the list the tick role exports, one a line */
+};
+struct smtpd_verify;
+struct smtpd_verify *smtpd_verify_new(const struct smtpd_verify_opts *o);
+void smtpd_verify_free(struct smtpd_verify **v);
+/* ctx is a struct smtpd_verify; thread-safe. A probe that fails is TEMPFAIL, never OK. */
+enum smtpd_rcpt_check smtpd_verify_check(void *ctx, const char *addr);
+/* Name of the list file inside the spool directory (written by the tick role). */
+#define SMTPD_VERIFY_MAP_NAME "recipients"
 
 /* ---- TLS (smtp_tls.c) ---- */
 /* A server context (TLS 1.2+) from PEM files; NULL with *error_r. Free with SSL_CTX_free. */
@@ -216,8 +252,10 @@ struct smtpd_server_opts {
 	const struct sg_cidr *internal_nets;
 	size_t n_internal_nets;
 	unsigned int max_sessions;
-	int command_timeout_ms;
-	int data_timeout_ms;
+	unsigned int max_sessions_per_client; /* sessions from one client address */
+	int command_timeout_ms;              /* total for one command line */
+	int data_timeout_ms;                 /* total for DATA, plus ... */
+	size_t min_data_rate;                /* ... one second per this many bytes received */
 	int drain_timeout_ms;
 	const atomic_int *stop;  /* set when we should stop (daemon_stop_requested) */
 	/* Per connection the sink's ctx comes from sink_new(sink_arg) and goes to sink_free. */

@@ -90,6 +90,12 @@ struct smtpc_msg {
 int smtpc_send(struct smtpc_conn *c, const struct smtpc_msg *m, struct smtpc_status *st,
                const atomic_int *cancel);
 
+/* Asks whether the next hop would take mail for rcpt: MAIL FROM:<>, RCPT TO, then RSET (no
+ * message is sent). st gets the RCPT reply; a refused MAIL or a failure is SMTPC_TEMP.
+ * Returns 0 if the connection can be reused, -1 if it is lost or in an unknown state. */
+int smtpc_probe(struct smtpc_conn *c, const char *rcpt, struct smtpc_status *st,
+                const atomic_int *cancel);
+
 /* ---- transport, shared by smtpc_session.c and smtpc_io.c ---- */
 struct ssl_st;
 struct ssl_ctx_st;

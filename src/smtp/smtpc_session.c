@@ -444,6 +444,30 @@ out:
 	return rc;
 }
 
+/* ---- recipient probe ---- */
+int smtpc_probe(struct smtpc_conn *c, const char *rcpt, struct smtpc_status *st,
+                const atomic_int *cancel)
+{
+	const char *one[1] = {rcpt};
+	struct smtpc_msg m = {.sender = "", .rcpts = one, .nrcpt = 1};
+	c->io.cancel = cancel;
+	status_set(st, SMTPC_ABANDONED, "4.3.0", false, "not attempted");
+	struct txn t = {.c = c, .m = &m, .st = st, .r = sg_malloc(sizeof(*t.r))};
+	int rc = -1;
+	int mail = txn_precheck(&t) < 0 ? 1 : txn_mail(&t);
+	if (mail > 0) {
+		/* Refused before RCPT: the answer says nothing about the recipient. */
+		st->cls = SMTPC_TEMP;
+		st->dsn[0] = '4';
+	}
+	if (mail > 0 || (mail == 0 && txn_rcpts(&t) == 0))
+		rc = smtpc_reset(c, cancel);
+	sg_free(&t.r);
+	if (rc < 0)
+		c->usable = false;
+	return rc;
+}
+
 /* ---- DATA encoding ---- */
 int smtpc_data_encode(const char *data, size_t len,
                       int (*fn)(void *ctx, const char *p, size_t n), void *ctx)

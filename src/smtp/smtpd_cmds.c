@@ -259,6 +259,28 @@ static bool relay_allowed(const struct smtpd_session *s, const char *domain)
 	                              sg_strlist_contains_nocase(s->cfg->internal_domains, domain));
 }
 
+/* smtp.verify_recipients for clients outside smtp.internal_networks: an unknown mailbox is
+ * refused here, in the session, so that no bounce ever goes to a (forged) outside sender. */
+static bool rcpt_refused(struct smtpd_session *s, const char *addr)
+{
+	if (s->internal_client || s->cfg->check_rcpt == NULL)
+		return false;
+	enum smtpd_rcpt_check c = s->cfg->check_rcpt(s->cfg->check_ctx, addr);
+	if (c == SMTPD_RCPT_OK)
+		return false;
+	char reply[SG_SMTP_REPLY_LINE_MAX];
+	if (c == SMTPD_RCPT_UNKNOWN)
+		sg_snprintf(reply, sizeof(reply),
+		            "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+	else
+		sg_snprintf(reply, sizeof(reply),
+		            "450 4.4.3 <%s>: Recipient address rejected: cannot verify the address "
+		            "now, try again later", addr);
+	smtpd_session_reply(s, "%s", reply);
+	log_reject(s, "RCPT", reply, addr);
+	return true;
+}
+
 static void rcpt_add(struct smtpd_session *s, const char *addr, const char *orcpt)
 {
 	if (s->nrcpt == s->rcpt_cap) {
@@ -295,6 +317,8 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 		log_reject(s, "RCPT", reply, addr.addr);
 		return;
 	}
+	if (rcpt_refused(s, addr.addr))
+		return;
 	rcpt_add(s, addr.addr, orcpt);
 	smtpd_session_reply(s, "250 2.1.5 Ok");
 }

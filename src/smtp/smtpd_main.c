@@ -131,6 +131,44 @@ static SSL_CTX *tls_load(const struct settings *set)
 	return ctx;
 }
 
+/* smtp.verify_recipients: auto is a callahead when route.internal is an SMTP server (a
+ * maildir: route is a demo or a test, where any local part is a mailbox). */
+static enum smtpd_verify_mode verify_mode(const struct settings *set, bool internal_smtp)
+{
+	const char *m = settings_get(set, "smtp.verify_recipients");
+	if (strcmp(m, "callahead") == 0 || (strcmp(m, "auto") == 0 && internal_smtp))
+		return SMTPD_VERIFY_CALLAHEAD;
+	return strcmp(m, "directory") == 0 ? SMTPD_VERIFY_DIRECTORY : SMTPD_VERIFY_OFF;
+}
+
+/* The verifier for smtp.verify_recipients, or NULL when it is off. */
+static struct smtpd_verify *verify_new(const struct settings *set, const char *spool_path)
+{
+	const char *route = settings_get(set, "route.internal");
+	struct sg_endpoint ep = {0};
+	const char *err;
+	bool internal_smtp = strncmp(route, "smtp:", 5) == 0 &&
+	                     sg_endpoint_parse(route + 5, &ep, &err) == 0;
+	char map[SG_PATH_MAX];
+	if (sg_snprintf(map, sizeof(map), "%s/%s", spool_path, SMTPD_VERIFY_MAP_NAME) < 0)
+		sg_fatal("gateway.spool_dir: path too long");
+	struct smtpd_verify_opts vo = {
+		.mode = verify_mode(set, internal_smtp), .host = ep.host, .port = ep.port,
+		.helo_name = settings_get(set, "gateway.hostname"),
+		.timeout_ms = (int)settings_number(set, "smtp.verify_timeout") * 1000,
+		.positive_ttl_s = (int)settings_number(set, "smtp.verify_positive_ttl"),
+		.negative_ttl_s = (int)settings_number(set, "smtp.verify_negative_ttl"),
+		.map_path = map};
+	if (vo.mode == SMTPD_VERIFY_CALLAHEAD && !internal_smtp) {
+		sg_warn("smtp.verify_recipients = callahead needs an smtp: route.internal: off");
+		vo.mode = SMTPD_VERIFY_OFF;
+	}
+	sg_info("recipient verification: %s", vo.mode == SMTPD_VERIFY_CALLAHEAD ? "callahead"
+	                                       : vo.mode == SMTPD_VERIFY_DIRECTORY ? "directory"
+	                                                                           : "off");
+	return vo.mode == SMTPD_VERIFY_OFF ? NULL : smtpd_verify_new(&vo);
+}
+
 static void opts_fill(struct smtpd_server_opts *o, const struct settings *set)
 {
 	o->session.hostname = settings_get(set, "gateway.hostname");
@@ -138,6 +176,9 @@ static void opts_fill(struct smtpd_server_opts *o, const struct settings *set)
 	o->session.max_recipients = (size_t)settings_number(set, "smtp.max_recipients");
 	o->session.max_errors = (unsigned int)settings_number(set, "smtp.max_errors");
 	o->max_sessions = (unsigned int)settings_number(set, "smtp.max_sessions");
+	o->max_sessions_per_client =
+		(unsigned int)settings_number(set, "smtp.max_sessions_per_client");
+	o->min_data_rate = (size_t)settings_number(set, "smtp.min_data_rate");
 	o->command_timeout_ms = (int)settings_number(set, "smtp.command_timeout") * 1000;
 	o->data_timeout_ms = (int)settings_number(set, "smtp.data_timeout") * 1000;
 	o->drain_timeout_ms = (int)settings_number(set, "smtp.drain_timeout") * 1000;
@@ -167,6 +208,9 @@ int smtpd_main(struct role_ctx *ctx)
 	struct smtpd_server_opts o = {0};
 	opts_fill(&o, set);
 	o.session.internal_domains = &domains;
+	struct smtpd_verify *verify = verify_new(set, spool_path);
+	o.session.check_rcpt = verify != NULL ? smtpd_verify_check : NULL;
+	o.session.check_ctx = verify;
 	struct sg_cidr *nets = networks_parse(settings_get(set, "smtp.internal_networks"),
 	                                      &o.n_internal_nets);
 	o.internal_nets = nets;
@@ -181,6 +225,7 @@ int smtpd_main(struct role_ctx *ctx)
 		return 0;
 	}
 	SSL_CTX_free(o.tls);
+	smtpd_verify_free(&verify);
 	sg_free(&nets);
 	sg_strlist_free(&domains);
 	spool_close(&sp);

@@ -49,6 +49,9 @@ struct smtpd_session {
 	const char *sink_error;
 	size_t written;
 
+	unsigned long progress;    /* see smtpd_session_progress */
+	size_t data_bytes;         /* bytes taken in the current DATA */
+
 	struct sg_buf out;
 	unsigned int errors;
 	unsigned int counts[SMTPD_V_COUNT];

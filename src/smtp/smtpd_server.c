@@ -46,6 +46,8 @@ struct conn {
 	struct smtpd_session *s;
 	void *sink;
 	char addr[SMTPD_ADDR_TEXT];
+	unsigned long progress;      /* of the session when `since` was taken */
+	int64_t since;               /* the current command or DATA began waiting */
 };
 
 /* ---- the connection ---- */
@@ -115,12 +117,29 @@ static int conn_starttls(struct conn *c)
 	return 0;
 }
 
+/* The end of the time for the command (or the DATA) in progress: a total counted from its
+ * start, so a client dribbling a byte at a time cannot hold the session. DATA earns a second
+ * per min_data_rate bytes received, so honest large messages on slow links still fit. */
+static int64_t conn_deadline(struct conn *c)
+{
+	const struct smtpd_server_opts *o = c->srv->opts;
+	unsigned long p = smtpd_session_progress(c->s);
+	if (c->since == 0 || p != c->progress) {
+		c->progress = p;
+		c->since = sg_mono_ms();
+	}
+	if (!smtpd_session_in_data(c->s))
+		return c->since + o->command_timeout_ms;
+	size_t rate = o->min_data_rate > 0 ? o->min_data_rate : 1;
+	return c->since + o->data_timeout_ms +
+	       (int64_t)(smtpd_session_data_bytes(c->s) / rate) * 1000;
+}
+
 /* Waits for input; on a timeout or a stop the session is closed with its 421 instead. */
 static void conn_wait(struct conn *c)
 {
 	const struct smtpd_server_opts *o = c->srv->opts;
-	int timeout = smtpd_session_in_data(c->s) ? o->data_timeout_ms : o->command_timeout_ms;
-	int64_t deadline = sg_mono_ms() + timeout;
+	int64_t deadline = conn_deadline(c);
 	for (;;) {
 		if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
 			return;
@@ -223,6 +242,29 @@ static void refuse_busy(struct server *srv, int fd, const char *addr)
 	close(fd);
 }
 
+/* One client may hold at most max_sessions_per_client sessions, so that it cannot take all. */
+static void refuse_client(struct server *srv, int fd, const char *addr)
+{
+	char msg[SG_SMTP_REPLY_LINE_MAX];
+	int n = sg_snprintf(msg, sizeof(msg),
+	                    "421 4.7.0 %s Error: too many connections from your address\r\n",
+	                    srv->cfg.hostname);
+	sg_warn("too many sessions from [%s] (%u): refusing", addr,
+	        srv->opts->max_sessions_per_client);
+	if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		sg_debug("cannot tell [%s] it has too many sessions: %s", addr, strerror(errno));
+	close(fd);
+}
+
+/* Sessions of the client at addr (the lock is held). */
+static unsigned int client_sessions(const struct server *srv, const char *addr)
+{
+	unsigned int n = 0;
+	for (const struct conn *c = srv->conns; c != NULL; c = c->next)
+		n += strcmp(c->addr, addr) == 0;
+	return n;
+}
+
 static int spawn(struct server *srv, struct conn *c)
 {
 	/* Connection threads leave the stop signals to the accepting thread. */
@@ -255,14 +297,19 @@ static void accept_one(struct server *srv, int lfd)
 	sg_sockaddr_text((const struct sockaddr *)&c->sa, c->addr, sizeof(c->addr));
 	pthread_mutex_lock(&srv->lock);
 	bool busy = srv->active >= srv->opts->max_sessions;
-	if (!busy) {
+	bool greedy = !busy && srv->opts->max_sessions_per_client > 0 &&
+	              client_sessions(srv, c->addr) >= srv->opts->max_sessions_per_client;
+	if (!busy && !greedy) {
 		srv->active++;
 		c->next = srv->conns;
 		srv->conns = c;
 	}
 	pthread_mutex_unlock(&srv->lock);
-	if (busy) {
-		refuse_busy(srv, c->fd, c->addr);
+	if (busy || greedy) {
+		if (busy)
+			refuse_busy(srv, c->fd, c->addr);
+		else
+			refuse_client(srv, c->fd, c->addr);
 		sg_free(&c);
 		return;
 	}

@@ -121,6 +121,7 @@ static void line_complete(struct smtpd_session *s)
 	char *l = s->line;
 	size_t n = s->line_len;
 	s->line_len = 0;
+	s->progress++;
 	bool crlf = n >= 2 && l[n - 2] == '\r';
 	size_t body = crlf ? n - 2 : n - 1;
 	if (!crlf || memchr(l, '\r', body) != NULL) {
@@ -171,6 +172,17 @@ static size_t cmd_input(struct smtpd_session *s, const char *p, size_t len)
 	return seg;
 }
 
+static size_t data_input(struct smtpd_session *s, const char *p, size_t len)
+{
+	size_t used = smtpd_msg_input(s, p, len);
+	s->data_bytes += used;
+	if (s->phase != SMTPD_PHASE_DATA) {
+		s->data_bytes = 0;
+		s->progress++;
+	}
+	return used;
+}
+
 size_t smtpd_session_input(struct smtpd_session *s, const void *data, size_t len)
 {
 	const char *p = data;
@@ -179,7 +191,7 @@ size_t smtpd_session_input(struct smtpd_session *s, const void *data, size_t len
 		if (s->out.len >= OUT_SOFT_MAX)
 			return off;
 		if (s->phase == SMTPD_PHASE_DATA)
-			off += smtpd_msg_input(s, p + off, len - off);
+			off += data_input(s, p + off, len - off);
 		else
 			off += cmd_input(s, p + off, len - off);
 	}
@@ -216,6 +228,10 @@ void smtpd_session_tls_started(struct smtpd_session *s, const char *version)
 }
 
 bool smtpd_session_in_data(const struct smtpd_session *s) { return s->phase == SMTPD_PHASE_DATA; }
+
+unsigned long smtpd_session_progress(const struct smtpd_session *s) { return s->progress; }
+
+size_t smtpd_session_data_bytes(const struct smtpd_session *s) { return s->data_bytes; }
 
 bool smtpd_session_idle(const struct smtpd_session *s)
 {

@@ -45,9 +45,11 @@ def wait_ldap(g):
 @pytest.fixture
 def directory(gw_factory):
     """A running gateway with alice (internal, RSA, instance CA), bob (external, proxy) and
-    30 numbered internal users."""
+    30 numbered internal users. Anonymous clients may search freely here (these tests are
+    about the search engine); test_ldap_anonymous.py tests the default, lookups only."""
     g = gw_factory()
-    g.set(**{"ldap.base_dn": BASE, "ldap.idle_timeout": "3s", "ldap.max_connections": "8"})
+    g.set(**{"ldap.base_dn": BASE, "ldap.idle_timeout": "3s", "ldap.max_connections": "8",
+             "ldap.anonymous_search": "full"})
     populate(g, "--prefix", "alice", "--cn", "Alice Example", "--ca", "--rsa")
     populate(g, "--prefix", "bob", "--domain", "partner.test", "--kind", "external", "--ca",
              "--rsa")
@@ -121,7 +123,7 @@ def test_thunderbird_certificate_lookup(directory, workdir):
 
 def test_only_valid_certificates_and_changes_without_restart(gw_factory):
     g = gw_factory()
-    g.set(**{"ldap.base_dn": BASE})
+    g.set(**{"ldap.base_dn": BASE, "ldap.anonymous_search": "full"})
     populate(g, "--prefix", "expired", "--from", "-30", "--to", "-1")
     populate(g, "--prefix", "future", "--from", "5", "--to", "30")
     populate(g, "--prefix", "revoked", "--revoked")
@@ -221,7 +223,7 @@ def test_surplus_connections_are_told_busy(directory):
 def test_cert_commands_publish_and_revoke(gw_factory):
     """The real path: `sealgate cert issue` and `cert proxy` publish, `cert revoke` withdraws."""
     g = gw_factory()
-    g.set(**{"ldap.base_dn": BASE})
+    g.set(**{"ldap.base_dn": BASE, "ldap.anonymous_search": "full"})
     g.start()
     wait_ldap(g)
     user, partner = f"carol@{sgrig.DOMAIN}", "dan@partner.test"

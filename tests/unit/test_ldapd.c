@@ -277,7 +277,8 @@ static int fx_setup(void **state)
 {
 	struct fx *f = sg_calloc(1, sizeof(*f));
 	f->cfg = (struct ldapd_config){.bind_dn = "cn=reader," BASE, .bind_password = "s3cret",
-	                               .allow_anonymous = true, .tls_available = false,
+	                               .allow_anonymous = true, .anonymous_full = true,
+	                               .tls_available = false,
 	                               .limits = {.max_results = 100, .time_limit_s = 30,
 	                                          .now_ms = real_clock}};
 	f->dir = ldapd_dir_new_fixed(snapshot_make());
@@ -697,6 +698,105 @@ static void test_broken_input(void **state)
 	assert_true(ldapd_session_closed(f->s));
 }
 
+/* ldap.anonymous_search = lookup: what Outlook and Thunderbird send to fetch a certificate
+ * works; anything that could list entries is refused; a bound client may do anything. */
+static const struct {
+	const char *filter;
+	int scope;
+	bool allowed;
+	const char *expect;
+} anon_cases[] = {
+	{"(mail=alice@example.com)", 2, true, "alice"},
+	{"(mail=ALICE@example.com)", 2, true, "alice"},
+	{"(|(mail=bob@example.com)(proxyAddresses=smtp:bob@example.com))", 2, true, "bob"},
+	{"(&(objectClass=*)(mail=carol@partner.test))", 2, true, "carol"},
+	{"(|(mail=alice@example.com)(mail=nobody@example.com))", 1, true, "alice"},
+	{"(mail=nobody@example.com)", 2, true, ""},
+	{"(objectClass=*)", 2, false, NULL},
+	{"(mail=*)", 2, false, NULL},
+	{"(mail=a*)", 2, false, NULL},
+	{"(|(mail=alice@example.com)(cn=*))", 2, false, NULL},
+	{"(!(mail=alice@example.com))", 2, false, NULL},
+	{"(cn=Alice Example)", 2, false, NULL},
+	{"(&(mail=*)(|(mail=al*)(cn=al*)))", 2, false, NULL},
+};
+
+static void test_anonymous_lookup_only(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.anonymous_full = false;
+	for (size_t i = 0; i < sizeof(anon_cases) / sizeof(anon_cases[0]); i++) {
+		search(f, anon_cases[i].filter, anon_cases[i].scope);
+		if (!anon_cases[i].allowed) {
+			assert_int_equal(f->n, 1);
+			if (last(f)->rc != LDAPD_INSUFFICIENT_ACCESS)
+				fail_msg("%s: rc %d", anon_cases[i].filter, last(f)->rc);
+			continue;
+		}
+		char got[256];
+		matched(f, got, sizeof(got));
+		assert_int_equal(last(f)->rc, LDAPD_SUCCESS);
+		if (strcmp(got, anon_cases[i].expect) != 0)
+			fail_msg("%s: got \"%s\"", anon_cases[i].filter, got);
+	}
+	/* The root DSE and a named entry (base scope) stay readable. */
+	struct search_args a = {.base = "", .scope = 0, .filter = "(objectClass=*)"};
+	req_search(&f->in, 3, &a);
+	assert_int_equal(run(f), 2);
+	a = (struct search_args){.base = "mail=bob@example.com," BASE, .scope = 0,
+	                         .filter = "(objectClass=*)"};
+	req_search(&f->in, 4, &a);
+	assert_int_equal(run(f), 2);
+	/* Bound: the whole directory. */
+	req_bind(&f->in, 5, 3, "cn=reader," BASE, "s3cret");
+	run(f);
+	search(f, "(objectClass=*)", LDAP_SCOPE_ONELEVEL);
+	assert_int_equal(f->n, NPEOPLE + 1);
+	assert_int_equal(last(f)->rc, LDAPD_SUCCESS);
+}
+
+/* PDUs in the output (entries and results). */
+static size_t output_pdus(struct ldapd_session *s)
+{
+	size_t len, off = 0, pdu, n = 0;
+	const char *out = ldapd_session_output(s, &len);
+	while (off < len) {
+		assert_int_equal(ldapd_request_frame((const unsigned char *)out + off, len - off,
+		                                     1 << 30, &pdu), LDAPD_FRAME_OK);
+		off += pdu;
+		n++;
+	}
+	ldapd_session_output_consume(s, len);
+	return n;
+}
+
+/* Many searches sent without reading the replies: the session stops taking requests while
+ * more than SG_LDAP_OUTPUT_SOFT waits, and answers every one once the output is sent. */
+static void test_output_backpressure(void **state)
+{
+	struct fx *f = *state;
+	const size_t nreq = 6000;
+	for (size_t i = 0; i < nreq; i++) {
+		struct search_args a = {.base = BASE, .scope = 2, .filter = "(objectClass=*)",
+		                        .attrs = {"*"}};
+		req_search(&f->in, (int)i + 1, &a);
+	}
+	size_t used = ldapd_session_input(f->s, f->in.data, f->in.len);
+	size_t len;
+	ldapd_session_output(f->s, &len);
+	assert_true(used < f->in.len);
+	assert_true(len >= SG_LDAP_OUTPUT_SOFT && len < SG_LDAP_OUTPUT_SOFT + 256 * 1024);
+	size_t pdus = output_pdus(f->s);
+	while (used < f->in.len || ldapd_session_pending(f->s)) {
+		used += ldapd_session_input(f->s, f->in.data + used, f->in.len - used);
+		ldapd_session_output(f->s, &len);
+		assert_true(len < SG_LDAP_OUTPUT_SOFT + 256 * 1024);
+		pdus += output_pdus(f->s);
+	}
+	sg_buf_reset(&f->in);
+	assert_int_equal(pdus, nreq * (NPEOPLE + 2)); /* base, people, done */
+}
+
 static void test_dn(void **state)
 {
 	(void)state;
@@ -736,6 +836,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_operations, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_starttls, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_broken_input, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_lookup_only, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_output_backpressure, fx_setup, fx_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	EVP_PKEY_free(test_key);

@@ -555,6 +555,64 @@ static void timeouts_and_shutdown(void **state)
 	assert_true(smtpd_session_closed(fx->s));
 }
 
+/* smtp.verify_recipients as the session sees it: a checker that knows "u" and cannot tell
+ * about "later"; internal clients are never asked. */
+static int checks;
+
+static enum smtpd_rcpt_check fake_check(void *ctx, const char *addr)
+{
+	(void)ctx;
+	checks++;
+	if (strcmp(addr, "u@example.com") == 0)
+		return SMTPD_RCPT_OK;
+	return strncmp(addr, "later@", 6) == 0 ? SMTPD_RCPT_TEMPFAIL : SMTPD_RCPT_UNKNOWN;
+}
+
+static void recipient_verification(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.check_rcpt = fake_check;
+	checks = 0;
+	start(fx, "192.0.2.7", false);
+	feed(fx, "EHLO c\r\nMAIL FROM:<spam@forged.test>\r\n");
+	assert_string_equal(feed(fx, "RCPT TO:<nobody@example.com>\r\n"),
+	                    "550 5.1.1 <nobody@example.com>: Recipient address rejected: User "
+	                    "unknown\r\n");
+	assert_true(starts_with(feed(fx, "RCPT TO:<later@example.com>\r\n"), "450 4.4.3 "));
+	assert_string_equal(feed(fx, "RCPT TO:<u@example.com>\r\n"), "250 2.1.5 Ok\r\n");
+	assert_true(starts_with(feed(fx, "RCPT TO:<x@remote.test>\r\n"), "554 5.7.1 "));
+	assert_int_equal(checks, 3); /* relay refused before any check */
+	feed(fx, "DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n");
+	assert_int_equal(fx->fake.committed, 1);
+	assert_string_equal(fx->fake.rcpts, "u@example.com");
+	smtpd_session_free(&fx->s);
+	start(fx, "10.0.0.1", true);
+	feed(fx, "EHLO c\r\nMAIL FROM:<a@example.com>\r\n");
+	assert_string_equal(feed(fx, "RCPT TO:<nobody@example.com>\r\n"), "250 2.1.5 Ok\r\n");
+	assert_int_equal(checks, 3);
+}
+
+/* The server's deadlines count from the last progress: a partial line is none. */
+static void progress_counts_lines_not_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	start(fx, "192.0.2.7", false);
+	unsigned long p0 = smtpd_session_progress(fx->s);
+	feed(fx, "EH");
+	feed(fx, "L");
+	assert_int_equal(smtpd_session_progress(fx->s), p0);
+	feed(fx, "O c\r\n");
+	assert_int_equal(smtpd_session_progress(fx->s), p0 + 1);
+	feed(fx, "MAIL FROM:<a@b.net>\r\nRCPT TO:<u@example.com>\r\nDATA\r\n");
+	unsigned long p1 = smtpd_session_progress(fx->s);
+	feed(fx, "Subject: x\r\n\r\nbody\r\n");
+	assert_int_equal(smtpd_session_progress(fx->s), p1);
+	assert_int_equal(smtpd_session_data_bytes(fx->s), 20);
+	feed(fx, ".\r\n");
+	assert_true(smtpd_session_progress(fx->s) > p1);
+	assert_int_equal(smtpd_session_data_bytes(fx->s), 0);
+}
+
 /* A client that pipelines without reading: input is taken in bounded steps. */
 static void output_backpressure(void **state)
 {
@@ -606,6 +664,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sink_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(timeouts_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(output_backpressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(recipient_verification, setup, teardown),
+		cmocka_unit_test_setup_teardown(progress_counts_lines_not_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_messages_one_session, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
