@@ -34,7 +34,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"choose on the portal (S/MIME or OpenPGP if you have a certificate or key).\n\n"
 		"The invitation is valid until {until}. If you do not register by then, the\n"
 		"message is deleted and {sender} is told.\n\n"
-		"If you did not expect this message, you can ignore it; nothing else will follow.\n"},
+		"If you did not expect this message, you can ignore it; nothing else will follow.\n",
+		NULL, NULL},
 	[NOTIFY_OTP_PARTNER] = {
 		true, true, "{org}: your one-time password for the secure mail portal",
 		"Hello,\n\n"
@@ -42,7 +43,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"{org}:\n\n"
 		"    {otp}\n\n"
 		"Enter it with your e-mail address at {url}/register before {until}.\n"
-		"It works once; the invitation mail that came separately tells you more.\n"},
+		"It works once; the invitation mail that came separately tells you more.\n",
+		NULL, NULL},
 	[NOTIFY_OTP_SENDER] = {
 		false, true, "Secure mail to {partner} is waiting: pass on the one-time password",
 		"Hello,\n\n"
@@ -55,7 +57,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"Please give it to {partner} by phone or in person, not by e-mail: that is what\n"
 		"keeps the message safe even if their mailbox is read by someone else.\n\n"
 		"The invitation is valid until {until}. If {partner} does not register by then,\n"
-		"the message is deleted and you will be told.\n"},
+		"the message is deleted and you will be told.\n",
+		NULL, NULL},
 	[NOTIFY_HELD] = {
 		false, false, "Secure mail to {partner} is held until they register",
 		"Hello,\n\n"
@@ -65,7 +68,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"yet. The message is held and will be delivered as soon as they register.\n"
 		"{otp_hint_sender}\n\n"
 		"The invitation is valid until {until}. If {partner} does not register by then,\n"
-		"the message is deleted and you will be told.\n"},
+		"the message is deleted and you will be told.\n",
+		NULL, NULL},
 	[NOTIFY_HELD_EXPIRED] = {
 		false, false, "Secure mail to {partner} was not delivered",
 		"Hello,\n\n"
@@ -75,7 +79,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"expired on {until} without a registration, so the message has been deleted.\n\n"
 		"What you can do: make sure the address is right and that {partner} has the\n"
 		"one-time password, then send the message again: a new invitation is made. Or\n"
-		"reach {partner} another way.\n"},
+		"reach {partner} another way.\n",
+		NULL, NULL},
 	[NOTIFY_PASSWORD_RESET] = {
 		true, false, "{org}: your secure mail password was changed",
 		"Hello,\n\n"
