@@ -5,7 +5,6 @@ portal's RSS is measured); a hostile Accept-Language weight and invalid UTF-8 in
 harmless (the ASan+UBSan binary reports nothing, the page shows U+FFFD)."""
 import http.client
 import os
-import re
 import socket
 import ssl
 import subprocess
@@ -16,7 +15,7 @@ import urllib.parse
 import pytest
 
 import sgrig
-from test_portal import PARTNER, Browser, register
+from test_portal import Browser, register
 from test_portal_compose import multipart, started_with
 
 SLOW_ADDRESS = "127.0.0.2"  # loopback: the slow client's own address

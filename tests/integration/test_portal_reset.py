@@ -19,6 +19,7 @@ import pytest
 import sgrig
 from sgrig import maildir_messages, wait_maildir
 from test_portal import PARTNER, PASSWORD, QUESTIONS, Browser, invite, register
+from test_portal_compose import started_with
 
 NEW_PASSWORD = "a brand new passphrase 2027"
 RIGHT = {"answer1": "  FLUFFY ", "answer2": "münchen", "answer3": "vw   golf"}  # normalised, they match
@@ -387,6 +388,21 @@ def test_reset_caps_per_day(gw):
     sgrig.wait_for(lambda: gw.cli("audit").stdout.count("reset-code-refused") >= 2, 30,
                    what="the second refusal")
     assert "resets per day" in gw.cli("audit").stdout
+
+
+def test_reset_cap_also_holds_for_a_code_mailed_before_it_was_reached(gw_factory, workdir):
+    g = started_with(gw_factory, workdir, **{"portal.max_resets_per_day": "1"})
+    register(g, Browser(g.portal_port))
+    first = Browser(g.portal_port)
+    reset_with_code(g, first)          # answers and code accepted, new password not yet set
+    late = Browser(g.portal_port)
+    start_reset(late, PARTNER)         # no reset today yet: a second code is mailed
+    code2, _ = mailed_code(g, PARTNER, 2)
+    r = first.post("/forgot/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert r.status == 303
+    r = answer(late, RIGHT, code2)     # now one reset today: refused, and said so
+    assert r.status == 429 and "reset too often today" in r.text
+    assert "reset-refused" in g.cli("audit").stdout
 
 
 def test_change_password(gw):
