@@ -4,11 +4,13 @@
 #define SG_PORTAL_PRIV_H
 
 #include "portal/portal.h"
+#include "notify/notify.h"
 #include "store/store.h"
+
+#include <microhttpd.h>
 
 struct settings;
 struct keystore;
-struct MHD_Connection;
 
 struct spool;
 
@@ -82,7 +84,6 @@ int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const
  * libmicrohttpd's idle timeout. The server hooks each connection's steps in; its main loop
  * calls portal_conns_reap, which cuts the connections past their deadline. */
 struct portal_conns;
-enum MHD_ConnectionNotificationCode;
 struct portal_conns *portal_conns_new(int64_t header_ms, int64_t request_ms);
 void portal_conns_free(struct portal_conns **tp);
 /* MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the table. */
@@ -201,7 +202,6 @@ void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp);
 /* portal_resetcode.c: the code a reset mails to the partner (8 digits, 15 minutes, once) and
  * the partner's mails about their password, in the page's language. */
 #define PORTAL_RESETCODE_VALID_S (15 * 60)
-enum notify_kind;
 /* Mails user_id (at address) a new code unless the daily caps (portal.reset_codes_per_day,
  * portal.max_resets_per_day) are reached; the audit log says which. */
 void portal_resetcode_issue(struct portal_req *req, int64_t user_id, const char *address);
