@@ -60,8 +60,10 @@ void portal_conns_free(struct portal_conns **tp)
 static void track(struct portal_conns *t, struct MHD_Connection *c, void **socket_context)
 {
 	struct tracked *e = sg_calloc(1, sizeof(*e));
-	const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *fd =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ad =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	e->table = t;
 	e->fd = fd != NULL ? fd->connect_fd : -1;
 	e->since_ms = sg_mono_ms();

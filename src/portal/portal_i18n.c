@@ -175,8 +175,8 @@ static const struct text texts[] = {
 	 "If the address has an account, a code has been mailed to it. It is valid for 15 minutes and "
 	 "works once; for a new code, start again with \"Use another e-mail address\".",
 	 "Wenn zu der Adresse ein Konto gehört, wurde ein Code an sie geschickt. Er gilt 15 Minuten "
-	 "und nur einmal; einen neuen Code erhalten Sie, wenn Sie mit \"Andere E-Mail-Adresse verwenden\" neu "
-	 "beginnen."},
+	 "und nur einmal; einen neuen Code erhalten Sie, wenn Sie mit \"Andere E-Mail-Adresse "
+	 "verwenden\" neu beginnen."},
 	{"err_email", "Please enter your e-mail address.", "Bitte geben Sie Ihre E-Mail-Adresse ein."},
 	{"err_current", "The current password is wrong.", "Das aktuelle Passwort ist falsch."},
 	{"link_forgot", "Forgot your password?", "Passwort vergessen?"},

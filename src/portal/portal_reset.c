@@ -1,9 +1,9 @@
 /* portal_reset.c: a new password without the old one (forgot password: the address, then the
  * three security questions with the code mailed to the address (portal_resetcode.c), then the
- * new password) and with it (change password on the
- * account). Both replace the login hash and the SecurePDF record and end every session of the
- * account. The questions page looks the same for every address, wrong answers count in the
- * login's throttle, and the partner is told of every reset by mail. */
+ * new password) and with it (change password on the account). Both replace the login hash and
+ * the SecurePDF record and end every session of the account. The questions page looks the
+ * same for every address, wrong tries count in the login's throttle, and the partner is told of
+ * every reset by mail. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_str.h"
