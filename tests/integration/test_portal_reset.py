@@ -51,9 +51,14 @@ CODE_SUBJECTS = ("your code to reset", "Ihr Code zum Zur")
 
 
 def code_mails(g, addr):
-    box = os.path.join(g.md_ext, addr)
-    msgs = [email.message_from_bytes(m) for m in maildir_messages(box)] \
-        if os.path.isdir(box) else []
+    """The reset-code mails to addr, in the order they were delivered (file names sort badly
+    within one second: their microseconds are not zero-padded)."""
+    paths = sorted(sgrig.maildir_files(os.path.join(g.md_ext, addr)),
+                   key=lambda p: (os.stat(p).st_mtime_ns, p))
+    msgs = []
+    for p in paths:
+        with open(p, "rb") as f:
+            msgs.append(email.message_from_bytes(f.read()))
     return [m for m in msgs if any(t in str(email.header.make_header(
         email.header.decode_header(m["Subject"]))) for t in CODE_SUBJECTS)]
 
