@@ -10,6 +10,10 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "crypto/ca.h"
+#include "crypto/ca_priv.h"
+#include "crypto/keystore.h"
+#include "crypto/keystore_priv.h"
 #include "crypto/smime.h"
 #include "store/store.h"
 
@@ -92,21 +96,24 @@ static void issuer_load(const struct settings *set, bool use_ca, struct issuer *
 		X509_set_pubkey(is->cert, is->key);
 		return;
 	}
-	char dir[SG_PATH_MAX], path[SG_PATH_MAX + 16];
-	if (settings_path(set, "gateway.ca_dir", dir, sizeof(dir)) < 0)
-		die("gateway.ca_dir too long");
-	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	FILE *f = fopen(path, "r");
-	is->cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	if (f != NULL)
-		fclose(f);
-	snprintf(path, sizeof(path), "%s/ca.key", dir);
-	f = fopen(path, "r");
-	is->key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f != NULL)
-		fclose(f);
-	if (is->cert == NULL || is->key == NULL)
+	/* The instance CA as ca_open() reads it (its key is sealed with the master key); the
+	 * bench signs its own certificate layouts, so it takes the OpenSSL objects inside. */
+	char dir[SG_PATH_MAX];
+	const char *err = "path too long";
+	struct keystore *ks = NULL;
+	struct ca *ca = NULL;
+	if (settings_path(set, "gateway.master_key", dir, sizeof(dir)) < 0 ||
+	    keystore_open(dir, &ks, &err) < 0 ||
+	    settings_path(set, "gateway.ca_dir", dir, sizeof(dir)) < 0 ||
+	    ca_open(dir, ks, &ca, &err) < 0) {
+		fprintf(stderr, "ldapd_populate: %s\n", err);
 		die("cannot read the instance CA (ca.crt, ca.key)");
+	}
+	is->cert = X509_dup(ca->cert);
+	is->key = keystore_key_pkey(ca->key);
+	EVP_PKEY_up_ref(is->key);
+	ca_close(&ca);
+	keystore_close(&ks);
 }
 
 static void ext_add(X509 *x, X509 *issuer, int nid, const char *value)

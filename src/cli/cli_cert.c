@@ -44,7 +44,7 @@ static int open_keys(struct cli_cert_ctx *ctx)
 		return -1;
 	}
 	if (settings_path(ctx->settings, "gateway.ca_dir", path, sizeof(path)) < 0 ||
-	    ca_open(path, &ctx->ca, &err) < 0) {
+	    ca_open(path, ctx->keystore, &ctx->ca, &err) < 0) {
 		cli_errorf("%s: %s", path, err);
 		return -1;
 	}
@@ -615,18 +615,19 @@ static int tool_encrypt(struct cli_cert_ctx *ctx, int argc, char **argv, const c
 	if (argc - first < 1 || argc - first > 100)
 		return cert_usage();
 	struct store_cert certs[100];
-	struct smime_der ders[100];
+	struct smime_recipient rcpts[100];
 	size_t n = 0;
 	int rc = 1;
 	for (int i = first; i < argc; i++, n++) {
 		if (usable_cert(ctx, argv[i], SMIME_USAGE_ENCRYPT, false, &certs[n]) < 0)
 			goto out;
-		ders[n] = (struct smime_der){certs[n].der, certs[n].der_len};
+		rcpts[n] = (struct smime_recipient){{certs[n].der, certs[n].der_len},
+		                                    {certs[n].caps, certs[n].caps_len}};
 	}
 	char *out = NULL;
 	size_t out_len = 0;
 	const char *err;
-	if (smime_encrypt(ders, n, in, len, flags, &out, &out_len, &err) < 0)
+	if (smime_encrypt_to(rcpts, n, in, len, flags, &out, &out_len, &err) < 0)
 		cli_errorf("encrypt: %s", err);
 	else
 		rc = put_out(out, out_len);

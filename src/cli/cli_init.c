@@ -139,10 +139,15 @@ static int create_keys_and_store(const struct init_args *a)
 	    sg_path_join(key, sizeof(key), a->dir, "tls/server.key") < 0 ||
 	    sg_path_join(ca, sizeof(ca), a->dir, "ca") < 0)
 		return step(-1, a->dir, err);
-	if (step(keystore_master_create(p, &err), "master key", err) < 0 ||
-	    step(ca_init_create_typed(ca, a->org, a->ca_key, &err), "CA", err) < 0 ||
-	    step(ca_init_server_cert(ca, a->hostname, a->org, crt, key, &err), "TLS certificate",
-	         err) < 0)
+	struct keystore *ks = NULL;
+	int rc = step(keystore_master_create(p, &err), "master key", err) < 0 ||
+	                 step(keystore_open(p, &ks, &err), "master key", err) < 0 ||
+	                 step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err) < 0 ||
+	                 step(ca_init_server_cert(ca, ks, a->hostname, a->org, crt, key, &err),
+	                      "TLS certificate", err) < 0
+	             ? -1 : 0;
+	keystore_close(&ks);
+	if (rc < 0)
 		return -1;
 	struct store *st = store_open("sqlite:sealgate.db", a->dir, &err);
 	if (st == NULL)

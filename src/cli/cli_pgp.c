@@ -140,9 +140,10 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		char until[32];
 		format_day(keys[i].expires, until, sizeof(until));
-		printf("%-32s %s %-9s %-7s expires %s%s\n", keys[i].address, keys[i].fingerprint,
+		printf("%-32s %s %-9s %-7s expires %s%s%s\n", keys[i].address, keys[i].fingerprint,
 		       store_pgp_source_name(keys[i].source), store_pgp_status_name(keys[i].status),
-		       until, keys[i].has_secret ? " secret-held" : "");
+		       until, keys[i].has_secret ? " secret-held" : "",
+		       store_pgp_key_trusted(&keys[i]) ? "" : " unverified");
 	}
 	if (n == 0 && argc == 1)
 		cli_errorf("no OpenPGP key for %s", address);

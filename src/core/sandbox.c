@@ -15,13 +15,6 @@
 #include <unistd.h>
 
 #define SANDBOX_PWBUF 16384
-/* No core file with keys in it, no ptrace by the account's other processes. Sanitizer builds
- * (the tests) stay dumpable: LeakSanitizer's exit check traces the process itself. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_DUMPABLE 1
-#else
-#define SANDBOX_DUMPABLE 0
-#endif
 #define SANDBOX_FTW_FDS 32
 
 int sandbox_account_find(const char *name, struct sandbox_account *a_r, const char **error_r)
@@ -49,6 +42,17 @@ int sandbox_account_find(const char *name, struct sandbox_account *a_r, const ch
 	return 0;
 }
 
+/* No core file with keys in it. Sanitizer builds too: LeakSanitizer makes the process
+ * dumpable for its exit check by itself (checked as nobody, with gcc 12's libasan). */
+int sandbox_no_dump(const char **error_r)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		*error_r = "cannot set the process non-dumpable";
+		return -1;
+	}
+	return 0;
+}
+
 int sandbox_become(const struct sandbox_account *a, const char **error_r)
 {
 	if (geteuid() == 0) {
@@ -61,10 +65,8 @@ int sandbox_become(const struct sandbox_account *a, const char **error_r)
 			*error_r = "root privileges could be regained after the change";
 			return -1;
 		}
-		if (prctl(PR_SET_DUMPABLE, SANDBOX_DUMPABLE, 0, 0, 0) < 0) {
-			*error_r = "cannot set the process non-dumpable";
+		if (sandbox_no_dump(error_r) < 0)
 			return -1;
-		}
 	} else if (getuid() != a->uid || geteuid() != a->uid) {
 		*error_r = "sealgate runs as another account and cannot change to this one: start it "
 		           "as root (it changes to the account) or as the account itself";

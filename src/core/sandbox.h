@@ -21,6 +21,11 @@ int sandbox_account_find(const char *name, struct sandbox_account *a_r, const ch
 /* Becomes a: from root, its primary group alone, its uid, and no way back (checked); not as
  * root, succeeds only if this process already is a. Either way no new privileges by exec. */
 int sandbox_become(const struct sandbox_account *a, const char **error_r);
+/* No core file, no ptrace by the account's other processes, /proc/<pid> readable by root
+ * only: for every sealgate process (the master, each child after sandbox_become) and every
+ * command that opens the key store. Kept by exec of a non-setuid file, so each child sets it
+ * itself; a uid change resets it, so it is set again after one. */
+int sandbox_no_dump(const char **error_r);
 /* Looks for an entry a does not own: each of paths with its direct entries, each of trees with
  * everything below (NULL-terminated lists; missing ones are skipped). 1 with its path in bad,
  * 0 none, -1 with *error_r. */

@@ -1,5 +1,6 @@
 /* sg_net.c: socket plumbing; see sg_net.h. */
 #include "core/sg_net.h"
+#include "core/sg_mem.h"
 #include "core/sg_str.h"
 
 #include <arpa/inet.h>
@@ -83,6 +84,21 @@ int sg_cidr_parse(const char *s, struct sg_cidr *cidr_r, const char **error_r)
 		}
 	}
 	return 0;
+}
+
+struct sg_cidr *sg_cidr_list_parse(const char *value, size_t *n_r, const char **error_r)
+{
+	struct sg_strlist list;
+	sg_strlist_split(&list, value);
+	struct sg_cidr *nets = sg_calloc(list.count + 1, sizeof(*nets));
+	*n_r = 0;
+	for (size_t i = 0; i < list.count; i++)
+		if (sg_cidr_parse(list.items[i], &nets[(*n_r)++], error_r) < 0) {
+			sg_free(&nets);
+			break;
+		}
+	sg_strlist_free(&list);
+	return nets;
 }
 
 static bool prefix_equal(const unsigned char *a, const unsigned char *b, unsigned int bits)

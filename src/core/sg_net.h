@@ -21,6 +21,9 @@ struct sg_cidr {
 };
 int sg_cidr_parse(const char *s, struct sg_cidr *cidr_r, const char **error_r);
 bool sg_cidr_match(const struct sg_cidr *cidr, const struct sockaddr *sa);
+/* A comma/space separated list of CIDRs (a validated setting) as an array of *n_r entries
+ * (freed with sg_free); NULL with *error_r naming the bad entry's problem. */
+struct sg_cidr *sg_cidr_list_parse(const char *value, size_t *n_r, const char **error_r);
 /* Text form of a peer address ("127.0.0.1", "::1"); IPv4-mapped IPv6 shown as IPv4. */
 void sg_sockaddr_text(const struct sockaddr *sa, char *dst, size_t dstsize);
 

@@ -4,16 +4,21 @@
 #ifndef SG_CA_H
 #define SG_CA_H
 
-/* Creates DIR/ca.crt and DIR/ca.key (0600): RSA-3072 self-signed CA, 10 years. */
-int ca_init_create(const char *ca_dir, const char *organization, const char **error_r);
+struct keystore;
+
+/* Creates DIR/ca.crt and DIR/ca.key: RSA-3072 self-signed CA, 10 years; the key sealed with
+ * the master key in ks (keystore_key_write_sealed: O_EXCL|O_NOFOLLOW, 0600). */
+int ca_init_create(const char *ca_dir, const char *organization, const struct keystore *ks,
+                   const char **error_r);
 /* The same with the CA key type: "rsa3072" (the default), "p256" or "p384". */
 int ca_init_create_typed(const char *ca_dir, const char *organization, const char *key_type,
-                         const char **error_r);
+                         const struct keystore *ks, const char **error_r);
 /* Issues a TLS server certificate for hostname (SAN: hostname, localhost, 127.0.0.1, ::1)
  * from the CA in ca_dir: EC P-256 key, 825 days. Writes cert_path (leaf then CA) and
  * key_path (0600). */
-int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *organization,
-                        const char *cert_path, const char *key_path, const char **error_r);
+int ca_init_server_cert(const char *ca_dir, const struct keystore *ks, const char *hostname,
+                        const char *organization, const char *cert_path, const char *key_path,
+                        const char **error_r);
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,9 +26,11 @@ int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *or
 
 struct keystore_key;
 
-/* The loaded CA: its certificate and its key (ca/ca.key, 0600, beside ca/ca.crt). */
+/* The loaded CA: its certificate and its key (ca/ca.key, sealed, 0600, beside ca/ca.crt). A
+ * ca.key in clear (made before keys were sealed) is sealed in place, with a log line. */
 struct ca;
-int ca_open(const char *ca_dir, struct ca **ca_r, const char **error_r);
+int ca_open(const char *ca_dir, const struct keystore *ks, struct ca **ca_r,
+            const char **error_r);
 void ca_close(struct ca **ca);
 /* The CA certificate as DER (owned by ca). */
 const unsigned char *ca_cert_der(const struct ca *ca, size_t *len_r);

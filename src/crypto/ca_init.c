@@ -1,6 +1,7 @@
 /* ca_init.c: creation of the instance CA and of the TLS server certificate (OpenSSL 3). */
 #include "crypto/ca.h"
 #include "crypto/ca_priv.h"
+#include "crypto/keystore_priv.h"
 #include "core/limits.h"
 #include "core/sg_file.h"
 #include "core/sg_str.h"
@@ -73,14 +74,19 @@ static X509 *new_cert(EVP_PKEY *key, const X509_NAME *subject, const X509_NAME *
 	return x;
 }
 
+/* The TLS server key stays a clear PEM file: OpenSSL's TLS code in smtpd, the portal and ldapd
+ * reads it (docs/admin-guide.md). Never through a link, never over an existing file. */
 static int write_pem_key(const char *path, EVP_PKEY *key)
 {
 	FILE *f = NULL;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		f = fdopen(fd, "w");
-	if (f == NULL)
+	if (f == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	int ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
 	return (fclose(f) == 0 && ok) ? 0 : -1;
@@ -96,82 +102,75 @@ static int write_pem_certs(const char *path, X509 *a, X509 *b)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-static EVP_PKEY *ca_key_new(const char *key_type)
+int ca_init_create(const char *ca_dir, const char *organization, const struct keystore *ks,
+                   const char **error_r)
 {
-	if (strcmp(key_type, "rsa3072") == 0)
-		return EVP_RSA_gen(3072);
-	if (strcmp(key_type, "p256") == 0)
-		return EVP_EC_gen("P-256");
-	if (strcmp(key_type, "p384") == 0)
-		return EVP_EC_gen("P-384");
-	return NULL;
+	return ca_init_create_typed(ca_dir, organization, "rsa3072", ks, error_r);
 }
 
-int ca_init_create(const char *ca_dir, const char *organization, const char **error_r)
+static X509 *self_signed_ca(EVP_PKEY *pkey, const char *organization)
 {
-	return ca_init_create_typed(ca_dir, organization, "rsa3072", error_r);
+	char cn[256];
+	snprintf(cn, sizeof(cn), "%.200s Secure Mail CA", organization);
+	X509_NAME *name = make_name(cn, organization);
+	X509 *x = name != NULL ? new_cert(pkey, name, name, CA_DAYS) : NULL;
+	X509_NAME_free(name);
+	if (x == NULL || ca_init_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
+	    ca_init_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    ca_init_add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
+	    ca_init_add_ext(x, x, NID_authority_key_identifier, "keyid:always") < 0 ||
+	    !X509_sign(x, pkey, EVP_sha256())) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
 }
 
 int ca_init_create_typed(const char *ca_dir, const char *organization, const char *key_type,
-                         const char **error_r)
+                         const struct keystore *ks, const char **error_r)
 {
-	char crt[SG_PATH_MAX], key[SG_PATH_MAX], cn[256];
+	char crt[SG_PATH_MAX], key[SG_PATH_MAX];
 	if (sg_path_join(crt, sizeof(crt), ca_dir, "ca.crt") < 0 ||
 	    sg_path_join(key, sizeof(key), ca_dir, "ca.key") < 0) {
 		*error_r = "CA directory path too long";
 		return -1;
 	}
-	snprintf(cn, sizeof(cn), "%.200s Secure Mail CA", organization);
+	enum keystore_key_type type;
+	struct keystore_key *pkey = NULL;
+	X509 *x = NULL;
 	int rc = -1;
-	EVP_PKEY *pkey = ca_key_new(key_type);
-	X509_NAME *name = make_name(cn, organization);
-	X509 *x = pkey != NULL && name != NULL ? new_cert(pkey, name, name, CA_DAYS) : NULL;
 	*error_r = "cannot create the CA certificate";
-	if (x == NULL || ca_init_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
-	    ca_init_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
-	    ca_init_add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
-	    ca_init_add_ext(x, x, NID_authority_key_identifier, "keyid:always") < 0 ||
-	    !X509_sign(x, pkey, EVP_sha256()))
+	if (keystore_key_type_parse(key_type, &type) < 0 ||
+	    keystore_key_generate(type, &pkey, error_r) < 0 ||
+	    (x = self_signed_ca(keystore_key_pkey(pkey), organization)) == NULL)
 		goto out;
-	*error_r = "cannot write the CA files";
-	if (sg_mkdir_p(ca_dir, 0700) < 0 || write_pem_key(key, pkey) < 0 ||
-	    write_pem_certs(crt, x, NULL) < 0)
+	if (sg_mkdir_p(ca_dir, 0700) < 0) {
+		*error_r = "cannot create the CA directory";
+		goto out;
+	}
+	if (keystore_key_write_sealed(ks, pkey, CA_KEY_OWNER, key, error_r) < 0)
+		goto out;
+	*error_r = "cannot write the CA certificate";
+	if (write_pem_certs(crt, x, NULL) < 0)
 		goto out;
 	rc = 0;
 out:
 	X509_free(x);
-	X509_NAME_free(name);
-	EVP_PKEY_free(pkey);
+	keystore_key_free(&pkey);
 	return rc;
 }
 
-static int load_ca(const char *ca_dir, X509 **cert_r, EVP_PKEY **key_r)
+int ca_init_server_cert(const char *ca_dir, const struct keystore *ks, const char *hostname,
+                        const char *organization, const char *cert_path, const char *key_path,
+                        const char **error_r)
 {
-	char crt[SG_PATH_MAX], key[SG_PATH_MAX];
-	if (sg_path_join(crt, sizeof(crt), ca_dir, "ca.crt") < 0 ||
-	    sg_path_join(key, sizeof(key), ca_dir, "ca.key") < 0)
-		return -1;
-	FILE *f = fopen(crt, "r");
-	*cert_r = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	if (f != NULL)
-		fclose(f);
-	f = fopen(key, "r");
-	*key_r = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f != NULL)
-		fclose(f);
-	return *cert_r != NULL && *key_r != NULL ? 0 : -1;
-}
-
-int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *organization,
-                        const char *cert_path, const char *key_path, const char **error_r)
-{
-	X509 *ca = NULL, *x = NULL;
-	EVP_PKEY *ca_key = NULL, *pkey = NULL;
+	struct ca *ca = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pkey = NULL;
 	X509_NAME *name = NULL;
 	int rc = -1;
 	char san[600];
-	*error_r = "cannot load the CA (run `sealgate init` again?)";
-	if (load_ca(ca_dir, &ca, &ca_key) < 0)
+	if (ca_open(ca_dir, ks, &ca, error_r) < 0)
 		goto out;
 	*error_r = "host name too long for a certificate";
 	if (sg_snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", hostname) < 0)
@@ -179,25 +178,24 @@ int ca_init_server_cert(const char *ca_dir, const char *hostname, const char *or
 	*error_r = "cannot create the server certificate";
 	pkey = EVP_EC_gen("P-256");
 	name = make_name(hostname, organization);
-	x = pkey != NULL && name != NULL ? new_cert(pkey, name, X509_get_subject_name(ca), SERVER_DAYS)
-	                                 : NULL;
-	if (x == NULL || ca_init_add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
-	    ca_init_add_ext(x, ca, NID_key_usage, "critical,digitalSignature") < 0 ||
-	    ca_init_add_ext(x, ca, NID_ext_key_usage, "serverAuth") < 0 ||
-	    ca_init_add_ext(x, ca, NID_subject_alt_name, san) < 0 ||
-	    ca_init_add_ext(x, ca, NID_subject_key_identifier, "hash") < 0 ||
-	    ca_init_add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
-	    !X509_sign(x, ca_key, EVP_sha256()))
+	x = pkey != NULL && name != NULL
+	        ? new_cert(pkey, name, X509_get_subject_name(ca->cert), SERVER_DAYS) : NULL;
+	if (x == NULL || ca_init_add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    ca_init_add_ext(x, ca->cert, NID_key_usage, "critical,digitalSignature") < 0 ||
+	    ca_init_add_ext(x, ca->cert, NID_ext_key_usage, "serverAuth") < 0 ||
+	    ca_init_add_ext(x, ca->cert, NID_subject_alt_name, san) < 0 ||
+	    ca_init_add_ext(x, ca->cert, NID_subject_key_identifier, "hash") < 0 ||
+	    ca_init_add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") < 0 ||
+	    !X509_sign(x, keystore_key_pkey(ca->key), EVP_sha256()))
 		goto out;
 	*error_r = "cannot write the server certificate files";
-	if (write_pem_key(key_path, pkey) < 0 || write_pem_certs(cert_path, x, ca) < 0)
+	if (write_pem_key(key_path, pkey) < 0 || write_pem_certs(cert_path, x, ca->cert) < 0)
 		goto out;
 	rc = 0;
 out:
 	X509_free(x);
-	X509_free(ca);
 	X509_NAME_free(name);
 	EVP_PKEY_free(pkey);
-	EVP_PKEY_free(ca_key);
+	ca_close(&ca);
 	return rc;
 }

@@ -1,12 +1,14 @@
 /* ca_issue.c: the CA at work: user and proxy certificates (the CRL: ca_crl.c). The CA key stays in
- * ca/ca.key (0600) beside ca/ca.crt, where `sealgate init` put it: the admin backs up one
- * directory, and the key never enters the database (docs/smime.md). */
+ * ca/ca.key (0600, sealed with the master key like every private key) beside ca/ca.crt, where
+ * `sealgate init` put it: the admin backs up one directory with the master key, and the key
+ * never enters the database (docs/smime.md). */
 #include "crypto/ca.h"
 #include "crypto/ca_priv.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/smime_priv.h"
 #include "core/limits.h"
 #include "core/sg_file.h"
+#include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -41,7 +43,35 @@ static int load_cert(struct ca *ca, const char *path)
 	           ? 0 : -1;
 }
 
-int ca_open(const char *ca_dir, struct ca **ca_r, const char **error_r)
+/* A clear ca.key (written before keys were sealed) is sealed in place once it proved to be
+ * the CA's key; if that fails the CA still works, and the log says why. */
+static void seal_clear_key(const struct ca *ca, const struct keystore *ks, const char *path)
+{
+	const char *err;
+	if (keystore_key_reseal_file(ks, ca->key, CA_KEY_OWNER, path, &err) < 0)
+		sg_warn("%s: the CA key is still in clear, and could not be sealed: %s", path, err);
+	else
+		sg_info("%s: the CA key was a clear PEM file; it is now sealed with the master key "
+		        "(gateway.master_key): back the two up together", path);
+}
+
+static int load_key(struct ca *ca, const struct keystore *ks, const char *path,
+                    const char **error_r)
+{
+	bool clear = false;
+	if (keystore_key_read_file(ks, CA_KEY_OWNER, path, &ca->key, &clear, error_r) < 0)
+		return -1;
+	if (X509_check_private_key(ca->cert, keystore_key_pkey(ca->key)) != 1) {
+		*error_r = "ca.key does not belong to ca.crt; restore the pair from backup";
+		return -1;
+	}
+	if (clear)
+		seal_clear_key(ca, ks, path);
+	return 0;
+}
+
+int ca_open(const char *ca_dir, const struct keystore *ks, struct ca **ca_r,
+            const char **error_r)
 {
 	char crt[SG_PATH_MAX], key[SG_PATH_MAX];
 	if (sg_path_join(crt, sizeof(crt), ca_dir, "ca.crt") < 0 ||
@@ -52,11 +82,7 @@ int ca_open(const char *ca_dir, struct ca **ca_r, const char **error_r)
 	struct ca *ca = sg_calloc(1, sizeof(*ca));
 	if (load_cert(ca, crt) < 0) {
 		*error_r = "cannot read the CA certificate (gateway.ca_dir/ca.crt)";
-	} else if (keystore_key_load_pem(key, &ca->key, error_r) < 0) {
-		*error_r = "cannot read the CA key (gateway.ca_dir/ca.key); restore it from backup";
-	} else if (X509_check_private_key(ca->cert, keystore_key_pkey(ca->key)) != 1) {
-		*error_r = "ca.key does not belong to ca.crt; restore the pair from backup";
-	} else {
+	} else if (load_key(ca, ks, key, error_r) == 0) {
 		*ca_r = ca;
 		return 0;
 	}

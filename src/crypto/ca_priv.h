@@ -9,6 +9,9 @@
 
 struct keystore_key;
 
+/* The owner the CA key file is sealed for (keystore_seal): no other sealed blob opens as it. */
+#define CA_KEY_OWNER "ca-key"
+
 /* The loaded CA (ca.h): its certificate and key, shared by ca_issue.c and ca_crl.c. */
 struct ca {
 	X509 *cert;

@@ -4,6 +4,7 @@
 #ifndef SG_KEYSTORE_H
 #define SG_KEYSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KEYSTORE_MASTER_KEY_BYTES 32
@@ -54,7 +55,18 @@ int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, 
                           const char *owner, unsigned char **data_r, size_t *len_r,
                           const char **error_r);
 
-/* Reads a PEM private key file (the CA key, ca/ca.key). */
-int keystore_key_load_pem(const char *path, struct keystore_key **key_r, const char **error_r);
+/* keystore_file.c: a private key in a file of its own (the CA key, ca/ca.key), sealed for
+ * owner as above and PEM-armoured ("SEALGATE SEALED PRIVATE KEY"). Created with
+ * O_EXCL|O_NOFOLLOW, 0600: an existing file is never overwritten. */
+int keystore_key_write_sealed(const struct keystore *ks, const struct keystore_key *key,
+                              const char *owner, const char *path, const char **error_r);
+/* Reads such a file. A clear PEM private key (what earlier versions wrote) is read too, with
+ * *clear_r set, for the caller to seal it with keystore_key_reseal_file(). */
+int keystore_key_read_file(const struct keystore *ks, const char *owner, const char *path,
+                           struct keystore_key **key_r, bool *clear_r, const char **error_r);
+/* Replaces the file at path by key sealed for owner: written beside it (O_EXCL|O_NOFOLLOW,
+ * 0600), synced, renamed over it. */
+int keystore_key_reseal_file(const struct keystore *ks, const struct keystore_key *key,
+                             const char *owner, const char *path, const char **error_r);
 
 #endif

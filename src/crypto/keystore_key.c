@@ -8,10 +8,8 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <string.h>
 
 
@@ -132,18 +130,4 @@ int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t
 	if (rc < 0)
 		*error_r = "sealed key opened but holds no valid private key";
 	return rc;
-}
-
-int keystore_key_load_pem(const char *path, struct keystore_key **key_r, const char **error_r)
-{
-	FILE *f = fopen(path, "re");
-	EVP_PKEY *pkey = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f != NULL)
-		fclose(f);
-	if (pkey == NULL) {
-		*error_r = "cannot read the private key file";
-		return -1;
-	}
-	*key_r = keystore_key_wrap(pkey);
-	return 0;
 }

@@ -2,6 +2,7 @@
  * overwritten, and it is written durably before anything is sealed with it. */
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
+#include "core/sandbox.h"
 #include "core/sg_log.h"
 #include "core/sg_file.h"
 #include "core/sg_mem.h"
@@ -65,6 +66,10 @@ int keystore_open(const char *master_key_path, struct keystore **ks_r, const cha
 		*error_r = "libsodium failed to initialise";
 		return -1;
 	}
+	/* Whoever holds the master key, a daemon's child or a CLI command, leaves no core file
+	 * and cannot be traced by the account's other processes. */
+	if (sandbox_no_dump(error_r) < 0)
+		return -1;
 	int fd = open(master_key_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		*error_r = "cannot open the master key file (gateway.master_key); it is created by "

@@ -32,6 +32,8 @@ int pgp_ctx_load_secret(struct pgp_ctx *ctx, const unsigned char *data, size_t l
                         const char *passphrase, const char **error_r);
 /* True if ctx holds the primary key fpr (and its secret part, if secret). */
 bool pgp_ctx_has_key(struct pgp_ctx *ctx, const char *fpr, bool secret);
+/* True if the primary key fpr in ctx has a valid, unrevoked user ID with address. */
+bool pgp_ctx_key_has_address(struct pgp_ctx *ctx, const char *fpr, const char *address);
 
 enum pgp_algo {
 	PGP_ALGO_ED25519, /* Ed25519 primary (sign, certify) + Cv25519 subkey (encrypt) */
@@ -118,6 +120,10 @@ const char *pgp_kind_name(enum pgp_kind kind);
 
 struct pgp_in_result {
 	enum pgp_kind kind;      /* the outermost OpenPGP layer */
+	/* Inline PGP that is not the whole body of a single-part message (text around it, beside
+	 * other parts, several blocks): left as it came, never decrypted; a clear-signed block
+	 * is verified but its signature covers only part of what a reader sees. */
+	bool mixed;
 	bool encrypted;          /* some layer was encrypted */
 	bool decrypted;          /* ... and was decrypted with a key in ctx */
 	bool integrity_ok;       /* SEIPD with a valid MDC (or AEAD) */
@@ -131,12 +137,24 @@ struct pgp_in_result {
 	size_t content_len;
 };
 /* Looks at the MIME structure of msg (a message or an entity): PGP/MIME encrypted and/or
- * signed (nested at most SG_PGP_LAYERS_MAX deep), or inline PGP in the first text part.
+ * signed (nested at most SG_PGP_LAYERS_MAX deep) at the top, or inline PGP (opened only as
+ * the whole body of a single text/plain part; anywhere else the result is mixed).
  * Decrypts with the secret keys in ctx and verifies with its public keys. Returns -1 only when
  * msg is not MIME at all; otherwise 0 with the outcome in *r (free it below). */
 int pgp_decrypt_verify(struct pgp_ctx *ctx, const char *msg, size_t len, struct pgp_in_result *r,
                        const char **error_r);
 void pgp_in_result_free(struct pgp_in_result *r);
+
+/* ---- inline armour (pgp_inline.c) ---- */
+
+struct pgp_armor_span {
+	enum pgp_kind kind; /* PGP_KIND_INLINE_ENCRYPTED or PGP_KIND_INLINE_SIGNED */
+	size_t start, end;  /* [start, end): BEGIN line to END line with its line break */
+	bool whole;         /* only white space outside it, and no armour header that a reader
+	                     * would see but no signature covers */
+};
+/* The first armour block (BEGIN and END at line starts) in decoded text: 1 found, 0 none. */
+int pgp_inline_find(const char *text, size_t len, struct pgp_armor_span *span_r);
 
 /* ---- Autocrypt Level 1 (pgp_autocrypt.c) ---- */
 

@@ -207,6 +207,36 @@ bool pgp_ctx_has_key(struct pgp_ctx *ctx, const char *fpr, bool secret)
 	return have;
 }
 
+/* True if user ID i of key is valid (self-signed, unrevoked) and names address. */
+static bool uid_names(rnp_key_handle_t key, size_t i, const char *address)
+{
+	rnp_uid_handle_t h = NULL;
+	char *uid = NULL, addr[SG_ADDR_MAX];
+	bool valid = false, revoked = true;
+	if (rnp_key_get_uid_handle_at(key, i, &h) == RNP_SUCCESS && h != NULL &&
+	    (rnp_uid_is_valid(h, &valid) != RNP_SUCCESS || rnp_uid_is_revoked(h, &revoked) !=
+	                                                       RNP_SUCCESS))
+		valid = false;
+	bool names = valid && !revoked && rnp_key_get_uid_at(key, i, &uid) == RNP_SUCCESS &&
+	             uid != NULL && pgp_uid_address(uid, addr, sizeof(addr)) == 0 &&
+	             sg_streq_nocase(addr, address);
+	rnp_buffer_destroy(uid);
+	rnp_uid_handle_destroy(h);
+	return names;
+}
+
+bool pgp_ctx_key_has_address(struct pgp_ctx *ctx, const char *fpr, const char *address)
+{
+	rnp_key_handle_t key = pgp_priv_locate(ctx->ffi, fpr);
+	size_t n = 0;
+	bool found = false;
+	if (key != NULL && rnp_key_get_uid_count(key, &n) == RNP_SUCCESS)
+		for (size_t i = 0; i < n && i < 100 && !found; i++)
+			found = uid_names(key, i, address);
+	rnp_key_handle_destroy(key);
+	return found;
+}
+
 int pgp_algo_parse(const char *name, enum pgp_algo *algo_r)
 {
 	if (strcmp(name, "ed25519") == 0)

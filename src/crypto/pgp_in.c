@@ -1,7 +1,8 @@
 /* pgp_in.c: what arrives as OpenPGP: PGP/MIME encrypted and signed layers (RFC 3156 §4, §5,
  * nested as §6.1 allows) and inline PGP in a text part. Every layer is undone with RNP; each
  * signature gets its own status. Plaintext without integrity protection (no MDC) is not
- * handed out: that is the EFAIL lesson. */
+ * handed out, and inline PGP is opened only as the whole body of a single-part message:
+ * those are the EFAIL lessons (issue 21). */
 #include "crypto/pgp.h"
 #include "crypto/pgp_priv.h"
 #include "core/sg_buf.h"
@@ -309,36 +310,6 @@ static int layer_signed(struct walk *w, GMimeObject *o)
 	return 1;
 }
 
-static const struct {
-	const char *begin, *end;
-	enum pgp_kind kind;
-} armors[] = {
-	{"-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----", PGP_KIND_INLINE_ENCRYPTED},
-	{"-----BEGIN PGP SIGNED MESSAGE-----", "-----END PGP SIGNATURE-----",
-	 PGP_KIND_INLINE_SIGNED},
-};
-
-/* Finds an armour block in text: [*start, *end) including the END line's line break. */
-static int find_armor(const char *text, size_t len, size_t *start_r, size_t *end_r,
-                      enum pgp_kind *kind_r)
-{
-	for (size_t i = 0; i < sizeof(armors) / sizeof(armors[0]); i++) {
-		const char *b = memmem(text, len, armors[i].begin, strlen(armors[i].begin));
-		const char *e = b != NULL ? memmem(b, len - (size_t)(b - text), armors[i].end,
-		                                   strlen(armors[i].end))
-		                          : NULL;
-		if (e == NULL)
-			continue;
-		e += strlen(armors[i].end);
-		const char *nl = memchr(e, '\n', len - (size_t)(e - text));
-		*start_r = (size_t)(b - text);
-		*end_r = nl != NULL ? (size_t)(nl + 1 - text) : len;
-		*kind_r = armors[i].kind;
-		return 0;
-	}
-	return -1;
-}
-
 static void set_text(GMimeObject *part, const char *text, size_t len)
 {
 	GMimeStream *s = g_mime_stream_mem_new_with_buffer(text, len);
@@ -351,52 +322,77 @@ static void set_text(GMimeObject *part, const char *text, size_t len)
 	g_object_unref(s);
 }
 
-/* Inline PGP in text part p: the block is replaced by what it holds. 1 done, 0 not here. */
-static int inline_part(struct walk *w, GMimeObject *part)
+/* A block that is not the whole body: noted, never decrypted (EFAIL: plaintext must not end up
+ * beside the sender's other text or parts); a clear-signed one is verified so that the verdict
+ * can name its signer, and the plaintext RNP writes is thrown away. */
+static void mixed_block(struct walk *w, const char *text, const struct pgp_armor_span *sp)
 {
-	size_t len = 0, start, end, plen = 0;
-	enum pgp_kind kind;
+	set_kind(w, sp->kind);
+	w->r->mixed = true;
+	if (sp->kind == PGP_KIND_INLINE_ENCRYPTED) {
+		w->r->encrypted = true;
+		return;
+	}
+	size_t plen = 0;
+	bool encrypted = false;
+	char *plain = run_rnp(w->ctx, text + sp->start, sp->end - sp->start, NULL, 0, w->r,
+	                      &encrypted, &plen);
+	sg_free_secret(&plain, plen);
+}
+
+/* Inline PGP in a text part: opened in place only when the block is the part's whole body
+ * and the part is the whole entity (top); else mixed. 1 found, 0 none here. */
+static int inline_part(struct walk *w, GMimeObject *part, bool top)
+{
+	size_t len = 0, plen = 0;
+	struct pgp_armor_span sp;
 	char *text = decoded(part, &len);
-	if (text == NULL || find_armor(text, len, &start, &end, &kind) < 0) {
+	if (text == NULL || pgp_inline_find(text, len, &sp) == 0) {
 		sg_free(&text);
 		return 0;
 	}
-	set_kind(w, kind);
+	if (!top || !sp.whole || !is_type(part, "text", "plain", NULL)) {
+		mixed_block(w, text, &sp);
+		sg_free(&text);
+		return 1;
+	}
+	set_kind(w, sp.kind);
 	bool encrypted = false;
-	char *plain = run_rnp(w->ctx, text + start, end - start, NULL, 0, w->r, &encrypted, &plen);
+	char *plain = run_rnp(w->ctx, text + sp.start, sp.end - sp.start, NULL, 0, w->r,
+	                      &encrypted, &plen);
 	if (encrypted) {
 		w->r->encrypted = true;
 		w->r->decrypted = plain != NULL;
 	}
-	if (plain != NULL) {
-		struct sg_buf b;
-		sg_buf_init(&b, (size_t)SG_MESSAGE_SIZE_HARD_MAX);
-		if (sg_buf_append(&b, text, start) == 0 && sg_buf_append(&b, plain, plen) == 0 &&
-		    sg_buf_append(&b, text + end, len - end) == 0)
-			set_text(part, b.data, b.len);
-		sg_buf_free_secret(&b);
-	}
+	if (plain != NULL) /* nothing but white space was around the block */
+		set_text(part, plain, plen);
 	sg_free_secret(&plain, plen);
 	sg_free(&text);
 	return 1;
 }
 
-/* Depth-first over multiparts (not into attached messages): the first text/plain part with
- * an armour block. */
-static int find_inline(struct walk *w, GMimeObject *o, int depth)
+/* Depth-first over a multipart (not into attached messages): the first text part with an
+ * armour block, or a PGP/MIME encrypted part below the top, is mixed content. */
+static int find_mixed(struct walk *w, GMimeObject *o, int depth)
 {
 	if (depth > INLINE_DEPTH_MAX)
 		return 0;
+	if (is_type(o, "multipart", "encrypted", "application/pgp-encrypted")) {
+		set_kind(w, PGP_KIND_MIME_ENCRYPTED);
+		w->r->mixed = true;
+		w->r->encrypted = true;
+		return 1;
+	}
 	if (GMIME_IS_MULTIPART(o)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(o);
 		int n = g_mime_multipart_get_count(mp);
 		for (int i = 0; i < n; i++)
-			if (find_inline(w, g_mime_multipart_get_part(mp, i), depth + 1) != 0)
+			if (find_mixed(w, g_mime_multipart_get_part(mp, i), depth + 1) != 0)
 				return 1;
 		return 0;
 	}
-	if (GMIME_IS_PART(o) && is_type(o, "text", "plain", NULL))
-		return inline_part(w, o);
+	if (GMIME_IS_PART(o) && is_type(o, "text", "*", NULL))
+		return inline_part(w, o, false);
 	return 0;
 }
 
@@ -411,11 +407,12 @@ static int unwrap_once(struct walk *w)
 		rc = layer_encrypted(w, o);
 	else if (is_type(o, "multipart", "signed", "application/pgp-signature"))
 		rc = layer_signed(w, o);
-	else if (find_inline(w, o, 0) == 1) {
+	else if (GMIME_IS_PART(o) && inline_part(w, o, true) == 1 && !w->r->mixed) {
 		size_t n = 0;
 		char *whole = serialize(o, &n);
 		replace_raw(w, whole, n);
-	}
+	} else if (GMIME_IS_MULTIPART(o))
+		(void)find_mixed(w, o, 0);
 	g_object_unref(o);
 	return rc;
 }
@@ -449,7 +446,8 @@ int pgp_decrypt_verify(struct pgp_ctx *ctx, const char *msg, size_t len, struct 
 	for (int i = 0; i < SG_PGP_LAYERS_MAX && unwrap_once(&w) == 1; i++)
 		;
 	int rc = 0;
-	bool opened = r->kind != PGP_KIND_NONE && (!r->encrypted || r->decrypted);
+	bool opened = r->kind != PGP_KIND_NONE && (!r->encrypted || r->decrypted) &&
+	              (!r->mixed || r->decrypted);
 	if (opened)
 		rc = finish(&w, error_r);
 	sg_free_secret(&w.raw, w.raw_len);

@@ -42,6 +42,8 @@ struct seipd_rcpt {
 	EVP_PKEY *pkey;
 };
 
+/* Keyed by primary fingerprint: it lives with its pgp_ctx, which the mail path starts afresh
+ * when the store changed (transform_pgp.c), so a re-imported key's new subkey is not missed. */
 struct pgp_seipd_cache {
 	struct seipd_rcpt r[SEIPD_SLOTS];
 	size_t next;

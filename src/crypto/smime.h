@@ -69,9 +69,21 @@ int smime_cert_usable(const unsigned char *der, size_t len, enum smime_usage usa
 
 #define SMIME_ENCRYPT_GCM 0x1u /* AuthEnvelopedData AES-256-GCM: only for peers that read it */
 
-/* Encrypts a MIME entity (headers + body; bare LF is made CRLF) to every certificate.
+/* One recipient: its certificate, and the SMIMECapabilities (DER) its client stated in signed
+ * mail ({NULL, 0} if none is known). An RSA recipient whose list names RSAES-OAEP gets its
+ * content key wrapped with RSAES-OAEP (SHA-256, MGF1-SHA-256); every other RSA recipient with
+ * PKCS#1 v1.5, which every client reads. */
+struct smime_recipient {
+	struct smime_der cert;
+	struct smime_der caps;
+};
+/* Encrypts a MIME entity (headers + body; bare LF is made CRLF) to every recipient.
  * *out_r is an application/pkcs7-mime entity with CRLF line ends, beginning with its
  * MIME-Version/Content-* headers; the caller puts the message headers above it. */
+int smime_encrypt_to(const struct smime_recipient *rcpts, size_t n, const char *entity,
+                     size_t len, unsigned flags, char **out_r, size_t *out_len_r,
+                     const char **error_r);
+/* The same for certificates whose capabilities are not known (PKCS#1 v1.5 for RSA). */
 int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
                   unsigned flags, char **out_r, size_t *out_len_r, const char **error_r);
 /* Signs a MIME entity: *out_r is a multipart/signed entity (SHA-256, detached, CRLF) whose
@@ -82,6 +94,8 @@ int smime_sign(const struct smime_der *signer, const struct keystore_key *key,
 
 /* smime_caps.c: true if a harvested SMIMECapabilities list (DER) names AES-256-GCM. */
 bool smime_caps_allow_gcm(const unsigned char *caps, size_t len);
+/* True if it names RSAES-OAEP, without parameters or with SHA-256 as the hash. */
+bool smime_caps_allow_oaep(const unsigned char *caps, size_t len);
 
 /* ---- inbound (smime_in.c, smime_verify.c) ---- */
 

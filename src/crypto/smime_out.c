@@ -11,6 +11,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,13 +27,34 @@ static BIO *crlf_input(const char *entity, size_t len, char **copy_r, size_t *co
 	return smime_priv_mem_bio(*copy_r, *copy_len_r);
 }
 
-static int add_recipients(CMS_ContentInfo *cms, const struct smime_der *certs, size_t ncerts,
+/* RSAES-OAEP with SHA-256 for the hash and MGF1 (RFC 8017, RFC 4055 rsaesOAEP-SHA256); the
+ * parameters are written into the RecipientInfo when the key is wrapped. */
+static int set_oaep(CMS_RecipientInfo *ri)
+{
+	EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+	return pctx != NULL && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+	               EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0 &&
+	               EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0
+	           ? 0 : -1;
+}
+
+static CMS_RecipientInfo *add_recipient(CMS_ContentInfo *cms, X509 *x,
+                                        const struct smime_recipient *r)
+{
+	bool oaep = EVP_PKEY_is_a(X509_get0_pubkey(x), "RSA") &&
+	            smime_caps_allow_oaep(r->caps.data, r->caps.len);
+	/* issuerAndSerialNumber (no CMS_USE_KEYID: it breaks gpgsm 2.2); CMS_KEY_PARAM keeps the
+	 * key context open so that its padding can be set before the key is wrapped */
+	CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, x, oaep ? CMS_KEY_PARAM : 0);
+	return ri != NULL && (!oaep || set_oaep(ri) == 0) ? ri : NULL;
+}
+
+static int add_recipients(CMS_ContentInfo *cms, const struct smime_recipient *rcpts, size_t n,
                           const char **error_r)
 {
-	for (size_t i = 0; i < ncerts; i++) {
-		X509 *x = smime_priv_x509_cached(certs[i].data, certs[i].len);
-		/* flags 0: issuerAndSerialNumber; CMS_USE_KEYID breaks gpgsm 2.2 */
-		CMS_RecipientInfo *ri = x != NULL ? CMS_add1_recipient_cert(cms, x, 0) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		X509 *x = smime_priv_x509_cached(rcpts[i].cert.data, rcpts[i].cert.len);
+		CMS_RecipientInfo *ri = x != NULL ? add_recipient(cms, x, &rcpts[i]) : NULL;
 		X509_free(x);
 		if (ri == NULL) {
 			*error_r = x == NULL ? "recipient certificate cannot be read"
@@ -100,8 +122,9 @@ static BIO *sized_bio(size_t size)
 	return b;
 }
 
-int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
-                  unsigned flags, char **out_r, size_t *out_len_r, const char **error_r)
+int smime_encrypt_to(const struct smime_recipient *rcpts, size_t ncerts, const char *entity,
+                     size_t len, unsigned flags, char **out_r, size_t *out_len_r,
+                     const char **error_r)
 {
 	if (ncerts == 0) {
 		*error_r = "no recipient certificate";
@@ -118,7 +141,7 @@ int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *enti
 	CMS_ContentInfo *cms = content != NULL ? CMS_encrypt(NULL, NULL, cipher, fl) : NULL;
 	int rc = -1;
 	*error_r = "message too large or out of memory";
-	if (cms == NULL || add_recipients(cms, certs, ncerts, error_r) < 0)
+	if (cms == NULL || add_recipients(cms, rcpts, ncerts, error_r) < 0)
 		goto out;
 	*error_r = "CMS encryption failed";
 	if (CMS_final(cms, in, content, fl) != 1 || write_p7m(cms, gcm, out_r, out_len_r) < 0)
@@ -130,6 +153,17 @@ out:
 	BIO_free(content);
 	BIO_free(in);
 	sg_free_secret(&copy, copy_len);
+	return rc;
+}
+
+int smime_encrypt(const struct smime_der *certs, size_t ncerts, const char *entity, size_t len,
+                  unsigned flags, char **out_r, size_t *out_len_r, const char **error_r)
+{
+	struct smime_recipient *rcpts = sg_calloc(ncerts > 0 ? ncerts : 1, sizeof(*rcpts));
+	for (size_t i = 0; i < ncerts; i++)
+		rcpts[i].cert = certs[i];
+	int rc = smime_encrypt_to(rcpts, ncerts, entity, len, flags, out_r, out_len_r, error_r);
+	sg_free(&rcpts);
 	return rc;
 }
 
@@ -181,7 +215,7 @@ out:
 	sk_X509_pop_free(sk, X509_free);
 	X509_free(x);
 	BIO_free(in);
-	BIO_free(out);
-	sg_free(&copy);
+	BIO_free(out); /* a memory BIO's buffer is cleared when freed (BUF_MEM_free) */
+	sg_free_secret(&copy, copy_len); /* the plaintext that was signed */
 	return rc;
 }

@@ -420,7 +420,12 @@ static void master_free(struct master *m)
 int master_run(const char *config_path)
 {
 	static struct master m;
+	const char *err;
 	sg_log_init("master");
+	if (sandbox_no_dump(&err) < 0) {
+		sg_error("%s", err);
+		return 1;
+	}
 	if (realpath(config_path, m.config_path) == NULL) {
 		sg_error("cannot open %s: %m", config_path);
 		return 1;

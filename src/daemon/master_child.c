@@ -60,15 +60,19 @@ static struct settings *load_settings(const char *config_path, char **errors_r)
 }
 
 /* gateway.user, before the role reads anything of the instance: the listening sockets (bound
- * by the master) are all a child keeps of root. */
+ * by the master) are all a child keeps of root. Not dumpable in any case (after the change of
+ * account, which would reset it): the roles hold keys and mail. */
 static int become_account(const struct settings *s)
 {
 	const char *name = settings_get(s, "gateway.user"), *err;
 	struct sandbox_account a;
-	if (name[0] == '\0')
-		return 0;
-	if (sandbox_account_find(name, &a, &err) < 0 || sandbox_become(&a, &err) < 0) {
+	if (name[0] != '\0' &&
+	    (sandbox_account_find(name, &a, &err) < 0 || sandbox_become(&a, &err) < 0)) {
 		sg_error("gateway.user = %s: %s", name, err);
+		return -1;
+	}
+	if (sandbox_no_dump(&err) < 0) {
+		sg_error("%s", err);
 		return -1;
 	}
 	return 0;

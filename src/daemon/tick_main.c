@@ -132,7 +132,7 @@ int tick_main(struct role_ctx *ctx)
 	char crl[SG_PATH_MAX];
 	err = "path too long";
 	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
-	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, &ca, &err) < 0)
+	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, hc.keystore, &ca, &err) < 0)
 		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
 	char rcptmap[SG_PATH_MAX];
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||

@@ -78,7 +78,9 @@ bool portal_auth_equal(const char *a, const char *b);
 /* The CSRF token of an anonymous visitor: a keyed hash (hex) of their session cookie. */
 void portal_auth_anon_csrf(const unsigned char key[32], const char *token,
                            char out[PORTAL_TOKEN_HEX]);
-/* The portal's key for anonymous CSRF tokens: made once, kept in the store's meta table. */
-int portal_auth_anon_key(struct store *st, unsigned char key_r[32], const char **error_r);
+/* A portal key (anonymous CSRF tokens, signed cookies) by its name in the store's meta
+ * table: made once at random, kept there. */
+int portal_auth_stored_key(struct store *st, const char *name, unsigned char key_r[32],
+                           const char **error_r);
 
 #endif

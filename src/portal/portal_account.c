@@ -235,7 +235,7 @@ static int upload_pgp(struct portal_req *req, const unsigned char *data, size_t 
 			continue;
 		struct store_pgp_key k = {.user_id = u.id, .keydata = reps[i].pubkey,
 		                          .keydata_len = reps[i].pubkey_len,
-		                          .source = STORE_PGP_IMPORTED, .status = STORE_PGP_ACTIVE,
+		                          .source = STORE_PGP_PORTAL, .status = STORE_PGP_ACTIVE,
 		                          .expires = reps[i].expires};
 		sg_strlcpy(k.fingerprint, reps[i].fingerprint, sizeof(k.fingerprint));
 		int64_t id;

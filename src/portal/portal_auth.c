@@ -65,13 +65,14 @@ void portal_auth_anon_csrf(const unsigned char key[32], const char *token,
 	sodium_bin2hex(out, PORTAL_TOKEN_HEX, h, sizeof(h));
 }
 
-int portal_auth_anon_key(struct store *st, unsigned char key_r[32], const char **error_r)
+int portal_auth_stored_key(struct store *st, const char *name, unsigned char key_r[32],
+                           const char **error_r)
 {
 	unsigned char fresh[32];
 	char fresh_hex[65], hex[65];
 	randombytes_buf(fresh, sizeof(fresh));
 	sodium_bin2hex(fresh_hex, sizeof(fresh_hex), fresh, sizeof(fresh));
-	int rc = store_portal_meta_once(st, "portal_anon_csrf_key", fresh_hex, hex, sizeof(hex),
+	int rc = store_portal_meta_once(st, name, fresh_hex, hex, sizeof(hex),
 	                                error_r);
 	size_t len = 0;
 	if (rc == 0 && (sodium_hex2bin(key_r, 32, hex, strlen(hex), NULL, &len, NULL) != 0 ||

@@ -41,8 +41,8 @@ static const struct text texts[] = {
 	{"link_login", "Already registered? Log in", "Bereits registriert? Anmelden"},
 	{"err_login", "Login failed: the address or the password is wrong.",
 	 "Anmeldung fehlgeschlagen: Adresse oder Passwort ist falsch."},
-	{"err_locked", "Too many failed attempts. Please try again in 15 minutes.",
-	 "Zu viele Fehlversuche. Bitte versuchen Sie es in 15 Minuten erneut."},
+	{"err_locked", "Too many failed attempts. Please wait before you try again; minutes:",
+	 "Zu viele Fehlversuche. Bitte warten Sie, bevor Sie es erneut versuchen; Minuten:"},
 	{"err_otp",
 	 "This address and one-time password do not match an open invitation (or it has expired). "
 	 "Ask your contact for a new invitation.",
@@ -159,11 +159,11 @@ static const struct text texts[] = {
 	 "weniger mit Umlauten oder anderen Schriften) und darf keine Steuerzeichen enthalten. Bitte "
 	 "geben Sie die Antworten erneut ein."},
 	{"err_answers",
-	 "The answers or the code do not match. Check them and try again; after 5 failed attempts the "
-	 "reset is locked for 15 minutes, and a code stops working after 3.",
+	 "The answers or the code do not match. Check them and try again; after several failed "
+	 "attempts you must wait before the next one, and a code stops working after 3.",
 	 "Die Antworten oder der Code stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach "
-	 "5 Fehlversuchen ist das Zurücksetzen für 15 Minuten gesperrt, ein Code gilt höchstens für "
-	 "3 Versuche."},
+	 "mehreren Fehlversuchen müssen Sie vor dem nächsten Versuch warten, ein Code gilt höchstens "
+	 "für 3 Versuche."},
 	{"err_reset_limit",
 	 "This account's password has been reset too often today. Please try again tomorrow, or ask "
 	 "your contact person for help.",

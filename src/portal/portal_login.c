@@ -1,4 +1,4 @@
-/* portal_login.c: log in (Argon2id, lockout per account and per client), log out, and the
+/* portal_login.c: log in (Argon2id, throttled: portal_throttle.c), log out, and the
  * first two registration steps: invitation OTP, then the password (SecurePDF record + login
  * hash); the security questions (portal_questions.c) complete it. Failure messages never say
  * whether an address has an account. */
@@ -15,10 +15,6 @@
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
-
-#define MAX_FAILURES 5
-#define LOCK_SECONDS (15 * 60)
-#define OTP_ATTEMPTS_MAX 5
 
 static const char login_tmpl[] =
     "<p>{{t.intro_login}}</p><form method=\"post\" action=\"/login\">"
@@ -92,32 +88,6 @@ void portal_login_password_get(struct portal_req *req, struct portal_resp *resp)
 	form_page(req, resp, "title_password", password_tmpl, NULL, NULL);
 }
 
-void portal_login_throttle_keys(struct portal_req *req, const char *addr, char *acct,
-                                size_t asize, char *ip, size_t isize)
-{
-	sg_snprintf(acct, asize, "acct:%s", addr);
-	sg_ascii_lower(acct);
-	sg_snprintf(ip, isize, "ip:%s", req->client);
-}
-
-bool portal_login_locked(struct portal_req *req, const char *key)
-{
-	bool l = false;
-	const char *err;
-	return store_portal_throttle_locked(req->ctx->st, key, req->now, &l, &err) < 0 || l;
-}
-
-bool portal_login_count_failure(struct portal_req *req, const char *acct, const char *ip)
-{
-	bool la = false, li = false;
-	const char *err;
-	if (acct != NULL)
-		store_portal_throttle_fail(req->ctx->st, acct, req->now, MAX_FAILURES, LOCK_SECONDS, &la,
-		                           &err);
-	store_portal_throttle_fail(req->ctx->st, ip, req->now, MAX_FAILURES, LOCK_SECONDS, &li, &err);
-	return la || li;
-}
-
 static char dummy[STORE_PORTAL_HASH_MAX];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
@@ -139,36 +109,45 @@ static bool password_ok(const struct store_portal_account *a, bool found, const 
 	return registered && ok;
 }
 
+/* The login form again with "wait N minutes" (429). */
+static void locked_page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                        const char *tmpl, const struct portal_attempt *at)
+{
+	char minutes[24];
+	portal_throttle_minutes(at, minutes, sizeof(minutes));
+	resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+	form_page(req, resp, title_key, tmpl, "err_locked", minutes);
+}
+
 void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *addr = portal_form_get(&req->form, "email");
 	const char *pw = portal_form_get(&req->form, "password");
-	char acct[SG_ADDR_MAX + 8], ip[80];
 	const char *err;
-	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
+	struct portal_attempt at;
+	if (!portal_throttle_reserve(req, addr, &at)) {
 		portal_pages_audit(req, "login-locked", addr, "");
-		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
-		form_page(req, resp, "title_login", login_tmpl, "err_locked", NULL);
+		locked_page(req, resp, "title_login", login_tmpl, &at);
 		return;
 	}
 	struct store_portal_account a;
 	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
 	                                       : 0;
 	if (found < 0 || !password_ok(&a, found == 1, pw)) {
-		bool now_locked = portal_login_count_failure(req, acct, ip);
-		portal_pages_audit(req, now_locked ? "lockout" : "login-failed", addr, "");
-		if (now_locked)
-			resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
-		form_page(req, resp, "title_login", login_tmpl, now_locked ? "err_locked" : "err_login",
-		          NULL);
+		/* A failure that started a wait says how long it is. */
+		portal_pages_audit(req, at.wait > 0 ? "lockout" : "login-failed", addr, "");
+		if (at.wait > 0)
+			locked_page(req, resp, "title_login", login_tmpl, &at);
+		else
+			form_page(req, resp, "title_login", login_tmpl, "err_login", NULL);
 		return;
 	}
-	store_portal_throttle_clear(req->ctx->st, acct, &err);
+	portal_throttle_succeeded(req, &at);
 	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
 		form_page(req, resp, "title_login", login_tmpl, "err_internal", NULL);
 		return;
 	}
+	portal_cookie_device_set(req, resp, a.address);
 	portal_pages_audit(req, "login", a.address, "");
 	const char *next = portal_pages_next(req); /* e.g. the Reply link that asked for the login */
 	portal_pages_redirect(resp, next != NULL ? next : "/account");
@@ -199,39 +178,41 @@ void portal_login_logout_all(struct portal_req *req, struct portal_resp *resp)
 	portal_pages_redirect(resp, "/login?m=logged_out_all");
 }
 
-static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, const char *otp)
+/* An OTP has ~100 random bits: the throttle per client address is what limits guessing, so
+ * wrong guesses never use up the invitation (anyone could burn a partner's otherwise). */
+static bool otp_ok(struct portal_req *req, const struct store_portal_account *a, bool found,
+                   const char *otp)
 {
 	char hash[PORTAL_TOKEN_HEX];
-	held_invite_otp_hash(otp, hash);
-	bool match = portal_auth_equal(hash, a->otp_hash);
-	return a->registered == 0 && a->otp_hash[0] != '\0' && a->otp_expires > req->now &&
-	       a->otp_attempts < OTP_ATTEMPTS_MAX && match;
+	held_invite_otp_hash(otp, hash); /* for unknown addresses too: the same work */
+	return found && portal_auth_equal(hash, a->otp_hash) && a->registered == 0 &&
+	       a->otp_hash[0] != '\0' && a->otp_expires > req->now;
 }
 
+/* Known and unknown addresses cost the same: one reservation, one lookup, one hash. */
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *addr = portal_form_get(&req->form, "email");
 	const char *otp = portal_form_get(&req->form, "otp");
-	char acct[SG_ADDR_MAX + 8], ip[80];
 	const char *err;
-	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (portal_login_locked(req, ip)) {
-		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
-		form_page(req, resp, "title_register", register_tmpl, "err_locked", NULL);
+	struct portal_attempt at;
+	if (!portal_throttle_reserve(req, NULL, &at)) {
+		portal_pages_audit(req, "otp-locked", addr, "");
+		locked_page(req, resp, "title_register", register_tmpl, &at);
 		return;
 	}
 	struct store_portal_account a;
 	int found = strlen(addr) < SG_ADDR_MAX ? store_portal_account_get(req->ctx->st, addr, &a, &err)
 	                                       : 0;
-	if (found != 1 || !otp_ok(req, &a, otp)) {
-		if (found == 1)
-			store_portal_otp_failed(req->ctx->st, a.user_id, &err);
-		bool now_locked = portal_login_count_failure(req, NULL, ip);
-		portal_pages_audit(req, now_locked ? "lockout" : "otp-failed", addr, "");
-		form_page(req, resp, "title_register", register_tmpl,
-		          now_locked ? "err_locked" : "err_otp", NULL);
+	if (!otp_ok(req, &a, found == 1, otp)) {
+		portal_pages_audit(req, at.wait > 0 ? "lockout" : "otp-failed", addr, "");
+		if (at.wait > 0)
+			locked_page(req, resp, "title_register", register_tmpl, &at);
+		else
+			form_page(req, resp, "title_register", register_tmpl, "err_otp", NULL);
 		return;
 	}
+	portal_throttle_succeeded(req, &at);
 	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_REGISTERING) < 0) {
 		form_page(req, resp, "title_register", register_tmpl, "err_internal", NULL);
 		return;

@@ -5,6 +5,7 @@
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_net.h"
 #include "core/sg_str.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
@@ -20,6 +21,32 @@
 #define PEM_FILE_MAX (64 * 1024)
 #define SESSION_IDLE_S (30 * 60)
 #define SESSION_MAX_S (12 * 60 * 60)
+#define THROTTLE_FORGET_S (24L * 60 * 60)
+
+/* Whether browsers reach the portal by HTTPS (portal.public_https; auto: portal.tls, or an
+ * https:// portal.base_url, which is what a TLS-terminating proxy serves). */
+static bool public_https(const struct settings *set, bool tls)
+{
+	const char *v = settings_get(set, "portal.public_https");
+	if (strcmp(v, "auto") != 0)
+		return strcmp(v, "yes") == 0;
+	return tls || strncmp(settings_get(set, "portal.base_url"), "https://", 8) == 0;
+}
+
+/* The throttle and the client address (portal_throttle.c, portal_client.c). */
+static void throttle_open(struct portal_ctx *ctx, const struct settings *set)
+{
+	const char *err;
+	ctx->throttle = (struct store_throttle_policy){
+		.free_attempts = settings_number(set, "portal.throttle_free_attempts"),
+		.delay_s = settings_number(set, "portal.throttle_delay"),
+		.max_delay_s = settings_number(set, "portal.throttle_max_delay"),
+		.forget_s = THROTTLE_FORGET_S};
+	ctx->proxies = sg_cidr_list_parse(settings_get(set, "portal.trusted_proxies"),
+	                                  &ctx->nproxies, &err);
+	if (ctx->proxies == NULL)
+		sg_fatal("portal.trusted_proxies: %s", err);
+}
 
 static char *pem_load(const struct settings *set, const char *key)
 {
@@ -40,6 +67,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	const char *err;
 	ctx->set = set;
 	ctx->tls = strcmp(settings_get(set, "portal.tls"), "on") == 0;
+	ctx->https = public_https(set, ctx->tls);
+	throttle_open(ctx, set);
 	ctx->org = settings_get(set, "gateway.organization");
 	ctx->min_password = (size_t)settings_number(set, "policy.min_password_length");
 	ctx->idle_s = SESSION_IDLE_S;
@@ -60,7 +89,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (sg_snprintf(ctx->upload_dir, sizeof(ctx->upload_dir), "%s/tmp", path) < 0)
 		sg_fatal("gateway.spool_dir: the path is too long");
 	ctx->upload_budget = (size_t)settings_number(set, "portal.max_upload_memory");
-	if (portal_auth_anon_key(ctx->st, ctx->anon_key, &err) < 0)
+	if (portal_auth_stored_key(ctx->st, "portal_anon_csrf_key", ctx->anon_key, &err) < 0 ||
+	    portal_auth_stored_key(ctx->st, "portal_cookie_key", ctx->cookie_key, &err) < 0)
 		sg_fatal("portal key: %s", err);
 }
 
@@ -82,6 +112,8 @@ int portal_main(struct role_ctx *ctx)
 	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;
 	char *key = pc.tls ? pem_load(ctx->settings, "smtp.tls_key") : NULL;
 	const char *err;
+	sg_info("browsers come by %s; %zu trusted proxy network(s)", pc.https ? "HTTPS" : "HTTP",
+	        pc.nproxies);
 	sg_info("ready: %zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
 	        pc.tls ? "on" : "off", pc.threads);
 	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
@@ -91,6 +123,8 @@ int portal_main(struct role_ctx *ctx)
 		sg_free_secret(&key, strlen(key));
 	sg_free(&cert);
 	sodium_memzero(pc.anon_key, sizeof(pc.anon_key));
+	sodium_memzero(pc.cookie_key, sizeof(pc.cookie_key));
+	sg_free(&pc.proxies);
 	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);

@@ -114,7 +114,7 @@ void portal_pages_cookie(struct portal_req *req, struct portal_resp *resp, const
 		return;
 	sg_snprintf(resp->cookies[resp->ncookies++], sizeof(resp->cookies[0]),
 	            "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", name, value, max_age,
-	            req->ctx->tls ? "; Secure" : "");
+	            req->ctx->https ? "; Secure" : "");
 }
 
 void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
@@ -161,6 +161,18 @@ static void anonymous(struct portal_req *req, const char *token)
 	portal_auth_token_hash(token, req->sess.id_hash);
 	portal_auth_anon_csrf(req->ctx->anon_key, token, req->sess.csrf);
 	req->has_sess = true;
+	/* The first step of a password reset is kept in a signed cookie, not in the store. */
+	if (portal_cookie_reset_address(req, req->sess.address))
+		req->sess.stage = PORTAL_RESET_ANSWERS;
+}
+
+void portal_pages_new_anonymous(struct portal_req *req)
+{
+	const char *err;
+	if (req->has_sess && req->sess.stage != PORTAL_ANON && req->sess.stage != PORTAL_RESET_ANSWERS)
+		store_portal_session_delete(req->ctx->st, req->sess.id_hash, &err);
+	portal_auth_token_new(req->sess_token);
+	anonymous(req, req->sess_token);
 }
 
 static void session_load(struct portal_req *req)
@@ -171,8 +183,10 @@ static void session_load(struct portal_req *req)
 	time_t due = __atomic_load_n(&ctx->next_expiry, __ATOMIC_RELAXED);
 	if (req->now >= due &&
 	    __atomic_compare_exchange_n(&ctx->next_expiry, &due, req->now + EXPIRY_INTERVAL_S, false,
-	                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	                                __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 		store_portal_session_expire(ctx->st, req->now - ctx->idle_s, req->now - ctx->max_s, &err);
+		store_portal_throttle_expire(ctx->st, req->now - ctx->throttle.forget_s, &err);
+	}
 	const char *cookie = portal_server_cookie(req, SESSION_COOKIE);
 	if (cookie == NULL || strlen(cookie) != PORTAL_TOKEN_HEX - 1 ||
 	    strspn(cookie, "0123456789abcdef") != PORTAL_TOKEN_HEX - 1)

@@ -13,6 +13,7 @@ struct settings;
 struct keystore;
 
 struct spool;
+struct sg_cidr;
 
 struct portal_ctx {
 	struct store *st;
@@ -20,6 +21,10 @@ struct portal_ctx {
 	struct spool *spool;   /* mail the portal sends (notices, released and written mail) */
 	const struct settings *set;
 	bool tls;
+	bool https;            /* browsers come by HTTPS (portal.tls or portal.public_https) */
+	struct sg_cidr *proxies; /* portal.trusted_proxies */
+	size_t nproxies;
+	struct store_throttle_policy throttle;
 	const char *org;
 	size_t min_password;
 	time_t idle_s, max_s;  /* session idle and absolute timeouts */
@@ -31,6 +36,7 @@ struct portal_ctx {
 	size_t upload_used;      /* of it, counted now (atomic: threads share it) */
 	char upload_dir[SG_PATH_MAX]; /* where messages being received wait (the spool's tmp/) */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
+	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -67,7 +73,7 @@ struct portal_resp {
 	struct sg_buf body;
 	const char *content_type;
 	char location[256];
-	char cookies[PORTAL_COOKIES_MAX][256];
+	char cookies[PORTAL_COOKIES_MAX][768]; /* a reset cookie carries an address in hex */
 	size_t ncookies;
 	bool cacheable;
 };
@@ -123,6 +129,8 @@ void portal_pages_msg(struct sg_buf *b, const char *kind, const char *text, cons
 void portal_pages_redirect(struct portal_resp *resp, const char *location);
 void portal_pages_cookie(struct portal_req *req, struct portal_resp *resp, const char *name,
                          const char *value, long max_age);
+/* Replaces the request's session by a new anonymous one (not stored; a new cookie). */
+void portal_pages_new_anonymous(struct portal_req *req);
 /* Replaces the request's session by a new one for user at stage (new id, new CSRF token). */
 int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char *address,
                              enum portal_stage stage);
@@ -141,13 +149,48 @@ void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp);
-/* Throttling shared by every form that checks a secret: the keys "acct:ADDRESS" and
- * "ip:CLIENT"; a failure counts against both (acct may be NULL) and says whether either is
- * now locked (5 failures, 15 minutes). */
-void portal_login_throttle_keys(struct portal_req *req, const char *addr, char *acct,
-                                size_t asize, char *ip, size_t isize);
-bool portal_login_locked(struct portal_req *req, const char *key);
-bool portal_login_count_failure(struct portal_req *req, const char *acct, const char *ip);
+/* portal_throttle.c: every form that checks a secret (password, OTP, reset answers) first
+ * reserves the attempt, before the check, on the client address ("ip:CLIENT") and, when an
+ * address is given, on the account ("acct:ADDRESS"), or instead on the browser when it holds
+ * a known-device cookie for that address ("dev:ID"): see store_portal_throttle_reserve. */
+struct portal_attempt {
+	char keys[2][SG_ADDR_MAX + 8];
+	const char *kp[2];
+	size_t n;
+	time_t wait; /* refused: seconds to wait; counted: the wait this attempt started */
+};
+/* True when the attempt may go on (it is counted); false when it must wait (a->wait). */
+bool portal_throttle_reserve(struct portal_req *req, const char *address,
+                             struct portal_attempt *a);
+/* The reserved attempt was right: the client's count gets it back, the account's (or the
+ * browser's) count is reset. */
+void portal_throttle_succeeded(struct portal_req *req, const struct portal_attempt *a);
+/* The wait in whole minutes (at least 1), for the "err_locked" message's detail. */
+void portal_throttle_minutes(const struct portal_attempt *a, char *buf, size_t size);
+
+/* portal_cookie.c: signed cookies that spare the store a row. The known-device cookie marks
+ * a browser that logged in to an address (180 days); the reset cookie carries the address of
+ * a password reset for 15 minutes, bound to the anonymous session. */
+void portal_cookie_device_set(struct portal_req *req, struct portal_resp *resp,
+                              const char *address);
+/* The browser's device id (PORTAL_DEVICE_HEX) when its cookie is valid for address. */
+#define PORTAL_DEVICE_HEX 33
+bool portal_cookie_device_id(struct portal_req *req, const char *address, char *id_r);
+void portal_cookie_reset_set(struct portal_req *req, struct portal_resp *resp,
+                             const char *address);
+void portal_cookie_reset_clear(struct portal_req *req, struct portal_resp *resp);
+/* The address of a valid reset cookie of this session into addr_r (SG_ADDR_MAX). */
+bool portal_cookie_reset_address(struct portal_req *req, char *addr_r);
+
+/* portal_client.c: the client address of a request into dst: the peer's, or behind one of
+ * portal.trusted_proxies the rightmost X-Forwarded-For hop that is not a trusted proxy. */
+void portal_client_address(const struct portal_ctx *ctx, struct MHD_Connection *c, char *dst,
+                           size_t size);
+/* The walk behind it: dst holds the trusted peer's address and becomes the client named by
+ * the X-Forwarded-For lines (in the order received). */
+void portal_client_forwarded(const struct sg_cidr *proxies, size_t n, const char *const *lines,
+                             size_t nlines, char *dst, size_t size);
+
 /* A new password for user_id (pw repeated in pw2, by the registration rules): the SecurePDF
  * record and the login hash are replaced. NULL, or the text key of what is wrong (with
  * *detail_r from the password check). */

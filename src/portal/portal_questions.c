@@ -449,5 +449,6 @@ void portal_questions_register_post(struct portal_req *req, struct portal_resp *
 		portal_pages_redirect(resp, "/login");
 		return;
 	}
+	portal_cookie_device_set(req, resp, a.address); /* the browser that registered is known */
 	portal_pages_redirect(resp, "/account?m=registered");
 }

@@ -108,28 +108,22 @@ static void mail_code(struct portal_req *req, const char *address)
 }
 
 /* Any address that looks like one goes on to the questions: the page after this one is the
- * same whether an account exists or not. */
+ * same whether an account exists or not. The address travels in a signed cookie, so this
+ * step stores nothing however often it is sent. */
 void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *addr = portal_form_get(&req->form, "email");
-	char acct[SG_ADDR_MAX + 8], ip[80], lower[SG_ADDR_MAX];
+	char lower[SG_ADDR_MAX];
 	size_t len = strlen(addr);
 	if (len < 3 || len >= SG_ADDR_MAX || strchr(addr, '@') == NULL) {
 		error_form(req, resp, "title_forgot", forgot_tmpl, "err_email", NULL);
 		return;
 	}
-	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
-		portal_pages_audit(req, "reset-locked", addr, "");
-		error_form(req, resp, "title_forgot", forgot_tmpl, "err_locked", NULL);
-		return;
-	}
+	if (req->sess.stage != PORTAL_ANON && req->sess.stage != PORTAL_RESET_ANSWERS)
+		portal_pages_new_anonymous(req); /* a stored session ends here, as before */
+	portal_cookie_reset_set(req, resp, addr);
 	sg_strlcpy(lower, addr, sizeof(lower));
 	sg_ascii_lower(lower);
-	if (portal_pages_new_session(req, 0, lower, PORTAL_RESET_ANSWERS) < 0) {
-		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
-		return;
-	}
 	mail_code(req, lower);
 	portal_pages_redirect(resp, "/forgot/answers");
 }
@@ -137,12 +131,12 @@ void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp)
 /* The questions page for the session's address, with an optional error above it. */
 static void answers_page(struct portal_req *req, struct portal_resp *resp,
                          const struct store_portal_question q[STORE_PORTAL_QUESTIONS],
-                         const char *msg_key)
+                         const char *msg_key, const char *detail)
 {
 	struct sg_buf fields;
 	sg_buf_init(&fields, SG_HTTP_PAGE_MAX / 2);
 	portal_questions_answer_fields(req, &fields, q);
-	struct note n = {"error", msg_key, NULL};
+	struct note n = {"error", msg_key, detail};
 	if (msg_key != NULL && strcmp(msg_key, "err_locked") == 0)
 		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
 	page(req, resp, "title_forgot", answers_tmpl, msg_key != NULL ? &n : NULL,
@@ -159,24 +153,25 @@ void portal_reset_answers_get(struct portal_req *req, struct portal_resp *resp)
 		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
 		return;
 	}
-	answers_page(req, resp, q, NULL);
+	answers_page(req, resp, q, NULL, NULL);
 }
 
 void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
 {
 	struct store_portal_question q[STORE_PORTAL_QUESTIONS];
-	char acct[SG_ADDR_MAX + 8], ip[80], addr[SG_ADDR_MAX];
+	char addr[SG_ADDR_MAX], minutes[24];
 	int64_t uid;
 	const char *err;
+	struct portal_attempt at;
 	sg_strlcpy(addr, req->sess.address, sizeof(addr));
 	if (portal_questions_for(req, addr, q, &uid, &err) < 0) {
 		error_form(req, resp, "title_forgot", forgot_tmpl, "err_internal", NULL);
 		return;
 	}
-	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
+	if (!portal_throttle_reserve(req, addr, &at)) {
 		portal_pages_audit(req, "reset-locked", addr, "");
-		answers_page(req, resp, q, "err_locked");
+		portal_throttle_minutes(&at, minutes, sizeof(minutes));
+		answers_page(req, resp, q, "err_locked", minutes);
 		return;
 	}
 	const char *answers[] = {portal_form_get(&req->form, "answer1"),
@@ -186,24 +181,26 @@ void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
 	 * always checked, and the page never says which one was wrong. */
 	bool answers_right = portal_questions_check(q, answers) && uid != 0;
 	if (!portal_resetcode_take(req, uid, portal_form_get(&req->form, "code"), answers_right)) {
-		bool now_locked = portal_login_count_failure(req, acct, ip);
 		portal_pages_audit(req, "reset-failed", addr, answers_right ? "code" : "");
-		if (now_locked)
+		if (at.wait > 0)
 			portal_pages_audit(req, "lockout", addr, "password reset");
-		answers_page(req, resp, q, now_locked ? "err_locked" : "err_answers");
+		portal_throttle_minutes(&at, minutes, sizeof(minutes));
+		answers_page(req, resp, q, at.wait > 0 ? "err_locked" : "err_answers",
+		             at.wait > 0 ? minutes : NULL);
 		return;
 	}
+	portal_throttle_succeeded(req, &at); /* both secrets were right, whatever the cap says */
 	if (portal_resetcode_limit_reached(req, addr)) {
 		portal_pages_audit(req, "reset-refused", addr, "resets per day");
-		answers_page(req, resp, q, "err_reset_limit");
+		answers_page(req, resp, q, "err_reset_limit", NULL);
 		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
 		return;
 	}
-	store_portal_throttle_clear(req->ctx->st, acct, &err);
 	if (portal_pages_new_session(req, uid, addr, PORTAL_RESET_PASSWORD) < 0) {
-		answers_page(req, resp, q, "err_internal");
+		answers_page(req, resp, q, "err_internal", NULL);
 		return;
 	}
+	portal_cookie_reset_clear(req, resp);
 	portal_pages_audit(req, "reset-answers", addr, "");
 	portal_pages_redirect(resp, "/forgot/password");
 }
@@ -254,12 +251,13 @@ void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp)
 void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp)
 {
 	struct store_portal_account a;
-	char acct[SG_ADDR_MAX + 8], ip[80], addr[SG_ADDR_MAX];
+	char addr[SG_ADDR_MAX], minutes[24];
 	const char *err, *detail = NULL;
+	struct portal_attempt at;
 	sg_strlcpy(addr, req->sess.address, sizeof(addr));
-	portal_login_throttle_keys(req, addr, acct, sizeof(acct), ip, sizeof(ip));
-	if (portal_login_locked(req, acct) || portal_login_locked(req, ip)) {
-		error_form(req, resp, "title_change", change_tmpl, "err_locked", NULL);
+	if (!portal_throttle_reserve(req, addr, &at)) {
+		portal_throttle_minutes(&at, minutes, sizeof(minutes));
+		error_form(req, resp, "title_change", change_tmpl, "err_locked", minutes);
 		return;
 	}
 	if (store_portal_account_get(req->ctx->st, addr, &a, &err) != 1 || a.registered == 0) {
@@ -267,14 +265,15 @@ void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp)
 		return;
 	}
 	if (!portal_auth_check_password(a.password_hash, portal_form_get(&req->form, "current"))) {
-		bool now_locked = portal_login_count_failure(req, acct, ip);
 		portal_pages_audit(req, "password-change-failed", addr, "");
-		if (now_locked)
+		if (at.wait > 0)
 			portal_pages_audit(req, "lockout", addr, "password change");
+		portal_throttle_minutes(&at, minutes, sizeof(minutes));
 		error_form(req, resp, "title_change", change_tmpl,
-		           now_locked ? "err_locked" : "err_current", NULL);
+		           at.wait > 0 ? "err_locked" : "err_current", at.wait > 0 ? minutes : NULL);
 		return;
 	}
+	portal_throttle_succeeded(req, &at);
 	const char *fail = portal_login_new_password(req, a.user_id, a.address,
 	                                             portal_form_get(&req->form, "password"),
 	                                             portal_form_get(&req->form, "password2"),

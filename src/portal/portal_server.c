@@ -48,7 +48,7 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 		sg_warn("cannot add the response header %s", name);
 }
 
-static void security_headers(struct MHD_Response *r, bool tls, bool cacheable)
+static void security_headers(struct MHD_Response *r, bool https, bool cacheable)
 {
 	add_header(r, "Content-Security-Policy",
 	           "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -58,7 +58,7 @@ static void security_headers(struct MHD_Response *r, bool tls, bool cacheable)
 	add_header(r, "Referrer-Policy", "no-referrer");
 	add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	add_header(r, "Cache-Control", cacheable ? "public, max-age=3600" : "no-store");
-	if (tls)
+	if (https)
 		add_header(r, "Strict-Transport-Security", "max-age=31536000");
 }
 
@@ -70,7 +70,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ct
 	    len, len > 0 ? resp->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	security_headers(r, ctx->tls, resp->cacheable);
+	security_headers(r, ctx->https, resp->cacheable);
 	add_header(r, "Content-Type", resp->content_type);
 	if (resp->location[0] != '\0')
 		add_header(r, "Location", resp->location);
@@ -81,16 +81,6 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ct
 	return rc;
 }
 
-static void client_text(struct MHD_Connection *c, char *dst, size_t size)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		sg_strlcpy(dst, "unknown", size);
-	else
-		sg_sockaddr_text(ci->client_addr, dst, size);
-}
-
 static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c,
                                 const char *url, const char *method, struct conn_state *cs)
 {
@@ -98,7 +88,7 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
 	                         .too_big = cs->body.too_big, .now = sg_wall()};
 	req.body = portal_upload_body(&cs->body, &req.body_len);
 	req.busy = cs->body.busy;
-	client_text(c, req.client, sizeof(req.client));
+	portal_client_address(ctx, c, req.client, sizeof(req.client));
 	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
 	/* The compose page may show a long message text again, escaped. */
 	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);

@@ -32,6 +32,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	te->reencrypt_inbound = settings_bool(s, "policy.reencrypt_inbound");
 	te->smime_gcm = settings_get(s, "policy.smime_gcm");
 	te->autocrypt_outbound = settings_bool(s, "policy.autocrypt_outbound");
+	te->autocrypt_encrypt = settings_bool(s, "pgp.autocrypt_encrypt");
 	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);

@@ -37,6 +37,7 @@ struct transform_env {
 	bool reencrypt_inbound;
 	const char *smime_gcm;       /* policy.smime_gcm: capable | never | always */
 	bool autocrypt_outbound;     /* policy.autocrypt_outbound */
+	bool autocrypt_encrypt;      /* pgp.autocrypt_encrypt: learned keys may encrypt outbound */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
 };
 
@@ -116,7 +117,8 @@ const struct keystore_key *transform_signing_key(const struct transform_env *te,
                                                  const struct store_cert *cert,
                                                  const char **error_r);
 /* addr's active OpenPGP key (store_pgp_find_active through a per-thread memo that any write
- * to the store empties): 1 found (*key_r filled, clear it), 0 none (*why_r), -1 error. */
+ * to the store empties): 1 found (*key_r filled, clear it), 0 none (*why_r), -1 error. A key
+ * learned from Autocrypt counts only under pgp.autocrypt_encrypt. */
 struct store_pgp_key;
 int transform_pgp_find(const struct transform_env *te, const char *addr,
                        struct store_pgp_key *key_r, const char **why_r);

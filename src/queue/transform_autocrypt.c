@@ -1,9 +1,14 @@
 /* transform_autocrypt.c: Autocrypt Level 1 on the mail path. Inbound mail whose Autocrypt:
  * header names the From address teaches the gateway that partner's key (never silently
  * replacing one it has: a changed key waits for `pgp accept`); outbound mail from internal
- * senders with a gateway-held key can carry their own header (policy.autocrypt_outbound). */
+ * senders with a gateway-held key can carry their own header (policy.autocrypt_outbound).
+ * Autocrypt is trust on first use for encryption, not authentication: anyone can write the
+ * header, so a learned key is never learned for our own domains, ranks below every imported,
+ * uploaded or generated key, encrypts only under pgp.autocrypt_encrypt and never makes a
+ * signature valid (store_pgp_key_trusted). */
 #include "queue/transform.h"
 
+#include "core/settings.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -53,6 +58,24 @@ static void learn(const struct transform_env *te, const char *id, const char *fr
 	pgp_key_reports_free(&reports, n);
 }
 
+/* An address of ours: in gateway.internal_domains, or stored as an internal user. Mail
+ * "from" it that reaches this point came from outside, so its header proves nothing. */
+static bool internal_address(const struct transform_env *te, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	bool internal = false;
+	if (te->settings != NULL && at != NULL) {
+		struct sg_strlist domains;
+		sg_strlist_split(&domains, settings_get(te->settings, "gateway.internal_domains"));
+		internal = sg_strlist_contains_nocase(&domains, at + 1);
+		sg_strlist_free(&domains);
+	}
+	struct store_user u;
+	const char *err;
+	return internal || (store_user_find(te->store, addr, &u, &err) == 1 &&
+	                    u.kind == STORE_USER_INTERNAL);
+}
+
 void transform_autocrypt_learn(const struct transform_env *te, const struct transform_input *in)
 {
 	if (te == NULL || te->store == NULL || in->mime == NULL || in->mime->from == NULL)
@@ -70,6 +93,9 @@ void transform_autocrypt_learn(const struct transform_env *te, const struct tran
 	else if (!sg_streq_nocase(ac.addr, in->mime->from))
 		sg_info("%s: Autocrypt header for another address than From <%s> ignored",
 		        in->queue_id, from);
+	else if (internal_address(te, in->mime->from))
+		sg_warn("%s: Autocrypt key for our own address <%s> not learned: keys of internal "
+		        "users come only from the gateway or an admin", in->queue_id, from);
 	else
 		learn(te, in->queue_id, in->mime->from, &ac);
 	pgp_autocrypt_clear(&ac);

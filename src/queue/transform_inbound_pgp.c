@@ -1,6 +1,9 @@
 /* transform_inbound_pgp.c: OpenPGP mail for internal recipients: decrypted with their
- * gateway-held keys, signatures checked against the sender's stored key, the outcome stated
- * in X-Sealgate-Security in the same words as for S/MIME. */
+ * gateway-held keys, signatures checked against the keys the store holds, the outcome stated
+ * in X-Sealgate-Security. A verdict says only what it means (issue 21): signature=valid needs
+ * a key trusted by something other than the message (store_pgp_key_trusted) and stored for
+ * the From address, a valid user ID of that key naming From, and a signature over everything
+ * delivered; each weaker case has its own value (docs/security.md). */
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
@@ -8,39 +11,114 @@
 #include "core/sg_str.h"
 #include "crypto/pgp.h"
 #include "mime/mime.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* valid / invalid / untrusted (we hold no key of the signer): the S/MIME vocabulary. */
-static void signature_note(const struct pgp_in_result *r, char *dst, size_t size)
+/* The stored keys loaded to verify with: the From address's, then a signer's found by key id. */
+struct keyset {
+	struct store_pgp_key *from, *byid;
+	size_t nfrom, nbyid;
+};
+
+static void keyset_free(struct keyset *ks)
+{
+	store_pgp_list_free(&ks->from, ks->nfrom);
+	store_pgp_list_free(&ks->byid, ks->nbyid);
+}
+
+/* Loads the active rows into ctx; returns how many were new to it. */
+static size_t load_rows(struct pgp_ctx *ctx, const struct store_pgp_key *keys, size_t n)
+{
+	size_t loaded = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *why;
+		if (keys[i].status != STORE_PGP_ACTIVE || pgp_ctx_has_key(ctx, keys[i].fingerprint, false))
+			continue;
+		if (pgp_ctx_load_public(ctx, keys[i].keydata, keys[i].keydata_len, &why) == 0)
+			loaded++;
+	}
+	return loaded;
+}
+
+/* True if fpr is an active key of from, trusted by something other than a message. */
+static bool trusted_for(const struct keyset *ks, const char *fpr, const char *from)
+{
+	for (size_t i = 0; i < ks->nfrom; i++)
+		if (sg_streq_nocase(ks->from[i].fingerprint, fpr) &&
+		    sg_streq_nocase(ks->from[i].address, from))
+			return ks->from[i].status == STORE_PGP_ACTIVE &&
+			       store_pgp_key_trusted(&ks->from[i]);
+	return false;
+}
+
+/* The verdict on the first signature and a remark for the parenthesis (may be ""). */
+static const char *verdict(const struct pgp_in_result *r, struct pgp_ctx *ctx,
+                           const struct keyset *ks, const char *from, const char **remark_r)
+{
+	const struct pgp_sig *s = &r->sigs[0];
+	*remark_r = "";
+	if (s->status == PGP_SIG_INVALID)
+		return "invalid";
+	if (s->status == PGP_SIG_UNKNOWN_KEY) {
+		*remark_r = ", signer's key unknown here";
+		return "untrusted";
+	}
+	if (r->mixed) {
+		*remark_r = ", covers only part of the message";
+		return "partial";
+	}
+	if (!pgp_ctx_key_has_address(ctx, s->signer_fpr, from)) {
+		*remark_r = ", the key is not the From address's";
+		return "valid-other-signer";
+	}
+	if (!trusted_for(ks, s->signer_fpr, from)) {
+		*remark_r = ", key learned from a mail header, not verified";
+		return "unverified-key";
+	}
+	return "valid";
+}
+
+static void signature_note(const struct pgp_in_result *r, struct pgp_ctx *ctx,
+                           const struct keyset *ks, const char *from, char *dst, size_t size)
 {
 	if (r->nsigs == 0) {
 		snprintf(dst, size, "signature=none");
 		return;
 	}
 	const struct pgp_sig *s = &r->sigs[0];
-	const char *verdict = s->status == PGP_SIG_VALID     ? "valid"
-	                      : s->status == PGP_SIG_INVALID ? "invalid"
-	                                                     : "untrusted";
+	const char *remark;
+	const char *v = verdict(r, ctx, ks, from, &remark);
 	char signer[SG_LOG_PEER_TEXT_MAX + 4];
 	sg_printable(signer, sizeof(signer), s->signer[0] ? s->signer : s->keyid,
 	             SG_LOG_PEER_TEXT_MAX);
-	snprintf(dst, size, "signature=%s; signer=<%s> (OpenPGP%s)", verdict, signer,
-	         s->status == PGP_SIG_UNKNOWN_KEY ? ", signer's key unknown here" : "");
+	snprintf(dst, size, "signature=%s; signer=<%s> (OpenPGP%s)", v, signer, remark);
 }
 
-/* Loads the recipients' gateway-held keys and the sender's public key. */
+/* Loads the recipients' gateway-held keys and every active key stored for From. */
 static void load_keys(const struct transform_env *te, const struct transform_input *in,
-                      struct pgp_ctx *ctx)
+                      const char *from, struct pgp_ctx *ctx, struct keyset *ks)
 {
 	char fpr[PGP_FPR_MAX];
 	const char *why;
 	for (size_t i = 0; i < in->nrcpt; i++)
 		transform_pgp_load_secret(te, ctx, in->rcpts[i], fpr, &why);
-	const char *from = in->mime != NULL && in->mime->from != NULL ? in->mime->from : in->sender;
-	if (from != NULL && from[0] != '\0')
-		transform_pgp_load_public(te, ctx, from, fpr, &why);
+	if (te->store != NULL && from[0] != '\0' &&
+	    store_pgp_list(te->store, from, &ks->from, &ks->nfrom, &why) == 0)
+		(void)load_rows(ctx, ks->from, ks->nfrom);
+}
+
+/* A signer From's keys did not know may still be stored (another partner's key): found by
+ * key id, so that the verdict can say whose signature it is. 1 if r must be made again. */
+static int load_signer(const struct transform_env *te, const struct pgp_in_result *r,
+                       struct pgp_ctx *ctx, struct keyset *ks)
+{
+	const char *why;
+	if (te->store == NULL || r->nsigs == 0 || r->sigs[0].status != PGP_SIG_UNKNOWN_KEY ||
+	    store_pgp_list_keyid(te->store, r->sigs[0].keyid, &ks->byid, &ks->nbyid, &why) < 0)
+		return 0;
+	return load_rows(ctx, ks->byid, ks->nbyid) > 0 ? 1 : 0;
 }
 
 static int emit(const struct transform_input *in, const struct pgp_in_result *r,
@@ -56,6 +134,34 @@ static int emit(const struct transform_input *in, const struct pgp_in_result *r,
 	return mime_edit_apply(in->data, in->len, &e, out, err);
 }
 
+static void security_note(const struct pgp_in_result *r, const char *sig, char *note,
+                          size_t size)
+{
+	if (r->encrypted && !r->decrypted && r->mixed)
+		snprintf(note, size, "encrypted=pgp; decrypted=no (mixed content)");
+	else if (r->encrypted && !r->decrypted)
+		snprintf(note, size, "encrypted=pgp; decrypted=no (not encrypted to a key the "
+		                     "gateway holds)");
+	else if (r->encrypted)
+		snprintf(note, size, "encrypted=pgp; decrypted=yes; %s", sig);
+	else
+		snprintf(note, size, "%s", sig);
+}
+
+/* Decrypts and verifies msg, a second time when the signer's key was found by its id. */
+static int open_message(const struct transform_env *te, const struct transform_input *in,
+                        struct pgp_ctx *ctx, struct keyset *ks, struct pgp_in_result *r)
+{
+	const char *err;
+	if (pgp_decrypt_verify(ctx, in->data, in->len, r, &err) < 0)
+		return -1;
+	if (load_signer(te, r, ctx, ks) == 1) {
+		pgp_in_result_free(r);
+		return pgp_decrypt_verify(ctx, in->data, in->len, r, &err);
+	}
+	return 0;
+}
+
 enum transform_result transform_inbound_pgp(const struct transform_env *te,
                                             const struct transform_input *in,
                                             struct transform_output *out)
@@ -64,24 +170,21 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 	const char *err;
 	if (pgp_ctx_new(&ctx, &err) < 0)
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0", "OpenPGP: %s", err);
-	load_keys(te, in, ctx);
+	const char *from = in->mime != NULL && in->mime->from != NULL ? in->mime->from : "";
+	struct keyset ks = {0};
+	load_keys(te, in, from, ctx, &ks);
 	struct pgp_in_result r;
 	memset(&r, 0, sizeof(r));
 	enum transform_result res = TRANSFORM_OK;
-	if (pgp_decrypt_verify(ctx, in->data, in->len, &r, &err) < 0 || r.kind == PGP_KIND_NONE) {
+	if (open_message(te, in, ctx, &ks, &r) < 0 || r.kind == PGP_KIND_NONE) {
 		pgp_in_result_free(&r);
 		pgp_ctx_free(&ctx);
+		keyset_free(&ks);
 		return transform_pass(te, in, out);
 	}
 	char sig[400], note[600];
-	signature_note(&r, sig, sizeof(sig));
-	if (r.encrypted && !r.decrypted)
-		snprintf(note, sizeof(note), "encrypted=pgp; decrypted=no (not encrypted to a key the "
-		                             "gateway holds)");
-	else if (r.encrypted)
-		snprintf(note, sizeof(note), "encrypted=pgp; decrypted=yes; %s", sig);
-	else
-		snprintf(note, sizeof(note), "%s", sig);
+	signature_note(&r, ctx, &ks, from, sig, sizeof(sig));
+	security_note(&r, sig, note, sizeof(note));
 	if (emit(in, &r, note, &out->buf, &err) < 0)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);
 	else {
@@ -91,5 +194,6 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 	}
 	pgp_in_result_free(&r);
 	pgp_ctx_free(&ctx);
+	keyset_free(&ks);
 	return res;
 }

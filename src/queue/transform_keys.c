@@ -161,8 +161,9 @@ static void pgp_copy(struct store_pgp_key *dst, const struct store_pgp_key *src)
 	dst->keydata = src->keydata != NULL ? sg_memdup(src->keydata, src->keydata_len) : NULL;
 }
 
-int transform_pgp_find(const struct transform_env *te, const char *addr,
-                       struct store_pgp_key *key_r, const char **why_r)
+/* addr's first-ranking active key, through the memo. */
+static int pgp_find_active(const struct transform_env *te, const char *addr,
+                           struct store_pgp_key *key_r, const char **why_r)
 {
 	memset(key_r, 0, sizeof(*key_r));
 	*why_r = "no OpenPGP key";
@@ -188,6 +189,20 @@ int transform_pgp_find(const struct transform_env *te, const char *addr,
 	}
 	if (rc == 0)
 		*why_r = "no OpenPGP key";
+	return rc;
+}
+
+int transform_pgp_find(const struct transform_env *te, const char *addr,
+                       struct store_pgp_key *key_r, const char **why_r)
+{
+	int rc = pgp_find_active(te, addr, key_r, why_r);
+	/* A trusted key ranks first, so this one is the best there is: an Autocrypt header that
+	 * anyone could have written (issue 21) encrypts only where the admin allowed it. */
+	if (rc == 1 && !store_pgp_key_trusted(key_r) && !te->autocrypt_encrypt) {
+		store_pgp_key_clear(key_r);
+		*why_r = "only a key learned from Autocrypt (pgp.autocrypt_encrypt = no)";
+		rc = 0;
+	}
 	return rc;
 }
 

@@ -3,8 +3,9 @@
  * PGP/MIME and inline PGP encrypted to a gateway-held key are decrypted and signatures are
  * verified against the keys the store holds. Outbound keeps one RNP context per worker thread
  * (RNP contexts are not thread-safe) with the keys it has loaded: loading and validating a key
- * costs more than encrypting 100 KB, and a fingerprint names the same key material forever.
- * Whether a key may still be used is asked of the store on every message. */
+ * costs more than encrypting 100 KB. A fingerprint names the same primary key forever, but not
+ * the same subkeys: the context is started afresh when the store changed. Whether a key may
+ * still be used is asked of the store on every message. */
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
@@ -20,13 +21,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Messages a thread context serves before it is started afresh: bounds the keys it holds
- * and picks up keys that were re-imported under the same fingerprint. */
+/* Messages a thread context serves before it is started afresh: bounds the keys it holds. */
 #define PGP_THREAD_CTX_USES 256
 
+/* A thread's context holds the keys it loaded, and pgp_seipd.c's recipient cache the
+ * encryption subkey it chose per primary fingerprint: both are dropped when the store changed
+ * (its stamp, as for transform_keys.c's memo), so that a key re-imported under the same
+ * fingerprint with a new or revoked subkey is used as it now is on the next message. */
 struct thread_ctx {
 	struct pgp_ctx *ctx;
 	size_t uses;
+	struct store_stamp stamp; /* the store's stamp at this thread's last message */
 };
 
 static pthread_key_t ctx_key;
@@ -41,8 +46,22 @@ static void thread_ctx_free(void *p)
 
 static void ctx_key_init(void) { (void)pthread_key_create(&ctx_key, thread_ctx_free); }
 
+/* True if the store is as it was at *stamp (an unreadable stamp counts as a change). */
+static bool store_unchanged(const struct transform_env *te, struct store_stamp *stamp)
+{
+	struct store_stamp now;
+	const char *err;
+	if (te->store == NULL || store_cert_stamp(te->store, &now, &err) < 0) {
+		memset(stamp, 0, sizeof(*stamp));
+		return false;
+	}
+	bool same = now.conn == stamp->conn && now.others == stamp->others && now.ours == stamp->ours;
+	*stamp = now;
+	return same;
+}
+
 /* This thread's context, created or renewed as needed; NULL with *err on failure. */
-static struct pgp_ctx *thread_ctx(const char **err)
+static struct pgp_ctx *thread_ctx(const struct transform_env *te, const char **err)
 {
 	pthread_once(&ctx_once, ctx_key_init);
 	struct thread_ctx *tc = pthread_getspecific(ctx_key);
@@ -50,7 +69,8 @@ static struct pgp_ctx *thread_ctx(const char **err)
 		tc = sg_calloc(1, sizeof(*tc));
 		(void)pthread_setspecific(ctx_key, tc);
 	}
-	if (tc->ctx != NULL && tc->uses >= PGP_THREAD_CTX_USES) {
+	bool unchanged = store_unchanged(te, &tc->stamp);
+	if (tc->ctx != NULL && (tc->uses >= PGP_THREAD_CTX_USES || !unchanged)) {
 		pgp_ctx_free(&tc->ctx);
 		tc->uses = 0;
 	}
@@ -192,7 +212,7 @@ enum transform_result transform_pgp(const struct transform_env *te,
 	if (prc < 0)
 		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
 		                     "the message was encrypted and cannot be read here: %s", err);
-	else if ((po.ctx = thread_ctx(&err)) == NULL)
+	else if ((po.ctx = thread_ctx(te, &err)) == NULL)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "OpenPGP: %s", err);
 	if (res == TRANSFORM_OK)
 		res = load_recipients(&po);

@@ -13,7 +13,7 @@ int transform_reencrypt(const struct transform_env *te, const struct transform_i
 {
 	size_t n = in->nrcpt, got = 0;
 	struct store_cert *certs = sg_calloc(n > 0 ? n : 1, sizeof(*certs));
-	struct smime_der *ders = sg_calloc(n > 0 ? n : 1, sizeof(*ders));
+	struct smime_recipient *rcpts = sg_calloc(n > 0 ? n : 1, sizeof(*rcpts));
 	int rc = n > 0 ? 1 : 0;
 	*why_r = "no recipients";
 	for (; got < n && rc == 1; got++) {
@@ -21,11 +21,12 @@ int transform_reencrypt(const struct transform_env *te, const struct transform_i
 		                         why_r);
 		if (rc != 1)
 			break;
-		ders[got] = (struct smime_der){certs[got].der, certs[got].der_len};
+		rcpts[got] = (struct smime_recipient){{certs[got].der, certs[got].der_len},
+		                                     {certs[got].caps, certs[got].caps_len}};
 	}
 	char *enc = NULL;
 	size_t enc_len = 0;
-	if (rc == 1 && (smime_encrypt(ders, n, entity, entity_len, 0, &enc, &enc_len, why_r) < 0 ||
+	if (rc == 1 && (smime_encrypt_to(rcpts, n, entity, entity_len, 0, &enc, &enc_len, why_r) < 0 ||
 	                transform_join_outer(in->data, in->len, prepend, NULL, enc, enc_len, out,
 	                                     why_r) < 0))
 		rc = -1;
@@ -33,6 +34,6 @@ int transform_reencrypt(const struct transform_env *te, const struct transform_i
 	for (size_t i = 0; i < got; i++)
 		store_cert_clear(&certs[i]);
 	sg_free(&certs);
-	sg_free(&ders);
+	sg_free(&rcpts);
 	return rc;
 }

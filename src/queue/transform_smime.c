@@ -93,23 +93,24 @@ static unsigned cipher_flags(const struct smime_job *sj)
 
 static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 {
-	struct smime_der *ders = sg_calloc(sj->ncerts, sizeof(*ders));
+	struct smime_recipient *rcpts = sg_calloc(sj->ncerts, sizeof(*rcpts));
 	for (size_t i = 0; i < sj->ncerts; i++)
-		ders[i] = (struct smime_der){sj->certs[i].der, sj->certs[i].der_len};
+		rcpts[i] = (struct smime_recipient){{sj->certs[i].der, sj->certs[i].der_len},
+		                                   {sj->certs[i].caps, sj->certs[i].caps_len}};
 	const char *body = sj->signed_entity != NULL ? sj->signed_entity : sj->entity.data;
 	size_t body_len = sj->signed_entity != NULL ? sj->signed_len : sj->entity.len;
 	char *enc = NULL;
 	size_t enc_len = 0;
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
-	if (smime_encrypt(ders, sj->ncerts, body, body_len, cipher_flags(sj), &enc, &enc_len,
-	                  &err) < 0)
+	if (smime_encrypt_to(rcpts, sj->ncerts, body, body_len, cipher_flags(sj), &enc, &enc_len,
+	                     &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
 	else if (transform_join_outer(sj->plain, sj->plain_len, NULL, sj->te->subject_tag, enc,
 	                              enc_len, &sj->out->buf, &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	sg_free(&enc);
-	sg_free(&ders);
+	sg_free(&rcpts);
 	return res;
 }
 

@@ -101,18 +101,10 @@ static void sink_abort(void *ctx)
 /* smtp.internal_networks: validated by check-config, so a bad entry here is a bug. */
 static struct sg_cidr *networks_parse(const char *value, size_t *n_r)
 {
-	struct sg_strlist list;
-	sg_strlist_split(&list, value);
-	struct sg_cidr *nets = sg_calloc(list.count + 1, sizeof(*nets));
-	size_t n = 0;
-	for (size_t i = 0; i < list.count; i++) {
-		const char *err;
-		if (sg_cidr_parse(list.items[i], &nets[n], &err) < 0)
-			sg_fatal("smtp.internal_networks: %.80s: %s", list.items[i], err);
-		n++;
-	}
-	sg_strlist_free(&list);
-	*n_r = n;
+	const char *err;
+	struct sg_cidr *nets = sg_cidr_list_parse(value, n_r, &err);
+	if (nets == NULL)
+		sg_fatal("smtp.internal_networks: %.80s: %s", value, err);
 	return nets;
 }
 

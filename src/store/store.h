@@ -128,9 +128,16 @@ void store_directory_list_free(struct store_dir_cert **certs, size_t count);
 /* A number that changes whenever any connection commits to the store, cheap to poll. */
 int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r);
 
-/* ---- OpenPGP keys per address (store_pgp.c, schema version 3) ---- */
+/* ---- OpenPGP keys per address (store_pgp.c, schema versions 3 and 7) ---- */
 
-enum store_pgp_source { STORE_PGP_IMPORTED, STORE_PGP_GENERATED, STORE_PGP_AUTOCRYPT };
+/* Where a key came from: an admin's import, the gateway, Autocrypt (learned from a mail
+ * header: TOFU, proves nothing about who sent it) or the partner's own portal upload. */
+enum store_pgp_source {
+	STORE_PGP_IMPORTED,
+	STORE_PGP_GENERATED,
+	STORE_PGP_AUTOCRYPT,
+	STORE_PGP_PORTAL,
+};
 enum store_pgp_status { STORE_PGP_ACTIVE, STORE_PGP_PENDING };
 const char *store_pgp_source_name(enum store_pgp_source source);
 const char *store_pgp_status_name(enum store_pgp_status status);
@@ -149,7 +156,11 @@ struct store_pgp_key {
 	time_t expires;                /* 0: never */
 	time_t created;                /* when the row was stored (read only) */
 	bool has_secret;               /* a sealed secret key is stored (read only) */
+	time_t confirmed;              /* an admin vouched for an Autocrypt key (read only), 0 */
 };
+/* Trusted by something other than a message: imported, uploaded on the portal, generated,
+ * or an Autocrypt key an admin confirmed. Only such a key can make a signature valid. */
+bool store_pgp_key_trusted(const struct store_pgp_key *key);
 void store_pgp_key_clear(struct store_pgp_key *key);
 void store_pgp_list_free(struct store_pgp_key **keys, size_t count);
 
@@ -157,19 +168,25 @@ void store_pgp_list_free(struct store_pgp_key **keys, size_t count);
  * source, status, expires) and keeps its sealed secret unless sealed != NULL. */
 int store_pgp_add(struct store *st, const struct store_pgp_key *key, const unsigned char *sealed,
                   size_t sealed_len, int64_t *id_r, const char **error_r);
-/* Keys of address (or all when NULL): active before pending, newest first. */
+/* Keys of address (or all when NULL): active before pending, trusted before Autocrypt-learned,
+ * newest first. */
 int store_pgp_list(struct store *st, const char *address, struct store_pgp_key **keys_r,
                    size_t *count_r, const char **error_r);
-/* The newest active key of address: 1 found, 0 none, -1 error. */
+/* The active key of address that ranks first (a trusted key outranks any learned one):
+ * 1 found, 0 none, -1 error. */
 int store_pgp_find_active(struct store *st, const char *address, struct store_pgp_key *key_r,
                           const char **error_r);
+/* Active keys of any address whose fingerprint ends in keyid (16 hex digits: a v4 key id). */
+int store_pgp_list_keyid(struct store *st, const char *keyid, struct store_pgp_key **keys_r,
+                         size_t *count_r, const char **error_r);
 /* Deletes every key row of address / every row of fingerprint fpr; *count_r says how many. */
 int store_pgp_delete_address(struct store *st, const char *address, size_t *count_r,
                              const char **error_r);
 int store_pgp_delete_fpr(struct store *st, const char *fpr, size_t *count_r,
                          const char **error_r);
-/* An admin accepts the pending key(s) of address: they become active, and the other keys of
- * address that hold no secret are removed. *count_r: keys made active (0: none pending). */
+/* An admin accepts the pending key(s) of address: they become active (an Autocrypt one counts
+ * as confirmed from then on), and the other keys of address that hold no secret are removed.
+ * *count_r: keys made active (0: none pending). */
 int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
                      const char **error_r);
 /* The sealed secret key stored with fingerprint fpr (caller frees): 1 found, 0 not, -1. */
@@ -182,7 +199,7 @@ enum store_pgp_learn {
 	STORE_PGP_PENDING_CHANGE, /* another key is stored: this one waits as pending */
 };
 /* Autocrypt learning for user_id (the From address of mail that passed): never replaces a
- * stored key silently. */
+ * stored key silently; the caller never asks it for an internal address. */
 int store_pgp_learn_autocrypt(struct store *st, int64_t user_id, const char *fpr,
                               const unsigned char *keydata, size_t keydata_len, time_t expires,
                               enum store_pgp_learn *result_r, const char **error_r);
@@ -260,7 +277,7 @@ struct store_portal_account {
 	char password_hash[STORE_PORTAL_HASH_MAX]; /* "" until registered */
 	char otp_hash[STORE_PORTAL_HASH_MAX];      /* "" when no OTP is pending */
 	time_t otp_expires;
-	int otp_attempts;
+	int otp_attempts;                          /* no longer counted (kept in the schema) */
 	time_t registered;                         /* 0: still pending */
 };
 /* Creates the external user if needed and gives it a fresh OTP (replacing any earlier one,
@@ -270,8 +287,6 @@ int store_portal_invite(struct store *st, const char *address, const char *otp_h
 /* The account of address: 1 found, 0 none, -1 error. */
 int store_portal_account_get(struct store *st, const char *address,
                              struct store_portal_account *acct_r, const char **error_r);
-/* Counts one failed OTP entry. */
-int store_portal_otp_failed(struct store *st, int64_t user_id, const char **error_r);
 /* Stores the login hash, marks the account registered at now and drops the OTP. */
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
                           time_t now, const char **error_r);
@@ -301,13 +316,26 @@ int store_portal_questions_get(struct store *st, int64_t user_id,
 int store_portal_meta_once(struct store *st, const char *key, const char *fresh, char *value_r,
                            size_t size, const char **error_r);
 
-/* Failure counters by key ("acct:ADDRESS", "ip:CLIENT"). */
-int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
-                                 const char **error_r);
-/* Counts a failure; at max failures the key is locked for lock_s seconds (*locked_r). */
-int store_portal_throttle_fail(struct store *st, const char *key, time_t now, int max,
-                               time_t lock_s, bool *locked_r, const char **error_r);
-int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r);
+/* Attempt counters of the portal's secret checks, by key ("acct:ADDRESS", "ip:CLIENT",
+ * "dev:DEVICE"). A key may try free_attempts times without waiting; from then on each attempt
+ * makes the next one wait delay_s, doubled per further attempt up to max_delay_s. A key quiet
+ * for forget_s after its last attempt (or wait) starts afresh. */
+struct store_throttle_policy {
+	int64_t free_attempts, delay_s, max_delay_s, forget_s;
+};
+/* Reserves one attempt on all n keys at once (one write transaction), before the secret is
+ * checked, so that parallel requests cannot pass a check together: 0 when every key counted
+ * it (*wait_r: the wait this attempt started, 0 for none); 1 when a key must still wait
+ * (nothing counted; *wait_r: seconds until the longest wait ends). Waits are never shortened. */
+int store_portal_throttle_reserve(struct store *st, const char *const *keys, size_t n,
+                                  time_t now, const struct store_throttle_policy *p,
+                                  time_t *wait_r, const char **error_r);
+/* The attempt reserved on key was right: reset forgets the key's count, else the attempt is
+ * given back (one less). A running wait stays. */
+int store_portal_throttle_succeeded(struct store *st, const char *key, bool reset,
+                                    const char **error_r);
+/* Deletes the keys whose last attempt or wait ended before before. */
+int store_portal_throttle_expire(struct store *st, time_t before, const char **error_r);
 
 /* Sessions: stage 0 anonymous, 1 OTP accepted (choosing a password), 2 logged in; the portal's
  * enum portal_stage names the later steps (questions, password reset). */
@@ -351,7 +379,7 @@ int store_portal_audit_count(struct store *st, const char *event, const char *ad
 int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
                             size_t *count_r, const char **error_r);
 
-/* ---- one-time codes of password resets (store_resetcode.c, schema version 7) ---- */
+/* ---- one-time codes of password resets (store_resetcode.c, schema version 8) ---- */
 /* Gives user_id a new code (its keyed hash), made at now; an earlier one is gone. */
 int store_resetcode_set(struct store *st, int64_t user_id, const char *code_hash, time_t now,
                         const char **error_r);

@@ -1,7 +1,9 @@
 /* store_pgp.c: OpenPGP keys per address. Public keys are stored as checked by pgp_key_inspect;
  * a gateway-held secret key only as a blob sealed by pgp_secret_seal. Autocrypt may teach a
  * key for an address that has none, but never replaces one silently: a changed key waits as
- * pending until an admin accepts it. */
+ * pending until an admin accepts it. Each row keeps where its key came from: only a key
+ * trusted by something other than a message (store_pgp_key_trusted) ranks first and can make
+ * a signature valid. */
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "core/sg_log.h"
@@ -16,6 +18,7 @@ static const char *const source_names[] = {
 	[STORE_PGP_IMPORTED] = "imported",
 	[STORE_PGP_GENERATED] = "generated",
 	[STORE_PGP_AUTOCRYPT] = "autocrypt",
+	[STORE_PGP_PORTAL] = "portal",
 };
 static const char *const status_names[] = {
 	[STORE_PGP_ACTIVE] = "active",
@@ -34,12 +37,13 @@ const char *store_pgp_status_name(enum store_pgp_status status)
 	                                                                      : "?";
 }
 
-static int name_index(const char *const *names, size_t n, const char *name)
+/* The index of name in names, or fallback for a name this version does not know. */
+static int name_index(const char *const *names, size_t n, const char *name, int fallback)
 {
 	for (size_t i = 0; name != NULL && i < n; i++)
 		if (strcmp(names[i], name) == 0)
 			return (int)i;
-	return 0;
+	return fallback;
 }
 
 static int fail(sqlite3 *db, const char **error_r)
@@ -47,6 +51,11 @@ static int fail(sqlite3 *db, const char **error_r)
 	sg_error("store: %s", sqlite3_errmsg(db));
 	*error_r = "store: database error (see the log)";
 	return -1;
+}
+
+bool store_pgp_key_trusted(const struct store_pgp_key *key)
+{
+	return key->source != STORE_PGP_AUTOCRYPT || key->confirmed != 0;
 }
 
 void store_pgp_key_clear(struct store_pgp_key *key)
@@ -78,13 +87,17 @@ static void row_to_key(sqlite3_stmt *s, struct store_pgp_key *k)
 	int n = sqlite3_column_bytes(s, 4);
 	k->keydata_len = p != NULL && n > 0 ? (size_t)n : 0;
 	k->keydata = k->keydata_len > 0 ? sg_memdup(p, k->keydata_len) : NULL;
-	k->source = (enum store_pgp_source)name_index(source_names, 3,
-	                                              (const char *)sqlite3_column_text(s, 5));
+	/* unknown values fail closed: untrusted, not used */
+	k->source = (enum store_pgp_source)name_index(source_names, 4,
+	                                              (const char *)sqlite3_column_text(s, 5),
+	                                              STORE_PGP_AUTOCRYPT);
 	k->status = (enum store_pgp_status)name_index(status_names, 2,
-	                                              (const char *)sqlite3_column_text(s, 6));
+	                                              (const char *)sqlite3_column_text(s, 6),
+	                                              STORE_PGP_PENDING);
 	k->expires = (time_t)sqlite3_column_int64(s, 7);
 	k->created = (time_t)sqlite3_column_int64(s, 8);
 	k->has_secret = sqlite3_column_int(s, 9) != 0;
+	k->confirmed = (time_t)sqlite3_column_int64(s, 10);
 }
 
 /* Runs the key SELECT with where (binding one text value, if a != NULL). */
@@ -94,9 +107,10 @@ static int query(struct store *st, const char *where, const char *a, struct stor
 	char sql[1024];
 	sg_assert(sg_snprintf(sql, sizeof(sql),
 	    "SELECT k.id, k.user_id, u.address, k.fingerprint, k.keydata, k.source, k.status, "
-	    "k.expires, k.created, k.sealed IS NOT NULL "
+	    "k.expires, k.created, k.sealed IS NOT NULL, k.confirmed "
 	    "FROM pgp_keys k JOIN users u ON u.id = k.user_id WHERE %s "
-	    "ORDER BY u.address, k.status = 'pending', k.created DESC, k.id DESC", where) >= 0);
+	    "ORDER BY u.address, k.status = 'pending', "
+	    "k.source = 'autocrypt' AND k.confirmed = 0, k.created DESC, k.id DESC", where) >= 0);
 	sqlite3 *db = store_sqlite_db(st);
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
@@ -143,6 +157,18 @@ int store_pgp_find_active(struct store *st, const char *address, struct store_pg
 	}
 	store_pgp_list_free(&keys, n);
 	return n > 0 ? 1 : 0;
+}
+
+int store_pgp_list_keyid(struct store *st, const char *keyid, struct store_pgp_key **keys_r,
+                         size_t *count_r, const char **error_r)
+{
+	size_t n = strlen(keyid);
+	*keys_r = NULL;
+	*count_r = 0;
+	if (n != 16 || strspn(keyid, "0123456789abcdefABCDEF") != n)
+		return 0; /* not a v4 key id: LIKE must never see a wildcard */
+	return query(st, "k.fingerprint LIKE '%' || upper(?1) AND k.status = 'active'", keyid,
+	             keys_r, count_r, error_r);
 }
 
 int store_pgp_add(struct store *st, const struct store_pgp_key *key, const unsigned char *sealed,
@@ -236,8 +262,10 @@ int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
 	if (exec1(st, "DELETE FROM pgp_keys WHERE user_id = ?1 AND status = 'active' AND "
 	              "sealed IS NULL AND EXISTS (SELECT 1 FROM pgp_keys p WHERE p.user_id = ?1 "
 	              "AND p.status = 'pending')", NULL, u.id, NULL, error_r) < 0 ||
-	    exec1(st, "UPDATE pgp_keys SET status = 'active' WHERE user_id = ?1 AND "
-	              "status = 'pending'", NULL, u.id, &pending, error_r) < 0) {
+	    exec1(st, "UPDATE pgp_keys SET status = 'active', confirmed = "
+	              "CASE source WHEN 'autocrypt' THEN strftime('%s','now') ELSE confirmed END "
+	              "WHERE user_id = ?1 AND status = 'pending'", NULL, u.id, &pending,
+	          error_r) < 0) {
 		(void)tx(st, "ROLLBACK TO pgp_accept", error_r);
 		(void)tx(st, "RELEASE pgp_accept", error_r);
 		return -1;

@@ -1,5 +1,5 @@
 /* store_portal.c: what the web portal keeps: account credentials (hashes only), security
- * questions, failure counters for lockouts, sessions (by the hash of the cookie) and the audit
+ * questions, attempt counters for throttling, sessions (by the hash of the cookie) and the audit
  * log. */
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -70,12 +70,6 @@ int store_portal_account_get(struct store *st, const char *address,
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : 0;
-}
-
-int store_portal_otp_failed(struct store *st, int64_t user_id, const char **error_r)
-{
-	return run(st, "UPDATE portal_accounts SET otp_attempts = otp_attempts + 1 WHERE user_id = ?1",
-	           "i", NULL, &user_id, error_r);
 }
 
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
@@ -201,37 +195,91 @@ static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
 	return 0;
 }
 
-int store_portal_throttle_locked(struct store *st, const char *key, time_t now, bool *locked_r,
-                                 const char **error_r)
+/* The wait before attempt+1 of a key that has made attempt attempts. */
+static int64_t throttle_delay(const struct store_throttle_policy *p, int64_t attempt)
 {
-	int64_t failures, until;
-	if (throttle_get(st, key, &failures, &until, error_r) < 0)
-		return -1;
-	*locked_r = until > (int64_t)now;
-	return 0;
+	if (attempt < p->free_attempts)
+		return 0;
+	int64_t d = p->delay_s;
+	for (int64_t i = p->free_attempts; i < attempt && d < p->max_delay_s; i++)
+		d *= 2;
+	return d < p->max_delay_s ? d : p->max_delay_s;
 }
 
-int store_portal_throttle_fail(struct store *st, const char *key, time_t now, int max,
-                               time_t lock_s, bool *locked_r, const char **error_r)
+/* Counts one attempt on key (inside the caller's transaction); *wait_r: the wait it starts. */
+static int throttle_count(struct store *st, const char *key, time_t now,
+                          const struct store_throttle_policy *p, time_t *wait_r,
+                          const char **error_r)
 {
 	int64_t failures, until;
 	if (throttle_get(st, key, &failures, &until, error_r) < 0)
 		return -1;
-	if (until != 0 && until <= (int64_t)now)
-		failures = 0; /* an expired lock starts a fresh count */
+	if (until + p->forget_s <= (int64_t)now)
+		failures = 0; /* quiet long enough: a fresh count */
 	failures++;
-	*locked_r = failures >= max;
-	int64_t n[] = {*locked_r ? 0 : failures, *locked_r ? (int64_t)(now + lock_s) : 0};
+	int64_t next = (int64_t)now + throttle_delay(p, failures);
+	if (next > until)
+		until = next; /* never shortens a wait */
+	*wait_r = (time_t)(until - (int64_t)now);
+	int64_t n[] = {failures, until};
 	const char *t[] = {key};
 	return run(st, "INSERT INTO portal_throttle (key, failures, locked_until) VALUES (?1, ?2, ?3)"
 	               " ON CONFLICT (key) DO UPDATE SET failures = ?2, locked_until = ?3",
 	           "tii", t, n, error_r);
 }
 
-int store_portal_throttle_clear(struct store *st, const char *key, const char **error_r)
+/* The longest wait still running on keys (0: none). */
+static int throttle_waiting(struct store *st, const char *const *keys, size_t n, time_t now,
+                            time_t *wait_r, const char **error_r)
+{
+	*wait_r = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t failures, until;
+		if (throttle_get(st, keys[i], &failures, &until, error_r) < 0)
+			return -1;
+		if (until > (int64_t)now && until - (int64_t)now > (int64_t)*wait_r)
+			*wait_r = (time_t)(until - (int64_t)now);
+	}
+	return 0;
+}
+
+int store_portal_throttle_reserve(struct store *st, const char *const *keys, size_t n,
+                                  time_t now, const struct store_throttle_policy *p,
+                                  time_t *wait_r, const char **error_r)
+{
+	if (store_sqlite_begin(st, true, error_r) < 0)
+		return -1;
+	int rc = throttle_waiting(st, keys, n, now, wait_r, error_r);
+	if (rc == 0 && *wait_r > 0) {
+		store_sqlite_rollback(st);
+		return 1;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		time_t w = 0;
+		rc = throttle_count(st, keys[i], now, p, &w, error_r);
+		if (w > *wait_r)
+			*wait_r = w;
+	}
+	if (rc < 0) {
+		store_sqlite_rollback(st);
+		return -1;
+	}
+	return store_sqlite_commit(st, error_r);
+}
+
+int store_portal_throttle_succeeded(struct store *st, const char *key, bool reset,
+                                    const char **error_r)
 {
 	const char *t[] = {key};
-	return run(st, "DELETE FROM portal_throttle WHERE key = ?1", "t", t, NULL, error_r);
+	return run(st, reset ? "UPDATE portal_throttle SET failures = 0 WHERE key = ?1"
+	                     : "UPDATE portal_throttle SET failures = max(failures - 1, 0) WHERE key = ?1",
+	           "t", t, NULL, error_r);
+}
+
+int store_portal_throttle_expire(struct store *st, time_t before, const char **error_r)
+{
+	int64_t n[] = {(int64_t)before};
+	return run(st, "DELETE FROM portal_throttle WHERE locked_until < ?1", "i", NULL, n, error_r);
 }
 
 int store_portal_session_add(struct store *st, const struct store_portal_session *s,

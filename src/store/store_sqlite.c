@@ -139,7 +139,30 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (user_id, idx));"
 	"ALTER TABLE portal_accounts ADD COLUMN inviter TEXT NOT NULL DEFAULT '';",
 
-	/* 7: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
+	/* 7: OpenPGP key provenance (issue 21). source 'portal': the partner's own upload after
+	 * login; confirmed: when an Autocrypt-learned key was vouched for (an admin's `pgp accept`),
+	 * 0 never. SQLite cannot change a CHECK in place, so the table is copied; keys stored before
+	 * keep their source ('imported' covers earlier portal uploads, which were trusted too). */
+	"CREATE TABLE pgp_keys_v7 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL,"
+	"  keydata BLOB NOT NULL,"
+	"  sealed BLOB,"
+	"  source TEXT NOT NULL CHECK (source IN ('imported', 'portal', 'generated', 'autocrypt')),"
+	"  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  confirmed INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (user_id, fingerprint));"
+	"INSERT INTO pgp_keys_v7 (id, user_id, fingerprint, keydata, sealed, source, status, expires,"
+	"  created) SELECT id, user_id, fingerprint, keydata, sealed, source, status, expires, created"
+	"  FROM pgp_keys;"
+	"DROP TABLE pgp_keys;"
+	"ALTER TABLE pgp_keys_v7 RENAME TO pgp_keys;"
+	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
+
+	/* 8: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
 	 * hash only, when it was made and the failed tries against it. */
 	"CREATE TABLE portal_reset_codes ("
 	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"

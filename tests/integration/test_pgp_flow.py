@@ -1,8 +1,9 @@
 """OpenPGP on the mail path with GnuPG 2.2 as the partner: tagged mail to a partner with a key
 leaves as PGP/MIME that gpg decrypts (signed by the sender's gateway-held key); a Bcc
 recipient's key id never appears in another's copy; gpg's encrypted and signed mail to an
-internal user is decrypted and verified; Autocrypt headers teach keys but never replace one
-silently; `user set-channel` chooses between certificate and key."""
+internal user is decrypted and verified; Autocrypt headers teach keys (unverified) but never
+replace one silently; `user set-channel` chooses between certificate and key. The attacks on
+these verdicts are in test_pgp_trust.py."""
 
 import os
 import re
@@ -146,13 +147,14 @@ def test_autocrypt_learns_and_never_replaces_silently(gateway, gpg, workdir):
          source="127.0.0.2")
     wait_maildir(os.path.join(gateway.md_int, "alice@example.com"), 1)
     gateway.wait_log(r"learned OpenPGP key")
+    first = gpg.fpr("dave@partner.test")
     listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
-    assert "autocrypt" in listing and "active" in listing
+    assert re.search(first + r" autocrypt\s+active .* unverified$", listing, re.M), listing
     # a different key for the same address is kept pending, never swapped in
     (workdir / "g2").mkdir()
     other = Gpg(str(workdir / "g2" / "home"))
     try:
-        other.new_key("dave@partner.test")
+        second = other.new_key("dave@partner.test")
         key2 = other.run("--export", "dave@partner.test").stdout
     finally:
         other.close()
@@ -161,8 +163,14 @@ def test_autocrypt_learns_and_never_replaces_silently(gateway, gpg, workdir):
          sender="dave@partner.test", source="127.0.0.2")
     gateway.wait_log(r"announced a different OpenPGP key")
     listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
-    assert "pending" in listing
+    # which key stays active: the first one; the announced one waits
+    assert re.search(first + r" autocrypt\s+active ", listing), listing
+    assert re.search(second + r" autocrypt\s+pending ", listing), listing
     assert gateway.cli("pgp", "accept", "dave@partner.test").returncode == 0
+    # the admin's accept makes the second the only key, and confirms it
+    listing = gateway.cli("pgp", "list", "dave@partner.test").stdout
+    assert re.search(second + r" autocrypt\s+active .*never$", listing, re.M), listing
+    assert first not in listing
 
 
 def test_set_channel_chooses_smime_over_pgp(pgp_gw, workdir):

@@ -19,16 +19,24 @@ PASSWORD = "correct horse battery staple"
 class Browser:
     """Just enough of a browser: one cookie jar, forms posted with the page's CSRF token."""
 
-    def __init__(self, port):
+    def __init__(self, port, source=None, tls=True, headers=None):
         self.port = port
+        self.source = (source, 0) if source else None  # another loopback address = another client
+        self.tls = tls  # False: plain HTTP, as a TLS-terminating proxy speaks to the portal
+        self.headers = dict(headers or {})  # sent with every request (X-Forwarded-For)
         self.cookies = {}
         self.ctx = ssl.create_default_context()
         self.ctx.check_hostname = False
         self.ctx.verify_mode = ssl.CERT_NONE
 
     def request(self, method, path, body=None, headers=None):
-        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
-        h = dict(headers or {})
+        if self.tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30,
+                                            source_address=self.source)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                           source_address=self.source)
+        h = {**self.headers, **(headers or {})}
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         c.request(method, path, body=body, headers=h)
@@ -289,17 +297,21 @@ def test_xss_in_fields_is_escaped(portal):
 def test_lockout_does_not_reveal_accounts(portal):
     b = Browser(portal.portal_port)
     register(portal, b)
-    c = Browser(portal.portal_port)
-    for _ in range(4):
-        r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
-        assert r.status == 200 and "Login failed" in r.text
-    r = c.post("/login", {"email": PARTNER, "password": "wrong password"})
-    assert r.status == 429 and "15 minutes" in r.text
-    # Locked now even with the right password, and from this client for unknown accounts too.
-    r = c.post("/login", {"email": PARTNER, "password": PASSWORD})
-    assert r.status == 429
-    r = c.post("/login", {"email": "nobody@partner.test", "password": PASSWORD})
-    assert r.status == 429 and "15 minutes" in r.text
+    # An account and an unknown address go through the same steps, each guessed from its own
+    # client address, so that neither is refused only by the other's per-address wait.
+    for addr, source, other in ((PARTNER, "127.0.0.2", "127.0.0.3"),
+                                ("nobody@partner.test", "127.0.0.4", "127.0.0.5")):
+        c = Browser(portal.portal_port, source=source)
+        for _ in range(4):
+            r = c.post("/login", {"email": addr, "password": "wrong password"})
+            assert r.status == 200 and "Login failed" in r.text
+        r = c.post("/login", {"email": addr, "password": "wrong password"})
+        assert r.status == 429 and "Too many failed attempts" in r.text
+        # Waiting now even with the right password, and from another client (the account's wait).
+        r = c.post("/login", {"email": addr, "password": PASSWORD})
+        assert r.status == 429
+        r = Browser(portal.portal_port, source=other).post("/login", {"email": addr, "password": PASSWORD})
+        assert r.status == 429 and "Too many failed attempts" in r.text
     assert "lockout" in portal.cli("audit").stdout
 
 

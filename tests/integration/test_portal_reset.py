@@ -252,13 +252,17 @@ def test_reset_lockout(gw):
         r = answer(c, WRONG, code)
         assert r.status == 200 and "answers or the code do not match" in r.text
     r = answer(c, WRONG, code)
-    assert r.status == 429 and "15 minutes" in r.text
-    # Locked: the right answers do not help, nor does the password from this client.
+    assert r.status == 429 and "Too many failed attempts" in r.text
+    # Waiting: the right answers do not help, nor does the password, from this client or
+    # (the account's wait) from another one, by login or by a new reset.
     r = answer(c, RIGHT, code)
-    assert r.status == 429 and "15 minutes" in r.text
+    assert r.status == 429 and "Too many failed attempts" in r.text
     assert login(Browser(gw.portal_port), PASSWORD).status == 429
-    r = Browser(gw.portal_port).post("/forgot", {"email": PARTNER})
-    assert r.status == 429 and "15 minutes" in r.text
+    assert login(Browser(gw.portal_port, source="127.0.0.2"), PASSWORD).status == 429
+    d = Browser(gw.portal_port, source="127.0.0.3")
+    start_reset(d, PARTNER)
+    r = answer(d, RIGHT, mailed_code(gw, PARTNER, 2)[0])
+    assert r.status == 429 and "Too many failed attempts" in r.text
     audit = gw.cli("audit").stdout
     assert audit.count("reset-failed") == 5 and "lockout" in audit
 

@@ -34,6 +34,18 @@ def status(pid):
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def as_account(*argv):
+    pw = pwd.getpwnam(ACCOUNT)
+    return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *argv]
+
+
+def traceable_by_account(pid):
+    """Can another process of the account read pid's memory-derived files (ptrace read
+    access)? Not if pid is not dumpable, which is what keeps it from tracing it too."""
+    r = subprocess.run(as_account("cat", f"/proc/{pid}/environ"), capture_output=True)
+    return r.returncode == 0
+
+
 def children(master_pid):
     out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -65,6 +77,7 @@ def test_children_run_as_the_account_behind_a_privileged_port(gw_factory):
         assert st["Groups"].split() == [str(pwd.getpwnam(ACCOUNT).pw_gid)]
         assert st["NoNewPrivs"] == "1"
         assert st["CapEff"] == "0000000000000000"
+        assert not traceable_by_account(pid), (pid, "dumpable")
     with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
         s.sendmail("alice@example.com", ["bob@example.com"],
                    b"Subject: as nobody\r\n\r\ndelivered by an unprivileged queue manager\r\n")
@@ -89,6 +102,26 @@ def test_cli_as_root_is_refused_and_works_as_the_account(gw_factory):
     # root may still edit the configuration: the file stays the account's
     g.set(**{"log.level": "debug"})
     assert os.stat(g.conf).st_uid == pwd.getpwnam(ACCOUNT).pw_uid
+
+
+def test_a_command_that_opens_the_key_store_is_not_dumpable(gw_factory):
+    g = gw_factory()
+    give_to_account(g)
+    pw = pwd.getpwnam(ACCOUNT)
+    # `cert tool sign` opens the key store and the CA, then reads the entity from stdin
+    p = subprocess.Popen(as_account(sgrig.SEALGATE_BIN, "cert", "tool", "sign", "-c", g.conf,
+                                    "alice@example.com"),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def reading_stdin():
+            with open(f"/proc/{p.pid}/syscall") as f:
+                return f.read().startswith("0 0x0 ")  # read(0, ...)
+        sgrig.wait_for(reading_stdin, 30, what="the command waiting on its input")
+        assert status(p.pid)["Uid"].split()[0] == str(pw.pw_uid)
+        assert not traceable_by_account(p.pid), "the command is dumpable"
+    finally:
+        p.kill()
+        p.communicate(timeout=30)
 
 
 def test_a_file_the_account_does_not_own_stops_the_start_with_the_fix(gw_factory):

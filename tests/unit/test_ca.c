@@ -1,5 +1,6 @@
-/* test_ca.c: the instance CA: user certificates (extensions, usability), the CRL, and .p12
- * export/import in both protections. OpenSSL reads back what the CA wrote. */
+/* test_ca.c: the instance CA: user certificates (extensions, usability), the CRL, .p12
+ * export/import in both protections, and the CA key at rest (sealed; a clear one from an
+ * earlier version sealed in place). OpenSSL reads back what the CA wrote. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include "core/sg_mem.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 
 #include <openssl/pem.h>
@@ -18,26 +20,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static char dir[64];
 static struct ca *ca;
+static struct keystore *ks;
 
 static int setup(void **state)
 {
 	(void)state;
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-ca-XXXXXX");
-	if (mkdtemp(dir) == NULL || ca_init_create(dir, "Acme", &err) < 0)
+	if (mkdtemp(dir) == NULL || unit_keystore_new(dir, &ks) < 0 ||
+	    ca_init_create(dir, "Acme", ks, &err) < 0)
 		return -1;
-	return ca_open(dir, &ca, &err);
+	return ca_open(dir, ks, &ca, &err);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	ca_close(&ca);
+	keystore_close(&ks);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
@@ -251,13 +257,84 @@ static void ca_open_reports_missing_or_mismatched_files(void **state)
 	struct ca *other = NULL;
 	const char *err;
 	char d2[128], cmd[300];
-	assert_int_equal(ca_open("/nonexistent", &other, &err), -1);
+	assert_int_equal(ca_open("/nonexistent", ks, &other, &err), -1);
 	snprintf(d2, sizeof(d2), "%s/second", dir);
-	assert_int_equal(ca_init_create(d2, "Other", &err), 0);
+	assert_int_equal(ca_init_create(d2, "Other", ks, &err), 0);
 	snprintf(cmd, sizeof(cmd), "cp %s/ca.key %s/ca.key", dir, d2);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(ca_open(d2, &other, &err), -1);
+	assert_int_equal(ca_open(d2, ks, &other, &err), -1);
 	assert_non_null(strstr(err, "does not belong"));
+}
+
+__attribute__((format(printf, 1, 2))) static int run_quiet(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void ca_key_is_sealed_and_never_overwritten(void **state)
+{
+	(void)state;
+	char key[128], d3[96], mk2[128];
+	const char *err;
+	snprintf(key, sizeof(key), "%s/ca.key", dir);
+	struct stat sb;
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* openssl sees no key in it; a clear PEM key would open */
+	assert_int_not_equal(run_quiet("openssl pkey -in %s -noout 2>/dev/null", key), 0);
+	assert_int_equal(run_quiet("grep -q 'BEGIN SEALGATE SEALED PRIVATE KEY' %s", key), 0);
+	/* another master key does not open it */
+	struct keystore *ks2 = NULL;
+	struct ca *other = NULL;
+	snprintf(mk2, sizeof(mk2), "%s/other-master.key", dir);
+	assert_int_equal(keystore_master_create(mk2, &err), 0);
+	assert_int_equal(keystore_open(mk2, &ks2, &err), 0);
+	assert_int_equal(ca_open(dir, ks2, &other, &err), -1);
+	assert_non_null(strstr(err, "master key"));
+	/* creation never replaces a key, nor writes through a link */
+	assert_int_equal(ca_init_create(dir, "Acme", ks, &err), -1);
+	snprintf(d3, sizeof(d3), "%s/linked", dir);
+	assert_int_equal(mkdir(d3, 0700), 0);
+	snprintf(mk2, sizeof(mk2), "%s/ca.key", d3);
+	assert_int_equal(symlink("/tmp/sg-ca-key-link-target", mk2), 0);
+	assert_int_equal(ca_init_create(d3, "Acme", ks, &err), -1);
+	assert_int_not_equal(access("/tmp/sg-ca-key-link-target", F_OK), 0);
+	keystore_close(&ks2);
+}
+
+static void clear_ca_key_is_sealed_in_place(void **state)
+{
+	(void)state;
+	char d4[96], key[128];
+	const char *err;
+	snprintf(d4, sizeof(d4), "%s/before", dir);
+	snprintf(key, sizeof(key), "%s/ca.key", d4);
+	assert_int_equal(mkdir(d4, 0700), 0);
+	/* an instance CA as earlier versions wrote it: a clear PEM key beside the certificate */
+	assert_int_equal(run_quiet("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key "
+	                           "-out ca.crt -days 30 -subj /CN=Old -addext "
+	                           "basicConstraints=critical,CA:TRUE 2>/dev/null && chmod 600 ca.key",
+	                           d4), 0);
+	assert_int_equal(run_quiet("openssl pkey -in %s -noout", key), 0);
+	struct ca *old = NULL;
+	assert_int_equal(ca_open(d4, ks, &old, &err), 0);
+	assert_int_not_equal(run_quiet("openssl pkey -in %s -noout 2>/dev/null", key), 0);
+	struct stat sb;
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	ca_close(&old);
+	/* it opens sealed, and still signs */
+	assert_int_equal(ca_open(d4, ks, &old, &err), 0);
+	char *pem = NULL;
+	size_t len = 0;
+	assert_int_equal(ca_crl(old, NULL, 0, 30, &pem, &len, &err), 0);
+	sg_free(&pem);
+	ca_close(&old);
 }
 
 int main(void)
@@ -271,6 +348,8 @@ int main(void)
 		cmocka_unit_test(pkcs12_modern),
 		cmocka_unit_test(pkcs12_legacy),
 		cmocka_unit_test(ca_open_reports_missing_or_mismatched_files),
+		cmocka_unit_test(ca_key_is_sealed_and_never_overwritten),
+		cmocka_unit_test(clear_ca_key_is_sealed_in_place),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -65,6 +67,27 @@ static void master_create_refuses_overwrite_and_open_checks_mode(void **state)
 	assert_non_null(strstr(err, "wrong size"));
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	assert_int_equal(keystore_open(path, &ks, &err), -1);
+}
+
+/* A process that opened the key store leaves no core file and cannot be traced by the
+ * account's other processes (checked in a child, which starts dumpable). */
+static void open_key_store_makes_the_process_undumpable(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+			_exit(2);
+		struct keystore *ks = open_new("m-dump");
+		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		keystore_close(&ks);
+		_exit(dumpable == 0 ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void seal_round_trip_each_key_type(void **state)
@@ -129,6 +152,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(master_create_refuses_overwrite_and_open_checks_mode),
+		cmocka_unit_test(open_key_store_makes_the_process_undumpable),
 		cmocka_unit_test(seal_round_trip_each_key_type),
 		cmocka_unit_test(tampered_swapped_or_foreign_blobs_fail),
 	};

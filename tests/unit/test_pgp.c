@@ -248,6 +248,57 @@ static void import_several_and_garbage(void **state)
 	sg_free(&b);
 }
 
+/* ---- the inline splitter: only a whole block may be opened (issue 21) ---- */
+
+#define CS_HEAD "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nLunch at noon?\n"
+#define CS_SIG "-----BEGIN PGP SIGNATURE-----\n\niQE=\n=abcd\n-----END PGP SIGNATURE-----\n"
+#define ENC "-----BEGIN PGP MESSAGE-----\n\nhQE=\n-----END PGP MESSAGE-----\n"
+
+static const struct {
+	const char *text;
+	int found;
+	enum pgp_kind kind;
+	bool whole;
+} inline_cases[] = {
+	{"no armour here\n", 0, PGP_KIND_NONE, false},
+	{CS_HEAD CS_SIG, 1, PGP_KIND_INLINE_SIGNED, true},
+	{"\r\n  \n" CS_HEAD CS_SIG "\n\t\n", 1, PGP_KIND_INLINE_SIGNED, true},
+	{"URGENT: wire EUR 90,000\n" CS_HEAD CS_SIG, 1, PGP_KIND_INLINE_SIGNED, false},
+	{CS_HEAD CS_SIG "P.S. new account\n", 1, PGP_KIND_INLINE_SIGNED, false},
+	{CS_HEAD CS_SIG CS_HEAD CS_SIG, 1, PGP_KIND_INLINE_SIGNED, false},
+	/* an armour header is shown as text but covered by nothing */
+	{"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\nNote: pay now\n\nhi\n" CS_SIG, 1,
+	 PGP_KIND_INLINE_SIGNED, false},
+	{CS_HEAD "-----BEGIN PGP SIGNATURE-----\nComment: pay now\n\niQE=\n"
+	 "-----END PGP SIGNATURE-----\n", 1, PGP_KIND_INLINE_SIGNED, false},
+	{CS_HEAD "-----END PGP SIGNATURE-----\n", 1, PGP_KIND_INLINE_SIGNED, false},
+	{ENC, 1, PGP_KIND_INLINE_ENCRYPTED, true},
+	{"Hello\n" ENC "Bye\n", 1, PGP_KIND_INLINE_ENCRYPTED, false},
+	{"-----BEGIN PGP MESSAGE-----\nhQE=\n", 0, PGP_KIND_NONE, false}, /* unterminated */
+	/* markers count only at a line start: a quoted block is text */
+	{"> -----BEGIN PGP MESSAGE-----\n> hQE=\n> -----END PGP MESSAGE-----\n", 0, PGP_KIND_NONE,
+	 false},
+	{"-----BEGIN PGP MESSAGE----- trailing\nhQE=\n-----END PGP MESSAGE-----\n", 0,
+	 PGP_KIND_NONE, false},
+};
+
+static void inline_splitter(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(inline_cases) / sizeof(inline_cases[0]); i++) {
+		struct pgp_armor_span sp;
+		const char *t = inline_cases[i].text;
+		print_message("case %zu\n", i);
+		assert_int_equal(pgp_inline_find(t, strlen(t), &sp), inline_cases[i].found);
+		if (inline_cases[i].found == 0)
+			continue;
+		assert_int_equal(sp.kind, inline_cases[i].kind);
+		assert_int_equal(sp.whole, inline_cases[i].whole);
+		assert_true(sp.start < sp.end && sp.end <= strlen(t));
+		assert_memory_equal(t + sp.start, "-----BEGIN PGP ", 15);
+	}
+}
+
 static void uid_addresses(void **state)
 {
 	(void)state;
@@ -519,18 +570,28 @@ static void we_read_what_gpg_sends(void **state)
 	sg_free(&armored);
 	armored = (char *)slurp(out, &alen);
 	char *inl = sg_malloc(alen + 256);
+	/* text around the block: mixed content, left as it came and never decrypted (EFAIL) */
 	int n = snprintf(inl, alen + 256, "From: bob@openpgp.example\r\nSubject: inline\r\n"
 	                 "Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n%s\r\nBye\r\n",
 	                 armored);
 	assert_int_equal(pgp_decrypt_verify(ctx, inl, (size_t)n, &r, &err), 0);
 	assert_int_equal(r.kind, PGP_KIND_INLINE_ENCRYPTED);
-	assert_true(r.decrypted);
+	assert_true(r.mixed && r.encrypted);
+	assert_false(r.decrypted);
+	assert_int_equal(r.nsigs, 0);
+	assert_null(r.content);
+	pgp_in_result_free(&r);
+	/* the block as the whole body (white space aside): opened */
+	n = snprintf(inl, alen + 256, "From: bob@openpgp.example\r\nSubject: inline\r\n"
+	             "Content-Type: text/plain; charset=utf-8\r\n\r\n\r\n%s\r\n \r\n", armored);
+	assert_int_equal(pgp_decrypt_verify(ctx, inl, (size_t)n, &r, &err), 0);
+	assert_int_equal(r.kind, PGP_KIND_INLINE_ENCRYPTED);
+	assert_true(r.decrypted && !r.mixed);
 	assert_int_equal(r.nsigs, 1);
 	assert_int_equal(r.sigs[0].status, PGP_SIG_VALID);
 	assert_non_null(r.content);
 	assert_null(strstr(r.content, "Subject:"));
 	assert_non_null(strstr(r.content, "Hallo Gateway, gr=C3=BC=C3=9Fe!"));
-	assert_non_null(strstr(r.content, "Bye"));
 	assert_null(strstr(r.content, "BEGIN PGP"));
 	pgp_in_result_free(&r);
 	sg_free(&inl);
@@ -678,9 +739,17 @@ static void gmime_inline_with_passphrase(void **state)
 	char *msg = (char *)corpus_file("gmime-tests/pgp/encrypted-message.txt", &len);
 	struct pgp_in_result r;
 	const char *err = NULL;
+	/* the file keeps an e-mail signature below the block: mixed, not opened */
 	assert_int_equal(pgp_decrypt_verify(ctx, msg, len, &r, &err), 0);
 	assert_int_equal(r.kind, PGP_KIND_INLINE_ENCRYPTED);
-	assert_true(r.decrypted && r.integrity_ok);
+	assert_true(r.mixed && !r.decrypted && r.content == NULL);
+	pgp_in_result_free(&r);
+	/* without it the block is the whole body */
+	char *sig = strstr(msg, "-----END PGP MESSAGE-----");
+	assert_non_null(sig);
+	size_t cut = (size_t)(sig - msg) + strlen("-----END PGP MESSAGE-----\n");
+	assert_int_equal(pgp_decrypt_verify(ctx, msg, cut, &r, &err), 0);
+	assert_true(r.decrypted && r.integrity_ok && !r.mixed);
 	assert_non_null(strstr(r.content, "This is the message body."));
 	pgp_in_result_free(&r);
 	sg_free(&msg);
@@ -763,6 +832,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uid_addresses),
+		cmocka_unit_test(inline_splitter),
 		cmocka_unit_test(import_verdicts),
 		cmocka_unit_test(import_several_and_garbage),
 		cmocka_unit_test_setup_teardown(gpg_reads_what_we_send, setup, teardown),

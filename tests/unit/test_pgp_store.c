@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #define FPR_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 #define FPR_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
@@ -166,12 +167,99 @@ static void autocrypt_learning(void **state)
 	assert_int_equal(count, 0);
 }
 
+/* Issue 21: a learned key never outranks a trusted one, whichever came first; provenance
+ * survives a round trip; an admin's accept confirms a learned key. */
+static void provenance_and_rank(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	enum store_pgp_learn res;
+	struct store_pgp_key k;
+	int64_t p = user(fx->st, "partner@other.test");
+	const unsigned char kd[] = "KEYDATA";
+	assert_int_equal(store_pgp_learn_autocrypt(fx->st, p, FPR_A, kd, 7, 0, &res, &err), 0);
+	assert_int_equal(res, STORE_PGP_LEARNED);
+	assert_int_equal(store_pgp_find_active(fx->st, "partner@other.test", &k, &err), 1);
+	assert_false(store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+	add(fx->st, p, FPR_B, STORE_PGP_PORTAL, NULL); /* the partner uploads a key later */
+	assert_int_equal(store_pgp_find_active(fx->st, "partner@other.test", &k, &err), 1);
+	assert_string_equal(k.fingerprint, FPR_B);
+	assert_int_equal(k.source, STORE_PGP_PORTAL);
+	assert_true(store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+	/* found by key id (the last 16 digits), for any address; never a LIKE pattern */
+	struct store_pgp_key *keys = NULL;
+	size_t n = 0;
+	assert_int_equal(store_pgp_list_keyid(fx->st, "bbbbbbbbbbbbbbbb", &keys, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(keys[0].fingerprint, FPR_B);
+	store_pgp_list_free(&keys, n);
+	assert_int_equal(store_pgp_list_keyid(fx->st, "%%%%%%%%%%%%%%%%", &keys, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* a pending learned key an admin accepts counts as confirmed */
+	int64_t q = user(fx->st, "other@other.test");
+	add(fx->st, q, FPR_C, STORE_PGP_IMPORTED, NULL);
+	assert_int_equal(store_pgp_learn_autocrypt(fx->st, q, FPR_A, kd, 7, 0, &res, &err), 0);
+	assert_int_equal(res, STORE_PGP_PENDING_CHANGE);
+	size_t count = 0;
+	assert_int_equal(store_pgp_accept(fx->st, "other@other.test", &count, &err), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_pgp_find_active(fx->st, "other@other.test", &k, &err), 1);
+	assert_string_equal(k.fingerprint, FPR_A);
+	assert_true(k.confirmed > 0 && store_pgp_key_trusted(&k));
+	store_pgp_key_clear(&k);
+}
+
+/* Schema 7 on an instance made before it: the rows survive with their source, nobody's
+ * learned key is confirmed, and the trusted key of an address ranks first at once. The store
+ * is taken back to version 6 (later migrations' tables dropped too), so 7 and 8 run again. */
+static void migration_keeps_rows(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	int64_t p = user(fx->st, "partner@other.test");
+	store_close(&fx->st);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/store.db", fx->dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	         "DROP TABLE pgp_keys; CREATE TABLE pgp_keys (id INTEGER PRIMARY KEY, user_id "
+	         "INTEGER NOT NULL, fingerprint TEXT NOT NULL, keydata BLOB NOT NULL, sealed BLOB, "
+	         "source TEXT NOT NULL, status TEXT NOT NULL, expires INTEGER NOT NULL DEFAULT 0, "
+	         "created INTEGER NOT NULL, UNIQUE (user_id, fingerprint));"
+	         "INSERT INTO pgp_keys VALUES (1, %lld, '%s', x'00', NULL, 'imported', 'active', 0, 10);"
+	         "INSERT INTO pgp_keys VALUES (2, %lld, '%s', x'00', NULL, 'autocrypt', 'active', 0, 20);"
+	         "DROP TABLE portal_reset_codes; PRAGMA user_version = 6;", (long long)p, FPR_A,
+	         (long long)p, FPR_B);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	fx->st = store_open("sqlite:store.db", fx->dir, &err);
+	assert_non_null(fx->st);
+	assert_true(store_schema_version(fx->st) >= 8);
+	struct store_pgp_key *keys = NULL;
+	size_t n = 0;
+	assert_int_equal(store_pgp_list(fx->st, "partner@other.test", &keys, &n, &err), 0);
+	assert_int_equal(n, 2);
+	/* the newer learned key no longer ranks first */
+	assert_string_equal(keys[0].fingerprint, FPR_A);
+	assert_true(store_pgp_key_trusted(&keys[0]));
+	assert_int_equal(keys[1].source, STORE_PGP_AUTOCRYPT);
+	assert_false(store_pgp_key_trusted(&keys[1]));
+	store_pgp_list_free(&keys, n);
+	add(fx->st, p, FPR_C, STORE_PGP_PORTAL, NULL); /* the new CHECK takes 'portal' */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(add_list_find_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(secrets_and_channel, setup, teardown),
 		cmocka_unit_test_setup_teardown(autocrypt_learning, setup, teardown),
+		cmocka_unit_test_setup_teardown(provenance_and_rank, setup, teardown),
+		cmocka_unit_test_setup_teardown(migration_keeps_rows, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,10 @@
 
 #include "core/sg_buf.h"
 #include "core/sg_mem.h"
+#include "core/sg_net.h"
 #include "core/sg_str.h"
 #include "portal/portal.h"
+#include "portal/portal_priv.h"
 #include "queue/held.h"
 #include "store/store.h"
 
@@ -192,6 +194,85 @@ static void secrets(void **state)
 	assert_false(portal_auth_equal("", ""));
 }
 
+/* Throttling: 5 free attempts on each key, then waits of 60 s doubling to at most 300 s,
+ * a fresh count a day after the last one; a refused attempt counts nothing. */
+static void throttle_table(struct store *st)
+{
+	const struct store_throttle_policy p = {5, 60, 300, 86400};
+	const char *both[] = {"ip:1", "acct:p@x.test"}, *other[] = {"ip:2", "acct:p@x.test"};
+	const char *err;
+	time_t wait;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(store_portal_throttle_reserve(st, both, 2, 100, &p, &wait, &err), 0);
+		assert_int_equal(wait, 0);
+	}
+	assert_int_equal(store_portal_throttle_reserve(st, both, 2, 100, &p, &wait, &err), 0);
+	assert_int_equal(wait, 60); /* the 5th attempt makes the 6th wait */
+	assert_int_equal(store_portal_throttle_reserve(st, other, 2, 130, &p, &wait, &err), 1);
+	assert_int_equal(wait, 30); /* the account waits for any client; ip:2 counted nothing */
+	assert_int_equal(store_portal_throttle_reserve(st, other + 0, 1, 130, &p, &wait, &err), 0);
+	assert_int_equal(wait, 0);
+	assert_int_equal(store_portal_throttle_reserve(st, both, 2, 160, &p, &wait, &err), 0);
+	assert_int_equal(wait, 120); /* doubled */
+	for (time_t t = 280, w = 240; w <= 300; t += w, w *= 2) {
+		assert_int_equal(store_portal_throttle_reserve(st, both, 2, t, &p, &wait, &err), 0);
+		assert_int_equal(wait, w);
+	}
+	assert_int_equal(store_portal_throttle_reserve(st, both, 2, 520, &p, &wait, &err), 0);
+	assert_int_equal(wait, 300); /* at most max_delay_s */
+	/* A success resets the account's count but never shortens its running wait. */
+	assert_int_equal(store_portal_throttle_succeeded(st, "acct:p@x.test", true, &err), 0);
+	assert_int_equal(store_portal_throttle_reserve(st, both + 1, 1, 819, &p, &wait, &err), 1);
+	assert_int_equal(store_portal_throttle_reserve(st, both + 1, 1, 820, &p, &wait, &err), 0);
+	assert_int_equal(wait, 0);
+	/* Quiet for a day: a fresh count; expire deletes what is older than that. */
+	assert_int_equal(store_portal_throttle_reserve(st, both, 2, 820 + 86400, &p, &wait, &err), 0);
+	assert_int_equal(wait, 0);
+	assert_int_equal(store_portal_throttle_expire(st, 821, &err), 0);
+	for (int i = 0; i < 4; i++) /* ip:2's attempt at 130 is gone: four more are free */
+		assert_int_equal(store_portal_throttle_reserve(st, other, 1, 900, &p, &wait, &err), 0);
+	assert_int_equal(wait, 0);
+}
+
+/* X-Forwarded-For as read from a trusted proxy (10.0.0.0/8 and 192.0.2.1 trusted): the
+ * rightmost hop that is not a trusted proxy; a hop that is not an address stops the walk. */
+static void forwarded_client(void **state)
+{
+	(void)state;
+	const char *err;
+	size_t n;
+	struct sg_cidr *proxies = sg_cidr_list_parse("10.0.0.0/8, 192.0.2.1", &n, &err);
+	assert_non_null(proxies);
+	static const struct {
+		const char *lines[3], *want;
+	} cases[] = {
+		{{NULL}, "10.0.0.1"},
+		{{"198.51.100.7"}, "198.51.100.7"},
+		{{" 203.0.113.9 , 198.51.100.7 "}, "198.51.100.7"},       /* the left hop is the client's */
+		{{"198.51.100.7, 10.1.2.3, 192.0.2.1"}, "198.51.100.7"},  /* through two proxies */
+		{{"203.0.113.9", "198.51.100.7"}, "198.51.100.7"},        /* the last line is the proxy's */
+		{{"198.51.100.7", "10.9.9.9"}, "198.51.100.7"},
+		{{"2001:DB8::1"}, "2001:db8::1"},                         /* one spelling per address */
+		{{"::ffff:198.51.100.7"}, "198.51.100.7"},
+		{{"198.51.100.7, unknown"}, "10.0.0.1"},                  /* not an address: the peer */
+		{{"198.51.100.7, 10.1.2.3, junk"}, "10.0.0.1"},
+		{{"junk, 10.1.2.3"}, "10.1.2.3"},                         /* the last trusted hop */
+		{{"198.51.100.7:443"}, "10.0.0.1"},
+		{{""}, "10.0.0.1"},
+		{{"198.51.100.7,"}, "10.0.0.1"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dst[64] = "10.0.0.1";
+		size_t nl = 0;
+		while (nl < 3 && cases[i].lines[nl] != NULL)
+			nl++;
+		portal_client_forwarded(proxies, n, cases[i].lines, nl, dst, sizeof(dst));
+		if (strcmp(dst, cases[i].want) != 0)
+			fail_msg("case %zu: %s, want %s", i, dst, cases[i].want);
+	}
+	sg_free(&proxies);
+}
+
 static void store_tables(void **state)
 {
 	(void)state;
@@ -209,26 +290,12 @@ static void store_tables(void **state)
 	assert_int_equal(store_portal_account_get(st, "p@X.test", &a, &err), 1);
 	assert_int_equal(a.otp_expires, 1000 + 30 * 86400);
 	assert_int_equal(a.registered, 0);
-	assert_int_equal(store_portal_otp_failed(st, a.user_id, &err), 0);
 	assert_int_equal(store_portal_register(st, a.user_id, "$argon2id$x", 2000, &err), 0);
 	assert_int_equal(store_portal_account_get(st, "p@x.test", &a, &err), 1);
 	assert_string_equal(a.otp_hash, "");
 	assert_int_equal(a.registered, 2000);
 	assert_int_equal(store_portal_account_get(st, "q@x.test", &a, &err), 0);
-	/* Throttling: the 5th failure locks for lock_s; then the count starts again. */
-	bool locked = false;
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(store_portal_throttle_fail(st, "ip:1", 100, 5, 900, &locked, &err), 0);
-		assert_false(locked);
-	}
-	assert_int_equal(store_portal_throttle_fail(st, "ip:1", 100, 5, 900, &locked, &err), 0);
-	assert_true(locked);
-	store_portal_throttle_locked(st, "ip:1", 999, &locked, &err);
-	assert_true(locked);
-	store_portal_throttle_locked(st, "ip:1", 1000, &locked, &err);
-	assert_false(locked);
-	store_portal_throttle_fail(st, "ip:1", 1001, 5, 900, &locked, &err);
-	assert_false(locked);
+	throttle_table(st);
 	/* Sessions and their expiry. */
 	struct store_portal_session s = {.user_id = 7, .stage = 2, .created = 10, .last_seen = 20};
 	sg_strlcpy(s.id_hash, "h1", sizeof(s.id_hash));
@@ -268,6 +335,7 @@ int main(void)
 		cmocka_unit_test(escaping_and_templates), cmocka_unit_test(language_choice),
 		cmocka_unit_test(escaping_invalid_utf8),
 		cmocka_unit_test(secrets),               cmocka_unit_test(store_tables),
+		cmocka_unit_test(forwarded_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

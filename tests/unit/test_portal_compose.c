@@ -12,6 +12,7 @@
 #include "core/sg_str.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 #include "policy/policy.h"
 #include "portal/portal.h"
@@ -26,6 +27,7 @@
 static char dir[64];
 static struct store *st;
 static struct ca *ca;
+static struct keystore *ks;
 static struct keystore_key *alice_key;
 static unsigned char *alice_der;
 static size_t alice_len;
@@ -36,7 +38,8 @@ static int setup(void **state)
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-compose-XXXXXX");
 	if (mkdtemp(dir) == NULL || (st = store_open("sqlite:t.db", dir, &err)) == NULL ||
-	    ca_init_create(dir, "Acme", &err) < 0 || ca_open(dir, &ca, &err) < 0 ||
+	    unit_keystore_new(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
+	    ca_open(dir, ks, &ca, &err) < 0 ||
 	    keystore_key_generate(KEYSTORE_KEY_P256, &alice_key, &err) < 0 ||
 	    ca_issue(ca, "alice@example.com", "Alice", alice_key, 30, &alice_der, &alice_len, &err) < 0)
 		return -1;
@@ -60,6 +63,7 @@ static int teardown(void **state)
 	keystore_key_free(&alice_key);
 	sg_free(&alice_der);
 	ca_close(&ca);
+	keystore_close(&ks);
 	store_close(&st);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -76,10 +76,8 @@ static int become_in_child(const struct sandbox_account *a)
 		return 3;
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return 4;
-#if !defined(__SANITIZE_ADDRESS__)
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return 6;
-#endif
 	gid_t groups[4];
 	int n = getgroups(4, groups);
 	if (n != 1 || groups[0] != a->gid)

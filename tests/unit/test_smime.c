@@ -12,8 +12,11 @@
 #include "core/sg_time.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "unit_keystore.h"
 #include "crypto/smime.h"
 
+#include <openssl/cms.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,7 @@ struct user {
 
 static char dir[64];
 static struct ca *ca;
+static struct keystore *ks;
 static struct user alice, bob, carol, eve_ec;
 static struct smime_trust *trust;
 
@@ -59,7 +63,8 @@ static int setup(void **state)
 	(void)state;
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-smime-XXXXXX");
-	if (mkdtemp(dir) == NULL || ca_init_create(dir, "Acme", &err) < 0 || ca_open(dir, &ca, &err) < 0)
+	if (mkdtemp(dir) == NULL || unit_keystore_new(dir, &ks) < 0 ||
+	    ca_init_create(dir, "Acme", ks, &err) < 0 || ca_open(dir, ks, &ca, &err) < 0)
 		return -1;
 	make_user(&alice, "alice@example.test", KEYSTORE_KEY_RSA3072);
 	make_user(&bob, "bob@partner.test", KEYSTORE_KEY_RSA3072);
@@ -80,6 +85,7 @@ static int teardown(void **state)
 	free_user(&eve_ec);
 	smime_trust_free(&trust);
 	ca_close(&ca);
+	keystore_close(&ks);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
@@ -134,6 +140,112 @@ static void encrypt_to_two_each_decrypts_byte_exact(void **state)
 	sg_free(&rids);
 	sg_free(&enc);
 	assert_int_equal(smime_encrypt(to, 0, entity, strlen(entity), 0, &enc, &len, &err), -1);
+}
+
+/* SMIMECapabilities that name AES-256-GCM, RSAES-OAEP (SHA-256, MGF1-SHA-256), AES-256-CBC */
+static const unsigned char caps_oaep[] = {
+	0x30, 0x54, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2e,
+	0x30, 0x38, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07, 0x30, 0x2b,
+	0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+	0xa1, 0x1a, 0x30, 0x18, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08,
+	0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x30, 0x0b,
+	0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a};
+
+static CMS_ContentInfo *read_cms(const char *msg, size_t len)
+{
+	BIO *b = BIO_new_mem_buf(msg, (int)len);
+	CMS_ContentInfo *cms = SMIME_read_CMS(b, NULL);
+	BIO_free(b);
+	assert_non_null(cms);
+	return cms;
+}
+
+/* The key-encryption algorithm of u's RecipientInfo in msg, with its OAEP hash in *hash_r. */
+static int ktri_alg(const char *msg, size_t len, const struct user *u, int *hash_r)
+{
+	CMS_ContentInfo *cms = read_cms(msg, len);
+	const unsigned char *p = u->der;
+	X509 *x = d2i_X509(NULL, &p, (long)u->len);
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	int nid = NID_undef;
+	*hash_r = NID_undef;
+	for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+		X509_ALGOR *alg = NULL;
+		if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS ||
+		    CMS_RecipientInfo_ktri_cert_cmp(ri, x) != 0 ||
+		    CMS_RecipientInfo_ktri_get0_algs(ri, NULL, NULL, &alg) != 1)
+			continue;
+		nid = OBJ_obj2nid(alg->algorithm);
+		RSA_OAEP_PARAMS *op = nid == NID_rsaesOaep
+		                    ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_OAEP_PARAMS),
+		                                                alg->parameter)
+		                    : NULL;
+		if (op != NULL && op->hashFunc != NULL)
+			*hash_r = OBJ_obj2nid(op->hashFunc->algorithm);
+		RSA_OAEP_PARAMS_free(op);
+	}
+	X509_free(x);
+	CMS_ContentInfo_free(cms);
+	return nid;
+}
+
+static void oaep_only_for_partners_who_name_it(void **state)
+{
+	(void)state;
+	struct smime_recipient to[] = {
+		{{alice.der, alice.len}, {caps_oaep, sizeof(caps_oaep)}},
+		{{bob.der, bob.len}, {NULL, 0}},
+		{{eve_ec.der, eve_ec.len}, {caps_oaep, sizeof(caps_oaep)}}, /* EC: key agreement */
+	};
+	char *enc = NULL;
+	size_t len = 0;
+	const char *err;
+	int hash;
+	assert_int_equal(smime_encrypt_to(to, 3, entity, strlen(entity), 0, &enc, &len, &err), 0);
+	assert_int_equal(ktri_alg(enc, len, &alice, &hash), NID_rsaesOaep);
+	assert_int_equal(hash, NID_sha256);
+	assert_int_equal(ktri_alg(enc, len, &bob, &hash), NID_rsaEncryption);
+	decrypt_ok(&alice, enc, len, entity);
+	decrypt_ok(&bob, enc, len, entity);
+	decrypt_ok(&eve_ec, enc, len, entity);
+	sg_free(&enc);
+}
+
+/* A key block that does not open must not fail otherwise than damaged content (no padding
+ * oracle): OpenSSL goes on with a random content key, so now and then (CBC padding, about 1 in
+ * 256) garbage comes out instead of an error. An early "cannot decrypt the key" never does. */
+static void damaged_key_block_goes_on_with_a_random_key(void **state)
+{
+	(void)state;
+	struct smime_der to = {alice.der, alice.len};
+	const char *err;
+	char *enc = NULL;
+	size_t len = 0;
+	assert_int_equal(smime_encrypt(&to, 1, "x\r\n", 3, 0, &enc, &len, &err), 0);
+	CMS_ContentInfo *cms = read_cms(enc, len);
+	unsigned char *der = NULL;
+	int n = i2d_CMS_ContentInfo(cms, &der);
+	CMS_ContentInfo_free(cms);
+	assert_true(n > 0);
+	/* the RSA-3072 encryptedKey: OCTET STRING of 384 bytes */
+	unsigned char *ek = memmem(der, (size_t)n, "\x04\x82\x01\x80", 4);
+	assert_non_null(ek);
+	ek[4 + 100] ^= 0x55;
+	int tries = 0, garbage = 0;
+	for (; tries < 5000 && !garbage; tries++) {
+		char *out = NULL;
+		size_t out_len = 0;
+		garbage = smime_decrypt(&to, alice.key, (const char *)der, (size_t)n, &out, &out_len,
+		                        &err) == 0;
+		if (garbage)
+			assert_false(out_len == 3 && memcmp(out, "x\r\n", 3) == 0);
+		sg_free(&out);
+	}
+	if (!garbage)
+		fail_msg("5000 decryptions with a damaged key block all failed early: padding oracle");
+	OPENSSL_free(der);
+	sg_free(&enc);
 }
 
 static void lf_input_is_encrypted_as_crlf(void **state)
@@ -538,6 +650,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(encrypt_to_two_each_decrypts_byte_exact),
 		cmocka_unit_test(lf_input_is_encrypted_as_crlf),
+		cmocka_unit_test(oaep_only_for_partners_who_name_it),
+		cmocka_unit_test(damaged_key_block_goes_on_with_a_random_key),
 		cmocka_unit_test(gcm_and_ec_round_trips),
 		cmocka_unit_test(sign_then_verify_valid_with_signer_and_caps),
 		cmocka_unit_test(tampered_is_invalid_and_unknown_ca_untrusted),
