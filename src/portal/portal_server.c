@@ -1,7 +1,8 @@
 /* portal_server.c: libmicrohttpd underneath the portal: one daemon per inherited listening
  * socket, all requests on one internal thread (so the store is never used concurrently), the
  * body collected up to SG_HTTP_BODY_MAX (more only for a logged-in partner's message: see
- * portal_compose_body_max), and the security headers put on every response. */
+ * portal_compose_body_max; portal_upload.c keeps it and counts its memory), and the security
+ * headers put on every response. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -18,8 +19,7 @@
 #define CONNECTION_MEMORY (64 * 1024) /* MHD's per-connection pool: caps request headers */
 
 struct conn_state {
-	struct sg_buf body;
-	bool too_big;
+	struct portal_body body;
 };
 
 const char *portal_server_header(struct portal_req *req, const char *name)
@@ -85,15 +85,17 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
                                 const char *url, const char *method, struct conn_state *cs)
 {
 	struct portal_req req = {.ctx = ctx, .conn = c, .method = method, .path = url,
-	                         .body = cs->body.data != NULL ? cs->body.data : "",
-	                         .body_len = cs->body.len, .too_big = cs->too_big,
-	                         .now = sg_wall()};
+	                         .too_big = cs->body.too_big, .now = sg_wall()};
+	req.body = portal_upload_body(&cs->body, &req.body_len);
+	req.busy = cs->body.busy;
 	portal_client_address(ctx, c, req.client, sizeof(req.client));
 	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
 	/* The compose page may show a long message text again, escaped. */
 	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);
 	portal_pages_handle(&req, &resp);
 	portal_form_clear(&req.form);
+	portal_upload_free(&cs->body); /* its memory goes back to the budget before the reply */
+	portal_conns_replying(c);
 	enum MHD_Result rc = send_resp(c, ctx, &resp);
 	sg_buf_free(&resp.body);
 	return rc;
@@ -111,15 +113,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t big = strcmp(method, MHD_HTTP_METHOD_POST) == 0
 		                 ? portal_compose_body_max(cls, url, conn_cookie(c, "sg_session"))
 		                 : 0;
-		sg_buf_init(&cs->body, big > 0 ? big : SG_HTTP_BODY_MAX);
+		portal_upload_start(cls, &cs->body, big > 0 ? big : SG_HTTP_BODY_MAX, big > 0);
 		*con_cls = cs;
+		portal_conns_headers_done(c);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!cs->too_big && sg_buf_append(&cs->body, upload_data, *upload_data_size) < 0) {
-			cs->too_big = true; /* keep reading so the 413 page reaches the client */
-			sg_buf_free_secret(&cs->body);
-		}
+		portal_upload_add(&cs->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -129,11 +129,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls, (void)c, (void)toe;
+	(void)cls, (void)toe;
+	portal_conns_request_done(c);
 	struct conn_state *cs = *con_cls;
 	if (cs == NULL)
 		return;
-	sg_buf_free_secret(&cs->body); /* passwords travel in bodies */
+	portal_upload_free(&cs->body);
 	sg_free(&cs);
 	*con_cls = NULL;
 }
@@ -163,6 +164,7 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, portal_conns_notify, ctx->conns,
 	    MHD_OPTION_ARRAY, ctx->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
 }
 
@@ -183,8 +185,10 @@ int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const
 		*error_r = "cannot start the HTTP server (see the log)";
 		return -1;
 	}
-	while (!daemon_stop_requested)
+	while (!daemon_stop_requested) {
 		poll(NULL, 0, 200);
+		portal_conns_reap(ctx->conns, sg_mono_ms());
+	}
 	MHD_stop_daemon(d);
 	return 0;
 }
