@@ -2,7 +2,8 @@
  * socket (handed back untouched when the portal stops: it is the master's), its and GnuTLS's
  * messages in our log, requests on a pool of portal.threads threads, the
  * body collected up to SG_HTTP_BODY_MAX (more only for a logged-in partner's message: see
- * portal_compose_body_max), and the security headers put on every response. */
+ * portal_compose_body_max; portal_upload.c keeps it and counts its memory), and the security
+ * headers put on every response. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -23,8 +24,7 @@
 #define STOP_GRACE_MS 2000
 
 struct conn_state {
-	struct sg_buf body;
-	bool too_big;
+	struct portal_body body;
 };
 
 const char *portal_server_header(struct portal_req *req, const char *name)
@@ -90,15 +90,17 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
                                 const char *url, const char *method, struct conn_state *cs)
 {
 	struct portal_req req = {.ctx = ctx, .conn = c, .method = method, .path = url,
-	                         .body = cs->body.data != NULL ? cs->body.data : "",
-	                         .body_len = cs->body.len, .too_big = cs->too_big,
-	                         .now = sg_wall()};
+	                         .too_big = cs->body.too_big, .now = sg_wall()};
+	req.body = portal_upload_body(&cs->body, &req.body_len);
+	req.busy = cs->body.busy;
 	portal_client_address(ctx, c, req.client, sizeof(req.client));
 	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
 	/* The compose page may show a long message text again, escaped. */
 	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);
 	portal_pages_handle(&req, &resp);
 	portal_form_clear(&req.form);
+	portal_upload_free(&cs->body); /* its memory goes back to the budget before the reply */
+	portal_conns_replying(c);
 	enum MHD_Result rc = send_resp(c, ctx, &resp);
 	sg_buf_free(&resp.body);
 	return rc;
@@ -116,15 +118,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t big = strcmp(method, MHD_HTTP_METHOD_POST) == 0
 		                 ? portal_compose_body_max(cls, url, conn_cookie(c, "sg_session"))
 		                 : 0;
-		sg_buf_init(&cs->body, big > 0 ? big : SG_HTTP_BODY_MAX);
+		portal_upload_start(cls, &cs->body, big > 0 ? big : SG_HTTP_BODY_MAX, big > 0);
 		*con_cls = cs;
+		portal_conns_headers_done(c);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!cs->too_big && sg_buf_append(&cs->body, upload_data, *upload_data_size) < 0) {
-			cs->too_big = true; /* keep reading so the 413 page reaches the client */
-			sg_buf_free_secret(&cs->body);
-		}
+		portal_upload_add(&cs->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -134,11 +134,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls, (void)c, (void)toe;
+	(void)cls, (void)toe;
+	portal_conns_request_done(c);
 	struct conn_state *cs = *con_cls;
 	if (cs == NULL)
 		return;
-	sg_buf_free_secret(&cs->body); /* passwords travel in bodies */
+	portal_upload_free(&cs->body);
 	sg_free(&cs);
 	*con_cls = NULL;
 }
@@ -204,6 +205,7 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, portal_conns_notify, ctx->conns,
 	    MHD_OPTION_ARRAY, ctx->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
 }
 
@@ -236,13 +238,20 @@ static unsigned int open_connections(struct MHD_Daemon *d)
 	return info != NULL ? info->num_connections : 0;
 }
 
+/* Waits ms, then ends the connections past their request deadline. */
+static void serve_slice(struct portal_ctx *ctx, int ms)
+{
+	poll(NULL, 0, ms);
+	portal_conns_reap(ctx->conns, sg_mono_ms());
+}
+
 /* Serves until told to stop or retire; then stops accepting (the socket stays open for the
  * master and the next portal) and lets the requests in flight finish: on a retire, for as
  * long as a connection may idle; on a stop, briefly. */
 void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d)
 {
 	while (!daemon_leaving())
-		poll(NULL, 0, 200);
+		serve_slice(ctx, 200);
 	if (MHD_quiesce_daemon(d) == MHD_INVALID_SOCKET)
 		sg_warn("cannot stop accepting cleanly; the listening socket may be shut down");
 	sg_info("%s: waiting for %u connection(s)",
@@ -253,7 +262,7 @@ void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d)
 	while (open_connections(d) > 0 && sg_mono_ms() < (daemon_stop_requested ? stop_until : until)) {
 		if (!daemon_stop_requested)
 			stop_until = sg_mono_ms() + STOP_GRACE_MS;
-		poll(NULL, 0, 50);
+		serve_slice(ctx, 50);
 	}
 	atomic_store(&ctx->serving, false);
 	MHD_stop_daemon(d);
