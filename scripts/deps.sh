@@ -14,7 +14,7 @@ packages=(
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
-  libmicrohttpd-dev chromium wrk                              # portal, its browser tests, its benchmark
+  libmicrohttpd-dev libgnutls28-dev chromium wrk              # portal (GnuTLS: its log hook), its browser tests, its benchmark
 )
 
 missing=()

@@ -33,6 +33,8 @@ bool mime_info_is_pgp_mime(const struct mime_info *info);
 
 /* Initialises GMime once per process (thread-safe); every other mime_* call does it too. */
 void mime_init(void);
+/* Sends GLib's log messages (GMime, Pango) to our log (mime_init does it once). */
+void mime_glib_log_to_ours(void);
 /* Parses len bytes of a message. Returns 0 with *info_r filled, or -1 with *error_r when
  * the bytes are not a message at all (info_r is then empty but valid to free). */
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,

@@ -18,7 +18,11 @@
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
 
-static void mime_init_once(void) { g_mime_init(); }
+static void mime_init_once(void)
+{
+	mime_glib_log_to_ours();
+	g_mime_init();
+}
 
 void mime_init(void) { pthread_once(&mime_once, mime_init_once); }
 

@@ -114,11 +114,16 @@ int portal_main(struct role_ctx *ctx)
 	const char *err;
 	sg_info("browsers come by %s; %zu trusted proxy network(s)", pc.https ? "HTTPS" : "HTTP",
 	        pc.nproxies);
-	sg_info("ready: %zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
-	        pc.tls ? "on" : "off", pc.threads);
-	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
-	if (rc < 0)
+	struct MHD_Daemon *d = portal_server_start(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key,
+	                                           &err);
+	int rc = d != NULL ? 0 : -1;
+	if (d == NULL)
 		sg_error("%s", err);
+	else {
+		daemon_ready(ctx, "%zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
+		             pc.tls ? "on" : "off", pc.threads);
+		portal_server_serve(&pc, d);
+	}
 	if (key != NULL)
 		sg_free_secret(&key, strlen(key));
 	sg_free(&cert);

@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 struct settings;
 struct keystore;
@@ -37,6 +38,7 @@ struct portal_ctx {
 	char upload_dir[SG_PATH_MAX]; /* where messages being received wait (the spool's tmp/) */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
+	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -82,9 +84,12 @@ struct portal_resp {
 const char *portal_server_header(struct portal_req *req, const char *name);
 const char *portal_server_query(struct portal_req *req, const char *name);
 const char *portal_server_cookie(struct portal_req *req, const char *name);
-/* Runs the portal on the listening sockets until daemon_stop_requested. */
-int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
-                      const char *key_pem, const char **error_r);
+/* Starts serving on the listening sockets; NULL with *error_r if it cannot. */
+struct MHD_Daemon *portal_server_start(struct portal_ctx *ctx, const int *fds, size_t nfds,
+                                       const char *cert_pem, const char *key_pem,
+                                       const char **error_r);
+/* Serves until daemon_leaving(), lets requests in flight end, stops; the socket stays open. */
+void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d);
 
 /* portal_conns.c: total deadlines per request (headers, then headers and body), on top of
  * libmicrohttpd's idle timeout. The server hooks each connection's steps in; its main loop

@@ -1,5 +1,6 @@
 /* portal_server.c: libmicrohttpd underneath the portal: one daemon per inherited listening
- * socket, all requests on one internal thread (so the store is never used concurrently), the
+ * socket (handed back untouched when the portal stops: it is the master's), its and GnuTLS's
+ * messages in our log, requests on a pool of portal.threads threads, the
  * body collected up to SG_HTTP_BODY_MAX (more only for a logged-in partner's message: see
  * portal_compose_body_max; portal_upload.c keeps it and counts its memory), and the security
  * headers put on every response. */
@@ -11,12 +12,16 @@
 #include "core/sg_time.h"
 #include "daemon/daemon.h"
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define CONNECTION_TIMEOUT_S 30
 #define CONNECTION_MEMORY (64 * 1024) /* MHD's per-connection pool: caps request headers */
+#define STOP_GRACE_MS 2000
 
 struct conn_state {
 	struct portal_body body;
@@ -139,10 +144,45 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's messages (a TLS client that closes before its handshake, a failed
+ * accept) reach our log instead of bare lines on stderr. Once serving, a message concerns one
+ * client: routine on the Internet, so info; before, it is why the server does not start. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	const struct portal_ctx *ctx = cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	sg_log(atomic_load(&ctx->serving) ? SG_LOG_INFO : SG_LOG_ERROR, "libmicrohttpd: %s", line);
+}
+
+/* GnuTLS (under libmicrohttpd) prints nothing unless given a logger: its audit messages (a
+ * peer's bad record) are warnings; its debug log only with log.level = debug. */
+static void gnutls_audit(gnutls_session_t session, const char *text)
+{
+	(void)session;
+	sg_warn("GnuTLS: %.*s", (int)strcspn(text, "\r\n"), text);
+}
+
+static void gnutls_debug(int level, const char *text)
+{
+	sg_debug("GnuTLS[%d]: %.*s", level, (int)strcspn(text, "\r\n"), text);
+}
+
+static void gnutls_logs_to_ours(void)
+{
+	gnutls_global_set_audit_log_function(gnutls_audit);
+	gnutls_global_set_log_function(gnutls_debug);
+	gnutls_global_set_log_level(sg_log_enabled(SG_LOG_DEBUG) ? 2 : 0);
+}
+
 static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const char *cert,
                                        const char *key)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* MHD_USE_ITC lets MHD_quiesce_daemon hand the socket back: without it MHD_stop_daemon
+	 * shuts the socket down to wake its threads, and the socket is the master's, shared
+	 * with the portal that replaces this one (a SIGHUP left the port deaf). */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (ctx->tls)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem tls_opts[] = {
@@ -157,7 +197,8 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 		{MHD_OPTION_END, 0, NULL},
 	};
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_LISTEN_SOCKET, fd,
+	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ctx,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_ARRAY, ctx->threads > 1 ? pool_opts : &pool_opts[1],
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SG_HTTP_CONNECTIONS_MAX,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, ctx->per_client,
@@ -169,26 +210,60 @@ static struct MHD_Daemon *daemon_start(struct portal_ctx *ctx, int fd, const cha
 }
 
 /* One listening address (several would need a daemon each, sharing the pool size). */
-int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
-                      const char *key_pem, const char **error_r)
+struct MHD_Daemon *portal_server_start(struct portal_ctx *ctx, const int *fds, size_t nfds,
+                                       const char *cert_pem, const char *key_pem,
+                                       const char **error_r)
 {
 	if (nfds != 1) {
 		*error_r = "portal.listen: exactly one address is supported in this version";
-		return -1;
+		return NULL;
 	}
 	if (ctx->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		*error_r = "libmicrohttpd was built without TLS: set portal.tls = off behind a proxy";
-		return -1;
+		return NULL;
 	}
+	gnutls_logs_to_ours();
 	struct MHD_Daemon *d = daemon_start(ctx, fds[0], cert_pem, key_pem);
 	if (d == NULL) {
-		*error_r = "cannot start the HTTP server (see the log)";
-		return -1;
+		*error_r = "cannot start the HTTP server on the listening socket (see the log)";
+		return NULL;
 	}
-	while (!daemon_stop_requested) {
-		poll(NULL, 0, 200);
-		portal_conns_reap(ctx->conns, sg_mono_ms());
+	atomic_store(&ctx->serving, true);
+	return d;
+}
+
+static unsigned int open_connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : 0;
+}
+
+/* Waits ms, then ends the connections past their request deadline. */
+static void serve_slice(struct portal_ctx *ctx, int ms)
+{
+	poll(NULL, 0, ms);
+	portal_conns_reap(ctx->conns, sg_mono_ms());
+}
+
+/* Serves until told to stop or retire; then stops accepting (the socket stays open for the
+ * master and the next portal) and lets the requests in flight finish: on a retire, for as
+ * long as a connection may idle; on a stop, briefly. */
+void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d)
+{
+	while (!daemon_leaving())
+		serve_slice(ctx, 200);
+	if (MHD_quiesce_daemon(d) == MHD_INVALID_SOCKET)
+		sg_warn("cannot stop accepting cleanly; the listening socket may be shut down");
+	sg_info("%s: waiting for %u connection(s)",
+	        daemon_stop_requested ? "stopping" : "retiring, a new process serves",
+	        open_connections(d));
+	int64_t until = sg_mono_ms() + (CONNECTION_TIMEOUT_S + 1) * 1000;
+	int64_t stop_until = sg_mono_ms() + STOP_GRACE_MS;
+	while (open_connections(d) > 0 && sg_mono_ms() < (daemon_stop_requested ? stop_until : until)) {
+		if (!daemon_stop_requested)
+			stop_until = sg_mono_ms() + STOP_GRACE_MS;
+		serve_slice(ctx, 50);
 	}
+	atomic_store(&ctx->serving, false);
 	MHD_stop_daemon(d);
-	return 0;
 }

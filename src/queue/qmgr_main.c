@@ -116,7 +116,7 @@ int qmgr_main(struct role_ctx *ctx)
 	};
 	retry_policy_load(s, &qe.retry);
 	unsigned int workers = (unsigned int)settings_number(s, "queue.concurrency");
-	sg_info("queue manager started: spool %s, %u workers", spool_path, workers);
+	daemon_ready(ctx, "queue manager: spool %s, %u workers", spool_path, workers);
 	int rc = qmgr_loop_run(&qe, workers, (int)settings_number(s, "queue.scan_interval") * 1000);
 	policy_free(&qe.policy);
 	close_transform_env(&te);
