@@ -36,6 +36,10 @@
 #define SG_SEALED_KEY_MAX         (16 * 1024)       /* a sealed private key */
 #define SG_PKCS12_MAX             (1024 * 1024)     /* a .p12 / .pfx file */
 #define SG_SMIME_CAPS_MAX         4096              /* an SMIMECapabilities attribute */
+#define SG_CRL_FILE_MAX           (64L * 1024 * 1024) /* the instance CA's own CRL file */
+#define SG_CRL_FETCH_MAX          (8L * 1024 * 1024)  /* a partner CA's CRL fetched over HTTP */
+#define SG_OCSP_RESPONSE_MAX      (64 * 1024)       /* an OCSP response */
+#define SG_REVOCATION_TIMEOUT     5                 /* seconds for one CRL or OCSP fetch */
 
 /* LDAP certificate directory (ldap/) */
 #define SG_LDAP_PDU_MAX           (64 * 1024)  /* one request; Outlook's are under 1 KB */

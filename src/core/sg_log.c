@@ -2,6 +2,7 @@
  * children never interleave. */
 #include "core/sg_log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 static char log_ident[64] = "sealgate";
 static enum sg_log_level log_level = SG_LOG_INFO;
+static int log_fd = STDERR_FILENO;
 
 void sg_log_init(const char *role)
 {
@@ -25,6 +27,8 @@ void sg_log_init(const char *role)
 
 void sg_log_set_level(enum sg_log_level level) { log_level = level; }
 
+void sg_log_set_fd(int fd) { log_fd = fd; }
+
 bool sg_log_enabled(enum sg_log_level level) { return level >= log_level; }
 
 static const char *level_tag(enum sg_log_level level)
@@ -38,29 +42,69 @@ static const char *level_tag(enum sg_log_level level)
 	return "";
 }
 
+/* "TIME IDENT: TAG" at the start of line; returns its length (0 if it does not fit). */
+static size_t line_head(char *line, size_t size, const char *ident, enum sg_log_level level)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s", tm.tm_year + 1900,
+	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                 ts.tv_nsec / 1000000, ident, level_tag(level));
+	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+static void line_write(char *line, size_t len, size_t size)
+{
+	if (len > size - 2)
+		len = size - 2;
+	line[len++] = '\n';
+	ssize_t w = write(log_fd, line, len);
+	(void)w;
+}
+
 void sg_logv(enum sg_log_level level, const char *fmt, va_list ap)
 {
 	if (!sg_log_enabled(level))
 		return;
 	int saved = errno;
-	char line[2048];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s",
-	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	                 tm.tm_sec, ts.tv_nsec / 1000000, log_ident, level_tag(level));
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, len);
-	(void)w;
+	char line[SG_LOG_LINE_MAX];
+	size_t n = line_head(line, sizeof(line), log_ident, level);
+	errno = saved; /* for %m */
+	int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	line_write(line, n + (m < 0 ? 0 : (size_t)m), sizeof(line));
 	errno = saved;
+}
+
+bool sg_log_is_line(const char *text, size_t len)
+{
+	static const char shape[] = "0000-00-00T00:00:00.000Z sealgate";
+	if (len < sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == '0' ? !isdigit((unsigned char)text[i]) : text[i] != shape[i])
+			return false;
+	return true;
+}
+
+void sg_log_relay(const char *role, long pid, bool ours, const char *text, size_t len)
+{
+	char line[SG_LOG_LINE_MAX];
+	size_t n = 0;
+	if (!ours || !sg_log_is_line(text, len)) {
+		char ident[64];
+		snprintf(ident, sizeof(ident), "sealgate/%.40s[%ld]", role, pid);
+		n = line_head(line, sizeof(line), ident, SG_LOG_INFO);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "stderr: ");
+	}
+	size_t room = sizeof(line) - n - 2;
+	size_t take = len < room ? len : room;
+	memcpy(line + n, text, take);
+	for (size_t i = n; i < n + take; i++)
+		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+			line[i] = '?';
+	line_write(line, n + take, sizeof(line));
 }
 
 void sg_log(enum sg_log_level level, const char *fmt, ...)
@@ -69,6 +113,17 @@ void sg_log(enum sg_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	sg_logv(level, fmt, ap);
 	va_end(ap);
+}
+
+void sg_log_lines(enum sg_log_level level, const char *prefix, const char *text)
+{
+	while (text != NULL && *text != '\0') {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - text) : strlen(text);
+		if (len > 0)
+			sg_log(level, "%s%.*s", prefix, len > 1000 ? 1000 : (int)len, text);
+		text = nl != NULL ? nl + 1 : NULL;
+	}
 }
 
 void sg_fatal(const char *fmt, ...)

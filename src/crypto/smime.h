@@ -131,6 +131,12 @@ int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char
 int smime_trust_add_anchor_file(struct smime_trust *t, const char *path, const char **error_r);
 int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,
                         const char **error_r);
+/* The instance CA and the file of its CRL (gateway.ca_dir/crl.pem): a signer certificate it
+ * issued is checked against that CRL (X509_V_FLAG_CRL_CHECK), read again whenever the file
+ * changes, so that `sealgate cert revoke` takes effect on the next message. No file yet: nothing
+ * revoked. */
+int smime_trust_set_own_ca(struct smime_trust *t, const unsigned char *der, size_t len,
+                           const char *crl_path, const char **error_r);
 /* Verifies as of when instead of now (tests, and re-checking old mail). */
 void smime_trust_set_time(struct smime_trust *t, time_t when);
 void smime_trust_free(struct smime_trust **t);
@@ -141,8 +147,13 @@ enum smime_verdict {
 	SMIME_SIG_INVALID,   /* altered, broken, or signing time far from the Date header */
 	SMIME_SIG_UNTRUSTED, /* intact, but the signer does not chain to a trust anchor */
 	SMIME_SIG_WEAK,      /* intact and trusted, but SHA-1 (or weaker): not to be relied on */
+	SMIME_SIG_REVOKED,   /* intact, but the instance CA revoked the signer's certificate (an
+	                      * instance CA's CRL that cannot be read makes it untrusted) */
+	SMIME_SIG_OTHER_SIGNER, /* valid, but the certificate names another address than From */
+	SMIME_SIG_PARTIAL,   /* a signature covers only a part of what is delivered */
 };
-/* "valid", "invalid", "untrusted", "weak", "none". */
+/* "valid", "invalid", "untrusted", "weak", "none", "revoked", "valid-other-signer",
+ * "partial". */
 const char *smime_verdict_name(enum smime_verdict v);
 
 struct smime_verify_result {
@@ -164,5 +175,32 @@ struct smime_verify_result {
 int smime_verify(const struct smime_trust *t, const char *msg, size_t len,
                  struct smime_verify_result *r, const char **error_r);
 void smime_verify_result_free(struct smime_verify_result *r);
+/* RFC 8550 section 3: a valid signature is valid only for the address its certificate names
+ * (SAN rfc822Name or DN emailAddress). A valid verdict whose certificate does not name from
+ * (the From address; NULL or "" names none) becomes valid-other-signer. */
+void smime_verify_require_signer(struct smime_verify_result *r, const char *from);
+
+/* ---- revocation of partners' certificates before encrypting (smime_revoke.c) ---- */
+
+enum smime_rev_mode { SMIME_REV_OFF, SMIME_REV_SOFT, SMIME_REV_HARD };
+/* "off", "soft", "hard" (smime.revocation_check) → mode; -1 otherwise. */
+int smime_rev_mode_parse(const char *s, enum smime_rev_mode *mode_r);
+
+enum smime_rev_status {
+	SMIME_REV_GOOD,     /* a CRL or an OCSP responder says it is not revoked */
+	SMIME_REV_REVOKED,  /* a CRL or an OCSP responder says it is revoked */
+	SMIME_REV_UNKNOWN,  /* it names a CRL or a responder, and none gave a verifiable answer
+	                     * (or its issuer is no trust anchor here, so none could be verified) */
+	SMIME_REV_NO_INFO,  /* it names neither */
+};
+/* The revocation status of a certificate from its CRL distribution points (HTTP, the CRL
+ * at most SG_CRL_FETCH_MAX bytes) and its OCSP responder (AIA), each asked within
+ * SG_REVOCATION_TIMEOUT seconds; answers are verified against the issuer, found among t's
+ * anchors. Answers are kept per certificate (good until the CRL's or response's next update,
+ * at most an hour; revoked a day; unknown five minutes), so a responder that is down costs one
+ * timeout, not one per message. how (may be NULL) gets what was asked, for the log. */
+enum smime_rev_status smime_revocation_status(const struct smime_trust *t,
+                                              const unsigned char *der, size_t len,
+                                              char *how, size_t howsize);
 
 #endif

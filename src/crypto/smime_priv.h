@@ -31,4 +31,12 @@ BIO *smime_priv_mem_bio(const char *msg, size_t len);
  * content of a multipart/signed (or NULL). */
 struct CMS_ContentInfo_st *smime_priv_read(const char *msg, size_t len, BIO **content_r);
 
+/* smime_trust.c: the anchors as an OpenSSL store (owned by t). */
+X509_STORE *smime_priv_trust_store(const struct smime_trust *t);
+/* The issuer of x among t's anchors (a reference the caller frees), or NULL. */
+X509 *smime_priv_trust_issuer(const struct smime_trust *t, X509 *x);
+/* For a certificate the instance CA issued: 1 revoked by its CRL, -1 the CRL cannot tell
+ * (out of date, unreadable), each with *why_r; 0 not revoked, or not issued by it. */
+int smime_priv_trust_own_revoked(const struct smime_trust *t, X509 *signer, const char **why_r);
+
 #endif

@@ -1,82 +1,26 @@
 /* smime_verify.c: signature verdicts for inbound mail. Stricter than OpenSSL where Thunderbird
  * is: SHA-1 is "weak", not valid, and a signing time far from the Date header is invalid
  * (corpus/thunderbird-smime/EXPECTED.tsv). Untrusted means intact but not chained to an anchor:
- * the math is checked first without the chain, so a forged and an unknown signer differ. */
+ * the math is checked first without the chain, so a forged and an unknown signer differ. A
+ * certificate the instance CA revoked is "revoked"; one that does not name the From address is
+ * "valid-other-signer" (smime_verify_require_signer, RFC 8550 section 3). */
 #include "crypto/smime.h"
 #include "crypto/smime_priv.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
-#include <errno.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <string.h>
-#include <unistd.h>
 
 #define DATE_SKEW_MAX (60 * 60) /* signing time vs Date: header, seconds */
 #define DATE_LINE_MAX 200
 
-struct smime_trust {
-	X509_STORE *store;
-};
-
-struct smime_trust *smime_trust_new(bool system_store)
-{
-	struct smime_trust *t = sg_calloc(1, sizeof(*t));
-	t->store = X509_STORE_new();
-	if (t->store == NULL)
-		sg_free(&t);
-	else if (system_store && X509_STORE_set_default_paths(t->store) != 1)
-		ERR_clear_error(); /* no system store: only our anchors */
-	return t;
-}
-
-void smime_trust_set_time(struct smime_trust *t, time_t when)
-{
-	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(t->store), when);
-}
-
-int smime_trust_add_pem_file(struct smime_trust *t, const char *path, const char **error_r)
-{
-	if (X509_STORE_load_file(t->store, path) == 1)
-		return 0;
-	ERR_clear_error();
-	*error_r = "cannot read the trust anchor file (PEM certificates expected)";
-	return -1;
-}
-
-int smime_trust_add_anchor_file(struct smime_trust *t, const char *path, const char **error_r)
-{
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	return smime_trust_add_pem_file(t, path, error_r) < 0 ? -1 : 1;
-}
-
-int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t len,
-                        const char **error_r)
-{
-	X509 *x = smime_priv_x509(der, len);
-	int ok = x != NULL && X509_STORE_add_cert(t->store, x) == 1;
-	X509_free(x);
-	ERR_clear_error();
-	if (!ok)
-		*error_r = "trust anchor is not a readable certificate";
-	return ok ? 0 : -1;
-}
-
-void smime_trust_free(struct smime_trust **tp)
-{
-	if (*tp == NULL)
-		return;
-	X509_STORE_free((*tp)->store);
-	sg_free(tp);
-}
-
 static const char *const verdict_names[] = {
 	[SMIME_SIG_NONE] = "none",           [SMIME_SIG_VALID] = "valid",
 	[SMIME_SIG_INVALID] = "invalid",     [SMIME_SIG_UNTRUSTED] = "untrusted",
-	[SMIME_SIG_WEAK] = "weak",
+	[SMIME_SIG_WEAK] = "weak",           [SMIME_SIG_REVOKED] = "revoked",
+	[SMIME_SIG_OTHER_SIGNER] = "valid-other-signer", [SMIME_SIG_PARTIAL] = "partial",
 };
 
 const char *smime_verdict_name(enum smime_verdict v)
@@ -201,9 +145,24 @@ static int verify_pass(CMS_ContentInfo *cms, X509_STORE *store, const char *dc, 
 	return ok;
 }
 
+/* Whether the instance CA revoked a signer (1), or its CRL cannot tell (-1). */
+static int own_revoked(const struct smime_trust *t, CMS_ContentInfo *cms, const char **why_r)
+{
+	STACK_OF(X509) *signers = CMS_get0_signers(cms);
+	int worst = 0;
+	for (int i = 0; i < sk_X509_num(signers) && worst <= 0; i++) {
+		int rc = smime_priv_trust_own_revoked(t, sk_X509_value(signers, i), why_r);
+		worst = rc != 0 ? rc : worst;
+	}
+	sk_X509_free(signers);
+	return worst;
+}
+
 static void judge(CMS_ContentInfo *cms, const struct smime_trust *t, const char *dc,
                   size_t dclen, const char *msg, size_t len, struct smime_verify_result *r)
 {
+	int revoked;
+	const char *why = "";
 	BIO *out = BIO_new(BIO_s_mem());
 	bool intact = out != NULL &&
 	              verify_pass(cms, NULL, dc, dclen, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY, out);
@@ -220,9 +179,12 @@ static void judge(CMS_ContentInfo *cms, const struct smime_trust *t, const char 
 	if (!intact) {
 		r->verdict = SMIME_SIG_INVALID;
 		r->reason = "the message was altered after signing, or the signature is broken";
-	} else if (!verify_pass(cms, t->store, dc, dclen, CMS_BINARY, NULL)) {
+	} else if (!verify_pass(cms, smime_priv_trust_store(t), dc, dclen, CMS_BINARY, NULL)) {
 		r->verdict = SMIME_SIG_UNTRUSTED;
 		r->reason = "the signer's certificate is not issued by a trusted CA, or not valid now";
+	} else if ((revoked = own_revoked(t, cms, &why)) != 0) {
+		r->verdict = revoked > 0 ? SMIME_SIG_REVOKED : SMIME_SIG_UNTRUSTED;
+		r->reason = why;
 	} else if (weak) {
 		r->verdict = SMIME_SIG_WEAK;
 		r->reason = "signed with SHA-1, which can be forged";
@@ -259,4 +221,15 @@ int smime_verify(const struct smime_trust *t, const char *msg, size_t len,
 	BIO_free(content);
 	CMS_ContentInfo_free(cms);
 	return 0;
+}
+
+void smime_verify_require_signer(struct smime_verify_result *r, const char *from)
+{
+	if (r->verdict != SMIME_SIG_VALID)
+		return;
+	if (from != NULL && from[0] != '\0' && r->signer_der != NULL &&
+	    smime_cert_has_address(r->signer_der, r->signer_der_len, from))
+		return;
+	r->verdict = SMIME_SIG_OTHER_SIGNER;
+	r->reason = "the signer's certificate is for another address than the From address";
 }

@@ -1,6 +1,8 @@
 /* daemon.h: the master and its children. The master binds the listening sockets, then
  * re-executes the binary once per role (a fresh address space); a role's entry function
- * receives a role_ctx with the loaded settings and its inherited sockets. */
+ * receives a role_ctx with the loaded settings and its inherited sockets, and tells the master
+ * when it serves (daemon_ready): on SIGHUP the master retires the old child of a listening role
+ * only once its successor is ready, so the sockets never lack a process that accepts. */
 #ifndef SG_DAEMON_H
 #define SG_DAEMON_H
 
@@ -19,6 +21,9 @@ struct role_ctx {
 	struct settings *settings;
 	int listen_fds[ROLE_MAX_LISTEN]; /* inherited from the master, in smtp.listen order */
 	size_t n_listen_fds;
+	const char *listen_bound;        /* the listen setting the sockets were bound from */
+	struct settings *previous;       /* after a SIGHUP: the configuration before it, else NULL */
+	int status_fd;                   /* where daemon_ready tells the master, or -1 */
 };
 
 typedef int (*role_entry_fn)(struct role_ctx *ctx);
@@ -29,7 +34,9 @@ struct role_def {
 	const char *listen_key;   /* setting whose endpoints the master binds for it, or NULL */
 	bool opens_store;         /* may open the store (smtpd may not) */
 	const char *spool_dirs;   /* spool subdirectories it touches, for docs/architecture.md */
-	bool overlap_on_reload;   /* on SIGHUP the new child may start before the old one ends */
+	bool overlap_on_reload;   /* on SIGHUP the new child starts first; the old one is retired
+	                             (SIGUSR1) once the new one is ready */
+	const char *sections;     /* setting prefixes it logs changes of after a SIGHUP */
 	const char *doc;
 };
 
@@ -40,9 +47,28 @@ const struct role_def *roles_find(const char *name);
 /* Set by the signal handlers every role installs with daemon_signals_init(). */
 extern atomic_int daemon_stop_requested;
 extern atomic_int daemon_reload_requested;
-/* SIGTERM/SIGINT set daemon_stop_requested, SIGHUP daemon_reload_requested; SIGPIPE ignored.
- * Handlers are installed without SA_RESTART so blocking calls return EINTR. */
+extern atomic_int daemon_retire_requested;
+/* SIGTERM/SIGINT set daemon_stop_requested, SIGHUP daemon_reload_requested, SIGUSR1 (sent by
+ * the master once a successor serves) daemon_retire_requested: stop accepting, let the
+ * sessions in flight end by themselves (bounded), exit. SIGPIPE ignored. Handlers are
+ * installed without SA_RESTART so blocking calls return EINTR. */
 void daemon_signals_init(void);
+/* True once the process should stop accepting new connections (stop or retire). */
+bool daemon_leaving(void);
+
+/* Logs "ready: ..." and tells the master that this child serves; call once, when the role
+ * accepts connections (or does its work). */
+void daemon_ready(struct role_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct setting_def;
+typedef void (*daemon_change_fn)(const struct setting_def *def, const char *was, const char *now,
+                                 void *arg);
+/* Calls fn for each setting whose value differs between was and now, among the keys that
+ * start with one of the space-separated prefixes of sections (NULL: all); returns how many. */
+size_t daemon_settings_diff(const struct settings *was, const struct settings *now,
+                            const char *sections, daemon_change_fn fn, void *arg);
+/* After a SIGHUP: logs the settings of the role's sections that changed, and whether each
+ * took effect (a listen address the master could not bind needs a restart). */
+void daemon_log_changes(const struct role_ctx *ctx, const struct role_def *role);
 
 /* The tick role (daemon/tick_main.c): clock-driven work such as expiring held mail. */
 int tick_main(struct role_ctx *ctx);

@@ -5,6 +5,7 @@
 
 atomic_int daemon_stop_requested;
 atomic_int daemon_reload_requested;
+atomic_int daemon_retire_requested;
 
 static void on_stop(int sig)
 {
@@ -16,6 +17,12 @@ static void on_reload(int sig)
 {
 	(void)sig;
 	daemon_reload_requested = 1;
+}
+
+static void on_retire(int sig)
+{
+	(void)sig;
+	daemon_retire_requested = 1;
 }
 
 static void install(int sig, void (*fn)(int))
@@ -33,5 +40,11 @@ void daemon_signals_init(void)
 	install(SIGTERM, on_stop);
 	install(SIGINT, on_stop);
 	install(SIGHUP, on_reload);
+	install(SIGUSR1, on_retire);
 	install(SIGPIPE, SIG_IGN);
+}
+
+bool daemon_leaving(void)
+{
+	return daemon_stop_requested || daemon_retire_requested;
 }

@@ -1,9 +1,8 @@
 /* master.c: `sealgate run`. Binds the listening sockets, re-executes the binary once per
- * role of the role table, restarts a child that dies (with backoff), drains on SIGTERM and
- * re-reads the configuration on SIGHUP. The master holds no mail and no keys: a crash of a
- * child costs a restart, never a message. */
-#include "daemon/daemon.h"
-#include "core/limits.h"
+ * role of the role table, hears from each child when it is ready (a status pipe), restarts a
+ * child that dies (with backoff) and drains on SIGTERM; SIGHUP is master_reload.c. The master
+ * holds no mail and no keys: a crash of a child costs a restart, never a message. */
+#include "daemon/master_priv.h"
 #include "core/sandbox.h"
 #include "core/sg_file.h"
 #include "core/settings.h"
@@ -15,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,33 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 60000
 #define HEALTHY_AFTER_MS 60000
-#define MAX_CHILDREN 32
-
-struct child {
-	const struct role_def *role;
-	pid_t pid;            /* 0 = not running */
-	bool retiring;        /* replaced on reload: not restarted when it exits */
-	int64_t started_ms;
-	int64_t restart_at_ms;
-	int backoff_ms;
-};
-
-struct master {
-	char config_path[SG_PATH_MAX];
-	char *config_text; /* what settings was validated from: children get exactly this */
-	struct settings *settings;
-	struct child children[MAX_CHILDREN];
-	size_t nchildren;
-	int listen_fds[MAX_CHILDREN][ROLE_MAX_LISTEN]; /* per role index */
-	size_t nlisten[MAX_CHILDREN];
-	char *listen_spec[MAX_CHILDREN];                /* the setting value they were bound from */
-};
+#define LOOP_SLICE_MS 100
 
 static int bind_role(const struct settings *s, const struct role_def *role, int *fds,
-                     size_t *n_r)
+                     size_t *n_r, char *why, size_t whysize)
 {
 	struct sg_strlist eps;
 	sg_strlist_split(&eps, settings_get(s, role->listen_key));
@@ -60,14 +39,14 @@ static int bind_role(const struct settings *s, const struct role_def *role, int 
 		struct sg_endpoint ep;
 		const char *err;
 		if (i >= ROLE_MAX_LISTEN || sg_endpoint_parse(eps.items[i], &ep, &err) < 0) {
-			sg_error("%s: cannot use '%s'", role->listen_key, eps.items[i]);
+			snprintf(why, whysize, "%s: cannot use '%s'", role->listen_key, eps.items[i]);
 			rc = -1;
 			break;
 		}
 		int fd = sg_listen_tcp(&ep, 128, &err);
 		if (fd < 0) {
-			sg_error("%s = %s: %s: %m (is another server using the port?)", role->listen_key,
-			         eps.items[i], err);
+			snprintf(why, whysize, "%s = %s: %s: %m (is another server using the port?)",
+			         role->listen_key, eps.items[i], err);
 			rc = -1;
 			break;
 		}
@@ -87,22 +66,39 @@ static void close_listeners(struct master *m, size_t ri)
 	sg_free(&m->listen_spec[ri]);
 }
 
-/* Binds what changed; keeps sockets whose setting is unchanged so no connection is refused
- * across a reload. */
-static int bind_all(struct master *m, const struct settings *s)
+/* A listen setting changed by a SIGHUP that cannot be bound now (often: the new address
+ * overlaps the one in use): the running sockets stay, the rest of the reload goes on. */
+static void keep_listeners(struct master *m, const char *key, const char *why, size_t ri)
+{
+	sg_error("SIGHUP: %s; still listening on %s: the new address needs a restart", why,
+	         m->listen_spec[ri]);
+	size_t used = strlen(m->restart_needed);
+	snprintf(m->restart_needed + used, sizeof(m->restart_needed) - used, "%s%s",
+	         used > 0 ? ", " : "", key);
+}
+
+int master_bind_all(struct master *m, const struct settings *s, bool reloading)
 {
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
+	m->restart_needed[0] = '\0';
 	for (size_t ri = 0; ri < count; ri++) {
 		if (roles[ri].listen_key == NULL)
 			continue;
 		const char *spec = settings_get(s, roles[ri].listen_key);
 		if (m->listen_spec[ri] != NULL && strcmp(m->listen_spec[ri], spec) == 0)
-			continue;
+			continue; /* unchanged: the same sockets, so no connection is refused */
 		int fds[ROLE_MAX_LISTEN];
 		size_t n;
-		if (bind_role(s, &roles[ri], fds, &n) < 0)
-			return -1;
+		char why[SG_PATH_MAX];
+		if (bind_role(s, &roles[ri], fds, &n, why, sizeof(why)) < 0) {
+			if (!reloading || m->listen_spec[ri] == NULL) {
+				sg_error("%s", why);
+				return -1;
+			}
+			keep_listeners(m, roles[ri].listen_key, why, ri);
+			continue;
+		}
 		close_listeners(m, ri);
 		memcpy(m->listen_fds[ri], fds, n * sizeof(int));
 		m->nlisten[ri] = n;
@@ -112,7 +108,7 @@ static int bind_all(struct master *m, const struct settings *s)
 }
 
 /* Reads and validates the configuration file; on success *text_r is what was validated. */
-static struct settings *load_config(const char *path, char **text_r, char **errors_r)
+struct settings *master_load_config(const char *path, char **text_r, char **errors_r)
 {
 	const char *err;
 	if (sg_file_read_all(path, SG_CONFIG_FILE_MAX, text_r, NULL, &err) < 0) {
@@ -127,29 +123,42 @@ static struct settings *load_config(const char *path, char **text_r, char **erro
 	return s;
 }
 
-/* The validated configuration as an in-memory file at fd, for the child to read. */
-static void pass_config(const struct master *m, int fd, const struct role_def *role)
+static void pass_fd_number(const char *env, int fd)
+{
+	char nbuf[16];
+	snprintf(nbuf, sizeof(nbuf), "%d", fd);
+	setenv(env, nbuf, 1);
+}
+
+/* text as an in-memory file at fd, named in the environment variable env for the child. */
+static void pass_text(const char *text, int fd, const char *env, const struct role_def *role)
 {
 	int mfd = memfd_create("sealgate.conf", 0);
-	size_t len = strlen(m->config_text);
-	if (mfd < 0 || sg_write_all(mfd, m->config_text, len) < 0 || lseek(mfd, 0, SEEK_SET) < 0 ||
+	size_t len = strlen(text);
+	if (mfd < 0 || sg_write_all(mfd, text, len) < 0 || lseek(mfd, 0, SEEK_SET) < 0 ||
 	    dup2(mfd, fd) < 0)
 		sg_fatal("%s: cannot pass the configuration: %m", role->name);
 	if (mfd != fd)
 		close(mfd);
-	char nbuf[16];
-	snprintf(nbuf, sizeof(nbuf), "%d", fd);
-	setenv("SEALGATE_CONFIG_FD", nbuf, 1);
+	pass_fd_number(env, fd);
 }
 
-static _Noreturn void exec_child(struct master *m, size_t ri, const struct role_def *role)
+/* In the forked child: stdout and stderr become the one log pipe, the inherited sockets fds
+ * 3.. in listen order, then come the configuration, the status pipe, the other log pipe (for
+ * sg_log) and (after a SIGHUP) the previous configuration. Each is first dup'ed above any target, so that moving one never
+ * clobbers another. */
+static _Noreturn void exec_child(struct master *m, size_t ri, const struct child *c,
+                                 int status_w, const int log_w[2])
 {
-	/* Inherited sockets become fds 3.. in smtp.listen order. dup first, to fds above any
-	 * target, so that moving one never clobbers another. */
+	const struct role_def *role = c->role;
+	if (dup2(log_w[1], STDOUT_FILENO) < 0 || dup2(log_w[1], STDERR_FILENO) < 0)
+		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
+	int log_tmp = fcntl(log_w[0], F_DUPFD, 64);
 	int tmp[ROLE_MAX_LISTEN];
 	size_t n = m->nlisten[ri];
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = fcntl(m->listen_fds[ri][i], F_DUPFD, 64);
+	int status_tmp = fcntl(status_w, F_DUPFD, 64);
 	for (size_t i = 0; i < n; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			sg_fatal("%s: cannot pass listening socket: %m", role->name);
@@ -158,17 +167,43 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct role_
 	char nbuf[16];
 	snprintf(nbuf, sizeof(nbuf), "%zu", n);
 	setenv("SEALGATE_LISTEN_FDS", nbuf, 1);
-	pass_config(m, 3 + (int)n, role);
+	if (m->listen_spec[ri] != NULL)
+		setenv("SEALGATE_LISTEN_BOUND", m->listen_spec[ri], 1);
+	int next = 3 + (int)n;
+	pass_text(m->config_text, next++, "SEALGATE_CONFIG_FD", role);
+	if (status_tmp < 0 || dup2(status_tmp, next) < 0)
+		sg_fatal("%s: cannot pass the status pipe: %m", role->name);
+	close(status_tmp);
+	pass_fd_number("SEALGATE_STATUS_FD", next++);
+	if (log_tmp < 0 || dup2(log_tmp, next) < 0)
+		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
+	close(log_tmp);
+	pass_fd_number("SEALGATE_LOG_FD", next++);
+	if (c->reload != RELOAD_NONE && m->previous_text != NULL)
+		pass_text(m->previous_text, next++, "SEALGATE_PREVIOUS_CONFIG_FD", role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
 	execv("/proc/self/exe", argv);
 	sg_fatal("%s: cannot execute /proc/self/exe: %m", role->name);
 }
 
-static void start_child(struct master *m, struct child *c)
+void master_start_child(struct master *m, struct child *c)
 {
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
 	size_t ri = (size_t)(c->role - roles);
+	int status[2], log[2];
+	if (pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0) {
+		sg_error("cannot start %s: pipe: %m; retrying", c->role->name);
+		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
+		return;
+	}
+	if (master_log_open(c, log) < 0) {
+		sg_error("cannot start %s: pipe: %m; retrying", c->role->name);
+		close(status[0]);
+		close(status[1]);
+		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
+		return;
+	}
 	/* The child keeps these blocked across exec until its own handlers are in place, so a
 	 * SIGTERM that arrives while it starts is a drain request, not a kill. */
 	sigset_t block, old;
@@ -176,28 +211,37 @@ static void start_child(struct master *m, struct child *c)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	pid_t pid = fork();
 	if (pid != 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == 0)
+		exec_child(m, ri, c, status[1], log);
+	close(status[1]);
+	close(log[0]);
+	close(log[1]);
 	if (pid < 0) {
 		sg_error("cannot fork %s: %m; retrying", c->role->name);
+		close(status[0]);
+		master_log_finish(c, 0);
 		c->restart_at_ms = sg_mono_ms() + RESTART_MIN_MS;
 		return;
 	}
-	if (pid == 0)
-		exec_child(m, ri, c->role);
 	c->pid = pid;
+	c->ready = false;
+	c->status_fd = status[0];
 	c->started_ms = sg_mono_ms();
 	c->restart_at_ms = 0;
 	sg_info("started %s (pid %ld)", c->role->name, (long)pid);
 }
 
-static struct child *add_child(struct master *m, const struct role_def *role)
+struct child *master_add_child(struct master *m, const struct role_def *role)
 {
 	struct child *c = NULL;
 	for (size_t i = 0; i < m->nchildren && c == NULL; i++)
-		if (m->children[i].pid == 0 && m->children[i].retiring)
+		if (m->children[i].pid == 0 && m->children[i].retiring &&
+		    m->children[i].reload != RELOAD_FAILED)
 			c = &m->children[i]; /* reuse the slot of a child that has gone */
 	if (c == NULL) {
 		if (m->nchildren >= MAX_CHILDREN)
@@ -206,6 +250,8 @@ static struct child *add_child(struct master *m, const struct role_def *role)
 	}
 	memset(c, 0, sizeof(*c));
 	c->role = role;
+	c->status_fd = -1;
+	c->logs[0].fd = c->logs[1].fd = -1;
 	c->backoff_ms = RESTART_MIN_MS;
 	return c;
 }
@@ -221,17 +267,51 @@ static void describe_exit(int status, char *buf, size_t size)
 		snprintf(buf, size, "stopped");
 }
 
-static void child_exited(struct child *c, int status, bool stopping)
+static void close_status(struct child *c)
+{
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	c->status_fd = -1;
+}
+
+/* Reads what the child said on its status pipe ("ready"). Returns 1 if it read something,
+ * 0 at the pipe's end (closed then), -1 if nothing is there now. */
+static int read_status(struct master *m, struct child *c)
+{
+	char buf[64];
+	ssize_t n = read(c->status_fd, buf, sizeof(buf) - 1);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return -1;
+	if (n <= 0) {
+		close_status(c);
+		return 0;
+	}
+	buf[n] = '\0';
+	if (!c->ready && strncmp(buf, "ready", 5) == 0)
+		master_child_ready(m, c);
+	return 1;
+}
+
+static void child_exited(struct master *m, struct child *c, int status, bool stopping)
 {
 	char why[96];
 	describe_exit(status, why, sizeof(why));
+	pid_t pid = c->pid;
+	while (c->status_fd >= 0 && read_status(m, c) > 0)
+		; /* a "ready" written just before the exit still counts */
+	close_status(c);
+	master_log_finish(c, (long)pid);
 	int64_t lived = sg_mono_ms() - c->started_ms;
 	c->pid = 0;
-	if (c->retiring || stopping) {
-		sg_info("%s %s", c->role->name, why);
+	bool expected = c->retiring || stopping;
+	if (expected || master_has_successor(m, pid)) {
+		sg_log(expected ? SG_LOG_INFO : SG_LOG_WARN, "%s %s%s", c->role->name, why,
+		       expected ? "" : "; the child starting in its place takes over");
 		c->retiring = true;
 		return;
 	}
+	if (!c->ready && master_child_failed(m, c, pid, why))
+		return;
 	if (lived > HEALTHY_AFTER_MS)
 		c->backoff_ms = RESTART_MIN_MS;
 	sg_warn("%s %s after %lld ms; restarting in %d ms", c->role->name, why, (long long)lived,
@@ -247,7 +327,7 @@ static void reap(struct master *m, bool stopping)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		for (size_t i = 0; i < m->nchildren; i++)
 			if (m->children[i].pid == pid)
-				child_exited(&m->children[i], status, stopping);
+				child_exited(m, &m->children[i], status, stopping);
 }
 
 static bool role_has_live_retiree(struct master *m, const struct role_def *role)
@@ -258,7 +338,7 @@ static bool role_has_live_retiree(struct master *m, const struct role_def *role)
 	return false;
 }
 
-static void restart_due(struct master *m)
+void master_restart_due(struct master *m)
 {
 	int64_t now = sg_mono_ms();
 	for (size_t i = 0; i < m->nchildren; i++) {
@@ -267,7 +347,36 @@ static void restart_due(struct master *m)
 			continue;
 		if (!c->role->overlap_on_reload && role_has_live_retiree(m, c->role))
 			continue;
-		start_child(m, c);
+		master_start_child(m, c);
+	}
+}
+
+/* Waits up to timeout_ms for a child to say something on its status or log pipe, and
+ * handles it (a signal cuts the wait short). */
+static void wait_children(struct master *m, int timeout_ms)
+{
+	struct pollfd pfd[3 * MAX_CHILDREN];
+	struct child *who[3 * MAX_CHILDREN];
+	nfds_t n = 0;
+	for (size_t i = 0; i < m->nchildren; i++) {
+		struct child *c = &m->children[i];
+		int fds[3] = {c->status_fd, c->logs[0].fd, c->logs[1].fd};
+		for (size_t k = 0; k < 3; k++)
+			if (fds[k] >= 0) {
+				pfd[n] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+				who[n++] = c;
+			}
+	}
+	if (poll(pfd, n, timeout_ms) <= 0)
+		return;
+	for (nfds_t i = 0; i < n; i++) {
+		struct child *c = who[i];
+		if (pfd[i].revents == 0)
+			continue;
+		if (pfd[i].fd == c->status_fd)
+			read_status(m, c);
+		else
+			master_log_read(c, &c->logs[pfd[i].fd == c->logs[0].fd ? 0 : 1], (long)c->pid);
 	}
 }
 
@@ -295,7 +404,7 @@ static bool inside(const char *path, const char *dir)
 /* gateway.user: the account the children become. Checked before any child starts (and before
  * a reload takes effect), so that a wrong account or a file it cannot use is one clear message
  * instead of children that die and restart in a loop. */
-static int check_account(const struct settings *s)
+int master_check_account(const struct settings *s)
 {
 	const char *name = settings_get(s, "gateway.user"), *err;
 	if (name[0] == '\0') {
@@ -346,49 +455,6 @@ static int check_account(const struct settings *s)
 	return rc == 0 ? 0 : -1;
 }
 
-static void reload(struct master *m)
-{
-	char *errors = NULL, *text = NULL;
-	struct settings *s = load_config(m->config_path, &text, &errors);
-	if (s == NULL) {
-		sg_error("SIGHUP: %s is not valid; keeping the running configuration:\n%s",
-		         m->config_path, errors);
-		sg_free(&errors);
-		return;
-	}
-	if (check_account(s) < 0) {
-		sg_error("SIGHUP: keeping the running configuration");
-		settings_free(&s);
-		sg_free(&text);
-		return;
-	}
-	if (bind_all(m, s) < 0) {
-		sg_error("SIGHUP: cannot bind the new listen addresses; keeping the running configuration");
-		settings_free(&s);
-		sg_free(&text);
-		return;
-	}
-	settings_free(&m->settings);
-	m->settings = s;
-	sg_free(&m->config_text);
-	m->config_text = text;
-	sg_info("SIGHUP: configuration re-read; restarting children");
-	const struct role_def *replace[MAX_CHILDREN];
-	size_t nreplace = 0;
-	for (size_t i = 0; i < m->nchildren; i++) {
-		struct child *old = &m->children[i];
-		if (old->retiring)
-			continue;
-		old->retiring = true;
-		if (old->pid > 0)
-			kill(old->pid, SIGTERM);
-		replace[nreplace++] = old->role;
-	}
-	for (size_t i = 0; i < nreplace; i++)
-		add_child(m, replace[i]);
-	restart_due(m);
-}
-
 static void drain(struct master *m)
 {
 	long long grace = settings_number(m->settings, "smtp.drain_timeout") + 10;
@@ -397,7 +463,7 @@ static void drain(struct master *m)
 	int64_t deadline = sg_mono_ms() + grace * 1000;
 	while (live_children(m) > 0 && sg_mono_ms() < deadline) {
 		reap(m, true);
-		usleep(50 * 1000);
+		wait_children(m, 50);
 	}
 	if (live_children(m) > 0) {
 		sg_warn("children still running after %lld s; killing them", grace);
@@ -415,6 +481,11 @@ static void master_free(struct master *m)
 		close_listeners(m, ri);
 	settings_free(&m->settings);
 	sg_free(&m->config_text);
+	sg_free(&m->previous_text);
+	for (size_t i = 0; i < m->nchildren; i++) {
+		close_status(&m->children[i]);
+		master_log_finish(&m->children[i], (long)m->children[i].pid);
+	}
 }
 
 int master_run(const char *config_path)
@@ -431,31 +502,32 @@ int master_run(const char *config_path)
 		return 1;
 	}
 	char *errors = NULL;
-	m.settings = load_config(m.config_path, &m.config_text, &errors);
+	m.settings = master_load_config(m.config_path, &m.config_text, &errors);
 	if (m.settings == NULL) {
-		fputs(errors, stderr);
+		sg_log_lines(SG_LOG_ERROR, "", errors);
 		sg_error("%s is not valid; fix the lines above and start again", m.config_path);
 		sg_free(&errors);
 		return 1;
 	}
 	daemon_signals_init();
-	if (check_account(m.settings) < 0 || bind_all(&m, m.settings) < 0) {
+	if (master_check_account(m.settings) < 0 || master_bind_all(&m, m.settings, false) < 0) {
 		master_free(&m);
 		return 1;
 	}
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
 	for (size_t i = 0; i < count; i++)
-		add_child(&m, &roles[i]);
+		master_add_child(&m, &roles[i]);
 	sg_info("sealgate %s starting with %s", SEALGATE_VERSION, m.config_path);
 	while (!daemon_stop_requested) {
 		reap(&m, false);
 		if (daemon_reload_requested) {
 			daemon_reload_requested = 0;
-			reload(&m);
+			master_reload(&m);
 		}
-		restart_due(&m);
-		usleep(100 * 1000); /* a signal cuts the sleep short */
+		master_restart_due(&m);
+		master_reload_progress(&m);
+		wait_children(&m, LOOP_SLICE_MS);
 	}
 	drain(&m);
 	master_free(&m);

@@ -1,20 +1,55 @@
 /* master_child.c: the child side of the master's re-exec: become the role, pick up the
- * inherited listening sockets, load the configuration and run the role's entry function. */
+ * inherited listening sockets (checked: a socket that was not handed over is an error the
+ * master reports), load the configuration and run the role's entry function, which calls
+ * daemon_ready when it serves. */
 #include "core/settings.h"
 #include "core/limits.h"
 #include "core/sandbox.h"
 #include "core/sg_buf.h"
+#include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "daemon/daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* A number the master put in the environment (an inherited fd), or -1; the variable goes so
+ * that nothing the role starts inherits it. */
+static int env_fd(const char *name, long long min)
+{
+	const char *s = getenv(name);
+	if (s == NULL)
+		return -1;
+	const char *err;
+	long long n = sg_strtonum(s, min, 1024, &err);
+	unsetenv(name);
+	return err == NULL ? (int)n : -1;
+}
+
+/* An inherited socket the role cannot accept on would leave its port deaf: say so and stop,
+ * and the master's reload summary names the role. */
+static int check_listener(const char *role, int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+		sg_error("%s: the listening socket (fd %d) was not handed over: %s", role, fd,
+		         on ? strerror(errno) : "it does not listen");
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC); /* helpers the role starts must not hold the port */
+	return 0;
+}
 
 static int take_listen_fds(struct role_ctx *ctx)
 {
@@ -23,33 +58,33 @@ static int take_listen_fds(struct role_ctx *ctx)
 		return 0;
 	const char *err;
 	long long n = sg_strtonum(s, 0, ROLE_MAX_LISTEN, &err);
-	if (err != NULL)
+	if (err != NULL) {
+		sg_error("bad SEALGATE_LISTEN_FDS");
 		return -1;
-	for (long long i = 0; i < n; i++)
+	}
+	for (long long i = 0; i < n; i++) {
+		if (check_listener(ctx->role, 3 + (int)i) < 0)
+			return -1;
 		ctx->listen_fds[ctx->n_listen_fds++] = 3 + (int)i;
+	}
 	unsetenv("SEALGATE_LISTEN_FDS");
 	return 0;
 }
 
-/* The configuration the master validated, from the in-memory file it passed; without one
- * (started by hand) the file itself. */
-static struct settings *load_settings(const char *config_path, char **errors_r)
+/* A configuration the master validated, from the in-memory file it passed at fd. */
+static struct settings *settings_from_fd(const char *config_path, int fd, char **errors_r)
 {
-	const char *s = getenv("SEALGATE_CONFIG_FD");
-	if (s == NULL)
-		return settings_load(config_path, errors_r);
-	const char *err;
-	int fd = (int)sg_strtonum(s, 3, 1024, &err);
-	unsetenv("SEALGATE_CONFIG_FD");
+	const char *err = NULL;
 	struct sg_buf text;
 	sg_buf_init(&text, SG_CONFIG_FILE_MAX);
 	char chunk[4096];
 	ssize_t n;
-	while (err == NULL && (n = read(fd, chunk, sizeof(chunk))) > 0)
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && err == NULL)
 		if (sg_buf_append(&text, chunk, (size_t)n) < 0)
 			err = "too large";
-	if (err == NULL)
-		close(fd);
+	close(fd);
+	if (n < 0)
+		err = "unreadable";
 	struct settings *st = err == NULL ? settings_load_text(config_path, text.data ? text.data : "",
 	                                                       errors_r)
 	                                  : NULL;
@@ -57,6 +92,46 @@ static struct settings *load_settings(const char *config_path, char **errors_r)
 		*errors_r = sg_strdup("the configuration passed by the master cannot be read");
 	sg_buf_free(&text);
 	return st;
+}
+
+/* The configuration the master validated; without one (started by hand) the file itself. */
+static struct settings *load_settings(const char *config_path, char **errors_r)
+{
+	int fd = env_fd("SEALGATE_CONFIG_FD", 3);
+	if (fd < 0)
+		return settings_load(config_path, errors_r);
+	return settings_from_fd(config_path, fd, errors_r);
+}
+
+/* After a SIGHUP, the configuration before it (for the changes log); NULL otherwise. */
+static struct settings *load_previous(const char *config_path)
+{
+	int fd = env_fd("SEALGATE_PREVIOUS_CONFIG_FD", 3);
+	if (fd < 0)
+		return NULL;
+	char *errors = NULL;
+	struct settings *st = settings_from_fd(config_path, fd, &errors);
+	sg_free(&errors); /* valid when it ran; if this binary now refuses it, no changes log */
+	return st;
+}
+
+void daemon_ready(struct role_ctx *ctx, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	sg_info("ready: %s", what);
+	const struct role_def *def = roles_find(ctx->role);
+	if (ctx->previous != NULL && def != NULL)
+		daemon_log_changes(ctx, def);
+	if (ctx->status_fd < 0)
+		return;
+	if (sg_write_all(ctx->status_fd, "ready\n", 6) < 0)
+		sg_warn("cannot tell the master that this child is ready: %m");
+	close(ctx->status_fd);
+	ctx->status_fd = -1;
 }
 
 /* gateway.user, before the role reads anything of the instance: the listening sockets (bound
@@ -81,6 +156,11 @@ static int become_account(const struct settings *s)
 int master_child_start(const char *role, const char *config_path)
 {
 	sg_log_init(role);
+	int log_fd = env_fd("SEALGATE_LOG_FD", 3);
+	if (log_fd >= 0) {
+		fcntl(log_fd, F_SETFD, FD_CLOEXEC);
+		sg_log_set_fd(log_fd);
+	}
 	const struct role_def *def = roles_find(role);
 	if (def == NULL) {
 		sg_error("unknown role '%.40s'", role);
@@ -96,24 +176,30 @@ int master_child_start(const char *role, const char *config_path)
 	sigaddset(&unblock, SIGTERM);
 	sigaddset(&unblock, SIGINT);
 	sigaddset(&unblock, SIGHUP);
+	sigaddset(&unblock, SIGUSR1);
 	sigprocmask(SIG_UNBLOCK, &unblock, NULL); /* the master blocked them across exec */
-	struct role_ctx ctx = {.role = role, .config_path = config_path};
+	struct role_ctx ctx = {.role = role, .config_path = config_path,
+	                       .listen_bound = getenv("SEALGATE_LISTEN_BOUND")};
+	ctx.status_fd = env_fd("SEALGATE_STATUS_FD", 3);
+	if (ctx.status_fd >= 0)
+		fcntl(ctx.status_fd, F_SETFD, FD_CLOEXEC);
 	if (take_listen_fds(&ctx) < 0)
-		sg_fatal("bad SEALGATE_LISTEN_FDS");
+		return 1;
 	char *errors = NULL;
 	ctx.settings = load_settings(config_path, &errors);
 	if (ctx.settings == NULL) {
-		sg_error("%s is not valid:\n%s", config_path, errors);
+		sg_error("%s is not valid:", config_path);
+		sg_log_lines(SG_LOG_ERROR, "", errors);
 		sg_free(&errors);
 		return 1;
 	}
+	ctx.previous = load_previous(config_path);
 	if (strcmp(settings_get(ctx.settings, "log.level"), "debug") == 0)
 		sg_log_set_level(SG_LOG_DEBUG);
-	if (become_account(ctx.settings) < 0) {
-		settings_free(&ctx.settings);
-		return 1;
-	}
-	int rc = def->entry(&ctx);
+	int rc = become_account(ctx.settings) < 0 ? 1 : def->entry(&ctx);
 	settings_free(&ctx.settings);
+	settings_free(&ctx.previous);
+	if (ctx.status_fd >= 0)
+		close(ctx.status_fd);
 	return rc;
 }

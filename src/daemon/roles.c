@@ -1,6 +1,6 @@
 /* roles.c: the process graph of sealgate as a table: every child the master starts, what it
- * runs, what it may touch. docs/architecture.md draws the same table; a new role is a row
- * here and nowhere else. */
+ * runs, what it may touch, which settings it logs after a SIGHUP. docs/architecture.md draws
+ * the same table; a new role is a row here and nowhere else. */
 #include "daemon/daemon.h"
 #include "ldap/ldapd.h"
 #include "portal/portal.h"
@@ -16,6 +16,7 @@ static const struct role_def roles[] = {
 	 .opens_store = false,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true,
+	 .sections = "smtp. gateway.hostname gateway.internal_domains gateway.spool_dir log.",
 	 .doc = "receives mail over SMTP and writes it durably to the spool"},
 	{.name = "qmgr",
 	 .entry = qmgr_main,
@@ -23,6 +24,7 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "incoming active data tmp trigger",
 	 .overlap_on_reload = false, /* two queue managers would deliver the same message twice */
+	 .sections = "queue. route. policy. pgp. ca. gateway. store. log.",
 	 .doc = "plans, transforms and delivers queued mail; retries and bounces"},
 	{.name = "ldapd",
 	 .entry = ldapd_main,
@@ -30,6 +32,7 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "",
 	 .overlap_on_reload = true, /* read only: two for a moment do no harm */
+	 .sections = "ldap. gateway.organization gateway.ca_dir smtp.tls_cert smtp.tls_key store. log.",
 	 .doc = "serves the certificate directory (LDAP) to Outlook and Thunderbird"},
 	{.name = "portal",
 	 .entry = portal_main,
@@ -37,6 +40,7 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true, /* sessions live in the store: a new child takes over */
+	 .sections = "portal. policy. gateway. smtp.tls_cert smtp.tls_key store. log.",
 	 .doc = "the web portal: partners register, log in and choose their secure channel"},
 	{.name = "tick",
 	 .entry = tick_main,
@@ -44,6 +48,7 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
+	 .sections = "gateway.tick_interval gateway.ca_dir ca.crl_days portal.reply_link_days store. log.",
 	 .doc = "clock-driven work: deletes held mail whose invitation expired and tells the sender"},
 };
 

@@ -139,7 +139,7 @@ int tick_main(struct role_ctx *ctx)
 	    sg_path_join(rcptmap, sizeof(rcptmap), path, SMTPD_VERIFY_MAP_NAME) < 0)
 		sg_fatal("gateway.spool_dir: path too long");
 	long interval = settings_number(set, "gateway.tick_interval");
-	sg_info("ready: every %ld s", interval);
+	daemon_ready(ctx, "every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
 		refresh_crl(&hc, ca, crl);

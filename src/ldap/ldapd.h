@@ -271,9 +271,11 @@ struct ldapd_server_opts {
 	unsigned int max_connections;
 	int idle_timeout_ms;
 	const atomic_int *stop;
+	const atomic_int *retire; /* a successor serves: stop accepting, let clients finish */
 };
-/* Accepts on the listening sockets (taking ownership) until *opts->stop, then ends every
- * connection with a notice. Returns 0, or -1 with *error_r. */
+/* Accepts on the listening sockets (taking ownership) until *opts->stop or *opts->retire. On
+ * a stop it ends every connection with a notice; on a retire each connection goes on until
+ * the client closes it or it is idle for idle_timeout_ms. Returns 0, or -1 with *error_r. */
 int ldapd_server_run(const int *listen_fds, size_t n_fds, const struct ldapd_server_opts *opts,
                      const char **error_r);
 

@@ -12,6 +12,7 @@
 #include "smtp/smtp.h"
 #include "store/store.h"
 
+#include <lber.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -96,6 +97,12 @@ static struct store *store_load(const struct settings *set)
 	return st;
 }
 
+/* liblber prints its BER dumps only when its debug level is raised: into our log then. */
+static void lber_print(const char *text)
+{
+	sg_debug("liblber: %.*s", (int)strcspn(text, "\r\n"), text);
+}
+
 int ldapd_main(struct role_ctx *ctx)
 {
 	const struct settings *set = ctx->settings;
@@ -103,6 +110,7 @@ int ldapd_main(struct role_ctx *ctx)
 		sg_error("no listening sockets for ldap.listen");
 		return 1;
 	}
+	ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (const void *)lber_print);
 	struct ldapd_config cfg = {0};
 	config_fill(&cfg, set);
 	char *password = password_load(set);
@@ -128,8 +136,8 @@ int ldapd_main(struct role_ctx *ctx)
 		.cfg = &cfg, .dir = dir, .tls = tls,
 		.max_connections = (unsigned int)settings_number(set, "ldap.max_connections"),
 		.idle_timeout_ms = (int)settings_number(set, "ldap.idle_timeout") * 1000,
-		.stop = &daemon_stop_requested};
-	sg_info("ready: %zu listener(s), base %s, StartTLS %s, anonymous %s", ctx->n_listen_fds,
+		.stop = &daemon_stop_requested, .retire = &daemon_retire_requested};
+	daemon_ready(ctx, "%zu listener(s), base %s, StartTLS %s, anonymous %s", ctx->n_listen_fds,
 	        scfg.base_dn, tls != NULL ? "on" : "off", cfg.allow_anonymous ? "yes" : "no");
 	if (ldapd_server_run(ctx->listen_fds, ctx->n_listen_fds, &o, &err) < 0) {
 		sg_warn("%s", err); /* threads may still use what we would free: just exit */

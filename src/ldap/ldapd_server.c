@@ -267,7 +267,7 @@ int ldapd_server_run(const int *listen_fds, size_t n_fds, const struct ldapd_ser
 		pfd[i] = (struct pollfd){.fd = listen_fds[i], .events = POLLIN};
 		fcntl(listen_fds[i], F_SETFL, fcntl(listen_fds[i], F_GETFL) | O_NONBLOCK);
 	}
-	while (!*opts->stop) {
+	while (!*opts->stop && !(opts->retire != NULL && *opts->retire)) {
 		int r = poll(pfd, (nfds_t)n_fds, POLL_SLICE_MS);
 		for (size_t i = 0; r > 0 && i < n_fds; i++)
 			if (pfd[i].revents & POLLIN)
@@ -275,10 +275,17 @@ int ldapd_server_run(const int *listen_fds, size_t n_fds, const struct ldapd_ser
 	}
 	for (size_t i = 0; i < n_fds; i++)
 		close(listen_fds[i]);
-	/* Each thread sees the stop within a poll slice and sends its notice. */
+	/* On a stop each thread sees it within a poll slice and sends its notice; retired, a
+	 * connection ends when its client is done or idle (or a stop comes). */
+	if (!*opts->stop)
+		sg_info("retiring, a new process serves: waiting for %u connection(s)", active_count(srv));
+	int64_t retired_until = sg_mono_ms() + opts->idle_timeout_ms + STOP_WAIT_MS;
 	int64_t deadline = sg_mono_ms() + STOP_WAIT_MS;
-	while (active_count(srv) > 0 && sg_mono_ms() < deadline)
+	while (active_count(srv) > 0 && sg_mono_ms() < (*opts->stop ? deadline : retired_until)) {
+		if (!*opts->stop)
+			deadline = sg_mono_ms() + STOP_WAIT_MS;
 		usleep(20 * 1000);
+	}
 	if (active_count(srv) > 0) {
 		*error_r = "connections did not end";
 		return -1;

@@ -18,6 +18,7 @@ struct mime_info {
 	char *ct_smime_type;/* its smime-type= parameter, lower-case, or NULL */
 	char *sensitivity;  /* Sensitivity: header (RFC 2156), or NULL */
 	bool inline_pgp;    /* a line starts "-----BEGIN PGP MESSAGE-----" or "... SIGNED MESSAGE" */
+	bool nested_smime_signed; /* not S/MIME at the top, but an S/MIME signature below it */
 	char **visible;     /* lower-cased addresses in To: and Cc: (Bcc recipients are not) */
 	size_t nvisible;
 };
@@ -32,6 +33,8 @@ bool mime_info_is_pgp_mime(const struct mime_info *info);
 
 /* Initialises GMime once per process (thread-safe); every other mime_* call does it too. */
 void mime_init(void);
+/* Sends GLib's log messages (GMime, Pango) to our log (mime_init does it once). */
+void mime_glib_log_to_ours(void);
 /* Parses len bytes of a message. Returns 0 with *info_r filled, or -1 with *error_r when
  * the bytes are not a message at all (info_r is then empty but valid to free). */
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
@@ -110,5 +113,21 @@ struct mime_build {
 /* Appends a complete RFC 5322 message (CRLF, 7-bit) to out; -1 with *error_r when an address
  * is missing or out's ceiling is reached. */
 int mime_build_message(const struct mime_build *b, struct sg_buf *out, const char **error_r);
+
+/* ---- mime_remote.c: remote references made inert (decrypted mail nothing authenticates) ---- */
+/* HTML (css: CSS) text with every reference that makes a mail client fetch or open a URL by
+ * itself renamed or defanged (mime_remote_html.c says how); appends to out, *count_r the
+ * number of changes. -1 with *error_r past out's ceiling. */
+int mime_remote_html(const char *in, size_t len, bool css, struct sg_buf *out, size_t *count_r,
+                     const char **error_r);
+/* The same for every HTML, XHTML, SVG and CSS part of a MIME entity at any depth. With
+ * *count_r > 0 the rewritten entity (CRLF) is appended to out; with 0, out is left alone and
+ * the entity may be used as it is. */
+int mime_remote_neutralise(const char *entity, size_t len, struct sg_buf *out, size_t *count_r,
+                           const char **error_r);
+
+/* mime_nested.c: true if an S/MIME signature (multipart/signed's pkcs7-signature, or opaque
+ * signed-data) sits below the top level of entity: it signs one part, not the message. */
+bool mime_nested_smime_signed(const char *entity, size_t len);
 
 #endif

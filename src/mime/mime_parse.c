@@ -2,6 +2,7 @@
  * byte-level helpers that do not need a parser. GMime is lenient; whatever it cannot make
  * sense of simply leaves a field NULL, so odd MIME is never a reason to stop delivery. */
 #include "mime/mime.h"
+#include "mime/mime_priv.h"
 
 #include "core/limits.h"
 #include "core/sg_mem.h"
@@ -17,7 +18,11 @@
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
 
-static void mime_init_once(void) { g_mime_init(); }
+static void mime_init_once(void)
+{
+	mime_glib_log_to_ours();
+	g_mime_init();
+}
 
 void mime_init(void) { pthread_once(&mime_once, mime_init_once); }
 
@@ -100,6 +105,7 @@ static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
 	g_free(type);
 	info->ct_protocol = lower_param(ct, "protocol");
 	info->ct_smime_type = lower_param(ct, "smime-type");
+	info->nested_smime_signed = !mime_info_is_smime(info) && mime_priv_nested_signed(top);
 }
 
 /* True if some line of data begins with marker. */

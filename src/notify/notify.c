@@ -17,6 +17,7 @@ struct notice {
 	bool needs_otp;
 	const char *subject;
 	const char *text;
+	const char *subject_de, *text_de; /* NULL: English only */
 };
 
 static const struct notice notices[NOTIFY_KIND_COUNT] = {
@@ -33,7 +34,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"choose on the portal (S/MIME or OpenPGP if you have a certificate or key).\n\n"
 		"The invitation is valid until {until}. If you do not register by then, the\n"
 		"message is deleted and {sender} is told.\n\n"
-		"If you did not expect this message, you can ignore it; nothing else will follow.\n"},
+		"If you did not expect this message, you can ignore it; nothing else will follow.\n",
+		NULL, NULL},
 	[NOTIFY_OTP_PARTNER] = {
 		true, true, "{org}: your one-time password for the secure mail portal",
 		"Hello,\n\n"
@@ -41,7 +43,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"{org}:\n\n"
 		"    {otp}\n\n"
 		"Enter it with your e-mail address at {url}/register before {until}.\n"
-		"It works once; the invitation mail that came separately tells you more.\n"},
+		"It works once; the invitation mail that came separately tells you more.\n",
+		NULL, NULL},
 	[NOTIFY_OTP_SENDER] = {
 		false, true, "Secure mail to {partner} is waiting: pass on the one-time password",
 		"Hello,\n\n"
@@ -54,7 +57,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"Please give it to {partner} by phone or in person, not by e-mail: that is what\n"
 		"keeps the message safe even if their mailbox is read by someone else.\n\n"
 		"The invitation is valid until {until}. If {partner} does not register by then,\n"
-		"the message is deleted and you will be told.\n"},
+		"the message is deleted and you will be told.\n",
+		NULL, NULL},
 	[NOTIFY_HELD] = {
 		false, false, "Secure mail to {partner} is held until they register",
 		"Hello,\n\n"
@@ -64,7 +68,8 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"yet. The message is held and will be delivered as soon as they register.\n"
 		"{otp_hint_sender}\n\n"
 		"The invitation is valid until {until}. If {partner} does not register by then,\n"
-		"the message is deleted and you will be told.\n"},
+		"the message is deleted and you will be told.\n",
+		NULL, NULL},
 	[NOTIFY_HELD_EXPIRED] = {
 		false, false, "Secure mail to {partner} was not delivered",
 		"Hello,\n\n"
@@ -74,15 +79,26 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"expired on {until} without a registration, so the message has been deleted.\n\n"
 		"What you can do: make sure the address is right and that {partner} has the\n"
 		"one-time password, then send the message again: a new invitation is made. Or\n"
-		"reach {partner} another way.\n"},
+		"reach {partner} another way.\n",
+		NULL, NULL},
 	[NOTIFY_PASSWORD_RESET] = {
 		true, false, "{org}: your secure mail password was changed",
 		"Hello,\n\n"
 		"the password of your account {partner} on the secure mail portal of {org}\n"
-		"was reset with your security questions on {when} (from {client}).\n\n"
+		"was reset with your security questions and the code we mailed you on {when}\n"
+		"(from {client}).\n\n"
 		"From now on, new secure PDF messages open with the new password; messages you\n"
 		"received before still open with the old one.\n\n"
-		"If this was not you, contact your contact person at {org} at once.\n"},
+		"If this was not you, contact your contact person at {org} at once.\n",
+		"{org}: Ihr Passwort für sichere E-Mail wurde geändert",
+		"Guten Tag,\n\n"
+		"das Passwort Ihres Kontos {partner} im Portal für sichere E-Mail von {org}\n"
+		"wurde am {when} (von {client}) mit Ihren Sicherheitsfragen und dem Code per\n"
+		"E-Mail zurückgesetzt.\n\n"
+		"Neue sichere PDF-Nachrichten öffnen sich ab jetzt mit dem neuen Passwort;\n"
+		"frühere Nachrichten weiterhin mit dem alten.\n\n"
+		"Falls Sie das nicht waren, wenden Sie sich sofort an Ihren Ansprechpartner\n"
+		"bei {org}.\n"},
 	[NOTIFY_PASSWORD_CHANGED] = {
 		true, false, "{org}: your secure mail password was changed",
 		"Hello,\n\n"
@@ -93,7 +109,38 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"received before still open with the old one.\n\n"
 		"If this was not you, reset the password with your security questions\n"
 		"(\"Forgot password\" on the portal's login page) and contact your contact person\n"
-		"at {org} at once.\n"},
+		"at {org} at once.\n",
+		"{org}: Ihr Passwort für sichere E-Mail wurde geändert",
+		"Guten Tag,\n\n"
+		"das Passwort Ihres Kontos {partner} im Portal für sichere E-Mail von {org}\n"
+		"wurde am {when} (von {client}) auf der Kontoseite geändert; alle anderen\n"
+		"Sitzungen des Kontos wurden abgemeldet.\n\n"
+		"Neue sichere PDF-Nachrichten öffnen sich ab jetzt mit dem neuen Passwort;\n"
+		"frühere Nachrichten weiterhin mit dem alten.\n\n"
+		"Falls Sie das nicht waren, setzen Sie das Passwort mit Ihren Sicherheitsfragen\n"
+		"zurück (\"Passwort vergessen?\" auf der Anmeldeseite des Portals) und wenden\n"
+		"Sie sich sofort an Ihren Ansprechpartner bei {org}.\n"},
+	[NOTIFY_RESET_CODE] = {
+		true, true, "{org}: your code to reset the secure mail password",
+		"Hello,\n\n"
+		"someone (from {client}) asked to reset the password of your account {partner}\n"
+		"on the secure mail portal of {org}. The reset needs your security answers and\n"
+		"this code:\n\n"
+		"    {otp}\n\n"
+		"Enter it on the page with your security questions by {until}. It works once.\n\n"
+		"If this was not you, ignore this mail: without the code and the answers the\n"
+		"password stays as it is. Never pass the code on, not even to {org}.\n",
+		"{org}: Ihr Code zum Zurücksetzen des Passworts für sichere E-Mail",
+		"Guten Tag,\n\n"
+		"jemand (von {client}) möchte das Passwort Ihres Kontos {partner} im Portal\n"
+		"für sichere E-Mail von {org} zurücksetzen. Dazu braucht es Ihre Antworten auf\n"
+		"die Sicherheitsfragen und diesen Code:\n\n"
+		"    {otp}\n\n"
+		"Geben Sie ihn bis {until} auf der Seite mit Ihren Sicherheitsfragen ein. Er gilt\n"
+		"nur einmal.\n\n"
+		"Falls Sie das nicht waren, ignorieren Sie diese E-Mail: ohne den Code und die\n"
+		"Antworten bleibt das Passwort, wie es ist. Geben Sie den Code niemals weiter,\n"
+		"auch nicht an {org}.\n"},
 };
 
 static const char *hint_partner(const struct settings *s)
@@ -209,8 +256,10 @@ int notify_build(const struct settings *s, enum notify_kind kind, const struct n
 	char from[SG_ADDR_MAX];
 	notify_from(s, from, sizeof(from));
 	int rc = -1;
-	if (expand(s, v, n->subject, &subject) == 0 && sg_buf_append(&subject, "", 1) == 0 &&
-	    expand(s, v, n->text, &text) == 0 && sg_buf_append(&text, "", 1) == 0) {
+	bool de = v->lang != NULL && strcmp(v->lang, "de") == 0 && n->text_de != NULL;
+	if (expand(s, v, de ? n->subject_de : n->subject, &subject) == 0 &&
+	    sg_buf_append(&subject, "", 1) == 0 && expand(s, v, de ? n->text_de : n->text, &text) == 0 &&
+	    sg_buf_append(&text, "", 1) == 0) {
 		struct mime_build b = {.from = from,
 		                       .from_name = settings_get(s, "gateway.organization"),
 		                       .to = to,

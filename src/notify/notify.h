@@ -1,5 +1,6 @@
 /* notify.h: the mails sealgate writes to people, not to machines: invitations to the portal,
- * one-time passwords, notices about held mail and password resets. The texts are compiled in;
+ * one-time passwords, notices about held mail and password resets. The texts are compiled in
+ * (the partner's mails about their portal password also in German, for a portal used in German);
  * the organisation's name, the sender address and the portal URL come from the settings. */
 #ifndef SG_NOTIFY_H
 #define SG_NOTIFY_H
@@ -18,6 +19,7 @@ enum notify_kind {
 	NOTIFY_HELD_EXPIRED,   /* to the internal sender: the partner never registered; deleted */
 	NOTIFY_PASSWORD_RESET, /* to the partner: the portal password was reset */
 	NOTIFY_PASSWORD_CHANGED, /* to the partner: the password was changed on the account page */
+	NOTIFY_RESET_CODE,     /* to the partner: the one-time code a password reset needs */
 	NOTIFY_KIND_COUNT
 };
 
@@ -29,6 +31,7 @@ struct notify_vars {
 	const char *client;  /* the client address of a portal action, or NULL */
 	time_t until;        /* when the invitation expires */
 	time_t when;         /* when it happened (resets, holds) */
+	const char *lang;    /* "de": the German text where the kind has one; else English */
 };
 
 /* Builds the mail of kind into out (a complete message, CRLF, 7-bit) and says to whom it goes

@@ -217,7 +217,7 @@ int policy_plan_rcpt(const struct policy *p, const struct policy_msg *m, const c
 		plan_outbound(p, m, rcpt, plan_r);
 	else if (plan_r->direction == POLICY_DIR_INBOUND && m->mime != NULL &&
 	         (mime_info_is_smime(m->mime) || mime_info_is_pgp_mime(m->mime) ||
-	          m->mime->inline_pgp))
+	          m->mime->inline_pgp || m->mime->nested_smime_signed))
 		plan_r->action = POLICY_INBOUND;
 	return 0;
 }

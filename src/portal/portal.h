@@ -46,7 +46,9 @@ size_t portal_form_field_max(const char *name);
 
 /* ---- portal_html.c: escaping and templates ---- */
 enum portal_lang { PORTAL_LANG_EN, PORTAL_LANG_DE };
-/* Appends s HTML-escaped (& < > " ' `): safe in text and in quoted attributes. -1 past the buffer's ceiling. */
+/* Appends s HTML-escaped (& < > " ' `): safe in text and in quoted attributes. Each byte that
+ * starts no well-formed UTF-8 sequence becomes U+FFFD (pages are declared UTF-8, and form
+ * values are echoed). -1 past the buffer's ceiling. */
 int portal_html_escape(struct sg_buf *b, const char *s);
 struct portal_var {
 	const char *name;

@@ -7,6 +7,26 @@
 
 #define VAR_NAME_MAX 48
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0 when it is not one. s is NUL-terminated, and a NUL
+ * is never a continuation byte, so the look-ahead stops there. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	/* The second byte's range rules out the overlong, surrogate and too-high forms. */
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 int portal_html_escape(struct sg_buf *b, const char *s)
 {
 	static const char *const repl[128] = {
@@ -14,13 +34,18 @@ int portal_html_escape(struct sg_buf *b, const char *s)
 		['`'] = "&#96;",
 	};
 	const char *run = s;
-	for (; *s != '\0'; s++) {
+	while (*s != '\0') {
 		unsigned char c = (unsigned char)*s;
-		if (c >= 128 || repl[c] == NULL)
+		size_t n = c < 128 ? 1 : utf8_len((const unsigned char *)s);
+		if (n > 1 || (c < 128 && repl[c] == NULL)) {
+			s += n;
 			continue;
-		if (sg_buf_append(b, run, (size_t)(s - run)) < 0 || sg_buf_append_str(b, repl[c]) < 0)
+		}
+		/* Our pages are UTF-8: a byte that starts no valid sequence becomes U+FFFD. */
+		const char *with = c < 128 ? repl[c] : "\xef\xbf\xbd";
+		if (sg_buf_append(b, run, (size_t)(s - run)) < 0 || sg_buf_append_str(b, with) < 0)
 			return -1;
-		run = s + 1;
+		run = ++s;
 	}
 	return sg_buf_append(b, run, (size_t)(s - run));
 }

@@ -54,6 +54,11 @@ static const struct text texts[] = {
 	{"err_pw", "This password cannot be used:", "Dieses Passwort ist nicht verwendbar:"},
 	{"err_csrf", "This form has expired. Please reload the page and try again.",
 	 "Dieses Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut."},
+	{"err_busy",
+	 "The portal is receiving many messages at the moment and could not take yours. Nothing was "
+	 "sent. Please try again in a few minutes.",
+	 "Das Portal nimmt gerade sehr viele Nachrichten entgegen und konnte Ihre nicht annehmen. Es "
+	 "wurde nichts gesendet. Bitte versuchen Sie es in einigen Minuten erneut."},
 	{"err_notfound", "This page does not exist.", "Diese Seite gibt es nicht."},
 	{"err_form", "The form could not be read.", "Das Formular konnte nicht gelesen werden."},
 	{"err_internal", "An internal error occurred. Please try again later.",
@@ -105,10 +110,11 @@ static const struct text texts[] = {
 	 "Passwort vergessen, können Sie damit ein neues festlegen. Groß- und Kleinschreibung sowie "
 	 "zusätzliche Leerzeichen spielen keine Rolle."},
 	{"intro_forgot",
-	 "Enter your e-mail address. You then answer the security questions you chose when you "
-	 "registered.",
-	 "Geben Sie Ihre E-Mail-Adresse ein. Danach beantworten Sie die Sicherheitsfragen, die Sie bei "
-	 "der Registrierung gewählt haben."},
+	 "Enter your e-mail address. We mail a code to it; you then answer the security questions "
+	 "you chose when you registered and enter the code.",
+	 "Geben Sie Ihre E-Mail-Adresse ein. Wir schicken einen Code an diese Adresse; danach "
+	 "beantworten Sie die Sicherheitsfragen, die Sie bei der Registrierung gewählt haben, und "
+	 "geben den Code ein."},
 	{"intro_answers", "Answer your security questions for",
 	 "Beantworten Sie Ihre Sicherheitsfragen für"},
 	{"intro_newpw",
@@ -153,10 +159,24 @@ static const struct text texts[] = {
 	 "weniger mit Umlauten oder anderen Schriften) und darf keine Steuerzeichen enthalten. Bitte "
 	 "geben Sie die Antworten erneut ein."},
 	{"err_answers",
-	 "The answers do not match. Check them and try again; after several failed attempts you "
-	 "must wait before the next one.",
-	 "Die Antworten stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach mehreren "
-	 "Fehlversuchen müssen Sie vor dem nächsten Versuch warten."},
+	 "The answers or the code do not match. Check them and try again; after several failed "
+	 "attempts you must wait before the next one, and a code stops working after 3.",
+	 "Die Antworten oder der Code stimmen nicht. Prüfen Sie sie und versuchen Sie es erneut; nach "
+	 "mehreren Fehlversuchen müssen Sie vor dem nächsten Versuch warten, ein Code gilt höchstens "
+	 "für 3 Versuche."},
+	{"err_reset_limit",
+	 "This account's password has been reset too often today. Please try again tomorrow, or ask "
+	 "your contact person for help.",
+	 "Das Passwort dieses Kontos wurde heute zu oft zurückgesetzt. Bitte versuchen Sie es morgen "
+	 "erneut oder bitten Sie Ihren Ansprechpartner um Hilfe."},
+	{"reset_code", "Code from the e-mail we have just sent you",
+	 "Code aus der E-Mail, die wir Ihnen soeben geschickt haben"},
+	{"reset_code_hint",
+	 "If the address has an account, a code has been mailed to it. It is valid for 15 minutes and "
+	 "works once; for a new code, start again with \"Use another e-mail address\".",
+	 "Wenn zu der Adresse ein Konto gehört, wurde ein Code an sie geschickt. Er gilt 15 Minuten "
+	 "und nur einmal; einen neuen Code erhalten Sie, wenn Sie mit \"Andere E-Mail-Adresse "
+	 "verwenden\" neu beginnen."},
 	{"err_email", "Please enter your e-mail address.", "Bitte geben Sie Ihre E-Mail-Adresse ein."},
 	{"err_current", "The current password is wrong.", "Das aktuelle Passwort ist falsch."},
 	{"link_forgot", "Forgot your password?", "Passwort vergessen?"},
@@ -262,29 +282,29 @@ const char *portal_i18n_code(enum portal_lang lang)
 	return lang == PORTAL_LANG_DE ? "de" : "en";
 }
 
-/* The q-value of one Accept-Language item ("de;q=0.8"), 1000 = 1.0; 0 for anything odd. */
+/* The q-value of one Accept-Language item ("de;q=0.8"), 1000 = 1.0. RFC 9110's qvalue is "0"
+ * or "1" and at most three decimals: anything else (more digits, junk after them) weighs 0, so
+ * a hostile weight is never a number at all, let alone one that overflows. */
 static int item_q(const char *item, size_t len)
 {
-	const char *q = NULL;
+	const char *q = NULL, *end = item + len;
 	for (size_t i = 0; i + 2 < len; i++)
 		if (item[i] == ';' && item[i + 1] == 'q' && item[i + 2] == '=')
 			q = item + i + 3;
 	if (q == NULL)
 		return 1000;
-	int v = 0, digits = 0;
-	bool frac = false;
-	for (; q < item + len && digits < 4; q++) {
-		if (*q == '.' && !frac) {
-			frac = true;
-		} else if (*q >= '0' && *q <= '9') {
-			v = v * 10 + (*q - '0');
-			digits += frac;
-		} else {
-			break;
-		}
+	while (end > q && end[-1] == ' ')
+		end--;
+	if (q == end || (*q != '0' && *q != '1'))
+		return 0;
+	int v = (*q++ - '0') * 1000;
+	if (q < end && *q == '.') {
+		q++;
+		for (int scale = 100; q < end && scale > 0 && *q >= '0' && *q <= '9'; q++, scale /= 10)
+			v += (*q - '0') * scale;
 	}
-	while (digits++ < 3)
-		v *= 10;
+	if (q != end)
+		return 0;
 	return v > 1000 ? 1000 : v;
 }
 

@@ -6,6 +6,7 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
+#include "core/sg_str.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
 #include "portal/portal.h"
@@ -13,6 +14,7 @@
 #include "queue/spool.h"
 #include "store/store.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -73,6 +75,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	ctx->max_s = SESSION_MAX_S;
 	ctx->per_client = (unsigned int)settings_number(set, "portal.connections_per_client");
 	ctx->threads = (unsigned int)settings_number(set, "portal.threads");
+	ctx->conns = portal_conns_new(settings_number(set, "portal.header_timeout") * 1000,
+	                              settings_number(set, "portal.request_timeout") * 1000);
 	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
 	if (ctx->st == NULL)
 		sg_fatal("store: %s", err);
@@ -82,6 +86,9 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    (ctx->spool = spool_open_existing(path, &err)) == NULL)
 		sg_fatal("gateway.spool_dir: %s", err);
+	if (sg_snprintf(ctx->upload_dir, sizeof(ctx->upload_dir), "%s/tmp", path) < 0)
+		sg_fatal("gateway.spool_dir: the path is too long");
+	ctx->upload_budget = (size_t)settings_number(set, "portal.max_upload_memory");
 	if (portal_auth_stored_key(ctx->st, "portal_anon_csrf_key", ctx->anon_key, &err) < 0 ||
 	    portal_auth_stored_key(ctx->st, "portal_cookie_key", ctx->cookie_key, &err) < 0)
 		sg_fatal("portal key: %s", err);
@@ -95,6 +102,11 @@ int portal_main(struct role_ctx *ctx)
 	}
 	if (sodium_init() < 0)
 		sg_fatal("libsodium cannot be initialised");
+	/* Message bodies are large and short-lived: allocate them with mmap, so that freeing them
+	 * gives the memory back (glibc would otherwise raise the threshold after the first one and
+	 * keep each thread's peak in its arena), and portal.max_upload_memory bounds the RSS. */
+	if (mallopt(M_MMAP_THRESHOLD, 1024 * 1024) != 1)
+		sg_warn("mallopt: the mmap threshold could not be set");
 	struct portal_ctx pc = {0};
 	ctx_open(&pc, ctx->settings);
 	char *cert = pc.tls ? pem_load(ctx->settings, "smtp.tls_cert") : NULL;
@@ -102,11 +114,16 @@ int portal_main(struct role_ctx *ctx)
 	const char *err;
 	sg_info("browsers come by %s; %zu trusted proxy network(s)", pc.https ? "HTTPS" : "HTTP",
 	        pc.nproxies);
-	sg_info("ready: %zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
-	        pc.tls ? "on" : "off", pc.threads);
-	int rc = portal_server_run(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key, &err);
-	if (rc < 0)
+	struct MHD_Daemon *d = portal_server_start(&pc, ctx->listen_fds, ctx->n_listen_fds, cert, key,
+	                                           &err);
+	int rc = d != NULL ? 0 : -1;
+	if (d == NULL)
 		sg_error("%s", err);
+	else {
+		daemon_ready(ctx, "%zu listener(s), HTTPS %s, %u thread(s)", ctx->n_listen_fds,
+		             pc.tls ? "on" : "off", pc.threads);
+		portal_server_serve(&pc, d);
+	}
 	if (key != NULL)
 		sg_free_secret(&key, strlen(key));
 	sg_free(&cert);
@@ -116,6 +133,7 @@ int portal_main(struct role_ctx *ctx)
 	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);
+	portal_conns_free(&pc.conns);
 	sg_info("stopped");
 	return rc < 0 ? 1 : 0;
 }

@@ -316,10 +316,15 @@ static const struct route *route_find(const char *method, const char *path, bool
 	return NULL;
 }
 
-/* A POST needs a session, a parsed body and the session's CSRF token: else 403/400/413. */
+/* A POST needs a session, a parsed body and the session's CSRF token: else 403/400/413, or 503
+ * when its body was dropped to keep the portal within portal.max_upload_memory. */
 static bool post_ok(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *err;
+	if (req->busy) {
+		error_page(req, resp, MHD_HTTP_SERVICE_UNAVAILABLE, "err_busy");
+		return false;
+	}
 	if (req->too_big) {
 		if (portal_compose_route(req->path) && req->has_sess &&
 		    req->sess.stage == PORTAL_LOGGED_IN)

@@ -4,11 +4,14 @@
 #define SG_PORTAL_PRIV_H
 
 #include "portal/portal.h"
+#include "notify/notify.h"
 #include "store/store.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
 
 struct settings;
 struct keystore;
-struct MHD_Connection;
 
 struct spool;
 struct sg_cidr;
@@ -29,8 +32,13 @@ struct portal_ctx {
 	time_t next_expiry;    /* when stale sessions are purged next (atomic: threads share it) */
 	unsigned int per_client; /* portal.connections_per_client (0: no limit) */
 	unsigned int threads;    /* portal.threads: requests served at once */
+	struct portal_conns *conns; /* open connections and their request deadlines */
+	size_t upload_budget;    /* portal.max_upload_memory */
+	size_t upload_used;      /* of it, counted now (atomic: threads share it) */
+	char upload_dir[SG_PATH_MAX]; /* where messages being received wait (the spool's tmp/) */
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
+	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -52,6 +60,7 @@ struct portal_req {
 	const char *body;
 	size_t body_len;
 	bool too_big;
+	bool busy;                    /* the body was dropped: over portal.max_upload_memory */
 	enum portal_lang lang;
 	struct portal_form form;      /* parsed body of a POST */
 	struct store_portal_session sess;
@@ -75,9 +84,46 @@ struct portal_resp {
 const char *portal_server_header(struct portal_req *req, const char *name);
 const char *portal_server_query(struct portal_req *req, const char *name);
 const char *portal_server_cookie(struct portal_req *req, const char *name);
-/* Runs the portal on the listening sockets until daemon_stop_requested. */
-int portal_server_run(struct portal_ctx *ctx, const int *fds, size_t nfds, const char *cert_pem,
-                      const char *key_pem, const char **error_r);
+/* Starts serving on the listening sockets; NULL with *error_r if it cannot. */
+struct MHD_Daemon *portal_server_start(struct portal_ctx *ctx, const int *fds, size_t nfds,
+                                       const char *cert_pem, const char *key_pem,
+                                       const char **error_r);
+/* Serves until daemon_leaving(), lets requests in flight end, stops; the socket stays open. */
+void portal_server_serve(struct portal_ctx *ctx, struct MHD_Daemon *d);
+
+/* portal_conns.c: total deadlines per request (headers, then headers and body), on top of
+ * libmicrohttpd's idle timeout. The server hooks each connection's steps in; its main loop
+ * calls portal_conns_reap, which cuts the connections past their deadline. */
+struct portal_conns;
+struct portal_conns *portal_conns_new(int64_t header_ms, int64_t request_ms);
+void portal_conns_free(struct portal_conns **tp);
+/* MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the table. */
+void portal_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe);
+void portal_conns_headers_done(struct MHD_Connection *c);
+void portal_conns_replying(struct MHD_Connection *c);
+void portal_conns_request_done(struct MHD_Connection *c);
+/* How many connections were cut now. */
+size_t portal_conns_reap(struct portal_conns *t, int64_t now_ms);
+
+/* portal_upload.c: a request body as it arrives, in memory (small ones) or in an unlinked
+ * temporary file (a logged-in partner's message), counted against portal.max_upload_memory. */
+struct portal_body {
+	struct portal_ctx *ctx;
+	struct sg_buf mem;
+	int fd;          /* the temporary file, or -1 */
+	size_t len, max; /* bytes received, the ceiling */
+	size_t counted;  /* bytes counted against the budget now */
+	void *map;       /* the file mapped for the handler */
+	bool too_big;    /* over max: dropped, answered 413 */
+	bool busy;       /* over the budget (or the file failed): dropped, answered 503 */
+};
+void portal_upload_start(struct portal_ctx *ctx, struct portal_body *b, size_t max, bool to_file);
+void portal_upload_add(struct portal_body *b, const char *data, size_t len);
+/* The whole body for the handler ("" when there is none or it was dropped). */
+const char *portal_upload_body(struct portal_body *b, size_t *len_r);
+/* Frees the body and gives its bytes back to the budget; again is harmless. */
+void portal_upload_free(struct portal_body *b);
 
 /* portal_pages.c: the router and the shared page frame */
 void portal_pages_handle(struct portal_req *req, struct portal_resp *resp);
@@ -200,6 +246,22 @@ void portal_reset_password_get(struct portal_req *req, struct portal_resp *resp)
 void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp);
 void portal_reset_change_get(struct portal_req *req, struct portal_resp *resp);
 void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_resetcode.c: the code a reset mails to the partner (8 digits, 15 minutes, once) and
+ * the partner's mails about their password, in the page's language. */
+#define PORTAL_RESETCODE_VALID_S (15 * 60)
+/* Mails user_id (at address) a new code unless the daily caps (portal.reset_codes_per_day,
+ * portal.max_resets_per_day) are reached; the audit log says which. */
+void portal_resetcode_issue(struct portal_req *req, int64_t user_id, const char *address);
+/* Takes the code typed for user_id when answers_right and it is the live one; any other try
+ * counts against the code (the third kills it). */
+bool portal_resetcode_take(struct portal_req *req, int64_t user_id, const char *typed,
+                           bool answers_right);
+/* portal.max_resets_per_day completed resets of address in the last day (or an error). */
+bool portal_resetcode_limit_reached(struct portal_req *req, const char *address);
+/* A mail to the partner at address (code: the reset code, or NULL). */
+void portal_resetcode_notice(struct portal_req *req, const char *address, enum notify_kind kind,
+                             const char *code);
 
 /* portal_ca.c: the CA certificate and its CRL, DER, for anyone (no session). */
 void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp);

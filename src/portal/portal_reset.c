@@ -1,20 +1,17 @@
 /* portal_reset.c: a new password without the old one (forgot password: the address, then the
- * three security questions, then the new password) and with it (change password on the
- * account). Both replace the login hash and the SecurePDF record and end every session of the
- * account. The questions page looks the same for every address, wrong answers count in the
- * login's throttle, and the partner is told of every reset by mail. */
+ * three security questions with the code mailed to the address (portal_resetcode.c), then the
+ * new password) and with it (change password on the account). Both replace the login hash and
+ * the SecurePDF record and end every session of the account. The questions page looks the
+ * same for every address, wrong tries count in the login's throttle, and the partner is told of
+ * every reset by mail. */
 #include "portal/portal_priv.h"
-#include "core/settings.h"
 #include "core/sg_log.h"
 #include "core/sg_str.h"
 #include "notify/notify.h"
-#include "queue/spool.h"
 #include "store/store.h"
 
 #include <microhttpd.h>
 #include <string.h>
-
-#define NOTICE_MAX ((size_t)256 * 1024)
 
 static const char forgot_tmpl[] =
     "<p>{{t.intro_forgot}}</p><form method=\"post\" action=\"/forgot\">"
@@ -28,6 +25,10 @@ static const char answers_tmpl[] =
     "<p>{{t.intro_answers}} <strong>{{email}}</strong></p>"
     "<form method=\"post\" action=\"/forgot/answers\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">{{&fields}}"
+    "<label for=\"code\">{{t.reset_code}}</label>"
+    "<input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" "
+    "autocomplete=\"one-time-code\" aria-describedby=\"code-hint\" required>"
+    "<p id=\"code-hint\">{{t.reset_code_hint}}</p>"
     "<button type=\"submit\">{{t.btn_continue}}</button></form>"
     "<p><a href=\"/forgot\">{{t.link_other_address}}</a></p>";
 
@@ -93,12 +94,26 @@ void portal_reset_forgot_get(struct portal_req *req, struct portal_resp *resp)
 	page(req, resp, "title_forgot", forgot_tmpl, NULL, NULL);
 }
 
+/* The code goes only to an account that can reset (registered, with its own questions); the
+ * next page is the same either way. */
+static void mail_code(struct portal_req *req, const char *address)
+{
+	struct store_portal_question q[STORE_PORTAL_QUESTIONS];
+	int64_t uid;
+	const char *err;
+	if (portal_questions_for(req, address, q, &uid, &err) < 0)
+		sg_error("portal: the questions of a reset: %s", err);
+	else if (uid != 0)
+		portal_resetcode_issue(req, uid, address);
+}
+
 /* Any address that looks like one goes on to the questions: the page after this one is the
  * same whether an account exists or not. The address travels in a signed cookie, so this
  * step stores nothing however often it is sent. */
 void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *addr = portal_form_get(&req->form, "email");
+	char lower[SG_ADDR_MAX];
 	size_t len = strlen(addr);
 	if (len < 3 || len >= SG_ADDR_MAX || strchr(addr, '@') == NULL) {
 		error_form(req, resp, "title_forgot", forgot_tmpl, "err_email", NULL);
@@ -107,6 +122,9 @@ void portal_reset_forgot_post(struct portal_req *req, struct portal_resp *resp)
 	if (req->sess.stage != PORTAL_ANON && req->sess.stage != PORTAL_RESET_ANSWERS)
 		portal_pages_new_anonymous(req); /* a stored session ends here, as before */
 	portal_cookie_reset_set(req, resp, addr);
+	sg_strlcpy(lower, addr, sizeof(lower));
+	sg_ascii_lower(lower);
+	mail_code(req, lower);
 	portal_pages_redirect(resp, "/forgot/answers");
 }
 
@@ -159,9 +177,11 @@ void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
 	const char *answers[] = {portal_form_get(&req->form, "answer1"),
 	                         portal_form_get(&req->form, "answer2"),
 	                         portal_form_get(&req->form, "answer3")};
-	/* Stand-ins have no answer hashes: they never match, at the same cost. */
-	if (!portal_questions_check(q, answers) || uid == 0) {
-		portal_pages_audit(req, "reset-failed", addr, "");
+	/* Stand-ins have no answer hashes: they never match, at the same cost. Both factors are
+	 * always checked, and the page never says which one was wrong. */
+	bool answers_right = portal_questions_check(q, answers) && uid != 0;
+	if (!portal_resetcode_take(req, uid, portal_form_get(&req->form, "code"), answers_right)) {
+		portal_pages_audit(req, "reset-failed", addr, answers_right ? "code" : "");
 		if (at.wait > 0)
 			portal_pages_audit(req, "lockout", addr, "password reset");
 		portal_throttle_minutes(&at, minutes, sizeof(minutes));
@@ -169,7 +189,13 @@ void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
 		             at.wait > 0 ? minutes : NULL);
 		return;
 	}
-	portal_throttle_succeeded(req, &at);
+	portal_throttle_succeeded(req, &at); /* both secrets were right, whatever the cap says */
+	if (portal_resetcode_limit_reached(req, addr)) {
+		portal_pages_audit(req, "reset-refused", addr, "resets per day");
+		answers_page(req, resp, q, "err_reset_limit", NULL);
+		resp->status = MHD_HTTP_TOO_MANY_REQUESTS;
+		return;
+	}
 	if (portal_pages_new_session(req, uid, addr, PORTAL_RESET_PASSWORD) < 0) {
 		answers_page(req, resp, q, "err_internal", NULL);
 		return;
@@ -182,28 +208,6 @@ void portal_reset_answers_post(struct portal_req *req, struct portal_resp *resp)
 void portal_reset_password_get(struct portal_req *req, struct portal_resp *resp)
 {
 	page(req, resp, "title_newpw", newpw_tmpl, NULL, NULL);
-}
-
-/* Tells the partner that the password changed (a notice in the queue): by a reset, or on the
- * account page. Whoever did it, the owner of the address learns of it. */
-static void password_notice(struct portal_req *req, const char *address, enum notify_kind kind)
-{
-	struct notify_vars v = {.partner = address, .client = req->client, .when = req->now};
-	struct sg_buf b;
-	const char *rcpt, *err;
-	char id[SG_QUEUE_ID_MAX];
-	sg_buf_init(&b, NOTICE_MAX);
-	int rc = notify_build(req->ctx->set, kind, &v, &b, &rcpt, &err);
-	if (rc == 0)
-		rc = spool_notice_send(req->ctx->spool, settings_get(req->ctx->set, "gateway.hostname"),
-		                       rcpt, false, b.data, b.len, id, sizeof(id), &err);
-	if (rc < 0) {
-		sg_error("password notice to a partner: %s", err);
-		portal_pages_audit(req, "password-notice-failed", address, err);
-	} else {
-		sg_info("password notice queued as %s", id);
-	}
-	sg_buf_free(&b);
 }
 
 void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp)
@@ -231,7 +235,8 @@ void portal_reset_password_post(struct portal_req *req, struct portal_resp *resp
 	req->has_sess = false;
 	portal_pages_cookie(req, resp, "sg_session", "", 0);
 	portal_pages_audit(req, "reset", a.address, "");
-	password_notice(req, a.address, NOTIFY_PASSWORD_RESET);
+	/* The owner of the address learns of it, whoever did it. */
+	portal_resetcode_notice(req, a.address, NOTIFY_PASSWORD_RESET, NULL);
 	portal_pages_redirect(resp, "/login?m=reset_done");
 }
 
@@ -279,7 +284,7 @@ void portal_reset_change_post(struct portal_req *req, struct portal_resp *resp)
 	}
 	store_portal_session_delete_user(req->ctx->st, a.user_id, &err);
 	portal_pages_audit(req, "password-changed", a.address, "");
-	password_notice(req, a.address, NOTIFY_PASSWORD_CHANGED);
+	portal_resetcode_notice(req, a.address, NOTIFY_PASSWORD_CHANGED, NULL);
 	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
 		portal_pages_redirect(resp, "/login");
 		return;

@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 #include <malloc.h>
+#include <string.h>
 
 /* Opens what the transforms need. The store and the keys are optional only in the sense that
  * plain relaying works without them; any channel that needs them then defers with a reason. */
@@ -33,6 +34,10 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	te->smime_gcm = settings_get(s, "policy.smime_gcm");
 	te->autocrypt_outbound = settings_bool(s, "policy.autocrypt_outbound");
 	te->autocrypt_encrypt = settings_bool(s, "pgp.autocrypt_encrypt");
+	te->cbc_keep_encrypted = strcmp(settings_get(s, "policy.cbc_unsigned"), "keep-encrypted") == 0;
+	enum smime_rev_mode rev = SMIME_REV_SOFT;
+	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
+	te->revocation_check = (int)rev;
 	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);
@@ -52,6 +57,12 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	else
 		sg_warn("instance CA %s: %s; signatures will carry no chain", path, err);
 	sg_free(&pem);
+	err = "path too long";
+	if (te->ca_der != NULL && (sg_path_join(path, sizeof(path), dir, "crl.pem") < 0 ||
+	                           smime_trust_set_own_ca(te->trust, te->ca_der, te->ca_der_len,
+	                                                  path, &err) < 0))
+		sg_error("instance CA's CRL %s: %s; revoked certificates of ours would verify as valid",
+		         path, err);
 	err = "path too long";
 	if (settings_path(s, "ca.trust_anchors", path, sizeof(path)) < 0 ||
 	    smime_trust_add_anchor_file(te->trust, path, &err) < 0)
@@ -105,7 +116,7 @@ int qmgr_main(struct role_ctx *ctx)
 	};
 	retry_policy_load(s, &qe.retry);
 	unsigned int workers = (unsigned int)settings_number(s, "queue.concurrency");
-	sg_info("queue manager started: spool %s, %u workers", spool_path, workers);
+	daemon_ready(ctx, "queue manager: spool %s, %u workers", spool_path, workers);
 	int rc = qmgr_loop_run(&qe, workers, (int)settings_number(s, "queue.scan_interval") * 1000);
 	policy_free(&qe.policy);
 	close_transform_env(&te);

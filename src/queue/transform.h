@@ -38,6 +38,8 @@ struct transform_env {
 	const char *smime_gcm;       /* policy.smime_gcm: capable | never | always */
 	bool autocrypt_outbound;     /* policy.autocrypt_outbound */
 	bool autocrypt_encrypt;      /* pgp.autocrypt_encrypt: learned keys may encrypt outbound */
+	int revocation_check;        /* smime.revocation_check (enum smime_rev_mode; 0 off) */
+	bool cbc_keep_encrypted;     /* policy.cbc_unsigned = keep-encrypted */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
 };
 

@@ -142,8 +142,8 @@ static void security_note(const struct pgp_in_result *r, const char *sig, char *
 	else if (r->encrypted && !r->decrypted)
 		snprintf(note, size, "encrypted=pgp; decrypted=no (not encrypted to a key the "
 		                     "gateway holds)");
-	else if (r->encrypted)
-		snprintf(note, size, "encrypted=pgp; decrypted=yes; %s", sig);
+	else if (r->encrypted) /* pgp_in hands out no plaintext without MDC or AEAD */
+		snprintf(note, size, "encrypted=pgp; decrypted=yes; integrity=aead; %s", sig);
 	else
 		snprintf(note, size, "%s", sig);
 }

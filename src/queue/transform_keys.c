@@ -206,6 +206,34 @@ int transform_pgp_find(const struct transform_env *te, const char *addr,
 	return rc;
 }
 
+/* smime.revocation_check: a partner's certificate that its OCSP responder or CRL calls
+ * revoked is never encrypted to; with hard, neither is one whose status nobody could tell.
+ * Ours (issued, proxy) are judged by the store's revocation record instead. */
+static bool revocation_refuses(const struct transform_env *te, const char *addr,
+                               const struct store_cert *c, const char **why_r)
+{
+	if (te->revocation_check == SMIME_REV_OFF || te->trust == NULL ||
+	    c->source == STORE_CERT_ISSUED || c->source == STORE_CERT_PROXY)
+		return false;
+	char how[160];
+	enum smime_rev_status st = smime_revocation_status(te->trust, c->der, c->der_len, how,
+	                                                   sizeof(how));
+	if (st == SMIME_REV_REVOKED) {
+		sg_warn("certificate %s of %s is revoked (%s): mail is not encrypted to it",
+		        c->serial, addr, how);
+		*why_r = "its certificate is revoked";
+		return true;
+	}
+	if (st != SMIME_REV_UNKNOWN)
+		return false;
+	bool hard = te->revocation_check == SMIME_REV_HARD;
+	sg_warn("revocation status of certificate %s of %s unknown (%s); smime.revocation_check = "
+	        "%s: %s", c->serial, addr, how, hard ? "hard" : "soft",
+	        hard ? "mail is not encrypted to it" : "encrypting to it anyway");
+	*why_r = "the revocation status of its certificate cannot be checked";
+	return hard;
+}
+
 int transform_find_cert(const struct transform_env *te, const char *addr, int usage,
                         bool need_key, struct store_cert *cert_r, const char **why_r)
 {
@@ -229,6 +257,8 @@ int transform_find_cert(const struct transform_env *te, const char *addr, int us
 			*why_r = why;
 			continue;
 		}
+		if (usage == SMIME_USAGE_ENCRYPT && revocation_refuses(te, addr, &certs[i], why_r))
+			continue;
 		*cert_r = certs[i];
 		memset(&certs[i], 0, sizeof(certs[i]));
 		found = 1;

@@ -258,6 +258,7 @@ struct smtpd_server_opts {
 	size_t min_data_rate;                /* ... one second per this many bytes received */
 	int drain_timeout_ms;
 	const atomic_int *stop;  /* set when we should stop (daemon_stop_requested) */
+	const atomic_int *retire; /* a successor serves: stop accepting, sessions end by themselves */
 	/* Per connection the sink's ctx comes from sink_new(sink_arg) and goes to sink_free. */
 	struct smtpd_hooks hooks;
 	void *(*sink_new)(void *arg);
@@ -265,8 +266,10 @@ struct smtpd_server_opts {
 	void *sink_arg;
 };
 
-/* Accepts on the listening sockets (taking ownership) until *opts->stop is set, then
- * drains for at most drain_timeout_ms. Returns 0, or -1 with *error_r. */
+/* Accepts on the listening sockets (taking ownership) until *opts->stop or *opts->retire is
+ * set, then drains for at most drain_timeout_ms: on a stop an idle session is told 421, on a
+ * retire it may go on (more mail, QUIT) until the drain timeout. Returns 0, or -1 with
+ * *error_r. */
 int smtpd_server_run(const int *listen_fds, size_t n_fds, const struct smtpd_server_opts *opts,
                      const char **error_r);
 

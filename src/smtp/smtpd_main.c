@@ -175,6 +175,7 @@ static void opts_fill(struct smtpd_server_opts *o, const struct settings *set)
 	o->data_timeout_ms = (int)settings_number(set, "smtp.data_timeout") * 1000;
 	o->drain_timeout_ms = (int)settings_number(set, "smtp.drain_timeout") * 1000;
 	o->stop = &daemon_stop_requested;
+	o->retire = &daemon_retire_requested;
 	o->hooks = (struct smtpd_hooks){.begin = sink_begin, .write = sink_write,
 	                                .commit = sink_commit, .abort = sink_abort};
 	o->sink_new = sink_new;
@@ -208,7 +209,7 @@ int smtpd_main(struct role_ctx *ctx)
 	o.internal_nets = nets;
 	o.tls = tls_load(set);
 	o.sink_arg = sp;
-	sg_info("ready: %zu listener(s), STARTTLS %s, max %u sessions", ctx->n_listen_fds,
+	daemon_ready(ctx, "%zu listener(s), STARTTLS %s, max %u sessions", ctx->n_listen_fds,
 	        o.tls != NULL ? "on" : "off", o.max_sessions);
 	int rc = smtpd_server_run(ctx->listen_fds, ctx->n_listen_fds, &o, &err);
 	if (rc < 0) {

@@ -345,8 +345,10 @@ static bool wait_idle(struct server *srv, int64_t deadline)
 static void drain(struct server *srv)
 {
 	unsigned int n = active_count(srv);
-	if (n > 0)
-		sg_info("stopping: waiting for %u session(s)", n);
+	bool retiring = !*srv->opts->stop;
+	if (n > 0 || retiring)
+		sg_info("%s: waiting for %u session(s)",
+		        retiring ? "retiring, a new process serves" : "stopping", n);
 	if (wait_idle(srv, sg_mono_ms() + srv->opts->drain_timeout_ms))
 		return;
 	sg_warn("stopping: %u session(s) still active after the drain timeout; closing them",
@@ -382,7 +384,7 @@ int smtpd_server_run(const int *listen_fds, size_t n_fds, const struct smtpd_ser
 		pfd[i] = (struct pollfd){.fd = listen_fds[i], .events = POLLIN};
 		fcntl(listen_fds[i], F_SETFL, fcntl(listen_fds[i], F_GETFL) | O_NONBLOCK);
 	}
-	while (!*opts->stop) {
+	while (!*opts->stop && !(opts->retire != NULL && *opts->retire)) {
 		int r = poll(pfd, (nfds_t)n_fds, POLL_SLICE_MS);
 		for (size_t i = 0; r > 0 && i < n_fds; i++)
 			if (pfd[i].revents & POLLIN)

@@ -379,4 +379,16 @@ int store_portal_audit_count(struct store *st, const char *event, const char *ad
 int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
                             size_t *count_r, const char **error_r);
 
+/* ---- one-time codes of password resets (store_resetcode.c, schema version 8) ---- */
+/* Gives user_id a new code (its keyed hash), made at now; an earlier one is gone. */
+int store_resetcode_set(struct store *st, int64_t user_id, const char *code_hash, time_t now,
+                        const char **error_r);
+/* Takes (deletes) the code of user_id when it has code_hash and was made after created_after:
+ * *taken_r says whether it did. A code is taken once, however many requests race for it. */
+int store_resetcode_take(struct store *st, int64_t user_id, const char *code_hash,
+                         time_t created_after, bool *taken_r, const char **error_r);
+/* Counts a failed try against the code of user_id; the max_attempts-th deletes it. */
+int store_resetcode_failed(struct store *st, int64_t user_id, int max_attempts,
+                           const char **error_r);
+
 #endif

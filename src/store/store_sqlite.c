@@ -161,6 +161,14 @@ static const char *const migrations[] = {
 	"DROP TABLE pgp_keys;"
 	"ALTER TABLE pgp_keys_v7 RENAME TO pgp_keys;"
 	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
+
+	/* 8: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
+	 * hash only, when it was made and the failed tries against it. */
+	"CREATE TABLE portal_reset_codes ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  code_hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -1,13 +1,15 @@
 // run.js: the portal end to end in headless Chromium (playwright-core, Debian's chromium).
 // Makes its own instance with the sealgate binary in SEALGATE_BIN, invites a partner with the
 // CLI, then registers (password, security questions), logs in, switches the channel, uploads a
-// certificate, resets the password with the security questions and changes it, and writes a
+// certificate, resets the password with the security questions and the code mailed to the
+// partner's Maildir, changes it, and writes a
 // message with attachments to an internal address in the browser.
 // Prints "N passed, N failed"; screenshots go to artifacts/.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { ART, sg, step, expect, instance, launch, finish, execFileSync } = require('./lib');
+const { ART, sg, step, expect, instance, launch, finish, execFileSync, mailbox, parseMail } =
+  require('./lib');
 
 const PARTNER = 'browser@partner.test';
 const PASSWORD = 'Kennwort mit Länge 2026';
@@ -87,7 +89,14 @@ async function main() {
       await Promise.all([page.waitForURL('**/forgot'), page.click('a[href="/forgot"]')]);
       await page.screenshot({ path: path.join(ART, '05-forgot.png'), fullPage: true });
       await page.fill('#email', PARTNER.toUpperCase());
+      const box = path.join(gw.mdExt, PARTNER, 'new');
+      const before = fs.existsSync(box) ? fs.readdirSync(box).length : 0;
       await Promise.all([page.waitForURL('**/forgot/answers'), page.click('main button[type=submit]')]);
+      const mails = await mailbox(gw.mdExt, PARTNER, before + 1, 60000);
+      const mailed = parseMail(mails[mails.length - 1], ART).text.match(/^ {4}(\d{8})$/m);
+      expect(mailed, 'no reset code in the mail');
+      expect(await page.isVisible('label[for=code]'), 'the code field lacks a label');
+      await page.fill('#code', mailed[1]);
       for (const n of [1, 2, 3]) expect(await page.isVisible(`label[for=answer${n}]`), `answer ${n} lacks a label`);
       expect((await page.textContent('label[for=answer1]')).includes('first pet'), 'not the chosen question');
       await page.fill('#answer1', 'Bello');
@@ -99,6 +108,7 @@ async function main() {
       await page.fill('#answer1', '  BELLO ');
       await page.fill('#answer2', 'münchen');
       await page.fill('#answer3', 'vw  käfer');
+      await page.fill('#code', mailed[1]);
       await Promise.all([page.waitForURL('**/forgot/password'), page.click('main button[type=submit]')]);
       await page.fill('#password', NEW_PASSWORD);
       await page.fill('#password2', NEW_PASSWORD);

@@ -88,6 +88,7 @@ def gw_factory(request, workdir):
         allowed = getattr(g, "allowed_problems", None)  # a test that kills a child on purpose
         problems += [f"{g.dir}: {line}" for line in sgrig.log_problems(g.log())
                      if allowed is None or not allowed.search(line)]
+        problems += [f"{g.dir}: not in the log format: {line}" for line in sgrig.foreign_lines(g.log())]
     if problems:
         pytest.fail("the gateway misbehaved during this test:\n" + "\n".join(problems[:20]),
                     pytrace=False)

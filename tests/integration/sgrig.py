@@ -445,6 +445,19 @@ def log_problems(text):
     return [line for line in text.splitlines() if PROBLEM_RX.search(line)]
 
 
+# sg_log.c: "2026-01-02T03:04:05.678Z sealgate/ROLE[PID]: text" ("sealgate: " for the CLI).
+# The master writes its children's stderr in this format too (master_log.c), so a line
+# without it is a bug; Gateway.start's marker is ours.
+LOG_LINE_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z sealgate(/[a-z-]+\[\d+\])?: ")
+RIG_LINE_RX = re.compile(r"^===== start [0-9:]+ =====$")
+
+
+def foreign_lines(text):
+    """Log lines that are not in our log format."""
+    return [line for line in text.splitlines()
+            if line and not LOG_LINE_RX.match(line) and not RIG_LINE_RX.match(line)]
+
+
 QUEUED_RX = re.compile(r"^250 .*queued as ([A-Za-z0-9._-]+)", re.M)
 
 

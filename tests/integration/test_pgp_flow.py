@@ -140,7 +140,7 @@ def test_inbound_gpg_mail_is_decrypted_and_verified(pgp_gw, gpg, workdir):
     raw = maildir_messages(box)[0]
     assert b"from bob, signed and sealed" in raw
     field = re.search(rb"^X-Sealgate-Security: (.*)$", raw, re.M).group(1)
-    assert b"encrypted=pgp; decrypted=yes" in field
+    assert b"encrypted=pgp; decrypted=yes; integrity=aead" in field
     assert b"signature=valid" in field and b"bob@partner.test" in field
 
 

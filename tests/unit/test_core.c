@@ -1,5 +1,6 @@
 /* test_core.c: the core helpers that every parser leans on: bounded buffers, number and
- * duration parsing, printable logging copies, endpoints and CIDR matching. */
+ * duration parsing, printable logging copies, endpoints and CIDR matching, and the log lines
+ * the master writes for its children. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include "core/sg_buf.h"
+#include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "core/sg_str.h"
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 static void buf_ceiling(void **state)
 {
@@ -147,13 +150,58 @@ static void strlist(void **state)
 	assert_int_equal(l.count, 0);
 }
 
+/* What the log functions write to stderr while fn runs (stderr is a pipe meanwhile). */
+static void capture_stderr(void (*fn)(void), char *out, size_t size)
+{
+	int p[2], saved = dup(STDERR_FILENO);
+	assert_int_equal(pipe(p), 0);
+	dup2(p[1], STDERR_FILENO);
+	close(p[1]);
+	fn();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ssize_t n = read(p[0], out, size - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static void relay_lines(void)
+{
+	const char ours[] = "2026-01-02T03:04:05.678Z sealgate/smtpd[12]: ready: 1 listener(s)";
+	sg_log_relay("qmgr", 42, true, ours, sizeof(ours) - 1);
+	/* A library printing a peer's text that looks like one of our lines. */
+	const char forged[] = "2026-01-02T03:04:05.678Z sealgate/master[1]: forged";
+	sg_log_relay("qmgr", 42, false, forged, sizeof(forged) - 1);
+	const char lib[] = "[armored_src_read() x.cpp:424] Warning:\x1b[31m CRC";
+	sg_log_relay("qmgr", 42, false, lib, sizeof(lib) - 1);
+	sg_log_lines(SG_LOG_ERROR, "SIGHUP: ", "first line\n\nsecond line");
+}
+
+static void relay(void **state)
+{
+	(void)state;
+	sg_log_init("master");
+	char out[4096];
+	capture_stderr(relay_lines, out, sizeof(out));
+	/* Ours as it was; the library's line in our format for the child, control characters
+	 * replaced; several lines, each its own line of ours. */
+	assert_non_null(strstr(out, "2026-01-02T03:04:05.678Z sealgate/smtpd[12]: ready: 1 listener(s)\n"));
+	assert_non_null(strstr(out, "Z sealgate/qmgr[42]: stderr: [armored_src_read() x.cpp:424] Warning:?[31m CRC\n"));
+	assert_non_null(strstr(out, "Z sealgate/qmgr[42]: stderr: 2026-01-02T03:04:05.678Z sealgate/master[1]: forged\n"));
+	assert_non_null(strstr(out, "]: error: SIGHUP: first line\n"));
+	assert_non_null(strstr(out, "]: error: SIGHUP: second line\n"));
+	for (char *line = out; *line != '\0'; line = strchr(line, '\n') + 1)
+		assert_true(sg_log_is_line(line, strcspn(line, "\n")));
+	assert_false(sg_log_is_line("Error: received handshake message out of context.", 50));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf_ceiling), cmocka_unit_test(strtonum_table),
 		cmocka_unit_test(durations),   cmocka_unit_test(printable),
 		cmocka_unit_test(strlcpy_truncates), cmocka_unit_test(endpoints),
-		cmocka_unit_test(cidr),        cmocka_unit_test(strlist),
+		cmocka_unit_test(cidr),        cmocka_unit_test(strlist), cmocka_unit_test(relay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

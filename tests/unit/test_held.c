@@ -248,18 +248,24 @@ static void notice_texts(void **state)
 	struct notify_vars v = {.partner = "p@partner.test", .sender = "alice@example.test",
 	                        .otp = "ABCD-EFGH", .subject = "Grüße aus Köln", .until = 86400,
 	                        .when = 0, .client = "192.0.2.1"};
-	for (int k = 0; k < NOTIFY_KIND_COUNT; k++) {
+	for (int k = 0; k < 2 * NOTIFY_KIND_COUNT; k++) {
+		v.lang = k >= NOTIFY_KIND_COUNT ? "de" : NULL; /* every kind again, asked in German */
 		struct sg_buf b;
 		sg_buf_init(&b, 1 << 20);
 		const char *rcpt, *err;
-		assert_int_equal(notify_build(f->set, (enum notify_kind)k, &v, &b, &rcpt, &err), 0);
+		enum notify_kind kind = (enum notify_kind)(k % NOTIFY_KIND_COUNT);
+		assert_int_equal(notify_build(f->set, kind, &v, &b, &rcpt, &err), 0);
 		sg_buf_append(&b, "", 1);
 		for (size_t i = 0; i + 1 < b.len; i++)
 			assert_true((unsigned char)b.data[i] < 0x80); /* 7-bit: encoded by GMime */
 		assert_non_null(strstr(b.data, "\r\nAuto-Submitted: auto-generated\r\n"));
 		assert_non_null(strstr(b.data, "From: Acme <postmaster@gw.example.test>"));
 		bool otp_inside = strstr(b.data, "ABCD-EFGH") != NULL;
-		assert_int_equal(otp_inside, k == NOTIFY_OTP_PARTNER || k == NOTIFY_OTP_SENDER);
+		assert_int_equal(otp_inside, kind == NOTIFY_OTP_PARTNER || kind == NOTIFY_OTP_SENDER ||
+		                                 kind == NOTIFY_RESET_CODE);
+		/* The reset code's mail speaks the partner's language (its subject is encoded). */
+		if (kind == NOTIFY_RESET_CODE)
+			assert_int_equal(strstr(b.data, "Subject: Acme: your code") != NULL, v.lang == NULL);
 		sg_buf_free(&b);
 	}
 	struct notify_vars none = {.partner = "p@partner.test"};

@@ -109,6 +109,35 @@ static void escaping_and_templates(void **state)
 	sg_buf_free(&b);
 }
 
+/* Invalid UTF-8 in a value comes out as U+FFFD, one per byte that starts nothing valid;
+ * valid text (up to 4 bytes, U+10FFFF) passes unchanged. */
+static void escaping_invalid_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"M\xc3\xbcnchen \xe2\x82\xac \xf0\x9f\x94\x92 \xf4\x8f\xbf\xbf", NULL},
+		{"a\xff" "b", "a\xef\xbf\xbd" "b"},                       /* never valid */
+		{"\xc3(", "\xef\xbf\xbd("},                          /* cut short */
+		{"\xc3", "\xef\xbf\xbd"},                            /* cut by the end */
+		{"\xc0\xbc", "\xef\xbf\xbd\xef\xbf\xbd"},           /* overlong "<" */
+		{"\xe0\x80\xbc", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong again */
+		{"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+		{"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+		{"\xe2\x82<", "\xef\xbf\xbd\xef\xbf\xbd&lt;"},      /* and escaping goes on */
+	};
+	struct sg_buf b;
+	sg_buf_init(&b, 4096);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sg_buf_reset(&b);
+		assert_int_equal(portal_html_escape(&b, cases[i].in), 0);
+		assert_int_equal(sg_buf_append(&b, "", 1), 0);
+		assert_string_equal(b.data, cases[i].want != NULL ? cases[i].want : cases[i].in);
+	}
+	sg_buf_free(&b);
+}
+
 static void language_choice(void **state)
 {
 	(void)state;
@@ -125,6 +154,15 @@ static void language_choice(void **state)
 		{"en", "de", PORTAL_LANG_EN},
 		{"de", NULL, PORTAL_LANG_DE},
 		{"xx", "de", PORTAL_LANG_DE},
+		/* Malformed weights count as 0, never as a number that wrapped around. */
+		{NULL, "de;q=99999999999", PORTAL_LANG_EN},
+		{NULL, "en;q=0.1, de;q=99999999999999999999", PORTAL_LANG_EN},
+		{NULL, "de;q=0.5x, en;q=0.1", PORTAL_LANG_EN},
+		{NULL, "de;q=1.000, en", PORTAL_LANG_EN},
+		{NULL, "de;q=1, en;q=0.999", PORTAL_LANG_DE},
+		{NULL, "de;q=0.0001, en;q=0", PORTAL_LANG_EN},
+		{NULL, "en;q=0, de;q=0.001", PORTAL_LANG_DE},
+		{NULL, "de;q=, en;q=.5", PORTAL_LANG_EN},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(portal_i18n_pick(cases[i].cookie, cases[i].accept), cases[i].want);
@@ -295,6 +333,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(urlencoded_forms),      cmocka_unit_test(multipart_forms),
 		cmocka_unit_test(escaping_and_templates), cmocka_unit_test(language_choice),
+		cmocka_unit_test(escaping_invalid_utf8),
 		cmocka_unit_test(secrets),               cmocka_unit_test(store_tables),
 		cmocka_unit_test(forwarded_client),
 	};

@@ -1,6 +1,7 @@
 /* test_portal_reset.c: the security questions (answer normalisation, Argon2id answers, the
  * stand-in questions for addresses that cannot reset) and their store tables (questions, the
- * password hash alone, sessions of one user, the meta value made once). */
+ * password hash alone, sessions of one user, the meta value made once), and the mailed reset
+ * codes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,7 +160,7 @@ static void store_questions(void **state)
 	const char *err;
 	struct store *st = store_open("sqlite:t.db", dir, &err);
 	assert_non_null(st);
-	assert_true(store_schema_version(st) >= 6);
+	assert_true(store_schema_version(st) >= 8); /* portal_reset_codes */
 	char otp[HELD_OTP_SIZE];
 	int64_t uid;
 	time_t until;
@@ -221,6 +222,49 @@ static void store_questions(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Reset codes: taken once, only with their hash, only while fresh; the third failed try
+ * kills a code; a new code replaces the old one. */
+static void store_reset_codes(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sg-portal-code-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const char *err;
+	struct store *st = store_open("sqlite:t.db", dir, &err);
+	assert_non_null(st);
+	int64_t uid, other;
+	assert_int_equal(store_user_ensure(st, "p@x.test", STORE_USER_EXTERNAL, &uid, &err), 0);
+	assert_int_equal(store_user_ensure(st, "q@x.test", STORE_USER_EXTERNAL, &other, &err), 0);
+	bool taken = true;
+	assert_int_equal(store_resetcode_take(st, uid, "h1", 0, &taken, &err), 0);
+	assert_false(taken); /* none yet */
+	assert_int_equal(store_resetcode_set(st, uid, "h1", 1000, &err), 0);
+	assert_int_equal(store_resetcode_take(st, other, "h1", 0, &taken, &err), 0);
+	assert_false(taken); /* another account's row */
+	assert_int_equal(store_resetcode_take(st, uid, "h2", 0, &taken, &err), 0);
+	assert_false(taken);
+	assert_int_equal(store_resetcode_take(st, uid, "h1", 1000, &taken, &err), 0);
+	assert_false(taken); /* made at 1000: not after it */
+	assert_int_equal(store_resetcode_take(st, uid, "h1", 999, &taken, &err), 0);
+	assert_true(taken);
+	assert_int_equal(store_resetcode_take(st, uid, "h1", 0, &taken, &err), 0);
+	assert_false(taken); /* once */
+	assert_int_equal(store_resetcode_set(st, uid, "h3", 2000, &err), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(store_resetcode_failed(st, uid, 3, &err), 0);
+	assert_int_equal(store_resetcode_set(st, uid, "h4", 2000, &err), 0); /* replaces, count 0 */
+	assert_int_equal(store_resetcode_take(st, uid, "h3", 0, &taken, &err), 0);
+	assert_false(taken);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_resetcode_failed(st, uid, 3, &err), 0);
+	assert_int_equal(store_resetcode_take(st, uid, "h4", 0, &taken, &err), 0);
+	assert_false(taken); /* three failures killed it */
+	store_close(&st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -228,7 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(normalisation),   cmocka_unit_test(question_list),
 		cmocka_unit_test(answers_hashed_and_checked), cmocka_unit_test(decoys),
-		cmocka_unit_test(store_questions),
+		cmocka_unit_test(store_questions), cmocka_unit_test(store_reset_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

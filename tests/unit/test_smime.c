@@ -329,6 +329,15 @@ static void sign_then_verify_valid_with_signer_and_caps(void **state)
 	assert_true(r.signing_time > time(NULL) - 60);
 	assert_int_equal(r.content_len, strlen(entity));
 	assert_memory_equal(r.content, entity, r.content_len);
+	/* RFC 8550 section 3: valid only for the address the certificate names (any case) */
+	smime_verify_require_signer(&r, "Alice@Example.TEST");
+	assert_int_equal(r.verdict, SMIME_SIG_VALID);
+	smime_verify_require_signer(&r, "dora@example.test");
+	assert_int_equal(r.verdict, SMIME_SIG_OTHER_SIGNER);
+	assert_string_equal(smime_verdict_name(r.verdict), "valid-other-signer");
+	r.verdict = SMIME_SIG_VALID;
+	smime_verify_require_signer(&r, NULL); /* no From: nobody it could be valid for */
+	assert_int_equal(r.verdict, SMIME_SIG_OTHER_SIGNER);
 	smime_verify_result_free(&r);
 
 	/* encrypted after signing: the layers peel back */
@@ -496,6 +505,17 @@ static void check_verdict(const char *file, const char *step, const char *digest
 		fail_msg("%s: signer %s, wanted %s", file, r->signer, by + 3);
 }
 
+/* The From address of a corpus file ("From: Alice@example.com" on one line), or "". */
+static void corpus_from(const char *msg, size_t len, char *dst, size_t dstsize)
+{
+	const char *f = len > 6 && strncmp(msg, "From: ", 6) == 0 ? msg : strstr(msg, "\nFrom: ");
+	dst[0] = '\0';
+	if (f != NULL) {
+		f += f[0] == '\n' ? 7 : 6;
+		snprintf(dst, dstsize, "%.*s", (int)strcspn(f, "\r\n"), f);
+	}
+}
+
 static char *peel_step(struct peel *pl, const char *file, const char *step, const char *digest,
                        char *msg, size_t *len)
 {
@@ -512,6 +532,15 @@ static char *peel_step(struct peel *pl, const char *file, const char *step, cons
 		if (smime_verify(pl->trust, msg, *len, &r, &err) < 0)
 			fail_msg("%s: %s: %s", file, step, err);
 		check_verdict(file, step, digest, &r);
+		/* the signer of each file's outer signature is its From address: still valid */
+		char from[128];
+		corpus_from(msg, *len, from, sizeof(from));
+		enum smime_verdict before = r.verdict;
+		if (from[0] != '\0')
+			smime_verify_require_signer(&r, from);
+		if (from[0] != '\0' && r.verdict != before)
+			fail_msg("%s: From %s, signer %s: %s", file, from, r.signer,
+			         smime_verdict_name(r.verdict));
 		if (r.content == NULL)
 			fail_msg("%s: %s gave no content", file, step);
 		out = r.content;
