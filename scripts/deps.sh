@@ -3,19 +3,34 @@
 # Idempotent: does nothing when all are present. apt-get as root, through sudo otherwise.
 set -euo pipefail
 
+# Recommends are not installed (--no-install-recommends): every Recommends we rely on is named
+# here (libnet-ssleay-perl for swaks' STARTTLS, the fonts Chromium and SecurePDF draw with).
+# tools/check-deps.sh proves on this machine that the tests, the demo and the benchmarks use
+# nothing else.
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libssl-dev openssl libgmime-3.0-dev libglib2.0-dev libinih-dev libsqlite3-dev libsodium-dev
-  libcmocka-dev
-  python3 python3-pytest swaks postfix
+  libssl-dev openssl ca-certificates libgmime-3.0-dev libglib2.0-dev libinih-dev libsqlite3-dev
+  libsodium-dev libcmocka-dev
+  python3 python3-pytest python3-pytest-xdist libpython3.11-testsuite procps
+  swaks libnet-ssleay-perl libio-socket-ssl-perl postfix       # SMTP peers (swaks: STARTTLS)
   cppcheck clang-tidy valgrind
   gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
   librnp-dev rnp sq                                           # OpenPGP
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
-  poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk
+  poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
-  libmicrohttpd-dev libgnutls28-dev chromium wrk              # portal (GnuTLS: its log hook), its browser tests, its benchmark
+  libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
 )
+# Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
+# Debian's npm on top (they conflict).
+if ! command -v npm >/dev/null 2>&1 || dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "ok installed"; then
+  packages+=(npm)
+fi
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

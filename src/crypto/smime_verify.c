@@ -120,12 +120,27 @@ static bool inspect_signers(CMS_ContentInfo *cms, struct smime_verify_result *r)
 }
 
 /* One CMS_verify pass over a fresh copy of the detached content. */
+/* The detached content behind a pass-through filter. OpenSSL 3.0's CMS_verify copies a memory
+ * BIO into a BIO of its own and, with CMS_BINARY, leaks that copy when CMS_dataInit fails (a
+ * hostile SignedData with no usable digestAlgorithms: openssl/openssl PR 30535, after 3.0.19);
+ * given any other BIO type it reads ours directly and frees nothing of its own. */
+static BIO *detached_content_bio(const char *dc, size_t dclen)
+{
+	BIO *mem = smime_priv_mem_bio(dc, dclen);
+	BIO *filter = mem != NULL ? BIO_new(BIO_f_null()) : NULL;
+	if (filter == NULL) {
+		BIO_free(mem);
+		return NULL;
+	}
+	return BIO_push(filter, mem);
+}
+
 static int verify_pass(CMS_ContentInfo *cms, X509_STORE *store, const char *dc, size_t dclen,
                        unsigned flags, BIO *out)
 {
-	BIO *content = dc != NULL ? smime_priv_mem_bio(dc, dclen) : NULL;
+	BIO *content = dc != NULL ? detached_content_bio(dc, dclen) : NULL;
 	int ok = (dc == NULL || content != NULL) && CMS_verify(cms, NULL, store, content, out, flags) == 1;
-	BIO_free(content);
+	BIO_free_all(content);
 	ERR_clear_error();
 	return ok;
 }

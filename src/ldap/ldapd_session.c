@@ -225,7 +225,8 @@ static void handle_pdu(struct ldapd_session *s, const void *pdu, size_t len)
 static void process(struct ldapd_session *s)
 {
 	size_t used = 0;
-	while (!s->closed && !s->want_tls && s->out.len < SG_LDAP_OUTPUT_SOFT) {
+	/* used < len also keeps an empty buffer's NULL data from being offset (UB, even by 0) */
+	while (!s->closed && !s->want_tls && s->out.len < SG_LDAP_OUTPUT_SOFT && used < s->in.len) {
 		size_t n;
 		enum ldapd_frame f = ldapd_request_frame((const unsigned char *)s->in.data + used,
 		                                         s->in.len - used, SG_LDAP_PDU_MAX, &n);

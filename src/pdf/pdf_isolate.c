@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -117,12 +118,17 @@ static void limit(int resource, rlim_t soft, rlim_t hard)
 		_exit(3); /* an unconfined worker must not run */
 }
 
+/* The result socket on RESULT_FD and the job on INPUT_FD, whatever numbers they had: each goes
+ * through a copy above both targets first, so neither dup2 can overwrite the other, and the
+ * final copies are without close-on-exec (a descriptor that already had the target number would
+ * keep it and vanish at execv). close_range drops the rest. */
 static void confine(int fd, int input_fd, const struct pdf_limits *lim)
 {
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (input_fd >= 0 && input_fd != INPUT_FD && dup2(input_fd, INPUT_FD) < 0)
-		_exit(3);
-	if (fd != RESULT_FD && (dup2(fd, RESULT_FD) < 0 || close(fd) < 0))
+	int result = fcntl(fd, F_DUPFD, 10);
+	int input = input_fd >= 0 ? fcntl(input_fd, F_DUPFD, 10) : -1;
+	if (result < 0 || (input_fd >= 0 && input < 0) || dup2(result, RESULT_FD) < 0 ||
+	    (input >= 0 && dup2(input, INPUT_FD) < 0))
 		_exit(3);
 	if (close_range(input_fd >= 0 ? INPUT_FD + 1 : RESULT_FD + 1, ~0U, 0) < 0)
 		_exit(3);

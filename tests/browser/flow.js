@@ -29,8 +29,8 @@ async function main() {
   const { mdInt, mdExt } = gw;
   const work = path.join(gw.dir, 'work');
   fs.mkdirSync(work);
-  const browser = await launch();
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB',
+  const browser = await launch(gw);
+  const ctx = await browser.newContext({ locale: 'en-GB',
     viewport: { width: 1000, height: 760 } });
   const page = await ctx.newPage();
   let failed = false;
@@ -44,7 +44,7 @@ async function main() {
       const [inv] = await mailbox(mdExt, PARTNER, 1);
       const i = parseMail(inv, work);
       expect(!i.text.includes(otp), 'the OTP travelled with the invitation');
-      link = i.text.match(/(https:\/\/127\.0\.0\.1:\d+\/register)/)[1];
+      link = i.text.match(/(https:\/\/portal\.example\.test:\d+\/register)/)[1];
       expect(sg(gw.inst, 'user', 'show', PARTNER).includes('held:     1 message'), 'nothing held');
     });
     await step('registration from the invitation link: OTP, password, questions', async () => {
@@ -117,7 +117,7 @@ async function main() {
       expect(plain.includes('Der Vertrag'), 'gpgsm did not decrypt it');
     });
     await step('lockout after five wrong passwords, with the same message for everyone', async () => {
-      const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB' });
+      const other = await browser.newContext({ locale: 'en-GB' });
       const p = await other.newPage();
       let text = '';
       for (let i = 0; i < 6; i++) {

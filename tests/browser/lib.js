@@ -43,14 +43,29 @@ async function waitPort(port, ms) {
 }
 
 // A running instance; with maildir, both routes deliver into Maildirs under dir.
+// The portal is reached by its name, which Chromium maps to 127.0.0.1 (launch), and verified
+// against the instance CA alone: trusted in an NSS database of its own, in the HOME Chromium
+// runs with (Chromium on Linux reads ~/.pki/nssdb). No certificate error is ignored.
+const HOST = 'portal.example.test';
+
+function trustInstanceCa(inst, home) {
+  const db = path.join(home, '.pki', 'nssdb');
+  fs.mkdirSync(db, { recursive: true });
+  execFileSync('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', `sql:${db}`, '-n', 'sealgate instance CA', '-t', 'C,,',
+    '-i', path.join(inst, 'ca', 'ca.crt')]);
+}
+
 async function instance({ maildir = false, settings = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-browser-'));
   const inst = path.join(dir, 'gw');
-  execFileSync(BIN, ['init', inst, '--domain', 'example.test', '--org', 'Beispiel GmbH']);
+  execFileSync(BIN, ['init', inst, '--domain', 'example.test', '--org', 'Beispiel GmbH',
+    '--hostname', HOST]);
+  trustInstanceCa(inst, path.join(dir, 'home'));
   const port = await freePort();
   const smtp = await freePort();
   const keys = [['smtp.listen', `127.0.0.1:${smtp}`], ['ldap.listen', `127.0.0.1:${await freePort()}`],
-    ['portal.listen', `127.0.0.1:${port}`], ['portal.base_url', `https://127.0.0.1:${port}`],
+    ['portal.listen', `127.0.0.1:${port}`], ['portal.base_url', `https://${HOST}:${port}`],
     ['smtp.internal_networks', '127.0.0.1/32'], ...settings];
   if (maildir)
     keys.push(['route.internal', `maildir:${path.join(dir, 'md-int')}`],
@@ -61,13 +76,14 @@ async function instance({ maildir = false, settings = [] } = {}) {
     { stdio: ['ignore', log, log] });
   await waitPort(port, 20000);
   await waitPort(smtp, 20000);
-  return { dir, inst, port, smtp, proc, base: `https://127.0.0.1:${port}`,
+  return { dir, inst, port, smtp, proc, base: `https://${HOST}:${port}`, home: path.join(dir, 'home'),
     mdInt: path.join(dir, 'md-int'), mdExt: path.join(dir, 'md-ext') };
 }
 
-async function launch() {
+async function launch(gw) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    headless: true, env: { ...process.env, HOME: gw.home },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
       '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 }
 
@@ -105,14 +121,22 @@ print(json.dumps(out))`;
     { input: Buffer.from(raw, 'latin1'), encoding: 'utf8' }));
 }
 
+// The lines the master and the sanitizers really write when something went wrong (the same
+// list as PROBLEM_RX in tests/integration/sgrig.py): a child that crashed or exited non-zero,
+// a restart, a sanitizer report, an SQL error.
+const PROBLEM_RX = new RegExp('AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' +
+  '|restarting in \\d+ ms|exited with status [1-9]|killed by signal|children still running after' +
+  '|error: store: ');
+
 // Stops the instance; a clean log (no sanitizer report, no crash) is one more result.
 async function finish(gw, browser, failed) {
   if (browser) await browser.close();
-  const exited = new Promise((r) => gw.proc.on('exit', r));
+  const exited = new Promise((r) => gw.proc.on('exit', (code, signal) => r({ code, signal })));
   gw.proc.kill('SIGTERM');
-  await exited;
+  const { code, signal } = await exited;
+  results.push([`the gateway exits 0 on SIGTERM (got ${code ?? signal})`, code === 0]);
   const log = fs.readFileSync(path.join(gw.dir, 'sealgate.log'), 'utf8');
-  const problems = log.split('\n').filter((l) => /Sanitizer|runtime error|exited on signal/.test(l));
+  const problems = log.split('\n').filter((l) => PROBLEM_RX.test(l));
   results.push(['no sanitizer reports or crashes in the gateway log', problems.length === 0]);
   if (problems.length) console.log(`FAIL sanitizer/crash lines:\n${problems.slice(0, 10).join('\n')}`);
   else if (!failed) fs.rmSync(gw.dir, { recursive: true, force: true });

@@ -21,8 +21,8 @@ async function main() {
   fs.mkdirSync(ART, { recursive: true });
   const gw = await instance({ maildir: true });
   const base = gw.base;
-  const browser = await launch();
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'de-DE',
+  const browser = await launch(gw);
+  const ctx = await browser.newContext({ locale: 'de-DE',
     viewport: { width: 900, height: 700 } });
   const page = await ctx.newPage();
   let failed = false;

@@ -169,6 +169,9 @@ class Postfix:
             "smtpd_tls_security_level": "may",
             "smtpd_tls_cert_file": f"{self.etc}/tls.crt",
             "smtpd_tls_key_file": f"{self.etc}/tls.key",
+            # Say in the Received line and the log whether a client used TLS (tests assert it).
+            "smtpd_tls_received_header": "yes",
+            "smtpd_tls_loglevel": "1",
             "message_size_limit": str(self.size_limit),
             "virtual_mailbox_limit": "0",         # must be >= message_size_limit or virtual(8) dies
             "smtputf8_enable": "yes",
@@ -233,6 +236,13 @@ class Postfix:
 
     def flush(self):
         _run(["postqueue", "-c", self.etc, "-f"])
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def log_tail(self, lines=40):
         try:

@@ -2,34 +2,77 @@
 raw SMTP -- kept out of conftest.py so bench/ and a shell can use them too.
 Stdlib only (Debian's /usr/bin/python3)."""
 
+import http.client
 import os
+import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 
-SEALGATE_BIN = os.environ.get("SEALGATE_BIN", "/work/main/build/sealgate")
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEALGATE_BIN = os.environ.get("SEALGATE_BIN", os.path.join(_CHECKOUT, "build", "sealgate"))
+# Real third-party messages and keys: $SEALGATE_CORPUS, else ../shared/corpus beside the checkout.
+CORPUS = os.environ.get("SEALGATE_CORPUS") or os.path.join(os.path.dirname(_CHECKOUT), "shared",
+                                                            "corpus")
 DOMAIN = "example.com"
 HOSTNAME = "gw.example.com"
 
 _ports_lock = threading.Lock()
 _ports_given = set()
+_port_cursor = {}
 
 
-def free_port():
-    """A loopback TCP port nobody listens on now and that this process has not handed out."""
+def _port_block():
+    """This process's share of the ports below the kernel's ephemeral range (no outgoing
+    connection is ever given one of them): pytest-xdist worker gwN of M gets the Nth of M
+    blocks, so parallel workers never hand out the same port."""
+    lo, hi = 20000, 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (hi - lo) // max(count, 1)
+    return lo + index * size, lo + (index + 1) * size
+
+
+def _bindable(port):
+    """Nobody holds port now (no listener, no connection in TIME_WAIT): bind without
+    SO_REUSEADDR succeeds."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(lo=None, hi=None):
+    """A loopback TCP port nobody holds now and that this process has not handed out, from this
+    process's block (or [lo, hi)). Ports are handed out in order from a random start, so another
+    process on the machine (another checkout's test run) rarely meets the same one; a gateway
+    that still loses a race for its port is restarted on new ones (Gateway.start)."""
     with _ports_lock:
-        for _ in range(200):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            s.close()
-            if port not in _ports_given:
+        lo, hi = (lo, hi) if lo is not None else _port_block()
+        cursor = _port_cursor.get((lo, hi))
+        if cursor is None:
+            cursor = random.Random(os.getpid() * 7919 + time.time_ns()).randrange(lo, hi)
+        for k in range(hi - lo):
+            port = lo + (cursor - lo + k) % (hi - lo)
+            if port not in _ports_given and _bindable(port):
                 _ports_given.add(port)
+                _port_cursor[(lo, hi)] = port + 1 if port + 1 < hi else lo
                 return port
-    raise RuntimeError("no free loopback port")
+    raise RuntimeError(f"no free loopback port in [{lo}, {hi})")
 
 
 def port_open(port, host="127.0.0.1", timeout=0.5):
@@ -172,11 +215,37 @@ class RawSMTP:
 # ----------------------------------------------------------------------------------------------
 # A sealgate instance
 
+_by_portal_port = {}
+
+
+def portal_tls(port):
+    """(ssl context, hostname) that verify the portal on port as a partner's browser would: the
+    instance CA as the only anchor, the instance's hostname checked."""
+    g = _by_portal_port.get(port)
+    if g is None:
+        raise AssertionError(f"no gateway of this test has its portal on {port}")
+    return ssl.create_default_context(cafile=g.ca), g.hostname
+
+
+def https_connection(port, timeout=30, source=None):
+    """An http.client connection to the portal on 127.0.0.1:port that verifies its certificate
+    (portal_tls) while connecting by address; from the loopback address source if given (the
+    portal then sees another client)."""
+    ctx, hostname = portal_tls(port)
+
+    class Verified(http.client.HTTPSConnection):
+        def connect(self):
+            sock = socket.create_connection((self.host, self.port), self.timeout,
+                                            source_address=(source, 0) if source else None)
+            self.sock = ctx.wrap_socket(sock, server_hostname=hostname)
+
+    return Verified("127.0.0.1", port, context=ctx, timeout=timeout)
+
 
 class Gateway:
     """One instance directory plus (optionally) a running `sealgate run` on it."""
 
-    def __init__(self, base, name="gw", domains=(DOMAIN,), hostname=HOSTNAME):
+    def __init__(self, base, name="gw", domains=(DOMAIN,), hostname=HOSTNAME, init_args=()):
         self.dir = os.path.join(base, name)
         self.conf = os.path.join(self.dir, "sealgate.conf")
         self.logpath = os.path.join(base, name + ".log")
@@ -187,11 +256,12 @@ class Gateway:
         args = ["init", self.dir, "--hostname", hostname]
         for d in domains:
             args += ["--domain", d]
-        r = self.cli(*args, conf=False)
+        r = self.cli(*args, *init_args, conf=False)
         if r.returncode != 0:
             raise RuntimeError(f"sealgate init failed rc={r.returncode}: {r.stdout}{r.stderr}")
         self.ldap_port = free_port()  # every instance runs ldapd too: keep it off 3389
         self.portal_port = free_port()  # and the portal: keep it off 8443
+        _by_portal_port[self.portal_port] = self
         self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
                     "ldap.listen": f"127.0.0.1:{self.ldap_port}",
                     "portal.listen": f"127.0.0.1:{self.portal_port}",
@@ -206,7 +276,8 @@ class Gateway:
         argv = [SEALGATE_BIN] + list(args)
         if conf:
             argv += ["-c", self.conf]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+        return check_cli(subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                        input=input), argv)
 
     def set(self, **kv):
         """config set for each key (dotted names need the ** form)."""
@@ -221,6 +292,32 @@ class Gateway:
     # -- process
 
     def start(self, timeout=30):
+        """Runs the gateway and waits for its banner. A gateway that lost a race for one of its
+        ports (another process took it since free_port) is started again on new ports."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as e:
+                if attempt == 2 or "cannot bind" not in str(e) or not self._ports_are_ours():
+                    raise
+                self.port, self.ldap_port, self.portal_port = free_port(), free_port(), free_port()
+                _by_portal_port[self.portal_port] = self
+                self.set(**{"smtp.listen": f"127.0.0.1:{self.port}",
+                            "ldap.listen": f"127.0.0.1:{self.ldap_port}",
+                            "portal.listen": f"127.0.0.1:{self.portal_port}"})
+
+    def _ports_are_ours(self):
+        """The listen addresses are still the ones this class picked (a test may have set its
+        own, which must not be changed behind its back)."""
+        want = {"smtp.listen": self.port, "ldap.listen": self.ldap_port,
+                "portal.listen": self.portal_port}
+        for key, port in want.items():
+            r = self.cli("config", "get", key)
+            if r.returncode != 0 or r.stdout.strip() != f"127.0.0.1:{port}":
+                return False
+        return True
+
+    def _start_once(self, timeout):
         assert self.proc is None or self.proc.poll() is not None, "already running"
         logf = open(self.logpath, "ab")
         logf.write(f"===== start {time.strftime('%H:%M:%S')} =====\n".encode())
@@ -304,6 +401,12 @@ class Gateway:
         rx = re.compile(pattern)
         return wait_for(lambda: rx.search(self.log()), timeout, what=f"log line /{pattern}/")
 
+    def wait_queue_empty(self, timeout=30):
+        """Until `queue list` shows nothing: every accepted message delivered or bounced, so a
+        message that should not have been delivered has had every chance to be."""
+        wait_for(lambda: "Queue is empty" in self.queue("list").stdout, timeout,
+                 what="an empty queue")
+
     def log_tail(self, lines=60):
         return tail(self.logpath, lines)
 
@@ -314,6 +417,28 @@ class Gateway:
 PROBLEM_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
                         r"|restarting in \d+ ms|exited with status [1-9]|killed by signal"
                         r"|children still running after|error: store: ")
+
+
+# Only a sanitizer says this: ASan/UBSan exit 1, which is also our CLI's refusal, so a CLI run
+# that a test expects to fail could crash unseen without this check.
+SANITIZER_RX = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|UndefinedBehaviorSanitizer"
+                          r"|runtime error: |SUMMARY: (Address|Undefined|Leak)")
+
+
+def check_cli(result, argv=None):
+    """result (a CompletedProcess of the sealgate CLI, text or bytes) unless its output holds a
+    sanitizer report, which fails the test whatever the exit code."""
+    out = [result.stdout, result.stderr]
+    text = "".join(o.decode("utf-8", "replace") if isinstance(o, bytes) else (o or "") for o in out)
+    if SANITIZER_RX.search(text):
+        raise AssertionError(f"sanitizer report from {argv or result.args}:\n{text[-4000:]}")
+    return result
+
+
+def run_cli(argv, **kw):
+    """subprocess.run of a sealgate CLI command (output captured), checked by check_cli."""
+    kw.setdefault("capture_output", True)
+    return check_cli(subprocess.run(argv, **kw), argv)
 
 
 def log_problems(text):

@@ -3,11 +3,14 @@ as the peer that reads what `export` prints. Keys come from the Thunderbird and 
 (corpus/thunderbird-openpgp/README.md)."""
 import os
 import re
+import sqlite3
 import subprocess
 
 import pytest
 
-CORPUS = os.environ.get("SEALGATE_PGP_CORPUS", "/work/shared/corpus")
+import sgrig
+
+CORPUS = sgrig.CORPUS
 KEYS = os.path.join(CORPUS, "thunderbird-openpgp", "keys")
 ALICE = os.path.join(KEYS, "alice@openpgp.example-0xf231550c4f47e38e-pub.asc")
 BOB = os.path.join(KEYS, "bob@openpgp.example-0xfbfcc82a015e7330-pub.asc")
@@ -18,7 +21,7 @@ GMIME = os.path.join(CORPUS, "gmime-tests", "pgp", "gmime.gpg.pub")
 ALICE_FPR = "EB85BB5FA33A75E15E944E63F231550C4F47E38E"
 BOB_FPR = "D1A66E1A23B182C9980F788CFBFCC82A015E7330"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(ALICE), reason="OpenPGP corpus not present")
+pytestmark = pytest.mark.skipif(not os.path.exists(ALICE), reason=f"no OpenPGP corpus at {CORPUS} (set SEALGATE_CORPUS)")
 
 
 def gpg(home, *args, input=None):
@@ -102,10 +105,15 @@ def test_generate_for_internal_users_only(gw_factory, gnupg, workdir):
     fpr = re.search(r"generated ([0-9A-F]{40}) for alice@example\.com", r.stdout).group(1)
     lst = g.cli("pgp", "list", "alice@example.com").stdout
     assert re.search(rf"{fpr} generated +active +expires never secret-held", lst)
-    # the store holds the secret sealed, never in clear
-    db = open(os.path.join(g.dir, "sealgate.db"), "rb").read() \
-        if os.path.exists(os.path.join(g.dir, "sealgate.db")) else b""
-    assert b"-----BEGIN PGP PRIVATE KEY" not in db
+    # the store holds the secret sealed, never in clear: armoured or binary, gpg finds no
+    # OpenPGP packet at all in the sealed column
+    with sqlite3.connect(os.path.join(g.dir, "sealgate.db")) as db:
+        (sealed,) = db.execute("SELECT sealed FROM pgp_keys WHERE fingerprint = ?",
+                               (fpr,)).fetchone()
+    assert sealed and len(sealed) > 32
+    assert b"-----BEGIN PGP PRIVATE KEY" not in sealed
+    packets = gpg(gnupg, "--list-packets", input=sealed)
+    assert b"secret key packet" not in packets.stdout and packets.returncode != 0, packets.stdout
 
     # gpg takes the exported key and can encrypt to it
     pub = g.cli("pgp", "export", "alice@example.com").stdout.encode()

@@ -3,7 +3,6 @@ escaping, lockout, and the whole path invite -> register -> login -> channel -> 
 import http.client
 import os
 import re
-import ssl
 import subprocess
 import threading
 import urllib.parse
@@ -25,14 +24,10 @@ class Browser:
         self.tls = tls  # False: plain HTTP, as a TLS-terminating proxy speaks to the portal
         self.headers = dict(headers or {})  # sent with every request (X-Forwarded-For)
         self.cookies = {}
-        self.ctx = ssl.create_default_context()
-        self.ctx.check_hostname = False
-        self.ctx.verify_mode = ssl.CERT_NONE
 
     def request(self, method, path, body=None, headers=None):
-        if self.tls:
-            c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30,
-                                            source_address=self.source)
+        if self.tls:  # the certificate verified against the instance CA, as a browser would
+            c = sgrig.https_connection(self.port, source=self.source and self.source[0])
         else:
             c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
                                            source_address=self.source)

@@ -163,14 +163,17 @@ def test_registration_completes_only_with_questions(gw):
 
 def test_held_mail_is_released_when_the_questions_are_saved(gw, workdir):
     send_secure(gw, PARTNER)
-    sgrig.wait_for(lambda: "held" in gw.cli("audit").stdout or
-                   gw.cli("user", "show", PARTNER).returncode == 0, 30, what="the hold")
-    time.sleep(1)
+    sgrig.wait_for(lambda: "held:     1 message(s)" in gw.cli("user", "show", PARTNER).stdout, 30,
+                   what="the message held for the partner")
     otp = invite(gw)  # a fresh OTP for the pending invitation
     b = Browser(gw.portal_port)
     assert b.post("/register", {"email": PARTNER, "otp": otp}).status == 303
     assert b.post("/register/password", {"password": PASSWORD, "password2": PASSWORD}).status == 303
-    time.sleep(2)
+    # Not registered until the questions are saved: the account flag the tick releases held mail
+    # on (store_held_registered) is still unset, so no tick can release it either.
+    shown = gw.cli("user", "show", PARTNER).stdout
+    assert "portal:   invited" in shown and "held:     1 message(s)" in shown, shown
+    assert "released" not in gw.cli("audit").stdout
     box = os.path.join(gw.md_ext, PARTNER)
     assert pdf_in([email.message_from_bytes(m) for m in maildir_messages(box)]
                   if os.path.isdir(box) else [], workdir) is None  # still held

@@ -23,10 +23,8 @@ def give_to_account(g):
 
 
 def privileged_port():
-    for port in range(700, 1000):
-        if not sgrig.port_open(port):
-            return port
-    pytest.fail("no free port below 1024")
+    """A port below 1024 nobody holds (bound, not merely unanswered), handed out once."""
+    return sgrig.free_port(700, 1000)
 
 
 def status(pid):
@@ -96,7 +94,7 @@ def test_cli_as_root_is_refused_and_works_as_the_account(gw_factory):
     assert r.returncode == 1 and f"sudo -u {ACCOUNT} sealgate" in r.stderr, r.stderr
     r = g.cli("queue", "list")
     assert r.returncode == 1 and "gateway.user" in r.stderr
-    r = subprocess.run(["runuser", "-u", ACCOUNT, "--", sgrig.SEALGATE_BIN, "cert", "issue",
+    r = sgrig.run_cli(["runuser", "-u", ACCOUNT, "--", sgrig.SEALGATE_BIN, "cert", "issue",
                         "alice@example.com", "-c", g.conf], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # root may still edit the configuration: the file stays the account's
@@ -128,27 +126,27 @@ def test_a_file_the_account_does_not_own_stops_the_start_with_the_fix(gw_factory
     g = gw_factory()
     give_to_account(g)
     os.chown(os.path.join(g.dir, "master.key"), 0, 0)
-    r = subprocess.run([sgrig.SEALGATE_BIN, "run", "-c", g.conf], capture_output=True,
+    r = sgrig.run_cli([sgrig.SEALGATE_BIN, "run", "-c", g.conf], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1
     assert "master.key belongs to another account" in r.stderr
     assert f"chown -R {ACCOUNT}: {g.dir}" in r.stderr
     g.set(**{"gateway.user": "no-such-account-here"})
-    r = subprocess.run([sgrig.SEALGATE_BIN, "run", "-c", g.conf], capture_output=True,
+    r = sgrig.run_cli([sgrig.SEALGATE_BIN, "run", "-c", g.conf], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1 and "no such account" in r.stderr, r.stderr
 
 
 def test_init_with_user_gives_the_instance_to_the_account(workdir):
     d = str(workdir / "owned")
-    r = subprocess.run([sgrig.SEALGATE_BIN, "init", d, "--domain", "example.com",
+    r = sgrig.run_cli([sgrig.SEALGATE_BIN, "init", d, "--domain", "example.com",
                         "--user", ACCOUNT], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     uid = pwd.getpwnam(ACCOUNT).pw_uid
     paths = [d] + [os.path.join(p, f) for p, ds, fs in os.walk(d) for f in ds + fs]
     assert all(os.lstat(p).st_uid == uid for p in paths)
     assert f"user = {ACCOUNT}" in open(os.path.join(d, "sealgate.conf")).read()
-    r = subprocess.run([sgrig.SEALGATE_BIN, "init", str(workdir / "x"), "--domain",
+    r = sgrig.run_cli([sgrig.SEALGATE_BIN, "init", str(workdir / "x"), "--domain",
                         "example.com", "--user", "no-such-account-here"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "no such account" in r.stderr
