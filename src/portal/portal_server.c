@@ -147,6 +147,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* libmicrohttpd's messages (a TLS client that closes before its handshake, a failed
  * accept) reach our log instead of bare lines on stderr. Once serving, a message concerns one
  * client: routine on the Internet, so info; before, it is why the server does not start. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	const struct portal_ctx *ctx = cls;
