@@ -40,7 +40,8 @@ static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *pa
 	if (store_cert_list_revoked(hc->store, ca_issuer_name(ca), &certs, &n, &err) == 0) {
 		struct ca_revoked *revoked = sg_calloc(n + 1, sizeof(*revoked));
 		for (size_t i = 0; i < n; i++)
-			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at};
+			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at,
+		                                  certs[i].revoke_reason};
 		if (ca_crl_write(ca, revoked, n, (int)days, path, &pem, &len, &err) == 0)
 			sg_info("CRL refreshed (%zu revoked): %s", n, path);
 		else
