@@ -390,8 +390,9 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
 		/* A message page asked for by link (the Reply link of a PDF) comes back after login. */
 		char login[192];
-		if (r->stage == PORTAL_LOGGED_IN && !is_post && portal_compose_route(req->path) &&
-		    local_path(req->path) &&
+		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
+		if (r->stage == PORTAL_LOGGED_IN && !is_post && !employee &&
+		    portal_compose_route(req->path) && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)
 			portal_pages_redirect(resp, login);
 		else
