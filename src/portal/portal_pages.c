@@ -29,6 +29,8 @@ static const char css[] =
     "fieldset{border:1px solid #c8ccd2;border-radius:4px;margin-top:1em}"
     "fieldset label{font-weight:400;margin-top:.4em}.skip{position:absolute;left:-999px}"
     ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
+    "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .4em;"
+    "border-bottom:1px solid #c8ccd2;vertical-align:top}td:nth-child(3),td:nth-child(4){white-space:nowrap}"
     "form.inline{display:inline}code{word-break:break-all}@media (max-width:600px){main{margin:0;border-radius:0}}";
 
 static const char frame_tmpl[] =
