@@ -20,10 +20,7 @@ set_key portal.connections_per_client 64
 PW="correct horse battery staple"
 echo "$PW" | "$BIN" user add-external -c "$CONF" bench@partner.test --password-stdin >/dev/null
 start_gateway
-for _ in $(seq 100); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORTAL_PORT),1)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$PORTAL_PORT"
 echo "bench/directory: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $LOGIN_CLIENTS clients, ${DURATION}s each"
 printf '%-28s %10s %11s %11s\n' "login (HTTPS portal)" "logins/s" "p50" "p99"
 $PY "$ROOT/bench/directory/logins.py" "$PORTAL_PORT" "$DURATION" "$LOGIN_CLIENTS" \
