@@ -242,3 +242,29 @@ def test_channel_without_transform_is_refused(gw_factory):
     assert r.returncode == 0, r.stderr
     r = g.cli("user", "set-channel", "x@outside.example", "webmail")
     assert r.returncode == 0, r.stderr
+
+
+def test_unknown_partner_is_invited_then_gets_webmail(gw_factory, workdir):
+    """An unknown partner follows the invitation path: the mail is held; the partner registers
+    having chosen webmail (set here by the admin: the portal's choice is the same store field)
+    and the held message arrives in webmail, with a notification instead of a PDF."""
+    from test_held import OTP_RE, register
+    g = gw_factory()
+    g.md_int = os.path.join(str(workdir), "md-internal")
+    g.md_ext = os.path.join(str(workdir), "md-external")
+    g.set(**{"route.internal": f"maildir:{g.md_int}", "route.external": f"maildir:{g.md_ext}"})
+    g.start()
+    wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    send(g, message(f"[secure] {SECRET_SUBJECT}"))
+    (otp_mail,) = wait_maildir(os.path.join(g.md_int, "alice@example.com"), 1, timeout=60)
+    otp = OTP_RE.search(email.message_from_bytes(otp_mail, policy=email.policy.default)
+                        .get_body(("plain",)).get_content()).group(1)
+    g.wait_log(rf"to=<{re.escape(PARTNER)}>.*status=held")
+    assert g.cli("user", "set-channel", PARTNER, "webmail").returncode == 0
+    register(g, PARTNER, otp)
+    msgs = notifications(g, 2)  # the invitation, then the webmail notification
+    note = [m for m in msgs if "/webmail/" in m.get_body(("plain",)).get_content()]
+    assert len(note) == 1, [str(m["Subject"]) for m in msgs]
+    assert not [p for m in msgs for p in m.walk() if p.get_filename()]  # no PDF
+    wait_for(lambda: len(listed(g)) == 1, 30, what="the released message in webmail")
+    assert listed(g)[0][0] in note[0].get_body(("plain",)).get_content()
