@@ -52,19 +52,21 @@ static int notify_partner(const struct wm_job *j, const struct store_webmail_msg
 	return store_webmail_mark_notified(j->te->store, m->id, error_r);
 }
 
-/* Drops the oldest read messages when the new one needs room: 0 go on, 1 full of unread mail
- * (the partner is told), -1 error. */
+/* Drops the oldest read messages when the new one needs room: 0 go on, 1 full of unread mail,
+ * 2 larger than the whole quota (the partner is told of either), -1 error. */
 static int make_room(const struct wm_job *j, int64_t need, const char **error_r)
 {
 	int64_t quota = (int64_t)settings_number(j->te->settings, "webmail.quota_mb") * 1048576;
 	size_t dropped = 0;
-	int rc = webmail_quota_make_room(j->te->store, j->user.address, quota, need, j->now,
-	                                 &dropped, error_r);
+	int rc = quota > 0 && need > quota
+	             ? 2
+	             : webmail_quota_make_room(j->te->store, j->user.address, quota, need, j->now,
+	                                       &dropped, error_r);
 	struct notify_vars v = {.partner = j->user.address, .sender = j->in->sender,
 	                        .when = j->now, .count = dropped};
 	const char *err;
-	if ((rc == 1 || dropped > 0) &&
-	    notice(j, rc == 1 ? NOTIFY_WEBMAIL_FULL : NOTIFY_WEBMAIL_QUOTA, &v, &err) < 0)
+	if ((rc > 0 || dropped > 0) &&
+	    notice(j, rc > 0 ? NOTIFY_WEBMAIL_FULL : NOTIFY_WEBMAIL_QUOTA, &v, &err) < 0)
 		sg_error("webmail: telling <%s> about the quota: %s", j->user.address, err);
 	return rc;
 }
@@ -92,11 +94,14 @@ static enum transform_result store_copy(struct wm_job *j, struct store_webmail_m
 	}
 	enum transform_result res = TRANSFORM_OK;
 	int room = make_room(j, (int64_t)plain_len, &err);
-	if (room != 0) {
-		res = room < 0 ? transform_fail(out, TRANSFORM_TEMP, "4.3.0", "webmail: %s", err)
-		               : transform_fail(out, TRANSFORM_PERM, "5.2.2",
-		                                "the recipient's secure mail storage on the portal is "
-		                                "full of unread messages; the message was not delivered");
+	if (room < 0) {
+		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "webmail: %s", err);
+	} else if (room > 0) {
+		res = transform_fail(out, TRANSFORM_PERM, room == 1 ? "5.2.2" : "5.2.3",
+		                     room == 1 ? "the recipient's secure mail storage on the portal is "
+		                                 "full of unread messages; the message was not delivered"
+		                               : "the message is larger than the recipient's whole "
+		                                 "secure mail storage on the portal; it was not delivered");
 	} else {
 		struct webmail_put p = {.user_id = j->user.id, .address = j->user.address,
 		                        .folder = STORE_WEBMAIL_INBOX, .dedup = j->dedup,
