@@ -21,6 +21,7 @@ import pytest
 
 import sgrig
 from sgrig import maildir_messages, wait_for, wait_maildir
+from test_lifecycle import group_gone
 
 PARTNER = "reader@outside.example"
 SECRET_BODY = "the merger price is 4711 euros"
@@ -185,7 +186,7 @@ def test_kill9_during_webmail_transforms_loses_and_duplicates_nothing(wm_gw):
     g.wait_log(r"webmail for <.*> stored as", timeout=60)
     pgid = g.proc.pid
     g.kill_all()
-    wait_for(lambda: not _group_alive(pgid), 10, what="the killed gateway gone")
+    wait_for(lambda: group_gone(pgid), 10, what="the killed gateway gone")
     g.start()
     t.join(180)
     assert not t.is_alive()
@@ -213,7 +214,7 @@ def test_kill9_between_sealed_copy_and_notification(wm_gw):
         assert c.execute("SELECT count(*), sum(notified) FROM webmail_messages").fetchone() == (1, 0)
     pgid = g.proc.pid
     g.kill_all()
-    wait_for(lambda: not _group_alive(pgid), 10, what="the killed gateway gone")
+    wait_for(lambda: group_gone(pgid), 10, what="the killed gateway gone")
     g.set(**{"gateway.notify_from": ""})
     g.start()
     (note,) = notifications(g, 1)
@@ -222,14 +223,6 @@ def test_kill9_between_sealed_copy_and_notification(wm_gw):
     with db(g) as c:
         assert c.execute("SELECT count(*), sum(notified) FROM webmail_messages").fetchone() == (1, 1)
     assert listed(g)[0][0] in note.get_body(("plain",)).get_content()
-
-
-def _group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def test_channel_without_transform_is_refused(gw_factory):
