@@ -35,6 +35,21 @@ static int notice(const struct wm_job *j, enum notify_kind kind, const struct no
 	return held_notice(&hc, kind, v, error_r);
 }
 
+/* subject without the tag that asked for encryption (and one space beside it), into dst. */
+static void untagged(const char *subject, const char *tag, char *dst, size_t size)
+{
+	sg_strlcpy(dst, subject, size);
+	char *at = tag != NULL && tag[0] != '\0' ? strcasestr(dst, tag) : NULL;
+	if (at == NULL)
+		return;
+	size_t cut = strlen(tag);
+	if (at[cut] == ' ')
+		cut++;
+	else if (at > dst && at[-1] == ' ')
+		at--, cut++;
+	memmove(at, at + cut, strlen(at + cut) + 1);
+}
+
 /* The partner's notification for stored message m; 0 once it is queued and recorded. */
 static int notify_partner(const struct wm_job *j, const struct store_webmail_msg *m,
                           const char **error_r)
@@ -43,7 +58,9 @@ static int notify_partner(const struct wm_job *j, const struct store_webmail_msg
 	snprintf(link, sizeof(link), "%s/%s", WEBMAIL_PATH, m->uid);
 	const struct mime_info *mi = j->in->mime;
 	bool hide = settings_bool(j->te->settings, "policy.hide_subject");
-	const char *subject = mi != NULL && mi->subject != NULL ? mi->subject : "";
+	char subject[512];
+	untagged(mi != NULL && mi->subject != NULL ? mi->subject : "", j->te->subject_tag, subject,
+	         sizeof(subject));
 	struct notify_vars v = {.partner = j->user.address,
 	                        .sender = m->sender[0] != '\0' ? m->sender : "(unknown sender)",
 	                        .subject = hide ? NULL : subject, .when = m->created, .link = link};

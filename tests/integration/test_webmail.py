@@ -101,6 +101,7 @@ def test_webmail_is_sealed_and_the_partner_notified(wm_gw):
     assert f"/webmail/{uid}" in text and "alice@example.com" in text
     assert "Guten Tag" in text and "Hello" in text
     assert SECRET_SUBJECT in text  # policy.hide_subject = no (the default) shows it
+    assert "[secure]" not in text  # without the tag that asked for encryption
     assert SECRET_BODY not in note.as_string() and "Übersicht" not in note.as_string()
     assert not [p for p in note.walk() if p.get_filename()]
     assert note["Auto-Submitted"] == "auto-generated"
@@ -131,6 +132,9 @@ def test_retention_deletes_old_messages_from_the_tick(wm_gw):
     notifications(g, 2)
     wait_for(lambda: len(listed(g)) == 2, 30, what="two webmail messages")
     old_uid = listed(g)[-1][0]
+    # leaving webmail keeps what is stored, until the retention ends
+    assert g.cli("user", "set-channel", PARTNER, "pdf").returncode == 0
+    assert len(listed(g)) == 2
     with db(g) as c:  # as if it had arrived 31 days ago
         c.execute("UPDATE webmail_messages SET created = created - 31 * 86400 WHERE uid = ?",
                   (old_uid,))
