@@ -87,7 +87,7 @@ int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, 
 	char ad[512];
 	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
 		return -1;
-	int rc = blob_len > SG_SEALED_KEY_MAX
+	int rc = blob_len > (size_t)SG_SEALED_KEY_MAX
 	             ? -1
 	             : keystore_aead_open(keystore_master_bytes(ks), SEAL_MAGIC, ad, blob, blob_len,
 	                                  data_r, len_r);
