@@ -134,6 +134,11 @@ static const struct setting_def table[] = {
 	{"smime.revocation_check", SETTING_ENUM, "soft", 0, 0, "off|soft|hard", false,
 	 "Before encrypting to a partner's certificate, ask its OCSP responder and CRL distribution points whether it is revoked (a revoked one is never used). When none answers: soft encrypts anyway with a log line, hard uses the partner's next channel or holds the mail."},
 
+	{"dkim.sign", SETTING_ENUM, "transformed", 0, 0, "off|transformed|all", false,
+	 "DKIM-sign what leaves for other domains with the From domain's key (`sealgate dkim generate`): transformed signs every message sealgate changed or wrote (S/MIME, PGP, SecurePDF, portal mail, DSNs, notices) after the change; all signs pass-through mail too; off signs nothing."},
+	{"dkim.domains", SETTING_DOMAINS, "", 0, 0, NULL, false,
+	 "From domains that are DKIM-signed; empty: every domain that has a key. A From domain without a key is sent unsigned, with one log line per domain."},
+
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
 	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, true,

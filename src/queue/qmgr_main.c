@@ -10,6 +10,7 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "crypto/keystore.h"
+#include "crypto/sgdkim.h"
 #include "crypto/smime.h"
 #include "daemon/daemon.h"
 #include "mime/mime.h"
@@ -19,6 +20,17 @@
 
 #include <malloc.h>
 #include <string.h>
+
+static void open_dkim(const struct settings *s, struct transform_env *te)
+{
+	const char *mode = settings_get(s, "dkim.sign"), *err;
+	te->dkim_mode = strcmp(mode, "off") == 0   ? TRANSFORM_DKIM_OFF
+	                : strcmp(mode, "all") == 0 ? TRANSFORM_DKIM_ALL
+	                                           : TRANSFORM_DKIM_TRANSFORMED;
+	sg_strlist_split(&te->dkim_domains, settings_get(s, "dkim.domains"));
+	if (te->dkim_mode != TRANSFORM_DKIM_OFF && sgdkim_lib_new(&te->dkim_lib, &err) < 0)
+		sg_error("dkim: %s; mail leaves unsigned", err);
+}
 
 /* Opens what the transforms need. The store and the keys are optional only in the sense that
  * plain relaying works without them; any channel that needs them then defers with a reason. */
@@ -38,6 +50,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	enum smime_rev_mode rev = SMIME_REV_SOFT;
 	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
 	te->revocation_check = (int)rev;
+	open_dkim(s, te);
 	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);
@@ -74,6 +87,8 @@ static void close_transform_env(struct transform_env *te)
 {
 	store_close(&te->store);
 	keystore_close(&te->keystore);
+	sgdkim_lib_free(&te->dkim_lib);
+	sg_strlist_free(&te->dkim_domains);
 	smime_trust_free(&te->trust);
 	unsigned char *der = (unsigned char *)te->ca_der;
 	sg_free(&der);

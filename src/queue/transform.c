@@ -66,5 +66,6 @@ enum transform_result transform_run(const struct transform_env *te,
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0",
 		                      "no transform for action %s in this version",
 		                      policy_action_name(in->plan->action));
-	return transforms[a](te, in, out);
+	enum transform_result tr = transforms[a](te, in, out);
+	return tr == TRANSFORM_OK && te != NULL ? transform_dkim(te, in, out) : tr;
 }

@@ -7,6 +7,7 @@
 
 #include "core/limits.h"
 #include "core/sg_buf.h"
+#include "core/sg_str.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +22,9 @@ struct keystore;
 struct keystore_key;
 struct smime_trust;
 struct spool;
+struct sgdkim_lib;
+
+enum transform_dkim_mode { TRANSFORM_DKIM_OFF, TRANSFORM_DKIM_TRANSFORMED, TRANSFORM_DKIM_ALL };
 
 /* What transforms share for the life of the queue manager (keys, store, settings). The
  * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
@@ -41,6 +45,9 @@ struct transform_env {
 	int revocation_check;        /* smime.revocation_check (enum smime_rev_mode; 0 off) */
 	bool cbc_keep_encrypted;     /* policy.cbc_unsigned = keep-encrypted */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
+	enum transform_dkim_mode dkim_mode; /* dkim.sign */
+	struct sgdkim_lib *dkim_lib;        /* NULL: nothing is signed */
+	struct sg_strlist dkim_domains;     /* dkim.domains; empty: every domain with a key */
 };
 
 struct transform_input {
@@ -52,6 +59,7 @@ struct transform_input {
 	const struct policy_plan *plan;
 	const char *const *rcpts;
 	size_t nrcpt;
+	bool generated; /* sealgate wrote it itself (a DSN, a notice) */
 };
 
 enum transform_result {
@@ -80,6 +88,12 @@ enum transform_result transform_run(const struct transform_env *te,
 enum transform_result transform_fail(struct transform_output *out, enum transform_result res,
                                      const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* transform_dkim.c: DKIM-signs out (after the transform) per dkim.sign and dkim.domains with
+ * the From domain's keys; TEMP when a key exists and signing fails (never sent unsigned then). */
+enum transform_result transform_dkim(const struct transform_env *te,
+                                     const struct transform_input *in,
+                                     struct transform_output *out);
 
 /* transform_pass.c: deliver unchanged, except that X-Sealgate-* fields that arrived from
  * outside are removed (only sealgate may state what it did to a message). */

@@ -169,6 +169,17 @@ static const char *const migrations[] = {
 	"  code_hash TEXT NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);",
+
+	/* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
+	 * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
+	"CREATE TABLE dkim_keys ("
+	"  domain TEXT NOT NULL,"
+	"  selector TEXT NOT NULL,"
+	"  alg TEXT NOT NULL,"
+	"  dns TEXT NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, selector));",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
