@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
 	{"dkim", cli_dkim_cmd, "dkim generate|rotate|import|list|show|delete -c FILE ...  DKIM keys"},
+	{"quarantine", cli_quarantine_cmd, "quarantine list|show|delete -c FILE [ID]  infected mail held by the virus scan"},
 	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
 	{"version", version_cmd, "version"},

@@ -139,6 +139,15 @@ static const struct setting_def table[] = {
 	{"dkim.domains", SETTING_DOMAINS, "", 0, 0, NULL, false,
 	 "From domains that are DKIM-signed; empty: every domain that has a key. A From domain without a key is sent unsigned, with one log line per domain."},
 
+	{"scan.clamd", SETTING_STRING, "", 0, 0, NULL, false,
+	 "Virus scanning by clamd: unix:/run/clamav/clamd.ctl or tcp:HOST:PORT. What sealgate decrypts for internal recipients is scanned after decryption; while clamd cannot be reached, mail waits in the queue (4.7.0), it is never delivered unscanned. Empty: no scanning."},
+	{"scan.outbound", SETTING_BOOL, "no", 0, 0, NULL, false,
+	 "Also scan outbound mail before it is encrypted (infected: refused with a DSN naming the signature, nothing sent)."},
+	{"scan.action", SETTING_ENUM, "hold", 0, 0, "hold|tag|reject", false,
+	 "Infected inbound mail: hold keeps it sealed in the store for an admin (`sealgate quarantine`, an audit entry), tag delivers it with X-Sealgate-Scan: infected (NAME), reject bounces it with a DSN naming the signature."},
+	{"scan.timeout", SETTING_DURATION, "60s", 1, 10 * MIN, NULL, false,
+	 "Time clamd has for one message (connect, stream, verdict); then the message waits in the queue and is tried again."},
+
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
 	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, true,

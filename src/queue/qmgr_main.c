@@ -32,6 +32,22 @@ static void open_dkim(const struct settings *s, struct transform_env *te)
 		sg_error("dkim: %s; mail leaves unsigned", err);
 }
 
+/* scan.*: an unusable scan.clamd defers every message that would be scanned (with the reason)
+ * rather than letting it through unscanned. */
+static void open_scan(const struct settings *s, struct transform_env *te)
+{
+	const char *spec = settings_get(s, "scan.clamd"), *action = settings_get(s, "scan.action");
+	te->scan_on = spec[0] != '\0';
+	te->scan_outbound = settings_bool(s, "scan.outbound");
+	te->scan_timeout_ms = (int)(settings_number(s, "scan.timeout") * 1000);
+	te->scan_action = strcmp(action, "tag") == 0      ? TRANSFORM_SCAN_TAG
+	                  : strcmp(action, "reject") == 0 ? TRANSFORM_SCAN_REJECT
+	                                                  : TRANSFORM_SCAN_HOLD;
+	if (te->scan_on && scan_target_parse(spec, &te->scan_target, &te->scan_error) < 0)
+		sg_error("scan.clamd %s: %s; mail to be scanned waits in the queue", spec,
+		         te->scan_error);
+}
+
 /* Opens what the transforms need. The store and the keys are optional only in the sense that
  * plain relaying works without them; any channel that needs them then defers with a reason. */
 static void open_transform_env(const struct settings *s, struct transform_env *te)
@@ -51,6 +67,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
 	te->revocation_check = (int)rev;
 	open_dkim(s, te);
+	open_scan(s, te);
 	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);

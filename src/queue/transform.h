@@ -8,6 +8,7 @@
 #include "core/limits.h"
 #include "core/sg_buf.h"
 #include "core/sg_str.h"
+#include "scan/scan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@ struct spool;
 struct sgdkim_lib;
 
 enum transform_dkim_mode { TRANSFORM_DKIM_OFF, TRANSFORM_DKIM_TRANSFORMED, TRANSFORM_DKIM_ALL };
+enum transform_scan_action { TRANSFORM_SCAN_HOLD, TRANSFORM_SCAN_TAG, TRANSFORM_SCAN_REJECT };
 
 /* What transforms share for the life of the queue manager (keys, store, settings). The
  * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
@@ -48,6 +50,12 @@ struct transform_env {
 	enum transform_dkim_mode dkim_mode; /* dkim.sign */
 	struct sgdkim_lib *dkim_lib;        /* NULL: nothing is signed */
 	struct sg_strlist dkim_domains;     /* dkim.domains; empty: every domain with a key */
+	bool scan_on;                       /* scan.clamd is set */
+	const char *scan_error;             /* scan.clamd unusable: every scan fails with this */
+	struct scan_target scan_target;
+	bool scan_outbound;                 /* scan.outbound */
+	enum transform_scan_action scan_action;
+	int scan_timeout_ms;
 };
 
 struct transform_input {
@@ -94,6 +102,22 @@ enum transform_result transform_fail(struct transform_output *out, enum transfor
 enum transform_result transform_dkim(const struct transform_env *te,
                                      const struct transform_input *in,
                                      struct transform_output *out);
+
+/* transform_scan.c: clamd. _outbound scans the message as queued before an outbound
+ * transform (scan.outbound): infected is refused (5.7.1, the signature named), a failed scan
+ * defers (4.7.0). _inbound scans what an inbound transform made (the decrypted message) and
+ * marks it X-Sealgate-Scan: clean (clamd), or applies scan.action; a failed scan defers. */
+enum transform_result transform_scan_outbound(const struct transform_env *te,
+                                              const struct transform_input *in,
+                                              struct transform_output *out);
+enum transform_result transform_scan_inbound(const struct transform_env *te,
+                                             const struct transform_input *in,
+                                             struct transform_output *out);
+
+/* Applies e to out's bytes; the result replaces them (out->buf). */
+struct mime_edit;
+int transform_output_edit(struct transform_output *out, const struct mime_edit *e,
+                          const char **error_r);
 
 /* transform_pass.c: deliver unchanged, except that X-Sealgate-* fields that arrived from
  * outside are removed (only sealgate may state what it did to a message). */

@@ -43,7 +43,7 @@ static void log_unsigned_once(const char *qid, const char *domain)
 
 static bool wanted(const struct transform_env *te, const struct transform_input *in)
 {
-	if (te->dkim_mode == TRANSFORM_DKIM_OFF || te->dkim_lib == NULL)
+	if (te == NULL || te->dkim_mode == TRANSFORM_DKIM_OFF || te->dkim_lib == NULL)
 		return false;
 	if (!in->generated && in->plan->direction != POLICY_DIR_OUTBOUND)
 		return false;
@@ -100,9 +100,8 @@ static int sign_all(const struct transform_env *te, const struct transform_input
                     const char **error_r)
 {
 	static const char *const old_sigs[] = {"DKIM-Signature"};
-	struct sg_buf sigs, res;
+	struct sg_buf sigs;
 	sg_buf_init(&sigs, (size_t)SG_DKIM_FIELD_MAX * SG_DKIM_KEYS_PER_DOMAIN + 1);
-	sg_buf_init(&res, SG_MESSAGE_SIZE_HARD_MAX);
 	size_t from = n > SG_DKIM_KEYS_PER_DOMAIN ? n - SG_DKIM_KEYS_PER_DOMAIN : 0;
 	int rc = 0;
 	for (size_t i = from; i < n && rc == 0; i++)
@@ -111,15 +110,7 @@ static int sign_all(const struct transform_env *te, const struct transform_input
 		bool changed = in->plan->action != POLICY_PASS;
 		struct mime_edit e = {.drop = old_sigs, .ndrop = changed ? 1 : 0,
 		                      .keep = MIME_KEEP_ALL, .prepend = sigs.data, .with_body = true};
-		rc = mime_edit_apply(out->data, out->len, &e, &res, error_r);
-	}
-	if (rc == 0) {
-		sg_buf_free(&out->buf);
-		out->buf = res;
-		out->data = out->buf.data;
-		out->len = out->buf.len;
-	} else {
-		sg_buf_free(&res);
+		rc = transform_output_edit(out, &e, error_r);
 	}
 	sg_buf_free(&sigs);
 	return rc;

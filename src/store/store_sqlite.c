@@ -180,6 +180,17 @@ static const char *const migrations[] = {
 	"  sealed BLOB NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, selector));",
+
+	/* Infected messages held for an admin (store_quarantine.c), sealed for
+	 * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
+	"CREATE TABLE scan_quarantine ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  rcpts TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  sealed BLOB,"
+	"  created INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
