@@ -139,6 +139,13 @@ static const struct setting_def table[] = {
 	{"dkim.domains", SETTING_DOMAINS, "", 0, 0, NULL, false,
 	 "From domains that are DKIM-signed; empty: every domain that has a key. A From domain without a key is sent unsigned, with one log line per domain."},
 
+	{"dkim.verify_keys_file", SETTING_PATH, "", 0, 0, NULL, false,
+	 "Public DKIM keys for checking the signatures inbound mail arrived with, from this file (lines `SELECTOR._domainkey.DOMAIN v=DKIM1; k=...; p=...`) instead of DNS: for tests and closed networks. Empty: DNS."},
+	{"arc.seal", SETTING_BOOL, "yes", 0, 0, NULL, false,
+	 "Add an ARC set (RFC 8617) to inbound mail sealgate changed (decrypted), signed with an RSA DKIM key of the recipient's domain, so that the internal server can trust the results of the message as it arrived (the sender's DKIM verdict, checked before the change)."},
+	{"arc.trusted_authserv_ids", SETTING_DOMAINS, "", 0, 0, NULL, false,
+	 "Authentication-Results fields of these upstream servers (authserv-id) that inbound mail arrives with are carried into ARC-Authentication-Results (e.g. the SPF verdict of your MX); others are ignored."},
+
 	{"scan.clamd", SETTING_STRING, "", 0, 0, NULL, false,
 	 "Virus scanning by clamd: unix:/run/clamav/clamd.ctl or tcp:HOST:PORT. What sealgate decrypts for internal recipients is scanned after decryption; while clamd cannot be reached, mail waits in the queue (4.7.0), it is never delivered unscanned. Empty: no scanning."},
 	{"scan.outbound", SETTING_BOOL, "no", 0, 0, NULL, false,

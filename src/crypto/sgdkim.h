@@ -32,9 +32,11 @@ int sgdkim_key_generate(enum sgdkim_alg alg, char **pem_r, size_t *len_r, const 
 int sgdkim_key_load(const char *data, size_t len, char **pem_r, size_t *pem_len_r,
                     enum sgdkim_alg *alg_r, char **dns_r, const char **error_r);
 
-/* The process's libopendkim handle, made once (thread-safe to share). */
+/* The process's libopendkim handle, made once (thread-safe to share). Verification finds
+ * public keys in DNS, or with keys_file in that file ("NAME RECORD" lines, libopendkim's
+ * file query method: for tests and closed networks). */
 struct sgdkim_lib;
-int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char **error_r);
+int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char *keys_file, const char **error_r);
 void sgdkim_lib_free(struct sgdkim_lib **lib);
 
 struct sgdkim_key {
@@ -49,5 +51,17 @@ struct sgdkim_key {
  * "DKIM-Signature: ...\r\n" (folded with CRLF) to field. */
 int sgdkim_sign(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
                 size_t len, struct sg_buf *field, const char **error_r);
+
+/* sgdkim_verify.c: the verdict on msg's first DKIM signature as an Authentication-Results
+ * resinfo: "dkim=pass header.d=D header.s=S", "dkim=fail (why) header.d=…", "dkim=none",
+ * "dkim=temperror (why) header.d=…". */
+void sgdkim_verify(struct sgdkim_lib *lib, const char *msg, size_t len, char *res, size_t size);
+
+/* sgdkim_arc.c: the first ARC set (RFC 8617, i=1, cv=none) over msg with an RSA key: appends
+ * "ARC-Seal", "ARC-Message-Signature" and "ARC-Authentication-Results: i=1; <aar>" fields
+ * (CRLF) to out. The body hash is libopendkim's relaxed one; the header fields are
+ * canonicalised (relaxed) and signed here: libopendkim has no ARC. */
+int sgdkim_arc_seal(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                    size_t len, const char *aar, struct sg_buf *out, const char **error_r);
 
 #endif

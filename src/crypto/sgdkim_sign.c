@@ -1,5 +1,6 @@
 /* sgdkim_sign.c: one DKIM-Signature over a finished message, made by libopendkim. */
 #include "crypto/sgdkim.h"
+#include "crypto/sgdkim_priv.h"
 #include "core/limits.h"
 #include "core/sg_buf.h"
 #include "core/sg_mem.h"
@@ -9,12 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-struct sgdkim_lib {
-	DKIM_LIB *lib;
-};
 
 /* RFC 6376 §5.4.1's recommendation, in its order; libopendkim signs those present. */
-static const char *const signed_fields[] = {
+const char *const sgdkim_signed_fields[] = {
 	"from", "reply-to", "subject", "date", "to", "cc", "resent-date", "resent-from",
 	"resent-to", "resent-cc", "in-reply-to", "references", "list-id", "list-help",
 	"list-unsubscribe", "list-subscribe", "list-post", "list-owner", "list-archive",
@@ -24,11 +22,20 @@ static const char *const signed_fields[] = {
  * Date that some readers would show instead (RFC 6376 §8.15). */
 static const char *const oversigned_fields[] = {"from", "to", "subject", "date", NULL};
 
-int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char **error_r)
+int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char *keys_file, const char **error_r)
 {
 	DKIM_LIB *l = dkim_init(NULL, NULL);
+	dkim_query_t file = DKIM_QUERY_FILE;
+	if (l != NULL && keys_file != NULL && keys_file[0] != '\0' &&
+	    (dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_QUERYMETHOD, &file, sizeof(file)) !=
+	         DKIM_STAT_OK ||
+	     dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_QUERYINFO, (void *)keys_file,
+	                  strlen(keys_file)) != DKIM_STAT_OK)) {
+		dkim_close(l);
+		l = NULL;
+	}
 	if (l == NULL ||
-	    dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)signed_fields,
+	    dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)sgdkim_signed_fields,
 	                 sizeof(char **)) != DKIM_STAT_OK ||
 	    dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversigned_fields,
 	                 sizeof(char **)) != DKIM_STAT_OK) {
@@ -50,8 +57,7 @@ void sgdkim_lib_free(struct sgdkim_lib **lib)
 	sg_free(lib);
 }
 
-/* Feeds each header field (its folds kept, its final CRLF not) and the body. */
-static DKIM_STAT feed(DKIM *d, const char *msg, size_t len)
+DKIM_STAT sgdkim_feed(DKIM *d, const char *msg, size_t len)
 {
 	size_t hlen = mime_header_block_len(msg, len, SG_HEADER_BLOCK_MAX), pos = 0;
 	struct mime_field f;
@@ -86,7 +92,7 @@ static int append_field(struct sg_buf *field, const u_char *sig, size_t n)
 }
 
 /* The library's words for st, kept past dkim_free (one buffer per thread). */
-static const char *stat_text(DKIM *d, DKIM_STAT st)
+const char *sgdkim_stat_text(DKIM *d, DKIM_STAT st)
 {
 	static __thread char text[256];
 	const char *e = d != NULL ? dkim_geterror(d) : NULL;
@@ -107,14 +113,14 @@ int sgdkim_sign(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char
 	u_char *sig = NULL;
 	size_t n = 0;
 	if (d != NULL && st == DKIM_STAT_OK)
-		st = feed(d, msg, len);
+		st = sgdkim_feed(d, msg, len);
 	if (d != NULL && st == DKIM_STAT_OK)
 		st = dkim_eom(d, NULL);
 	if (d != NULL && st == DKIM_STAT_OK)
 		st = dkim_getsighdr_d(d, strlen("DKIM-Signature: "), &sig, &n);
 	int rc = 0;
 	if (d == NULL || st != DKIM_STAT_OK) {
-		*error_r = stat_text(d, st);
+		*error_r = sgdkim_stat_text(d, st);
 		rc = -1;
 	} else if (n > SG_DKIM_FIELD_MAX || append_field(field, sig, n) < 0) {
 		*error_r = "the DKIM-Signature field does not fit";

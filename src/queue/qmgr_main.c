@@ -28,7 +28,14 @@ static void open_dkim(const struct settings *s, struct transform_env *te)
 	                : strcmp(mode, "all") == 0 ? TRANSFORM_DKIM_ALL
 	                                           : TRANSFORM_DKIM_TRANSFORMED;
 	sg_strlist_split(&te->dkim_domains, settings_get(s, "dkim.domains"));
-	if (te->dkim_mode != TRANSFORM_DKIM_OFF && sgdkim_lib_new(&te->dkim_lib, &err) < 0)
+	te->arc_seal = settings_bool(s, "arc.seal");
+	sg_strlist_split(&te->arc_trusted, settings_get(s, "arc.trusted_authserv_ids"));
+	char keys[SG_PATH_MAX] = "";
+	if (settings_get(s, "dkim.verify_keys_file")[0] != '\0' &&
+	    settings_path(s, "dkim.verify_keys_file", keys, sizeof(keys)) < 0)
+		sg_error("dkim.verify_keys_file: path too long; DNS is asked instead");
+	if ((te->dkim_mode != TRANSFORM_DKIM_OFF || te->arc_seal) &&
+	    sgdkim_lib_new(&te->dkim_lib, keys, &err) < 0)
 		sg_error("dkim: %s; mail leaves unsigned", err);
 }
 
@@ -106,6 +113,7 @@ static void close_transform_env(struct transform_env *te)
 	keystore_close(&te->keystore);
 	sgdkim_lib_free(&te->dkim_lib);
 	sg_strlist_free(&te->dkim_domains);
+	sg_strlist_free(&te->arc_trusted);
 	smime_trust_free(&te->trust);
 	unsigned char *der = (unsigned char *)te->ca_der;
 	sg_free(&der);

@@ -72,6 +72,8 @@ enum transform_result transform_run(const struct transform_env *te,
 		tr = transforms[a](te, in, out);
 	if (tr == TRANSFORM_OK)
 		tr = transform_scan_inbound(te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transform_arc(te, in, out);
 	return tr == TRANSFORM_OK ? transform_dkim(te, in, out) : tr;
 }
 

@@ -50,6 +50,8 @@ struct transform_env {
 	enum transform_dkim_mode dkim_mode; /* dkim.sign */
 	struct sgdkim_lib *dkim_lib;        /* NULL: nothing is signed */
 	struct sg_strlist dkim_domains;     /* dkim.domains; empty: every domain with a key */
+	bool arc_seal;                      /* arc.seal */
+	struct sg_strlist arc_trusted;      /* arc.trusted_authserv_ids */
 	bool scan_on;                       /* scan.clamd is set */
 	const char *scan_error;             /* scan.clamd unusable: every scan fails with this */
 	struct scan_target scan_target;
@@ -102,6 +104,23 @@ enum transform_result transform_fail(struct transform_output *out, enum transfor
 enum transform_result transform_dkim(const struct transform_env *te,
                                      const struct transform_input *in,
                                      struct transform_output *out);
+
+/* The once-per-domain log line for a domain without a key: "<qid>: <what> <domain>: no key". */
+void transform_dkim_no_key(const char *qid, const char *what, const char *domain);
+/* The sealed key k opened for signing (close it with transform_dkim_close_key). */
+struct store_dkim_key;
+struct sgdkim_key;
+int transform_dkim_open_key(const struct transform_env *te, const struct store_dkim_key *k,
+                            struct sgdkim_key *key_r, const char **error_r);
+void transform_dkim_close_key(struct sgdkim_key *key);
+
+/* transform_arc.c: an ARC set (RFC 8617, i=1) on inbound mail an inbound transform changed,
+ * with the sender's DKIM verdict (checked on the message as it arrived) and trusted upstream
+ * Authentication-Results in ARC-Authentication-Results. Never fails the message: without a
+ * key, or on an error, it is delivered without ARC (and a log line says why). */
+enum transform_result transform_arc(const struct transform_env *te,
+                                    const struct transform_input *in,
+                                    struct transform_output *out);
 
 /* transform_scan.c: clamd. _outbound scans the message as queued before an outbound
  * transform (scan.outbound): infected is refused (5.7.1, the signature named), a failed scan

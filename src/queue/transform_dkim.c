@@ -24,21 +24,22 @@ static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *logged[UNSIGNED_LOGGED_MAX];
 static size_t nlogged;
 
-/* Says once per domain (per process) that its mail leaves unsigned. */
-static void log_unsigned_once(const char *qid, const char *domain)
+void transform_dkim_no_key(const char *qid, const char *what, const char *domain)
 {
+	char key[SG_DOMAIN_MAX + 64];
+	snprintf(key, sizeof(key), "%s %s", what, domain);
 	bool first = true;
 	pthread_mutex_lock(&logged_lock);
 	for (size_t i = 0; i < nlogged && first; i++)
-		first = strcmp(logged[i], domain) != 0;
+		first = strcmp(logged[i], key) != 0;
 	if (first && nlogged < UNSIGNED_LOGGED_MAX)
-		logged[nlogged++] = sg_strdup(domain);
+		logged[nlogged++] = sg_strdup(key);
 	pthread_mutex_unlock(&logged_lock);
-	char d[SG_LOG_PEER_TEXT_MAX + 4];
-	sg_printable(d, sizeof(d), domain, SG_LOG_PEER_TEXT_MAX);
+	char k[SG_LOG_PEER_TEXT_MAX + 4];
+	sg_printable(k, sizeof(k), key, SG_LOG_PEER_TEXT_MAX);
 	if (first)
-		sg_info("%s: dkim: no key for From domain %s: sent unsigned (`sealgate dkim generate` "
-		        "makes one; this is said once per domain)", qid, d);
+		sg_info("%s: %s: no key for it (`sealgate dkim generate` makes one; this is said once "
+		        "per domain)", qid, k);
 }
 
 static bool wanted(const struct transform_env *te, const struct transform_input *in)
@@ -63,20 +64,19 @@ static int from_domain(const struct transform_input *in, char *dst, size_t size)
 	return 0;
 }
 
-/* Appends k's DKIM-Signature over msg to sigs. */
-static int sign_with(const struct transform_env *te, const struct store_dkim_key *k,
-                     const char *msg, size_t len, struct sg_buf *sigs, const char **error_r)
+int transform_dkim_open_key(const struct transform_env *te, const struct store_dkim_key *k,
+                            struct sgdkim_key *key_r, const char **error_r)
 {
 	char owner[SG_DOMAIN_MAX + SG_DKIM_SELECTOR_MAX + 8];
 	unsigned char *pem = NULL;
 	size_t pem_len = 0;
-	struct sgdkim_key key = {.domain = k->domain, .selector = k->selector};
+	*key_r = (struct sgdkim_key){.domain = k->domain, .selector = k->selector};
 	snprintf(owner, sizeof(owner), "dkim:%s:%s", k->domain, k->selector);
 	if (te->keystore == NULL) {
 		*error_r = "the master key is not loaded";
 		return -1;
 	}
-	if (sgdkim_alg_parse(k->alg, &key.alg) < 0 ||
+	if (sgdkim_alg_parse(k->alg, &key_r->alg) < 0 ||
 	    keystore_unseal_bytes(te->keystore, k->sealed, k->sealed_len, owner, &pem, &pem_len,
 	                          error_r) < 0) {
 		*error_r = "the sealed key does not open with this master key";
@@ -85,11 +85,28 @@ static int sign_with(const struct transform_env *te, const struct store_dkim_key
 	char *z = sg_malloc(pem_len + 1); /* libopendkim wants a C string */
 	memcpy(z, pem, pem_len);
 	z[pem_len] = '\0';
-	key.pem = z;
-	key.pem_len = pem_len;
-	int rc = sgdkim_sign(te->dkim_lib, &key, msg, len, sigs, error_r);
-	sg_free_secret(&z, pem_len + 1);
 	sg_free_secret(&pem, pem_len);
+	key_r->pem = z;
+	key_r->pem_len = pem_len;
+	return 0;
+}
+
+void transform_dkim_close_key(struct sgdkim_key *key)
+{
+	char *z = (char *)key->pem;
+	sg_free_secret(&z, key->pem_len + 1);
+	key->pem = NULL;
+}
+
+/* Appends k's DKIM-Signature over msg to sigs. */
+static int sign_with(const struct transform_env *te, const struct store_dkim_key *k,
+                     const char *msg, size_t len, struct sg_buf *sigs, const char **error_r)
+{
+	struct sgdkim_key key;
+	if (transform_dkim_open_key(te, k, &key, error_r) < 0)
+		return -1;
+	int rc = sgdkim_sign(te->dkim_lib, &key, msg, len, sigs, error_r);
+	transform_dkim_close_key(&key);
 	return rc;
 }
 
@@ -133,7 +150,7 @@ enum transform_result transform_dkim(const struct transform_env *te,
 		                      te->store == NULL ? "the store is not open" : err);
 	enum transform_result tr = TRANSFORM_OK;
 	if (n == 0)
-		log_unsigned_once(in->queue_id, domain);
+		transform_dkim_no_key(in->queue_id, "dkim: unsigned, From domain", domain);
 	else if (sign_all(te, in, keys, n, out, &err) < 0)
 		tr = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "DKIM signing for %s failed: %s",
 		                    domain, err);

@@ -61,7 +61,7 @@ static void generated_keys_sign(void **state)
 	(void)state;
 	struct sgdkim_lib *lib = NULL;
 	const char *err = NULL;
-	assert_int_equal(sgdkim_lib_new(&lib, &err), 0);
+	assert_int_equal(sgdkim_lib_new(&lib, NULL, &err), 0);
 	static const char msg[] = "From: a@example.com\r\nTo: b@partner.test\r\nSubject: x\r\n"
 	                          "Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n";
 	for (int a = SGDKIM_RSA2048; a <= SGDKIM_ED25519; a++) {
