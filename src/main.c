@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	{"dkim", cli_dkim_cmd, "dkim generate|rotate|import|list|show|delete -c FILE ...  DKIM keys"},
 	{"quarantine", cli_quarantine_cmd, "quarantine list|show|delete -c FILE [ID]  infected mail held by the virus scan"},
 	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
+	{"webmail", cli_webmail_cmd, "webmail list|purge -c FILE [ADDRESS]  webmail kept for partners"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
 	{"version", version_cmd, "version"},
 	{"help", help_cmd, "help"},

@@ -154,6 +154,10 @@ static const struct setting_def table[] = {
 	 "Infected inbound mail: hold keeps it sealed in the store for an admin (`sealgate quarantine`, an audit entry), tag delivers it with X-Sealgate-Scan: infected (NAME), reject bounces it with a DSN naming the signature."},
 	{"scan.timeout", SETTING_DURATION, "60s", 1, 10 * MIN, NULL, false,
 	 "Time clamd has for one message (connect, stream, verdict); then the message waits in the queue and is tried again."},
+	{"webmail.retention_days", SETTING_INT, "90", 0, 3650, NULL, false,
+	 "Days a webmail message is kept for its partner; the tick role deletes older ones (audit entry webmail-expired). 0: kept until the partner deletes it."},
+	{"webmail.quota_mb", SETTING_INT, "500", 0, 1000000, NULL, false,
+	 "Store space per webmail partner in MB (0: no limit). New mail is still accepted by dropping the partner's oldest read messages; when only unread mail is left it is refused with a DSN to the sender, and the partner is told either way."},
 
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
