@@ -222,3 +222,16 @@ def test_bad_keys_and_selectors_are_refused(gw_factory, workdir):
     assert r.returncode == 0 and "k=rsa" in r.stdout, r.stderr
     r = g.cli("dkim", "delete", "example.com", "nosuch")
     assert r.returncode == 1 and "no DKIM key" in r.stderr
+
+
+def test_invitation_notice_is_signed(dkim_gw):
+    """The notices sealgate writes (here the invitation of an unregistered partner, From
+    postmaster@gw.example.com) are signed with the key of their From domain."""
+    dkim_gw.set(**{"policy.invite_partners": "yes"})
+    g = dkim_gw.start()
+    recs = records(g, "gw.example.com")
+    send(g, ["newbie@partner.test"], "[secure] welcome")
+    raw = one(os.path.join(g.md_ext, "newbie@partner.test"))
+    assert b"d=gw.example.com" in raw and b"a=ed25519-sha256" in raw, raw[:1500]
+    assert verify(raw, recs)
+    assert not verify(tampered(raw), recs)
