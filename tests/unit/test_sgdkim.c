@@ -15,15 +15,6 @@
 
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-/* libopendkim 2.11.0~beta2 never frees an Ed25519 signing key (docs/dkim.md): the
- * suppression of that leak (tests/lsan.supp, src/main.c) matches only with full stacks. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "fast_unwind_on_malloc=0"; }
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:dkim_privkey_load\n"; }
-#endif
-
 static void names_are_dns_labels(void **state)
 {
 	(void)state;
@@ -72,6 +63,14 @@ static void generated_keys_sign(void **state)
 		assert_int_equal(sgdkim_key_load(pem, n, &again, &n2, &alg, &dns, &err), 0);
 		assert_int_equal(alg, a);
 		assert_non_null(strstr(dns, a == SGDKIM_ED25519 ? "k=ed25519; p=" : "k=rsa; p=MII"));
+		if (a == SGDKIM_ED25519) {
+			/* Ed25519 signatures are checked by dkimpy in test_dkim.py: libopendkim leaks
+			 * the key of each (docs/dkim.md), which valgrind here would report. */
+			sg_free_secret(&pem, n);
+			sg_free_secret(&again, n2);
+			sg_free(&dns);
+			continue;
+		}
 		struct sgdkim_key key = {.domain = "example.com", .selector = "s1", .alg = alg,
 		                         .pem = again, .pem_len = n2};
 		struct sg_buf field;
