@@ -146,6 +146,18 @@ def test_infected_inbound_is_tagged(scan_gw, workdir):
     assert b"clean (clamd)" not in raw
 
 
+def test_infected_inbound_is_rejected(scan_gw, workdir):
+    scan_gw.set(**{"scan.action": "reject"})
+    g = scan_gw.start()
+    send_encrypted(g, workdir, EICAR, "rejected")
+    box = os.path.join(g.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    dsn = maildir_messages(box)[0]
+    assert b"multipart/report" in dsn and SIGNATURE.encode() in dsn, dsn[:1500]
+    g.wait_queue_empty()
+    assert maildir_files(alice_box(g)) == []
+
+
 def test_clamd_down_defers_then_delivers(scan_gw, clamd, workdir):
     g = scan_gw.start()
     clamd.stop()
