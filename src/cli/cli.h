@@ -15,6 +15,8 @@ int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
+int cli_dkim_cmd(int argc, char **argv);
+int cli_quarantine_cmd(int argc, char **argv);
 int cli_portal_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);

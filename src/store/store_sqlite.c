@@ -208,6 +208,28 @@ static const char *const migrations[] = {
 	"  addresses TEXT NOT NULL,"
 	"  seen INTEGER NOT NULL);"
 	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
+
+	/* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
+	 * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
+	"CREATE TABLE dkim_keys ("
+	"  domain TEXT NOT NULL,"
+	"  selector TEXT NOT NULL,"
+	"  alg TEXT NOT NULL,"
+	"  dns TEXT NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, selector));",
+
+	/* Infected messages held for an admin (store_quarantine.c), sealed for
+	 * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
+	"CREATE TABLE scan_quarantine ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  rcpts TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  sealed BLOB,"
+	"  created INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
