@@ -28,7 +28,7 @@ static const struct command commands[] = {
 	{"cert", cli_cert_cmd, "cert issue|proxy|revoke|list|export|import -c FILE ...  S/MIME certificates"},
 	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
-	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
+	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show|enrol|add-shared -c FILE ...  accounts"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
 	{"version", version_cmd, "version"},
 	{"help", help_cmd, "help"},

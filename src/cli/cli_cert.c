@@ -102,7 +102,7 @@ static bool addr_char_ok(char c, bool domain)
 
 /* A plain ASCII addr-spec, lower-cased into dst. Quoted local parts and anything that could
  * change meaning inside a certificate name are refused. */
-static int take_address(const char *arg, char *dst, size_t dstsize)
+int cli_take_address(const char *arg, char *dst, size_t dstsize)
 {
 	if (sg_strlcpy(dst, arg, dstsize) >= dstsize) {
 		cli_errorf("address too long");
@@ -203,7 +203,7 @@ static int cmd_issue(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (argc != 1)
 		return cert_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
+	if (cli_take_address(argv[0], address, sizeof(address)) < 0)
 		return 1;
 	if (!is_internal(ctx, address)) {
 		cli_errorf("%s is not in gateway.internal_domains: `cert issue` is for internal users. "
@@ -219,7 +219,7 @@ static int cmd_proxy(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (argc != 1)
 		return cert_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
+	if (cli_take_address(argv[0], address, sizeof(address)) < 0)
 		return 1;
 	if (is_internal(ctx, address)) {
 		cli_errorf("%s is an internal address: proxy certificates are for external partners; "
@@ -250,7 +250,7 @@ static int cmd_revoke(struct cli_cert_ctx *ctx, int argc, char **argv)
 	size_t count = 0;
 	const char *err;
 	bool by_address = strchr(argv[0], '@') != NULL;
-	if (by_address ? take_address(argv[0], address, sizeof(address)) < 0
+	if (by_address ? cli_take_address(argv[0], address, sizeof(address)) < 0
 	               : !is_hex_serial(argv[0])) {
 		if (!by_address)
 			cli_errorf("'%.80s' is neither an e-mail address nor a hex serial number "
@@ -285,7 +285,7 @@ static const char *status_of(const struct store_cert *c, time_t now)
 static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	char address[SG_ADDR_MAX];
-	if (argc > 1 || (argc == 1 && take_address(argv[0], address, sizeof(address)) < 0))
+	if (argc > 1 || (argc == 1 && cli_take_address(argv[0], address, sizeof(address)) < 0))
 		return argc > 1 ? cert_usage() : 1;
 	struct store_cert *certs = NULL;
 	size_t n = 0;
@@ -419,7 +419,7 @@ static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (arg == NULL || (legacy && pfx == NULL))
 		return cert_usage();
-	if (take_address(arg, address, sizeof(address)) < 0)
+	if (cli_take_address(arg, address, sizeof(address)) < 0)
 		return 1;
 	if (pfx != NULL && open_keys(ctx) < 0)
 		return 1;
@@ -534,7 +534,7 @@ static int cmd_import(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (nargs != 2)
 		return cert_usage();
-	if (take_address(args[0], address, sizeof(address)) < 0 || (pw_stdin && open_keys(ctx) < 0))
+	if (cli_take_address(args[0], address, sizeof(address)) < 0 || (pw_stdin && open_keys(ctx) < 0))
 		return 1;
 	char *data = NULL;
 	size_t len = 0;
@@ -586,7 +586,7 @@ static int usable_cert(struct cli_cert_ctx *ctx, const char *arg, enum smime_usa
 	struct store_cert *certs = NULL;
 	size_t n = 0;
 	const char *err, *why = "no certificate";
-	if (take_address(arg, address, sizeof(address)) < 0)
+	if (cli_take_address(arg, address, sizeof(address)) < 0)
 		return -1;
 	if (store_cert_list(ctx->store, address, &certs, &n, &err) < 0) {
 		cli_errorf("%s", err);

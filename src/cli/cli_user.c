@@ -23,7 +23,10 @@ static int user_usage(void)
 	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
 	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
 	           "       sealgate user list -c FILE\n"
-	           "       sealgate user show -c FILE EMAIL");
+	           "       sealgate user show -c FILE EMAIL\n"
+	           "       sealgate user enrol -c FILE EMAIL [--lang en|de]\n"
+	           "       sealgate user enrol -c FILE --all-from-directory [--filter PATTERN]\n"
+	           "       sealgate user add-shared -c FILE EMAIL --manager USER [--manager USER]");
 	return 2;
 }
 
@@ -285,7 +288,9 @@ int cli_user_cmd(int argc, char **argv)
 		return user_usage();
 	struct cli_cert_ctx ctx;
 	int rc = 2;
-	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0;
+	bool enrol = strcmp(argv[0], "enrol") == 0 || strcmp(argv[0], "add-shared") == 0;
+	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0 ||
+	                  enrol;
 	bool known = needs_keys || (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
 	             (strcmp(argv[0], "list") == 0 && argc == 1) ||
 	             (strcmp(argv[0], "invite") == 0 && argc == 2) ||
@@ -294,7 +299,9 @@ int cli_user_cmd(int argc, char **argv)
 		return user_usage();
 	if (cli_cert_open(&ctx, path, needs_keys) < 0)
 		return 1;
-	if (strcmp(argv[0], "add-external") == 0)
+	if (enrol)
+		rc = cli_enrol_cmd(&ctx, argc, argv);
+	else if (strcmp(argv[0], "add-external") == 0)
 		rc = add_external(&ctx, argc, argv);
 	else if (strcmp(argv[0], "passwd") == 0)
 		rc = passwd(&ctx, argc, argv);

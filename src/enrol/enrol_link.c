@@ -46,11 +46,12 @@ static const char *pick_lang(const struct enrol_ctx *ec, const char *lang)
 	return settings_get(ec->settings, "enrol.default_language");
 }
 
-/* Mails kind to e's address: the .pfx of cert (with pin) attached when pfx is set. */
-static int mail_link(const struct enrol_ctx *ec, enum notify_kind kind,
-                     const struct store_enrolment *e, const char *token,
-                     const struct store_cert *cert, const char *pin, char *queue_id,
-                     size_t idsize, const char **error_r)
+/* The mail of kind to e's address into b: the .pfx of cert (with pin) attached when cert is
+ * set. */
+static int mail_build(const struct enrol_ctx *ec, enum notify_kind kind,
+                      const struct store_enrolment *e, const char *token,
+                      const struct store_cert *cert, const char *pin, struct sg_buf *b,
+                      const char **rcpt_r, const char **error_r)
 {
 	unsigned char *pfx = NULL;
 	size_t pfx_len = 0;
@@ -67,20 +68,14 @@ static int mail_link(const struct enrol_ctx *ec, enum notify_kind kind,
 		v.att = &att;
 		v.natt = 1;
 	}
-	struct sg_buf b;
-	sg_buf_init(&b, ENROL_MAIL_MAX);
-	const char *rcpt;
-	int rc = notify_build(ec->settings, kind, &v, &b, &rcpt, error_r);
-	if (rc == 0)
-		rc = spool_notice_send(ec->spool, settings_get(ec->settings, "gateway.hostname"), rcpt,
-		                       false, b.data, b.len, queue_id, idsize, error_r);
-	sg_buf_free(&b);
+	int rc = notify_build(ec->settings, kind, &v, b, rcpt_r, error_r);
 	sg_free(&pfx);
 	return rc;
 }
 
-/* A new open link for cert (of kind) with a fresh PIN; mails it (the .pfx attached for an
- * enrolment, a notice for a renewal). */
+/* A new open link for cert (of kind) with a fresh PIN: the mail is made first (the .pfx
+ * attached for an enrolment, a notice for a renewal), then the link stored, then the mail
+ * queued. */
 static int link_new(const struct enrol_ctx *ec, const struct store_cert *cert,
                     enum store_enrol_kind kind, int64_t prev_cert_id, const char *lang,
                     time_t now, struct enrol_started *r, const char **error_r)
@@ -100,15 +95,20 @@ static int link_new(const struct enrol_ctx *ec, const struct store_cert *cert,
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	int64_t id;
+	struct sg_buf b;
+	sg_buf_init(&b, ENROL_MAIL_MAX);
+	const char *rcpt;
 	int rc = -1;
-	if (keystore_seal_bytes(ec->keystore, pin, strlen(pin), owner, &sealed, &sealed_len,
+	if (mail_build(ec, kind == STORE_ENROL_NEW ? NOTIFY_ENROL : NOTIFY_RENEWAL, &e, r->token,
+	               kind == STORE_ENROL_NEW ? cert : NULL, pin, &b, &rcpt, error_r) == 0 &&
+	    keystore_seal_bytes(ec->keystore, pin, strlen(pin), owner, &sealed, &sealed_len,
 	                        error_r) == 0 &&
 	    store_enrol_add(ec->store, &e, sealed, sealed_len, &id, error_r) == 0)
-		rc = mail_link(ec, kind == STORE_ENROL_NEW ? NOTIFY_ENROL : NOTIFY_RENEWAL, &e,
-		               r->token, kind == STORE_ENROL_NEW ? cert : NULL, pin, r->queue_id,
-		               sizeof(r->queue_id), error_r);
+		rc = spool_notice_send(ec->spool, settings_get(ec->settings, "gateway.hostname"), rcpt,
+		                       false, b.data, b.len, r->queue_id, sizeof(r->queue_id), error_r);
 	sg_wipe(pin, sizeof(pin));
 	sg_free(&sealed);
+	sg_buf_free(&b);
 	sg_strlcpy(r->serial, cert->serial, sizeof(r->serial));
 	r->not_after = cert->not_after;
 	r->expires = e.expires;
