@@ -88,7 +88,11 @@ static const struct route {
 	{"POST", "/account/upload", portal_account_upload, PORTAL_LOGGED_IN},
 	{"GET", "/compose", portal_compose_get, PORTAL_LOGGED_IN},
 	{"POST", "/compose", portal_compose_post, PORTAL_LOGGED_IN},
+	{"GET", "/employee", portal_employee_get, PORTAL_ANON},
+	{"POST", "/employee/enrol", portal_employee_enrol_post, PORTAL_ANON},
 	/* A path ending in "/" is a prefix: the rest is the page's argument. */
+	{"GET", "/enrol/", portal_enrol_link_get, PORTAL_ANON},
+	{"GET", "/employee/link/", portal_enrol_managed_get, PORTAL_ANON},
 	{"GET", "/reply/", portal_compose_reply_get, PORTAL_LOGGED_IN},
 	{"POST", "/reply/", portal_compose_reply_post, PORTAL_LOGGED_IN},
 };
