@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 struct settings;
 struct directory;
@@ -68,6 +70,31 @@ enum dir_status dir_list_employees(struct directory *d, struct dir_employee **li
                                    size_t *n_r, const char **error_r);
 /* Whether emp holds address (case-insensitive). */
 bool dir_employee_has_mail(const struct dir_employee *emp, const char *address);
+
+/* ---- dir_sync.c: the store follows the directory ---- */
+struct store;
+struct dir_sync_result {
+	size_t employees;     /* entries listed */
+	size_t disabled;      /* of them, disabled */
+	size_t revoked_users; /* internal users whose certificates were (or, dry run, would be) revoked */
+	size_t revoked_certs;
+};
+/* Told about each internal user that left: address, why ("not in the directory", "account
+ * disabled", "address changed to ..."), the certificates revoked (dry run: that would be). */
+typedef void (*dir_sync_note_fn)(void *cls, const char *address, const char *why, size_t certs);
+/* Lists the employees; every internal user (not shared mailboxes) with an unrevoked
+ * certificate or an employee record whose address no enabled employee holds loses its
+ * certificates (revoked, reason cessationOfOperation, so no longer published), its portal
+ * sessions and its employee record, with an audit entry. Records of employees still there are
+ * refreshed. Nothing is changed unless the listing is complete (DIR_OK) and holds at least one
+ * enabled employee with an address; dry_run changes nothing. The caller rewrites the CRL when
+ * r->revoked_certs > 0. */
+enum dir_status dir_sync_run(struct directory *d, struct store *st, time_t now, bool dry_run,
+                             dir_sync_note_fn note, void *cls, struct dir_sync_result *r,
+                             const char **error_r);
+/* The employee record of emp for user_id (addresses one a line) stored at now. */
+int dir_sync_remember(struct store *st, int64_t user_id, const struct dir_employee *emp,
+                      time_t now, const char **error_r);
 
 /* ---- dir_filter.c: RFC 4515 ---- */
 /* Escapes value for an assertion value: * ( ) \ and control bytes become \XX (UTF-8 passes

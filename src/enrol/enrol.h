@@ -45,7 +45,7 @@ int enrol_cert_get(const struct enrol_ctx *ec, const char *address, int64_t cert
 
 /* ---- enrol_link.c: enrolments and their links ---- */
 struct enrol_started {
-	char token[ENROL_TOKEN_HEX]; /* the link: {portal.base_url}/enrol/TOKEN */
+	char token[ENROL_TOKEN_HEX]; /* the link: {portal.base_url}/employee/pin/TOKEN */
 	char serial[80];
 	time_t not_after;            /* of the new certificate */
 	time_t expires;              /* of the link */

@@ -270,7 +270,7 @@ static const char *value_of(const struct settings *s, const struct notify_vars *
 	if (IS("link") && v->token != NULL) {
 		base_url(s, tmp, tmpsize);
 		size_t n = strlen(tmp);
-		return sg_snprintf(tmp + n, tmpsize - n, "/enrol/%s", v->token) < 0 ? NULL : tmp;
+		return sg_snprintf(tmp + n, tmpsize - n, "/employee/pin/%s", v->token) < 0 ? NULL : tmp;
 	}
 	return NULL;
 #undef IS

@@ -37,7 +37,7 @@ struct notify_vars {
 	time_t until;        /* when the invitation expires */
 	time_t when;         /* when it happened (resets, holds) */
 	const char *lang;    /* "de": the German text where the kind has one; else English */
-	const char *token;   /* an enrolment link's token: {link} is {url}/enrol/TOKEN */
+	const char *token;   /* an enrolment link's token: {link} is {url}/employee/pin/TOKEN */
 	const struct mime_attachment *att; /* attachments (the enrolment's .pfx), or NULL */
 	size_t natt;
 };

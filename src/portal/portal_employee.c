@@ -1,185 +1,166 @@
-/* portal_employee.c: the employee's overview: their certificates (valid, replaced, expired,
- * revoked), the links mailed to them, "Getting started" (a new key, certificate and PIN by
- * mail: the first time, after a new workstation or address, or when the link expired), and
- * the shared mailboxes they manage with the same for each. */
+/* portal_employee.c: employees on the portal. They log in with their directory user name (or
+ * address) and directory password (checked by the directory's bind: dir_auth_login), under
+ * the same throttle, session, CSRF and audit rules as partners, into a session of their own
+ * stage (PORTAL_EMPLOYEE), so that partner pages refuse them and employee pages refuse
+ * partners. Their home page lists their addresses and certificates. */
 #include "portal/portal_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
-#include "enrol/enrol.h"
+#include "directory/directory.h"
 #include "store/store.h"
 
 #include <microhttpd.h>
 #include <string.h>
+#include <strings.h>
 
-#define ENROL_PER_DAY 5 /* enrolments one mailbox may get from the portal in a day */
-
-static const char start_tmpl[] =
-    "<form method=\"post\" action=\"/employee/enrol\">"
-    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
-    "<input type=\"hidden\" name=\"mailbox\" value=\"{{address}}\">"
-    "<button type=\"submit\">{{t.btn_enrol}}</button></form>";
-
-static const char *cert_status(struct portal_req *req, const struct store_cert *c)
+bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name)
 {
-	time_t replaced = 0;
-	const char *err;
-	if (c->revoked_at != 0)
-		return "enr_st_revoked";
-	if (c->not_after <= req->now)
-		return "enr_st_expired";
-	if (store_enrol_replaced_at(req->ctx->st, c->id, &replaced, &err) == 0 && replaced != 0)
-		return "enr_st_replaced";
-	return "enr_st_valid";
+	const char *at = strrchr(name, '@');
+	if (ctx->dir_enabled && at == NULL)
+		return true;
+	return at != NULL && sg_strlist_contains_nocase(&ctx->internal_domains, at + 1);
 }
 
-static void certs_html(struct portal_req *req, const char *address, struct sg_buf *b)
+/* The refusal for each outcome: the text key, the audit event and the HTTP status. */
+static void refusal(enum dir_status st, const char **key_r, const char **event_r,
+                    unsigned *status_r)
 {
-	struct store_cert *certs = NULL;
-	size_t n = 0;
-	const char *err;
-	if (store_cert_list(req->ctx->st, address, &certs, &n, &err) < 0 || n == 0) {
-		portal_html_render(b, "<p>{{t.enr_none}}</p>", NULL, 0, req->lang);
-		store_cert_list_free(&certs, n);
-		return;
+	*status_r = MHD_HTTP_OK;
+	switch (st) {
+	case DIR_DISABLED:
+		*key_r = "err_dir_disabled", *event_r = "employee-disabled";
+		break;
+	case DIR_UNREACHABLE:
+	case DIR_ERROR:
+		*key_r = "err_dir_down", *event_r = "directory-down";
+		*status_r = MHD_HTTP_SERVICE_UNAVAILABLE;
+		break;
+	default:
+		*key_r = "err_login", *event_r = "login-failed";
 	}
-	sg_buf_append_str(b, "<ul>");
-	for (size_t i = 0; i < n; i++) {
-		char from[16], until[16];
-		portal_enrol_day(certs[i].not_before, from, sizeof(from));
-		portal_enrol_day(certs[i].not_after, until, sizeof(until));
-		struct portal_var v[] = {
-			{"serial", certs[i].serial, false}, {"from", from, false}, {"until", until, false},
-			{"status", portal_i18n_text(req->lang, cert_status(req, &certs[i])), false}};
-		portal_html_render(b, "<li><code>{{serial}}</code> {{from}} - {{until}}: {{status}}</li>",
-		                   v, 4, req->lang);
-	}
-	sg_buf_append_str(b, "</ul>");
-	store_cert_list_free(&certs, n);
 }
 
-/* The open links of address: a manager gets a way to each (/employee/link/ID); the employee
- * is pointed to the mail, whose link alone shows their own PIN. */
-static void links_html(struct portal_req *req, const char *address, bool managed,
-                       struct sg_buf *b)
+/* The employee's session: their primary address's user (created internal if new) and the
+ * directory's record of them kept for their pages. */
+static int employee_session(struct portal_req *req, const struct dir_employee *emp)
 {
-	struct store_enrolment *list = NULL;
-	size_t n = 0;
 	const char *err;
-	if (store_enrol_list(req->ctx->st, address, &list, &n, &err) < 0)
+	int64_t uid;
+	if (store_user_ensure(req->ctx->st, emp->mail[0], STORE_USER_INTERNAL, &uid, &err) < 0 ||
+	    dir_sync_remember(req->ctx->st, uid, emp, req->now, &err) < 0) {
+		sg_error("portal: employee %s: %s", emp->mail[0], err);
+		return -1;
+	}
+	return portal_pages_new_session(req, uid, emp->mail[0], PORTAL_EMPLOYEE);
+}
+
+void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
+                           const struct portal_attempt *at)
+{
+	const char *name = portal_form_get(&req->form, "email");
+	const char *pw = portal_form_get(&req->form, "password");
+	const char *err = "the directory is not configured";
+	struct dir_employee *emp = sg_calloc(1, sizeof(*emp));
+	enum dir_status st = req->ctx->dir != NULL ? dir_auth_login(req->ctx->dir, name, pw, emp, &err)
+	                                           : DIR_ERROR;
+	if (st == DIR_OK && emp->nmail == 0)
+		st = DIR_DENIED, err = "no mail address in the directory";
+	if (st != DIR_OK) {
+		const char *key, *event;
+		unsigned status;
+		refusal(st, &key, &event, &status);
+		if (st == DIR_DENIED && at->wait > 0)
+			event = "lockout";
+		portal_pages_audit(req, event, name, err);
+		resp->status = status;
+		portal_login_form(req, resp, st == DIR_DENIED && at->wait > 0 ? at : NULL, key);
+		sg_free(&emp);
 		return;
-	for (size_t i = 0; i < n; i++) {
-		if (list[i].state != STORE_ENROL_OPEN || list[i].expires <= req->now)
+	}
+	portal_throttle_succeeded(req, at);
+	if (employee_session(req, emp) < 0) {
+		portal_login_form(req, resp, NULL, "err_internal");
+		sg_free(&emp);
+		return;
+	}
+	portal_pages_audit(req, "employee-login", emp->mail[0], emp->dn);
+	sg_free(&emp);
+	const char *next = portal_pages_next(req);
+	portal_pages_redirect(resp, next != NULL && strncmp(next, "/employee", 9) == 0 ? next
+	                                                                               : "/employee");
+}
+
+static void cert_row(struct sg_buf *b, enum portal_lang lang, const struct store_cert *c,
+                     time_t now)
+{
+	char from[16], until[16];
+	struct tm tm;
+	gmtime_r(&c->not_before, &tm);
+	strftime(from, sizeof(from), "%Y-%m-%d", &tm);
+	gmtime_r(&c->not_after, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
+	const char *state = c->revoked_at != 0 ? "cert_revoked"
+	                    : c->not_after < now ? "cert_expired" : "cert_valid";
+	struct portal_var v[] = {{"addr", c->address, false}, {"serial", c->serial, false},
+	                         {"from", from, false}, {"until", until, false},
+	                         {"state", portal_i18n_text(lang, state), false}};
+	portal_html_render(b, "<tr><td>{{addr}}</td><td><code>{{serial}}</code></td><td>{{from}}"
+	                      "</td><td>{{until}}</td><td>{{state}}</td></tr>", v, 5, lang);
+}
+
+/* The certificates of every address of the employee, as a table (or a line saying none). */
+static void certs_html(struct portal_req *req, const struct store_employee *e, struct sg_buf *b)
+{
+	const char *err;
+	size_t shown = 0;
+	portal_html_render(b, "<table><thead><tr><th>{{t.email}}</th><th>{{t.cert_serial}}</th>"
+	                      "<th>{{t.cert_from}}</th><th>{{t.cert_until}}</th><th>{{t.cert_state}}"
+	                      "</th></tr></thead><tbody>", NULL, 0, req->lang);
+	for (const char *p = e->addresses; *p != '\0';) {
+		char addr[SG_ADDR_MAX];
+		size_t len = strcspn(p, "\n");
+		sg_strlcpy(addr, p, len < sizeof(addr) ? len + 1 : sizeof(addr));
+		p += len + (p[len] == '\n');
+		struct store_cert *certs = NULL;
+		size_t n = 0;
+		if (store_cert_list(req->ctx->st, addr, &certs, &n, &err) < 0)
 			continue;
-		char sent[16], until[16], href[64];
-		portal_enrol_day(list[i].created, sent, sizeof(sent));
-		portal_enrol_day(list[i].expires, until, sizeof(until));
-		sg_snprintf(href, sizeof(href), "/employee/link/%lld", (long long)list[i].id);
-		struct portal_var v[] = {{"sent", sent, false}, {"until", until, false},
-		                         {"href", href, false}};
-		portal_html_render(b, managed ? "<p>{{t.enr_link_sent}} {{sent}}, {{t.enr_link_until}} "
-		                                "{{until}}: <a href=\"{{href}}\">{{t.enr_link_open}}</a></p>"
-		                              : "<p>{{t.enr_link_sent}} {{sent}}, {{t.enr_link_until}} "
-		                                "{{until}}. {{t.enr_link_mail}}</p>",
-		                   v, 3, req->lang);
+		for (size_t i = 0; i < n; i++)
+			cert_row(b, req->lang, &certs[i], req->now);
+		shown += n;
+		store_cert_list_free(&certs, n);
 	}
-	sg_free(&list);
+	sg_buf_append_str(b, "</tbody></table>");
+	if (shown == 0)
+		portal_html_render(b, "<p>{{t.certs_none}}</p>", NULL, 0, req->lang);
 }
 
-/* One mailbox's section: its certificates, links and the start button. */
-static void mailbox_html(struct portal_req *req, const char *address, bool managed,
-                         struct sg_buf *b)
-{
-	struct portal_var v[] = {{"address", address, false}, {"csrf", req->sess.csrf, false}};
-	if (managed)
-		portal_html_render(b, "<h3>{{address}}</h3>", v, 1, req->lang);
-	certs_html(req, address, b);
-	links_html(req, address, managed, b);
-	portal_html_render(b, start_tmpl, v, 2, req->lang);
-}
-
-static void overview(struct portal_req *req, struct portal_resp *resp, const char *me,
-                     const char *kind, const char *key)
-{
-	struct sg_buf b;
-	sg_buf_init(&b, SG_HTTP_PAGE_MAX);
-	struct portal_var v[] = {{"address", me, false}};
-	portal_html_render(&b, "<p>{{t.enr_you}} <strong>{{address}}</strong></p>"
-	                       "<h2>{{t.enr_start_title}}</h2><p>{{t.enr_start_help}}</p>",
-	                   v, 1, req->lang);
-	mailbox_html(req, me, false, &b);
-	char(*boxes)[SG_ADDR_MAX] = NULL;
-	size_t nb = 0;
-	const char *err;
-	if (store_shared_managed_by(req->ctx->st, me, &boxes, &nb, &err) == 0 && nb > 0) {
-		portal_html_render(&b, "<h2>{{t.enr_shared}}</h2>", NULL, 0, req->lang);
-		for (size_t i = 0; i < nb; i++)
-			mailbox_html(req, boxes[i], true, &b);
-	}
-	sg_free(&boxes);
-	portal_enrol_page(req, resp, "title_employee", kind, key, b.data);
-	sg_buf_free(&b);
-}
-
-void portal_employee_get(struct portal_req *req, struct portal_resp *resp)
-{
-	static const char *const flash[] = {"enr_sent"};
-	const char *me = portal_enrol_employee(req);
-	if (me == NULL) {
-		portal_pages_redirect(resp, "/login?next=/employee");
-		return;
-	}
-	const char *m = portal_server_query(req, "m");
-	const char *key = NULL;
-	for (size_t i = 0; m != NULL && i < sizeof(flash) / sizeof(flash[0]); i++)
-		if (strcmp(m, flash[i]) == 0)
-			key = flash[i];
-	overview(req, resp, me, "ok", key);
-}
-
-/* Whether me may enrol mailbox now: their own, or a shared one they manage, at most
- * ENROL_PER_DAY times a day. NULL, or the text key of why not. */
-static const char *may_enrol(struct portal_req *req, const char *me, const char *mailbox,
-                             enum store_user_kind *kind_r)
+void portal_employee_home(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *err;
-	size_t n = 0;
-	*kind_r = STORE_USER_INTERNAL;
-	if (!sg_streq_nocase(mailbox, me)) {
-		if (store_shared_is_manager(req->ctx->st, mailbox, me, &err) != 1)
-			return "enr_unknown";
-		*kind_r = STORE_USER_SHARED;
-	}
-	if (store_portal_audit_count(req->ctx->st, "enrolled", mailbox, req->now - 86400, &n,
-	                             &err) < 0)
-		return "err_internal";
-	return n >= ENROL_PER_DAY ? "enr_limit" : NULL;
-}
-
-void portal_employee_enrol_post(struct portal_req *req, struct portal_resp *resp)
-{
-	const char *me = portal_enrol_employee(req);
-	const char *mailbox = portal_form_get(&req->form, "mailbox");
-	enum store_user_kind kind;
-	if (me == NULL) {
-		portal_pages_redirect(resp, "/login?next=/employee");
-		return;
-	}
-	const char *why = mailbox == NULL ? "enr_unknown" : may_enrol(req, me, mailbox, &kind);
-	if (why == NULL && req->ctx->ca == NULL)
-		why = "err_internal";
-	struct enrol_ctx ec = portal_enrol_ctx(req);
-	struct enrol_started r;
-	const char *err;
-	if (why == NULL && enrol_start(&ec, mailbox, kind, portal_i18n_code(req->lang), req->now,
-	                               &r, &err) < 0) {
-		sg_error("portal: enrolment of %s: %s", mailbox, err);
-		why = "enr_failed";
-	}
-	if (why != NULL) {
-		overview(req, resp, me, "error", why);
-		return;
-	}
-	portal_pages_audit(req, "enrolled", mailbox, r.serial);
-	portal_pages_redirect(resp, "/employee?m=enr_sent");
+	struct store_employee *e = sg_calloc(1, sizeof(*e));
+	if (store_employee_get(req->ctx->st, req->sess.user_id, e, &err) != 1)
+		sg_snprintf(e->addresses, sizeof(e->addresses), "%s\n", req->sess.address);
+	struct sg_buf content, certs;
+	sg_buf_init(&content, SG_HTTP_PAGE_MAX);
+	sg_buf_init(&certs, SG_HTTP_PAGE_MAX);
+	certs_html(req, e, &certs);
+	struct portal_var v[] = {
+		{"name", e->display_name[0] ? e->display_name : req->sess.address, false},
+		{"login", e->login, false},
+		{"certs", certs.data != NULL ? certs.data : "", true},
+	};
+	portal_html_render(&content, "<p>{{t.employee_hello}} {{name}}</p>"
+	                             "<h2>{{t.certs_title}}</h2>{{&certs}}", v, 3, req->lang);
+	portal_enrol_home(req, &content);
+	struct sg_buf msg;
+	sg_buf_init(&msg, 8192);
+	portal_enrol_home_msg(req, &msg);
+	portal_pages_frame(req, resp, "title_employee", msg.data,
+	                   content.data != NULL ? content.data : "");
+	sg_buf_free(&msg);
+	sg_buf_free(&content);
+	sg_buf_free(&certs);
+	sg_free(&e);
 }

@@ -1,6 +1,5 @@
-/* portal_enrol.c: the employee's pages (issue 13). /employee: their certificates, "Getting
- * started" (a new certificate by mail: first time, new workstation, new address, expired
- * link), the shared mailboxes they manage. /enrol/TOKEN (the link of the enrolment mail): the
+/* portal_enrol.c: the pages of an enrolment's link (issue 13). /employee/pin/TOKEN (the link
+ * of the enrolment mail): the
  * PIN of the .pfx and its download, or for a renewal the ZIP of old and new; shown only to the
  * employee logged in with the directory password (or a manager of the shared mailbox), and
  * only until the link expires. /employee/link/ID: the same for a manager, from /employee. */
@@ -31,14 +30,8 @@ static const char gone_tmpl[] =
 
 const char *portal_enrol_employee(struct portal_req *req)
 {
-	if (!req->has_sess || req->sess.stage != PORTAL_LOGGED_IN || req->sess.address[0] == '\0')
-		return NULL;
-	const char *at = strchr(req->sess.address, '@');
-	struct sg_strlist domains;
-	sg_strlist_split(&domains, settings_get(req->ctx->set, "gateway.internal_domains"));
-	bool internal = at != NULL && sg_strlist_contains_nocase(&domains, at + 1);
-	sg_strlist_free(&domains);
-	return internal ? req->sess.address : NULL;
+	bool in = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE && req->sess.address[0] != '\0';
+	return in ? req->sess.address : NULL;
 }
 
 struct enrol_ctx portal_enrol_ctx(struct portal_req *req)
@@ -204,7 +197,7 @@ void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp)
 	bool download;
 	const char *err;
 	struct enrol_ctx ec = portal_enrol_ctx(req);
-	if (!split_arg(req->path, "/enrol/", token, sizeof(token), &download)) {
+	if (!split_arg(req->path, "/employee/pin/", token, sizeof(token), &download)) {
 		not_found(req, resp);
 		return;
 	}
@@ -219,7 +212,7 @@ void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp)
 		not_found(req, resp);
 		return;
 	}
-	sg_snprintf(lv.base, sizeof(lv.base), "/enrol/%s", token);
+	sg_snprintf(lv.base, sizeof(lv.base), "/employee/pin/%s", token);
 	link_serve(req, resp, &lv, download);
 }
 

@@ -7,6 +7,7 @@
 #include "enrol/enrol.h"
 #include "notify/notify.h"
 #include "store/store.h"
+#include "core/sg_str.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -42,6 +43,9 @@ struct portal_ctx {
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
 	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
+	struct directory *dir;   /* employee logins (directory.*), NULL when none or broken */
+	bool dir_enabled;        /* directory.url is set (names without "@" go to it) */
+	struct sg_strlist internal_domains; /* gateway.internal_domains: employees' addresses */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -53,6 +57,7 @@ enum portal_stage {
 	PORTAL_QUESTIONS = 3,       /* password chosen: the security questions finish registration */
 	PORTAL_RESET_ANSWERS = 4,   /* forgot password: address given, answer the questions */
 	PORTAL_RESET_PASSWORD = 5,  /* answers right: choose a new password */
+	PORTAL_EMPLOYEE = 6,        /* an employee logged in with the directory password */
 };
 
 struct portal_req {
@@ -158,6 +163,20 @@ void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp);
+struct portal_attempt;
+/* The login form again: with the wait of locked (429 set by the caller's status), or with the
+ * error text msg_key (NULL: none). */
+void portal_login_form(struct portal_req *req, struct portal_resp *resp,
+                       const struct portal_attempt *locked, const char *msg_key);
+
+/* portal_employee.c: employees log in with the directory password; their home page */
+/* Whether what was typed at login names an employee: an address of gateway.internal_domains,
+ * or (with a directory) a name without "@". */
+bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name);
+/* The login of an employee after the throttle reserved the attempt at. */
+void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
+                           const struct portal_attempt *at);
+void portal_employee_home(struct portal_req *req, struct portal_resp *resp);
 /* portal_throttle.c: every form that checks a secret (password, OTP, reset answers) first
  * reserves the attempt, before the check, on the client address ("ip:CLIENT") and, when an
  * address is given, on the account ("acct:ADDRESS"), or instead on the browser when it holds
@@ -276,12 +295,11 @@ void portal_account_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_channel(struct portal_req *req, struct portal_resp *resp);
 void portal_account_upload(struct portal_req *req, struct portal_resp *resp);
 
-/* portal_enrol.c: the links of employees' enrolments and renewals (/enrol/TOKEN, and
+/* portal_enrol.c: the links of employees' enrolments and renewals (/employee/pin/TOKEN, and
  * /employee/link/ID for the managers of shared mailboxes), each also with /download. */
 void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp);
 void portal_enrol_managed_get(struct portal_req *req, struct portal_resp *resp);
-/* The address of the employee this request's session belongs to, or NULL: a logged-in
- * session of an address in gateway.internal_domains (partners never have one). */
+/* The address of the employee this request's session belongs to (PORTAL_EMPLOYEE), or NULL. */
 const char *portal_enrol_employee(struct portal_req *req);
 struct enrol_ctx portal_enrol_ctx(struct portal_req *req);
 /* YYYY-MM-DD of t ("-" for 0). */
@@ -290,10 +308,12 @@ void portal_enrol_day(time_t t, char *dst, size_t size);
 void portal_enrol_page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
                        const char *kind, const char *key, const char *content);
 
-/* portal_employee.c: the employee's overview (/employee) and "Getting started"
- * (POST /employee/enrol: a new certificate by mail, own or a managed shared mailbox's). */
-void portal_employee_get(struct portal_req *req, struct portal_resp *resp);
-void portal_employee_enrol_post(struct portal_req *req, struct portal_resp *resp);
+/* portal_enrol_home.c: the enrolment part of the employee's home page (appended to b), its
+ * messages, and "Getting started" (POST /employee/enrol: a new certificate by mail, own or a
+ * managed shared mailbox's). */
+void portal_enrol_home(struct portal_req *req, struct sg_buf *b);
+void portal_enrol_home_msg(struct portal_req *req, struct sg_buf *msg);
+void portal_enrol_home_post(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_compose.c: mail a partner writes on the portal ("New message", and the SecurePDF
  * Reply link /reply/TOKEN): to internal addresses only, sent as the session's address. */

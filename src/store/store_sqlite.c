@@ -193,6 +193,17 @@ static const char *const migrations[] = {
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  manager TEXT NOT NULL COLLATE NOCASE,"
 	"  PRIMARY KEY (user_id, manager));",
+
+	/* Employees (directory login and sync) and why a certificate was revoked. */
+	"CREATE TABLE directory_employees ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  dn TEXT NOT NULL,"
+	"  login TEXT NOT NULL,"
+	"  display_name TEXT NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  seen INTEGER NOT NULL);"
+	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
