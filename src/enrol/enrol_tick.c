@@ -52,6 +52,27 @@ int enrol_tick_expire(const struct enrol_ctx *ec, time_t now, size_t *n_r, const
 	return 0;
 }
 
+/* The language of old's owner: the directory's preferredLanguage as last seen, else that of
+ * their last link, else NULL (the setting). */
+static const char *owner_lang(const struct enrol_ctx *ec, const struct store_cert *old,
+                              char *lang, size_t size)
+{
+	const char *err;
+	struct store_employee *emp = sg_calloc(1, sizeof(*emp));
+	struct store_enrolment *links = NULL;
+	size_t n = 0;
+	lang[0] = '\0';
+	if (store_employee_get(ec->store, old->user_id, emp, &err) == 1)
+		sg_strlcpy(lang, emp->lang, size < 3 ? size : 3);
+	if (lang[0] == '\0' && store_enrol_list(ec->store, old->address, &links, &n, &err) == 0 &&
+	    n > 0)
+		sg_strlcpy(lang, links[0].lang, size);
+	sg_free(&links);
+	sg_free(&emp);
+	sg_ascii_lower(lang);
+	return lang[0] != '\0' ? lang : NULL;
+}
+
 /* Issues the successor of old (due for renewal) and mails the renewal link. */
 static int renew_one(const struct enrol_ctx *ec, const struct store_cert *old, time_t now,
                      const char **error_r)
@@ -65,7 +86,9 @@ static int renew_one(const struct enrol_ctx *ec, const struct store_cert *old, t
 	if (rc != 1 || enrol_issue(ec, old->address, user.kind, STORE_CERT_ISSUED, &next,
 	                           error_r) < 0)
 		return -1;
-	rc = enrol_link_renewal(ec, &next, old->id, NULL, now, &r, error_r);
+	char lang[8];
+	rc = enrol_link_renewal(ec, &next, old->id, owner_lang(ec, old, lang, sizeof(lang)), now, &r,
+	                        error_r);
 	if (rc == 0) {
 		char detail[200];
 		sg_snprintf(detail, sizeof(detail), "certificate %s renewed by %s", old->serial,
