@@ -12,6 +12,7 @@
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "crypto/smime.h"
+#include "enrol/enrol.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -130,6 +131,12 @@ static bool is_internal(const struct cli_cert_ctx *ctx, const char *address)
 
 /* ---- issue / proxy ---- */
 
+static struct enrol_ctx enrol_ctx_of(const struct cli_cert_ctx *ctx)
+{
+	return (struct enrol_ctx){.settings = ctx->settings, .store = ctx->store,
+	                          .keystore = ctx->keystore, .ca = ctx->ca};
+}
+
 /* Stores cert (and key sealed to its fingerprint) for address; fills info_r. */
 static int store_with_key(struct cli_cert_ctx *ctx, const char *address,
                           enum store_user_kind kind, enum store_cert_source source,
@@ -137,65 +144,34 @@ static int store_with_key(struct cli_cert_ctx *ctx, const char *address,
                           struct smime_certinfo *info_r)
 {
 	const char *err;
-	char owner[80];
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
 	struct store_cert c;
-	memset(&c, 0, sizeof(c));
+	struct enrol_ctx ec = enrol_ctx_of(ctx);
 	if (smime_cert_parse(der, der_len, info_r, &err) < 0 ||
-	    store_user_ensure(ctx->store, address, kind, &c.user_id, &err) < 0)
-		goto fail;
-	snprintf(owner, sizeof(owner), "cert:%s", info_r->fingerprint);
-	if (key != NULL && keystore_seal(ctx->keystore, key, owner, &sealed, &sealed_len, &err) < 0)
-		goto fail;
-	c.der = der;
-	c.der_len = der_len;
-	sg_strlcpy(c.fingerprint, info_r->fingerprint, sizeof(c.fingerprint));
-	sg_strlcpy(c.serial, info_r->serial, sizeof(c.serial));
-	sg_strlcpy(c.issuer, info_r->issuer, sizeof(c.issuer));
-	c.not_before = info_r->not_before;
-	c.not_after = info_r->not_after;
-	c.source = source;
-	int64_t id;
-	int rc = store_cert_add(ctx->store, &c, sealed, sealed_len, &id, &err);
-	sg_free(&sealed);
-	if (rc == 0)
-		return 0;
-fail:
-	cli_errorf("%s: %s", address, err);
-	return -1;
+	    enrol_store(&ec, address, kind, source, der, der_len, key, &c, &err) < 0) {
+		cli_errorf("%s: %s", address, err);
+		return -1;
+	}
+	store_cert_clear(&c);
+	return 0;
 }
 
 static int issue_for(struct cli_cert_ctx *ctx, const char *address, enum store_user_kind kind,
                      enum store_cert_source source)
 {
-	enum keystore_key_type type = KEYSTORE_KEY_RSA3072;
-	(void)keystore_key_type_parse(settings_get(ctx->settings, "ca.user_key_type"), &type);
-	int days = (int)settings_number(ctx->settings, "ca.user_cert_days");
-	struct keystore_key *key = NULL;
-	unsigned char *der = NULL;
-	size_t der_len = 0;
 	const char *err;
-	struct smime_certinfo info;
-	int rc = -1;
-	if (keystore_key_generate(type, &key, &err) < 0 ||
-	    ca_issue(ctx->ca, address, settings_get(ctx->settings, "gateway.organization"), key, days,
-	             &der, &der_len, &err) < 0) {
+	struct store_cert c;
+	struct enrol_ctx ec = enrol_ctx_of(ctx);
+	if (enrol_issue(&ec, address, kind, source, &c, &err) < 0) {
 		cli_errorf("%s: %s", address, err);
-		goto out;
+		return -1;
 	}
-	if (store_with_key(ctx, address, kind, source, der, der_len, key, &info) < 0)
-		goto out;
 	char until[32];
 	struct tm tm;
-	strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&info.not_after, &tm));
+	strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&c.not_after, &tm));
 	printf("%s certificate for %s: serial %s, valid until %s\n", store_cert_source_name(source),
-	       address, info.serial, until);
-	rc = 0;
-out:
-	sg_free(&der);
-	keystore_key_free(&key);
-	return rc;
+	       address, c.serial, until);
+	store_cert_clear(&c);
+	return 0;
 }
 
 static int cmd_issue(struct cli_cert_ctx *ctx, int argc, char **argv)

@@ -39,6 +39,11 @@ struct enrol_ctx {
  * *cert_r (caller clears). */
 int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
                 enum store_cert_source source, struct store_cert *cert_r, const char **error_r);
+/* Stores der for address as a user of kind (created if new) and, when key is given, the key
+ * sealed to "cert:<fingerprint>"; the stored row in *c (caller clears). Also for imports. */
+int enrol_store(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
+                enum store_cert_source source, const unsigned char *der, size_t der_len,
+                const struct keystore_key *key, struct store_cert *c, const char **error_r);
 /* The stored certificate of address with id cert_id: 1 found, 0 not, -1 error. */
 int enrol_cert_get(const struct enrol_ctx *ec, const char *address, int64_t cert_id,
                    struct store_cert *cert_r, const char **error_r);

@@ -13,22 +13,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Stores der (and key sealed to its fingerprint) for address as a user of kind. */
-static int store_issued(const struct enrol_ctx *ec, const char *address,
-                        enum store_user_kind kind, enum store_cert_source source,
-                        const unsigned char *der, size_t der_len,
-                        const struct keystore_key *key, struct store_cert *c,
-                        const char **error_r)
+int enrol_store(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
+                enum store_cert_source source, const unsigned char *der, size_t der_len,
+                const struct keystore_key *key, struct store_cert *c, const char **error_r)
 {
 	struct smime_certinfo info;
 	char owner[80];
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
+	memset(c, 0, sizeof(*c));
 	if (smime_cert_parse(der, der_len, &info, error_r) < 0 ||
 	    store_user_ensure(ec->store, address, kind, &c->user_id, error_r) < 0)
 		return -1;
 	snprintf(owner, sizeof(owner), "cert:%s", info.fingerprint);
-	if (keystore_seal(ec->keystore, key, owner, &sealed, &sealed_len, error_r) < 0)
+	if (key != NULL && keystore_seal(ec->keystore, key, owner, &sealed, &sealed_len, error_r) < 0)
 		return -1;
 	c->der = sg_memdup(der, der_len);
 	c->der_len = der_len;
@@ -39,7 +37,7 @@ static int store_issued(const struct enrol_ctx *ec, const char *address,
 	c->not_before = info.not_before;
 	c->not_after = info.not_after;
 	c->source = source;
-	c->has_key = true;
+	c->has_key = key != NULL;
 	int rc = store_cert_add(ec->store, c, sealed, sealed_len, &c->id, error_r);
 	sg_free(&sealed);
 	return rc;
@@ -59,7 +57,7 @@ int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user
 	if (keystore_key_generate(type, &key, error_r) == 0 &&
 	    ca_issue(ec->ca, address, settings_get(ec->settings, "gateway.organization"), key, days,
 	             &der, &der_len, error_r) == 0)
-		rc = store_issued(ec, address, kind, source, der, der_len, key, cert_r, error_r);
+		rc = enrol_store(ec, address, kind, source, der, der_len, key, cert_r, error_r);
 	if (rc < 0)
 		store_cert_clear(cert_r);
 	sg_free(&der);

@@ -92,7 +92,7 @@ void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
 }
 
 static void cert_row(struct sg_buf *b, enum portal_lang lang, const struct store_cert *c,
-                     time_t now)
+                     time_t now, bool replaced)
 {
 	char from[16], until[16];
 	struct tm tm;
@@ -101,7 +101,8 @@ static void cert_row(struct sg_buf *b, enum portal_lang lang, const struct store
 	gmtime_r(&c->not_after, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
 	const char *state = c->revoked_at != 0 ? "cert_revoked"
-	                    : c->not_after < now ? "cert_expired" : "cert_valid";
+	                    : c->not_after < now ? "cert_expired"
+	                    : replaced ? "enr_st_replaced" : "cert_valid";
 	struct portal_var v[] = {{"addr", c->address, false}, {"serial", c->serial, false},
 	                         {"from", from, false}, {"until", until, false},
 	                         {"state", portal_i18n_text(lang, state), false}};
@@ -126,8 +127,11 @@ static void certs_html(struct portal_req *req, const struct store_employee *e, s
 		size_t n = 0;
 		if (store_cert_list(req->ctx->st, addr, &certs, &n, &err) < 0)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			cert_row(b, req->lang, &certs[i], req->now);
+		for (size_t i = 0; i < n; i++) {
+			time_t replaced = 0;
+			store_enrol_replaced_at(req->ctx->st, certs[i].id, &replaced, &err);
+			cert_row(b, req->lang, &certs[i], req->now, replaced != 0);
+		}
 		shown += n;
 		store_cert_list_free(&certs, n);
 	}
