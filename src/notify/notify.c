@@ -315,7 +315,8 @@ int notify_build(const struct settings *s, enum notify_kind kind, const struct n
 	const char *to = n->to_partner ? v->partner : v->sender;
 	if (to == NULL || (n->needs_otp && v->otp == NULL) ||
 	    (!n->to_partner && v->sender == NULL) || (n->to_partner && kind == NOTIFY_INVITATION &&
-	                                              v->sender == NULL)) {
+	                                              v->sender == NULL) ||
+	    ((kind == NOTIFY_ENROL || kind == NOTIFY_RENEWAL) && v->token == NULL)) {
 		*error_r = "notice: a required value is missing";
 		return -1;
 	}

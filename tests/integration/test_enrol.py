@@ -21,6 +21,7 @@ from conftest import maildir_routes
 from sgrig import maildir_messages, wait_maildir
 from slapd_rig import Slapd
 from test_portal import Browser
+from test_smime_flow import partner  # noqa: F401 (a fixture: a partner PKI with bob)
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 OUTLOOK = "(&(mail=*)(|(mail={p}*)(|(cn={p}*)(|(sn={p}*)(givenName={p}*)))))"
@@ -313,7 +314,9 @@ def test_link_older_than_30_days_expires_and_restart_works(make_gw, workdir):
                          ).fetchone() == (1,)
 
 
-def test_renewal_zip_has_old_and_new_dated_pfx(make_gw, workdir):
+def renewed(make_gw, workdir):
+    """juergen enrolled with a 20-day certificate; the tick renews it (within the 30 days of
+    enrol.renew_before_days): the ZIP is checked; returns the gateway and both certificates."""
     g = make_gw(start=False, **{"ca.user_cert_days": "20", "ldap.anonymous_search": "full"})
     assert g.cli("user", "enrol", "juergen@example.com").returncode == 0
     g.set(**{"ca.user_cert_days": "730"})  # the successor's lifetime
@@ -343,6 +346,56 @@ def test_renewal_zip_has_old_and_new_dated_pfx(make_gw, workdir):
     assert len(sgrig.wait_for(lambda: len(ldap_certs(g, "(mail=juergen@example.com)")) == 2
                               and ldap_certs(g, "(mail=juergen@example.com)"), 20,
                               what="both certificates in LDAP")) == 2
+    old_name, new_name = sorted(dated, key=lambda n: n.rsplit("_", 1)[1])
+    return g, der_of_pfx(z.read(old_name), pin, workdir), der_of_pfx(z.read(new_name), pin, workdir)
+
+
+def test_renewal_zip_has_old_and_new_dated_pfx(make_gw, workdir):
+    renewed(make_gw, workdir)
+
+
+def serial_of(der):
+    return run(OPENSSL, "x509", "-inform", "DER", "-noout", "-serial", input=der).stdout.strip()
+
+
+def test_after_renewal_new_mail_is_signed_with_the_new_and_both_decrypt(make_gw, workdir,
+                                                                         partner):
+    g, old_der, new_der = renewed(make_gw, workdir)
+    assert g.cli("cert", "import", "bob@partner.test", str(partner / "bob.crt")).returncode == 0
+    assert g.cli("user", "set-channel", "bob@partner.test", "smime").returncode == 0
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.sendmail("juergen@example.com", ["bob@partner.test"],
+                   b"From: juergen@example.com\r\nTo: bob@partner.test\r\n"
+                   b"Subject: [secure] after renewal\r\n\r\nsigned by the new one\r\n")
+    box = os.path.join(g.md_ext, "bob@partner.test")
+    wait_maildir(box, 1)
+    (workdir / "out.eml").write_bytes(maildir_messages(box)[0])
+    signed = run(OPENSSL, "cms", "-decrypt", "-in", str(workdir / "out.eml"), "-recip",
+                 str(partner / "bob.crt"), "-inkey", str(partner / "bob.key")).stdout
+    (workdir / "signed.eml").write_bytes(signed)
+    run(OPENSSL, "cms", "-verify", "-noverify", "-in", str(workdir / "signed.eml"), "-signer",
+        str(workdir / "signer.pem"), "-out", "/dev/null")
+    signer = run(OPENSSL, "x509", "-in", str(workdir / "signer.pem"), "-outform", "DER").stdout
+    assert serial_of(signer) == serial_of(new_der) != serial_of(old_der)
+    # mail encrypted to either certificate reaches juergen readable
+    for name, der in (("old", old_der), ("new", new_der)):
+        pem = run(OPENSSL, "x509", "-inform", "DER", input=der).stdout
+        (workdir / f"{name}.pem").write_bytes(pem)
+        (workdir / "c.txt").write_bytes(b"Content-Type: text/plain\r\n\r\nto the " +
+                                        name.encode() + b" one\r\n")
+        enc = run(OPENSSL, "cms", "-encrypt", "-in", str(workdir / "c.txt"), "-aes256",
+                  "-from", "bob@partner.test", "-to", "juergen@example.com", "-subject",
+                  f"to the {name} certificate", str(workdir / f"{name}.pem")).stdout
+        with smtplib.SMTP("127.0.0.1", g.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+            s.sendmail("bob@partner.test", ["juergen@example.com"],
+                       enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    got = sgrig.wait_for(lambda: len([m for m in mails(g, "juergen@example.com", 4)
+                                      if "certificate" in (m["Subject"] or "")]) == 2 and
+                         [m for m in mails(g, "juergen@example.com", 4)
+                          if "certificate" in (m["Subject"] or "")], 60, what="both mails")
+    for m in got:
+        assert "decrypted=yes" in m["X-Sealgate-Security"], m.as_string()[:2000]
+        assert "to the " in m.as_string()
 
 
 def test_shared_mailbox_managed_by_two_users(make_gw, workdir):
