@@ -222,10 +222,16 @@ def test_portal_enrolment_modern_pfx_and_restart_replaces_the_old(make_gw, workd
     second = [m for m in mails(g, "alice@example.com", 2) if link_path(m) != link_path(msg)][0]
     gone = b.get(link_path(msg))
     assert "replaced" in gone.text and pin not in gone.text
-    assert pin_on(b.get(link_path(second)).text) != pin
+    pin2 = pin_on(b.get(link_path(second)).text)
+    assert pin2 != pin
     with db(g) as c:
         rows = c.execute("SELECT replaced_at IS NOT NULL FROM certificates ORDER BY id").fetchall()
     assert rows == [(1,), (0,)]
+    # Outlook finds only the new certificate; the replaced one still decrypts (kept, with key)
+    new_der = der_of_pfx(pfx_of(second)[1], pin2, workdir)
+    assert sgrig.wait_for(lambda: ldap_certs(g, "(mail=alice@example.com)") == [new_der], 20,
+                          what="only the new certificate in LDAP")
+    assert "replaced by a newer one" in b.get("/employee").text
     # not someone else's mailbox
     r = b.post("/employee/enrol", {"mailbox": "bob@example.com"}, page_path="/employee")
     assert r.status == 303 and r.headers["Location"] == "/employee?e=enr_unknown"
