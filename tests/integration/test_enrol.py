@@ -431,3 +431,24 @@ def test_shared_mailbox_managed_by_two_users(make_gw, workdir):
     assert erin.get(link_path(msg)).status == 404
     assert sgrig.wait_for(lambda: ldap_certs(g, "(mail=team@example.com)"), 20,
                           what="the shared mailbox in LDAP")
+
+
+def test_cli_enrol_checks_the_directory_and_enrols_in_bulk(make_gw):
+    g = make_gw(start=False)
+    r = g.cli("user", "enrol", "nobody@example.com")
+    assert r.returncode == 1 and "not found once in the directory" in r.stderr, r.stderr
+    r = g.cli("user", "enrol", "dave@example.com")
+    assert r.returncode == 1 and "disabled" in r.stderr, r.stderr
+    r = g.cli("user", "enrol", "someone@partner.test")
+    assert r.returncode == 1 and "internal_domains" in r.stderr
+    r = g.cli("user", "enrol", "--all-from-directory", "--filter", "e*@example.com")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1].startswith("1 enrolled,"), r.stdout
+    assert "erin@example.com: enrolled" in r.stdout
+    again = g.cli("user", "enrol", "--all-from-directory", "--filter", "e*@example.com")
+    assert again.stdout.splitlines()[-1].startswith("0 enrolled,"), again.stdout
+    with db(g) as c:
+        assert c.execute("SELECT u.address FROM enrolments e JOIN users u ON u.id = e.user_id"
+                         ).fetchall() == [("erin@example.com",)]
+    start_gw(g)
+    assert pfx_of(mails(g, "erin@example.com", 1)[0])[1] is not None
