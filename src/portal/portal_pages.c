@@ -29,6 +29,8 @@ static const char css[] =
     "fieldset{border:1px solid #c8ccd2;border-radius:4px;margin-top:1em}"
     "fieldset label{font-weight:400;margin-top:.4em}.skip{position:absolute;left:-999px}"
     ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
+    "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .4em;"
+    "border-bottom:1px solid #c8ccd2;vertical-align:top}td:nth-child(3),td:nth-child(4){white-space:nowrap}"
     "form.inline{display:inline}code{word-break:break-all}@media (max-width:600px){main{margin:0;border-radius:0}}";
 
 static const char frame_tmpl[] =
@@ -395,7 +397,8 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 		 * so does an employee's page (the link of an enrolment mail), unless a partner asks. */
 		char login[192];
 		bool partner = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
-		bool back = r->stage == PORTAL_LOGGED_IN ? portal_compose_route(req->path)
+		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
+		bool back = r->stage == PORTAL_LOGGED_IN ? portal_compose_route(req->path) && !employee
 		                                         : r->stage == PORTAL_EMPLOYEE && !partner;
 		if (back && !is_post && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)

@@ -1,97 +1,60 @@
-// employee.js: an employee's enrolment in headless Chromium with a German UI, against a real
-// slapd (tests/integration/slapd_rig.py, StartTLS): the enrolment mail's link asks for the
-// directory login and comes back; the employee starts "Getting started" on the portal, reads
-// the new mail from the Maildir, opens its link, sees the PIN and downloads the .pfx, which
-// openssl opens with that PIN. Screenshots in artifacts/employee-*.png.
+// employee.js: an employee logs in on the portal with the directory password, in headless
+// Chromium, against a real slapd (tests/integration/slapd_rig.py: StartTLS under its own CA):
+// a wrong password is refused, the German UI, the home page with the certificate, partner pages
+// send the employee home, logout. Prints "N passed, N failed"; screenshots go to artifacts/.
 'use strict';
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
-const { ART, freePort, sg, step, expect, instance, launch, mailbox, parseMail, finish,
-  execFileSync } = require('./lib');
+const { ART, sg, step, expect, instance, launch, finish, freePort, execFileSync } = require('./lib');
 
 const RIG = path.resolve(__dirname, '../integration/slapd_rig.py');
-const ALICE = 'alice@example.com';
-
-function shot(page, name) {
-  return page.screenshot({ path: path.join(ART, `employee-${name}.png`), fullPage: true });
-}
-
-function linkOf(mail, work) {
-  const m = parseMail(mail, work).text.match(/https:\/\/\S+(\/employee\/pin\/[0-9a-f]{64})/);
-  expect(m, 'no link in the enrolment mail');
-  return m[1];
-}
 
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
-  const ldapDir = fs.mkdtempSync('/tmp/sg-browser-ldap-');
+  const ldapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-browser-slapd-'));
   const out = execFileSync('/usr/bin/python3', [RIG, 'start', ldapDir, String(await freePort())],
     { encoding: 'utf8' });
-  const dirSettings = out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')),
-    l.slice(l.indexOf('=') + 1)]);
-  let gw, browser;
+  const settings = out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+  const gw = await instance({ settings: [...settings, ['gateway.internal_domains', 'example.com']] });
+  sg(gw.inst, 'cert', 'issue', 'juergen@example.com');
+  const browser = await launch(gw);
+  const ctx = await browser.newContext({ locale: 'de-DE', viewport: { width: 900, height: 700 } });
+  const page = await ctx.newPage();
   let failed = false;
   try {
-    gw = await instance({ maildir: true, settings: [['gateway.internal_domains', 'example.com'],
-      ['gateway.tick_interval', '1s'], ...dirSettings] });
-    const work = path.join(gw.dir, 'work');
-    fs.mkdirSync(work);
-    browser = await launch(gw);
-    const ctx = await browser.newContext({ locale: 'de-DE', acceptDownloads: true,
-      extraHTTPHeaders: { 'Accept-Language': 'de-DE,de;q=0.9' },
-      viewport: { width: 1000, height: 760 } });
-    const page = await ctx.newPage();
-    let first;
-    await step('the link of an enrolment mail asks for the directory login and comes back', async () => {
-      sg(gw.inst, 'user', 'enrol', ALICE);
-      const [mail] = await mailbox(gw.mdInt, ALICE, 1);
-      first = linkOf(mail, work);
-      await page.goto(gw.base + first);
-      expect(page.url().includes('/login?next='), `not sent to the login: ${page.url()}`);
-      expect((await page.textContent('h1')).includes('Anmelden'), 'the login page is not German');
-      await shot(page, '01-login');
-      await page.fill('#email', 'alice');
-      await page.fill('#password', 'alice-pw');
-      await Promise.all([page.waitForURL(`**${first}`), page.click('main button[type=submit]')]);
-      expect(await page.isVisible('#pin'), 'no PIN after the login');
-      await shot(page, '02-pin');
+    await step('employee: wrong directory password refused (German)', async () => {
+      await page.goto(`${gw.base}/login`);
+      expect((await page.textContent('main')).includes('Benutzername'), 'no user name label');
+      await page.fill('#email', 'juergen');
+      await page.fill('#password', 'falsch');
+      await page.click('main button[type=submit]');
+      expect((await page.textContent('.error')).includes('Passwort ist falsch'), 'no refusal');
+      await page.screenshot({ path: path.join(ART, 'e1-employee-refused.png'), fullPage: true });
     });
-    let link;
-    await step('Erste Schritte: a new certificate by mail; the first link is replaced', async () => {
-      await page.goto(gw.base + '/employee');
-      expect((await page.textContent('main')).includes('Erste Schritte'), 'no "Erste Schritte"');
-      await shot(page, '03-home');
-      await Promise.all([page.waitForURL('**/employee?m=enr_sent'),
-        page.click('button:has-text("Neues Zertifikat zusenden")')]);
-      await shot(page, '04-sent');
-      const mails = await mailbox(gw.mdInt, ALICE, 2);
-      link = mails.map((m) => linkOf(m, work)).find((l) => l !== first);
-      await page.goto(gw.base + first);
-      expect((await page.textContent('main')).includes('ersetzt'), 'the first link still works');
+    await step('employee: login with the directory password, home page', async () => {
+      await page.fill('#email', 'juergen');
+      await page.fill('#password', 'jürgen-pw');
+      await Promise.all([page.waitForURL('**/employee'), page.click('main button[type=submit]')]);
+      const main = await page.textContent('main');
+      expect(main.includes('Jürgen Müller-Łódź'), 'no display name');
+      expect(main.includes('juergen@example.com') && main.includes('gültig'), 'no certificate row');
+      await page.screenshot({ path: path.join(ART, 'e2-employee-home.png'), fullPage: true });
     });
-    await step('the PIN page and the download: openssl opens the .pfx with the PIN', async () => {
-      await page.goto(gw.base + link);
-      const pin = (await page.textContent('#pin')).trim();
-      expect(/^[A-Za-z2-9]{20}$/.test(pin), `not a PIN: ${pin}`);
-      await shot(page, '05-pin');
-      const [dl] = await Promise.all([page.waitForEvent('download'),
-        page.click('a:has-text("herunterladen")')]);
-      const file = path.join(work, dl.suggestedFilename());
-      await dl.saveAs(file);
-      expect(/^alice@example\.com_\d{4}-\d\d-\d\d_\d{4}-\d\d-\d\d\.pfx$/.test(dl.suggestedFilename()),
-        `file name ${dl.suggestedFilename()}`);
-      const info = execFileSync('openssl', ['pkcs12', '-in', file, '-nokeys', '-passin',
-        `pass:${pin}`], { encoding: 'utf8' });
-      expect(info.includes('alice@example.com'), 'the .pfx does not hold alice\'s certificate');
+    await step('employee: partner pages send the employee home; logout', async () => {
+      await page.goto(`${gw.base}/account`);
+      expect(page.url().endsWith('/employee'), `not sent home: ${page.url()}`);
+      await Promise.all([page.waitForURL('**/login**'), page.click('header button[type=submit]')]);
+      await page.goto(`${gw.base}/employee`);
+      expect(page.url().includes('/login'), 'still logged in after logout');
     });
   } catch (e) {
     failed = true;
-  } finally {
-    execFileSync('/usr/bin/python3', [RIG, 'stop', ldapDir]);
+    await page.screenshot({ path: path.join(ART, 'employee-failure.png'), fullPage: true }).catch(() => {});
   }
-  const code = gw ? await finish(gw, browser, failed) : 1;
-  if (!failed) fs.rmSync(ldapDir, { recursive: true, force: true });
-  process.exit(code);
+  try { execFileSync('/usr/bin/python3', [RIG, 'stop', ldapDir]); } catch (e) { /* already gone */ }
+  const rc = await finish(gw, browser, failed);
+  if (rc === 0) fs.rmSync(ldapDir, { recursive: true, force: true });
+  process.exit(rc);
 }
-
-main();
+main().catch((e) => { console.log(`0 passed, 1 failed (${e.message})`); process.exit(1); });
