@@ -78,8 +78,8 @@ int enrol_link_pin(const struct enrol_ctx *ec, const struct store_enrolment *e, 
 /* ---- enrol_pfx.c: the files an employee downloads ---- */
 /* "ADDR_YYYY-MM-DD_YYYY-MM-DD.pfx" (the validity dates of cert) into dst. */
 void enrol_pfx_name(const struct store_cert *cert, char *dst, size_t size);
-/* The .pfx of cert (its key unsealed from the store) protected by pin, ca.pfx_protection
- * unless legacy_r is given... see enrol_pfx_make: out is the caller's to free. */
+/* The .pfx of cert (its key unsealed from the store for this call only, and the CA
+ * certificate) protected by pin as ca.pfx_protection says; *out_r is the caller's to free. */
 int enrol_pfx_make(const struct enrol_ctx *ec, const struct store_cert *cert, const char *pin,
                    unsigned char **out_r, size_t *len_r, const char **error_r);
 /* The renewal ZIP of link e: the predecessor's and the successor's .pfx (both with pin) and a

@@ -1,8 +1,8 @@
 /* portal_enrol.c: the pages of an enrolment's link (issue 13). /employee/pin/TOKEN (the link
- * of the enrolment mail): the
- * PIN of the .pfx and its download, or for a renewal the ZIP of old and new; shown only to the
- * employee logged in with the directory password (or a manager of the shared mailbox), and
- * only until the link expires. /employee/link/ID: the same for a manager, from /employee. */
+ * of the enrolment mail): the PIN of the .pfx and its download, or for a renewal the ZIP of
+ * old and new; shown only to the employee logged in with the directory password (or a manager
+ * of the shared mailbox), and only until the link expires. /employee/link/ID: the same for a
+ * manager, from /employee. An expired or replaced link offers a new start instead. */
 #include "portal/portal_priv.h"
 #include "core/settings.h"
 #include "core/sg_log.h"
@@ -49,7 +49,7 @@ void portal_enrol_day(time_t t, char *dst, size_t size)
 }
 
 void portal_enrol_page(struct portal_req *req, struct portal_resp *resp, const char *title,
-                 const char *kind, const char *key, const char *content)
+                       const char *kind, const char *key, const char *content)
 {
 	struct sg_buf msg;
 	sg_buf_init(&msg, 8192);
