@@ -124,14 +124,16 @@ static int enrol_address(struct enrol_cli *c, const char *arg, const char *lang_
 		return 1;
 	struct store_user u;
 	const char *err;
-	if (store_user_find(c->ctx->store, addr, &u, &err) == 1 && u.kind != STORE_USER_INTERNAL) {
-		cli_errorf("%s is a%s %s user, not an employee", addr,
-		           u.kind == STORE_USER_EXTERNAL ? "n" : "", store_user_kind_name(u.kind));
+	int found = store_user_find(c->ctx->store, addr, &u, &err);
+	if (found == 1 && u.kind == STORE_USER_EXTERNAL) {
+		cli_errorf("%s is an external user, not an employee", addr);
 		return 1;
 	}
-	if (check_employee(c, addr, lang, sizeof(lang)) < 0)
+	bool shared = found == 1 && u.kind == STORE_USER_SHARED; /* again: its managers stay */
+	if (!shared && check_employee(c, addr, lang, sizeof(lang)) < 0)
 		return 1;
-	return enrol_one(c, addr, STORE_USER_INTERNAL, lang_opt != NULL ? lang_opt : lang) < 0;
+	return enrol_one(c, addr, shared ? STORE_USER_SHARED : STORE_USER_INTERNAL,
+	                 lang_opt != NULL ? lang_opt : lang) < 0;
 }
 
 /* True when addr already holds a current certificate of ours (bulk runs skip it). */

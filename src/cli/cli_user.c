@@ -246,6 +246,29 @@ static void show_portal(struct cli_cert_ctx *ctx, const char *addr)
 		printf("held:     %zu message(s) waiting for the registration\n", held);
 }
 
+/* Employees and shared mailboxes: their managers and enrolment links. */
+static void show_enrolment(struct cli_cert_ctx *ctx, const char *addr)
+{
+	static const char *const states[] = {"open", "expired", "replaced"};
+	const char *err;
+	char(*managers)[SG_ADDR_MAX] = NULL;
+	struct store_enrolment *links = NULL;
+	size_t n = 0;
+	if (store_shared_managers(ctx->store, addr, &managers, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++)
+			printf("manager:  %s\n", managers[i]);
+	sg_free(&managers);
+	if (store_enrol_list(ctx->store, addr, &links, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++) {
+			char made[16], until[16];
+			date_text(links[i].created, made, sizeof(made));
+			date_text(links[i].expires, until, sizeof(until));
+			printf("link:     %s %s, until %s: %s\n", links[i].kind == STORE_ENROL_RENEWAL
+			       ? "renewal" : "enrolment", made, until, states[links[i].state]);
+		}
+	sg_free(&links);
+}
+
 static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 {
 	struct store_user u;
@@ -265,9 +288,11 @@ static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 		for (size_t i = 0; i < n; i++) {
 			char until[16];
 			date_text(certs[i].not_after, until, sizeof(until));
-			printf("S/MIME:   %s %s until %s%s%s\n", store_cert_source_name(certs[i].source),
+			time_t replaced = 0;
+			store_enrol_replaced_at(ctx->store, certs[i].id, &replaced, &err);
+			printf("S/MIME:   %s %s until %s%s%s%s\n", store_cert_source_name(certs[i].source),
 			       certs[i].serial, until, certs[i].revoked_at ? " (revoked)" : "",
-			       certs[i].has_key ? " (key held here)" : "");
+			       replaced ? " (replaced)" : "", certs[i].has_key ? " (key held here)" : "");
 		}
 	store_cert_list_free(&certs, n);
 	struct store_pgp_key *keys = NULL;
@@ -278,6 +303,7 @@ static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 			       keys[i].has_secret ? " (key held here)" : "");
 	store_pgp_list_free(&keys, n);
 	show_portal(ctx, addr);
+	show_enrolment(ctx, addr);
 	return 0;
 }
 
