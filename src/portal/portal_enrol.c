@@ -28,6 +28,11 @@ static const char gone_tmpl[] =
     "<input type=\"hidden\" name=\"mailbox\" value=\"{{address}}\">"
     "<p>{{t.enr_restart_help}}</p><button type=\"submit\">{{t.btn_restart}}</button></form>";
 
+bool portal_enrol_route(const char *path)
+{
+	return strncmp(path, "/employee/pin/", 14) == 0 || strncmp(path, "/employee/link/", 15) == 0;
+}
+
 const char *portal_enrol_employee(struct portal_req *req)
 {
 	bool in = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE && req->sess.address[0] != '\0';

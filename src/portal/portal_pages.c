@@ -399,7 +399,7 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 		bool partner = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
 		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
 		bool back = r->stage == PORTAL_LOGGED_IN ? portal_compose_route(req->path) && !employee
-		                                         : r->stage == PORTAL_EMPLOYEE && !partner;
+		                                         : portal_enrol_route(req->path) && !partner;
 		if (back && !is_post && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)
 			portal_pages_redirect(resp, login);

@@ -298,6 +298,8 @@ void portal_account_upload(struct portal_req *req, struct portal_resp *resp);
 /* portal_enrol.c: the links of employees' enrolments and renewals (/employee/pin/TOKEN, and
  * /employee/link/ID for the managers of shared mailboxes), each also with /download. */
 void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp);
+/* True for the paths of those links (a visitor is sent to the login and comes back). */
+bool portal_enrol_route(const char *path);
 void portal_enrol_managed_get(struct portal_req *req, struct portal_resp *resp);
 /* The address of the employee this request's session belongs to (PORTAL_EMPLOYEE), or NULL. */
 const char *portal_enrol_employee(struct portal_req *req);
