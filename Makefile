@@ -88,6 +88,7 @@ bench: deps all
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)
 	@bench/directory/run.sh $(BUILD)
+	@bench/webmail/run.sh $(BUILD)
 
 lint: all
 	tools/lint.sh $(BUILD)

@@ -57,7 +57,9 @@ static int mail_build(const struct enrol_ctx *ec, enum notify_kind kind,
 	size_t pfx_len = 0;
 	char name[SG_ADDR_MAX + 32];
 	struct mime_attachment att = {.filename = name, .content_type = "application/x-pkcs12"};
-	struct notify_vars v = {.partner = e->address, .lang = e->lang, .token = token,
+	char link[sizeof("/employee/pin/") + ENROL_TOKEN_HEX];
+	sg_snprintf(link, sizeof(link), "/employee/pin/%s", token);
+	struct notify_vars v = {.partner = e->address, .lang = e->lang, .link = link,
 	                        .until = e->expires, .when = e->created};
 	if (cert != NULL) {
 		if (enrol_pfx_make(ec, cert, pin, &pfx, &pfx_len, error_r) < 0)

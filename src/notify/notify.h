@@ -25,6 +25,9 @@ enum notify_kind {
 	NOTIFY_ENROL,          /* to the employee: the .pfx attached, the link to its PIN */
 	NOTIFY_RENEWAL,        /* to the employee: a new certificate can be downloaded */
 	NOTIFY_ENROL_EXPIRED,  /* to the employee: the link (and its PIN) expired */
+	NOTIFY_WEBMAIL,        /* to the partner: a message waits on the portal (no content) */
+	NOTIFY_WEBMAIL_QUOTA,  /* to the partner: older read messages were deleted for room */
+	NOTIFY_WEBMAIL_FULL,   /* to the partner: a message could not be kept (storage full) */
 	NOTIFY_KIND_COUNT
 };
 
@@ -37,7 +40,8 @@ struct notify_vars {
 	time_t until;        /* when the invitation expires */
 	time_t when;         /* when it happened (resets, holds) */
 	const char *lang;    /* "de": the German text where the kind has one; else English */
-	const char *token;   /* an enrolment link's token: {link} is {url}/employee/pin/TOKEN */
+	const char *link;    /* a path below portal.base_url ("/webmail/<uid>", "/employee/pin/<token>") */
+	size_t count;        /* how many (messages deleted for room) */
 	const struct mime_attachment *att; /* attachments (the enrolment's .pfx), or NULL */
 	size_t natt;
 };

@@ -16,10 +16,11 @@
 
 bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name)
 {
+	/* Without a directory every login is a partner's, as before employees could log in. */
 	const char *at = strrchr(name, '@');
-	if (ctx->dir_enabled && at == NULL)
-		return true;
-	return at != NULL && sg_strlist_contains_nocase(&ctx->internal_domains, at + 1);
+	if (!ctx->dir_enabled)
+		return false;
+	return at == NULL || sg_strlist_contains_nocase(&ctx->internal_domains, at + 1);
 }
 
 /* The refusal for each outcome: the text key, the audit event and the HTTP status. */
@@ -60,7 +61,7 @@ void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
 {
 	const char *name = portal_form_get(&req->form, "email");
 	const char *pw = portal_form_get(&req->form, "password");
-	const char *err = "the directory is not configured";
+	const char *err = "the directory settings are broken (see the log at start)";
 	struct dir_employee *emp = sg_calloc(1, sizeof(*emp));
 	enum dir_status st = req->ctx->dir != NULL ? dir_auth_login(req->ctx->dir, name, pw, emp, &err)
 	                                           : DIR_ERROR;

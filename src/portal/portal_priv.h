@@ -170,8 +170,8 @@ void portal_login_form(struct portal_req *req, struct portal_resp *resp,
                        const struct portal_attempt *locked, const char *msg_key);
 
 /* portal_employee.c: employees log in with the directory password; their home page */
-/* Whether what was typed at login names an employee: an address of gateway.internal_domains,
- * or (with a directory) a name without "@". */
+/* Whether what was typed at login names an employee: with directory.url set, an address of
+ * gateway.internal_domains or a name without "@". */
 bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name);
 /* The login of an employee after the throttle reserved the attempt at. */
 void portal_employee_login(struct portal_req *req, struct portal_resp *resp,

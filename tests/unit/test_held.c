@@ -248,7 +248,7 @@ static void notice_texts(void **state)
 	struct notify_vars v = {.partner = "p@partner.test", .sender = "alice@example.test",
 	                        .otp = "ABCD-EFGH", .subject = "Grüße aus Köln", .until = 86400,
 	                        .when = 0, .client = "192.0.2.1",
-	                        .token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+	                        .link = "/employee/pin/0123456789abcdef0123456789abcdef0123456789abcdef"};
 	for (int k = 0; k < 2 * NOTIFY_KIND_COUNT; k++) {
 		v.lang = k >= NOTIFY_KIND_COUNT ? "de" : NULL; /* every kind again, asked in German */
 		struct sg_buf b;
