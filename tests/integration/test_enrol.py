@@ -429,8 +429,21 @@ def test_shared_mailbox_managed_by_two_users(make_gw, workdir):
     erin, _ = login(g, "erin", "erin-pw")
     assert "team@example.com" not in erin.get("/employee").text
     assert erin.get(link_path(msg)).status == 404
-    assert sgrig.wait_for(lambda: ldap_certs(g, "(mail=team@example.com)"), 20,
-                          what="the shared mailbox in LDAP")
+    published = sgrig.wait_for(lambda: ldap_certs(g, "(mail=team@example.com)"), 20,
+                               what="the shared mailbox in LDAP")
+    assert published == [der_of_pfx(pfx, pins[0], workdir)]
+    # mail encrypted to the shared mailbox's certificate arrives decrypted
+    (workdir / "team.pem").write_bytes(run(OPENSSL, "x509", "-inform", "DER",
+                                           input=published[0]).stdout)
+    (workdir / "t.txt").write_bytes(b"Content-Type: text/plain\r\n\r\nfor the team\r\n")
+    enc = run(OPENSSL, "cms", "-encrypt", "-in", str(workdir / "t.txt"), "-aes256", "-from",
+              "partner@partner.test", "-to", "team@example.com", "-subject", "to the team",
+              str(workdir / "team.pem")).stdout
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail("partner@partner.test", ["team@example.com"],
+                   enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    got = [m for m in mails(g, "team@example.com", 2) if m["Subject"] == "to the team"][0]
+    assert "decrypted=yes" in got["X-Sealgate-Security"] and "for the team" in got.as_string()
 
 
 def test_cli_enrol_checks_the_directory_and_enrols_in_bulk(make_gw):
