@@ -364,15 +364,15 @@ def serial_of(der):
     return run(OPENSSL, "x509", "-inform", "DER", "-noout", "-serial", input=der).stdout.strip()
 
 
-def test_after_renewal_new_mail_is_signed_with_the_new_and_both_decrypt(make_gw, workdir,
-                                                                         partner):
-    g, old_der, new_der = renewed(make_gw, workdir)
+def signer_to_bob(g, partner, workdir, sender):
+    """A tagged mail from sender to the partner bob (S/MIME): decrypted with bob's key, the
+    certificate that signed it (DER)."""
     assert g.cli("cert", "import", "bob@partner.test", str(partner / "bob.crt")).returncode == 0
     assert g.cli("user", "set-channel", "bob@partner.test", "smime").returncode == 0
     with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
-        s.sendmail("juergen@example.com", ["bob@partner.test"],
-                   b"From: juergen@example.com\r\nTo: bob@partner.test\r\n"
-                   b"Subject: [secure] after renewal\r\n\r\nsigned by the new one\r\n")
+        s.sendmail(sender, ["bob@partner.test"],
+                   f"From: {sender}\r\nTo: bob@partner.test\r\n".encode() +
+                   b"Subject: [secure] figures\r\n\r\nsigned by the gateway\r\n")
     box = os.path.join(g.md_ext, "bob@partner.test")
     wait_maildir(box, 1)
     (workdir / "out.eml").write_bytes(maildir_messages(box)[0])
@@ -381,7 +381,13 @@ def test_after_renewal_new_mail_is_signed_with_the_new_and_both_decrypt(make_gw,
     (workdir / "signed.eml").write_bytes(signed)
     run(OPENSSL, "cms", "-verify", "-noverify", "-in", str(workdir / "signed.eml"), "-signer",
         str(workdir / "signer.pem"), "-out", "/dev/null")
-    signer = run(OPENSSL, "x509", "-in", str(workdir / "signer.pem"), "-outform", "DER").stdout
+    return run(OPENSSL, "x509", "-in", str(workdir / "signer.pem"), "-outform", "DER").stdout
+
+
+def test_after_renewal_new_mail_is_signed_with_the_new_and_both_decrypt(make_gw, workdir,
+                                                                         partner):
+    g, old_der, new_der = renewed(make_gw, workdir)
+    signer = signer_to_bob(g, partner, workdir, "juergen@example.com")
     assert serial_of(signer) == serial_of(new_der) != serial_of(old_der)
     # mail encrypted to either certificate reaches juergen readable
     for name, der in (("old", old_der), ("new", new_der)):
@@ -404,7 +410,7 @@ def test_after_renewal_new_mail_is_signed_with_the_new_and_both_decrypt(make_gw,
         assert "to the " in m.as_string()
 
 
-def test_shared_mailbox_managed_by_two_users(make_gw, workdir):
+def test_shared_mailbox_managed_by_two_users(make_gw, workdir, partner):
     g = make_gw()
     r = g.cli("user", "add-shared", "team@example.com", "--manager", "alice", "--manager",
               "bob@example.com")
@@ -444,6 +450,8 @@ def test_shared_mailbox_managed_by_two_users(make_gw, workdir):
                    enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     got = [m for m in mails(g, "team@example.com", 2) if m["Subject"] == "to the team"][0]
     assert "decrypted=yes" in got["X-Sealgate-Security"] and "for the team" in got.as_string()
+    # and mail from it is signed with its certificate
+    assert signer_to_bob(g, partner, workdir, "team@example.com") == published[0]
 
 
 def test_cli_enrol_checks_the_directory_and_enrols_in_bulk(make_gw):
