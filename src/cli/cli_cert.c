@@ -249,12 +249,16 @@ static int cmd_revoke(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- list ---- */
 
-static const char *status_of(const struct store_cert *c, time_t now)
+static const char *status_of(struct cli_cert_ctx *ctx, const struct store_cert *c, time_t now)
 {
+	time_t replaced = 0;
+	const char *err;
 	if (c->revoked_at != 0)
 		return "revoked";
 	if (c->not_after <= now)
 		return "expired";
+	if (store_enrol_replaced_at(ctx->store, c->id, &replaced, &err) == 0 && replaced != 0)
+		return "replaced"; /* by a later enrolment: decrypts, no longer published */
 	return c->not_before > now ? "not-yet-valid" : "valid";
 }
 
@@ -279,7 +283,7 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 		strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&certs[i].not_after, &tm));
 		sg_printable(addr, sizeof(addr), certs[i].address, SG_ADDR_MAX);
 		printf("%-40s %-9s %-13s %-10s %-3s %s\n", addr, store_cert_source_name(certs[i].source),
-		       status_of(&certs[i], now), until, certs[i].has_key ? "yes" : "no",
+		       status_of(ctx, &certs[i], now), until, certs[i].has_key ? "yes" : "no",
 		       certs[i].serial);
 	}
 	store_cert_list_free(&certs, n);

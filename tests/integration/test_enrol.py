@@ -232,6 +232,8 @@ def test_portal_enrolment_modern_pfx_and_restart_replaces_the_old(make_gw, workd
     assert sgrig.wait_for(lambda: ldap_certs(g, "(mail=alice@example.com)") == [new_der], 20,
                           what="only the new certificate in LDAP")
     assert "replaced by a newer one" in b.get("/employee").text
+    listing = g.cli("cert", "list", "alice@example.com").stdout
+    assert re.search(r"issued +replaced ", listing) and re.search(r"issued +valid ", listing)
     # not someone else's mailbox
     r = b.post("/employee/enrol", {"mailbox": "bob@example.com"}, page_path="/employee")
     assert r.status == 303 and r.headers["Location"] == "/employee?e=enr_unknown"
