@@ -89,6 +89,9 @@ static int renew_one(const struct enrol_ctx *ec, const struct store_cert *old, t
 	char lang[8];
 	rc = enrol_link_renewal(ec, &next, old->id, owner_lang(ec, old, lang, sizeof(lang)), now, &r,
 	                        error_r);
+	const char *err;
+	if (rc < 0 && store_enrol_mark_replaced(ec->store, next.id, now, &err) < 0)
+		sg_error("renewal of %s: %s", old->address, err); /* else the next tick tries again */
 	if (rc == 0) {
 		char detail[200];
 		sg_snprintf(detail, sizeof(detail), "certificate %s renewed by %s", old->serial,

@@ -444,6 +444,10 @@ int store_enrol_expire(struct store *st, time_t now, struct store_enrolment **li
  * links are replaced (their PINs wiped). */
 int store_enrol_supersede(struct store *st, int64_t user_id, int64_t keep_cert_id, time_t now,
                           const char **error_r);
+/* Marks certificate cert_id replaced at now (a renewal whose notice failed: the next tick
+ * renews the predecessor again). */
+int store_enrol_mark_replaced(struct store *st, int64_t cert_id, time_t now,
+                              const char **error_r);
 /* Certificates due for renewal: per internal or shared user the newest issued one with a key,
  * unrevoked, not replaced, that ends before `before` and has no later unrevoked issued
  * certificate (fills id, user_id and address of each; caller frees). */

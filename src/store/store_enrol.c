@@ -210,6 +210,13 @@ int store_enrol_supersede(struct store *st, int64_t user_id, int64_t keep_cert_i
 	return store_sqlite_commit(st, error_r);
 }
 
+int store_enrol_mark_replaced(struct store *st, int64_t cert_id, time_t now,
+                              const char **error_r)
+{
+	return update(st, "UPDATE certificates SET replaced_at = ?2 WHERE id = ?1", cert_id, now,
+	              NULL, error_r);
+}
+
 int store_enrol_renewal_due(struct store *st, time_t before, struct store_cert **certs_r,
                             size_t *n_r, const char **error_r)
 {
