@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
 	{"dkim", cli_dkim_cmd, "dkim generate|rotate|import|list|show|delete -c FILE ...  DKIM keys"},
 	{"quarantine", cli_quarantine_cmd, "quarantine list|show|delete -c FILE [ID]  infected mail held by the virus scan"},
-	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
+	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show|enrol|add-shared -c FILE ...  accounts"},
 	{"directory", cli_directory_cmd, "directory test|sync -c FILE ...  the LDAP directory of employees"},
 	{"webmail", cli_webmail_cmd, "webmail list|purge -c FILE [ADDRESS]  webmail kept for partners"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},

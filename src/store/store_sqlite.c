@@ -230,6 +230,30 @@ static const char *const migrations[] = {
 	"  signature TEXT NOT NULL,"
 	"  sealed BLOB,"
 	"  created INTEGER NOT NULL);",
+
+	/* Employee enrolment (store_enrol.c, issue 13): the portal links of enrolments and
+	 * renewals (only a hash of the token; the .pfx PIN sealed to "enrol-pin:<hash>", wiped
+	 * when the link expires or is replaced), certificates replaced by a later enrolment
+	 * (kept for decryption, no longer published) and the managers of shared mailboxes. */
+	"CREATE TABLE enrolments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
+	"  prev_cert_id INTEGER NOT NULL DEFAULT 0,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('enrol', 'renewal')),"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  sealed_pin BLOB,"
+	"  lang TEXT NOT NULL DEFAULT 'en',"
+	"  state TEXT NOT NULL CHECK (state IN ('open', 'expired', 'replaced')),"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX enrolments_user ON enrolments (user_id);"
+	"CREATE INDEX enrolments_open ON enrolments (state, expires);"
+	"ALTER TABLE certificates ADD COLUMN replaced_at INTEGER;"
+	"CREATE TABLE shared_managers ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  manager TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (user_id, manager));",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
