@@ -50,6 +50,9 @@ const char *cli_take_config(int *argc, char **argv);
 int cli_check_account(const struct settings *s);
 /* Loads the configuration at path, printing every problem to stderr; NULL on error. */
 struct settings *cli_load_settings(const char *path);
+/* The first line of stdin (without its line end) into dst, for a password or passphrase;
+ * -1 (and why, naming what) if there is none or it does not fit. The caller wipes dst. */
+int cli_read_secret_line(char *dst, size_t size, const char *what);
 /* Prints "sealgate: ..." to stderr with a newline. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

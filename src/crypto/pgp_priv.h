@@ -38,5 +38,11 @@ size_t pgp_seipd_armor(const unsigned char *bin, size_t len, char *out);
 void pgp_seipd_cache_free(struct pgp_seipd_cache **c);
 /* An ffi that never touches a homedir and reads no passwords. */
 int pgp_priv_ffi_new(rnp_ffi_t *ffi_r);
+/* Imports keys from data (at most SG_PGP_KEYFILE_MAX bytes) with RNP_LOAD_SAVE_* flags. */
+int pgp_priv_import(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint32_t flags);
+/* True if key holds real secret material: not a gnu-dummy or smartcard stub. */
+bool pgp_priv_secret_present(rnp_key_handle_t key);
+/* True if key is not revoked and valid (self-signed, unexpired) at now. */
+bool pgp_priv_usable_at(rnp_key_handle_t key, time_t now);
 
 #endif
