@@ -121,17 +121,11 @@ static int store_secret_for(struct cli_cert_ctx *ctx, const struct pgp_key_repor
 	return 0;
 }
 
-/* How many of r's addresses are internal; the others are named on stdout. */
 static size_t count_internal(struct cli_cert_ctx *ctx, const struct pgp_key_report *r)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < r->naddresses; i++) {
-		if (is_internal(ctx, r->addresses[i]))
-			n++;
-		else if (n > 0 || i + 1 < r->naddresses)
-			printf("note: %s is not in gateway.internal_domains: the key is not held for it\n",
-			       r->addresses[i]);
-	}
+	for (size_t i = 0; i < r->naddresses; i++)
+		n += is_internal(ctx, r->addresses[i]);
 	return n;
 }
 
@@ -144,6 +138,10 @@ static void print_secret_imported(const struct pgp_key_report *r, struct cli_cer
 		if (is_internal(ctx, r->addresses[i]))
 			printf(" %s", r->addresses[i]);
 	printf("; sealed with the master key\n");
+	for (size_t i = 0; i < r->naddresses; i++)
+		if (!is_internal(ctx, r->addresses[i]))
+			printf("note: %s is not in gateway.internal_domains: the key is not held for it\n",
+			       r->addresses[i]);
 	if (r->enc_stubs > 0)
 		printf("warning: %zu encryption subkey(s) of %s have no secret part here: mail "
 		       "encrypted to them cannot be decrypted\n", r->enc_stubs, r->fingerprint);

@@ -36,6 +36,11 @@ int pgp_seipd_encrypt(struct pgp_ctx *ctx, const char *const *fprs, size_t n, co
 size_t pgp_seipd_armor_max(size_t len);
 size_t pgp_seipd_armor(const unsigned char *bin, size_t len, char *out);
 void pgp_seipd_cache_free(struct pgp_seipd_cache **c);
+/* pgp_hidden.c: data (an OpenPGP message, armoured or binary) with the wildcard key ids of its
+ * hidden-recipient session key packets replaced by the idx-th secret encryption key in ctx of
+ * their algorithm: 1 with *bin_r (caller frees), 0 when there is no wildcard or no such key. */
+int pgp_hidden_candidate(struct pgp_ctx *ctx, const char *data, size_t len, size_t idx,
+                         unsigned char **bin_r, size_t *bin_len_r);
 /* An ffi that never touches a homedir and reads no passwords. */
 int pgp_priv_ffi_new(rnp_ffi_t *ffi_r);
 /* Imports keys from data (at most SG_PGP_KEYFILE_MAX bytes) with RNP_LOAD_SAVE_* flags. */

@@ -30,6 +30,24 @@ static int open_part(rnp_key_handle_t k, const char *passphrase, const char **er
 	return 0;
 }
 
+/* A Cv25519 secret scalar written without the bits RFC 7748 clamps (older GnuPG and other
+ * tools did) is clamped once here, as Thunderbird does on import: RNP refuses it otherwise. */
+static int tweak_25519(rnp_key_handle_t k, const char **error_r)
+{
+	char *curve = NULL;
+	bool tweaked = true;
+	bool x25519 = pgp_priv_secret_present(k) && rnp_key_get_curve(k, &curve) == RNP_SUCCESS &&
+	              curve != NULL && strcmp(curve, "Curve25519") == 0;
+	rnp_buffer_destroy(curve);
+	if (!x25519 || rnp_key_25519_bits_tweaked(k, &tweaked) != RNP_SUCCESS || tweaked)
+		return 0;
+	if (rnp_key_25519_bits_tweak(k) != RNP_SUCCESS) {
+		*error_r = "OpenPGP: cannot clamp the Curve25519 secret key";
+		return -1;
+	}
+	return 0;
+}
+
 static int open_all(rnp_key_handle_t primary, const char *passphrase, const char **error_r)
 {
 	size_t n = 0;
@@ -40,7 +58,7 @@ static int open_all(rnp_key_handle_t primary, const char *passphrase, const char
 		rnp_key_handle_t sub = NULL;
 		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
 			continue;
-		int rc = open_part(sub, passphrase, error_r);
+		int rc = open_part(sub, passphrase, error_r) == 0 ? tweak_25519(sub, error_r) : -1;
 		rnp_key_handle_destroy(sub);
 		if (rc < 0)
 			return -1;
