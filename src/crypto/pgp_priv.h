@@ -47,6 +47,10 @@ int pgp_priv_ffi_new(rnp_ffi_t *ffi_r);
 int pgp_priv_import(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint32_t flags);
 /* True if key holds real secret material: not a gnu-dummy or smartcard stub. */
 bool pgp_priv_secret_present(rnp_key_handle_t key);
+/* The (sub)key of primary fpr that makes its signatures: the primary if its secret part is
+ * here and may sign, else the newest such signing subkey (an offline primary key); NULL if
+ * none. RNP 0.16 would pick a gnu-dummy primary and fail. Caller destroys the handle. */
+rnp_key_handle_t pgp_priv_signing_key(rnp_ffi_t ffi, const char *fpr);
 /* True if key is not revoked and valid (self-signed, unexpired) at now. */
 bool pgp_priv_usable_at(rnp_key_handle_t key, time_t now);
 

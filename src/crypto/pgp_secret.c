@@ -8,6 +8,7 @@
 #include "core/sg_mem.h"
 
 #include <string.h>
+#include <time.h>
 
 #define SUBKEYS_MAX 256
 
@@ -137,6 +138,33 @@ static bool key_signs(rnp_key_handle_t primary, time_t now, bool need_secret)
 		rnp_key_handle_destroy(sub);
 	}
 	return any;
+}
+
+rnp_key_handle_t pgp_priv_signing_key(rnp_ffi_t ffi, const char *fpr)
+{
+	rnp_key_handle_t primary = pgp_priv_locate(ffi, fpr), best = NULL;
+	size_t n = 0;
+	uint32_t best_created = 0;
+	time_t now = time(NULL);
+	if (primary == NULL || part_signs(primary, now, true))
+		return primary;
+	(void)rnp_key_get_subkey_count(primary, &n);
+	for (size_t i = 0; i < n && i < SUBKEYS_MAX; i++) {
+		rnp_key_handle_t sub = NULL;
+		uint32_t created = 0;
+		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
+			continue;
+		if (part_signs(sub, now, true) && rnp_key_get_creation(sub, &created) == RNP_SUCCESS &&
+		    (best == NULL || created > best_created)) {
+			rnp_key_handle_destroy(best);
+			best = sub;
+			best_created = created;
+		} else {
+			rnp_key_handle_destroy(sub);
+		}
+	}
+	rnp_key_handle_destroy(primary);
+	return best;
 }
 
 int pgp_pick_signer(struct pgp_ctx *ctx, const char *const *fprs, size_t n, time_t now,

@@ -422,11 +422,9 @@ static int sign_packets(struct pgp_ctx *ctx, const char *signer, const char *dat
 	rnp_input_t in = NULL;
 	rnp_output_t out = NULL;
 	rnp_op_sign_t op = NULL;
-	rnp_key_handle_t key = pgp_priv_locate(ctx->ffi, signer);
-	bool secret = false;
+	rnp_key_handle_t key = pgp_priv_signing_key(ctx->ffi, signer);
 	int rc = -1;
-	if (key != NULL && rnp_key_have_secret(key, &secret) == RNP_SUCCESS && secret &&
-	    rnp_input_from_memory(&in, (const uint8_t *)data, len, false) == RNP_SUCCESS &&
+	if (key != NULL && rnp_input_from_memory(&in, (const uint8_t *)data, len, false) == RNP_SUCCESS &&
 	    rnp_output_to_memory(&out, 0) == RNP_SUCCESS &&
 	    rnp_op_sign_create(&op, ctx->ffi, in, out) == RNP_SUCCESS &&
 	    rnp_op_sign_add_signature(op, key, NULL) == RNP_SUCCESS &&
