@@ -79,6 +79,32 @@ rnp_key_handle_t pgp_priv_locate(rnp_ffi_t ffi, const char *fpr)
 	return key;
 }
 
+rnp_key_handle_t pgp_priv_newest_subkey(rnp_key_handle_t primary,
+                                        bool (*fit)(rnp_key_handle_t, const void *),
+                                        const void *arg)
+{
+	size_t count = 0;
+	rnp_key_handle_t best = NULL;
+	uint32_t best_created = 0;
+	if (rnp_key_get_subkey_count(primary, &count) != RNP_SUCCESS)
+		return NULL;
+	for (size_t i = 0; i < count && i < PGP_PRIV_SUBKEYS_MAX; i++) {
+		rnp_key_handle_t sub = NULL;
+		uint32_t created = 0;
+		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
+			continue;
+		if (fit(sub, arg) && rnp_key_get_creation(sub, &created) == RNP_SUCCESS &&
+		    (best == NULL || created > best_created)) {
+			rnp_key_handle_destroy(best);
+			best = sub;
+			best_created = created;
+		} else {
+			rnp_key_handle_destroy(sub);
+		}
+	}
+	return best;
+}
+
 int pgp_priv_fpr(rnp_key_handle_t key, char *dst)
 {
 	char *f = NULL;

@@ -10,7 +10,6 @@
 #include "crypto/pgp_priv.h"
 #include "core/sg_mem.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define WILDCARDS_MAX 8 /* wildcard packets patched in one message */
@@ -106,6 +105,24 @@ static unsigned algo_id(rnp_key_handle_t key)
 	return id;
 }
 
+static int nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* 16 hex digits into 8 octets. */
+static int hex_id(const char *hex, uint8_t *id)
+{
+	for (size_t i = 0; i < 8; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		id[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 /* The key id (8 octets) of the idx-th held secret encryption (sub)key with algorithm algo. */
 static int nth_key_id(rnp_ffi_t ffi, unsigned algo, size_t idx, uint8_t *id)
 {
@@ -122,12 +139,7 @@ static int nth_key_id(rnp_ffi_t ffi, unsigned algo, size_t idx, uint8_t *id)
 		    pgp_priv_secret_present(key) && algo_id(key) == algo &&
 		    rnp_key_allows_usage(key, "encrypt", &enc) == RNP_SUCCESS && enc && seen++ == idx &&
 		    strlen(keyid) == 16) {
-			for (size_t i = 0; i < 8; i++) {
-				unsigned b = 0;
-				(void)sscanf(keyid + 2 * i, "%2x", &b);
-				id[i] = (uint8_t)b;
-			}
-			rc = 0;
+			rc = hex_id(keyid, id);
 		}
 		rnp_key_handle_destroy(key);
 	}

@@ -19,6 +19,11 @@ struct pgp_ctx {
 int pgp_priv_output_take(rnp_output_t out, size_t max, unsigned char **data_r, size_t *len_r);
 /* The primary key with fingerprint fpr (any case), or NULL; caller destroys the handle. */
 rnp_key_handle_t pgp_priv_locate(rnp_ffi_t ffi, const char *fpr);
+#define PGP_PRIV_SUBKEYS_MAX 256 /* subkeys of one key looked at */
+/* The newest subkey of primary for which fit(subkey, arg) holds, or NULL; caller destroys. */
+rnp_key_handle_t pgp_priv_newest_subkey(rnp_key_handle_t primary,
+                                        bool (*fit)(rnp_key_handle_t, const void *),
+                                        const void *arg);
 /* Upper-case hex fingerprint of key into dst (PGP_FPR_MAX); -1 on error. */
 int pgp_priv_fpr(rnp_key_handle_t key, char *dst);
 /* Address of key's primary user ID (or first user ID with an address) into dst, or "". */

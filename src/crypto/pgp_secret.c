@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SUBKEYS_MAX 256
-
 /* Removes the protection of one part: 0 done (or nothing to do), -1 with *error_r. */
 static int open_part(rnp_key_handle_t k, const char *passphrase, const char **error_r)
 {
@@ -55,7 +53,7 @@ static int open_all(rnp_key_handle_t primary, const char *passphrase, const char
 	if (open_part(primary, passphrase, error_r) < 0)
 		return -1;
 	(void)rnp_key_get_subkey_count(primary, &n);
-	for (size_t i = 0; i < n && i < SUBKEYS_MAX; i++) {
+	for (size_t i = 0; i < n && i < PGP_PRIV_SUBKEYS_MAX; i++) {
 		rnp_key_handle_t sub = NULL;
 		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
 			continue;
@@ -121,50 +119,41 @@ static bool part_signs(rnp_key_handle_t k, time_t now, bool need_secret)
 	       pgp_priv_usable_at(k, now) && (!need_secret || pgp_priv_secret_present(k));
 }
 
+struct sign_test {
+	time_t now;
+	bool need_secret;
+};
+
+static bool signs_fit(rnp_key_handle_t key, const void *arg)
+{
+	const struct sign_test *t = arg;
+	return part_signs(key, t->now, t->need_secret);
+}
+
+/* True if primary (valid at now) or one of its subkeys can sign. */
 static bool key_signs(rnp_key_handle_t primary, time_t now, bool need_secret)
 {
-	size_t n = 0;
+	struct sign_test t = {.now = now, .need_secret = need_secret};
 	if (!pgp_priv_usable_at(primary, now))
 		return false;
 	if (part_signs(primary, now, need_secret))
 		return true;
-	(void)rnp_key_get_subkey_count(primary, &n);
-	bool any = false;
-	for (size_t i = 0; i < n && i < SUBKEYS_MAX && !any; i++) {
-		rnp_key_handle_t sub = NULL;
-		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
-			continue;
-		any = part_signs(sub, now, need_secret);
-		rnp_key_handle_destroy(sub);
-	}
+	rnp_key_handle_t sub = pgp_priv_newest_subkey(primary, signs_fit, &t);
+	bool any = sub != NULL;
+	rnp_key_handle_destroy(sub);
 	return any;
 }
 
 rnp_key_handle_t pgp_priv_signing_key(rnp_ffi_t ffi, const char *fpr)
 {
-	rnp_key_handle_t primary = pgp_priv_locate(ffi, fpr), best = NULL;
-	size_t n = 0;
-	uint32_t best_created = 0;
+	rnp_key_handle_t primary = pgp_priv_locate(ffi, fpr);
 	time_t now = time(NULL);
 	if (primary == NULL || part_signs(primary, now, true))
 		return primary;
-	(void)rnp_key_get_subkey_count(primary, &n);
-	for (size_t i = 0; i < n && i < SUBKEYS_MAX; i++) {
-		rnp_key_handle_t sub = NULL;
-		uint32_t created = 0;
-		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
-			continue;
-		if (part_signs(sub, now, true) && rnp_key_get_creation(sub, &created) == RNP_SUCCESS &&
-		    (best == NULL || created > best_created)) {
-			rnp_key_handle_destroy(best);
-			best = sub;
-			best_created = created;
-		} else {
-			rnp_key_handle_destroy(sub);
-		}
-	}
+	struct sign_test t = {.now = now, .need_secret = true};
+	rnp_key_handle_t sub = pgp_priv_newest_subkey(primary, signs_fit, &t);
 	rnp_key_handle_destroy(primary);
-	return best;
+	return sub;
 }
 
 int pgp_pick_signer(struct pgp_ctx *ctx, const char *const *fprs, size_t n, time_t now,
