@@ -72,7 +72,7 @@
 #define SG_PGP_AUTOCRYPT_MAX      (64 * 1024)       /* one Autocrypt: header value */
 #define SG_PGP_PASSPHRASE_MAX     1024              /* a secret key's passphrase (import) */
 #define SG_PGP_HELD_MAX           16                /* gateway-held keys loaded per address */
-#define SG_SIG_DATE_SKEW_MAX      (60 * 60)         /* signing time vs Date: header, seconds
+#define SG_SIG_DATE_SKEW_MAX      3600L             /* signing time vs Date: header, seconds
                                                      * (S/MIME and OpenPGP, as Thunderbird) */
 
 /* Web portal (portal/) */

@@ -14,14 +14,7 @@
 
 #define WILDCARDS_MAX 8 /* wildcard packets patched in one message */
 
-struct packet {
-	unsigned tag;
-	size_t body, len; /* offset of the body in the message, its length */
-};
-
-/* The packet header at bin[off]; -1 for a partial or indeterminate length (never used for
- * session key packets) or one that does not fit. */
-static int packet_at(const uint8_t *bin, size_t n, size_t off, struct packet *p)
+int pgp_priv_packet_at(const uint8_t *bin, size_t n, size_t off, struct pgp_packet *p)
 {
 	if (off + 2 > n || (bin[off] & 0x80) == 0)
 		return -1;
@@ -57,14 +50,15 @@ static int packet_at(const uint8_t *bin, size_t n, size_t off, struct packet *p)
 static size_t find_wildcards(const uint8_t *bin, size_t n, size_t *at, unsigned *algo_r)
 {
 	static const uint8_t zero[8];
-	struct packet p;
+	struct pgp_packet p;
 	size_t count = 0;
 	*algo_r = 0;
-	for (size_t off = 0; count < WILDCARDS_MAX && packet_at(bin, n, off, &p) == 0 &&
+	for (size_t off = 0; count < WILDCARDS_MAX && pgp_priv_packet_at(bin, n, off, &p) == 0 &&
 	                     (p.tag == 1 || p.tag == 3);
 	     off = p.body + p.len) {
 		/* v3 PKESK: version, 8-octet key id, algorithm, ... */
-		if (p.tag != 1 || p.len < 10 || bin[p.body] != 3 || memcmp(bin + p.body + 1, zero, 8))
+		if (p.tag != 1 || p.len < 10 || bin[p.body] != 3 ||
+		    memcmp(bin + p.body + 1, zero, 8) != 0)
 			continue;
 		if (*algo_r != 0 && *algo_r != bin[p.body + 9])
 			return 0;
@@ -74,8 +68,7 @@ static size_t find_wildcards(const uint8_t *bin, size_t n, size_t *at, unsigned 
 	return count;
 }
 
-/* The binary form of data (armoured or not), a copy the caller frees. */
-static uint8_t *binary(const char *data, size_t len, size_t *n_r)
+uint8_t *pgp_priv_binary(const char *data, size_t len, size_t *n_r)
 {
 	rnp_input_t in = NULL;
 	rnp_output_t out = NULL;
@@ -154,7 +147,7 @@ int pgp_hidden_candidate(struct pgp_ctx *ctx, const char *data, size_t len, size
 	unsigned algo = 0;
 	uint8_t id[8];
 	*bin_r = NULL;
-	uint8_t *bin = binary(data, len, &n);
+	uint8_t *bin = pgp_priv_binary(data, len, &n);
 	size_t count = bin != NULL ? find_wildcards(bin, n, at, &algo) : 0;
 	if (count == 0 || nth_key_id(ctx->ffi, algo, idx, id) < 0) {
 		sg_free(&bin);

@@ -269,30 +269,14 @@ static void judge_all(rnp_ffi_t ffi, time_t now, bool secret, struct pgp_key_rep
  * no v5/v6 key at all, so this is how the refusal can name the reason. */
 static int first_key_version(const unsigned char *data, size_t len)
 {
-	rnp_input_t in = NULL;
-	rnp_output_t out = NULL;
-	uint8_t *bin = (uint8_t *)data;
-	size_t n = len;
+	size_t n = 0;
+	struct pgp_packet p;
+	uint8_t *bin = pgp_priv_binary((const char *)data, len, &n);
 	int v = -1;
-	if (len > 10 && memcmp(data, "-----BEGIN", 10) == 0) {
-		if (rnp_input_from_memory(&in, data, len, false) != RNP_SUCCESS ||
-		    rnp_output_to_memory(&out, 0) != RNP_SUCCESS || rnp_dearmor(in, out) != RNP_SUCCESS ||
-		    rnp_output_memory_get_buf(out, &bin, &n, false) != RNP_SUCCESS)
-			n = 0;
-	}
-	if (n >= 3 && (bin[0] & 0x80) != 0) {
-		bool fresh = (bin[0] & 0x40) != 0;
-		unsigned tag = fresh ? bin[0] & 0x3fu : (bin[0] >> 2) & 0x0fu;
-		/* new format: one-octet length below 192, two octets up to 8383, five with 255;
-		 * old format: 1, 2 or 4 octets by the low bits */
-		size_t hdr = fresh ? (bin[1] < 192 ? 2 : bin[1] < 224 ? 3 : bin[1] == 255 ? 6 : 0)
-		                   : (bin[0] & 3u) == 0 ? 2 : (bin[0] & 3u) == 1 ? 3
-		                     : (bin[0] & 3u) == 2 ? 5 : 0;
-		if ((tag == 5 || tag == 6) && hdr != 0 && hdr < n)
-			v = bin[hdr];
-	}
-	rnp_output_destroy(out);
-	rnp_input_destroy(in);
+	if (bin != NULL && pgp_priv_packet_at(bin, n, 0, &p) == 0 && (p.tag == 5 || p.tag == 6) &&
+	    p.len > 0)
+		v = bin[p.body];
+	sg_free(&bin);
 	return v;
 }
 

@@ -41,7 +41,18 @@ int pgp_seipd_encrypt(struct pgp_ctx *ctx, const char *const *fprs, size_t n, co
 size_t pgp_seipd_armor_max(size_t len);
 size_t pgp_seipd_armor(const unsigned char *bin, size_t len, char *out);
 void pgp_seipd_cache_free(struct pgp_seipd_cache **c);
-/* pgp_hidden.c: data (an OpenPGP message, armoured or binary) with the wildcard key ids of its
+/* pgp_hidden.c: the few packet-level reads RNP 0.16 has no call for. */
+struct pgp_packet {
+	unsigned tag;
+	size_t body, len; /* offset of the body in the data, its length */
+};
+/* The packet header at bin[off] (old or new format): 0 with *p, or -1 for a partial or
+ * indeterminate length (never used for keys or session key packets) or one that does not
+ * fit in n. */
+int pgp_priv_packet_at(const uint8_t *bin, size_t n, size_t off, struct pgp_packet *p);
+/* The binary form of data (armoured or not), a copy the caller frees; NULL if unreadable. */
+uint8_t *pgp_priv_binary(const char *data, size_t len, size_t *n_r);
+/* data (an OpenPGP message, armoured or binary) with the wildcard key ids of its
  * hidden-recipient session key packets replaced by the idx-th secret encryption key in ctx of
  * their algorithm: 1 with *bin_r (caller frees), 0 when there is no wildcard or no such key. */
 int pgp_hidden_candidate(struct pgp_ctx *ctx, const char *data, size_t len, size_t idx,
