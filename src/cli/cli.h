@@ -16,6 +16,7 @@ int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
 int cli_portal_audit_cmd(int argc, char **argv);
+int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked

@@ -197,6 +197,17 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL,"
 	"  sealed BLOB NOT NULL,"
 	"  PRIMARY KEY (message_id, idx));",
+
+	/* Employees (directory login and sync) and why a certificate was revoked. */
+	"CREATE TABLE directory_employees ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  dn TEXT NOT NULL,"
+	"  login TEXT NOT NULL,"
+	"  display_name TEXT NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  seen INTEGER NOT NULL);"
+	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
