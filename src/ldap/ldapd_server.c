@@ -174,6 +174,7 @@ static void *conn_thread(void *arg)
 	close(c->fd);
 	sg_debug("disconnect from [%s]", c->addr);
 	sg_free(&c);
+	OPENSSL_thread_stop(); /* as in smtpd: nothing of the thread's is left when the drain ends */
 	pthread_mutex_lock(&srv->lock);
 	srv->active--;
 	pthread_mutex_unlock(&srv->lock);

@@ -194,7 +194,7 @@ static bool is_internal(const struct smtpd_server_opts *o, const struct sockaddr
 	return false;
 }
 
-static void conn_unlink(struct server *srv, struct conn *c)
+static void conn_unlist(struct server *srv, struct conn *c)
 {
 	pthread_mutex_lock(&srv->lock);
 	for (struct conn **pp = &srv->conns; *pp != NULL; pp = &(*pp)->next) {
@@ -203,8 +203,20 @@ static void conn_unlink(struct server *srv, struct conn *c)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void session_ended(struct server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
 	srv->active--;
 	pthread_mutex_unlock(&srv->lock);
+}
+
+static void conn_unlink(struct server *srv, struct conn *c)
+{
+	conn_unlist(srv, c);
+	session_ended(srv);
 }
 
 static void *conn_thread(void *arg)
@@ -224,9 +236,15 @@ static void *conn_thread(void *arg)
 	ERR_clear_error();
 	if (o->sink_free != NULL)
 		o->sink_free(c->sink);
-	conn_unlink(c->srv, c);
+	struct server *srv = c->srv;
+	conn_unlist(srv, c);
 	close(c->fd);
 	sg_free(&c);
+	/* Everything the thread owns is freed before the drain may see it gone: OpenSSL's
+	 * per-thread state (error queue, DRBGs) would otherwise be freed only at thread exit,
+	 * which a stopping process does not wait for (LeakSanitizer saw it under load). */
+	OPENSSL_thread_stop();
+	session_ended(srv);
 	return NULL;
 }
 
