@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -60,6 +61,16 @@ void *calloc(size_t n, size_t size)
 void *realloc(void *p, size_t size)
 {
 	return checked(__libc_realloc(p, size), size);
+}
+
+/* glibc's own reallocarray would call its realloc directly, past the check. */
+void *reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return checked(NULL, 1);
+	}
+	return realloc(p, n * size);
 }
 
 void *memalign(size_t align, size_t size)
