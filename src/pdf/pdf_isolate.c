@@ -146,6 +146,7 @@ static void confine(int fd, int input_fd, const struct pdf_limits *lim)
 static _Noreturn void build_and_send(const char *msg, size_t len, const struct pdf_key *key,
                                      const struct pdf_options *opts)
 {
+	pdf_nomem_fatal_enable();
 	unsigned char *pdf = NULL;
 	size_t plen = 0;
 	const char *error = NULL;
@@ -175,6 +176,7 @@ static _Noreturn void worker(int fd, int input_fd, const char *msg, size_t len,
 
 int pdf_isolate_worker_main(void)
 {
+	pdf_nomem_fatal_enable();
 	struct input_hdr h;
 	if (read(INPUT_FD, &h, sizeof(h)) != (ssize_t)sizeof(h) || h.magic != INPUT_MAGIC ||
 	    h.url_len >= SG_PDF_URL_MAX || h.msg_len > SG_MESSAGE_SIZE_HARD_MAX)
@@ -261,6 +263,8 @@ static const char *exit_reason(int status)
 		return say("the PDF worker was killed by signal %d (%s)", sig,
 		           sig == SIGXCPU || sig == SIGKILL ? "CPU time or memory limit" : "crash");
 	}
+	if (WEXITSTATUS(status) == PDF_WORKER_EXIT_NOMEM)
+		return "the PDF worker ran out of memory (its memory limit)";
 	return say("the PDF worker failed with exit status %d (memory limit or internal error)",
 	           WEXITSTATUS(status));
 }

@@ -50,4 +50,12 @@ void pdf_r6_hash(const unsigned char *pw, size_t pwlen, const unsigned char salt
 void pdf_r6_template(const struct pdf_key *key, struct sg_buf *out, char owner_r[65]);
 void pdf_r6_random(void *p, size_t n);
 
+/* ---- pdf_nomem.c: out of memory in a worker ends it ---- */
+
+/* The worker's exit status when an allocation failed (its memory limit, in practice). */
+#define PDF_WORKER_EXIT_NOMEM 7
+
+/* From now on a failed allocation in any thread exits with PDF_WORKER_EXIT_NOMEM. */
+void pdf_nomem_fatal_enable(void);
+
 #endif

@@ -374,11 +374,13 @@ static void many_attachments(void **state)
 
 /* ---- isolation ---- */
 
-/* Too little address space to render, enough to start: the exec'd worker (GLib cannot map a
- * thread stack, pango aborts) dies, and the caller defers. The same message then builds with
- * the default limit, so the limit alone is why the worker died; a deadlocked worker would show
- * as "timed out" after wall_seconds instead (a worker that forks a copy of a process pango has
- * run in can hang: the reason every worker here, as in qmgr, is exec'd). */
+/* Too little address space to render, enough to start: the exec'd worker dies at once of its
+ * first failed allocation or thread stack (pdf_nomem.c: "out of memory"), and the caller defers.
+ * The same message then builds with the default limit, so the limit alone is why the worker
+ * died. Before pdf_nomem.c, where the address space ran out (so the load and the libraries the
+ * binary links) decided between: pango waiting forever for an FcFontSetSort that failed ("timed
+ * out" after wall_seconds), cairo dropping a font and a PDF without its CJK text (rc 0), and
+ * g_error on a thread stack (SIGTRAP). */
 #define TIGHT_MB 100
 
 static void worker_limits(void **state)
@@ -395,10 +397,9 @@ static void worker_limits(void **state)
 	assert_int_equal(pdf_isolate_build(m.data, m.len, key, &o, &tight, &pdf, &plen, &err),
 	                 PDF_ERR_DEFER);
 	assert_null(pdf);
-	if (strstr(err, "timed out") != NULL || strstr(err, "exit status 127") != NULL)
-		fail_msg("the worker should have died of its %d MB limit while rendering, but: %s (127: "
-		         "it could not even load its libraries)", TIGHT_MB, err);
-	must_contain(err, "PDF worker", "limit error");
+	if (strstr(err, "out of memory") == NULL)
+		fail_msg("the worker should have died of its %d MB limit while rendering, but: %s",
+		         TIGHT_MB, err);
 #endif
 	/* The caller is unharmed and the next build works. */
 	assert_int_equal(pdf_isolate_build(m.data, m.len, key, &o, NULL, &pdf, &plen, &err), 0);
