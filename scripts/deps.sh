@@ -20,6 +20,7 @@ packages=(
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
+  libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
 # Debian's npm on top (they conflict).
