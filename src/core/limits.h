@@ -88,6 +88,8 @@
                                                      * /reply/...): policy.max_encrypted_size, capped */
 #define SG_HTTP_COMPOSE_PAGE_MAX  (2 * 1024 * 1024) /* the compose page, with the text shown again */
 #define SG_HTTP_PAGE_MAX          (256 * 1024)      /* one rendered page */
+#define SG_HTTP_READ_PAGE_MAX     (4 * 1024 * 1024) /* a webmail message shown (its HTML is at most
+                                                     * SG_HTML_SANITIZE_MAX, its text likewise) */
 #define SG_HTTP_CONNECTIONS_MAX   256               /* concurrent portal connections */
 
 /* Logging: attacker text is cut to this many characters. */

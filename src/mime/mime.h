@@ -4,6 +4,8 @@
 #ifndef SG_MIME_H
 #define SG_MIME_H
 
+#include "core/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -150,6 +152,10 @@ struct mime_sanitize_report {
 int mime_sanitize_html(const char *html, size_t len, const struct mime_sanitize_opts *o,
                        struct sg_buf *out, struct mime_sanitize_report *report_r,
                        const char **error_r);
+
+/* mime_addrlist.c: the mailbox addresses (addr-spec, at most max, each < SG_ADDR_MAX bytes)
+ * of an address field's value ("Doe, Jane" <jane@x>, b@y, group: c@z;); how many. */
+size_t mime_addrlist_parse(const char *field, char (*out)[SG_ADDR_MAX], size_t max);
 
 /* mime_nested.c: true if an S/MIME signature (multipart/signed's pkcs7-signature, or opaque
  * signed-data) sits below the top level of entity: it signs one part, not the message. */
