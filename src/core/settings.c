@@ -134,6 +134,11 @@ static const struct setting_def table[] = {
 	{"smime.revocation_check", SETTING_ENUM, "soft", 0, 0, "off|soft|hard", false,
 	 "Before encrypting to a partner's certificate, ask its OCSP responder and CRL distribution points whether it is revoked (a revoked one is never used). When none answers: soft encrypts anyway with a log line, hard uses the partner's next channel or holds the mail."},
 
+	{"webmail.retention_days", SETTING_INT, "90", 0, 3650, NULL, false,
+	 "Days a webmail message is kept for its partner; the tick role deletes older ones (audit entry webmail-expired). 0: kept until the partner deletes it."},
+	{"webmail.quota_mb", SETTING_INT, "500", 0, 1000000, NULL, false,
+	 "Store space per webmail partner in MB (0: no limit). New mail is still accepted by dropping the partner's oldest read messages; when only unread mail is left it is refused with a DSN to the sender, and the partner is told either way."},
+
 	{"portal.listen", SETTING_ENDPOINTS, "127.0.0.1:8443", 0, 0, NULL, false,
 	 "Addresses the web portal listens on."},
 	{"portal.base_url", SETTING_URL, "https://localhost:8443", 0, 0, NULL, true,

@@ -1,7 +1,8 @@
 /* tick_main.c: the tick role: the work that is due by the clock rather than by a message.
  * Held mail: deleted when its invitation expired unused (the sender is told), released when a
  * release at registration failed; SecurePDF Reply links: forgotten after
- * portal.reply_link_days; the CA's CRL: made again before it runs out. It runs at start and then every
+ * portal.reply_link_days; webmail: deleted after webmail.retention_days; the CA's CRL: made
+ * again before it runs out. It runs at start and then every
  * gateway.tick_interval. */
 #include "core/limits.h"
 #include "core/settings.h"
@@ -17,6 +18,7 @@
 #include "queue/spool.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
+#include "webmail/webmail.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -100,6 +102,11 @@ static void tick_once(const struct held_ctx *hc)
 		sg_error("forgetting expired Reply links: %s; will try again", err);
 	else if (n > 0)
 		sg_info("%zu SecurePDF Reply link(s) expired and forgotten", n);
+	int keep = (int)settings_number(hc->settings, "webmail.retention_days");
+	if (webmail_retention_run(hc->store, keep, sg_wall(), &n, &err) < 0)
+		sg_error("webmail retention: %s; will try again", err);
+	else if (n > 0)
+		sg_info("%zu webmail message(s) older than %d days deleted", n, keep);
 }
 
 /* Sleeps up to secs, waking early when told to stop. */
