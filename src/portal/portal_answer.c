@@ -1,6 +1,6 @@
 /* portal_answer.c: reply and reply to all to a message in the partner's inbox. The
  * recipients come from the message, never from the form: To is its first From address of the
- * organisation (else its envelope sender, when internal); a reply to all adds the other
+ * organisation (its envelope sender only when it has no From); a reply to all adds the other
  * internal addresses of To and Cc. External addresses are left out (a partner never writes to
  * another partner here), and so is the partner's own. The form, its checks and limits
  * (policy.max_portal_attachments, policy.max_encrypted_size, portal.max_messages_per_hour)
@@ -72,7 +72,8 @@ static int answer_draft(struct portal_req *req, const struct webmail_message *m,
 	for (size_t i = 0; i < n && d->to[0] == '\0'; i++)
 		if (internal(p, from[i]))
 			sg_strlcpy(d->to, from[i], sizeof(d->to));
-	if (d->to[0] == '\0' && internal(p, m->row.sender))
+	/* Only a message without a From address is answered to its envelope sender. */
+	if (n == 0 && internal(p, m->row.sender))
 		sg_strlcpy(d->to, m->row.sender, sizeof(d->to));
 	if (d->to[0] != '\0' && all) {
 		add_others(req, p, m->to, d);

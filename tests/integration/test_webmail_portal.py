@@ -290,7 +290,7 @@ def test_reply_to_an_external_sender_is_refused(gw):
     m["To"] = P1
     m["Subject"] = secure("from outside")
     m.set_content("x")
-    smtp_send(gw, m, [P1], sender="")  # no internal sender in the header nor the envelope
+    smtp_send(gw, m, [P1])  # From is outside; the envelope sender is not who wrote it
     _, link = notification(gw, P1)
     b, _ = login(gw, P1)
     r = b.get(link + "/reply")
