@@ -141,9 +141,10 @@ void portal_answer_get(struct portal_req *req, struct portal_resp *resp, const c
 	struct sg_buf subject, text;
 	sg_buf_init(&subject, WEBMAIL_FIELD_MAX + 8);
 	sg_buf_init(&text, QUOTE_MAX + WEBMAIL_FIELD_MAX + 1024);
-	if (!sg_has_prefix_nocase(m.subject, "re:"))
+	const char *subj = portal_read_subject(req, m.subject);
+	if (!sg_has_prefix_nocase(subj, "re:"))
 		sg_buf_append_str(&subject, "Re: ");
-	sg_buf_append_str(&subject, m.subject);
+	sg_buf_append_str(&subject, subj);
 	quote(req, uid, &m, &text);
 	portal_compose_form(req, resp, &d, subject.data, text.data != NULL ? text.data : "");
 	sg_buf_free(&subject);

@@ -14,9 +14,9 @@
 #define PAGE_NUMBER_MAX 1000000
 
 static const char folder_tmpl[] =
-    "<nav aria-label=\"{{t.wm_folders}}\"><p><a href=\"" WEBMAIL_PATH "\"{{&cur_in}}>{{t.wm_inbox}}"
-    "</a> | <a href=\"" WEBMAIL_PATH "/sent\"{{&cur_sent}}>{{t.wm_sent}}</a> | "
-    "<a href=\"/compose\">{{t.link_compose}}</a></p></nav><p>{{count}}</p>{{&table}}{{&pager}}";
+    "<nav class=\"folders\" aria-label=\"{{t.wm_folders}}\"><a href=\"" WEBMAIL_PATH "\"{{&cur_in}}>"
+    "{{t.wm_inbox}}</a><a href=\"" WEBMAIL_PATH "/sent\"{{&cur_sent}}>{{t.wm_sent}}</a>"
+    "<a href=\"/compose\">{{t.link_compose}}</a></nav><p>{{count}}</p>{{&table}}{{&pager}}";
 
 static const char table_tmpl[] =
     "<div class=\"scroll\"><table class=\"folder\"><caption class=\"sr\">{{caption}}</caption>"
@@ -58,8 +58,7 @@ static void row_html(struct portal_req *req, struct sg_buf *b, const struct webm
 		portal_html_render(&mark, "<span class=\"sr\">{{t.wm_unread}}: </span>", NULL, 0,
 		                   req->lang);
 	const char *who = f->which == STORE_WEBMAIL_SENT ? m->to : m->from;
-	const char *subject = m->subject[0] != '\0' ? m->subject
-	                                            : portal_i18n_text(req->lang, "wm_no_subject");
+	const char *subject = portal_read_subject(req, m->subject);
 	struct portal_var v[] = {
 		{"cls", unread ? " class=\"unread\"" : "", true},
 		{"who", who[0] != '\0' ? who : m->row.sender, false},
@@ -114,9 +113,11 @@ static void folder_html(struct portal_req *req, struct sg_buf *b, const struct f
 		portal_html_render(&table, table_tmpl, tv, 3, req->lang);
 	pager_html(req, &pager, f);
 	char count[128];
-	sg_snprintf(count, sizeof(count), "%s: %zu, %s: %zu",
-	            portal_i18n_text(req->lang, "wm_messages"), f->total,
-	            portal_i18n_text(req->lang, "wm_unread"), f->unread);
+	int at = sg_snprintf(count, sizeof(count), "%s: %zu",
+	                     portal_i18n_text(req->lang, "wm_messages"), f->total);
+	if (!sent && at > 0) /* what the partner wrote is never unread */
+		sg_snprintf(count + at, sizeof(count) - (size_t)at, ", %s: %zu",
+		            portal_i18n_text(req->lang, "wm_unread"), f->unread);
 	const char *current = " aria-current=\"page\"";
 	struct portal_var v[] = {
 		{"cur_in", sent ? "" : current, true},

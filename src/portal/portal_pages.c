@@ -31,7 +31,8 @@ static const char css[] =
     ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
     "form.inline{display:inline}code{word-break:break-all}"
     /* webmail: folders, a message, its body (the mail's own markup stays inside .mailbody) */
-    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
+    ".folders{display:flex;flex-wrap:wrap;gap:1em;margin:1em 0}.folders a{margin:0}"
+    ".folders a[aria-current]{font-weight:700}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
     "main.wide{max-width:64em}.scroll{overflow-x:auto}table.folder{width:100%;border-collapse:collapse}"
     ".folder th,.folder td{text-align:left;padding:.4em;border-bottom:1px solid #c8ccd2;vertical-align:top}"
     ".folder td.num{text-align:right;white-space:nowrap}.folder tr.unread td{font-weight:700}"

@@ -341,6 +341,9 @@ void portal_read_dispatch(struct portal_req *req, struct portal_resp *resp);
  * page (404 / 500) was answered. */
 int portal_read_open(struct portal_req *req, struct portal_resp *resp, const char *uid,
                      struct webmail_message *m_r);
+/* The subject as the partner sees it: without a leading policy.encrypt_subject_tag (the
+ * sender's instruction to the gateway), "(no subject)" when empty. */
+const char *portal_read_subject(struct portal_req *req, const char *subject);
 /* The 32 hex digits of a webmail uid at the start of path into uid_r; the rest, or NULL. */
 const char *portal_read_uid(const char *path, char uid_r[STORE_WEBMAIL_UID_MAX]);
 

@@ -6,6 +6,7 @@
  * script-free. A message that is not the partner's own is not found (404), exactly like one
  * that does not exist, so ids cannot be probed. */
 #include "portal/portal_priv.h"
+#include "core/settings.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -33,6 +34,20 @@ struct cid_ctx {
 	const struct webmail_message *m;
 	const char *uid;
 };
+
+/* The subject without a leading policy.encrypt_subject_tag: the sender's instruction to the
+ * gateway, not part of the conversation. */
+const char *portal_read_subject(struct portal_req *req, const char *subject)
+{
+	const char *tag = settings_get(req->ctx->set, "policy.encrypt_subject_tag");
+	if (subject[0] == '\0')
+		return portal_i18n_text(req->lang, "wm_no_subject");
+	if (tag == NULL || tag[0] == '\0' || !sg_has_prefix_nocase(subject, tag))
+		return subject;
+	subject += strlen(tag);
+	subject += strspn(subject, " ");
+	return subject[0] != '\0' ? subject : portal_i18n_text(req->lang, "wm_no_subject");
+}
 
 const char *portal_read_uid(const char *path, char uid_r[STORE_WEBMAIL_UID_MAX])
 {
@@ -185,8 +200,7 @@ static void read_content(struct portal_req *req, const struct webmail_message *m
 	struct portal_var v[] = {
 		{"back", sent ? WEBMAIL_PATH "/sent" : WEBMAIL_PATH, false},
 		{"back_text", portal_i18n_text(req->lang, sent ? "wm_back_sent" : "wm_back"), false},
-		{"subject", m->subject[0] != '\0' ? m->subject
-		                                  : portal_i18n_text(req->lang, "wm_no_subject"), false},
+		{"subject", portal_read_subject(req, m->subject), false},
 		{"from", m->from[0] != '\0' ? m->from : m->row.sender, false},
 		{"to", m->to, false},
 		{"cc", cc.data != NULL ? cc.data : "", true},
