@@ -86,6 +86,7 @@ bench: deps all
 	@bench/pgp/run.sh $(BUILD)
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)
+	@bench/webmail/pages.sh $(BUILD)
 	@bench/webmail/run.sh $(BUILD)
 
 lint: all
