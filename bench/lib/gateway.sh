@@ -27,6 +27,14 @@ cleanup() {
   if [ "${BENCH_KEEP:-}" = "" ]; then rm -rf "$WORK"; else echo "bench/$NAME: kept $WORK"; fi
 }
 trap cleanup EXIT
+# portal_session PORT EMAIL PASSWORD: waits for the portal on PORT, logs in, prints the cookie.
+portal_session() {
+  for _ in $(seq 100); do
+    $PY -c "import socket; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && break
+    sleep 0.1
+  done
+  $PY "$ROOT/bench/portal/logins.py" session "$1" "$2" "$3"
+}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"

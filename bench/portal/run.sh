@@ -15,14 +15,10 @@ set_key portal.connections_per_client 64 # wrk runs 50 from one address
 PW="correct horse battery staple"
 echo "$PW" | "$BIN" user add-external -c "$CONF" bench@partner.test --password-stdin >/dev/null
 start_gateway
-for _ in $(seq 100); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORTAL_PORT),1)" 2>/dev/null && break
-  sleep 0.1
-done
 URL=https://127.0.0.1:$PORTAL_PORT
 
 # One logged-in session for the overview runs.
-COOKIE=$($PY "$ROOT/bench/portal/logins.py" session "$PORTAL_PORT" bench@partner.test "$PW")
+COOKIE=$(portal_session "$PORTAL_PORT" bench@partner.test "$PW")
 
 declare -A R
 bench() { # NAME PATH [COOKIE]

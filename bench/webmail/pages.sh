@@ -28,12 +28,8 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 [ "$(wc -l <"$WORK/uids")" -eq "$COUNT" ] || { echo "bench/webmail: populate made too few" >&2; exit 1; }
 start_gateway
-for _ in $(seq 100); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORTAL_PORT),1)" 2>/dev/null && break
-  sleep 0.1
-done
+COOKIE=$(portal_session "$PORTAL_PORT" bench@partner.test "$PW")
 URL=https://127.0.0.1:$PORTAL_PORT
-COOKIE=$($PY "$ROOT/bench/portal/logins.py" session "$PORTAL_PORT" bench@partner.test "$PW")
 
 # Random message pages: wrk picks a uid from the list for every request.
 cat >"$WORK/read.lua" <<LUA
@@ -58,7 +54,7 @@ bench() { # NAME PATH [wrk args...]
   R[$name,errors]=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
 }
 check_page() { # PATH TEXT: the session reaches the page (else wrk would time redirects)
-  curl -sk -H "Cookie: $COOKIE" "$URL$1" | grep -q "$2" ||
+  curl -sk -H "Cookie: $COOKIE" "$URL$1" >"$WORK/page.html"; grep -q "$2" "$WORK/page.html" ||
     { echo "bench/webmail: $1 does not show \"$2\"" >&2; exit 1; }
 }
 check_page /webmail "Quarterly figures $((COUNT - 1))"

@@ -80,9 +80,19 @@ static int find_part(const struct webmail_message *m, enum webmail_part_kind kin
 	return -1;
 }
 
-/* Text in a section of its own, escaped (invalid UTF-8 shown as U+FFFD). */
-static void put_text(struct portal_req *req, struct sg_buf *b, const char *text)
+/* Text in a section of its own, escaped (invalid UTF-8 shown as U+FFFD); a text longer than
+ * SG_HTML_SANITIZE_MAX is shown up to there (at a character boundary), and the page says so
+ * (the page has a ceiling; 1 MB of text is more than anyone reads in a browser). */
+static void put_text(struct portal_req *req, struct sg_buf *b, char *text, struct sg_buf *msg)
 {
+	size_t len = strlen(text);
+	if (len > SG_HTML_SANITIZE_MAX) {
+		len = SG_HTML_SANITIZE_MAX;
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+		text[len] = '\0';
+		portal_pages_msg(msg, "ok", portal_i18n_text(req->lang, "wm_text_cut"), NULL);
+	}
 	portal_html_render(b, "<section class=\"mailbody\" aria-label=\"{{t.wm_body}}\">"
 	                   "<pre class=\"mailtext\">", NULL, 0, req->lang);
 	portal_html_escape(b, text);
@@ -105,7 +115,8 @@ static int put_html(struct portal_req *req, const struct webmail_message *m, con
 	    sg_buf_append_str(b, "</section>") < 0) {
 		sg_info("portal: a webmail HTML body shown as text: %s", err);
 		b->len = start;
-		b->data[start] = '\0';
+		if (b->data != NULL)
+			b->data[start] = '\0';
 		return -1;
 	}
 	if (rep.blocked_images > 0) {
@@ -145,7 +156,8 @@ static void body_html(struct portal_req *req, const struct webmail_message *m, c
 		                    : NULL;
 		if (html != NULL)
 			portal_pages_msg(msg, "ok", portal_i18n_text(req->lang, "wm_html_as_text"), NULL);
-		put_text(req, b, text != NULL ? (const char *)text : reduced != NULL ? reduced : "");
+		char none[] = "";
+		put_text(req, b, text != NULL ? (char *)text : reduced != NULL ? reduced : none, msg);
 		sg_free(&reduced);
 	}
 	if (html != NULL)
