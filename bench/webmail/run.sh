@@ -12,29 +12,7 @@ COUNT=${BENCH_WEBMAIL_COUNT:-60}
 ROUNDS=${BENCH_ROUNDS:-3}
 source "$(dirname "$0")/../lib/gateway.sh"
 
-make_message() { # FILE SUBJECT BODY_BYTES ATTACHMENT_BYTES
-  $PY - "$@" <<'PYEOF'
-import random, sys
-from email.message import EmailMessage
-path, subject, body_n, att_n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rnd = random.Random(14)
-words = ("quarterly figures merger contract invoice partner delivery schedule review "
-         "budget account summary attached details meeting agreement").split()
-lines, size = [], 0
-while size < body_n:
-    line = " ".join(rnd.choice(words) for _ in range(11))
-    lines.append(line)
-    size += len(line) + 1
-m = EmailMessage()
-m["From"] = "bench@example.com"
-m["To"] = "sink@remote.test"
-m["Subject"] = subject
-m.set_content("\n".join(lines) + "\n")
-m.add_attachment(rnd.randbytes(att_n), maintype="application", subtype="octet-stream",
-                 filename="report.bin")
-open(path, "wb").write(bytes(m))
-PYEOF
-}
+make_message() { "$PY" "$ROOT/bench/lib/make_message.py" "$@"; } # FILE SUBJECT BODY ATTACHMENT
 make_message "$WORK/pass.eml" "bench" 102400 1048576
 make_message "$WORK/webmail.eml" "[secure] bench" 102400 1048576
 

@@ -1,16 +1,13 @@
 /* keystore_msgkey.c: per-message keys (keystore.h). The key lives in sodium's guarded memory
  * while open and is wiped on free; the master key only ever wraps it. */
 #include "crypto/keystore.h"
+#include "crypto/keystore_priv.h"
 #include "core/sg_mem.h"
 
 #include <sodium.h>
 #include <string.h>
 
 #define MSG_MAGIC "SGM1"
-#define MSG_MAGIC_LEN 4
-#define MSG_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define MSG_HEADER (MSG_MAGIC_LEN + MSG_NONCE)
-#define MSG_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define MSG_KEY crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 
 struct keystore_msgkey {
@@ -79,16 +76,7 @@ int keystore_msgkey_seal(const struct keystore_msgkey *key, const char *ad, cons
 		*error_r = "message part too large to seal";
 		return -1;
 	}
-	size_t blen = MSG_HEADER + len + MSG_TAG;
-	unsigned char *blob = sg_malloc(blen);
-	memcpy(blob, MSG_MAGIC, MSG_MAGIC_LEN);
-	randombytes_buf(blob + MSG_MAGIC_LEN, MSG_NONCE);
-	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + MSG_HEADER, &clen, data, len,
-	                                           (const unsigned char *)ad, strlen(ad), NULL,
-	                                           blob + MSG_MAGIC_LEN, key->bytes);
-	*blob_r = blob;
-	*blob_len_r = blen;
+	*blob_r = keystore_aead_seal(key->bytes, MSG_MAGIC, ad, data, len, blob_len_r);
 	return 0;
 }
 
@@ -96,22 +84,10 @@ int keystore_msgkey_unseal(const struct keystore_msgkey *key, const char *ad,
                            const unsigned char *blob, size_t blob_len, unsigned char **data_r,
                            size_t *len_r, const char **error_r)
 {
-	if (blob_len < MSG_HEADER + MSG_TAG || memcmp(blob, MSG_MAGIC, MSG_MAGIC_LEN) != 0) {
+	int rc = keystore_aead_open(key->bytes, MSG_MAGIC, ad, blob, blob_len, data_r, len_r);
+	if (rc == -1)
 		*error_r = "sealed message part: not a sealgate blob";
-		return -1;
-	}
-	size_t clen = blob_len - MSG_HEADER;
-	/* one byte more, so that an empty part still has a buffer of its own */
-	unsigned char *out = sg_malloc(clen - MSG_TAG + 1);
-	unsigned long long len = 0;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &len, NULL, blob + MSG_HEADER, clen,
-	                                               (const unsigned char *)ad, strlen(ad),
-	                                               blob + MSG_MAGIC_LEN, key->bytes) != 0) {
-		sg_free_secret(&out, clen - MSG_TAG + 1);
+	else if (rc < 0)
 		*error_r = "sealed message part does not open: altered, or moved from another message";
-		return -1;
-	}
-	*data_r = out;
-	*len_r = (size_t)len;
-	return 0;
+	return rc < 0 ? -1 : 0;
 }

@@ -35,6 +35,21 @@ static int notice(const struct wm_job *j, enum notify_kind kind, const struct no
 	return held_notice(&hc, kind, v, error_r);
 }
 
+/* subject without the tag that asked for encryption (and one space beside it), into dst. */
+static void untagged(const char *subject, const char *tag, char *dst, size_t size)
+{
+	sg_strlcpy(dst, subject, size);
+	char *at = tag != NULL && tag[0] != '\0' ? strcasestr(dst, tag) : NULL;
+	if (at == NULL)
+		return;
+	size_t cut = strlen(tag);
+	if (at[cut] == ' ')
+		cut++;
+	else if (at > dst && at[-1] == ' ')
+		at--, cut++;
+	memmove(at, at + cut, strlen(at + cut) + 1);
+}
+
 /* The partner's notification for stored message m; 0 once it is queued and recorded. */
 static int notify_partner(const struct wm_job *j, const struct store_webmail_msg *m,
                           const char **error_r)
@@ -43,7 +58,9 @@ static int notify_partner(const struct wm_job *j, const struct store_webmail_msg
 	snprintf(link, sizeof(link), "%s/%s", WEBMAIL_PATH, m->uid);
 	const struct mime_info *mi = j->in->mime;
 	bool hide = settings_bool(j->te->settings, "policy.hide_subject");
-	const char *subject = mi != NULL && mi->subject != NULL ? mi->subject : "";
+	char subject[512];
+	untagged(mi != NULL && mi->subject != NULL ? mi->subject : "", j->te->subject_tag, subject,
+	         sizeof(subject));
 	struct notify_vars v = {.partner = j->user.address,
 	                        .sender = m->sender[0] != '\0' ? m->sender : "(unknown sender)",
 	                        .subject = hide ? NULL : subject, .when = m->created, .link = link};
@@ -52,19 +69,21 @@ static int notify_partner(const struct wm_job *j, const struct store_webmail_msg
 	return store_webmail_mark_notified(j->te->store, m->id, error_r);
 }
 
-/* Drops the oldest read messages when the new one needs room: 0 go on, 1 full of unread mail
- * (the partner is told), -1 error. */
+/* Drops the oldest read messages when the new one needs room: 0 go on, 1 full of unread mail,
+ * 2 larger than the whole quota (the partner is told of either), -1 error. */
 static int make_room(const struct wm_job *j, int64_t need, const char **error_r)
 {
 	int64_t quota = (int64_t)settings_number(j->te->settings, "webmail.quota_mb") * 1048576;
 	size_t dropped = 0;
-	int rc = webmail_quota_make_room(j->te->store, j->user.address, quota, need, j->now,
-	                                 &dropped, error_r);
+	int rc = quota > 0 && need > quota
+	             ? 2
+	             : webmail_quota_make_room(j->te->store, j->user.address, quota, need, j->now,
+	                                       &dropped, error_r);
 	struct notify_vars v = {.partner = j->user.address, .sender = j->in->sender,
 	                        .when = j->now, .count = dropped};
 	const char *err;
-	if ((rc == 1 || dropped > 0) &&
-	    notice(j, rc == 1 ? NOTIFY_WEBMAIL_FULL : NOTIFY_WEBMAIL_QUOTA, &v, &err) < 0)
+	if ((rc > 0 || dropped > 0) &&
+	    notice(j, rc > 0 ? NOTIFY_WEBMAIL_FULL : NOTIFY_WEBMAIL_QUOTA, &v, &err) < 0)
 		sg_error("webmail: telling <%s> about the quota: %s", j->user.address, err);
 	return rc;
 }
@@ -92,11 +111,14 @@ static enum transform_result store_copy(struct wm_job *j, struct store_webmail_m
 	}
 	enum transform_result res = TRANSFORM_OK;
 	int room = make_room(j, (int64_t)plain_len, &err);
-	if (room != 0) {
-		res = room < 0 ? transform_fail(out, TRANSFORM_TEMP, "4.3.0", "webmail: %s", err)
-		               : transform_fail(out, TRANSFORM_PERM, "5.2.2",
-		                                "the recipient's secure mail storage on the portal is "
-		                                "full of unread messages; the message was not delivered");
+	if (room < 0) {
+		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "webmail: %s", err);
+	} else if (room > 0) {
+		res = transform_fail(out, TRANSFORM_PERM, room == 1 ? "5.2.2" : "5.2.3",
+		                     room == 1 ? "the recipient's secure mail storage on the portal is "
+		                                 "full of unread messages; the message was not delivered"
+		                               : "the message is larger than the recipient's whole "
+		                                 "secure mail storage on the portal; it was not delivered");
 	} else {
 		struct webmail_put p = {.user_id = j->user.id, .address = j->user.address,
 		                        .folder = STORE_WEBMAIL_INBOX, .dedup = j->dedup,

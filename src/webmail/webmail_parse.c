@@ -201,13 +201,7 @@ int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool
 {
 	memset(p_r, 0, sizeof(*p_r));
 	*perm_r = false;
-	mime_init();
-	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
-	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(stream);
+	GMimeMessage *msg = mime_message_parse(data, len);
 	if (msg == NULL) {
 		*perm_r = true;
 		*error_r = "not a parsable message";

@@ -40,7 +40,7 @@ static int seal_all(const struct keystore_msgkey *key, const struct webmail_pars
 {
 	char ad[NAME_MAX_LEN];
 	struct sg_buf meta;
-	sg_buf_init(&meta, 4 * 1024 * 1024);
+	sg_buf_init(&meta, (size_t)4 * 1024 * 1024);
 	int rc = webmail_meta_encode(&parsed->head, parsed->parts, parsed->nparts, &meta);
 	if (rc < 0)
 		*error_r = "the message's metadata is too large";

@@ -21,6 +21,7 @@ import pytest
 
 import sgrig
 from sgrig import maildir_messages, wait_for, wait_maildir
+from test_lifecycle import group_gone
 
 PARTNER = "reader@outside.example"
 SECRET_BODY = "the merger price is 4711 euros"
@@ -100,6 +101,7 @@ def test_webmail_is_sealed_and_the_partner_notified(wm_gw):
     assert f"/webmail/{uid}" in text and "alice@example.com" in text
     assert "Guten Tag" in text and "Hello" in text
     assert SECRET_SUBJECT in text  # policy.hide_subject = no (the default) shows it
+    assert "[secure]" not in text  # without the tag that asked for encryption
     assert SECRET_BODY not in note.as_string() and "Übersicht" not in note.as_string()
     assert not [p for p in note.walk() if p.get_filename()]
     assert note["Auto-Submitted"] == "auto-generated"
@@ -130,6 +132,9 @@ def test_retention_deletes_old_messages_from_the_tick(wm_gw):
     notifications(g, 2)
     wait_for(lambda: len(listed(g)) == 2, 30, what="two webmail messages")
     old_uid = listed(g)[-1][0]
+    # leaving webmail keeps what is stored, until the retention ends
+    assert g.cli("user", "set-channel", PARTNER, "pdf").returncode == 0
+    assert len(listed(g)) == 2
     with db(g) as c:  # as if it had arrived 31 days ago
         c.execute("UPDATE webmail_messages SET created = created - 31 * 86400 WHERE uid = ?",
                   (old_uid,))
@@ -185,7 +190,7 @@ def test_kill9_during_webmail_transforms_loses_and_duplicates_nothing(wm_gw):
     g.wait_log(r"webmail for <.*> stored as", timeout=60)
     pgid = g.proc.pid
     g.kill_all()
-    wait_for(lambda: not _group_alive(pgid), 10, what="the killed gateway gone")
+    wait_for(lambda: group_gone(pgid), 10, what="the killed gateway gone")
     g.start()
     t.join(180)
     assert not t.is_alive()
@@ -213,7 +218,7 @@ def test_kill9_between_sealed_copy_and_notification(wm_gw):
         assert c.execute("SELECT count(*), sum(notified) FROM webmail_messages").fetchone() == (1, 0)
     pgid = g.proc.pid
     g.kill_all()
-    wait_for(lambda: not _group_alive(pgid), 10, what="the killed gateway gone")
+    wait_for(lambda: group_gone(pgid), 10, what="the killed gateway gone")
     g.set(**{"gateway.notify_from": ""})
     g.start()
     (note,) = notifications(g, 1)
@@ -222,14 +227,6 @@ def test_kill9_between_sealed_copy_and_notification(wm_gw):
     with db(g) as c:
         assert c.execute("SELECT count(*), sum(notified) FROM webmail_messages").fetchone() == (1, 1)
     assert listed(g)[0][0] in note.get_body(("plain",)).get_content()
-
-
-def _group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def test_channel_without_transform_is_refused(gw_factory):

@@ -135,20 +135,26 @@ static void test_rerun_keeps_one_copy_and_one_notice(void **state)
 	assert_int_equal(total, 2);
 }
 
-static void big_message(struct sg_buf *b, int n)
+static void big_message_lines(struct sg_buf *b, int n, int lines)
 {
 	sg_buf_reset(b);
 	assert_int_equal(sg_buf_printf(b, "From: boss@example.test\r\nTo: " PARTNER "\r\n"
 	                                  "Subject: [secure] big %d\r\n\r\n", n), 0);
-	for (int i = 0; i < 4000; i++) /* 400 KB */
+	for (int i = 0; i < lines; i++)
 		assert_int_equal(sg_buf_printf(b, "%098d\r\n", i), 0);
 }
+
+static void big_message(struct sg_buf *b, int n)
+{
+	big_message_lines(b, n, 4000); /* 400 KB */
+}
+
 
 static void test_quota_drops_read_never_unread(void **state)
 {
 	struct fixture *f = *state;
 	struct sg_buf b;
-	sg_buf_init(&b, 1 << 20);
+	sg_buf_init(&b, 4 << 20);
 	struct transform_output out;
 	const char *err;
 	for (int i = 1; i <= 2; i++) {
@@ -175,6 +181,10 @@ static void test_quota_drops_read_never_unread(void **state)
 	big_message(&b, 4);
 	assert_int_equal(run(f, "Q4", b.data, b.len, &out), TRANSFORM_PERM);
 	assert_string_equal(out.status, "5.2.2");
+	transform_output_free(&out);
+	big_message_lines(&b, 5, 12000); /* 1.2 MB: more than the whole quota */
+	assert_int_equal(run(f, "Q5", b.data, b.len, &out), TRANSFORM_PERM);
+	assert_string_equal(out.status, "5.2.3");
 	transform_output_free(&out);
 	size_t total = 0, unread = 0;
 	assert_int_equal(store_webmail_count(f->te.store, PARTNER, STORE_WEBMAIL_INBOX, &total,
