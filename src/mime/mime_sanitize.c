@@ -55,6 +55,33 @@ static void put_str(struct walk *w, const char *s)
 	put(w, s, strlen(s));
 }
 
+static const char *entity_of(char c)
+{
+	switch (c) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '"': return "&quot;";
+	case '\'': return "&#39;";
+	default: return NULL;
+	}
+}
+
+/* Appends the valid UTF-8 of [s, end) escaped; -1 at b's ceiling. */
+static int escape_valid(struct sg_buf *b, const char *s, const char *end)
+{
+	const char *run = s;
+	for (; s < end; s++) {
+		const char *with = entity_of(*s);
+		if (with == NULL)
+			continue;
+		if (sg_buf_append(b, run, (size_t)(s - run)) < 0 || sg_buf_append_str(b, with) < 0)
+			return -1;
+		run = s + 1;
+	}
+	return sg_buf_append(b, run, (size_t)(s - run));
+}
+
 /* Appends s escaped for text and quoted attributes, each invalid UTF-8 byte as U+FFFD;
  * -1 at b's ceiling. */
 static int escape_into(struct sg_buf *b, const char *s, size_t n)
@@ -63,18 +90,9 @@ static int escape_into(struct sg_buf *b, const char *s, size_t n)
 	while (s < end) {
 		const char *bad = s;
 		g_utf8_validate(s, (gssize)(end - s), &bad);
-		const char *run = s;
-		for (; s < bad; s++) {
-			const char *with = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
-			                 : *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
-			if (with == NULL)
-				continue;
-			if (sg_buf_append(b, run, (size_t)(s - run)) < 0 || sg_buf_append_str(b, with) < 0)
-				return -1;
-			run = s + 1;
-		}
-		if (sg_buf_append(b, run, (size_t)(s - run)) < 0)
+		if (escape_valid(b, s, bad) < 0)
 			return -1;
+		s = bad;
 		if (s < end) {
 			if (sg_buf_append_str(b, "\xef\xbf\xbd") < 0)
 				return -1;
