@@ -196,9 +196,16 @@ bool portal_inbox_keep_sent(struct portal_req *req, const char *msg, size_t len,
 	struct webmail_put p = {.user_id = u.id, .address = u.address,
 	                        .folder = STORE_WEBMAIL_SENT, .dedup = dedup,
 	                        .sender = u.address, .data = msg, .len = len, .now = req->now};
-	int64_t id;
+	int64_t id, quota = (int64_t)settings_number(req->ctx->set, "webmail.quota_mb") * 1048576;
 	bool existed, perm;
-	if (webmail_put(req->ctx->st, req->ctx->ks, &p, &id, &existed, &perm, &err) < 0) {
+	size_t dropped = 0;
+	/* The copy counts against webmail.quota_mb like received mail: old read mail makes room,
+	 * unread mail never does (then there is no copy, and the page says so). */
+	int room = webmail_quota_make_room(req->ctx->st, u.address, quota, (int64_t)len, req->now,
+	                                   &dropped, &err);
+	if (room == 1)
+		err = "the webmail quota is full of unread messages";
+	if (room != 0 || webmail_put(req->ctx->st, req->ctx->ks, &p, &id, &existed, &perm, &err) < 0) {
 		sg_error("portal: keeping %s in the Sent folder of %s: %s", queue_id, req->client, err);
 		portal_pages_audit(req, "webmail-sent-not-kept", req->sess.address, err);
 		return false;

@@ -151,8 +151,9 @@ async function finish(gw, browser, failed) {
 // first nodes). The portal's CSP allows no script, so axe runs through the DevTools protocol
 // (page.evaluate), which no page script could; call it after any check that the DOM holds no
 // script element.
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+let AXE = null;
 async function axeViolations(page) {
+  AXE = AXE || fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
   return page.evaluate(async () => {
     const r = await window.axe.run(document, { runOnly: { type: 'tag',
