@@ -365,3 +365,24 @@ def test_channel_choice_on_account_page_and_registration(gw):
     assert "webmail" in gw.cli("user", "show", new).stdout
     inbox = nb.get("/webmail")
     assert inbox.status == 200 and "Posteingang" in inbox.text
+
+
+def test_a_14_mb_attachment_comes_back_byte_exact(gw):
+    big = os.urandom(14 * 1024 * 1024)
+    m = EmailMessage()
+    m["From"] = ALICE
+    m["To"] = P1
+    m["Subject"] = secure("large file")
+    m.set_content("see the archive")
+    m.add_attachment(big, maintype="application", subtype="zip", filename="Große Datei.zip")
+    smtp_send(gw, m, [P1])
+    _, link = notification(gw, P1)
+    b, _ = login(gw, P1)
+    page = b.get(link)
+    href = re.search(r'href="(/webmail/[0-9a-f]{32}/part/\d+)">Große Datei.zip</a>', page.text)
+    assert href, page.text
+    assert "14.0 MB" in page.text
+    r = b.get(href.group(1))
+    assert r.status == 200 and r.headers["Content-Type"] == "application/octet-stream"
+    assert filename_star(r.headers["Content-Disposition"]) == "Große Datei.zip"
+    assert len(r.body) == len(big) and r.body == big
