@@ -53,6 +53,8 @@ browser: asan
 	cd tests/browser && npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node run.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node flow.js
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node employee.js
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node enrolment.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node webmail.js
 
 fuzz-build:
@@ -87,6 +89,7 @@ bench: deps all
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)
 	@bench/webmail/pages.sh $(BUILD)
+	@bench/directory/run.sh $(BUILD)
 	@bench/webmail/run.sh $(BUILD)
 
 lint: all

@@ -51,7 +51,7 @@ static bool attr_char(unsigned char c)
 
 void portal_part_disposition(const char *name, char *dst, size_t size)
 {
-	char ascii[WEBMAIL_NAME_MAX], ext[3 * WEBMAIL_NAME_MAX + 1];
+	char ascii[PORTAL_ATTACHMENT_MAX], ext[3 * PORTAL_ATTACHMENT_MAX + 1];
 	size_t na = 0, ne = 0;
 	for (const unsigned char *p = (const unsigned char *)name;
 	     *p != '\0' && na + 1 < sizeof(ascii) && ne + 4 < sizeof(ext); p++) {
@@ -105,8 +105,8 @@ void portal_part_get(struct portal_req *req, struct portal_resp *resp, const cha
 	const struct webmail_part_info *p = &m.parts[idx];
 	char fallback[32];
 	sg_snprintf(fallback, sizeof(fallback), "attachment-%lld", idx);
-	portal_part_disposition(p->filename[0] != '\0' ? p->filename : fallback, resp->disposition,
-	                        sizeof(resp->disposition));
+	sg_strlcpy(resp->attachment, p->filename[0] != '\0' ? p->filename : fallback,
+	           sizeof(resp->attachment));
 	resp->content_type = served_type(p->content_type);
 	resp->blob = data;
 	resp->blob_len = len;

@@ -4,6 +4,8 @@
 #define SG_PORTAL_PRIV_H
 
 #include "portal/portal.h"
+#include "core/sg_str.h"
+#include "enrol/enrol.h"
 #include "mime/mime.h"
 #include "notify/notify.h"
 #include "store/store.h"
@@ -14,6 +16,7 @@
 
 struct settings;
 struct keystore;
+struct ca;
 
 struct spool;
 struct sg_cidr;
@@ -21,6 +24,7 @@ struct sg_cidr;
 struct portal_ctx {
 	struct store *st;
 	struct keystore *ks;
+	struct ca *ca;         /* issues employees' certificates (NULL: enrolment unavailable) */
 	struct spool *spool;   /* mail the portal sends (notices, released and written mail) */
 	const struct settings *set;
 	bool tls;
@@ -41,6 +45,9 @@ struct portal_ctx {
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
 	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
+	struct directory *dir;   /* employee logins (directory.*), NULL when none or broken */
+	bool dir_enabled;        /* directory.url is set (names without "@" go to it) */
+	struct sg_strlist internal_domains; /* gateway.internal_domains: employees' addresses */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -52,6 +59,7 @@ enum portal_stage {
 	PORTAL_QUESTIONS = 3,       /* password chosen: the security questions finish registration */
 	PORTAL_RESET_ANSWERS = 4,   /* forgot password: address given, answer the questions */
 	PORTAL_RESET_PASSWORD = 5,  /* answers right: choose a new password */
+	PORTAL_EMPLOYEE = 6,        /* an employee logged in with the directory password */
 };
 
 struct portal_req {
@@ -72,8 +80,10 @@ struct portal_req {
 };
 
 #define PORTAL_COOKIES_MAX 3
-/* attachment; filename="<255 bytes>"; filename*=UTF-8''<255 bytes, each as %XX> */
-#define PORTAL_DISPOSITION_MAX (32 + 2 * WEBMAIL_NAME_MAX + 3 * WEBMAIL_NAME_MAX)
+/* A download's file name: a webmail part's (WEBMAIL_NAME_MAX) or an enrolment's (an address) */
+#define PORTAL_ATTACHMENT_MAX (SG_ADDR_MAX + 64)
+/* attachment; filename="<name>"; filename*=UTF-8''<name, each byte as %XX> */
+#define PORTAL_DISPOSITION_MAX (48 + 4 * PORTAL_ATTACHMENT_MAX)
 struct portal_resp {
 	unsigned status;
 	struct sg_buf body;
@@ -83,7 +93,9 @@ struct portal_resp {
 	size_t ncookies;
 	bool cacheable;
 	bool wide;           /* the page needs room (a folder, a message) */
-	char disposition[PORTAL_DISPOSITION_MAX]; /* Content-Disposition, or "" */
+	/* A download's file name (UTF-8): sent as Content-Disposition: attachment, RFC 6266/5987
+	 * (portal_part_disposition), or "". */
+	char attachment[PORTAL_ATTACHMENT_MAX];
 	unsigned char *blob; /* a webmail part, sent instead of body (then wiped and freed) */
 	size_t blob_len;
 };
@@ -165,6 +177,20 @@ void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp);
+struct portal_attempt;
+/* The login form again: with the wait of locked (429 set by the caller's status), or with the
+ * error text msg_key (NULL: none). */
+void portal_login_form(struct portal_req *req, struct portal_resp *resp,
+                       const struct portal_attempt *locked, const char *msg_key);
+
+/* portal_employee.c: employees log in with the directory password; their home page */
+/* Whether what was typed at login names an employee: with directory.url set, an address of
+ * gateway.internal_domains or a name without "@". */
+bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name);
+/* The login of an employee after the throttle reserved the attempt at. */
+void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
+                           const struct portal_attempt *at);
+void portal_employee_home(struct portal_req *req, struct portal_resp *resp);
 /* portal_throttle.c: every form that checks a secret (password, OTP, reset answers) first
  * reserves the attempt, before the check, on the client address ("ip:CLIENT") and, when an
  * address is given, on the account ("acct:ADDRESS"), or instead on the browser when it holds
@@ -282,6 +308,28 @@ void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_channel(struct portal_req *req, struct portal_resp *resp);
 void portal_account_upload(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_enrol.c: the links of employees' enrolments and renewals (/employee/pin/TOKEN, and
+ * /employee/link/ID for the managers of shared mailboxes), each also with /download. */
+void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp);
+/* True for the paths of those links (a visitor is sent to the login and comes back). */
+bool portal_enrol_route(const char *path);
+void portal_enrol_managed_get(struct portal_req *req, struct portal_resp *resp);
+/* The address of the employee this request's session belongs to (PORTAL_EMPLOYEE), or NULL. */
+const char *portal_enrol_employee(struct portal_req *req);
+struct enrol_ctx portal_enrol_ctx(struct portal_req *req);
+/* YYYY-MM-DD of t ("-" for 0). */
+void portal_enrol_day(time_t t, char *dst, size_t size);
+/* A page titled by title_key: the message key (kind "ok"/"error", or NULL) and content. */
+void portal_enrol_page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                       const char *kind, const char *key, const char *content);
+
+/* portal_enrol_home.c: the enrolment part of the employee's home page (appended to b), its
+ * messages, and "Getting started" (POST /employee/enrol: a new certificate by mail, own or a
+ * managed shared mailbox's). */
+void portal_enrol_home(struct portal_req *req, struct sg_buf *b);
+void portal_enrol_home_msg(struct portal_req *req, struct sg_buf *msg);
+void portal_enrol_home_post(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_compose.c: mail a partner writes on the portal ("New message", and the SecurePDF
  * Reply link /reply/TOKEN): to internal addresses only, sent as the session's address. */

@@ -105,10 +105,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ct
 		return MHD_NO;
 	security_headers(r, ctx->https, resp->cacheable);
 	add_header(r, "Content-Type", resp->content_type);
-	if (resp->disposition[0] != '\0')
-		add_header(r, "Content-Disposition", resp->disposition);
 	if (resp->location[0] != '\0')
 		add_header(r, "Location", resp->location);
+	char disp[PORTAL_DISPOSITION_MAX];
+	if (resp->attachment[0] != '\0') {
+		portal_part_disposition(resp->attachment, disp, sizeof(disp));
+		add_header(r, "Content-Disposition", disp);
+	}
 	for (size_t i = 0; i < resp->ncookies; i++)
 		add_header(r, "Set-Cookie", resp->cookies[i]);
 	enum MHD_Result rc = MHD_queue_response(c, resp->status, r);
