@@ -55,6 +55,7 @@ browser: asan
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node flow.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node employee.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node enrolment.js
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node webmail.js
 
 fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALGATE_FUZZ=ON >/dev/null
@@ -87,6 +88,7 @@ bench: deps all
 	@bench/pgp/run.sh $(BUILD)
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)
+	@bench/webmail/pages.sh $(BUILD)
 	@bench/directory/run.sh $(BUILD)
 	@bench/webmail/run.sh $(BUILD)
 

@@ -23,6 +23,7 @@ packages=(
   clamav-daemon                        # virus-scan tests start their own clamd (no freshclam, own .hdb)
   libzip-dev                                                  # employees' renewal ZIP (old and new .pfx)
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
+  libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
 # Debian's npm on top (they conflict).

@@ -28,6 +28,11 @@ cleanup() {
   if [ "${BENCH_KEEP:-}" = "" ]; then rm -rf "$WORK"; else echo "bench/$NAME: kept $WORK"; fi
 }
 trap cleanup EXIT
+# portal_session PORT EMAIL PASSWORD: waits for the portal on PORT, logs in, prints the cookie.
+portal_session() {
+  wait_port "$1"
+  $PY "$ROOT/bench/portal/logins.py" session "$1" "$2" "$3"
+}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cc -O2 -Wall -Wextra -pthread -o "$WORK/smtpsink" "$ROOT/bench/smtpsink.c"

@@ -24,7 +24,8 @@ def request(port, method, path, cookie=None, body=None):
     r = c.getresponse()
     text = r.read().decode("utf-8", "replace")
     c.close()
-    m = re.search(r"(sg_session=[^;]+)", r.headers.get("Set-Cookie") or "")
+    # every Set-Cookie line: a login also sets the known-device cookie, which may come first
+    m = re.search(r"(sg_session=[^;]+)", " ".join(r.headers.get_all("Set-Cookie") or []))
     return r.status, text, (m.group(1) if m else cookie)
 
 

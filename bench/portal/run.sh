@@ -15,11 +15,10 @@ set_key portal.connections_per_client 64 # wrk runs 50 from one address
 PW="correct horse battery staple"
 echo "$PW" | "$BIN" user add-external -c "$CONF" bench@partner.test --password-stdin >/dev/null
 start_gateway
-wait_port "$PORTAL_PORT"
 URL=https://127.0.0.1:$PORTAL_PORT
 
 # One logged-in session for the overview runs.
-COOKIE=$($PY "$ROOT/bench/portal/logins.py" session "$PORTAL_PORT" bench@partner.test "$PW")
+COOKIE=$(portal_session "$PORTAL_PORT" bench@partner.test "$PW")
 
 declare -A R
 bench() { # NAME PATH [COOKIE]

@@ -63,6 +63,14 @@
 #define SG_PDF_FILENAME_MAX       255               /* an attachment name, UTF-8 bytes */
 #define SG_PDF_HTML_HREF_MAX      2048              /* a link target kept by the HTML reducer */
 
+/* HTML mail shown on the portal (mime/mime_sanitize*.c) */
+#define SG_HTML_SANITIZE_MAX      (1024 * 1024)     /* one HTML part parsed (larger: shown as text) */
+#define SG_HTML_TAGS_MAX          16384             /* start tags in it (the parser's scope checks
+                                                     * grow with the square of the nesting) */
+#define SG_HTML_DEPTH_MAX         256               /* elements nested in the output (deeper: unwrapped) */
+#define SG_HTML_URL_MAX           2048              /* a link target or cid: reference kept */
+#define SG_HTML_ATTR_TEXT_MAX     1024              /* a title or alt text kept */
+
 /* OpenPGP (crypto/pgp_*) */
 #define SG_PGP_KEYFILE_MAX        (4 * 1024 * 1024) /* one import: a key file or keyring */
 #define SG_PGP_KEYS_PER_IMPORT_MAX 1000             /* primary keys read from one import */
@@ -84,6 +92,8 @@
                                                      * /reply/...): policy.max_encrypted_size, capped */
 #define SG_HTTP_COMPOSE_PAGE_MAX  (2 * 1024 * 1024) /* the compose page, with the text shown again */
 #define SG_HTTP_PAGE_MAX          (256 * 1024)      /* one rendered page */
+#define SG_HTTP_READ_PAGE_MAX     (4 * 1024 * 1024) /* a webmail message shown (its HTML is at most
+                                                     * SG_HTML_SANITIZE_MAX, its text likewise) */
 #define SG_HTTP_CONNECTIONS_MAX   256               /* concurrent portal connections */
 
 /* DKIM (crypto/sgdkim.h) */

@@ -4,6 +4,8 @@
 #ifndef SG_MIME_H
 #define SG_MIME_H
 
+#include "core/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -131,6 +133,35 @@ int mime_remote_html(const char *in, size_t len, bool css, struct sg_buf *out, s
  * the entity may be used as it is. */
 int mime_remote_neutralise(const char *entity, size_t len, struct sg_buf *out, size_t *count_r,
                            const char **error_r);
+
+/* ---- mime_sanitize.c: HTML mail made safe to show inside a portal page ---- */
+struct mime_sanitize_opts {
+	/* Writes to url_r (size bytes) the address that serves the part of the message whose
+	 * Content-ID is cid (decoded, without angle brackets); false when there is none. NULL:
+	 * no image is shown. */
+	bool (*cid_url)(void *arg, const char *cid, char *url_r, size_t size);
+	void *arg;
+	const char *blocked_image; /* shown, in brackets, for an image left out ("image") */
+};
+struct mime_sanitize_report {
+	size_t dropped;        /* elements removed with their content: script, style, iframe, svg... */
+	size_t attributes;     /* attributes removed: event handlers, style, class, remote URLs... */
+	size_t blocked_images; /* images not shown: remote, data:, or no such part */
+	size_t links;          /* links kept (http, https, mailto), each shown with its target */
+	size_t unsafe_links;   /* links whose target is none of those: their text only */
+};
+/* Appends to out an HTML fragment of the body of html (len bytes of UTF-8: invalid bytes
+ * become U+FFFD) with only what the allow-list keeps, to be placed inside a sectioning element
+ * of a page whose CSP forbids script. -1 with *error_r when the part is over the ceilings of
+ * core/limits.h (SG_HTML_*: show it as text instead) or out's ceiling is reached (out is then
+ * as it was). */
+int mime_sanitize_html(const char *html, size_t len, const struct mime_sanitize_opts *o,
+                       struct sg_buf *out, struct mime_sanitize_report *report_r,
+                       const char **error_r);
+
+/* mime_addrlist.c: the mailbox addresses (addr-spec, at most max, each < SG_ADDR_MAX bytes)
+ * of an address field's value ("Doe, Jane" <jane@x>, b@y, group: c@z;); how many. */
+size_t mime_addrlist_parse(const char *field, char (*out)[SG_ADDR_MAX], size_t max);
 
 /* mime_nested.c: true if an S/MIME signature (multipart/signed's pkcs7-signature, or opaque
  * signed-data) sits below the top level of entity: it signs one part, not the message. */

@@ -60,6 +60,11 @@ struct portal_var {
 int portal_html_render(struct sg_buf *b, const char *tmpl, const struct portal_var *vars,
                        size_t nvars, enum portal_lang lang);
 
+/* "512 B", "1.2 KB", "3.4 MB". */
+void portal_html_size(int64_t bytes, char *dst, size_t size);
+/* "2026-12-07 15:20 UTC" ("-" when t cannot be shown). */
+void portal_html_time(time_t t, char *dst, size_t size);
+
 /* ---- portal_i18n.c: English and German texts ---- */
 const char *portal_i18n_text(enum portal_lang lang, const char *key);
 /* The language from the "lang" cookie value, else Accept-Language (q-values honoured). */

@@ -18,6 +18,7 @@ static const char account_tmpl[] =
     "<form method=\"post\" action=\"/account/channel\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
     "<fieldset><legend>{{t.ch_title}}</legend>"
+    "<label><input type=\"radio\" name=\"channel\" value=\"webmail\"{{&c_webmail}}> {{t.ch_webmail}}</label>"
     "<label><input type=\"radio\" name=\"channel\" value=\"pdf\"{{&c_pdf}}> {{t.ch_pdf}}</label>"
     "<label><input type=\"radio\" name=\"channel\" value=\"smime\"{{&c_smime}}> {{t.ch_smime}}</label>"
     "<label><input type=\"radio\" name=\"channel\" value=\"pgp\"{{&c_pgp}}> {{t.ch_pgp}}</label>"
@@ -88,6 +89,7 @@ static void account_page(struct portal_req *req, struct portal_resp *resp, const
 	struct portal_var v[] = {
 		{"address", req->sess.address, false}, {"channel", ch, false},
 		{"csrf", req->sess.csrf, false},
+		{"c_webmail", strcmp(ch, "webmail") == 0 ? checked : "", true},
 		{"c_pdf", strcmp(ch, "pdf") == 0 ? checked : "", true},
 		{"c_smime", strcmp(ch, "smime") == 0 ? checked : "", true},
 		{"c_pgp", strcmp(ch, "pgp") == 0 ? checked : "", true},
@@ -146,11 +148,12 @@ void portal_account_channel(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *ch = portal_form_get(&req->form, "channel");
 	const char *err;
-	if (strcmp(ch, "pdf") != 0 && strcmp(ch, "smime") != 0 && strcmp(ch, "pgp") != 0) {
+	bool keyless = strcmp(ch, "pdf") == 0 || strcmp(ch, "webmail") == 0;
+	if (!keyless && strcmp(ch, "smime") != 0 && strcmp(ch, "pgp") != 0) {
 		account_msg(req, resp, "error", "err_form", NULL);
 		return;
 	}
-	if (strcmp(ch, "pdf") != 0 && !has_key_for(req, ch)) {
+	if (!keyless && !has_key_for(req, ch)) {
 		account_msg(req, resp, "error", "ch_needs_key", NULL);
 		return;
 	}

@@ -55,17 +55,6 @@ static const char sent_tmpl[] =
     "<p><a href=\"/compose\">{{t.link_compose_again}}</a></p>"
     "<p><a href=\"/account\">{{t.link_account}}</a></p>";
 
-/* What the form asks for, as checked. Strings point into the request's form. */
-struct draft {
-	char to[SG_ADDR_MAX];
-	const char *subject, *text;
-	char in_reply_to[STORE_MSGID_MAX];
-	bool fixed_to;           /* a reply: To comes from the token */
-	struct mime_attachment *att;
-	size_t natt;
-	char id[SG_QUEUE_ID_MAX];
-};
-
 /* A user-facing failure: the text key, with an optional detail (escaped when shown). */
 struct refusal {
 	unsigned status;
@@ -76,7 +65,8 @@ struct refusal {
 bool portal_compose_route(const char *path)
 {
 	return strcmp(path, "/compose") == 0 ||
-	       strncmp(path, REPLY_PREFIX, sizeof(REPLY_PREFIX) - 1) == 0;
+	       strncmp(path, REPLY_PREFIX, sizeof(REPLY_PREFIX) - 1) == 0 ||
+	       portal_answer_route(path);
 }
 
 static long long encrypted_max(const struct portal_ctx *ctx)
@@ -156,7 +146,7 @@ static void refuse(struct refusal *r, unsigned status, const char *key, const ch
 }
 
 /* To: a mailbox whose domain is one of gateway.internal_domains. */
-static int check_to(struct portal_req *req, const char *to, struct draft *d, struct refusal *r)
+static int check_to(struct portal_req *req, const char *to, struct portal_draft *d, struct refusal *r)
 {
 	struct smtp_addr a;
 	char path[SG_ADDR_MAX + 2];
@@ -184,7 +174,7 @@ static int check_to(struct portal_req *req, const char *to, struct draft *d, str
 
 /* The attachments: every file part of "files" that names a file or has content (a browser
  * sends an empty part when none was chosen), at most policy.max_portal_attachments. */
-static int collect_files(struct portal_req *req, struct draft *d, struct refusal *r)
+static int collect_files(struct portal_req *req, struct portal_draft *d, struct refusal *r)
 {
 	const struct portal_form *f = &req->form;
 	size_t n = 0, max = max_files(req->ctx);
@@ -237,7 +227,7 @@ static int check_rate(struct portal_req *req, struct refusal *r)
 	return -1;
 }
 
-static int check_fields(struct portal_req *req, struct draft *d, struct refusal *r)
+static int check_fields(struct portal_req *req, struct portal_draft *d, struct refusal *r)
 {
 	d->subject = portal_form_get(&req->form, "subject");
 	d->text = portal_form_get(&req->form, "text");
@@ -270,14 +260,18 @@ static void refuse_size(struct portal_req *req, struct refusal *r)
 }
 
 /* Builds the message and queues it: sender the session's address, one internal recipient. */
-static int send_draft(struct portal_req *req, struct draft *d, struct refusal *r)
+static int send_draft(struct portal_req *req, struct portal_draft *d, struct refusal *r)
 {
 	struct portal_ctx *ctx = req->ctx;
 	const char *from = req->sess.address, *err;
+	char cc[PORTAL_CC_MAX * SG_ADDR_MAX];
+	struct mime_header_pair cc_field = {"Cc", cc};
 	struct mime_build b = {.from = from, .to = d->to, .subject = d->subject, .text = d->text,
 	                       .in_reply_to = d->in_reply_to[0] != '\0' ? d->in_reply_to : NULL,
 	                       .msgid_domain = settings_get(ctx->set, "gateway.hostname"),
+	                       .extra = &cc_field, .nextra = d->ncc > 0,
 	                       .att = d->att, .natt = d->natt};
+	portal_compose_join(d, false, cc, sizeof(cc));
 	long long max = encrypted_max(ctx);
 	struct sg_buf msg;
 	sg_buf_init(&msg, (size_t)(max / 11 * 8) + 8);
@@ -299,9 +293,13 @@ static int send_draft(struct portal_req *req, struct draft *d, struct refusal *r
 	env.smtputf8 = mime_has_8bit(from, strlen(from)) || mime_has_8bit(d->to, strlen(d->to));
 	env.body_8bit = mime_has_8bit(msg.data, msg.len);
 	spool_envelope_add_rcpt(&env, d->to, NULL);
+	for (size_t i = 0; i < d->ncc; i++)
+		spool_envelope_add_rcpt(&env, d->cc[i], NULL);
 	rc = spool_inject(ctx->spool, msg.data, msg.len, &env, &err);
-	if (rc == 0)
+	if (rc == 0) {
 		sg_strlcpy(d->id, env.id, sizeof(d->id));
+		d->not_kept = !portal_inbox_keep_sent(req, msg.data, msg.len, d->id);
+	}
 	else
 		sg_error("portal: cannot queue a message from %s: %s", req->client, err);
 	spool_envelope_free(&env);
@@ -321,9 +319,9 @@ static bool had_files(const struct portal_req *req)
 
 /* The form, with the user's subject and text kept after a refusal (files must be chosen
  * again: a browser never fills a file input). */
-static void form_page(struct portal_req *req, struct portal_resp *resp, const struct draft *d,
-                      const char *to, const char *subject, const char *text,
-                      const struct refusal *r)
+static void form_page(struct portal_req *req, struct portal_resp *resp,
+                      const struct portal_draft *d, const char *to, const char *subject,
+                      const char *text, const struct refusal *r)
 {
 	char n[16], mb[32];
 	sg_snprintf(n, sizeof(n), "%zu", max_files(req->ctx));
@@ -357,18 +355,11 @@ static void form_page(struct portal_req *req, struct portal_resp *resp, const st
 	sg_buf_free(&msg);
 }
 
-static void size_text(size_t len, char *dst, size_t size)
+static void sent_page(struct portal_req *req, struct portal_resp *resp,
+                      const struct portal_draft *d)
 {
-	if (len < 1024)
-		sg_snprintf(dst, size, "%zu B", len);
-	else if (len < 1024 * 1024)
-		sg_snprintf(dst, size, "%.1f KB", (double)len / 1024.0);
-	else
-		sg_snprintf(dst, size, "%.1f MB", (double)len / MB);
-}
-
-static void sent_page(struct portal_req *req, struct portal_resp *resp, const struct draft *d)
-{
+	char to[(PORTAL_CC_MAX + 1) * SG_ADDR_MAX];
+	portal_compose_join(d, true, to, sizeof(to));
 	struct sg_buf files, content, msg;
 	sg_buf_init(&files, SG_HTTP_PAGE_MAX / 2);
 	sg_buf_init(&content, SG_HTTP_PAGE_MAX);
@@ -376,17 +367,19 @@ static void sent_page(struct portal_req *req, struct portal_resp *resp, const st
 	sg_buf_append_str(&files, d->natt > 0 ? "<ul>" : "-");
 	for (size_t i = 0; i < d->natt; i++) {
 		char size[32];
-		size_text(d->att[i].len, size, sizeof(size));
+		portal_html_size((int64_t)d->att[i].len, size, sizeof(size));
 		struct portal_var fv[] = {{"name", d->att[i].filename, false}, {"size", size, false}};
 		portal_html_render(&files, "<li>{{name}} ({{size}})</li>", fv, 2, req->lang);
 	}
 	sg_buf_append_str(&files, d->natt > 0 ? "</ul>" : "");
 	struct portal_var v[] = {
-		{"from", req->sess.address, false}, {"to", d->to, false},
+		{"from", req->sess.address, false}, {"to", to, false},
 		{"subject", d->subject, false},     {"files", files.data != NULL ? files.data : "", true},
 		{"id", d->id, false},
 	};
 	portal_pages_msg(&msg, "ok", portal_i18n_text(req->lang, "sent_ok"), NULL);
+	if (d->not_kept)
+		portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, "wm_sent_not_kept"), NULL);
 	portal_html_render(&content, sent_tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
 	portal_pages_frame(req, resp, "title_sent", msg.data, content.data != NULL ? content.data : "");
 	sg_buf_free(&files);
@@ -394,21 +387,44 @@ static void sent_page(struct portal_req *req, struct portal_resp *resp, const st
 	sg_buf_free(&msg);
 }
 
+void portal_compose_join(const struct portal_draft *d, bool with_to, char *dst, size_t size)
+{
+	dst[0] = '\0';
+	if (with_to)
+		sg_strlcpy(dst, d->to, size);
+	for (size_t i = 0; i < d->ncc; i++) {
+		size_t n = strlen(dst);
+		sg_snprintf(dst + n, size - n, "%s%s", n > 0 ? ", " : "", d->cc[i]);
+	}
+}
+
+void portal_compose_form(struct portal_req *req, struct portal_resp *resp,
+                         const struct portal_draft *d, const char *subject, const char *text)
+{
+	char to[(PORTAL_CC_MAX + 1) * SG_ADDR_MAX];
+	portal_compose_join(d, true, to, sizeof(to));
+	form_page(req, resp, d, to, subject, text, NULL);
+}
+
 /* Checks, sends, and answers with the confirmation or the form and what to change. */
-static void submit(struct portal_req *req, struct portal_resp *resp, struct draft *d)
+void portal_compose_submit(struct portal_req *req, struct portal_resp *resp,
+                           struct portal_draft *d)
 {
 	struct refusal r = {0};
 	int rc = check_fields(req, d, &r);
 	if (rc == 0)
 		rc = send_draft(req, d, &r);
 	if (rc < 0) {
-		const char *to = d->fixed_to ? d->to : portal_form_get(&req->form, "to");
+		char fixed[(PORTAL_CC_MAX + 1) * SG_ADDR_MAX];
+		portal_compose_join(d, true, fixed, sizeof(fixed));
+		const char *to = d->fixed_to ? fixed : portal_form_get(&req->form, "to");
 		form_page(req, resp, d, to, d->subject, d->text, &r);
 	} else {
 		char detail[SG_ADDR_MAX + 96], to[SG_ADDR_MAX];
 		sg_printable(to, sizeof(to), d->to, SG_ADDR_MAX - 4); /* the audit logs it as it is */
-		sg_snprintf(detail, sizeof(detail), "to %s, %zu attachment(s), queue id %s%s", to,
-		            d->natt, d->id, d->fixed_to ? ", reply" : "");
+		sg_snprintf(detail, sizeof(detail), "to %s%s, %zu attachment(s), queue id %s%s", to,
+		            d->ncc > 0 ? " and others" : "", d->natt, d->id,
+		            d->fixed_to ? ", reply" : "");
 		portal_pages_audit(req, "sent", req->sess.address, detail);
 		sent_page(req, resp, d);
 	}
@@ -417,14 +433,14 @@ static void submit(struct portal_req *req, struct portal_resp *resp, struct draf
 
 void portal_compose_get(struct portal_req *req, struct portal_resp *resp)
 {
-	struct draft d = {0};
+	struct portal_draft d = {0};
 	form_page(req, resp, &d, "", "", "", NULL);
 }
 
 void portal_compose_post(struct portal_req *req, struct portal_resp *resp)
 {
-	struct draft d = {0};
-	submit(req, resp, &d);
+	struct portal_draft d = {0};
+	portal_compose_submit(req, resp, &d);
 }
 
 /* A page that says what went wrong with a Reply link, and where to go instead. */
@@ -444,7 +460,7 @@ static void problem(struct portal_req *req, struct portal_resp *resp, const stru
 
 /* The token of /reply/TOKEN, looked up: it must be ours (format, then its SHA-256 in the
  * store), made for the logged-in partner, and answer an internal sender. */
-static int reply_draft(struct portal_req *req, struct draft *d, struct refusal *r)
+static int reply_draft(struct portal_req *req, struct portal_draft *d, struct refusal *r)
 {
 	const char *token = req->path + sizeof(REPLY_PREFIX) - 1, *err;
 	bool shape = strlen(token) == REPLY_TOKEN_LEN;
@@ -496,7 +512,7 @@ static int reply_draft(struct portal_req *req, struct draft *d, struct refusal *
 
 void portal_compose_reply_get(struct portal_req *req, struct portal_resp *resp)
 {
-	struct draft d = {0};
+	struct portal_draft d = {0};
 	struct refusal r = {0};
 	if (reply_draft(req, &d, &r) < 0) {
 		problem(req, resp, &r);
@@ -507,13 +523,13 @@ void portal_compose_reply_get(struct portal_req *req, struct portal_resp *resp)
 
 void portal_compose_reply_post(struct portal_req *req, struct portal_resp *resp)
 {
-	struct draft d = {0};
+	struct portal_draft d = {0};
 	struct refusal r = {0};
 	if (reply_draft(req, &d, &r) < 0) {
 		problem(req, resp, &r);
 		return;
 	}
-	submit(req, resp, &d);
+	portal_compose_submit(req, resp, &d);
 }
 
 void portal_compose_too_big(struct portal_req *req, struct portal_resp *resp)

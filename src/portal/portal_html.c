@@ -2,6 +2,7 @@
  * template says {{&name}} for fragments we built from escaped parts. */
 #include "portal/portal.h"
 #include "core/sg_log.h"
+#include "core/sg_str.h"
 
 #include <string.h>
 
@@ -89,4 +90,21 @@ int portal_html_render(struct sg_buf *b, const char *tmpl, const struct portal_v
 			return -1;
 		p = close + 2;
 	}
+}
+
+void portal_html_size(int64_t bytes, char *dst, size_t size)
+{
+	if (bytes < 1024)
+		sg_snprintf(dst, size, "%lld B", (long long)bytes);
+	else if (bytes < 1024 * 1024)
+		sg_snprintf(dst, size, "%.1f KB", (double)bytes / 1024.0);
+	else
+		sg_snprintf(dst, size, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
+}
+
+void portal_html_time(time_t t, char *dst, size_t size)
+{
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || strftime(dst, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		sg_strlcpy(dst, "-", size);
 }

@@ -31,7 +31,23 @@ static const char css[] =
     ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
     "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .4em;"
     "border-bottom:1px solid #c8ccd2;vertical-align:top}td:nth-child(3),td:nth-child(4){white-space:nowrap}"
-    "form.inline{display:inline}code{word-break:break-all}@media (max-width:600px){main{margin:0;border-radius:0}}";
+    "form.inline{display:inline}code{word-break:break-all}"
+    /* webmail: folders, a message, its body (the mail's own markup stays inside .mailbody) */
+    ".folders{display:flex;flex-wrap:wrap;gap:1em;margin:1em 0}.folders a{margin:0}"
+    ".folders a[aria-current]{font-weight:700}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
+    "main.wide{max-width:64em}.scroll{overflow-x:auto}table.folder{width:100%;border-collapse:collapse}"
+    ".folder th,.folder td{text-align:left;padding:.4em;border-bottom:1px solid #c8ccd2;vertical-align:top}"
+    ".folder td.num{text-align:right;white-space:nowrap}.folder tr.unread td{font-weight:700}"
+    ".pager{display:flex;gap:1em;margin-top:1em}.actions{display:flex;flex-wrap:wrap;gap:.75em;"
+    "align-items:center;margin:1em 0}.actions a,.actions button{margin:0}"
+    "dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dl.fields dd{margin:0;"
+    "word-break:break-word}.mailbody{border-top:1px solid #c8ccd2;margin-top:1em;padding-top:1em;"
+    "overflow-wrap:anywhere;overflow-x:auto}.mailbody img{max-width:100%;height:auto}"
+    ".mailbody table{width:auto}.mailbody th,.mailbody td{border:0;padding:0;white-space:normal}"
+    ".mailtext{white-space:pre-wrap;font:inherit}.link-target{color:#4a4f57;font-size:.9em;"
+    "word-break:break-all}.blocked-image{color:#4a4f57;font-style:italic}"
+    "@media (max-width:600px){main{margin:0;border-radius:0}.folder th:nth-child(n+4),"
+    ".folder td:nth-child(n+4){display:none}}";
 
 static const char frame_tmpl[] =
     "<!DOCTYPE html>\n<html lang=\"{{lang}}\"><head><meta charset=\"utf-8\">"
@@ -41,7 +57,7 @@ static const char frame_tmpl[] =
     "<span class=\"org\">{{org}}</span><nav aria-label=\"{{t.lang_switch}}\">"
     "<a href=\"/lang?l=en&amp;next={{path}}\" lang=\"en\" hreflang=\"en\">English</a>"
     "<a href=\"/lang?l=de&amp;next={{path}}\" lang=\"de\" hreflang=\"de\">Deutsch</a>"
-    "{{&logout}}</nav></header><main id=\"main\"><h1>{{title}}</h1>{{&msg}}{{&content}}"
+    "{{&logout}}</nav></header><main id=\"main\"{{&wide}}><h1>{{title}}</h1>{{&msg}}{{&content}}"
     "</main></body></html>\n";
 
 static const char employee_nav_tmpl[] =
@@ -51,6 +67,7 @@ static const char employee_nav_tmpl[] =
     "<button type=\"submit\">{{t.btn_logout}}</button></form>";
 
 static const char logout_tmpl[] =
+    "<a href=\"" WEBMAIL_PATH "\">{{t.link_inbox}}</a>"
     "<a href=\"/compose\">{{t.link_compose}}</a>"
     "<a href=\"/account/password\">{{t.link_change_pw}}</a>"
     "<form class=\"inline\" method=\"post\" action=\"/logout\">"
@@ -103,6 +120,9 @@ static const struct route {
 	{"GET", "/employee/link/", portal_enrol_managed_get, PORTAL_EMPLOYEE},
 	{"GET", "/reply/", portal_compose_reply_get, PORTAL_LOGGED_IN},
 	{"POST", "/reply/", portal_compose_reply_post, PORTAL_LOGGED_IN},
+	{"GET", WEBMAIL_PATH, portal_inbox_get, PORTAL_LOGGED_IN},
+	{"GET", WEBMAIL_PATH "/", portal_read_dispatch, PORTAL_LOGGED_IN},
+	{"POST", WEBMAIL_PATH "/", portal_read_dispatch, PORTAL_LOGGED_IN},
 };
 
 void portal_pages_msg(struct sg_buf *b, const char *kind, const char *text, const char *detail)
@@ -238,6 +258,7 @@ void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const 
 		{"logout", logout.data != NULL ? logout.data : "", true},
 		{"msg", msg_html != NULL ? msg_html : "", true},
 		{"content", content_html, true},
+		{"wide", resp->wide ? " class=\"wide\"" : "", true},
 	};
 	sg_buf_reset(&resp->body);
 	if (portal_html_render(&resp->body, frame_tmpl, v, sizeof(v) / sizeof(v[0]), req->lang) < 0)
@@ -245,8 +266,8 @@ void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const 
 	sg_buf_free(&logout);
 }
 
-static void error_page(struct portal_req *req, struct portal_resp *resp, unsigned status,
-                       const char *text_key)
+void portal_pages_error(struct portal_req *req, struct portal_resp *resp, unsigned status,
+                        const char *text_key)
 {
 	struct sg_buf msg, content;
 	sg_buf_init(&msg, 4096);
@@ -349,7 +370,7 @@ static bool post_ok(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *err;
 	if (req->busy) {
-		error_page(req, resp, MHD_HTTP_SERVICE_UNAVAILABLE, "err_busy");
+		portal_pages_error(req, resp, MHD_HTTP_SERVICE_UNAVAILABLE, "err_busy");
 		return false;
 	}
 	if (req->too_big) {
@@ -357,17 +378,17 @@ static bool post_ok(struct portal_req *req, struct portal_resp *resp)
 		    req->sess.stage == PORTAL_LOGGED_IN)
 			portal_compose_too_big(req, resp);
 		else
-			error_page(req, resp, 413, "err_too_big");
+			portal_pages_error(req, resp, 413, "err_too_big");
 		return false;
 	}
 	if (portal_form_parse(portal_server_header(req, "Content-Type"), req->body, req->body_len,
 	                      &req->form, &err) < 0) {
-		error_page(req, resp, MHD_HTTP_BAD_REQUEST, "err_form");
+		portal_pages_error(req, resp, MHD_HTTP_BAD_REQUEST, "err_form");
 		return false;
 	}
 	if (!req->has_sess || !portal_auth_equal(portal_form_get(&req->form, "csrf"), req->sess.csrf)) {
 		portal_pages_audit(req, "csrf-refused", "", req->path);
-		error_page(req, resp, MHD_HTTP_FORBIDDEN, "err_csrf");
+		portal_pages_error(req, resp, MHD_HTTP_FORBIDDEN, "err_csrf");
 		return false;
 	}
 	return true;
@@ -380,7 +401,7 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	bool known;
 	const struct route *r = route_find(req->method, req->path, &known);
 	if (r == NULL) {
-		error_page(req, resp, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
+		portal_pages_error(req, resp, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
 		           "err_notfound");
 		return;
 	}
@@ -393,12 +414,15 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	if (is_post && !post_ok(req, resp))
 		return;
 	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
-		/* A message page asked for by link (the Reply link of a PDF) comes back after login;
-		 * so does an employee's page (the link of an enrolment mail), unless a partner asks. */
+		/* A message page asked for by link (the Reply link of a PDF, a webmail notification)
+		 * comes back after login; so does an employee's page (the link of an enrolment mail),
+		 * unless a partner asks. */
 		char login[192];
 		bool partner = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
 		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
-		bool back = r->stage == PORTAL_LOGGED_IN ? portal_compose_route(req->path) && !employee
+		bool partner_link = portal_compose_route(req->path) ||
+		                    strncmp(req->path, WEBMAIL_PATH, sizeof(WEBMAIL_PATH) - 1) == 0;
+		bool back = r->stage == PORTAL_LOGGED_IN ? partner_link && !employee
 		                                         : portal_enrol_route(req->path) && !partner;
 		if (back && !is_post && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)

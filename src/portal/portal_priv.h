@@ -4,10 +4,12 @@
 #define SG_PORTAL_PRIV_H
 
 #include "portal/portal.h"
+#include "core/sg_str.h"
 #include "enrol/enrol.h"
+#include "mime/mime.h"
 #include "notify/notify.h"
 #include "store/store.h"
-#include "core/sg_str.h"
+#include "webmail/webmail.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -78,6 +80,10 @@ struct portal_req {
 };
 
 #define PORTAL_COOKIES_MAX 3
+/* A download's file name: a webmail part's (WEBMAIL_NAME_MAX) or an enrolment's (an address) */
+#define PORTAL_ATTACHMENT_MAX (SG_ADDR_MAX + 64)
+/* attachment; filename="<name>"; filename*=UTF-8''<name, each byte as %XX> */
+#define PORTAL_DISPOSITION_MAX (48 + 4 * PORTAL_ATTACHMENT_MAX)
 struct portal_resp {
 	unsigned status;
 	struct sg_buf body;
@@ -86,7 +92,12 @@ struct portal_resp {
 	char cookies[PORTAL_COOKIES_MAX][768]; /* a reset cookie carries an address in hex */
 	size_t ncookies;
 	bool cacheable;
-	char attachment[SG_ADDR_MAX + 64]; /* a download's file name (Content-Disposition), or "" */
+	bool wide;           /* the page needs room (a folder, a message) */
+	/* A download's file name (UTF-8): sent as Content-Disposition: attachment, RFC 6266/5987
+	 * (portal_part_disposition), or "". */
+	char attachment[PORTAL_ATTACHMENT_MAX];
+	unsigned char *blob; /* a webmail part, sent instead of body (then wiped and freed) */
+	size_t blob_len;
 };
 
 /* portal_server.c */
@@ -138,6 +149,9 @@ void portal_upload_free(struct portal_body *b);
 void portal_pages_handle(struct portal_req *req, struct portal_resp *resp);
 void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const char *title_key,
                         const char *msg_html, const char *content_html);
+/* A page that says what went wrong (text_key), with status. */
+void portal_pages_error(struct portal_req *req, struct portal_resp *resp, unsigned status,
+                        const char *text_key);
 /* A message paragraph (escaped text) for msg_html; kind "error" or "ok". */
 void portal_pages_msg(struct sg_buf *b, const char *kind, const char *text, const char *detail);
 void portal_pages_redirect(struct portal_resp *resp, const char *location);
@@ -319,7 +333,30 @@ void portal_enrol_home_post(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_compose.c: mail a partner writes on the portal ("New message", and the SecurePDF
  * Reply link /reply/TOKEN): to internal addresses only, sent as the session's address. */
-/* True for the paths whose POST carries a message (/compose, /reply/...). */
+#define PORTAL_CC_MAX 20 /* other recipients of a reply to all */
+/* What the form asks for, as checked. Strings point into the request's form. */
+struct portal_draft {
+	char to[SG_ADDR_MAX];
+	char cc[PORTAL_CC_MAX][SG_ADDR_MAX]; /* a reply to all: its other (internal) recipients */
+	size_t ncc;
+	const char *subject, *text;
+	char in_reply_to[STORE_MSGID_MAX];
+	bool fixed_to;           /* a reply: the recipients come from the message, not the form */
+	struct mime_attachment *att;
+	size_t natt;
+	char id[SG_QUEUE_ID_MAX];
+	bool not_kept;           /* sent, but its copy in the Sent folder failed */
+};
+/* The form for d (fixed_to: its recipients shown, not editable), with subject and text. */
+void portal_compose_form(struct portal_req *req, struct portal_resp *resp,
+                         const struct portal_draft *d, const char *subject, const char *text);
+/* Checks the form's fields against d and the limits, sends, answers with the confirmation
+ * or the form and what to change. */
+void portal_compose_submit(struct portal_req *req, struct portal_resp *resp,
+                           struct portal_draft *d);
+/* d's recipients as "a, b, c" (with_to: To first, else only the others). */
+void portal_compose_join(const struct portal_draft *d, bool with_to, char *dst, size_t size);
+/* True for the paths whose POST carries a message (/compose, /reply/..., a webmail reply). */
 bool portal_compose_route(const char *path);
 /* The body ceiling for a POST to path: policy.max_encrypted_size (bounded by
  * SG_HTTP_COMPOSE_BODY_MAX) when it is a message route and session_cookie names a logged-in
@@ -332,5 +369,48 @@ void portal_compose_reply_get(struct portal_req *req, struct portal_resp *resp);
 void portal_compose_reply_post(struct portal_req *req, struct portal_resp *resp);
 /* A message body over the ceiling: the form again, saying the limit. */
 void portal_compose_too_big(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_inbox.c: the partner's webmail folders (WEBMAIL_PATH, WEBMAIL_PATH "/sent"), newest
+ * first, a page at a time; and the copy of what they write on the portal kept in Sent. */
+#define PORTAL_INBOX_PAGE 25
+void portal_inbox_get(struct portal_req *req, struct portal_resp *resp);
+void portal_inbox_sent_get(struct portal_req *req, struct portal_resp *resp);
+/* When the partner reads on the portal (channel webmail), msg (queued as queue_id) is kept
+ * in their Sent folder; false when that failed (logged; the message is sent all the same). */
+bool portal_inbox_keep_sent(struct portal_req *req, const char *msg, size_t len,
+                            const char *queue_id);
+
+/* portal_read.c: one message (WEBMAIL_PATH "/<uid>"): header fields, attachments, the body
+ * (text as text; HTML through mime_sanitize_html, its images only from the message's parts);
+ * delete. Every path under WEBMAIL_PATH "/" is dispatched here; a uid that is not the
+ * partner's own is 404, exactly like one that does not exist. */
+void portal_read_dispatch(struct portal_req *req, struct portal_resp *resp);
+/* The partner's message uid: 1 with *m_r (webmail_message_free it), or 0 / -1 when the
+ * page (404 / 500) was answered. */
+int portal_read_open(struct portal_req *req, struct portal_resp *resp, const char *uid,
+                     struct webmail_message *m_r);
+/* The subject as the partner sees it: without a leading policy.encrypt_subject_tag (the
+ * sender's instruction to the gateway), "(no subject)" when empty. */
+const char *portal_read_subject(struct portal_req *req, const char *subject);
+/* The 32 hex digits of a webmail uid at the start of path into uid_r; the rest, or NULL. */
+const char *portal_read_uid(const char *path, char uid_r[STORE_WEBMAIL_UID_MAX]);
+
+/* portal_part.c: a part's original bytes (WEBMAIL_PATH "/<uid>/part/<n>"), always as an
+ * attachment (RFC 6266), typed only when the type is harmless, never sniffed. */
+void portal_part_get(struct portal_req *req, struct portal_resp *resp, const char *uid,
+                     const char *index);
+/* Content-Disposition: attachment with an ASCII filename= and an RFC 5987 filename*= for
+ * name (UTF-8); "attachment" when name is empty. */
+void portal_part_disposition(const char *name, char *dst, size_t size);
+/* True when a part of this type may be shown by an <img> of the read page. */
+bool portal_part_inline_image(const char *content_type);
+
+/* portal_answer.c: reply and reply to all (WEBMAIL_PATH "/<uid>/reply", ".../reply-all"):
+ * the compose form with the recipients taken from the message, internal addresses only. */
+bool portal_answer_route(const char *path);
+void portal_answer_get(struct portal_req *req, struct portal_resp *resp, const char *uid,
+                       bool all);
+void portal_answer_post(struct portal_req *req, struct portal_resp *resp, const char *uid,
+                        bool all);
 
 #endif

@@ -4,6 +4,7 @@
  * address that cannot reset (unknown, or never answered questions) stand-in questions are
  * chosen by a keyed hash of the address: the same every time, telling nothing. */
 #include "portal/portal_priv.h"
+#include "core/settings.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -31,6 +32,10 @@ static const struct question {
 static const char questions_tmpl[] =
     "<p>{{t.intro_questions}}</p><form method=\"post\" action=\"/register/questions\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">{{&fields}}"
+    "<fieldset><legend>{{t.ch_register}}</legend>"
+    "<label><input type=\"radio\" name=\"channel\" value=\"webmail\"{{&c_webmail}}> "
+    "{{t.ch_webmail}}</label><label><input type=\"radio\" name=\"channel\" value=\"pdf\""
+    "{{&c_pdf}}> {{t.ch_pdf}}</label></fieldset>"
     "<button type=\"submit\">{{t.btn_finish}}</button></form>";
 
 static const char choice_tmpl[] =
@@ -348,9 +353,14 @@ static void questions_page(struct portal_req *req, struct portal_resp *resp, con
 	}
 	if (msg_key != NULL)
 		portal_pages_msg(&msg, "error", portal_i18n_text(req->lang, msg_key), NULL);
+	const char *ch = portal_form_get(&req->form, "channel");
+	if (strcmp(ch, "webmail") != 0 && strcmp(ch, "pdf") != 0)
+		ch = settings_get(req->ctx->set, "policy.default_external_channel");
 	struct portal_var v[] = {{"csrf", req->sess.csrf, false},
-	                         {"fields", fields.data != NULL ? fields.data : "", true}};
-	portal_html_render(&content, questions_tmpl, v, 2, req->lang);
+	                         {"fields", fields.data != NULL ? fields.data : "", true},
+	                         {"c_webmail", strcmp(ch, "webmail") == 0 ? " checked" : "", true},
+	                         {"c_pdf", strcmp(ch, "webmail") != 0 ? " checked" : "", true}};
+	portal_html_render(&content, questions_tmpl, v, sizeof(v) / sizeof(v[0]), req->lang);
 	portal_pages_frame(req, resp, "title_questions", msg.data,
 	                   content.data != NULL ? content.data : "");
 	sg_buf_free(&fields);
@@ -444,6 +454,11 @@ void portal_questions_register_post(struct portal_req *req, struct portal_resp *
 		return;
 	}
 	portal_pages_audit(req, "registered", a.address, "");
+	/* The channel chosen here is the one held mail goes out by. */
+	const char *ch = portal_form_get(&req->form, "channel");
+	if ((strcmp(ch, "webmail") == 0 || strcmp(ch, "pdf") == 0) &&
+	    store_user_set_channel(req->ctx->st, a.address, ch, &err) == 1)
+		portal_pages_audit(req, "channel", a.address, ch);
 	registration_done(req, a.address);
 	if (portal_pages_new_session(req, a.user_id, a.address, PORTAL_LOGGED_IN) < 0) {
 		portal_pages_redirect(resp, "/login");

@@ -67,22 +67,51 @@ static void security_headers(struct MHD_Response *r, bool https, bool cacheable)
 		add_header(r, "Strict-Transport-Security", "max-age=31536000");
 }
 
+/* A webmail part, sent from its own buffer, wiped when MHD is done with it. */
+struct blob {
+	unsigned char *data;
+	size_t len;
+};
+
+static void blob_free(void *cls)
+{
+	struct blob *b = cls;
+	sg_free_secret(&b->data, b->len);
+	sg_free(&b);
+}
+
+static struct MHD_Response *response_new(struct portal_resp *resp)
+{
+	if (resp->blob == NULL) {
+		size_t len = resp->body.len;
+		return MHD_create_response_from_buffer(len, len > 0 ? resp->body.data : (void *)"",
+		                                       MHD_RESPMEM_MUST_COPY);
+	}
+	struct blob *b = sg_malloc(sizeof(*b));
+	*b = (struct blob){.data = resp->blob, .len = resp->blob_len};
+	resp->blob = NULL; /* MHD owns it now, or it is freed here */
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    b->len, b->data, blob_free, b);
+	if (r == NULL)
+		blob_free(b);
+	return r;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ctx,
                                  struct portal_resp *resp)
 {
-	size_t len = resp->body.len;
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-	    len, len > 0 ? resp->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = response_new(resp);
 	if (r == NULL)
 		return MHD_NO;
 	security_headers(r, ctx->https, resp->cacheable);
 	add_header(r, "Content-Type", resp->content_type);
 	if (resp->location[0] != '\0')
 		add_header(r, "Location", resp->location);
-	char disp[sizeof(resp->attachment) + 32];
-	if (resp->attachment[0] != '\0' &&
-	    sg_snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", resp->attachment) >= 0)
+	char disp[PORTAL_DISPOSITION_MAX];
+	if (resp->attachment[0] != '\0') {
+		portal_part_disposition(resp->attachment, disp, sizeof(disp));
 		add_header(r, "Content-Disposition", disp);
+	}
 	for (size_t i = 0; i < resp->ncookies; i++)
 		add_header(r, "Set-Cookie", resp->cookies[i]);
 	enum MHD_Result rc = MHD_queue_response(c, resp->status, r);
@@ -100,7 +129,9 @@ static enum MHD_Result dispatch(struct portal_ctx *ctx, struct MHD_Connection *c
 	portal_client_address(ctx, c, req.client, sizeof(req.client));
 	struct portal_resp resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
 	/* The compose page may show a long message text again, escaped. */
-	sg_buf_init(&resp.body, portal_compose_route(url) ? SG_HTTP_COMPOSE_PAGE_MAX : SG_HTTP_PAGE_MAX);
+	sg_buf_init(&resp.body, portal_compose_route(url)           ? SG_HTTP_COMPOSE_PAGE_MAX
+	                        : strncmp(url, WEBMAIL_PATH "/", 9) == 0 ? SG_HTTP_READ_PAGE_MAX
+	                                                                 : SG_HTTP_PAGE_MAX);
 	portal_pages_handle(&req, &resp);
 	portal_form_clear(&req.form);
 	portal_upload_free(&cs->body); /* its memory goes back to the budget before the reply */

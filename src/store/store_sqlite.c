@@ -254,6 +254,10 @@ static const char *const migrations[] = {
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  manager TEXT NOT NULL COLLATE NOCASE,"
 	"  PRIMARY KEY (user_id, manager));",
+
+	/* webmail pages (issue 14, portal side): the inbox's "messages, unread" count from the
+	 * index alone; without it each view reads every row of the partner (6 ms at 10,000). */
+	"CREATE INDEX webmail_messages_unread ON webmail_messages (user_id, folder, read_at);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -147,5 +147,20 @@ async function finish(gw, browser, failed) {
   return fail === 0 ? 0 : 1;
 }
 
+// axe-core's WCAG 2.1 A and AA rules on the page as it stands: the violations (id and the
+// first nodes). The portal's CSP allows no script, so axe runs through the DevTools protocol
+// (page.evaluate), which no page script could; call it after any check that the DOM holds no
+// script element.
+let AXE = null;
+async function axeViolations(page) {
+  AXE = AXE || fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag',
+      values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
+
 module.exports = { BIN, ART, freePort, sg, step, expect, sleep, waitPort, instance, launch,
-  mailbox, parseMail, finish, execFileSync };
+  mailbox, parseMail, finish, execFileSync, axeViolations };

@@ -36,7 +36,9 @@ class Browser:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
-        r.text = r.read().decode("utf-8")
+        r.body = r.read()  # the bytes as sent; pages must be valid UTF-8, downloads need not
+        page = (r.headers.get("Content-Type") or "").startswith("text/html")
+        r.text = r.body.decode("utf-8", "strict" if page else "replace")
         for v in r.headers.get_all("Set-Cookie") or []:
             name, _, rest = v.partition("=")
             value = rest.split(";")[0]

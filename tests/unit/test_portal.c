@@ -326,6 +326,39 @@ static void store_tables(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Content-Disposition of a webmail download: never a second parameter, a header or a path. */
+static void download_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *want;
+	} cases[] = {
+		{"report.pdf", "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"},
+		{"\xc3\x9c bersicht.pdf",
+		 "attachment; filename=\"__ bersicht.pdf\"; filename*=UTF-8''%C3%9C%20bersicht.pdf"},
+		{"a\"b;c\\d/e%f.txt",
+		 "attachment; filename=\"a_b_c_d_e_f.txt\"; filename*=UTF-8''a%22b%3Bc%5Cd%2Fe%25f.txt"},
+		{"x\r\nSet-Cookie: a=b", "attachment; filename=\"x__Set-Cookie: a=b\"; "
+		                         "filename*=UTF-8''x%0D%0ASet-Cookie%3A%20a%3Db"},
+		{"", "attachment"},
+		{"..", "attachment"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[PORTAL_DISPOSITION_MAX];
+		portal_part_disposition(cases[i].name, got, sizeof(got));
+		assert_string_equal(got, cases[i].want);
+	}
+	/* the longest name fits whole, every byte percent-encoded */
+	char name[WEBMAIL_NAME_MAX], got[PORTAL_DISPOSITION_MAX];
+	memset(name, 0xe4, sizeof(name) - 1);
+	name[0] = 'x';
+	name[sizeof(name) - 1] = '\0';
+	portal_part_disposition(name, got, sizeof(got));
+	assert_int_equal(strlen(got), strlen("attachment; filename=\"\"; filename*=UTF-8''") +
+	                                  (sizeof(name) - 1) * 4 - 2);
+	assert_true(portal_part_inline_image("IMAGE/PNG") && !portal_part_inline_image("image/svg+xml"));
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -335,7 +368,7 @@ int main(void)
 		cmocka_unit_test(escaping_and_templates), cmocka_unit_test(language_choice),
 		cmocka_unit_test(escaping_invalid_utf8),
 		cmocka_unit_test(secrets),               cmocka_unit_test(store_tables),
-		cmocka_unit_test(forwarded_client),
+		cmocka_unit_test(forwarded_client),      cmocka_unit_test(download_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
