@@ -131,6 +131,34 @@ int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_
 enum transform_result transform_smime(const struct transform_env *te,
                                       const struct transform_input *in,
                                       struct transform_output *out);
+/* transform_nested.c: the S/MIME layers at the top of an inbound message, outer first. */
+#define TRANSFORM_NESTED_MAX 4
+struct nested_layer {
+	int kind;             /* enum smime_kind: enveloped, authenveloped or signed */
+	bool detached;        /* signed: multipart/signed (else opaque signed-data) */
+	bool over_encrypted;  /* signed: an envelope lies below it (it signs ciphertext) */
+	bool decrypted;       /* envelope: opened with a gateway-held key */
+	int verdict;          /* signed: enum smime_verdict, bound to the From address */
+	char signer[SG_ADDR_MAX];
+	char note[160];       /* the verdict's reason, or why an envelope stayed closed */
+	char *entity;         /* what the layer holds (decrypted, or signed content), or NULL */
+	size_t entity_len;
+};
+struct nested_walk {
+	struct nested_layer layer[TRANSFORM_NESTED_MAX];
+	size_t n;
+	bool too_deep;        /* S/MIME went on below the last layer walked */
+};
+/* Verifies and decrypts layer after layer until the content is no S/MIME, a layer cannot be
+ * opened, or TRANSFORM_NESTED_MAX layers were walked. Valid signers are harvested. */
+void transform_nested_walk(const struct transform_env *te, const struct transform_input *in,
+                           struct nested_walk *w);
+/* 1 + the index of the deepest decrypted envelope, or 0 when none was decrypted. */
+size_t transform_nested_decrypted(const struct nested_walk *w);
+/* "layers=signed(valid a@b.example, outer) > enveloped(decrypted) > ..." into dst. */
+void transform_nested_layers(const struct nested_walk *w, char *dst, size_t size);
+void transform_nested_free(struct nested_walk *w);
+
 /* transform_inbound.c: decrypt and verify for internal recipients. */
 enum transform_result transform_inbound(const struct transform_env *te,
                                         const struct transform_input *in,
