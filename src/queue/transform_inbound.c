@@ -49,7 +49,10 @@ static void state_signature(struct inbound *ib, const struct nested_layer *l)
 {
 	char signer[SG_LOG_PEER_TEXT_MAX + 4];
 	sg_printable(signer, sizeof(signer), l->signer, SG_LOG_PEER_TEXT_MAX);
-	ib->covered = l->verdict == SMIME_SIG_VALID || l->verdict == SMIME_SIG_OTHER_SIGNER;
+	/* integrity: an intact SHA-1 signature inside the envelope protects the content too (EFAIL
+	 * gadgets would need a second preimage of SHA-1); it still names no trusted author */
+	ib->covered = l->verdict == SMIME_SIG_VALID || l->verdict == SMIME_SIG_OTHER_SIGNER ||
+	              l->verdict == SMIME_SIG_WEAK;
 	snprintf(ib->signature_note, sizeof(ib->signature_note), "signature=%s%s%s%s (%s)",
 	         smime_verdict_name(l->verdict), signer[0] ? "; signer=<" : "", signer,
 	         signer[0] ? ">" : "", l->note);

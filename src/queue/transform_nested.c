@@ -77,6 +77,32 @@ static bool decrypt_layer(const struct transform_env *te, const char *msg, size_
 	return true;
 }
 
+/* True if entity begins with a header field (or with the empty line of an empty header). */
+static bool has_header(const char *entity, size_t len)
+{
+	if (len > 0 && (entity[0] == '\n' || entity[0] == '\r'))
+		return true;
+	size_t i = 0;
+	while (i < len && entity[i] > ' ' && entity[i] < 127 && entity[i] != ':')
+		i++;
+	return i > 0 && i < len && entity[i] == ':';
+}
+
+/* Content without any header (what `openssl cms -encrypt` makes of a text file) is text/plain
+ * by MIME's default: it gets the empty line of an empty header, so that it stays the body and
+ * its first line is not read as a field of the message. */
+static void give_empty_header(struct nested_layer *l)
+{
+	if (l->entity == NULL || has_header(l->entity, l->entity_len))
+		return;
+	char *e = sg_malloc(l->entity_len + 3);
+	memcpy(e, "\r\n", 2);
+	memcpy(e + 2, l->entity, l->entity_len + 1);
+	sg_free_secret(&l->entity, l->entity_len);
+	l->entity = e;
+	l->entity_len += 2;
+}
+
 /* Marks each signature with an envelope below it: it covers ciphertext, not the text. */
 static void mark_outer(struct nested_walk *w)
 {
@@ -110,6 +136,7 @@ void transform_nested_walk(const struct transform_env *te, const struct transfor
 		l->kind = kind;
 		bool opened = kind == SMIME_KIND_SIGNED ? verify_layer(te, in, msg, len, l)
 		                                        : decrypt_layer(te, msg, len, l);
+		give_empty_header(l);
 		struct sg_buf next;
 		const char *err;
 		sg_buf_init(&next, SG_MESSAGE_SIZE_HARD_MAX);
