@@ -61,6 +61,13 @@ static bool dropped(const struct mime_edit *e, const struct mime_field *f)
 	for (size_t i = 0; i < e->ndrop; i++)
 		if (mime_field_is(f, e->drop[i]))
 			return true;
+	if (e->only != NULL) {
+		bool listed = false;
+		for (size_t i = 0; i < e->nonly && !listed; i++)
+			listed = mime_field_is(f, e->only[i]);
+		if (!listed)
+			return true;
+	}
 	if (e->keep == MIME_KEEP_CONTENT)
 		return !mime_field_is_content(f);
 	if (e->keep == MIME_KEEP_OUTER)
@@ -115,6 +122,8 @@ static int write_subject(const struct mime_field *f, const char *tag, struct sg_
 
 static int copy_field(const struct mime_edit *e, const struct mime_field *f, struct sg_buf *out)
 {
+	if (e->subject_value != NULL && mime_field_is(f, "Subject"))
+		return sg_buf_printf(out, "Subject: %s\r\n", e->subject_value);
 	if (e->subject_tag != NULL && e->subject_tag[0] != '\0' && mime_field_is(f, "Subject")) {
 		struct sg_buf tmp;
 		sg_buf_init(&tmp, out->max);

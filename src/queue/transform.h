@@ -40,6 +40,8 @@ struct transform_env {
 	bool autocrypt_encrypt;      /* pgp.autocrypt_encrypt: learned keys may encrypt outbound */
 	int revocation_check;        /* smime.revocation_check (enum smime_rev_mode; 0 off) */
 	bool cbc_keep_encrypted;     /* policy.cbc_unsigned = keep-encrypted */
+	bool header_protection;      /* policy.header_protection: RFC 9788 on the way out */
+	bool hide_subject;           /* policy.hide_subject: outer Subject "[...]" */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
 };
 
@@ -181,6 +183,24 @@ int transform_decrypt_gateway(const struct transform_env *te, const char *data, 
 int transform_join_outer(const char *msg, size_t len, const char *prepend, const char *tag,
                          const char *entity, size_t entity_len, struct sg_buf *out,
                          const char **error_r);
+
+/* transform_hp.c: the entity to sign and encrypt (protected header fields inside when
+ * te->header_protection), and the outer header section above the encrypted entity enc. */
+int transform_hp_entity(const struct transform_env *te, const char *plain, size_t len,
+                        struct sg_buf *entity, const char **error_r);
+int transform_hp_join(const struct transform_env *te, const char *plain, size_t len,
+                      const char *enc, size_t enc_len, struct sg_buf *out, const char **error_r);
+
+/* The From a signature inside is bound to: the payload's protected From when it carries hp=,
+ * else the message's. */
+void transform_hp_from(const struct transform_input *in, const char *payload, size_t len,
+                       char *dst, size_t size);
+/* When payload (the innermost content delivered) carries protected fields: msg with them in
+ * place of the outer ones appended to out, the verdict ("headers=protected (hp=cipher)",
+ * from-mismatch) in note; 1. Otherwise 0 (note ""). */
+int transform_hp_inbound(const struct transform_input *in, const char *msg, size_t len,
+                         const char *payload, size_t payload_len, struct sg_buf *out,
+                         char *note, size_t note_size);
 
 /* transform_reencrypt.c: entity (Content-* fields and body) encrypted to the S/MIME
  * certificates of every recipient of in, with in->data's message fields outside (prepend

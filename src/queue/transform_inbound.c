@@ -42,6 +42,8 @@ struct inbound {
 	char integrity_note[120];
 	char signature_note[SECURITY_FIELD_MAX];
 	char outer_note[SECURITY_FIELD_MAX];
+	char headers_note[SECURITY_FIELD_MAX];
+	struct sg_buf protected; /* the message with its protected header fields applied */
 };
 
 /* The content's signature: the first layer below the deepest envelope opened. */
@@ -227,6 +229,37 @@ static void reencrypt(struct inbound *ib)
 	}
 }
 
+/* The innermost content delivered, where protected header fields (RFC 9788) would be; NULL
+ * when the message goes as it came with an envelope unopened, or the walk stopped short. */
+static const char *payload_of(const struct inbound *ib, size_t *len_r)
+{
+	const struct nested_walk *w = &ib->walk;
+	if (w->n == 0 || w->too_deep || (ib->envelope != SMIME_KIND_NONE && ib->inner == NULL))
+		return NULL;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->layer[i].kind != SMIME_KIND_SIGNED && !w->layer[i].decrypted)
+			return NULL;
+	if (transform_nested_decrypted(w) == w->n) {
+		*len_r = ib->inner_len;
+		return ib->inner;
+	}
+	*len_r = w->layer[w->n - 1].entity_len;
+	return w->layer[w->n - 1].entity;
+}
+
+/* Protected header fields inside replace the outer ones in what is delivered. */
+static void apply_protected_headers(struct inbound *ib)
+{
+	size_t len = 0;
+	const char *payload = payload_of(ib, &len);
+	if (payload != NULL &&
+	    transform_hp_inbound(ib->in, ib->msg, ib->len, payload, len, &ib->protected,
+	                         ib->headers_note, sizeof(ib->headers_note)) == 1) {
+		ib->msg = ib->protected.data;
+		ib->len = ib->protected.len;
+	}
+}
+
 /* Appends "; note" for each non-empty note. */
 static void join_notes(char *dst, size_t size, const char *const *notes, size_t n)
 {
@@ -245,8 +278,8 @@ static int emit(const struct inbound *ib, struct transform_output *out, const ch
 	char summary[4 * SECURITY_FIELD_MAX], layers[SECURITY_FIELD_MAX * 2] = "";
 	char field[sizeof(summary) + sizeof(layers) + 64];
 	const char *notes[] = {ib->decrypted_note, ib->integrity_note, ib->signature_note,
-	                       ib->outer_note};
-	join_notes(summary, sizeof(summary), notes, 4);
+	                       ib->outer_note, ib->headers_note};
+	join_notes(summary, sizeof(summary), notes, 5);
 	if (ib->walk.n > 1 || ib->walk.too_deep)
 		transform_nested_layers(&ib->walk, layers, sizeof(layers));
 	snprintf(field, sizeof(field), "X-Sealgate-Security: %s%s%s\r\n", summary,
@@ -269,12 +302,14 @@ enum transform_result transform_inbound(const struct transform_env *te,
 		return transform_pass(te, in, out);
 	struct inbound ib = {.te = te, .in = in, .msg = in->data, .len = in->len};
 	sg_buf_init(&ib.decrypted, SG_MESSAGE_SIZE_HARD_MAX);
+	sg_buf_init(&ib.protected, SG_MESSAGE_SIZE_HARD_MAX);
 	transform_nested_walk(te, in, &ib.walk);
 	summarise(&ib);
 	if (ib.envelope != SMIME_KIND_NONE)
 		judge_integrity(&ib);
 	if (ib.inner != NULL && te->reencrypt_inbound)
 		reencrypt(&ib);
+	apply_protected_headers(&ib);
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
 	if (emit(&ib, out, &err) < 0)
@@ -284,6 +319,7 @@ enum transform_result transform_inbound(const struct transform_env *te,
 		out->len = out->buf.len;
 	}
 	transform_nested_free(&ib.walk);
+	sg_buf_free_secret(&ib.protected);
 	sg_buf_free_secret(&ib.decrypted);
 	sg_free_secret(&ib.inner, ib.inner_len);
 	return res;

@@ -38,7 +38,8 @@ static void harvest(const struct transform_env *te, const struct transform_input
 		sg_warn("%s: cannot keep the signer's certificate: %s", in->queue_id, err);
 }
 
-/* A signature layer: verdict (bound to the From address), signer, and what it signed. */
+/* A signature layer: verdict (bound to the From address: the protected one when what it
+ * signed carries protected header fields, RFC 9788), signer, and what it signed. */
 static bool verify_layer(const struct transform_env *te, const struct transform_input *in,
                          const char *msg, size_t len, struct nested_layer *l)
 {
@@ -49,7 +50,9 @@ static bool verify_layer(const struct transform_env *te, const struct transform_
 		sg_strlcpy(l->note, err, sizeof(l->note));
 		return false;
 	}
-	smime_verify_require_signer(&r, in->mime != NULL ? in->mime->from : NULL);
+	char from[SG_ADDR_MAX];
+	transform_hp_from(in, r.content != NULL ? r.content : "", r.content_len, from, sizeof(from));
+	smime_verify_require_signer(&r, from);
 	l->verdict = r.verdict;
 	l->detached = r.detached;
 	sg_strlcpy(l->signer, r.signer, sizeof(l->signer));
