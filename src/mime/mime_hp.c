@@ -127,8 +127,7 @@ int mime_hp_payload(const char *msg, size_t len, const struct mime_hp_out *o, st
 	}
 	if (protected_and_outer(msg, len, o, out, error_r) < 0)
 		return -1;
-	if (sg_buf_append(out, msg + hlen, len - hlen) < 0 ||
-	    (hlen == len && sg_buf_append_str(out, "\r\n") < 0)) {
+	if (sg_buf_append_str(out, "\r\n") < 0 || sg_buf_append(out, msg + hlen, len - hlen) < 0) {
 		*error_r = "message too large to protect its header";
 		return -1;
 	}
