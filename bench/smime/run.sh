@@ -3,6 +3,8 @@
 # messages to one RSA-3072 recipient: plain pass-through, encrypt only, and sign+encrypt, in
 # the same run, end to end into a sink; and, for scale, a loop of `openssl cms -encrypt`
 # processes on the same message. Everything on 127.0.0.1; every server is stopped on exit.
+# Then, in process (tests/smime_layers, bench/smime/smime_layers.c): sign+encrypt with and
+# without RFC 9788 header protection in alternating rounds, and nested inbound unwrapping.
 set -euo pipefail
 BUILD=${1:?usage: bench/smime/run.sh BUILD_DIR}
 NAME=smime
@@ -40,3 +42,7 @@ for k in pass encrypt sign_encrypt; do
 done
 printf '%-40s %12s %14s\n' "openssl cms -encrypt, one process each" "$OPENSSL_RATE" "$(ratio "$OPENSSL_RATE" "${R[pass,e2e_rate]}")"
 echo "(goal: encrypt-only at >= 0.8x pass-through)"
+echo
+LAYERS=$(cd "$BUILD" && pwd)/tests/smime_layers
+[ -x "$LAYERS" ] || { echo "bench/smime: no $LAYERS (make first)" >&2; exit 1; }
+"$LAYERS" "${BENCH_SMIME_LAYERS:-40}"

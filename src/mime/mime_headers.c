@@ -95,6 +95,10 @@ static bool strip_tag(char *s, const char *tag)
 
 static int write_subject(const struct mime_field *f, const char *tag, struct sg_buf *out)
 {
+	/* a NUL would cut the copy short and lose the field's line end, so that the lines after
+	 * it joined the header (found by fuzz_mime_hp): such a field is kept as it came */
+	if (memchr(f->value, '\0', f->value_len) != NULL)
+		return -2;
 	char *raw = sg_strndup(f->value, f->value_len);
 	int rc;
 	if (strip_tag(raw, tag) || strstr(raw, "=?") == NULL) {

@@ -95,6 +95,9 @@ def test_outbound_pgp_mime_gpg_decrypts_and_verifies(pgp_gw, gpg, workdir):
     r = gpg.run("--status-fd", "2", "--decrypt", input=pgp_payload(raw))
     assert "Grüße – PGP figures: 42".encode() in r.stdout
     assert b"GOODSIG" in r.stderr and b"GOODMDC" in r.stderr
+    # RFC 9788 header protection (policy.header_protection, on by default): the fields inside
+    assert b'hp="cipher"' in r.stdout and b"\nSubject: quarterly\r\n" in r.stdout, r.stdout[:800]
+    assert b"HP-Outer: Subject: quarterly\r\n" in r.stdout
 
 
 def test_bcc_key_id_is_not_in_other_copies(pgp_gw, gpg, workdir):
