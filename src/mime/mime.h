@@ -114,6 +114,9 @@ int mime_hp_outer(const char *msg, size_t len, const struct mime_hp_out *o, stru
                   const char **error_r);
 /* The hp= value of entity's Content-Type ("cipher", "clear") into dst, or "" if none. */
 void mime_hp_mode(const char *entity, size_t len, char *dst, size_t size);
+/* entity's own fields (Content-*, MIME-Version) and body, appended to out; when it carries
+ * hp=, its protected fields and HP-Outer lines too (they belong to it, RFC 9788). */
+int mime_hp_entity(const char *entity, size_t len, struct sg_buf *out, const char **error_r);
 /* The message as delivered when payload carries protected fields: those fields first, then
  * msg's header fields without any field of a protected name and without HP-Outer, then msg's
  * body. */

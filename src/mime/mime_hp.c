@@ -174,3 +174,14 @@ int mime_hp_deliver(const char *msg, size_t len, const char *payload, size_t pay
 	               mime_edit_apply(msg, len, &rest, out, error_r) < 0
 	           ? -1 : 0;
 }
+
+int mime_hp_entity(const char *entity, size_t len, struct sg_buf *out, const char **error_r)
+{
+	static const char *const own[] = {"Content-*", "MIME-Version", "HP-Outer", HP_FIELDS};
+	char mode[16];
+	mime_hp_mode(entity, len, mode, sizeof(mode));
+	struct mime_edit content = {.keep = MIME_KEEP_CONTENT, .with_body = true};
+	struct mime_edit with_hp = {.only = own, .nonly = sizeof(own) / sizeof(own[0]),
+	                            .with_body = true};
+	return mime_edit_apply(entity, len, mode[0] != '\0' ? &with_hp : &content, out, error_r);
+}

@@ -148,6 +148,26 @@ static void delivered_with_the_protected_values(void **state)
 	sg_free(&p);
 }
 
+/* What a decrypted payload keeps as its own: protected fields only when it says hp=. */
+static void entity_keeps_protected_fields_only_with_hp(void **state)
+{
+	(void)state;
+	char *p = payload(true, true, msg);
+	struct sg_buf out;
+	const char *err;
+	sg_buf_init(&out, 1 << 20);
+	assert_int_equal(mime_hp_entity(p, strlen(p), &out, &err), 0);
+	assert_int_equal(out.len, strlen(p)); /* all of it is the payload's own */
+	sg_buf_reset(&out);
+	assert_int_equal(mime_hp_entity(msg, strlen(msg), &out, &err), 0);
+	assert_int_equal(sg_buf_append(&out, "", 1), 0);
+	assert_null(strstr(out.data, "From:"));
+	assert_null(strstr(out.data, "Subject:"));
+	assert_non_null(strstr(out.data, "Content-Type: text/plain"));
+	sg_buf_free(&out);
+	sg_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +175,7 @@ int main(void)
 		cmocka_unit_test(outer_section_follows_the_policy),
 		cmocka_unit_test(signed_only_and_odd_entities),
 		cmocka_unit_test(delivered_with_the_protected_values),
+		cmocka_unit_test(entity_keeps_protected_fields_only_with_hp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
