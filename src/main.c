@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
 	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
+	{"directory", cli_directory_cmd, "directory test|sync -c FILE ...  the LDAP directory of employees"},
+	{"webmail", cli_webmail_cmd, "webmail list|purge -c FILE [ADDRESS]  webmail kept for partners"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
 	{"version", version_cmd, "version"},
 	{"help", help_cmd, "help"},

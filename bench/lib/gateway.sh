@@ -61,6 +61,14 @@ launch() {
   echo "bench/$NAME: sealgate did not start" >&2; tail -20 "$log" >&2; return 1
 }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+  for _ in $(seq 100); do
+    $PY -c "import socket; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+}
+
 start_gateway() {
   GW_PID=$(launch "$CONF" "$WORK/sealgate.log" "$GW_PORT")
 }

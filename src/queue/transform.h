@@ -61,6 +61,7 @@ enum transform_result {
 	TRANSFORM_TEMP, /* try again later (e.g. the store is busy) */
 	TRANSFORM_PERM, /* bounce these recipients with status and reason */
 	TRANSFORM_HELD, /* kept in the store (waiting for the partner's registration): done here */
+	TRANSFORM_STORED, /* delivered into the store (webmail) and the partner notified: sent */
 };
 
 struct transform_output {
@@ -77,6 +78,12 @@ void transform_output_free(struct transform_output *out);
 enum transform_result transform_run(const struct transform_env *te,
                                     const struct transform_input *in,
                                     struct transform_output *out);
+
+/* True when action (enum policy_action) has a transform in this build: a channel whose
+ * action has none must be refused by configuration, never accepted and deferred. */
+bool transform_exists(int action);
+/* True when the channel (enum policy_channel) leads to an action with a transform. */
+bool transform_channel_exists(int channel);
 
 /* Sets out's failure fields; returns res. */
 enum transform_result transform_fail(struct transform_output *out, enum transform_result res,
@@ -101,6 +108,12 @@ enum transform_result transform_hold(const struct transform_env *te,
 enum transform_result transform_portal(const struct transform_env *te,
                                        const struct transform_input *in,
                                        struct transform_output *out);
+
+/* transform_webmail.c: seals the message into the store for the partner (webmail/webmail.h)
+ * and queues the partner's notification; TRANSFORM_STORED once both are on disk. */
+enum transform_result transform_webmail(const struct transform_env *te,
+                                        const struct transform_input *in,
+                                        struct transform_output *out);
 
 /* transform_refuse.c: a permanent failure that explains why the message was not sent. */
 enum transform_result transform_refuse(const struct transform_env *te,

@@ -169,6 +169,45 @@ static const char *const migrations[] = {
 	"  code_hash TEXT NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);",
+
+	/* webmail (store_webmail.c, issue 14): messages kept sealed for partners. uid is random
+	 * (URLs, the sealing's associated data); dedup (queue id + recipient) makes a retried
+	 * transform find its earlier row; parts are sealed one by one, so a download opens one. */
+	"CREATE TABLE webmail_messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent')),"
+	"  dedup TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  stored INTEGER NOT NULL,"
+	"  attachments INTEGER NOT NULL,"
+	"  read_at INTEGER NOT NULL DEFAULT 0,"
+	"  notified INTEGER NOT NULL DEFAULT 0,"
+	"  wrapped_key BLOB NOT NULL,"
+	"  meta BLOB NOT NULL,"
+	"  UNIQUE (user_id, dedup));"
+	"CREATE INDEX webmail_messages_page ON webmail_messages (user_id, folder, created, id);"
+	"CREATE INDEX webmail_messages_created ON webmail_messages (created);"
+	"CREATE TABLE webmail_parts ("
+	"  message_id INTEGER NOT NULL REFERENCES webmail_messages(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  PRIMARY KEY (message_id, idx));",
+
+	/* Employees (directory login and sync) and why a certificate was revoked. */
+	"CREATE TABLE directory_employees ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  dn TEXT NOT NULL,"
+	"  login TEXT NOT NULL,"
+	"  display_name TEXT NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  seen INTEGER NOT NULL);"
+	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -232,7 +232,9 @@ static void migration_keeps_rows(void **state)
 	         "created INTEGER NOT NULL, UNIQUE (user_id, fingerprint));"
 	         "INSERT INTO pgp_keys VALUES (1, %lld, '%s', x'00', NULL, 'imported', 'active', 0, 10);"
 	         "INSERT INTO pgp_keys VALUES (2, %lld, '%s', x'00', NULL, 'autocrypt', 'active', 0, 20);"
-	         "DROP TABLE portal_reset_codes; PRAGMA user_version = 6;", (long long)p, FPR_A,
+	         "DROP TABLE portal_reset_codes; DROP TABLE webmail_parts; DROP TABLE webmail_messages;"
+	         "DROP TABLE directory_employees; ALTER TABLE certificates DROP COLUMN revoke_reason;"
+	         "PRAGMA user_version = 6;", (long long)p, FPR_A,
 	         (long long)p, FPR_B);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
