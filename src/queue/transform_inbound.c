@@ -260,15 +260,22 @@ static void apply_protected_headers(struct inbound *ib)
 	}
 }
 
-/* Appends "; note" for each non-empty note. */
+/* Joins the non-empty notes with "; ", folding before a note that would take the line past
+ * LINE_SOFT_MAX (RFC 5322 allows 998 characters a line; our notes stay well below it). */
+#define LINE_SOFT_MAX 900
 static void join_notes(char *dst, size_t size, const char *const *notes, size_t n)
 {
-	size_t used = 0;
+	size_t used = 0, line = 0;
 	dst[0] = '\0';
-	for (size_t i = 0; i < n && used < size; i++)
-		if (notes[i][0] != '\0')
-			used += (size_t)snprintf(dst + used, size - used, "%s%s", used > 0 ? "; " : "",
-			                         notes[i]);
+	for (size_t i = 0; i < n && used < size; i++) {
+		if (notes[i][0] == '\0')
+			continue;
+		bool fold = used > 0 && line + strlen(notes[i]) + 2 > LINE_SOFT_MAX;
+		int k = snprintf(dst + used, size - used, "%s%s", used == 0 ? "" : fold ? ";\r\n\t" : "; ",
+		                 notes[i]);
+		used += (size_t)k;
+		line = fold ? strlen(notes[i]) + 1 : line + (size_t)k;
+	}
 }
 
 /* The summary on the first line (what the delivered content is), then every layer in order
