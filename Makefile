@@ -54,6 +54,7 @@ browser: asan
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node run.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node flow.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node employee.js
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node enrolment.js
 
 fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALGATE_FUZZ=ON >/dev/null

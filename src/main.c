@@ -28,7 +28,9 @@ static const struct command commands[] = {
 	{"cert", cli_cert_cmd, "cert issue|proxy|revoke|list|export|import -c FILE ...  S/MIME certificates"},
 	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
 	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
-	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show -c FILE ...  accounts"},
+	{"dkim", cli_dkim_cmd, "dkim generate|rotate|import|list|show|delete -c FILE ...  DKIM keys"},
+	{"quarantine", cli_quarantine_cmd, "quarantine list|show|delete -c FILE [ID]  infected mail held by the virus scan"},
+	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show|enrol|add-shared -c FILE ...  accounts"},
 	{"directory", cli_directory_cmd, "directory test|sync -c FILE ...  the LDAP directory of employees"},
 	{"webmail", cli_webmail_cmd, "webmail list|purge -c FILE [ADDRESS]  webmail kept for partners"},
 	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
@@ -73,6 +75,13 @@ static int pdf_worker_cmd(int argc, char **argv)
 	sg_log_init("pdf-worker");
 	return pdf_isolate_worker_main();
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/* libopendkim 2.11.0~beta2 never frees an Ed25519 signing key (docs/dkim.md): its leak, not
+ * ours, and tests/lsan.supp names it for the unit tests too. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:dkim_privkey_load\n"; }
+#endif
 
 int main(int argc, char **argv)
 {

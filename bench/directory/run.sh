@@ -25,3 +25,20 @@ echo "bench/directory: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/load
 printf '%-28s %10s %11s %11s\n' "login (HTTPS portal)" "logins/s" "p50" "p99"
 $PY "$ROOT/bench/directory/logins.py" "$PORTAL_PORT" "$DURATION" "$LOGIN_CLIENTS" \
   alice alice-pw "bob@example.com" bob-pw bench@partner.test "$PW"
+# Enrolments (as `sealgate user enrol` does them: directory lookup, key generation, issue,
+# .pfx, sealed PIN, the mail queued), per key type, one after another.
+ENROL_N=${BENCH_ENROL_COUNT:-5}
+printf '%-28s %10s %11s\n' "enrolment (CLI, 1 at a time)" "enrol/s" "mean"
+for kt in rsa3072 p256; do
+  set_key ca.user_key_type "$kt"
+  $PY - "$BIN" "$CONF" "$ENROL_N" "$kt" <<'PYEOF'
+import subprocess, sys, time
+bin_, conf, n, kt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+t0 = time.monotonic()
+for _ in range(n):
+    subprocess.run([bin_, "user", "enrol", "-c", conf, "alice@example.com"], check=True,
+                   capture_output=True)
+dt = time.monotonic() - t0
+print(f"{'enrol ' + kt:<28} {n / dt:10.2f} {1000 * dt / n:9.1f}ms  ({n} enrolments)")
+PYEOF
+done

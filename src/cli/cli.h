@@ -15,6 +15,8 @@ int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
+int cli_dkim_cmd(int argc, char **argv);
+int cli_quarantine_cmd(int argc, char **argv);
 int cli_portal_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
@@ -42,6 +44,13 @@ int cli_dispatch(const struct cli_subcommand *table, size_t n, int argc, char **
 void cli_cert_close(struct cli_cert_ctx *ctx);
 /* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
+
+/* A plain ASCII addr-spec (local@domain), lower-cased into dst; prints why not and returns -1
+ * (cli_cert.c). */
+int cli_take_address(const char *arg, char *dst, size_t dstsize);
+/* `user enrol` and `user add-shared` (cli_enrol.c): employees' certificates and shared
+ * mailboxes; argv[0] is the subcommand. */
+int cli_enrol_cmd(struct cli_cert_ctx *ctx, int argc, char **argv);
 
 /* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
 int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);

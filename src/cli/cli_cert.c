@@ -12,6 +12,7 @@
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "crypto/smime.h"
+#include "enrol/enrol.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -102,7 +103,7 @@ static bool addr_char_ok(char c, bool domain)
 
 /* A plain ASCII addr-spec, lower-cased into dst. Quoted local parts and anything that could
  * change meaning inside a certificate name are refused. */
-static int take_address(const char *arg, char *dst, size_t dstsize)
+int cli_take_address(const char *arg, char *dst, size_t dstsize)
 {
 	if (sg_strlcpy(dst, arg, dstsize) >= dstsize) {
 		cli_errorf("address too long");
@@ -130,6 +131,12 @@ static bool is_internal(const struct cli_cert_ctx *ctx, const char *address)
 
 /* ---- issue / proxy ---- */
 
+static struct enrol_ctx enrol_ctx_of(const struct cli_cert_ctx *ctx)
+{
+	return (struct enrol_ctx){.settings = ctx->settings, .store = ctx->store,
+	                          .keystore = ctx->keystore, .ca = ctx->ca};
+}
+
 /* Stores cert (and key sealed to its fingerprint) for address; fills info_r. */
 static int store_with_key(struct cli_cert_ctx *ctx, const char *address,
                           enum store_user_kind kind, enum store_cert_source source,
@@ -137,65 +144,34 @@ static int store_with_key(struct cli_cert_ctx *ctx, const char *address,
                           struct smime_certinfo *info_r)
 {
 	const char *err;
-	char owner[80];
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
 	struct store_cert c;
-	memset(&c, 0, sizeof(c));
+	struct enrol_ctx ec = enrol_ctx_of(ctx);
 	if (smime_cert_parse(der, der_len, info_r, &err) < 0 ||
-	    store_user_ensure(ctx->store, address, kind, &c.user_id, &err) < 0)
-		goto fail;
-	snprintf(owner, sizeof(owner), "cert:%s", info_r->fingerprint);
-	if (key != NULL && keystore_seal(ctx->keystore, key, owner, &sealed, &sealed_len, &err) < 0)
-		goto fail;
-	c.der = der;
-	c.der_len = der_len;
-	sg_strlcpy(c.fingerprint, info_r->fingerprint, sizeof(c.fingerprint));
-	sg_strlcpy(c.serial, info_r->serial, sizeof(c.serial));
-	sg_strlcpy(c.issuer, info_r->issuer, sizeof(c.issuer));
-	c.not_before = info_r->not_before;
-	c.not_after = info_r->not_after;
-	c.source = source;
-	int64_t id;
-	int rc = store_cert_add(ctx->store, &c, sealed, sealed_len, &id, &err);
-	sg_free(&sealed);
-	if (rc == 0)
-		return 0;
-fail:
-	cli_errorf("%s: %s", address, err);
-	return -1;
+	    enrol_store(&ec, address, kind, source, der, der_len, key, &c, &err) < 0) {
+		cli_errorf("%s: %s", address, err);
+		return -1;
+	}
+	store_cert_clear(&c);
+	return 0;
 }
 
 static int issue_for(struct cli_cert_ctx *ctx, const char *address, enum store_user_kind kind,
                      enum store_cert_source source)
 {
-	enum keystore_key_type type = KEYSTORE_KEY_RSA3072;
-	(void)keystore_key_type_parse(settings_get(ctx->settings, "ca.user_key_type"), &type);
-	int days = (int)settings_number(ctx->settings, "ca.user_cert_days");
-	struct keystore_key *key = NULL;
-	unsigned char *der = NULL;
-	size_t der_len = 0;
 	const char *err;
-	struct smime_certinfo info;
-	int rc = -1;
-	if (keystore_key_generate(type, &key, &err) < 0 ||
-	    ca_issue(ctx->ca, address, settings_get(ctx->settings, "gateway.organization"), key, days,
-	             &der, &der_len, &err) < 0) {
+	struct store_cert c;
+	struct enrol_ctx ec = enrol_ctx_of(ctx);
+	if (enrol_issue(&ec, address, kind, source, &c, &err) < 0) {
 		cli_errorf("%s: %s", address, err);
-		goto out;
+		return -1;
 	}
-	if (store_with_key(ctx, address, kind, source, der, der_len, key, &info) < 0)
-		goto out;
 	char until[32];
 	struct tm tm;
-	strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&info.not_after, &tm));
+	strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&c.not_after, &tm));
 	printf("%s certificate for %s: serial %s, valid until %s\n", store_cert_source_name(source),
-	       address, info.serial, until);
-	rc = 0;
-out:
-	sg_free(&der);
-	keystore_key_free(&key);
-	return rc;
+	       address, c.serial, until);
+	store_cert_clear(&c);
+	return 0;
 }
 
 static int cmd_issue(struct cli_cert_ctx *ctx, int argc, char **argv)
@@ -203,7 +179,7 @@ static int cmd_issue(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (argc != 1)
 		return cert_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
+	if (cli_take_address(argv[0], address, sizeof(address)) < 0)
 		return 1;
 	if (!is_internal(ctx, address)) {
 		cli_errorf("%s is not in gateway.internal_domains: `cert issue` is for internal users. "
@@ -219,7 +195,7 @@ static int cmd_proxy(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (argc != 1)
 		return cert_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
+	if (cli_take_address(argv[0], address, sizeof(address)) < 0)
 		return 1;
 	if (is_internal(ctx, address)) {
 		cli_errorf("%s is an internal address: proxy certificates are for external partners; "
@@ -250,7 +226,7 @@ static int cmd_revoke(struct cli_cert_ctx *ctx, int argc, char **argv)
 	size_t count = 0;
 	const char *err;
 	bool by_address = strchr(argv[0], '@') != NULL;
-	if (by_address ? take_address(argv[0], address, sizeof(address)) < 0
+	if (by_address ? cli_take_address(argv[0], address, sizeof(address)) < 0
 	               : !is_hex_serial(argv[0])) {
 		if (!by_address)
 			cli_errorf("'%.80s' is neither an e-mail address nor a hex serial number "
@@ -273,19 +249,23 @@ static int cmd_revoke(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- list ---- */
 
-static const char *status_of(const struct store_cert *c, time_t now)
+static const char *status_of(struct cli_cert_ctx *ctx, const struct store_cert *c, time_t now)
 {
+	time_t replaced = 0;
+	const char *err;
 	if (c->revoked_at != 0)
 		return "revoked";
 	if (c->not_after <= now)
 		return "expired";
+	if (store_enrol_replaced_at(ctx->store, c->id, &replaced, &err) == 0 && replaced != 0)
+		return "replaced"; /* by a later enrolment: decrypts, no longer published */
 	return c->not_before > now ? "not-yet-valid" : "valid";
 }
 
 static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	char address[SG_ADDR_MAX];
-	if (argc > 1 || (argc == 1 && take_address(argv[0], address, sizeof(address)) < 0))
+	if (argc > 1 || (argc == 1 && cli_take_address(argv[0], address, sizeof(address)) < 0))
 		return argc > 1 ? cert_usage() : 1;
 	struct store_cert *certs = NULL;
 	size_t n = 0;
@@ -303,7 +283,7 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 		strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&certs[i].not_after, &tm));
 		sg_printable(addr, sizeof(addr), certs[i].address, SG_ADDR_MAX);
 		printf("%-40s %-9s %-13s %-10s %-3s %s\n", addr, store_cert_source_name(certs[i].source),
-		       status_of(&certs[i], now), until, certs[i].has_key ? "yes" : "no",
+		       status_of(ctx, &certs[i], now), until, certs[i].has_key ? "yes" : "no",
 		       certs[i].serial);
 	}
 	store_cert_list_free(&certs, n);
@@ -419,7 +399,7 @@ static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (arg == NULL || (legacy && pfx == NULL))
 		return cert_usage();
-	if (take_address(arg, address, sizeof(address)) < 0)
+	if (cli_take_address(arg, address, sizeof(address)) < 0)
 		return 1;
 	if (pfx != NULL && open_keys(ctx) < 0)
 		return 1;
@@ -534,7 +514,7 @@ static int cmd_import(struct cli_cert_ctx *ctx, int argc, char **argv)
 	char address[SG_ADDR_MAX];
 	if (nargs != 2)
 		return cert_usage();
-	if (take_address(args[0], address, sizeof(address)) < 0 || (pw_stdin && open_keys(ctx) < 0))
+	if (cli_take_address(args[0], address, sizeof(address)) < 0 || (pw_stdin && open_keys(ctx) < 0))
 		return 1;
 	char *data = NULL;
 	size_t len = 0;
@@ -586,7 +566,7 @@ static int usable_cert(struct cli_cert_ctx *ctx, const char *arg, enum smime_usa
 	struct store_cert *certs = NULL;
 	size_t n = 0;
 	const char *err, *why = "no certificate";
-	if (take_address(arg, address, sizeof(address)) < 0)
+	if (cli_take_address(arg, address, sizeof(address)) < 0)
 		return -1;
 	if (store_cert_list(ctx->store, address, &certs, &n, &err) < 0) {
 		cli_errorf("%s", err);

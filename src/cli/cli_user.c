@@ -23,7 +23,10 @@ static int user_usage(void)
 	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
 	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
 	           "       sealgate user list -c FILE\n"
-	           "       sealgate user show -c FILE EMAIL");
+	           "       sealgate user show -c FILE EMAIL\n"
+	           "       sealgate user enrol -c FILE EMAIL [--lang en|de]\n"
+	           "       sealgate user enrol -c FILE --all-from-directory [--filter PATTERN]\n"
+	           "       sealgate user add-shared -c FILE EMAIL --manager USER [--manager USER]");
 	return 2;
 }
 
@@ -239,6 +242,29 @@ static void show_portal(struct cli_cert_ctx *ctx, const char *addr)
 		printf("held:     %zu message(s) waiting for the registration\n", held);
 }
 
+/* Employees and shared mailboxes: their managers and enrolment links. */
+static void show_enrolment(struct cli_cert_ctx *ctx, const char *addr)
+{
+	static const char *const states[] = {"open", "expired", "replaced"};
+	const char *err;
+	char(*managers)[SG_ADDR_MAX] = NULL;
+	struct store_enrolment *links = NULL;
+	size_t n = 0;
+	if (store_shared_managers(ctx->store, addr, &managers, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++)
+			printf("manager:  %s\n", managers[i]);
+	sg_free(&managers);
+	if (store_enrol_list(ctx->store, addr, &links, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++) {
+			char made[16], until[16];
+			date_text(links[i].created, made, sizeof(made));
+			date_text(links[i].expires, until, sizeof(until));
+			printf("link:     %s %s, until %s: %s\n", links[i].kind == STORE_ENROL_RENEWAL
+			       ? "renewal" : "enrolment", made, until, states[links[i].state]);
+		}
+	sg_free(&links);
+}
+
 static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 {
 	struct store_user u;
@@ -258,9 +284,11 @@ static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 		for (size_t i = 0; i < n; i++) {
 			char until[16];
 			date_text(certs[i].not_after, until, sizeof(until));
-			printf("S/MIME:   %s %s until %s%s%s\n", store_cert_source_name(certs[i].source),
+			time_t replaced = 0;
+			store_enrol_replaced_at(ctx->store, certs[i].id, &replaced, &err);
+			printf("S/MIME:   %s %s until %s%s%s%s\n", store_cert_source_name(certs[i].source),
 			       certs[i].serial, until, certs[i].revoked_at ? " (revoked)" : "",
-			       certs[i].has_key ? " (key held here)" : "");
+			       replaced ? " (replaced)" : "", certs[i].has_key ? " (key held here)" : "");
 		}
 	store_cert_list_free(&certs, n);
 	struct store_pgp_key *keys = NULL;
@@ -271,6 +299,7 @@ static int show_user(struct cli_cert_ctx *ctx, const char *addr)
 			       keys[i].has_secret ? " (key held here)" : "");
 	store_pgp_list_free(&keys, n);
 	show_portal(ctx, addr);
+	show_enrolment(ctx, addr);
 	return 0;
 }
 
@@ -281,7 +310,9 @@ int cli_user_cmd(int argc, char **argv)
 		return user_usage();
 	struct cli_cert_ctx ctx;
 	int rc = 2;
-	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0;
+	bool enrol = strcmp(argv[0], "enrol") == 0 || strcmp(argv[0], "add-shared") == 0;
+	bool needs_keys = strcmp(argv[0], "add-external") == 0 || strcmp(argv[0], "passwd") == 0 ||
+	                  enrol;
 	bool known = needs_keys || (strcmp(argv[0], "set-channel") == 0 && argc == 3) ||
 	             (strcmp(argv[0], "list") == 0 && argc == 1) ||
 	             (strcmp(argv[0], "invite") == 0 && argc == 2) ||
@@ -290,7 +321,9 @@ int cli_user_cmd(int argc, char **argv)
 		return user_usage();
 	if (cli_cert_open(&ctx, path, needs_keys) < 0)
 		return 1;
-	if (strcmp(argv[0], "add-external") == 0)
+	if (enrol)
+		rc = cli_enrol_cmd(&ctx, argc, argv);
+	else if (strcmp(argv[0], "add-external") == 0)
 		rc = add_external(&ctx, argc, argv);
 	else if (strcmp(argv[0], "passwd") == 0)
 		rc = passwd(&ctx, argc, argv);

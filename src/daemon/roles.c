@@ -40,19 +40,21 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true, /* sessions live in the store: a new child takes over */
-	 .sections = "portal. policy. gateway. directory. smtp.tls_cert smtp.tls_key store. log.",
+	 .sections = "portal. policy. gateway. directory. enrol. ca. smtp.tls_cert smtp.tls_key "
+	             "store. log.",
 	 .doc = "the web portal: partners register, log in and choose their secure channel; "
-	        "employees log in with their directory password"},
+	        "employees log in with their directory password and fetch their certificates"},
 	{.name = "tick",
 	 .entry = tick_main,
 	 .listen_key = NULL,
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
-	 .sections = "gateway.tick_interval gateway.ca_dir ca.crl_days portal.reply_link_days directory. "
-	             "store. log.",
+	 .sections = "gateway. ca. enrol. portal.reply_link_days portal.base_url directory. store. "
+	             "log.",
 	 .doc = "clock-driven work: deletes held mail whose invitation expired and tells the sender; "
-	        "follows the directory (employees who left lose their certificates)"},
+	        "follows the directory (employees who left lose their certificates); expires "
+	        "enrolment links and renews employees' certificates"},
 };
 
 const struct role_def *roles_table(size_t *count_r)

@@ -2,7 +2,8 @@
  * Held mail: deleted when its invitation expired unused (the sender is told), released when a
  * release at registration failed; SecurePDF Reply links: forgotten after
  * portal.reply_link_days; webmail: deleted after webmail.retention_days; the CA's CRL: made
- * again before it runs out. It runs at start and then every
+ * again before it runs out; employees' enrolment links expired and their certificates renewed.
+ * It runs at start and then every
  * gateway.tick_interval. */
 #include "core/limits.h"
 #include "core/settings.h"
@@ -14,6 +15,7 @@
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
+#include "enrol/enrol.h"
 #include "directory/directory.h"
 #include "queue/held.h"
 #include "queue/spool.h"
@@ -85,6 +87,26 @@ static void export_recipients(const struct held_ctx *hc, const char *path)
 	sg_free(&old);
 	sg_buf_free(&b);
 	sg_free(&users);
+}
+
+/* Employees' certificates: links past their expiry lose their PIN, certificates near their
+ * end get a successor and a renewal notice (enrol.h). */
+static void tick_enrol(const struct held_ctx *hc, const struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	struct enrol_ctx ec = {.settings = hc->settings, .store = hc->store,
+	                       .keystore = hc->keystore, .ca = ca, .spool = hc->spool};
+	size_t n = 0;
+	const char *err;
+	if (enrol_tick_expire(&ec, sg_wall(), &n, &err) < 0)
+		sg_error("expiring enrolment links: %s; will try again", err);
+	else if (n > 0)
+		sg_info("%zu enrolment link(s) expired: their PINs were wiped", n);
+	if (enrol_tick_renew(&ec, sg_wall(), &n, &err) < 0)
+		sg_error("renewing certificates: %s; will try again", err);
+	else if (n > 0)
+		sg_info("%zu certificate(s) renewed: the employees were told", n);
 }
 
 static void tick_once(const struct held_ctx *hc)
@@ -169,7 +191,10 @@ int tick_main(struct role_ctx *ctx)
 	err = "path too long";
 	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
 	    sg_path_join(crl, sizeof(crl), path, "crl.pem") < 0 || ca_open(path, hc.keystore, &ca, &err) < 0)
-		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh", err);
+		sg_error("gateway.ca_dir: %s; the CRL is not kept fresh, certificates are not renewed",
+		         err);
+	else if (ca_set_crl_url(ca, settings_get(set, "ca.crl_url"), &err) < 0)
+		sg_error("ca.crl_url: %s; renewed certificates name no CRL", err);
 	char rcptmap[SG_PATH_MAX];
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    sg_path_join(rcptmap, sizeof(rcptmap), path, SMTPD_VERIFY_MAP_NAME) < 0)
@@ -179,6 +204,7 @@ int tick_main(struct role_ctx *ctx)
 	daemon_ready(ctx, "every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
+		tick_enrol(&hc, ca);
 		refresh_crl(&hc, ca, crl, sync_directory(&hc, &next_sync));
 		export_recipients(&hc, rcptmap);
 		nap(interval);

@@ -142,6 +142,70 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"Falls Sie das nicht waren, ignorieren Sie diese E-Mail: ohne den Code und die\n"
 		"Antworten bleibt das Passwort, wie es ist. Geben Sie den Code niemals weiter,\n"
 		"auch nicht an {org}.\n"},
+	[NOTIFY_ENROL] = {
+		true, false, "{org}: your certificate for secure e-mail",
+		"Hello,\n\n"
+		"attached is your personal certificate for secure e-mail at {org}\n"
+		"({partner}), a .pfx file. To install it you need its PIN. The PIN is not in\n"
+		"this mail: open this link and log in with your Windows (directory) user name\n"
+		"and password:\n\n"
+		"    {link}\n\n"
+		"The page shows the PIN until {until}. Then double-click the .pfx file, enter\n"
+		"the PIN and restart Outlook: the Encrypt and Sign buttons can then be used.\n\n"
+		"After {until} the link no longer shows the PIN; start again on the portal\n"
+		"({url}/employee) to get a new certificate and PIN. Do the same after you get a\n"
+		"new workstation or a new e-mail address.\n",
+		"{org}: Ihr Zertifikat für sichere E-Mail",
+		"Guten Tag,\n\n"
+		"anbei erhalten Sie Ihr persönliches Zertifikat für sichere E-Mail bei {org}\n"
+		"({partner}) als .pfx-Datei. Zum Installieren brauchen Sie seine PIN. Die PIN\n"
+		"steht nicht in dieser E-Mail: öffnen Sie diesen Link und melden Sie sich mit\n"
+		"Ihrem Windows-Benutzernamen (Verzeichnis) und Passwort an:\n\n"
+		"    {link}\n\n"
+		"Die Seite zeigt die PIN bis {until}. Doppelklicken Sie dann die .pfx-Datei,\n"
+		"geben Sie die PIN ein und starten Sie Outlook neu: die Schaltflächen\n"
+		"Verschlüsseln und Signieren sind dann verfügbar.\n\n"
+		"Nach {until} zeigt der Link keine PIN mehr; beginnen Sie dann im Portal\n"
+		"({url}/employee) neu, um ein neues Zertifikat mit neuer PIN zu erhalten. Ebenso\n"
+		"nach einem neuen Arbeitsplatzrechner oder einer neuen E-Mail-Adresse.\n"},
+	[NOTIFY_RENEWAL] = {
+		true, false, "{org}: your new certificate can be downloaded",
+		"Hello,\n\n"
+		"your certificate for secure e-mail ({partner}) expires soon, so a new one\n"
+		"has been made. Log in with your Windows (directory) user name and password at\n\n"
+		"    {link}\n\n"
+		"and download the ZIP file with your old and your new certificate, and the PIN\n"
+		"shown there (until {until}). Install only the new certificate (the file name\n"
+		"with the later dates), then select it in Outlook (File - Options - Trust\n"
+		"Center - Trust Center Settings - E-mail Security - Settings) for signing and\n"
+		"for encryption. The README in the ZIP file has the steps.\n",
+		"{org}: Ihr neues Zertifikat steht zum Herunterladen bereit",
+		"Guten Tag,\n\n"
+		"Ihr Zertifikat für sichere E-Mail ({partner}) läuft bald ab, daher wurde ein\n"
+		"neues erstellt. Melden Sie sich mit Ihrem Windows-Benutzernamen (Verzeichnis)\n"
+		"und Passwort an unter\n\n"
+		"    {link}\n\n"
+		"und laden Sie die ZIP-Datei mit Ihrem alten und Ihrem neuen Zertifikat sowie die\n"
+		"dort angezeigte PIN herunter (bis {until}). Installieren Sie nur das neue\n"
+		"Zertifikat (der Dateiname mit den späteren Daten) und wählen Sie es in Outlook\n"
+		"(Datei - Optionen - Trust Center - Einstellungen für das Trust Center -\n"
+		"E-Mail-Sicherheit - Einstellungen) zum Signieren und Verschlüsseln aus. Die\n"
+		"README-Datei im ZIP beschreibt die Schritte.\n"},
+	[NOTIFY_ENROL_EXPIRED] = {
+		true, false, "{org}: your certificate link has expired",
+		"Hello,\n\n"
+		"the link to the PIN of your certificate for secure e-mail ({partner}) expired\n"
+		"on {until}; the PIN has been deleted. If you have not installed the\n"
+		"certificate yet, start again on the portal:\n\n"
+		"    {url}/employee\n\n"
+		"You will get a new certificate by e-mail and a new PIN after logging in.\n",
+		"{org}: Ihr Zertifikats-Link ist abgelaufen",
+		"Guten Tag,\n\n"
+		"der Link zur PIN Ihres Zertifikats für sichere E-Mail ({partner}) ist am\n"
+		"{until} abgelaufen; die PIN wurde gelöscht. Falls Sie das Zertifikat noch nicht\n"
+		"installiert haben, beginnen Sie im Portal neu:\n\n"
+		"    {url}/employee\n\n"
+		"Sie erhalten ein neues Zertifikat per E-Mail und nach der Anmeldung eine neue PIN.\n"},
 	/* Webmail: in English and German in one mail (a partner's language is not known here);
 	 * never the content, and the subject only where policy.hide_subject allows it. */
 	[NOTIFY_WEBMAIL] = {
@@ -328,7 +392,8 @@ int notify_build(const struct settings *s, enum notify_kind kind, const struct n
 	const char *to = n->to_partner ? v->partner : v->sender;
 	if (to == NULL || (n->needs_otp && v->otp == NULL) ||
 	    (!n->to_partner && v->sender == NULL) || (n->to_partner && kind == NOTIFY_INVITATION &&
-	                                              v->sender == NULL)) {
+	                                              v->sender == NULL) ||
+	    ((kind == NOTIFY_ENROL || kind == NOTIFY_RENEWAL) && v->link == NULL)) {
 		*error_r = "notice: a required value is missing";
 		return -1;
 	}
@@ -348,7 +413,9 @@ int notify_build(const struct settings *s, enum notify_kind kind, const struct n
 		                       .subject = subject.data,
 		                       .text = text.data,
 		                       .msgid_domain = settings_get(s, "gateway.hostname"),
-		                       .auto_submitted = true};
+		                       .auto_submitted = true,
+		                       .att = v->att,
+		                       .natt = v->natt};
 		rc = mime_build_message(&b, out, error_r);
 	} else {
 		*error_r = "notice: the text does not fit";

@@ -1,5 +1,6 @@
 /* notify.h: the mails sealgate writes to people, not to machines: invitations to the portal,
- * one-time passwords, notices about held mail and password resets. The texts are compiled in
+ * one-time passwords, notices about held mail and password resets, and the employees' mails
+ * about their certificates (enrolment with the .pfx attached, renewal, an expired link). The texts are compiled in
  * (the partner's mails about their portal password also in German, for a portal used in German);
  * the organisation's name, the sender address and the portal URL come from the settings. */
 #ifndef SG_NOTIFY_H
@@ -10,6 +11,7 @@
 
 struct settings;
 struct sg_buf;
+struct mime_attachment;
 
 enum notify_kind {
 	NOTIFY_INVITATION,     /* to the partner: register on the portal to read a held message */
@@ -20,6 +22,9 @@ enum notify_kind {
 	NOTIFY_PASSWORD_RESET, /* to the partner: the portal password was reset */
 	NOTIFY_PASSWORD_CHANGED, /* to the partner: the password was changed on the account page */
 	NOTIFY_RESET_CODE,     /* to the partner: the one-time code a password reset needs */
+	NOTIFY_ENROL,          /* to the employee: the .pfx attached, the link to its PIN */
+	NOTIFY_RENEWAL,        /* to the employee: a new certificate can be downloaded */
+	NOTIFY_ENROL_EXPIRED,  /* to the employee: the link (and its PIN) expired */
 	NOTIFY_WEBMAIL,        /* to the partner: a message waits on the portal (no content) */
 	NOTIFY_WEBMAIL_QUOTA,  /* to the partner: older read messages were deleted for room */
 	NOTIFY_WEBMAIL_FULL,   /* to the partner: a message could not be kept (storage full) */
@@ -35,8 +40,10 @@ struct notify_vars {
 	time_t until;        /* when the invitation expires */
 	time_t when;         /* when it happened (resets, holds) */
 	const char *lang;    /* "de": the German text where the kind has one; else English */
-	const char *link;    /* a path below portal.base_url ("/webmail/<uid>"), or NULL */
+	const char *link;    /* a path below portal.base_url ("/webmail/<uid>", "/employee/pin/<token>") */
 	size_t count;        /* how many (messages deleted for room) */
+	const struct mime_attachment *att; /* attachments (the enrolment's .pfx), or NULL */
+	size_t natt;
 };
 
 /* Builds the mail of kind into out (a complete message, CRLF, 7-bit) and says to whom it goes

@@ -93,7 +93,7 @@ void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
 }
 
 static void cert_row(struct sg_buf *b, enum portal_lang lang, const struct store_cert *c,
-                     time_t now)
+                     time_t now, bool replaced)
 {
 	char from[16], until[16];
 	struct tm tm;
@@ -102,7 +102,8 @@ static void cert_row(struct sg_buf *b, enum portal_lang lang, const struct store
 	gmtime_r(&c->not_after, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
 	const char *state = c->revoked_at != 0 ? "cert_revoked"
-	                    : c->not_after < now ? "cert_expired" : "cert_valid";
+	                    : c->not_after < now ? "cert_expired"
+	                    : replaced ? "enr_st_replaced" : "cert_valid";
 	struct portal_var v[] = {{"addr", c->address, false}, {"serial", c->serial, false},
 	                         {"from", from, false}, {"until", until, false},
 	                         {"state", portal_i18n_text(lang, state), false}};
@@ -127,8 +128,11 @@ static void certs_html(struct portal_req *req, const struct store_employee *e, s
 		size_t n = 0;
 		if (store_cert_list(req->ctx->st, addr, &certs, &n, &err) < 0)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			cert_row(b, req->lang, &certs[i], req->now);
+		for (size_t i = 0; i < n; i++) {
+			time_t replaced = 0;
+			store_enrol_replaced_at(req->ctx->st, certs[i].id, &replaced, &err);
+			cert_row(b, req->lang, &certs[i], req->now, replaced != 0);
+		}
 		shown += n;
 		store_cert_list_free(&certs, n);
 	}
@@ -154,7 +158,13 @@ void portal_employee_home(struct portal_req *req, struct portal_resp *resp)
 	};
 	portal_html_render(&content, "<p>{{t.employee_hello}} {{name}}</p>"
 	                             "<h2>{{t.certs_title}}</h2>{{&certs}}", v, 3, req->lang);
-	portal_pages_frame(req, resp, "title_employee", NULL, content.data != NULL ? content.data : "");
+	portal_enrol_home(req, &content);
+	struct sg_buf msg;
+	sg_buf_init(&msg, 8192);
+	portal_enrol_home_msg(req, &msg);
+	portal_pages_frame(req, resp, "title_employee", msg.data,
+	                   content.data != NULL ? content.data : "");
+	sg_buf_free(&msg);
 	sg_buf_free(&content);
 	sg_buf_free(&certs);
 	sg_free(&e);

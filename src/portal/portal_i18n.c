@@ -86,6 +86,80 @@ static const struct text texts[] = {
 	 "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut."},
 	{"err_too_big", "The upload is too large.", "Die Datei ist zu groß."},
 	{"back", "Back to the start page", "Zurück zur Startseite"},
+	{"title_enrol_link", "Your certificate and its PIN", "Ihr Zertifikat und seine PIN"},
+	{"enr_for", "Certificate for", "Zertifikat für"},
+	{"enr_st_replaced", "replaced by a newer one (still opens older mail)",
+	 "durch ein neueres ersetzt (öffnet weiterhin ältere E-Mails)"},
+	{"enr_start_title", "Getting started", "Erste Schritte"},
+	{"enr_start_help",
+	 "Get a new certificate by e-mail: the first time, after you received a new workstation (or "
+	 "it was re-staged) or a new e-mail address, when Outlook says your digital ID cannot be "
+	 "found or the Encrypt and Sign buttons are missing, and when the link to your PIN has "
+	 "expired. The mail has the .pfx file and a link; the link shows its PIN after you log in "
+	 "here. Your earlier certificate keeps opening older mail.",
+	 "Neues Zertifikat per E-Mail anfordern: beim ersten Mal, nach einem neuen (oder neu "
+	 "aufgesetzten) Arbeitsplatzrechner oder einer neuen E-Mail-Adresse, wenn Outlook meldet, "
+	 "dass Ihre digitale ID nicht gefunden wird oder die Schaltflächen Verschlüsseln und "
+	 "Signieren fehlen, und wenn der Link zu Ihrer PIN abgelaufen ist. Die E-Mail enthält die "
+	 ".pfx-Datei und einen Link; der Link zeigt die PIN, nachdem Sie sich hier angemeldet haben. "
+	 "Ihr bisheriges Zertifikat öffnet weiterhin ältere E-Mails."},
+	{"btn_enrol", "Send me a new certificate", "Neues Zertifikat zusenden"},
+	{"btn_restart", "Start again", "Neu beginnen"},
+	{"enr_sent", "A new certificate has been mailed. Open the link in that mail to see its PIN.",
+	 "Ein neues Zertifikat wurde per E-Mail gesendet. Öffnen Sie den Link in dieser E-Mail, um "
+	 "die PIN zu sehen."},
+	{"enr_limit",
+	 "Several new certificates were already made today. Please try again tomorrow or contact "
+	 "your IT Service Desk.",
+	 "Heute wurden bereits mehrere neue Zertifikate erstellt. Bitte versuchen Sie es morgen "
+	 "erneut oder wenden Sie sich an Ihren IT Service Desk."},
+	{"enr_failed",
+	 "The certificate could not be made. Please try again later or contact your IT Service Desk.",
+	 "Das Zertifikat konnte nicht erstellt werden. Bitte versuchen Sie es später erneut oder "
+	 "wenden Sie sich an Ihren IT Service Desk."},
+	{"enr_unknown", "This link does not exist, or it is not yours.",
+	 "Diesen Link gibt es nicht, oder er gehört nicht Ihnen."},
+	{"enr_expired",
+	 "This link has expired: its PIN has been deleted. Start again to get a new certificate and "
+	 "PIN by e-mail.",
+	 "Dieser Link ist abgelaufen: seine PIN wurde gelöscht. Beginnen Sie neu, um ein neues "
+	 "Zertifikat mit neuer PIN per E-Mail zu erhalten."},
+	{"enr_replaced",
+	 "This link was replaced by a newer enrolment: its PIN has been deleted. Use the link in the "
+	 "newest mail, or start again.",
+	 "Dieser Link wurde durch eine neuere Anforderung ersetzt: seine PIN wurde gelöscht. "
+	 "Verwenden Sie den Link aus der neuesten E-Mail oder beginnen Sie neu."},
+	{"enr_restart_help",
+	 "A new key, certificate and PIN are made and mailed to the mailbox; the earlier certificate "
+	 "keeps opening older mail.",
+	 "Ein neuer Schlüssel, ein neues Zertifikat und eine neue PIN werden erstellt und an das "
+	 "Postfach gesendet; das bisherige Zertifikat öffnet weiterhin ältere E-Mails."},
+	{"enr_pin", "PIN of the .pfx file", "PIN der .pfx-Datei"},
+	{"enr_pin_until", "This page shows the PIN until", "Diese Seite zeigt die PIN bis"},
+	{"enr_pin_help",
+	 "Double-click the .pfx file from the mail (or download it here), enter this PIN and restart "
+	 "Outlook. Do not write the PIN down or pass it on.",
+	 "Doppelklicken Sie die .pfx-Datei aus der E-Mail (oder laden Sie sie hier herunter), geben "
+	 "Sie diese PIN ein und starten Sie Outlook neu. Notieren Sie die PIN nicht und geben Sie sie "
+	 "nicht weiter."},
+	{"enr_renew_help",
+	 "Download the ZIP file and extract both certificates. Install only the new one (the file "
+	 "name with the later dates) with this PIN, then select it in Outlook for signing and for "
+	 "encryption; the README in the ZIP file has the steps.",
+	 "Laden Sie die ZIP-Datei herunter und entpacken Sie beide Zertifikate. Installieren Sie "
+	 "nur das neue (der Dateiname mit den späteren Daten) mit dieser PIN und wählen Sie es in "
+	 "Outlook zum Signieren und Verschlüsseln aus; die LIESMICH-Datei im ZIP beschreibt die "
+	 "Schritte."},
+	{"btn_dl_pfx", "Download the .pfx file", "Die .pfx-Datei herunterladen"},
+	{"btn_dl_zip", "Download the ZIP file (old and new certificate)",
+	 "Die ZIP-Datei herunterladen (altes und neues Zertifikat)"},
+	{"enr_overview", "Your certificates", "Ihre Zertifikate"},
+	{"enr_shared", "Shared mailboxes you manage", "Gemeinsame Postfächer, die Sie verwalten"},
+	{"enr_link_sent", "Link mailed on", "Link gesendet am"},
+	{"enr_link_until", "valid until", "gültig bis"},
+	{"enr_link_open", "show the PIN and download", "PIN anzeigen und herunterladen"},
+	{"enr_link_mail", "Its PIN is shown by the link in that mail.",
+	 "Die PIN zeigt der Link in dieser E-Mail."},
 	{"ch_title", "How secure e-mail reaches you", "Wie Sie sichere E-Mails erhalten"},
 	{"ch_pdf", "SecurePDF: an encrypted PDF that opens with your password",
 	 "SecurePDF: ein verschlüsseltes PDF, das sich mit Ihrem Passwort öffnet"},

@@ -7,6 +7,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "core/sg_str.h"
+#include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
 #include "directory/directory.h"
@@ -62,6 +63,20 @@ static char *pem_load(const struct settings *set, const char *key)
 	return data;
 }
 
+/* The CA issues employees' certificates on the enrolment pages; without it those pages say
+ * the service is unavailable and everything else works. */
+static void ctx_open_ca(struct portal_ctx *ctx, const struct settings *set)
+{
+	char path[SG_PATH_MAX];
+	const char *err = "path too long";
+	if (settings_path(set, "gateway.ca_dir", path, sizeof(path)) < 0 ||
+	    ca_open(path, ctx->ks, &ctx->ca, &err) < 0 ||
+	    ca_set_crl_url(ctx->ca, settings_get(set, "ca.crl_url"), &err) < 0) {
+		sg_error("gateway.ca_dir: %s; employees cannot enrol on the portal", err);
+		ca_close(&ctx->ca);
+	}
+}
+
 /* Employee logins: a directory whose settings are broken leaves the portal serving partners;
  * employees then see "the directory cannot be reached" and the log says why. */
 static void directory_open(struct portal_ctx *ctx, const struct settings *set)
@@ -97,6 +112,7 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (settings_path(set, "gateway.spool_dir", path, sizeof(path)) < 0 ||
 	    (ctx->spool = spool_open_existing(path, &err)) == NULL)
 		sg_fatal("gateway.spool_dir: %s", err);
+	ctx_open_ca(ctx, set);
 	if (sg_snprintf(ctx->upload_dir, sizeof(ctx->upload_dir), "%s/tmp", path) < 0)
 		sg_fatal("gateway.spool_dir: the path is too long");
 	ctx->upload_budget = (size_t)settings_number(set, "portal.max_upload_memory");
@@ -146,6 +162,7 @@ int portal_main(struct role_ctx *ctx)
 	dir_conf_close(&pc.dir);
 	sg_strlist_free(&pc.internal_domains);
 	spool_close(&pc.spool);
+	ca_close(&pc.ca);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);
 	portal_conns_free(&pc.conns);

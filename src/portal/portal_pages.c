@@ -97,7 +97,10 @@ static const struct route {
 	{"POST", "/account/upload", portal_account_upload, PORTAL_LOGGED_IN},
 	{"GET", "/compose", portal_compose_get, PORTAL_LOGGED_IN},
 	{"POST", "/compose", portal_compose_post, PORTAL_LOGGED_IN},
+	{"POST", "/employee/enrol", portal_enrol_home_post, PORTAL_EMPLOYEE},
 	/* A path ending in "/" is a prefix: the rest is the page's argument. */
+	{"GET", "/employee/pin/", portal_enrol_link_get, PORTAL_EMPLOYEE},
+	{"GET", "/employee/link/", portal_enrol_managed_get, PORTAL_EMPLOYEE},
 	{"GET", "/reply/", portal_compose_reply_get, PORTAL_LOGGED_IN},
 	{"POST", "/reply/", portal_compose_reply_post, PORTAL_LOGGED_IN},
 };
@@ -390,11 +393,14 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	if (is_post && !post_ok(req, resp))
 		return;
 	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
-		/* A message page asked for by link (the Reply link of a PDF) comes back after login. */
+		/* A message page asked for by link (the Reply link of a PDF) comes back after login;
+		 * so does an employee's page (the link of an enrolment mail), unless a partner asks. */
 		char login[192];
+		bool partner = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
 		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
-		if (r->stage == PORTAL_LOGGED_IN && !is_post && !employee &&
-		    portal_compose_route(req->path) && local_path(req->path) &&
+		bool back = r->stage == PORTAL_LOGGED_IN ? portal_compose_route(req->path) && !employee
+		                                         : portal_enrol_route(req->path) && !partner;
+		if (back && !is_post && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)
 			portal_pages_redirect(resp, login);
 		else

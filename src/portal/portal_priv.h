@@ -4,6 +4,7 @@
 #define SG_PORTAL_PRIV_H
 
 #include "portal/portal.h"
+#include "enrol/enrol.h"
 #include "notify/notify.h"
 #include "store/store.h"
 #include "core/sg_str.h"
@@ -13,6 +14,7 @@
 
 struct settings;
 struct keystore;
+struct ca;
 
 struct spool;
 struct sg_cidr;
@@ -20,6 +22,7 @@ struct sg_cidr;
 struct portal_ctx {
 	struct store *st;
 	struct keystore *ks;
+	struct ca *ca;         /* issues employees' certificates (NULL: enrolment unavailable) */
 	struct spool *spool;   /* mail the portal sends (notices, released and written mail) */
 	const struct settings *set;
 	bool tls;
@@ -83,6 +86,7 @@ struct portal_resp {
 	char cookies[PORTAL_COOKIES_MAX][768]; /* a reset cookie carries an address in hex */
 	size_t ncookies;
 	bool cacheable;
+	char attachment[SG_ADDR_MAX + 64]; /* a download's file name (Content-Disposition), or "" */
 };
 
 /* portal_server.c */
@@ -290,6 +294,28 @@ void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_get(struct portal_req *req, struct portal_resp *resp);
 void portal_account_channel(struct portal_req *req, struct portal_resp *resp);
 void portal_account_upload(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_enrol.c: the links of employees' enrolments and renewals (/employee/pin/TOKEN, and
+ * /employee/link/ID for the managers of shared mailboxes), each also with /download. */
+void portal_enrol_link_get(struct portal_req *req, struct portal_resp *resp);
+/* True for the paths of those links (a visitor is sent to the login and comes back). */
+bool portal_enrol_route(const char *path);
+void portal_enrol_managed_get(struct portal_req *req, struct portal_resp *resp);
+/* The address of the employee this request's session belongs to (PORTAL_EMPLOYEE), or NULL. */
+const char *portal_enrol_employee(struct portal_req *req);
+struct enrol_ctx portal_enrol_ctx(struct portal_req *req);
+/* YYYY-MM-DD of t ("-" for 0). */
+void portal_enrol_day(time_t t, char *dst, size_t size);
+/* A page titled by title_key: the message key (kind "ok"/"error", or NULL) and content. */
+void portal_enrol_page(struct portal_req *req, struct portal_resp *resp, const char *title_key,
+                       const char *kind, const char *key, const char *content);
+
+/* portal_enrol_home.c: the enrolment part of the employee's home page (appended to b), its
+ * messages, and "Getting started" (POST /employee/enrol: a new certificate by mail, own or a
+ * managed shared mailbox's). */
+void portal_enrol_home(struct portal_req *req, struct sg_buf *b);
+void portal_enrol_home_msg(struct portal_req *req, struct sg_buf *msg);
+void portal_enrol_home_post(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_compose.c: mail a partner writes on the portal ("New message", and the SecurePDF
  * Reply link /reply/TOKEN): to internal addresses only, sent as the session's address. */

@@ -79,6 +79,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ct
 	add_header(r, "Content-Type", resp->content_type);
 	if (resp->location[0] != '\0')
 		add_header(r, "Location", resp->location);
+	char disp[sizeof(resp->attachment) + 32];
+	if (resp->attachment[0] != '\0' &&
+	    sg_snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", resp->attachment) >= 0)
+		add_header(r, "Content-Disposition", disp);
 	for (size_t i = 0; i < resp->ncookies; i++)
 		add_header(r, "Set-Cookie", resp->cookies[i]);
 	enum MHD_Result rc = MHD_queue_response(c, resp->status, r);

@@ -275,7 +275,8 @@ static enum transform_result transform_and_deliver(struct job *j, const struct p
 {
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
-	                             .rcpts = rcpts, .nrcpt = n};
+	                             .rcpts = rcpts, .nrcpt = n,
+	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0};
 	struct transform_output out;
 	transform_output_init(&out);
 	enum transform_result tr = transform_run(j->qe->te, &ti, &out);

@@ -2,6 +2,7 @@
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
+#include "mime/mime.h"
 #include "policy/policy.h"
 
 #include <stdarg.h>
@@ -86,5 +87,28 @@ enum transform_result transform_run(const struct transform_env *te,
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0",
 		                      "no transform for action %s in this version",
 		                      policy_action_name(in->plan->action));
-	return transforms[a](te, in, out);
+	enum transform_result tr = transform_scan_outbound(te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transforms[a](te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transform_scan_inbound(te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transform_arc(te, in, out);
+	return tr == TRANSFORM_OK ? transform_dkim(te, in, out) : tr;
+}
+
+int transform_output_edit(struct transform_output *out, const struct mime_edit *e,
+                          const char **error_r)
+{
+	struct sg_buf res;
+	sg_buf_init(&res, SG_MESSAGE_SIZE_HARD_MAX);
+	if (mime_edit_apply(out->data, out->len, e, &res, error_r) < 0) {
+		sg_buf_free(&res);
+		return -1;
+	}
+	sg_buf_free(&out->buf);
+	out->buf = res;
+	out->data = out->buf.data;
+	out->len = out->buf.len;
+	return 0;
 }

@@ -400,6 +400,76 @@ int store_resetcode_take(struct store *st, int64_t user_id, const char *code_has
 int store_resetcode_failed(struct store *st, int64_t user_id, int max_attempts,
                            const char **error_r);
 
+/* ---- employee enrolment (store_enrol.c, issue 13) ---- */
+/* A portal link to a .pfx and its PIN: made by an enrolment (a new key and certificate) or
+ * a renewal (the successor of an expiring certificate). Open until it expires or a later
+ * enrolment replaces it; then its sealed PIN is wiped. */
+enum store_enrol_kind { STORE_ENROL_NEW, STORE_ENROL_RENEWAL };
+enum store_enrol_state { STORE_ENROL_OPEN, STORE_ENROL_EXPIRED, STORE_ENROL_REPLACED };
+#define STORE_ENROL_HASH_HEX 65
+struct store_enrolment {
+	int64_t id;
+	int64_t user_id;
+	char address[SG_ADDR_MAX];         /* the user's (read only) */
+	enum store_user_kind user_kind;    /* (read only) */
+	int64_t cert_id;                   /* the certificate the link hands out */
+	int64_t prev_cert_id;              /* a renewal's predecessor, else 0 */
+	enum store_enrol_kind kind;
+	enum store_enrol_state state;
+	char token_hash[STORE_ENROL_HASH_HEX];
+	char lang[8];                      /* of the mails: "en" or "de" */
+	time_t created, expires;
+	bool has_pin;                      /* the sealed PIN is still stored (read only) */
+};
+/* Stores a new open link with its sealed PIN; *id_r its id. */
+int store_enrol_add(struct store *st, const struct store_enrolment *e,
+                    const unsigned char *sealed_pin, size_t sealed_len, int64_t *id_r,
+                    const char **error_r);
+/* The link whose token hashes to token_hash: 1 found, 0 not, -1 error. */
+int store_enrol_find(struct store *st, const char *token_hash, struct store_enrolment *e_r,
+                     const char **error_r);
+/* The links of address, newest first (caller frees the array). */
+int store_enrol_list(struct store *st, const char *address, struct store_enrolment **list_r,
+                     size_t *n_r, const char **error_r);
+/* The sealed PIN of link id, only while it is open and before now reaches its expiry (caller
+ * frees): 1 found, 0 not (expired, replaced, wiped), -1 error. */
+int store_enrol_pin_get(struct store *st, int64_t id, time_t now, unsigned char **sealed_r,
+                        size_t *len_r, const char **error_r);
+/* Open links whose expiry is at or before now become expired and lose their PIN; they are
+ * listed in *list_r (caller frees). */
+int store_enrol_expire(struct store *st, time_t now, struct store_enrolment **list_r,
+                       size_t *n_r, const char **error_r);
+/* A new enrolment of user_id took over: its other issued certificates (not keep_cert_id) are
+ * marked replaced at now (they still decrypt, they are no longer published) and its open
+ * links are replaced (their PINs wiped). */
+int store_enrol_supersede(struct store *st, int64_t user_id, int64_t keep_cert_id, time_t now,
+                          const char **error_r);
+/* Marks certificate cert_id replaced at now (a renewal whose notice failed: the next tick
+ * renews the predecessor again). */
+int store_enrol_mark_replaced(struct store *st, int64_t cert_id, time_t now,
+                              const char **error_r);
+/* Certificates due for renewal: per internal or shared user the newest issued one with a key,
+ * unrevoked, not replaced, that ends before `before` and has no later unrevoked issued
+ * certificate (fills id, user_id and address of each; caller frees). */
+int store_enrol_renewal_due(struct store *st, time_t before, struct store_cert **certs_r,
+                            size_t *n_r, const char **error_r);
+/* The time a certificate was marked replaced (0: it was not): for `cert list` and pages. */
+int store_enrol_replaced_at(struct store *st, int64_t cert_id, time_t *when_r,
+                            const char **error_r);
+
+/* Shared mailboxes: the directory users (their addresses) who manage one. */
+int store_shared_manager_add(struct store *st, int64_t user_id, const char *manager,
+                             const char **error_r);
+/* The managers of address (caller frees; SG_ADDR_MAX each). */
+int store_shared_managers(struct store *st, const char *address, char (**managers_r)[SG_ADDR_MAX],
+                          size_t *n_r, const char **error_r);
+/* The shared mailboxes manager manages, by address (caller frees). */
+int store_shared_managed_by(struct store *st, const char *manager,
+                            char (**addresses_r)[SG_ADDR_MAX], size_t *n_r,
+                            const char **error_r);
+/* True when manager manages the shared mailbox address: 1 yes, 0 no, -1 error. */
+int store_shared_is_manager(struct store *st, const char *address, const char *manager,
+                            const char **error_r);
 /* ---- employees as the directory last described them (store_employee.c) ---- */
 #define STORE_EMPLOYEE_ADDRS_MAX 8192 /* the addresses, one a line */
 struct store_employee {

@@ -11,9 +11,11 @@
 
 #define DIRECTORY_MAX 1000000 /* rows one listing returns */
 
-/* The published set, by kind of user and source of certificate. ?1 is now. */
+/* The published set, by kind of user and source of certificate. ?1 is now. A certificate
+ * replaced by a later enrolment (a new workstation) still decrypts but is not published. */
 #define PUBLISHED                                                                       \
 	"FROM certificates c JOIN users u ON u.id = c.user_id WHERE c.revoked_at IS NULL AND " \
+	"c.replaced_at IS NULL AND "                                                            \
 	"((u.kind IN ('internal', 'shared') AND c.source IN ('issued', 'imported')) OR "        \
 	" (u.kind = 'external' AND c.source = 'proxy'))"
 

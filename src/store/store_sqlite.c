@@ -208,6 +208,52 @@ static const char *const migrations[] = {
 	"  addresses TEXT NOT NULL,"
 	"  seen INTEGER NOT NULL);"
 	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
+
+	/* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
+	 * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
+	"CREATE TABLE dkim_keys ("
+	"  domain TEXT NOT NULL,"
+	"  selector TEXT NOT NULL,"
+	"  alg TEXT NOT NULL,"
+	"  dns TEXT NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, selector));",
+
+	/* Infected messages held for an admin (store_quarantine.c), sealed for
+	 * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
+	"CREATE TABLE scan_quarantine ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  rcpts TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  sealed BLOB,"
+	"  created INTEGER NOT NULL);",
+
+	/* Employee enrolment (store_enrol.c, issue 13): the portal links of enrolments and
+	 * renewals (only a hash of the token; the .pfx PIN sealed to "enrol-pin:<hash>", wiped
+	 * when the link expires or is replaced), certificates replaced by a later enrolment
+	 * (kept for decryption, no longer published) and the managers of shared mailboxes. */
+	"CREATE TABLE enrolments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
+	"  prev_cert_id INTEGER NOT NULL DEFAULT 0,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('enrol', 'renewal')),"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  sealed_pin BLOB,"
+	"  lang TEXT NOT NULL DEFAULT 'en',"
+	"  state TEXT NOT NULL CHECK (state IN ('open', 'expired', 'replaced')),"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX enrolments_user ON enrolments (user_id);"
+	"CREATE INDEX enrolments_open ON enrolments (state, expires);"
+	"ALTER TABLE certificates ADD COLUMN replaced_at INTEGER;"
+	"CREATE TABLE shared_managers ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  manager TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (user_id, manager));",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -247,7 +247,8 @@ static void notice_texts(void **state)
 	struct fixture *f = *state;
 	struct notify_vars v = {.partner = "p@partner.test", .sender = "alice@example.test",
 	                        .otp = "ABCD-EFGH", .subject = "Grüße aus Köln", .until = 86400,
-	                        .when = 0, .client = "192.0.2.1"};
+	                        .when = 0, .client = "192.0.2.1",
+	                        .link = "/employee/pin/0123456789abcdef0123456789abcdef0123456789abcdef"};
 	for (int k = 0; k < 2 * NOTIFY_KIND_COUNT; k++) {
 		v.lang = k >= NOTIFY_KIND_COUNT ? "de" : NULL; /* every kind again, asked in German */
 		struct sg_buf b;
@@ -273,6 +274,7 @@ static void notice_texts(void **state)
 	sg_buf_init(&b, 1 << 20);
 	const char *rcpt, *err;
 	assert_int_equal(notify_build(f->set, NOTIFY_OTP_SENDER, &none, &b, &rcpt, &err), -1);
+	assert_int_equal(notify_build(f->set, NOTIFY_ENROL, &none, &b, &rcpt, &err), -1); /* no link */
 	sg_buf_free(&b);
 }
 

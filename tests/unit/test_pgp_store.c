@@ -224,7 +224,7 @@ static void migration_keeps_rows(void **state)
 	snprintf(path, sizeof(path), "%s/store.db", fx->dir);
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	char sql[1024];
+	char sql[2048];
 	snprintf(sql, sizeof(sql),
 	         "DROP TABLE pgp_keys; CREATE TABLE pgp_keys (id INTEGER PRIMARY KEY, user_id "
 	         "INTEGER NOT NULL, fingerprint TEXT NOT NULL, keydata BLOB NOT NULL, sealed BLOB, "
@@ -234,7 +234,10 @@ static void migration_keeps_rows(void **state)
 	         "INSERT INTO pgp_keys VALUES (2, %lld, '%s', x'00', NULL, 'autocrypt', 'active', 0, 20);"
 	         "DROP TABLE portal_reset_codes; DROP TABLE webmail_parts; DROP TABLE webmail_messages;"
 	         "DROP TABLE directory_employees; ALTER TABLE certificates DROP COLUMN revoke_reason;"
-	         "PRAGMA user_version = 6;", (long long)p, FPR_A,
+	         "DROP TABLE dkim_keys; DROP TABLE scan_quarantine;"
+	         "DROP TABLE enrolments; DROP TABLE shared_managers;"
+	         "ALTER TABLE certificates DROP COLUMN replaced_at; PRAGMA user_version = 6;",
+	         (long long)p, FPR_A,
 	         (long long)p, FPR_B);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
