@@ -69,6 +69,9 @@ int cli_channel_parse(const char *name, int *channel_r);
  * that cli_channel_parse refuses; 0 for every other key. */
 int cli_channel_setting_check(const char *key, const char *value);
 
+/* The first line of stdin (without its line end) into dst, for a password or passphrase;
+ * -1 (and why, naming what) if there is none or it does not fit. The caller wipes dst. */
+int cli_read_secret_line(char *dst, size_t size, const char *what);
 /* Prints "sealgate: ..." to stderr with a newline. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -427,17 +427,6 @@ static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- import ---- */
 
-/* One line from stdin (the .p12 password), without its line end; wiped by the caller. */
-static int read_password(char *dst, size_t size)
-{
-	if (fgets(dst, (int)size, stdin) == NULL) {
-		cli_errorf("--password-stdin: no password on standard input");
-		return -1;
-	}
-	dst[strcspn(dst, "\r\n")] = '\0';
-	return 0;
-}
-
 static int import_p12(struct cli_cert_ctx *ctx, const char *address, const unsigned char *data,
                       size_t len)
 {
@@ -453,7 +442,7 @@ static int import_p12(struct cli_cert_ctx *ctx, const char *address, const unsig
 		           "users; import a partner's certificate without --password-stdin", address);
 		return -1;
 	}
-	if (read_password(password, sizeof(password)) < 0)
+	if (cli_read_secret_line(password, sizeof(password), "--password-stdin") < 0)
 		return -1;
 	if (ca_pkcs12_import(data, len, password, &der, &der_len, &key, &err) < 0)
 		cli_errorf("%s: %s", address, err);

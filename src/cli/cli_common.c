@@ -76,3 +76,29 @@ int cli_dispatch(const struct cli_subcommand *table, size_t n, int argc, char **
 	}
 	return usage();
 }
+
+int cli_read_secret_line(char *dst, size_t size, const char *what)
+{
+	size_t n = 0;
+	char c;
+	ssize_t got;
+	/* read(2) byte by byte, not stdio: no copy of the secret stays in a FILE buffer */
+	while ((got = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n') {
+		if (n + 1 >= size) {
+			sg_wipe(dst, size);
+			cli_errorf("%s: longer than %zu bytes", what, size - 1);
+			return -1;
+		}
+		dst[n++] = c;
+	}
+	if (n > 0 && dst[n - 1] == '\r')
+		n--;
+	dst[n] = '\0';
+	if (got < 0 || (got == 0 && n == 0)) {
+		sg_wipe(dst, size);
+		cli_errorf("%s: nothing on standard input (it reads the first line)", what);
+		return -1;
+	}
+	sg_wipe(&c, sizeof(c));
+	return 0;
+}

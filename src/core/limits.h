@@ -70,6 +70,10 @@
 #define SG_PGP_SIGS_MAX           16                /* signatures reported per message */
 #define SG_PGP_LAYERS_MAX         4                 /* nested signed/encrypted layers undone */
 #define SG_PGP_AUTOCRYPT_MAX      (64 * 1024)       /* one Autocrypt: header value */
+#define SG_PGP_PASSPHRASE_MAX     1024              /* a secret key's passphrase (import) */
+#define SG_PGP_HELD_MAX           16                /* gateway-held keys loaded per address */
+#define SG_SIG_DATE_SKEW_MAX      3600L             /* signing time vs Date: header, seconds
+                                                     * (S/MIME and OpenPGP, as Thunderbird) */
 
 /* Web portal (portal/) */
 #define SG_HTTP_FIELD_MAX         4096              /* one text field of a form, bytes */

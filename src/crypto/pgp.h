@@ -69,6 +69,11 @@ struct pgp_key_report {
 	const char *reason;            /* why rejected (static text), or NULL */
 	unsigned char *pubkey;         /* accepted: the public key, binary, with its subkeys */
 	size_t pubkey_len;
+	/* pgp_secret_inspect only: */
+	bool secret_protected;         /* a secret part is protected by a passphrase */
+	bool can_sign;                 /* a usable signing (sub)key's secret part is present */
+	size_t enc_stubs;              /* usable encryption subkeys whose secret part is not here
+	                                * (gnu-dummy or smartcard stubs) */
 };
 /* Reads every key in data (armoured or binary, at most SG_PGP_KEYFILE_MAX bytes) and judges
  * each at now: valid self-signatures, not revoked, not expired, at least 2048 bits (RSA, DSA,
@@ -77,8 +82,29 @@ struct pgp_key_report {
 int pgp_key_inspect(const unsigned char *data, size_t len, time_t now,
                     struct pgp_key_report **reports_r, size_t *count_r, const char **error_r);
 void pgp_key_reports_free(struct pgp_key_report **reports, size_t count);
+/* pgp_key_inspect for a transferable secret key (armoured or binary): each key is also
+ * refused when it is not v4, holds no secret material, or holds no secret part for any usable
+ * encryption subkey. Nothing is unlocked here: see pgp_secret_take. */
+int pgp_secret_inspect(const unsigned char *data, size_t len, time_t now,
+                       struct pgp_key_report **reports_r, size_t *count_r, const char **error_r);
 /* The e-mail address in a user ID ("Name <a@b>" or "a@b"), lower-cased into dst; -1 if none. */
 int pgp_uid_address(const char *uid, char *dst, size_t dstsize);
+
+/* ---- secret keys from elsewhere (pgp_secret.c) ---- */
+
+/* Takes the secret key fpr out of data (a key file pgp_secret_inspect accepted it from):
+ * every protected secret part is opened with passphrase (NULL: none given), the protection is
+ * removed, and the key is sealed with the master key exactly as a generated key is
+ * (pgp_secret_seal), then opened again to prove the gateway can use it. A wrong or missing
+ * passphrase is an error with a clear reason; nothing is returned then. */
+int pgp_secret_take(const unsigned char *data, size_t len, const char *fpr,
+                    const char *passphrase, const struct keystore *ks, unsigned char **blob_r,
+                    size_t *blob_len_r, const char **error_r);
+/* Of the primary keys fprs[0..n) in ctx, the one that signs: valid at now (not expired or
+ * revoked), able to sign (with the secret part present, if need_secret), and the newest by
+ * creation time (the first of equals). Its index, or -1 if none can sign. */
+int pgp_pick_signer(struct pgp_ctx *ctx, const char *const *fprs, size_t n, time_t now,
+                    bool need_secret);
 
 /* ---- outbound (pgp_out.c) ---- */
 

@@ -79,6 +79,32 @@ rnp_key_handle_t pgp_priv_locate(rnp_ffi_t ffi, const char *fpr)
 	return key;
 }
 
+rnp_key_handle_t pgp_priv_newest_subkey(rnp_key_handle_t primary,
+                                        bool (*fit)(rnp_key_handle_t, const void *),
+                                        const void *arg)
+{
+	size_t count = 0;
+	rnp_key_handle_t best = NULL;
+	uint32_t best_created = 0;
+	if (rnp_key_get_subkey_count(primary, &count) != RNP_SUCCESS)
+		return NULL;
+	for (size_t i = 0; i < count && i < PGP_PRIV_SUBKEYS_MAX; i++) {
+		rnp_key_handle_t sub = NULL;
+		uint32_t created = 0;
+		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
+			continue;
+		if (fit(sub, arg) && rnp_key_get_creation(sub, &created) == RNP_SUCCESS &&
+		    (best == NULL || created > best_created)) {
+			rnp_key_handle_destroy(best);
+			best = sub;
+			best_created = created;
+		} else {
+			rnp_key_handle_destroy(sub);
+		}
+	}
+	return best;
+}
+
 int pgp_priv_fpr(rnp_key_handle_t key, char *dst)
 {
 	char *f = NULL;
@@ -115,7 +141,7 @@ void pgp_priv_key_address(rnp_key_handle_t key, char *dst, size_t dstsize)
 	dst[0] = '\0';
 }
 
-static int import_mem(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint32_t flags)
+int pgp_priv_import(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint32_t flags)
 {
 	rnp_input_t in = NULL;
 	char *json = NULL;
@@ -131,19 +157,32 @@ static int import_mem(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint
 int pgp_ctx_load_public(struct pgp_ctx *ctx, const unsigned char *data, size_t len,
                         const char **error_r)
 {
-	if (import_mem(ctx->ffi, data, len, RNP_LOAD_SAVE_PUBLIC_KEYS) < 0) {
+	if (pgp_priv_import(ctx->ffi, data, len, RNP_LOAD_SAVE_PUBLIC_KEYS) < 0) {
 		*error_r = "OpenPGP: cannot read the public key";
 		return -1;
 	}
 	return 0;
 }
 
+bool pgp_priv_secret_present(rnp_key_handle_t key)
+{
+	bool have = false;
+	char *type = NULL;
+	if (rnp_key_have_secret(key, &have) != RNP_SUCCESS || !have)
+		return false;
+	/* an offline primary (gnu-dummy S2K) or a key on a card: RNP says "have" all the same */
+	bool stub = rnp_key_get_protection_type(key, &type) == RNP_SUCCESS && type != NULL &&
+	            (strcmp(type, "GPG-None") == 0 || strcmp(type, "GPG-Smartcard") == 0);
+	rnp_buffer_destroy(type);
+	return !stub;
+}
+
 /* Unlocks key if it holds protected secret material: 1 unlocked (or nothing to unlock),
  * 0 no secret here (offline primary), -1 wrong passphrase. */
 static int unlock_one(rnp_key_handle_t key, const char *passphrase)
 {
-	bool have = false, prot = false, locked = false;
-	if (rnp_key_have_secret(key, &have) != RNP_SUCCESS || !have)
+	bool prot = false, locked = false;
+	if (!pgp_priv_secret_present(key))
 		return 0;
 	if (rnp_key_is_protected(key, &prot) != RNP_SUCCESS || !prot)
 		return 1;
@@ -151,12 +190,6 @@ static int unlock_one(rnp_key_handle_t key, const char *passphrase)
 		return 1;
 	if (passphrase == NULL)
 		return -1;
-	char *type = NULL;
-	bool dummy = rnp_key_get_protection_type(key, &type) == RNP_SUCCESS && type != NULL &&
-	             strncmp(type, "GPG-None", 8) == 0;
-	rnp_buffer_destroy(type);
-	if (dummy)
-		return 0;
 	return rnp_key_unlock(key, passphrase) == RNP_SUCCESS ? 1 : -1;
 }
 
@@ -185,8 +218,8 @@ static int unlock_all(rnp_ffi_t ffi, const char *passphrase)
 int pgp_ctx_load_secret(struct pgp_ctx *ctx, const unsigned char *data, size_t len,
                         const char *passphrase, const char **error_r)
 {
-	if (import_mem(ctx->ffi, data, len,
-	               RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS) < 0) {
+	if (pgp_priv_import(ctx->ffi, data, len,
+	                    RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS) < 0) {
 		*error_r = "OpenPGP: cannot read the secret key";
 		return -1;
 	}

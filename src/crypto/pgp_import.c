@@ -50,7 +50,7 @@ static uint64_t valid_till(rnp_key_handle_t key)
 	return rnp_key_valid_till64(key, &till) == RNP_SUCCESS ? till : 0;
 }
 
-static bool usable_at(rnp_key_handle_t key, time_t now)
+bool pgp_priv_usable_at(rnp_key_handle_t key, time_t now)
 {
 	bool revoked = false;
 	if (rnp_key_is_revoked(key, &revoked) != RNP_SUCCESS || revoked)
@@ -74,7 +74,7 @@ static bool can_encrypt(rnp_key_handle_t key, time_t now)
 {
 	bool allows = false;
 	return rnp_key_allows_usage(key, "encrypt", &allows) == RNP_SUCCESS && allows &&
-	       usable_at(key, now) && !weak(key);
+	       pgp_priv_usable_at(key, now) && !weak(key);
 }
 
 /* NULL if primary (or one of its subkeys) can take encrypted mail at now, else why not. */
@@ -180,7 +180,50 @@ static int export_public(rnp_key_handle_t key, struct pgp_key_report *r)
 	return rc;
 }
 
-static void judge(rnp_key_handle_t key, time_t now, struct pgp_key_report *r)
+/* ---- secret keys: what a gateway can decrypt and sign with ---- */
+
+/* Looks at one part (primary or subkey) of a secret key for the report. */
+static void secret_part(rnp_key_handle_t k, bool primary, time_t now, struct pgp_key_report *r,
+                        size_t *present_r, size_t *enc_present_r)
+{
+	bool prot = false, sign = false;
+	bool present = pgp_priv_secret_present(k);
+	*present_r += present;
+	if (present && rnp_key_is_protected(k, &prot) == RNP_SUCCESS && prot)
+		r->secret_protected = true;
+	if (can_encrypt(k, now)) {
+		*enc_present_r += present;
+		r->enc_stubs += !present;
+	}
+	bool usable = primary ? pgp_priv_usable_at(k, now) : pgp_priv_usable_at(k, now) && !weak(k);
+	if (present && usable && rnp_key_allows_usage(k, "sign", &sign) == RNP_SUCCESS && sign)
+		r->can_sign = true;
+}
+
+/* NULL if key (already accepted as a public key) is a secret key the gateway can hold. */
+static const char *secret_reason(rnp_key_handle_t key, time_t now, struct pgp_key_report *r)
+{
+	size_t present = 0, enc_present = 0, n = 0;
+	if (strlen(r->fingerprint) != 40)
+		return "not a v4 key: only v4 secret keys can be held (RNP 0.16)";
+	secret_part(key, true, now, r, &present, &enc_present);
+	(void)rnp_key_get_subkey_count(key, &n);
+	for (size_t i = 0; i < n && i < 256; i++) {
+		rnp_key_handle_t sub = NULL;
+		if (rnp_key_get_subkey_at(key, i, &sub) != RNP_SUCCESS)
+			continue;
+		secret_part(sub, false, now, r, &present, &enc_present);
+		rnp_key_handle_destroy(sub);
+	}
+	if (present == 0)
+		return "no secret key material (a public key: import it without --secret)";
+	if (enc_present == 0)
+		return "no secret part for any encryption subkey (gnu-dummy or smartcard stubs: the "
+		       "secret stayed on another machine or a card); export it from there";
+	return NULL;
+}
+
+static void judge(rnp_key_handle_t key, time_t now, bool secret, struct pgp_key_report *r)
 {
 	describe(key, r);
 	collect_addresses(key, r);
@@ -189,25 +232,14 @@ static void judge(rnp_key_handle_t key, time_t now, struct pgp_key_report *r)
 		r->reason = encryption_reason(key, now);
 	if (r->reason == NULL && r->naddresses == 0)
 		r->reason = "no valid user ID with an e-mail address";
+	if (r->reason == NULL && secret)
+		r->reason = secret_reason(key, now, r);
 	if (r->reason == NULL && export_public(key, r) < 0)
 		r->reason = "the key is too large to store";
 	r->accepted = r->reason == NULL;
 }
 
-static int import_all(rnp_ffi_t ffi, const unsigned char *data, size_t len)
-{
-	rnp_input_t in = NULL;
-	char *json = NULL;
-	if (rnp_input_from_memory(&in, data, len, false) != RNP_SUCCESS)
-		return -1;
-	rnp_result_t rc = rnp_import_keys(ffi, in, RNP_LOAD_SAVE_PUBLIC_KEYS |
-	                                  RNP_LOAD_SAVE_PERMISSIVE, &json);
-	rnp_buffer_destroy(json);
-	rnp_input_destroy(in);
-	return rc == RNP_SUCCESS ? 0 : -1;
-}
-
-static void judge_all(rnp_ffi_t ffi, time_t now, struct pgp_key_report **reports_r,
+static void judge_all(rnp_ffi_t ffi, time_t now, bool secret, struct pgp_key_report **reports_r,
                       size_t *count_r)
 {
 	rnp_identifier_iterator_t it = NULL;
@@ -224,7 +256,7 @@ static void judge_all(rnp_ffi_t ffi, time_t now, struct pgp_key_report **reports
 		    rnp_key_is_primary(key, &primary) == RNP_SUCCESS && primary) {
 			reports = sg_reallocarray(reports, n + 1, sizeof(*reports));
 			memset(&reports[n], 0, sizeof(reports[n]));
-			judge(key, now, &reports[n++]);
+			judge(key, now, secret, &reports[n++]);
 		}
 		rnp_key_handle_destroy(key);
 	}
@@ -233,8 +265,38 @@ static void judge_all(rnp_ffi_t ffi, time_t now, struct pgp_key_report **reports
 	*count_r = n;
 }
 
-int pgp_key_inspect(const unsigned char *data, size_t len, time_t now,
-                    struct pgp_key_report **reports_r, size_t *count_r, const char **error_r)
+/* The version of the first key packet in data (armoured or binary), or -1: RNP 0.16 reads
+ * no v5/v6 key at all, so this is how the refusal can name the reason. */
+static int first_key_version(const unsigned char *data, size_t len)
+{
+	size_t n = 0;
+	struct pgp_packet p;
+	uint8_t *bin = pgp_priv_binary((const char *)data, len, &n);
+	int v = -1;
+	if (bin != NULL && pgp_priv_packet_at(bin, n, 0, &p) == 0 && (p.tag == 5 || p.tag == 6) &&
+	    p.len > 0)
+		v = bin[p.body];
+	sg_free(&bin);
+	return v;
+}
+
+static const char *unreadable_reason(const unsigned char *data, size_t len)
+{
+	switch (first_key_version(data, len)) {
+	case 5:
+		return "a v5 key: v5/v6 keys are not supported (this OpenPGP library, RNP 0.16, reads "
+		       "v4 keys only)";
+	case 6:
+		return "a v6 key (RFC 9580): v5/v6 keys are not supported (this OpenPGP library, RNP "
+		       "0.16, reads v4 keys only)";
+	default:
+		return "no OpenPGP key could be read (damaged data, or a v5/v6 key, which is not "
+		       "supported)";
+	}
+}
+
+static int inspect(const unsigned char *data, size_t len, time_t now, bool secret,
+                   struct pgp_key_report **reports_r, size_t *count_r, const char **error_r)
 {
 	rnp_ffi_t ffi = NULL;
 	*reports_r = NULL;
@@ -247,15 +309,28 @@ int pgp_key_inspect(const unsigned char *data, size_t len, time_t now,
 		*error_r = "OpenPGP: cannot create an RNP context";
 		return -1;
 	}
-	if (import_all(ffi, data, len) == 0)
-		judge_all(ffi, now, reports_r, count_r);
+	uint32_t flags = RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_PERMISSIVE |
+	                 (secret ? RNP_LOAD_SAVE_SECRET_KEYS : 0);
+	if (pgp_priv_import(ffi, data, len, flags) == 0)
+		judge_all(ffi, now, secret, reports_r, count_r);
 	rnp_ffi_destroy(ffi);
 	if (*count_r == 0) {
-		*error_r = "no OpenPGP key could be read (damaged data, or a v5/v6 key, which is not "
-		           "supported)";
+		*error_r = unreadable_reason(data, len);
 		return -1;
 	}
 	return 0;
+}
+
+int pgp_key_inspect(const unsigned char *data, size_t len, time_t now,
+                    struct pgp_key_report **reports_r, size_t *count_r, const char **error_r)
+{
+	return inspect(data, len, now, false, reports_r, count_r, error_r);
+}
+
+int pgp_secret_inspect(const unsigned char *data, size_t len, time_t now,
+                       struct pgp_key_report **reports_r, size_t *count_r, const char **error_r)
+{
+	return inspect(data, len, now, true, reports_r, count_r, error_r);
 }
 
 void pgp_key_reports_free(struct pgp_key_report **reports, size_t count)

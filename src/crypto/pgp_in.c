@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define INLINE_DEPTH_MAX 16 /* multipart nesting searched for an inline block */
+#define HIDDEN_TRIES_MAX 16 /* held keys tried for a hidden recipient */
 
 static const char *const sig_names[] = {
 	[PGP_SIG_VALID] = "valid",
@@ -233,6 +234,47 @@ done:
 	return (char *)plain;
 }
 
+/* run_rnp once more per held key that may be the hidden recipient (pgp_hidden.c), for a
+ * message that was encrypted but did not open. */
+static char *run_hidden(struct pgp_ctx *ctx, const char *data, size_t len,
+                        struct pgp_in_result *r, bool *encrypted_r, size_t *out_len_r)
+{
+	char *plain = NULL;
+	unsigned char *bin = NULL;
+	size_t n = 0;
+	for (size_t i = 0; plain == NULL && i < HIDDEN_TRIES_MAX &&
+	                   pgp_hidden_candidate(ctx, data, len, i, &bin, &n) == 1; i++) {
+		struct pgp_in_result scratch;
+		memset(&scratch, 0, sizeof(scratch));
+		bool encrypted = false;
+		plain = run_rnp(ctx, (const char *)bin, n, NULL, 0, &scratch, &encrypted, out_len_r);
+		if (plain != NULL) {
+			*r = scratch;
+			*encrypted_r = encrypted;
+		}
+		sg_free(&bin);
+	}
+	return plain;
+}
+
+/* run_rnp for an OpenPGP message, trying held keys for a hidden recipient if need be. */
+static char *open_message(struct pgp_ctx *ctx, const char *data, size_t len,
+                          struct pgp_in_result *r, bool *encrypted_r, size_t *out_len_r)
+{
+	char *plain = run_rnp(ctx, data, len, NULL, 0, r, encrypted_r, out_len_r);
+	if (plain == NULL && *encrypted_r) {
+		struct pgp_in_result hidden;
+		memset(&hidden, 0, sizeof(hidden));
+		bool encrypted = false;
+		plain = run_hidden(ctx, data, len, &hidden, &encrypted, out_len_r);
+		if (plain != NULL) {
+			*r = hidden;
+			*encrypted_r = encrypted;
+		}
+	}
+	return plain;
+}
+
 /* ---- layers ---- */
 
 struct walk {
@@ -240,7 +282,27 @@ struct walk {
 	struct pgp_in_result *r;
 	char *raw; /* the current innermost entity */
 	size_t raw_len;
+	/* signatures [outer_first, +outer_count) of r sign the encrypted layer right below: they
+	 * cover ciphertext, not what the reader sees, and are dropped once it opens (as
+	 * Thunderbird ignores an outer signature around an encrypted message) */
+	size_t outer_first, outer_count;
 };
+
+static bool is_pgp_encrypted(GMimeObject *o)
+{
+	return is_type(o, "multipart", "encrypted", "application/pgp-encrypted");
+}
+
+static void drop_outer_sigs(struct walk *w)
+{
+	struct pgp_in_result *r = w->r;
+	size_t end = w->outer_first + w->outer_count;
+	if (w->outer_count == 0 || end > r->nsigs)
+		return;
+	memmove(&r->sigs[w->outer_first], &r->sigs[end], (r->nsigs - end) * sizeof(r->sigs[0]));
+	r->nsigs -= w->outer_count;
+	w->outer_count = 0;
+}
 
 static void set_kind(struct walk *w, enum pgp_kind kind)
 {
@@ -270,12 +332,13 @@ static int layer_encrypted(struct walk *w, GMimeObject *o)
 	struct pgp_in_result scratch;
 	memset(&scratch, 0, sizeof(scratch));
 	bool encrypted = false;
-	char *plain = run_rnp(w->ctx, body, len, NULL, 0, &scratch, &encrypted, &plen);
+	char *plain = open_message(w->ctx, body, len, &scratch, &encrypted, &plen);
 	sg_free(&body);
 	if (!encrypted || plain == NULL) { /* e.g. a bare signature dressed as encrypted */
 		sg_free_secret(&plain, plen);
 		return 0;
 	}
+	drop_outer_sigs(w);
 	w->r->decrypted = true;
 	w->r->integrity_ok = scratch.integrity_ok;
 	sg_strlcpy(w->r->mode, scratch.mode, sizeof(w->r->mode));
@@ -305,6 +368,9 @@ static int layer_signed(struct walk *w, GMimeObject *o)
 		(void)run_rnp(w->ctx, data, dlen, sig, slen, w->r, &encrypted, &olen);
 	if (w->r->nsigs == before && w->r->nsigs < SG_PGP_SIGS_MAX) /* unreadable signature */
 		w->r->sigs[w->r->nsigs++].status = PGP_SIG_INVALID;
+	w->outer_first = before;
+	w->outer_count = is_pgp_encrypted(g_mime_multipart_get_part(mp, 0)) ? w->r->nsigs - before
+	                                                                   : 0;
 	sg_free(&sig);
 	replace_raw(w, data, dlen);
 	return 1;
@@ -396,6 +462,30 @@ static int find_mixed(struct walk *w, GMimeObject *o, int depth)
 	return 0;
 }
 
+/* An S/MIME multipart/signed whose signed part is PGP/MIME encrypted: Thunderbird ignores
+ * the outer signature and decrypts (testOuterSmimeSig*: the signature covers ciphertext). */
+static bool is_smime_signed_encrypted(GMimeObject *o)
+{
+	if (!is_type(o, "multipart", "signed", NULL) || !GMIME_IS_MULTIPART(o) ||
+	    g_mime_multipart_get_count(GMIME_MULTIPART(o)) != 2)
+		return false;
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	const char *p = g_mime_content_type_get_parameter(ct, "protocol");
+	return p != NULL &&
+	       (g_ascii_strcasecmp(p, "application/pkcs7-signature") == 0 ||
+	        g_ascii_strcasecmp(p, "application/x-pkcs7-signature") == 0) &&
+	       is_pgp_encrypted(g_mime_multipart_get_part(GMIME_MULTIPART(o), 0));
+}
+
+/* Steps into the encrypted part; if it does not open, the message is left as it came. */
+static int layer_smime_around(struct walk *w, GMimeObject *o)
+{
+	size_t n = 0;
+	char *inner = serialize(g_mime_multipart_get_part(GMIME_MULTIPART(o), 0), &n);
+	replace_raw(w, inner, n);
+	return 1;
+}
+
 /* Undoes one layer of the entity in w->raw: 1 if another layer may follow, 0 if done. */
 static int unwrap_once(struct walk *w)
 {
@@ -403,10 +493,12 @@ static int unwrap_once(struct walk *w)
 	int rc = 0;
 	if (o == NULL)
 		return 0;
-	if (is_type(o, "multipart", "encrypted", "application/pgp-encrypted"))
+	if (is_pgp_encrypted(o))
 		rc = layer_encrypted(w, o);
 	else if (is_type(o, "multipart", "signed", "application/pgp-signature"))
 		rc = layer_signed(w, o);
+	else if (is_smime_signed_encrypted(o))
+		rc = layer_smime_around(w, o);
 	else if (GMIME_IS_PART(o) && inline_part(w, o, true) == 1 && !w->r->mixed) {
 		size_t n = 0;
 		char *whole = serialize(o, &n);

@@ -76,10 +76,9 @@ static int add_recipients(rnp_ffi_t ffi, rnp_op_encrypt_t op, const char *const 
 
 static int add_signer(rnp_ffi_t ffi, rnp_op_encrypt_t op, const char *fpr, const char **error_r)
 {
-	rnp_key_handle_t key = pgp_priv_locate(ffi, fpr);
-	bool secret = false;
+	rnp_key_handle_t key = pgp_priv_signing_key(ffi, fpr);
 	rnp_result_t rc = RNP_ERROR_GENERIC;
-	if (key != NULL && rnp_key_have_secret(key, &secret) == RNP_SUCCESS && secret)
+	if (key != NULL)
 		rc = rnp_op_encrypt_add_signature(op, key, NULL);
 	rnp_key_handle_destroy(key);
 	if (rc != RNP_SUCCESS) {

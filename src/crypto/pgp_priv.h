@@ -19,6 +19,11 @@ struct pgp_ctx {
 int pgp_priv_output_take(rnp_output_t out, size_t max, unsigned char **data_r, size_t *len_r);
 /* The primary key with fingerprint fpr (any case), or NULL; caller destroys the handle. */
 rnp_key_handle_t pgp_priv_locate(rnp_ffi_t ffi, const char *fpr);
+#define PGP_PRIV_SUBKEYS_MAX 256 /* subkeys of one key looked at */
+/* The newest subkey of primary for which fit(subkey, arg) holds, or NULL; caller destroys. */
+rnp_key_handle_t pgp_priv_newest_subkey(rnp_key_handle_t primary,
+                                        bool (*fit)(rnp_key_handle_t, const void *),
+                                        const void *arg);
 /* Upper-case hex fingerprint of key into dst (PGP_FPR_MAX); -1 on error. */
 int pgp_priv_fpr(rnp_key_handle_t key, char *dst);
 /* Address of key's primary user ID (or first user ID with an address) into dst, or "". */
@@ -36,7 +41,33 @@ int pgp_seipd_encrypt(struct pgp_ctx *ctx, const char *const *fprs, size_t n, co
 size_t pgp_seipd_armor_max(size_t len);
 size_t pgp_seipd_armor(const unsigned char *bin, size_t len, char *out);
 void pgp_seipd_cache_free(struct pgp_seipd_cache **c);
+/* pgp_hidden.c: the few packet-level reads RNP 0.16 has no call for. */
+struct pgp_packet {
+	unsigned tag;
+	size_t body, len; /* offset of the body in the data, its length */
+};
+/* The packet header at bin[off] (old or new format): 0 with *p, or -1 for a partial or
+ * indeterminate length (never used for keys or session key packets) or one that does not
+ * fit in n. */
+int pgp_priv_packet_at(const uint8_t *bin, size_t n, size_t off, struct pgp_packet *p);
+/* The binary form of data (armoured or not), a copy the caller frees; NULL if unreadable. */
+uint8_t *pgp_priv_binary(const char *data, size_t len, size_t *n_r);
+/* data (an OpenPGP message, armoured or binary) with the wildcard key ids of its
+ * hidden-recipient session key packets replaced by the idx-th secret encryption key in ctx of
+ * their algorithm: 1 with *bin_r (caller frees), 0 when there is no wildcard or no such key. */
+int pgp_hidden_candidate(struct pgp_ctx *ctx, const char *data, size_t len, size_t idx,
+                         unsigned char **bin_r, size_t *bin_len_r);
 /* An ffi that never touches a homedir and reads no passwords. */
 int pgp_priv_ffi_new(rnp_ffi_t *ffi_r);
+/* Imports keys from data (at most SG_PGP_KEYFILE_MAX bytes) with RNP_LOAD_SAVE_* flags. */
+int pgp_priv_import(rnp_ffi_t ffi, const unsigned char *data, size_t len, uint32_t flags);
+/* True if key holds real secret material: not a gnu-dummy or smartcard stub. */
+bool pgp_priv_secret_present(rnp_key_handle_t key);
+/* The (sub)key of primary fpr that makes its signatures: the primary if its secret part is
+ * here and may sign, else the newest such signing subkey (an offline primary key); NULL if
+ * none. RNP 0.16 would pick a gnu-dummy primary and fail. Caller destroys the handle. */
+rnp_key_handle_t pgp_priv_signing_key(rnp_ffi_t ffi, const char *fpr);
+/* True if key is not revoked and valid (self-signed, unexpired) at now. */
+bool pgp_priv_usable_at(rnp_key_handle_t key, time_t now);
 
 #endif

@@ -123,29 +123,16 @@ static bool can_encrypt(rnp_key_handle_t key)
 	       key_bool(rnp_key_is_valid, key) && !key_bool(rnp_key_is_revoked, key);
 }
 
+static bool can_encrypt_fit(rnp_key_handle_t key, const void *arg)
+{
+	(void)arg;
+	return can_encrypt(key);
+}
+
 /* The newest valid encryption subkey of primary (as RNP and GnuPG choose), or NULL. */
 static rnp_key_handle_t newest_subkey(rnp_key_handle_t primary)
 {
-	size_t count = 0;
-	rnp_key_handle_t best = NULL;
-	uint32_t best_created = 0;
-	if (rnp_key_get_subkey_count(primary, &count) != RNP_SUCCESS)
-		return NULL;
-	for (size_t i = 0; i < count; i++) {
-		rnp_key_handle_t sub = NULL;
-		uint32_t created = 0;
-		if (rnp_key_get_subkey_at(primary, i, &sub) != RNP_SUCCESS)
-			continue;
-		if (can_encrypt(sub) && rnp_key_get_creation(sub, &created) == RNP_SUCCESS &&
-		    (best == NULL || created > best_created)) {
-			rnp_key_handle_destroy(best);
-			best = sub;
-			best_created = created;
-		} else {
-			rnp_key_handle_destroy(sub);
-		}
-	}
-	return best;
+	return pgp_priv_newest_subkey(primary, can_encrypt_fit, NULL);
 }
 
 static int hex_keyid(const char *hex, unsigned char out[8])
@@ -422,11 +409,9 @@ static int sign_packets(struct pgp_ctx *ctx, const char *signer, const char *dat
 	rnp_input_t in = NULL;
 	rnp_output_t out = NULL;
 	rnp_op_sign_t op = NULL;
-	rnp_key_handle_t key = pgp_priv_locate(ctx->ffi, signer);
-	bool secret = false;
+	rnp_key_handle_t key = pgp_priv_signing_key(ctx->ffi, signer);
 	int rc = -1;
-	if (key != NULL && rnp_key_have_secret(key, &secret) == RNP_SUCCESS && secret &&
-	    rnp_input_from_memory(&in, (const uint8_t *)data, len, false) == RNP_SUCCESS &&
+	if (key != NULL && rnp_input_from_memory(&in, (const uint8_t *)data, len, false) == RNP_SUCCESS &&
 	    rnp_output_to_memory(&out, 0) == RNP_SUCCESS &&
 	    rnp_op_sign_create(&op, ctx->ffi, in, out) == RNP_SUCCESS &&
 	    rnp_op_sign_add_signature(op, key, NULL) == RNP_SUCCESS &&

@@ -8,13 +8,12 @@
 #include "crypto/smime_priv.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "mime/mime.h"
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <string.h>
 
-#define DATE_SKEW_MAX (60 * 60) /* signing time vs Date: header, seconds */
-#define DATE_LINE_MAX 200
 
 static const char *const verdict_names[] = {
 	[SMIME_SIG_NONE] = "none",           [SMIME_SIG_VALID] = "valid",
@@ -35,33 +34,6 @@ void smime_verify_result_free(struct smime_verify_result *r)
 	sg_free(&r->content);
 	memset(r, 0, sizeof(*r));
 	r->reason = "";
-}
-
-/* The top-level Date: header of msg as epoch seconds, or 0. Unfolded single line only. */
-static time_t header_date(const char *msg, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		const char *nl = memchr(msg + i, '\n', len - i);
-		size_t ll = nl != NULL ? (size_t)(nl - (msg + i)) : len - i;
-		if (ll == 0 || (ll == 1 && msg[i] == '\r'))
-			return 0; /* end of the header block */
-		if (ll > 5 && ll < DATE_LINE_MAX && sg_has_prefix_nocase(msg + i, "date:")) {
-			char line[DATE_LINE_MAX];
-			memcpy(line, msg + i + 5, ll - 5);
-			line[ll - 5] = '\0';
-			const char *s = sg_trim(line);
-			const char *comma = strchr(s, ',');
-			struct tm tm;
-			memset(&tm, 0, sizeof(tm));
-			if (strptime(comma != NULL ? comma + 1 : s, " %d %b %Y %H:%M:%S %z", &tm) == NULL)
-				return 0;
-			return timegm(&tm) - tm.tm_gmtoff;
-		}
-		if (nl == NULL)
-			break;
-		i += ll + 1;
-	}
-	return 0;
 }
 
 static const ASN1_TYPE *signed_attr(CMS_SignerInfo *si, int nid)
@@ -170,7 +142,7 @@ static void judge(CMS_ContentInfo *cms, const struct smime_trust *t, const char 
 	if (intact && smime_priv_bio_take(out, false, &r->content, &r->content_len) < 0)
 		intact = false;
 	BIO_free(out);
-	time_t date = header_date(msg, len);
+	time_t date = mime_header_date(msg, len);
 	if (!intact && dc != NULL) {
 		/* the detached part is still what the sender meant to deliver: hand it on */
 		r->content = sg_memdup(dc, dclen + 1);
@@ -189,7 +161,7 @@ static void judge(CMS_ContentInfo *cms, const struct smime_trust *t, const char 
 		r->verdict = SMIME_SIG_WEAK;
 		r->reason = "signed with SHA-1, which can be forged";
 	} else if (date != 0 && r->signing_time != 0 &&
-	           (r->signing_time - date > DATE_SKEW_MAX || date - r->signing_time > DATE_SKEW_MAX)) {
+	           (r->signing_time - date > SG_SIG_DATE_SKEW_MAX || date - r->signing_time > SG_SIG_DATE_SKEW_MAX)) {
 		r->verdict = SMIME_SIG_INVALID;
 		r->reason = "the signing time differs from the Date header by more than an hour";
 	} else {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct mime_info {
 	bool parsed;        /* GMime read a message (headers below may still be NULL) */
@@ -49,6 +50,8 @@ struct _GMimeMessage *mime_message_parse(const char *data, size_t len);
 size_t mime_header_block_len(const char *data, size_t len, size_t max);
 /* True if any byte of data is >= 0x80 (the body needs 8BITMIME). */
 bool mime_has_8bit(const char *data, size_t len);
+/* The top-level Date: field of msg as epoch seconds, or 0 (none, folded, or unreadable). */
+time_t mime_header_date(const char *msg, size_t len);
 /* True if s holds a byte >= 0x80 (an address that needs SMTPUTF8). */
 bool mime_str_has_8bit(const char *s);
 

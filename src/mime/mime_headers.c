@@ -11,6 +11,7 @@
 #include <gmime/gmime.h>
 #include <strings.h>
 #include <string.h>
+#include <time.h>
 
 int mime_field_next(const char *block, size_t len, size_t *pos, struct mime_field *f)
 {
@@ -156,6 +157,36 @@ int mime_edit_apply(const char *data, size_t len, const struct mime_edit *e, str
 	if (rc != 0) {
 		*error_r = "message too large to rewrite";
 		return -1;
+	}
+	return 0;
+}
+
+#define MIME_DATE_LINE_MAX 200
+
+/* The top-level Date: header of msg as epoch seconds, or 0. Unfolded single line only. */
+time_t mime_header_date(const char *msg, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(msg + i, '\n', len - i);
+		size_t ll = nl != NULL ? (size_t)(nl - (msg + i)) : len - i;
+		if (ll == 0 || (ll == 1 && msg[i] == '\r'))
+			return 0; /* end of the header block */
+		if (ll > 5 && ll < MIME_DATE_LINE_MAX && sg_has_prefix_nocase(msg + i, "date:")) {
+			char line[MIME_DATE_LINE_MAX];
+			memcpy(line, msg + i + 5, ll - 5);
+			line[ll - 5] = '\0';
+			const char *s = sg_trim(line);
+			const char *comma = strchr(s, ',');
+			struct tm tm;
+			memset(&tm, 0, sizeof(tm));
+			if (strptime(comma != NULL ? comma + 1 : s, " %d %b %Y %H:%M:%S %z", &tm) == NULL)
+				return 0;
+			long offset = tm.tm_gmtoff; /* read first: timegm() resets it to 0 */
+			return timegm(&tm) - offset;
+		}
+		if (nl == NULL)
+			break;
+		i += ll + 1;
 	}
 	return 0;
 }

@@ -297,10 +297,13 @@ enum transform_result transform_pgp(const struct transform_env *te,
 enum transform_result transform_inbound_pgp(const struct transform_env *te,
                                             const struct transform_input *in,
                                             struct transform_output *out);
-/* Loads addr's active public key (and, _secret, its gateway-held secret key) into ctx;
- * fpr_r (PGP_FPR_MAX) gets the fingerprint. 1 loaded, 0 none (*why_r), -1 error. */
+/* Loads addr's active public key into ctx; fpr_r (PGP_FPR_MAX) gets the fingerprint.
+ * 1 loaded, 0 none (*why_r), -1 error. */
 int transform_pgp_load_public(const struct transform_env *te, struct pgp_ctx *ctx,
                               const char *addr, char *fpr_r, const char **why_r);
+/* Loads every gateway-held key of addr into ctx (store_pgp_key_held: all of them decrypt);
+ * fpr_r gets the one that signs (pgp_pick_signer: the newest valid one). 1 if one signs,
+ * 0 none does (*why_r; the others are loaded all the same), -1 error. */
 int transform_pgp_load_secret(const struct transform_env *te, struct pgp_ctx *ctx,
                               const char *addr, char *fpr_r, const char **why_r);
 

@@ -53,14 +53,27 @@ static bool trusted_for(const struct keyset *ks, const char *fpr, const char *fr
 	return false;
 }
 
+/* True if the signature was made more than SG_SIG_DATE_SKEW_MAX away from the message's
+ * Date: (Thunderbird's "mismatch": a genuine old signature replayed under a new message). */
+static bool date_mismatch(const struct pgp_sig *s, time_t date)
+{
+	return date != 0 && s->created != 0 &&
+	       (s->created - date > SG_SIG_DATE_SKEW_MAX || date - s->created > SG_SIG_DATE_SKEW_MAX);
+}
+
 /* The verdict on the first signature and a remark for the parenthesis (may be ""). */
 static const char *verdict(const struct pgp_in_result *r, struct pgp_ctx *ctx,
-                           const struct keyset *ks, const char *from, const char **remark_r)
+                           const struct keyset *ks, const char *from, time_t date,
+                           const char **remark_r)
 {
 	const struct pgp_sig *s = &r->sigs[0];
 	*remark_r = "";
 	if (s->status == PGP_SIG_INVALID)
 		return "invalid";
+	if (s->status == PGP_SIG_VALID && date_mismatch(s, date)) {
+		*remark_r = ", made more than an hour away from the Date header";
+		return "invalid";
+	}
 	if (s->status == PGP_SIG_UNKNOWN_KEY) {
 		*remark_r = ", signer's key unknown here";
 		return "untrusted";
@@ -81,7 +94,8 @@ static const char *verdict(const struct pgp_in_result *r, struct pgp_ctx *ctx,
 }
 
 static void signature_note(const struct pgp_in_result *r, struct pgp_ctx *ctx,
-                           const struct keyset *ks, const char *from, char *dst, size_t size)
+                           const struct keyset *ks, const char *from, time_t date, char *dst,
+                           size_t size)
 {
 	if (r->nsigs == 0) {
 		snprintf(dst, size, "signature=none");
@@ -89,7 +103,7 @@ static void signature_note(const struct pgp_in_result *r, struct pgp_ctx *ctx,
 	}
 	const struct pgp_sig *s = &r->sigs[0];
 	const char *remark;
-	const char *v = verdict(r, ctx, ks, from, &remark);
+	const char *v = verdict(r, ctx, ks, from, date, &remark);
 	char signer[SG_LOG_PEER_TEXT_MAX + 4];
 	sg_printable(signer, sizeof(signer), s->signer[0] ? s->signer : s->keyid,
 	             SG_LOG_PEER_TEXT_MAX);
@@ -233,8 +247,9 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 		return transform_pass(te, in, out);
 	}
 	char sig[400], note[600], bound[SG_ADDR_MAX];
+	time_t date = mime_header_date(in->data, in->len);
 	bind_from(te, in, &r, from, &ks, bound, sizeof(bound));
-	signature_note(&r, ctx, &ks, bound, sig, sizeof(sig));
+	signature_note(&r, ctx, &ks, bound, date, sig, sizeof(sig));
 	security_note(&r, sig, note, sizeof(note));
 	if (emit(in, &r, note, &out->buf, &err) < 0)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);

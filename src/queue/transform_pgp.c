@@ -82,7 +82,7 @@ static struct pgp_ctx *thread_ctx(const struct transform_env *te, const char **e
 
 /* Loads addr's active public key into ctx; fpr_r gets its fingerprint. 1, 0 none, -1 error. */
 static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, const char *addr,
-                       char *fpr_r, bool need_secret, const char **why_r)
+                       char *fpr_r, const char **why_r)
 {
 	struct store_pgp_key key;
 	*why_r = "no OpenPGP key";
@@ -93,9 +93,6 @@ static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, cons
 		return rc;
 	if (key.expires != 0 && key.expires <= sg_wall()) {
 		*why_r = "the OpenPGP key has expired";
-		rc = 0;
-	} else if (need_secret && !key.has_secret) {
-		*why_r = "no gateway-held OpenPGP key";
 		rc = 0;
 	} else if (!pgp_ctx_has_key(ctx, key.fingerprint, false) &&
 	           pgp_ctx_load_public(ctx, key.keydata, key.keydata_len, why_r) < 0) {
@@ -110,25 +107,55 @@ static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, cons
 int transform_pgp_load_public(const struct transform_env *te, struct pgp_ctx *ctx,
                               const char *addr, char *fpr_r, const char **why_r)
 {
-	return load_public(te, ctx, addr, fpr_r, false, why_r);
+	return load_public(te, ctx, addr, fpr_r, why_r);
+}
+
+/* Unseals the secret key fpr into ctx unless it is there already: 0, or -1 with *why_r. */
+static int unseal_held(const struct transform_env *te, struct pgp_ctx *ctx, const char *fpr,
+                       const char **why_r)
+{
+	if (pgp_ctx_has_key(ctx, fpr, true))
+		return 0; /* unsealed earlier in this thread */
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	int rc = store_pgp_secret_get(te->store, fpr, &blob, &len, why_r);
+	if (rc == 0)
+		*why_r = "the sealed OpenPGP key is gone";
+	if (rc == 1 && pgp_secret_unseal(ctx, te->keystore, fpr, blob, len, why_r) == 0)
+		rc = 0;
+	else
+		rc = -1;
+	sg_free(&blob);
+	return rc;
 }
 
 int transform_pgp_load_secret(const struct transform_env *te, struct pgp_ctx *ctx,
                               const char *addr, char *fpr_r, const char **why_r)
 {
-	int rc = load_public(te, ctx, addr, fpr_r, true, why_r);
-	if (rc != 1)
-		return rc;
-	if (pgp_ctx_has_key(ctx, fpr_r, true))
-		return 1; /* unsealed earlier in this thread */
-	unsigned char *blob = NULL;
-	size_t len = 0;
-	rc = store_pgp_secret_get(te->store, fpr_r, &blob, &len, why_r);
-	if (rc == 1 && (te->keystore == NULL ||
-	                pgp_secret_unseal(ctx, te->keystore, fpr_r, blob, len, why_r) < 0))
-		rc = -1;
-	sg_free(&blob);
-	return rc;
+	struct store_pgp_key *keys = NULL;
+	size_t n = 0, held = 0;
+	const char *fprs[SG_PGP_HELD_MAX];
+	time_t now = sg_wall();
+	fpr_r[0] = '\0';
+	*why_r = "no store or master key here";
+	if (te->store == NULL || te->keystore == NULL ||
+	    store_pgp_list(te->store, addr, &keys, &n, why_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n && held < SG_PGP_HELD_MAX; i++) {
+		const char *why;
+		if (!store_pgp_key_held(&keys[i], now))
+			continue;
+		if (unseal_held(te, ctx, keys[i].fingerprint, &why) == 0)
+			fprs[held++] = keys[i].fingerprint;
+		else
+			sg_warn("OpenPGP key %s of <%s> not usable: %s", keys[i].fingerprint, addr, why);
+	}
+	int best = pgp_pick_signer(ctx, fprs, held, now, true);
+	if (best >= 0)
+		sg_strlcpy(fpr_r, fprs[best], PGP_FPR_MAX);
+	*why_r = held == 0 ? "no gateway-held OpenPGP key" : "no gateway-held key that can sign";
+	store_pgp_list_free(&keys, n);
+	return best >= 0 ? 1 : 0;
 }
 
 struct pgp_out {
@@ -145,7 +172,7 @@ static enum transform_result load_recipients(struct pgp_out *po)
 	po->fprs = sg_calloc(po->in->nrcpt, sizeof(*po->fprs));
 	for (size_t i = 0; i < po->in->nrcpt; i++) {
 		const char *why;
-		int rc = load_public(po->te, po->ctx, po->in->rcpts[i], po->fprs[i], false, &why);
+		int rc = load_public(po->te, po->ctx, po->in->rcpts[i], po->fprs[i], &why);
 		if (rc < 0)
 			return transform_fail(po->out, TRANSFORM_TEMP, "4.3.0", "OpenPGP key store: %s",
 			                      why);

@@ -166,6 +166,9 @@ struct store_pgp_key {
 /* Trusted by something other than a message: imported, uploaded on the portal, generated,
  * or an Autocrypt key an admin confirmed. Only such a key can make a signature valid. */
 bool store_pgp_key_trusted(const struct store_pgp_key *key);
+/* A gateway-held key that may decrypt and sign at now: active, its secret sealed in the
+ * store, not expired. An address may hold several (an old and a new key). */
+bool store_pgp_key_held(const struct store_pgp_key *key, time_t now);
 void store_pgp_key_clear(struct store_pgp_key *key);
 void store_pgp_list_free(struct store_pgp_key **keys, size_t count);
 

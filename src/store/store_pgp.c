@@ -58,6 +58,12 @@ bool store_pgp_key_trusted(const struct store_pgp_key *key)
 	return key->source != STORE_PGP_AUTOCRYPT || key->confirmed != 0;
 }
 
+bool store_pgp_key_held(const struct store_pgp_key *key, time_t now)
+{
+	return key->status == STORE_PGP_ACTIVE && key->has_secret &&
+	       (key->expires == 0 || key->expires > now);
+}
+
 void store_pgp_key_clear(struct store_pgp_key *key)
 {
 	sg_free(&key->keydata);
