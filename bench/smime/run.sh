@@ -4,6 +4,8 @@
 # the same run, end to end into a sink; and, for scale, a loop of `openssl cms -encrypt`
 # processes on the same message; and sign+encrypt+DKIM (rsa2048, dkim.sign = transformed) beside
 # sign+encrypt. Everything on 127.0.0.1; every server is stopped on exit.
+# Then, in process (tests/smime_layers, bench/smime/smime_layers.c): sign+encrypt with and
+# without RFC 9788 header protection in alternating rounds, and nested inbound unwrapping.
 set -euo pipefail
 BUILD=${1:?usage: bench/smime/run.sh BUILD_DIR}
 NAME=smime
@@ -44,3 +46,7 @@ done
 printf '%-40s %12s %14s\n' "openssl cms -encrypt, one process each" "$OPENSSL_RATE" "$(ratio "$OPENSSL_RATE" "${R[pass,e2e_rate]}")"
 echo "(goal: encrypt-only at >= 0.8x pass-through)"
 echo "sign+encrypt+DKIM vs sign+encrypt: $(ratio "${R[sign_encrypt_dkim,e2e_rate]}" "${R[sign_encrypt,e2e_rate]}")x (goal: >= 0.95x)"
+echo
+LAYERS=$(cd "$BUILD" && pwd)/tests/smime_layers
+[ -x "$LAYERS" ] || { echo "bench/smime: no $LAYERS (make first)" >&2; exit 1; }
+"$LAYERS" "${BENCH_SMIME_LAYERS:-40}"

@@ -509,13 +509,13 @@ static int unwrap_once(struct walk *w)
 	return rc;
 }
 
-/* Keeps only the entity's own header fields (drops From, To, ... of a top-level message). */
+/* Keeps only the entity's own header fields (drops From, To, ... of a top-level message),
+ * and the protected ones of an RFC 9788 payload (mime_hp_entity). */
 static int finish(struct walk *w, const char **error_r)
 {
 	struct sg_buf b;
-	const struct mime_edit e = {.keep = MIME_KEEP_CONTENT, .with_body = true};
 	sg_buf_init(&b, sg_size_add(w->raw_len, 1024));
-	if (mime_edit_apply(w->raw, w->raw_len, &e, &b, error_r) < 0) {
+	if (mime_hp_entity(w->raw, w->raw_len, &b, error_r) < 0) {
 		sg_buf_free_secret(&b);
 		return -1;
 	}

@@ -168,6 +168,7 @@ struct smime_verify_result {
 	char *content;                 /* what was signed (opaque: the inner entity); for an
 	                                * invalid detached signature still the first part */
 	size_t content_len;
+	bool detached;                 /* multipart/signed (else opaque signed-data) */
 };
 /* Verifies a signed message (a top-level Date: header is compared with the signing time).
  * Returns -1 with error_r when msg is not a signed message OpenSSL can read; otherwise 0 with

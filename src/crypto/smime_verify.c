@@ -188,6 +188,7 @@ int smime_verify(const struct smime_trust *t, const char *msg, size_t len,
 	size_t dclen = 0;
 	if (content != NULL && smime_priv_bio_take(content, false, &dc, &dclen) < 0)
 		dc = NULL;
+	r->detached = content != NULL;
 	judge(cms, t, content != NULL ? (dc != NULL ? dc : "") : NULL, dclen, msg, len, r);
 	sg_free(&dc);
 	BIO_free(content);

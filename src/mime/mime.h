@@ -90,10 +90,46 @@ struct mime_edit {
 	const char *subject_tag; /* removed (with one adjacent space) from Subject, or NULL */
 	const char *prepend;     /* CRLF-terminated fields written first, or NULL */
 	bool with_body;          /* append the empty line and the body */
+	const char *const *only; /* when set: keep only fields of these names (after drop) */
+	size_t nonly;
+	const char *subject_value; /* when set: the Subject's value is replaced by it */
 };
 /* Appends the edited message (or header block) to out; -1 with *error_r past out's ceiling. */
 int mime_edit_apply(const char *data, size_t len, const struct mime_edit *e, struct sg_buf *out,
                     const char **error_r);
+
+/* ---- mime_hp.c: RFC 9788 header protection ---- */
+
+/* The fields header protection copies into the cryptographic payload (never Bcc). */
+extern const char *const mime_hp_fields[];
+extern const size_t mime_hp_nfields;
+
+struct mime_hp_out {
+	bool encrypted;          /* hp="cipher", with HP-Outer lines (else hp="clear") */
+	bool hide_subject;       /* hcp_baseline: outer Subject "[...]", no Comments or Keywords
+	                          * outside (else hcp_no_confidentiality: outer as it was) */
+	const char *subject_tag; /* removed from the Subject, inside and outside (or NULL) */
+};
+/* The cryptographic payload of msg, appended to out: msg's entity (Content-* fields and
+ * body) with hp= on its Content-Type, then msg's protected fields, then (encrypted) one
+ * HP-Outer line for each protected field left in the outer header section. An entity that
+ * already carries hp= is copied as it is. */
+int mime_hp_payload(const char *msg, size_t len, const struct mime_hp_out *o, struct sg_buf *out,
+                    const char **error_r);
+/* msg's outer header section under o's policy (no Content-*, no Bcc, no X-Sealgate-*), the
+ * fields HP-Outer names, appended to out without the empty line. */
+int mime_hp_outer(const char *msg, size_t len, const struct mime_hp_out *o, struct sg_buf *out,
+                  const char **error_r);
+/* The hp= value of entity's Content-Type ("cipher", "clear") into dst, or "" if none. */
+void mime_hp_mode(const char *entity, size_t len, char *dst, size_t size);
+/* entity's own fields (Content-*, MIME-Version) and body, appended to out; when it carries
+ * hp=, its protected fields and HP-Outer lines too (they belong to it, RFC 9788). */
+int mime_hp_entity(const char *entity, size_t len, struct sg_buf *out, const char **error_r);
+/* The message as delivered when payload carries protected fields: those fields first, then
+ * msg's header fields without any field of a protected name and without HP-Outer, then msg's
+ * body. */
+int mime_hp_deliver(const char *msg, size_t len, const char *payload, size_t payload_len,
+                    struct sg_buf *out, const char **error_r);
 
 /* ---- mime_build.c: new messages (notices, mail written on the portal) ---- */
 struct mime_attachment {

@@ -62,6 +62,13 @@ static bool dropped(const struct mime_edit *e, const struct mime_field *f)
 	for (size_t i = 0; i < e->ndrop; i++)
 		if (mime_field_is(f, e->drop[i]))
 			return true;
+	if (e->only != NULL) {
+		bool listed = false;
+		for (size_t i = 0; i < e->nonly && !listed; i++)
+			listed = mime_field_is(f, e->only[i]);
+		if (!listed)
+			return true;
+	}
 	if (e->keep == MIME_KEEP_CONTENT)
 		return !mime_field_is_content(f);
 	if (e->keep == MIME_KEEP_OUTER)
@@ -89,6 +96,10 @@ static bool strip_tag(char *s, const char *tag)
 
 static int write_subject(const struct mime_field *f, const char *tag, struct sg_buf *out)
 {
+	/* a NUL would cut the copy short and lose the field's line end, so that the lines after
+	 * it joined the header (found by fuzz_mime_hp): such a field is kept as it came */
+	if (memchr(f->value, '\0', f->value_len) != NULL)
+		return -2;
 	char *raw = sg_strndup(f->value, f->value_len);
 	int rc;
 	if (strip_tag(raw, tag) || strstr(raw, "=?") == NULL) {
@@ -116,6 +127,8 @@ static int write_subject(const struct mime_field *f, const char *tag, struct sg_
 
 static int copy_field(const struct mime_edit *e, const struct mime_field *f, struct sg_buf *out)
 {
+	if (e->subject_value != NULL && mime_field_is(f, "Subject"))
+		return sg_buf_printf(out, "Subject: %s\r\n", e->subject_value);
 	if (e->subject_tag != NULL && e->subject_tag[0] != '\0' && mime_field_is(f, "Subject")) {
 		struct sg_buf tmp;
 		sg_buf_init(&tmp, out->max);

@@ -70,6 +70,8 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	te->autocrypt_outbound = settings_bool(s, "policy.autocrypt_outbound");
 	te->autocrypt_encrypt = settings_bool(s, "pgp.autocrypt_encrypt");
 	te->cbc_keep_encrypted = strcmp(settings_get(s, "policy.cbc_unsigned"), "keep-encrypted") == 0;
+	te->header_protection = settings_bool(s, "policy.header_protection");
+	te->hide_subject = settings_bool(s, "policy.hide_subject");
 	enum smime_rev_mode rev = SMIME_REV_SOFT;
 	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
 	te->revocation_check = (int)rev;

@@ -46,6 +46,8 @@ struct transform_env {
 	bool autocrypt_encrypt;      /* pgp.autocrypt_encrypt: learned keys may encrypt outbound */
 	int revocation_check;        /* smime.revocation_check (enum smime_rev_mode; 0 off) */
 	bool cbc_keep_encrypted;     /* policy.cbc_unsigned = keep-encrypted */
+	bool header_protection;      /* policy.header_protection: RFC 9788 on the way out */
+	bool hide_subject;           /* policy.hide_subject: outer Subject "[...]" */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
 	enum transform_dkim_mode dkim_mode; /* dkim.sign */
 	struct sgdkim_lib *dkim_lib;        /* NULL: nothing is signed */
@@ -201,6 +203,34 @@ int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_
 enum transform_result transform_smime(const struct transform_env *te,
                                       const struct transform_input *in,
                                       struct transform_output *out);
+/* transform_nested.c: the S/MIME layers at the top of an inbound message, outer first. */
+#define TRANSFORM_NESTED_MAX 4
+struct nested_layer {
+	int kind;             /* enum smime_kind: enveloped, authenveloped or signed */
+	bool detached;        /* signed: multipart/signed (else opaque signed-data) */
+	bool over_encrypted;  /* signed: an envelope lies below it (it signs ciphertext) */
+	bool decrypted;       /* envelope: opened with a gateway-held key */
+	int verdict;          /* signed: enum smime_verdict, bound to the From address */
+	char signer[SG_ADDR_MAX];
+	char note[160];       /* the verdict's reason, or why an envelope stayed closed */
+	char *entity;         /* what the layer holds (decrypted, or signed content), or NULL */
+	size_t entity_len;
+};
+struct nested_walk {
+	struct nested_layer layer[TRANSFORM_NESTED_MAX];
+	size_t n;
+	bool too_deep;        /* S/MIME went on below the last layer walked */
+};
+/* Verifies and decrypts layer after layer until the content is no S/MIME, a layer cannot be
+ * opened, or TRANSFORM_NESTED_MAX layers were walked. Valid signers are harvested. */
+void transform_nested_walk(const struct transform_env *te, const struct transform_input *in,
+                           struct nested_walk *w);
+/* 1 + the index of the deepest decrypted envelope, or 0 when none was decrypted. */
+size_t transform_nested_decrypted(const struct nested_walk *w);
+/* "layers=signed(valid a@b.example, outer) > enveloped(decrypted) > ..." into dst. */
+void transform_nested_layers(const struct nested_walk *w, char *dst, size_t size);
+void transform_nested_free(struct nested_walk *w);
+
 /* transform_inbound.c: decrypt and verify for internal recipients. */
 enum transform_result transform_inbound(const struct transform_env *te,
                                         const struct transform_input *in,
@@ -223,6 +253,24 @@ int transform_decrypt_gateway(const struct transform_env *te, const char *data, 
 int transform_join_outer(const char *msg, size_t len, const char *prepend, const char *tag,
                          const char *entity, size_t entity_len, struct sg_buf *out,
                          const char **error_r);
+
+/* transform_hp.c: the entity to sign and encrypt (protected header fields inside when
+ * te->header_protection), and the outer header section above the encrypted entity enc. */
+int transform_hp_entity(const struct transform_env *te, const char *plain, size_t len,
+                        struct sg_buf *entity, const char **error_r);
+int transform_hp_join(const struct transform_env *te, const char *plain, size_t len,
+                      const char *enc, size_t enc_len, struct sg_buf *out, const char **error_r);
+
+/* The From a signature inside is bound to: the payload's protected From when it carries hp=,
+ * else the message's. */
+void transform_hp_from(const struct transform_input *in, const char *payload, size_t len,
+                       char *dst, size_t size);
+/* When payload (the innermost content delivered) carries protected fields: msg with them in
+ * place of the outer ones appended to out, the verdict ("headers=protected (hp=cipher)",
+ * from-mismatch) in note; 1. Otherwise 0 (note ""). */
+int transform_hp_inbound(const struct transform_input *in, const char *msg, size_t len,
+                         const char *payload, size_t payload_len, struct sg_buf *out,
+                         char *note, size_t note_size);
 
 /* transform_reencrypt.c: entity (Content-* fields and body) encrypted to the S/MIME
  * certificates of every recipient of in, with in->data's message fields outside (prepend

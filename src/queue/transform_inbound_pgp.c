@@ -135,17 +135,48 @@ static int load_signer(const struct transform_env *te, const struct pgp_in_resul
 	return load_rows(ctx, ks->byid, ks->nbyid) > 0 ? 1 : 0;
 }
 
+/* The decrypted entity below the message's fields, with protected header fields (RFC 9788)
+ * in place of the outer ones when it carries them (their verdict appended to hp_note). */
+static int join_decrypted(const struct transform_input *in, const struct pgp_in_result *r,
+                          struct sg_buf *out, char *hp_note, size_t size, const char **err)
+{
+	struct sg_buf joined;
+	sg_buf_init(&joined, SG_MESSAGE_SIZE_HARD_MAX);
+	int rc = transform_join_outer(in->data, in->len, NULL, NULL, r->content, r->content_len,
+	                              &joined, err);
+	if (rc == 0 && transform_hp_inbound(in, joined.data, joined.len, r->content, r->content_len,
+	                                    out, hp_note, size) == 0 &&
+	    sg_buf_append(out, joined.data, joined.len) < 0) {
+		*err = "message too large";
+		rc = -1;
+	}
+	sg_buf_free_secret(&joined);
+	return rc;
+}
+
 static int emit(const struct transform_input *in, const struct pgp_in_result *r,
                 const char *note, struct sg_buf *out, const char **err)
 {
-	char field[900];
-	snprintf(field, sizeof(field), "X-Sealgate-Security: %s\r\n", note);
-	if (r->decrypted && r->content != NULL)
-		return transform_join_outer(in->data, in->len, field, NULL, r->content, r->content_len,
-		                            out, err);
+	char field[1400], hp_note[400] = "";
+	struct sg_buf body;
+	sg_buf_init(&body, SG_MESSAGE_SIZE_HARD_MAX);
+	const char *msg = in->data;
+	size_t len = in->len;
+	if (r->decrypted && r->content != NULL) {
+		if (join_decrypted(in, r, &body, hp_note, sizeof(hp_note), err) < 0) {
+			sg_buf_free_secret(&body);
+			return -1;
+		}
+		msg = body.data;
+		len = body.len;
+	}
+	snprintf(field, sizeof(field), "X-Sealgate-Security: %s%s%s\r\n", note,
+	         hp_note[0] ? "; " : "", hp_note);
 	static const char *const foreign[] = {"X-Sealgate-*"};
 	struct mime_edit e = {.drop = foreign, .ndrop = 1, .prepend = field, .with_body = true};
-	return mime_edit_apply(in->data, in->len, &e, out, err);
+	int rc = mime_edit_apply(msg, len, &e, out, err);
+	sg_buf_free_secret(&body);
+	return rc;
 }
 
 static void security_note(const struct pgp_in_result *r, const char *sig, char *note,
@@ -160,6 +191,25 @@ static void security_note(const struct pgp_in_result *r, const char *sig, char *
 		snprintf(note, size, "encrypted=pgp; decrypted=yes; integrity=aead; %s", sig);
 	else
 		snprintf(note, size, "%s", sig);
+}
+
+/* The From a signature is judged against: the protected one when the decrypted entity carries
+ * protected header fields (that From is what is delivered), with its stored keys in ks. */
+static void bind_from(const struct transform_env *te, const struct transform_input *in,
+                      const struct pgp_in_result *r, const char *from, struct keyset *ks,
+                      char *bound, size_t size)
+{
+	const char *why;
+	sg_strlcpy(bound, from, size);
+	if (!r->decrypted || r->content == NULL)
+		return;
+	transform_hp_from(in, r->content, r->content_len, bound, size);
+	if (sg_streq_nocase(bound, from) || te->store == NULL)
+		return;
+	store_pgp_list_free(&ks->from, ks->nfrom);
+	ks->nfrom = 0;
+	if (store_pgp_list(te->store, bound, &ks->from, &ks->nfrom, &why) < 0)
+		ks->nfrom = 0;
 }
 
 /* Decrypts and verifies msg, a second time when the signer's key was found by its id. */
@@ -196,9 +246,10 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 		keyset_free(&ks);
 		return transform_pass(te, in, out);
 	}
-	char sig[400], note[600];
+	char sig[400], note[600], bound[SG_ADDR_MAX];
 	time_t date = mime_header_date(in->data, in->len);
-	signature_note(&r, ctx, &ks, from, date, sig, sizeof(sig));
+	bind_from(te, in, &r, from, &ks, bound, sizeof(bound));
+	signature_note(&r, ctx, &ks, bound, date, sig, sizeof(sig));
 	security_note(&r, sig, note, sizeof(note));
 	if (emit(in, &r, note, &out->buf, &err) < 0)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);

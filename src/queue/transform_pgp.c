@@ -199,7 +199,6 @@ static enum transform_result encrypt(struct pgp_out *po, const char *plain, size
 {
 	struct sg_buf entity;
 	sg_buf_init(&entity, SG_MESSAGE_SIZE_HARD_MAX);
-	struct mime_edit inner = {.keep = MIME_KEEP_CONTENT, .with_body = true};
 	const char **fprs = sg_calloc(po->in->nrcpt, sizeof(*fprs));
 	for (size_t i = 0; i < po->in->nrcpt; i++)
 		fprs[i] = po->fprs[i];
@@ -207,13 +206,12 @@ static enum transform_result encrypt(struct pgp_out *po, const char *plain, size
 	size_t enc_len = 0;
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
-	if (mime_edit_apply(plain, plain_len, &inner, &entity, &err) < 0)
+	if (transform_hp_entity(po->te, plain, plain_len, &entity, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	else if (pgp_encrypt_mime(po->ctx, fprs, po->in->nrcpt, po->signer[0] ? po->signer : NULL,
 	                          entity.data, entity.len, &enc, &enc_len, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
-	else if (transform_join_outer(plain, plain_len, NULL, po->te->subject_tag, enc, enc_len,
-	                              &po->out->buf, &err) < 0)
+	else if (transform_hp_join(po->te, plain, plain_len, enc, enc_len, &po->out->buf, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	sg_free(&enc);
 	sg_free(&fprs);

@@ -1,6 +1,7 @@
 /* transform_smime.c: outbound S/MIME. The entity (Content-* fields and body) is signed with
  * the sender's gateway-held key when the plan says so, then encrypted to every recipient of
- * the group; the message-level fields stay outside, minus Bcc and the subject tag. */
+ * the group; the message-level fields stay outside, minus Bcc and the subject tag, and with
+ * policy.header_protection inside too (RFC 9788, transform_hp.c). */
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
@@ -106,8 +107,8 @@ static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 	if (smime_encrypt_to(rcpts, sj->ncerts, body, body_len, cipher_flags(sj), &enc, &enc_len,
 	                     &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
-	else if (transform_join_outer(sj->plain, sj->plain_len, NULL, sj->te->subject_tag, enc,
-	                              enc_len, &sj->out->buf, &err) < 0)
+	else if (transform_hp_join(sj->te, sj->plain, sj->plain_len, enc, enc_len, &sj->out->buf,
+	                           &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	sg_free(&enc);
 	sg_free(&rcpts);
@@ -123,7 +124,6 @@ enum transform_result transform_smime(const struct transform_env *te,
 	sg_buf_init(&sj.entity, SG_MESSAGE_SIZE_HARD_MAX);
 	const char *err;
 	enum transform_result res = TRANSFORM_OK;
-	struct mime_edit inner = {.keep = MIME_KEEP_CONTENT, .with_body = true};
 	int prc = transform_plaintext(te, in, &sj.plain_buf, &sj.plain, &sj.plain_len, &err);
 	if (prc == 1) {
 		sg_buf_free(&sj.plain_buf);
@@ -133,7 +133,7 @@ enum transform_result transform_smime(const struct transform_env *te,
 	if (prc < 0)
 		res = transform_fail(out, TRANSFORM_PERM, "5.7.1",
 		                     "the message was encrypted and cannot be read here: %s", err);
-	else if (mime_edit_apply(sj.plain, sj.plain_len, &inner, &sj.entity, &err) < 0)
+	else if (transform_hp_entity(te, sj.plain, sj.plain_len, &sj.entity, &err) < 0)
 		res = transform_fail(out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	if (res == TRANSFORM_OK && in->plan->sign)
 		res = sign_entity(&sj);

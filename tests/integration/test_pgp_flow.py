@@ -5,6 +5,7 @@ internal user is decrypted and verified; Autocrypt headers teach keys (unverifie
 replace one silently; `user set-channel` chooses between certificate and key. The attacks on
 these verdicts are in test_pgp_trust.py."""
 
+import email
 import os
 import re
 import smtplib
@@ -95,6 +96,9 @@ def test_outbound_pgp_mime_gpg_decrypts_and_verifies(pgp_gw, gpg, workdir):
     r = gpg.run("--status-fd", "2", "--decrypt", input=pgp_payload(raw))
     assert "Grüße – PGP figures: 42".encode() in r.stdout
     assert b"GOODSIG" in r.stderr and b"GOODMDC" in r.stderr
+    # RFC 9788 header protection (policy.header_protection, on by default): the fields inside
+    assert b'hp="cipher"' in r.stdout and b"\nSubject: quarterly\r\n" in r.stdout, r.stdout[:800]
+    assert b"HP-Outer: Subject: quarterly\r\n" in r.stdout
 
 
 def test_bcc_key_id_is_not_in_other_copies(pgp_gw, gpg, workdir):
@@ -119,29 +123,53 @@ def test_bcc_key_id_is_not_in_other_copies(pgp_gw, gpg, workdir):
     assert carol_ids and not set(carol_ids) & set(recipients), packets
 
 
-def test_inbound_gpg_mail_is_decrypted_and_verified(pgp_gw, gpg, workdir):
+def gpg_mail_to_alice(pgp_gw, gpg, workdir, entity, sender, subject):
+    """entity signed by bob and encrypted to alice's gateway key with gpg, as PGP/MIME from
+    sender; what alice's mailbox got."""
     (workdir / "alice.asc").write_text(pgp_gw.cli("pgp", "export", "alice@example.com").stdout)
     gpg.run("--import", str(workdir / "alice.asc"))
     gpg.run("--quick-sign-key", gpg.fpr("alice@example.com"), check=False)
-    entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nfrom bob, signed and sealed\r\n"
     armored = gpg.run("--armor", "--sign", "--encrypt", "--trust-model", "always", "-u",
                       "bob@partner.test", "-r", "alice@example.com", input=entity).stdout.decode()
     boundary = "sealgate-test-boundary"
-    msg = (f"From: bob@partner.test\r\nTo: alice@example.com\r\nSubject: for alice\r\n"
+    msg = (f"From: {sender}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n"
            f"MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; "
            f"protocol=\"application/pgp-encrypted\"; boundary=\"{boundary}\"\r\n\r\n"
            f"--{boundary}\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
            + armored.replace("\n", "\r\n") + f"\r\n--{boundary}--\r\n")
     with smtplib.SMTP("127.0.0.1", pgp_gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
-        s.sendmail("bob@partner.test", ["alice@example.com"], msg.encode())
+        s.sendmail(sender, ["alice@example.com"], msg.encode())
     box = os.path.join(pgp_gw.md_int, "alice@example.com")
     wait_maildir(box, 1)
     raw = maildir_messages(box)[0]
+    return raw, re.search(rb"^X-Sealgate-Security: (.*)$", raw, re.M).group(1)
+
+
+def test_inbound_gpg_mail_is_decrypted_and_verified(pgp_gw, gpg, workdir):
+    entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nfrom bob, signed and sealed\r\n"
+    raw, field = gpg_mail_to_alice(pgp_gw, gpg, workdir, entity, "bob@partner.test", "for alice")
     assert b"from bob, signed and sealed" in raw
-    field = re.search(rb"^X-Sealgate-Security: (.*)$", raw, re.M).group(1)
     assert b"encrypted=pgp; decrypted=yes; integrity=aead" in field
     assert b"signature=valid" in field and b"bob@partner.test" in field
+
+
+def test_inbound_protected_headers_are_delivered(pgp_gw, gpg, workdir):
+    """RFC 9788 from a PGP/MIME sender: "[...]" outside, the real Subject inside the signed and
+    encrypted payload; a forged outer From is reported, the signature judged against the
+    protected From that is delivered."""
+    entity = (b'Content-Type: text/plain; charset=utf-8; hp="cipher"\r\n'
+              b"From: bob@partner.test\r\nTo: alice@example.com\r\nSubject: Merger on Friday\r\n"
+              b"HP-Outer: From: ceo@example.com\r\nHP-Outer: Subject: [...]\r\n\r\n"
+              b"protected from bob\r\n")
+    raw, field = gpg_mail_to_alice(pgp_gw, gpg, workdir, entity, "ceo@example.com", "[...]")
+    head = raw.split(b"\n\n", 1)[0]
+    assert b"\nSubject: Merger on Friday" in head and b"[...]" not in head, head
+    got = email.message_from_bytes(raw)
+    assert got.get_all("From") == ["bob@partner.test"], head  # the signed value, not the forged one
+    assert b"HP-Outer" not in head and b"protected from bob" in raw
+    assert b"decrypted=yes" in field and b"signature=valid; signer=<" in field, field
+    assert b"headers=protected (hp=cipher); from-mismatch (outside <ceo@example.com>" in field
 
 
 def test_autocrypt_learns_and_never_replaces_silently(gateway, gpg, workdir):
