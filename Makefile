@@ -66,13 +66,13 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# docs/configuration.md, the man pages docs/man/ and the README's command table are generated
+# from the settings and command tables (tools/gen-docs.sh); check-docs fails when one is stale.
 check-docs: all
-	@$(BUILD)/sealgate config docs > $(BUILD)/configuration.md
-	@diff -u docs/configuration.md $(BUILD)/configuration.md || \
-	  { echo "docs/configuration.md is stale: run 'make docs'"; exit 1; }
+	@tools/gen-docs.sh $(BUILD) --check
 
 docs: all
-	$(BUILD)/sealgate config docs > docs/configuration.md
+	tools/gen-docs.sh $(BUILD)
 
 # Every stage, timed (tools/check.sh): the times and the tests that did not run are printed at
 # the end; under CI=true a test that did not run fails the check.

@@ -14,6 +14,7 @@ packages=(
   python3 python3-pytest python3-pytest-xdist libpython3.11-testsuite procps
   swaks libnet-ssleay-perl libio-socket-ssl-perl postfix       # SMTP peers (swaks: STARTTLS)
   cppcheck clang-tidy valgrind
+  groff-base                                                  # man pages rendered in test_docs.py
   gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
   librnp-dev rnp sq                                           # OpenPGP
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF

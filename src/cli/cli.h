@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
@@ -43,6 +44,14 @@ int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
 
 /* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
 int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);
+
+/* cli_usage.c: the table of every command line and option. cli_usage prints the lines of
+ * command on stderr and returns 2 (the usage exit code); cli_usage_summary prints them on
+ * stdout (`sealgate help`). The writers return -1 if f could not be written. */
+int cli_usage(const char *command);
+void cli_usage_summary(const char *command);
+int cli_usage_write_man(FILE *f);      /* sealgate(8) */
+int cli_usage_write_markdown(FILE *f); /* the README's command table */
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);

@@ -21,14 +21,7 @@
 
 static int ca_usage(void)
 {
-	cli_errorf("usage: sealgate ca crl -c FILE          write the CRL to gateway.ca_dir/crl.pem "
-	           "and stdout\n"
-	           "       sealgate ca trust -c FILE CERT   trust the CA certificate(s) in CERT (PEM, "
-	           "DER or .p7b)\n"
-	           "                                        for verifying signatures "
-	           "(ca.trust_anchors)\n"
-	           "       sealgate ca anchors -c FILE      list them");
-	return 2;
+	return cli_usage("ca");
 }
 
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout)

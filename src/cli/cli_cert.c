@@ -23,13 +23,7 @@
 
 static int cert_usage(void)
 {
-	cli_errorf("usage: sealgate cert issue -c FILE EMAIL\n"
-	           "       sealgate cert proxy -c FILE EMAIL\n"
-	           "       sealgate cert revoke -c FILE EMAIL|SERIAL\n"
-	           "       sealgate cert list -c FILE [EMAIL]\n"
-	           "       sealgate cert export -c FILE EMAIL [--pfx FILE [--legacy]]\n"
-	           "       sealgate cert import -c FILE EMAIL FILE [--password-stdin]");
-	return 2;
+	return cli_usage("cert");
 }
 
 /* ---- context ---- */

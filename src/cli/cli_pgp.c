@@ -18,13 +18,7 @@
 
 static int pgp_usage(void)
 {
-	cli_errorf("usage: sealgate pgp import -c FILE KEYFILE\n"
-	           "       sealgate pgp list -c FILE [EMAIL]\n"
-	           "       sealgate pgp export -c FILE EMAIL\n"
-	           "       sealgate pgp delete -c FILE EMAIL|FINGERPRINT\n"
-	           "       sealgate pgp generate -c FILE EMAIL [--algo ed25519|rsa3072]\n"
-	           "       sealgate pgp accept -c FILE EMAIL");
-	return 2;
+	return cli_usage("pgp");
 }
 
 /* A plain addr-spec, lower-cased into dst. */

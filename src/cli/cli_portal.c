@@ -81,8 +81,7 @@ int cli_portal_audit_cmd(int argc, char **argv)
 	time_t since = 0;
 	if (path == NULL || (argc != 0 && argc != 2) ||
 	    (argc == 2 && strcmp(argv[0], "--since") != 0)) {
-		cli_errorf("usage: sealgate audit -c FILE [--since DURATION]   (e.g. --since 1d)");
-		return 2;
+		return cli_usage("audit");
 	}
 	if (argc == 2) {
 		long long d = sg_duration_parse(argv[1]);

@@ -20,11 +20,7 @@
 
 static int queue_usage(void)
 {
-	cli_errorf("usage: sealgate queue list -c FILE\n"
-	           "       sealgate queue show -c FILE ID [--body]\n"
-	           "       sealgate queue flush -c FILE\n"
-	           "       sealgate queue delete -c FILE ID");
-	return 2;
+	return cli_usage("queue");
 }
 
 /* ---- terminal-safe text ---- */

@@ -18,13 +18,7 @@
 
 static int user_usage(void)
 {
-	cli_errorf("usage: sealgate user add-external -c FILE EMAIL [--channel C] --password-stdin\n"
-	           "       sealgate user invite -c FILE EMAIL\n"
-	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
-	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
-	           "       sealgate user list -c FILE\n"
-	           "       sealgate user show -c FILE EMAIL");
-	return 2;
+	return cli_usage("user");
 }
 
 static void date_text(time_t t, char *dst, size_t size)

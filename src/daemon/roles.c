@@ -49,7 +49,8 @@ static const struct role_def roles[] = {
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
 	 .sections = "gateway.tick_interval gateway.ca_dir ca.crl_days portal.reply_link_days store. log.",
-	 .doc = "clock-driven work: deletes held mail whose invitation expired and tells the sender"},
+	 .doc = "clock-driven work: expires and releases held mail, purges expired Reply links, "
+	        "refreshes the CRL, writes the recipient list"},
 };
 
 const struct role_def *roles_table(size_t *count_r)
