@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{"ca", cli_ca_cmd, false},
 	{"pgp", cli_pgp_cmd, false},
 	{"user", cli_user_cmd, false},
-	{"audit", cli_portal_audit_cmd, false},
+	{"audit", cli_audit_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},
 	{"__role", role_cmd, true},             /* the master re-executes itself into a role */

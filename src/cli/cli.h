@@ -16,7 +16,7 @@ int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
-int cli_portal_audit_cmd(int argc, char **argv);
+int cli_audit_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -52,6 +52,17 @@ int cli_usage(const char *command);
 void cli_usage_summary(const char *command);
 int cli_usage_write_man(FILE *f);      /* sealgate(8) */
 int cli_usage_write_markdown(FILE *f); /* the README's command table */
+
+/* Records event (about address, "" if none) in the audit log with the account that runs the
+ * command; a store that refuses it is reported as a warning, the command's work stands. */
+struct store;
+void cli_audit(struct store *st, const char *event, const char *address, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Who runs this command: "cli:ACCOUNT", with "(sudo by USER)" under sudo. */
+void cli_audit_actor(char *dst, size_t size);
+/* The same for a command that has not opened the store: it opens the instance's at config. */
+void cli_audit_config(const char *config, const char *event, const char *address,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);

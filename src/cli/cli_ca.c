@@ -135,6 +135,8 @@ static int ca_trust_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
 		rc = 1;
 	} else if (added > 0) {
 		printf("wrote %s; running gateways use it after a reload (SIGHUP)\n", path);
+		cli_audit(ctx->store, "anchor-added", "", "%d CA certificate(s) from %.150s", added,
+		          file);
 	}
 	sg_buf_free(&out);
 	sg_free(&anchors);

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,9 @@ int cli_config_cmd(int argc, char **argv)
 			cli_errorf("%s = '%s': %s", argv[1], argv[2], why);
 			return 1;
 		}
+		char value[256];
+		sg_printable(value, sizeof(value), argv[2], sizeof(value) - 1);
+		cli_audit_config(path, "config-set", "", "%.100s = %s", argv[1], value);
 		return 0;
 	}
 	if (strcmp(argv[0], "get") != 0)

@@ -37,6 +37,7 @@ struct held_ctx {
 	struct store *store;
 	struct keystore *keystore;
 	struct spool *spool;
+	const char *actor; /* who acts, for the audit log: "qmgr", "tick", "cli:ACCOUNT", ... */
 };
 /* Holds data (a queued message from sender to the unregistered partner rcpt): invites the
  * partner if no invitation is pending, seals and stores the message, and queues the notices

@@ -169,6 +169,11 @@ static const char *const migrations[] = {
 	"  code_hash TEXT NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);",
+
+	/* 9: the audit log covers every admin and mail event, not only the portal's (issue 17):
+	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
+	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX audit_log_event ON audit_log (event, at);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
