@@ -15,12 +15,15 @@ packages=(
   swaks libnet-ssleay-perl libio-socket-ssl-perl postfix       # SMTP peers (swaks: STARTTLS)
   cppcheck clang-tidy valgrind
   groff-base                                                  # man pages rendered in test_docs.py
+  prometheus                                                  # promtool checks /metrics (test_metrics.py)
   gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
   librnp-dev rnp sq                                           # OpenPGP
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
+  libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
+  debhelper lintian fakeroot                                  # make deb, make check-deb
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
 # Debian's npm on top (they conflict).

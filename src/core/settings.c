@@ -169,6 +169,8 @@ static const struct setting_def table[] = {
 	{"portal.throttle_max_delay", SETTING_DURATION, "1h", 1, 7 * DAY, NULL, false,
 	 "The longest wait between attempts (a count is forgotten a day after its last attempt or wait)."},
 
+	{"metrics.listen", SETTING_ENDPOINTS, "", 0, 0, NULL, false,
+	 "Addresses the Prometheus endpoint /metrics listens on (plain HTTP: keep it on loopback or a monitoring network), e.g. 127.0.0.1:9464. Empty: off."},
 	{"ldap.listen", SETTING_ENDPOINTS, "127.0.0.1:3389", 0, 0, NULL, false,
 	 "Addresses the certificate directory (LDAP) listens on."},
 	{"ldap.base_dn", SETTING_STRING, "dc=example", 0, 0, NULL, false,

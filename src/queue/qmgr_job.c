@@ -8,6 +8,7 @@
 
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 #include "mime/mime.h"
@@ -49,6 +50,7 @@ struct job {
 	struct mime_info mime;
 	struct policy_plan *plans;
 	bool *due;
+	bool *planned; /* plans[i] was made (for the metrics' labels) */
 	struct job_fail *fails;
 	size_t nfail;
 	bool aborted; /* a state change could not be recorded: stop and retry later */
@@ -62,6 +64,20 @@ static double since_arrival(const struct job *j)
 	return d < 0 ? 0 : d;
 }
 
+/* The outcome for the metrics, labelled with the recipient's plan when one was made. */
+static void count_rcpt(const struct job *j, const struct spool_rcpt *r, const char *status)
+{
+	size_t i = (size_t)(r - j->env.rcpts);
+	bool planned = j->planned != NULL && i < j->env.nrcpt && j->planned[i];
+	const char *labels[3] = {
+		strcmp(status, "sent") == 0 ? "delivered" : status,
+		planned ? policy_direction_name(j->plans[i].direction) : "unknown",
+		planned ? policy_action_name(j->plans[i].action) : "none"};
+	sg_metrics_add(SG_MET_MESSAGES, labels, 1);
+	if (strcmp(status, "sent") == 0)
+		sg_metrics_observe_delivery(since_arrival(j));
+}
+
 static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char *relay,
                      const char *dsn, const char *status, const char *why)
 {
@@ -72,6 +88,7 @@ static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char
 	sg_printable(text, sizeof(text), why != NULL ? why : "", QMGR_LOG_REPLY_MAX);
 	sg_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", j->id, to, rel,
 	        since_arrival(j), dsn, status, text);
+	count_rcpt(j, r, status);
 }
 
 static void replace_str(char **dst, const char *s)
@@ -157,6 +174,7 @@ static enum qmgr_job_result job_open(struct job *j)
 	size_t n = j->env.nrcpt;
 	j->plans = sg_calloc(n ? n : 1, sizeof(*j->plans));
 	j->due = sg_calloc(n ? n : 1, sizeof(*j->due));
+	j->planned = sg_calloc(n ? n : 1, sizeof(*j->planned));
 	j->fails = sg_calloc(n ? n : 1, sizeof(*j->fails));
 	return QMGR_JOB_WAIT;
 }
@@ -170,6 +188,7 @@ static void job_close(struct job *j)
 	mime_info_free(&j->mime);
 	sg_free(&j->plans);
 	sg_free(&j->due);
+	sg_free(&j->planned);
 	sg_free(&j->fails);
 }
 
@@ -281,6 +300,9 @@ static enum transform_result transform_and_deliver(struct job *j, const struct p
 		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held */
 	} else if (tr != TRANSFORM_OK) {
 		fail_all(st, n, tr == TRANSFORM_PERM ? SMTPC_PERM : SMTPC_TEMP, out.status, out.reason);
+		const char *labels[2] = {policy_action_name(plan->action),
+		                         tr == TRANSFORM_PERM ? "permanent" : "temporary"};
+		sg_metrics_add(SG_MET_TRANSFORM_ERROR, labels, n);
 		sg_strlcpy(relay, "none", relaysize);
 	} else {
 		struct deliver_job dj = {.queue_id = j->id,
@@ -343,6 +365,8 @@ static void job_plan(struct job *j)
 			j->due[i] = false;
 			add_fail(j, i, "5.1.3", err, NULL, NULL);
 			log_rcpt(j, &j->env.rcpts[i], NULL, "5.1.3", "bounced", err);
+		} else {
+			j->planned[i] = j->due[i];
 		}
 	}
 }
