@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 300
 TEST_JOBS  ?= $(shell nproc)
 
 .PHONY: all asan browser fuzz-build deps check-deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
-        check-docs clean
+        check-docs clean deb check-deb
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
@@ -78,6 +78,14 @@ docs: all
 # the end; under CI=true a test that did not run fails the check.
 check: deps
 	@MAKE="$(MAKE)" BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tools/check.sh
+
+# The Debian package (tools/make-deb.sh) and its checks: lintian, the files and their modes,
+# the maintainer scripts in a throwaway root, the unit's hardening (tools/check-deb.sh).
+deb:
+	@tools/make-deb.sh $(BUILD)
+
+check-deb: deb
+	@tools/check-deb.sh $(BUILD)
 
 bench: deps all
 	@bench/run.sh $(BUILD)

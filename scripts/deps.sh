@@ -23,7 +23,7 @@ packages=(
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
-  debhelper lintian fakeroot                                  # make deb, make check-deb
+  debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
 # Debian's npm on top (they conflict).

@@ -450,14 +450,19 @@ int master_check_account(const struct settings *s)
 	char *slash = strrchr(db_dir, '/');
 	if (slash != NULL && slash != db_dir)
 		*slash = '\0';
-	const char *paths[] = {settings_dir(s), db_dir, NULL};
+	/* The configuration's directory only when it holds the instance: one kept apart from the
+	 * data (the Debian package's /etc/sealgate) stays root's; the children get its text from
+	 * the master and never open it. */
+	bool together = inside(spool, settings_dir(s)) || inside(db_dir, settings_dir(s));
+	const char *paths[] = {together ? settings_dir(s) : db_dir, db_dir, NULL};
 	const char *trees[] = {spool, key, ca, tls, NULL};
 	int rc = sandbox_find_foreign(paths, trees, &a, bad, sizeof(bad), &err);
 	if (rc != 0)
 		sg_error("gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", name, bad,
 		         rc < 0 ? "cannot be read" : "belongs to another account", name,
-		         settings_dir(s), inside(spool, settings_dir(s)) ? "" : " and the same for ",
-		         inside(spool, settings_dir(s)) ? "" : spool);
+		         together ? settings_dir(s) : db_dir,
+		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : " and the same for ",
+		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : spool);
 	return rc == 0 ? 0 : -1;
 }
 
