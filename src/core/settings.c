@@ -171,6 +171,12 @@ static const struct setting_def table[] = {
 
 	{"metrics.listen", SETTING_ENDPOINTS, "", 0, 0, NULL, false,
 	 "Addresses the Prometheus endpoint /metrics listens on (plain HTTP: keep it on loopback or a monitoring network), e.g. 127.0.0.1:9464. Empty: off."},
+	{"archive.what", SETTING_ENUM, "none", 0, 0, "none|outbound|inbound|all", false,
+	 "Which mail gets an archive (journal) copy: outbound as the internal sender wrote it (before encryption), inbound as the internal recipient gets it (after decryption), all, or none."},
+	{"archive.route", SETTING_STRING, "", 0, 0, NULL, false,
+	 "Where archive copies go: smtp:HOST:PORT or maildir:PATH (checked like route.internal); required when archive.what is not none."},
+	{"archive.address", SETTING_STRING, "", 0, 0, NULL, false,
+	 "The archive's mailbox, the recipient of every copy; it must be in gateway.internal_domains (a copy never goes to an external address). Empty: archive@ the first internal domain."},
 	{"ldap.listen", SETTING_ENDPOINTS, "127.0.0.1:3389", 0, 0, NULL, false,
 	 "Addresses the certificate directory (LDAP) listens on."},
 	{"ldap.base_dn", SETTING_STRING, "dc=example", 0, 0, NULL, false,

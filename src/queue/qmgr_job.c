@@ -3,6 +3,7 @@
  * marked BOUNCED, and the message is removed only when no recipient is left pending. A crash at
  * any point therefore repeats work (at-least-once) but never loses a recipient. */
 #include "queue/qmgr.h"
+#include "queue/archive.h"
 #include "queue/spool.h"
 #include "queue/transform.h"
 
@@ -285,17 +286,81 @@ static void mark_held(struct job *j, const size_t *idx, size_t n, const char *wh
 		save(j);
 }
 
-/* Transforms the message for this group's plan, then hands the result to the next hop. */
-static enum transform_result transform_and_deliver(struct job *j, const struct policy_plan *plan,
-                                  const struct deliver_route *route, const char **rcpts,
-                                  size_t n, struct smtpc_status *st, char *relay, size_t relaysize)
+/* ---- the archive copy (archive.h) ---- */
+
+/* Whether this group's copy is still to be made: on each recipient's first attempt, or after
+ * a transform failed (relay "none": the copy of an inbound message is made after it). Never
+ * for mail sealgate wrote, released held mail (its copy was made when it was held), a copy,
+ * or mail refused by policy (it does not leave). */
+static bool archive_due(const struct job *j, const struct policy_plan *plan, const size_t *idx,
+                        size_t n)
 {
+	const struct archive_cfg *ac = j->qe->archive;
+	bool wanted = ac != NULL && ((ac->outbound && plan->direction == POLICY_DIR_OUTBOUND) ||
+	                             (ac->inbound && plan->direction == POLICY_DIR_INBOUND));
+	if (!wanted || plan->action == POLICY_REFUSE ||
+	    (j->env.flags & (SPOOL_F_BOUNCE | SPOOL_F_RELEASED | SPOOL_F_ARCHIVE)) != 0)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		const struct spool_rcpt *r = &j->env.rcpts[idx[k]];
+		if (r->attempts > 0 && r->relay != NULL && strcmp(r->relay, "none") != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Queues the copy of data; -1 with the group failed (temporarily: no mail leaves without its
+ * copy) when it cannot be. */
+static int archive_group(struct job *j, const char **rcpts, size_t n, const char *direction,
+                         const char *data, size_t len, struct smtpc_status *st)
+{
+	const struct archive_cfg *ac = j->qe->archive;
+	struct archive_msg m = {.queue_id = j->id, .sender = j->env.sender, .rcpts = rcpts,
+	                        .nrcpt = n, .direction = direction, .data = data, .len = len,
+	                        .drop_foreign = strcmp(direction, "outbound") == 0};
+	char id[SG_QUEUE_ID_MAX], why[SG_SPOOL_REPLY_MAX];
+	const char *err = ac->broken;
+	if (err == NULL && archive_copy_queue(ac, j->qe->spool, &m, id, &err) == 0)
+		return 0;
+	snprintf(why, sizeof(why), "the archive copy cannot be queued: %s", err);
+	fail_all(st, n, SMTPC_TEMP, "4.3.0", why);
+	return -1;
+}
+
+/* The transform of this group's plan; an archive copy is delivered as it is. */
+static enum transform_result transform_group(struct job *j, const struct policy_plan *plan,
+                                             const char **rcpts, size_t n,
+                                             struct transform_output *out)
+{
+	if (j->env.flags & SPOOL_F_ARCHIVE) {
+		out->data = j->data;
+		out->len = j->len;
+		return TRANSFORM_OK;
+	}
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
 	                             .rcpts = rcpts, .nrcpt = n};
+	return transform_run(j->qe->te, &ti, out);
+}
+
+/* Transforms the message for this group's plan, then hands the result to the next hop; the
+ * archive copy goes first (outbound: as written; inbound: as transformed). */
+static enum transform_result transform_and_deliver(struct job *j, const struct policy_plan *plan,
+                                  const struct deliver_route *route, const char **rcpts,
+                                  size_t n, bool archive, struct smtpc_status *st, char *relay,
+                                  size_t relaysize)
+{
+	bool outbound = plan->direction == POLICY_DIR_OUTBOUND;
+	if (archive && outbound && archive_group(j, rcpts, n, "outbound", j->data, j->len, st) < 0)
+		return TRANSFORM_TEMP;
 	struct transform_output out;
 	transform_output_init(&out);
-	enum transform_result tr = transform_run(j->qe->te, &ti, &out);
+	enum transform_result tr = transform_group(j, plan, rcpts, n, &out);
+	if (tr == TRANSFORM_OK && archive && !outbound &&
+	    archive_group(j, rcpts, n, "inbound", out.data, out.len, st) < 0) {
+		transform_output_free(&out);
+		return TRANSFORM_TEMP;
+	}
 	if (tr == TRANSFORM_HELD) {
 		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held */
 	} else if (tr != TRANSFORM_OK) {
@@ -333,8 +398,8 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 		char why[SG_SPOOL_REPLY_MAX];
 		snprintf(why, sizeof(why), "bad route %.200s: %s", plan->route, err);
 		fail_all(st, n, SMTPC_TEMP, "4.3.5", why);
-	} else if (transform_and_deliver(j, plan, &route, rcpts, n, st, relay, sizeof(relay)) ==
-	           TRANSFORM_HELD) {
+	} else if (transform_and_deliver(j, plan, &route, rcpts, n, archive_due(j, plan, idx, n), st,
+	                                 relay, sizeof(relay)) == TRANSFORM_HELD) {
 		mark_held(j, idx, n, relay);
 		sg_free(&rcpts);
 		sg_free(&st);
@@ -360,7 +425,13 @@ static void job_plan(struct job *j)
 	                       .lookup_ctx = j->qe->lookup_ctx};
 	for (size_t i = 0; i < j->env.nrcpt; i++) {
 		const char *err;
-		if (j->due[i] &&
+		if (j->due[i] && (j->env.flags & SPOOL_F_ARCHIVE) != 0) {
+			/* a copy for the archive: to archive.route, whatever the address says */
+			j->plans[i] = (struct policy_plan){.direction = POLICY_DIR_INTERNAL,
+			                                   .action = POLICY_PASS,
+			                                   .route = j->qe->archive->route};
+			j->planned[i] = true;
+		} else if (j->due[i] &&
 		    policy_plan_rcpt(j->qe->policy, &m, j->env.rcpts[i].addr, &j->plans[i], &err) < 0) {
 			j->due[i] = false;
 			add_fail(j, i, "5.1.3", err, NULL, NULL);
