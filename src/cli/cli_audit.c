@@ -36,6 +36,9 @@ void cli_audit_actor(char *dst, size_t size)
 }
 
 static void audit_v(struct store *st, const char *event, const char *address, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void audit_v(struct store *st, const char *event, const char *address, const char *fmt,
                     va_list ap)
 {
 	struct store_audit_entry e = {.at = sg_wall()};

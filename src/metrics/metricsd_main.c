@@ -21,6 +21,8 @@
 #define METRICS_CONNECTIONS 8
 #define METRICS_TIMEOUT_S 10
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
