@@ -53,6 +53,7 @@ browser: asan
 	cd tests/browser && npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node run.js
 	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node flow.js
+	cd tests/browser && SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate node employee.js
 
 fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALGATE_FUZZ=ON >/dev/null
@@ -93,6 +94,8 @@ bench: deps all
 	@bench/pgp/run.sh $(BUILD)
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)
+	@bench/directory/run.sh $(BUILD)
+	@bench/webmail/run.sh $(BUILD)
 
 lint: all
 	tools/lint.sh $(BUILD)

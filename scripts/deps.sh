@@ -21,6 +21,8 @@ packages=(
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
+  libopendkim-dev python3-dkim python3-nacl                  # DKIM signing; dkimpy verifies (nacl: Ed25519)
+  clamav-daemon                        # virus-scan tests start their own clamd (no freshclam, own .hdb)
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb

@@ -29,7 +29,11 @@ static const struct command commands[] = {
 	{"cert", cli_cert_cmd, false},
 	{"ca", cli_ca_cmd, false},
 	{"pgp", cli_pgp_cmd, false},
+	{"dkim", cli_dkim_cmd, false},
+	{"quarantine", cli_quarantine_cmd, false},
 	{"user", cli_user_cmd, false},
+	{"directory", cli_directory_cmd, false},
+	{"webmail", cli_webmail_cmd, false},
 	{"audit", cli_audit_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},
@@ -76,6 +80,13 @@ static int pdf_worker_cmd(int argc, char **argv)
 	sg_log_init("pdf-worker");
 	return pdf_isolate_worker_main();
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/* libopendkim 2.11.0~beta2 never frees an Ed25519 signing key (docs/dkim.md): its leak, not
+ * ours, and tests/lsan.supp names it for the unit tests too. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:dkim_privkey_load\n"; }
+#endif
 
 int main(int argc, char **argv)
 {

@@ -9,7 +9,7 @@ PY=/usr/bin/python3
 CLIENTS=${BENCH_CLIENTS:-10}
 [ -x "$BIN" ] || { echo "bench/$NAME: no sealgate binary at $BIN (make first)" >&2; exit 1; }
 WORK=$(mktemp -d "/tmp/sealgate-bench-$NAME.XXXXXX")
-SINK_PID="" GW_PID="" TWIN_PID=""
+SINK_PID="" GW_PID="" TWIN_PID="" DKIM_PID=""
 stop_gateway() {
   local pid=$1
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -22,6 +22,7 @@ cleanup() {
   set +e
   stop_gateway "$GW_PID"
   stop_gateway "$TWIN_PID"
+  stop_gateway "$DKIM_PID"
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
   wait 2>/dev/null
   if [ "${BENCH_KEEP:-}" = "" ]; then rm -rf "$WORK"; else echo "bench/$NAME: kept $WORK"; fi
@@ -61,6 +62,14 @@ launch() {
   echo "bench/$NAME: sealgate did not start" >&2; tail -20 "$log" >&2; return 1
 }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+  for _ in $(seq 100); do
+    $PY -c "import socket; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+}
+
 start_gateway() {
   GW_PID=$(launch "$CONF" "$WORK/sealgate.log" "$GW_PORT")
 }
@@ -85,7 +94,25 @@ start_signing_twin() {
   SMTPLOAD_SUBJECT="[secure] warm" "$WORK/smtpload" warm "$TWIN_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
 }
 
-# run_phases COUNT: pass, encrypt and sign_encrypt, COUNT messages each, in BENCH_ROUNDS rounds
+# start_dkim_twin: like start_signing_twin, plus a DKIM key for example.com (dkim.sign =
+# transformed signs every encrypted message): the sign_encrypt_dkim phase of run_phases. Call
+# before start_signing_twin and start_gateway (the store is copied).
+DKIM_PORT=""
+start_dkim_twin() {
+  set_key policy.sign_outbound no
+  cp -a "$WORK/gw" "$WORK/gw-dkim"
+  local conf=$WORK/gw-dkim/sealgate.conf
+  DKIM_PORT=$(free_port)
+  "$BIN" config set -c "$conf" smtp.listen "127.0.0.1:$DKIM_PORT" >/dev/null
+  "$BIN" config set -c "$conf" ldap.listen "127.0.0.1:$(free_port)" >/dev/null
+  "$BIN" config set -c "$conf" portal.listen "127.0.0.1:$(free_port)" >/dev/null
+  "$BIN" config set -c "$conf" policy.sign_outbound yes >/dev/null
+  "$BIN" dkim generate -c "$conf" example.com --selector bench >/dev/null
+  DKIM_PID=$(launch "$conf" "$WORK/sealgate-dkim.log" "$DKIM_PORT")
+  SMTPLOAD_SUBJECT="[secure] warm" "$WORK/smtpload" warm "$DKIM_PORT" 2 20 "$SIZE" "$SINK_PORT" >/dev/null
+}
+
+# run_phases COUNT: pass, encrypt and sign_encrypt (and sign_encrypt_dkim after start_dkim_twin), COUNT messages each, in BENCH_ROUNDS rounds
 # (default 6) of COUNT/ROUNDS messages, the order rotated every round so that each phase runs
 # first, second and third equally often, back to back with no pause. Why: on a file system
 # like this machine's (ext4 without a journal) every inode created scans the inodes deleted in
@@ -98,15 +125,18 @@ declare -A R
 run_phases() {
   local count=$1 rounds=${BENCH_ROUNDS:-6} r i ph line kv port subject
   local phases=(pass encrypt sign_encrypt)
+  [ -n "$DKIM_PORT" ] && phases+=(sign_encrypt_dkim)
+  local np=${#phases[@]}
   declare -A secs acc ok
   [ "$rounds" -ge 1 ] && [ "$count" -ge "$rounds" ] || { echo "bench: bad BENCH_ROUNDS" >&2; exit 1; }
   [ -n "$TWIN_PORT" ] || { echo "bench: run_phases needs start_signing_twin" >&2; exit 1; }
   for ((r = 0; r < rounds; r++)); do
     local n=$((count / rounds)); [ $r -eq $((rounds - 1)) ] && n=$((count - n * (rounds - 1)))
-    for ((i = 0; i < 3; i++)); do
-      ph=${phases[$(((i + r) % 3))]}
+    for ((i = 0; i < np; i++)); do
+      ph=${phases[$(((i + r) % np))]}
       subject="[secure] bench" port=$GW_PORT
-      case $ph in pass) subject="bench" ;; sign_encrypt) port=$TWIN_PORT ;; esac
+      case $ph in pass) subject="bench" ;; sign_encrypt) port=$TWIN_PORT ;;
+                  sign_encrypt_dkim) port=$DKIM_PORT ;; esac
       line=$(SMTPLOAD_SUBJECT="$subject" "$WORK/smtpload" "$ph" "$port" "$CLIENTS" "$n" "$SIZE" "$SINK_PORT")
       echo "  round $((r + 1)): $line"
       declare -A one=()

@@ -17,9 +17,6 @@ PW="correct horse battery staple"
 echo "$PW" | "$BIN" user add-external -c "$CONF" registered@partner.test --password-stdin >/dev/null
 "$BIN" user invite -c "$CONF" invited@partner.test >/dev/null
 start_gateway
-for _ in $(seq 100); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORTAL_PORT),1)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$PORTAL_PORT"
 echo "bench/portal/oracle: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); $ROUNDS rounds"
 $PY "$ROOT/bench/portal/oracle.py" "$PORTAL_PORT" invited@partner.test registered@partner.test "$ROUNDS" "$KINDS"

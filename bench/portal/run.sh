@@ -15,10 +15,7 @@ set_key portal.connections_per_client 64 # wrk runs 50 from one address
 PW="correct horse battery staple"
 echo "$PW" | "$BIN" user add-external -c "$CONF" bench@partner.test --password-stdin >/dev/null
 start_gateway
-for _ in $(seq 100); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORTAL_PORT),1)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$PORTAL_PORT"
 URL=https://127.0.0.1:$PORTAL_PORT
 
 # One logged-in session for the overview runs.

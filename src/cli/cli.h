@@ -16,7 +16,11 @@ int cli_user_cmd(int argc, char **argv);
 int cli_cert_cmd(int argc, char **argv);
 int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
+int cli_dkim_cmd(int argc, char **argv);
+int cli_quarantine_cmd(int argc, char **argv);
 int cli_audit_cmd(int argc, char **argv);
+int cli_directory_cmd(int argc, char **argv);
+int cli_webmail_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -70,6 +74,14 @@ const char *cli_take_config(int *argc, char **argv);
 int cli_check_account(const struct settings *s);
 /* Loads the configuration at path, printing every problem to stderr; NULL on error. */
 struct settings *cli_load_settings(const char *path);
+/* The channel name: 0 with *channel_r (an enum policy_channel), or -1 after printing why it
+ * cannot be chosen: not a channel, or a channel this build has no transform for (its mail
+ * would wait in the queue for ever). */
+int cli_channel_parse(const char *name, int *channel_r);
+/* -1 (after printing why) when key, a setting that names a channel, would be set to value
+ * that cli_channel_parse refuses; 0 for every other key. */
+int cli_channel_setting_check(const char *key, const char *value);
+
 /* Prints "sealgate: ..." to stderr with a newline. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -38,7 +38,8 @@ int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout)
 	}
 	struct ca_revoked *revoked = sg_calloc(n + 1, sizeof(*revoked));
 	for (size_t i = 0; i < n; i++)
-		revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at};
+		revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at,
+		                                  certs[i].revoke_reason};
 	int days = (int)settings_number(ctx->settings, "ca.crl_days");
 	if (settings_path(ctx->settings, "gateway.ca_dir", dir, sizeof(dir)) < 0 ||
 	    sg_path_join(path, sizeof(path), dir, "crl.pem") < 0)

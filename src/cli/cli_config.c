@@ -45,6 +45,8 @@ int cli_config_cmd(int argc, char **argv)
 		if (argc != 3)
 			return config_usage();
 		char why[512];
+		if (cli_channel_setting_check(argv[1], argv[2]) < 0)
+			return 1;
 		if (settings_file_set(path, argv[1], argv[2], why, sizeof(why)) < 0) {
 			cli_errorf("%s = '%s': %s", argv[1], argv[2], why);
 			return 1;
@@ -75,6 +77,11 @@ int cli_check_config_cmd(int argc, char **argv)
 	if (s == NULL) {
 		fputs(errors, stderr);
 		sg_free(&errors);
+		return 1;
+	}
+	if (cli_channel_setting_check("policy.default_external_channel",
+	                              settings_get(s, "policy.default_external_channel")) < 0) {
+		settings_free(&s);
 		return 1;
 	}
 	printf("%s: configuration is valid\n", path);

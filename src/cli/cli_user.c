@@ -31,11 +31,9 @@ static void date_text(time_t t, char *dst, size_t size)
 
 static int set_channel(struct cli_cert_ctx *ctx, const char *addr, const char *channel)
 {
-	enum policy_channel ch;
-	if (policy_channel_parse(channel, &ch) < 0) {
-		cli_errorf("'%s' is not a channel: choose pdf, webmail, smime or pgp", channel);
+	int ch;
+	if (cli_channel_parse(channel, &ch) < 0)
 		return 2;
-	}
 	struct policy *p = policy_new(ctx->settings);
 	bool internal = policy_is_internal(p, addr);
 	policy_free(&p);
@@ -159,13 +157,11 @@ static int add_external(struct cli_cert_ctx *ctx, int argc, char **argv)
 		else
 			return user_usage();
 	}
-	enum policy_channel ch;
+	int ch;
 	if (addr == NULL || !stdin_pw || strchr(addr, '@') == NULL)
 		return user_usage();
-	if (policy_channel_parse(channel, &ch) < 0) {
-		cli_errorf("'%s' is not a channel: choose pdf, webmail, smime or pgp", channel);
+	if (cli_channel_parse(channel, &ch) < 0)
 		return 2;
-	}
 	struct policy *p = policy_new(ctx->settings);
 	bool internal = policy_is_internal(p, addr);
 	policy_free(&p);

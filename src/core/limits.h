@@ -82,6 +82,12 @@
 #define SG_HTTP_PAGE_MAX          (256 * 1024)      /* one rendered page */
 #define SG_HTTP_CONNECTIONS_MAX   256               /* concurrent portal connections */
 
+/* DKIM (crypto/sgdkim.h) */
+#define SG_DKIM_KEYFILE_MAX       (64 * 1024)  /* a private key file given to dkim import */
+#define SG_DKIM_SELECTOR_MAX      63           /* one DNS label */
+#define SG_DKIM_KEYS_PER_DOMAIN   2            /* active selectors: the old and the new key */
+#define SG_DKIM_FIELD_MAX         4096         /* one DKIM-Signature field as written */
+
 /* Logging: attacker text is cut to this many characters. */
 #define SG_LOG_PEER_TEXT_MAX      100
 

@@ -47,6 +47,7 @@ int ca_issue(const struct ca *ca, const char *address, const char *organization,
 struct ca_revoked {
 	const char *serial; /* hex */
 	time_t when;
+	int reason; /* RFC 5280 CRLReason; 0: none given (no extension) */
 };
 /* ca.crl_url: the URL put as crlDistributionPoints into every certificate issued from now on
  * ("" for none); -1 if it is not a plain http(s) URL. */

@@ -23,11 +23,15 @@ static int add_revoked(X509_CRL *crl, const struct ca_revoked *r)
 	X509_REVOKED *rev = X509_REVOKED_new();
 	ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
 	ASN1_TIME *when = ASN1_TIME_set(NULL, r->when);
+	ASN1_ENUMERATED *reason = r->reason > 0 ? ASN1_ENUMERATED_new() : NULL;
 	int ok = rev != NULL && serial != NULL && when != NULL &&
 	         X509_REVOKED_set_serialNumber(rev, serial) && X509_REVOKED_set_revocationDate(rev, when) &&
+	         (r->reason <= 0 || (reason != NULL && ASN1_ENUMERATED_set(reason, r->reason) &&
+	                             X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0))) &&
 	         X509_CRL_add0_revoked(crl, rev);
 	if (!ok)
 		X509_REVOKED_free(rev);
+	ASN1_ENUMERATED_free(reason);
 	ASN1_TIME_free(when);
 	ASN1_INTEGER_free(serial);
 	BN_free(bn);

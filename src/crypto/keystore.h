@@ -69,4 +69,26 @@ int keystore_key_read_file(const struct keystore *ks, const char *owner, const c
 int keystore_key_reseal_file(const struct keystore *ks, const struct keystore_key *key,
                              const char *owner, const char *path, const char **error_r);
 
+/* keystore_msgkey.c: a key of its own per stored message (webmail), so that a message's parts
+ * of any size are sealed and opened one by one, and deleting a message forgets its key. The
+ * key is wrapped (keystore_seal_bytes) by the master key for owner; each blob sealed with it
+ * is "SGM1" ‖ 24-byte nonce ‖ XChaCha20-Poly1305 with ad as associated data. */
+struct keystore_msgkey;
+/* A fresh random message key and its wrapped form (*wrapped_r: the caller's to free). */
+int keystore_msgkey_new(const struct keystore *ks, const char *owner,
+                        struct keystore_msgkey **key_r, unsigned char **wrapped_r,
+                        size_t *wrapped_len_r, const char **error_r);
+/* Unwraps a message key made by keystore_msgkey_new for the same owner. */
+int keystore_msgkey_open(const struct keystore *ks, const unsigned char *wrapped, size_t len,
+                         const char *owner, struct keystore_msgkey **key_r, const char **error_r);
+void keystore_msgkey_free(struct keystore_msgkey **key);
+/* Seals len bytes for ad (*blob_r: the caller's to free). */
+int keystore_msgkey_seal(const struct keystore_msgkey *key, const char *ad, const void *data,
+                         size_t len, unsigned char **blob_r, size_t *blob_len_r,
+                         const char **error_r);
+/* Opens a blob sealed with key for the same ad (*data_r: wipe and free, sg_free_secret). */
+int keystore_msgkey_unseal(const struct keystore_msgkey *key, const char *ad,
+                           const unsigned char *blob, size_t blob_len, unsigned char **data_r,
+                           size_t *len_r, const char **error_r);
+
 #endif

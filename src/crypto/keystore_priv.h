@@ -17,4 +17,13 @@ EVP_PKEY *keystore_key_pkey(const struct keystore_key *key);
 /* The master key bytes, for keystore_seal.c. */
 const unsigned char *keystore_master_bytes(const struct keystore *ks);
 
+/* keystore_seal.c: magic (4 bytes) ‖ 24-byte nonce ‖ XChaCha20-Poly1305 of data under key (32
+ * bytes) with ad; the caller frees the blob. Open: 0, -1 not such a blob, -2 does not open
+ * (*data_r: one byte longer than *len_r; wipe and free it). */
+unsigned char *keystore_aead_seal(const unsigned char *key, const char *magic, const char *ad,
+                                  const void *data, size_t len, size_t *blob_len_r);
+int keystore_aead_open(const unsigned char *key, const char *magic, const char *ad,
+                       const unsigned char *blob, size_t blob_len, unsigned char **data_r,
+                       size_t *len_r);
+
 #endif

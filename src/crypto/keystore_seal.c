@@ -26,6 +26,44 @@ static int make_ad(const char *owner, char *ad, size_t adsize, const char **erro
 	return 0;
 }
 
+unsigned char *keystore_aead_seal(const unsigned char *key, const char *magic, const char *ad,
+                                  const void *data, size_t len, size_t *blob_len_r)
+{
+	size_t blen = sg_size_add(SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES, len);
+	unsigned char *blob = sg_malloc(blen);
+	memcpy(blob, magic, SEAL_MAGIC_LEN);
+	randombytes_buf(blob + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	unsigned long long clen = 0;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + SEAL_HEADER, &clen, data, len,
+	                                           (const unsigned char *)ad, strlen(ad), NULL,
+	                                           blob + SEAL_MAGIC_LEN, key);
+	*blob_len_r = blen;
+	return blob;
+}
+
+int keystore_aead_open(const unsigned char *key, const char *magic, const char *ad,
+                       const unsigned char *blob, size_t blob_len, unsigned char **data_r,
+                       size_t *len_r)
+{
+	if (blob_len < SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    memcmp(blob, magic, SEAL_MAGIC_LEN) != 0)
+		return -1;
+	size_t clen = blob_len - SEAL_HEADER;
+	/* one byte more than the plaintext, so that an empty one still has a buffer of its own */
+	size_t size = clen - crypto_aead_xchacha20poly1305_ietf_ABYTES + 1;
+	unsigned char *out = sg_malloc(size);
+	unsigned long long len = 0;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &len, NULL, blob + SEAL_HEADER, clen,
+	                                               (const unsigned char *)ad, strlen(ad),
+	                                               blob + SEAL_MAGIC_LEN, key) != 0) {
+		sg_free_secret(&out, size);
+		return -2;
+	}
+	*data_r = out;
+	*len_r = (size_t)len;
+	return 0;
+}
+
 int keystore_seal_bytes(const struct keystore *ks, const void *data, size_t len,
                         const char *owner, unsigned char **blob_r, size_t *blob_len_r,
                         const char **error_r)
@@ -33,20 +71,12 @@ int keystore_seal_bytes(const struct keystore *ks, const void *data, size_t len,
 	char ad[512];
 	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
 		return -1;
-	size_t blen = SEAL_HEADER + len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-	if (blen > SG_SEALED_KEY_MAX) {
+	if (len > SG_SEALED_KEY_MAX - SEAL_HEADER - crypto_aead_xchacha20poly1305_ietf_ABYTES) {
 		*error_r = "secret too large to seal";
 		return -1;
 	}
-	unsigned char *blob = sg_malloc(blen);
-	memcpy(blob, SEAL_MAGIC, SEAL_MAGIC_LEN);
-	randombytes_buf(blob + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + SEAL_HEADER, &clen, data, len,
-	                                           (const unsigned char *)ad, strlen(ad), NULL,
-	                                           blob + SEAL_MAGIC_LEN, keystore_master_bytes(ks));
-	*blob_r = blob;
-	*blob_len_r = blen;
+	*blob_r = keystore_aead_seal(keystore_master_bytes(ks), SEAL_MAGIC, ad, data, len,
+	                             blob_len_r);
 	return 0;
 }
 
@@ -57,24 +87,14 @@ int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, 
 	char ad[512];
 	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
 		return -1;
-	if (blob_len < SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-	    blob_len > SG_SEALED_KEY_MAX || memcmp(blob, SEAL_MAGIC, SEAL_MAGIC_LEN) != 0) {
+	int rc = blob_len > (size_t)SG_SEALED_KEY_MAX
+	             ? -1
+	             : keystore_aead_open(keystore_master_bytes(ks), SEAL_MAGIC, ad, blob, blob_len,
+	                                  data_r, len_r);
+	if (rc == -1)
 		*error_r = "sealed record: not a sealgate blob";
-		return -1;
-	}
-	size_t clen = blob_len - SEAL_HEADER;
-	unsigned char *out = sg_malloc(clen);
-	unsigned long long len = 0;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &len, NULL, blob + SEAL_HEADER, clen,
-	                                               (const unsigned char *)ad, strlen(ad),
-	                                               blob + SEAL_MAGIC_LEN,
-	                                               keystore_master_bytes(ks)) != 0) {
-		sg_free_secret(&out, clen);
+	else if (rc < 0)
 		*error_r = "sealed record does not open: wrong master key, or the blob was altered or "
 		           "belongs to another record";
-		return -1;
-	}
-	*data_r = out;
-	*len_r = (size_t)len;
-	return 0;
+	return rc < 0 ? -1 : 0;
 }

@@ -41,17 +41,20 @@ static const struct role_def roles[] = {
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true, /* sessions live in the store: a new child takes over */
-	 .sections = "portal. policy. gateway. smtp.tls_cert smtp.tls_key store. log.",
-	 .doc = "the web portal: partners register, log in and choose their secure channel"},
+	 .sections = "portal. policy. gateway. directory. smtp.tls_cert smtp.tls_key store. log.",
+	 .doc = "the web portal: partners register, log in and choose their secure channel; "
+	        "employees log in with their directory password"},
 	{.name = "tick",
 	 .entry = tick_main,
 	 .listen_key = NULL,
 	 .opens_store = true,
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
-	 .sections = "gateway.tick_interval gateway.ca_dir ca.crl_days portal.reply_link_days store. log.",
+	 .sections = "gateway.tick_interval gateway.ca_dir ca.crl_days portal.reply_link_days directory. "
+	             "store. log.",
 	 .doc = "clock-driven work: expires and releases held mail, purges expired Reply links, "
-	        "refreshes the CRL, writes the recipient list"},
+	        "refreshes the CRL, writes the recipient list, follows the directory (employees who "
+	        "left lose their certificates)"},
 	{.name = "metrics",
 	 .entry = metricsd_main,
 	 .listen_key = "metrics.listen",

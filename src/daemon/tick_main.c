@@ -1,7 +1,8 @@
 /* tick_main.c: the tick role: the work that is due by the clock rather than by a message.
  * Held mail: deleted when its invitation expired unused (the sender is told), released when a
  * release at registration failed; SecurePDF Reply links: forgotten after
- * portal.reply_link_days; the CA's CRL: made again before it runs out. It runs at start and then every
+ * portal.reply_link_days; webmail: deleted after webmail.retention_days; the CA's CRL: made
+ * again before it runs out. It runs at start and then every
  * gateway.tick_interval. */
 #include "core/limits.h"
 #include "core/settings.h"
@@ -15,10 +16,12 @@
 #include "crypto/keystore.h"
 #include "crypto/smime.h"
 #include "daemon/daemon.h"
+#include "directory/directory.h"
 #include "queue/held.h"
 #include "queue/spool.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
+#include "webmail/webmail.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -28,12 +31,12 @@
 /* ca/crl.pem, made again once a day (at most half its validity): a CRL past its nextUpdate
  * makes clients that check revocation distrust every certificate of the CA. `cert revoke`
  * rewrites it at once; this keeps it fresh between revocations. */
-static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *path)
+static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *path, bool now)
 {
 	long long days = settings_number(hc->settings, "ca.crl_days");
 	time_t max_age = days * 86400 / 2 < 86400 ? (time_t)(days * 86400 / 2) : 86400;
 	struct stat st;
-	if (ca == NULL || (stat(path, &st) == 0 && st.st_mtime > sg_wall() - max_age))
+	if (ca == NULL || (!now && stat(path, &st) == 0 && st.st_mtime > sg_wall() - max_age))
 		return;
 	struct store_cert *certs = NULL;
 	size_t n = 0, len = 0;
@@ -42,7 +45,8 @@ static void refresh_crl(const struct held_ctx *hc, struct ca *ca, const char *pa
 	if (store_cert_list_revoked(hc->store, ca_issuer_name(ca), &certs, &n, &err) == 0) {
 		struct ca_revoked *revoked = sg_calloc(n + 1, sizeof(*revoked));
 		for (size_t i = 0; i < n; i++)
-			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at};
+			revoked[i] = (struct ca_revoked){certs[i].serial, certs[i].revoked_at,
+		                                  certs[i].revoke_reason};
 		if (ca_crl_write(ca, revoked, n, (int)days, path, &pem, &len, &err) == 0)
 			sg_info("CRL refreshed (%zu revoked): %s", n, path);
 		else
@@ -127,6 +131,38 @@ static void tick_once(const struct held_ctx *hc)
 		sg_error("forgetting expired Reply links: %s; will try again", err);
 	else if (n > 0)
 		sg_info("%zu SecurePDF Reply link(s) expired and forgotten", n);
+	int keep = (int)settings_number(hc->settings, "webmail.retention_days");
+	if (webmail_retention_run(hc->store, keep, sg_wall(), &n, &err) < 0)
+		sg_error("webmail retention: %s; will try again", err);
+	else if (n > 0)
+		sg_info("%zu webmail message(s) older than %d days deleted", n, keep);
+}
+
+/* Employees who left the directory (or were disabled) lose their certificates, every
+ * directory.sync_interval; true when certificates were revoked (the CRL is due at once). A
+ * directory that cannot be reached changes nothing: the next tick tries again. */
+static bool sync_directory(const struct held_ctx *hc, time_t *next_r)
+{
+	long long every = settings_number(hc->settings, "directory.sync_interval");
+	time_t now = sg_wall();
+	if (!dir_conf_enabled(hc->settings) || every == 0 || now < *next_r)
+		return false;
+	const char *err;
+	struct dir_sync_result r = {0};
+	struct directory *d = dir_conf_open(hc->settings, &err);
+	enum dir_status st = d != NULL ? dir_sync_run(d, hc->store, now, false, NULL, NULL, &r, &err)
+	                               : DIR_ERROR;
+	dir_conf_close(&d);
+	if (st != DIR_OK) {
+		sg_error("directory sync not done (%s): %s; nothing revoked, will try again",
+		         dir_status_name(st), err);
+		*next_r = now + (every < 300 ? (time_t)every : 300);
+		return false;
+	}
+	sg_info("directory sync: %zu employee(s), %zu disabled; %zu user(s) left, %zu "
+	        "certificate(s) revoked", r.employees, r.disabled, r.revoked_users, r.revoked_certs);
+	*next_r = now + (time_t)every;
+	return r.revoked_certs > 0;
 }
 
 /* Sleeps up to secs, waking early when told to stop. */
@@ -166,10 +202,11 @@ int tick_main(struct role_ctx *ctx)
 	    sg_path_join(rcptmap, sizeof(rcptmap), path, SMTPD_VERIFY_MAP_NAME) < 0)
 		sg_fatal("gateway.spool_dir: path too long");
 	long interval = settings_number(set, "gateway.tick_interval");
+	time_t next_sync = 0;
 	daemon_ready(ctx, "every %ld s", interval);
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
-		refresh_crl(&hc, ca, crl);
+		refresh_crl(&hc, ca, crl, sync_directory(&hc, &next_sync));
 		export_cert_horizon(&hc, ca);
 		export_recipients(&hc, rcptmap);
 		nap(interval);

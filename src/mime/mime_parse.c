@@ -123,10 +123,8 @@ static bool has_line(const char *data, size_t len, const char *marker)
 	return false;
 }
 
-int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
-                    const char **error_r)
+GMimeMessage *mime_message_parse(const char *data, size_t len)
 {
-	memset(info_r, 0, sizeof(*info_r));
 	mime_init();
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
@@ -134,6 +132,14 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
 	g_object_unref(parser);
 	g_object_unref(stream);
+	return msg;
+}
+
+int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
+                    const char **error_r)
+{
+	memset(info_r, 0, sizeof(*info_r));
+	GMimeMessage *msg = mime_message_parse(data, len);
 	if (msg == NULL) {
 		*error_r = "not a parsable message";
 		return -1;

@@ -10,6 +10,7 @@
 #include "mime/mime.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 struct notice {
@@ -141,7 +142,77 @@ static const struct notice notices[NOTIFY_KIND_COUNT] = {
 		"Falls Sie das nicht waren, ignorieren Sie diese E-Mail: ohne den Code und die\n"
 		"Antworten bleibt das Passwort, wie es ist. Geben Sie den Code niemals weiter,\n"
 		"auch nicht an {org}.\n"},
+	/* Webmail: in English and German in one mail (a partner's language is not known here);
+	 * never the content, and the subject only where policy.hide_subject allows it. */
+	[NOTIFY_WEBMAIL] = {
+		true, false, "{org}: secure message from {sender} / Sichere Nachricht von {sender}",
+		"(Deutsch unten)\n\n"
+		"Hello,\n\n"
+		"{sender} sent you a secure message on {when}.\n{subject_line}"
+		"Read it on the secure mail portal of {org}:\n\n"
+		"    {link}\n\n"
+		"The message itself is not in this e-mail; it is kept encrypted on the portal for\n"
+		"{retention}. If you did not expect it, contact {sender} by phone.\n\n"
+		"--\n\n"
+		"Guten Tag,\n\n"
+		"{sender} hat Ihnen am {when} eine sichere Nachricht gesendet.\n{subject_line}"
+		"Lesen Sie sie im Portal für sichere E-Mail von {org}:\n\n"
+		"    {link}\n\n"
+		"Die Nachricht selbst steht nicht in dieser E-Mail; sie liegt verschlüsselt im\n"
+		"Portal ({retention_de}). Falls Sie sie nicht erwartet haben, rufen Sie {sender} an.\n",
+		NULL, NULL},
+	[NOTIFY_WEBMAIL_QUOTA] = {
+		true, false, "{org}: secure mail storage full / Speicher für sichere E-Mail voll",
+		"(Deutsch unten)\n\n"
+		"Hello,\n\n"
+		"your storage on the secure mail portal of {org} was full. To keep a new message\n"
+		"from {sender}, your {count} oldest already read message(s) were deleted.\n"
+		"Delete messages you no longer need on {url}/webmail to keep room.\n\n"
+		"--\n\n"
+		"Guten Tag,\n\n"
+		"Ihr Speicher im Portal für sichere E-Mail von {org} war voll. Damit eine neue\n"
+		"Nachricht von {sender} Platz hat, wurden Ihre {count} ältesten bereits gelesenen\n"
+		"Nachrichten gelöscht. Löschen Sie nicht mehr benötigte Nachrichten unter\n"
+		"{url}/webmail, damit Platz bleibt.\n",
+		NULL, NULL},
+	[NOTIFY_WEBMAIL_FULL] = {
+		true, false, "{org}: a secure message could not be kept / Nachricht nicht zugestellt",
+		"(Deutsch unten)\n\n"
+		"Hello,\n\n"
+		"{sender} sent you a secure message on {when}, but your storage on the secure\n"
+		"mail portal of {org} is full of unread messages, so it could not be kept.\n"
+		"{sender} has been told that it was not delivered. Read or delete messages on\n"
+		"{url}/webmail, then ask {sender} to send it again.\n\n"
+		"--\n\n"
+		"Guten Tag,\n\n"
+		"{sender} hat Ihnen am {when} eine sichere Nachricht gesendet, aber Ihr Speicher im\n"
+		"Portal für sichere E-Mail von {org} ist voll mit ungelesenen Nachrichten; sie\n"
+		"konnte nicht abgelegt werden. {sender} wurde benachrichtigt. Lesen oder löschen\n"
+		"Sie Nachrichten unter {url}/webmail und bitten Sie {sender}, sie erneut zu senden.\n",
+		NULL, NULL},
 };
+
+/* "Subject: ..." for the webmail notice, or nothing when the subject is hidden (NULL). */
+static const char *subject_line(const struct notify_vars *v, char *tmp, size_t size)
+{
+	if (v->subject == NULL)
+		return "";
+	if (sg_snprintf(tmp, size, "Subject / Betreff: %s\n", v->subject[0] != '\0' ? v->subject
+	                                                                           : "-") < 0)
+		sg_strlcpy(tmp, "", size);
+	return tmp;
+}
+
+/* How long webmail is kept, for the notice: "N days", or "until you delete it". */
+static const char *retention(const struct settings *s, bool de, char *tmp, size_t size)
+{
+	long long days = settings_number(s, "webmail.retention_days");
+	if (days <= 0)
+		return de ? "bis Sie sie löschen" : "until you delete it";
+	if (sg_snprintf(tmp, size, de ? "%lld Tage lang" : "%lld days", days) < 0)
+		sg_strlcpy(tmp, "-", size);
+	return tmp;
+}
 
 static const char *hint_partner(const struct settings *s)
 {
@@ -199,8 +270,19 @@ static const char *value_of(const struct settings *s, const struct notify_vars *
 		date_text(IS("until") ? v->until : v->when, tmp, tmpsize);
 		return tmp;
 	}
-	if (IS("url")) {
+	if (IS("url") || IS("link")) {
 		base_url(s, tmp, tmpsize);
+		size_t n = strlen(tmp);
+		if (IS("link") && v->link != NULL)
+			sg_strlcpy(tmp + n, v->link, tmpsize - n);
+		return tmp;
+	}
+	if (IS("subject_line"))
+		return subject_line(v, tmp, tmpsize);
+	if (IS("retention") || IS("retention_de"))
+		return retention(s, IS("retention_de"), tmp, tmpsize);
+	if (IS("count")) {
+		snprintf(tmp, tmpsize, "%zu", v->count);
 		return tmp;
 	}
 	return NULL;

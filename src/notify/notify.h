@@ -20,6 +20,9 @@ enum notify_kind {
 	NOTIFY_PASSWORD_RESET, /* to the partner: the portal password was reset */
 	NOTIFY_PASSWORD_CHANGED, /* to the partner: the password was changed on the account page */
 	NOTIFY_RESET_CODE,     /* to the partner: the one-time code a password reset needs */
+	NOTIFY_WEBMAIL,        /* to the partner: a message waits on the portal (no content) */
+	NOTIFY_WEBMAIL_QUOTA,  /* to the partner: older read messages were deleted for room */
+	NOTIFY_WEBMAIL_FULL,   /* to the partner: a message could not be kept (storage full) */
 	NOTIFY_KIND_COUNT
 };
 
@@ -32,6 +35,8 @@ struct notify_vars {
 	time_t until;        /* when the invitation expires */
 	time_t when;         /* when it happened (resets, holds) */
 	const char *lang;    /* "de": the German text where the kind has one; else English */
+	const char *link;    /* a path below portal.base_url ("/webmail/<uid>"), or NULL */
+	size_t count;        /* how many (messages deleted for room) */
 };
 
 /* Builds the mail of kind into out (a complete message, CRLF, 7-bit) and says to whom it goes

@@ -27,6 +27,7 @@ enum policy_action {
 	POLICY_REFUSE,  /* must be encrypted and cannot be: bounce (fail closed) */
 	POLICY_HOLD,    /* must be encrypted to a partner not yet registered: hold and invite */
 	POLICY_PORTAL,  /* written on the portal by a partner: to the internal recipient */
+	POLICY_ACTION_COUNT /* keep last: tests check that each action has a transform */
 };
 
 /* A partner's or user's way of receiving secure mail. */
@@ -36,6 +37,7 @@ enum policy_channel {
 	POLICY_CH_PGP,
 	POLICY_CH_PDF,
 	POLICY_CH_WEBMAIL,
+	POLICY_CH_COUNT /* keep last */
 };
 
 /* What the store knows of a recipient; the queue manager fills it through a lookup. */

@@ -182,8 +182,10 @@ static void plan_outbound(const struct policy *p, const struct policy_msg *m, co
 		                        : "the recipient has no certificate or key and is not registered "
 		                          "for secure mail";
 	plan->sign = p->sign_outbound && (plan->action == POLICY_SMIME || plan->action == POLICY_PGP);
-	/* A SecurePDF is made for one password: every recipient gets its own. */
+	/* A SecurePDF is made for one password, a webmail copy for one partner: every recipient
+	 * gets its own. */
 	plan->individual = plan->action == POLICY_PDF || plan->action == POLICY_HOLD ||
+	                   plan->action == POLICY_WEBMAIL ||
 	                   (plan->action != POLICY_REFUSE && m->mime != NULL &&
 	                    !mime_info_is_visible(m->mime, rcpt));
 }

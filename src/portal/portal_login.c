@@ -21,11 +21,12 @@ static const char login_tmpl[] =
     "<p>{{t.intro_login}}</p><form method=\"post\" action=\"/login\">"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
     "<input type=\"hidden\" name=\"next\" value=\"{{next}}\">"
-    "<label for=\"email\">{{t.email}}</label>"
-    "<input type=\"email\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
+    "<label for=\"email\">{{t.login_name}}</label>"
+    "<input type=\"text\" id=\"email\" name=\"email\" value=\"{{email}}\" autocomplete=\"username\" required>"
     "<label for=\"password\">{{t.password}}</label>"
     "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>"
     "<button type=\"submit\">{{t.btn_login}}</button></form>"
+    "<p>{{t.login_employee_hint}}</p>"
     "<p><a href=\"/forgot\">{{t.link_forgot}}</a></p>"
     "<p><a href=\"/register\">{{t.link_register}}</a></p>";
 
@@ -120,6 +121,15 @@ static void locked_page(struct portal_req *req, struct portal_resp *resp, const 
 	form_page(req, resp, title_key, tmpl, "err_locked", minutes);
 }
 
+void portal_login_form(struct portal_req *req, struct portal_resp *resp,
+                       const struct portal_attempt *locked, const char *msg_key)
+{
+	if (locked != NULL)
+		locked_page(req, resp, "title_login", login_tmpl, locked);
+	else
+		form_page(req, resp, "title_login", login_tmpl, msg_key, NULL);
+}
+
 void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *addr = portal_form_get(&req->form, "email");
@@ -130,6 +140,11 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 		portal_pages_audit(req, "login-locked", addr, "");
 		sg_metrics_inc1(SG_MET_PORTAL_LOGIN, "locked");
 		locked_page(req, resp, "title_login", login_tmpl, &at);
+		return;
+	}
+	/* An internal address, or a name without "@": the directory decides. */
+	if (portal_employee_is_login(req->ctx, addr)) {
+		portal_employee_login(req, resp, &at);
 		return;
 	}
 	struct store_portal_account a;
@@ -160,7 +175,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 void portal_login_logout(struct portal_req *req, struct portal_resp *resp)
 {
 	const char *err;
-	if (req->sess.stage == PORTAL_LOGGED_IN)
+	if (req->sess.stage == PORTAL_LOGGED_IN || req->sess.stage == PORTAL_EMPLOYEE)
 		portal_pages_audit(req, "logout", req->sess.address, "");
 	store_portal_session_delete(req->ctx->st, req->sess.id_hash, &err);
 	req->has_sess = false;

@@ -9,6 +9,7 @@
 #include "core/sg_str.h"
 #include "crypto/keystore.h"
 #include "daemon/daemon.h"
+#include "directory/directory.h"
 #include "portal/portal.h"
 #include "portal/portal_priv.h"
 #include "queue/spool.h"
@@ -61,6 +62,16 @@ static char *pem_load(const struct settings *set, const char *key)
 	return data;
 }
 
+/* Employee logins: a directory whose settings are broken leaves the portal serving partners;
+ * employees then see "the directory cannot be reached" and the log says why. */
+static void directory_open(struct portal_ctx *ctx, const struct settings *set)
+{
+	const char *err;
+	ctx->dir_enabled = dir_conf_enabled(set);
+	if (ctx->dir_enabled && (ctx->dir = dir_conf_open(set, &err)) == NULL)
+		sg_error("directory: %s; employees cannot log in", err);
+}
+
 static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 {
 	char path[SG_PATH_MAX];
@@ -89,6 +100,8 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	if (sg_snprintf(ctx->upload_dir, sizeof(ctx->upload_dir), "%s/tmp", path) < 0)
 		sg_fatal("gateway.spool_dir: the path is too long");
 	ctx->upload_budget = (size_t)settings_number(set, "portal.max_upload_memory");
+	sg_strlist_split(&ctx->internal_domains, settings_get(set, "gateway.internal_domains"));
+	directory_open(ctx, set);
 	if (portal_auth_stored_key(ctx->st, "portal_anon_csrf_key", ctx->anon_key, &err) < 0 ||
 	    portal_auth_stored_key(ctx->st, "portal_cookie_key", ctx->cookie_key, &err) < 0)
 		sg_fatal("portal key: %s", err);
@@ -130,6 +143,8 @@ int portal_main(struct role_ctx *ctx)
 	sodium_memzero(pc.anon_key, sizeof(pc.anon_key));
 	sodium_memzero(pc.cookie_key, sizeof(pc.cookie_key));
 	sg_free(&pc.proxies);
+	dir_conf_close(&pc.dir);
+	sg_strlist_free(&pc.internal_domains);
 	spool_close(&pc.spool);
 	keystore_close(&pc.ks);
 	store_close(&pc.st);

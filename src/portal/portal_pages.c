@@ -30,6 +30,8 @@ static const char css[] =
     "fieldset{border:1px solid #c8ccd2;border-radius:4px;margin-top:1em}"
     "fieldset label{font-weight:400;margin-top:.4em}.skip{position:absolute;left:-999px}"
     ".skip:focus{left:1em;top:1em;background:#fff;color:#000;padding:.5em}"
+    "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .4em;"
+    "border-bottom:1px solid #c8ccd2;vertical-align:top}td:nth-child(3),td:nth-child(4){white-space:nowrap}"
     "form.inline{display:inline}code{word-break:break-all}@media (max-width:600px){main{margin:0;border-radius:0}}";
 
 static const char frame_tmpl[] =
@@ -42,6 +44,12 @@ static const char frame_tmpl[] =
     "<a href=\"/lang?l=de&amp;next={{path}}\" lang=\"de\" hreflang=\"de\">Deutsch</a>"
     "{{&logout}}</nav></header><main id=\"main\"><h1>{{title}}</h1>{{&msg}}{{&content}}"
     "</main></body></html>\n";
+
+static const char employee_nav_tmpl[] =
+    "<a href=\"/employee\">{{t.link_employee_home}}</a>"
+    "<form class=\"inline\" method=\"post\" action=\"/logout\">"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">"
+    "<button type=\"submit\">{{t.btn_logout}}</button></form>";
 
 static const char logout_tmpl[] =
     "<a href=\"/compose\">{{t.link_compose}}</a>"
@@ -85,6 +93,7 @@ static const struct route {
 	{"GET", "/account/password", portal_reset_change_get, PORTAL_LOGGED_IN},
 	{"POST", "/account/password", portal_reset_change_post, PORTAL_LOGGED_IN},
 	{"GET", "/account", portal_account_get, PORTAL_LOGGED_IN},
+	{"GET", "/employee", portal_employee_home, PORTAL_EMPLOYEE},
 	{"POST", "/account/channel", portal_account_channel, PORTAL_LOGGED_IN},
 	{"POST", "/account/upload", portal_account_upload, PORTAL_LOGGED_IN},
 	{"GET", "/compose", portal_compose_get, PORTAL_LOGGED_IN},
@@ -220,9 +229,10 @@ void portal_pages_frame(struct portal_req *req, struct portal_resp *resp, const 
 {
 	struct sg_buf logout;
 	sg_buf_init(&logout, 4096);
-	if (req->has_sess && req->sess.stage == PORTAL_LOGGED_IN) {
+	bool partner = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
+	if (partner || (req->has_sess && req->sess.stage == PORTAL_EMPLOYEE)) {
 		struct portal_var lv[] = {{"csrf", req->sess.csrf, false}};
-		portal_html_render(&logout, logout_tmpl, lv, 1, req->lang);
+		portal_html_render(&logout, partner ? logout_tmpl : employee_nav_tmpl, lv, 1, req->lang);
 	}
 	const char *path = strcmp(req->method, "GET") == 0 ? req->path : "/";
 	struct portal_var v[] = {
@@ -294,17 +304,31 @@ static void lang_get(struct portal_req *req, struct portal_resp *resp)
 static void root_get(struct portal_req *req, struct portal_resp *resp)
 {
 	bool in = req->has_sess && req->sess.stage == PORTAL_LOGGED_IN;
-	portal_pages_redirect(resp, in ? "/account" : "/login");
+	bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
+	portal_pages_redirect(resp, in ? "/account" : employee ? "/employee" : "/login");
 }
 
 /* Where a flow starts again when a page of it is asked for in the wrong stage. */
 static const char *stage_start(enum portal_stage stage)
 {
+	if (stage == PORTAL_EMPLOYEE)
+		return "/login";
 	if (stage == PORTAL_REGISTERING || stage == PORTAL_QUESTIONS)
 		return "/register";
 	if (stage == PORTAL_RESET_ANSWERS || stage == PORTAL_RESET_PASSWORD)
 		return "/forgot";
 	return "/login";
+}
+
+/* A page of the other kind of user sends a logged-in partner or employee to their own home
+ * (they never see each other's pages); anyone else starts the page's flow. */
+static const char *elsewhere(const struct portal_req *req, enum portal_stage stage)
+{
+	if (req->has_sess && req->sess.stage == PORTAL_EMPLOYEE)
+		return "/employee";
+	if (req->has_sess && req->sess.stage == PORTAL_LOGGED_IN && stage == PORTAL_EMPLOYEE)
+		return "/account";
+	return stage_start(stage);
 }
 
 static const struct route *route_find(const char *method, const char *path, bool *path_known_r)
@@ -376,12 +400,13 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 	if (r->stage != PORTAL_ANON && (!req->has_sess || req->sess.stage != (int)r->stage)) {
 		/* A message page asked for by link (the Reply link of a PDF) comes back after login. */
 		char login[192];
-		if (r->stage == PORTAL_LOGGED_IN && !is_post && portal_compose_route(req->path) &&
-		    local_path(req->path) &&
+		bool employee = req->has_sess && req->sess.stage == PORTAL_EMPLOYEE;
+		if (r->stage == PORTAL_LOGGED_IN && !is_post && !employee &&
+		    portal_compose_route(req->path) && local_path(req->path) &&
 		    sg_snprintf(login, sizeof(login), "/login?next=%s", req->path) >= 0)
 			portal_pages_redirect(resp, login);
 		else
-			portal_pages_redirect(resp, stage_start(r->stage));
+			portal_pages_redirect(resp, elsewhere(req, r->stage));
 		return;
 	}
 	/* Every form needs a token, so every page is served within a session (anonymous ones

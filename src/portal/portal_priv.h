@@ -6,6 +6,7 @@
 #include "portal/portal.h"
 #include "notify/notify.h"
 #include "store/store.h"
+#include "core/sg_str.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -39,6 +40,9 @@ struct portal_ctx {
 	unsigned char anon_key[32]; /* derives anonymous visitors' CSRF tokens (kept in the store) */
 	unsigned char cookie_key[32]; /* MACs the signed cookies (portal_cookie.c; kept alike) */
 	atomic_bool serving;     /* the HTTP server has started (its messages are about clients) */
+	struct directory *dir;   /* employee logins (directory.*), NULL when none or broken */
+	bool dir_enabled;        /* directory.url is set (names without "@" go to it) */
+	struct sg_strlist internal_domains; /* gateway.internal_domains: employees' addresses */
 };
 
 /* What a session may do next. Each step's page needs its stage exactly, and each stage is
@@ -50,6 +54,7 @@ enum portal_stage {
 	PORTAL_QUESTIONS = 3,       /* password chosen: the security questions finish registration */
 	PORTAL_RESET_ANSWERS = 4,   /* forgot password: address given, answer the questions */
 	PORTAL_RESET_PASSWORD = 5,  /* answers right: choose a new password */
+	PORTAL_EMPLOYEE = 6,        /* an employee logged in with the directory password */
 };
 
 struct portal_req {
@@ -154,6 +159,20 @@ void portal_login_register_get(struct portal_req *req, struct portal_resp *resp)
 void portal_login_register_post(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_get(struct portal_req *req, struct portal_resp *resp);
 void portal_login_password_post(struct portal_req *req, struct portal_resp *resp);
+struct portal_attempt;
+/* The login form again: with the wait of locked (429 set by the caller's status), or with the
+ * error text msg_key (NULL: none). */
+void portal_login_form(struct portal_req *req, struct portal_resp *resp,
+                       const struct portal_attempt *locked, const char *msg_key);
+
+/* portal_employee.c: employees log in with the directory password; their home page */
+/* Whether what was typed at login names an employee: with directory.url set, an address of
+ * gateway.internal_domains or a name without "@". */
+bool portal_employee_is_login(const struct portal_ctx *ctx, const char *name);
+/* The login of an employee after the throttle reserved the attempt at. */
+void portal_employee_login(struct portal_req *req, struct portal_resp *resp,
+                           const struct portal_attempt *at);
+void portal_employee_home(struct portal_req *req, struct portal_resp *resp);
 /* portal_throttle.c: every form that checks a secret (password, OTP, reset answers) first
  * reserves the attempt, before the check, on the client address ("ip:CLIENT") and, when an
  * address is given, on the account ("acct:ADDRESS"), or instead on the browser when it holds

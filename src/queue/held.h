@@ -5,6 +5,8 @@
 #ifndef SG_HELD_H
 #define SG_HELD_H
 
+#include "notify/notify.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +41,9 @@ struct held_ctx {
 	struct spool *spool;
 	const char *actor; /* who acts, for the audit log: "qmgr", "tick", "cli:ACCOUNT", ... */
 };
+/* Builds the notice of kind (notify.h) and queues it (durable when this returns 0). */
+int held_notice(const struct held_ctx *hc, enum notify_kind kind, const struct notify_vars *v,
+                const char **error_r);
 /* Holds data (a queued message from sender to the unregistered partner rcpt): invites the
  * partner if no invitation is pending, seals and stores the message, and queues the notices
  * (invitation, OTP to the sender or the partner by policy.otp_delivery, or "held" to the

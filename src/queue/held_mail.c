@@ -24,8 +24,7 @@ static void owner_of(int64_t user_id, char *dst, size_t size)
 		sg_strlcpy(dst, "held:?", size);
 }
 
-/* Builds one notice and queues it. */
-static int notice(const struct held_ctx *hc, enum notify_kind kind, const struct notify_vars *v,
+int held_notice(const struct held_ctx *hc, enum notify_kind kind, const struct notify_vars *v,
                   const char **error_r)
 {
 	struct sg_buf b;
@@ -49,13 +48,13 @@ static int hold_notices(const struct held_ctx *hc, const struct notify_vars *v, 
 {
 	bool to_partner = strcmp(settings_get(hc->settings, "policy.otp_delivery"), "recipient") == 0;
 	if (!invited)
-		return notice(hc, NOTIFY_HELD, v, error_r);
-	if (notice(hc, NOTIFY_INVITATION, v, error_r) < 0)
+		return held_notice(hc, NOTIFY_HELD, v, error_r);
+	if (held_notice(hc, NOTIFY_INVITATION, v, error_r) < 0)
 		return -1;
 	if (to_partner)
-		return notice(hc, NOTIFY_OTP_PARTNER, v, error_r) < 0 ? -1
-		                                                      : notice(hc, NOTIFY_HELD, v, error_r);
-	return notice(hc, NOTIFY_OTP_SENDER, v, error_r);
+		return held_notice(hc, NOTIFY_OTP_PARTNER, v, error_r) < 0 ? -1
+		                                                      : held_notice(hc, NOTIFY_HELD, v, error_r);
+	return held_notice(hc, NOTIFY_OTP_SENDER, v, error_r);
 }
 
 /* The pending invitation of rcpt, or a new one (*invited_r): 0, or -1 (also when the partner
@@ -229,7 +228,7 @@ int held_mail_expire(const struct held_ctx *hc, time_t now, size_t *count_r,
 		const struct store_held *h = &list[i];
 		struct notify_vars v = {.partner = h->address, .sender = h->sender,
 		                        .subject = h->subject, .until = h->until, .when = now};
-		if (h->sender[0] != '\0' && notice(hc, NOTIFY_HELD_EXPIRED, &v, error_r) < 0) {
+		if (h->sender[0] != '\0' && held_notice(hc, NOTIFY_HELD_EXPIRED, &v, error_r) < 0) {
 			rc = -1;
 			break;
 		}

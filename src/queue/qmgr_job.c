@@ -271,16 +271,18 @@ static void fail_all(struct smtpc_status *st, size_t n, enum smtpc_class cls,
 	}
 }
 
-/* The store holds these recipients' copy now: they are done as far as the spool goes. */
-static void mark_held(struct job *j, const size_t *idx, size_t n, const char *why)
+/* The store holds these recipients' copy now: they are done as far as the spool goes, held
+ * for a registration, or delivered (stored: webmail, the partner notified). */
+static void mark_held(struct job *j, const size_t *idx, size_t n, const char *why, bool stored)
 {
+	const char *relay = stored ? "webmail" : "store";
 	for (size_t k = 0; k < n; k++) {
 		struct spool_rcpt *r = &j->env.rcpts[idx[k]];
-		r->state = SPOOL_RCPT_HELD;
-		replace_str(&r->relay, "store");
+		r->state = stored ? SPOOL_RCPT_SENT : SPOOL_RCPT_HELD;
+		replace_str(&r->relay, relay);
 		replace_str(&r->dsn_status, "2.0.0");
 		replace_str(&r->last_reply, why);
-		log_rcpt(j, r, "store", "2.0.0", "held", why);
+		log_rcpt(j, r, relay, "2.0.0", stored ? "sent" : "held", why);
 	}
 	if (!finishing(j))
 		save(j);
@@ -339,7 +341,8 @@ static enum transform_result transform_group(struct job *j, const struct policy_
 	}
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
-	                             .rcpts = rcpts, .nrcpt = n};
+	                             .rcpts = rcpts, .nrcpt = n,
+	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0};
 	return transform_run(j->qe->te, &ti, out);
 }
 
@@ -361,8 +364,8 @@ static enum transform_result transform_and_deliver(struct job *j, const struct p
 		transform_output_free(&out);
 		return TRANSFORM_TEMP;
 	}
-	if (tr == TRANSFORM_HELD) {
-		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held */
+	if (tr == TRANSFORM_HELD || tr == TRANSFORM_STORED) {
+		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held or sent */
 	} else if (tr != TRANSFORM_OK) {
 		fail_all(st, n, tr == TRANSFORM_PERM ? SMTPC_PERM : SMTPC_TEMP, out.status, out.reason);
 		const char *labels[2] = {policy_action_name(plan->action),
@@ -390,6 +393,7 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 	const char **rcpts = sg_calloc(n, sizeof(*rcpts));
 	struct smtpc_status *st = sg_calloc(n, sizeof(*st));
 	char relay[300] = "none";
+	enum transform_result tr;
 	for (size_t k = 0; k < n; k++)
 		rcpts[k] = j->env.rcpts[idx[k]].addr;
 	struct deliver_route route;
@@ -398,9 +402,11 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 		char why[SG_SPOOL_REPLY_MAX];
 		snprintf(why, sizeof(why), "bad route %.200s: %s", plan->route, err);
 		fail_all(st, n, SMTPC_TEMP, "4.3.5", why);
-	} else if (transform_and_deliver(j, plan, &route, rcpts, n, archive_due(j, plan, idx, n), st,
-	                                 relay, sizeof(relay)) == TRANSFORM_HELD) {
-		mark_held(j, idx, n, relay);
+	} else if ((tr = transform_and_deliver(j, plan, &route, rcpts, n,
+	                                       archive_due(j, plan, idx, n), st, relay,
+	                                       sizeof(relay))) == TRANSFORM_HELD ||
+	           tr == TRANSFORM_STORED) {
+		mark_held(j, idx, n, relay, tr == TRANSFORM_STORED);
 		sg_free(&rcpts);
 		sg_free(&st);
 		return;

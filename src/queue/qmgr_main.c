@@ -11,6 +11,7 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "crypto/keystore.h"
+#include "crypto/sgdkim.h"
 #include "crypto/smime.h"
 #include "daemon/daemon.h"
 #include "mime/mime.h"
@@ -20,6 +21,40 @@
 
 #include <malloc.h>
 #include <string.h>
+
+static void open_dkim(const struct settings *s, struct transform_env *te)
+{
+	const char *mode = settings_get(s, "dkim.sign"), *err;
+	te->dkim_mode = strcmp(mode, "off") == 0   ? TRANSFORM_DKIM_OFF
+	                : strcmp(mode, "all") == 0 ? TRANSFORM_DKIM_ALL
+	                                           : TRANSFORM_DKIM_TRANSFORMED;
+	sg_strlist_split(&te->dkim_domains, settings_get(s, "dkim.domains"));
+	te->arc_seal = settings_bool(s, "arc.seal");
+	sg_strlist_split(&te->arc_trusted, settings_get(s, "arc.trusted_authserv_ids"));
+	char keys[SG_PATH_MAX] = "";
+	if (settings_get(s, "dkim.verify_keys_file")[0] != '\0' &&
+	    settings_path(s, "dkim.verify_keys_file", keys, sizeof(keys)) < 0)
+		sg_error("dkim.verify_keys_file: path too long; DNS is asked instead");
+	if ((te->dkim_mode != TRANSFORM_DKIM_OFF || te->arc_seal) &&
+	    sgdkim_lib_new(&te->dkim_lib, keys, &err) < 0)
+		sg_error("dkim: %s; mail leaves unsigned", err);
+}
+
+/* scan.*: an unusable scan.clamd defers every message that would be scanned (with the reason)
+ * rather than letting it through unscanned. */
+static void open_scan(const struct settings *s, struct transform_env *te)
+{
+	const char *spec = settings_get(s, "scan.clamd"), *action = settings_get(s, "scan.action");
+	te->scan_on = spec[0] != '\0';
+	te->scan_outbound = settings_bool(s, "scan.outbound");
+	te->scan_timeout_ms = (int)(settings_number(s, "scan.timeout") * 1000);
+	te->scan_action = strcmp(action, "tag") == 0      ? TRANSFORM_SCAN_TAG
+	                  : strcmp(action, "reject") == 0 ? TRANSFORM_SCAN_REJECT
+	                                                  : TRANSFORM_SCAN_HOLD;
+	if (te->scan_on && scan_target_parse(spec, &te->scan_target, &te->scan_error) < 0)
+		sg_error("scan.clamd %s: %s; mail to be scanned waits in the queue", spec,
+		         te->scan_error);
+}
 
 /* Opens what the transforms need. The store and the keys are optional only in the sense that
  * plain relaying works without them; any channel that needs them then defers with a reason. */
@@ -39,6 +74,8 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	enum smime_rev_mode rev = SMIME_REV_SOFT;
 	(void)smime_rev_mode_parse(settings_get(s, "smime.revocation_check"), &rev);
 	te->revocation_check = (int)rev;
+	open_dkim(s, te);
+	open_scan(s, te);
 	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);
@@ -75,6 +112,9 @@ static void close_transform_env(struct transform_env *te)
 {
 	store_close(&te->store);
 	keystore_close(&te->keystore);
+	sgdkim_lib_free(&te->dkim_lib);
+	sg_strlist_free(&te->dkim_domains);
+	sg_strlist_free(&te->arc_trusted);
 	smime_trust_free(&te->trust);
 	unsigned char *der = (unsigned char *)te->ca_der;
 	sg_free(&der);

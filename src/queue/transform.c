@@ -2,6 +2,7 @@
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
+#include "mime/mime.h"
 #include "policy/policy.h"
 
 #include <stdarg.h>
@@ -21,7 +22,27 @@ static const transform_fn transforms[] = {
 	[POLICY_INBOUND] = transform_inbound,
 	[POLICY_HOLD] = transform_hold,
 	[POLICY_PORTAL] = transform_portal,
+	[POLICY_WEBMAIL] = transform_webmail,
 };
+
+bool transform_exists(int action)
+{
+	return action >= 0 && (size_t)action < sizeof(transforms) / sizeof(transforms[0]) &&
+	       transforms[action] != NULL;
+}
+
+/* The action each channel leads to. */
+static const int channel_actions[] = {
+	[POLICY_CH_NONE] = POLICY_REFUSE, [POLICY_CH_SMIME] = POLICY_SMIME,
+	[POLICY_CH_PGP] = POLICY_PGP,     [POLICY_CH_PDF] = POLICY_PDF,
+	[POLICY_CH_WEBMAIL] = POLICY_WEBMAIL,
+};
+
+bool transform_channel_exists(int channel)
+{
+	return channel >= 0 && (size_t)channel < sizeof(channel_actions) / sizeof(channel_actions[0]) &&
+	       transform_exists(channel_actions[channel]);
+}
 
 void transform_output_init(struct transform_output *out)
 {
@@ -62,9 +83,32 @@ enum transform_result transform_run(const struct transform_env *te,
 	if (in->plan->direction == POLICY_DIR_INBOUND)
 		transform_autocrypt_learn(te, in);
 	size_t a = (size_t)in->plan->action;
-	if (a >= sizeof(transforms) / sizeof(transforms[0]) || transforms[a] == NULL)
+	if (!transform_exists((int)a))
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0",
 		                      "no transform for action %s in this version",
 		                      policy_action_name(in->plan->action));
-	return transforms[a](te, in, out);
+	enum transform_result tr = transform_scan_outbound(te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transforms[a](te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transform_scan_inbound(te, in, out);
+	if (tr == TRANSFORM_OK)
+		tr = transform_arc(te, in, out);
+	return tr == TRANSFORM_OK ? transform_dkim(te, in, out) : tr;
+}
+
+int transform_output_edit(struct transform_output *out, const struct mime_edit *e,
+                          const char **error_r)
+{
+	struct sg_buf res;
+	sg_buf_init(&res, SG_MESSAGE_SIZE_HARD_MAX);
+	if (mime_edit_apply(out->data, out->len, e, &res, error_r) < 0) {
+		sg_buf_free(&res);
+		return -1;
+	}
+	sg_buf_free(&out->buf);
+	out->buf = res;
+	out->data = out->buf.data;
+	out->len = out->buf.len;
+	return 0;
 }

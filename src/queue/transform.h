@@ -7,6 +7,8 @@
 
 #include "core/limits.h"
 #include "core/sg_buf.h"
+#include "core/sg_str.h"
+#include "scan/scan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +23,10 @@ struct keystore;
 struct keystore_key;
 struct smime_trust;
 struct spool;
+struct sgdkim_lib;
+
+enum transform_dkim_mode { TRANSFORM_DKIM_OFF, TRANSFORM_DKIM_TRANSFORMED, TRANSFORM_DKIM_ALL };
+enum transform_scan_action { TRANSFORM_SCAN_HOLD, TRANSFORM_SCAN_TAG, TRANSFORM_SCAN_REJECT };
 
 /* What transforms share for the life of the queue manager (keys, store, settings). The
  * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
@@ -41,6 +47,17 @@ struct transform_env {
 	int revocation_check;        /* smime.revocation_check (enum smime_rev_mode; 0 off) */
 	bool cbc_keep_encrypted;     /* policy.cbc_unsigned = keep-encrypted */
 	struct spool *spool;         /* for the notices a hold sends; NULL in tests without one */
+	enum transform_dkim_mode dkim_mode; /* dkim.sign */
+	struct sgdkim_lib *dkim_lib;        /* NULL: nothing is signed */
+	struct sg_strlist dkim_domains;     /* dkim.domains; empty: every domain with a key */
+	bool arc_seal;                      /* arc.seal */
+	struct sg_strlist arc_trusted;      /* arc.trusted_authserv_ids */
+	bool scan_on;                       /* scan.clamd is set */
+	const char *scan_error;             /* scan.clamd unusable: every scan fails with this */
+	struct scan_target scan_target;
+	bool scan_outbound;                 /* scan.outbound */
+	enum transform_scan_action scan_action;
+	int scan_timeout_ms;
 };
 
 struct transform_input {
@@ -52,6 +69,7 @@ struct transform_input {
 	const struct policy_plan *plan;
 	const char *const *rcpts;
 	size_t nrcpt;
+	bool generated; /* sealgate wrote it itself (a DSN, a notice) */
 };
 
 enum transform_result {
@@ -59,6 +77,7 @@ enum transform_result {
 	TRANSFORM_TEMP, /* try again later (e.g. the store is busy) */
 	TRANSFORM_PERM, /* bounce these recipients with status and reason */
 	TRANSFORM_HELD, /* kept in the store (waiting for the partner's registration): done here */
+	TRANSFORM_STORED, /* delivered into the store (webmail) and the partner notified: sent */
 };
 
 struct transform_output {
@@ -76,10 +95,55 @@ enum transform_result transform_run(const struct transform_env *te,
                                     const struct transform_input *in,
                                     struct transform_output *out);
 
+/* True when action (enum policy_action) has a transform in this build: a channel whose
+ * action has none must be refused by configuration, never accepted and deferred. */
+bool transform_exists(int action);
+/* True when the channel (enum policy_channel) leads to an action with a transform. */
+bool transform_channel_exists(int channel);
+
 /* Sets out's failure fields; returns res. */
 enum transform_result transform_fail(struct transform_output *out, enum transform_result res,
                                      const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* transform_dkim.c: DKIM-signs out (after the transform) per dkim.sign and dkim.domains with
+ * the From domain's keys; TEMP when a key exists and signing fails (never sent unsigned then). */
+enum transform_result transform_dkim(const struct transform_env *te,
+                                     const struct transform_input *in,
+                                     struct transform_output *out);
+
+/* The once-per-domain log line for a domain without a key: "<qid>: <what> <domain>: no key". */
+void transform_dkim_no_key(const char *qid, const char *what, const char *domain);
+/* The sealed key k opened for signing (close it with transform_dkim_close_key). */
+struct store_dkim_key;
+struct sgdkim_key;
+int transform_dkim_open_key(const struct transform_env *te, const struct store_dkim_key *k,
+                            struct sgdkim_key *key_r, const char **error_r);
+void transform_dkim_close_key(struct sgdkim_key *key);
+
+/* transform_arc.c: an ARC set (RFC 8617, i=1) on inbound mail an inbound transform changed,
+ * with the sender's DKIM verdict (checked on the message as it arrived) and trusted upstream
+ * Authentication-Results in ARC-Authentication-Results. Never fails the message: without a
+ * key, or on an error, it is delivered without ARC (and a log line says why). */
+enum transform_result transform_arc(const struct transform_env *te,
+                                    const struct transform_input *in,
+                                    struct transform_output *out);
+
+/* transform_scan.c: clamd. _outbound scans the message as queued before an outbound
+ * transform (scan.outbound): infected is refused (5.7.1, the signature named), a failed scan
+ * defers (4.7.0). _inbound scans what an inbound transform made (the decrypted message) and
+ * marks it X-Sealgate-Scan: clean (clamd), or applies scan.action; a failed scan defers. */
+enum transform_result transform_scan_outbound(const struct transform_env *te,
+                                              const struct transform_input *in,
+                                              struct transform_output *out);
+enum transform_result transform_scan_inbound(const struct transform_env *te,
+                                             const struct transform_input *in,
+                                             struct transform_output *out);
+
+/* Applies e to out's bytes; the result replaces them (out->buf). */
+struct mime_edit;
+int transform_output_edit(struct transform_output *out, const struct mime_edit *e,
+                          const char **error_r);
 
 /* transform_pass.c: deliver unchanged, except that X-Sealgate-* fields that arrived from
  * outside are removed (only sealgate may state what it did to a message). */
@@ -99,6 +163,12 @@ enum transform_result transform_hold(const struct transform_env *te,
 enum transform_result transform_portal(const struct transform_env *te,
                                        const struct transform_input *in,
                                        struct transform_output *out);
+
+/* transform_webmail.c: seals the message into the store for the partner (webmail/webmail.h)
+ * and queues the partner's notification; TRANSFORM_STORED once both are on disk. */
+enum transform_result transform_webmail(const struct transform_env *te,
+                                        const struct transform_input *in,
+                                        struct transform_output *out);
 
 /* transform_refuse.c: a permanent failure that explains why the message was not sent. */
 enum transform_result transform_refuse(const struct transform_env *te,

@@ -71,6 +71,7 @@ struct store_cert {
 	unsigned char *caps;           /* SMIMECapabilities DER, or NULL */
 	size_t caps_len;
 	bool has_key;                  /* a sealed private key is stored with it (read only) */
+	int revoke_reason;             /* RFC 5280 CRLReason when revoked with one, else 0 */
 };
 void store_cert_clear(struct store_cert *cert);
 /* What lets a reader cache what it read: equal stamps mean the same open store, and that
@@ -101,6 +102,10 @@ int store_cert_list_revoked(struct store *st, const char *issuer, struct store_c
  * for any), revoked at when. *count_r says how many. */
 int store_cert_revoke_address(struct store *st, const char *address, time_t when,
                               size_t *count_r, const char **error_r);
+/* The same with an RFC 5280 CRLReason code (e.g. 5, cessationOfOperation) for the CRL. */
+#define STORE_REVOKE_CESSATION 5
+int store_cert_revoke_address_reason(struct store *st, const char *address, time_t when,
+                                     int reason, size_t *count_r, const char **error_r);
 int store_cert_revoke_serial(struct store *st, const char *serial, time_t when, size_t *count_r,
                              const char **error_r);
 /* The sealed private key stored with certificate cert_id (caller frees): 1 found, 0 not, -1. */
@@ -361,6 +366,10 @@ int store_portal_session_delete_user(struct store *st, int64_t user_id, const ch
 int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,
                                 const char **error_r);
 
+/* Deletes every session of address's user (an employee gone from the directory). */
+int store_portal_session_delete_address(struct store *st, const char *address,
+                                        const char **error_r);
+
 /* ---- the audit log (store_audit.c): who did what, when, from where ---- */
 struct store_audit_entry {
 	int64_t id;
@@ -398,5 +407,24 @@ int store_resetcode_take(struct store *st, int64_t user_id, const char *code_has
 /* Counts a failed try against the code of user_id; the max_attempts-th deletes it. */
 int store_resetcode_failed(struct store *st, int64_t user_id, int max_attempts,
                            const char **error_r);
+
+/* ---- employees as the directory last described them (store_employee.c) ---- */
+#define STORE_EMPLOYEE_ADDRS_MAX 8192 /* the addresses, one a line */
+struct store_employee {
+	int64_t user_id;                 /* the user of the primary address */
+	char dn[1024];
+	char login[256];
+	char display_name[256];
+	char lang[16];
+	char addresses[STORE_EMPLOYEE_ADDRS_MAX];
+	time_t seen;                     /* last login or sync that found them */
+};
+/* Stores (or replaces) the record of e->user_id. */
+int store_employee_set(struct store *st, const struct store_employee *e, const char **error_r);
+/* The record of user_id: 1 found, 0 none, -1 error. */
+int store_employee_get(struct store *st, int64_t user_id, struct store_employee *e_r,
+                       const char **error_r);
+/* Forgets the record of user_id (gone from the directory). */
+int store_employee_delete(struct store *st, int64_t user_id, const char **error_r);
 
 #endif

@@ -81,6 +81,7 @@ static void row_to_cert(sqlite3_stmt *s, struct store_cert *c)
 	c->revoked_at = (time_t)sqlite3_column_int64(s, 10);
 	c->caps = blob_dup(s, 11, &c->caps_len);
 	c->has_key = sqlite3_column_int(s, 12) != 0;
+	c->revoke_reason = sqlite3_column_int(s, 13);
 }
 
 /* Runs the certificate SELECT with where (binding up to two text values), newest first. */
@@ -91,7 +92,7 @@ static int query(struct store *st, const char *where, const char *a, const char 
 	sg_assert(sg_snprintf(sql, sizeof(sql),
 	    "SELECT c.id, c.user_id, u.address, c.der, c.fingerprint, c.serial, c.issuer, "
 	    "c.not_before, c.not_after, c.source, coalesce(c.revoked_at, 0), c.smime_capabilities, "
-	    "EXISTS (SELECT 1 FROM private_keys k WHERE k.cert_id = c.id) "
+	    "EXISTS (SELECT 1 FROM private_keys k WHERE k.cert_id = c.id), c.revoke_reason "
 	    "FROM certificates c JOIN users u ON u.id = c.user_id WHERE %s "
 	    "ORDER BY c.not_before DESC, c.id DESC", where) >= 0);
 	sqlite3 *db = store_sqlite_db(st);
@@ -260,6 +261,17 @@ int store_cert_revoke_address(struct store *st, const char *address, time_t when
 	return revoke(st, "UPDATE certificates SET revoked_at = ?1 WHERE revoked_at IS NULL AND "
 	                  "user_id = (SELECT id FROM users WHERE address = ?2)",
 	              address, when, count_r, error_r);
+}
+
+int store_cert_revoke_address_reason(struct store *st, const char *address, time_t when,
+                                     int reason, size_t *count_r, const char **error_r)
+{
+	char sql[256];
+	sg_assert(reason >= 0 && reason <= 10 &&
+	          sg_snprintf(sql, sizeof(sql), "UPDATE certificates SET revoked_at = ?1, "
+	                      "revoke_reason = %d WHERE revoked_at IS NULL AND "
+	                      "user_id = (SELECT id FROM users WHERE address = ?2)", reason) >= 0);
+	return revoke(st, sql, address, when, count_r, error_r);
 }
 
 int store_cert_revoke_serial(struct store *st, const char *serial, time_t when, size_t *count_r,

@@ -339,6 +339,14 @@ int store_portal_session_delete_user(struct store *st, int64_t user_id, const ch
 	return run(st, "DELETE FROM portal_sessions WHERE user_id = ?1", "i", NULL, n, error_r);
 }
 
+int store_portal_session_delete_address(struct store *st, const char *address,
+                                        const char **error_r)
+{
+	const char *t[] = {address};
+	return run(st, "DELETE FROM portal_sessions WHERE user_id = (SELECT id FROM users WHERE"
+	               " address = ?1) OR address = ?1", "t", t, NULL, error_r);
+}
+
 int store_portal_session_expire(struct store *st, time_t idle_before, time_t created_before,
                                 const char **error_r)
 {

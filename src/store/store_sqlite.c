@@ -170,7 +170,68 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);",
 
-	/* 9: the audit log covers every admin and mail event, not only the portal's (issue 17):
+	/* webmail (store_webmail.c, issue 14): messages kept sealed for partners. uid is random
+	 * (URLs, the sealing's associated data); dedup (queue id + recipient) makes a retried
+	 * transform find its earlier row; parts are sealed one by one, so a download opens one. */
+	"CREATE TABLE webmail_messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent')),"
+	"  dedup TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  stored INTEGER NOT NULL,"
+	"  attachments INTEGER NOT NULL,"
+	"  read_at INTEGER NOT NULL DEFAULT 0,"
+	"  notified INTEGER NOT NULL DEFAULT 0,"
+	"  wrapped_key BLOB NOT NULL,"
+	"  meta BLOB NOT NULL,"
+	"  UNIQUE (user_id, dedup));"
+	"CREATE INDEX webmail_messages_page ON webmail_messages (user_id, folder, created, id);"
+	"CREATE INDEX webmail_messages_created ON webmail_messages (created);"
+	"CREATE TABLE webmail_parts ("
+	"  message_id INTEGER NOT NULL REFERENCES webmail_messages(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  PRIMARY KEY (message_id, idx));",
+
+	/* Employees (directory login and sync) and why a certificate was revoked. */
+	"CREATE TABLE directory_employees ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  dn TEXT NOT NULL,"
+	"  login TEXT NOT NULL,"
+	"  display_name TEXT NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  seen INTEGER NOT NULL);"
+	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
+
+	/* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
+	 * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
+	"CREATE TABLE dkim_keys ("
+	"  domain TEXT NOT NULL,"
+	"  selector TEXT NOT NULL,"
+	"  alg TEXT NOT NULL,"
+	"  dns TEXT NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, selector));",
+
+	/* Infected messages held for an admin (store_quarantine.c), sealed for
+	 * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
+	"CREATE TABLE scan_quarantine ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  rcpts TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  sealed BLOB,"
+	"  created INTEGER NOT NULL);",
+
+	/* the audit log covers every admin and mail event, not only the portal's (issue 17):
 	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
 	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX audit_log_event ON audit_log (event, at);",

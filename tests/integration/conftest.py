@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import sgrig  # noqa: E402
 from postfix_rig import Postfix, PostfixError, require_postfix  # noqa: E402
+from slapd_rig import Slapd  # noqa: E402
 from smtpsink import SmtpSink  # noqa: E402
 
 
@@ -157,3 +158,17 @@ def postfix_factory(request, workdir):
     yield make
     for p in made:
         p.stop()
+
+
+@pytest.fixture
+def slapd(request, workdir):
+    """A private OpenLDAP slapd (slapd_rig.py) on a free port: StartTLS with its own CA, the
+    employees of slapd_rig.PEOPLE (inetOrgPerson) and AD_PEOPLE (AD-style schema). Stopped at
+    teardown."""
+    if shutil.which("slapd") is None and not os.path.exists("/usr/sbin/slapd"):
+        pytest.fail("slapd is not installed: run scripts/deps.sh (make deps)")
+    s = Slapd(str(workdir), sgrig.free_port()).setup()
+    _logs_of(request.node).append(("slapd log tail", s.log))
+    s.start()
+    yield s
+    s.stop()

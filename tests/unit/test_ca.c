@@ -126,7 +126,7 @@ static void ec_user_certificate_uses_key_agreement(void **state)
 static void crl_lists_revoked_serials_and_verifies(void **state)
 {
 	(void)state;
-	struct ca_revoked rev[] = {{"0A1B2C", 1700000000}, {"7F", 1700000100}};
+	struct ca_revoked rev[] = {{"0A1B2C", 1700000000, 0}, {"7F", 1700000100, 5}};
 	char *pem = NULL;
 	size_t len = 0;
 	const char *err;
@@ -143,13 +143,21 @@ static void crl_lists_revoked_serials_and_verifies(void **state)
 	ASN1_INTEGER_set(serial, 0x0A1B2C);
 	X509_REVOKED *r = NULL;
 	assert_int_equal(X509_CRL_get0_by_serial(crl, &r, serial), 1);
+	int crit = 0;
+	assert_null(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, NULL)); /* none given */
+	ASN1_INTEGER_set(serial, 0x7F);
+	assert_int_equal(X509_CRL_get0_by_serial(crl, &r, serial), 1);
+	ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, NULL);
+	assert_non_null(reason);
+	assert_int_equal(ASN1_ENUMERATED_get(reason), 5); /* cessationOfOperation */
+	ASN1_ENUMERATED_free(reason);
 	ASN1_INTEGER_free(serial);
 	X509_free(cax);
 	X509_CRL_free(crl);
 	BIO_free(b);
 	sg_free(&pem);
 
-	struct ca_revoked bad = {"not-hex", 1};
+	struct ca_revoked bad = {"not-hex", 1, 0};
 	assert_int_equal(ca_crl(ca, &bad, 1, 30, &pem, &len, &err), -1);
 	assert_int_equal(ca_crl(ca, NULL, 0, 30, &pem, &len, &err), 0); /* empty CRL is fine */
 	unsigned char *der = NULL;

@@ -224,7 +224,7 @@ static void migration_keeps_rows(void **state)
 	snprintf(path, sizeof(path), "%s/store.db", fx->dir);
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	char sql[1200];
+	char sql[2048];
 	snprintf(sql, sizeof(sql),
 	         "DROP TABLE pgp_keys; CREATE TABLE pgp_keys (id INTEGER PRIMARY KEY, user_id "
 	         "INTEGER NOT NULL, fingerprint TEXT NOT NULL, keydata BLOB NOT NULL, sealed BLOB, "
@@ -232,7 +232,9 @@ static void migration_keeps_rows(void **state)
 	         "created INTEGER NOT NULL, UNIQUE (user_id, fingerprint));"
 	         "INSERT INTO pgp_keys VALUES (1, %lld, '%s', x'00', NULL, 'imported', 'active', 0, 10);"
 	         "INSERT INTO pgp_keys VALUES (2, %lld, '%s', x'00', NULL, 'autocrypt', 'active', 0, 20);"
-	         "DROP TABLE portal_reset_codes; DROP INDEX audit_log_event;"
+	         "DROP TABLE portal_reset_codes; DROP TABLE webmail_parts; DROP TABLE webmail_messages;"
+	         "DROP TABLE directory_employees; ALTER TABLE certificates DROP COLUMN revoke_reason;"
+	         "DROP TABLE dkim_keys; DROP TABLE scan_quarantine; DROP INDEX audit_log_event;"
 	         "ALTER TABLE audit_log DROP COLUMN actor; PRAGMA user_version = 6;", (long long)p, FPR_A,
 	         (long long)p, FPR_B);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);

@@ -130,8 +130,9 @@ static void channel_table(void **state)
 		assert_int_equal(policy_plan_rcpt(p, &m, rows[i].rcpt, &plan, &err), 0);
 		if (plan.action != rows[i].action)
 			fail_msg("row %zu %s: got %s", i, rows[i].rcpt, policy_action_name(plan.action));
-		/* one PDF per password, one held copy per partner */
-		assert_int_equal(plan.individual, plan.action == POLICY_PDF || plan.action == POLICY_HOLD);
+		/* one PDF per password, one held or webmail copy per partner */
+		assert_int_equal(plan.individual, plan.action == POLICY_PDF || plan.action == POLICY_HOLD ||
+		                                  plan.action == POLICY_WEBMAIL);
 		if (plan.action == POLICY_REFUSE)
 			assert_non_null(plan.reason);
 		assert_int_equal(plan.sign, plan.action == POLICY_SMIME || plan.action == POLICY_PGP);

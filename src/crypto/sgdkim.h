@@ -1,0 +1,67 @@
+/* sgdkim.h: DKIM keys and signatures (RFC 6376, RFC 8463) on top of libopendkim, which does
+ * the canonicalisation and the signing; we never hand-write either. (Prefix sgdkim_: dkim_ is
+ * libopendkim's.) A key travels as PKCS#8 PEM bytes, the form libopendkim reads; callers keep
+ * it sealed at rest (keystore_seal_bytes) and wipe it after use. */
+#ifndef SG_SGDKIM_H
+#define SG_SGDKIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sg_buf;
+
+enum sgdkim_alg {
+	SGDKIM_RSA2048,
+	SGDKIM_ED25519,
+};
+
+/* "rsa2048" | "ed25519" → alg; -1 otherwise. */
+int sgdkim_alg_parse(const char *name, enum sgdkim_alg *alg_r);
+const char *sgdkim_alg_name(enum sgdkim_alg alg);
+
+/* A selector is one DNS label (letters, digits, '-', not at either end, at most 63); a domain
+ * is dot-separated such labels. -1 with *error_r saying what is wrong. */
+int sgdkim_selector_check(const char *selector, const char **error_r);
+int sgdkim_domain_check(const char *domain, const char **error_r);
+
+/* A new private key as PKCS#8 PEM (*pem_r: wipe and free with sg_free_secret). */
+int sgdkim_key_generate(enum sgdkim_alg alg, char **pem_r, size_t *len_r, const char **error_r);
+/* Reads a private key (PEM, PKCS#8 or traditional RSA): an RSA key of 1024..4096 bits or an
+ * Ed25519 key. *pem_r: the key re-encoded as PKCS#8 PEM (wipe and free), *alg_r its type,
+ * *dns_r the DNS TXT record value "v=DKIM1; k=...; p=..." (free). */
+int sgdkim_key_load(const char *data, size_t len, char **pem_r, size_t *pem_len_r,
+                    enum sgdkim_alg *alg_r, char **dns_r, const char **error_r);
+
+/* The process's libopendkim handle, made once (thread-safe to share). Verification finds
+ * public keys in DNS, or with keys_file in that file ("NAME RECORD" lines, libopendkim's
+ * file query method: for tests and closed networks). */
+struct sgdkim_lib;
+int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char *keys_file, const char **error_r);
+void sgdkim_lib_free(struct sgdkim_lib **lib);
+
+struct sgdkim_key {
+	const char *domain;
+	const char *selector;
+	enum sgdkim_alg alg;
+	const char *pem; /* PKCS#8 PEM */
+	size_t pem_len;
+};
+/* Signs msg (CRLF lines, header block and body) relaxed/relaxed with key, the header fields
+ * of RFC 6376 §5.4.1 that it has, From/To/Subject/Date oversigned; appends the field
+ * "DKIM-Signature: ...\r\n" (folded with CRLF) to field. */
+int sgdkim_sign(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                size_t len, struct sg_buf *field, const char **error_r);
+
+/* sgdkim_verify.c: the verdict on msg's first DKIM signature as an Authentication-Results
+ * resinfo: "dkim=pass header.d=D header.s=S", "dkim=fail (why) header.d=…", "dkim=none",
+ * "dkim=temperror (why) header.d=…". */
+void sgdkim_verify(struct sgdkim_lib *lib, const char *msg, size_t len, char *res, size_t size);
+
+/* sgdkim_arc.c: the first ARC set (RFC 8617, i=1, cv=none) over msg with an RSA key: appends
+ * "ARC-Seal", "ARC-Message-Signature" and "ARC-Authentication-Results: i=1; <aar>" fields
+ * (CRLF) to out. The body hash is libopendkim's relaxed one; the header fields are
+ * canonicalised (relaxed) and signed here: libopendkim has no ARC. */
+int sgdkim_arc_seal(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                    size_t len, const char *aar, struct sg_buf *out, const char **error_r);
+
+#endif

@@ -1,0 +1,239 @@
+/* sgdkim_arc.c: the first ARC set (RFC 8617) that sealgate adds after it changed inbound mail
+ * (decrypted it), so that the internal server can trust the authentication results of the
+ * message as it arrived. libopendkim has no ARC: the body hash comes from libopendkim (the
+ * relaxed body canonicalisation of a DKIM signature made over the same bytes); the header
+ * fields are canonicalised here (relaxed, RFC 6376 §3.4.2, a dozen lines) and signed with
+ * RSA-SHA256 by OpenSSL. Only i=1 (cv=none): a message that already carries ARC sets is not
+ * sealed by us (the caller checks). */
+#include "crypto/sgdkim.h"
+#include "crypto/sgdkim_priv.h"
+#include "core/limits.h"
+#include "core/sg_buf.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+#include "mime/mime.h"
+
+#include <ctype.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ARC_FIELDS_MAX 256 /* header fields of the message looked at for h= */
+#define ARC_HLIST_MAX  2048
+
+struct field {
+	const char *p;
+	size_t n; /* without the final CRLF */
+	bool used;
+};
+
+/* RFC 6376 §3.4.2: name lower-cased, folds removed, runs of WSP one space, WSP around the
+ * colon and at the end removed. */
+static int canon_relaxed(struct sg_buf *b, const char *f, size_t n, bool crlf)
+{
+	const char *colon = memchr(f, ':', n);
+	if (colon == NULL)
+		return 0;
+	size_t nl = (size_t)(colon - f);
+	while (nl > 0 && (f[nl - 1] == ' ' || f[nl - 1] == '\t'))
+		nl--;
+	int rc = 0;
+	for (size_t i = 0; i < nl && rc == 0; i++) {
+		char c = (char)tolower((unsigned char)f[i]);
+		rc = sg_buf_append(b, &c, 1);
+	}
+	rc = rc == 0 ? sg_buf_append(b, ":", 1) : rc;
+	bool space = false, started = false;
+	for (const char *p = colon + 1; p < f + n && rc == 0; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if (*p == ' ' || *p == '\t') {
+			space = true;
+			continue;
+		}
+		if (space && started)
+			rc = sg_buf_append(b, " ", 1);
+		space = false;
+		started = true;
+		rc = rc == 0 ? sg_buf_append(b, p, 1) : rc;
+	}
+	return rc == 0 && crlf ? sg_buf_append(b, "\r\n", 2) : rc;
+}
+
+static size_t collect_fields(const char *msg, size_t len, struct field *fs)
+{
+	size_t hlen = mime_header_block_len(msg, len, SG_HEADER_BLOCK_MAX), pos = 0, n = 0;
+	struct mime_field f;
+	while (n < ARC_FIELDS_MAX && mime_field_next(msg, hlen, &pos, &f)) {
+		size_t l = f.len;
+		while (l > 0 && (f.start[l - 1] == '\n' || f.start[l - 1] == '\r'))
+			l--;
+		if (f.name_len > 0)
+			fs[n++] = (struct field){.p = f.start, .n = l};
+	}
+	return n;
+}
+
+static bool field_named(const struct field *f, const char *name)
+{
+	size_t nl = strlen(name);
+	return f->n > nl && f->p[nl] == ':' && strncasecmp(f->p, name, nl) == 0;
+}
+
+/* h=: every signed field the message has, top to bottom. */
+static void header_list(const struct field *fs, size_t n, char *h, size_t size)
+{
+	size_t used = 0;
+	h[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; sgdkim_signed_fields[k] != NULL; k++) {
+			const char *name = sgdkim_signed_fields[k];
+			if (!field_named(&fs[i], name) || used + strlen(name) + 2 >= size)
+				continue;
+			used += (size_t)snprintf(h + used, size - used, "%s%s", used ? ":" : "", name);
+		}
+	}
+}
+
+/* The fields named in h, each taken from the bottom up (RFC 6376 §5.4.2), canonicalised. */
+static int canon_signed(struct field *fs, size_t n, const char *h, struct sg_buf *b)
+{
+	char name[64];
+	for (const char *p = h; *p != '\0';) {
+		size_t l = strcspn(p, ":");
+		if (l == 0 || l >= sizeof(name))
+			return -1;
+		memcpy(name, p, l);
+		name[l] = '\0';
+		for (size_t i = n; i-- > 0;) {
+			if (!fs[i].used && field_named(&fs[i], name)) {
+				fs[i].used = true;
+				if (canon_relaxed(b, fs[i].p, fs[i].n, true) < 0)
+					return -1;
+				break;
+			}
+		}
+		p += l + (p[l] == ':');
+	}
+	return 0;
+}
+
+/* bh= of a relaxed DKIM signature libopendkim makes over msg. */
+static int body_hash(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                     size_t len, char *bh, size_t size, const char **error_r)
+{
+	struct sg_buf sig;
+	sg_buf_init(&sig, SG_DKIM_FIELD_MAX + 64);
+	int rc = sgdkim_sign(lib, key, msg, len, &sig, error_r);
+	const char *p = rc == 0 ? memmem(sig.data, sig.len, "bh=", 3) : NULL;
+	size_t n = 0;
+	for (p = p != NULL ? p + 3 : NULL; p != NULL && p < sig.data + sig.len && *p != ';'; p++)
+		if (!isspace((unsigned char)*p) && n + 1 < size)
+			bh[n++] = *p;
+	bh[n] = '\0';
+	sg_buf_free(&sig);
+	if (rc == 0 && n == 0) {
+		*error_r = "no body hash in libopendkim's signature";
+		rc = -1;
+	}
+	return rc;
+}
+
+/* RSA-SHA256 over data, base64 into b64 (at least 700 bytes for 4096-bit keys). */
+static int rsa_sign(const struct sgdkim_key *key, const struct sg_buf *data, char *b64,
+                    size_t size, const char **error_r)
+{
+	BIO *bio = BIO_new_mem_buf(key->pem, (int)key->pem_len);
+	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char sig[1024];
+	size_t sl = sizeof(sig);
+	int ok = pk != NULL && ctx != NULL && EVP_PKEY_is_a(pk, "RSA") &&
+	         EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1 &&
+	         EVP_DigestSign(ctx, sig, &sl, (const unsigned char *)data->data, data->len) == 1 &&
+	         (sl / 3 + 1) * 4 < size;
+	if (ok)
+		EVP_EncodeBlock((unsigned char *)b64, sig, (int)sl);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+	if (!ok)
+		*error_r = "ARC needs an RSA key (RFC 8617 knows rsa-sha256 only); signing failed";
+	return ok ? 0 : -1;
+}
+
+struct arc_set {
+	char aar[SG_DKIM_FIELD_MAX];
+	char ams[SG_DKIM_FIELD_MAX];
+	char as[SG_DKIM_FIELD_MAX];
+	char b64[1024];
+};
+
+static int make_ams(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                    size_t len, long long t, struct arc_set *s, const char **error_r)
+{
+	struct field *fs = sg_calloc(ARC_FIELDS_MAX, sizeof(*fs));
+	char h[ARC_HLIST_MAX], bh[128];
+	size_t n = collect_fields(msg, len, fs);
+	header_list(fs, n, h, sizeof(h));
+	struct sg_buf data;
+	sg_buf_init(&data, SG_HEADER_BLOCK_MAX + SG_DKIM_FIELD_MAX);
+	int rc = body_hash(lib, key, msg, len, bh, sizeof(bh), error_r);
+	snprintf(s->ams, sizeof(s->ams),
+	         "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=%s;\r\n\ts=%s; "
+	         "t=%lld; h=%s;\r\n\tbh=%s;\r\n\tb=", key->domain, key->selector, t, h, bh);
+	if (rc == 0 && (canon_signed(fs, n, h, &data) < 0 ||
+	                canon_relaxed(&data, s->ams, strlen(s->ams), false) < 0)) {
+		*error_r = "the header is too large to sign";
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = rsa_sign(key, &data, s->b64, sizeof(s->b64), error_r);
+	if (rc == 0)
+		sg_strlcpy(s->ams + strlen(s->ams), s->b64, sizeof(s->ams) - strlen(s->ams));
+	sg_buf_free(&data);
+	sg_free(&fs);
+	return rc;
+}
+
+static int make_seal(const struct sgdkim_key *key, long long t, struct arc_set *s,
+                     const char **error_r)
+{
+	struct sg_buf data;
+	sg_buf_init(&data, 3 * SG_DKIM_FIELD_MAX);
+	snprintf(s->as, sizeof(s->as),
+	         "ARC-Seal: i=1; a=rsa-sha256; t=%lld; cv=none; d=%s; s=%s;\r\n\tb=", t,
+	         key->domain, key->selector);
+	int rc = canon_relaxed(&data, s->aar, strlen(s->aar), true) < 0 ||
+	                 canon_relaxed(&data, s->ams, strlen(s->ams), true) < 0 ||
+	                 canon_relaxed(&data, s->as, strlen(s->as), false) < 0
+	             ? -1
+	             : rsa_sign(key, &data, s->b64, sizeof(s->b64), error_r);
+	if (rc == 0)
+		sg_strlcpy(s->as + strlen(s->as), s->b64, sizeof(s->as) - strlen(s->as));
+	sg_buf_free(&data);
+	return rc;
+}
+
+int sgdkim_arc_seal(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
+                    size_t len, const char *aar, struct sg_buf *out, const char **error_r)
+{
+	struct arc_set *s = sg_calloc(1, sizeof(*s));
+	long long t = (long long)time(NULL);
+	*error_r = "the ARC set does not fit";
+	int rc = snprintf(s->aar, sizeof(s->aar), "ARC-Authentication-Results: i=1; %s", aar) <
+	                 (int)sizeof(s->aar)
+	             ? make_ams(lib, key, msg, len, t, s, error_r)
+	             : -1;
+	if (rc == 0)
+		rc = make_seal(key, t, s, error_r);
+	if (rc == 0)
+		rc = sg_buf_printf(out, "%s\r\n%s\r\n%s\r\n", s->as, s->ams, s->aar);
+	sg_free(&s);
+	return rc;
+}

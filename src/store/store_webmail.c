@@ -1,0 +1,409 @@
+/* store_webmail.c: webmail messages and their sealed parts (store_webmail.h). Every query by
+ * a partner names the partner's address too, so a uid of another partner is simply not found. */
+#include "store/store_webmail.h"
+#include "store/store_sqlite.h"
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
+
+#include <string.h>
+
+#define COLUMNS                                                                                  \
+	"SELECT m.id, m.user_id, u.address, m.uid, m.folder, m.dedup, m.sender, m.created, m.size," \
+	" m.stored, m.attachments, m.read_at, m.notified"
+#define WITH_BLOBS ", m.wrapped_key, m.meta"
+#define FROM " FROM webmail_messages m JOIN users u ON u.id = m.user_id "
+
+static const char *folder_name(enum store_webmail_folder f)
+{
+	return f == STORE_WEBMAIL_SENT ? "sent" : "inbox";
+}
+
+void store_webmail_msg_clear(struct store_webmail_msg *m)
+{
+	sg_free(&m->wrapped_key);
+	sg_free(&m->meta);
+	m->wrapped_key_len = m->meta_len = 0;
+}
+
+void store_webmail_list_free(struct store_webmail_msg **list, size_t n)
+{
+	for (size_t i = 0; *list != NULL && i < n; i++)
+		store_webmail_msg_clear(&(*list)[i]);
+	sg_free(list);
+}
+
+static unsigned char *blob_copy(sqlite3_stmt *s, int col, size_t *len_r)
+{
+	int n = sqlite3_column_bytes(s, col);
+	*len_r = (size_t)(n > 0 ? n : 0);
+	return sg_memdup(sqlite3_column_blob(s, col), *len_r);
+}
+
+/* The current row into *m (blobs when the query selected them). */
+static void read_row(sqlite3_stmt *s, struct store_webmail_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(s, 0);
+	m->user_id = sqlite3_column_int64(s, 1);
+	store_sqlite_text(s, 2, m->address, sizeof(m->address));
+	store_sqlite_text(s, 3, m->uid, sizeof(m->uid));
+	const unsigned char *f = sqlite3_column_text(s, 4);
+	m->folder = f != NULL && strcmp((const char *)f, "sent") == 0 ? STORE_WEBMAIL_SENT
+	                                                              : STORE_WEBMAIL_INBOX;
+	store_sqlite_text(s, 5, m->dedup, sizeof(m->dedup));
+	store_sqlite_text(s, 6, m->sender, sizeof(m->sender));
+	m->created = (time_t)sqlite3_column_int64(s, 7);
+	m->size = sqlite3_column_int64(s, 8);
+	m->stored = sqlite3_column_int64(s, 9);
+	m->attachments = sqlite3_column_int(s, 10);
+	m->read_at = (time_t)sqlite3_column_int64(s, 11);
+	m->notified = sqlite3_column_int(s, 12) != 0;
+	if (sqlite3_column_count(s) > 14) {
+		m->wrapped_key = blob_copy(s, 13, &m->wrapped_key_len);
+		m->meta = blob_copy(s, 14, &m->meta_len);
+	}
+}
+
+/* Steps the bound statement s through at most max rows into a new array. */
+static int rows(sqlite3 *db, sqlite3_stmt *s, size_t max, struct store_webmail_msg **list_r,
+                size_t *n_r, const char **error_r)
+{
+	*list_r = NULL;
+	*n_r = 0;
+	size_t cap = 0;
+	int rc = SQLITE_DONE;
+	while (*n_r < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n_r == cap) {
+			cap = cap ? cap * 2 : 16;
+			*list_r = sg_reallocarray(*list_r, cap, sizeof(**list_r));
+		}
+		read_row(s, &(*list_r)[(*n_r)++]);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_webmail_list_free(list_r, *n_r);
+		*n_r = 0;
+		return store_sqlite_fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* One row of the bound statement s into *m_r: 1, 0 none, -1 error. */
+static int one_row(sqlite3 *db, sqlite3_stmt *s, struct store_webmail_msg *m_r,
+                   const char **error_r)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_row(s, m_r);
+	else if (rc != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+static int insert_message(sqlite3 *db, const struct store_webmail_msg *m, int64_t stored,
+                          int64_t *id_r, const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO webmail_messages (user_id, uid, folder, dedup, sender,"
+	                           " created, size, stored, attachments, wrapped_key, meta)"
+	                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	                       -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, m->user_id) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, m->uid, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, folder_name(m->folder), -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 4, m->dedup, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 5, m->sender, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 6, (int64_t)m->created) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 7, m->size) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 8, stored) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 9, m->attachments) != SQLITE_OK ||
+	    sqlite3_bind_blob64(s, 10, m->wrapped_key, m->wrapped_key_len, SQLITE_STATIC) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_blob64(s, 11, m->meta, m->meta_len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	*id_r = sqlite3_last_insert_rowid(db);
+	return 0;
+}
+
+static int insert_parts(sqlite3 *db, int64_t id, const struct store_webmail_part *parts,
+                        size_t nparts, const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO webmail_parts (message_id, idx, size, sealed)"
+	                           " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	for (size_t i = 0; i < nparts; i++) {
+		if (sqlite3_reset(s) != SQLITE_OK || sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 2, (int64_t)i) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 3, parts[i].size) != SQLITE_OK ||
+		    sqlite3_bind_blob64(s, 4, parts[i].sealed, parts[i].sealed_len, SQLITE_STATIC) !=
+		        SQLITE_OK ||
+		    sqlite3_step(s) != SQLITE_DONE)
+			return store_sqlite_fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
+                      const struct store_webmail_part *parts, size_t nparts, int64_t *id_r,
+                      bool *existed_r, const char **error_r)
+{
+	int64_t stored = (int64_t)(m->wrapped_key_len + m->meta_len);
+	for (size_t i = 0; i < nparts; i++)
+		stored += (int64_t)parts[i].sealed_len;
+	if (store_sqlite_begin(st, true, error_r) < 0)
+		return -1;
+	struct store_webmail_msg old;
+	int found = store_webmail_find_dedup(st, m->user_id, m->dedup, &old, error_r);
+	*existed_r = found == 1;
+	if (found == 1) {
+		*id_r = old.id;
+		store_webmail_msg_clear(&old);
+	}
+	sqlite3 *db = store_sqlite_db(st);
+	if (found < 0 || (found == 0 && (insert_message(db, m, stored, id_r, error_r) < 0 ||
+	                                 insert_parts(db, *id_r, parts, nparts, error_r) < 0))) {
+		store_sqlite_rollback(st);
+		return -1;
+	}
+	return store_sqlite_commit(st, error_r);
+}
+
+int store_webmail_find_dedup(struct store *st, int64_t user_id, const char *dedup,
+                             struct store_webmail_msg *m_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, COLUMNS FROM "WHERE m.user_id = ?1 AND m.dedup = ?2", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, dedup, -1, SQLITE_STATIC) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	return one_row(db, s, m_r, error_r);
+}
+
+/* Runs sql with ?1 = id. */
+static int exec_id(struct store *st, const char *sql, int64_t id, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_webmail_mark_notified(struct store *st, int64_t id, const char **error_r)
+{
+	return exec_id(st, "UPDATE webmail_messages SET notified = 1 WHERE id = ?1", id, error_r);
+}
+
+int store_webmail_list(struct store *st, const char *address, enum store_webmail_folder folder,
+                       size_t offset, size_t limit, struct store_webmail_msg **list_r,
+                       size_t *n_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (limit > STORE_WEBMAIL_PAGE_MAX)
+		limit = STORE_WEBMAIL_PAGE_MAX;
+	if (sqlite3_prepare_v2(db, COLUMNS WITH_BLOBS FROM
+	                       "WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
+	                       " AND m.folder = ?2 ORDER BY m.created DESC, m.id DESC"
+	                       " LIMIT ?3 OFFSET ?4", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, folder_name(folder), -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, (int64_t)limit) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, (int64_t)offset) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	return rows(db, s, limit, list_r, n_r, error_r);
+}
+
+int store_webmail_count(struct store *st, const char *address, enum store_webmail_folder folder,
+                        size_t *total_r, size_t *unread_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(m.read_at = 0), 0)"
+	                           " FROM webmail_messages m"
+	                           " WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
+	                           " AND m.folder = ?2", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, folder_name(folder), -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		return store_sqlite_fail(db, s, error_r);
+	*total_r = (size_t)sqlite3_column_int64(s, 0);
+	*unread_r = (size_t)sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_webmail_get(struct store *st, const char *address, const char *uid,
+                      struct store_webmail_msg *m_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, COLUMNS WITH_BLOBS FROM "WHERE m.uid = ?1 AND u.address = ?2", -1,
+	                       &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	return one_row(db, s, m_r, error_r);
+}
+
+int store_webmail_part_get(struct store *st, const char *address, const char *uid, int idx,
+                           unsigned char **sealed_r, size_t *len_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT p.sealed FROM webmail_parts p"
+	                           " JOIN webmail_messages m ON m.id = p.message_id"
+	                           " JOIN users u ON u.id = m.user_id"
+	                           " WHERE m.uid = ?1 AND u.address = ?2 AND p.idx = ?3", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 3, idx) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*sealed_r = blob_copy(s, 0, len_r);
+	else if (rc != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+#define OWNED "uid = ?2 AND user_id = (SELECT id FROM users WHERE address = ?4)"
+
+/* exec_changes with the partner's address as ?4 as well. */
+static int exec_owned(struct store *st, const char *sql, const char *address, const char *uid,
+                      time_t now, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, uid, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (now != 0 && sqlite3_bind_int64(s, 3, (int64_t)now) != SQLITE_OK) ||
+	    sqlite3_bind_text(s, 4, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+int store_webmail_mark_read(struct store *st, const char *address, const char *uid, time_t now,
+                            const char **error_r)
+{
+	struct store_webmail_msg m;
+	int found = store_webmail_get(st, address, uid, &m, error_r);
+	if (found <= 0)
+		return found;
+	store_webmail_msg_clear(&m);
+	if (m.read_at != 0)
+		return 1;
+	return exec_owned(st, "UPDATE webmail_messages SET read_at = ?3 WHERE " OWNED, address, uid,
+	                  now, error_r);
+}
+
+int store_webmail_delete(struct store *st, const char *address, const char *uid,
+                         const char **error_r)
+{
+	return exec_owned(st, "DELETE FROM webmail_messages WHERE " OWNED, address, uid, 0,
+	                  error_r);
+}
+
+int store_webmail_usage(struct store *st, const char *address, int64_t *bytes_r,
+                        size_t *count_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(stored), 0), count(*) FROM webmail_messages"
+	                           " WHERE user_id = (SELECT id FROM users WHERE address = ?1)", -1,
+	                       &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		return store_sqlite_fail(db, s, error_r);
+	*bytes_r = sqlite3_column_int64(s, 0);
+	*count_r = (size_t)sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_webmail_older(struct store *st, time_t before, struct store_webmail_msg **list_r,
+                        size_t *n_r, const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, COLUMNS FROM "WHERE m.created < ?1 ORDER BY m.created, m.id"
+	                       " LIMIT ?2", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, (int64_t)before) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, STORE_WEBMAIL_PAGE_MAX) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	return rows(db, s, STORE_WEBMAIL_PAGE_MAX, list_r, n_r, error_r);
+}
+
+int store_webmail_oldest_read(struct store *st, const char *address, size_t limit,
+                              struct store_webmail_msg **list_r, size_t *n_r,
+                              const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (limit > STORE_WEBMAIL_PAGE_MAX)
+		limit = STORE_WEBMAIL_PAGE_MAX;
+	if (sqlite3_prepare_v2(db, COLUMNS FROM "WHERE u.address = ?1 AND m.read_at != 0"
+	                       " ORDER BY m.created, m.id LIMIT ?2", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, (int64_t)limit) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	return rows(db, s, limit, list_r, n_r, error_r);
+}
+
+int store_webmail_delete_id(struct store *st, int64_t id, const char **error_r)
+{
+	return exec_id(st, "DELETE FROM webmail_messages WHERE id = ?1", id, error_r);
+}
+
+int store_webmail_partners(struct store *st, const char *address,
+                           struct store_webmail_usage **list_r, size_t *n_r,
+                           const char **error_r)
+{
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	*list_r = NULL;
+	*n_r = 0;
+	if (sqlite3_prepare_v2(db, "SELECT u.address, count(*), sum(m.read_at = 0), sum(m.stored),"
+	                           " min(m.created), max(m.created) FROM webmail_messages m"
+	                           " JOIN users u ON u.id = m.user_id"
+	                           " WHERE ?1 IS NULL OR u.address = ?1"
+	                           " GROUP BY u.id ORDER BY lower(u.address)", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    (address != NULL && sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK))
+		return store_sqlite_fail(db, s, error_r);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n_r == cap) {
+			cap = cap ? cap * 2 : 16;
+			*list_r = sg_reallocarray(*list_r, cap, sizeof(**list_r));
+		}
+		struct store_webmail_usage *u = &(*list_r)[(*n_r)++];
+		store_sqlite_text(s, 0, u->address, sizeof(u->address));
+		u->messages = (size_t)sqlite3_column_int64(s, 1);
+		u->unread = (size_t)sqlite3_column_int64(s, 2);
+		u->bytes = sqlite3_column_int64(s, 3);
+		u->oldest = (time_t)sqlite3_column_int64(s, 4);
+		u->newest = (time_t)sqlite3_column_int64(s, 5);
+	}
+	if (rc != SQLITE_DONE) {
+		sg_free(list_r);
+		*n_r = 0;
+		return store_sqlite_fail(db, s, error_r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}

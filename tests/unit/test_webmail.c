@@ -1,0 +1,234 @@
+/* test_webmail.c: webmail messages sealed into a real store and opened again: the bodies and
+ * nine attachments (non-ASCII and hostile names, a 14 MB one) come back byte-exact with their
+ * metadata; the store file holds none of the plaintext; another partner cannot open the
+ * message; a blob moved to another part or message does not open; a second put with the same
+ * dedup key stores nothing new. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/sg_buf.h"
+#include "core/sg_file.h"
+#include "core/sg_mem.h"
+#include "crypto/keystore.h"
+#include "unit_keystore.h"
+#include "webmail/webmail.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIG (14 * 1024 * 1024)
+#define NATT 9
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+	struct keystore *ks;
+	int64_t alice;
+	unsigned char *att[NATT];
+	size_t att_len[NATT];
+};
+
+static const char *const names[NATT] = {
+	"filename*=UTF-8''Bericht%20M%C3%BCller%20%E2%82%AC.pdf", /* Bericht Müller €.pdf */
+	"filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt",      /* 日本語.txt */
+	"filename=\"=?UTF-8?B?w6TDtsO8LmJpbg==?=\"",               /* äöü.bin (RFC 2047) */
+	"filename=\"../../etc/passwd\"",
+	"filename=\"big.dat\"",
+	"filename=\"a.txt\"",
+	"filename=\"a.txt\"",
+	"filename=\"\x01\x7f evil\r.exe\"",
+	"",
+};
+static const char *const want[NATT] = {
+	"Bericht Müller €.pdf", "日本語.txt", "äöü.bin", "_.._etc_passwd", "big.dat", "a.txt",
+	"a (2).txt", NULL, "attachment-11",
+};
+
+static void base64_lines(struct sg_buf *b, const unsigned char *data, size_t len)
+{
+	for (size_t off = 0; off < len; off += 57) {
+		size_t n = len - off < 57 ? len - off : 57;
+		char line[80];
+		sodium_bin2base64(line, sizeof(line), data + off, n, sodium_base64_VARIANT_ORIGINAL);
+		assert_int_equal(sg_buf_printf(b, "%s\r\n", line), 0);
+	}
+}
+
+static void build(struct fixture *f, struct sg_buf *b)
+{
+	assert_int_equal(sg_buf_append_str(b,
+		"From: Boss <boss@example.test>\r\nTo: alice@partner.test\r\n"
+		"Subject: =?UTF-8?Q?Geheimer_Plan_f=C3=BCr_Q3?=\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+		"Message-ID: <plan@example.test>\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"B1\"\r\n\r\n"
+		"--B1\r\nContent-Type: multipart/alternative; boundary=\"B2\"\r\n\r\n"
+		"--B2\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\nDie Zahlen sind =FCberraschend: 4711.\r\n"
+		"--B2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+		"<p>Die Zahlen sind <b>4711</b></p>\r\n--B2--\r\n"), 0);
+	for (int i = 0; i < NATT; i++) {
+		f->att_len[i] = i == 4 ? BIG : (size_t)(100 + i * 37);
+		f->att[i] = sg_malloc(f->att_len[i]);
+		randombytes_buf(f->att[i], f->att_len[i]);
+		assert_int_equal(sg_buf_printf(b, "--B1\r\nContent-Type: application/octet-stream\r\n"
+		                                  "Content-Transfer-Encoding: base64\r\n"
+		                                  "Content-Disposition: attachment%s%s\r\n\r\n",
+		                                  names[i][0] ? "; " : "", names[i]), 0);
+		base64_lines(b, f->att[i], f->att_len[i]);
+	}
+	assert_int_equal(sg_buf_append_str(b, "--B1--\r\n"), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = sg_calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-webmail-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_true(sodium_init() >= 0);
+	const char *err = NULL;
+	f->st = store_open("sqlite:store.db", f->dir, &err);
+	assert_non_null(f->st);
+	assert_int_equal(unit_keystore_new(f->dir, &f->ks), 0);
+	assert_int_equal(store_user_ensure(f->st, "alice@partner.test", STORE_USER_EXTERNAL,
+	                                   &f->alice, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < NATT; i++)
+		sg_free(&f->att[i]);
+	keystore_close(&f->ks);
+	store_close(&f->st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	sg_free(&f);
+	return 0;
+}
+
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+	char *data = NULL;
+	size_t len = 0;
+	const char *err;
+	assert_int_equal(sg_file_read_all(path, 1024L * 1024 * 1024, &data, &len, &err), 0);
+	bool found = memmem(data, len, needle, n) != NULL;
+	sg_free(&data);
+	return found;
+}
+
+static void test_put_open_byte_exact(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_buf b;
+	sg_buf_init(&b, 64 * 1024 * 1024);
+	build(f, &b);
+	struct webmail_put p = {.user_id = f->alice, .address = "alice@partner.test",
+	                        .folder = STORE_WEBMAIL_INBOX, .dedup = "Q1:alice@partner.test",
+	                        .sender = "boss@example.test", .data = b.data, .len = b.len,
+	                        .now = 1000};
+	int64_t id = 0;
+	bool existed = true, perm = true;
+	const char *err = NULL;
+	assert_int_equal(webmail_put(f->st, f->ks, &p, &id, &existed, &perm, &err), 0);
+	assert_false(existed);
+	struct webmail_message *list = NULL;
+	size_t n = 0;
+	assert_int_equal(webmail_list(f->st, f->ks, "alice@partner.test", STORE_WEBMAIL_INBOX, 0, 20,
+	                              &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].subject, "Geheimer Plan für Q3");
+	assert_int_equal(list[0].row.attachments, NATT);
+	char uid[STORE_WEBMAIL_UID_MAX];
+	snprintf(uid, sizeof(uid), "%s", list[0].row.uid);
+	webmail_list_free(&list, n);
+
+	struct webmail_message m;
+	assert_int_equal(webmail_open(f->st, f->ks, "Alice@Partner.test", uid, &m, &err), 1);
+	assert_string_equal(m.message_id, "plan@example.test");
+	assert_int_equal(m.nparts, NATT + 2);
+	assert_int_equal(m.parts[0].kind, WEBMAIL_PART_TEXT);
+	assert_int_equal(m.parts[1].kind, WEBMAIL_PART_HTML);
+	unsigned char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(webmail_part(f->st, f->ks, "alice@partner.test", uid, 0, &data, &len, &err), 1);
+	assert_string_equal((char *)data, "Die Zahlen sind überraschend: 4711.");
+	sg_free_secret(&data, len);
+	for (int i = 0; i < NATT; i++) {
+		const struct webmail_part_info *pi = &m.parts[i + 2];
+		if (want[i] != NULL)
+			assert_string_equal(pi->filename, want[i]);
+		assert_null(strpbrk(pi->filename, "/\\\r\n\x01\x7f"));
+		assert_int_equal(pi->size, (int64_t)f->att_len[i]);
+		assert_int_equal(webmail_part(f->st, f->ks, "alice@partner.test", uid, i + 2, &data,
+		                              &len, &err), 1);
+		assert_int_equal(len, f->att_len[i]);
+		assert_memory_equal(data, f->att[i], len);
+		sg_free_secret(&data, len);
+	}
+	webmail_message_free(&m);
+
+	/* another partner: not found, as if the uid did not exist */
+	assert_int_equal(webmail_open(f->st, f->ks, "bob@partner.test", uid, &m, &err), 0);
+	assert_int_equal(webmail_part(f->st, f->ks, "bob@partner.test", uid, 2, &data, &len, &err), 0);
+	/* the same message again (a retried transform): nothing new */
+	int64_t again = 0;
+	assert_int_equal(webmail_put(f->st, f->ks, &p, &again, &existed, &perm, &err), 0);
+	assert_true(existed);
+	assert_int_equal(again, id);
+
+	store_close(&f->st); /* checkpoint the WAL into the file */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/store.db", f->dir);
+	assert_false(file_contains(path, "4711", 4));
+	assert_false(file_contains(path, "Geheimer", 8));
+	assert_false(file_contains(path, "Bericht", 7));
+	assert_false(file_contains(path, f->att[5], 64));
+	assert_true(file_contains(path, "boss@example.test", 17)); /* what is meant to be clear */
+	sg_buf_free(&b);
+}
+
+static void test_sealing_is_bound(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	unsigned char *wrapped = NULL, *blob = NULL, *out = NULL;
+	size_t wlen = 0, blen = 0, olen = 0;
+	struct keystore_msgkey *key = NULL, *again = NULL;
+	assert_int_equal(keystore_msgkey_new(f->ks, "webmail:a@x:1", &key, &wrapped, &wlen, &err), 0);
+	assert_int_equal(keystore_msgkey_seal(key, "webmail:a@x:1:part:0", "secret", 6, &blob, &blen,
+	                                      &err), 0);
+	assert_int_equal(keystore_msgkey_unseal(key, "webmail:a@x:1:part:1", blob, blen, &out, &olen,
+	                                        &err), -1);
+	assert_int_equal(keystore_msgkey_open(f->ks, wrapped, wlen, "webmail:b@x:1", &again, &err), -1);
+	assert_int_equal(keystore_msgkey_open(f->ks, wrapped, wlen, "webmail:a@x:1", &again, &err), 0);
+	assert_int_equal(keystore_msgkey_unseal(again, "webmail:a@x:1:part:0", blob, blen, &out,
+	                                        &olen, &err), 0);
+	assert_memory_equal(out, "secret", 6);
+	blob[blen - 1] ^= 1;
+	unsigned char *bad = NULL;
+	assert_int_equal(keystore_msgkey_unseal(again, "webmail:a@x:1:part:0", blob, blen, &bad,
+	                                        &olen, &err), -1);
+	sg_free_secret(&out, 6);
+	sg_free(&blob);
+	sg_free(&wrapped);
+	keystore_msgkey_free(&key);
+	keystore_msgkey_free(&again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_open_byte_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealing_is_bound, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
