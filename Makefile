@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 300
 TEST_JOBS  ?= $(shell nproc)
 
 .PHONY: all asan browser fuzz-build deps check-deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
-        check-docs clean
+        check-docs clean deb check-deb
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
@@ -69,18 +69,26 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# docs/configuration.md, the man pages docs/man/ and the README's command table are generated
+# from the settings and command tables (tools/gen-docs.sh); check-docs fails when one is stale.
 check-docs: all
-	@$(BUILD)/sealgate config docs > $(BUILD)/configuration.md
-	@diff -u docs/configuration.md $(BUILD)/configuration.md || \
-	  { echo "docs/configuration.md is stale: run 'make docs'"; exit 1; }
+	@tools/gen-docs.sh $(BUILD) --check
 
 docs: all
-	$(BUILD)/sealgate config docs > docs/configuration.md
+	tools/gen-docs.sh $(BUILD)
 
 # Every stage, timed (tools/check.sh): the times and the tests that did not run are printed at
 # the end; under CI=true a test that did not run fails the check.
 check: deps
 	@MAKE="$(MAKE)" BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tools/check.sh
+
+# The Debian package (tools/make-deb.sh) and its checks: lintian, the files and their modes,
+# the maintainer scripts in a throwaway root, the unit's hardening (tools/check-deb.sh).
+deb:
+	@tools/make-deb.sh $(BUILD)
+
+check-deb: deb
+	@tools/check-deb.sh $(BUILD)
 
 bench: deps all
 	@bench/run.sh $(BUILD)

@@ -9,6 +9,7 @@ if [ ! -f "$dir/sealgate.conf" ]; then
   "$bin" init "$dir" --domain example.com --org "Example Org" --hostname localhost
   "$bin" config set -c "$dir/sealgate.conf" route.internal maildir:mail
   "$bin" config set -c "$dir/sealgate.conf" route.external maildir:mail
+  "$bin" config set -c "$dir/sealgate.conf" metrics.listen 127.0.0.1:9464
 fi
 "$bin" check-config -c "$dir/sealgate.conf"
 port=$("$bin" config get -c "$dir/sealgate.conf" smtp.listen)
@@ -17,7 +18,8 @@ portal=$("$bin" config get -c "$dir/sealgate.conf" portal.base_url)
 cat <<EOT
 
 sealgate demo: SMTP on $port (STARTTLS with the demo CA in $dir/ca/ca.crt),
-certificate directory (LDAP) on $ldap, partner portal on $portal.
+certificate directory (LDAP) on $ldap, partner portal on $portal,
+Prometheus metrics on http://$("$bin" config get -c "$dir/sealgate.conf" metrics.listen)/metrics.
 Send it a mail from another terminal:
 
   swaks --server ${port} --from alice@example.com --to bob@example.com \\

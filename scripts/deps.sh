@@ -14,6 +14,8 @@ packages=(
   python3 python3-pytest python3-pytest-xdist libpython3.11-testsuite procps
   swaks libnet-ssleay-perl libio-socket-ssl-perl postfix       # SMTP peers (swaks: STARTTLS)
   cppcheck clang-tidy valgrind
+  groff-base                                                  # man pages rendered in test_docs.py
+  prometheus                                                  # promtool checks /metrics (test_metrics.py)
   gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
   librnp-dev rnp sq                                           # OpenPGP
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
@@ -24,6 +26,8 @@ packages=(
   libzip-dev                                                  # employees' renewal ZIP (old and new .pfx)
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
+  libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
+  debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
 # Debian's npm on top (they conflict).

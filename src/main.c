@@ -4,13 +4,15 @@
 #include "daemon/daemon.h"
 #include "pdf/pdf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+/* The usage and description of each command are in the table of cli/cli_usage.c. */
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *usage;
+	bool hidden;
 };
 
 static int version_cmd(int argc, char **argv);
@@ -19,25 +21,24 @@ static int role_cmd(int argc, char **argv);
 static int pdf_worker_cmd(int argc, char **argv);
 
 static const struct command commands[] = {
-	{"init", cli_init_cmd, "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H] "
-	                       "[--ca-key rsa3072|p256|p384] [--user ACCOUNT]"},
-	{"run", cli_run_cmd, "run -c FILE                      run the gateway in the foreground"},
-	{"config", cli_config_cmd, "config get|set -c FILE section.key [value]"},
-	{"check-config", cli_check_config_cmd, "check-config -c FILE          validate a configuration"},
-	{"queue", cli_queue_cmd, "queue list|show ID|flush|delete ID -c FILE"},
-	{"cert", cli_cert_cmd, "cert issue|proxy|revoke|list|export|import -c FILE ...  S/MIME certificates"},
-	{"ca", cli_ca_cmd, "ca crl|trust|anchors -c FILE [CERT]  the CA's CRL; partners' CAs trusted"},
-	{"pgp", cli_pgp_cmd, "pgp import|list|export|delete|generate|accept -c FILE ...  OpenPGP keys"},
-	{"dkim", cli_dkim_cmd, "dkim generate|rotate|import|list|show|delete -c FILE ...  DKIM keys"},
-	{"quarantine", cli_quarantine_cmd, "quarantine list|show|delete -c FILE [ID]  infected mail held by the virus scan"},
-	{"user", cli_user_cmd, "user add-external|invite|passwd|set-channel|list|show|enrol|add-shared -c FILE ...  accounts"},
-	{"directory", cli_directory_cmd, "directory test|sync -c FILE ...  the LDAP directory of employees"},
-	{"webmail", cli_webmail_cmd, "webmail list|purge -c FILE [ADDRESS]  webmail kept for partners"},
-	{"audit", cli_portal_audit_cmd, "audit -c FILE [--since 7d]      the portal's audit log"},
-	{"version", version_cmd, "version"},
-	{"help", help_cmd, "help"},
-	{"__role", role_cmd, NULL}, /* hidden: the master re-executes itself into a role */
-	{"__pdf-worker", pdf_worker_cmd, NULL}, /* hidden: qmgr's isolated SecurePDF renderer */
+	{"init", cli_init_cmd, false},
+	{"run", cli_run_cmd, false},
+	{"config", cli_config_cmd, false},
+	{"check-config", cli_check_config_cmd, false},
+	{"queue", cli_queue_cmd, false},
+	{"cert", cli_cert_cmd, false},
+	{"ca", cli_ca_cmd, false},
+	{"pgp", cli_pgp_cmd, false},
+	{"dkim", cli_dkim_cmd, false},
+	{"quarantine", cli_quarantine_cmd, false},
+	{"user", cli_user_cmd, false},
+	{"directory", cli_directory_cmd, false},
+	{"webmail", cli_webmail_cmd, false},
+	{"audit", cli_audit_cmd, false},
+	{"version", version_cmd, false},
+	{"help", help_cmd, false},
+	{"__role", role_cmd, true},             /* the master re-executes itself into a role */
+	{"__pdf-worker", pdf_worker_cmd, true}, /* qmgr's isolated SecurePDF renderer */
 };
 
 static int version_cmd(int argc, char **argv)
@@ -47,15 +48,19 @@ static int version_cmd(int argc, char **argv)
 	return 0;
 }
 
+/* help [--man|--markdown]: the commands, or sealgate(8), or the README's command table. */
 static int help_cmd(int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	if (argc == 1 && strcmp(argv[0], "--man") == 0)
+		return cli_usage_write_man(stdout) < 0 ? 1 : 0;
+	if (argc == 1 && strcmp(argv[0], "--markdown") == 0)
+		return cli_usage_write_markdown(stdout) < 0 ? 1 : 0;
 	printf("sealgate %s: a secure e-mail gateway\n\nUsage: sealgate COMMAND [ARGS]\n\n",
 	       SEALGATE_VERSION);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].usage != NULL)
-			printf("  sealgate %s\n", commands[i].usage);
-	printf("\nConfiguration keys: docs/configuration.md (or `sealgate config docs`).\n");
+		if (!commands[i].hidden)
+			cli_usage_summary(commands[i].name);
+	printf("\nman sealgate; configuration keys: man sealgate.conf (or `sealgate config docs`).\n");
 	return 0;
 }
 

@@ -23,6 +23,7 @@ swaks openssl gpgsm gpg gpgconf gpg-agent rnp rnpkeys sq cmsutil certutil pk12ut
 pdftotext pdfdetach pdfinfo pdftoppm mutool ldapsearch slapd slapadd postfix postconf postmap
 postqueue smtp-sink smtp-source chromium wrk node npm valgrind clang cc cmake make pkg-config
 ctest cppcheck clang-tidy runuser script pgrep setpriv fc-match readelf nm ldd
+dpkg-buildpackage dh lintian debootstrap chroot curl systemd-analyze promtool groff
 """.split()
 
 # Fonts SecurePDF and the browser tests render with: fontconfig's pick must come from our deps.

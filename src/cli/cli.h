@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
@@ -17,7 +18,7 @@ int cli_ca_cmd(int argc, char **argv);
 int cli_pgp_cmd(int argc, char **argv);
 int cli_dkim_cmd(int argc, char **argv);
 int cli_quarantine_cmd(int argc, char **argv);
-int cli_portal_audit_cmd(int argc, char **argv);
+int cli_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
 
@@ -54,6 +55,25 @@ int cli_enrol_cmd(struct cli_cert_ctx *ctx, int argc, char **argv);
 
 /* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
 int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);
+
+/* cli_usage.c: the table of every command line and option. cli_usage prints the lines of
+ * command on stderr and returns 2 (the usage exit code); cli_usage_summary prints them on
+ * stdout (`sealgate help`). The writers return -1 if f could not be written. */
+int cli_usage(const char *command);
+void cli_usage_summary(const char *command);
+int cli_usage_write_man(FILE *f);      /* sealgate(8) */
+int cli_usage_write_markdown(FILE *f); /* the README's command table */
+
+/* Records event (about address, "" if none) in the audit log with the account that runs the
+ * command; a store that refuses it is reported as a warning, the command's work stands. */
+struct store;
+void cli_audit(struct store *st, const char *event, const char *address, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Who runs this command: "cli:ACCOUNT", with "(sudo by USER)" under sudo. */
+void cli_audit_actor(char *dst, size_t size);
+/* The same for a command that has not opened the store: it opens the instance's at config. */
+void cli_audit_config(const char *config, const char *event, const char *address,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);

@@ -21,14 +21,7 @@
 
 static int ca_usage(void)
 {
-	cli_errorf("usage: sealgate ca crl -c FILE          write the CRL to gateway.ca_dir/crl.pem "
-	           "and stdout\n"
-	           "       sealgate ca trust -c FILE CERT   trust the CA certificate(s) in CERT (PEM, "
-	           "DER or .p7b)\n"
-	           "                                        for verifying signatures "
-	           "(ca.trust_anchors)\n"
-	           "       sealgate ca anchors -c FILE      list them");
-	return 2;
+	return cli_usage("ca");
 }
 
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout)
@@ -143,6 +136,8 @@ static int ca_trust_cmd(struct cli_cert_ctx *ctx, int argc, char **argv)
 		rc = 1;
 	} else if (added > 0) {
 		printf("wrote %s; running gateways use it after a reload (SIGHUP)\n", path);
+		cli_audit(ctx->store, "anchor-added", "", "%d CA certificate(s) from %.150s", added,
+		          file);
 	}
 	sg_buf_free(&out);
 	sg_free(&anchors);

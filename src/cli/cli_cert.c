@@ -24,13 +24,7 @@
 
 static int cert_usage(void)
 {
-	cli_errorf("usage: sealgate cert issue -c FILE EMAIL\n"
-	           "       sealgate cert proxy -c FILE EMAIL\n"
-	           "       sealgate cert revoke -c FILE EMAIL|SERIAL\n"
-	           "       sealgate cert list -c FILE [EMAIL]\n"
-	           "       sealgate cert export -c FILE EMAIL [--pfx FILE [--legacy]]\n"
-	           "       sealgate cert import -c FILE EMAIL FILE [--password-stdin]");
-	return 2;
+	return cli_usage("cert");
 }
 
 /* ---- context ---- */
@@ -170,6 +164,8 @@ static int issue_for(struct cli_cert_ctx *ctx, const char *address, enum store_u
 	strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&c.not_after, &tm));
 	printf("%s certificate for %s: serial %s, valid until %s\n", store_cert_source_name(source),
 	       address, c.serial, until);
+	cli_audit(ctx->store, "cert-issued", address, "%s serial %s until %s",
+	          store_cert_source_name(source), c.serial, until);
 	store_cert_clear(&c);
 	return 0;
 }
@@ -244,6 +240,8 @@ static int cmd_revoke(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	printf("revoked %zu certificate%s of %s\n", count, count == 1 ? "" : "s", argv[0]);
+	cli_audit(ctx->store, "cert-revoked", by_address ? address : "", "%zu certificate(s) of %s",
+	          count, argv[0]);
 	return cli_ca_write_crl(ctx, false) < 0 ? 1 : 0;
 }
 
@@ -376,6 +374,9 @@ static int export_pfx(struct cli_cert_ctx *ctx, const struct store_cert *cert, c
 		       "give it to the user by another channel than the file)\n", path,
 		       legacy ? "legacy PBE-SHA1-3DES/SHA-1" : "PBES2 AES-256/HMAC-SHA256",
 		       cert->address, pin);
+	if (rc == 0)
+		cli_audit(ctx->store, "cert-exported", cert->address, "with key (.pfx%s) to %.150s",
+		          legacy ? ", legacy" : "", path);
 	sg_wipe(pin, sizeof(pin));
 	sg_free(&p12);
 	keystore_key_free(&key);
@@ -452,9 +453,12 @@ static int import_p12(struct cli_cert_ctx *ctx, const char *address, const unsig
 	else if (store_with_key(ctx, address, STORE_USER_INTERNAL, STORE_CERT_IMPORTED, der, der_len,
 	                        key, &info) == 0)
 		rc = 0;
-	if (rc == 0)
+	if (rc == 0) {
 		printf("imported certificate and key for %s: serial %s, issuer %s\n", address,
 		       info.serial, info.issuer);
+		cli_audit(ctx->store, "cert-imported", address, "with key, serial %s issuer %s",
+		          info.serial, info.issuer);
+	}
 	sg_wipe(password, sizeof(password));
 	keystore_key_free(&key);
 	sg_free(&der);
@@ -480,6 +484,8 @@ static int import_cert(struct cli_cert_ctx *ctx, const char *address, const unsi
 	if (rc == 0) {
 		printf("imported certificate for %s: serial %s, issuer %s\n", address, info.serial,
 		       info.issuer);
+		cli_audit(ctx->store, "cert-imported", address, "serial %s issuer %s", info.serial,
+		          info.issuer);
 		if (smime_cert_usable(der, der_len, SMIME_USAGE_ENCRYPT, time(NULL), 0, &why) < 0)
 			printf("warning: it cannot be used to encrypt: %s\n", why);
 	}

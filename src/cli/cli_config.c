@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +10,7 @@
 
 static int config_usage(void)
 {
-	cli_errorf("usage: sealgate config get -c FILE [section.key]\n"
-	           "       sealgate config set -c FILE section.key value\n"
-	           "       sealgate config docs");
-	return 2;
+	return cli_usage("config");
 }
 
 static int config_get(struct settings *s, int argc, char **argv)
@@ -37,7 +35,9 @@ static int config_get(struct settings *s, int argc, char **argv)
 int cli_config_cmd(int argc, char **argv)
 {
 	const char *path = cli_take_config(&argc, argv);
-	if (argc >= 1 && strcmp(argv[0], "docs") == 0)
+	if (argc == 2 && strcmp(argv[0], "docs") == 0 && strcmp(argv[1], "--man") == 0)
+		return settings_write_man(stdout) < 0 ? 1 : 0;
+	if (argc == 1 && strcmp(argv[0], "docs") == 0)
 		return settings_write_docs(STDOUT_FILENO) < 0 ? 1 : 0;
 	if (argc < 1 || path == NULL)
 		return config_usage();
@@ -51,6 +51,9 @@ int cli_config_cmd(int argc, char **argv)
 			cli_errorf("%s = '%s': %s", argv[1], argv[2], why);
 			return 1;
 		}
+		char value[256];
+		sg_printable(value, sizeof(value), argv[2], sizeof(value) - 1);
+		cli_audit_config(path, "config-set", "", "%.100s = %s", argv[1], value);
 		return 0;
 	}
 	if (strcmp(argv[0], "get") != 0)
@@ -67,8 +70,7 @@ int cli_check_config_cmd(int argc, char **argv)
 {
 	const char *path = cli_take_config(&argc, argv);
 	if (path == NULL || argc != 0) {
-		cli_errorf("usage: sealgate check-config -c FILE");
-		return 2;
+		return cli_usage("check-config");
 	}
 	char *errors = NULL;
 	struct settings *s = settings_load(path, &errors);

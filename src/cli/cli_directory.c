@@ -14,9 +14,7 @@
 
 static int directory_usage(void)
 {
-	cli_errorf("usage: sealgate directory test -c FILE USER [--password-stdin]\n"
-	           "       sealgate directory sync -c FILE [--dry-run]");
-	return 2;
+	return cli_usage("directory");
 }
 
 static struct directory *open_directory(const struct settings *set)

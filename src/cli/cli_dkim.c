@@ -18,13 +18,7 @@
 
 static int dkim_usage(void)
 {
-	cli_errorf("usage: sealgate dkim generate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]\n"
-	           "       sealgate dkim rotate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]\n"
-	           "       sealgate dkim import -c FILE DOMAIN --selector S KEYFILE\n"
-	           "       sealgate dkim list -c FILE [DOMAIN]\n"
-	           "       sealgate dkim show -c FILE DOMAIN [SELECTOR]\n"
-	           "       sealgate dkim delete -c FILE DOMAIN SELECTOR");
-	return 2;
+	return cli_usage("dkim");
 }
 
 struct key_args {
@@ -150,6 +144,8 @@ static int add_key(struct cli_cert_ctx *ctx, const struct key_args *a, const cha
 		printf("DKIM key %s for %s (%s), private key sealed in the store; publish:\n",
 		       b.selector, b.domain, sgdkim_alg_name(alg));
 		print_record(b.domain, b.selector, dns);
+		cli_audit(ctx->store, "dkim-key-added", "", "%s selector %s (%s)", b.domain, b.selector,
+		          sgdkim_alg_name(alg));
 	}
 	sg_free(&dns);
 	return rc;
@@ -280,9 +276,11 @@ static int cmd_delete(struct cli_cert_ctx *ctx, int argc, char **argv)
 		cli_errorf("store: %s", err);
 	else if (rc == 0)
 		cli_errorf("no DKIM key %.64s for %.100s", argv[1], argv[0]);
-	else
+	else {
 		printf("deleted DKIM key %s of %s: remove %s._domainkey.%s from DNS later, once "
 		       "mail signed with it has been delivered\n", argv[1], argv[0], argv[1], argv[0]);
+		cli_audit(ctx->store, "dkim-key-deleted", "", "%.100s selector %.64s", argv[0], argv[1]);
+	}
 	return rc == 1 ? 0 : 1;
 }
 

@@ -29,10 +29,7 @@ struct enrol_cli {
 
 static int enrol_usage(void)
 {
-	cli_errorf("usage: sealgate user enrol -c FILE EMAIL [--lang en|de]\n"
-	           "       sealgate user enrol -c FILE --all-from-directory [--filter PATTERN]\n"
-	           "       sealgate user add-shared -c FILE EMAIL --manager USER [--manager USER]");
-	return 2;
+	return cli_usage("user");
 }
 
 static int open_all(struct enrol_cli *c, struct cli_cert_ctx *ctx)
@@ -113,7 +110,8 @@ static int enrol_one(struct enrol_cli *c, const char *addr, enum store_user_kind
 	printf("%s: enrolled: certificate %s valid until %s; the .pfx was mailed (queue id %s), "
 	       "its PIN is shown on the portal after the directory login until %s\n", addr,
 	       r.serial, until, r.queue_id, link_until);
-	store_portal_audit_add(c->ctx->store, sg_wall(), "enrolled", addr, "cli", r.serial, &err);
+	cli_audit(c->ctx->store, "enrolled", addr, "certificate %s, link valid until %s", r.serial,
+	          link_until);
 	return 0;
 }
 
@@ -249,6 +247,8 @@ static int add_shared(struct enrol_cli *c, int argc, char **argv)
 	for (size_t i = 0; i < nm; i++)
 		printf(" %s", managers[i]);
 	printf("\n");
+	cli_audit(c->ctx->store, "shared-mailbox", addr, "%zu manager(s), first %.100s", nm,
+	          managers[0]);
 	return enrolled(c, addr) ? 0 : enrol_one(c, addr, STORE_USER_SHARED, NULL) < 0;
 }
 

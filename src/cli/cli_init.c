@@ -33,9 +33,7 @@ struct init_args {
 
 static int usage(void)
 {
-	cli_errorf("usage: sealgate init DIR --domain D [--domain D2 ...] [--org NAME] "
-	           "[--hostname H] [--ca-key rsa3072|p256|p384] [--user ACCOUNT]");
-	return 2;
+	return cli_usage("init");
 }
 
 static int parse_args(int argc, char **argv, struct init_args *a)

@@ -18,13 +18,7 @@
 
 static int pgp_usage(void)
 {
-	cli_errorf("usage: sealgate pgp import -c FILE KEYFILE [--secret [--passphrase-stdin]]\n"
-	           "       sealgate pgp list -c FILE [EMAIL]\n"
-	           "       sealgate pgp export -c FILE EMAIL\n"
-	           "       sealgate pgp delete -c FILE EMAIL|FINGERPRINT\n"
-	           "       sealgate pgp generate -c FILE EMAIL [--algo ed25519|rsa3072]\n"
-	           "       sealgate pgp accept -c FILE EMAIL");
-	return 2;
+	return cli_usage("pgp");
 }
 
 /* A plain addr-spec, lower-cased into dst. */
@@ -89,8 +83,11 @@ static int import_report(struct cli_cert_ctx *ctx, const struct pgp_key_report *
 		if (store_for(ctx, r, r->addresses[i]) < 0)
 			return -1;
 	printf("imported %s (%s, expires %s) for", r->fingerprint, r->algo, until);
-	for (size_t i = 0; i < r->naddresses; i++)
+	for (size_t i = 0; i < r->naddresses; i++) {
 		printf(" %s", r->addresses[i]);
+		cli_audit(ctx->store, "key-imported", r->addresses[i], "OpenPGP %s (%s)", r->fingerprint,
+		          r->algo);
+	}
 	printf("\n");
 	return 0;
 }
@@ -392,6 +389,8 @@ static int cmd_delete(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	printf("deleted %zu key record%s\n", count, count == 1 ? "" : "s");
+	cli_audit(ctx->store, "key-deleted", strchr(argv[0], '@') != NULL ? argv[0] : "",
+	          "%zu OpenPGP key record(s) of %.100s", count, argv[0]);
 	return 0;
 }
 
@@ -413,6 +412,7 @@ static int cmd_accept(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	printf("accepted the pending key of %s; it is now the active key\n", address);
+	cli_audit(ctx->store, "key-accepted", address, "the pending OpenPGP key is now active");
 	return 0;
 }
 
@@ -471,9 +471,11 @@ static int cmd_generate(struct cli_cert_ctx *ctx, int argc, char **argv)
 	}
 	int rc = store_generated(ctx, pc, address, fpr);
 	pgp_ctx_free(&pc);
-	if (rc == 0)
+	if (rc == 0) {
 		printf("generated %s for %s (%s); secret key sealed in the store\n", fpr, address,
 		       algo == PGP_ALGO_RSA3072 ? "rsa3072" : "ed25519/cv25519");
+		cli_audit(ctx->store, "key-generated", address, "OpenPGP %s", fpr);
+	}
 	return rc == 0 ? 0 : 1;
 }
 

@@ -15,10 +15,7 @@
 
 static int quarantine_usage(void)
 {
-	cli_errorf("usage: sealgate quarantine list -c FILE\n"
-	           "       sealgate quarantine show -c FILE ID    (the message, to stdout)\n"
-	           "       sealgate quarantine delete -c FILE ID");
-	return 2;
+	return cli_usage("quarantine");
 }
 
 static int take_id(int argc, char **argv, int64_t *id_r)
@@ -59,7 +56,7 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 static int cmd_show(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
-	int64_t id;
+	int64_t id = 0;
 	int rc = take_id(argc, argv, &id);
 	if (rc != 0)
 		return rc;
@@ -87,7 +84,7 @@ static int cmd_show(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 static int cmd_delete(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
-	int64_t id;
+	int64_t id = 0;
 	int rc = take_id(argc, argv, &id);
 	const char *err;
 	if (rc != 0)
@@ -98,8 +95,7 @@ static int cmd_delete(struct cli_cert_ctx *ctx, int argc, char **argv)
 	else if (rc == 0)
 		cli_errorf("no quarantined message %s", argv[0]);
 	else
-		store_portal_audit_add(ctx->store, time(NULL), "virus-deleted", "", "cli", argv[0],
-		                       &err);
+		cli_audit(ctx->store, "virus-deleted", "", "%.40s", argv[0]);
 	return rc == 1 ? 0 : 1;
 }
 

@@ -20,11 +20,7 @@
 
 static int queue_usage(void)
 {
-	cli_errorf("usage: sealgate queue list -c FILE\n"
-	           "       sealgate queue show -c FILE ID [--body]\n"
-	           "       sealgate queue flush -c FILE\n"
-	           "       sealgate queue delete -c FILE ID");
-	return 2;
+	return cli_usage("queue");
 }
 
 /* ---- terminal-safe text ---- */
@@ -141,8 +137,9 @@ static int list_all(struct spool *sp, char ***ids_r, size_t *n_r)
 	return 0;
 }
 
-static int queue_list(struct spool *sp, int argc, char **argv)
+static int queue_list(struct spool *sp, const char *config, int argc, char **argv)
 {
+	(void)config;
 	(void)argv;
 	if (argc != 0)
 		return queue_usage();
@@ -288,8 +285,9 @@ static int show_message(const char *path, bool body)
 	return 0;
 }
 
-static int queue_show(struct spool *sp, int argc, char **argv)
+static int queue_show(struct spool *sp, const char *config, int argc, char **argv)
 {
+	(void)config;
 	const char *id = NULL;
 	bool body = false;
 	for (int i = 0; i < argc; i++) {
@@ -324,7 +322,7 @@ static int queue_show(struct spool *sp, int argc, char **argv)
 
 /* ---- flush and delete ---- */
 
-static int queue_flush(struct spool *sp, int argc, char **argv)
+static int queue_flush(struct spool *sp, const char *config, int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 0)
@@ -340,10 +338,11 @@ static int queue_flush(struct spool *sp, int argc, char **argv)
 		return 1;
 	}
 	printf("Flush requested: the queue manager retries every deferred recipient now.\n");
+	cli_audit_config(config, "queue-flushed", "", "every deferred recipient retried now");
 	return 0;
 }
 
-static int queue_delete(struct spool *sp, int argc, char **argv)
+static int queue_delete(struct spool *sp, const char *config, int argc, char **argv)
 {
 	if (argc != 1)
 		return queue_usage();
@@ -353,6 +352,9 @@ static int queue_delete(struct spool *sp, int argc, char **argv)
 		cli_errorf("%s", err);
 		return 1;
 	}
+	char what[512];
+	snprintf(what, sizeof(what), "%.100s from <%.200s> to %zu recipient(s)", id, env.sender,
+	         env.nrcpt);
 	spool_envelope_free(&env);
 	int fd = spool_lock(sp, id, true, &err);
 	if (fd < 0 && errno == EWOULDBLOCK) {
@@ -371,6 +373,7 @@ static int queue_delete(struct spool *sp, int argc, char **argv)
 		return 1;
 	}
 	printf("%s: removed\n", id);
+	cli_audit_config(config, "queue-deleted", "", "%s", what);
 	return 0;
 }
 
@@ -378,7 +381,7 @@ static int queue_delete(struct spool *sp, int argc, char **argv)
 
 static const struct {
 	const char *name;
-	int (*run)(struct spool *sp, int argc, char **argv);
+	int (*run)(struct spool *sp, const char *config, int argc, char **argv);
 } queue_cmds[] = {
 	{"list", queue_list},
 	{"show", queue_show},
@@ -417,7 +420,7 @@ int cli_queue_cmd(int argc, char **argv)
 		struct spool *sp = open_spool(config);
 		if (sp == NULL)
 			return 1;
-		int rc = queue_cmds[i].run(sp, argc - 1, argv + 1);
+		int rc = queue_cmds[i].run(sp, config, argc - 1, argv + 1);
 		spool_close(&sp);
 		if (fflush(stdout) != 0 || ferror(stdout)) {
 			cli_errorf("cannot write the output: %s", strerror(errno));

@@ -5,9 +5,7 @@
 int cli_run_cmd(int argc, char **argv)
 {
 	const char *path = cli_take_config(&argc, argv);
-	if (path == NULL || argc != 0) {
-		cli_errorf("usage: sealgate run -c FILE");
-		return 2;
-	}
+	if (path == NULL || argc != 0)
+		return cli_usage("run");
 	return master_run(path);
 }

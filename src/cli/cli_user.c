@@ -18,16 +18,7 @@
 
 static int user_usage(void)
 {
-	cli_errorf("usage: sealgate user add-external -c FILE EMAIL [--channel C] --password-stdin\n"
-	           "       sealgate user invite -c FILE EMAIL\n"
-	           "       sealgate user passwd -c FILE EMAIL --password-stdin\n"
-	           "       sealgate user set-channel -c FILE EMAIL pdf|webmail|smime|pgp\n"
-	           "       sealgate user list -c FILE\n"
-	           "       sealgate user show -c FILE EMAIL\n"
-	           "       sealgate user enrol -c FILE EMAIL [--lang en|de]\n"
-	           "       sealgate user enrol -c FILE --all-from-directory [--filter PATTERN]\n"
-	           "       sealgate user add-shared -c FILE EMAIL --manager USER [--manager USER]");
-	return 2;
+	return cli_usage("user");
 }
 
 static void date_text(time_t t, char *dst, size_t size)
@@ -55,6 +46,7 @@ static int set_channel(struct cli_cert_ctx *ctx, const char *addr, const char *c
 		return 1;
 	}
 	printf("%s: secure mail goes by %s from now on\n", addr, channel);
+	cli_audit(ctx->store, "user-channel", addr, "channel %s", channel);
 	if (ch == POLICY_CH_SMIME || ch == POLICY_CH_PGP) {
 		size_t n = 0;
 		if (ch == POLICY_CH_SMIME) {
@@ -115,8 +107,10 @@ static void release_held(struct cli_cert_ctx *ctx, const char *addr)
 	struct spool *sp = NULL;
 	if (settings_path(ctx->settings, "gateway.spool_dir", path, sizeof(path)) == 0)
 		sp = spool_open_existing(path, &err);
+	char actor[128];
+	cli_audit_actor(actor, sizeof(actor));
 	struct held_ctx hc = {.settings = ctx->settings, .store = ctx->store,
-	                      .keystore = ctx->keystore, .spool = sp};
+	                      .keystore = ctx->keystore, .spool = sp, .actor = actor};
 	size_t n = 0;
 	if (sp == NULL)
 		cli_errorf("warning: no spool: mail held for %s stays held until `sealgate user passwd`"
@@ -184,8 +178,10 @@ static int add_external(struct cli_cert_ctx *ctx, int argc, char **argv)
 	int rc = store_password(ctx, addr, uid);
 	if (rc == 0 && store_user_set_channel(ctx->store, addr, channel, &err) < 0)
 		rc = 1;
-	if (rc == 0)
+	if (rc == 0) {
 		printf("%s: external account ready; secure mail goes by %s\n", addr, channel);
+		cli_audit(ctx->store, "user-added", addr, "external, channel %s", channel);
+	}
 	return rc;
 }
 
@@ -201,8 +197,10 @@ static int passwd(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	rc = store_password(ctx, u.address, u.id);
-	if (rc == 0)
+	if (rc == 0) {
 		printf("%s: password changed; new SecurePDFs open with it\n", u.address);
+		cli_audit(ctx->store, "user-passwd", u.address, "password set by the admin");
+	}
 	return rc;
 }
 

@@ -14,11 +14,7 @@
 
 static int webmail_usage(void)
 {
-	cli_errorf("usage: sealgate webmail list -c FILE [ADDRESS]\n"
-	           "       sealgate webmail purge -c FILE [ADDRESS]\n"
-	           "  purge without ADDRESS applies webmail.retention_days now; with ADDRESS it\n"
-	           "  deletes every webmail message of that partner");
-	return 2;
+	return cli_usage("webmail");
 }
 
 static void when_text(time_t t, char *dst, size_t size)
@@ -105,6 +101,8 @@ static int cmd_purge(struct cli_cert_ctx *ctx, int argc, char **argv)
 		printf("%zu webmail message(s) of %s deleted\n", n, argv[0]);
 	else
 		printf("%zu webmail message(s) older than %d days deleted\n", n, days);
+	cli_audit(ctx->store, "webmail-purged", argc == 1 ? argv[0] : "", "%zu message(s)%s", n,
+	          argc == 1 ? "" : " past webmail.retention_days");
 	return 0;
 }
 

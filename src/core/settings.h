@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum setting_type {
 	SETTING_STRING,
@@ -41,6 +42,8 @@ int settings_validate(const struct setting_def *def, const char *value, char *wh
 long long settings_parse_number(const struct setting_def *def, const char *value);
 /* Writes docs/configuration.md's text to fd; -1 if a key lacks its doc string. */
 int settings_write_docs(int fd);
+/* Writes the man page sealgate.conf(5) to f; -1 if a key lacks its doc string or f failed. */
+int settings_write_man(FILE *f);
 
 struct settings;
 /* Loads and validates path; every problem is one line in errors_r (caller frees).

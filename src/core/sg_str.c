@@ -166,3 +166,17 @@ bool sg_strlist_contains_nocase(const struct sg_strlist *list, const char *s)
 			return true;
 	return false;
 }
+
+void sg_roff_text(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Copies src into dst (size dstsize, NUL-terminated); returns strlen(src): a result
@@ -34,6 +35,9 @@ bool sg_has_prefix_nocase(const char *s, const char *prefix);
 bool sg_has_suffix_nocase(const char *s, const char *suffix);
 /* Trims ASCII white space at both ends, in place; returns s. */
 char *sg_trim(char *s);
+/* Writes s to f as roff text (man pages): a leading dot or quote cannot start a request,
+ * backslashes and hyphens are escaped. */
+void sg_roff_text(FILE *f, const char *s);
 /* Lower-cases ASCII letters in place. */
 void sg_ascii_lower(char *s);
 

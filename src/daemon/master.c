@@ -7,6 +7,7 @@
 #include "core/sg_file.h"
 #include "core/settings.h"
 #include "core/sg_log.h"
+#include "core/sg_metrics.h"
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "core/sg_str.h"
@@ -145,7 +146,7 @@ static void pass_text(const char *text, int fd, const char *env, const struct ro
 
 /* In the forked child: stdout and stderr become the one log pipe, the inherited sockets fds
  * 3.. in listen order, then come the configuration, the status pipe, the other log pipe (for
- * sg_log) and (after a SIGHUP) the previous configuration. Each is first dup'ed above any target, so that moving one never
+ * sg_log), the shared counters and (after a SIGHUP) the previous configuration. Each is first dup'ed above any target, so that moving one never
  * clobbers another. */
 static _Noreturn void exec_child(struct master *m, size_t ri, const struct child *c,
                                  int status_w, const int log_w[2])
@@ -159,6 +160,7 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct child
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = fcntl(m->listen_fds[ri][i], F_DUPFD, 64);
 	int status_tmp = fcntl(status_w, F_DUPFD, 64);
+	int metrics_tmp = m->metrics_fd >= 0 ? fcntl(m->metrics_fd, F_DUPFD, 64) : -1;
 	for (size_t i = 0; i < n; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			sg_fatal("%s: cannot pass listening socket: %m", role->name);
@@ -179,6 +181,10 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct child
 		sg_fatal("%s: cannot pass the log pipe: %m", role->name);
 	close(log_tmp);
 	pass_fd_number("SEALGATE_LOG_FD", next++);
+	if (metrics_tmp >= 0 && dup2(metrics_tmp, next) == next) {
+		close(metrics_tmp);
+		pass_fd_number("SEALGATE_METRICS_FD", next++);
+	}
 	if (c->reload != RELOAD_NONE && m->previous_text != NULL)
 		pass_text(m->previous_text, next++, "SEALGATE_PREVIOUS_CONFIG_FD", role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
@@ -444,14 +450,19 @@ int master_check_account(const struct settings *s)
 	char *slash = strrchr(db_dir, '/');
 	if (slash != NULL && slash != db_dir)
 		*slash = '\0';
-	const char *paths[] = {settings_dir(s), db_dir, NULL};
+	/* The configuration's directory only when it holds the instance: one kept apart from the
+	 * data (the Debian package's /etc/sealgate) stays root's; the children get its text from
+	 * the master and never open it. */
+	bool together = inside(spool, settings_dir(s)) || inside(db_dir, settings_dir(s));
+	const char *paths[] = {together ? settings_dir(s) : db_dir, db_dir, NULL};
 	const char *trees[] = {spool, key, ca, tls, NULL};
 	int rc = sandbox_find_foreign(paths, trees, &a, bad, sizeof(bad), &err);
 	if (rc != 0)
 		sg_error("gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", name, bad,
 		         rc < 0 ? "cannot be read" : "belongs to another account", name,
-		         settings_dir(s), inside(spool, settings_dir(s)) ? "" : " and the same for ",
-		         inside(spool, settings_dir(s)) ? "" : spool);
+		         together ? settings_dir(s) : db_dir,
+		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : " and the same for ",
+		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : spool);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -514,6 +525,9 @@ int master_run(const char *config_path)
 		master_free(&m);
 		return 1;
 	}
+	/* Made once: the counters outlive every child (and every reload). */
+	if ((m.metrics_fd = sg_metrics_create()) < 0)
+		sg_warn("metrics: no shared counters (%m): each child counts for itself");
 	size_t count;
 	const struct role_def *roles = roles_table(&count);
 	for (size_t i = 0; i < count; i++)
@@ -527,8 +541,10 @@ int master_run(const char *config_path)
 		}
 		master_restart_due(&m);
 		master_reload_progress(&m);
+		master_notify_started(&m);
 		wait_children(&m, LOOP_SLICE_MS);
 	}
+	master_notify_stopping();
 	drain(&m);
 	master_free(&m);
 	sg_info("stopped");

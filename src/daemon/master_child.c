@@ -9,6 +9,7 @@
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "daemon/daemon.h"
 
@@ -185,6 +186,9 @@ int master_child_start(const char *role, const char *config_path)
 		fcntl(ctx.status_fd, F_SETFD, FD_CLOEXEC);
 	if (take_listen_fds(&ctx) < 0)
 		return 1;
+	int metrics_fd = env_fd("SEALGATE_METRICS_FD", 3);
+	if (metrics_fd >= 0 && sg_metrics_attach(metrics_fd) < 0)
+		sg_warn("metrics: the shared counters cannot be mapped: this child counts for itself");
 	char *errors = NULL;
 	ctx.settings = load_settings(config_path, &errors);
 	if (ctx.settings == NULL) {

@@ -52,7 +52,17 @@ struct master {
 	char *listen_spec[MAX_CHILDREN];                /* the setting value they were bound from */
 	int64_t reload_deadline_ms; /* a child of the last SIGHUP not ready by then has failed */
 	char restart_needed[256];   /* listen settings of the last SIGHUP that could not be bound */
+	int metrics_fd;             /* the counters every child shares (sg_metrics.h), or -1 */
+	bool notified_ready;        /* systemd was told READY=1 after the start */
 };
+
+/* master_notify.c: systemd's Type=notify (no-ops outside systemd). started: READY=1 once
+ * every child serves (call it each turn of the loop); reloading/reloaded around a SIGHUP
+ * (status: the reload's summary); stopping when the drain begins. */
+void master_notify_started(struct master *m);
+void master_notify_reloading(void);
+void master_notify_reloaded(const char *status);
+void master_notify_stopping(void);
 
 /* master.c */
 struct child *master_add_child(struct master *m, const struct role_def *role);

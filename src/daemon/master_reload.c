@@ -104,9 +104,12 @@ static void replace_children(struct master *m)
 void master_reload(struct master *m)
 {
 	char *text = NULL;
+	master_notify_reloading();
 	struct settings *s = reload_config(m, &text);
-	if (s == NULL)
+	if (s == NULL) {
+		master_notify_reloaded("reload refused: the configuration is not valid (see the log)");
 		return;
+	}
 	char changed[SUMMARY_MAX] = "";
 	size_t nchanged = daemon_settings_diff(m->settings, s, NULL, note_change, changed);
 	settings_free(&m->settings);
@@ -206,4 +209,5 @@ void master_reload_progress(struct master *m)
 	else
 		sg_error("SIGHUP: reload incomplete: %s; %s serve the new configuration%s", failed,
 		         ready[0] != '\0' ? ready : "no role", restart);
+	master_notify_reloaded(failed[0] == '\0' ? "reload done" : "reload incomplete (see the log)");
 }

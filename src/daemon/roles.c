@@ -3,6 +3,7 @@
  * the same table; a new role is a row here and nowhere else. */
 #include "daemon/daemon.h"
 #include "ldap/ldapd.h"
+#include "metrics/metricsd.h"
 #include "portal/portal.h"
 #include "queue/qmgr.h"
 #include "smtp/smtp.h"
@@ -52,9 +53,19 @@ static const struct role_def roles[] = {
 	 .overlap_on_reload = false, /* one clock: two would send the same notice twice */
 	 .sections = "gateway. ca. enrol. portal.reply_link_days portal.base_url directory. store. "
 	             "log.",
-	 .doc = "clock-driven work: deletes held mail whose invitation expired and tells the sender; "
-	        "follows the directory (employees who left lose their certificates); expires "
-	        "enrolment links and renews employees' certificates"},
+	 .doc = "clock-driven work: expires and releases held mail, purges expired Reply links, "
+	        "refreshes the CRL, writes the recipient list, follows the directory (employees who "
+	        "left lose their certificates), expires enrolment links and renews employees' "
+	        "certificates"},
+	{.name = "metrics",
+	 .entry = metricsd_main,
+	 .listen_key = "metrics.listen",
+	 .opens_store = false,
+	 .spool_dirs = "incoming active",
+	 .overlap_on_reload = true, /* read only: two for a moment do no harm */
+	 .sections = "metrics. gateway.spool_dir log.",
+	 .doc = "serves the counters and the queue's length and age to Prometheus (/metrics); idle "
+	        "while metrics.listen is empty"},
 };
 
 const struct role_def *roles_table(size_t *count_r)

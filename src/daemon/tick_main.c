@@ -11,9 +11,11 @@
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
 #include "core/sg_time.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
+#include "crypto/smime.h"
 #include "daemon/daemon.h"
 #include "enrol/enrol.h"
 #include "directory/directory.h"
@@ -109,6 +111,31 @@ static void tick_enrol(const struct held_ctx *hc, const struct ca *ca)
 		sg_info("%zu certificate(s) renewed: the employees were told", n);
 }
 
+/* The certificate expiry horizon for the metrics: the earliest notAfter of the CA and of the
+ * unrevoked certificates whose keys the gateway holds (users and proxies). */
+static void export_cert_horizon(const struct held_ctx *hc, const struct ca *ca)
+{
+	size_t len = 0, n = 0;
+	const unsigned char *der = ca != NULL ? ca_cert_der(ca, &len) : NULL;
+	struct smime_certinfo info;
+	const char *err;
+	const char *ca_label[1] = {"ca"}, *user_label[1] = {"user"};
+	if (der != NULL && smime_cert_parse(der, len, &info, &err) == 0)
+		sg_metrics_set(SG_MET_CERT_EXPIRY, ca_label, (int64_t)info.not_after);
+	struct store_cert *certs = NULL;
+	if (store_cert_list(hc->store, NULL, &certs, &n, &err) < 0) {
+		sg_warn("certificate expiry for the metrics: %s", err);
+		return;
+	}
+	time_t earliest = 0;
+	for (size_t i = 0; i < n; i++)
+		if (certs[i].has_key && certs[i].revoked_at == 0 &&
+		    (earliest == 0 || certs[i].not_after < earliest))
+			earliest = certs[i].not_after;
+	sg_metrics_set(SG_MET_CERT_EXPIRY, user_label, (int64_t)earliest);
+	store_cert_list_free(&certs, n);
+}
+
 static void tick_once(const struct held_ctx *hc)
 {
 	size_t n = 0;
@@ -176,7 +203,7 @@ int tick_main(struct role_ctx *ctx)
 	const char *err;
 	if (sodium_init() < 0)
 		sg_fatal("libsodium cannot be initialised");
-	struct held_ctx hc = {.settings = set};
+	struct held_ctx hc = {.settings = set, .actor = "tick"};
 	hc.store = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
 	if (hc.store == NULL)
 		sg_fatal("store: %s", err);
@@ -206,6 +233,7 @@ int tick_main(struct role_ctx *ctx)
 		tick_once(&hc);
 		tick_enrol(&hc, ca);
 		refresh_crl(&hc, ca, crl, sync_directory(&hc, &next_sync));
+		export_cert_horizon(&hc, ca);
 		export_recipients(&hc, rcptmap);
 		nap(interval);
 	}

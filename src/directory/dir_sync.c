@@ -117,7 +117,7 @@ static int retire(struct store *st, const struct store_user *u, time_t now, cons
 	sg_snprintf(detail, sizeof(detail), "%s; %zu certificate(s) revoked, sessions ended", why,
 	            *revoked_r);
 	sg_info("directory sync: %s: %s", u->address, detail);
-	if (store_portal_audit_add(st, now, "directory-left", u->address, "directory-sync", detail,
+	if (store_role_audit_add(st, now, "directory-left", u->address, "directory-sync", detail,
 	                           error_r) < 0)
 		sg_warn("audit: %s", *error_r);
 	return 0;

@@ -19,7 +19,7 @@ static void audit(const struct enrol_ctx *ec, time_t now, const char *event,
                   const char *address, const char *detail)
 {
 	const char *err;
-	if (store_portal_audit_add(ec->store, now, event, address, "tick", detail, &err) < 0)
+	if (store_role_audit_add(ec->store, now, event, address, "tick", detail, &err) < 0)
 		sg_warn("audit: %s", err);
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
+#include "core/sg_metrics.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -151,6 +152,7 @@ static void op_search(struct ldapd_session *s, const struct ldapd_request *req)
 	}
 	struct ldapd_snapshot *snap = ldapd_dir_acquire(s->dir);
 	ldapd_search_run(snap, req, &s->cfg->limits, &s->out);
+	sg_metrics_inc1(SG_MET_LDAP_SEARCH, NULL);
 	ldapd_snapshot_unref(&snap);
 }
 

@@ -3,6 +3,7 @@
  * hash); the security questions (portal_questions.c) complete it. Failure messages never say
  * whether an address has an account. */
 #include "portal/portal_priv.h"
+#include "core/sg_metrics.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -137,6 +138,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	struct portal_attempt at;
 	if (!portal_throttle_reserve(req, addr, &at)) {
 		portal_pages_audit(req, "login-locked", addr, "");
+		sg_metrics_inc1(SG_MET_PORTAL_LOGIN, "locked");
 		locked_page(req, resp, "title_login", login_tmpl, &at);
 		return;
 	}
@@ -151,6 +153,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	if (found < 0 || !password_ok(&a, found == 1, pw)) {
 		/* A failure that started a wait says how long it is. */
 		portal_pages_audit(req, at.wait > 0 ? "lockout" : "login-failed", addr, "");
+		sg_metrics_inc1(SG_MET_PORTAL_LOGIN, "failed");
 		if (at.wait > 0)
 			locked_page(req, resp, "title_login", login_tmpl, &at);
 		else
@@ -164,6 +167,7 @@ void portal_login_post(struct portal_req *req, struct portal_resp *resp)
 	}
 	portal_cookie_device_set(req, resp, a.address);
 	portal_pages_audit(req, "login", a.address, "");
+	sg_metrics_inc1(SG_MET_PORTAL_LOGIN, "ok");
 	const char *next = portal_pages_next(req); /* e.g. the Reply link that asked for the login */
 	portal_pages_redirect(resp, next != NULL ? next : "/account");
 }

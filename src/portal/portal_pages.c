@@ -7,6 +7,7 @@
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SESSION_COOKIE "sg_session"
@@ -157,8 +158,15 @@ void portal_pages_audit(struct portal_req *req, const char *event, const char *a
 	sg_printable(addr, sizeof(addr), address, SG_ADDR_MAX - 1);
 	sg_printable(det, sizeof(det), detail, sizeof(det) - 4); /* may hold a path as requested */
 	sg_info("portal: %s %s from %s%s%s", event, addr, req->client, det[0] ? ": " : "", det);
-	if (store_portal_audit_add(req->ctx->st, req->now, event, addr, req->client, det,
-	                           &err) < 0)
+	/* Who: the account of the session, or nobody yet (a login, a registration, a reset). */
+	struct store_audit_entry e = {.at = req->now};
+	bool known = req->has_sess && req->sess.address[0] != '\0';
+	snprintf(e.actor, sizeof(e.actor), "portal:%s", known ? req->sess.address : "anonymous");
+	sg_strlcpy(e.event, event, sizeof(e.event));
+	sg_strlcpy(e.address, addr, sizeof(e.address));
+	sg_strlcpy(e.client, req->client, sizeof(e.client));
+	sg_strlcpy(e.detail, det, sizeof(e.detail));
+	if (store_audit_add(req->ctx->st, &e, &err) < 0)
 		sg_warn("audit: %s", err);
 }
 

@@ -408,8 +408,10 @@ static const char *read_choices(struct portal_req *req,
  * here does not undo the registration; the held mail stays sealed in the store. */
 static void registration_done(struct portal_req *req, const char *address)
 {
+	char actor[SG_ADDR_MAX + 8];
+	sg_snprintf(actor, sizeof(actor), "portal:%s", address);
 	struct held_ctx hc = {.settings = req->ctx->set, .store = req->ctx->st,
-	                      .keystore = req->ctx->ks, .spool = req->ctx->spool};
+	                      .keystore = req->ctx->ks, .spool = req->ctx->spool, .actor = actor};
 	size_t count = 0;
 	const char *err;
 	char detail[64];

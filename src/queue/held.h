@@ -39,6 +39,7 @@ struct held_ctx {
 	struct store *store;
 	struct keystore *keystore;
 	struct spool *spool;
+	const char *actor; /* who acts, for the audit log: "qmgr", "tick", "cli:ACCOUNT", ... */
 };
 /* Builds the notice of kind (notify.h) and queues it (durable when this returns 0). */
 int held_notice(const struct held_ctx *hc, enum notify_kind kind, const struct notify_vars *v,

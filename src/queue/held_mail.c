@@ -9,6 +9,7 @@
 #include "core/sg_mem.h"
 #include "mime/mime.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 #include "crypto/keystore.h"
 #include "notify/notify.h"
 #include "queue/spool.h"
@@ -95,6 +96,21 @@ static int store_sealed(const struct held_ctx *hc, int64_t uid, const char *send
 	return rc;
 }
 
+/* One row of the audit log, with hc->actor as who; a failure is logged, the work stands. */
+static void held_audit(const struct held_ctx *hc, time_t now, const char *event,
+                       const char *address, const char *client, const char *detail)
+{
+	struct store_audit_entry e = {.at = now};
+	sg_strlcpy(e.actor, hc->actor != NULL ? hc->actor : "", sizeof(e.actor));
+	sg_strlcpy(e.event, event, sizeof(e.event));
+	sg_strlcpy(e.address, address, sizeof(e.address));
+	sg_strlcpy(e.client, client, sizeof(e.client));
+	sg_strlcpy(e.detail, detail, sizeof(e.detail));
+	const char *err;
+	if (store_audit_add(hc->store, &e, &err) < 0)
+		sg_warn("audit: %s", err);
+}
+
 int held_mail_hold(const struct held_ctx *hc, const char *sender, const char *rcpt,
                    const char *subject, const char *data, size_t len, time_t now,
                    const char **error_r)
@@ -119,8 +135,7 @@ int held_mail_hold(const struct held_ctx *hc, const char *sender, const char *rc
 		store_held_invite_drop(hc->store, uid, &ignored);
 	}
 	if (rc == 0)
-		store_portal_audit_add(hc->store, now, invited ? "invited" : "held", rcpt, "mail", sender,
-		                       error_r);
+		held_audit(hc, now, invited ? "invited" : "held", rcpt, "mail", sender);
 	sodium_memzero(otp, sizeof(otp));
 	return rc;
 }
@@ -151,8 +166,12 @@ static int requeue(const struct held_ctx *hc, const struct store_held *h, const 
 	env.flags = SPOOL_F_RELEASED;
 	spool_envelope_add_rcpt(&env, h->address, NULL);
 	rc = spool_inject(hc->spool, data, len, &env, error_r);
-	if (rc == 0)
+	if (rc == 0) {
 		sg_info("held message %lld for <%s> released as %s", (long long)h->id, h->address, env.id);
+		char detail[160];
+		sg_snprintf(detail, sizeof(detail), "from <%.100s> queued as %s", h->sender, env.id);
+		held_audit(hc, sg_wall(), "held-released", h->address, "mail", detail);
+	}
 	spool_envelope_free(&env);
 	sg_free_secret(&data, len);
 	/* Queued first, forgotten second: a crash in between makes a duplicate, never a loss. */
@@ -218,8 +237,7 @@ int held_mail_expire(const struct held_ctx *hc, time_t now, size_t *count_r,
 			rc = -1;
 			break;
 		}
-		store_portal_audit_add(hc->store, now, "held-expired", h->address, "tick", h->sender,
-		                       error_r);
+		held_audit(hc, now, "held-expired", h->address, "tick", h->sender);
 		sg_info("held message %lld for <%s> deleted: the invitation expired unused",
 		        (long long)h->id, h->address);
 		(*count_r)++;

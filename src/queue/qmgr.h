@@ -118,6 +118,7 @@ void deliver_maildir(const char *base, const struct deliver_job *job, struct smt
 /* ---- qmgr_job.c and qmgr_loop.c ---- */
 struct transform_env;
 struct policy_rcpt_info;
+struct archive_cfg;
 struct qmgr_env {
 	struct spool *spool;
 	const struct transform_env *te; /* keys, store and settings of the transforms */
@@ -130,6 +131,7 @@ struct qmgr_env {
 	int connect_timeout_ms;
 	int smtp_timeout_ms;
 	const atomic_int *cancel;
+	const struct archive_cfg *archive; /* archive.* (queue/archive.h); never NULL in qmgr */
 };
 
 enum qmgr_job_result {

@@ -3,11 +3,13 @@
  * marked BOUNCED, and the message is removed only when no recipient is left pending. A crash at
  * any point therefore repeats work (at-least-once) but never loses a recipient. */
 #include "queue/qmgr.h"
+#include "queue/archive.h"
 #include "queue/spool.h"
 #include "queue/transform.h"
 
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 #include "mime/mime.h"
@@ -49,6 +51,7 @@ struct job {
 	struct mime_info mime;
 	struct policy_plan *plans;
 	bool *due;
+	bool *planned; /* plans[i] was made (for the metrics' labels) */
 	struct job_fail *fails;
 	size_t nfail;
 	bool aborted; /* a state change could not be recorded: stop and retry later */
@@ -62,6 +65,20 @@ static double since_arrival(const struct job *j)
 	return d < 0 ? 0 : d;
 }
 
+/* The outcome for the metrics, labelled with the recipient's plan when one was made. */
+static void count_rcpt(const struct job *j, const struct spool_rcpt *r, const char *status)
+{
+	size_t i = (size_t)(r - j->env.rcpts);
+	bool planned = j->planned != NULL && i < j->env.nrcpt && j->planned[i];
+	const char *labels[3] = {
+		strcmp(status, "sent") == 0 ? "delivered" : status,
+		planned ? policy_direction_name(j->plans[i].direction) : "unknown",
+		planned ? policy_action_name(j->plans[i].action) : "none"};
+	sg_metrics_add(SG_MET_MESSAGES, labels, 1);
+	if (strcmp(status, "sent") == 0)
+		sg_metrics_observe_delivery(since_arrival(j));
+}
+
 static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char *relay,
                      const char *dsn, const char *status, const char *why)
 {
@@ -72,6 +89,7 @@ static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char
 	sg_printable(text, sizeof(text), why != NULL ? why : "", QMGR_LOG_REPLY_MAX);
 	sg_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", j->id, to, rel,
 	        since_arrival(j), dsn, status, text);
+	count_rcpt(j, r, status);
 }
 
 static void replace_str(char **dst, const char *s)
@@ -157,6 +175,7 @@ static enum qmgr_job_result job_open(struct job *j)
 	size_t n = j->env.nrcpt;
 	j->plans = sg_calloc(n ? n : 1, sizeof(*j->plans));
 	j->due = sg_calloc(n ? n : 1, sizeof(*j->due));
+	j->planned = sg_calloc(n ? n : 1, sizeof(*j->planned));
 	j->fails = sg_calloc(n ? n : 1, sizeof(*j->fails));
 	return QMGR_JOB_WAIT;
 }
@@ -170,6 +189,7 @@ static void job_close(struct job *j)
 	mime_info_free(&j->mime);
 	sg_free(&j->plans);
 	sg_free(&j->due);
+	sg_free(&j->planned);
 	sg_free(&j->fails);
 }
 
@@ -268,22 +288,89 @@ static void mark_held(struct job *j, const size_t *idx, size_t n, const char *wh
 		save(j);
 }
 
-/* Transforms the message for this group's plan, then hands the result to the next hop. */
-static enum transform_result transform_and_deliver(struct job *j, const struct policy_plan *plan,
-                                  const struct deliver_route *route, const char **rcpts,
-                                  size_t n, struct smtpc_status *st, char *relay, size_t relaysize)
+/* ---- the archive copy (archive.h) ---- */
+
+/* Whether this group's copy is still to be made: on each recipient's first attempt, or after
+ * a transform failed (relay "none": the copy of an inbound message is made after it). Never
+ * for mail sealgate wrote, released held mail (its copy was made when it was held), a copy,
+ * or mail refused by policy (it does not leave). */
+static bool archive_due(const struct job *j, const struct policy_plan *plan, const size_t *idx,
+                        size_t n)
 {
+	const struct archive_cfg *ac = j->qe->archive;
+	bool wanted = ac != NULL && ((ac->outbound && plan->direction == POLICY_DIR_OUTBOUND) ||
+	                             (ac->inbound && plan->direction == POLICY_DIR_INBOUND));
+	if (!wanted || plan->action == POLICY_REFUSE ||
+	    (j->env.flags & (SPOOL_F_BOUNCE | SPOOL_F_RELEASED | SPOOL_F_ARCHIVE)) != 0)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		const struct spool_rcpt *r = &j->env.rcpts[idx[k]];
+		if (r->attempts > 0 && r->relay != NULL && strcmp(r->relay, "none") != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Queues the copy of data; -1 with the group failed (temporarily: no mail leaves without its
+ * copy) when it cannot be. */
+static int archive_group(struct job *j, const char **rcpts, size_t n, const char *direction,
+                         const char *data, size_t len, struct smtpc_status *st)
+{
+	const struct archive_cfg *ac = j->qe->archive;
+	struct archive_msg m = {.queue_id = j->id, .sender = j->env.sender, .rcpts = rcpts,
+	                        .nrcpt = n, .direction = direction, .data = data, .len = len,
+	                        .drop_foreign = strcmp(direction, "outbound") == 0};
+	char id[SG_QUEUE_ID_MAX], why[SG_SPOOL_REPLY_MAX];
+	const char *err = ac->broken;
+	if (err == NULL && archive_copy_queue(ac, j->qe->spool, &m, id, &err) == 0)
+		return 0;
+	snprintf(why, sizeof(why), "the archive copy cannot be queued: %s", err);
+	fail_all(st, n, SMTPC_TEMP, "4.3.0", why);
+	return -1;
+}
+
+/* The transform of this group's plan; an archive copy is delivered as it is. */
+static enum transform_result transform_group(struct job *j, const struct policy_plan *plan,
+                                             const char **rcpts, size_t n,
+                                             struct transform_output *out)
+{
+	if (j->env.flags & SPOOL_F_ARCHIVE) {
+		out->data = j->data;
+		out->len = j->len;
+		return TRANSFORM_OK;
+	}
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
 	                             .rcpts = rcpts, .nrcpt = n,
 	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0};
+	return transform_run(j->qe->te, &ti, out);
+}
+
+/* Transforms the message for this group's plan, then hands the result to the next hop; the
+ * archive copy goes first (outbound: as written; inbound: as transformed). */
+static enum transform_result transform_and_deliver(struct job *j, const struct policy_plan *plan,
+                                  const struct deliver_route *route, const char **rcpts,
+                                  size_t n, bool archive, struct smtpc_status *st, char *relay,
+                                  size_t relaysize)
+{
+	bool outbound = plan->direction == POLICY_DIR_OUTBOUND;
+	if (archive && outbound && archive_group(j, rcpts, n, "outbound", j->data, j->len, st) < 0)
+		return TRANSFORM_TEMP;
 	struct transform_output out;
 	transform_output_init(&out);
-	enum transform_result tr = transform_run(j->qe->te, &ti, &out);
+	enum transform_result tr = transform_group(j, plan, rcpts, n, &out);
+	if (tr == TRANSFORM_OK && archive && !outbound &&
+	    archive_group(j, rcpts, n, "inbound", out.data, out.len, st) < 0) {
+		transform_output_free(&out);
+		return TRANSFORM_TEMP;
+	}
 	if (tr == TRANSFORM_HELD || tr == TRANSFORM_STORED) {
 		sg_strlcpy(relay, out.reason, relaysize); /* the caller marks them held or sent */
 	} else if (tr != TRANSFORM_OK) {
 		fail_all(st, n, tr == TRANSFORM_PERM ? SMTPC_PERM : SMTPC_TEMP, out.status, out.reason);
+		const char *labels[2] = {policy_action_name(plan->action),
+		                         tr == TRANSFORM_PERM ? "permanent" : "temporary"};
+		sg_metrics_add(SG_MET_TRANSFORM_ERROR, labels, n);
 		sg_strlcpy(relay, "none", relaysize);
 	} else {
 		struct deliver_job dj = {.queue_id = j->id,
@@ -315,7 +402,8 @@ static void deliver_group(struct job *j, const struct policy_plan *plan, const s
 		char why[SG_SPOOL_REPLY_MAX];
 		snprintf(why, sizeof(why), "bad route %.200s: %s", plan->route, err);
 		fail_all(st, n, SMTPC_TEMP, "4.3.5", why);
-	} else if ((tr = transform_and_deliver(j, plan, &route, rcpts, n, st, relay,
+	} else if ((tr = transform_and_deliver(j, plan, &route, rcpts, n,
+	                                       archive_due(j, plan, idx, n), st, relay,
 	                                       sizeof(relay))) == TRANSFORM_HELD ||
 	           tr == TRANSFORM_STORED) {
 		mark_held(j, idx, n, relay, tr == TRANSFORM_STORED);
@@ -343,11 +431,19 @@ static void job_plan(struct job *j)
 	                       .lookup_ctx = j->qe->lookup_ctx};
 	for (size_t i = 0; i < j->env.nrcpt; i++) {
 		const char *err;
-		if (j->due[i] &&
+		if (j->due[i] && (j->env.flags & SPOOL_F_ARCHIVE) != 0) {
+			/* a copy for the archive: to archive.route, whatever the address says */
+			j->plans[i] = (struct policy_plan){.direction = POLICY_DIR_INTERNAL,
+			                                   .action = POLICY_PASS,
+			                                   .route = j->qe->archive->route};
+			j->planned[i] = true;
+		} else if (j->due[i] &&
 		    policy_plan_rcpt(j->qe->policy, &m, j->env.rcpts[i].addr, &j->plans[i], &err) < 0) {
 			j->due[i] = false;
 			add_fail(j, i, "5.1.3", err, NULL, NULL);
 			log_rcpt(j, &j->env.rcpts[i], NULL, "5.1.3", "bounced", err);
+		} else {
+			j->planned[i] = j->due[i];
 		}
 	}
 }

@@ -2,6 +2,7 @@
  * trust anchors opened; the scheduler run until SIGTERM. Deliveries in flight when it stops
  * are abandoned: their recipients simply stay pending in the spool. */
 #include "queue/qmgr.h"
+#include "queue/archive.h"
 #include "queue/spool.h"
 #include "queue/transform.h"
 
@@ -157,6 +158,9 @@ int qmgr_main(struct role_ctx *ctx)
 		.cancel = &daemon_stop_requested,
 	};
 	retry_policy_load(s, &qe.retry);
+	struct archive_cfg archive;
+	(void)archive_config(s, qe.policy, &archive); /* refused settings: logged, mail waits */
+	qe.archive = &archive;
 	unsigned int workers = (unsigned int)settings_number(s, "queue.concurrency");
 	daemon_ready(ctx, "queue manager: spool %s, %u workers", spool_path, workers);
 	int rc = qmgr_loop_run(&qe, workers, (int)settings_number(s, "queue.scan_interval") * 1000);

@@ -19,7 +19,7 @@ enum transform_result transform_hold(const struct transform_env *te,
 		                      "the recipient must register for secure mail first, and mail from "
 		                      "the null sender cannot invite them");
 	struct held_ctx hc = {.settings = te->settings, .store = te->store,
-	                      .keystore = te->keystore, .spool = te->spool};
+	                      .keystore = te->keystore, .spool = te->spool, .actor = "qmgr"};
 	const char *subject = in->mime != NULL && in->mime->subject != NULL ? in->mime->subject : "";
 	const char *err;
 	if (held_mail_hold(&hc, in->sender, in->rcpts[0], subject, in->data, in->len, sg_wall(),

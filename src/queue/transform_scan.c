@@ -105,7 +105,7 @@ static int quarantine(const struct transform_env *te, const struct transform_inp
 	char detail[SCAN_SIGNATURE_MAX + 64];
 	snprintf(detail, sizeof(detail), "quarantine %" PRId64 ": %s", *id_r, signature);
 	for (size_t i = 0; rc == 0 && i < in->nrcpt; i++)
-		rc = store_portal_audit_add(te->store, q.created, "virus-held", in->rcpts[i], "clamd",
+		rc = store_role_audit_add(te->store, q.created, "virus-held", in->rcpts[i], "qmgr",
 		                            detail, error_r);
 	return rc;
 }

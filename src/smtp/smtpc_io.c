@@ -3,6 +3,7 @@
  * socket stays blocking for OpenSSL. */
 #include "smtp/smtpc.h"
 
+#include "core/sg_metrics.h"
 #include "core/sg_time.h"
 
 #include <errno.h>
@@ -182,8 +183,10 @@ static int handshake(struct smtpc_io *io, const char **error_r)
 	int64_t deadline = sg_mono_ms() + io->timeout_ms;
 	for (;;) {
 		int r = SSL_connect(io->ssl);
-		if (r == 1)
+		if (r == 1) {
+			sg_metrics_inc1(SG_MET_TLS, "out");
 			return 0;
+		}
 		short ev = tls_want(io, r);
 		if (ev == 0) {
 			*error_r = "TLS handshake failed";

@@ -4,6 +4,7 @@
 #include "smtp/smtpd_private.h"
 
 #include "core/sg_log.h"
+#include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 
@@ -168,6 +169,7 @@ static void commit(struct smtpd_session *s)
 	sg_printable(from, sizeof(from), s->sender, SG_LOG_PEER_TEXT_MAX);
 	sg_info("%s: from=<%s> size=%zu nrcpt=%zu (queued)", s->queue_id, from, s->written,
 	        s->nrcpt);
+	sg_metrics_inc1(SG_MET_RECEIVED, s->internal_client ? "internal" : "external");
 	smtpd_session_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
 }
 

@@ -4,6 +4,7 @@
 #include "smtp/smtpd_private.h"
 
 #include "core/sg_log.h"
+#include "core/sg_metrics.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -218,6 +219,7 @@ void smtpd_session_tls_started(struct smtpd_session *s, const char *version)
 	/* RFC 3207 §4.2: forget everything learnt before the handshake. */
 	s->want_tls = false;
 	s->tls = true;
+	sg_metrics_inc1(SG_MET_TLS, "in");
 	sg_strlcpy(s->tls_version, version, sizeof(s->tls_version));
 	s->line_len = 0;
 	s->skipping = false;

@@ -373,23 +373,35 @@ int store_portal_session_expire(struct store *st, time_t idle_before, time_t cre
 int store_portal_session_delete_address(struct store *st, const char *address,
                                         const char **error_r);
 
-/* The audit log: who did what, from where. */
+/* ---- the audit log (store_audit.c): who did what, when, from where ---- */
 struct store_audit_entry {
 	int64_t id;
 	time_t at;
-	char event[32];
-	char address[SG_ADDR_MAX];
-	char client[64];
+	char event[32];            /* "cert-issued", "login-failed", ... (docs/admin-guide.md) */
+	char address[SG_ADDR_MAX]; /* the account or address the event is about */
+	char client[64];           /* where from: the portal client's IP, "cli", "mail", "tick" */
 	char detail[256];
+	char actor[SG_ADDR_MAX + 32]; /* who: "cli:ACCOUNT", "portal:ADDRESS", "qmgr", "tick" */
 };
+int store_audit_add(struct store *st, const struct store_audit_entry *e, const char **error_r);
+/* The same with no actor (the event's address and client say who). */
 int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
                            const char *client, const char *detail, const char **error_r);
+/* The same for work a role does on its own: role ("tick", "qmgr", "clamd", "cli") is both
+ * the client and the actor. */
+int store_role_audit_add(struct store *st, time_t at, const char *event, const char *address,
+                         const char *role, const char *detail, const char **error_r);
 /* How many `event` entries of address at or after since. */
 int store_portal_audit_count(struct store *st, const char *event, const char *address,
                              time_t since, size_t *n_r, const char **error_r);
-/* Entries at or after since, oldest first (caller frees the array). */
-int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
-                            size_t *count_r, const char **error_r);
+struct store_audit_query {
+	time_t since;      /* entries at or after */
+	time_t until;      /* and before; 0: no bound */
+	const char *event; /* only this event; NULL or "": all */
+};
+/* The entries q selects, oldest first (caller frees the array). */
+int store_audit_list(struct store *st, const struct store_audit_query *q,
+                     struct store_audit_entry **entries_r, size_t *count_r, const char **error_r);
 
 /* ---- one-time codes of password resets (store_resetcode.c, schema version 8) ---- */
 /* Gives user_id a new code (its keyed hash), made at now; an earlier one is gone. */

@@ -1,6 +1,6 @@
 /* store_portal.c: what the web portal keeps: account credentials (hashes only), security
- * questions, attempt counters for throttling, sessions (by the hash of the cookie) and the audit
- * log. */
+ * questions, attempt counters for throttling and sessions (by the hash of the cookie); the
+ * audit log is store_audit.c's. */
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "core/sg_log.h"
@@ -353,63 +353,4 @@ int store_portal_session_expire(struct store *st, time_t idle_before, time_t cre
 	int64_t n[] = {(int64_t)idle_before, (int64_t)created_before};
 	return run(st, "DELETE FROM portal_sessions WHERE last_seen < ?1 OR created < ?2", "ii", NULL,
 	           n, error_r);
-}
-
-int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
-                           const char *client, const char *detail, const char **error_r)
-{
-	const char *t[] = {event, address, client, detail};
-	int64_t n[] = {(int64_t)at};
-	return run(st, "INSERT INTO audit_log (at, event, address, client, detail)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5)",
-	           "itttt", t, n, error_r);
-}
-
-int store_portal_audit_count(struct store *st, const char *event, const char *address,
-                             time_t since, size_t *n_r, const char **error_r)
-{
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	*n_r = 0;
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_log WHERE at >= ?1 AND event = ?2"
-	                           " AND address = ?3 COLLATE NOCASE", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, (int64_t)since) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW)
-		return store_sqlite_fail(db, s, error_r);
-	*n_r = (size_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return 0;
-}
-
-int store_portal_audit_list(struct store *st, time_t since, struct store_audit_entry **entries_r,
-                            size_t *count_r, const char **error_r)
-{
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	*entries_r = NULL;
-	*count_r = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, at, event, address, client, detail FROM audit_log"
-	                           " WHERE at >= ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, (int64_t)since) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		*entries_r = sg_reallocarray(*entries_r, *count_r + 1, sizeof(**entries_r));
-		struct store_audit_entry *e = &(*entries_r)[(*count_r)++];
-		e->id = sqlite3_column_int64(s, 0);
-		e->at = (time_t)sqlite3_column_int64(s, 1);
-		store_sqlite_text(s, 2, e->event, sizeof(e->event));
-		store_sqlite_text(s, 3, e->address, sizeof(e->address));
-		store_sqlite_text(s, 4, e->client, sizeof(e->client));
-		store_sqlite_text(s, 5, e->detail, sizeof(e->detail));
-	}
-	if (rc != SQLITE_DONE) {
-		sg_free(entries_r);
-		*count_r = 0;
-		return store_sqlite_fail(db, s, error_r);
-	}
-	sqlite3_finalize(s);
-	return 0;
 }

@@ -258,6 +258,11 @@ static const char *const migrations[] = {
 	/* webmail pages (issue 14, portal side): the inbox's "messages, unread" count from the
 	 * index alone; without it each view reads every row of the partner (6 ms at 10,000). */
 	"CREATE INDEX webmail_messages_unread ON webmail_messages (user_id, folder, read_at);",
+
+	/* the audit log covers every admin and mail event, not only the portal's (issue 17):
+	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
+	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX audit_log_event ON audit_log (event, at);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -17,7 +17,7 @@ static void audit(struct store *st, time_t now, const char *event, const char *a
 	char detail[200];
 	const char *err;
 	snprintf(detail, sizeof(detail), "%zu message(s) %s", n, why);
-	if (store_portal_audit_add(st, now, event, address, actor, detail, &err) < 0)
+	if (store_role_audit_add(st, now, event, address, actor, detail, &err) < 0)
 		sg_error("webmail: audit entry for <%s>: %s", address, err);
 }
 

@@ -316,9 +316,24 @@ static void store_tables(void **state)
 	assert_int_equal(store_portal_audit_add(st, 9, "logout", "p@x.test", "127.0.0.1", "", &err), 0);
 	struct store_audit_entry *e;
 	size_t n;
-	assert_int_equal(store_portal_audit_list(st, 6, &e, &n, &err), 0);
+	struct store_audit_query q = {.since = 6};
+	assert_int_equal(store_audit_list(st, &q, &e, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].event, "logout");
+	sg_free(&e);
+	/* With who did it; selected by time window and by event. */
+	struct store_audit_entry row = {.at = 12, .event = "cert-issued", .address = "u@x.test",
+	                                .client = "cli", .detail = "serial 01", .actor = "cli:admin"};
+	assert_int_equal(store_audit_add(st, &row, &err), 0);
+	q = (struct store_audit_query){.since = 0, .until = 12};
+	assert_int_equal(store_audit_list(st, &q, &e, &n, &err), 0);
+	assert_int_equal(n, 2); /* until is exclusive */
+	sg_free(&e);
+	q = (struct store_audit_query){.event = "cert-issued"};
+	assert_int_equal(store_audit_list(st, &q, &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].actor, "cli:admin");
+	assert_string_equal(e[0].detail, "serial 01");
 	sg_free(&e);
 	store_close(&st);
 	char cmd[128];
