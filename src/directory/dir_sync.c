@@ -2,8 +2,8 @@
  * disabled, or whose address changed, must not keep a certificate sealgate publishes for an
  * address they no longer hold: it is revoked (cessationOfOperation), which also takes it out
  * of ldapd's directory, and their portal sessions end. An employee whose address changed is
- * offered enrolment for the new one (the caller's hook enrols). Only a complete listing counts: a
- * directory that cannot be reached, refuses, or lists nobody changes nothing. */
+ * offered enrolment for the new one (the caller's hook enrols). Only a complete listing
+ * counts: a directory that cannot be reached, refuses, or lists nobody changes nothing. */
 #include "directory/dir_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"

@@ -78,7 +78,7 @@ struct dir_sync_result {
 	size_t disabled;      /* of them, disabled */
 	size_t revoked_users; /* internal users whose certificates were (or, dry run, would be) revoked */
 	size_t revoked_certs;
-	size_t enrolled;      /* employees offered enrolment for their new address (or, dry run, would be) */
+	size_t enrolled;      /* employees enrolled for their new address (dry run: would be) */
 };
 /* Told about each internal user that left: address, why ("not in the directory", "account
  * disabled", "address changed to ..."), the certificates revoked (dry run: that would be). */

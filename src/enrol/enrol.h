@@ -63,7 +63,8 @@ int enrol_start(const struct enrol_ctx *ec, const char *address, enum store_user
                 const char *lang, time_t now, struct enrol_started *r, const char **error_r);
 /* The directory sync saw an employee's address change from old_address to address (which
  * holds no current certificate): enrol_start for address as an internal user in lang ("" or
- * NULL: the setting), with an audit entry "enrolled" by role ("tick", "cli") naming both. */
+ * NULL: the setting), with an audit entry "enrolled" by role ("tick", "cli") naming both.
+ * Refused for an address outside gateway.internal_domains. */
 int enrol_moved(const struct enrol_ctx *ec, const char *old_address, const char *address,
                 const char *lang, const char *role, time_t now, struct enrol_started *r,
                 const char **error_r);

@@ -15,6 +15,7 @@
 #include "crypto/keystore.h"
 #include "mime/mime.h"
 #include "notify/notify.h"
+#include "policy/policy.h"
 #include "queue/spool.h"
 
 #include <sodium.h>
@@ -139,6 +140,13 @@ int enrol_moved(const struct enrol_ctx *ec, const char *old_address, const char 
                 const char **error_r)
 {
 	char detail[SG_ADDR_MAX + 192];
+	struct policy *p = policy_new(ec->settings);
+	bool internal = policy_is_internal(p, address);
+	policy_free(&p);
+	if (!internal) {
+		*error_r = "the new address is not in gateway.internal_domains";
+		return -1;
+	}
 	if (enrol_start(ec, address, STORE_USER_INTERNAL, lang != NULL && lang[0] != '\0' ? lang : NULL,
 	                now, r, error_r) < 0)
 		return -1;
