@@ -5,7 +5,10 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 #include "directory/directory.h"
+#include "enrol/enrol.h"
+#include "queue/spool.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -101,33 +104,72 @@ static int cmd_test(struct cli_cert_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+struct sync_cli {
+	bool dry;
+	struct enrol_ctx ec; /* .spool NULL on a dry run */
+};
+
 static void print_left(void *cls, const char *address, const char *why, size_t certs)
 {
-	bool dry = *(const bool *)cls;
+	bool dry = ((const struct sync_cli *)cls)->dry;
 	printf("%s: %s: %zu certificate(s) %s\n", address, why, certs,
 	       dry ? "would be revoked" : "revoked, portal sessions ended");
 }
 
+/* An employee's address changed: their new address is enrolled (dry run: would be). */
+static int enrol_moved_employee(void *cls, const char *old_address, const char *new_address,
+                                const char *lang, bool dry_run, const char **error_r)
+{
+	const struct sync_cli *c = cls;
+	struct enrol_started r;
+	if (dry_run) {
+		printf("%s: moved from %s: enrolment would be mailed\n", new_address, old_address);
+		return 0;
+	}
+	if (enrol_moved(&c->ec, old_address, new_address, lang, "cli", sg_wall(), &r, error_r) < 0)
+		return -1;
+	printf("%s: moved from %s: enrolled, certificate %s, the .pfx was mailed (queue id %s)\n",
+	       new_address, old_address, r.serial, r.queue_id);
+	return 0;
+}
+
+static void print_summary(const struct dir_sync_result *r, bool dry)
+{
+	printf("%zu employee(s) in the directory (%zu disabled); %zu user(s) %s, %zu certificate(s)"
+	       "; %zu %s for a new address\n", r->employees, r->disabled, r->revoked_users,
+	       dry ? "would leave" : "left", r->revoked_certs, r->enrolled,
+	       dry ? "would be enrolled" : "enrolled");
+}
+
 static int cmd_sync(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
-	bool dry = argc == 1 && strcmp(argv[0], "--dry-run") == 0;
-	if (argc != 0 && !dry)
+	struct sync_cli c = {.dry = argc == 1 && strcmp(argv[0], "--dry-run") == 0,
+	                     .ec = {.settings = ctx->settings, .store = ctx->store,
+	                            .keystore = ctx->keystore, .ca = ctx->ca}};
+	if (argc != 0 && !c.dry)
 		return directory_usage();
 	struct directory *d = open_directory(ctx->settings);
 	if (d == NULL)
 		return 1;
+	char path[SG_PATH_MAX] = "";
+	const char *err = "path too long";
+	if (!c.dry && (settings_path(ctx->settings, "gateway.spool_dir", path, sizeof(path)) < 0 ||
+	               (c.ec.spool = spool_open(path, &err)) == NULL)) {
+		cli_errorf("gateway.spool_dir %s: %s; nothing was done", path, err);
+		dir_conf_close(&d);
+		return 1;
+	}
 	struct dir_sync_result r;
-	const char *err;
-	enum dir_status st = dir_sync_run(d, ctx->store, time(NULL), dry, print_left, &dry, &r, &err);
+	struct dir_sync_hooks hooks = {.left = print_left, .moved = enrol_moved_employee, .cls = &c};
+	enum dir_status st = dir_sync_run(d, ctx->store, sg_wall(), c.dry, &hooks, &r, &err);
 	dir_conf_close(&d);
+	spool_close(&c.ec.spool);
 	if (st != DIR_OK) {
 		cli_errorf("sync not done (%s): %s; nothing was revoked", dir_status_name(st), err);
 		return 1;
 	}
-	printf("%zu employee(s) in the directory (%zu disabled); %zu user(s) %s, %zu certificate(s)\n",
-	       r.employees, r.disabled, r.revoked_users, dry ? "would leave" : "left",
-	       r.revoked_certs);
-	if (!dry && r.revoked_certs > 0)
+	print_summary(&r, c.dry);
+	if (!c.dry && r.revoked_certs > 0)
 		return cli_ca_write_crl(ctx, false) < 0 ? 1 : 0;
 	return 0;
 }

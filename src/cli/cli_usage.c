@@ -102,7 +102,8 @@ static const struct usage_line lines[] = {
 	{"directory", "directory test -c FILE USER [--password-stdin]",
 	 "checks the directory settings: finds USER, and with a password checks the login"},
 	{"directory", "directory sync -c FILE [--dry-run]",
-	 "follows the directory now: employees who left lose their certificates and sessions"},
+	 "follows the directory now: employees who left lose their certificates and sessions, "
+	 "a changed address is enrolled"},
 	{"webmail", "webmail list -c FILE [ADDRESS]",
 	 "the webmail kept per partner, or the messages of one"},
 	{"webmail", "webmail purge -c FILE [ADDRESS]",

@@ -91,14 +91,19 @@ static void export_recipients(const struct held_ctx *hc, const char *path)
 	sg_free(&users);
 }
 
+static struct enrol_ctx enrol_ctx_of(const struct held_ctx *hc, const struct ca *ca)
+{
+	return (struct enrol_ctx){.settings = hc->settings, .store = hc->store,
+	                          .keystore = hc->keystore, .ca = ca, .spool = hc->spool};
+}
+
 /* Employees' certificates: links past their expiry lose their PIN, certificates near their
  * end get a successor and a renewal notice (enrol.h). */
 static void tick_enrol(const struct held_ctx *hc, const struct ca *ca)
 {
 	if (ca == NULL)
 		return;
-	struct enrol_ctx ec = {.settings = hc->settings, .store = hc->store,
-	                       .keystore = hc->keystore, .ca = ca, .spool = hc->spool};
+	struct enrol_ctx ec = enrol_ctx_of(hc, ca);
 	size_t n = 0;
 	const char *err;
 	if (enrol_tick_expire(&ec, sg_wall(), &n, &err) < 0)
@@ -160,10 +165,25 @@ static void tick_once(const struct held_ctx *hc)
 		sg_info("%zu webmail message(s) older than %d days deleted", n, keep);
 }
 
-/* Employees who left the directory (or were disabled) lose their certificates, every
- * directory.sync_interval; true when certificates were revoked (the CRL is due at once). A
- * directory that cannot be reached changes nothing: the next tick tries again. */
-static bool sync_directory(const struct held_ctx *hc, time_t *next_r)
+/* An employee's address changed in the directory: the new one is enrolled (needs the CA). */
+static int enrol_moved_employee(void *cls, const char *old_address, const char *new_address,
+                                const char *lang, bool dry_run, const char **error_r)
+{
+	const struct enrol_ctx *ec = cls;
+	struct enrol_started r;
+	(void)dry_run; /* the tick never runs dry */
+	if (ec->ca == NULL) {
+		*error_r = "the CA is not open (gateway.ca_dir)";
+		return -1;
+	}
+	return enrol_moved(ec, old_address, new_address, lang, "tick", sg_wall(), &r, error_r);
+}
+
+/* Employees who left the directory (or were disabled) lose their certificates, and those
+ * whose address changed are enrolled for the new one, every directory.sync_interval; true
+ * when certificates were revoked (the CRL is due at once). A directory that cannot be reached
+ * changes nothing: the next tick tries again. */
+static bool sync_directory(const struct held_ctx *hc, const struct ca *ca, time_t *next_r)
 {
 	long long every = settings_number(hc->settings, "directory.sync_interval");
 	time_t now = sg_wall();
@@ -171,8 +191,10 @@ static bool sync_directory(const struct held_ctx *hc, time_t *next_r)
 		return false;
 	const char *err;
 	struct dir_sync_result r = {0};
+	struct enrol_ctx ec = enrol_ctx_of(hc, ca);
+	struct dir_sync_hooks hooks = {.moved = enrol_moved_employee, .cls = &ec};
 	struct directory *d = dir_conf_open(hc->settings, &err);
-	enum dir_status st = d != NULL ? dir_sync_run(d, hc->store, now, false, NULL, NULL, &r, &err)
+	enum dir_status st = d != NULL ? dir_sync_run(d, hc->store, now, false, &hooks, &r, &err)
 	                               : DIR_ERROR;
 	dir_conf_close(&d);
 	if (st != DIR_OK) {
@@ -182,7 +204,8 @@ static bool sync_directory(const struct held_ctx *hc, time_t *next_r)
 		return false;
 	}
 	sg_info("directory sync: %zu employee(s), %zu disabled; %zu user(s) left, %zu "
-	        "certificate(s) revoked", r.employees, r.disabled, r.revoked_users, r.revoked_certs);
+	        "certificate(s) revoked; %zu enrolled for a new address", r.employees, r.disabled,
+	        r.revoked_users, r.revoked_certs, r.enrolled);
 	*next_r = now + (time_t)every;
 	return r.revoked_certs > 0;
 }
@@ -232,7 +255,7 @@ int tick_main(struct role_ctx *ctx)
 	while (!daemon_stop_requested) {
 		tick_once(&hc);
 		tick_enrol(&hc, ca);
-		refresh_crl(&hc, ca, crl, sync_directory(&hc, &next_sync));
+		refresh_crl(&hc, ca, crl, sync_directory(&hc, ca, &next_sync));
 		export_cert_horizon(&hc, ca);
 		export_recipients(&hc, rcptmap);
 		nap(interval);

@@ -1,8 +1,9 @@
 /* dir_sync.c: the store follows the directory. An employee who left, or whose account was
  * disabled, or whose address changed, must not keep a certificate sealgate publishes for an
  * address they no longer hold: it is revoked (cessationOfOperation), which also takes it out
- * of ldapd's directory, and their portal sessions end. Only a complete listing counts: a
- * directory that cannot be reached, refuses, or lists nobody changes nothing. */
+ * of ldapd's directory, and their portal sessions end. An employee whose address changed is
+ * offered enrolment for the new one (the caller's hook enrols). Only a complete listing
+ * counts: a directory that cannot be reached, refuses, or lists nobody changes nothing. */
 #include "directory/dir_priv.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -63,39 +64,46 @@ int dir_sync_remember(struct store *st, int64_t user_id, const struct dir_employ
 	return rc;
 }
 
-/* Why address is no longer an employee's, in words for the audit log and the admin. */
-static void why_gone(struct store *st, const struct store_user *u, const struct dir_employee *emps,
-                     size_t n, char *why, size_t size)
+/* Why address is no longer an employee's, in words for the audit log and the admin; the
+ * directory entry it belonged to (by address, or by the DN its record names), or NULL. */
+static const struct dir_employee *why_gone(struct store *st, const struct store_user *u,
+                                           const struct dir_employee *emps, size_t n,
+                                           char *why, size_t size)
 {
 	const char *err;
+	const struct dir_employee *owner = NULL;
 	struct store_employee *rec = sg_calloc(1, sizeof(*rec));
 	bool known = store_employee_get(st, u->id, rec, &err) == 1;
 	sg_strlcpy(why, "not in the directory", size);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && owner == NULL; i++) {
 		bool same = dir_employee_has_mail(&emps[i], u->address) ||
 		            (known && rec->dn[0] != '\0' && strcasecmp(rec->dn, emps[i].dn) == 0);
 		if (same && emps[i].disabled)
 			sg_strlcpy(why, "account disabled", size);
 		else if (same && emps[i].nmail > 0)
 			sg_snprintf(why, size, "address changed to %s", emps[i].mail[0]);
-		if (same)
-			break;
+		owner = same ? &emps[i] : NULL;
 	}
 	sg_free(&rec);
+	return owner;
 }
 
-/* Whether u holds anything a departed employee must lose: an unrevoked certificate or an
- * employee record. *certs_r: the unrevoked certificates. */
+/* What u holds that a departed employee must lose: unrevoked certificates (*certs_r; *ours_r
+ * when one of them was issued here with its key, i.e. enrolled) or an employee record. */
 static int holds_something(struct store *st, const struct store_user *u, size_t *certs_r,
-                           const char **error_r)
+                           bool *ours_r, const char **error_r)
 {
 	struct store_cert *certs = NULL;
 	size_t n = 0;
 	*certs_r = 0;
+	*ours_r = false;
 	if (store_cert_list(st, u->address, &certs, &n, error_r) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		*certs_r += certs[i].revoked_at == 0 ? 1 : 0;
+		*ours_r |= certs[i].revoked_at == 0 && certs[i].has_key &&
+		           certs[i].source == STORE_CERT_ISSUED;
+	}
 	store_cert_list_free(&certs, n);
 	struct store_employee *rec = sg_calloc(1, sizeof(*rec));
 	int has_rec = store_employee_get(st, u->id, rec, error_r);
@@ -123,8 +131,48 @@ static int retire(struct store *st, const struct store_user *u, time_t now, cons
 	return 0;
 }
 
+/* Whether address may be enrolled for an employee who moved to it: an internal user or none
+ * yet, holding no unrevoked certificate (so a second sync, or a second old address of the
+ * same employee, offers nothing again). */
+static bool needs_enrolment(struct store *st, const char *address)
+{
+	const char *err;
+	struct store_user u;
+	int found = store_user_find(st, address, &u, &err);
+	if (found < 0 || (found == 1 && u.kind != STORE_USER_INTERNAL))
+		return false;
+	struct store_cert *certs = NULL;
+	size_t n = 0, current = 0;
+	if (found == 1 && store_cert_list(st, address, &certs, &n, &err) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		current += certs[i].revoked_at == 0 ? 1 : 0;
+	store_cert_list_free(&certs, n);
+	return current == 0;
+}
+
+/* The employee emp left old_address (its enrolled certificate revoked): enrolment is offered
+ * for their primary address now, in their language. A failure is logged, not fatal: the
+ * sync's revocations stand and the admin can enrol by hand. */
+static void offer(struct store *st, const struct dir_employee *emp, const char *old_address,
+                  bool dry_run, const struct dir_sync_hooks *hooks, struct dir_sync_result *r)
+{
+	const char *err = "";
+	char lang[3] = "";
+	if (hooks == NULL || hooks->moved == NULL || emp->disabled || emp->nmail == 0 ||
+	    !needs_enrolment(st, emp->mail[0]))
+		return;
+	for (size_t i = 0; i < 2 && emp->lang[i] != '\0'; i++)
+		lang[i] = (char)(emp->lang[i] | 0x20); /* "de-DE" and "DE" mean "de" */
+	if (hooks->moved(hooks->cls, old_address, emp->mail[0], lang, dry_run, &err) < 0)
+		sg_error("directory sync: %s moved to %s: enrolment failed: %s; enrol them with "
+		         "`sealgate user enrol %s`", old_address, emp->mail[0], err, emp->mail[0]);
+	else
+		r->enrolled++;
+}
+
 static int follow(struct store *st, const struct dir_employee *emps, size_t n, time_t now,
-                  bool dry_run, dir_sync_note_fn note, void *cls, struct dir_sync_result *r,
+                  bool dry_run, const struct dir_sync_hooks *hooks, struct dir_sync_result *r,
                   const char **error_r)
 {
 	struct store_user *users = NULL;
@@ -136,18 +184,21 @@ static int follow(struct store *st, const struct dir_employee *emps, size_t n, t
 	int rc = 0;
 	for (size_t i = 0; i < nu && rc == 0; i++) {
 		size_t certs = 0;
+		bool ours = false;
 		if (users[i].kind != STORE_USER_INTERNAL || index_has(&ix, users[i].address))
 			continue;
-		rc = holds_something(st, &users[i], &certs, error_r);
+		rc = holds_something(st, &users[i], &certs, &ours, error_r);
 		if (rc <= 0)
 			continue;
 		char why[SG_ADDR_MAX + 64];
-		why_gone(st, &users[i], emps, n, why, sizeof(why));
+		const struct dir_employee *owner = why_gone(st, &users[i], emps, n, why, sizeof(why));
 		rc = dry_run ? 0 : retire(st, &users[i], now, why, &certs, error_r);
-		if (rc == 0 && note != NULL)
-			note(cls, users[i].address, why, certs);
+		if (rc == 0 && hooks != NULL && hooks->left != NULL)
+			hooks->left(hooks->cls, users[i].address, why, certs);
 		r->revoked_users++;
 		r->revoked_certs += certs;
+		if (rc == 0 && ours && owner != NULL)
+			offer(st, owner, users[i].address, dry_run, hooks, r);
 	}
 	sg_free(&ix.addr);
 	sg_free(&users);
@@ -170,7 +221,7 @@ static void refresh(struct store *st, const struct dir_employee *emps, size_t n,
 }
 
 enum dir_status dir_sync_run(struct directory *d, struct store *st, time_t now, bool dry_run,
-                             dir_sync_note_fn note, void *cls, struct dir_sync_result *r,
+                             const struct dir_sync_hooks *hooks, struct dir_sync_result *r,
                              const char **error_r)
 {
 	struct dir_employee *emps = NULL;
@@ -192,7 +243,7 @@ enum dir_status dir_sync_run(struct directory *d, struct store *st, time_t now, 
 	} else {
 		if (!dry_run)
 			refresh(st, emps, n, now);
-		if (follow(st, emps, n, now, dry_run, note, cls, r, error_r) < 0)
+		if (follow(st, emps, n, now, dry_run, hooks, r, error_r) < 0)
 			ds = DIR_ERROR;
 	}
 	sg_free(&emps);

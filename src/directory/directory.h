@@ -78,19 +78,33 @@ struct dir_sync_result {
 	size_t disabled;      /* of them, disabled */
 	size_t revoked_users; /* internal users whose certificates were (or, dry run, would be) revoked */
 	size_t revoked_certs;
+	size_t enrolled;      /* employees enrolled for their new address (dry run: would be) */
 };
 /* Told about each internal user that left: address, why ("not in the directory", "account
  * disabled", "address changed to ..."), the certificates revoked (dry run: that would be). */
 typedef void (*dir_sync_note_fn)(void *cls, const char *address, const char *why, size_t certs);
+/* Told about an enabled employee whose address changed: old_address (its certificate of ours
+ * just revoked) was theirs by their directory entry, new_address (their primary address now)
+ * holds no current certificate. The caller enrols new_address, mailing in lang ("de", "en" or
+ * "" for the setting), unless dry_run; 0 done, -1 with *error_r. */
+typedef int (*dir_sync_moved_fn)(void *cls, const char *old_address, const char *new_address,
+                                 const char *lang, bool dry_run, const char **error_r);
+struct dir_sync_hooks {
+	dir_sync_note_fn left;   /* may be NULL */
+	dir_sync_moved_fn moved; /* NULL: nobody is offered enrolment */
+	void *cls;
+};
 /* Lists the employees; every internal user (not shared mailboxes) with an unrevoked
  * certificate or an employee record whose address no enabled employee holds loses its
  * certificates (revoked, reason cessationOfOperation, so no longer published), its portal
- * sessions and its employee record, with an audit entry. Records of employees still there are
+ * sessions and its employee record, with an audit entry. When that user's record names an
+ * enabled employee now holding another address without a certificate, hooks->moved enrols
+ * it; the record being gone, that happens once. Records of employees still there are
  * refreshed. Nothing is changed unless the listing is complete (DIR_OK) and holds at least one
  * enabled employee with an address; dry_run changes nothing. The caller rewrites the CRL when
- * r->revoked_certs > 0. */
+ * r->revoked_certs > 0. hooks may be NULL. */
 enum dir_status dir_sync_run(struct directory *d, struct store *st, time_t now, bool dry_run,
-                             dir_sync_note_fn note, void *cls, struct dir_sync_result *r,
+                             const struct dir_sync_hooks *hooks, struct dir_sync_result *r,
                              const char **error_r);
 /* The employee record of emp for user_id (addresses one a line) stored at now. */
 int dir_sync_remember(struct store *st, int64_t user_id, const struct dir_employee *emp,

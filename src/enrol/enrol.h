@@ -61,6 +61,13 @@ struct enrol_started {
  * .pfx (ca.pfx_protection) goes by mail to address in lang ("en"/"de"; NULL: the setting). */
 int enrol_start(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
                 const char *lang, time_t now, struct enrol_started *r, const char **error_r);
+/* The directory sync saw an employee's address change from old_address to address (which
+ * holds no current certificate): enrol_start for address as an internal user in lang ("" or
+ * NULL: the setting), with an audit entry "enrolled" by role ("tick", "cli") naming both.
+ * Refused for an address outside gateway.internal_domains. */
+int enrol_moved(const struct enrol_ctx *ec, const char *old_address, const char *address,
+                const char *lang, const char *role, time_t now, struct enrol_started *r,
+                const char **error_r);
 /* A token's hash (what the store keeps); false for anything that is not a token. */
 bool enrol_token_hash(const char *token, char hash_r[STORE_ENROL_HASH_HEX]);
 /* The link of token: 1 found, 0 not, -1 error. */

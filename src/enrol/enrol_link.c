@@ -15,6 +15,7 @@
 #include "crypto/keystore.h"
 #include "mime/mime.h"
 #include "notify/notify.h"
+#include "policy/policy.h"
 #include "queue/spool.h"
 
 #include <sodium.h>
@@ -132,6 +133,28 @@ int enrol_start(const struct enrol_ctx *ec, const char *address, enum store_user
 		        cert.serial, (long long)r->expires, r->queue_id);
 	store_cert_clear(&cert);
 	return rc;
+}
+
+int enrol_moved(const struct enrol_ctx *ec, const char *old_address, const char *address,
+                const char *lang, const char *role, time_t now, struct enrol_started *r,
+                const char **error_r)
+{
+	char detail[SG_ADDR_MAX + 192];
+	struct policy *p = policy_new(ec->settings);
+	bool internal = policy_is_internal(p, address);
+	policy_free(&p);
+	if (!internal) {
+		*error_r = "the new address is not in gateway.internal_domains";
+		return -1;
+	}
+	if (enrol_start(ec, address, STORE_USER_INTERNAL, lang != NULL && lang[0] != '\0' ? lang : NULL,
+	                now, r, error_r) < 0)
+		return -1;
+	sg_snprintf(detail, sizeof(detail), "address changed from %s in the directory: certificate "
+	            "%s, .pfx mailed (queue id %s)", old_address, r->serial, r->queue_id);
+	if (store_role_audit_add(ec->store, now, "enrolled", address, role, detail, error_r) < 0)
+		sg_warn("audit: %s", *error_r);
+	return 0;
 }
 
 int enrol_link_renewal(const struct enrol_ctx *ec, const struct store_cert *successor,

@@ -1,14 +1,21 @@
 // employee.js: an employee logs in on the portal with the directory password, in headless
 // Chromium, against a real slapd (tests/integration/slapd_rig.py: StartTLS under its own CA):
 // a wrong password is refused, the German UI, the home page with the certificate, partner pages
-// send the employee home, logout. Prints "N passed, N failed"; screenshots go to artifacts/.
+// send the employee home, logout; the login and home pages pass axe-core (WCAG 2.1 AA) in
+// German and English. Prints "N passed, N failed"; screenshots go to artifacts/.
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { ART, sg, step, expect, instance, launch, finish, freePort, execFileSync } = require('./lib');
+const { ART, sg, step, expect, instance, launch, finish, freePort, execFileSync,
+  axeViolations } = require('./lib');
 
 const RIG = path.resolve(__dirname, '../integration/slapd_rig.py');
+
+async function expectAccessible(page, what) {
+  const v = await axeViolations(page);
+  expect(v.length === 0, `${what}: axe-core: ${v.join('; ')}`);
+}
 
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
@@ -31,6 +38,7 @@ async function main() {
       await page.click('main button[type=submit]');
       expect((await page.textContent('.error')).includes('Passwort ist falsch'), 'no refusal');
       await page.screenshot({ path: path.join(ART, 'e1-employee-refused.png'), fullPage: true });
+      await expectAccessible(page, 'German login page with the refusal');
     });
     await step('employee: login with the directory password, home page', async () => {
       await page.fill('#email', 'juergen');
@@ -40,6 +48,20 @@ async function main() {
       expect(main.includes('Jürgen Müller-Łódź'), 'no display name');
       expect(main.includes('juergen@example.com') && main.includes('gültig'), 'no certificate row');
       await page.screenshot({ path: path.join(ART, 'e2-employee-home.png'), fullPage: true });
+      await expectAccessible(page, 'German employee home page');
+    });
+    await step('employee: English login and home pages pass axe-core (WCAG 2.1 AA)', async () => {
+      const en = await (await browser.newContext({ locale: 'en-US',
+        extraHTTPHeaders: { 'Accept-Language': 'en-US,en;q=0.9' } })).newPage();
+      await en.goto(`${gw.base}/login`);
+      expect((await en.textContent('main')).includes('user name'), 'the login page is not English');
+      await expectAccessible(en, 'English login page');
+      await en.fill('#email', 'juergen');
+      await en.fill('#password', 'jürgen-pw');
+      await Promise.all([en.waitForURL('**/employee'), en.click('main button[type=submit]')]);
+      expect((await en.textContent('main')).includes('juergen@example.com'), 'no certificate row');
+      await expectAccessible(en, 'English employee home page');
+      await en.context().close();
     });
     await step('employee: partner pages send the employee home; logout', async () => {
       await page.goto(`${gw.base}/account`);

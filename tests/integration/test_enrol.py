@@ -34,13 +34,25 @@ def run(*args, input=None, check=True, env=None):
     return r
 
 
-@pytest.fixture(scope="module")
-def slapd():
+def slapd_running():
     d = tempfile.mkdtemp(prefix="sg-it-slapd-", dir="/tmp")
     s = Slapd(d, sgrig.free_port()).setup().start()
-    yield s
-    s.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def slapd():
+    yield from slapd_running()
+
+
+@pytest.fixture
+def own_slapd():
+    """A slapd of this test alone: it changes entries the module's tests rely on."""
+    yield from slapd_running()
 
 
 @pytest.fixture
@@ -475,3 +487,49 @@ def test_cli_enrol_checks_the_directory_and_enrols_in_bulk(make_gw):
                          ).fetchall() == [("erin@example.com",)]
     start_gw(g)
     assert pfx_of(mails(g, "erin@example.com", 1)[0])[1] is not None
+
+
+def test_sync_follows_an_address_change_with_one_enrolment(make_gw, own_slapd):
+    """juergen (preferredLanguage de) becomes juergen.mueller@: the sync revokes the old
+    address's certificate and mails an enrolment for the new one, once; erin's address changes
+    as her account is disabled: no enrolment for her."""
+    g = make_gw(start=False, **{"directory.sync_interval": "0"})
+    g.set(**own_slapd.settings())
+    for a in ("juergen@example.com", "erin@example.com"):
+        assert g.cli("user", "enrol", a).returncode == 0
+    first = g.cli("directory", "sync")  # the employees' records, as the tick keeps them
+    assert first.returncode == 0 and "; 0 enrolled for a new address" in first.stdout, first.stdout
+    own_slapd.modify("dn: uid=juergen,ou=people,dc=example,dc=com\nchangetype: modify\n"
+                     "replace: mail\nmail: juergen.mueller@example.com\n")
+    own_slapd.modify("dn: uid=erin,ou=people,dc=example,dc=com\nchangetype: modify\n"
+                     "replace: mail\nmail: erin.new@example.com\n-\n"
+                     "add: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n")
+    dry = g.cli("directory", "sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert ("juergen.mueller@example.com: moved from juergen@example.com: enrolment would be "
+            "mailed") in dry.stdout, dry.stdout
+    assert "erin.new" not in dry.stdout and "; 1 would be enrolled for a new address" in dry.stdout
+    assert "revoked" not in g.cli("cert", "list", "juergen@example.com").stdout
+    r = g.cli("directory", "sync")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("juergen@example.com: address changed to juergen.mueller@example.com: 1 "
+            "certificate(s) revoked") in r.stdout, r.stdout
+    assert "juergen.mueller@example.com: moved from juergen@example.com: enrolled" in r.stdout
+    assert "erin@example.com: account disabled" in r.stdout and "erin.new" not in r.stdout
+    assert "revoked" in g.cli("cert", "list", "juergen@example.com").stdout
+    again = g.cli("directory", "sync")
+    assert again.returncode == 0 and "moved" not in again.stdout, again.stdout
+    assert "; 0 enrolled for a new address" in again.stdout, again.stdout
+    with db(g) as c:
+        rows = c.execute("SELECT u.address FROM enrolments e JOIN users u ON u.id = e.user_id "
+                         "WHERE u.address LIKE '%.%@%'").fetchall()
+    assert rows == [("juergen.mueller@example.com",)], rows  # one enrolment, none for erin.new
+    audit = g.cli("audit").stdout
+    assert "address changed from juergen@example.com" in audit, audit
+    start_gw(g)
+    msg = mails(g, "juergen.mueller@example.com", 1)[0]
+    name, pfx = pfx_of(msg)
+    assert pfx and name.startswith("juergen.mueller@example.com_"), name
+    subject = str(email.header.make_header(email.header.decode_header(msg["Subject"])))
+    assert "Ihr Zertifikat" in subject, subject  # his preferredLanguage
+    assert not os.path.exists(os.path.join(g.md_int, "erin.new@example.com"))
