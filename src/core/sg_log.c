@@ -22,12 +22,17 @@ static bool log_journal; /* log_fd is systemd's journal stream: lines start with
 static bool is_journal(int fd)
 {
 	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
 	struct stat st;
-	char end;
-	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(fd, &st) < 0)
+	if (js == NULL || !isdigit((unsigned char)js[0]) || fstat(fd, &st) < 0)
 		return false;
-	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	char *end;
+	errno = 0;
+	unsigned long long dev = strtoull(js, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return false;
+	unsigned long long ino = strtoull(end + 1, &end, 10);
+	return errno == 0 && *end == '\0' && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
 }
 
 void sg_log_init(const char *role)
