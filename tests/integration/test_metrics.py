@@ -3,7 +3,7 @@ the counters grow as this test's mail, portal logins and LDAP searches go throug
 survive a child's restart (the master keeps the shared block); the queue gauges and the
 certificate expiry horizon say what the spool and the store hold; the SecurePDF worker's wall
 and CPU time, the store's transaction time and STARTTLS sessions are observed as a SecurePDF
-mail over STARTTLS and a portal login go through."""
+mail over STARTTLS, a portal login and a delivery to a next hop with STARTTLS go through."""
 import http.client
 import os
 import re
@@ -215,3 +215,22 @@ def test_securepdf_worker_store_and_tls_are_observed(gw_factory, workdir):
     for name in (PDF_WALL, PDF_CPU, STORE):
         histogram_consistent(now, name)
     promtool(scrape(g)[2])
+
+
+def test_tls_out_is_counted(gw_factory, workdir):
+    """Outbound mail to a next hop that offers STARTTLS (a second gateway, the partner's)."""
+    hop = gw_factory(name="hop", domains=("partner.test",))
+    maildir_routes(hop, os.path.join(str(workdir), "hop"))
+    hop.start()
+    g = gw_factory()
+    g.metrics_port = sgrig.free_port()
+    g.set(**{"metrics.listen": f"127.0.0.1:{g.metrics_port}",
+             "route.external": f"smtp:127.0.0.1:{hop.port}"})
+    g.start()
+    g.wait_log(r"metrics\[\d+\]: ready", 20)
+    before = metrics(g)
+    send(g, "dave@partner.test")
+    sgrig.wait_maildir(os.path.join(str(workdir), "hop", "md-internal", "dave@partner.test"), 1,
+                       timeout=60)
+    grows(g, 'sealgate_tls_sessions_total{direction="out"}', 1, before)
+    assert "without STARTTLS" not in g.log(), "the delivery fell back to plain text"
