@@ -7,15 +7,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static char log_ident[64] = "sealgate";
 static enum sg_log_level log_level = SG_LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static bool log_journal; /* log_fd is systemd's journal stream: lines start with "<N>" */
+
+/* Whether fd is the stream systemd connected to the journal: JOURNAL_STREAM ("DEV:INODE",
+ * systemd.exec(5)) names it. A child whose stderr is the master's pipe is not: the master adds
+ * the priority when it relays the child's line. */
+static bool is_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	struct stat st;
+	if (js == NULL || !isdigit((unsigned char)js[0]) || fstat(fd, &st) < 0)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long dev = strtoull(js, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return false;
+	unsigned long long ino = strtoull(end + 1, &end, 10);
+	return errno == 0 && *end == '\0' && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 void sg_log_init(const char *role)
 {
+	log_journal = is_journal(log_fd);
 	if (role == NULL)
 		snprintf(log_ident, sizeof(log_ident), "sealgate");
 	else
@@ -27,7 +49,11 @@ void sg_log_init(const char *role)
 
 void sg_log_set_level(enum sg_log_level level) { log_level = level; }
 
-void sg_log_set_fd(int fd) { log_fd = fd; }
+void sg_log_set_fd(int fd)
+{
+	log_fd = fd;
+	log_journal = is_journal(fd);
+}
 
 bool sg_log_enabled(enum sg_log_level level) { return level >= log_level; }
 
@@ -42,17 +68,51 @@ static const char *level_tag(enum sg_log_level level)
 	return "";
 }
 
-/* "TIME IDENT: TAG" at the start of line; returns its length (0 if it does not fit). */
+/* The syslog priority journald reads from a "<N>" prefix (sd-daemon(3)). */
+static int level_priority(enum sg_log_level level)
+{
+	switch (level) {
+	case SG_LOG_DEBUG: return 7;
+	case SG_LOG_WARN: return 4;
+	case SG_LOG_ERROR: return 3;
+	case SG_LOG_INFO: break;
+	}
+	return 6;
+}
+
+/* "<N>" for the journal (else nothing), then "TIME IDENT: TAG" at the start of line; returns
+ * its length (0 if it does not fit). */
 static size_t line_head(char *line, size_t size, const char *ident, enum sg_log_level level)
 {
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s", tm.tm_year + 1900,
-	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	                 ts.tv_nsec / 1000000, ident, level_tag(level));
+	char prio[8] = "";
+	if (log_journal)
+		snprintf(prio, sizeof(prio), "<%d>", level_priority(level));
+	int n = snprintf(line, size, "%s%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s", prio,
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, ts.tv_nsec / 1000000, ident, level_tag(level));
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+/* The level of a line of ours ("TIME IDENT: TAG..."), from its tag. */
+static enum sg_log_level line_level(const char *text, size_t len)
+{
+	static const enum sg_log_level levels[] = {SG_LOG_DEBUG, SG_LOG_WARN, SG_LOG_ERROR};
+	const char *sep = memchr(text, ' ', len); /* after the time */
+	const char *colon = sep != NULL ? memchr(sep, ':', len - (size_t)(sep - text)) : NULL;
+	if (colon == NULL || (size_t)(colon - text) + 2 > len)
+		return SG_LOG_INFO;
+	const char *tag = colon + 2;
+	size_t left = len - (size_t)(tag - text);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		const char *t = level_tag(levels[i]);
+		if (left >= strlen(t) && memcmp(tag, t, strlen(t)) == 0)
+			return levels[i];
+	}
+	return SG_LOG_INFO;
 }
 
 static void line_write(char *line, size_t len, size_t size)
@@ -92,7 +152,11 @@ void sg_log_relay(const char *role, long pid, bool ours, const char *text, size_
 {
 	char line[SG_LOG_LINE_MAX];
 	size_t n = 0;
-	if (!ours || !sg_log_is_line(text, len)) {
+	if (ours && sg_log_is_line(text, len)) {
+		if (log_journal)
+			n = (size_t)snprintf(line, sizeof(line), "<%d>",
+			                     level_priority(line_level(text, len)));
+	} else {
 		char ident[64];
 		snprintf(ident, sizeof(ident), "sealgate/%.40s[%ld]", role, pid);
 		n = line_head(line, sizeof(line), ident, SG_LOG_INFO);

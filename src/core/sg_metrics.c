@@ -12,7 +12,7 @@
 
 #define LABELS_MAX 3
 #define SLOTS 1024
-#define METRICS_MAGIC 0x53474d31u /* "SGM1" */
+#define METRICS_MAGIC 0x53474d32u /* "SGM2" */
 
 static const char *const v_client[] = {"internal", "external"};
 static const char *const v_status[] = {"delivered", "deferred", "bounced", "held"};
@@ -71,15 +71,48 @@ static const struct family families[SG_MET__COUNT] = {
 };
 /* clang-format on */
 
-/* Delivery latency: seconds from arrival to delivery of each delivered recipient. */
-static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600,
-                                 86400};
-#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* Delivery latency reaches days (retries); store transactions take microseconds to the
+ * busy timeout; a SecurePDF worker takes tens of milliseconds to its wall limit. */
+static const double b_delivery[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800,
+                                    3600, 86400};
+static const double b_pdf[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+static const double b_store[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05, 0.1, 0.25, 0.5, 1, 5};
+#define HBUCKETS_MAX 16
+_Static_assert(sizeof(b_delivery) / sizeof(double) <= HBUCKETS_MAX &&
+                   sizeof(b_pdf) / sizeof(double) <= HBUCKETS_MAX &&
+                   sizeof(b_store) / sizeof(double) <= HBUCKETS_MAX,
+               "a histogram has more buckets than the block holds");
+
+struct histogram {
+	const char *name;
+	const char *help;
+	const double *b;
+	size_t n;
+};
+
+#define BUCKETS(a) a, sizeof(a) / sizeof((a)[0])
+
+static const struct histogram histograms[SG_HIST__COUNT] = {
+	[SG_HIST_DELIVERY] = {"sealgate_delivery_duration_seconds",
+	                      "Time from arrival to delivery, per delivered recipient.",
+	                      BUCKETS(b_delivery)},
+	[SG_HIST_PDF_WALL] = {"sealgate_pdf_worker_duration_seconds",
+	                      "Wall time of each SecurePDF worker, from its start to its exit.",
+	                      BUCKETS(b_pdf)},
+	[SG_HIST_PDF_CPU] = {"sealgate_pdf_worker_cpu_seconds",
+	                     "User and system CPU time of each SecurePDF worker.", BUCKETS(b_pdf)},
+	[SG_HIST_STORE] = {"sealgate_store_transaction_duration_seconds",
+	                   "Time of each store transaction, from BEGIN (waiting for the database "
+	                   "lock included) to COMMIT or ROLLBACK.",
+	                   BUCKETS(b_store)},
+};
 
 struct block {
 	uint32_t magic;
 	uint32_t slots;
-	_Atomic uint64_t hist[NBUCKETS + 2]; /* per bucket (not cumulative), count, sum in µs */
+	/* per histogram: per bucket (not cumulative), then count, then sum in µs */
+	_Atomic uint64_t hist[SG_HIST__COUNT][HBUCKETS_MAX + 2];
 	_Atomic uint64_t v[SLOTS];
 };
 
@@ -171,16 +204,20 @@ void sg_metrics_set(enum sg_metric metric, const char *const *labels, int64_t va
 		atomic_store_explicit(&blk->v[s], (uint64_t)value, memory_order_relaxed);
 }
 
-void sg_metrics_observe_delivery(double seconds)
+void sg_metrics_observe(enum sg_histogram h, double seconds)
 {
+	if ((unsigned)h >= SG_HIST__COUNT)
+		return;
+	const struct histogram *hg = &histograms[h];
+	_Atomic uint64_t *v = blk->hist[h];
 	size_t b = 0;
-	while (b < NBUCKETS && seconds > buckets[b])
+	while (b < hg->n && seconds > hg->b[b])
 		b++;
-	if (b < NBUCKETS)
-		atomic_fetch_add_explicit(&blk->hist[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&blk->hist[NBUCKETS], 1, memory_order_relaxed);
+	if (b < hg->n)
+		atomic_fetch_add_explicit(&v[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v[HBUCKETS_MAX], 1, memory_order_relaxed);
 	uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
-	atomic_fetch_add_explicit(&blk->hist[NBUCKETS + 1], us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v[HBUCKETS_MAX + 1], us, memory_order_relaxed);
 }
 
 /* The label set of series idx of f, as {a="x",b="y"} ("" without labels). */
@@ -219,27 +256,31 @@ static void write_family(struct sg_buf *out, enum sg_metric metric)
 	}
 }
 
-static void write_histogram(struct sg_buf *out)
+static void write_histogram(struct sg_buf *out, enum sg_histogram h)
 {
-	static const char name[] = "sealgate_delivery_duration_seconds";
-	sg_buf_printf(out, "# HELP %s Time from arrival to delivery, per delivered recipient.\n"
-	                   "# TYPE %s histogram\n", name, name);
+	const struct histogram *hg = &histograms[h];
+	_Atomic uint64_t *v = blk->hist[h];
+	sg_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", hg->name, hg->help, hg->name);
 	uint64_t cum = 0;
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		cum += atomic_load_explicit(&blk->hist[b], memory_order_relaxed);
-		sg_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, buckets[b],
+	for (size_t b = 0; b < hg->n; b++) {
+		cum += atomic_load_explicit(&v[b], memory_order_relaxed);
+		sg_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", hg->name, hg->b[b],
 		              (unsigned long long)cum);
 	}
-	uint64_t count = atomic_load_explicit(&blk->hist[NBUCKETS], memory_order_relaxed);
-	uint64_t us = atomic_load_explicit(&blk->hist[NBUCKETS + 1], memory_order_relaxed);
-	sg_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
-	              (unsigned long long)(count > cum ? count : cum), name, (double)us / 1e6, name,
-	              (unsigned long long)(count > cum ? count : cum));
+	/* count is read after the buckets: an observation in between must not make +Inf < le */
+	uint64_t count = atomic_load_explicit(&v[HBUCKETS_MAX], memory_order_relaxed);
+	uint64_t us = atomic_load_explicit(&v[HBUCKETS_MAX + 1], memory_order_relaxed);
+	if (count < cum)
+		count = cum;
+	sg_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", hg->name,
+	              (unsigned long long)count, hg->name, (double)us / 1e6, hg->name,
+	              (unsigned long long)count);
 }
 
 void sg_metrics_write(struct sg_buf *out)
 {
 	for (int m = 0; m < (int)SG_MET__COUNT; m++)
 		write_family(out, (enum sg_metric)m);
-	write_histogram(out);
+	for (int h = 0; h < (int)SG_HIST__COUNT; h++)
+		write_histogram(out, (enum sg_histogram)h);
 }

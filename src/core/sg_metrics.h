@@ -23,6 +23,15 @@ enum sg_metric {
 	SG_MET__COUNT
 };
 
+/* Histograms of durations in seconds (each with its own buckets, no labels). */
+enum sg_histogram {
+	SG_HIST_DELIVERY, /* arrival to delivery, per delivered recipient */
+	SG_HIST_PDF_WALL, /* SecurePDF worker: start to exit */
+	SG_HIST_PDF_CPU,  /* SecurePDF worker: user + system CPU */
+	SG_HIST_STORE,    /* store transaction: BEGIN (waiting for the lock included) to its end */
+	SG_HIST__COUNT
+};
+
 /* Master: the block (a memfd), or -1 with errno. */
 int sg_metrics_create(void);
 /* Child: maps the block at fd (closed here); -1 if it cannot (counters stay in-process). */
@@ -34,8 +43,8 @@ void sg_metrics_add(enum sg_metric metric, const char *const *labels, uint64_t n
 void sg_metrics_inc1(enum sg_metric metric, const char *label);
 /* Sets a gauge series (0: no value: the series is not written). */
 void sg_metrics_set(enum sg_metric metric, const char *const *labels, int64_t value);
-/* One delivery that took seconds from arrival. */
-void sg_metrics_observe_delivery(double seconds);
+/* One observation of seconds in histogram h. */
+void sg_metrics_observe(enum sg_histogram h, double seconds);
 /* Appends every metric in the Prometheus text exposition format (0.0.4). */
 void sg_metrics_write(struct sg_buf *out);
 

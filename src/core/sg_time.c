@@ -11,6 +11,13 @@ int64_t sg_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sg_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 time_t sg_wall(void) { return time(NULL); }
 
 void sg_rfc5322_date(time_t t, char *dst, size_t dstsize)

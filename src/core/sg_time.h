@@ -7,6 +7,8 @@
 
 /* Monotonic milliseconds, for timeouts and latencies. */
 int64_t sg_mono_ms(void);
+/* Monotonic microseconds, for latencies shorter than a millisecond. */
+int64_t sg_mono_us(void);
 /* Wall-clock seconds since the epoch. */
 time_t sg_wall(void);
 /* RFC 5322 date ("Sun, 29 Nov 2026 04:57:13 +0000") of t into dst. */

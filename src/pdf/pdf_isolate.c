@@ -8,6 +8,8 @@
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
+#include "core/sg_time.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -297,6 +299,26 @@ static int finish(struct collect *c, int status, unsigned char **pdf_r, size_t *
 	return 0;
 }
 
+/* Waits for the worker; logs and observes its cost. Returns its wait status. */
+static int reap(pid_t pid, int64_t started_us)
+{
+	int status = 0;
+	struct rusage ru = {0};
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+		;
+	int64_t wall_us = sg_mono_us() - started_us;
+	/* The worker's peak RSS is what sizes a host for SecurePDF (bench/pdf reads this line). */
+	long cpu_ms = (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	              (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	sg_info("pdf: worker %ld ended, peak RSS %ld KB, CPU %ld.%03ld s", (long)pid, ru.ru_maxrss,
+	        cpu_ms / 1000, cpu_ms % 1000);
+	sg_metrics_observe(SG_HIST_PDF_WALL, (double)wall_us / 1e6);
+	sg_metrics_observe(SG_HIST_PDF_CPU,
+	                   (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	                       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	return status;
+}
+
 int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
                       const struct pdf_options *opts, const struct pdf_limits *limits,
                       unsigned char **pdf_r, size_t *pdf_len_r, const char **error_r)
@@ -321,6 +343,7 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
 		*error_r = say("cannot hand the message to the PDF worker: %s", strerror(errno));
 		return PDF_ERR_DEFER;
 	}
+	int64_t started_us = sg_mono_us();
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
@@ -340,15 +363,7 @@ int pdf_isolate_build(const char *msg, size_t len, const struct pdf_key *key,
 	close(sv[0]);
 	if (rc < 0)
 		(void)kill(pid, SIGKILL);
-	int status = 0;
-	struct rusage ru = {0};
-	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
-		;
-	/* The worker's peak RSS is what sizes a host for SecurePDF (bench/pdf reads this line). */
-	long cpu_ms = (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-	              (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-	sg_info("pdf: worker %ld ended, peak RSS %ld KB, CPU %ld.%03ld s", (long)pid, ru.ru_maxrss,
-	        cpu_ms / 1000, cpu_ms % 1000);
+	int status = reap(pid, started_us);
 	if (rc == 0)
 		rc = finish(&c, status, pdf_r, pdf_len_r, error_r);
 	else

@@ -76,7 +76,7 @@ static void count_rcpt(const struct job *j, const struct spool_rcpt *r, const ch
 		planned ? policy_action_name(j->plans[i].action) : "none"};
 	sg_metrics_add(SG_MET_MESSAGES, labels, 1);
 	if (strcmp(status, "sent") == 0)
-		sg_metrics_observe_delivery(since_arrival(j));
+		sg_metrics_observe(SG_HIST_DELIVERY, since_arrival(j));
 }
 
 static void log_rcpt(const struct job *j, const struct spool_rcpt *r, const char *relay,

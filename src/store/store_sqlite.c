@@ -6,7 +6,9 @@
 #include "core/sg_file.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_metrics.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -18,6 +20,7 @@ struct store {
 	int64_t conn_id;          /* unique among the stores this process opened */
 	pthread_mutex_t version_lock;
 	sqlite3_stmt *version;    /* PRAGMA data_version, prepared once: it is asked per message */
+	int64_t tx_start_us;      /* when the open transaction asked for the lock (its latency) */
 };
 
 /* Never reused within the process: a stamp from a store closed meanwhile can then never equal
@@ -293,9 +296,18 @@ int store_sqlite_data_version(struct store *st, int64_t *version_r, const char *
 	return rc;
 }
 
+/* The transaction's time for sealgate_store_transaction_duration_seconds; called with the
+ * connection's mutex still held (tx_start_us is the open transaction's). */
+static void observe_transaction(const struct store *st)
+{
+	sg_metrics_observe(SG_HIST_STORE, (double)(sg_mono_us() - st->tx_start_us) / 1e6);
+}
+
 int store_sqlite_begin(struct store *st, bool write, const char **error_r)
 {
+	int64_t asked = sg_mono_us();
 	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+	st->tx_start_us = asked;
 	if (sqlite3_exec(st->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) ==
 	    SQLITE_OK)
 		return 0;
@@ -311,6 +323,7 @@ int store_sqlite_commit(struct store *st, const char **error_r)
 		rc = store_sqlite_fail(st->db, NULL, error_r);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	observe_transaction(st);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 	return rc;
 }
@@ -318,6 +331,7 @@ int store_sqlite_commit(struct store *st, const char **error_r)
 void store_sqlite_rollback(struct store *st)
 {
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	observe_transaction(st);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 }
 

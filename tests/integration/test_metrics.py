@@ -1,12 +1,15 @@
 """Prometheus metrics: metrics.listen (off by default) serves /metrics, which promtool accepts;
 the counters grow as this test's mail, portal logins and LDAP searches go through, and they
 survive a child's restart (the master keeps the shared block); the queue gauges and the
-certificate expiry horizon say what the spool and the store hold."""
+certificate expiry horizon say what the spool and the store hold; the SecurePDF worker's wall
+and CPU time, the store's transaction time and STARTTLS sessions are observed as a SecurePDF
+mail over STARTTLS, a portal login and a delivery to a next hop with STARTTLS go through."""
 import http.client
 import os
 import re
 import signal
 import smtplib
+import ssl
 import subprocess
 import time
 
@@ -15,6 +18,7 @@ import pytest
 import sgrig
 from conftest import maildir_routes
 from test_master import child_pids
+from test_pdf_flow import add_partner
 from test_portal import Browser
 
 SERIES_RX = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
@@ -91,7 +95,9 @@ def test_metrics_pass_promtool_and_count_what_goes_through(mgw):
                    "sealgate_portal_logins_total", "sealgate_ldap_searches_total",
                    "sealgate_queue_messages", "sealgate_queue_oldest_age_seconds",
                    "sealgate_delivery_duration_seconds", "sealgate_certificate_expiry_timestamp_seconds",
-                   "sealgate_tls_sessions_total"):
+                   "sealgate_tls_sessions_total", "sealgate_pdf_worker_duration_seconds",
+                   "sealgate_pdf_worker_cpu_seconds",
+                   "sealgate_store_transaction_duration_seconds"):
         assert f"# TYPE {family} " in body, f"{family} is not exposed"
     assert scrape(g, "/other")[0] == 404
 
@@ -150,3 +156,81 @@ def test_counters_survive_a_child_restart(mgw):
     send(g, "carol@example.com")
     grows(g, DELIVERED, 1, before)
     assert metrics(g)[RECEIVED] == before[RECEIVED] + 1
+
+
+PDF_WALL = "sealgate_pdf_worker_duration_seconds"
+PDF_CPU = "sealgate_pdf_worker_cpu_seconds"
+STORE = "sealgate_store_transaction_duration_seconds"
+TLS_IN = 'sealgate_tls_sessions_total{direction="in"}'
+
+
+def histogram_consistent(m, name):
+    """Cumulative buckets that end at _count, as promtool and PromQL's histogram_quantile need."""
+    les = sorted((float(k.split('le="')[1].rstrip('"}')), v) for k, v in m.items()
+                 if k.startswith(name + "_bucket{"))
+    assert les and les[-1][0] == float("inf"), f"{name} has no +Inf bucket"
+    assert all(a[1] <= b[1] for a, b in zip(les, les[1:])), f"{name} buckets are not cumulative"
+    assert les[-1][1] == m[name + "_count"], f"{name}: +Inf bucket is not _count"
+
+
+def test_securepdf_worker_store_and_tls_are_observed(gw_factory, workdir):
+    g = gw_factory()
+    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
+    g.metrics_port = sgrig.free_port()
+    g.set(**{"metrics.listen": f"127.0.0.1:{g.metrics_port}"})
+    g.start()
+    g.wait_log(r"metrics\[\d+\]: ready", 20)
+    r = add_partner(g, "partner@outside.example")
+    assert r.returncode == 0, r.stderr
+    status, _, body = scrape(g)
+    promtool(body)
+    before = series(body)
+    for name in (PDF_WALL, PDF_CPU, STORE):
+        histogram_consistent(before, name)
+
+    # A SecurePDF mail, handed over with STARTTLS: one worker, one TLS session in.
+    ctx = ssl.create_default_context(cafile=g.ca)
+    ctx.check_hostname = False  # the chain is what matters here, test_tls checks the name
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.ehlo("metrics.example.com")
+        s.starttls(context=ctx)
+        s.sendmail("alice@example.com", ["partner@outside.example"],
+                   "Subject: [secure] figures\r\n\r\nthe figures are 42\r\n")
+    sgrig.wait_maildir(os.path.join(g.md_ext, "partner@outside.example"), 1, timeout=60)
+    grows(g, PDF_WALL + "_count", 1, before)
+    now = metrics(g)
+    assert now[PDF_CPU + "_count"] == before[PDF_CPU + "_count"] + 1
+    assert now[PDF_WALL + "_sum"] > before[PDF_WALL + "_sum"], "the worker took no wall time"
+    assert now[TLS_IN] == before[TLS_IN] + 1
+
+    # Store work in a role: a portal login reserves its throttle slots in a transaction.
+    sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
+    mid = metrics(g)
+    b = Browser(g.portal_port)
+    b.get("/login")
+    r = b.post("/login", {"email": "partner@outside.example", "password": "not the password"})
+    assert r.status in (200, 429), r.status
+    grows(g, STORE + "_count", 1, mid)
+    now = metrics(g)
+    for name in (PDF_WALL, PDF_CPU, STORE):
+        histogram_consistent(now, name)
+    promtool(scrape(g)[2])
+
+
+def test_tls_out_is_counted(gw_factory, workdir):
+    """Outbound mail to a next hop that offers STARTTLS (a second gateway, the partner's)."""
+    hop = gw_factory(name="hop", domains=("partner.test",))
+    maildir_routes(hop, os.path.join(str(workdir), "hop"))
+    hop.start()
+    g = gw_factory()
+    g.metrics_port = sgrig.free_port()
+    g.set(**{"metrics.listen": f"127.0.0.1:{g.metrics_port}",
+             "route.external": f"smtp:127.0.0.1:{hop.port}"})
+    g.start()
+    g.wait_log(r"metrics\[\d+\]: ready", 20)
+    before = metrics(g)
+    send(g, "dave@partner.test")
+    sgrig.wait_maildir(os.path.join(str(workdir), "hop", "md-internal", "dave@partner.test"), 1,
+                       timeout=60)
+    grows(g, 'sealgate_tls_sessions_total{direction="out"}', 1, before)
+    assert "without STARTTLS" not in g.log(), "the delivery fell back to plain text"

@@ -1,7 +1,8 @@
 /* test_sg_metrics.c: the counters' slots and their exposition: every policy action and
  * direction has its own series (no two label sets share a slot, none falls off the block),
- * unknown label values land in the last value, the histogram is cumulative, and a block made
- * by sg_metrics_create is shared between two mappings (what the master gives its children). */
+ * unknown label values land in the last value, the histograms are cumulative and apart, and a
+ * block made by sg_metrics_create is shared between two mappings (what the master gives its
+ * children). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,9 +68,9 @@ static void unknown_values_and_the_histogram(void **state)
 	(void)state;
 	sg_metrics_inc1(SG_MET_PORTAL_LOGIN, "no-such-result");
 	sg_metrics_inc1(SG_MET_LDAP_SEARCH, NULL);
-	sg_metrics_observe_delivery(0.2);
-	sg_metrics_observe_delivery(7);
-	sg_metrics_observe_delivery(1e9);
+	sg_metrics_observe(SG_HIST_DELIVERY, 0.2);
+	sg_metrics_observe(SG_HIST_DELIVERY, 7);
+	sg_metrics_observe(SG_HIST_DELIVERY, 1e9);
 	char *text = exposition();
 	assert_int_equal(sample(text, "sealgate_portal_logins_total{result=\"locked\"}"), 1);
 	assert_int_equal(sample(text, "sealgate_portal_logins_total{result=\"ok\"}"), 0);
@@ -81,6 +82,32 @@ static void unknown_values_and_the_histogram(void **state)
 	assert_int_equal(sample(text, "sealgate_delivery_duration_seconds_bucket{le=\"+Inf\"}"), 3);
 	assert_int_equal(sample(text, "sealgate_delivery_duration_seconds_count"), 3);
 	assert_null(strstr(text, "sealgate_certificate_expiry_timestamp_seconds{")); /* unset */
+	free(text);
+}
+
+/* Each histogram has its own buckets and slots: the PDF and store observations land in theirs
+ * only, and the delivery histogram of the test before is untouched. */
+static void each_histogram_counts_for_itself(void **state)
+{
+	(void)state;
+	sg_metrics_observe(SG_HIST_PDF_WALL, 0.3);
+	sg_metrics_observe(SG_HIST_PDF_CPU, 0.02);
+	sg_metrics_observe(SG_HIST_STORE, 0.0003);
+	sg_metrics_observe(SG_HIST_STORE, 2);
+	sg_metrics_observe((enum sg_histogram)SG_HIST__COUNT, 1); /* ignored */
+	char *text = exposition();
+	assert_int_equal(sample(text, "sealgate_delivery_duration_seconds_count"), 3);
+	assert_int_equal(sample(text, "sealgate_pdf_worker_duration_seconds_bucket{le=\"0.25\"}"), 0);
+	assert_int_equal(sample(text, "sealgate_pdf_worker_duration_seconds_bucket{le=\"0.5\"}"), 1);
+	assert_int_equal(sample(text, "sealgate_pdf_worker_duration_seconds_count"), 1);
+	assert_int_equal(sample(text, "sealgate_pdf_worker_cpu_seconds_bucket{le=\"0.025\"}"), 1);
+	assert_int_equal(sample(text, "sealgate_pdf_worker_cpu_seconds_count"), 1);
+	assert_int_equal(sample(text, "sealgate_store_transaction_duration_seconds_bucket{le=\"0.00025\"}"), 0);
+	assert_int_equal(sample(text, "sealgate_store_transaction_duration_seconds_bucket{le=\"0.0005\"}"), 1);
+	assert_int_equal(sample(text, "sealgate_store_transaction_duration_seconds_bucket{le=\"1\"}"), 1);
+	assert_int_equal(sample(text, "sealgate_store_transaction_duration_seconds_bucket{le=\"5\"}"), 2);
+	assert_int_equal(sample(text, "sealgate_store_transaction_duration_seconds_count"), 2);
+	assert_non_null(strstr(text, "\nsealgate_store_transaction_duration_seconds_sum 2.000300\n"));
 	free(text);
 }
 
@@ -112,6 +139,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_action_and_direction_has_its_series),
 		cmocka_unit_test(unknown_values_and_the_histogram),
+		cmocka_unit_test(each_histogram_counts_for_itself),
 		cmocka_unit_test(a_created_block_is_shared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
