@@ -26,27 +26,29 @@ int store_audit_add(struct store *st, const struct store_audit_entry *e, const c
 	return 0;
 }
 
-int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
-                           const char *client, const char *detail, const char **error_r)
+static int audit_add(struct store *st, time_t at, const char *event, const char *address,
+                     const char *client, const char *actor, const char *detail,
+                     const char **error_r)
 {
 	struct store_audit_entry e = {.at = at};
 	sg_strlcpy(e.event, event, sizeof(e.event));
 	sg_strlcpy(e.address, address, sizeof(e.address));
 	sg_strlcpy(e.client, client, sizeof(e.client));
+	sg_strlcpy(e.actor, actor, sizeof(e.actor));
 	sg_strlcpy(e.detail, detail, sizeof(e.detail));
 	return store_audit_add(st, &e, error_r);
+}
+
+int store_portal_audit_add(struct store *st, time_t at, const char *event, const char *address,
+                           const char *client, const char *detail, const char **error_r)
+{
+	return audit_add(st, at, event, address, client, "", detail, error_r);
 }
 
 int store_role_audit_add(struct store *st, time_t at, const char *event, const char *address,
                          const char *role, const char *detail, const char **error_r)
 {
-	struct store_audit_entry e = {.at = at};
-	sg_strlcpy(e.event, event, sizeof(e.event));
-	sg_strlcpy(e.address, address, sizeof(e.address));
-	sg_strlcpy(e.client, role, sizeof(e.client));
-	sg_strlcpy(e.actor, role, sizeof(e.actor));
-	sg_strlcpy(e.detail, detail, sizeof(e.detail));
-	return store_audit_add(st, &e, error_r);
+	return audit_add(st, at, event, address, role, role, detail, error_r);
 }
 
 int store_portal_audit_count(struct store *st, const char *event, const char *address,
