@@ -48,16 +48,6 @@ void pgp_in_result_free(struct pgp_in_result *r)
 
 /* ---- GMime helpers ---- */
 
-static GMimeObject *parse_entity(const char *data, size_t len)
-{
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(data, len);
-	GMimeParser *p = g_mime_parser_new_with_stream(s);
-	GMimeObject *o = g_mime_parser_construct_part(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return o;
-}
-
 static char *take_stream(GMimeStream *mem, size_t *len_r)
 {
 	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -489,7 +479,7 @@ static int layer_smime_around(struct walk *w, GMimeObject *o)
 /* Undoes one layer of the entity in w->raw: 1 if another layer may follow, 0 if done. */
 static int unwrap_once(struct walk *w)
 {
-	GMimeObject *o = parse_entity(w->raw, w->raw_len);
+	GMimeObject *o = mime_entity_parse(w->raw, w->raw_len);
 	int rc = 0;
 	if (o == NULL)
 		return 0;
@@ -528,7 +518,7 @@ int pgp_decrypt_verify(struct pgp_ctx *ctx, const char *msg, size_t len, struct 
 {
 	memset(r, 0, sizeof(*r));
 	mime_init();
-	GMimeObject *top = parse_entity(msg, len);
+	GMimeObject *top = mime_entity_parse(msg, len);
 	if (top == NULL) {
 		*error_r = "not a MIME message";
 		return -1;

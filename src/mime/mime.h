@@ -46,6 +46,8 @@ void mime_info_free(struct mime_info *info);
 /* The message GMime makes of len bytes (the caller unrefs it), or NULL when they are not a
  * message: for modules that walk a message's parts themselves (pdf, webmail). */
 struct _GMimeMessage *mime_message_parse(const char *data, size_t len);
+/* The same for a MIME entity (a part with its own header, no message envelope needed). */
+struct _GMimeObject *mime_entity_parse(const char *data, size_t len);
 
 /* Length of the header block at data: up to and including the empty line that ends it, or
  * all of data if there is none. Never more than max: a longer block returns max. */

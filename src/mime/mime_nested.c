@@ -42,7 +42,7 @@ bool mime_priv_nested_signed(GMimeObject *o) { return find(o, 0); }
 
 bool mime_nested_smime_signed(const char *entity, size_t len)
 {
-	GMimeObject *o = mime_priv_parse_entity(entity, len);
+	GMimeObject *o = mime_entity_parse(entity, len);
 	bool found = o != NULL && find(o, 0);
 	if (o != NULL)
 		g_object_unref(o);

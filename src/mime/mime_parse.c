@@ -135,6 +135,17 @@ GMimeMessage *mime_message_parse(const char *data, size_t len)
 	return msg;
 }
 
+GMimeObject *mime_entity_parse(const char *data, size_t len)
+{
+	mime_init();
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeObject *o = g_mime_parser_construct_part(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return o;
+}
+
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
                     const char **error_r)
 {

@@ -4,9 +4,6 @@
 
 #include <gmime/gmime.h>
 
-/* A MIME entity (headers and body) parsed by GMime, or NULL; the caller unrefs it. */
-GMimeObject *mime_priv_parse_entity(const char *entity, size_t len);
-
 /* mime_nested.c: an S/MIME signature below the top of o. */
 bool mime_priv_nested_signed(GMimeObject *o);
 

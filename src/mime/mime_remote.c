@@ -106,22 +106,11 @@ static void walk(struct neutralise *n, GMimeObject *o, int depth)
 	}
 }
 
-GMimeObject *mime_priv_parse_entity(const char *entity, size_t len)
-{
-	mime_init();
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(entity, len);
-	GMimeParser *p = g_mime_parser_new_with_stream(s);
-	GMimeObject *o = g_mime_parser_construct_part(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return o;
-}
-
 int mime_remote_neutralise(const char *entity, size_t len, struct sg_buf *out, size_t *count_r,
                            const char **error_r)
 {
 	*count_r = 0;
-	GMimeObject *o = mime_priv_parse_entity(entity, len);
+	GMimeObject *o = mime_entity_parse(entity, len);
 	if (o == NULL) {
 		*error_r = "the decrypted content is not a MIME entity";
 		return -1;

@@ -283,12 +283,7 @@ int pdf_msg_parse(const char *msg, size_t len, size_t max_att, struct pdf_doc *d
                   const char **error_r)
 {
 	memset(doc, 0, sizeof(*doc));
-	mime_init();
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer(msg, len);
-	GMimeParser *parser = g_mime_parser_new_with_stream(st);
-	GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(st);
+	GMimeMessage *m = mime_message_parse(msg, len);
 	if (m == NULL) {
 		*error_r = "the message could not be parsed";
 		return -1;
