@@ -266,6 +266,14 @@ static const char *const migrations[] = {
 	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
 	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX audit_log_event ON audit_log (event, at);",
+
+	/* outbound TLS per recipient domain (issue 18, like Postfix's smtp_tls_policy_maps). The
+	 * mode is checked in code (store_tls_policy.h), not by CHECK, so that a mode added later
+	 * (mta-sts) needs no table rebuild. */
+	"CREATE TABLE tls_policy ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  mode TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
