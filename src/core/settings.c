@@ -102,6 +102,12 @@ static const struct setting_def table[] = {
 	 "Outbound TLS for route.external unless `sealgate tls-policy` names the domain: may (STARTTLS when offered, unauthenticated), encrypt (TLS required, unauthenticated), dane (RFC 7672: TLSA of DNSSEC-secure MX hosts authenticate them; insecure domains get may)."},
 	{"deliver.mx_port", SETTING_INT, "25", 1, 65535, NULL, false,
 	 "TCP port of MX hosts with route.external = mx; TLSA records are looked up for this port. Change it for tests only: the internet's MX hosts listen on 25."},
+	{"deliver.ca_file", SETTING_PATH, "", 0, 0, NULL, false,
+	 "PEM trust anchors for verifying MX certificates where MTA-STS requires it (PKIX, name checked). Empty: the system store; set it for tests only."},
+	{"fetch.ca_file", SETTING_PATH, "", 0, 0, NULL, false,
+	 "PEM trust anchors for the HTTPS lookups sealgate makes (MTA-STS policies, key discovery). Empty: the system store; set it for tests only."},
+	{"mta_sts.fetch_timeout", SETTING_DURATION, "30s", 1, 5 * MIN, NULL, false,
+	 "Deadline of one MTA-STS policy fetch (connect, TLS and the whole answer); a policy over 64 KB, a redirect or a deadline passed is refused."},
 
 	{"queue.concurrency", SETTING_INT, "10", 1, 200, NULL, false,
 	 "Deliveries in parallel."},

@@ -193,8 +193,10 @@ ssize_t fetch_io_read(struct fetch_io *io, char *p, size_t n, const char **error
 			return 0;
 		/* A server that closes without close_notify: the parser decides whether the
 		 * response was complete (a body delimited by close is then refused). */
-		if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_SSL)
-			return io->eof_is_truncation = true, 0;
+		if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_SSL) {
+			io->eof_is_truncation = true;
+			return 0;
+		}
 		*error_r = "connection lost while reading the response";
 		return -1;
 	}

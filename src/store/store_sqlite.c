@@ -274,6 +274,15 @@ static const char *const migrations[] = {
 	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
 	"  mode TEXT NOT NULL,"
 	"  updated INTEGER NOT NULL);",
+
+	/* the MTA-STS policy cache (issue 18, RFC 8461 5.1): the policy text as fetched, the TXT
+	 * id it was fetched under, and its expiry (fetched + max_age). */
+	"CREATE TABLE mta_sts_policy ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  policy_id TEXT NOT NULL,"
+	"  policy TEXT NOT NULL,"
+	"  fetched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

@@ -238,6 +238,7 @@ static void migration_keeps_rows(void **state)
 	         "DROP TABLE enrolments; DROP TABLE shared_managers;"
 	         "ALTER TABLE certificates DROP COLUMN replaced_at; DROP INDEX audit_log_event;"
 	         "ALTER TABLE audit_log DROP COLUMN actor; DROP TABLE tls_policy;"
+	         "DROP TABLE mta_sts_policy;"
 	         "PRAGMA user_version = 6;",
 	         (long long)p, FPR_A,
 	         (long long)p, FPR_B);
