@@ -106,6 +106,8 @@ static const struct setting_def table[] = {
 	 "PEM trust anchors for verifying MX certificates where MTA-STS requires it (PKIX, name checked). Empty: the system store; set it for tests only."},
 	{"fetch.ca_file", SETTING_PATH, "", 0, 0, NULL, false,
 	 "PEM trust anchors for the HTTPS lookups sealgate makes (MTA-STS policies, key discovery). Empty: the system store; set it for tests only."},
+	{"mta_sts.port", SETTING_INT, "443", 1, 65535, NULL, false,
+	 "TCP port of the MTA-STS policy host (https://mta-sts.DOMAIN/). Change it for tests only: RFC 8461 fixes 443."},
 	{"mta_sts.fetch_timeout", SETTING_DURATION, "30s", 1, 5 * MIN, NULL, false,
 	 "Deadline of one MTA-STS policy fetch (connect, TLS and the whole answer); a policy over 64 KB, a redirect or a deadline passed is refused."},
 

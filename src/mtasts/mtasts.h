@@ -53,6 +53,7 @@ struct mtasts_ctx {
 	struct dns_resolver *dns;    /* the TXT lookup, and the policy host's addresses */
 	const char *ca_file;         /* fetch.ca_file: trust anchors for the policy host, or "" */
 	int timeout_ms;              /* mta_sts.fetch_timeout */
+	int port;                    /* mta_sts.port: 443 but in tests */
 	const atomic_int *cancel;
 	const char *log_id;          /* queue id in log lines, or NULL */
 };

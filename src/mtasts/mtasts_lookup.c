@@ -90,7 +90,15 @@ static int fetch_policy(const struct mtasts_ctx *c, const char *domain, const ch
                         struct mtasts_policy *p, char *why, size_t whysize)
 {
 	char url[FETCH_URL_MAX];
-	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", domain);
+	char port[8] = "";
+	if (c->port != 0 && c->port != 443)
+		snprintf(port, sizeof(port), ":%d", c->port);
+	int n = snprintf(url, sizeof(url), "https://mta-sts.%s%s/.well-known/mta-sts.txt", domain,
+	                 port);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		why_set(why, whysize, "domain name too long for a policy URL");
+		return -1;
+	}
 	struct fetch_request req = {
 		.url = url, .timeout_ms = c->timeout_ms, .max_body = MTASTS_POLICY_MAX,
 		.max_redirects = 0, .ca_file = c->ca_file, .accept = "text/plain",

@@ -80,7 +80,7 @@ class TestCA:
 
 # ---- the server ------------------------------------------------------------------------------
 
-def _raw(handler, data):
+def raw(handler, data):
     handler.wfile.write(data)
     handler.wfile.flush()
     handler.close_connection = True
@@ -88,62 +88,63 @@ def _raw(handler, data):
 
 def _slow(handler):
     """Headers, then one byte every half second, never the end."""
-    _raw(handler, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+    raw(handler, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
     for _ in range(600):
         time.sleep(0.5)
-        _raw(handler, b"x")
+        raw(handler, b"x")
 
 
 def _huge(handler):
-    _raw(handler, b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+    raw(handler, b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
     for _ in range(10000000 // 65536):
-        _raw(handler, b"y" * 65536)
+        raw(handler, b"y" * 65536)
 
 
-def _huge_chunked(handler):
-    _raw(handler, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+def huge_chunked(handler):
+    raw(handler, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
     for _ in range(200):
-        _raw(handler, b"10000\r\n" + b"z" * 65536 + b"\r\n")
+        raw(handler, b"10000\r\n" + b"z" * 65536 + b"\r\n")
 
 
 def _chunked(handler):
-    _raw(handler, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain"
+    raw(handler, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain"
          b"\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n")
 
 
 def _close_delimited(handler, clean=True):
     """A body that ends when the server closes: with a TLS close_notify (complete) or without
     one (a truncation an attacker on the path could make: refused)."""
-    _raw(handler, b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close")
+    raw(handler, b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close")
     if clean:
         handler.connection.unwrap()
 
 
 ROUTES = {
-    "/ok": lambda h: _raw(h, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+    "/ok": lambda h: raw(h, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                           b"Content-Length: 5\r\n\r\nhello"),
     "/chunked": _chunked,
     "/close": _close_delimited,
     "/close-unclean": lambda h: _close_delimited(h, clean=False),
-    "/redirect": lambda h: _raw(h, b"HTTP/1.1 302 Found\r\nLocation: /ok\r\n"
+    "/redirect": lambda h: raw(h, b"HTTP/1.1 302 Found\r\nLocation: /ok\r\n"
                                 b"Content-Length: 0\r\n\r\n"),
-    "/redirect-http": lambda h: _raw(h, b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:1/ok"
+    "/redirect-http": lambda h: raw(h, b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:1/ok"
                                      b"\r\nContent-Length: 0\r\n\r\n"),
-    "/notfound": lambda h: _raw(h, b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n"),
+    "/notfound": lambda h: raw(h, b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n"),
     "/slow": _slow,
     "/huge": _huge,
-    "/huge-chunked": _huge_chunked,
-    "/garbage": lambda h: _raw(h, b"HTTP/1.1 200 OK\r\nContent-\x01Length\x00: 5\r\n\r\nhello"),
-    "/not-http": lambda h: _raw(h, b"SSH-2.0-OpenSSH_9.2\r\n"),
-    "/longline": lambda h: _raw(h, b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 100000 + b"\r\n\r\n"),
-    "/smuggle": lambda h: _raw(h, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+    "/huge-chunked": huge_chunked,
+    "/garbage": lambda h: raw(h, b"HTTP/1.1 200 OK\r\nContent-\x01Length\x00: 5\r\n\r\nhello"),
+    "/not-http": lambda h: raw(h, b"SSH-2.0-OpenSSH_9.2\r\n"),
+    "/longline": lambda h: raw(h, b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 100000 + b"\r\n\r\n"),
+    "/smuggle": lambda h: raw(h, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-    "/cut": lambda h: _raw(h, b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this"),
+    "/cut": lambda h: raw(h, b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this"),
 }
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """Routes by path; self.server.files maps (host, path) or path to bytes served as 200."""
+    """Routes by path; self.server.files maps (host, path) or path to bytes served as 200
+    text/plain, (status, bytes), or a function that writes a raw response (raw(), huge())."""
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
@@ -151,16 +152,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv.requests.append((self.headers.get("Host", ""), self.path))
         host = self.headers.get("Host", "").split(":")[0]
         body = srv.files.get((host, self.path), srv.files.get(self.path))
-        if callable(body):
-            body = body()
+        if callable(body):  # a hostile answer of the test's own: it writes the raw response
+            try:
+                body(self)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                pass
+            return
         if body is not None:
             status, body = (body if isinstance(body, tuple) else (200, body))
-            _raw(self, b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+            raw(self, b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
                  % (status, len(body)) + body)
             return
         route = ROUTES.get(self.path)
         if route is None:
-            _raw(self, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            raw(self, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
         try:
             route(self)
