@@ -14,6 +14,7 @@ static const char *const mode_names[TLS_POLICY_MODES] = {
 	[TLS_POLICY_MAY] = "may",
 	[TLS_POLICY_ENCRYPT] = "encrypt",
 	[TLS_POLICY_DANE] = "dane",
+	[TLS_POLICY_MTA_STS] = "mta-sts",
 };
 
 const char *tls_policy_mode_name(enum tls_policy_mode m)
