@@ -360,6 +360,18 @@ int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
 	return -1;
 }
 
+int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
+                           const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(st->db, s, error_r);
+	sqlite3_finalize(s);
+	return sqlite3_changes(st->db);
+}
+
 void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
