@@ -205,3 +205,20 @@ def test_encrypt_policy_defers_when_no_starttls(gw_factory, sink_factory, dns_ri
     assert re.search(r"dsn=4\.7\.4, status=deferred", g.log())
     assert not any(c.upper().startswith("MAIL") for c in sink.commands), sink.commands
     assert g.cli("tls-policy", "list").stdout.count("encrypt") == 1
+
+
+def test_internationalised_domain_is_looked_up_by_a_labels(gw_factory, sink_factory, dns_rig):
+    sink = sink_factory()
+    dns_rig.add("plain", "xn--bcher-kva", "MX", "10 mx.xn--bcher-kva")
+    dns_rig.add("plain", "mx.xn--bcher-kva", "A", "127.0.0.1")
+    dns_rig.commit()
+    g = _gateway(gw_factory, dns_rig, sink, tls="may").start()
+    rcpt = "bob@b\u00fccher.plain.sgtest"
+    msg = b"From: alice@example.com\r\nSubject: idn\r\nMessage-ID: <idn@example.com>\r\n\r\nhi\r\n"
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.ehlo()
+        s.command_encoding = "utf-8"
+        s.sendmail("alice@example.com", [rcpt], msg, mail_options=["SMTPUTF8"])
+    (got,) = sink.wait_messages(1)
+    assert got.rcpts == [rcpt], got.rcpts
+    assert "MX mx.xn--bcher-kva.plain.sgtest[127.0.0.1]" in g.log(), g.log_tail()
