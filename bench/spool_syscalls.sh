@@ -5,6 +5,7 @@
 # until the sink has them all, stops sealgate and prints the fsync/fdatasync/rename/unlink
 # counts of every process divided by COUNT. The rate printed is strace-slowed: only the
 # per-message counts are the figure (issue 19: at most 2 fsyncs per accepted message).
+# SPOOL_STRACE=0 runs without strace: then the RESULT line's rates are the pass-through figure.
 set -euo pipefail
 
 BUILD=${1:?usage: bench/spool_syscalls.sh BUILD_DIR [COUNT] [CLIENTS]}
@@ -18,9 +19,16 @@ command -v strace >/dev/null || { echo "spool_syscalls: strace is not installed"
 
 WORK=$(mktemp -d /tmp/sealgate-sysc.XXXXXX)
 SINK_PID="" GW_PID=""
+# SIGTERM to the master; under strace that is strace's child, and strace writes its table when
+# the last tracee ends.
+stop_gw() {
+  local master=$GW_PID
+  [ "${SPOOL_STRACE:-1}" = 0 ] || master=$(pgrep -P "$GW_PID" -x sealgate)
+  kill -TERM "$master" 2>/dev/null; wait "$GW_PID" 2>/dev/null || true; GW_PID=""
+}
 cleanup() {
   set +e
-  [ -n "$GW_PID" ] && kill -TERM "$(pgrep -P "$GW_PID" -x sealgate)" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+  [ -n "$GW_PID" ] && stop_gw
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
   wait 2>/dev/null
   [ -z "${KEEP_BENCH_DIR:-}" ] && rm -rf "$WORK"
@@ -50,14 +58,14 @@ set_key portal.listen "127.0.0.1:$(free_port)"
 set_key smtp.internal_networks 127.0.0.1/32
 set_key route.internal "smtp:127.0.0.1:$SINK_PORT"
 set_key route.external "smtp:127.0.0.1:$SINK_PORT"
-strace -f -c -o "$WORK/strace.txt" \
-  -e trace=fsync,fdatasync,sync_file_range,syncfs,rename,renameat,renameat2,unlink,unlinkat,openat \
-  "$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
+TRACE=(strace -f -c -o "$WORK/strace.txt" -e trace=fsync,fdatasync,sync_file_range,syncfs,rename,renameat,renameat2,unlink,unlinkat,openat)
+[ "${SPOOL_STRACE:-1}" = 0 ] && TRACE=(exec)
+"${TRACE[@]}" "$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
 wait_port "$GW_PORT"
 "$WORK/smtpload" spool "$GW_PORT" "$CLIENTS" "$COUNT" 10240 "$SINK_PORT"
 sleep 1 # qmgr removes each message just after the sink's 250
-# SIGTERM to the master (strace's child): strace writes its table when the last tracee ends.
-kill -TERM "$(pgrep -P "$GW_PID" -x sealgate)"; wait "$GW_PID" || true; GW_PID=""
+stop_gw
+[ "${SPOOL_STRACE:-1}" = 0 ] && exit 0
 awk -v n="$COUNT" '$NF ~ /^(fsync|fdatasync|sync_file_range|syncfs|rename|renameat|renameat2|unlink|unlinkat|openat)$/ {
   printf "  %-16s %8d calls  %6.2f per message\n", $NF, $4, $4 / n }' "$WORK/strace.txt"
 awk -v n="$COUNT" '$NF ~ /^(fsync|fdatasync|sync_file_range|syncfs)$/ { s += $4 }

@@ -396,8 +396,9 @@ static int remove_files(struct spool *sp, const char *id, bool durable, const ch
 	}
 	if (durable && fsync_sub(sp, SPOOL_DATA, error_r) < 0)
 		return -1;
+	/* active first: where a message usually ends; it is never in both. */
 	bool found = false;
-	for (int q = SPOOL_INCOMING; q <= SPOOL_ACTIVE; q++) {
+	for (int q = SPOOL_ACTIVE; q >= SPOOL_INCOMING && !found; q--) {
 		if (spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), id) < 0)
 			continue;
 		if (unlink(path) == 0)

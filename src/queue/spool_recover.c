@@ -171,21 +171,46 @@ static int recover_log(struct spool *sp, const char *path, const char **error_r)
 	return rc;
 }
 
-/* Removes envelopes whose data is gone (a removal that a crash cut short). */
-static void drop_dataless(struct spool *sp)
+/* True if the envelope file is empty or cut short: written without fsync before a power cut. */
+static bool envelope_torn(struct spool *sp, enum spool_queue q, const char *id)
+{
+	char path[SG_PATH_MAX], *data = NULL;
+	size_t len = 0;
+	const char *err = NULL;
+	struct spool_envelope env;
+	if (spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), id) < 0 ||
+	    sg_file_read_all(path, SG_SPOOL_RECORD_MAX, &data, &len, &err) < 0)
+		return false;
+	bool torn = len == 0 || (spool_record_parse(data, len, &env, &err) < 0 &&
+	                         strcmp(err, "truncated record") == 0);
+	if (len > 0 && !torn)
+		spool_envelope_free(&env);
+	sg_free(&data);
+	return torn;
+}
+
+/* After the replay: an envelope whose data is gone is a removal a crash cut short; a torn one
+ * belongs to a message never acknowledged (an acknowledged one had a record, and the replay
+ * rewrote it), so it goes with its data. */
+static void drop_unfinished(struct spool *sp)
 {
 	for (int q = SPOOL_INCOMING; q <= SPOOL_ACTIVE; q++) {
-		char **ids, path[SG_PATH_MAX];
+		char **ids, path[SG_PATH_MAX], data[SG_PATH_MAX];
 		size_t n;
 		const char *err;
 		if (spool_list(sp, (enum spool_queue)q, &ids, &n, &err) < 0)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			if (!exists(sp, SPOOL_DATA, ids[i]) &&
-			    spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), ids[i]) == 0 &&
-			    unlink(path) == 0)
-				sg_info("%s: envelope without data removed (a removal a crash cut short)",
-				        ids[i]);
+		for (size_t i = 0; i < n; i++) {
+			bool dataless = !exists(sp, SPOOL_DATA, ids[i]);
+			if ((!dataless && !envelope_torn(sp, (enum spool_queue)q, ids[i])) ||
+			    spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), ids[i]) < 0 ||
+			    spool_subpath(sp, data, sizeof(data), SPOOL_DATA, ids[i]) < 0)
+				continue;
+			unlink(data);
+			if (unlink(path) == 0)
+				sg_info("%s: %s envelope removed (a crash cut it short)", ids[i],
+				        dataless ? "data-less" : "torn");
+		}
 		spool_ids_free(&ids, n);
 	}
 }
@@ -230,7 +255,7 @@ int spool_recover(struct spool *sp, const char **error_r)
 	}
 	int rc = recover_logs(sp, logdir, error_r);
 	if (rc >= 0)
-		drop_dataless(sp);
+		drop_unfinished(sp);
 	if (rc > 0)
 		sg_info("spool: %d envelopes recovered from the spool logs", rc);
 	close(lock);
