@@ -229,15 +229,6 @@ static pthread_t *start_workers(struct qmgr *q, unsigned int n)
 	return t;
 }
 
-/* Spool logs that other processes closed (rotated, or ended) are replayed and removed now, not
- * at the next start: under a long-running smtpd they would pile up. */
-static void retire_logs(struct qmgr *q)
-{
-	const char *err;
-	if (spool_recover(q->qe->spool, &err) < 0)
-		sg_warn("spool: %s", err);
-}
-
 static void main_loop(struct qmgr *q, int scan_interval_ms)
 {
 	int64_t last_active_scan = sg_mono_ms();
@@ -246,7 +237,6 @@ static void main_loop(struct qmgr *q, int scan_interval_ms)
 			flush_all(q);
 		take_queue(q, SPOOL_INCOMING);
 		if (sg_mono_ms() - last_active_scan >= QMGR_ACTIVE_RESCAN_MS) {
-			retire_logs(q);
 			take_queue(q, SPOOL_ACTIVE);
 			last_active_scan = sg_mono_ms();
 		}

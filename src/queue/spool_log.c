@@ -16,6 +16,7 @@
 #include "queue/spool_private.h"
 #include "core/sg_buf.h"
 #include "core/sg_file.h"
+#include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -28,7 +29,6 @@
 
 #define LOG_BATCH_MAX     64
 #define LOG_BATCH_WAIT_US 2000
-#define LOG_ROTATE_BYTES  ((size_t)8 * 1024 * 1024)
 
 struct log_waiter {
 	struct log_waiter *next;
@@ -46,6 +46,7 @@ struct spool_log {
 	size_t npending;
 	bool data_dir;            /* the batch must fsync data/ */
 	bool leading;             /* a leader is forming or writing a batch */
+	bool rotated;             /* a batch closed the file: one of its callers retires it */
 	unsigned int announced;   /* commits announced but not appended yet */
 };
 
@@ -119,7 +120,7 @@ static int log_write_batch(struct spool *sp, struct spool_log *lg, const struct 
 	if (rc == 0)
 		rc = sg_fsync(lg->fd);
 	lg->size += b->len;
-	if (rc < 0 || lg->size >= LOG_ROTATE_BYTES) {
+	if (rc < 0 || lg->size >= sp->log_rotate_bytes) {
 		int saved = errno;
 		close(lg->fd);
 		lg->fd = -1;
@@ -156,6 +157,7 @@ static void lead_batch(struct spool *sp, struct spool_log *lg)
 	int saved = errno;
 	sg_buf_free(&batch);
 	pthread_mutex_lock(&lg->mu);
+	lg->rotated = lg->rotated || (rc == 0 && lg->fd < 0);
 	for (; ws != NULL; ws = ws->next) {
 		ws->rc = rc;
 		ws->done = true;
@@ -163,6 +165,16 @@ static void lead_batch(struct spool *sp, struct spool_log *lg)
 	lg->leading = false;
 	pthread_cond_broadcast(&lg->cv);
 	errno = saved;
+}
+
+/* The file this process just closed (and any other closed log) is replayed and removed now,
+ * by a thread of the batch that closed it, after that batch's replies were released: under a
+ * long-running process closed logs would otherwise pile up until the next start. */
+static void retire_closed(struct spool *sp)
+{
+	const char *err;
+	if (spool_recover(sp, &err) < 0)
+		sg_warn("spool: %s", err);
 }
 
 void spool_log_announce(struct spool *sp)
@@ -223,9 +235,15 @@ int spool_log_commit(struct spool *sp, const struct spool_envelope *env, enum sp
 			pthread_cond_wait(&lg->cv, &lg->mu);
 		}
 	}
+	bool retire = lg->rotated && me.rc == 0;
+	lg->rotated = lg->rotated && !retire;
 	pthread_mutex_unlock(&lg->mu);
-	if (me.rc < 0)
+	if (me.rc < 0) {
 		*error_r = spool_errorf(true, "cannot write the spool log in %s/" SPOOL_LOG_DIR,
 		                        spool_dir(sp));
-	return me.rc;
+		return -1;
+	}
+	if (retire)
+		retire_closed(sp);
+	return 0;
 }

@@ -12,7 +12,10 @@ struct spool_log;
 struct spool {
 	char *dir;
 	struct spool_log *log; /* this process's log (spool_log.c); its file opens on first use */
+	size_t log_rotate_bytes; /* a log this large is closed and retired (tests lower it) */
 };
+
+#define SPOOL_LOG_ROTATE_BYTES ((size_t)8 * 1024 * 1024)
 
 #define SPOOL_TMP "tmp"
 #define SPOOL_DATA "data"

@@ -63,6 +63,7 @@ static struct spool *spool_new(const char *dir, const char **error_r)
 	struct spool *sp = sg_calloc(1, sizeof(*sp));
 	sp->dir = sg_strdup(dir);
 	sp->log = spool_log_new();
+	sp->log_rotate_bytes = SPOOL_LOG_ROTATE_BYTES;
 	return sp;
 }
 

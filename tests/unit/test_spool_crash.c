@@ -27,6 +27,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "queue/spool.h"
+#include "queue/spool_private.h" /* log_rotate_bytes */
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -553,12 +554,37 @@ static void recovery_cases(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A log that reaches its size is closed and retired by the process that wrote it. */
+static void rotation_retires_logs(void **state)
+{
+	(void)state;
+	char dir[64] = "/tmp/test_spool_rotate.XXXXXX", ids[20][SG_QUEUE_ID_MAX];
+	assert_non_null(mkdtemp(dir));
+	const char *err;
+	struct spool *sp = spool_open(dir, &err);
+	assert_non_null(sp);
+	sp->log_rotate_bytes = 1000; /* about four records */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(receive(sp, i, ids[i]), 0);
+	assert_true(logs_in(dir) <= 1);
+	reopen(&sp, dir);
+	assert_int_equal(logs_in(dir), 0);
+	for (int i = 0; i < 20; i++) {
+		struct spool_envelope env;
+		assert_int_equal(spool_load(sp, ids[i], &env, NULL, &err), 0);
+		spool_envelope_free(&env);
+	}
+	spool_close(&sp);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crash_single_session),
 		cmocka_unit_test(crash_concurrent_sessions),
 		cmocka_unit_test(recovery_cases),
+		cmocka_unit_test(rotation_retires_logs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
