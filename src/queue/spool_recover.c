@@ -142,7 +142,8 @@ static int fsync_subs(struct spool *sp, const char **error_r)
 	return 0;
 }
 
-/* Replays one log if no process holds it, then removes it: 0/n rewritten, -1 on error. */
+/* Replays one log if no process holds it, then removes it: the number of envelopes rewritten,
+ * or -1 (with *error_r unless the log could not be opened). */
 static int recover_log(struct spool *sp, const char *path, const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -215,6 +216,7 @@ static void drop_unfinished(struct spool *sp)
 	}
 }
 
+/* Every closed log; a log that fails is logged and kept, the others are still replayed. */
 static int recover_logs(struct spool *sp, const char *logdir, const char **error_r)
 {
 	DIR *d = opendir(logdir);
@@ -225,14 +227,19 @@ static int recover_logs(struct spool *sp, const char *logdir, const char **error
 	int total = 0;
 	struct dirent *de;
 	char path[SG_PATH_MAX];
-	while ((de = readdir(d)) != NULL && total >= 0) {
+	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name), slen = sizeof(SPOOL_LOG_SUFFIX) - 1;
 		if (de->d_name[0] == '.' || len <= slen ||
 		    strcmp(de->d_name + len - slen, SPOOL_LOG_SUFFIX) != 0 ||
 		    spool_subpath(sp, path, sizeof(path), SPOOL_LOG_DIR, de->d_name) < 0)
 			continue;
-		int rc = recover_log(sp, path, error_r);
-		total = rc < 0 ? -1 : total + rc;
+		const char *err = NULL;
+		int rc = recover_log(sp, path, &err);
+		if (rc >= 0)
+			total += rc;
+		else /* one bad log must not stop the gateway: it is tried again next time */
+			sg_warn("spool: %s; the log is kept for the next recovery",
+			        err != NULL ? err : spool_errorf(true, "cannot open %s", path));
 	}
 	closedir(d);
 	return total;
