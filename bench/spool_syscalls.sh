@@ -16,6 +16,7 @@ command -v strace >/dev/null || { echo "spool_syscalls: strace is not installed"
 echo "spool_syscalls: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck source=bench/lib/gateway.sh
 . "$(dirname "$0")/lib/gateway.sh"
+set_key smtp.max_sessions_per_client 1000 # every client is 127.0.0.1
 
 # The master is strace's child; strace writes its table once the last tracee has ended.
 stop_traced() {
@@ -32,11 +33,12 @@ TRACE=(strace -f -c -o "$WORK/strace.txt"
        -e trace=fsync,fdatasync,sync_file_range,syncfs,rename,renameat,renameat2,unlink,unlinkat)
 [ "${SPOOL_STRACE:-1}" = 0 ] && TRACE=(exec)
 "${TRACE[@]}" "$BIN" run -c "$CONF" >"$WORK/sealgate.log" 2>&1 & GW_PID=$!
-for _ in $(seq 600); do
-  $PY -c "import socket; socket.create_connection(('127.0.0.1',$GW_PORT),1)" 2>/dev/null && break
+for _ in $(seq 600); do # until smtpd greets: the master's socket accepts before that
+  $PY -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$GW_PORT),2); sys.exit(s.recv(3)!=b'220')" 2>/dev/null && break
   sleep 0.1
 done
 "$WORK/smtpload" spool "$GW_PORT" "$CLIENTS" "$COUNT" 10240 "$SINK_PORT"
+grep -m5 "spool:" "$WORK/sealgate.log" >&2 || true
 sleep 1 # qmgr removes each message just after the sink's 250
 stop_traced
 [ "${SPOOL_STRACE:-1}" = 0 ] && exit 0
