@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +579,73 @@ static void rotation_retires_logs(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ---- group commit ---- */
+
+static atomic_long fsyncs;
+static pthread_barrier_t start_line;
+
+static int counting_fsync(int fd)
+{
+	atomic_fetch_add(&fsyncs, 1);
+	return sg_fileops_default.fsync(fd);
+}
+
+static ssize_t plain_write(int fd, const void *buf, size_t len)
+{
+	return sg_fileops_default.write(fd, buf, len);
+}
+
+static int plain_rename(const char *from, const char *to)
+{
+	return sg_fileops_default.rename(from, to);
+}
+
+static const struct sg_fileops counting_ops = {plain_write, counting_fsync, plain_rename};
+
+struct sender {
+	struct spool *sp;
+	int first;
+};
+
+static void *send_ten(void *arg)
+{
+	struct sender *s = arg;
+	char id[SG_QUEUE_ID_MAX];
+	pthread_barrier_wait(&start_line);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(receive(s->sp, s->first + i, id), 0);
+	return NULL;
+}
+
+/* Sessions committing together share the batch's fsyncs: without that a message costs 3
+ * (its data, data/, the log); with it the log and data/ are paid once per batch. */
+static void group_commit_shares_fsyncs(void **state)
+{
+	(void)state;
+	char dir[64] = "/tmp/test_spool_group.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const char *err;
+	struct spool *sp = spool_open(dir, &err);
+	assert_non_null(sp);
+	struct sender s[8];
+	pthread_t t[8];
+	assert_int_equal(pthread_barrier_init(&start_line, NULL, 8), 0);
+	sg_fileops = &counting_ops;
+	for (int k = 0; k < 8; k++) {
+		s[k] = (struct sender){sp, k * 10};
+		assert_int_equal(pthread_create(&t[k], NULL, send_ten, &s[k]), 0);
+	}
+	for (int k = 0; k < 8; k++)
+		pthread_join(t[k], NULL);
+	sg_fileops = &sg_fileops_default;
+	pthread_barrier_destroy(&start_line);
+	long n = atomic_load(&fsyncs);
+	print_message("80 messages from 8 sessions: %ld fsyncs (%.2f per message)\n", n, (double)n / 80.0);
+	assert_true(n < 80 * 2); /* at least half the batch fsyncs shared */
+	spool_close(&sp);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +653,7 @@ int main(void)
 		cmocka_unit_test(crash_concurrent_sessions),
 		cmocka_unit_test(recovery_cases),
 		cmocka_unit_test(rotation_retires_logs),
+		cmocka_unit_test(group_commit_shares_fsyncs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
