@@ -583,7 +583,7 @@ static enum qmgr_job_result job_finish(struct job *j, time_t *next_r)
 		return QMGR_JOB_WAIT;
 	}
 	const char *err;
-	if (spool_remove(j->qe->spool, j->id, &err) < 0) {
+	if (spool_remove_delivered(j->qe->spool, j->id, &err) < 0) {
 		sg_error("%s: cannot remove: %s", j->id, err);
 		save(j); /* the state not written while finishing: never deliver it twice */
 		return QMGR_JOB_WAIT;
