@@ -5,6 +5,8 @@
 #ifndef SG_SGDKIM_H
 #define SG_SGDKIM_H
 
+#include "core/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,9 +50,39 @@ struct sgdkim_key {
 };
 /* Signs msg (CRLF lines, header block and body) relaxed/relaxed with key, the header fields
  * of RFC 6376 §5.4.1 that it has, From/To/Subject/Date oversigned; appends the field
- * "DKIM-Signature: ...\r\n" (folded with CRLF) to field. */
+ * "DKIM-Signature: ...\r\n" (folded with CRLF) to field. libopendkim canonicalises and
+ * hashes; the signature over its header hash is made here (sgdkim_hash.c says why). This
+ * one parses key for the call; the qmgr signs with sgdkim_sign_with and a cached key. */
 int sgdkim_sign(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
                 size_t len, struct sg_buf *field, const char **error_r);
+
+/* sgdkim_cache.c: private keys parsed once per domain and selector and kept in lib (until
+ * sgdkim_lib_free, i.e. the queue manager's exit or reload), so that a signature costs no
+ * PEM parse and no fresh-key set-up. A cached key is tied to the stored row it came from
+ * (row: the row's sealed bytes, of which the SHA-256 is kept): a row that changed (deleted
+ * and made again, imported anew) is parsed again, and sgdkim_cache_prune drops what the store
+ * no longer has, so rotate and delete apply to the next message. */
+struct sgdkim_signer {
+	char domain[SG_DOMAIN_MAX + 1];
+	char selector[SG_DKIM_SELECTOR_MAX + 1];
+	enum sgdkim_alg alg;
+	void *pkey; /* EVP_PKEY: a reference of the signer's own */
+};
+/* 1 with *s_r (release it) when lib holds domain/selector's key parsed from row; 0 not (an
+ * entry for an older row is dropped). */
+int sgdkim_cache_find(struct sgdkim_lib *lib, const char *domain, const char *selector,
+                      const void *row, size_t row_len, struct sgdkim_signer *s_r);
+/* Parses key (PEM), keeps it in lib for row and fills *s_r (release it). */
+int sgdkim_cache_add(struct sgdkim_lib *lib, const struct sgdkim_key *key, const void *row,
+                     size_t row_len, struct sgdkim_signer *s_r, const char **error_r);
+/* Drops domain's cached keys whose selector is not among the n selectors. */
+void sgdkim_cache_prune(struct sgdkim_lib *lib, const char *domain,
+                        const char *const *selectors, size_t n);
+size_t sgdkim_cache_size(struct sgdkim_lib *lib);
+void sgdkim_signer_release(struct sgdkim_signer *s);
+/* sgdkim_sign with a parsed key. */
+int sgdkim_sign_with(struct sgdkim_lib *lib, const struct sgdkim_signer *s, const char *msg,
+                     size_t len, struct sg_buf *field, const char **error_r);
 
 /* sgdkim_verify.c: the verdict on msg's first DKIM signature as an Authentication-Results
  * resinfo: "dkim=pass header.d=D header.s=S", "dkim=fail (why) header.d=…", "dkim=none",
