@@ -114,7 +114,8 @@ static double round_arc(struct sgdkim_lib *lib, const struct sgdkim_key *key, co
 	for (int i = 0; i < iters; i++) {
 		struct sg_buf set;
 		sg_buf_init(&set, 16384);
-		if (sgdkim_arc_seal(lib, key, msg, len, "gw.example.com; dkim=none", &set, &err) < 0)
+		if (sgdkim_arc_seal(lib, key, msg, len, "gw.example.com; dkim=none", SGDKIM_CV_NONE,
+		                    &set, &err) < 0)
 			die("sgdkim_arc_seal", err);
 		sg_buf_free(&set);
 	}

@@ -89,11 +89,26 @@ int sgdkim_sign_with(struct sgdkim_lib *lib, const struct sgdkim_signer *s, cons
  * "dkim=temperror (why) header.d=…". */
 void sgdkim_verify(struct sgdkim_lib *lib, const char *msg, size_t len, char *res, size_t size);
 
-/* sgdkim_arc.c: the first ARC set (RFC 8617, i=1, cv=none) over msg with an RSA key: appends
- * "ARC-Seal", "ARC-Message-Signature" and "ARC-Authentication-Results: i=1; <aar>" fields
- * (CRLF) to out. The body hash is libopendkim's relaxed one; the header fields are
- * canonicalised (relaxed) and signed here: libopendkim has no ARC. */
+/* sgdkim_arc_chain.c: RFC 8617 §5.2 validation of the ARC sets msg carries, with dkimpy's
+ * semantics: none without sets; fail when malformed (a set incomplete or twice, more than
+ * SGDKIM_ARC_MAX), when the newest seal says cv=fail, when the newest ARC-Message-Signature or
+ * any ARC-Seal does not verify, or when a seal's cv is not none (i=1) / pass (i>1); else pass.
+ * Public keys as for sgdkim_verify (keys file or DNS). *n_r: the newest instance; *why_r says
+ * what failed. */
+#define SGDKIM_ARC_MAX 50 /* RFC 8617 §4.2.1: at most 50 ARC sets */
+enum sgdkim_cv { SGDKIM_CV_NONE, SGDKIM_CV_PASS, SGDKIM_CV_FAIL };
+const char *sgdkim_cv_name(enum sgdkim_cv cv);
+enum sgdkim_cv sgdkim_arc_validate(struct sgdkim_lib *lib, const char *msg, size_t len,
+                                   int *n_r, const char **why_r);
+
+/* sgdkim_arc.c: the next ARC set (RFC 8617: instance i = the sets msg carries + 1, the
+ * chain's verdict cv) over msg with an RSA key: appends "ARC-Seal", "ARC-Message-Signature"
+ * and "ARC-Authentication-Results: i=N; <aar>" fields (CRLF) to out. The seal covers every
+ * earlier set, or only its own one when cv is fail. -1 when msg carries SGDKIM_ARC_MAX sets
+ * already. The body hash is libopendkim's relaxed one; the header fields are canonicalised
+ * (relaxed) and signed here: libopendkim has no ARC. */
 int sgdkim_arc_seal(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
-                    size_t len, const char *aar, struct sg_buf *out, const char **error_r);
+                    size_t len, const char *aar, enum sgdkim_cv cv, struct sg_buf *out,
+                    const char **error_r);
 
 #endif

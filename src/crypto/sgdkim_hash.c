@@ -92,12 +92,19 @@ int sgdkim_hashes(struct sgdkim_lib *lib, const char *msg, size_t len, const cha
 }
 
 /* A signature field with a placeholder body hash: only bh is read from this pass. */
-#define BH_PROBE "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=invalid; s=x; " \
-                 "h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"
+#define BH_PROBE(c) "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/" c "; d=invalid; s=x; " \
+                    "h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"
+
+int sgdkim_body_hash_c(struct sgdkim_lib *lib, const char *msg, size_t len, bool simple,
+                       unsigned char bh[32], const char **error_r)
+{
+	unsigned char hh[32];
+	return sgdkim_hashes(lib, msg, len, simple ? BH_PROBE("simple") : BH_PROBE("relaxed"), true,
+	                     hh, bh, error_r);
+}
 
 int sgdkim_body_hash(struct sgdkim_lib *lib, const char *msg, size_t len, unsigned char bh[32],
                      const char **error_r)
 {
-	unsigned char hh[32];
-	return sgdkim_hashes(lib, msg, len, BH_PROBE, true, hh, bh, error_r);
+	return sgdkim_body_hash_c(lib, msg, len, false, bh, error_r);
 }

@@ -63,6 +63,8 @@ int sgdkim_lib_new(struct sgdkim_lib **lib_r, const char *keys_file, const char 
 	*lib_r = sg_calloc(1, sizeof(**lib_r));
 	(*lib_r)->lib = l;
 	(*lib_r)->hashlib = hl;
+	if (keys_file != NULL)
+		sg_strlcpy((*lib_r)->keys_file, keys_file, sizeof((*lib_r)->keys_file));
 	pthread_mutex_init(&(*lib_r)->lock, NULL);
 	return 0;
 }
