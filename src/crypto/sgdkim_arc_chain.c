@@ -8,9 +8,9 @@
 #include "core/limits.h"
 #include "core/sg_buf.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 
 #include <openssl/evp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define TAG_MAX 2048 /* one tag value (b= of a 4096-bit key is 684) */
@@ -32,10 +32,9 @@ static int instance_of(const struct sgdkim_field *f)
 		const char *semi = memchr(colon + 1, ';', n); /* "i=N" is its first tag */
 		n = semi != NULL ? (size_t)(semi - (colon + 1)) : n;
 	}
-	if (!sgdkim_tag(colon + 1, n, "i", v, sizeof(v)) || v[0] == '\0' ||
-	    strspn(v, "0123456789") != strlen(v) || strlen(v) > 3)
-		return 0;
-	return atoi(v);
+	const char *err = NULL;
+	long long i = sgdkim_tag(colon + 1, n, "i", v, sizeof(v)) ? sg_strtonum(v, 1, 999, &err) : 0;
+	return err == NULL ? (int)i : 0;
 }
 
 void sgdkim_arc_sets(const struct sgdkim_field *fs, size_t n, struct sgdkim_arc_sets *s)
