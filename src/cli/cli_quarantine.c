@@ -81,14 +81,22 @@ static int open_row(struct cli_cert_ctx *ctx, const char *arg, int64_t id,
 	return 0;
 }
 
-static int cmd_show(struct cli_cert_ctx *ctx, int argc, char **argv)
+/* The row named by the one argument, its message unsealed: 0, or the exit code. */
+static int take_row(struct cli_cert_ctx *ctx, int argc, char **argv, struct store_quarantine *q,
+                    unsigned char **msg_r, size_t *len_r)
 {
 	int64_t id = 0;
 	int rc = take_id(argc, argv, &id);
+	return rc != 0 ? rc : open_row(ctx, argv[0], id, q, msg_r, len_r);
+}
+
+static int cmd_show(struct cli_cert_ctx *ctx, int argc, char **argv)
+{
 	struct store_quarantine q;
 	unsigned char *msg = NULL;
 	size_t len = 0;
-	if (rc != 0 || (rc = open_row(ctx, argv[0], id, &q, &msg, &len)) != 0)
+	int rc = take_row(ctx, argc, argv, &q, &msg, &len);
+	if (rc != 0)
 		return rc;
 	store_quarantine_clear(&q);
 	rc = fwrite(msg, 1, len, stdout) == len ? 0 : 1;
@@ -125,15 +133,15 @@ static int release_envelope(const struct store_quarantine *q, const unsigned cha
 /* Queued first, forgotten second: a crash in between makes a duplicate, never a loss. */
 static int cmd_release(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
-	int64_t id = 0;
-	int rc = take_id(argc, argv, &id);
 	struct store_quarantine q;
 	unsigned char *msg = NULL;
 	size_t len = 0;
 	char path[SG_PATH_MAX];
 	const char *err = "gateway.spool_dir: path too long";
-	if (rc != 0 || (rc = open_row(ctx, argv[0], id, &q, &msg, &len)) != 0)
+	int rc = take_row(ctx, argc, argv, &q, &msg, &len);
+	if (rc != 0)
 		return rc;
+	int64_t id = q.id;
 	struct spool *sp = NULL;
 	if (settings_path(ctx->settings, "gateway.spool_dir", path, sizeof(path)) == 0)
 		sp = spool_open_existing(path, &err);
