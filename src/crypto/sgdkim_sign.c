@@ -195,7 +195,10 @@ int sgdkim_sign_with(struct sgdkim_lib *lib, const struct sgdkim_signer *s, cons
 	int rc = field_template(lib, s, msg, len, &f, error_r);
 	/* libopendkim refuses an empty b=; its value is left out of the hash anyway */
 	size_t end = f.len;
-	rc = rc == 0 && sg_buf_append(&f, B_PLACEHOLDER, sizeof(B_PLACEHOLDER)) == 0 ? 0 : -1;
+	if (rc == 0 && sg_buf_append(&f, B_PLACEHOLDER, sizeof(B_PLACEHOLDER)) < 0) {
+		*error_r = "the DKIM-Signature field does not fit";
+		rc = -1;
+	}
 	if (rc == 0)
 		rc = sgdkim_hashes(lib, msg, len, f.data, false, hh, bh, error_r);
 	f.len = end;
