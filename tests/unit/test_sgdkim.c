@@ -114,12 +114,70 @@ static void generated_keys_sign(void **state)
 	sgdkim_lib_free(&lib);
 }
 
+/* A message carrying n ARC sets (i=1..n; their signatures are not checked here). */
+static char *with_arc_sets(int n, const char *msg)
+{
+	struct sg_buf b;
+	sg_buf_init(&b, 1 << 20);
+	for (int i = n; i >= 1; i--)
+		sg_buf_printf(&b, "ARC-Seal: i=%d; a=rsa-sha256; cv=%s; d=x.test; s=s; b=AAAA\r\n"
+		                  "ARC-Message-Signature: i=%d; a=rsa-sha256; d=x.test; s=s; h=from; "
+		                  "bh=AAAA; b=AAAA\r\nARC-Authentication-Results: i=%d; x.test; none\r\n",
+		              i, i == 1 ? "none" : "pass", i, i);
+	sg_buf_append_str(&b, msg);
+	sg_buf_append(&b, "", 1);
+	size_t len;
+	return sg_buf_steal(&b, &len);
+}
+
+/* RFC 8617: at most 50 sets; malformed sets make the chain fail; no sets: none. */
+static void arc_chain_limits(void **state)
+{
+	(void)state;
+	struct sgdkim_lib *lib = NULL;
+	const char *err = NULL, *why = NULL;
+	char *pem = NULL;
+	size_t n = 0;
+	int inst = -1;
+	assert_int_equal(sgdkim_lib_new(&lib, NULL, &err), 0);
+	assert_int_equal(sgdkim_key_generate(SGDKIM_RSA2048, &pem, &n, &err), 0);
+	struct sgdkim_key key = {.domain = "example.com", .selector = "gw", .alg = SGDKIM_RSA2048,
+	                         .pem = pem, .pem_len = n};
+	static const char msg[] = "From: a@partner.test\r\nTo: b@example.com\r\nSubject: x\r\n\r\nbody\r\n";
+	assert_int_equal(sgdkim_arc_validate(lib, msg, strlen(msg), &inst, &why), SGDKIM_CV_NONE);
+	assert_int_equal(inst, 0);
+	char *fifty = with_arc_sets(50, msg), *two = with_arc_sets(2, msg);
+	struct sg_buf out;
+	sg_buf_init(&out, 1 << 16);
+	assert_int_equal(sgdkim_arc_seal(lib, &key, fifty, strlen(fifty), "gw; dkim=none",
+	                                 SGDKIM_CV_FAIL, &out, &err), -1);
+	assert_non_null(strstr(err, "50 ARC sets"));
+	assert_int_equal(out.len, 0);
+	/* a second i=2 seal: malformed, fail without looking up any key */
+	char *dup = sg_malloc(strlen(two) + 128);
+	snprintf(dup, strlen(two) + 128, "ARC-Seal: i=2; cv=pass; a=rsa-sha256; d=x; s=s; b=AAAA\r\n%s", two);
+	assert_int_equal(sgdkim_arc_validate(lib, dup, strlen(dup), &inst, &why), SGDKIM_CV_FAIL);
+	assert_non_null(strstr(why, "malformed"));
+	/* over a failed chain our set (i=3) says cv=fail */
+	assert_int_equal(sgdkim_arc_seal(lib, &key, two, strlen(two), "gw; dkim=none",
+	                                 SGDKIM_CV_FAIL, &out, &err), 0);
+	assert_non_null(memmem(out.data, out.len, "ARC-Seal: i=3; a=rsa-sha256;", 28));
+	assert_non_null(memmem(out.data, out.len, "cv=fail", 7));
+	sg_buf_free(&out);
+	sg_free(&dup);
+	sg_free(&two);
+	sg_free(&fifty);
+	sg_free_secret(&pem, n);
+	sgdkim_lib_free(&lib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_are_dns_labels),
 		cmocka_unit_test(what_is_not_a_key_is_refused),
 		cmocka_unit_test(generated_keys_sign),
+		cmocka_unit_test(arc_chain_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
