@@ -342,7 +342,8 @@ static enum transform_result transform_group(struct job *j, const struct policy_
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
 	                             .rcpts = rcpts, .nrcpt = n,
-	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0};
+	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0,
+	                             .unscanned = (j->env.flags & SPOOL_F_UNSCANNED) != 0};
 	return transform_run(j->qe->te, &ti, out);
 }
 

@@ -48,6 +48,7 @@ struct spool_rcpt {
 #define SPOOL_F_RELEASED 0x2u /* held until its recipient registered: must be encrypted */
 #define SPOOL_F_PORTAL   0x4u /* written on the portal by the sender, who logged in there */
 #define SPOOL_F_ARCHIVE  0x8u /* an archive copy (archive.h): to archive.route, untouched */
+#define SPOOL_F_UNSCANNED 0x10u /* released from the virus quarantine by an admin: not scanned again */
 
 struct spool_envelope {
 	char id[SG_QUEUE_ID_MAX];
