@@ -90,6 +90,7 @@ static const struct usage_line lines[] = {
 	 "records, each answer secure, insecure or bogus (through dns.resolver)"},
 	{"quarantine", "quarantine list -c FILE", "lists the infected mail the virus scan held"},
 	{"quarantine", "quarantine show -c FILE ID", "writes a quarantined message to stdout"},
+	{"quarantine", "quarantine release -c FILE ID", "delivers a quarantined message to its recipients, not scanned again"},
 	{"quarantine", "quarantine delete -c FILE ID", "deletes a quarantined message"},
 	{"user", "user add-external -c FILE EMAIL [--channel C] --password-stdin",
 	 "creates an external partner's account with a password read from stdin"},

@@ -184,15 +184,16 @@ static int try_host(struct mx_try *t, const char *host, struct smtpc_status *st,
 }
 
 /* ---- the domain ---- */
-/* The domain of the group (every recipient has it), lower-cased; -1 if none. */
-static int group_domain(const struct deliver_job *job, char *dst, size_t dstsize)
+/* The domain of the group (every recipient has it) as DNS asks for it; -1 with *error_r. */
+static int group_domain(const struct deliver_job *job, char *dst, size_t dstsize,
+                        const char **error_r)
 {
 	const char *at = job->nrcpt > 0 ? strrchr(job->rcpts[0], '@') : NULL;
-	if (at == NULL || at[1] == '\0' || strlen(at + 1) >= dstsize)
+	if (at == NULL || at[1] == '\0') {
+		*error_r = "recipient address has no domain";
 		return -1;
-	sg_strlcpy(dst, at + 1, dstsize);
-	sg_ascii_lower(dst);
-	return 0;
+	}
+	return dns_name_ascii(at + 1, dst, dstsize, error_r);
 }
 
 /* The MX hosts of domain in t (or the domain itself, when it has none). -1 with one set. */
@@ -233,8 +234,8 @@ void deliver_mx(struct deliver_ctx *dc, const struct deliver_job *job, struct sm
 	snprintf(relay_r, relaysize, "mx");
 	if (dc->mx == NULL) {
 		fail_set(&one, SMTPC_TEMP, "4.3.5", "route mx is not configured in this process");
-	} else if (group_domain(job, domain, sizeof(domain)) < 0) {
-		fail_set(&one, SMTPC_PERM, "5.1.3", "recipient address has no domain");
+	} else if (group_domain(job, domain, sizeof(domain), &err) < 0) {
+		fail_set(&one, SMTPC_PERM, "5.1.3", "%s", err);
 	} else if (dc->resolver == NULL && dns_resolver_new(&dc->mx->dns, &dc->resolver, &err) < 0) {
 		fail_set(&one, SMTPC_TEMP, "4.3.5", "DNS resolver: %s", err);
 	} else {

@@ -28,4 +28,9 @@ int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
 /* Column col as text into dst ("" for NULL), cut to size. */
 void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size);
 
+/* A new database at path with the schema of `version` (the first `version` migrations), for
+ * the tests of a later migration: they fill it as an old instance would, then store_open
+ * runs the rest. */
+int store_sqlite_create_at(const char *path, int version, const char **error_r);
+
 #endif
