@@ -21,6 +21,7 @@ int cli_quarantine_cmd(int argc, char **argv);
 int cli_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
+int cli_domain_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -52,6 +53,13 @@ int cli_take_address(const char *arg, char *dst, size_t dstsize);
 /* `user enrol` and `user add-shared` (cli_enrol.c): employees' certificates and shared
  * mailboxes; argv[0] is the subcommand. */
 int cli_enrol_cmd(struct cli_cert_ctx *ctx, int argc, char **argv);
+
+/* cli_pgp.c, also for `domain own|export`: stores a key pair generated in pc for address (its
+ * secret sealed), or prints address's active public key armoured; 0/-1 and 0/1 (exit code). */
+struct pgp_ctx;
+int cli_pgp_store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
+                            const char *fpr);
+int cli_pgp_export_active(struct cli_cert_ctx *ctx, const char *address);
 
 /* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
 int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);

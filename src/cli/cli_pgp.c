@@ -336,16 +336,21 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	char address[SG_ADDR_MAX];
+	if (argc != 1)
+		return pgp_usage();
+	if (take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	return cli_pgp_export_active(ctx, address);
+}
+
+int cli_pgp_export_active(struct cli_cert_ctx *ctx, const char *address)
+{
 	const char *err = NULL;
 	struct store_pgp_key k;
 	struct pgp_ctx *pc = NULL;
 	unsigned char *armored = NULL;
 	size_t len = 0;
 	int rc = 1;
-	if (argc != 1)
-		return pgp_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
-		return 1;
 	int found = store_pgp_find_active(ctx->store, address, &k, &err);
 	if (found <= 0) {
 		cli_errorf("%s", found == 0 ? "no active OpenPGP key for this address" : err);
@@ -418,8 +423,8 @@ static int cmd_accept(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- generate ---- */
 
-static int store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
-                           const char *fpr)
+int cli_pgp_store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
+                            const char *fpr)
 {
 	const char *err;
 	unsigned char *sealed = NULL;
@@ -469,7 +474,7 @@ static int cmd_generate(struct cli_cert_ctx *ctx, int argc, char **argv)
 		pgp_ctx_free(&pc);
 		return 1;
 	}
-	int rc = store_generated(ctx, pc, address, fpr);
+	int rc = cli_pgp_store_generated(ctx, pc, address, fpr);
 	pgp_ctx_free(&pc);
 	if (rc == 0) {
 		printf("generated %s for %s (%s); secret key sealed in the store\n", fpr, address,
