@@ -70,6 +70,8 @@ static const struct usage_line lines[] = {
 	{"pgp", "pgp delete -c FILE EMAIL|FINGERPRINT", "deletes the keys of an address, or one key"},
 	{"pgp", "pgp generate -c FILE EMAIL [--algo ed25519|rsa3072]",
 	 "generates a key pair for an internal user"},
+	{"pgp", "pgp accept -c FILE EMAIL",
+	 "makes the pending (changed Autocrypt) key of a partner its active key"},
 	{"domain", "domain import -c FILE DOMAIN CERT|KEY",
 	 "imports a partner gateway's domain certificate or OpenPGP key (it must name the domain or "
 	 "a role address such as postmaster@DOMAIN): mail to users of DOMAIN without a key of their "
@@ -84,8 +86,6 @@ static const struct usage_line lines[] = {
 	 "internal domain: mail encrypted to them is decrypted for any of its users"},
 	{"domain", "domain export -c FILE DOMAIN [--pgp]",
 	 "prints a domain's certificate (PEM) or, with --pgp, its OpenPGP key, for partners"},
-	{"pgp", "pgp accept -c FILE EMAIL",
-	 "makes the pending (changed Autocrypt) key of a partner its active key"},
 	{"dkim", "dkim generate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
 	 "makes a DKIM key for a sending domain (sealed in the store) and prints its DNS record"},
 	{"dkim", "dkim rotate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
