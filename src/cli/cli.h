@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
@@ -46,6 +47,11 @@ int cli_dispatch(const struct cli_subcommand *table, size_t n, int argc, char **
 void cli_cert_close(struct cli_cert_ctx *ctx);
 /* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
+
+/* True if domain is one of gateway.internal_domains (cli_common.c). */
+bool cli_internal_domain(const struct cli_cert_ctx *ctx, const char *domain);
+/* "YYYY-MM-DD" (UTC) of t, or "never" for 0. */
+void cli_format_day(time_t t, char *dst, size_t size);
 
 /* A plain ASCII addr-spec (local@domain), lower-cased into dst; prints why not and returns -1
  * (cli_cert.c). */

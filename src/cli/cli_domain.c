@@ -41,24 +41,6 @@ static int take_domain(const char *arg, char *owner, size_t size)
 	return 0;
 }
 
-static bool is_internal(const struct cli_cert_ctx *ctx, const char *domain)
-{
-	struct sg_strlist domains;
-	sg_strlist_split(&domains, settings_get(ctx->settings, "gateway.internal_domains"));
-	bool internal = sg_strlist_contains_nocase(&domains, domain);
-	sg_strlist_free(&domains);
-	return internal;
-}
-
-static void format_day(time_t t, char *dst, size_t size)
-{
-	struct tm tm;
-	if (t == 0)
-		sg_strlcpy(dst, "never", size);
-	else
-		strftime(dst, size, "%Y-%m-%d", gmtime_r(&t, &tm));
-}
-
 static bool names_domain(const char *name, const char *domain)
 {
 	return policy_domain_names(name, domain);
@@ -107,7 +89,7 @@ static int import_cert(struct cli_cert_ctx *ctx, const char *owner, const unsign
 		return -1;
 	}
 	char until[32];
-	format_day(c.not_after, until, sizeof(until));
+	cli_format_day(c.not_after, until, sizeof(until));
 	printf("imported domain certificate for %s: serial %s, issuer %s, valid until %s\n", domain,
 	       c.serial, c.issuer, until);
 	cli_audit(ctx->store, "cert-imported", owner, "domain certificate serial %s issuer %s",
@@ -178,7 +160,7 @@ static int cmd_import(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return domain_usage();
 	if (take_domain(argv[0], owner, sizeof(owner)) < 0)
 		return 1;
-	if (is_internal(ctx, owner + 1)) {
+	if (cli_internal_domain(ctx, owner + 1)) {
 		cli_errorf("%s is an internal domain: use `sealgate domain own` for our own domain "
 		           "certificate and key", owner + 1);
 		return 1;
@@ -213,14 +195,14 @@ static void list_one(struct cli_cert_ctx *ctx, const struct store_user *u)
 	if (store_cert_list(ctx->store, u->address, &certs, &nc, &err) == 0)
 		for (size_t i = 0; i < nc; i++) {
 			char until[32];
-			format_day(certs[i].not_after, until, sizeof(until));
+			cli_format_day(certs[i].not_after, until, sizeof(until));
 			printf("  certificate %s until %s%s%s\n", certs[i].serial, until,
 			       certs[i].has_key ? " key-held" : "", certs[i].revoked_at ? " revoked" : "");
 		}
 	if (store_pgp_list(ctx->store, u->address, &keys, &nk, &err) == 0)
 		for (size_t i = 0; i < nk; i++) {
 			char until[32];
-			format_day(keys[i].expires, until, sizeof(until));
+			cli_format_day(keys[i].expires, until, sizeof(until));
 			printf("  openpgp %s expires %s%s\n", keys[i].fingerprint, until,
 			       keys[i].has_secret ? " secret-held" : "");
 		}
@@ -321,7 +303,7 @@ static int own_cert(struct cli_cert_ctx *ctx, const char *owner, const char *add
 	             ? 0 : -1;
 	if (rc == 0) {
 		char until[32];
-		format_day(c.not_after, until, sizeof(until));
+		cli_format_day(c.not_after, until, sizeof(until));
 		printf("domain certificate for %s (%s): serial %s, valid until %s\n", owner + 1, address,
 		       c.serial, until);
 		cli_audit(ctx->store, "cert-issued", owner, "domain certificate serial %s", c.serial);
@@ -365,7 +347,7 @@ static int cmd_own(struct cli_cert_ctx *ctx, int argc, char **argv)
 		return domain_usage();
 	if (take_domain(argv[0], owner, sizeof(owner)) < 0)
 		return 1;
-	if (!is_internal(ctx, owner + 1)) {
+	if (!cli_internal_domain(ctx, owner + 1)) {
 		cli_errorf("%s is not in gateway.internal_domains: the gateway holds domain keys only "
 		           "for its own domains; import a partner's with `sealgate domain import`",
 		           owner + 1);

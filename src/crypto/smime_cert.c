@@ -226,16 +226,25 @@ int smime_cert_to_pem(const unsigned char *der, size_t len, char **pem_r, size_t
 	return rc;
 }
 
-bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address)
+static bool any_email(X509 *x, bool (*match)(const char *name, const char *arg), const char *arg)
 {
-	X509 *x = smime_priv_x509(der, len);
-	if (x == NULL)
-		return false;
 	bool found = false;
 	STACK_OF(OPENSSL_STRING) *emails = X509_get1_email(x);
 	for (int i = 0; i < sk_OPENSSL_STRING_num(emails) && !found; i++)
-		found = sg_streq_nocase(sk_OPENSSL_STRING_value(emails, i), address);
+		found = match(sk_OPENSSL_STRING_value(emails, i), arg);
 	X509_email_free(emails);
+	return found;
+}
+
+static bool same_address(const char *name, const char *address)
+{
+	return sg_streq_nocase(name, address);
+}
+
+bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address)
+{
+	X509 *x = smime_priv_x509(der, len);
+	bool found = x != NULL && any_email(x, same_address, address);
 	X509_free(x);
 	return found;
 }
@@ -266,14 +275,7 @@ bool smime_cert_any_name(const unsigned char *der, size_t len,
                          bool (*match)(const char *name, const char *arg), const char *arg)
 {
 	X509 *x = smime_priv_x509(der, len);
-	if (x == NULL)
-		return false;
-	bool found = false;
-	STACK_OF(OPENSSL_STRING) *emails = X509_get1_email(x);
-	for (int i = 0; i < sk_OPENSSL_STRING_num(emails) && !found; i++)
-		found = match(sk_OPENSSL_STRING_value(emails, i), arg);
-	X509_email_free(emails);
-	found = found || any_dns_name(x, match, arg);
+	bool found = x != NULL && (any_email(x, match, arg) || any_dns_name(x, match, arg));
 	X509_free(x);
 	return found;
 }

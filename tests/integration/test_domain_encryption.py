@@ -18,18 +18,11 @@ import sgrig
 from conftest import maildir_routes
 from smtpsink import SmtpSink
 from sgrig import maildir_messages, wait_for, wait_maildir
-from test_pgp_flow import Gpg, pgp_payload
+from test_pgp_flow import gpg, pgp_mime_message, pgp_payload  # noqa: F401 (gpg: a fixture)
 from test_smime_flow import partner, run  # noqa: F401 (partner: a fixture)
 
 OPENSSL = shutil.which("openssl")
 USERS = ["carol@partner.test", "dave@partner.test", "erin@partner.test"]
-
-
-@pytest.fixture
-def gpg(workdir):
-    g = Gpg(str(workdir / "gnupg"))
-    yield g
-    g.close()
 
 
 @pytest.fixture
@@ -215,13 +208,7 @@ def test_outsider_encrypting_to_our_domain_key_is_never_authenticated(pair, work
     entity = b"Content-Type: text/plain\r\n\r\npay this one too\r\n"
     armored = gpg.run("--armor", "--sign", "--encrypt", "--trust-model", "always", "-u", own,
                       "-r", domain_fpr, input=entity).stdout.decode()
-    boundary = "sg-domain-test"
-    msg = (f"From: postmaster@partner.test\r\nTo: dave@partner.test\r\nSubject: invoice\r\n"
-           f"MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; "
-           f"protocol=\"application/pgp-encrypted\"; boundary=\"{boundary}\"\r\n\r\n"
-           f"--{boundary}\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
-           f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
-           + armored.replace("\n", "\r\n") + f"\r\n--{boundary}--\r\n")
+    msg = pgp_mime_message("postmaster@partner.test", "dave@partner.test", "invoice", armored)
     with smtplib.SMTP("127.0.0.1", b.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
         s.sendmail("postmaster@partner.test", ["dave@partner.test"], msg.encode())
     raw, field = received_at_b(b, "dave@partner.test")

@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 import sgrig
-from test_pgp_flow import Gpg
+from test_pgp_flow import gpg  # noqa: F401 (a fixture)
 
 
 class ConnectProxy:
@@ -90,13 +90,6 @@ def wkd_gw(gw_factory, workdir):
     g.start()
     sgrig.wait_for(lambda: sgrig.port_open(g.portal_port), 20, what="portal port")
     return g
-
-
-@pytest.fixture
-def gpg(workdir):
-    g = Gpg(str(workdir / "gnupg"))
-    yield g
-    g.close()
 
 
 def get(g, path, host="example.com"):
