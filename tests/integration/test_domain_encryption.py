@@ -7,10 +7,12 @@ alice@example.com to three users of partner.test leaves A once, encrypted once f
 Hostile: a certificate that names another domain (or a person) is refused at import; an
 outsider's mail encrypted to B's domain key never gets signature=valid from it."""
 
+import base64
 import os
 import re
 import shutil
 import smtplib
+import subprocess
 
 import pytest
 
@@ -215,3 +217,20 @@ def test_outsider_encrypting_to_our_domain_key_is_never_authenticated(pair, work
     assert b"pay this one too" in raw
     assert field.startswith(b"encrypted=pgp; to=domain; decrypted=yes"), field
     assert b"signature=valid" not in field, field
+
+
+def test_own_domain_certificate_is_published_in_ldap(pair, workdir):
+    """B's domain certificate is in its LDAP directory, as postmaster@partner.test (the address
+    it names), for partners' gateways and clients that look certificates up there."""
+    _, b, _ = pair
+    base = b.wait_log(r"ldapd\[\d+\]: ready: .* base (\S+),").group(1)
+    r = subprocess.run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H",
+                        f"ldap://127.0.0.1:{b.ldap_port}", "-b", base,
+                        "(mail=postmaster@partner.test)", "userCertificate;binary"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    der = re.search(r"^userCertificate;binary:: (\S+)$", r.stdout, re.M)
+    assert der, r.stdout
+    exported = run(OPENSSL, "x509", "-in", str(workdir / "b-domain.crt"), "-outform",
+                   "DER").stdout
+    assert base64.b64decode(der.group(1)) == exported
