@@ -338,11 +338,27 @@ static int own_key(struct cli_cert_ctx *ctx, const char *owner, const char *addr
 	return rc;
 }
 
+/* True when the domain holds an unrevoked certificate or an active key (after `domain delete`
+ * it holds neither, and `domain own` makes new ones). */
+static bool owns_something(struct cli_cert_ctx *ctx, const char *owner)
+{
+	struct store_cert *certs = NULL;
+	struct store_pgp_key key;
+	size_t n = 0;
+	const char *err;
+	bool found = store_pgp_find_active(ctx->store, owner, &key, &err) == 1;
+	if (found)
+		store_pgp_key_clear(&key);
+	if (store_cert_list(ctx->store, owner, &certs, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++)
+			found |= certs[i].revoked_at == 0;
+	store_cert_list_free(&certs, n);
+	return found;
+}
+
 static int cmd_own(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	char owner[POLICY_DOMAIN_OWNER_MAX], address[SG_ADDR_MAX];
-	struct store_user u;
-	const char *err;
 	if (argc != 1)
 		return domain_usage();
 	if (take_domain(argv[0], owner, sizeof(owner)) < 0)
@@ -353,7 +369,7 @@ static int cmd_own(struct cli_cert_ctx *ctx, int argc, char **argv)
 		           owner + 1);
 		return 1;
 	}
-	if (store_user_find(ctx->store, owner, &u, &err) == 1) {
+	if (owns_something(ctx, owner)) {
 		cli_errorf("%s already has a domain certificate or key (`sealgate domain list`); "
 		           "`sealgate domain delete %s` first to replace them", owner + 1, owner + 1);
 		return 1;

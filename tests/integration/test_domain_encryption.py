@@ -166,6 +166,21 @@ def test_import_refuses_a_certificate_for_another_domain_or_a_person(pair, workd
     assert "no domain certificates or keys" in a.cli("domain", "list").stdout
 
 
+
+def test_own_again_only_after_delete(pair):
+    _, b, _ = pair
+    r = b.cli("domain", "own", "partner.test")
+    assert r.returncode == 1 and "already has" in r.stderr, r.stderr
+    r = b.cli("domain", "own", "other.test")
+    assert r.returncode == 1 and "not in gateway.internal_domains" in r.stderr, r.stderr
+    r = b.cli("domain", "delete", "partner.test")
+    assert r.returncode == 0 and "1 certificate(s) revoked, 1 OpenPGP" in r.stdout, r.stdout
+    r = b.cli("domain", "own", "partner.test")
+    assert r.returncode == 0, r.stdout + r.stderr
+    listed = b.cli("domain", "list").stdout
+    assert listed.count("certificate ") == 2 and " revoked" in listed, listed
+
+
 def outsider_cert(d, addr):
     """A certificate for addr from the outsider's own CA (the partner fixture's, which no
     gateway here trusts)."""
