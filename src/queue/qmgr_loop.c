@@ -37,6 +37,7 @@ struct qmgr_item {
 	bool queued; /* waiting for a worker */
 	bool flush;  /* `queue flush`: every pending recipient is due */
 	bool incoming; /* still in incoming/: the worker moves it to active/ first */
+	uint64_t seq;  /* order of arrival in the table: workers take the oldest queued first */
 };
 
 struct qmgr {
@@ -49,6 +50,7 @@ struct qmgr {
 	int wake_fd;
 	int ino_fd;
 	int incoming_wd; /* the inotify watch on incoming/, or -1 */
+	uint64_t next_seq;
 };
 
 /* ---- the table (callers hold mu) ---- */
@@ -69,6 +71,7 @@ static void item_add(struct qmgr *q, const char *id, bool incoming)
 	memset(it, 0, sizeof(*it));
 	sg_strlcpy(it->id, id, sizeof(it->id));
 	it->incoming = incoming;
+	it->seq = q->next_seq++;
 }
 
 static void item_remove(struct qmgr *q, struct qmgr_item *it)
@@ -179,12 +182,18 @@ static void watch_dirs(struct qmgr *q)
 }
 
 /* ---- workers ---- */
+/* The oldest queued item: the table's order is not the order of arrival (item_remove moves
+ * the last item into the gap), and under a backlog taking the first one found let some
+ * messages wait seconds while later ones went out. */
 static struct qmgr_item *next_queued(struct qmgr *q)
 {
-	for (size_t i = 0; i < q->nitems; i++)
-		if (q->items[i].queued && !q->items[i].busy)
-			return &q->items[i];
-	return NULL;
+	struct qmgr_item *best = NULL;
+	for (size_t i = 0; i < q->nitems; i++) {
+		struct qmgr_item *it = &q->items[i];
+		if (it->queued && !it->busy && (best == NULL || it->seq < best->seq))
+			best = it;
+	}
+	return best;
 }
 
 static void job_done(struct qmgr *q, const char *id, enum qmgr_job_result res, time_t next)
