@@ -141,7 +141,7 @@ static int asn1_time(const ASN1_TIME *t, time_t *out)
 	return 0;
 }
 
-static void fingerprint(const unsigned char *der, size_t len, char *dst)
+void smime_priv_fingerprint(const unsigned char *der, size_t len, char *dst)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
@@ -171,7 +171,7 @@ int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo
 	info_r->is_rsa = pub != NULL && EVP_PKEY_is_a(pub, "RSA");
 	info_r->is_ca = X509_check_ca(x) != 0;
 	smime_priv_address(x, info_r->address, sizeof(info_r->address));
-	fingerprint(der, len, info_r->fingerprint);
+	smime_priv_fingerprint(der, len, info_r->fingerprint);
 	rc = 0;
 out:
 	X509_free(x);
