@@ -24,6 +24,9 @@ struct mime_info {
 	bool nested_smime_signed; /* not S/MIME at the top, but an S/MIME signature below it */
 	char **visible;     /* lower-cased addresses in To: and Cc: (Bcc recipients are not) */
 	size_t nvisible;
+	struct _GMimeMessage *message; /* what GMime made of it, kept for the modules that walk
+	                                * its parts (webmail) so they need not parse it again;
+	                                * mime_info_free unrefs it. Used by one thread at a time. */
 };
 /* True if addr (any case) is in To: or Cc:. */
 bool mime_info_is_visible(const struct mime_info *info, const char *addr);

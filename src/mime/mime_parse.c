@@ -168,12 +168,15 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
 	                     has_line(data, len, "-----BEGIN PGP SIGNED MESSAGE-----");
 	add_visible(info_r, g_mime_message_get_to(msg));
 	add_visible(info_r, g_mime_message_get_cc(msg));
-	g_object_unref(msg);
+	info_r->message = msg;
 	return 0;
 }
 
 void mime_info_free(struct mime_info *info)
 {
+	if (info->message != NULL)
+		g_object_unref(info->message);
+	info->message = NULL;
 	sg_free(&info->message_id);
 	sg_free(&info->from);
 	sg_free(&info->subject);

@@ -123,6 +123,9 @@ static enum transform_result store_copy(struct wm_job *j, struct store_webmail_m
 		struct webmail_put p = {.user_id = j->user.id, .address = j->user.address,
 		                        .folder = STORE_WEBMAIL_INBOX, .dedup = j->dedup,
 		                        .sender = j->in->sender, .data = plain, .len = plain_len,
+		                        .parsed = plain == j->in->data && j->in->mime != NULL
+		                                      ? j->in->mime->message
+		                                      : NULL,
 		                        .now = j->now};
 		int64_t id;
 		bool existed, perm;

@@ -63,6 +63,8 @@ struct webmail_put {
 	const char *sender;              /* envelope sender, "" for <> */
 	const char *data;                /* the message (CRLF or LF) */
 	size_t len;
+	struct _GMimeMessage *parsed;    /* what GMime made of data already (the queue's
+	                                  * mime_info.message), or NULL: parsed here */
 	time_t now;
 };
 /* Parses, seals and stores the message in one transaction: 0 with *id_r (and *existed_r when
@@ -87,7 +89,8 @@ int webmail_part(struct store *st, const struct keystore *ks, const char *addres
 
 /* ---- webmail_retention.c: the tick's retention and the admin's purge ---- */
 /* Deletes every message older than days (0: keep forever), with an audit entry per partner
- * ("webmail-expired"); *count_r: messages deleted. */
+ * ("webmail-expired"); *count_r: messages deleted. First removes the files of sealed parts an
+ * interrupted put or delete left behind (no message names them; an hour old). */
 int webmail_retention_run(struct store *st, int days, time_t now, size_t *count_r,
                           const char **error_r);
 /* Deletes every message of address ("webmail-purged" audit entry, who: actor). */

@@ -5,11 +5,13 @@
  * control characters). */
 #include "webmail/webmail_priv.h"
 
+#include "core/limits.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "mime/mime.h"
 
 #include <gmime/gmime.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,15 +105,29 @@ static struct webmail_parsed_part *add_part(struct walk *w, enum webmail_part_ki
 	return pp;
 }
 
+/* A stream to decode content into, sized for it (base64 is a third larger than its bytes):
+ * growing by doubling would copy a megabyte attachment once more on the way. */
+static GMimeStream *sized_stream(GMimeDataWrapper *content)
+{
+	GMimeStream *raw = content != NULL ? g_mime_data_wrapper_get_stream(content) : NULL;
+	gint64 n = raw != NULL ? g_mime_stream_length(raw) : 0;
+	if (n < 0 || n > (gint64)SG_MESSAGE_SIZE_HARD_MAX)
+		n = 0;
+	if (g_mime_data_wrapper_get_encoding(content) == GMIME_CONTENT_ENCODING_BASE64)
+		n = n / 4 * 3 + 3;
+	return g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)n + 1));
+}
+
+/* The decoded bytes become the part's: the array leaves the stream, nothing is copied. */
 static void take_bytes(struct webmail_parsed_part *pp, GMimeStream *mem)
 {
 	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	pp->len = bytes->len;
-	pp->data = sg_malloc(bytes->len + 1);
-	if (bytes->len > 0)
-		memcpy(pp->data, bytes->data, bytes->len);
-	pp->data[bytes->len] = '\0';
-	pp->info.size = (int64_t)bytes->len;
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	g_byte_array_append(bytes, (const guint8 *)"", 1); /* the NUL unseal also leaves */
+	pp->decoded = bytes;
+	pp->len = bytes->len - 1;
+	pp->data = bytes->data;
+	pp->info.size = (int64_t)pp->len;
 }
 
 static int add_attachment(struct walk *w, GMimeObject *obj)
@@ -121,10 +137,11 @@ static int add_attachment(struct walk *w, GMimeObject *obj)
 	    add_part(w, cid != NULL && *cid != '\0' ? WEBMAIL_PART_INLINE : WEBMAIL_PART_ATTACHMENT);
 	if (pp == NULL)
 		return -1;
-	GMimeStream *mem = g_mime_stream_mem_new();
+	GMimeDataWrapper *content = GMIME_IS_PART(obj) ? g_mime_part_get_content(GMIME_PART(obj))
+	                                               : NULL;
+	GMimeStream *mem = content != NULL ? sized_stream(content) : g_mime_stream_mem_new();
 	const char *fname = NULL;
 	if (GMIME_IS_PART(obj)) {
-		GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
 		if (content != NULL)
 			(void)g_mime_data_wrapper_write_to_stream(content, mem);
 		fname = g_mime_part_get_filename(GMIME_PART(obj));
@@ -196,12 +213,12 @@ static void head_copy(GMimeMessage *msg, struct webmail_message *h)
 	field_copy(h->message_id, sizeof(h->message_id), g_mime_message_get_message_id(msg));
 }
 
-int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool *perm_r,
-                  const char **error_r)
+int webmail_parse(const char *data, size_t len, GMimeMessage *parsed,
+                  struct webmail_parsed *p_r, bool *perm_r, const char **error_r)
 {
 	memset(p_r, 0, sizeof(*p_r));
 	*perm_r = false;
-	GMimeMessage *msg = mime_message_parse(data, len);
+	GMimeMessage *msg = parsed != NULL ? g_object_ref(parsed) : mime_message_parse(data, len);
 	if (msg == NULL) {
 		*perm_r = true;
 		*error_r = "not a parsable message";
@@ -226,8 +243,17 @@ int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool
 
 void webmail_parsed_free(struct webmail_parsed *p)
 {
-	for (size_t i = 0; p->parts != NULL && i < p->nparts; i++)
-		sg_free_secret(&p->parts[i].data, p->parts[i].len);
+	for (size_t i = 0; p->parts != NULL && i < p->nparts; i++) {
+		struct webmail_parsed_part *pp = &p->parts[i];
+		if (pp->decoded == NULL) {
+			sg_free_secret(&pp->data, pp->len);
+			continue;
+		}
+		sodium_memzero(pp->data, pp->len);
+		g_byte_array_free(pp->decoded, TRUE);
+		pp->decoded = NULL;
+		pp->data = NULL;
+	}
 	sg_free(&p->parts);
 	p->nparts = 0;
 }

@@ -10,6 +10,8 @@ struct webmail_parsed_part {
 	struct webmail_part_info info;
 	unsigned char *data;
 	size_t len;
+	void *decoded; /* the GByteArray GMime decoded an attachment into (data is its bytes), or
+	                * NULL (data is ours): sealed from where it was decoded, not copied first */
 };
 
 struct webmail_parsed {
@@ -19,9 +21,10 @@ struct webmail_parsed {
 	int attachments;             /* parts that are not a body */
 };
 
-/* webmail_parse.c: takes data apart (GMime): 0, or -1 with *error_r (*perm_r: for good). */
-int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool *perm_r,
-                  const char **error_r);
+/* webmail_parse.c: takes data apart (GMime; msg: what GMime already made of data, or NULL to
+ * parse it here): 0, or -1 with *error_r (*perm_r: for good). */
+int webmail_parse(const char *data, size_t len, struct _GMimeMessage *msg,
+                  struct webmail_parsed *p_r, bool *perm_r, const char **error_r);
 void webmail_parsed_free(struct webmail_parsed *p);
 
 /* webmail_meta.c: the metadata record (header fields and part list) as bytes and back. */

@@ -72,7 +72,7 @@ int webmail_put(struct store *st, const struct keystore *ks, const struct webmai
                 int64_t *id_r, bool *existed_r, bool *perm_r, const char **error_r)
 {
 	struct webmail_parsed parsed;
-	if (webmail_parse(p->data, p->len, &parsed, perm_r, error_r) < 0)
+	if (webmail_parse(p->data, p->len, p->parsed, &parsed, perm_r, error_r) < 0)
 		return -1;
 	struct store_webmail_msg m = {.user_id = p->user_id, .folder = p->folder,
 	                              .created = p->now, .size = (int64_t)p->len,
