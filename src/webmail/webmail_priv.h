@@ -27,6 +27,11 @@ int webmail_parse(const char *data, size_t len, struct _GMimeMessage *msg,
                   struct webmail_parsed *p_r, bool *perm_r, const char **error_r);
 void webmail_parsed_free(struct webmail_parsed *p);
 
+/* webmail_decode.c: the decoded bytes of a part's content (GMimeDataWrapper), in a GByteArray
+ * the caller owns (g_byte_array_free), with room for one more byte. */
+struct _GMimeDataWrapper;
+struct _GByteArray *webmail_content_bytes(struct _GMimeDataWrapper *content);
+
 /* webmail_meta.c: the metadata record (header fields and part list) as bytes and back. */
 int webmail_meta_encode(const struct webmail_message *head, const struct webmail_parsed_part *parts,
                         size_t nparts, struct sg_buf *out);

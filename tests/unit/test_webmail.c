@@ -351,6 +351,89 @@ static void test_sealing_is_bound(void **state)
 	keystore_msgkey_free(&again);
 }
 
+/* data base64-encoded into b, lines of width characters ending in eol, with junk inserted at
+ * character position at (none if at < 0). */
+static void base64_odd(struct sg_buf *b, const unsigned char *data, size_t len, size_t width,
+                       const char *eol, const char *junk, long at)
+{
+	char *enc = sg_malloc(len / 3 * 4 + 8);
+	sodium_bin2base64(enc, len / 3 * 4 + 8, data, len, sodium_base64_VARIANT_ORIGINAL);
+	size_t n = strlen(enc);
+	for (size_t off = 0; off < n; off += width) {
+		size_t k = n - off < width ? n - off : width;
+		if (at >= 0 && (size_t)at >= off && (size_t)at < off + k) {
+			size_t cut = (size_t)at - off;
+			assert_int_equal(sg_buf_printf(b, "%.*s%s%.*s%s", (int)cut, enc + off, junk,
+			                               (int)(k - cut), enc + off + cut, eol), 0);
+		} else {
+			assert_int_equal(sg_buf_printf(b, "%.*s%s", (int)k, enc + off, eol), 0);
+		}
+	}
+	sg_free(&enc);
+}
+
+/* Base64 as clients write it (decoded by webmail itself) and as they should not (spaces,
+ * stray characters: GMime's lenient decoder): the same bytes either way, every padding. */
+static void test_base64_forms_decode_byte_exact(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		size_t len, width;
+		const char *eol, *junk;
+		long at;
+	} forms[] = {
+		{0, 76, "\r\n", "", -1},   {1, 76, "\r\n", "", -1},    {2, 76, "\r\n", "", -1},
+		{3, 76, "\r\n", "", -1},   {4, 76, "\r\n", "", -1},    {5, 76, "\r\n", "\r\n", 8},
+		{58, 76, "\r\n", "", -1},  {59, 76, "\r\n", "", -1},      {4000, 76, "\r\n", "", -1},
+		{1000, 70, "\r\n", "", -1},   {1000, 76, "\r\n", " ", 300}, {1000, 76, "\r\n", "!", 301},
+		{1000, 64, "\r\n", "\t", 1}, {2, 76, "\r\n\r\n", "", -1},
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		unsigned char data[4000];
+		randombytes_buf(data, forms[i].len);
+		struct sg_buf b;
+		sg_buf_init(&b, 1 << 20);
+		assert_int_equal(sg_buf_printf(&b,
+			"From: a@example.test\r\nTo: alice@partner.test\r\nSubject: form %zu\r\n"
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+			"--B\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\nsee attached, gr=C3=\r\n"
+			"=BC=C3=9Fe\r\n"
+			"--B\r\nContent-Type: application/octet-stream\r\n"
+			"Content-Transfer-Encoding: base64\r\n"
+			"Content-Disposition: attachment; filename=f.bin\r\n\r\n", i), 0);
+		base64_odd(&b, data, forms[i].len, forms[i].width, forms[i].eol, forms[i].junk,
+		           forms[i].at);
+		assert_int_equal(sg_buf_append_str(&b, "--B--\r\n"), 0);
+		char dedup[32], uid[STORE_WEBMAIL_UID_MAX];
+		snprintf(dedup, sizeof(dedup), "form:%zu", i);
+		struct webmail_put p = {.user_id = f->alice, .address = "alice@partner.test",
+		                        .folder = STORE_WEBMAIL_INBOX, .dedup = dedup, .sender = "",
+		                        .data = b.data, .len = b.len, .now = 1000};
+		int64_t id;
+		bool existed, perm;
+		const char *err = NULL;
+		assert_int_equal(webmail_put(f->st, f->ks, &p, &id, &existed, &perm, &err), 0);
+		struct store_webmail_msg m;
+		assert_int_equal(store_webmail_find_dedup(f->st, f->alice, dedup, &m, &err), 1);
+		snprintf(uid, sizeof(uid), "%s", m.uid);
+		store_webmail_msg_clear(&m);
+		unsigned char *out = NULL;
+		size_t olen = 0;
+		assert_int_equal(webmail_part(f->st, f->ks, "alice@partner.test", uid, 1, &out, &olen,
+		                              &err), 1);
+		if (olen != forms[i].len || memcmp(out, data, olen) != 0)
+			fail_msg("form %zu: %zu bytes back for %zu", i, olen, forms[i].len);
+		sg_free_secret(&out, olen);
+		/* the UTF-8 body: only its transfer encoding undone */
+		assert_int_equal(webmail_part(f->st, f->ks, "alice@partner.test", uid, 0, &out, &olen,
+		                              &err), 1);
+		assert_string_equal((char *)out, "see attached, grüße");
+		sg_free_secret(&out, olen);
+		sg_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sealing_is_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_part_files_are_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parts_kept_in_rows_still_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_base64_forms_decode_byte_exact, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
