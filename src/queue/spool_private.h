@@ -7,6 +7,8 @@
 
 struct spool {
 	char *dir;
+	spool_active_hook active_hook; /* set by the queue manager: see spool_set_active_hook */
+	void *active_ctx;
 };
 
 #define SPOOL_TMP "tmp"

@@ -165,16 +165,18 @@ static int commit_data(struct spool_writer *w, const char *data_path, const char
  * so the client's retry does not make a duplicate. The data goes only when the envelope's
  * removal is itself durable; otherwise both stay and the message is delivered (a duplicate
  * is acceptable, an envelope without data is not). */
-static void undo_envelope(struct spool_writer *w, const char *data_path)
+static void undo_envelope(struct spool_writer *w, const char *queue_dir,
+                          const char *data_path)
 {
 	char path[SG_PATH_MAX];
-	if (spool_subpath(w->sp, path, sizeof(path), SPOOL_INCOMING_DIR, w->id) < 0 ||
+	if (spool_subpath(w->sp, path, sizeof(path), queue_dir, w->id) < 0 ||
 	    unlink(path) < 0 || sg_fsync_dir(path, false) < 0)
 		return;
 	unlink(data_path);
 }
 
-static int commit(struct spool_writer *w, struct spool_envelope *env, const char **error_r)
+static int commit(struct spool_writer *w, struct spool_envelope *env, const char *queue_dir,
+                  const char **error_r)
 {
 	char data_path[SG_PATH_MAX];
 	bool renamed;
@@ -189,10 +191,10 @@ static int commit(struct spool_writer *w, struct spool_envelope *env, const char
 	env->size = w->size;
 	if (env->arrival == 0)
 		env->arrival = time(NULL);
-	if (spool_write_envelope(w->sp, env, SPOOL_INCOMING_DIR, &renamed, error_r) == 0)
+	if (spool_write_envelope(w->sp, env, queue_dir, &renamed, error_r) == 0)
 		return 0;
 	if (renamed)
-		undo_envelope(w, data_path);
+		undo_envelope(w, queue_dir, data_path);
 	else
 		unlink(data_path);
 	return -1;
@@ -205,9 +207,15 @@ int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,
 		*error_r = spool_errorf(false, "no message is being received");
 		return -1;
 	}
-	int rc = commit(*w, env, error_r);
+	int rc = commit(*w, env, SPOOL_INCOMING_DIR, error_r);
 	writer_free(w);
 	return rc;
+}
+
+void spool_set_active_hook(struct spool *sp, spool_active_hook hook, void *ctx)
+{
+	sp->active_hook = hook;
+	sp->active_ctx = ctx;
 }
 
 int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_envelope *env,
@@ -220,5 +228,10 @@ int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_en
 		spool_writer_abort(&w);
 		return -1;
 	}
-	return spool_writer_commit(&w, env, error_r);
+	spool_active_hook hook = sp->active_hook;
+	int rc = commit(w, env, hook != NULL ? SPOOL_ACTIVE_DIR : SPOOL_INCOMING_DIR, error_r);
+	writer_free(&w);
+	if (rc == 0 && hook != NULL)
+		hook(sp->active_ctx, env->id);
+	return rc;
 }
