@@ -284,7 +284,8 @@ static void test_orphan_part_files_are_swept(void **state)
 	assert_int_equal(utime(path, &t), 0);
 	size_t n = 99;
 	const char *err = NULL;
-	assert_int_equal(webmail_retention_run(f->st, 0, now, &n, &err), 0);
+	assert_int_equal(webmail_sweep(f->st, now, &n, &err), 0);
+	assert_int_equal(n, 1);
 	assert_false(sg_file_exists(old));
 	assert_true(sg_file_exists(young));
 	assert_true(sg_file_exists(path));
