@@ -84,8 +84,10 @@ static const unsigned char *encoded_bytes(GMimeDataWrapper *content, size_t *len
 	if (raw == NULL || !GMIME_IS_STREAM_MEM(raw))
 		return NULL;
 	GByteArray *all = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(raw));
+	if (all == NULL)
+		return NULL;
 	gint64 start = raw->bound_start, end = raw->bound_end < 0 ? (gint64)all->len : raw->bound_end;
-	if (all == NULL || start < 0 || end < start || end > (gint64)all->len)
+	if (start < 0 || end < start || end > (gint64)all->len)
 		return NULL;
 	*len_r = (size_t)(end - start);
 	return all->data + start;
