@@ -1,7 +1,7 @@
 /* store_webmail.c: webmail messages and their sealed parts (store_webmail.h). Every query by
  * a partner names the partner's address too, so a uid of another partner is simply not found.
- * The parts' bytes are in a file per message (store_webmail_blob.c), their rows say where;
- * rows of stores from before that keep the bytes in `sealed` and are read from there. */
+ * The parts of a large message are in a file of its own (store_webmail_blob.c), their rows
+ * say where; a small message's parts (and every part stored before files) are in `sealed`. */
 #include "store/store_webmail.h"
 #include "store/store_sqlite.h"
 #include "store/store_webmail_blob.h"
@@ -136,15 +136,21 @@ static int insert_parts(sqlite3 *db, int64_t id, const struct store_webmail_part
 {
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(db, "INSERT INTO webmail_parts (message_id, idx, size, sealed,"
-	                           " file_offset, file_len) VALUES (?1, ?2, ?3, X'', ?4, ?5)", -1,
+	                           " file_offset, file_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1,
 	                       &s, NULL) != SQLITE_OK)
 		return store_sqlite_fail(db, s, error_r);
 	for (size_t i = 0; i < nparts; i++) {
-		if (sqlite3_reset(s) != SQLITE_OK || sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
+		/* in the file: where; in the row (offsets NULL): the bytes */
+		if (sqlite3_reset(s) != SQLITE_OK || sqlite3_clear_bindings(s) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
 		    sqlite3_bind_int64(s, 2, (int64_t)i) != SQLITE_OK ||
 		    sqlite3_bind_int64(s, 3, parts[i].size) != SQLITE_OK ||
-		    sqlite3_bind_int64(s, 4, offsets[i]) != SQLITE_OK ||
-		    sqlite3_bind_int64(s, 5, (int64_t)parts[i].sealed_len) != SQLITE_OK ||
+		    sqlite3_bind_blob64(s, 4, offsets != NULL ? (const void *)"" : parts[i].sealed,
+		                        offsets != NULL ? 0 : parts[i].sealed_len, SQLITE_STATIC) !=
+		        SQLITE_OK ||
+		    (offsets != NULL && (sqlite3_bind_int64(s, 5, offsets[i]) != SQLITE_OK ||
+		                         sqlite3_bind_int64(s, 6, (int64_t)parts[i].sealed_len) !=
+		                             SQLITE_OK)) ||
 		    sqlite3_step(s) != SQLITE_DONE)
 			return store_sqlite_fail(db, s, error_r);
 	}
@@ -183,14 +189,19 @@ int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
                       const struct store_webmail_part *parts, size_t nparts, int64_t *id_r,
                       bool *existed_r, const char **error_r)
 {
-	/* the file first, outside the transaction (the seconds it may take hold no one up) */
 	*existed_r = false;
-	int64_t *offsets = sg_calloc(nparts + 1, sizeof(*offsets));
-	int rc = nparts > 0 ? store_webmail_blob_write(st, m->uid, parts, nparts, offsets, error_r)
-	                    : 0;
+	size_t total = 0;
+	for (size_t i = 0; i < nparts; i++)
+		total += parts[i].sealed_len;
+	/* Small messages stay in their rows: one fsync (the WAL's) costs less than a new file's
+	 * two, and writing a few kilobytes twice costs nothing. Large ones: the file first,
+	 * outside the transaction (the time it takes holds no one up). */
+	bool in_file = total >= STORE_WEBMAIL_FILE_MIN;
+	int64_t *offsets = in_file ? sg_calloc(nparts, sizeof(*offsets)) : NULL;
+	int rc = in_file ? store_webmail_blob_write(st, m->uid, parts, nparts, offsets, error_r) : 0;
 	if (rc == 0)
 		rc = insert_rows(st, m, parts, offsets, nparts, id_r, existed_r, error_r);
-	if (nparts > 0 && (rc < 0 || *existed_r))
+	if (in_file && (rc < 0 || *existed_r))
 		store_webmail_blob_remove(st, m->uid); /* no row names it */
 	sg_free(&offsets);
 	return rc;

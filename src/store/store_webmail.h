@@ -18,6 +18,7 @@ enum store_webmail_folder {
 #define STORE_WEBMAIL_UID_MAX 33    /* a message's random id: 32 hex digits and the NUL */
 #define STORE_WEBMAIL_DEDUP_MAX 320 /* what makes a put idempotent (queue id + recipient) */
 #define STORE_WEBMAIL_PAGE_MAX 500  /* rows one list call returns at most */
+#define STORE_WEBMAIL_FILE_MIN (64 * 1024) /* sealed parts from this size on go into a file */
 
 struct store_webmail_msg {
 	int64_t id;

@@ -1,8 +1,8 @@
-/* store_webmail_blob.c: the sealed parts of webmail messages, one file per message beside the
- * database ("<database>-webmail/<uid>": the parts one after the other, each where its row in
- * webmail_parts says). In SQLite's WAL a megabyte blob is written twice (log, then checkpoint)
- * page by page while every other store user waits; a file is written once, by the thread that
- * sealed it, outside the store's lock. Order: file, fsync, directory fsync, then the rows; so a
+/* store_webmail_blob.c: the sealed parts of large webmail messages (STORE_WEBMAIL_FILE_MIN),
+ * one file per message beside the database ("<database>-webmail/<uid>": the parts one after
+ * the other, each where its row in webmail_parts says). In SQLite's WAL a megabyte blob is
+ * written twice (log, then checkpoint) page by page while every other store user waits; a
+ * file is written once, by the thread that sealed it, outside the store's lock. Order: file, fsync, directory fsync, then the rows; so a
  * crash before the rows' commit leaves only a file no row names (swept once it is an hour old),
  * never a row without its file. Deleting goes the other way: rows first, then the file. */
 #include "store/store_webmail_blob.h"
