@@ -4,12 +4,15 @@
 # once untagged (plain pass-through, the baseline) and once tagged [secure] (parsed once with
 # GMime, every part sealed into the store under a key of its own, the notification mailed), in
 # the same run, alternating rounds so that neither phase gets the faster disk. End to end means
-# until the sink holds the pass-through copy or the notification of every message.
+# until the sink holds the pass-through copy or the notification of every message. Goal: webmail
+# at least 0.8 of pass-through. 150 messages in 5 rounds by default: with 20 a round a round
+# lasted a quarter of a second, and one slow fsync of another process on a shared machine
+# moved the ratio between 0.5 and 1.0 from run to run; 30 a round measure the rate, not a tail.
 set -euo pipefail
 BUILD=${1:?usage: bench/webmail/run.sh BUILD_DIR}
 NAME=webmail
-COUNT=${BENCH_WEBMAIL_COUNT:-60}
-ROUNDS=${BENCH_ROUNDS:-3}
+COUNT=${BENCH_WEBMAIL_COUNT:-150}
+ROUNDS=${BENCH_ROUNDS:-5}
 source "$(dirname "$0")/../lib/gateway.sh"
 
 make_message() { "$PY" "$ROOT/bench/lib/make_message.py" "$@"; } # FILE SUBJECT BODY ATTACHMENT
@@ -48,4 +51,5 @@ printf '%-46s %10s %9s\n' "100 KB body + 1 MB attachment" "msg/s e2e" "vs pass"
 printf '%-46s %10s %9s\n' "sealgate pass-through (${ok[pass]} messages)" "$pass_rate" "1.00"
 printf '%-46s %10s %9s\n' "sealgate webmail: sealed + notified (${ok[webmail]})" "$wm_rate" \
   "$($PY -c "import sys; a,b=sys.argv[1],sys.argv[2]; print(f'{float(a)/float(b):.2f}' if a!='n/a' and b!='n/a' else 'n/a')" "$wm_rate" "$pass_rate")"
-echo "store size after the run: $(du -sh "$WORK/gw/sealgate.db"* | awk '{print $1}' | paste -sd+ -)"
+echo "goal: webmail >= 0.80 of pass-through: $($PY -c "import sys; a,b=sys.argv[1],sys.argv[2]; print(('met' if float(a)/float(b) >= 0.8 else 'MISSED') if a!='n/a' and b!='n/a' else 'n/a')" "$wm_rate" "$pass_rate")"
+echo "store after the run: database $(du -shc "$WORK/gw/sealgate.db" "$WORK/gw/sealgate.db-wal" 2>/dev/null | awk 'END {print $1}'), sealed parts $(du -sh "$WORK/gw/sealgate.db-webmail" 2>/dev/null | awk '{print $1}') in $(find "$WORK/gw/sealgate.db-webmail" -type f 2>/dev/null | wc -l) file(s)"

@@ -91,8 +91,11 @@ static int cmd_purge(struct cli_cert_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	const char *err;
 	int days = (int)settings_number(ctx->settings, "webmail.retention_days");
+	size_t swept = 0;
 	int rc = argc == 1 ? webmail_purge_address(ctx->store, argv[0], "cli", sg_wall(), &n, &err)
 	                   : webmail_retention_run(ctx->store, days, sg_wall(), &n, &err);
+	if (rc == 0 && argc == 0)
+		rc = webmail_sweep(ctx->store, sg_wall(), &swept, &err);
 	if (rc < 0) {
 		cli_errorf("%s", err);
 		return 1;
@@ -100,7 +103,8 @@ static int cmd_purge(struct cli_cert_ctx *ctx, int argc, char **argv)
 	if (argc == 1)
 		printf("%zu webmail message(s) of %s deleted\n", n, argv[0]);
 	else
-		printf("%zu webmail message(s) older than %d days deleted\n", n, days);
+		printf("%zu webmail message(s) older than %d days deleted, %zu file(s) of sealed parts"
+		       " without a message removed\n", n, days, swept);
 	cli_audit(ctx->store, "webmail-purged", argc == 1 ? argv[0] : "", "%zu message(s)%s", n,
 	          argc == 1 ? "" : " past webmail.retention_days");
 	return 0;

@@ -163,6 +163,12 @@ static void tick_once(const struct held_ctx *hc)
 		sg_error("webmail retention: %s; will try again", err);
 	else if (n > 0)
 		sg_info("%zu webmail message(s) older than %d days deleted", n, keep);
+	static time_t last_sweep; /* the tick is one thread */
+	if (sg_wall() - last_sweep >= 3600) {
+		last_sweep = sg_wall();
+		if (webmail_sweep(hc->store, last_sweep, &n, &err) < 0)
+			sg_error("webmail: sweeping files of sealed parts: %s; will try again", err);
+	}
 }
 
 /* An employee's address changed in the directory: the new one is enrolled (needs the CA). */

@@ -181,6 +181,21 @@ static void watch_dirs(struct qmgr *q)
 	}
 }
 
+/* A message this process queued itself (a notice, a DSN) straight into active/: due now,
+ * queued for the next free worker without waiting for the scheduling thread. */
+static void take_own(void *ctx, const char *id)
+{
+	struct qmgr *q = ctx;
+	pthread_mutex_lock(&q->mu);
+	item_add(q, id, 0);
+	struct qmgr_item *it = item_find(q, id);
+	if (it != NULL && !it->busy) {
+		it->queued = true;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
 /* ---- workers ---- */
 /* The oldest queued item: the table's order is not the order of arrival (item_remove moves
  * the last item into the gap), and under a backlog taking the first one found let some
@@ -323,6 +338,7 @@ int qmgr_loop_run(const struct qmgr_env *qe, unsigned int concurrency, int scan_
 	watch_dirs(&q);
 	take_queue(&q, SPOOL_ACTIVE); /* recovery: whatever a crash or kill -9 left in active/ */
 	sg_info("queue manager: %zu message(s) to recover from active/", q.nitems);
+	spool_set_active_hook(qe->spool, take_own, &q);
 	pthread_t *threads = start_workers(&q, concurrency ? concurrency : 1);
 	main_loop(&q, scan_interval_ms > 0 ? scan_interval_ms : 1000);
 	pthread_mutex_lock(&q.mu);
@@ -331,6 +347,7 @@ int qmgr_loop_run(const struct qmgr_env *qe, unsigned int concurrency, int scan_
 	pthread_mutex_unlock(&q.mu);
 	for (unsigned int i = 0; i < (concurrency ? concurrency : 1); i++)
 		pthread_join(threads[i], NULL);
+	spool_set_active_hook(qe->spool, NULL, NULL);
 	sg_free(&threads);
 	sg_free(&q.items);
 	if (q.ino_fd >= 0)

@@ -131,9 +131,17 @@ int spool_writer_write(struct spool_writer *w, const void *data, size_t len,
 int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,
                         const char **error_r);
 void spool_writer_abort(struct spool_writer **w);
-/* Convenience for mail sealgate writes itself (DSNs): one buffer, committed. */
+/* Convenience for mail sealgate writes itself (DSNs): one buffer, committed. In the queue
+ * manager (a hook set) it goes straight into active/ and the hook takes it: the incoming/ ->
+ * active/ step, two directory fsyncs in the manager's one scheduling thread, is for mail that
+ * another process queued. Elsewhere (the portal) it goes into incoming/. */
 int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_envelope *env,
                  const char **error_r);
+/* The queue manager's: called with the id of each message spool_inject wrote into active/
+ * (from the injecting thread). A crash before the call loses nothing: the manager takes
+ * active/ at start and rescans it. NULL: spool_inject uses incoming/ again. */
+typedef void (*spool_active_hook)(void *ctx, const char *id);
+void spool_set_active_hook(struct spool *sp, spool_active_hook hook, void *ctx);
 /* Queues a message sealgate wrote (a DSN or a notice to a person) for one recipient: envelope
  * sender <>, SPOOL_F_BOUNCE (never bounced itself); the new queue id goes to id_r. */
 int spool_notice_send(struct spool *sp, const char *hostname, const char *rcpt, bool smtputf8,

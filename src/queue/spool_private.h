@@ -13,6 +13,8 @@ struct spool {
 	char *dir;
 	struct spool_log *log; /* this process's log (spool_log.c); its file opens on first use */
 	size_t log_rotate_bytes; /* a log this large is closed and retired (tests lower it) */
+	spool_active_hook active_hook; /* set by the queue manager: see spool_set_active_hook */
+	void *active_ctx;
 };
 
 #define SPOOL_LOG_ROTATE_BYTES ((size_t)8 * 1024 * 1024)

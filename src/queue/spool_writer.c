@@ -149,7 +149,10 @@ static int sync_data(struct spool_writer *w, const char **error_r)
 	return 0;
 }
 
-static int commit(struct spool_writer *w, struct spool_envelope *env, const char **error_r)
+/* queue_dir: incoming/ for mail received (qmgr picks it up), active/ for mail the queue
+ * manager writes itself and hands straight to a worker (spool_inject with a hook). */
+static int commit(struct spool_writer *w, struct spool_envelope *env, const char *queue_dir,
+                  const char **error_r)
 {
 	bool renamed;
 	if (env->nrcpt == 0) {
@@ -162,15 +165,16 @@ static int commit(struct spool_writer *w, struct spool_envelope *env, const char
 	env->seq = 1;
 	if (env->arrival == 0)
 		env->arrival = time(NULL);
+	enum spool_queue q = strcmp(queue_dir, SPOOL_ACTIVE_DIR) == 0 ? SPOOL_ACTIVE : SPOOL_INCOMING;
 	if (sync_data(w, error_r) < 0 ||
-	    spool_write_envelope(w->sp, env, SPOOL_INCOMING_DIR, false, &renamed, error_r) < 0) {
+	    spool_write_envelope(w->sp, env, queue_dir, false, &renamed, error_r) < 0) {
 		spool_log_withdraw(w->sp);
 		return -1;
 	}
-	if (spool_log_commit(w->sp, env, SPOOL_INCOMING, true, true, error_r) < 0) {
-		/* The envelope may be in incoming/ (or qmgr took it already): take it back, so the
-		 * client's retry does not make a duplicate. A record that reached the log despite
-		 * the error names data that is gone: recovery skips it. */
+	if (spool_log_commit(w->sp, env, q, true, true, error_r) < 0) {
+		/* The envelope may be in its queue directory (or qmgr took it already): take it
+		 * back, so the client's retry does not make a duplicate. A record that reached the
+		 * log despite the error names data that is gone: recovery skips it. */
 		const char *ignored;
 		int saved = errno;
 		(void)spool_remove_delivered(w->sp, w->id, &ignored);
@@ -189,9 +193,15 @@ int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,
 		*error_r = spool_errorf(false, "no message is being received");
 		return -1;
 	}
-	int rc = commit(*w, env, error_r);
+	int rc = commit(*w, env, SPOOL_INCOMING_DIR, error_r);
 	writer_free(w);
 	return rc;
+}
+
+void spool_set_active_hook(struct spool *sp, spool_active_hook hook, void *ctx)
+{
+	sp->active_hook = hook;
+	sp->active_ctx = ctx;
 }
 
 int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_envelope *env,
@@ -204,5 +214,10 @@ int spool_inject(struct spool *sp, const void *data, size_t len, struct spool_en
 		spool_writer_abort(&w);
 		return -1;
 	}
-	return spool_writer_commit(&w, env, error_r);
+	spool_active_hook hook = sp->active_hook;
+	int rc = commit(w, env, hook != NULL ? SPOOL_ACTIVE_DIR : SPOOL_INCOMING_DIR, error_r);
+	writer_free(&w);
+	if (rc == 0 && hook != NULL)
+		hook(sp->active_ctx, env->id);
+	return rc;
 }

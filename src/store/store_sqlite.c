@@ -283,6 +283,12 @@ static const char *const migrations[] = {
 	"  policy TEXT NOT NULL,"
 	"  fetched INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+
+	/* webmail parts in a file per message beside the database (store_webmail_blob.c: written
+	 * once, outside the write lock): where each part is in it. NULL: the bytes are in `sealed`
+	 * (rows stored before this entry). */
+	"ALTER TABLE webmail_parts ADD COLUMN file_offset INTEGER;"
+	"ALTER TABLE webmail_parts ADD COLUMN file_len INTEGER;",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
@@ -343,6 +349,28 @@ int store_sqlite_commit(struct store *st, const char **error_r)
 	observe_transaction(st);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 	return rc;
+}
+
+int store_sqlite_unsynced_begin(struct store *st)
+{
+	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+	int level = 2; /* FULL, SQLite's default */
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		level = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_exec(st->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	return level;
+}
+
+void store_sqlite_unsynced_end(struct store *st, int level)
+{
+	char sql[40];
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %d", level);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		sg_error("store: cannot restore PRAGMA synchronous: %s", sqlite3_errmsg(st->db));
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 }
 
 void store_sqlite_rollback(struct store *st)

@@ -20,6 +20,12 @@ int store_sqlite_data_version(struct store *st, int64_t *version_r, const char *
 int store_sqlite_begin(struct store *st, bool write, const char **error_r);
 int store_sqlite_commit(struct store *st, const char **error_r);
 void store_sqlite_rollback(struct store *st);
+/* For a change whose loss on a power cut is harmless (a flag that only saves work): between
+ * these, statements commit without waiting for the disk (PRAGMA synchronous = OFF; the WAL
+ * keeps their order, so the next synced commit makes them durable too). Holds the mutex;
+ * begin returns the level that end restores. A killed process loses nothing either way. */
+int store_sqlite_unsynced_begin(struct store *st);
+void store_sqlite_unsynced_end(struct store *st, int level);
 /* Logs the database's error, finalizes s (may be NULL) and sets a generic *error_r: -1. */
 int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r);
 /* Runs sql (a write with one text parameter ?1 = arg): the rows it changed, or -1. */

@@ -1,7 +1,10 @@
 /* store_webmail.c: webmail messages and their sealed parts (store_webmail.h). Every query by
- * a partner names the partner's address too, so a uid of another partner is simply not found. */
+ * a partner names the partner's address too, so a uid of another partner is simply not found.
+ * The parts of a large message are in a file of its own (store_webmail_blob.c), their rows
+ * say where; a small message's parts (and every part stored before files) are in `sealed`. */
 #include "store/store_webmail.h"
 #include "store/store_sqlite.h"
+#include "store/store_webmail_blob.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 
@@ -129,18 +132,25 @@ static int insert_message(sqlite3 *db, const struct store_webmail_msg *m, int64_
 }
 
 static int insert_parts(sqlite3 *db, int64_t id, const struct store_webmail_part *parts,
-                        size_t nparts, const char **error_r)
+                        const int64_t *offsets, size_t nparts, const char **error_r)
 {
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO webmail_parts (message_id, idx, size, sealed)"
-	                           " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "INSERT INTO webmail_parts (message_id, idx, size, sealed,"
+	                           " file_offset, file_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1,
+	                       &s, NULL) != SQLITE_OK)
 		return store_sqlite_fail(db, s, error_r);
 	for (size_t i = 0; i < nparts; i++) {
-		if (sqlite3_reset(s) != SQLITE_OK || sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
+		/* in the file: where; in the row (offsets NULL): the bytes */
+		if (sqlite3_reset(s) != SQLITE_OK || sqlite3_clear_bindings(s) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
 		    sqlite3_bind_int64(s, 2, (int64_t)i) != SQLITE_OK ||
 		    sqlite3_bind_int64(s, 3, parts[i].size) != SQLITE_OK ||
-		    sqlite3_bind_blob64(s, 4, parts[i].sealed, parts[i].sealed_len, SQLITE_STATIC) !=
+		    sqlite3_bind_blob64(s, 4, offsets != NULL ? (const void *)"" : parts[i].sealed,
+		                        offsets != NULL ? 0 : parts[i].sealed_len, SQLITE_STATIC) !=
 		        SQLITE_OK ||
+		    (offsets != NULL && (sqlite3_bind_int64(s, 5, offsets[i]) != SQLITE_OK ||
+		                         sqlite3_bind_int64(s, 6, (int64_t)parts[i].sealed_len) !=
+		                             SQLITE_OK)) ||
 		    sqlite3_step(s) != SQLITE_DONE)
 			return store_sqlite_fail(db, s, error_r);
 	}
@@ -148,9 +158,10 @@ static int insert_parts(sqlite3 *db, int64_t id, const struct store_webmail_part
 	return 0;
 }
 
-int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
-                      const struct store_webmail_part *parts, size_t nparts, int64_t *id_r,
-                      bool *existed_r, const char **error_r)
+/* The rows of m, in one transaction (its parts' file is written): 0, or -1 nothing stored. */
+static int insert_rows(struct store *st, const struct store_webmail_msg *m,
+                       const struct store_webmail_part *parts, const int64_t *offsets,
+                       size_t nparts, int64_t *id_r, bool *existed_r, const char **error_r)
 {
 	int64_t stored = (int64_t)(m->wrapped_key_len + m->meta_len);
 	for (size_t i = 0; i < nparts; i++)
@@ -165,12 +176,35 @@ int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
 		store_webmail_msg_clear(&old);
 	}
 	sqlite3 *db = store_sqlite_db(st);
-	if (found < 0 || (found == 0 && (insert_message(db, m, stored, id_r, error_r) < 0 ||
-	                                 insert_parts(db, *id_r, parts, nparts, error_r) < 0))) {
+	if (found < 0 ||
+	    (found == 0 && (insert_message(db, m, stored, id_r, error_r) < 0 ||
+	                    insert_parts(db, *id_r, parts, offsets, nparts, error_r) < 0))) {
 		store_sqlite_rollback(st);
 		return -1;
 	}
 	return store_sqlite_commit(st, error_r);
+}
+
+int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
+                      const struct store_webmail_part *parts, size_t nparts, int64_t *id_r,
+                      bool *existed_r, const char **error_r)
+{
+	*existed_r = false;
+	size_t total = 0;
+	for (size_t i = 0; i < nparts; i++)
+		total += parts[i].sealed_len;
+	/* Small messages stay in their rows: one fsync (the WAL's) costs less than a new file's
+	 * two, and writing a few kilobytes twice costs nothing. Large ones: the file first,
+	 * outside the transaction (the time it takes holds no one up). */
+	bool in_file = total >= STORE_WEBMAIL_FILE_MIN;
+	int64_t *offsets = in_file ? sg_calloc(nparts, sizeof(*offsets)) : NULL;
+	int rc = in_file ? store_webmail_blob_write(st, m->uid, parts, nparts, offsets, error_r) : 0;
+	if (rc == 0)
+		rc = insert_rows(st, m, parts, offsets, nparts, id_r, existed_r, error_r);
+	if (in_file && (rc < 0 || *existed_r))
+		store_webmail_blob_remove(st, m->uid); /* no row names it */
+	sg_free(&offsets);
+	return rc;
 }
 
 int store_webmail_find_dedup(struct store *st, int64_t user_id, const char *dedup,
@@ -200,7 +234,12 @@ static int exec_id(struct store *st, const char *sql, int64_t id, const char **e
 
 int store_webmail_mark_notified(struct store *st, int64_t id, const char **error_r)
 {
-	return exec_id(st, "UPDATE webmail_messages SET notified = 1 WHERE id = ?1", id, error_r);
+	/* Not waited for: lost (only by a power cut) it means one more notification, which a
+	 * crash between queueing and this can cause anyway; the message's rows were synced. */
+	int level = store_sqlite_unsynced_begin(st);
+	int rc = exec_id(st, "UPDATE webmail_messages SET notified = 1 WHERE id = ?1", id, error_r);
+	store_sqlite_unsynced_end(st, level);
+	return rc;
 }
 
 int store_webmail_list(struct store *st, const char *address, enum store_webmail_folder folder,
@@ -260,7 +299,7 @@ int store_webmail_part_get(struct store *st, const char *address, const char *ui
 {
 	sqlite3 *db = store_sqlite_db(st);
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT p.sealed FROM webmail_parts p"
+	if (sqlite3_prepare_v2(db, "SELECT p.sealed, p.file_offset, p.file_len FROM webmail_parts p"
 	                           " JOIN webmail_messages m ON m.id = p.message_id"
 	                           " JOIN users u ON u.id = m.user_id"
 	                           " WHERE m.uid = ?1 AND u.address = ?2 AND p.idx = ?3", -1, &s,
@@ -270,11 +309,16 @@ int store_webmail_part_get(struct store *st, const char *address, const char *ui
 	    sqlite3_bind_int(s, 3, idx) != SQLITE_OK)
 		return store_sqlite_fail(db, s, error_r);
 	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	bool in_file = rc == SQLITE_ROW && sqlite3_column_type(s, 1) != SQLITE_NULL;
+	int64_t offset = in_file ? sqlite3_column_int64(s, 1) : 0;
+	int64_t len = in_file ? sqlite3_column_int64(s, 2) : 0;
+	if (rc == SQLITE_ROW && !in_file)
 		*sealed_r = blob_copy(s, 0, len_r);
-	else if (rc != SQLITE_DONE)
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_sqlite_fail(db, s, error_r);
 	sqlite3_finalize(s);
+	if (in_file && store_webmail_blob_read(st, uid, offset, len, sealed_r, len_r, error_r) < 0)
+		return -1;
 	return rc == SQLITE_ROW ? 1 : 0;
 }
 
@@ -313,8 +357,11 @@ int store_webmail_mark_read(struct store *st, const char *address, const char *u
 int store_webmail_delete(struct store *st, const char *address, const char *uid,
                          const char **error_r)
 {
-	return exec_owned(st, "DELETE FROM webmail_messages WHERE " OWNED, address, uid, 0,
-	                  error_r);
+	int rc = exec_owned(st, "DELETE FROM webmail_messages WHERE " OWNED, address, uid, 0,
+	                    error_r);
+	if (rc == 1)
+		store_webmail_blob_remove(st, uid);
+	return rc;
 }
 
 int store_webmail_usage(struct store *st, const char *address, int64_t *bytes_r,
@@ -365,7 +412,24 @@ int store_webmail_oldest_read(struct store *st, const char *address, size_t limi
 
 int store_webmail_delete_id(struct store *st, int64_t id, const char **error_r)
 {
-	return exec_id(st, "DELETE FROM webmail_messages WHERE id = ?1", id, error_r);
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "DELETE FROM webmail_messages WHERE id = ?1 RETURNING uid", -1,
+	                       &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
+		return store_sqlite_fail(db, s, error_r);
+	char uid[STORE_WEBMAIL_UID_MAX] = "";
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_sqlite_text(s, 0, uid, sizeof(uid));
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_fail(db, s, error_r);
+	sqlite3_finalize(s);
+	if (uid[0] != '\0')
+		store_webmail_blob_remove(st, uid);
+	return 0;
 }
 
 int store_webmail_partners(struct store *st, const char *address,

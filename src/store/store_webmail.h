@@ -1,7 +1,8 @@
 /* store_webmail.h: webmail messages kept for partners (store_webmail.c, the schema entry
- * "webmail"). The store sees only sealed blobs: each message has a random key wrapped by the
- * master key, its metadata (subject, header fields, the part list) and each part sealed with
- * that key by the caller (webmail/webmail.h does the sealing). In clear are only what the
+ * "webmail"; the sealed parts in files beside the database, store_webmail_blob.c: how they are
+ * kept is the store's business). The store sees only sealed blobs: each message has a random
+ * key wrapped by the master key, its metadata (subject, header fields, the part list) and each
+ * part sealed with that key by the caller (webmail/webmail.h does the sealing). In clear are only what the
  * inbox, retention and quota need without opening anything: the partner, the envelope
  * sender, times, sizes, the number of attachments and the read flag. */
 #ifndef SG_STORE_WEBMAIL_H
@@ -17,6 +18,7 @@ enum store_webmail_folder {
 #define STORE_WEBMAIL_UID_MAX 33    /* a message's random id: 32 hex digits and the NUL */
 #define STORE_WEBMAIL_DEDUP_MAX 320 /* what makes a put idempotent (queue id + recipient) */
 #define STORE_WEBMAIL_PAGE_MAX 500  /* rows one list call returns at most */
+#define STORE_WEBMAIL_FILE_MIN (64 * 1024) /* sealed parts from this size on go into a file */
 
 struct store_webmail_msg {
 	int64_t id;
@@ -57,7 +59,8 @@ int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
 /* The message of user_id with dedup: 1 found (*m_r, clear it), 0 none, -1 error. */
 int store_webmail_find_dedup(struct store *st, int64_t user_id, const char *dedup,
                              struct store_webmail_msg *m_r, const char **error_r);
-/* Its notification is queued (a retried put then has nothing left to do). */
+/* Its notification is queued (a retried put then has nothing left to do). Not synced to disk
+ * (only a power cut can lose it: one more notification then). */
 int store_webmail_mark_notified(struct store *st, int64_t id, const char **error_r);
 
 /* One page of address's folder, newest first (offset rows skipped, at most limit up to
@@ -95,6 +98,11 @@ int store_webmail_oldest_read(struct store *st, const char *address, size_t limi
                               const char **error_r);
 /* Deletes message id with its parts. */
 int store_webmail_delete_id(struct store *st, int64_t id, const char **error_r);
+/* Removes the sealed parts no message names any more that were written before `before` (left
+ * by a crash between writing them and committing their message, or between deleting a message
+ * and its parts): *removed_r of them. Give puts in flight time: an hour is plenty. */
+int store_webmail_sweep(struct store *st, time_t before, size_t *removed_r,
+                        const char **error_r);
 
 /* One partner's webmail, for `sealgate webmail list`. */
 struct store_webmail_usage {

@@ -90,6 +90,9 @@ int webmail_part(struct store *st, const struct keystore *ks, const char *addres
  * ("webmail-expired"); *count_r: messages deleted. */
 int webmail_retention_run(struct store *st, int days, time_t now, size_t *count_r,
                           const char **error_r);
+/* Removes the files of sealed parts that an interrupted put or delete left behind (no message
+ * names them; an hour old): *count_r of them. Reads the whole directory: hourly is enough. */
+int webmail_sweep(struct store *st, time_t now, size_t *count_r, const char **error_r);
 /* Deletes every message of address ("webmail-purged" audit entry, who: actor). */
 int webmail_purge_address(struct store *st, const char *address, const char *actor,
                           time_t now, size_t *count_r, const char **error_r);

@@ -10,6 +10,7 @@
 #include "mime/mime.h"
 
 #include <gmime/gmime.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,15 +104,14 @@ static struct webmail_parsed_part *add_part(struct walk *w, enum webmail_part_ki
 	return pp;
 }
 
-static void take_bytes(struct webmail_parsed_part *pp, GMimeStream *mem)
+/* The decoded bytes become the part's (one spare NUL after them, which unseal also leaves). */
+static void take_bytes(struct webmail_parsed_part *pp, GByteArray *bytes)
 {
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	pp->len = bytes->len;
-	pp->data = sg_malloc(bytes->len + 1);
-	if (bytes->len > 0)
-		memcpy(pp->data, bytes->data, bytes->len);
-	pp->data[bytes->len] = '\0';
-	pp->info.size = (int64_t)bytes->len;
+	g_byte_array_append(bytes, (const guint8 *)"", 1);
+	pp->decoded = bytes;
+	pp->len = bytes->len - 1;
+	pp->data = bytes->data;
+	pp->info.size = (int64_t)pp->len;
 }
 
 static int add_attachment(struct walk *w, GMimeObject *obj)
@@ -121,17 +121,20 @@ static int add_attachment(struct walk *w, GMimeObject *obj)
 	    add_part(w, cid != NULL && *cid != '\0' ? WEBMAIL_PART_INLINE : WEBMAIL_PART_ATTACHMENT);
 	if (pp == NULL)
 		return -1;
-	GMimeStream *mem = g_mime_stream_mem_new();
+	GByteArray *bytes = NULL;
 	const char *fname = NULL;
 	if (GMIME_IS_PART(obj)) {
 		GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
-		if (content != NULL)
-			(void)g_mime_data_wrapper_write_to_stream(content, mem);
+		bytes = content != NULL ? webmail_content_bytes(content) : g_byte_array_new();
 		fname = g_mime_part_get_filename(GMIME_PART(obj));
 	} else { /* message/rfc822 and the like: the entity as it was sent */
+		GMimeStream *mem = g_mime_stream_mem_new();
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 		if (inner != NULL)
 			(void)g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE); /* the bytes are ours */
+		g_object_unref(mem);
 		fname = g_mime_object_get_content_disposition_parameter(obj, "filename");
 		if (fname == NULL)
 			fname = "message.eml";
@@ -140,11 +143,24 @@ static int add_attachment(struct walk *w, GMimeObject *obj)
 	safe_type(g_mime_object_get_content_type(obj), pp->info.content_type,
 	          sizeof(pp->info.content_type));
 	field_copy(pp->info.content_id, sizeof(pp->info.content_id), cid);
-	take_bytes(pp, mem);
-	g_object_unref(mem);
+	take_bytes(pp, bytes);
 	w->p->nparts++;
 	w->p->attachments++;
 	return 0;
+}
+
+/* The body's text up to its first NUL, as UTF-8 (still to be made valid). A part that says it
+ * is UTF-8 is only decoded: GMime would pass it through iconv from UTF-8 to UTF-8. */
+static char *body_text(GMimeObject *obj)
+{
+	const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
+	GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
+	if (content == NULL || charset == NULL ||
+	    (g_ascii_strcasecmp(charset, "utf-8") != 0 && g_ascii_strcasecmp(charset, "utf8") != 0))
+		return g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+	GByteArray *bytes = webmail_content_bytes(content);
+	g_byte_array_append(bytes, (const guint8 *)"", 1);
+	return (char *)g_byte_array_free(bytes, FALSE);
 }
 
 /* A text/plain or text/html leaf that is the body (1), or not (0: an attachment). */
@@ -159,7 +175,7 @@ static int add_body(struct walk *w, GMimeObject *obj)
 	struct webmail_parsed_part *pp = add_part(w, html ? WEBMAIL_PART_HTML : WEBMAIL_PART_TEXT);
 	if (pp == NULL)
 		return -1;
-	char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+	char *text = body_text(obj);
 	gchar *valid = g_utf8_make_valid(text != NULL ? text : "", -1);
 	pp->len = strlen(valid);
 	pp->data = (unsigned char *)sg_strdup(valid);
@@ -226,8 +242,17 @@ int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool
 
 void webmail_parsed_free(struct webmail_parsed *p)
 {
-	for (size_t i = 0; p->parts != NULL && i < p->nparts; i++)
-		sg_free_secret(&p->parts[i].data, p->parts[i].len);
+	for (size_t i = 0; p->parts != NULL && i < p->nparts; i++) {
+		struct webmail_parsed_part *pp = &p->parts[i];
+		if (pp->decoded == NULL) {
+			sg_free_secret(&pp->data, pp->len);
+			continue;
+		}
+		sodium_memzero(pp->data, pp->len);
+		g_byte_array_free(pp->decoded, TRUE);
+		pp->decoded = NULL;
+		pp->data = NULL;
+	}
 	sg_free(&p->parts);
 	p->nparts = 0;
 }

@@ -10,6 +10,8 @@ struct webmail_parsed_part {
 	struct webmail_part_info info;
 	unsigned char *data;
 	size_t len;
+	void *decoded; /* the GByteArray GMime decoded an attachment into (data is its bytes), or
+	                * NULL (data is ours): sealed from where it was decoded, not copied first */
 };
 
 struct webmail_parsed {
@@ -23,6 +25,11 @@ struct webmail_parsed {
 int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool *perm_r,
                   const char **error_r);
 void webmail_parsed_free(struct webmail_parsed *p);
+
+/* webmail_decode.c: the decoded bytes of a part's content (GMimeDataWrapper), in a GByteArray
+ * the caller owns (g_byte_array_free), with room for one more byte. */
+struct _GMimeDataWrapper;
+struct _GByteArray *webmail_content_bytes(struct _GMimeDataWrapper *content);
 
 /* webmail_meta.c: the metadata record (header fields and part list) as bytes and back. */
 int webmail_meta_encode(const struct webmail_message *head, const struct webmail_parsed_part *parts,

@@ -40,6 +40,19 @@ static int delete_audited(struct store *st, const struct store_webmail_msg *list
 	return 0;
 }
 
+/* A part file no message names is removed once it is this old: a put writes its file, then
+ * commits the rows within seconds (the store's busy timeout), never an hour later. */
+#define SWEEP_GRACE_SECS 3600
+
+int webmail_sweep(struct store *st, time_t now, size_t *count_r, const char **error_r)
+{
+	if (store_webmail_sweep(st, now - SWEEP_GRACE_SECS, count_r, error_r) < 0)
+		return -1;
+	if (*count_r > 0)
+		sg_info("webmail: %zu file(s) of sealed parts that no message names removed", *count_r);
+	return 0;
+}
+
 int webmail_retention_run(struct store *st, int days, time_t now, size_t *count_r,
                           const char **error_r)
 {

@@ -81,11 +81,17 @@ def db(g):
 
 
 def store_bytes(g):
+    """Every file of the store: the database, its WAL, the sealed parts' files beside them."""
     out = b""
-    for path in glob.glob(os.path.join(g.dir, "sealgate.db*")):
-        with open(path, "rb") as f:
-            out += f.read()
+    for path in glob.glob(os.path.join(g.dir, "sealgate.db*")) + part_files(g):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out += f.read()
     return out
+
+
+def part_files(g):
+    return sorted(glob.glob(os.path.join(g.dir, "sealgate.db-webmail", "*")))
 
 
 def test_webmail_is_sealed_and_the_partner_notified(wm_gw):
@@ -227,6 +233,44 @@ def test_kill9_between_sealed_copy_and_notification(wm_gw):
     with db(g) as c:
         assert c.execute("SELECT count(*), sum(notified) FROM webmail_messages").fetchone() == (1, 1)
     assert listed(g)[0][0] in note.get_body(("plain",)).get_content()
+
+
+def test_kill9_between_parts_file_and_commit(wm_gw):
+    """The crash window of the parts' file: written and synced, its rows not yet committed
+    (here: the test holds the store's write lock, so the commit waits), and the gateway is
+    killed. After the restart the message is stored once and notified once; the file the
+    killed run left is named by no row, and the sweep (`webmail purge`, the tick) removes it
+    once it is an hour old, never the stored message's own file."""
+    g = wm_gw()
+    blob = os.urandom(200 * 1024)
+    lock = sqlite3.connect(os.path.join(g.dir, "sealgate.db"), isolation_level=None, timeout=30)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        send(g, message("[secure] parts window", attachments=[("a.bin", blob)]))
+        wait_for(lambda: part_files(g), 30, what="the parts' file written before the commit")
+        pgid = g.proc.pid
+        g.kill_all()
+        wait_for(lambda: group_gone(pgid), 10, what="the killed gateway gone")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    (orphan,) = part_files(g)
+    g.start()
+    (note,) = notifications(g, 1)
+    g.wait_queue_empty()
+    (uid, _, _, _), = listed(g)
+    assert uid in note.get_body(("plain",)).get_content()
+    live = os.path.join(g.dir, "sealgate.db-webmail", uid)
+    assert part_files(g) == sorted([orphan, live])
+    with db(g) as c:
+        assert c.execute("SELECT sum(file_len) FROM webmail_parts").fetchone()[0] == \
+            os.path.getsize(live)
+    old = time.time() - 7200
+    for path in part_files(g):
+        os.utime(path, (old, old))
+    assert g.cli("webmail", "purge").returncode == 0
+    assert part_files(g) == [live]
+    assert len(sgrig.maildir_files(os.path.join(g.md_ext, PARTNER))) == 1
 
 
 def test_channel_without_transform_is_refused(gw_factory):

@@ -447,6 +447,45 @@ static void assert_data(struct spool *sp, const char *id, const char *msg, size_
 	sg_free(&data);
 }
 
+static void remember_id(void *ctx, const char *id)
+{
+	snprintf(ctx, SG_QUEUE_ID_MAX, "%s", id);
+}
+
+/* What the queue manager injects itself goes straight into active/ and to its hook; without
+ * a hook (any other process) into incoming/ as before. */
+static void inject_with_and_without_hook(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char seen[SG_QUEUE_ID_MAX] = "";
+	char **list;
+	size_t n;
+	for (int hooked = 1; hooked >= 0; hooked--) {
+		spool_set_active_hook(f->sp, hooked ? remember_id : NULL, hooked ? seen : NULL);
+		struct spool_envelope env;
+		spool_envelope_init(&env);
+		env.sender = sg_strdup("");
+		spool_envelope_add_rcpt(&env, "x@example.com", NULL);
+		assert_int_equal(spool_inject(f->sp, "Subject: n\r\n\r\nhi\r\n", 17, &env, &err), 0);
+		enum spool_queue q;
+		struct spool_envelope back;
+		assert_int_equal(spool_load(f->sp, env.id, &back, &q, &err), 0);
+		assert_int_equal(q, hooked ? SPOOL_ACTIVE : SPOOL_INCOMING);
+		if (hooked)
+			assert_string_equal(seen, env.id);
+		spool_envelope_free(&back);
+		spool_envelope_free(&env);
+	}
+	assert_int_equal(spool_list(f->sp, SPOOL_INCOMING, &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	spool_ids_free(&list, n);
+	assert_int_equal(spool_list(f->sp, SPOOL_ACTIVE, &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0], seen);
+	spool_ids_free(&list, n);
+}
+
 static void life_cycle(void **state)
 {
 	struct fixture *f = *state;
@@ -725,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lock_contention, setup, teardown),
 		cmocka_unit_test_setup_teardown(triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(inject_with_and_without_hook, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
