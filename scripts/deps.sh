@@ -28,6 +28,7 @@ packages=(
   libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
   libunbound-dev libevent-dev nettle-dev dns-root-data       # DNS with DNSSEC (src/dns; .pc needs libevent, nettle)
   unbound ldnsutils                                           # test resolver serving signed zones (dns_rig.py)
+  python3-cryptography                                        # test CAs of the HTTPS test servers (https_rig.py)
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )

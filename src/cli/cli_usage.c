@@ -80,7 +80,7 @@ static const struct usage_line lines[] = {
 	{"dkim", "dkim list -c FILE [DOMAIN]", "lists the DKIM keys"},
 	{"dkim", "dkim show -c FILE DOMAIN [SELECTOR]", "prints the DNS records to publish"},
 	{"dkim", "dkim delete -c FILE DOMAIN SELECTOR", "deletes a DKIM key"},
-	{"tls-policy", "tls-policy set -c FILE DOMAIN may|encrypt|dane",
+	{"tls-policy", "tls-policy set -c FILE DOMAIN may|encrypt|dane|mta-sts",
 	 "sets the outbound TLS mode of a recipient domain (overrides deliver.tls)"},
 	{"tls-policy", "tls-policy delete -c FILE DOMAIN",
 	 "removes a domain's own TLS mode: deliver.tls applies again"},

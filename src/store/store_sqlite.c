@@ -274,6 +274,15 @@ static const char *const migrations[] = {
 	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
 	"  mode TEXT NOT NULL,"
 	"  updated INTEGER NOT NULL);",
+
+	/* the MTA-STS policy cache (issue 18, RFC 8461 5.1): the policy text as fetched, the TXT
+	 * id it was fetched under, and its expiry (fetched + max_age). */
+	"CREATE TABLE mta_sts_policy ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  policy_id TEXT NOT NULL,"
+	"  policy TEXT NOT NULL,"
+	"  fetched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
@@ -349,6 +358,18 @@ int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
 	sqlite3_finalize(s);
 	*error_r = "store: database error (see the log)";
 	return -1;
+}
+
+int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
+                           const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(st->db, s, error_r);
+	sqlite3_finalize(s);
+	return sqlite3_changes(st->db);
 }
 
 void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size)
