@@ -92,6 +92,7 @@ check-deb: deb
 
 bench: deps all
 	@bench/run.sh $(BUILD)
+	@bench/relay/run.sh $(BUILD)
 	@bench/smime/run.sh $(BUILD)
 	@bench/pgp/run.sh $(BUILD)
 	@bench/pdf/run.sh $(BUILD)

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{"user", cli_user_cmd, false},
 	{"directory", cli_directory_cmd, false},
 	{"webmail", cli_webmail_cmd, false},
+	{"domain", cli_domain_cmd, false},
 	{"audit", cli_audit_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},

@@ -43,5 +43,6 @@ for k in pass encrypt sign_encrypt; do
   printf '%-40s %12s %14s\n' "sealgate $k" "${R[$k,e2e_rate]}" "$(ratio "${R[$k,e2e_rate]}" "${R[pass,e2e_rate]}")"
 done
 printf '%-40s %12s %14s\n' "gpg --encrypt, one process each" "$OPENSSL_RATE" "$(ratio "$OPENSSL_RATE" "${R[pass,e2e_rate]}")"
+echo "(goals, issue 19: encrypt >= 0.9x and sign+encrypt >= 0.8x pass-through, same run)"
 SIGN_MS=$($PY -c "print(f'{1000/${R[sign_encrypt,e2e_rate]}:.1f}')")
 echo "sign+encrypt: ${SIGN_MS} ms per message end to end; reference: Python PGP gateways ~140 ms (goal: 50x their throughput)"

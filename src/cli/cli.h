@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 int cli_init_cmd(int argc, char **argv);
 int cli_run_cmd(int argc, char **argv);
@@ -22,6 +23,7 @@ int cli_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
 int cli_tls_policy_cmd(int argc, char **argv);
+int cli_domain_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -47,12 +49,24 @@ void cli_cert_close(struct cli_cert_ctx *ctx);
 /* Writes the CRL of the instance CA to gateway.ca_dir/crl.pem (and stdout if to_stdout). */
 int cli_ca_write_crl(struct cli_cert_ctx *ctx, bool to_stdout);
 
+/* True if domain is one of gateway.internal_domains (cli_common.c). */
+bool cli_internal_domain(const struct cli_cert_ctx *ctx, const char *domain);
+/* "YYYY-MM-DD" (UTC) of t, or "never" for 0. */
+void cli_format_day(time_t t, char *dst, size_t size);
+
 /* A plain ASCII addr-spec (local@domain), lower-cased into dst; prints why not and returns -1
  * (cli_cert.c). */
 int cli_take_address(const char *arg, char *dst, size_t dstsize);
 /* `user enrol` and `user add-shared` (cli_enrol.c): employees' certificates and shared
  * mailboxes; argv[0] is the subcommand. */
 int cli_enrol_cmd(struct cli_cert_ctx *ctx, int argc, char **argv);
+
+/* cli_pgp.c, also for `domain own|export`: stores a key pair generated in pc for address (its
+ * secret sealed), or prints address's active public key armoured; 0/-1 and 0/1 (exit code). */
+struct pgp_ctx;
+int cli_pgp_store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
+                            const char *fpr);
+int cli_pgp_export_active(struct cli_cert_ctx *ctx, const char *address);
 
 /* `user invite EMAIL` (cli_portal.c): a pending portal account and its one-time password. */
 int cli_portal_invite(struct cli_cert_ctx *ctx, const char *addr);

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,4 +102,22 @@ int cli_read_secret_line(char *dst, size_t size, const char *what)
 	}
 	sg_wipe(&c, sizeof(c));
 	return 0;
+}
+
+bool cli_internal_domain(const struct cli_cert_ctx *ctx, const char *domain)
+{
+	struct sg_strlist domains;
+	sg_strlist_split(&domains, settings_get(ctx->settings, "gateway.internal_domains"));
+	bool internal = sg_strlist_contains_nocase(&domains, domain);
+	sg_strlist_free(&domains);
+	return internal;
+}
+
+void cli_format_day(time_t t, char *dst, size_t size)
+{
+	struct tm tm;
+	if (t == 0)
+		sg_strlcpy(dst, "never", size);
+	else
+		strftime(dst, size, "%Y-%m-%d", gmtime_r(&t, &tm));
 }

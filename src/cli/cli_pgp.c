@@ -33,20 +33,7 @@ static int take_address(const char *arg, char *dst, size_t dstsize)
 
 static bool is_internal(const struct cli_cert_ctx *ctx, const char *address)
 {
-	struct sg_strlist domains;
-	sg_strlist_split(&domains, settings_get(ctx->settings, "gateway.internal_domains"));
-	bool internal = sg_strlist_contains_nocase(&domains, strchr(address, '@') + 1);
-	sg_strlist_free(&domains);
-	return internal;
-}
-
-static void format_day(time_t t, char *dst, size_t size)
-{
-	struct tm tm;
-	if (t == 0)
-		sg_strlcpy(dst, "never", size);
-	else
-		strftime(dst, size, "%Y-%m-%d", gmtime_r(&t, &tm));
+	return cli_internal_domain(ctx, strchr(address, '@') + 1);
 }
 
 /* ---- import ---- */
@@ -78,7 +65,7 @@ static int import_report(struct cli_cert_ctx *ctx, const struct pgp_key_report *
 		return -1;
 	}
 	char until[32];
-	format_day(r->expires, until, sizeof(until));
+	cli_format_day(r->expires, until, sizeof(until));
 	for (size_t i = 0; i < r->naddresses; i++)
 		if (store_for(ctx, r, r->addresses[i]) < 0)
 			return -1;
@@ -129,7 +116,7 @@ static size_t count_internal(struct cli_cert_ctx *ctx, const struct pgp_key_repo
 static void print_secret_imported(const struct pgp_key_report *r, struct cli_cert_ctx *ctx)
 {
 	char until[32];
-	format_day(r->expires, until, sizeof(until));
+	cli_format_day(r->expires, until, sizeof(until));
 	printf("imported %s (%s, expires %s) secret-held for", r->fingerprint, r->algo, until);
 	for (size_t i = 0; i < r->naddresses; i++)
 		if (is_internal(ctx, r->addresses[i]))
@@ -320,7 +307,7 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 	mark_signers(keys, n, signs);
 	for (size_t i = 0; i < n; i++) {
 		char until[32];
-		format_day(keys[i].expires, until, sizeof(until));
+		cli_format_day(keys[i].expires, until, sizeof(until));
 		printf("%-32s %s %-9s %-7s expires %s%s%s%s\n", keys[i].address, keys[i].fingerprint,
 		       store_pgp_source_name(keys[i].source), store_pgp_status_name(keys[i].status),
 		       until, keys[i].has_secret ? " secret-held" : "", signs[i] ? " signs" : "",
@@ -336,16 +323,21 @@ static int cmd_list(struct cli_cert_ctx *ctx, int argc, char **argv)
 static int cmd_export(struct cli_cert_ctx *ctx, int argc, char **argv)
 {
 	char address[SG_ADDR_MAX];
+	if (argc != 1)
+		return pgp_usage();
+	if (take_address(argv[0], address, sizeof(address)) < 0)
+		return 1;
+	return cli_pgp_export_active(ctx, address);
+}
+
+int cli_pgp_export_active(struct cli_cert_ctx *ctx, const char *address)
+{
 	const char *err = NULL;
 	struct store_pgp_key k;
 	struct pgp_ctx *pc = NULL;
 	unsigned char *armored = NULL;
 	size_t len = 0;
 	int rc = 1;
-	if (argc != 1)
-		return pgp_usage();
-	if (take_address(argv[0], address, sizeof(address)) < 0)
-		return 1;
 	int found = store_pgp_find_active(ctx->store, address, &k, &err);
 	if (found <= 0) {
 		cli_errorf("%s", found == 0 ? "no active OpenPGP key for this address" : err);
@@ -418,8 +410,8 @@ static int cmd_accept(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 /* ---- generate ---- */
 
-static int store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
-                           const char *fpr)
+int cli_pgp_store_generated(struct cli_cert_ctx *ctx, struct pgp_ctx *pc, const char *address,
+                            const char *fpr)
 {
 	const char *err;
 	unsigned char *sealed = NULL;
@@ -469,7 +461,7 @@ static int cmd_generate(struct cli_cert_ctx *ctx, int argc, char **argv)
 		pgp_ctx_free(&pc);
 		return 1;
 	}
-	int rc = store_generated(ctx, pc, address, fpr);
+	int rc = cli_pgp_store_generated(ctx, pc, address, fpr);
 	pgp_ctx_free(&pc);
 	if (rc == 0) {
 		printf("generated %s for %s (%s); secret key sealed in the store\n", fpr, address,

@@ -72,6 +72,20 @@ static const struct usage_line lines[] = {
 	 "generates a key pair for an internal user"},
 	{"pgp", "pgp accept -c FILE EMAIL",
 	 "makes the pending (changed Autocrypt) key of a partner its active key"},
+	{"domain", "domain import -c FILE DOMAIN CERT|KEY",
+	 "imports a partner gateway's domain certificate or OpenPGP key (it must name the domain or "
+	 "a role address such as postmaster@DOMAIN): mail to users of DOMAIN without a key of their "
+	 "own is encrypted to it, once per message"},
+	{"domain", "domain list -c FILE", "lists the domain certificates and keys, partners' and ours"},
+	{"domain", "domain delete -c FILE DOMAIN",
+	 "revokes a domain's certificates and deletes its OpenPGP keys"},
+	{"domain", "domain set-channel -c FILE DOMAIN smime|pgp",
+	 "which of a partner domain's certificate and key is used when it has both"},
+	{"domain", "domain own -c FILE DOMAIN",
+	 "issues our domain certificate (instance CA) and generates our OpenPGP domain key for an "
+	 "internal domain: mail encrypted to them is decrypted for any of its users"},
+	{"domain", "domain export -c FILE DOMAIN [--pgp]",
+	 "prints a domain's certificate (PEM) or, with --pgp, its OpenPGP key, for partners"},
 	{"dkim", "dkim generate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
 	 "makes a DKIM key for a sending domain (sealed in the store) and prints its DNS record"},
 	{"dkim", "dkim rotate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
@@ -141,6 +155,7 @@ static const struct usage_option options[] = {
 	{"cert", "--gcm", "tool encrypt: AES-256-GCM AuthEnvelopedData instead of AES-256-CBC"},
 	{"cert", "--anchor PEM", "tool verify: a further trust anchor"},
 	{"pgp", "--algo ed25519|rsa3072", "generate: the key algorithm (default ed25519)"},
+	{"domain", "--pgp", "export: the OpenPGP domain key instead of the certificate"},
 	{"dkim", "--selector S", "the DNS selector (default sgYYYYMMDD)"},
 	{"dkim", "--type rsa2048|ed25519", "the key type (default rsa2048)"},
 	{"user", "--channel C", "add-external: pdf, webmail, smime or pgp"},

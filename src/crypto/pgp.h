@@ -55,6 +55,12 @@ int pgp_secret_seal(struct pgp_ctx *ctx, const struct keystore *ks, const char *
 int pgp_secret_unseal(struct pgp_ctx *ctx, const struct keystore *ks, const char *fpr,
                       const unsigned char *blob, size_t blob_len, const char **error_r);
 
+/* ---- Web Key Directory (pgp_wkd.c) ---- */
+
+#define PGP_WKD_HASH_MAX 33 /* 32 z-base-32 characters + NUL */
+/* The WKD hash of a local part ("Joe.Doe" -> "iy9q119eutrkn8s1mk4r39qejnbu3n5q"). */
+int pgp_wkd_hash(const char *local, char dst[PGP_WKD_HASH_MAX]);
+
 /* ---- key inspection for import (pgp_import.c) ---- */
 
 struct pgp_key_report {

@@ -55,6 +55,10 @@ int smime_cert_to_pem(const unsigned char *der, size_t len, char **pem_r, size_t
                       const char **error_r);
 /* True if the certificate names address (SAN rfc822Name or DN emailAddress), ignoring case. */
 bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address);
+/* True if match(name, arg) holds for one of the names the certificate gives its subject: an
+ * e-mail address (SAN rfc822Name or DN emailAddress) or a SAN dNSName (domain certificates). */
+bool smime_cert_any_name(const unsigned char *der, size_t len,
+                         bool (*match)(const char *name, const char *arg), const char *arg);
 /* True if key belongs to the certificate. */
 bool smime_cert_matches_key(const unsigned char *der, size_t len, const struct keystore_key *key);
 

@@ -141,7 +141,7 @@ static int asn1_time(const ASN1_TIME *t, time_t *out)
 	return 0;
 }
 
-static void fingerprint(const unsigned char *der, size_t len, char *dst)
+void smime_priv_fingerprint(const unsigned char *der, size_t len, char *dst)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
@@ -171,7 +171,7 @@ int smime_cert_parse(const unsigned char *der, size_t len, struct smime_certinfo
 	info_r->is_rsa = pub != NULL && EVP_PKEY_is_a(pub, "RSA");
 	info_r->is_ca = X509_check_ca(x) != 0;
 	smime_priv_address(x, info_r->address, sizeof(info_r->address));
-	fingerprint(der, len, info_r->fingerprint);
+	smime_priv_fingerprint(der, len, info_r->fingerprint);
 	rc = 0;
 out:
 	X509_free(x);
@@ -226,16 +226,56 @@ int smime_cert_to_pem(const unsigned char *der, size_t len, char **pem_r, size_t
 	return rc;
 }
 
-bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address)
+static bool any_email(X509 *x, bool (*match)(const char *name, const char *arg), const char *arg)
 {
-	X509 *x = smime_priv_x509(der, len);
-	if (x == NULL)
-		return false;
 	bool found = false;
 	STACK_OF(OPENSSL_STRING) *emails = X509_get1_email(x);
 	for (int i = 0; i < sk_OPENSSL_STRING_num(emails) && !found; i++)
-		found = sg_streq_nocase(sk_OPENSSL_STRING_value(emails, i), address);
+		found = match(sk_OPENSSL_STRING_value(emails, i), arg);
 	X509_email_free(emails);
+	return found;
+}
+
+static bool same_address(const char *name, const char *address)
+{
+	return sg_streq_nocase(name, address);
+}
+
+bool smime_cert_has_address(const unsigned char *der, size_t len, const char *address)
+{
+	X509 *x = smime_priv_x509(der, len);
+	bool found = x != NULL && any_email(x, same_address, address);
+	X509_free(x);
+	return found;
+}
+
+static bool any_dns_name(X509 *x, bool (*match)(const char *name, const char *arg),
+                         const char *arg)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+	for (int i = 0; i < sk_GENERAL_NAME_num(names) && !found; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		if (gn->type != GEN_DNS)
+			continue;
+		const unsigned char *p = ASN1_STRING_get0_data(gn->d.dNSName);
+		int n = ASN1_STRING_length(gn->d.dNSName);
+		char name[256];
+		if (n <= 0 || (size_t)n >= sizeof(name) || memchr(p, '\0', (size_t)n) != NULL)
+			continue;
+		memcpy(name, p, (size_t)n);
+		name[n] = '\0';
+		found = match(name, arg);
+	}
+	GENERAL_NAMES_free(names);
+	return found;
+}
+
+bool smime_cert_any_name(const unsigned char *der, size_t len,
+                         bool (*match)(const char *name, const char *arg), const char *arg)
+{
+	X509 *x = smime_priv_x509(der, len);
+	bool found = x != NULL && (any_email(x, match, arg) || any_dns_name(x, match, arg));
 	X509_free(x);
 	return found;
 }

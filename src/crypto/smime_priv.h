@@ -13,6 +13,9 @@ X509 *smime_priv_x509(const unsigned char *der, size_t len);
 /* The same from a small per-thread cache keyed by the DER bytes (the mail path parses the same
  * few certificates for every message). A reference the caller frees; never to be modified. */
 X509 *smime_priv_x509_cached(const unsigned char *der, size_t len);
+/* SHA-256 of der, lower-case hex, into dst (65 bytes): smime_certinfo's fingerprint without
+ * decoding the certificate. */
+void smime_priv_fingerprint(const unsigned char *der, size_t len, char *dst);
 /* Hex of an ASN1_INTEGER serial into dst; -1 if it does not fit. */
 int smime_priv_serial_hex(const ASN1_INTEGER *serial, char *dst, size_t dstsize);
 /* One-line RFC 2253 form of name into dst (truncated names are refused: -1). */

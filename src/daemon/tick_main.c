@@ -76,7 +76,7 @@ static void export_recipients(const struct held_ctx *hc, const char *path)
 	struct sg_buf b;
 	sg_buf_init(&b, (size_t)SG_ADDR_MAX * (n + 1));
 	for (size_t i = 0; i < n; i++)
-		if (users[i].kind != STORE_USER_EXTERNAL)
+		if (users[i].kind != STORE_USER_EXTERNAL && users[i].address[0] != '@') /* a domain's */
 			sg_buf_printf(&b, "%s\n", users[i].address);
 	char *old = NULL;
 	size_t old_len = 0;

@@ -185,7 +185,9 @@ static int follow(struct store *st, const struct dir_employee *emps, size_t n, t
 	for (size_t i = 0; i < nu && rc == 0; i++) {
 		size_t certs = 0;
 		bool ours = false;
-		if (users[i].kind != STORE_USER_INTERNAL || index_has(&ix, users[i].address))
+		/* "@domain" holds our domain certificate and key (`domain own`): nobody's mailbox */
+		if (users[i].kind != STORE_USER_INTERNAL || users[i].address[0] == '@' ||
+		    index_has(&ix, users[i].address))
 			continue;
 		rc = holds_something(st, &users[i], &certs, &ours, error_r);
 		if (rc <= 0)

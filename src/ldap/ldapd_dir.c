@@ -6,9 +6,11 @@
 
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_str.h"
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <time.h>
 
 struct ldapd_dir {
@@ -45,6 +47,22 @@ void ldapd_dir_free(struct ldapd_dir **dir)
 	sg_free(dir);
 }
 
+/* The address an entry is published under: a domain certificate of ours (`domain own`, kept
+ * under "@domain") as postmaster@domain, the address it names, unless the postmaster has
+ * certificates of its own (then it is left out: one entry per address); NULL to leave out. */
+static const char *published_address(const struct store_dir_cert *certs, size_t n, size_t i,
+                                     char *dst, size_t size)
+{
+	if (certs[i].address[0] != '@')
+		return certs[i].address;
+	if ((size_t)snprintf(dst, size, "postmaster%s", certs[i].address) >= size)
+		return NULL;
+	for (size_t k = 0; k < n; k++)
+		if (sg_streq_nocase(certs[k].address, dst))
+			return NULL;
+	return dst;
+}
+
 static struct ldapd_snapshot *build(struct ldapd_dir *dir, uint64_t version, time_t now)
 {
 	const char *err;
@@ -59,9 +77,13 @@ static struct ldapd_snapshot *build(struct ldapd_dir *dir, uint64_t version, tim
 	if (snap == NULL)
 		sg_fatal("ldap: %s", err); /* checked at start, so the configuration changed under us */
 	size_t skipped = 0;
-	for (size_t i = 0; i < n; i++)
-		if (ldapd_snapshot_add(snap, certs[i].address, certs[i].der, certs[i].der_len, &err) < 0)
+	for (size_t i = 0; i < n; i++) {
+		char domain_addr[SG_ADDR_MAX];
+		const char *addr = published_address(certs, n, i, domain_addr, sizeof(domain_addr));
+		if (addr == NULL ||
+		    ldapd_snapshot_add(snap, addr, certs[i].der, certs[i].der_len, &err) < 0)
 			skipped++;
+	}
 	ldapd_snapshot_finish(snap);
 	store_directory_list_free(&certs, n);
 	snap->version = version;

@@ -1,5 +1,6 @@
-/* mime.h: the GMime wrapper. The queue manager parses each message once, here, to learn the
- * headers that logging and policy need; a message GMime cannot read is still delivered unchanged.
+/* mime.h: the GMime wrapper. The queue manager reads each message's header block once, here, to
+ * learn what logging and policy need (the body is parsed only by a transform that needs it); a
+ * message GMime cannot read is still delivered unchanged.
  * Plain helpers that need no parser (header block, 8-bit scan) live here too. */
 #ifndef SG_MIME_H
 #define SG_MIME_H
@@ -43,6 +44,9 @@ void mime_glib_log_to_ours(void);
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
                     const char **error_r);
 void mime_info_free(struct mime_info *info);
+/* GMime parses made by this process so far (mime_message_parse, mime_entity_parse) and the
+ * bytes they were given: for the tests and benchmarks that count parses per message. */
+void mime_parse_stats(unsigned long *parses_r, unsigned long long *bytes_r);
 /* The message GMime makes of len bytes (the caller unrefs it), or NULL when they are not a
  * message: for modules that walk a message's parts themselves (pdf, webmail). */
 struct _GMimeMessage *mime_message_parse(const char *data, size_t len);

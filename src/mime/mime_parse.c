@@ -1,6 +1,7 @@
-/* mime_parse.c: one GMime parse per message for the facts the queue manager needs, and the
- * byte-level helpers that do not need a parser. GMime is lenient; whatever it cannot make
- * sense of simply leaves a field NULL, so odd MIME is never a reason to stop delivery. */
+/* mime_parse.c: the facts the queue manager needs about a message, from its header block (a
+ * GMime parse of the header fields alone: the body is parsed by the transforms that need it),
+ * and the byte-level helpers that do not need a parser. GMime is lenient; whatever it cannot
+ * make sense of simply leaves a field NULL, so odd MIME is never a reason to stop delivery. */
 #include "mime/mime.h"
 #include "mime/mime_priv.h"
 
@@ -10,6 +11,7 @@
 
 #include <gmime/gmime.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,6 +19,8 @@
 #define MIME_VALUE_MAX 998
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+static atomic_ulong parses;
+static atomic_ullong parsed_bytes;
 
 static void mime_init_once(void)
 {
@@ -105,7 +109,34 @@ static void fill_content_type(GMimeMessage *msg, struct mime_info *info)
 	g_free(type);
 	info->ct_protocol = lower_param(ct, "protocol");
 	info->ct_smime_type = lower_param(ct, "smime-type");
-	info->nested_smime_signed = !mime_info_is_smime(info) && mime_priv_nested_signed(top);
+}
+
+/* True if "pkcs7" (any case) occurs in data. Every Content-Type GMime could take for an S/MIME
+ * signature (application/pkcs7-signature, application/(x-)pkcs7-mime; a type is one token,
+ * never encoded or folded inside) contains it, also in a message/rfc822 part (whose content
+ * GMime parses as it stands): where it is absent, nothing below the top can be signed. */
+static bool mentions_pkcs7(const char *data, size_t len)
+{
+	for (const char *p = data; len >= 5 && (p = memchr(p, '7', len - (size_t)(p - data))) != NULL;
+	     p++) {
+		if (p - data >= 4 && g_ascii_strncasecmp(p - 4, "pkcs", 4) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* An S/MIME signature below a top that is not S/MIME itself: the one question about the
+ * structure below the header, answered with a parse of the whole message only where a byte
+ * scan cannot rule it out. */
+static bool nested_signed(const char *data, size_t len, const struct mime_info *info)
+{
+	if (mime_info_is_smime(info) || !mentions_pkcs7(data, len))
+		return false;
+	GMimeMessage *msg = mime_message_parse(data, len);
+	bool found = msg != NULL && mime_priv_nested_signed(g_mime_message_get_mime_part(msg));
+	if (msg != NULL)
+		g_object_unref(msg);
+	return found;
 }
 
 /* True if some line of data begins with marker. */
@@ -123,9 +154,22 @@ static bool has_line(const char *data, size_t len, const char *marker)
 	return false;
 }
 
+void mime_parse_stats(unsigned long *parses_r, unsigned long long *bytes_r)
+{
+	*parses_r = atomic_load(&parses);
+	*bytes_r = atomic_load(&parsed_bytes);
+}
+
+static void count_parse(size_t len)
+{
+	atomic_fetch_add(&parses, 1);
+	atomic_fetch_add(&parsed_bytes, len);
+}
+
 GMimeMessage *mime_message_parse(const char *data, size_t len)
 {
 	mime_init();
+	count_parse(len);
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
@@ -138,6 +182,7 @@ GMimeMessage *mime_message_parse(const char *data, size_t len)
 GMimeObject *mime_entity_parse(const char *data, size_t len)
 {
 	mime_init();
+	count_parse(len);
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	GMimeObject *o = g_mime_parser_construct_part(parser, NULL);
@@ -150,7 +195,10 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
                     const char **error_r)
 {
 	memset(info_r, 0, sizeof(*info_r));
-	GMimeMessage *msg = mime_message_parse(data, len);
+	/* The header block and its empty line: GMime reads the fields exactly as in the whole
+	 * message, and the top entity (multipart or not) without its parts. */
+	size_t hlen = mime_header_block_len(data, len, SG_HEADER_BLOCK_MAX);
+	GMimeMessage *msg = mime_message_parse(data, hlen < SG_HEADER_BLOCK_MAX ? hlen : len);
 	if (msg == NULL) {
 		*error_r = "not a parsable message";
 		return -1;
@@ -169,6 +217,7 @@ int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
 	add_visible(info_r, g_mime_message_get_to(msg));
 	add_visible(info_r, g_mime_message_get_cc(msg));
 	g_object_unref(msg);
+	info_r->nested_smime_signed = nested_signed(data, len, info_r);
 	return 0;
 }
 

@@ -48,6 +48,11 @@ struct policy_rcpt_info {
 	bool pgp_usable;             /* an active encryption-capable OpenPGP key */
 	bool pdf_ready;              /* a SecurePDF key record from registration */
 	bool registered;             /* a portal account whose registration is complete */
+	/* Gateway-to-gateway domain encryption (policy_domain.c): the partner's gateway holds a
+	 * certificate or key for the recipient's whole domain, and the channel chosen for it. */
+	bool domain_smime;
+	bool domain_pgp;
+	enum policy_channel domain_channel; /* `domain set-channel`, or NONE */
 };
 typedef int (*policy_lookup_fn)(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 
@@ -59,6 +64,7 @@ struct policy_plan {
 	bool individual;    /* a Bcc recipient of encrypted mail: a message of its own */
 	const char *reason; /* POLICY_REFUSE: why, for the DSN (static text) */
 	const char *trigger;/* why encryption was required ("subject tag", ...), or NULL */
+	bool via_domain;    /* POLICY_SMIME/PGP to the recipient domain's certificate or key */
 };
 
 /* What the planner knows about the message as a whole. */
@@ -103,5 +109,23 @@ const char *policy_action_name(enum policy_action a);
 const char *policy_channel_name(enum policy_channel c);
 /* "smime", "pgp", "pdf", "webmail" → channel; -1 otherwise. */
 int policy_channel_parse(const char *name, enum policy_channel *c_r);
+
+/* ---- policy_domain.c: domain encryption (gateway to gateway) ---- */
+
+/* The store keeps a domain's certificates and keys under this pseudo-address ("@" + domain,
+ * lower-cased), which no mailbox can have. */
+#define POLICY_DOMAIN_OWNER_MAX 256
+/* "@domain" of addr (or of a bare domain) into dst; -1 when there is no usable domain. */
+int policy_domain_owner(const char *addr_or_domain, char *dst, size_t size);
+/* True when owner (an address from the store) is a domain's pseudo-address. */
+bool policy_domain_is_owner(const char *owner);
+/* The local parts a domain certificate or key may name instead of the bare domain
+ * ("postmaster", "domain", ...), NULL-terminated. */
+extern const char *const policy_domain_locals[];
+/* True when address (an address a certificate or user ID names) stands for domain: the
+ * domain itself, "@domain", or one of policy_domain_locals at domain. */
+bool policy_domain_names(const char *address, const char *domain);
+/* "via=domain-certificate" or "via=domain-key" for an action, "" for personal ones. */
+const char *policy_via_name(const struct policy_plan *plan);
 
 #endif

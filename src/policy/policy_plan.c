@@ -135,10 +135,22 @@ const char *policy_encryption_trigger(const struct policy *p, const struct mime_
 	return NULL;
 }
 
+/* The partner gateway's domain certificate or key (`domain set-channel` picks when it holds
+ * both), or POLICY_REFUSE when the recipient's domain has neither. */
+static enum policy_action domain_channel(const struct policy_rcpt_info *ri)
+{
+	if (ri->domain_channel == POLICY_CH_PGP && ri->domain_pgp)
+		return POLICY_PGP;
+	if (ri->domain_smime)
+		return POLICY_SMIME;
+	return ri->domain_pgp ? POLICY_PGP : POLICY_REFUSE;
+}
+
 /* The channel for an outbound recipient: the partner's choice when it is usable, else a
- * certificate, else a key, else the default channel if the partner can use it. */
+ * certificate, else a key (personal ones win), else the partner's domain certificate or key,
+ * else the default channel if the partner can use it. */
 static enum policy_action outbound_channel(const struct policy *p,
-                                           const struct policy_rcpt_info *ri)
+                                           const struct policy_rcpt_info *ri, bool *via_domain_r)
 {
 	if (ri->channel == POLICY_CH_SMIME && ri->smime_usable)
 		return POLICY_SMIME;
@@ -152,6 +164,11 @@ static enum policy_action outbound_channel(const struct policy *p,
 		return POLICY_SMIME;
 	if (ri->pgp_usable)
 		return POLICY_PGP;
+	enum policy_action domain = domain_channel(ri);
+	if (domain != POLICY_REFUSE) {
+		*via_domain_r = true;
+		return domain;
+	}
 	if (p->default_external == POLICY_CH_PDF && ri->pdf_ready)
 		return POLICY_PDF;
 	if (p->default_external == POLICY_CH_WEBMAIL && ri->known)
@@ -170,9 +187,13 @@ static void plan_outbound(const struct policy *p, const struct policy_msg *m, co
 	                                : policy_encryption_trigger(p, m->mime);
 	if (plan->trigger == NULL && p->opportunistic && (ri.smime_usable || ri.pgp_usable))
 		plan->trigger = "opportunistic encryption";
+	/* A domain whose gateway exchanged keys with us gets all its mail encrypted: that is what
+	 * the exchange is for (its users with personal keys get theirs). */
+	if (plan->trigger == NULL && (ri.domain_smime || ri.domain_pgp))
+		plan->trigger = "domain encryption";
 	if (plan->trigger == NULL)
 		return;
-	plan->action = outbound_channel(p, &ri);
+	plan->action = outbound_channel(p, &ri, &plan->via_domain);
 	/* A partner who has not registered yet is invited; the mail waits for the registration.
 	 * Mail released after registration never loops back into a hold. */
 	if (plan->action == POLICY_REFUSE && p->invite && !ri.registered && !m->must_encrypt)
@@ -229,7 +250,7 @@ bool policy_plan_equal(const struct policy_plan *a, const struct policy_plan *b)
 	if (a == b)
 		return true;
 	return !a->individual && !b->individual && a->action == b->action && a->sign == b->sign &&
-	       strcmp(a->route, b->route) == 0;
+	       a->via_domain == b->via_domain && strcmp(a->route, b->route) == 0;
 }
 
 const char *policy_direction_name(enum policy_direction d)

@@ -91,6 +91,7 @@ static const struct route {
 	{"GET", "/lang", lang_get, PORTAL_ANON},
 	{"GET", "/ca.crl", portal_ca_crl_get, PORTAL_ANON},
 	{"GET", "/ca.crt", portal_ca_cert_get, PORTAL_ANON},
+	{"GET", "/.well-known/openpgpkey/", portal_wkd_get, PORTAL_ANON},
 	{"GET", "/login", portal_login_get, PORTAL_ANON},
 	{"POST", "/login", portal_login_post, PORTAL_ANON},
 	{"POST", "/logout", portal_login_logout, PORTAL_ANON},
@@ -434,8 +435,8 @@ void portal_pages_handle(struct portal_req *req, struct portal_resp *resp)
 		           "err_notfound");
 		return;
 	}
-	if (r->fn == css_get) {
-		css_get(req, resp);
+	if (r->fn == css_get || r->fn == portal_wkd_get) { /* for anyone: no session, no cookie */
+		r->fn(req, resp);
 		return;
 	}
 	session_load(req);

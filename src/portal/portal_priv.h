@@ -93,6 +93,7 @@ struct portal_resp {
 	size_t ncookies;
 	bool cacheable;
 	bool wide;           /* the page needs room (a folder, a message) */
+	bool cors;           /* Access-Control-Allow-Origin: * (the Web Key Directory) */
 	/* A download's file name (UTF-8): sent as Content-Disposition: attachment, RFC 6266/5987
 	 * (portal_part_disposition), or "". */
 	char attachment[PORTAL_ATTACHMENT_MAX];
@@ -308,6 +309,9 @@ void portal_resetcode_notice(struct portal_req *req, const char *address, enum n
 /* portal_ca.c: the CA certificate and its CRL, DER, for anyone (no session). */
 void portal_ca_crl_get(struct portal_req *req, struct portal_resp *resp);
 void portal_ca_cert_get(struct portal_req *req, struct portal_resp *resp);
+
+/* portal_wkd.c: /.well-known/openpgpkey/ (Web Key Directory), for anyone, no session. */
+void portal_wkd_get(struct portal_req *req, struct portal_resp *resp);
 
 /* portal_account.c: the overview, the channel and uploads */
 void portal_account_get(struct portal_req *req, struct portal_resp *resp);

@@ -114,6 +114,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct portal_ctx *ct
 	}
 	for (size_t i = 0; i < resp->ncookies; i++)
 		add_header(r, "Set-Cookie", resp->cookies[i]);
+	if (resp->cors)
+		add_header(r, "Access-Control-Allow-Origin", "*");
 	enum MHD_Result rc = MHD_queue_response(c, resp->status, r);
 	MHD_destroy_response(r);
 	return rc;

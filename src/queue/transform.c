@@ -112,3 +112,17 @@ int transform_output_edit(struct transform_output *out, const struct mime_edit *
 	out->len = out->buf.len;
 	return 0;
 }
+
+int transform_mark_via(const struct transform_input *in, const char *channel,
+                       struct transform_output *out, const char **error_r)
+{
+	if (!in->plan->via_domain)
+		return 0;
+	char field[200];
+	snprintf(field, sizeof(field), "X-Sealgate-Security: outbound; encrypted=%s; %s\r\n",
+	         channel, policy_via_name(in->plan));
+	struct mime_edit e = {.prepend = field, .with_body = true};
+	out->data = out->buf.data;
+	out->len = out->buf.len;
+	return transform_output_edit(out, &e, error_r);
+}

@@ -143,6 +143,11 @@ enum transform_result transform_scan_inbound(const struct transform_env *te,
                                              const struct transform_input *in,
                                              struct transform_output *out);
 
+/* With plan->via_domain: "X-Sealgate-Security: outbound; encrypted=CHANNEL; via=domain-..."
+ * (the receiving gateway removes it as foreign; the archive and the admin see which key was
+ * used) put above out->buf's message, which becomes out's bytes. 0 or -1 with *error_r. */
+int transform_mark_via(const struct transform_input *in, const char *channel,
+                       struct transform_output *out, const char **error_r);
 /* Applies e to out's bytes; the result replaces them (out->buf). */
 struct mime_edit;
 int transform_output_edit(struct transform_output *out, const struct mime_edit *e,
@@ -197,6 +202,10 @@ const struct keystore_key *transform_signing_key(const struct transform_env *te,
 struct store_pgp_key;
 int transform_pgp_find(const struct transform_env *te, const char *addr,
                        struct store_pgp_key *key_r, const char **why_r);
+/* Whose certificate or key encrypts to recipient i: the recipient's, or with plan->via_domain
+ * its domain's pseudo-address (policy_domain_owner, into dst). */
+const char *transform_key_owner(const struct transform_input *in, size_t i, char *dst,
+                                size_t size);
 /* policy_lookup_fn over the store: ctx is the transform_env. */
 int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 
@@ -211,6 +220,7 @@ struct nested_layer {
 	bool detached;        /* signed: multipart/signed (else opaque signed-data) */
 	bool over_encrypted;  /* signed: an envelope lies below it (it signs ciphertext) */
 	bool decrypted;       /* envelope: opened with a gateway-held key */
+	bool to_domain;       /* ... which was a domain certificate of ours */
 	int verdict;          /* signed: enum smime_verdict, bound to the From address */
 	char signer[SG_ADDR_MAX];
 	char note[160];       /* the verdict's reason, or why an envelope stayed closed */
@@ -245,10 +255,12 @@ int transform_plaintext(const struct transform_env *te, const struct transform_i
                         const char **error_r);
 
 /* Decrypts an S/MIME message with whichever gateway-held key it names: 0, -1 with *error_r
- * when a held key failed, or TRANSFORM_NOT_OURS when it names none. */
+ * when a held key failed, or TRANSFORM_NOT_OURS when it names none. *to_domain_r (unless
+ * NULL) says whether the key was one of our domain certificates (`domain own`). */
 #define TRANSFORM_NOT_OURS (-2)
 int transform_decrypt_gateway(const struct transform_env *te, const char *data, size_t len,
-                              char **out_r, size_t *out_len_r, const char **error_r);
+                              char **out_r, size_t *out_len_r, bool *to_domain_r,
+                              const char **error_r);
 /* Appends msg's message-level header fields (no Content-*, no Bcc, no foreign X-Sealgate-*;
  * Subject without tag when tag != NULL; prepend first) and then entity to out. */
 int transform_join_outer(const char *msg, size_t len, const char *prepend, const char *tag,

@@ -103,7 +103,8 @@ static void open_envelopes(struct inbound *ib, size_t k)
 	ib->msg = ib->decrypted.data;
 	ib->len = ib->decrypted.len;
 	ib->envelope = (enum smime_kind)l->kind;
-	snprintf(ib->decrypted_note, sizeof(ib->decrypted_note), "encrypted=smime; decrypted=yes");
+	snprintf(ib->decrypted_note, sizeof(ib->decrypted_note), "encrypted=smime; %sdecrypted=yes",
+	         l->to_domain ? "to=domain; " : "");
 }
 
 /* The notes from the walk: what was decrypted, the content's signature, the outer ones. */

@@ -11,6 +11,7 @@
 #include "core/sg_str.h"
 #include "crypto/pgp.h"
 #include "mime/mime.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -179,8 +180,8 @@ static int emit(const struct transform_input *in, const struct pgp_in_result *r,
 	return rc;
 }
 
-static void security_note(const struct pgp_in_result *r, const char *sig, char *note,
-                          size_t size)
+static void security_note(const struct pgp_in_result *r, bool to_domain, const char *sig,
+                          char *note, size_t size)
 {
 	if (r->encrypted && !r->decrypted && r->mixed)
 		snprintf(note, size, "encrypted=pgp; decrypted=no (mixed content)");
@@ -188,7 +189,8 @@ static void security_note(const struct pgp_in_result *r, const char *sig, char *
 		snprintf(note, size, "encrypted=pgp; decrypted=no (not encrypted to a key the "
 		                     "gateway holds)");
 	else if (r->encrypted) /* pgp_in hands out no plaintext without MDC or AEAD */
-		snprintf(note, size, "encrypted=pgp; decrypted=yes; integrity=aead; %s", sig);
+		snprintf(note, size, "encrypted=pgp; %sdecrypted=yes; integrity=aead; %s",
+		         to_domain ? "to=domain; " : "", sig);
 	else
 		snprintf(note, size, "%s", sig);
 }
@@ -210,6 +212,24 @@ static void bind_from(const struct transform_env *te, const struct transform_inp
 	ks->nfrom = 0;
 	if (store_pgp_list(te->store, bound, &ks->from, &ks->nfrom, &why) < 0)
 		ks->nfrom = 0;
+}
+
+/* Loads the domain keys of the recipients' domains (`domain own`): 1 if one was loaded. They
+ * are tried only after the recipients' own keys, so that a verdict can say which opened it. */
+static int load_domain_keys(const struct transform_env *te, const struct transform_input *in,
+                            struct pgp_ctx *ctx)
+{
+	char owner[POLICY_DOMAIN_OWNER_MAX], fpr[PGP_FPR_MAX], seen[POLICY_DOMAIN_OWNER_MAX] = "";
+	const char *why;
+	int loaded = 0;
+	for (size_t i = 0; i < in->nrcpt; i++) {
+		if (policy_domain_owner(in->rcpts[i], owner, sizeof(owner)) < 0 ||
+		    strcmp(owner, seen) == 0)
+			continue;
+		sg_strlcpy(seen, owner, sizeof(seen));
+		loaded |= transform_pgp_load_secret(te, ctx, owner, fpr, &why) == 1;
+	}
+	return loaded;
 }
 
 /* Decrypts and verifies msg, a second time when the signer's key was found by its id. */
@@ -240,7 +260,15 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 	struct pgp_in_result r;
 	memset(&r, 0, sizeof(r));
 	enum transform_result res = TRANSFORM_OK;
-	if (open_message(te, in, ctx, &ks, &r) < 0 || r.kind == PGP_KIND_NONE) {
+	int opened = open_message(te, in, ctx, &ks, &r);
+	bool to_domain = false;
+	if (opened == 0 && r.encrypted && !r.decrypted && !r.mixed &&
+	    load_domain_keys(te, in, ctx) == 1) {
+		pgp_in_result_free(&r);
+		opened = open_message(te, in, ctx, &ks, &r);
+		to_domain = opened == 0 && r.decrypted;
+	}
+	if (opened < 0 || r.kind == PGP_KIND_NONE) {
 		pgp_in_result_free(&r);
 		pgp_ctx_free(&ctx);
 		keyset_free(&ks);
@@ -250,7 +278,7 @@ enum transform_result transform_inbound_pgp(const struct transform_env *te,
 	time_t date = mime_header_date(in->data, in->len);
 	bind_from(te, in, &r, from, &ks, bound, sizeof(bound));
 	signature_note(&r, ctx, &ks, bound, date, sig, sizeof(sig));
-	security_note(&r, sig, note, sizeof(note));
+	security_note(&r, to_domain, sig, note, sizeof(note));
 	if (emit(in, &r, note, &out->buf, &err) < 0)
 		res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);
 	else {

@@ -331,6 +331,31 @@ const struct keystore_key *transform_signing_key(const struct transform_env *te,
 	return key;
 }
 
+/* The recipient domain's certificate and key (policy_domain.c) and its chosen channel. */
+static void lookup_domain(const struct transform_env *te, const char *addr,
+                          struct policy_rcpt_info *info_r)
+{
+	char owner[POLICY_DOMAIN_OWNER_MAX];
+	struct store_user user;
+	const char *why;
+	if (policy_domain_owner(addr, owner, sizeof(owner)) < 0 ||
+	    store_user_find(te->store, owner, &user, &why) != 1)
+		return;
+	enum policy_channel ch;
+	if (policy_channel_parse(user.channel, &ch) == 0)
+		info_r->domain_channel = ch;
+	struct store_cert cert;
+	if (transform_find_cert(te, owner, SMIME_USAGE_ENCRYPT, false, &cert, &why) == 1) {
+		info_r->domain_smime = true;
+		store_cert_clear(&cert);
+	}
+	struct store_pgp_key key;
+	if (transform_pgp_find(te, owner, &key, &why) == 1) {
+		info_r->domain_pgp = key.expires == 0 || key.expires > sg_wall();
+		store_pgp_key_clear(&key);
+	}
+}
+
 static int lookup_store(const struct transform_env *te, const char *addr,
                         struct policy_rcpt_info *info_r)
 {
@@ -359,7 +384,16 @@ static int lookup_store(const struct transform_env *te, const char *addr,
 		info_r->pgp_usable = key.expires == 0 || key.expires > sg_wall();
 		store_pgp_key_clear(&key);
 	}
+	lookup_domain(te, addr, info_r);
 	return 0;
+}
+
+const char *transform_key_owner(const struct transform_input *in, size_t i, char *dst,
+                                size_t size)
+{
+	if (!in->plan->via_domain || policy_domain_owner(in->rcpts[i], dst, size) < 0)
+		return in->rcpts[i];
+	return dst;
 }
 
 int transform_lookup(void *ctx, const char *addr, struct policy_rcpt_info *info_r)

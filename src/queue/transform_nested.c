@@ -71,7 +71,8 @@ static bool decrypt_layer(const struct transform_env *te, const char *msg, size_
                           struct nested_layer *l)
 {
 	const char *err;
-	if (transform_decrypt_gateway(te, msg, len, &l->entity, &l->entity_len, &err) != 0) {
+	if (transform_decrypt_gateway(te, msg, len, &l->entity, &l->entity_len, &l->to_domain,
+	                              &err) != 0) {
 		l->entity = NULL;
 		sg_strlcpy(l->note, err, sizeof(l->note));
 		return false;

@@ -164,23 +164,32 @@ struct pgp_out {
 	struct transform_output *out;
 	struct pgp_ctx *ctx;
 	char (*fprs)[PGP_FPR_MAX];
+	size_t nfprs;
 	char signer[PGP_FPR_MAX];
 };
 
+/* Loads every recipient's key (or its domain's: one key serves the whole domain, so it is
+ * named once); po->nfprs counts the distinct keys. */
 static enum transform_result load_recipients(struct pgp_out *po)
 {
 	po->fprs = sg_calloc(po->in->nrcpt, sizeof(*po->fprs));
 	for (size_t i = 0; i < po->in->nrcpt; i++) {
 		const char *why;
-		int rc = load_public(po->te, po->ctx, po->in->rcpts[i], po->fprs[i], &why);
+		char owner[POLICY_DOMAIN_OWNER_MAX];
+		const char *whose = transform_key_owner(po->in, i, owner, sizeof(owner));
+		int rc = load_public(po->te, po->ctx, whose, po->fprs[po->nfprs], &why);
 		if (rc < 0)
 			return transform_fail(po->out, TRANSFORM_TEMP, "4.3.0", "OpenPGP key store: %s",
 			                      why);
 		if (rc == 0)
 			return transform_fail(po->out, TRANSFORM_PERM, "5.7.1",
 			                      "this message had to be encrypted but %s has no usable OpenPGP "
-			                      "key any more (%s); it was not sent",
-			                      po->in->rcpts[i], why);
+			                      "key any more (%s); it was not sent", whose, why);
+		bool seen = false;
+		for (size_t k = 0; k < po->nfprs && !seen; k++)
+			seen = strcmp(po->fprs[k], po->fprs[po->nfprs]) == 0;
+		if (!seen)
+			po->nfprs++;
 	}
 	return TRANSFORM_OK;
 }
@@ -199,8 +208,8 @@ static enum transform_result encrypt(struct pgp_out *po, const char *plain, size
 {
 	struct sg_buf entity;
 	sg_buf_init(&entity, SG_MESSAGE_SIZE_HARD_MAX);
-	const char **fprs = sg_calloc(po->in->nrcpt, sizeof(*fprs));
-	for (size_t i = 0; i < po->in->nrcpt; i++)
+	const char **fprs = sg_calloc(po->nfprs, sizeof(*fprs));
+	for (size_t i = 0; i < po->nfprs; i++)
 		fprs[i] = po->fprs[i];
 	char *enc = NULL;
 	size_t enc_len = 0;
@@ -208,10 +217,11 @@ static enum transform_result encrypt(struct pgp_out *po, const char *plain, size
 	enum transform_result res = TRANSFORM_OK;
 	if (transform_hp_entity(po->te, plain, plain_len, &entity, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
-	else if (pgp_encrypt_mime(po->ctx, fprs, po->in->nrcpt, po->signer[0] ? po->signer : NULL,
+	else if (pgp_encrypt_mime(po->ctx, fprs, po->nfprs, po->signer[0] ? po->signer : NULL,
 	                          entity.data, entity.len, &enc, &enc_len, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
-	else if (transform_hp_join(po->te, plain, plain_len, enc, enc_len, &po->out->buf, &err) < 0)
+	else if (transform_hp_join(po->te, plain, plain_len, enc, enc_len, &po->out->buf, &err) < 0 ||
+	         transform_mark_via(po->in, "pgp", po->out, &err) < 0)
 		res = transform_fail(po->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	sg_free(&enc);
 	sg_free(&fprs);
@@ -250,8 +260,9 @@ enum transform_result transform_pgp(const struct transform_env *te,
 	if (res == TRANSFORM_OK) {
 		out->data = out->buf.data;
 		out->len = out->buf.len;
-		sg_info("%s: PGP/MIME encrypted for %zu recipient(s)%s", in->queue_id, in->nrcpt,
-		        po.signer[0] ? ", signed" : "");
+		sg_info("%s: PGP/MIME encrypted for %zu recipient(s) with %zu key(s)%s; %s",
+		        in->queue_id, in->nrcpt, po.nfprs, po.signer[0] ? ", signed" : "",
+		        in->plan->via_domain ? policy_via_name(in->plan) : "via=personal-key");
 	}
 	sg_free(&po.fprs);
 	sg_buf_free_secret(&plain_buf);

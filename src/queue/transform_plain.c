@@ -8,13 +8,15 @@
 #include "crypto/keystore.h"
 #include "crypto/smime.h"
 #include "mime/mime.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 #include <string.h>
 
 
 int transform_decrypt_gateway(const struct transform_env *te, const char *data, size_t len,
-                              char **out_r, size_t *out_len_r, const char **error_r)
+                              char **out_r, size_t *out_len_r, bool *to_domain_r,
+                              const char **error_r)
 {
 	struct smime_rid *rids = NULL;
 	size_t n = 0;
@@ -33,6 +35,8 @@ int transform_decrypt_gateway(const struct transform_env *te, const char *data, 
 			rc = smime_decrypt(&der, key, data, len, out_r, out_len_r, &err);
 			if (rc < 0)
 				*error_r = err;
+			else if (to_domain_r != NULL)
+				*to_domain_r = policy_domain_is_owner(cert.address);
 		}
 		keystore_key_free(&key);
 		store_cert_clear(&cert);
@@ -70,7 +74,8 @@ int transform_plaintext(const struct transform_env *te, const struct transform_i
 		return 0;
 	char *inner = NULL;
 	size_t inner_len = 0;
-	int drc = transform_decrypt_gateway(te, in->data, in->len, &inner, &inner_len, error_r);
+	int drc = transform_decrypt_gateway(te, in->data, in->len, &inner, &inner_len, NULL,
+	                                    error_r);
 	if (drc == TRANSFORM_NOT_OURS)
 		return 1; /* end-to-end encrypted by the sender to the partner's own key */
 	if (drc < 0)

@@ -59,21 +59,35 @@ static enum transform_result sign_entity(struct smime_job *sj)
 	return res;
 }
 
+/* True when the certificate with fingerprint fpr is among the first n already collected: a
+ * domain certificate serves every recipient of its domain with one RecipientInfo. */
+static bool collected(const struct smime_job *sj, const char *fpr)
+{
+	for (size_t i = 0; i < sj->ncerts; i++)
+		if (strcmp(sj->certs[i].fingerprint, fpr) == 0)
+			return true;
+	return false;
+}
+
 static enum transform_result collect_certs(struct smime_job *sj)
 {
 	sj->certs = sg_calloc(sj->in->nrcpt, sizeof(*sj->certs));
 	for (size_t i = 0; i < sj->in->nrcpt; i++) {
 		const char *why;
-		int rc = transform_find_cert(sj->te, sj->in->rcpts[i], SMIME_USAGE_ENCRYPT, false,
+		char owner[POLICY_DOMAIN_OWNER_MAX];
+		const char *whose = transform_key_owner(sj->in, i, owner, sizeof(owner));
+		int rc = transform_find_cert(sj->te, whose, SMIME_USAGE_ENCRYPT, false,
 		                             &sj->certs[sj->ncerts], &why);
 		if (rc < 0)
 			return transform_fail(sj->out, TRANSFORM_TEMP, "4.3.0", "store: %s", why);
 		if (rc == 0) /* it was usable when planned; expired or revoked since */
 			return transform_fail(sj->out, TRANSFORM_PERM, "5.7.1",
 			                      "this message had to be encrypted but %s has no usable "
-			                      "certificate any more (%s); it was not sent",
-			                      sj->in->rcpts[i], why);
-		sj->ncerts++;
+			                      "certificate any more (%s); it was not sent", whose, why);
+		if (collected(sj, sj->certs[sj->ncerts].fingerprint))
+			store_cert_clear(&sj->certs[sj->ncerts]);
+		else
+			sj->ncerts++;
 	}
 	return TRANSFORM_OK;
 }
@@ -108,7 +122,8 @@ static enum transform_result encrypt_and_wrap(struct smime_job *sj)
 	                     &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_TEMP, "4.7.0", "cannot encrypt: %s", err);
 	else if (transform_hp_join(sj->te, sj->plain, sj->plain_len, enc, enc_len, &sj->out->buf,
-	                           &err) < 0)
+	                           &err) < 0 ||
+	         transform_mark_via(sj->in, "smime", sj->out, &err) < 0)
 		res = transform_fail(sj->out, TRANSFORM_PERM, "5.3.4", "%s", err);
 	sg_free(&enc);
 	sg_free(&rcpts);
@@ -146,8 +161,9 @@ enum transform_result transform_smime(const struct transform_env *te,
 	if (res == TRANSFORM_OK) {
 		out->data = out->buf.data;
 		out->len = out->buf.len;
-		sg_info("%s: S/MIME encrypted for %zu recipient(s)%s", in->queue_id, sj.ncerts,
-		        sj.signed_entity != NULL ? ", signed" : "");
+		sg_info("%s: S/MIME encrypted for %zu recipient(s) with %zu certificate(s)%s; %s",
+		        in->queue_id, in->nrcpt, sj.ncerts, sj.signed_entity != NULL ? ", signed" : "",
+		        in->plan->via_domain ? policy_via_name(in->plan) : "via=personal-certificate");
 	}
 	for (size_t i = 0; i < sj.ncerts; i++)
 		store_cert_clear(&sj.certs[i]);

@@ -225,6 +225,7 @@ int store_enrol_renewal_due(struct store *st, time_t before, struct store_cert *
 	if (sqlite3_prepare_v2(db,
 	    "SELECT c.id, c.user_id, u.address, c.not_after, c.serial FROM certificates c JOIN users u ON "
 	    "u.id = c.user_id WHERE u.kind IN ('internal', 'shared') AND c.source = 'issued' AND "
+	    "u.address NOT LIKE '@%' AND " /* a domain certificate (`domain own`): no mailbox */
 	    "c.revoked_at IS NULL AND c.replaced_at IS NULL AND c.not_after < ?1 AND EXISTS "
 	    "(SELECT 1 FROM private_keys k WHERE k.cert_id = c.id) AND NOT EXISTS (SELECT 1 FROM "
 	    "certificates d WHERE d.user_id = c.user_id AND d.id != c.id AND d.source = 'issued' "

@@ -123,6 +123,17 @@ def test_bcc_key_id_is_not_in_other_copies(pgp_gw, gpg, workdir):
     assert carol_ids and not set(carol_ids) & set(recipients), packets
 
 
+def pgp_mime_message(sender, to, subject, armored):
+    """A PGP/MIME message (RFC 3156) around gpg's armoured output."""
+    boundary = "sealgate-test-boundary"
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; "
+            f"protocol=\"application/pgp-encrypted\"; boundary=\"{boundary}\"\r\n\r\n"
+            f"--{boundary}\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+            + armored.replace("\n", "\r\n") + f"\r\n--{boundary}--\r\n")
+
+
 def gpg_mail_to_alice(pgp_gw, gpg, workdir, entity, sender, subject):
     """entity signed by bob and encrypted to alice's gateway key with gpg, as PGP/MIME from
     sender; what alice's mailbox got."""
@@ -131,13 +142,7 @@ def gpg_mail_to_alice(pgp_gw, gpg, workdir, entity, sender, subject):
     gpg.run("--quick-sign-key", gpg.fpr("alice@example.com"), check=False)
     armored = gpg.run("--armor", "--sign", "--encrypt", "--trust-model", "always", "-u",
                       "bob@partner.test", "-r", "alice@example.com", input=entity).stdout.decode()
-    boundary = "sealgate-test-boundary"
-    msg = (f"From: {sender}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n"
-           f"MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; "
-           f"protocol=\"application/pgp-encrypted\"; boundary=\"{boundary}\"\r\n\r\n"
-           f"--{boundary}\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
-           f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
-           + armored.replace("\n", "\r\n") + f"\r\n--{boundary}--\r\n")
+    msg = pgp_mime_message(sender, "alice@example.com", subject, armored)
     with smtplib.SMTP("127.0.0.1", pgp_gw.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
         s.sendmail(sender, ["alice@example.com"], msg.encode())
     box = os.path.join(pgp_gw.md_int, "alice@example.com")

@@ -178,11 +178,62 @@ static void has_8bit_every_offset(void **state)
 	}
 }
 
+/* Issue 19: the queue manager's parse reads the header block; the body is parsed only where a
+ * byte scan cannot rule out an S/MIME signature below the top (and then it is still found). */
+static void parse_reads_headers_only(void **state)
+{
+	(void)state;
+	static const char head[] = "From: alice@example.test\r\nTo: bob@partner.test\r\n"
+	                           "Subject: big\r\nMIME-Version: 1.0\r\n"
+	                           "Content-Type: multipart/mixed; boundary=b\r\n\r\n";
+	static const char part[] = "--b\r\nContent-Type: text/plain\r\n\r\n";
+	static const char sig[] = "--b\r\nContent-Type: multipart/signed; boundary=s;"
+	                          " protocol=\"application/pkcs7-signature\"\r\n\r\n"
+	                          "--s\r\nContent-Type: text/plain\r\n\r\nsigned\r\n"
+	                          "--s\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n"
+	                          "--s--\r\n";
+	char *msg = sg_malloc(300 * 1024);
+	for (int signed_part = 0; signed_part < 2; signed_part++) {
+		size_t len = 0;
+		memcpy(msg, head, sizeof(head) - 1);
+		len += sizeof(head) - 1;
+		memcpy(msg + len, part, sizeof(part) - 1);
+		len += sizeof(part) - 1;
+		for (int i = 0; i < 3000; i++) /* ~200 KB of text with many a '7' in it */
+			len += (size_t)snprintf(msg + len, 80, "line %d of 7s and 77s, no signature\r\n", i);
+		if (signed_part) {
+			memcpy(msg + len, sig, sizeof(sig) - 1);
+			len += sizeof(sig) - 1;
+		}
+		len += (size_t)snprintf(msg + len, 16, "--b--\r\n");
+		unsigned long n0, n1;
+		unsigned long long b0, b1;
+		struct mime_info info;
+		const char *err;
+		mime_parse_stats(&n0, &b0);
+		assert_int_equal(mime_info_parse(msg, len, &info, &err), 0);
+		mime_parse_stats(&n1, &b1);
+		assert_string_equal(info.subject, "big");
+		assert_true(info.is_multipart);
+		assert_int_equal(info.nested_smime_signed, signed_part);
+		if (!signed_part) { /* one parse, of the header block only */
+			assert_int_equal(n1 - n0, 1);
+			assert_int_equal(b1 - b0, sizeof(head) - 1);
+		} else { /* the header block, then the whole message for the signature below */
+			assert_int_equal(n1 - n0, 2);
+			assert_int_equal(b1 - b0, sizeof(head) - 1 + len);
+		}
+		mime_info_free(&info);
+	}
+	sg_free(&msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_basic),
 		cmocka_unit_test(parse_odd),
+		cmocka_unit_test(parse_reads_headers_only),
 		cmocka_unit_test(parse_cpython_fixtures),
 		cmocka_unit_test(header_block),
 		cmocka_unit_test(has_8bit_every_offset),

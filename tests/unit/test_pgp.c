@@ -859,6 +859,20 @@ static void autocrypt_parse_table(void **state)
 	}
 }
 
+/* The draft's own example, and what gpg-wks-client --print-wkd-hash says for alice. */
+static void wkd_hash_vectors(void **state)
+{
+	(void)state;
+	char h[PGP_WKD_HASH_MAX];
+	assert_int_equal(pgp_wkd_hash("Joe.Doe", h), 0);
+	assert_string_equal(h, "iy9q119eutrkn8s1mk4r39qejnbu3n5q");
+	assert_int_equal(pgp_wkd_hash("alice", h), 0);
+	assert_string_equal(h, "kei1q4tipxxu1yj79k9kfukdhfy631xe");
+	assert_int_equal(pgp_wkd_hash("ALICE", h), 0);
+	assert_string_equal(h, "kei1q4tipxxu1yj79k9kfukdhfy631xe");
+	assert_int_equal(pgp_wkd_hash("", h), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +888,7 @@ int main(void)
 		cmocka_unit_test(gmime_inline_with_passphrase),
 		cmocka_unit_test(autocrypt_roundtrip),
 		cmocka_unit_test(autocrypt_parse_table),
+		cmocka_unit_test(wkd_hash_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

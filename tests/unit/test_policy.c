@@ -220,6 +220,88 @@ static void triggers_and_bcc(void **state)
 	policy_free(&p);
 }
 
+/* Domain encryption: a partner domain's certificate or key serves its users without one of
+ * their own (and makes all mail to the domain encrypted); personal keys and choices win. */
+static const struct fake_dir domain_partners[] = {
+	{"own@dom.test", {.known = true, .smime_usable = true, .domain_smime = true}},
+	{"pdf@dom.test", {.known = true, .pdf_ready = true, .channel = POLICY_CH_PDF,
+	                  .domain_smime = true}},
+	{"plain@dom.test", {.domain_smime = true, .domain_pgp = true}},
+	{"pgp@dom.test", {.domain_smime = true, .domain_pgp = true,
+	                  .domain_channel = POLICY_CH_PGP}},
+	{"keyonly@dom.test", {.domain_pgp = true}},
+	{NULL, {0}},
+};
+
+static void domain_encryption(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new_from("example.test", "smtp:in:25", "smtp:out:25");
+	policy_set_options(p, "[secure]", false, false, POLICY_CH_PDF);
+	static const struct {
+		const char *rcpt;
+		enum policy_action action;
+		bool via_domain;
+		const char *via;
+	} rows[] = {
+		{"own@dom.test", POLICY_SMIME, false, ""},
+		{"pdf@dom.test", POLICY_PDF, false, ""},
+		{"plain@dom.test", POLICY_SMIME, true, "via=domain-certificate"},
+		{"pgp@dom.test", POLICY_PGP, true, "via=domain-key"},
+		{"keyonly@dom.test", POLICY_PGP, true, "via=domain-key"},
+		{"other@else.test", POLICY_PASS, false, ""},
+	};
+	struct mime_info plain = {.parsed = true, .subject = "figures"};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct policy_msg m = {.sender = "boss@example.test", .internal_client = true,
+		                       .mime = &plain, .lookup = fake_lookup,
+		                       .lookup_ctx = (void *)domain_partners};
+		struct policy_plan plan;
+		const char *err;
+		assert_int_equal(policy_plan_rcpt(p, &m, rows[i].rcpt, &plan, &err), 0);
+		if (plan.action != rows[i].action || plan.via_domain != rows[i].via_domain)
+			fail_msg("row %zu %s: got %s via_domain=%d", i, rows[i].rcpt,
+			         policy_action_name(plan.action), plan.via_domain);
+		assert_string_equal(policy_via_name(&plan), rows[i].via);
+	}
+	/* a personal certificate's recipient never shares the domain's message */
+	struct policy_msg m = {.sender = "boss@example.test", .internal_client = true,
+	                       .mime = &plain, .lookup = fake_lookup,
+	                       .lookup_ctx = (void *)domain_partners};
+	struct policy_plan a, b, c;
+	const char *err;
+	policy_plan_rcpt(p, &m, "plain@dom.test", &a, &err);
+	policy_plan_rcpt(p, &m, "keyonly@dom.test", &b, &err);
+	policy_plan_rcpt(p, &m, "own@dom.test", &c, &err);
+	assert_false(policy_plan_equal(&a, &c)); /* both S/MIME: personal apart from domain */
+	assert_false(policy_plan_equal(&a, &b)); /* S/MIME and PGP */
+	policy_free(&p);
+}
+
+static void domain_names(void **state)
+{
+	(void)state;
+	char owner[POLICY_DOMAIN_OWNER_MAX];
+	assert_int_equal(policy_domain_owner("Bob@Partner.Test", owner, sizeof(owner)), 0);
+	assert_string_equal(owner, "@partner.test");
+	assert_int_equal(policy_domain_owner("partner.test.", owner, sizeof(owner)), 0);
+	assert_string_equal(owner, "@partner.test");
+	assert_int_equal(policy_domain_owner("localhost", owner, sizeof(owner)), -1);
+	assert_int_equal(policy_domain_owner("a@b/../c.test", owner, sizeof(owner)), -1);
+	assert_int_equal(policy_domain_owner("x@", owner, sizeof(owner)), -1);
+	assert_true(policy_domain_is_owner("@partner.test"));
+	assert_false(policy_domain_is_owner("bob@partner.test"));
+	assert_true(policy_domain_names("partner.test", "partner.test"));
+	assert_true(policy_domain_names("@partner.test", "partner.test"));
+	assert_true(policy_domain_names("Postmaster@Partner.test", "partner.test"));
+	assert_true(policy_domain_names("domain@partner.test", "partner.test"));
+	assert_false(policy_domain_names("bob@partner.test", "partner.test"));
+	assert_false(policy_domain_names("postmaster@other.test", "partner.test"));
+	assert_false(policy_domain_names("postmaster@sub.partner.test", "partner.test"));
+	assert_false(policy_domain_names("postmasterx@partner.test", "partner.test"));
+	assert_false(policy_domain_names("other.test", "partner.test"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +310,8 @@ int main(void)
 		cmocka_unit_test(channel_table),
 		cmocka_unit_test(triggers_and_bcc),
 		cmocka_unit_test(hold_release_and_portal),
+		cmocka_unit_test(domain_encryption),
+		cmocka_unit_test(domain_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
