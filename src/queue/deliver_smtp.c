@@ -104,7 +104,10 @@ static void deliver_smtp(struct deliver_ctx *dc, const struct deliver_route *r,
 		}
 	}
 	sg_strlcpy(relay_r, smtpc_relay(c), relaysize);
-	if (deliver_send(dc, c, job, st) < 0)
+	int rc = deliver_send(dc, c, job, st);
+	dc->uses++;
+	dc->last_used_ms = sg_mono_ms();
+	if (rc < 0)
 		smtpc_close(&dc->conn);
 }
 
@@ -124,10 +127,7 @@ int deliver_send(struct deliver_ctx *dc, struct smtpc_conn *c, const struct deli
 	                      .len = job->len,
 	                      .body_8bit = job->body_8bit,
 	                      .smtputf8 = job->smtputf8};
-	int rc = smtpc_send(c, &m, st, dc->cancel);
-	dc->uses++;
-	dc->last_used_ms = sg_mono_ms();
-	return rc;
+	return smtpc_send(c, &m, st, dc->cancel);
 }
 
 void deliver_run(struct deliver_ctx *dc, const struct deliver_route *route,

@@ -124,6 +124,20 @@ def test_mx_preference_order_and_fallback_to_a(gw_factory, sink_factory, dns_rig
     assert m.group(1).startswith("bare.plain.sgtest[127.0.0.1]"), m.group(0)
 
 
+def test_recipients_are_delivered_per_domain(gw_factory, sink_factory, dns_rig):
+    sink = sink_factory()
+    one, two = _domain(dns_rig, "plain", "one"), _domain(dns_rig, "plain", "two")
+    dns_rig.commit()
+    g = _gateway(gw_factory, dns_rig, sink, tls="may").start()
+    rcpts = [f"a@{one}", f"b@{two}", f"c@{one}"]
+    msg = b"From: alice@example.com\r\nSubject: two domains\r\n\r\nhi\r\n"
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.sendmail("alice@example.com", rcpts, msg)
+    got = sink.wait_messages(2)
+    assert sorted(sorted(m.rcpts) for m in got) == [[f"a@{one}", f"c@{one}"], [f"b@{two}"]]
+    assert g.log().count(f"to {one}: MX mx.{one}") == 1, g.log_tail()
+
+
 def test_null_mx_bounces_with_reason(gw_factory, sink_factory, dns_rig):
     sink = sink_factory()
     dns_rig.add("signed", "nullmx", "MX", "0 .")
