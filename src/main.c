@@ -34,6 +34,7 @@ static const struct command commands[] = {
 	{"user", cli_user_cmd, false},
 	{"directory", cli_directory_cmd, false},
 	{"webmail", cli_webmail_cmd, false},
+	{"lookup", cli_lookup_cmd, false},
 	{"audit", cli_audit_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},

@@ -266,6 +266,19 @@ static const char *const migrations[] = {
 	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
 	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX audit_log_event ON audit_log (event, at);",
+
+	/* key discovery (issue 26 part 3): the last answer of the lookup chain per address, a hit
+	 * (the certificate or key, checked before it was stored) or a miss, until expires. */
+	"CREATE TABLE lookup_cache ("
+	"  address TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('none', 'smime', 'pgp')),"
+	"  source TEXT NOT NULL,"
+	"  data BLOB,"
+	"  fingerprint TEXT NOT NULL DEFAULT '',"
+	"  not_after INTEGER NOT NULL DEFAULT 0,"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  looked_at INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
