@@ -147,7 +147,7 @@ static const struct setting_def table[] = {
 	{"policy.key_lookup", SETTING_ENUM_LIST, "off", 0, 0, "off|ldap|vks|hkp|wkd|dns", false,
 	 "Key discovery for an external recipient of mail that must be encrypted and has no certificate or key: the sources asked, in order, the first valid answer wins (ldap: lookup.ldap CA directories; vks, hkp: lookup.vks, lookup.hkp keyservers; wkd: the recipient domain's Web Key Directory; dns: DNSSEC-secure SMIMEA/OPENPGPKEY). A lookup tells the source whom we write to, hence off."},
 	{"lookup.ldap", SETTING_URL_LIST, "", 0, 0, "ldap|ldaps", false,
-	 "LDAP directories of CAs asked by key discovery, as ldap://HOST[:PORT]/BASE-DN (e.g. ldap://ldap.d-trust.de/c=DE); searched anonymously for (mail=ADDRESS) with userCertificate;binary."},
+	 "LDAP directories of CAs asked by key discovery, space separated, as ldap://HOST[:PORT]/BASE-DN (e.g. ldap://directory.d-trust.net/c=DE); searched anonymously for (mail=ADDRESS) with userCertificate;binary."},
 	{"lookup.vks", SETTING_URL_LIST, "", 0, 0, "https", false,
 	 "Keyservers with the VKS API asked by key discovery (e.g. https://keys.openpgp.org): GET /vks/v1/by-email/ADDRESS."},
 	{"lookup.hkp", SETTING_URL_LIST, "", 0, 0, "https", false,

@@ -226,7 +226,7 @@ static int check_url_list(const struct setting_def *def, const char *value, char
                           size_t whysize)
 {
 	struct sg_strlist list;
-	sg_strlist_split(&list, value);
+	sg_strlist_split_spaces(&list, value);
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < list.count; i++) {
 		const char *item = list.items[i], *sep = strstr(item, "://");

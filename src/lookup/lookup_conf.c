@@ -87,9 +87,9 @@ struct lookup *lookup_new(const struct settings *s, const struct smime_trust *tr
 			lk->chain[lk->nchain++] = src;
 	}
 	sg_strlist_free(&chain);
-	sg_strlist_split(&lk->ldap, settings_get(s, "lookup.ldap"));
-	sg_strlist_split(&lk->vks, settings_get(s, "lookup.vks"));
-	sg_strlist_split(&lk->hkp, settings_get(s, "lookup.hkp"));
+	sg_strlist_split_spaces(&lk->ldap, settings_get(s, "lookup.ldap"));
+	sg_strlist_split_spaces(&lk->vks, settings_get(s, "lookup.vks"));
+	sg_strlist_split_spaces(&lk->hkp, settings_get(s, "lookup.hkp"));
 	sg_strlist_split(&lk->internal, settings_get(s, "gateway.internal_domains"));
 	if (settings_get(s, "lookup.tls_ca")[0] != '\0' &&
 	    settings_path(s, "lookup.tls_ca", lk->tls_ca, sizeof(lk->tls_ca)) < 0) {
