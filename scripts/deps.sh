@@ -26,6 +26,8 @@ packages=(
   libzip-dev                                                  # employees' renewal ZIP (old and new .pfx)
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
+  libunbound-dev libevent-dev nettle-dev dns-root-data       # DNS with DNSSEC (src/dns; .pc needs libevent, nettle)
+  unbound ldnsutils                                           # test resolver serving signed zones (dns_rig.py)
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )

@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{"ca", cli_ca_cmd, false},
 	{"pgp", cli_pgp_cmd, false},
 	{"dkim", cli_dkim_cmd, false},
+	{"tls-policy", cli_tls_policy_cmd, false},
 	{"quarantine", cli_quarantine_cmd, false},
 	{"user", cli_user_cmd, false},
 	{"directory", cli_directory_cmd, false},

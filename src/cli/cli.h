@@ -21,6 +21,7 @@ int cli_quarantine_cmd(int argc, char **argv);
 int cli_audit_cmd(int argc, char **argv);
 int cli_directory_cmd(int argc, char **argv);
 int cli_webmail_cmd(int argc, char **argv);
+int cli_tls_policy_cmd(int argc, char **argv);
 int cli_lookup_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked

@@ -120,8 +120,11 @@ static int check_list(const char *value, item_check_fn fn, bool required, char *
 	return rc;
 }
 
-static int check_route(const char *value, char *why, size_t whysize)
+static int check_route(const struct setting_def *def, const char *value, char *why,
+                       size_t whysize)
 {
+	if (strcmp(value, "mx") == 0 && strcmp(def->key, "route.external") == 0)
+		return 0;
 	if (strncmp(value, "maildir:", 8) == 0 && value[8] != '\0')
 		return 0;
 	if (strncmp(value, "smtp:", 5) == 0) {
@@ -130,7 +133,8 @@ static int check_route(const char *value, char *why, size_t whysize)
 		if (sg_endpoint_parse(value + 5, &ep, &err) == 0 && ep.host[0] != '\0')
 			return 0;
 	}
-	snprintf(why, whysize, "expected smtp:HOST:PORT or maildir:PATH");
+	snprintf(why, whysize, "expected smtp:HOST:PORT%s or maildir:PATH",
+	         strcmp(def->key, "route.external") == 0 ? ", mx" : "");
 	return -1;
 }
 
@@ -266,7 +270,7 @@ int settings_validate(const struct setting_def *def, const char *value, char *wh
 	case SETTING_DOMAINS: return check_list(value, check_domain, def->required, why, whysize);
 	case SETTING_ENDPOINTS: return check_list(value, check_endpoint, def->required, why, whysize);
 	case SETTING_NETWORKS: return check_list(value, check_network, def->required, why, whysize);
-	case SETTING_ROUTE: return check_route(value, why, whysize);
+	case SETTING_ROUTE: return check_route(def, value, why, whysize);
 	case SETTING_URL: return check_url(value, why, whysize);
 	case SETTING_ENUM_LIST: return check_enum_list(def, value, why, whysize);
 	case SETTING_URL_LIST: return check_url_list(def, value, why, whysize);

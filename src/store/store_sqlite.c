@@ -267,6 +267,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX audit_log_event ON audit_log (event, at);",
 
+	/* outbound TLS per recipient domain (issue 18, like Postfix's smtp_tls_policy_maps). The
+	 * mode is checked in code (store_tls_policy.h), not by CHECK, so that a mode added later
+	 * (mta-sts) needs no table rebuild. */
+	"CREATE TABLE tls_policy ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  mode TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL);",
+
+	/* the MTA-STS policy cache (issue 18, RFC 8461 5.1): the policy text as fetched, the TXT
+	 * id it was fetched under, and its expiry (fetched + max_age). */
+	"CREATE TABLE mta_sts_policy ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  policy_id TEXT NOT NULL,"
+	"  policy TEXT NOT NULL,"
+	"  fetched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
+
 	/* key discovery (issue 26 part 3): the last answer of the lookup chain per address, a hit
 	 * (the certificate or key, checked before it was stored) or a miss, until expires. */
 	"CREATE TABLE lookup_cache ("

@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import sgrig  # noqa: E402
 from postfix_rig import Postfix, PostfixError, require_postfix  # noqa: E402
+from dns_rig import DnsRig  # noqa: E402
 from slapd_rig import Slapd  # noqa: E402
 from smtpsink import SmtpSink  # noqa: E402
 
@@ -172,3 +173,19 @@ def slapd(request, workdir):
     s.start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def dns_rig():
+    """A private unbound (dns_rig.py) serving a DNSSEC-signed and an unsigned test zone, one per
+    test module; tests add records under names of their own and commit(). Its trust anchor and
+    address go to a gateway by g.set(**dns_rig.settings())."""
+    if shutil.which("unbound") is None and not os.path.exists("/usr/sbin/unbound"):
+        pytest.fail("unbound is not installed: run scripts/deps.sh (make deps)")
+    if shutil.which("ldns-signzone") is None:
+        pytest.fail("ldns-signzone is not installed: run scripts/deps.sh (make deps)")
+    d = tempfile.mkdtemp(prefix="sg-dns-", dir="/tmp")
+    rig = DnsRig(d).start()
+    yield rig
+    rig.stop()
+    shutil.rmtree(d, ignore_errors=True)

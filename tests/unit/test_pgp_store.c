@@ -237,7 +237,9 @@ static void migration_keeps_rows(void **state)
 	         "DROP TABLE dkim_keys; DROP TABLE scan_quarantine;"
 	         "DROP TABLE enrolments; DROP TABLE shared_managers;"
 	         "ALTER TABLE certificates DROP COLUMN replaced_at; DROP INDEX audit_log_event;"
-	         "ALTER TABLE audit_log DROP COLUMN actor; DROP TABLE lookup_cache; PRAGMA user_version = 6;",
+	         "ALTER TABLE audit_log DROP COLUMN actor; DROP TABLE tls_policy;"
+	         "DROP TABLE mta_sts_policy; DROP TABLE lookup_cache;"
+	         "PRAGMA user_version = 6;",
 	         (long long)p, FPR_A,
 	         (long long)p, FPR_B);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
