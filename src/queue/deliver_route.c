@@ -21,6 +21,10 @@ int deliver_route_parse(const char *route, const char *config_dir, struct delive
 		}
 		return 0;
 	}
+	if (strcmp(route, "mx") == 0) {
+		r_r->kind = DELIVER_MX;
+		return 0;
+	}
 	if (strncmp(route, "smtp:", 5) == 0) {
 		struct sg_endpoint ep;
 		if (sg_endpoint_parse(route + 5, &ep, error_r) < 0)
@@ -34,6 +38,6 @@ int deliver_route_parse(const char *route, const char *config_dir, struct delive
 		sg_strlcpy(r_r->port, ep.port, sizeof(r_r->port));
 		return 0;
 	}
-	*error_r = "route must be smtp:HOST:PORT or maildir:PATH";
+	*error_r = "route must be smtp:HOST:PORT, mx or maildir:PATH";
 	return -1;
 }

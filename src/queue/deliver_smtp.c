@@ -1,7 +1,8 @@
 /* deliver_smtp.c: delivery to smtp:HOST:PORT with one cached connection per worker, reused
  * (after RSET) for the next message to the same hop and closed when idle; a failed STARTTLS
- * handshake is retried once in plain text, as opportunistic TLS allows. */
-#include "queue/qmgr.h"
+ * handshake is retried once in plain text, as opportunistic TLS allows (never when the TLS
+ * mode requires TLS: deliver_mx.c). */
+#include "queue/deliver_priv.h"
 
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -12,17 +13,6 @@
 #include <string.h>
 
 #define DELIVER_REUSE_MAX 100 /* messages per connection before a fresh one */
-
-struct deliver_ctx {
-	struct smtpc_params params;
-	char helo[256];
-	const atomic_int *cancel;
-	struct smtpc_conn *conn; /* cached, or NULL */
-	char host[256];
-	char port[8];
-	int64_t last_used_ms;
-	unsigned int uses;
-};
 
 struct deliver_ctx *deliver_ctx_new(const char *helo_name, int connect_timeout_ms,
                                     int timeout_ms, const atomic_int *cancel)
@@ -42,6 +32,7 @@ void deliver_ctx_free(struct deliver_ctx **dcp)
 	if (*dcp == NULL)
 		return;
 	smtpc_close(&(*dcp)->conn);
+	dns_resolver_free(&(*dcp)->resolver);
 	sg_free(dcp);
 }
 
@@ -65,6 +56,22 @@ static struct smtpc_conn *take_cached(struct deliver_ctx *dc, const struct deliv
 	return dc->conn;
 }
 
+struct smtpc_conn *deliver_connect(struct deliver_ctx *dc, const struct smtpc_params *p,
+                                   struct smtpc_status *fail)
+{
+	bool tls_failed;
+	struct smtpc_conn *c = smtpc_connect(p, fail, &tls_failed);
+	if (c == NULL && tls_failed && p->tls == SMTPC_TLS_MAY &&
+	    !(dc->cancel != NULL && *dc->cancel)) {
+		sg_info("%s: %s; retrying %s:%s without STARTTLS", p->log_id, fail->reply, p->host,
+		        p->port);
+		struct smtpc_params clear = *p;
+		clear.no_starttls = true;
+		c = smtpc_connect(&clear, fail, &tls_failed);
+	}
+	return c;
+}
+
 static struct smtpc_conn *open_conn(struct deliver_ctx *dc, const struct deliver_route *r,
                                     const char *queue_id, struct smtpc_status *fail)
 {
@@ -72,14 +79,7 @@ static struct smtpc_conn *open_conn(struct deliver_ctx *dc, const struct deliver
 	p.host = r->host;
 	p.port = r->port;
 	p.log_id = queue_id;
-	bool tls_failed;
-	struct smtpc_conn *c = smtpc_connect(&p, fail, &tls_failed);
-	if (c == NULL && tls_failed && !(dc->cancel != NULL && *dc->cancel)) {
-		sg_info("%s: %s; retrying %s:%s without STARTTLS", queue_id, fail->reply, r->host,
-		        r->port);
-		p.no_starttls = true;
-		c = smtpc_connect(&p, fail, &tls_failed);
-	}
+	struct smtpc_conn *c = deliver_connect(dc, &p, fail);
 	if (c == NULL)
 		return NULL;
 	dc->conn = c;
@@ -99,12 +99,24 @@ static void deliver_smtp(struct deliver_ctx *dc, const struct deliver_route *r,
 		struct smtpc_status fail;
 		c = open_conn(dc, r, job->queue_id, &fail);
 		if (c == NULL) {
-			for (size_t i = 0; i < job->nrcpt; i++)
-				st[i] = fail;
+			deliver_fail_all(st, job->nrcpt, &fail);
 			return;
 		}
 	}
 	sg_strlcpy(relay_r, smtpc_relay(c), relaysize);
+	if (deliver_send(dc, c, job, st) < 0)
+		smtpc_close(&dc->conn);
+}
+
+void deliver_fail_all(struct smtpc_status *st, size_t n, const struct smtpc_status *one)
+{
+	for (size_t i = 0; i < n; i++)
+		st[i] = *one;
+}
+
+int deliver_send(struct deliver_ctx *dc, struct smtpc_conn *c, const struct deliver_job *job,
+                 struct smtpc_status *st)
+{
 	struct smtpc_msg m = {.sender = job->sender,
 	                      .rcpts = job->rcpts,
 	                      .nrcpt = job->nrcpt,
@@ -115,8 +127,7 @@ static void deliver_smtp(struct deliver_ctx *dc, const struct deliver_route *r,
 	int rc = smtpc_send(c, &m, st, dc->cancel);
 	dc->uses++;
 	dc->last_used_ms = sg_mono_ms();
-	if (rc < 0)
-		smtpc_close(&dc->conn);
+	return rc;
 }
 
 void deliver_run(struct deliver_ctx *dc, const struct deliver_route *route,
@@ -126,6 +137,10 @@ void deliver_run(struct deliver_ctx *dc, const struct deliver_route *route,
 	if (route->kind == DELIVER_MAILDIR) {
 		sg_strlcpy(relay_r, "maildir", relaysize);
 		deliver_maildir(route->path, job, st);
+		return;
+	}
+	if (route->kind == DELIVER_MX) {
+		deliver_mx(dc, job, st, relay_r, relaysize);
 		return;
 	}
 	deliver_smtp(dc, route, job, st, relay_r, relaysize);

@@ -5,7 +5,9 @@
 #define SG_QMGR_H
 
 #include "core/limits.h"
+#include "dns/dns.h"
 #include "smtp/smtpc.h"
+#include "store/store_tls_policy.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -70,14 +72,14 @@ int dsn_send(struct spool *sp, const struct dsn_input *in, bool smtputf8, char *
              size_t idsize, const char **error_r);
 
 /* ---- deliver_*.c: next hops ---- */
-enum deliver_kind { DELIVER_SMTP, DELIVER_MAILDIR };
+enum deliver_kind { DELIVER_SMTP, DELIVER_MAILDIR, DELIVER_MX };
 struct deliver_route {
 	enum deliver_kind kind;
 	char host[256];
 	char port[8];
 	char path[SG_PATH_MAX]; /* maildir base, absolute or relative to the config directory */
 };
-/* Parses "smtp:HOST:PORT" or "maildir:PATH" (PATH resolved against config_dir). */
+/* Parses "smtp:HOST:PORT", "mx" or "maildir:PATH" (PATH resolved against config_dir). */
 int deliver_route_parse(const char *route, const char *config_dir, struct deliver_route *r_r,
                         const char **error_r);
 
@@ -97,6 +99,19 @@ struct deliver_job {
 struct deliver_ctx;
 struct deliver_ctx *deliver_ctx_new(const char *helo_name, int connect_timeout_ms,
                                     int timeout_ms, const atomic_int *cancel);
+/* What MX delivery (route mx, deliver_mx.c) needs: DNS, the port, the TLS policy. */
+struct deliver_mx_cfg {
+	struct dns_config dns;           /* its strings point into this struct or the settings */
+	char trust_anchor[SG_PATH_MAX];
+	char port[8];                    /* deliver.mx_port */
+	enum tls_policy_mode tls;        /* deliver.tls: for domains without a tls_policy row */
+	struct store *store;             /* the tls_policy table, or NULL: deliver.tls for all */
+};
+/* Fills cfg from the settings (dns.*, deliver.*); -1 with *error_r. */
+int deliver_mx_cfg_load(const struct settings *s, struct store *store,
+                        struct deliver_mx_cfg *cfg_r, const char **error_r);
+/* Gives dc the MX configuration (kept by pointer; its resolver is made at first use). */
+void deliver_ctx_set_mx(struct deliver_ctx *dc, const struct deliver_mx_cfg *cfg);
 void deliver_ctx_free(struct deliver_ctx **dc);
 /* Closes the cached connection if it has been idle for idle_ms or more. */
 void deliver_ctx_idle(struct deliver_ctx *dc, int idle_ms);
@@ -133,6 +148,7 @@ struct qmgr_env {
 	int smtp_timeout_ms;
 	const atomic_int *cancel;
 	const struct archive_cfg *archive; /* archive.* (queue/archive.h); never NULL in qmgr */
+	const struct deliver_mx_cfg *mx;   /* route mx; NULL: such routes defer with a reason */
 };
 
 enum qmgr_job_result {

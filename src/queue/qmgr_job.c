@@ -449,6 +449,18 @@ static void job_plan(struct job *j)
 	}
 }
 
+/* Recipients x and i go in one delivery: equal plans and, for route mx, one domain (its MX
+ * hosts are the next hop). */
+static bool same_group(const struct job *j, size_t i, size_t x)
+{
+	if (!policy_plan_equal(&j->plans[i], &j->plans[x]))
+		return false;
+	if (strcmp(j->plans[i].route, "mx") != 0)
+		return true;
+	const char *a = strrchr(j->env.rcpts[i].addr, '@'), *b = strrchr(j->env.rcpts[x].addr, '@');
+	return a != NULL && b != NULL && sg_streq_nocase(a, b);
+}
+
 static void job_deliver(struct job *j)
 {
 	size_t n = j->env.nrcpt;
@@ -460,7 +472,7 @@ static void job_deliver(struct job *j)
 			break; /* shutting down: the rest stays pending */
 		size_t k = 0;
 		for (size_t x = i; x < n; x++) {
-			if (j->due[x] && policy_plan_equal(&j->plans[i], &j->plans[x])) {
+			if (j->due[x] && same_group(j, i, x)) {
 				idx[k++] = x;
 				j->due[x] = false;
 			}

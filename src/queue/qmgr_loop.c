@@ -192,6 +192,8 @@ static void *worker(void *arg)
 	const struct qmgr_env *qe = q->qe;
 	struct deliver_ctx *dc = deliver_ctx_new(qe->hostname, qe->connect_timeout_ms,
 	                                         qe->smtp_timeout_ms, qe->cancel);
+	if (qe->mx != NULL)
+		deliver_ctx_set_mx(dc, qe->mx);
 	pthread_mutex_lock(&q->mu);
 	while (!q->stopping) {
 		struct qmgr_item *it = next_queued(q);

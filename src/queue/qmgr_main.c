@@ -167,6 +167,12 @@ int qmgr_main(struct role_ctx *ctx)
 	struct archive_cfg archive;
 	(void)archive_config(s, qe.policy, &archive); /* refused settings: logged, mail waits */
 	qe.archive = &archive;
+	struct deliver_mx_cfg mx;
+	if (deliver_mx_cfg_load(s, te.store, &mx, &err) < 0)
+		sg_error("route mx: %s; mail to MX hosts waits in the queue", err);
+	else
+		qe.mx = &mx;
+	mx.dns.cancel = &daemon_stop_requested;
 	unsigned int workers = (unsigned int)settings_number(s, "queue.concurrency");
 	daemon_ready(ctx, "queue manager: spool %s, %u workers", spool_path, workers);
 	int rc = qmgr_loop_run(&qe, workers, (int)settings_number(s, "queue.scan_interval") * 1000);

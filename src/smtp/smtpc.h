@@ -47,8 +47,16 @@ struct smtpc_status {
 };
 
 /* ---- connections ---- */
+/* How much TLS a connection needs (deliver.tls, store_tls_policy.h). */
+enum smtpc_tls {
+	SMTPC_TLS_MAY = 0,  /* STARTTLS when offered, unauthenticated; the caller may retry in clear */
+	SMTPC_TLS_ENCRYPT,  /* STARTTLS required, unauthenticated: no STARTTLS → 4.7.4 */
+	SMTPC_TLS_DANE,     /* STARTTLS required and the certificate must match tlsa: else 4.7.5 */
+};
+struct dns_tlsa_list;
 struct smtpc_params {
-	const char *host;
+	const char *host;                  /* the name: SNI, DANE reference identity, logs */
+	const char *addr;                  /* the IP address to connect to, or NULL: host */
 	const char *port;
 	const char *helo_name;             /* our name in EHLO/HELO */
 	int connect_timeout_ms;
@@ -56,7 +64,13 @@ struct smtpc_params {
 	bool no_starttls;                  /* plain text even if offered */
 	const atomic_int *cancel; /* when non-zero, stop and abandon, or NULL */
 	const char *log_id;                /* queue id shown in TLS and connection log lines */
+	enum smtpc_tls tls;
+	const struct dns_tlsa_list *tlsa;  /* SMTPC_TLS_DANE: the host's secure TLSA records */
 };
+/* RFC 7672 section 3.1: only DANE-TA(2) and DANE-EE(3), selector 0/1, matching 0/1/2 are
+ * usable for SMTP; PKIX-TA(0)/PKIX-EE(1) and unknown values are not. */
+struct dns_tlsa;
+bool smtpc_tlsa_usable(const struct dns_tlsa *t);
 
 struct smtpc_conn;
 
@@ -71,6 +85,8 @@ void smtpc_close(struct smtpc_conn **c);
 const char *smtpc_relay(const struct smtpc_conn *c);
 /* Protocol version of the TLS session ("TLSv1.3") or NULL if none. */
 const char *smtpc_tls_version(const struct smtpc_conn *c);
+/* How the peer was authenticated: "dane=verified", or "" (none). */
+const char *smtpc_tls_auth(const struct smtpc_conn *c);
 bool smtpc_usable(const struct smtpc_conn *c);
 /* Before reusing a connection for another message: RSET. Returns 0 if it answered 250. */
 int smtpc_reset(struct smtpc_conn *c, const atomic_int *cancel);
@@ -118,8 +134,16 @@ int smtpc_io_read_reply(struct smtpc_io *io, struct smtpc_reply *r, const char *
 /* Buffered write; smtpc_io_flush sends what is buffered. */
 int smtpc_io_write(struct smtpc_io *io, const char *p, size_t n, const char **error_r);
 int smtpc_io_flush(struct smtpc_io *io, const char **error_r);
-/* TLS handshake on the connected socket (no certificate verification: opportunistic). */
-int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const char **error_r);
+/* TLS handshake on the connected socket: without tlsa no certificate verification
+ * (opportunistic or mandatory unauthenticated TLS); with tlsa (its usable records) the
+ * handshake succeeds only if the peer's chain matches one (DANE, smtpc_dane.c), and
+ * auth_r (size authsize) then describes the match. */
+int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const struct dns_tlsa_list *tlsa,
+                      char *auth_r, size_t authsize, const char **error_r);
+/* smtpc_dane.c: DANE on an SSL about to connect, and its verdict after the handshake. */
+int smtpc_dane_prepare(struct ssl_ctx_st *ctx, struct ssl_st *ssl, const char *host,
+                       const struct dns_tlsa_list *tlsa, const char **error_r);
+int smtpc_dane_verdict(struct ssl_st *ssl, char *auth_r, size_t authsize, const char **error_r);
 const char *smtpc_io_tls_version(const struct smtpc_io *io);
 const char *smtpc_io_tls_cipher(const struct smtpc_io *io);
 void smtpc_io_close(struct smtpc_io *io);

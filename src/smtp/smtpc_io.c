@@ -198,8 +198,10 @@ static int handshake(struct smtpc_io *io, const char **error_r)
 	}
 }
 
-int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const char **error_r)
+int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const struct dns_tlsa_list *tlsa,
+                      char *auth_r, size_t authsize, const char **error_r)
 {
+	auth_r[0] = '\0';
 	if (io->rlen > 0) {
 		/* Bytes sent before the handshake would be trusted as if sent under TLS
 		 * (the STARTTLS command injection of CVE-2011-0411): refuse. */
@@ -219,7 +221,11 @@ int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const char **error_r
 	}
 	if (sni != NULL && strchr(sni, ':') == NULL && strspn(sni, "0123456789.") != strlen(sni))
 		SSL_set_tlsext_host_name(io->ssl, sni);
-	return handshake(io, error_r);
+	if (tlsa != NULL && smtpc_dane_prepare(io->ctx, io->ssl, sni, tlsa, error_r) < 0)
+		return -1;
+	if (handshake(io, error_r) < 0)
+		return -1;
+	return tlsa != NULL ? smtpc_dane_verdict(io->ssl, auth_r, authsize, error_r) : 0;
 }
 
 const char *smtpc_io_tls_version(const struct smtpc_io *io)

@@ -18,6 +18,7 @@ struct smtpc_conn {
 	struct smtpc_io io;
 	char relay[300];
 	char host[256];
+	char auth[96]; /* "dane=verified (...)" when the peer was authenticated */
 	bool usable;
 	bool ext_size, ext_8bit, ext_utf8, ext_starttls;
 	long long size_max; /* 0: no limit announced */
@@ -180,6 +181,11 @@ static int hello(struct smtpc_conn *c, const struct smtpc_params *p, struct smtp
 	return -1;
 }
 
+static const char *tls_mode_name(enum smtpc_tls t)
+{
+	return t == SMTPC_TLS_DANE ? "dane" : t == SMTPC_TLS_ENCRYPT ? "encrypt" : "may";
+}
+
 static int starttls(struct smtpc_conn *c, const struct smtpc_params *p, struct smtpc_reply *r,
                     struct smtpc_status *st, bool *tls_failed_r)
 {
@@ -188,18 +194,41 @@ static int starttls(struct smtpc_conn *c, const struct smtpc_params *p, struct s
 		status_io_failure(st, c, err, "sending STARTTLS");
 		return -1;
 	}
-	if (r->code != 220)
+	if (r->code != 220 && p->tls == SMTPC_TLS_MAY)
 		return 0; /* opportunistic: carry on in plain text */
+	if (r->code != 220) {
+		status_set(st, SMTPC_TEMP, "4.7.4", false,
+		           "TLS is required (%s) but %s refused STARTTLS with %d", tls_mode_name(p->tls),
+		           c->relay, r->code);
+		return -1;
+	}
 	c->io.cancel = p->cancel;
-	if (smtpc_io_starttls(&c->io, p->host, &err) < 0) {
+	const struct dns_tlsa_list *tlsa = p->tls == SMTPC_TLS_DANE ? p->tlsa : NULL;
+	if (smtpc_io_starttls(&c->io, p->host, tlsa, c->auth, sizeof(c->auth), &err) < 0) {
 		*tls_failed_r = true;
 		status_set(st, SMTPC_TEMP, "4.7.5", false, "%s with %s", err, c->relay);
 		return -1;
 	}
-	sg_info("%s: Untrusted TLS connection established to %s: %s with cipher %s",
-	        p->log_id != NULL ? p->log_id : "-", c->relay, smtpc_io_tls_version(&c->io),
-	        smtpc_io_tls_cipher(&c->io));
+	sg_info("%s: %s TLS connection established to %s: %s with cipher %s%s%s",
+	        p->log_id != NULL ? p->log_id : "-", c->auth[0] != '\0' ? "Verified" : "Untrusted",
+	        c->relay, smtpc_io_tls_version(&c->io), smtpc_io_tls_cipher(&c->io),
+	        c->auth[0] != '\0' ? " " : "", c->auth);
 	return hello(c, p, r, st);
+}
+
+/* STARTTLS when offered (and not refused by the caller); when the mode requires TLS, a peer
+ * that does not offer it gets nothing more than EHLO. */
+static int tls_step(struct smtpc_conn *c, const struct smtpc_params *p, struct smtpc_reply *r,
+                    struct smtpc_status *st, bool *tls_failed_r)
+{
+	if (c->ext_starttls && !p->no_starttls)
+		return starttls(c, p, r, st, tls_failed_r);
+	if (p->tls == SMTPC_TLS_MAY)
+		return 0;
+	status_set(st, SMTPC_TEMP, "4.7.4", false,
+	           "TLS is required (%s) but %s does not offer STARTTLS", tls_mode_name(p->tls),
+	           c->relay);
+	return -1;
 }
 
 struct smtpc_conn *smtpc_connect(const struct smtpc_params *p, struct smtpc_status *st_r,
@@ -207,10 +236,15 @@ struct smtpc_conn *smtpc_connect(const struct smtpc_params *p, struct smtpc_stat
 {
 	*tls_failed_r = false;
 	const char *err;
-	int fd = sg_connect_tcp(p->host, p->port, p->connect_timeout_ms, &err);
+	const char *addr = p->addr != NULL ? p->addr : p->host;
+	int fd = sg_connect_tcp(addr, p->port, p->connect_timeout_ms, &err);
 	if (fd < 0) {
-		status_set(st_r, SMTPC_TEMP, "4.4.1", false, "connect to %s:%s: %s", p->host, p->port,
-		           err);
+		if (p->addr != NULL)
+			status_set(st_r, SMTPC_TEMP, "4.4.1", false, "connect to %s[%s]:%s: %s", p->host,
+			           addr, p->port, err);
+		else
+			status_set(st_r, SMTPC_TEMP, "4.4.1", false, "connect to %s:%s: %s", p->host,
+			           p->port, err);
 		return NULL;
 	}
 	struct smtpc_conn *c = sg_calloc(1, sizeof(*c));
@@ -227,8 +261,7 @@ struct smtpc_conn *smtpc_connect(const struct smtpc_params *p, struct smtpc_stat
 		status_from_reply(st_r, r, c, "the initial greeting");
 		st_r->cls = SMTPC_TEMP;
 		st_r->dsn[0] = '4';
-	} else if (hello(c, p, r, st_r) == 0 &&
-	           (!c->ext_starttls || p->no_starttls || starttls(c, p, r, st_r, tls_failed_r) == 0))
+	} else if (hello(c, p, r, st_r) == 0 && tls_step(c, p, r, st_r, tls_failed_r) == 0)
 		rc = 0;
 	sg_free(&r);
 	if (rc < 0) {
@@ -257,6 +290,8 @@ void smtpc_close(struct smtpc_conn **cp)
 const char *smtpc_relay(const struct smtpc_conn *c) { return c->relay; }
 
 const char *smtpc_tls_version(const struct smtpc_conn *c) { return smtpc_io_tls_version(&c->io); }
+
+const char *smtpc_tls_auth(const struct smtpc_conn *c) { return c->auth; }
 
 bool smtpc_usable(const struct smtpc_conn *c) { return c != NULL && c->usable; }
 

@@ -8,21 +8,24 @@ import time
 
 
 class Message:
-    def __init__(self, mail_from, rcpts, data, mail_params):
+    def __init__(self, mail_from, rcpts, data, mail_params, tls=None):
         self.mail_from = mail_from
         self.rcpts = rcpts
         self.data = data            # bytes as sent, dot-unstuffed, CRLF line ends
         self.mail_params = mail_params
+        self.tls = tls              # the TLS version when sent under STARTTLS, else None
 
 
 class SmtpSink:
     """SmtpSink(port).start(); .rcpt_reply(addr) -> "250 2.1.5 Ok" decides each RCPT;
-    .data_reply decides the end of DATA. Thread-safe reads via .messages / .commands."""
+    .data_reply decides the end of DATA. Thread-safe reads via .messages / .commands.
+    .tls = an ssl.SSLContext (server side) offers STARTTLS with it."""
 
     def __init__(self, port, host="127.0.0.1", name="sink.test"):
         self.host, self.port, self.name = host, port, name
         self.rcpt_reply = lambda addr: "250 2.1.5 Ok"
         self.data_reply = "250 2.0.0 Ok: stored"
+        self.tls = None
         self.messages = []
         self.commands = []
         self.lock = threading.Lock()
@@ -87,27 +90,35 @@ class SmtpSink:
 
     def _session(self, c):
         c.settimeout(60)
-        f = c.makefile("rb")
+        conn = {"sock": c, "file": c.makefile("rb"), "tls": None}
         try:
-            self._dialogue(c, f)
+            self._dialogue(conn)
         except (OSError, ValueError):
             pass
         finally:
             with self.lock:
                 self._conns.discard(c)
             try:
-                f.close()
-                c.close()
+                conn["file"].close()
+                conn["sock"].close()
             except OSError:
                 pass
 
-    def _dialogue(self, c, f):
+    def _starttls(self, conn):
+        """After "220 Ready": the handshake; a failed one ends the session (OSError)."""
+        conn["file"].close()
+        conn["sock"] = self.tls.wrap_socket(conn["sock"], server_side=True)
+        conn["file"] = conn["sock"].makefile("rb")
+        conn["tls"] = conn["sock"].version()
+
+    def _dialogue(self, conn):
         def say(line):
-            c.sendall(line.encode() + b"\r\n")
+            conn["sock"].sendall(line.encode() + b"\r\n")
 
         say(f"220 {self.name} ESMTP sink")
         mail_from, rcpts, params = None, [], ""
         while True:
+            f = conn["file"]
             raw = f.readline(4096)
             if not raw:
                 return
@@ -119,10 +130,17 @@ class SmtpSink:
                 if verb == "HELO":
                     say(f"250 {self.name}")
                 else:
-                    for ext in (self.name, "PIPELINING", "SIZE 104857600", "8BITMIME", "SMTPUTF8",
-                                "ENHANCEDSTATUSCODES"):
+                    exts = [self.name, "PIPELINING", "SIZE 104857600", "8BITMIME", "SMTPUTF8",
+                            "ENHANCEDSTATUSCODES"]
+                    if self.tls is not None and conn["tls"] is None:
+                        exts.append("STARTTLS")
+                    for ext in exts:
                         say("250-" + ext)
                     say("250 DSN")
+            elif verb == "STAR" and line.upper() == "STARTTLS" and self.tls is not None:
+                say("220 2.0.0 Ready to start TLS")
+                self._starttls(conn)
+                mail_from, rcpts = None, []
             elif line.upper().startswith("MAIL FROM:"):
                 addr, _, params = line[10:].strip().partition(" ")
                 mail_from, rcpts = addr.strip("<>"), []
@@ -142,7 +160,7 @@ class SmtpSink:
                 reply = self.data_reply
                 if reply.startswith("2"):
                     with self.cond:
-                        self.messages.append(Message(mail_from, rcpts, data, params))
+                        self.messages.append(Message(mail_from, rcpts, data, params, conn["tls"]))
                         self.cond.notify_all()
                 say(reply)
                 mail_from, rcpts = None, []
