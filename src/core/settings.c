@@ -177,8 +177,8 @@ static const struct setting_def table[] = {
 	 "Hours a key-discovery answer (a certificate or key found, or nothing found) is kept before the sources are asked again."},
 	{"lookup.max_size", SETTING_SIZE, "256K", 4 * KB, 16 * MB, NULL, false,
 	 "Largest answer key discovery reads from one source; a larger one is refused."},
-	{"lookup.tls_ca", SETTING_PATH, "", 0, 0, NULL, false,
-	 "PEM file of further CAs trusted for the HTTPS of keyservers and Web Key Directories (beside the system store); empty: the system store only."},
+	{"lookup.wkd_port", SETTING_INT, "443", 1, 65535, NULL, false,
+	 "TCP port of Web Key Directories (https://openpgpkey.DOMAIN/ and https://DOMAIN/). Change it for tests only: WKD fixes 443. Their host names are resolved through dns.resolver; trust anchors beside the system store: fetch.ca_file (also for ldaps:// directories)."},
 
 	{"dkim.sign", SETTING_ENUM, "transformed", 0, 0, "off|transformed|all", false,
 	 "DKIM-sign what leaves for other domains with the From domain's key (`sealgate dkim generate`): transformed signs every message sealgate changed or wrote (S/MIME, PGP, SecurePDF, portal mail, DSNs, notices) after the change; all signs pass-through mail too; off signs nothing."},

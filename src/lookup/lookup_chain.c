@@ -13,20 +13,9 @@
 typedef void (*source_fn)(const struct lookup *lk, const char *addr, int64_t deadline_ms,
                           struct lookup_answer *a);
 
-/* A source this build cannot ask yet answers FAILED, and says so. */
-static void not_built(const struct lookup *lk, const char *addr, int64_t deadline_ms,
-                      struct lookup_answer *a)
-{
-	(void)lk, (void)addr, (void)deadline_ms;
-	lookup_set(a, LOOKUP_FAILED, "this source is not available in this build");
-}
-
 static const source_fn sources[LOOKUP_NSOURCES] = {
-	[LOOKUP_LDAP] = lookup_ldap_ask,
-	[LOOKUP_VKS] = not_built,
-	[LOOKUP_HKP] = not_built,
-	[LOOKUP_WKD] = not_built,
-	[LOOKUP_DNS] = not_built,
+	[LOOKUP_LDAP] = lookup_ldap_ask, [LOOKUP_VKS] = lookup_vks_ask, [LOOKUP_HKP] = lookup_hkp_ask,
+	[LOOKUP_WKD] = lookup_wkd_ask,   [LOOKUP_DNS] = lookup_dns_ask,
 };
 
 /* An address we are willing to put into a query: local@domain, printable ASCII, no spaces,

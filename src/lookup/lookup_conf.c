@@ -91,12 +91,15 @@ struct lookup *lookup_new(const struct settings *s, const struct smime_trust *tr
 	sg_strlist_split_spaces(&lk->vks, settings_get(s, "lookup.vks"));
 	sg_strlist_split_spaces(&lk->hkp, settings_get(s, "lookup.hkp"));
 	sg_strlist_split(&lk->internal, settings_get(s, "gateway.internal_domains"));
-	if (settings_get(s, "lookup.tls_ca")[0] != '\0' &&
-	    settings_path(s, "lookup.tls_ca", lk->tls_ca, sizeof(lk->tls_ca)) < 0) {
-		*error_r = "lookup.tls_ca: path too long";
+	if ((settings_get(s, "fetch.ca_file")[0] != '\0' &&
+	     settings_path(s, "fetch.ca_file", lk->ca_file, sizeof(lk->ca_file)) < 0) ||
+	    dns_config_from_settings(s, &lk->dns, lk->dns_anchor, sizeof(lk->dns_anchor),
+	                             error_r) < 0) {
+		*error_r = "fetch.ca_file or dns.trust_anchor: path too long";
 		lookup_free(&lk);
 		return NULL;
 	}
+	lk->wkd_port = (int)settings_number(s, "lookup.wkd_port");
 	lk->max_wait_ms = (int)settings_number(s, "lookup.max_wait") * 1000;
 	lk->cache_s = (int)settings_number(s, "lookup.cache_hours") * 3600;
 	lk->max_size = (size_t)settings_number(s, "lookup.max_size");
@@ -114,6 +117,24 @@ void lookup_free(struct lookup **lkp)
 	sg_strlist_free(&lk->hkp);
 	sg_strlist_free(&lk->internal);
 	sg_free(lkp);
+}
+
+struct dns_resolver *lookup_resolver(const struct lookup *lk, int64_t deadline_ms,
+                                     struct lookup_answer *a)
+{
+	struct dns_config cfg = lk->dns;
+	struct dns_resolver *r = NULL;
+	const char *err;
+	cfg.timeout_ms = lookup_left_ms(deadline_ms);
+	if (cfg.timeout_ms == 0) {
+		lookup_set(a, LOOKUP_FAILED, "lookup.max_wait used up");
+		return NULL;
+	}
+	if (dns_resolver_new(&cfg, &r, &err) < 0) {
+		lookup_set(a, LOOKUP_FAILED, "resolver (dns.*): %s", err);
+		return NULL;
+	}
+	return r;
 }
 
 bool lookup_enabled(const struct lookup *lk) { return lk != NULL && lk->nchain > 0; }

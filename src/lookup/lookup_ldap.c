@@ -26,8 +26,8 @@ static int set_options(LDAP *ld, const struct lookup *lk, bool tls, int left_ms)
 	if (!tls)
 		return 0;
 	int demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
-	if (lk->tls_ca[0] != '\0' &&
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, lk->tls_ca) != LDAP_OPT_SUCCESS)
+	if (lk->ca_file[0] != '\0' &&
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, lk->ca_file) != LDAP_OPT_SUCCESS)
 		return -1;
 	if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS)
 		return -1;

@@ -88,3 +88,42 @@ class RawServer:
         for c in self.conns:
             c.close()
         self.sock.close()
+
+
+class Gpg:
+    """A GnuPG home of the partner's: keys made with gpg itself (the looked-up material)."""
+
+    def __init__(self, home):
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        with open(os.path.join(home, "gpg-agent.conf"), "w") as f:
+            f.write("allow-loopback-pinentry\n")
+        self.home = home
+        self.env = dict(os.environ, GNUPGHOME=home)
+
+    def run(self, *args, input=None):
+        r = subprocess.run(["gpg", "--batch", "--yes", "--pinentry-mode", "loopback",
+                            "--passphrase", "", *args], input=input, capture_output=True,
+                           env=self.env, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"gpg {args}: {r.stderr.decode(errors='replace')}")
+        return r
+
+    def new_key(self, uid, expired=False):
+        """An ed25519/cv25519 key (sign + encrypt subkey) for uid; expired: made in 2020 with
+        a lifetime of one day."""
+        past = ["--faked-system-time", "20200101T000000"] if expired else []
+        self.run(*past, "--quick-gen-key", uid, "future-default", "default",
+                 "1d" if expired else "never")
+
+    def export(self, uid, armor=False):
+        return self.run("--export", *(["--armor"] if armor else []), uid).stdout
+
+    def decrypt(self, data):
+        """The plaintext (gpg exits 2 when it cannot check the sender's signature: it does not
+        hold our key, and that is not what is tested)."""
+        r = subprocess.run(["gpg", "--batch", "--decrypt"], input=data, capture_output=True,
+                           env=self.env, timeout=120)
+        return r.stdout
+
+    def close(self):
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], capture_output=True)
