@@ -105,8 +105,8 @@ void lookup_dns_ask(const struct lookup *lk, const char *addr, int64_t deadline_
 		struct lookup_answer first = *a;
 		a->data = NULL;
 		openpgpkey(r, addr, pname, a);
-		/* say why the S/MIME record was refused when the key gives nothing either */
-		if (a->outcome != LOOKUP_FOUND && first.outcome == LOOKUP_REFUSED)
+		/* say why the S/MIME record was refused (or bogus) when there is no key either */
+		if (a->outcome == LOOKUP_NOTHING && first.outcome != LOOKUP_NOTHING)
 			*a = first;
 		first.data = NULL;
 	}
