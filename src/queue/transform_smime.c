@@ -73,6 +73,10 @@ static enum transform_result collect_certs(struct smime_job *sj)
 			                      "this message had to be encrypted but %s has no usable "
 			                      "certificate any more (%s); it was not sent",
 			                      sj->in->rcpts[i], why);
+		if (sj->certs[sj->ncerts].source == STORE_CERT_DISCOVERED)
+			sg_info("%s: to=<%s>: encrypted to a discovered certificate (sha256 %s; "
+			        "policy.key_lookup)", sj->in->queue_id, sj->certs[sj->ncerts].address,
+			        sj->certs[sj->ncerts].fingerprint);
 		sj->ncerts++;
 	}
 	return TRANSFORM_OK;
