@@ -101,13 +101,18 @@ def wkd_paths(addr, hash_):
             f"/.well-known/openpgpkey/hu/{hash_}?l={local}")
 
 
-def test_vks_key_makes_the_next_mail_pgp(webgw, web):
-    addr = "vera@vks.partner.test"
+def key_served_and_mailed(webgw, web, addr, path):
+    """gpg makes addr's key, the server answers path with it, a mail to addr is PGP/MIME."""
     web["gpg"].new_key(addr)
-    web["server"].files[vks_path(addr)] = web["gpg"].export(addr, armor=True)
+    web["server"].files[path] = web["gpg"].export(addr, armor=True)
     webgw.start()
     send(webgw.port, addr)
     pgp_mail(webgw, addr, web["gpg"])
+
+
+def test_vks_key_makes_the_next_mail_pgp(webgw, web):
+    addr = "vera@vks.partner.test"
+    key_served_and_mailed(webgw, web, addr, vks_path(addr))
     assert "found" in lookups(webgw, addr, "vks")[0]
     send(webgw.port, addr, body="second\r\n")
     wait_maildir(os.path.join(webgw.md_ext, addr), 2)
@@ -117,11 +122,7 @@ def test_vks_key_makes_the_next_mail_pgp(webgw, web):
 
 def test_hkp_key_is_found_after_a_vks_miss(webgw, web):
     addr = "hank@hkp.partner.test"
-    web["gpg"].new_key(addr)
-    web["server"].files[hkp_path(addr)] = web["gpg"].export(addr, armor=True)
-    webgw.start()
-    send(webgw.port, addr)
-    pgp_mail(webgw, addr, web["gpg"])
+    key_served_and_mailed(webgw, web, addr, hkp_path(addr))
     assert "nothing" in lookups(webgw, addr, "vks")[0]
     assert "found" in lookups(webgw, addr, "hkp")[0]
 
@@ -130,8 +131,6 @@ def test_hkp_key_is_found_after_a_vks_miss(webgw, web):
 def test_wkd_key_is_found_by_the_advanced_or_direct_method(webgw, web, method):
     addr = f"Wanda.{method}@{web['dom'][method]}"
     web["gpg"].new_key(addr.lower())
-    out = webgw.cli("lookup", addr.lower(), "--source", "wkd")
-    hash_ = None
     # the WKD hash of "wanda.adv" as gpg computes it (gpg-wks-client --print-wkd-hash)
     r = web["gpg"].run("--with-wkd-hash", "--list-keys", addr.lower()).stdout.decode()
     hash_ = re.search(r"([a-z0-9]{32})@", r).group(1)
