@@ -21,13 +21,14 @@ packages=(
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
   libldap-dev ldap-utils slapd python3-ldap                   # LDAP directory and its peers
-  libopendkim-dev python3-dkim python3-nacl                  # DKIM signing; dkimpy verifies (nacl: Ed25519)
+  libopendkim-dev python3-dkim python3-nacl python3-authres  # DKIM signing; dkimpy verifies (nacl: Ed25519; authres: ARC hops)
   clamav-daemon                        # virus-scan tests start their own clamd (no freshclam, own .hdb)
   libzip-dev                                                  # employees' renewal ZIP (old and new .pfx)
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
   libunbound-dev libevent-dev nettle-dev dns-root-data       # DNS with DNSSEC (src/dns; .pc needs libevent, nettle)
   unbound ldnsutils                                           # test resolver serving signed zones (dns_rig.py)
+  python3-cryptography                                        # test CAs of the HTTPS test servers (https_rig.py)
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )

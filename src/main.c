@@ -83,13 +83,6 @@ static int pdf_worker_cmd(int argc, char **argv)
 	return pdf_isolate_worker_main();
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-/* libopendkim 2.11.0~beta2 never frees an Ed25519 signing key (docs/dkim.md): its leak, not
- * ours, and tests/lsan.supp names it for the unit tests too. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:dkim_privkey_load\n"; }
-#endif
-
 int main(int argc, char **argv)
 {
 	sg_log_init(NULL);

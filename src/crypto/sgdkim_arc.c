@@ -1,10 +1,10 @@
-/* sgdkim_arc.c: the first ARC set (RFC 8617) that sealgate adds after it changed inbound mail
+/* sgdkim_arc.c: the ARC set (RFC 8617) that sealgate adds after it changed inbound mail
  * (decrypted it), so that the internal server can trust the authentication results of the
  * message as it arrived. libopendkim has no ARC: the body hash comes from libopendkim (the
  * relaxed body canonicalisation of a DKIM signature made over the same bytes); the header
  * fields are canonicalised here (relaxed, RFC 6376 §3.4.2, a dozen lines) and signed with
- * RSA-SHA256 by OpenSSL. Only i=1 (cv=none): a message that already carries ARC sets is not
- * sealed by us (the caller checks). */
+ * RSA-SHA256 by OpenSSL. A message that carries ARC sets gets the next instance; the caller
+ * judged the chain (sgdkim_arc_chain.c) and says cv. */
 #include "crypto/sgdkim.h"
 #include "crypto/sgdkim_priv.h"
 #include "core/limits.h"
@@ -22,18 +22,11 @@
 #include <string.h>
 #include <time.h>
 
-#define ARC_FIELDS_MAX 256 /* header fields of the message looked at for h= */
-#define ARC_HLIST_MAX  2048
-
-struct field {
-	const char *p;
-	size_t n; /* without the final CRLF */
-	bool used;
-};
+#define ARC_HLIST_MAX 2048
 
 /* RFC 6376 §3.4.2: name lower-cased, folds removed, runs of WSP one space, WSP around the
  * colon and at the end removed. */
-static int canon_relaxed(struct sg_buf *b, const char *f, size_t n, bool crlf)
+int sgdkim_canon_relaxed(struct sg_buf *b, const char *f, size_t n, bool crlf)
 {
 	const char *colon = memchr(f, ':', n);
 	if (colon == NULL)
@@ -64,45 +57,49 @@ static int canon_relaxed(struct sg_buf *b, const char *f, size_t n, bool crlf)
 	return rc == 0 && crlf ? sg_buf_append(b, "\r\n", 2) : rc;
 }
 
-static size_t collect_fields(const char *msg, size_t len, struct field *fs)
+size_t sgdkim_fields_collect(const char *msg, size_t len, struct sgdkim_field *fs)
 {
 	size_t hlen = mime_header_block_len(msg, len, SG_HEADER_BLOCK_MAX), pos = 0, n = 0;
 	struct mime_field f;
-	while (n < ARC_FIELDS_MAX && mime_field_next(msg, hlen, &pos, &f)) {
+	while (n < SGDKIM_FIELDS_MAX && mime_field_next(msg, hlen, &pos, &f)) {
 		size_t l = f.len;
 		while (l > 0 && (f.start[l - 1] == '\n' || f.start[l - 1] == '\r'))
 			l--;
 		if (f.name_len > 0)
-			fs[n++] = (struct field){.p = f.start, .n = l};
+			fs[n++] = (struct sgdkim_field){.p = f.start, .n = l};
 	}
 	return n;
 }
 
-static bool field_named(const struct field *f, const char *name)
+bool sgdkim_field_named(const struct sgdkim_field *f, const char *name)
 {
 	size_t nl = strlen(name);
 	return f->n > nl && f->p[nl] == ':' && strncasecmp(f->p, name, nl) == 0;
 }
 
 /* h=: every signed field the message has, top to bottom. */
-static void header_list(const struct field *fs, size_t n, char *h, size_t size)
+static void header_list(const struct sgdkim_field *fs, size_t n, char *h, size_t size)
 {
 	size_t used = 0;
 	h[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; sgdkim_signed_fields[k] != NULL; k++) {
 			const char *name = sgdkim_signed_fields[k];
-			if (!field_named(&fs[i], name) || used + strlen(name) + 2 >= size)
+			if (!sgdkim_field_named(&fs[i], name) || used + strlen(name) + 2 >= size)
 				continue;
 			used += (size_t)snprintf(h + used, size - used, "%s%s", used ? ":" : "", name);
 		}
 	}
 }
 
-/* The fields named in h, each taken from the bottom up (RFC 6376 §5.4.2), canonicalised. */
-static int canon_signed(struct field *fs, size_t n, const char *h, struct sg_buf *b)
+/* The fields named in h, each taken from the bottom up (RFC 6376 §5.4.2), canonicalised:
+ * relaxed, or simple (the field as it is). */
+int sgdkim_canon_signed(struct sgdkim_field *fs, size_t n, const char *h, bool simple,
+                        struct sg_buf *b)
 {
 	char name[64];
+	for (size_t i = 0; i < n; i++)
+		fs[i].used = false;
 	for (const char *p = h; *p != '\0';) {
 		size_t l = strcspn(p, ":");
 		if (l == 0 || l >= sizeof(name))
@@ -110,9 +107,14 @@ static int canon_signed(struct field *fs, size_t n, const char *h, struct sg_buf
 		memcpy(name, p, l);
 		name[l] = '\0';
 		for (size_t i = n; i-- > 0;) {
-			if (!fs[i].used && field_named(&fs[i], name)) {
+			if (!fs[i].used && sgdkim_field_named(&fs[i], name)) {
 				fs[i].used = true;
-				if (canon_relaxed(b, fs[i].p, fs[i].n, true) < 0)
+				int rc = simple ? sg_buf_append(b, fs[i].p, fs[i].n) < 0 ||
+				                          sg_buf_append(b, "\r\n", 2) < 0
+				                      ? -1
+				                      : 0
+				                : sgdkim_canon_relaxed(b, fs[i].p, fs[i].n, true);
+				if (rc < 0)
 					return -1;
 				break;
 			}
@@ -122,25 +124,15 @@ static int canon_signed(struct field *fs, size_t n, const char *h, struct sg_buf
 	return 0;
 }
 
-/* bh= of a relaxed DKIM signature libopendkim makes over msg. */
-static int body_hash(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
-                     size_t len, char *bh, size_t size, const char **error_r)
+/* bh=: libopendkim's relaxed body hash of msg (the same as a DKIM signature's). */
+static int body_hash(struct sgdkim_lib *lib, const char *msg, size_t len, char *bh,
+                     const char **error_r)
 {
-	struct sg_buf sig;
-	sg_buf_init(&sig, SG_DKIM_FIELD_MAX + 64);
-	int rc = sgdkim_sign(lib, key, msg, len, &sig, error_r);
-	const char *p = rc == 0 ? memmem(sig.data, sig.len, "bh=", 3) : NULL;
-	size_t n = 0;
-	for (p = p != NULL ? p + 3 : NULL; p != NULL && p < sig.data + sig.len && *p != ';'; p++)
-		if (!isspace((unsigned char)*p) && n + 1 < size)
-			bh[n++] = *p;
-	bh[n] = '\0';
-	sg_buf_free(&sig);
-	if (rc == 0 && n == 0) {
-		*error_r = "no body hash in libopendkim's signature";
-		rc = -1;
-	}
-	return rc;
+	unsigned char h[32];
+	if (sgdkim_body_hash(lib, msg, len, h, error_r) < 0)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)bh, h, 32);
+	return 0;
 }
 
 /* key's private key, parsed once for both signatures of a set: OpenSSL 3 spends about as
@@ -182,6 +174,11 @@ static int rsa_sign(EVP_PKEY *pk, const struct sg_buf *data, char *b64, size_t s
 
 struct arc_set {
 	EVP_PKEY *pk; /* the key of both signatures */
+	int i;        /* this set's instance */
+	enum sgdkim_cv cv;
+	struct sgdkim_field *fs; /* the message's header fields */
+	size_t nf;
+	struct sgdkim_arc_sets sets; /* the earlier ones */
 	char aar[SG_DKIM_FIELD_MAX];
 	char ams[SG_DKIM_FIELD_MAX];
 	char as[SG_DKIM_FIELD_MAX];
@@ -191,18 +188,16 @@ struct arc_set {
 static int make_ams(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
                     size_t len, long long t, struct arc_set *s, const char **error_r)
 {
-	struct field *fs = sg_calloc(ARC_FIELDS_MAX, sizeof(*fs));
 	char h[ARC_HLIST_MAX], bh[128];
-	size_t n = collect_fields(msg, len, fs);
-	header_list(fs, n, h, sizeof(h));
+	header_list(s->fs, s->nf, h, sizeof(h));
 	struct sg_buf data;
 	sg_buf_init(&data, SG_HEADER_BLOCK_MAX + SG_DKIM_FIELD_MAX);
-	int rc = body_hash(lib, key, msg, len, bh, sizeof(bh), error_r);
+	int rc = body_hash(lib, msg, len, bh, error_r);
 	snprintf(s->ams, sizeof(s->ams),
-	         "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=%s;\r\n\ts=%s; "
-	         "t=%lld; h=%s;\r\n\tbh=%s;\r\n\tb=", key->domain, key->selector, t, h, bh);
-	if (rc == 0 && (canon_signed(fs, n, h, &data) < 0 ||
-	                canon_relaxed(&data, s->ams, strlen(s->ams), false) < 0)) {
+	         "ARC-Message-Signature: i=%d; a=rsa-sha256; c=relaxed/relaxed; d=%s;\r\n\ts=%s; "
+	         "t=%lld; h=%s;\r\n\tbh=%s;\r\n\tb=", s->i, key->domain, key->selector, t, h, bh);
+	if (rc == 0 && (sgdkim_canon_signed(s->fs, s->nf, h, false, &data) < 0 ||
+	                sgdkim_canon_relaxed(&data, s->ams, strlen(s->ams), false) < 0)) {
 		*error_r = "the header is too large to sign";
 		rc = -1;
 	}
@@ -211,7 +206,20 @@ static int make_ams(struct sgdkim_lib *lib, const struct sgdkim_key *key, const 
 	if (rc == 0)
 		sg_strlcpy(s->ams + strlen(s->ams), s->b64, sizeof(s->ams) - strlen(s->ams));
 	sg_buf_free(&data);
-	sg_free(&fs);
+	return rc;
+}
+
+/* The earlier sets, 1..i-1, as the seal covers them (none when the chain failed: RFC 8617
+ * §5.1.1, and what dkimpy does). */
+static int earlier_sets(const struct arc_set *s, struct sg_buf *data)
+{
+	int rc = 0;
+	for (int k = 1; s->cv != SGDKIM_CV_FAIL && k < s->i && rc == 0; k++)
+		rc = sgdkim_canon_relaxed(data, s->sets.aar[k].p, s->sets.aar[k].n, true) < 0 ||
+		             sgdkim_canon_relaxed(data, s->sets.ams[k].p, s->sets.ams[k].n, true) < 0 ||
+		             sgdkim_canon_relaxed(data, s->sets.as[k].p, s->sets.as[k].n, true) < 0
+		         ? -1
+		         : 0;
 	return rc;
 }
 
@@ -219,13 +227,14 @@ static int make_seal(const struct sgdkim_key *key, long long t, struct arc_set *
                      const char **error_r)
 {
 	struct sg_buf data;
-	sg_buf_init(&data, 3 * SG_DKIM_FIELD_MAX);
+	sg_buf_init(&data, (size_t)3 * SG_DKIM_FIELD_MAX * (size_t)(s->i + 1));
 	snprintf(s->as, sizeof(s->as),
-	         "ARC-Seal: i=1; a=rsa-sha256; t=%lld; cv=none; d=%s; s=%s;\r\n\tb=", t,
-	         key->domain, key->selector);
-	int rc = canon_relaxed(&data, s->aar, strlen(s->aar), true) < 0 ||
-	                 canon_relaxed(&data, s->ams, strlen(s->ams), true) < 0 ||
-	                 canon_relaxed(&data, s->as, strlen(s->as), false) < 0
+	         "ARC-Seal: i=%d; a=rsa-sha256; t=%lld; cv=%s; d=%s; s=%s;\r\n\tb=", s->i, t,
+	         sgdkim_cv_name(s->cv), key->domain, key->selector);
+	int rc = earlier_sets(s, &data) < 0 ||
+	                 sgdkim_canon_relaxed(&data, s->aar, strlen(s->aar), true) < 0 ||
+	                 sgdkim_canon_relaxed(&data, s->ams, strlen(s->ams), true) < 0 ||
+	                 sgdkim_canon_relaxed(&data, s->as, strlen(s->as), false) < 0
 	             ? -1
 	             : rsa_sign(s->pk, &data, s->b64, sizeof(s->b64), error_r);
 	if (rc == 0)
@@ -234,22 +243,44 @@ static int make_seal(const struct sgdkim_key *key, long long t, struct arc_set *
 	return rc;
 }
 
+/* This set's instance from the sets msg carries: -1 when it cannot be added. */
+static int instance(struct arc_set *s, const char *msg, size_t len, const char **error_r)
+{
+	s->fs = sg_calloc(SGDKIM_FIELDS_MAX, sizeof(*s->fs));
+	s->nf = sgdkim_fields_collect(msg, len, s->fs);
+	sgdkim_arc_sets(s->fs, s->nf, &s->sets);
+	s->i = s->sets.n + 1;
+	if (s->i > SGDKIM_ARC_MAX)
+		*error_r = "the message carries 50 ARC sets already (RFC 8617's limit)";
+	else if (s->sets.broken && s->cv != SGDKIM_CV_FAIL)
+		*error_r = "the earlier ARC sets are malformed but the chain was not judged failed";
+	else
+		return 0;
+	return -1;
+}
+
 int sgdkim_arc_seal(struct sgdkim_lib *lib, const struct sgdkim_key *key, const char *msg,
-                    size_t len, const char *aar, struct sg_buf *out, const char **error_r)
+                    size_t len, const char *aar, enum sgdkim_cv cv, struct sg_buf *out,
+                    const char **error_r)
 {
 	struct arc_set *s = sg_calloc(1, sizeof(*s));
 	long long t = (long long)time(NULL);
-	*error_r = "the ARC set does not fit";
-	s->pk = rsa_key_load(key, error_r);
-	int rc = s->pk != NULL && snprintf(s->aar, sizeof(s->aar), "ARC-Authentication-Results: "
-	                                   "i=1; %s", aar) < (int)sizeof(s->aar)
-	             ? make_ams(lib, key, msg, len, t, s, error_r)
-	             : -1;
+	s->cv = cv;
+	int rc = instance(s, msg, len, error_r);
+	if (rc == 0) {
+		*error_r = "the ARC set does not fit";
+		s->pk = rsa_key_load(key, error_r);
+		rc = s->pk != NULL && snprintf(s->aar, sizeof(s->aar), "ARC-Authentication-Results: "
+		                               "i=%d; %s", s->i, aar) < (int)sizeof(s->aar)
+		         ? make_ams(lib, key, msg, len, t, s, error_r)
+		         : -1;
+	}
 	if (rc == 0)
 		rc = make_seal(key, t, s, error_r);
 	if (rc == 0)
 		rc = sg_buf_printf(out, "%s\r\n%s\r\n%s\r\n", s->as, s->ams, s->aar);
 	EVP_PKEY_free(s->pk);
+	sg_free(&s->fs);
 	sg_free(&s);
 	return rc;
 }

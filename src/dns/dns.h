@@ -125,6 +125,10 @@ int dns_lookup_txt(struct dns_resolver *r, const char *name, struct dns_txt_list
                    const char **error_r);
 void dns_txt_list_free(struct dns_txt_list *l);
 
+/* name as DNS asks for it: lower case, and an internationalised (UTF-8) name converted to
+ * A-labels (IDNA, "bücher.example" → "xn--bcher-kva.example"). -1 with *error_r. */
+int dns_name_ascii(const char *name, char *dst, size_t dstsize, const char **error_r);
+
 /* The owner name of an SMIMEA (label "_smimecert") or OPENPGPKEY ("_openpgpkey") record for
  * local@domain (RFC 8162, RFC 7929): hex of the first 28 bytes of SHA2-256(local), the label,
  * the domain. -1 if it does not fit dst. */

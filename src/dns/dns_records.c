@@ -7,6 +7,8 @@
 #include "core/sg_str.h"
 
 #include <arpa/inet.h>
+#include <idn-free.h>
+#include <idna.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +192,29 @@ void dns_txt_list_free(struct dns_txt_list *l)
 	for (size_t i = 0; i < l->count; i++)
 		sg_free(&l->txt[i]);
 	l->count = 0;
+}
+
+/* ---- names ---- */
+int dns_name_ascii(const char *name, char *dst, size_t dstsize, const char **error_r)
+{
+	bool ascii = true;
+	for (const char *p = name; *p != '\0'; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	char *idn = NULL;
+	if (!ascii && idna_to_ascii_8z(name, &idn, 0) != IDNA_SUCCESS) {
+		*error_r = "internationalised domain name cannot be converted to A-labels (IDNA)";
+		return -1;
+	}
+	const char *src = idn != NULL ? idn : name;
+	bool fits = strlen(src) > 0 && strlen(src) < dstsize && strlen(src) <= DNS_NAME_MAX;
+	if (fits) {
+		sg_strlcpy(dst, src, dstsize);
+		sg_ascii_lower(dst);
+	}
+	idn_free(idn);
+	if (!fits)
+		*error_r = "domain name empty or too long";
+	return fits ? 0 : -1;
 }
 
 /* ---- SMIMEA / OPENPGPKEY owner names ---- */

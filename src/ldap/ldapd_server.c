@@ -8,6 +8,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "core/sg_time.h"
+#include "core/sg_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,16 +41,12 @@ struct conn {
 
 static int conn_write(struct conn *c, const char *p, size_t len)
 {
+	if (c->ssl != NULL)
+		return sg_tls_write(c->ssl, c->fd, p, len, c->srv->opts->idle_timeout_ms);
 	while (len > 0) {
-		ssize_t n;
-		if (c->ssl != NULL) {
-			int w = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
-			n = w > 0 ? w : -1;
-		} else {
-			n = send(c->fd, p, len, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-		}
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			return -1;
 		p += n;
@@ -71,12 +68,8 @@ static int conn_flush(struct conn *c)
 
 static ssize_t conn_read(struct conn *c, char *buf, size_t size)
 {
-	if (c->ssl != NULL) {
-		int n = SSL_read(c->ssl, buf, (int)size);
-		if (n <= 0)
-			ERR_clear_error();
-		return n > 0 ? n : -1;
-	}
+	if (c->ssl != NULL)
+		return sg_tls_read(c->ssl, buf, size);
 	for (;;) {
 		ssize_t n = recv(c->fd, buf, size, 0);
 		if (n >= 0 || errno != EINTR)
@@ -84,14 +77,17 @@ static ssize_t conn_read(struct conn *c, char *buf, size_t size)
 	}
 }
 
+/* The handshake gets the idle time, in total (a client dripping the bytes of its
+ * ClientHello cannot stretch it); afterwards the socket is non-blocking, so a record left
+ * half-sent comes back to conn_wait and its deadline. */
 static int conn_starttls(struct conn *c)
 {
+	const char *reason = "out of memory";
 	c->ssl = SSL_new(c->srv->opts->tls);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1) {
-		unsigned long e = ERR_get_error();
-		char reason[128];
-		ERR_error_string_n(e, reason, sizeof(reason));
-		sg_warn("TLS handshake failed with [%s]: %s", c->addr, e ? reason : "connection lost");
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    sg_tls_accept(c->ssl, c->fd, sg_mono_ms() + c->srv->opts->idle_timeout_ms,
+	                  &reason) < 0) {
+		sg_warn("TLS handshake failed with [%s]: %s", c->addr, reason);
 		ERR_clear_error();
 		return -1;
 	}
@@ -152,7 +148,9 @@ static void conn_run(struct conn *c)
 		if (ldapd_session_closed(c->s))
 			continue; /* send the notice */
 		ssize_t n = conn_read(c, buf, sizeof(buf));
-		if (n <= 0 || conn_feed(c, buf, (size_t)n) < 0)
+		if (n == 0)
+			continue; /* a TLS record not complete yet: wait again */
+		if (n < 0 || conn_feed(c, buf, (size_t)n) < 0)
 			return;
 	}
 }

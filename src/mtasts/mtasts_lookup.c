@@ -117,6 +117,8 @@ static int fetch_policy(const struct mtasts_ctx *c, const char *domain, const ch
 		struct store_mta_sts row = {.policy = resp.body, .fetched = now, .expires = p->expires};
 		sg_strlcpy(row.domain, domain, sizeof(row.domain));
 		sg_strlcpy(row.id, id, sizeof(row.id));
+		sg_info("%s: mta-sts: policy of %s fetched (id %s, mode %s, %zu mx, max_age %ld)",
+		        qid(c), domain, id, mtasts_mode_name(p->mode), p->nmx, p->max_age);
 		if (c->store != NULL && store_mta_sts_put(c->store, &row, &err) < 0)
 			sg_warn("%s: mta-sts: cannot cache the policy of %s: %s", qid(c), domain, err);
 	}

@@ -100,22 +100,22 @@ void portal_enrol_home_msg(struct portal_req *req, struct sg_buf *msg)
 }
 
 /* Whether me may enrol mailbox now: their own, or a shared one they manage, at most
- * ENROL_PER_DAY times a day. NULL, or the text key of why not. */
+ * ENROL_PER_DAY times a day. The attempt is taken (an "enrol-started" audit entry, counted
+ * and written in one transaction) before the key is made, so parallel requests cannot pass
+ * the count together. NULL, or the text key of why not. */
 static const char *may_enrol(struct portal_req *req, const char *me, const char *mailbox,
                              enum store_user_kind *kind_r)
 {
 	const char *err;
-	size_t n = 0;
 	*kind_r = STORE_USER_INTERNAL;
 	if (!sg_streq_nocase(mailbox, me)) {
 		if (store_shared_is_manager(req->ctx->st, mailbox, me, &err) != 1)
 			return "enr_unknown";
 		*kind_r = STORE_USER_SHARED;
 	}
-	if (store_portal_audit_count(req->ctx->st, "enrolled", mailbox, req->now - 86400, &n,
-	                             &err) < 0)
-		return "err_internal";
-	return n >= ENROL_PER_DAY ? "enr_limit" : NULL;
+	int rc = portal_pages_audit_capped(req, "enrol-started", mailbox, me, req->now - 86400,
+	                                   ENROL_PER_DAY);
+	return rc < 0 ? "err_internal" : rc == 0 ? "enr_limit" : NULL;
 }
 
 void portal_enrol_home_post(struct portal_req *req, struct portal_resp *resp)

@@ -150,24 +150,45 @@ void portal_pages_cookie(struct portal_req *req, struct portal_resp *resp, const
 	            req->ctx->https ? "; Secure" : "");
 }
 
-void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
-                        const char *detail)
+/* The audit entry of a portal event: who (the session's account, or nobody yet: a login, a
+ * registration, a reset), from where, what; logged as it is made. */
+static void audit_entry(struct portal_req *req, const char *event, const char *address,
+                        const char *detail, struct store_audit_entry *e)
 {
-	const char *err;
 	char addr[SG_ADDR_MAX], det[SG_ADDR_MAX + 128];
 	sg_printable(addr, sizeof(addr), address, SG_ADDR_MAX - 1);
 	sg_printable(det, sizeof(det), detail, sizeof(det) - 4); /* may hold a path as requested */
 	sg_info("portal: %s %s from %s%s%s", event, addr, req->client, det[0] ? ": " : "", det);
-	/* Who: the account of the session, or nobody yet (a login, a registration, a reset). */
-	struct store_audit_entry e = {.at = req->now};
+	memset(e, 0, sizeof(*e));
+	e->at = req->now;
 	bool known = req->has_sess && req->sess.address[0] != '\0';
-	snprintf(e.actor, sizeof(e.actor), "portal:%s", known ? req->sess.address : "anonymous");
-	sg_strlcpy(e.event, event, sizeof(e.event));
-	sg_strlcpy(e.address, addr, sizeof(e.address));
-	sg_strlcpy(e.client, req->client, sizeof(e.client));
-	sg_strlcpy(e.detail, det, sizeof(e.detail));
+	snprintf(e->actor, sizeof(e->actor), "portal:%s", known ? req->sess.address : "anonymous");
+	sg_strlcpy(e->event, event, sizeof(e->event));
+	sg_strlcpy(e->address, addr, sizeof(e->address));
+	sg_strlcpy(e->client, req->client, sizeof(e->client));
+	sg_strlcpy(e->detail, det, sizeof(e->detail));
+}
+
+void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
+                        const char *detail)
+{
+	const char *err;
+	struct store_audit_entry e;
+	audit_entry(req, event, address, detail, &e);
 	if (store_audit_add(req->ctx->st, &e, &err) < 0)
 		sg_warn("audit: %s", err);
+}
+
+int portal_pages_audit_capped(struct portal_req *req, const char *event, const char *address,
+                              const char *detail, time_t since, size_t max)
+{
+	const char *err;
+	struct store_audit_entry e;
+	audit_entry(req, event, address, detail, &e);
+	int rc = store_audit_add_capped(req->ctx->st, &e, since, max, &err);
+	if (rc < 0)
+		sg_warn("audit: %s", err);
+	return rc;
 }
 
 int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char *address,

@@ -164,6 +164,11 @@ int portal_pages_new_session(struct portal_req *req, int64_t user_id, const char
                              enum portal_stage stage);
 void portal_pages_audit(struct portal_req *req, const char *event, const char *address,
                         const char *detail);
+/* The same, only while fewer than max `event` entries of address are at or after since,
+ * counted and added in one store transaction (parallel requests cannot both pass the count).
+ * 1: added; 0: the cap is reached; -1: store error (logged). */
+int portal_pages_audit_capped(struct portal_req *req, const char *event, const char *address,
+                              const char *detail, time_t since, size_t max);
 /* Where to go after logging in: the "next" form field (POST) or query parameter (GET) when it
  * is a local path (starts with one "/", only [A-Za-z0-9/_.-], no "//"), else NULL. */
 const char *portal_pages_next(struct portal_req *req);

@@ -35,6 +35,7 @@ int deliver_mx_cfg_load(const struct settings *s, struct store *store,
 	if (tls_policy_mode_parse(settings_get(s, "deliver.tls"), &cfg_r->tls) < 0)
 		cfg_r->tls = TLS_POLICY_ENCRYPT; /* validated by the settings: unreachable */
 	cfg_r->store = store;
+	deliver_mtasts_cfg_load(s, cfg_r);
 	return 0;
 }
 
@@ -82,6 +83,7 @@ struct mx_try {
 	enum dns_security mx_security;
 	struct smtpc_status last; /* why the last host failed */
 	unsigned int attempts;
+	struct deliver_sts *sts;  /* mode mta-sts: the domain's policy (deliver_mtasts.c) */
 };
 
 /* How host is to be spoken to under t->mode: *tls_r and, for DANE, *tlsa_r filled. -1 with
@@ -89,6 +91,9 @@ struct mx_try {
 static int host_tls(struct mx_try *t, const char *host, enum dns_security addr_sec,
                     struct dns_tlsa_list *tlsa, enum smtpc_tls *tls_r, const char **why_r)
 {
+	if (t->mode == TLS_POLICY_MTA_STS)
+		return deliver_mtasts_host(t->sts, t->domain, host, t->job->queue_id, tls_r, why_r,
+		                           &t->last);
 	*tls_r = t->mode == TLS_POLICY_MAY ? SMTPC_TLS_MAY : SMTPC_TLS_ENCRYPT;
 	*why_r = tls_policy_mode_name(t->mode);
 	if (t->mode != TLS_POLICY_DANE)
@@ -139,14 +144,17 @@ static int try_addrs(struct mx_try *t, const char *host, const struct dns_addr_l
 		p.log_id = t->job->queue_id;
 		p.tls = tls;
 		p.tlsa = tls == SMTPC_TLS_DANE ? tlsa : NULL;
+		deliver_mtasts_params(t->sts, dc, &p);
 		t->attempts++;
 		sg_info("%s: to %s: MX %s[%s]:%s, TLS %s", t->job->queue_id, t->domain, host, p.addr,
 		        p.port, why);
 		struct smtpc_conn *c = deliver_connect(dc, &p, &t->last);
 		if (c == NULL)
 			continue;
-		snprintf(relay_r, relaysize, "%s%s", smtpc_relay(c),
-		         smtpc_tls_auth(c)[0] != '\0' ? " (dane=verified)" : "");
+		const char *auth = smtpc_tls_auth(c); /* "dane=verified (...)": its first word */
+		snprintf(relay_r, relaysize, "%s%s%.*s%s", smtpc_relay(c), *auth != '\0' ? " (" : "",
+		         (int)strcspn(auth, " "), auth, *auth != '\0' ? ")" : "");
+		deliver_mtasts_report(t->sts, c, host, t->job->queue_id);
 		deliver_send(dc, c, t->job, st);
 		smtpc_close(&c);
 		return 1;
@@ -176,15 +184,16 @@ static int try_host(struct mx_try *t, const char *host, struct smtpc_status *st,
 }
 
 /* ---- the domain ---- */
-/* The domain of the group (every recipient has it), lower-cased; -1 if none. */
-static int group_domain(const struct deliver_job *job, char *dst, size_t dstsize)
+/* The domain of the group (every recipient has it) as DNS asks for it; -1 with *error_r. */
+static int group_domain(const struct deliver_job *job, char *dst, size_t dstsize,
+                        const char **error_r)
 {
 	const char *at = job->nrcpt > 0 ? strrchr(job->rcpts[0], '@') : NULL;
-	if (at == NULL || at[1] == '\0' || strlen(at + 1) >= dstsize)
+	if (at == NULL || at[1] == '\0') {
+		*error_r = "recipient address has no domain";
 		return -1;
-	sg_strlcpy(dst, at + 1, dstsize);
-	sg_ascii_lower(dst);
-	return 0;
+	}
+	return dns_name_ascii(at + 1, dst, dstsize, error_r);
 }
 
 /* The MX hosts of domain in t (or the domain itself, when it has none). -1 with one set. */
@@ -225,8 +234,8 @@ void deliver_mx(struct deliver_ctx *dc, const struct deliver_job *job, struct sm
 	snprintf(relay_r, relaysize, "mx");
 	if (dc->mx == NULL) {
 		fail_set(&one, SMTPC_TEMP, "4.3.5", "route mx is not configured in this process");
-	} else if (group_domain(job, domain, sizeof(domain)) < 0) {
-		fail_set(&one, SMTPC_PERM, "5.1.3", "recipient address has no domain");
+	} else if (group_domain(job, domain, sizeof(domain), &err) < 0) {
+		fail_set(&one, SMTPC_PERM, "5.1.3", "%s", err);
 	} else if (dc->resolver == NULL && dns_resolver_new(&dc->mx->dns, &dc->resolver, &err) < 0) {
 		fail_set(&one, SMTPC_TEMP, "4.3.5", "DNS resolver: %s", err);
 	} else {
@@ -235,10 +244,15 @@ void deliver_mx(struct deliver_ctx *dc, const struct deliver_job *job, struct sm
 		fail_set(&t.last, SMTPC_TEMP, "4.4.1", "no MX host of %s could be reached", domain);
 		struct dns_mx_list *mx = sg_malloc(sizeof(*mx));
 		int rc = find_mx(&t, mx, &one);
+		if (rc == 0 && t.mode == TLS_POLICY_MTA_STS) {
+			t.sts = sg_malloc(sizeof(*t.sts));
+			deliver_mtasts_begin(dc, domain, job->queue_id, t.sts);
+		}
 		for (size_t i = 0; rc == 0 && i < mx->count; i++)
 			if (try_host(&t, mx->mx[i].host, st, relay_r, relaysize) == 1)
 				rc = 1;
 		sg_free(&mx);
+		sg_free(&t.sts);
 		if (rc == 1)
 			return;
 		if (rc == 0)

@@ -106,6 +106,10 @@ struct deliver_mx_cfg {
 	char port[8];                    /* deliver.mx_port */
 	enum tls_policy_mode tls;        /* deliver.tls: for domains without a tls_policy row */
 	struct store *store;             /* the tls_policy table, or NULL: deliver.tls for all */
+	char ca_file[SG_PATH_MAX];       /* deliver.ca_file: MTA-STS PKIX anchors, "": system */
+	char fetch_ca_file[SG_PATH_MAX]; /* fetch.ca_file: the policy hosts' anchors, "": system */
+	int sts_timeout_ms;              /* mta_sts.fetch_timeout */
+	int sts_port;                    /* mta_sts.port */
 };
 /* Fills cfg from the settings (dns.*, deliver.*); -1 with *error_r. */
 int deliver_mx_cfg_load(const struct settings *s, struct store *store,

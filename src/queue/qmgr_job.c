@@ -342,7 +342,8 @@ static enum transform_result transform_group(struct job *j, const struct policy_
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
 	                             .len = j->len, .mime = &j->mime, .plan = plan,
 	                             .rcpts = rcpts, .nrcpt = n,
-	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0};
+	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0,
+	                             .unscanned = (j->env.flags & SPOOL_F_UNSCANNED) != 0};
 	return transform_run(j->qe->te, &ti, out);
 }
 
@@ -596,7 +597,7 @@ static enum qmgr_job_result job_finish(struct job *j, time_t *next_r)
 		return QMGR_JOB_WAIT;
 	}
 	const char *err;
-	if (spool_remove(j->qe->spool, j->id, &err) < 0) {
+	if (spool_remove_delivered(j->qe->spool, j->id, &err) < 0) {
 		sg_error("%s: cannot remove: %s", j->id, err);
 		save(j); /* the state not written while finishing: never deliver it twice */
 		return QMGR_JOB_WAIT;

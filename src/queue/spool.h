@@ -1,7 +1,10 @@
 /* spool.h: the durable queue. A message is a data file (immutable, the bytes as received
  * with our Received header first) and an envelope file (sender, recipients and their
- * per-recipient state), each replaced only by write → fsync → rename → fsync(dir).
- * The envelope's presence in incoming/ or active/ is what commits a message.
+ * per-recipient state). The data file is fsynced once; the envelope is committed by a record
+ * in the writing process's append-only log (spool/log/, one fsync per batch of messages
+ * across all sessions: group commit), and its file in incoming/ or active/ is written
+ * without fsync: recovery rebuilds it from the logs after a crash (spool_recover).
+ * docs/architecture.md argues the crash consistency step by step.
  *
  * Layout under the spool directory:
  *   tmp/       files being written (removed at start if stale)
@@ -9,6 +12,7 @@
  *   incoming/ID  envelope of a message qmgr has not seen yet (smtpd → qmgr)
  *   active/ID    envelope owned by qmgr (pending, deferred, partly delivered)
  *   trigger/   requests to qmgr from the CLI (flush)
+ *   log/       append-only logs of envelope records, one per writing process (flock'd)
  * While qmgr works on a message it holds flock(LOCK_EX) on data/ID; `queue delete` takes
  * the same lock, so a message is never deleted under a delivery in progress. */
 #ifndef SG_SPOOL_H
@@ -44,6 +48,7 @@ struct spool_rcpt {
 #define SPOOL_F_RELEASED 0x2u /* held until its recipient registered: must be encrypted */
 #define SPOOL_F_PORTAL   0x4u /* written on the portal by the sender, who logged in there */
 #define SPOOL_F_ARCHIVE  0x8u /* an archive copy (archive.h): to archive.route, untouched */
+#define SPOOL_F_UNSCANNED 0x10u /* released from the virus quarantine by an admin: not scanned again */
 
 struct spool_envelope {
 	char id[SG_QUEUE_ID_MAX];
@@ -58,6 +63,8 @@ struct spool_envelope {
 	unsigned int flags;  /* SPOOL_F_* */
 	size_t size;         /* bytes of the data file */
 	char *message_id;    /* Message-ID header, filled by qmgr when known, or NULL */
+	unsigned int seq;    /* version: 1 when received, +1 per spool_update; recovery keeps the
+	                      * newest of the file and the log records */
 	size_t nrcpt;
 	struct spool_rcpt *rcpts;
 };
@@ -94,7 +101,8 @@ const char *spool_rcpt_state_name(const struct spool_rcpt *rcpt);
 #define SPOOL_STALE_SECS 3600
 
 struct spool;
-/* Opens (and creates the subdirectories of) a spool; removes stale tmp/ files. */
+/* Opens (and creates the subdirectories of) a spool; recovers from the logs that no process
+ * writes any more (spool_recover), then removes stale tmp/ files. */
 struct spool *spool_open(const char *dir, const char **error_r);
 /* Opens an existing spool without creating or cleaning anything (the CLI, read-only use). */
 struct spool *spool_open_existing(const char *dir, const char **error_r);
@@ -103,6 +111,11 @@ struct spool *spool_open_existing(const char *dir, const char **error_r);
  * number removed, or -1 with *error_r. */
 int spool_cleanup(struct spool *sp, time_t now, const char **error_r);
 void spool_close(struct spool **sp);
+/* Replays every log no live process holds: each message whose data exists gets the newest of
+ * its envelope file and its logged envelopes, durably; then the log is removed. Envelopes
+ * whose data is gone (a removal cut short) are removed. Serialised by a lock in log/. Returns
+ * the number of envelopes rewritten, or -1. */
+int spool_recover(struct spool *sp, const char **error_r);
 const char *spool_dir(const struct spool *sp);
 
 /* Receiving: begin → write* → commit (durable on success) or abort. */
@@ -112,8 +125,9 @@ const char *spool_writer_id(const struct spool_writer *w);
 size_t spool_writer_size(const struct spool_writer *w);
 int spool_writer_write(struct spool_writer *w, const void *data, size_t len,
                        const char **error_r);
-/* Fsyncs the data, writes env (its id and size are filled in) into incoming/, fsyncs the
- * directories. Only after this returns 0 may the 250 be sent. Frees the writer either way. */
+/* Fsyncs the data, writes env (its id, size and seq are filled in) into incoming/ and commits
+ * it through the log (waiting for the batch's fsync). Only after this returns 0 may the 250
+ * be sent. Frees the writer either way. Thread-safe across writers of one spool. */
 int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,
                         const char **error_r);
 void spool_writer_abort(struct spool_writer **w);
@@ -134,12 +148,17 @@ void spool_ids_free(char ***ids, size_t n);
 /* Loads an envelope from active/ or incoming/; sets *queue_r if not NULL. */
 int spool_load(struct spool *sp, const char *id, struct spool_envelope *env_r,
                enum spool_queue *queue_r, const char **error_r);
-/* Moves an envelope from incoming/ to active/ (qmgr has taken it). */
+/* Moves an envelope from incoming/ to active/ (qmgr has taken it); no fsync: a crash may put
+ * it back into incoming/, which only means qmgr takes it again. */
 int spool_activate(struct spool *sp, const char *id, const char **error_r);
-/* Atomically rewrites the envelope in active/. */
-int spool_update(struct spool *sp, const struct spool_envelope *env, const char **error_r);
-/* Removes envelope then data (after the last recipient is done). */
+/* Records env's new state: seq+1, the file in active/ rewritten atomically, the envelope
+ * committed through the log (returns after the batch's fsync). */
+int spool_update(struct spool *sp, struct spool_envelope *env, const char **error_r);
+/* Removes data then envelope, durably (`queue delete`): a crash never brings it back. */
 int spool_remove(struct spool *sp, const char *id, const char **error_r);
+/* The same without any fsync, for a message with nothing left to do: a crash may bring it
+ * back, and it is delivered again (at-least-once). */
+int spool_remove_delivered(struct spool *sp, const char *id, const char **error_r);
 /* Path of the data file. */
 int spool_data_path(const struct spool *sp, const char *id, char *dst, size_t dstsize);
 /* Takes flock(LOCK_EX) on the data file; nonblock: -1 with errno EWOULDBLOCK if busy.

@@ -1,5 +1,6 @@
 /* spool_queue.c: the spool directory: opening and cleaning it, listing, loading, moving,
- * rewriting and removing envelopes. Every change goes write → fsync → rename → fsync(dir). */
+ * rewriting and removing envelopes. An envelope file changes by write → rename; it is made
+ * durable by the log record that goes with it (spool_log.c) or, in recovery, by fsyncs. */
 #include "queue/spool_private.h"
 #include "core/sg_buf.h"
 #include "core/sg_file.h"
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 static const char *const subdirs[] = {
-	SPOOL_TMP, SPOOL_DATA, SPOOL_INCOMING_DIR, SPOOL_ACTIVE_DIR, SPOOL_TRIGGER,
+	SPOOL_TMP, SPOOL_DATA, SPOOL_INCOMING_DIR, SPOOL_ACTIVE_DIR, SPOOL_TRIGGER, SPOOL_LOG_DIR,
 };
 
 const char *spool_errorf(bool with_errno, const char *fmt, ...)
@@ -61,6 +62,8 @@ static struct spool *spool_new(const char *dir, const char **error_r)
 	}
 	struct spool *sp = sg_calloc(1, sizeof(*sp));
 	sp->dir = sg_strdup(dir);
+	sp->log = spool_log_new();
+	sp->log_rotate_bytes = SPOOL_LOG_ROTATE_BYTES;
 	return sp;
 }
 
@@ -90,7 +93,8 @@ struct spool *spool_open(const char *dir, const char **error_r)
 			return NULL;
 		}
 	}
-	if (spool_cleanup(sp, time(NULL), error_r) < 0) {
+	/* Recovery first: a data file whose envelope only a log holds is no orphan. */
+	if (spool_recover(sp, error_r) < 0 || spool_cleanup(sp, time(NULL), error_r) < 0) {
 		spool_close(&sp);
 		return NULL;
 	}
@@ -116,6 +120,7 @@ void spool_close(struct spool **sp)
 {
 	if (*sp == NULL)
 		return;
+	spool_log_free(&(*sp)->log);
 	sg_free(&(*sp)->dir);
 	sg_free(sp);
 }
@@ -278,7 +283,7 @@ int spool_load(struct spool *sp, const char *id, struct spool_envelope *env_r,
 
 /* ---- changes ---- */
 
-static int write_tmp_record(const char *tmp, const struct spool_envelope *env,
+static int write_tmp_record(const char *tmp, const struct spool_envelope *env, bool durable,
                             const char **error_r)
 {
 	struct sg_buf buf;
@@ -291,7 +296,8 @@ static int write_tmp_record(const char *tmp, const struct spool_envelope *env,
 		return -1;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int rc = fd < 0 || sg_write_all(fd, buf.data, buf.len) < 0 || sg_fsync(fd) < 0 ? -1 : 0;
+	int rc = fd < 0 || sg_write_all(fd, buf.data, buf.len) < 0 || (durable && sg_fsync(fd) < 0)
+	         ? -1 : 0;
 	if (rc < 0)
 		*error_r = spool_errorf(true, "cannot write %s", tmp);
 	if (fd >= 0 && close(fd) < 0 && rc == 0) {
@@ -303,7 +309,7 @@ static int write_tmp_record(const char *tmp, const struct spool_envelope *env,
 }
 
 int spool_write_envelope(struct spool *sp, const struct spool_envelope *env, const char *sub,
-                         bool *renamed_r, const char **error_r)
+                         bool durable, bool *renamed_r, const char **error_r)
 {
 	char tmp[SG_PATH_MAX], dst[SG_PATH_MAX], name[SG_QUEUE_ID_MAX + 32];
 	*renamed_r = false;
@@ -313,7 +319,7 @@ int spool_write_envelope(struct spool *sp, const struct spool_envelope *env, con
 		*error_r = spool_errorf(true, "envelope path of %s", env->id);
 		return -1;
 	}
-	if (write_tmp_record(tmp, env, error_r) < 0) {
+	if (write_tmp_record(tmp, env, durable, error_r) < 0) {
 		unlink(tmp);
 		return -1;
 	}
@@ -323,7 +329,7 @@ int spool_write_envelope(struct spool *sp, const struct spool_envelope *env, con
 		return -1;
 	}
 	*renamed_r = true;
-	if (sg_fsync_dir(dst, false) < 0) {
+	if (durable && sg_fsync_dir(dst, false) < 0) {
 		*error_r = spool_errorf(true, "cannot fsync %s/%s", sp->dir, sub);
 		return -1;
 	}
@@ -352,14 +358,10 @@ int spool_activate(struct spool *sp, const char *id, const char **error_r)
 		*error_r = spool_errorf(true, "cannot move %s from incoming to active", id);
 		return -1;
 	}
-	/* active first: the envelope must not vanish from both after a crash. */
-	if (fsync_sub(sp, SPOOL_ACTIVE_DIR, error_r) < 0 ||
-	    fsync_sub(sp, SPOOL_INCOMING_DIR, error_r) < 0)
-		return -1;
 	return 0;
 }
 
-int spool_update(struct spool *sp, const struct spool_envelope *env, const char **error_r)
+int spool_update(struct spool *sp, struct spool_envelope *env, const char **error_r)
 {
 	char path[SG_PATH_MAX];
 	bool renamed;
@@ -373,35 +375,56 @@ int spool_update(struct spool *sp, const struct spool_envelope *env, const char 
 		*error_r = spool_errorf(true, "message %s is not in active/", env->id);
 		return -1;
 	}
-	return spool_write_envelope(sp, env, SPOOL_ACTIVE_DIR, &renamed, error_r);
+	env->seq++;
+	if (spool_write_envelope(sp, env, SPOOL_ACTIVE_DIR, false, &renamed, error_r) < 0)
+		return -1;
+	return spool_log_commit(sp, env, SPOOL_ACTIVE, false, false, error_r);
 }
 
-int spool_remove(struct spool *sp, const char *id, const char **error_r)
+/* Data first: an envelope without data is a removal cut short, which recovery finishes; data
+ * without an envelope could be brought back from a log. */
+static int remove_files(struct spool *sp, const char *id, bool durable, const char **error_r)
 {
 	char path[SG_PATH_MAX];
 	if (!spool_id_valid(id)) {
 		*error_r = spool_errorf(false, "'%.40s' is not a queue id", id);
 		return -1;
 	}
-	const char *sub = NULL;
-	for (int q = SPOOL_INCOMING; q <= SPOOL_ACTIVE && sub == NULL; q++)
-		if (spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), id) == 0 &&
-		    unlink(path) == 0)
-			sub = spool_queue_dir(q);
-	if (sub == NULL) {
-		*error_r = errno == ENOENT ? spool_errorf(false, "no message %s in the queue", id)
-		                           : spool_errorf(true, "cannot remove envelope %s", id);
+	if (spool_subpath(sp, path, sizeof(path), SPOOL_DATA, id) < 0 ||
+	    (unlink(path) < 0 && errno != ENOENT)) {
+		*error_r = spool_errorf(true, "cannot remove data of %s", id);
 		return -1;
 	}
-	/* The envelope is gone first, so a crash leaves at worst an orphan data file, which
-	 * spool_cleanup removes later; never an envelope without its data. */
-	int rc = fsync_sub(sp, sub, error_r);
-	if (spool_subpath(sp, path, sizeof(path), SPOOL_DATA, id) == 0 && unlink(path) < 0 &&
-	    errno != ENOENT && rc == 0) {
-		*error_r = spool_errorf(true, "cannot remove data of %s", id);
-		rc = -1;
+	if (durable && fsync_sub(sp, SPOOL_DATA, error_r) < 0)
+		return -1;
+	/* active first: where a message usually ends; it is never in both. */
+	bool found = false;
+	for (int q = SPOOL_ACTIVE; q >= SPOOL_INCOMING && !found; q--) {
+		if (spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), id) < 0)
+			continue;
+		if (unlink(path) == 0)
+			found = true;
+		else if (errno != ENOENT) {
+			*error_r = spool_errorf(true, "cannot remove envelope %s", id);
+			return -1;
+		}
 	}
-	return rc;
+	if (!found) {
+		*error_r = spool_errorf(false, "no message %s in the queue", id);
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+int spool_remove(struct spool *sp, const char *id, const char **error_r)
+{
+	return remove_files(sp, id, true, error_r);
+}
+
+int spool_remove_delivered(struct spool *sp, const char *id, const char **error_r)
+{
+	return remove_files(sp, id, false, error_r);
 }
 
 int spool_data_path(const struct spool *sp, const char *id, char *dst, size_t dstsize)

@@ -53,6 +53,7 @@ static const struct field env_fields[] = {
 	{"flags", F_UINT, ENV(flags), false},
 	{"size", F_SIZE, ENV(size), true},
 	{"message_id", F_OPTSTR, ENV(message_id), false},
+	{"seq", F_UINT, ENV(seq), false},
 };
 #define RCPT(m) offsetof(struct spool_rcpt, m)
 /* "rcpt" must come first on its line: it opens the recipient. */

@@ -1,6 +1,8 @@
-/* spool_writer.c: receiving a message into the spool. The data goes through a buffer into
- * tmp/ID.data (the O_EXCL creation there reserves the id); commit makes it durable in data/
- * and only then writes the envelope into incoming/, which is what makes the message exist. */
+/* spool_writer.c: receiving a message into the spool. The data goes through a buffer straight
+ * into data/ID (the O_EXCL creation reserves the id; until its envelope exists it is an orphan
+ * that spool_cleanup removes when stale). Commit fsyncs it, writes the envelope into incoming/
+ * without fsync and commits the envelope through the spool log, whose batch also fsyncs
+ * data/: the message exists once that batch is on disk. */
 #include "queue/spool_private.h"
 #include "core/sg_file.h"
 #include "core/sg_mem.h"
@@ -18,7 +20,7 @@
 struct spool_writer {
 	struct spool *sp;
 	char id[SG_QUEUE_ID_MAX];
-	char tmp[SG_PATH_MAX];
+	char path[SG_PATH_MAX]; /* data/ID, or "" once committed */
 	int fd;
 	bool failed;    /* a write failed: the message can only be aborted */
 	size_t size;    /* bytes accepted so far */
@@ -26,28 +28,25 @@ struct spool_writer {
 	char buf[WRITER_BUF_SIZE];
 };
 
-/* True if id is already used by a committed message (ids must never be reused). */
+/* True if id is already used by an envelope (ids must never be reused). */
 static bool id_taken(struct spool *sp, const char *id)
 {
-	static const char *const subs[] = {SPOOL_DATA, SPOOL_INCOMING_DIR, SPOOL_ACTIVE_DIR};
 	char path[SG_PATH_MAX];
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (spool_subpath(sp, path, sizeof(path), subs[i], id) < 0 ||
+	for (int q = SPOOL_INCOMING; q <= SPOOL_ACTIVE; q++)
+		if (spool_subpath(sp, path, sizeof(path), spool_queue_dir(q), id) < 0 ||
 		    access(path, F_OK) == 0 || errno != ENOENT)
 			return true;
 	return false;
 }
 
-/* Creates tmp/ID.data with O_EXCL under a fresh id; retries on collision. */
+/* Creates data/ID with O_EXCL under a fresh id; retries on collision. */
 static int reserve_id(struct spool_writer *w, const char **error_r)
 {
-	char name[SG_QUEUE_ID_MAX + 8];
 	for (int i = 0; i < ID_ATTEMPTS; i++) {
 		spool_id_generate(w->id);
-		if (sg_snprintf(name, sizeof(name), "%s.data", w->id) < 0 ||
-		    spool_subpath(w->sp, w->tmp, sizeof(w->tmp), SPOOL_TMP, name) < 0)
+		if (spool_subpath(w->sp, w->path, sizeof(w->path), SPOOL_DATA, w->id) < 0)
 			break;
-		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (w->fd < 0 && errno == EEXIST)
 			continue;
 		if (w->fd < 0)
@@ -56,11 +55,11 @@ static int reserve_id(struct spool_writer *w, const char **error_r)
 			return 0;
 		close(w->fd);
 		w->fd = -1;
-		unlink(w->tmp);
+		unlink(w->path);
 	}
-	*error_r = spool_errorf(true, "cannot create a message file in %s/" SPOOL_TMP,
+	*error_r = spool_errorf(true, "cannot create a message file in %s/" SPOOL_DATA,
 	                        spool_dir(w->sp));
-	w->tmp[0] = '\0';
+	w->path[0] = '\0';
 	return -1;
 }
 
@@ -119,8 +118,8 @@ static void writer_free(struct spool_writer **w)
 {
 	if ((*w)->fd >= 0)
 		close((*w)->fd);
-	if ((*w)->tmp[0] != '\0')
-		unlink((*w)->tmp);
+	if ((*w)->path[0] != '\0')
+		unlink((*w)->path);
 	sg_free(w);
 }
 
@@ -130,8 +129,8 @@ void spool_writer_abort(struct spool_writer **w)
 		writer_free(w);
 }
 
-/* Makes tmp/ID.data durable as data/ID. */
-static int commit_data(struct spool_writer *w, const char *data_path, const char **error_r)
+/* Fsyncs the data file (its name in data/ is synced by the log batch). */
+static int sync_data(struct spool_writer *w, const char **error_r)
 {
 	if (w->failed) {
 		*error_r = spool_errorf(false, "an earlier write of message %s failed", w->id);
@@ -147,55 +146,40 @@ static int commit_data(struct spool_writer *w, const char *data_path, const char
 		*error_r = spool_errorf(true, "cannot write message %s to the spool", w->id);
 		return -1;
 	}
-	if (sg_rename(w->tmp, data_path) < 0) {
-		*error_r = spool_errorf(true, "cannot move message %s into data/", w->id);
-		return -1;
-	}
-	w->tmp[0] = '\0';
-	/* data/ must be durable before the envelope can point at it. */
-	if (sg_fsync_dir(data_path, false) < 0) {
-		*error_r = spool_errorf(true, "cannot fsync %s/" SPOOL_DATA, spool_dir(w->sp));
-		unlink(data_path);
-		return -1;
-	}
 	return 0;
-}
-
-/* The envelope reached incoming/ but is not known durable: take it back if we still can,
- * so the client's retry does not make a duplicate. The data goes only when the envelope's
- * removal is itself durable; otherwise both stay and the message is delivered (a duplicate
- * is acceptable, an envelope without data is not). */
-static void undo_envelope(struct spool_writer *w, const char *data_path)
-{
-	char path[SG_PATH_MAX];
-	if (spool_subpath(w->sp, path, sizeof(path), SPOOL_INCOMING_DIR, w->id) < 0 ||
-	    unlink(path) < 0 || sg_fsync_dir(path, false) < 0)
-		return;
-	unlink(data_path);
 }
 
 static int commit(struct spool_writer *w, struct spool_envelope *env, const char **error_r)
 {
-	char data_path[SG_PATH_MAX];
 	bool renamed;
 	if (env->nrcpt == 0) {
 		*error_r = spool_errorf(false, "message %s has no recipients", w->id);
 		return -1;
 	}
-	if (spool_subpath(w->sp, data_path, sizeof(data_path), SPOOL_DATA, w->id) < 0 ||
-	    commit_data(w, data_path, error_r) < 0)
-		return -1;
+	spool_log_announce(w->sp);
 	sg_strlcpy(env->id, w->id, sizeof(env->id));
 	env->size = w->size;
+	env->seq = 1;
 	if (env->arrival == 0)
 		env->arrival = time(NULL);
-	if (spool_write_envelope(w->sp, env, SPOOL_INCOMING_DIR, &renamed, error_r) == 0)
-		return 0;
-	if (renamed)
-		undo_envelope(w, data_path);
-	else
-		unlink(data_path);
-	return -1;
+	if (sync_data(w, error_r) < 0 ||
+	    spool_write_envelope(w->sp, env, SPOOL_INCOMING_DIR, false, &renamed, error_r) < 0) {
+		spool_log_withdraw(w->sp);
+		return -1;
+	}
+	if (spool_log_commit(w->sp, env, SPOOL_INCOMING, true, true, error_r) < 0) {
+		/* The envelope may be in incoming/ (or qmgr took it already): take it back, so the
+		 * client's retry does not make a duplicate. A record that reached the log despite
+		 * the error names data that is gone: recovery skips it. */
+		const char *ignored;
+		int saved = errno;
+		(void)spool_remove_delivered(w->sp, w->id, &ignored);
+		errno = saved; /* the error buffer was reused: say it again */
+		*error_r = spool_errorf(true, "cannot write the spool log for message %s", w->id);
+		return -1;
+	}
+	w->path[0] = '\0'; /* committed: the data file stays */
+	return 0;
 }
 
 int spool_writer_commit(struct spool_writer **w, struct spool_envelope *env,

@@ -75,6 +75,7 @@ struct transform_input {
 	const char *const *rcpts;
 	size_t nrcpt;
 	bool generated; /* sealgate wrote it itself (a DSN, a notice) */
+	bool unscanned; /* an admin released it from the virus quarantine: not scanned again */
 };
 
 enum transform_result {

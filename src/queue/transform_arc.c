@@ -18,16 +18,6 @@
 
 #define AAR_MAX 2048
 
-static bool has_field(const char *msg, size_t len, const char *name)
-{
-	size_t hlen = mime_header_block_len(msg, len, SG_HEADER_BLOCK_MAX), pos = 0;
-	struct mime_field f;
-	while (mime_field_next(msg, hlen, &pos, &f))
-		if (mime_field_is(&f, name))
-			return true;
-	return false;
-}
-
 /* Appends "; <resinfo>" of each Authentication-Results field whose authserv-id is trusted. */
 static void trusted_results(const struct transform_env *te, const char *msg, size_t len,
                             char *aar, size_t size)
@@ -75,27 +65,46 @@ static int rsa_key(const struct transform_env *te, const char *domain,
 	return found;
 }
 
+/* The AAR: our verdict on the sender's DKIM signature and on the ARC chain the message
+ * arrived with (arc=, when it had one), and what trusted upstream servers found. */
+static void aar_of(const struct transform_env *te, const struct transform_input *in,
+                   enum sgdkim_cv cv, int n, const char *why, char *aar, size_t size)
+{
+	char verdict[512];
+	sgdkim_verify(te->dkim_lib, in->data, in->len, verdict, sizeof(verdict));
+	int used = snprintf(aar, size, "%s;\r\n\t%s", te->hostname, verdict);
+	if (n > 0 && used > 0 && (size_t)used < size)
+		snprintf(aar + used, size - (size_t)used, ";\r\n\tarc=%s%s%s%s",
+		         sgdkim_cv_name(cv), cv == SGDKIM_CV_FAIL ? " (" : "",
+		         cv == SGDKIM_CV_FAIL ? why : "", cv == SGDKIM_CV_FAIL ? ")" : "");
+	trusted_results(te, in->data, in->len, aar, size);
+}
+
 static int seal(const struct transform_env *te, const struct transform_input *in,
                 const struct store_dkim_key *k, struct transform_output *out,
                 const char **error_r)
 {
-	char aar[AAR_MAX], verdict[512];
-	sgdkim_verify(te->dkim_lib, in->data, in->len, verdict, sizeof(verdict));
-	snprintf(aar, sizeof(aar), "%s;\r\n\t%s", te->hostname, verdict);
-	trusted_results(te, in->data, in->len, aar, sizeof(aar));
+	char aar[AAR_MAX];
+	int n = 0;
+	const char *why = NULL;
+	/* the chain as it arrived, before the change (RFC 8617 §5.2) */
+	enum sgdkim_cv cv = sgdkim_arc_validate(te->dkim_lib, in->data, in->len, &n, &why);
+	aar_of(te, in, cv, n, why, aar, sizeof(aar));
 	struct sgdkim_key key;
 	if (transform_dkim_open_key(te, k, &key, error_r) < 0)
 		return -1;
 	struct sg_buf fields;
 	sg_buf_init(&fields, 4 * SG_DKIM_FIELD_MAX);
-	int rc = sgdkim_arc_seal(te->dkim_lib, &key, out->data, out->len, aar, &fields, error_r);
+	int rc = sgdkim_arc_seal(te->dkim_lib, &key, out->data, out->len, aar, cv, &fields,
+	                         error_r);
 	transform_dkim_close_key(&key);
 	if (rc == 0 && sg_buf_append(&fields, "", 1) == 0) {
 		struct mime_edit e = {.keep = MIME_KEEP_ALL, .prepend = fields.data, .with_body = true};
 		rc = transform_output_edit(out, &e, error_r);
 	}
 	if (rc == 0)
-		sg_info("%s: arc: sealed i=1 by %s (%s)", in->queue_id, k->domain, verdict);
+		sg_info("%s: arc: sealed i=%d cv=%s by %s (%s)", in->queue_id, n + 1,
+		        sgdkim_cv_name(cv), k->domain, cv == SGDKIM_CV_FAIL ? why : "ok");
 	sg_buf_free(&fields);
 	return rc;
 }
@@ -108,11 +117,6 @@ enum transform_result transform_arc(const struct transform_env *te,
 	    in->plan->direction != POLICY_DIR_INBOUND || in->plan->action != POLICY_INBOUND ||
 	    out->data == in->data || in->nrcpt == 0)
 		return TRANSFORM_OK;
-	if (has_field(in->data, in->len, "ARC-Seal")) {
-		sg_info("%s: arc: the message carries ARC sets already: not sealed (only the first "
-		        "instance is supported)", in->queue_id);
-		return TRANSFORM_OK;
-	}
 	const char *at = strrchr(in->rcpts[0], '@'), *err = NULL;
 	char domain[SG_DOMAIN_MAX + 1];
 	if (at == NULL || strlen(at + 1) >= sizeof(domain))

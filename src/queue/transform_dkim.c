@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define UNSIGNED_LOGGED_MAX 256 /* domains remembered for the once-per-domain log line */
+#define PRUNE_SELECTORS_MAX    16  /* selectors of one domain looked at (the store holds two) */
 
 static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *logged[UNSIGNED_LOGGED_MAX];
@@ -98,16 +99,36 @@ void transform_dkim_close_key(struct sgdkim_key *key)
 	key->pem = NULL;
 }
 
-/* Appends k's DKIM-Signature over msg to sigs. */
+/* Appends k's DKIM-Signature over msg to sigs, with k's key as parsed for the last message
+ * (unsealed and parsed only when the stored row is new to this queue manager). */
 static int sign_with(const struct transform_env *te, const struct store_dkim_key *k,
                      const char *msg, size_t len, struct sg_buf *sigs, const char **error_r)
 {
-	struct sgdkim_key key;
-	if (transform_dkim_open_key(te, k, &key, error_r) < 0)
-		return -1;
-	int rc = sgdkim_sign(te->dkim_lib, &key, msg, len, sigs, error_r);
-	transform_dkim_close_key(&key);
+	struct sgdkim_signer s;
+	if (sgdkim_cache_find(te->dkim_lib, k->domain, k->selector, k->sealed, k->sealed_len,
+	                      &s) == 0) {
+		struct sgdkim_key key;
+		if (transform_dkim_open_key(te, k, &key, error_r) < 0)
+			return -1;
+		int rc = sgdkim_cache_add(te->dkim_lib, &key, k->sealed, k->sealed_len, &s, error_r);
+		transform_dkim_close_key(&key);
+		if (rc < 0)
+			return -1;
+	}
+	int rc = sgdkim_sign_with(te->dkim_lib, &s, msg, len, sigs, error_r);
+	sgdkim_signer_release(&s);
 	return rc;
+}
+
+/* Forgets the parsed keys of domain that the store no longer has (deleted, rotated out). */
+static void forget_removed(const struct transform_env *te, const char *domain,
+                           const struct store_dkim_key *keys, size_t n)
+{
+	const char *selectors[PRUNE_SELECTORS_MAX];
+	size_t m = 0;
+	for (size_t i = 0; i < n && m < PRUNE_SELECTORS_MAX; i++)
+		selectors[m++] = keys[i].selector;
+	sgdkim_cache_prune(te->dkim_lib, domain, selectors, m);
 }
 
 /* Signs out with every key of domain (two while a rotation overlaps); the result replaces
@@ -149,6 +170,7 @@ enum transform_result transform_dkim(const struct transform_env *te,
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0", "DKIM keys not readable: %s",
 		                      te->store == NULL ? "the store is not open" : err);
 	enum transform_result tr = TRANSFORM_OK;
+	forget_removed(te, domain, keys, n);
 	if (n == 0)
 		transform_dkim_no_key(in->queue_id, "dkim: unsigned, From domain", domain);
 	else if (sign_all(te, in, keys, n, out, &err) < 0)

@@ -43,7 +43,7 @@ enum transform_result transform_scan_outbound(const struct transform_env *te,
                                               const struct transform_input *in,
                                               struct transform_output *out)
 {
-	if (te == NULL || !te->scan_on || !te->scan_outbound ||
+	if (te == NULL || !te->scan_on || !te->scan_outbound || in->unscanned ||
 	    in->plan->direction != POLICY_DIR_OUTBOUND)
 		return TRANSFORM_OK;
 	struct scan_result r;
@@ -145,6 +145,11 @@ enum transform_result transform_scan_inbound(const struct transform_env *te,
 		return TRANSFORM_OK;
 	struct scan_result r;
 	const char *err;
+	if (in->unscanned && prepend_field(out, "released", "held as infected, released "
+	                                   "unscanned by an admin", &err) < 0)
+		return transform_fail(out, TRANSFORM_TEMP, "4.3.0", "%s", err);
+	if (in->unscanned)
+		return TRANSFORM_OK;
 	scan(te, out->data, out->len, &r);
 	if (r.verdict == SCAN_FAILED)
 		return deferred(in, out, &r);

@@ -52,6 +52,8 @@ enum smtpc_tls {
 	SMTPC_TLS_MAY = 0,  /* STARTTLS when offered, unauthenticated; the caller may retry in clear */
 	SMTPC_TLS_ENCRYPT,  /* STARTTLS required, unauthenticated: no STARTTLS → 4.7.4 */
 	SMTPC_TLS_DANE,     /* STARTTLS required and the certificate must match tlsa: else 4.7.5 */
+	SMTPC_TLS_PKIX,     /* MTA-STS enforce: STARTTLS required and the certificate must be valid
+	                     * for host under pkix_ca_file (PKIX): else 4.7.5 */
 };
 struct dns_tlsa_list;
 struct smtpc_params {
@@ -66,6 +68,10 @@ struct smtpc_params {
 	const char *log_id;                /* queue id shown in TLS and connection log lines */
 	enum smtpc_tls tls;
 	const struct dns_tlsa_list *tlsa;  /* SMTPC_TLS_DANE: the host's secure TLSA records */
+	const char *pkix_ca_file;          /* SMTPC_TLS_PKIX, pkix_report: trust anchors ("" or
+	                                    * NULL: the system store) */
+	bool pkix_report;                  /* MTA-STS testing: verify as PKIX would, only report
+	                                    * (smtpc_tls_problem) */
 };
 /* RFC 7672 section 3.1: only DANE-TA(2) and DANE-EE(3), selector 0/1, matching 0/1/2 are
  * usable for SMTP; PKIX-TA(0)/PKIX-EE(1) and unknown values are not. */
@@ -85,8 +91,10 @@ void smtpc_close(struct smtpc_conn **c);
 const char *smtpc_relay(const struct smtpc_conn *c);
 /* Protocol version of the TLS session ("TLSv1.3") or NULL if none. */
 const char *smtpc_tls_version(const struct smtpc_conn *c);
-/* How the peer was authenticated: "dane=verified", or "" (none). */
+/* How the peer was authenticated: "dane=verified (...)", "mta-sts=verified", or "" (none). */
 const char *smtpc_tls_auth(const struct smtpc_conn *c);
+/* With pkix_report: why the peer's certificate would not pass PKIX, or "" (it would). */
+const char *smtpc_tls_problem(const struct smtpc_conn *c);
 bool smtpc_usable(const struct smtpc_conn *c);
 /* Before reusing a connection for another message: RSET. Returns 0 if it answered 250. */
 int smtpc_reset(struct smtpc_conn *c, const atomic_int *cancel);
@@ -127,7 +135,11 @@ struct smtpc_io {
 	char rbuf[SG_SMTP_REPLY_MAX];
 	size_t wlen;
 	char wbuf[16384];
+	int pkix;                 /* 0, or SMTPC_PKIX_REPORT / SMTPC_PKIX_ENFORCE (MTA-STS) */
+	const char *pkix_ca_file;
+	char pkix_problem[200];   /* why PKIX failed, when it did */
 };
+enum { SMTPC_PKIX_REPORT = 1, SMTPC_PKIX_ENFORCE = 2 };
 void smtpc_io_init(struct smtpc_io *io, int fd, int timeout_ms);
 /* Reads one whole reply. -1 with *error_r on timeout, cancel, lost connection or garbage. */
 int smtpc_io_read_reply(struct smtpc_io *io, struct smtpc_reply *r, const char **error_r);
@@ -144,6 +156,11 @@ int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const struct dns_tls
 int smtpc_dane_prepare(struct ssl_ctx_st *ctx, struct ssl_st *ssl, const char *host,
                        const struct dns_tlsa_list *tlsa, const char **error_r);
 int smtpc_dane_verdict(struct ssl_st *ssl, char *auth_r, size_t authsize, const char **error_r);
+/* smtpc_pkix.c: PKIX for MTA-STS (io->pkix): anchors and the host name before the handshake;
+ * after it "mta-sts=verified" in auth_r, or the reason in io->pkix_problem (-1 if enforced). */
+int smtpc_pkix_prepare(struct smtpc_io *io, const char *host, const char **error_r);
+int smtpc_pkix_verdict(struct smtpc_io *io, const char *host, char *auth_r, size_t authsize,
+                       const char **error_r);
 const char *smtpc_io_tls_version(const struct smtpc_io *io);
 const char *smtpc_io_tls_cipher(const struct smtpc_io *io);
 void smtpc_io_close(struct smtpc_io *io);

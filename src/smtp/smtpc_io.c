@@ -29,6 +29,9 @@ void smtpc_io_init(struct smtpc_io *io, int fd, int timeout_ms)
 	io->cancelled = false;
 	io->timed_out = false;
 	io->rlen = 0;
+	io->pkix = 0;
+	io->pkix_ca_file = NULL;
+	io->pkix_problem[0] = '\0';
 	io->wlen = 0;
 }
 
@@ -223,9 +226,13 @@ int smtpc_io_starttls(struct smtpc_io *io, const char *sni, const struct dns_tls
 		SSL_set_tlsext_host_name(io->ssl, sni);
 	if (tlsa != NULL && smtpc_dane_prepare(io->ctx, io->ssl, sni, tlsa, error_r) < 0)
 		return -1;
+	if (io->pkix != 0 && smtpc_pkix_prepare(io, sni, error_r) < 0)
+		return -1;
 	if (handshake(io, error_r) < 0)
 		return -1;
-	return tlsa != NULL ? smtpc_dane_verdict(io->ssl, auth_r, authsize, error_r) : 0;
+	if (tlsa != NULL)
+		return smtpc_dane_verdict(io->ssl, auth_r, authsize, error_r);
+	return io->pkix != 0 ? smtpc_pkix_verdict(io, sni, auth_r, authsize, error_r) : 0;
 }
 
 const char *smtpc_io_tls_version(const struct smtpc_io *io)

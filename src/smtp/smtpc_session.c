@@ -183,7 +183,8 @@ static int hello(struct smtpc_conn *c, const struct smtpc_params *p, struct smtp
 
 static const char *tls_mode_name(enum smtpc_tls t)
 {
-	return t == SMTPC_TLS_DANE ? "dane" : t == SMTPC_TLS_ENCRYPT ? "encrypt" : "may";
+	return t == SMTPC_TLS_DANE ? "dane" : t == SMTPC_TLS_ENCRYPT ? "encrypt"
+	       : t == SMTPC_TLS_PKIX ? "mta-sts" : "may";
 }
 
 static int starttls(struct smtpc_conn *c, const struct smtpc_params *p, struct smtpc_reply *r,
@@ -203,6 +204,8 @@ static int starttls(struct smtpc_conn *c, const struct smtpc_params *p, struct s
 		return -1;
 	}
 	c->io.cancel = p->cancel;
+	c->io.pkix = p->tls == SMTPC_TLS_PKIX ? SMTPC_PKIX_ENFORCE : p->pkix_report ? SMTPC_PKIX_REPORT : 0;
+	c->io.pkix_ca_file = p->pkix_ca_file;
 	const struct dns_tlsa_list *tlsa = p->tls == SMTPC_TLS_DANE ? p->tlsa : NULL;
 	if (smtpc_io_starttls(&c->io, p->host, tlsa, c->auth, sizeof(c->auth), &err) < 0) {
 		*tls_failed_r = true;
@@ -292,6 +295,8 @@ const char *smtpc_relay(const struct smtpc_conn *c) { return c->relay; }
 const char *smtpc_tls_version(const struct smtpc_conn *c) { return smtpc_io_tls_version(&c->io); }
 
 const char *smtpc_tls_auth(const struct smtpc_conn *c) { return c->auth; }
+
+const char *smtpc_tls_problem(const struct smtpc_conn *c) { return c->io.pkix_problem; }
 
 bool smtpc_usable(const struct smtpc_conn *c) { return c != NULL && c->usable; }
 

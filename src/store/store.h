@@ -395,6 +395,10 @@ int store_portal_audit_add(struct store *st, time_t at, const char *event, const
  * the client and the actor. */
 int store_role_audit_add(struct store *st, time_t at, const char *event, const char *address,
                          const char *role, const char *detail, const char **error_r);
+/* e, only while fewer than max entries of e's event and address are at or after since: the
+ * count and the insert are one write transaction. 1: added; 0: cap reached; -1: error. */
+int store_audit_add_capped(struct store *st, const struct store_audit_entry *e, time_t since,
+                           size_t max, const char **error_r);
 /* How many `event` entries of address at or after since. */
 int store_portal_audit_count(struct store *st, const char *event, const char *address,
                              time_t since, size_t *n_r, const char **error_r);

@@ -70,6 +70,22 @@ int store_portal_audit_count(struct store *st, const char *event, const char *ad
 }
 
 
+int store_audit_add_capped(struct store *st, const struct store_audit_entry *e, time_t since,
+                           size_t max, const char **error_r)
+{
+	size_t n = 0;
+	if (store_sqlite_begin(st, true, error_r) < 0)
+		return -1;
+	if (store_portal_audit_count(st, e->event, e->address, since, &n, error_r) < 0 ||
+	    (n < max && store_audit_add(st, e, error_r) < 0)) {
+		store_sqlite_rollback(st);
+		return -1;
+	}
+	if (store_sqlite_commit(st, error_r) < 0)
+		return -1;
+	return n < max ? 1 : 0;
+}
+
 static void read_entry(sqlite3_stmt *s, struct store_audit_entry *e)
 {
 	e->id = sqlite3_column_int64(s, 0);

@@ -43,11 +43,9 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_sqlite_fail(db, s, error_r);
 	if (rc == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(s, 0);
-		sg_strlcpy(row_r->domain, t != NULL ? t : "", sizeof(row_r->domain));
-		t = (const char *)sqlite3_column_text(s, 1);
-		sg_strlcpy(row_r->id, t != NULL ? t : "", sizeof(row_r->id));
-		t = (const char *)sqlite3_column_text(s, 2);
+		store_sqlite_text(s, 0, row_r->domain, sizeof(row_r->domain));
+		store_sqlite_text(s, 1, row_r->id, sizeof(row_r->id));
+		const char *t = (const char *)sqlite3_column_text(s, 2);
 		row_r->policy = sg_strdup(t != NULL ? t : "");
 		row_r->fetched = (time_t)sqlite3_column_int64(s, 3);
 		row_r->expires = (time_t)sqlite3_column_int64(s, 4);
@@ -58,15 +56,9 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 
 int store_mta_sts_delete(struct store *st, const char *domain, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "DELETE FROM mta_sts_policy WHERE domain = ?1", -1, &s, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
-	return sqlite3_changes(db) > 0 ? 1 : 0;
+	int n = store_sqlite_exec_text(st, "DELETE FROM mta_sts_policy WHERE domain = ?1", domain,
+	                               error_r);
+	return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
 void store_mta_sts_free(struct store_mta_sts *row) { sg_free(&row->policy); }

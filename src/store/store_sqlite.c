@@ -373,6 +373,18 @@ int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
 	return -1;
 }
 
+int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
+                           const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		return store_sqlite_fail(st->db, s, error_r);
+	sqlite3_finalize(s);
+	return sqlite3_changes(st->db);
+}
+
 void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
@@ -423,6 +435,29 @@ static int migrate(struct store *st, const char **error_r)
 			return -1;
 	}
 	return 0;
+}
+
+int store_sqlite_create_at(const char *path, int version, const char **error_r)
+{
+	int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	sqlite3 *db = NULL;
+	if (version < 0 || version > count) {
+		*error_r = "store: no such schema version";
+		return -1;
+	}
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		*error_r = "store: cannot open the SQLite database";
+		return -1;
+	}
+	int rc = 0;
+	for (int v = 0; v < version && rc == 0; v++) {
+		char bump[64];
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+		rc = exec_sql(db, migrations[v], error_r) < 0 || exec_sql(db, bump, error_r) < 0 ? -1 : 0;
+	}
+	sqlite3_close(db);
+	return rc;
 }
 
 struct store *store_open(const char *url, const char *base_dir, const char **error_r)

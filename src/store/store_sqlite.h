@@ -22,7 +22,15 @@ int store_sqlite_commit(struct store *st, const char **error_r);
 void store_sqlite_rollback(struct store *st);
 /* Logs the database's error, finalizes s (may be NULL) and sets a generic *error_r: -1. */
 int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r);
+/* Runs sql (a write with one text parameter ?1 = arg): the rows it changed, or -1. */
+int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
+                           const char **error_r);
 /* Column col as text into dst ("" for NULL), cut to size. */
 void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size);
+
+/* A new database at path with the schema of `version` (the first `version` migrations), for
+ * the tests of a later migration: they fill it as an old instance would, then store_open
+ * runs the rest. */
+int store_sqlite_create_at(const char *path, int version, const char **error_r);
 
 #endif

@@ -14,6 +14,7 @@ static const char *const mode_names[TLS_POLICY_MODES] = {
 	[TLS_POLICY_MAY] = "may",
 	[TLS_POLICY_ENCRYPT] = "encrypt",
 	[TLS_POLICY_DANE] = "dane",
+	[TLS_POLICY_MTA_STS] = "mta-sts",
 };
 
 const char *tls_policy_mode_name(enum tls_policy_mode m)
@@ -62,15 +63,9 @@ int store_tls_policy_set(struct store *st, const char *domain, enum tls_policy_m
 
 int store_tls_policy_delete(struct store *st, const char *domain, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "DELETE FROM tls_policy WHERE domain = ?1", -1, &s, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
-	return sqlite3_changes(db) > 0 ? 1 : 0;
+	int n = store_sqlite_exec_text(st, "DELETE FROM tls_policy WHERE domain = ?1", domain,
+	                               error_r);
+	return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
 static void read_row(sqlite3_stmt *s, struct store_tls_policy *p)

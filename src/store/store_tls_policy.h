@@ -16,13 +16,14 @@ enum tls_policy_mode {
 	TLS_POLICY_MAY = 0,     /* STARTTLS when offered, no authentication, else plain text */
 	TLS_POLICY_ENCRYPT = 1, /* TLS required, no authentication: no STARTTLS → defer */
 	TLS_POLICY_DANE = 2,    /* RFC 7672; insecure (unsigned) domains fall back to may */
+	TLS_POLICY_MTA_STS = 3, /* RFC 8461: the domain's policy (mtasts/mtasts.h); none → may */
 	TLS_POLICY_MODES        /* count; new modes go before it (mta-sts: issue 18) */
 };
-/* "may" | "encrypt" | "dane"; NULL for a value out of range. */
+/* "may" | "encrypt" | "dane" | "mta-sts"; NULL for a value out of range. */
 const char *tls_policy_mode_name(enum tls_policy_mode m);
 /* 0 with *m_r, or -1 for an unknown name. */
 int tls_policy_mode_parse(const char *name, enum tls_policy_mode *m_r);
-/* "may|encrypt|dane": the choices, for usage and error messages. */
+/* "may|encrypt|dane|mta-sts": the choices, for usage and error messages. */
 const char *tls_policy_mode_choices(void);
 
 struct store_tls_policy {

@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sgrig import free_port, wait_for  # noqa: E402
+from sgrig import _bindable, free_port, wait_for  # noqa: E402
 
 # Not test., example. or invalid.: unbound answers some reserved names itself.
 TLD = "sgtest"
@@ -40,17 +40,6 @@ def _run(argv, cwd=None):
     if r.returncode != 0:
         raise RuntimeError(f"{argv[0]}: {r.stderr.decode(errors='replace')}")
     return r.stdout.decode()
-
-
-def _udp_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def tlsa_data(cert_pem, usage=3, selector=1, mtype=1):
@@ -211,7 +200,7 @@ remote-control:
         self._write_trust_anchor()
         for _ in range(20):
             self.port = free_port()
-            if _udp_free(self.port):
+            if _bindable(self.port, socket.SOCK_DGRAM):
                 break
         self._write_conf()
         _run(["unbound-checkconf", self.conf])

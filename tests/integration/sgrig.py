@@ -43,10 +43,10 @@ def _port_block():
     return lo + index * size, lo + (index + 1) * size
 
 
-def _bindable(port):
+def _bindable(port, kind=socket.SOCK_STREAM):
     """Nobody holds port now (no listener, no connection in TIME_WAIT): bind without
-    SO_REUSEADDR succeeds."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    SO_REUSEADDR succeeds (kind=socket.SOCK_DGRAM: the UDP port)."""
+    s = socket.socket(socket.AF_INET, kind)
     try:
         s.bind(("127.0.0.1", port))
         return True

@@ -55,8 +55,10 @@ def dnsfunc(recs):
     return f
 
 
-def partner_mail(g, workdir, subject, extra=b"", tamper=False):
-    """bob's client encrypts to alice, his server DKIM-signs the result (partner.test, p1)."""
+def partner_mail(g, workdir, subject, extra=b"", tamper=False, hop=None):
+    """bob's client encrypts to alice, his server DKIM-signs the result (partner.test, p1);
+    with hop, a forwarder (hop.partner.test) then adds ARC set i=1 made by dkimpy's arc_sign,
+    and hop(msg) may change the message afterwards."""
     (workdir / "content.eml").write_bytes(b"Content-Type: text/plain\r\n\r\nquarterly figures: 42\r\n")
     enc = run("openssl", "cms", "-encrypt", "-in", str(workdir / "content.eml"), "-aes256",
               "-from", "bob@partner.test", "-to", "alice@example.com", "-subject", subject,
@@ -68,6 +70,12 @@ def partner_mail(g, workdir, subject, extra=b"", tamper=False):
     msg = extra + sig + enc
     if tamper:  # a hop on the way changed the subject: the sender's signature no longer verifies
         msg = msg.replace(subject.encode(), subject.encode() + b"!", 1)
+    if hop is not None:
+        msg = b"Authentication-Results: hop.partner.test; dkim=pass header.d=partner.test\r\n" + msg
+        arc = dkim.arc_sign(msg, b"p1", b"partner.test", (workdir / "partner.key").read_bytes(),
+                            b"hop.partner.test")
+        assert len(arc) == 3, arc
+        msg = hop(b"".join(arc) + msg)
     with smtplib.SMTP("127.0.0.1", g.port, timeout=30, source_address=("127.0.0.2", 0)) as s:
         s.sendmail("bob@partner.test", ["alice@example.com"], msg)
 
@@ -119,3 +127,47 @@ def test_no_key_no_arc_and_a_log_line(arc_gw, workdir):
     raw = alice_gets(g)
     assert b"ARC-Seal" not in raw and b"quarterly figures: 42" in raw
     g.wait_log(r"arc: not sealed, recipient domain example\.com: no key for it")
+
+
+def arc_sets(raw):
+    """{instance: ARC-Seal value} of raw, unfolded."""
+    seals = re.findall(rb"^ARC-Seal: (.*?)\n(?=\S)", raw, re.M | re.S)
+    return {int(re.search(rb"i=(\d+)", v).group(1)): re.sub(rb"\s+", b" ", v) for v in seals}
+
+
+def test_second_instance_over_a_passing_chain(arc_gw, workdir):
+    g = arc_gw.start()
+    partner_mail(g, workdir, "arc4", hop=lambda m: m)
+    raw = alice_gets(g)
+    assert b"quarterly figures: 42" in raw  # decrypted
+    seals = arc_sets(raw)
+    assert sorted(seals) == [1, 2], seals
+    assert b"cv=pass" in seals[2] and b"d=example.com" in seals[2], seals[2]
+    cv, results, reason = dkim.arc_verify(raw, dnsfunc=dnsfunc(g.recs))
+    assert cv == b"pass", (cv, reason)
+    assert results[0]["instance"] == 2 and results[0]["as-valid"] and results[0]["ams-valid"]
+    assert results[1]["instance"] == 1 and results[1]["as-valid"]
+    aar = re.sub(rb"\s+", b" ", re.search(rb"^ARC-Authentication-Results: (i=2.*?)\n(?=\S)",
+                                          raw, re.M | re.S).group(1))
+    assert b"arc=pass" in aar, aar
+    g.wait_log(r"arc: sealed i=2 cv=pass by example\.com")
+    # a byte of the body changed after sealgate: the chain fails
+    i = raw.index(b"quarterly figures: 42")
+    assert dkim.arc_verify(raw[:i] + b"Q" + raw[i + 1:], dnsfunc=dnsfunc(g.recs))[0] == b"fail"
+
+
+def test_tampered_earlier_set_is_sealed_cv_fail(arc_gw, workdir):
+    g = arc_gw.start()
+    # after the hop sealed, someone changed its ARC-Authentication-Results: ARC-Seal i=1 breaks
+    partner_mail(g, workdir, "arc5",
+                 hop=lambda m: m.replace(b"header.d=partner.test", b"header.d=partner.tesT", 1))
+    raw = alice_gets(g)
+    seals = arc_sets(raw)
+    assert sorted(seals) == [1, 2], seals
+    assert b"cv=fail" in seals[2], seals[2]
+    aar = re.sub(rb"\s+", b" ", re.search(rb"^ARC-Authentication-Results: (i=2.*?)\n(?=\S)",
+                                          raw, re.M | re.S).group(1))
+    assert b"arc=fail (an ARC-Seal does not verify)" in aar, aar
+    # dkimpy: the chain ended with our failing set (None: "terminated"), never pass
+    assert dkim.arc_verify(raw, dnsfunc=dnsfunc(g.recs))[0] != b"pass"
+    g.wait_log(r"arc: sealed i=2 cv=fail by example\.com \(an ARC-Seal does not verify\)")

@@ -19,7 +19,6 @@ import subprocess
 
 import pytest
 
-import sgrig
 from dns_rig import tlsa_data
 
 
@@ -79,6 +78,17 @@ def _add_tlsa(dns_rig, zone, label, port, data, tamper=False):
     dns_rig.add(zone, f"_{port}._tcp.mx.{label}", "TLSA", data, tamper=tamper)
 
 
+def _dane_case(gw_factory, dns_rig, sink, zone, label, tlsa, tamper=False):
+    """label.ZONE with its MX host's TLSA at the sink port; a dane gateway that was sent one
+    message to bob@ it. Returns (gateway, domain)."""
+    dom = _domain(dns_rig, zone, label)
+    _add_tlsa(dns_rig, zone, label, sink.port, tlsa, tamper=tamper)
+    dns_rig.commit()
+    g = _gateway(gw_factory, dns_rig, sink).start()
+    _send(g, f"bob@{dom}", label)
+    return g, dom
+
+
 def _send(g, rcpt, subject="dane"):
     msg = (f"From: alice@example.com\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
            f"Message-ID: <{subject}@example.com>\r\n\r\nhello\r\n").encode()
@@ -131,11 +141,7 @@ def test_matching_tlsa_delivers_verified(gw_factory, sink_factory, dns_rig, cert
     sink = _tls_sink(sink_factory, certs)
     label = f"ok{kind}" if kind == "ee" else "ta"
     data = tlsa_data(certs["server"], 3, 1, 1) if kind == "ee" else tlsa_data(certs["ca"], 2, 0, 1)
-    dom = _domain(dns_rig, "signed", label)
-    _add_tlsa(dns_rig, "signed", label, sink.port, data)
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, sink).start()
-    _send(g, f"bob@{dom}", f"verified-{kind}")
+    g, dom = _dane_case(gw_factory, dns_rig, sink, "signed", label, data)
     (msg,) = sink.wait_messages(1)
     assert msg.tls in ("TLSv1.2", "TLSv1.3"), msg.tls
     m = _wait_status(g, f"bob@{dom}", "sent")
@@ -147,11 +153,8 @@ def test_matching_tlsa_delivers_verified(gw_factory, sink_factory, dns_rig, cert
 
 def test_wrong_tlsa_defers_and_sends_nothing(gw_factory, sink_factory, dns_rig, certs):
     sink = _tls_sink(sink_factory, certs)
-    dom = _domain(dns_rig, "signed", "wrong")
-    _add_tlsa(dns_rig, "signed", "wrong", sink.port, tlsa_data(certs["other"], 3, 1, 1))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, sink).start()
-    _send(g, f"bob@{dom}", "wrong")
+    g, dom = _dane_case(gw_factory, dns_rig, sink, "signed", "wrong",
+                        tlsa_data(certs["other"], 3, 1, 1))
     m = _wait_status(g, f"bob@{dom}", "deferred")
     assert "dane=fail" in m.group(2) and "matches no TLSA record" in m.group(2), m.group(0)
     assert re.search(r"dsn=4\.7\.5, status=deferred", g.log()), g.log_tail()
@@ -163,12 +166,8 @@ def test_wrong_tlsa_defers_and_sends_nothing(gw_factory, sink_factory, dns_rig, 
 
 def test_bogus_tlsa_defers_without_contacting_host(gw_factory, sink_factory, dns_rig, certs):
     sink = _tls_sink(sink_factory, certs)
-    dom = _domain(dns_rig, "signed", "bogus")
-    _add_tlsa(dns_rig, "signed", "bogus", sink.port, tlsa_data(certs["server"], 3, 1, 1),
-              tamper=True)
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, sink).start()
-    _send(g, f"bob@{dom}", "bogus")
+    g, dom = _dane_case(gw_factory, dns_rig, sink, "signed", "bogus",
+                        tlsa_data(certs["server"], 3, 1, 1), tamper=True)
     m = _wait_status(g, f"bob@{dom}", "deferred")
     assert "TLSA lookup" in m.group(2) and "bogus" in m.group(2), m.group(0)
     assert not sink.commands and not sink.messages
@@ -176,12 +175,9 @@ def test_bogus_tlsa_defers_without_contacting_host(gw_factory, sink_factory, dns
 
 def test_unsigned_zone_under_dane_is_opportunistic(gw_factory, sink_factory, dns_rig, certs):
     sink = _tls_sink(sink_factory, certs)
-    dom = _domain(dns_rig, "plain", "unsigned")
     # a wrong TLSA in an unsigned zone proves nothing (an attacker could have made it): ignored
-    _add_tlsa(dns_rig, "plain", "unsigned", sink.port, tlsa_data(certs["other"], 3, 1, 1))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, sink).start()
-    _send(g, f"bob@{dom}", "unsigned")
+    g, dom = _dane_case(gw_factory, dns_rig, sink, "plain", "unsigned",
+                        tlsa_data(certs["other"], 3, 1, 1))
     (msg,) = sink.wait_messages(1)
     assert msg.tls is not None
     m = _wait_status(g, f"bob@{dom}", "sent")
@@ -205,3 +201,20 @@ def test_encrypt_policy_defers_when_no_starttls(gw_factory, sink_factory, dns_ri
     assert re.search(r"dsn=4\.7\.4, status=deferred", g.log())
     assert not any(c.upper().startswith("MAIL") for c in sink.commands), sink.commands
     assert g.cli("tls-policy", "list").stdout.count("encrypt") == 1
+
+
+def test_internationalised_domain_is_looked_up_by_a_labels(gw_factory, sink_factory, dns_rig):
+    sink = sink_factory()
+    dns_rig.add("plain", "xn--bcher-kva", "MX", "10 mx.xn--bcher-kva")
+    dns_rig.add("plain", "mx.xn--bcher-kva", "A", "127.0.0.1")
+    dns_rig.commit()
+    g = _gateway(gw_factory, dns_rig, sink, tls="may").start()
+    rcpt = "bob@b\u00fccher.plain.sgtest"
+    msg = b"From: alice@example.com\r\nSubject: idn\r\nMessage-ID: <idn@example.com>\r\n\r\nhi\r\n"
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.ehlo()
+        s.command_encoding = "utf-8"
+        s.sendmail("alice@example.com", [rcpt], msg, mail_options=["SMTPUTF8"])
+    (got,) = sink.wait_messages(1)
+    assert got.rcpts == [rcpt], got.rcpts
+    assert "MX mx.xn--bcher-kva.plain.sgtest[127.0.0.1]" in g.log(), g.log_tail()

@@ -12,7 +12,9 @@ import smtplib
 import sqlite3
 import subprocess
 import tempfile
+import urllib.parse
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -250,6 +252,30 @@ def test_portal_enrolment_modern_pfx_and_restart_replaces_the_old(make_gw, workd
     r = b.post("/employee/enrol", {"mailbox": "bob@example.com"}, page_path="/employee")
     assert r.status == 303 and r.headers["Location"] == "/employee?e=enr_unknown"
 
+
+
+def test_parallel_enrolments_cannot_pass_the_daily_cap(make_gw):
+    """The attacker is the employee's own session posting "Getting started" seven times at
+    once (each costs an RSA key): the cap of 5 a day holds, because the attempt is counted and
+    taken in one store transaction before the key is made."""
+    g = make_gw(**{"portal.threads": "8"})
+    b, _ = login(g, "alice", "alice-pw")
+    body = urllib.parse.urlencode({"mailbox": "alice@example.com",
+                                   "csrf": b.csrf(b.get("/employee").text)})
+
+    def post(_):
+        r = b.request("POST", "/employee/enrol", body,
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+        return r.headers.get("Location")
+
+    with ThreadPoolExecutor(7) as pool:
+        got = list(pool.map(post, range(7)))
+    assert got.count("/employee?m=enr_sent") == 5, got
+    assert got.count("/employee?e=enr_limit") == 2, got
+    with db(g) as c:
+        issued = c.execute("SELECT count(*) FROM certificates").fetchone()[0]
+        taken = c.execute("SELECT count(*) FROM audit_log WHERE event = 'enrol-started'").fetchone()[0]
+    assert issued == 5 and taken == 5, (issued, taken)
 
 def ldap_certs(g, filt):
     base = g.cli("config", "get", "ldap.base_dn").stdout.strip()

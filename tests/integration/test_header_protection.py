@@ -95,3 +95,66 @@ def test_outer_from_other_than_the_protected_one_is_reported(smime_gw, partner, 
     assert got["From"] == "bob@partner.test"  # the signed value, not the forged outer one
     assert b"from-mismatch (outside <ceo@example.com>" in field, field
     assert b"signature=valid; signer=<bob@partner.test>" in field, field
+
+
+# RFC 9788 Appendix C.3.1.2 (smime-signed-enc-hp-baseline): the payload as the RFC prints it once
+# both layers are off: the field order of another implementation (structural fields first, every
+# protected field with its HP-Outer twin, Content-Type last, a User-Agent we do not restore).
+RFC9788_C312_PAYLOAD = (
+    "MIME-Version: 1.0\r\n"
+    "Content-Transfer-Encoding: 7bit\r\n"
+    "Subject: smime-signed-enc-hp-baseline\r\n"
+    "Message-ID: <smime-signed-enc-hp-baseline@example>\r\n"
+    "From: Alice <alice@smime.example>\r\n"
+    "To: Bob <bob@smime.example>\r\n"
+    "Date: Sat, 20 Feb 2021 10:09:02 -0500\r\n"
+    "User-Agent: Sample MUA Version 1.0\r\n"
+    "HP-Outer: Subject: [...]\r\n"
+    "HP-Outer: Message-ID: <smime-signed-enc-hp-baseline@example>\r\n"
+    "HP-Outer: From: Alice <alice@smime.example>\r\n"
+    "HP-Outer: To: Bob <bob@smime.example>\r\n"
+    "HP-Outer: Date: Sat, 20 Feb 2021 10:09:02 -0500\r\n"
+    "HP-Outer: User-Agent: Sample MUA Version 1.0\r\n"
+    'Content-Type: text/plain; charset="utf-8"; hp="cipher"\r\n'
+    "\r\n"
+    "This is the\r\nsmime-signed-enc-hp-baseline\r\nmessage.\r\n").encode()
+
+
+def rfc_alice(partner):
+    """alice@smime.example, the RFC's sender, issued by the partner CA (the RFC 9216 example
+    keys are not available here: the payload is the RFC's, the signature and envelope ours)."""
+    cnf = partner / "rfc-alice.cnf"
+    cnf.write_text("[user]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                   "extendedKeyUsage=emailProtection\nsubjectAltName=email:alice@smime.example\n")
+    key, csr, crt = (partner / f"rfc-alice.{x}" for x in ("key", "csr", "crt"))
+    run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=Alice")
+    run(OPENSSL, "x509", "-req", "-in", str(csr), "-CA", str(partner / "ca.crt"), "-CAkey",
+        str(partner / "ca.key"), "-CAcreateserial", "-out", str(crt), "-days", "30",
+        "-extfile", str(cnf), "-extensions", "user")
+    return crt, key
+
+
+def test_rfc9788_appendix_payload_is_read_as_the_rfc_says(smime_gw, partner, workdir):
+    trust_partner(smime_gw, partner)
+    crt, key = rfc_alice(partner)
+    f = workdir / "rfc-payload.eml"
+    f.write_bytes(RFC9788_C312_PAYLOAD)
+    signed = run(OPENSSL, "cms", "-sign", "-in", str(f), "-signer", str(crt), "-inkey", str(key),
+                 "-md", "sha256", "-crlfeol", "-binary").stdout
+    f.write_bytes(crlf(signed))
+    outer = run(OPENSSL, "cms", "-encrypt", "-in", str(f), "-aes256",
+                "-from", "Alice <alice@smime.example>", "-to", "Bob <bob@smime.example>",
+                "-subject", "[...]", str(export_alice(smime_gw, workdir))).stdout
+    send_raw(smime_gw, "alice@smime.example", crlf(outer))
+    raw, field = alice_receives(smime_gw)
+    got = email.message_from_bytes(raw)
+    assert got["Subject"] == "smime-signed-enc-hp-baseline", raw[:800]
+    assert got["Message-ID"] == "<smime-signed-enc-hp-baseline@example>"
+    assert got["Date"] == "Sat, 20 Feb 2021 10:09:02 -0500"
+    assert got["From"] == "Alice <alice@smime.example>" and got["To"] == "Bob <bob@smime.example>"
+    head = raw.split(b"\n\n", 1)[0]
+    assert len(got.get_all("Subject")) == 1 and b"HP-Outer" not in head
+    assert b"smime-signed-enc-hp-baseline\r\nmessage." in raw or b"smime-signed-enc-hp-baseline\nmessage." in raw
+    assert b"headers=protected (hp=cipher)" in field and b"from-mismatch" not in field, field
+    assert b"signature=valid; signer=<alice@smime.example>" in field, field

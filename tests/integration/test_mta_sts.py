@@ -16,10 +16,10 @@ resolver caches what it was told.
 TLS-RPT (RFC 8460) reports are not sent (not built).
 """
 
-import os
 import re
 import smtplib
 import ssl
+import types
 
 import pytest
 
@@ -90,7 +90,7 @@ def _send(g, rcpt, subject):
 
 
 def _wait_status(g, rcpt, status, timeout=40):
-    rx = rf"to=<{re.escape(rcpt)}>, relay=(.*?), delay=.*status={status} \((.*)\)$"
+    rx = rf"(?m)to=<{re.escape(rcpt)}>, relay=(.*?), delay=.*status={status} \((.*)\)$"
     g.wait_log(rx, timeout=timeout)
     return re.search(rx, g.log(), re.M)
 
@@ -100,13 +100,28 @@ def _nothing_sent(sink):
     assert not sink.messages
 
 
-def test_enforce_bad_certificate_defers_nothing_in_clear(gw_factory, sink_factory, dns_rig, pki):
-    sink = _sink(sink_factory, pki["bad"])
-    dom = _publish(dns_rig, pki, "badcert", _policy("enforce", f"mx.{pki['fq']['badcert']}"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", "badcert")
-    m = _wait_status(g, f"bob@{dom}", "deferred")
+@pytest.fixture
+def env(gw_factory, sink_factory, dns_rig, pki):
+    return types.SimpleNamespace(gw_factory=gw_factory, sink_factory=sink_factory,
+                                 dns_rig=dns_rig, pki=pki)
+
+
+def _run(env, label, answer, cert):
+    """Publishes label's MTA-STS (answer: policy text or a raw answer), starts a sink (cert:
+    "good", "bad" or None for no STARTTLS) and a gateway, and sends bob@DOMAIN one message.
+    Returns (gateway, sink, recipient)."""
+    sink = _sink(env.sink_factory, env.pki[cert] if cert else None)
+    dom = _publish(env.dns_rig, env.pki, label, answer)
+    env.dns_rig.commit()
+    g = _gateway(env.gw_factory, env.dns_rig, env.pki, sink).start()
+    _send(g, f"bob@{dom}", label)
+    return g, sink, f"bob@{dom}"
+
+
+def test_enforce_bad_certificate_defers_nothing_in_clear(env):
+    mx = f"mx.{env.pki['fq']['badcert']}"
+    g, sink, rcpt = _run(env, "badcert", _policy("enforce", mx), "bad")
+    m = _wait_status(g, rcpt, "deferred")
     assert "mta-sts" in m.group(2) and "certificate" in m.group(2), m.group(0)
     assert re.search(r"dsn=4\.7\.5, status=deferred", g.log()), g.log_tail()
     assert "STARTTLS" in sink.commands, sink.commands      # it got as far as the handshake
@@ -114,72 +129,55 @@ def test_enforce_bad_certificate_defers_nothing_in_clear(gw_factory, sink_factor
     assert "without STARTTLS" not in g.log()               # never retried in clear
 
 
-def test_enforce_mx_not_in_policy_is_never_contacted(gw_factory, sink_factory, dns_rig, pki):
-    sink = _sink(sink_factory, pki["good"])
-    dom = _publish(dns_rig, pki, "nomatch", _policy("enforce", "*.elsewhere.example"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", "nomatch")
-    m = _wait_status(g, f"bob@{dom}", "deferred")
+def test_enforce_mx_not_in_policy_is_never_contacted(env):
+    g, sink, rcpt = _run(env, "nomatch", _policy("enforce", "*.elsewhere.example"), "good")
+    m = _wait_status(g, rcpt, "deferred")
     assert "does not match the MTA-STS policy" in m.group(2), m.group(0)
     assert not sink.commands, sink.commands
 
 
-def test_enforce_without_starttls_defers(gw_factory, sink_factory, dns_rig, pki):
-    sink = _sink(sink_factory)                               # offers no STARTTLS
-    dom = _publish(dns_rig, pki, "clear", _policy("enforce", f"*.{pki['fq']['clear']}"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", "clear")
-    m = _wait_status(g, f"bob@{dom}", "deferred")
+def test_enforce_without_starttls_defers(env):
+    g, sink, rcpt = _run(env, "clear", _policy("enforce", f"*.{env.pki['fq']['clear']}"), None)
+    m = _wait_status(g, rcpt, "deferred")
     assert "STARTTLS" in m.group(2), m.group(0)
     _nothing_sent(sink)
 
 
-def test_enforce_good_certificate_delivers_over_tls(gw_factory, sink_factory, dns_rig, pki):
-    sink = _sink(sink_factory, pki["good"])
-    dom = _publish(dns_rig, pki, "good", _policy("enforce", f"*.{pki['fq']['good']}"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", "good")
+def test_enforce_good_certificate_delivers_over_tls(env):
+    g, sink, rcpt = _run(env, "good", _policy("enforce", f"*.{env.pki['fq']['good']}"), "good")
     (msg,) = sink.wait_messages(1)
     assert msg.tls in ("TLSv1.2", "TLSv1.3"), msg.tls
-    m = _wait_status(g, f"bob@{dom}", "sent")
+    m = _wait_status(g, rcpt, "sent")
     assert "mta-sts=verified" in m.group(1), m.group(0)
-    assert re.search(rf"mta-sts: policy of {re.escape(dom)} fetched \(id 1, mode enforce",
-                     g.log()), g.log_tail()
+    dom = re.escape(env.pki["fq"]["good"])
+    assert re.search(rf"mta-sts: policy of {dom} fetched \(id 1, mode enforce", g.log()), \
+        g.log_tail()
 
 
-def test_testing_mode_delivers_and_logs(gw_factory, sink_factory, dns_rig, pki):
-    sink = _sink(sink_factory, pki["bad"])
-    dom = _publish(dns_rig, pki, "testing", _policy("testing", f"mx.{pki['fq']['testing']}"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", "testing")
+def test_testing_mode_delivers_and_logs(env):
+    mx = f"mx.{env.pki['fq']['testing']}"
+    g, sink, rcpt = _run(env, "testing", _policy("testing", mx), "bad")
     (msg,) = sink.wait_messages(1)
     assert msg.tls is not None
-    _wait_status(g, f"bob@{dom}", "sent")
-    assert re.search(rf"mta-sts \(testing\): mx\.{re.escape(dom)}: certificate .*not valid.*"
-                     r"delivered anyway", g.log()), g.log_tail()
+    _wait_status(g, rcpt, "sent")
+    assert re.search(rf"mta-sts \(testing\): {re.escape(mx)}: certificate .*not valid.*"
+                     r"delivering anyway", g.log()), g.log_tail()
 
 
-def test_cached_policy_used_when_policy_host_down(gw_factory, sink_factory, dns_rig, pki):
-    good = _sink(sink_factory, pki["good"])
-    dom = _publish(dns_rig, pki, "cached", _policy("enforce", f"mx.{pki['fq']['cached']}"))
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, good).start()
-    _send(g, f"bob@{dom}", "cached-1")
+def test_cached_policy_used_when_policy_host_down(env):
+    dom = env.pki["fq"]["cached"]
+    g, good, rcpt = _run(env, "cached", _policy("enforce", f"mx.{dom}"), "good")
     good.wait_messages(1)
-    _wait_status(g, f"bob@{dom}", "sent")
+    _wait_status(g, rcpt, "sent")
     g.stop()
-    # the policy host goes away and the TXT id changes: a refresh is due and fails
-    del pki["server"].files[(f"mta-sts.{dom}", "/.well-known/mta-sts.txt")]
-    dns_rig.records[ZONE] = [r for r in dns_rig.records[ZONE]
-                             if (r[0], r[1]) != ("_mta-sts.cached", "TXT")]
-    dns_rig.add(ZONE, "_mta-sts.cached", "TXT", '"v=STSv1; id=2;"')
-    dns_rig.commit()
-    bad = _sink(sink_factory, pki["bad"])
-    g.set(**{"deliver.mx_port": str(bad.port)})
+    # the policy host goes away (nothing listens on its port) and the TXT id changes: a
+    # refresh is due and fails
+    records = env.dns_rig.records[ZONE]
+    records[:] = [r for r in records if (r[0], r[1]) != ("_mta-sts.cached", "TXT")]
+    env.dns_rig.add(ZONE, "_mta-sts.cached", "TXT", '"v=STSv1; id=2;"')
+    env.dns_rig.commit()
+    bad = _sink(env.sink_factory, env.pki["bad"])
+    g.set(**{"deliver.mx_port": str(bad.port), "mta_sts.port": str(sgrig.free_port())})
     g.start()
     _send(g, f"carol@{dom}", "cached-2")
     m = _wait_status(g, f"carol@{dom}", "deferred")
@@ -201,16 +199,13 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("label", sorted(HOSTILE))
-def test_hostile_policy_refused_with_clear_log(gw_factory, sink_factory, dns_rig, pki, label):
+def test_hostile_policy_refused_with_clear_log(env, label):
     answer, why = HOSTILE[label]
-    sink = _sink(sink_factory, pki["bad"])
-    dom = _publish(dns_rig, pki, label, answer)
-    dns_rig.commit()
-    g = _gateway(gw_factory, dns_rig, pki, sink).start()
-    _send(g, f"bob@{dom}", f"hostile-{label}")
+    g, sink, rcpt = _run(env, label, answer, "bad")
     # no valid policy and none cached: delivered as without MTA-STS (RFC 8461 section 5)
     sink.wait_messages(1)
-    _wait_status(g, f"bob@{dom}", "sent")
+    _wait_status(g, rcpt, "sent")
+    dom = env.pki["fq"][label]
     line = [x for x in g.log().splitlines() if "mta-sts:" in x and dom in x and why in x]
     assert line, g.log_tail()
     assert "no cached policy" in line[0], line[0]

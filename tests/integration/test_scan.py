@@ -242,3 +242,31 @@ def test_bad_clamd_gives_clear_error_and_loses_nothing(scan_gw, clamd, workdir, 
     g.queue("flush")
     wait_maildir(alice_box(g), 1, timeout=60)
     assert b"X-Sealgate-Scan: clean (clamd)" in maildir_messages(alice_box(g))[0]
+
+
+def test_quarantine_release_delivers_unscanned_tagged_with_audit(scan_gw, workdir):
+    """A false positive: the admin releases it; it reaches alice once, not scanned again (it
+    would only be held again), tagged as released, the audit naming the admin; the row goes."""
+    g = scan_gw.start()
+    send_encrypted(g, workdir, EICAR, "false positive")
+    g.wait_log(r"virus scan: infected \(Sealgate-Test-EICAR\.UNOFFICIAL\)")
+    g.wait_queue_empty()
+    qid = g.cli("quarantine", "list").stdout.split()[0]
+    assert g.cli("quarantine", "release", "999").returncode != 0   # no such row: said, nothing done
+    r = g.cli("quarantine", "release", qid)
+    assert r.returncode == 0, r.stderr
+    assert f"quarantine {qid} released to alice@example.com" in r.stdout, r.stdout
+    wait_maildir(alice_box(g), 1)
+    g.wait_queue_empty()
+    msgs = maildir_messages(alice_box(g))
+    assert len(msgs) == 1 and b"Subject: false positive" in msgs[0]
+    assert b"X-Sealgate-Scan: released (held as infected, released unscanned by an admin)" in msgs[0]
+    assert b"X-Sealgate-Scan: clean" not in msgs[0] and EICAR in base64.b64decode(
+        re.search(rb"filename=file.com\r?\n.*?\r?\n\r?\n(.*?)\r?\n--b1--", msgs[0], re.S).group(1))
+    assert len(re.findall(r"virus scan: infected", g.log())) == 1   # not scanned again
+    assert g.cli("quarantine", "list").stdout == ""
+    audit = g.cli("audit").stdout
+    released = [l for l in audit.splitlines() if "virus-released" in l]
+    assert len(released) == 1 and "alice@example.com" in released[0] and "cli:" in released[0] \
+        and SIGNATURE in released[0], audit
+    assert g.cli("quarantine", "release", qid).returncode != 0     # gone: a second release fails

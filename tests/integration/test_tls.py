@@ -69,3 +69,78 @@ def test_starttls_openssl_s_client_verifies(gateway):
     assert r.returncode == 0, out
     assert "Verification: OK" in out, out
     assert "Protocol version: TLSv1.3" in out or "Protocol version: TLSv1.2" in out, out
+
+
+def drip_until_closed(sock, data, every=0.4, limit=30):
+    """Sends data one byte every `every` seconds, as a slow-loris client does; the seconds
+    until the gateway closed the connection (or limit if it never did)."""
+    import select
+    import time
+    start = time.monotonic()
+    for b in data:
+        try:
+            sock.sendall(bytes([b]))
+        except OSError:
+            return time.monotonic() - start
+        r, _, _ = select.select([sock], [], [], every)
+        if r:
+            try:
+                if sock.recv(4096) == b"":
+                    return time.monotonic() - start
+            except OSError:
+                return time.monotonic() - start
+        if time.monotonic() - start > limit:
+            break
+    return limit
+
+
+def starttls_raw(gateway):
+    import socket
+    s = socket.create_connection(("127.0.0.1", gateway.port), timeout=30)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220")
+    s.sendall(b"EHLO drip.example\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"STARTTLS\r\n")
+    assert f.readline().startswith(b"220")
+    return s
+
+
+@pytest.fixture
+def short_gateway(gateway):
+    gateway.set(**{"smtp.command_timeout": "3s"})
+    gateway.stop()
+    gateway.start()
+    return gateway
+
+
+def test_a_dripped_tls_handshake_gets_one_command_time_in_total(short_gateway):
+    """A ClientHello sent a byte at a time (each byte well inside the 3 s command timeout)
+    must not hold the session thread: the handshake has one total deadline."""
+    s = starttls_raw(short_gateway)
+    hello = b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03" + bytes(250)
+    took = drip_until_closed(s, hello)
+    s.close()
+    assert took < 15, f"handshake still open after {took:.0f} s of dripping"
+
+
+def test_a_dripped_tls_record_gets_the_command_deadline(short_gateway):
+    """After the handshake, a record whose bytes arrive one at a time (the header says 200
+    bytes follow) is cut at the command's deadline, not waited for byte by byte."""
+    import socket
+    ctx = ssl.create_default_context(cafile=short_gateway.ca)
+    raw = starttls_raw(short_gateway)
+    tls = ctx.wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
+    try:
+        tls.do_handshake()
+    except ssl.SSLCertVerificationError:
+        ctx.check_hostname = False  # the name does not matter here, the record does
+        raw = starttls_raw(short_gateway)
+        tls = ctx.wrap_socket(raw, do_handshake_on_connect=False)
+        tls.do_handshake()
+    under = socket.socket(fileno=os.dup(tls.fileno()))  # below TLS: a record of our own
+    took = drip_until_closed(under, b"\x17\x03\x03\x00\xc8" + bytes(200))
+    under.close()
+    tls.close()
+    assert took < 15, f"session still open after {took:.0f} s of one dripped record"

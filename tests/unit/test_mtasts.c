@@ -12,6 +12,7 @@
 #include "mtasts/mtasts.h"
 #include "store/store.h"
 #include "store/store_mta_sts.h"
+#include "store/store_tls_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,16 @@ static void cache_in_store(void **state)
 	store_mta_sts_free(&got);
 	assert_int_equal(store_mta_sts_delete(st, "example.com", &err), 1);
 	assert_int_equal(store_mta_sts_get(st, "example.com", &got, &err), 0);
+	assert_int_equal(store_mta_sts_delete(st, "example.com", &err), 0);
+	/* the tls_policy table takes the mode mta-sts */
+	enum tls_policy_mode mode;
+	assert_int_equal(tls_policy_mode_parse("mta-sts", &mode), 0);
+	assert_int_equal(store_tls_policy_set(st, "Example.NET", mode, &err), 0);
+	assert_int_equal(store_tls_policy_get(st, "example.net", &mode, &err), 1);
+	assert_string_equal(tls_policy_mode_name(mode), "mta-sts");
+	assert_string_equal(tls_policy_mode_choices(), "may|encrypt|dane|mta-sts");
+	assert_int_equal(store_tls_policy_delete(st, "example.net", &err), 1);
+	assert_int_equal(store_tls_policy_delete(st, "example.net", &err), 0);
 	store_close(&st);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
