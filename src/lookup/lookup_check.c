@@ -94,13 +94,16 @@ void lookup_check_key(const char *addr, const unsigned char *data, size_t len, c
 	}
 	size_t best = n;
 	char why[200] = "no key in the answer";
+	bool said = false; /* why holds the first refusal */
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].accepted && report_names(&r[i], addr)) {
 			if (best == n || r[i].created > r[best].created)
 				best = i;
-		} else if (i == 0 || best == n) {
+		} else if (!said) {
+			const char *reason = r[i].reason != NULL ? r[i].reason : "not usable";
 			snprintf(why, sizeof(why), "key %.40s: %s", r[i].fingerprint,
-			         !r[i].accepted ? r[i].reason : "no valid user ID with the address");
+			         !r[i].accepted ? reason : "no valid user ID with the address");
+			said = true;
 		}
 	}
 	if (best == n) {
