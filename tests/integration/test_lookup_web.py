@@ -149,6 +149,7 @@ HOSTILE = {
     "expired": "expired",
     "not-a-key": "not an OpenPGP key",
     "fifty-mb": "no answer",
+    "hkp-garbage": "not an OpenPGP key",
 }
 
 
@@ -164,15 +165,18 @@ def test_hostile_keyserver_answers_are_refused(webgw, web, case):
         body = gpg.export(addr, armor=True)
     elif case == "not-a-key":
         body = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    elif case == "hkp-garbage":  # an HKP server answering an HTML error page with 200
+        body = b"<html><body>Error handling request: \x00\xff\xfe</body></html>\n"
     else:
         body = fifty_megabytes
-    web["server"].files[vks_path(addr)] = body
-    webgw.set(**{"policy.key_lookup": "vks"})
+    src = "hkp" if case.startswith("hkp") else "vks"
+    web["server"].files[(hkp_path if src == "hkp" else vks_path)(addr)] = body
+    webgw.set(**{"policy.key_lookup": src})
     webgw.start()
     t0 = time.monotonic()
     send(webgw.port, addr)
     line = held(webgw, addr)
-    got = lookups(webgw, addr, "vks")
+    got = lookups(webgw, addr, src)
     assert len(got) == 1 and HOSTILE[case] in got[0], got
     assert ("answer refused" if case != "fifty-mb" else "no answer") in got[0]
     if case == "fifty-mb":
