@@ -94,6 +94,7 @@ bench: deps all
 	@bench/run.sh $(BUILD)
 	@bench/relay/run.sh $(BUILD)
 	@bench/smime/run.sh $(BUILD)
+	@bench/lookup/run.sh $(BUILD)
 	@bench/pgp/run.sh $(BUILD)
 	@bench/pdf/run.sh $(BUILD)
 	@bench/portal/run.sh $(BUILD)

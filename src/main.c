@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{"directory", cli_directory_cmd, false},
 	{"webmail", cli_webmail_cmd, false},
 	{"domain", cli_domain_cmd, false},
+	{"lookup", cli_lookup_cmd, false},
 	{"audit", cli_audit_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},

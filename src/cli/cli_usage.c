@@ -86,6 +86,12 @@ static const struct usage_line lines[] = {
 	 "internal domain: mail encrypted to them is decrypted for any of its users"},
 	{"domain", "domain export -c FILE DOMAIN [--pgp]",
 	 "prints a domain's certificate (PEM) or, with --pgp, its OpenPGP key, for partners"},
+	{"lookup", "lookup -c FILE ADDRESS [--source ldap|vks|hkp|wkd|dns]",
+	 "asks each key-discovery source of policy.key_lookup (every source when it is off) for an "
+	 "address, checks each answer as the queue manager would, and shows the cached answer; "
+	 "stores nothing"},
+	{"lookup", "lookup -c FILE --forget ADDRESS|--all",
+	 "forgets cached key-discovery answers, so that the next mail asks the sources again"},
 	{"dkim", "dkim generate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
 	 "makes a DKIM key for a sending domain (sealed in the store) and prints its DNS record"},
 	{"dkim", "dkim rotate -c FILE DOMAIN [--selector S] [--type rsa2048|ed25519]",
@@ -148,6 +154,9 @@ static const struct usage_option options[] = {
 	{"init", "--user ACCOUNT",
 	 "the unprivileged account the gateway runs as when started as root; it gets the files"},
 	{"config", "--man", "docs writes the man page sealgate.conf(5) instead of Markdown"},
+	{"lookup", "--source ldap|vks|hkp|wkd|dns", "asks only that source"},
+	{"lookup", "--forget", "forgets the cached answer of ADDRESS (or every one with --all)"},
+	{"lookup", "--all", "with --forget: every cached answer"},
 	{"queue", "--body", "show also prints the message text (made safe for a terminal)"},
 	{"cert", "--pfx FILE", "export writes certificate and key as PKCS#12 to FILE; its PIN is printed once"},
 	{"cert", "--legacy", "with --pfx: PBE-SHA1-3DES protection for older Windows and gpgsm"},

@@ -21,6 +21,8 @@ enum setting_type {
 	SETTING_ROUTE,     /* smtp:HOST:PORT or maildir:PATH */
 	SETTING_PATH,      /* relative to the configuration file's directory */
 	SETTING_URL,       /* http:// or https:// */
+	SETTING_ENUM_LIST, /* comma-separated choices ("a|b|c"), each at most once, in order */
+	SETTING_URL_LIST,  /* comma-separated URLs of the schemes in choices ("ldap|ldaps") */
 };
 
 struct setting_def {

@@ -11,6 +11,10 @@ static const char *range_text(const struct setting_def *d, char *buf, size_t siz
 {
 	if (d->type == SETTING_ENUM)
 		snprintf(buf, size, "%s", d->choices);
+	else if (d->type == SETTING_ENUM_LIST)
+		snprintf(buf, size, "list of %s", d->choices);
+	else if (d->type == SETTING_URL_LIST)
+		snprintf(buf, size, "%s URLs, space separated", d->choices);
 	else if (d->type == SETTING_INT || d->type == SETTING_SIZE || d->type == SETTING_DURATION)
 		snprintf(buf, size, "%lld to %lld", d->min, d->max);
 	else if (d->type == SETTING_BOOL)

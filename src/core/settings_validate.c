@@ -19,6 +19,7 @@ const char *settings_type_name(enum setting_type type)
 		[SETTING_DOMAINS] = "domain list", [SETTING_ENDPOINTS] = "address list",
 		[SETTING_NETWORKS] = "network list", [SETTING_ROUTE] = "route",
 		[SETTING_PATH] = "path",          [SETTING_URL] = "URL",
+		[SETTING_ENUM_LIST] = "choice list", [SETTING_URL_LIST] = "URL list",
 	};
 	return names[type];
 }
@@ -186,6 +187,67 @@ static int check_number(const struct setting_def *def, const char *value, char *
 	return -1;
 }
 
+/* True if s[0..len) is one of choices ("a|b|c"). */
+static bool choice_has(const char *choices, const char *s, size_t len)
+{
+	for (const char *p = choices; *p != '\0';) {
+		size_t l = strcspn(p, "|");
+		if (l == len && strncmp(p, s, l) == 0)
+			return true;
+		p += l + (p[l] == '|');
+	}
+	return false;
+}
+
+/* Items of choices, each at most once (a chain is tried in the order given); "off" alone. */
+static int check_enum_list(const struct setting_def *def, const char *value, char *why,
+                           size_t whysize)
+{
+	struct sg_strlist list;
+	sg_strlist_split(&list, value);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < list.count; i++) {
+		const char *item = list.items[i];
+		rc = -1;
+		if (!choice_has(def->choices, item, strlen(item)))
+			snprintf(why, whysize, "each item must be one of %s", def->choices);
+		else if (strcmp(item, "off") == 0 && list.count > 1)
+			snprintf(why, whysize, "off cannot be combined with other items");
+		else
+			rc = 0;
+		for (size_t k = 0; k < i && rc == 0; k++)
+			if (strcmp(list.items[k], item) == 0) {
+				snprintf(why, whysize, "%.40s is listed twice", item);
+				rc = -1;
+			}
+	}
+	sg_strlist_free(&list);
+	return rc;
+}
+
+/* Each item SCHEME://REST with SCHEME one of choices, printable ASCII, at most 255 bytes. */
+static int check_url_list(const struct setting_def *def, const char *value, char *why,
+                          size_t whysize)
+{
+	struct sg_strlist list;
+	sg_strlist_split_spaces(&list, value);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < list.count; i++) {
+		const char *item = list.items[i], *sep = strstr(item, "://");
+		bool ok = sep != NULL && strlen(item) <= 255 && sep[3] != '\0' &&
+		          choice_has(def->choices, item, (size_t)(sep - item));
+		for (const char *c = item; ok && *c != '\0'; c++)
+			ok = *c > ' ' && *c < 0x7f;
+		if (!ok) {
+			snprintf(why, whysize, "%.100s: expected a URL (%s://...) of at most 255 characters, "
+			                       "without spaces", item, def->choices);
+			rc = -1;
+		}
+	}
+	sg_strlist_free(&list);
+	return rc;
+}
+
 int settings_validate(const struct setting_def *def, const char *value, char *why,
                       size_t whysize)
 {
@@ -210,6 +272,8 @@ int settings_validate(const struct setting_def *def, const char *value, char *wh
 	case SETTING_NETWORKS: return check_list(value, check_network, def->required, why, whysize);
 	case SETTING_ROUTE: return check_route(def, value, why, whysize);
 	case SETTING_URL: return check_url(value, why, whysize);
+	case SETTING_ENUM_LIST: return check_enum_list(def, value, why, whysize);
+	case SETTING_URL_LIST: return check_url_list(def, value, why, whysize);
 	}
 	return -1;
 }

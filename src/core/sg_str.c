@@ -132,17 +132,20 @@ void sg_ascii_lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static bool is_list_sep(char c) { return c == ',' || isspace((unsigned char)c); }
+static bool is_list_sep(char c, bool comma)
+{
+	return (comma && c == ',') || isspace((unsigned char)c);
+}
 
-void sg_strlist_split(struct sg_strlist *list, const char *s)
+static void split(struct sg_strlist *list, const char *s, bool comma)
 {
 	list->items = NULL;
 	list->count = 0;
 	while (*s != '\0') {
-		while (*s != '\0' && is_list_sep(*s))
+		while (*s != '\0' && is_list_sep(*s, comma))
 			s++;
 		const char *start = s;
-		while (*s != '\0' && !is_list_sep(*s))
+		while (*s != '\0' && !is_list_sep(*s, comma))
 			s++;
 		if (s > start) {
 			list->items = sg_reallocarray(list->items, list->count + 1, sizeof(char *));
@@ -150,6 +153,10 @@ void sg_strlist_split(struct sg_strlist *list, const char *s)
 		}
 	}
 }
+
+void sg_strlist_split(struct sg_strlist *list, const char *s) { split(list, s, true); }
+
+void sg_strlist_split_spaces(struct sg_strlist *list, const char *s) { split(list, s, false); }
 
 void sg_strlist_free(struct sg_strlist *list)
 {

@@ -47,6 +47,8 @@ struct sg_strlist {
 	size_t count;
 };
 void sg_strlist_split(struct sg_strlist *list, const char *s);
+/* The same split at white space only (items that may hold commas: LDAP URLs with a DN). */
+void sg_strlist_split_spaces(struct sg_strlist *list, const char *s);
 void sg_strlist_free(struct sg_strlist *list);
 bool sg_strlist_contains_nocase(const struct sg_strlist *list, const char *s);
 

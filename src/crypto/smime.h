@@ -141,6 +141,11 @@ int smime_trust_add_der(struct smime_trust *t, const unsigned char *der, size_t 
  * revoked. */
 int smime_trust_set_own_ca(struct smime_trust *t, const unsigned char *der, size_t len,
                            const char *crl_path, const char **error_r);
+/* Does the certificate chain to a trust anchor (the system store, the instance CA, ca.trust_anchors)
+ * at the trust's time, with the certificates extra[0..nextra) (untrusted) as intermediates?
+ * 0 yes; -1 with *why_r (OpenSSL's reason: "unable to get local issuer certificate", ...). */
+int smime_trust_check_chain(const struct smime_trust *t, const unsigned char *der, size_t len,
+                            const struct smime_der *extra, size_t nextra, const char **why_r);
 /* Verifies as of when instead of now (tests, and re-checking old mail). */
 void smime_trust_set_time(struct smime_trust *t, time_t when);
 void smime_trust_free(struct smime_trust **t);

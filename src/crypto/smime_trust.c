@@ -217,3 +217,31 @@ int smime_priv_trust_own_revoked(const struct smime_trust *t, X509 *signer, cons
 	       : "the instance CA's CRL is out of date, so revocation cannot be checked";
 	return err == X509_V_ERR_CERT_REVOKED ? 1 : -1;
 }
+
+int smime_trust_check_chain(const struct smime_trust *t, const unsigned char *der, size_t len,
+                            const struct smime_der *extra, size_t nextra, const char **why_r)
+{
+	X509 *x = smime_priv_x509(der, len);
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int rc = -1, err = X509_V_ERR_UNSPECIFIED;
+	*why_r = "the certificate cannot be read";
+	for (size_t i = 0; x != NULL && chain != NULL && i < nextra; i++) {
+		X509 *c = smime_priv_x509(extra[i].data, extra[i].len);
+		if (c != NULL && sk_X509_push(chain, c) <= 0)
+			X509_free(c);
+	}
+	if (x != NULL && chain != NULL && ctx != NULL &&
+	    X509_STORE_CTX_init(ctx, t->store, x, chain) == 1) {
+		/* usage (EKU, key usage) is judged by smime_cert_usable: OpenSSL's S/MIME purpose
+		 * refuses EC keys that agree rather than encipher */
+		rc = X509_verify_cert(ctx) == 1 ? 0 : -1;
+		err = X509_STORE_CTX_get_error(ctx);
+		*why_r = X509_verify_cert_error_string(err);
+	}
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(x);
+	ERR_clear_error();
+	return rc;
+}

@@ -76,6 +76,10 @@ struct policy_msg {
 	bool from_portal;          /* written on the portal by the (authenticated) sender */
 	policy_lookup_fn lookup;   /* recipient facts from the store, or NULL (nothing known) */
 	void *lookup_ctx;
+	/* Key discovery (policy.key_lookup), or NULL: asked only for an external recipient of mail
+	 * that must be encrypted, who has no usable certificate or key and chose no channel of
+	 * their own; it may set smime_usable or pgp_usable. Called with lookup_ctx. */
+	policy_lookup_fn discover;
 };
 
 struct policy;

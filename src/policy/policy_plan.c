@@ -176,6 +176,19 @@ static enum policy_action outbound_channel(const struct policy *p,
 	return POLICY_REFUSE;
 }
 
+/* Discovery only before a fallback: not for a recipient who can already be encrypted to (a
+ * personal key, or the domain key an admin exchanged with the partner's gateway: both rank
+ * above anything a directory answers), nor for a partner who chose SecurePDF or webmail and
+ * can use it (a lookup tells a third party whom we write to). */
+static bool wants_discovery(const struct policy_msg *m, const struct policy_rcpt_info *ri)
+{
+	if (m->discover == NULL || ri->smime_usable || ri->pgp_usable || ri->domain_smime ||
+	    ri->domain_pgp)
+		return false;
+	return !(ri->channel == POLICY_CH_PDF && ri->pdf_ready) &&
+	       !(ri->channel == POLICY_CH_WEBMAIL && ri->known);
+}
+
 static void plan_outbound(const struct policy *p, const struct policy_msg *m, const char *rcpt,
                           struct policy_plan *plan)
 {
@@ -193,6 +206,8 @@ static void plan_outbound(const struct policy *p, const struct policy_msg *m, co
 		plan->trigger = "domain encryption";
 	if (plan->trigger == NULL)
 		return;
+	if (wants_discovery(m, &ri) && m->discover(m->lookup_ctx, rcpt, &ri) < 0)
+		ri.smime_usable = ri.pgp_usable = false;
 	plan->action = outbound_channel(p, &ri, &plan->via_domain);
 	/* A partner who has not registered yet is invited; the mail waits for the registration.
 	 * Mail released after registration never loops back into a hold. */

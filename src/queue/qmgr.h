@@ -143,6 +143,7 @@ struct qmgr_env {
 	const struct transform_env *te; /* keys, store and settings of the transforms */
 	int (*lookup)(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
 	void *lookup_ctx;               /* recipient facts from the store (policy.h), or NULL */
+	int (*discover)(void *ctx, const char *addr, struct policy_rcpt_info *info_r); /* or NULL */
 	struct policy *policy;
 	struct retry_policy retry;
 	const char *hostname;

@@ -429,7 +429,8 @@ static void job_plan(struct job *j)
 	                       .from_portal = (j->env.flags & SPOOL_F_PORTAL) != 0,
 	                       .mime = &j->mime,
 	                       .lookup = j->qe->lookup,
-	                       .lookup_ctx = j->qe->lookup_ctx};
+	                       .lookup_ctx = j->qe->lookup_ctx,
+	                       .discover = j->qe->discover};
 	for (size_t i = 0; i < j->env.nrcpt; i++) {
 		const char *err;
 		if (j->due[i] && (j->env.flags & SPOOL_F_ARCHIVE) != 0) {

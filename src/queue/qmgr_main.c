@@ -14,6 +14,7 @@
 #include "crypto/sgdkim.h"
 #include "crypto/smime.h"
 #include "daemon/daemon.h"
+#include "lookup/lookup.h"
 #include "mime/mime.h"
 #include "pdf/pdf.h"
 #include "policy/policy.h"
@@ -112,6 +113,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 
 static void close_transform_env(struct transform_env *te)
 {
+	lookup_free(&te->lookup);
 	store_close(&te->store);
 	keystore_close(&te->keystore);
 	sgdkim_lib_free(&te->dkim_lib);
@@ -145,10 +147,14 @@ int qmgr_main(struct role_ctx *ctx)
 	struct transform_env te = {0};
 	open_transform_env(s, &te);
 	te.spool = sp;
+	te.lookup = lookup_new(s, te.trust, &err);
+	if (te.lookup == NULL)
+		sg_error("key discovery: %s; it is off", err);
 	struct qmgr_env qe = {
 		.te = &te,
 		.lookup = transform_lookup,
 		.lookup_ctx = &te,
+		.discover = transform_discover,
 		.spool = sp,
 		.policy = policy_new(s),
 		.hostname = settings_get(s, "gateway.hostname"),

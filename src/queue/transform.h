@@ -30,8 +30,11 @@ enum transform_scan_action { TRANSFORM_SCAN_HOLD, TRANSFORM_SCAN_TAG, TRANSFORM_
 
 /* What transforms share for the life of the queue manager (keys, store, settings). The
  * store (SQLite, serialised) and the keystore are safe to share between worker threads. */
+struct lookup;
+struct store_pgp_key;
 struct transform_env {
 	const struct settings *settings;
+	struct lookup *lookup;       /* key discovery (policy.key_lookup); NULL or off: none */
 	const char *hostname;
 	struct store *store;         /* NULL in tests that need none */
 	struct keystore *keystore;
@@ -108,6 +111,16 @@ bool transform_channel_exists(int channel);
 enum transform_result transform_fail(struct transform_output *out, enum transform_result res,
                                      const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* transform_discover.c: key discovery for the planner (a policy_lookup_fn): asks the lookup
+ * chain (through its cache) for addr and, on a hit, sets smime_usable or pgp_usable. */
+int transform_discover(void *ctx, const char *addr, struct policy_rcpt_info *info_r);
+/* The certificate / key discovery found for addr (cached, unexpired, discovery on): 1 with
+ * *cert_r / *key_r (source DISCOVERED), 0 none, -1 error. Callers still judge usability. */
+int transform_discovered_cert(const struct transform_env *te, const char *addr,
+                              struct store_cert *cert_r, const char **why_r);
+int transform_discovered_pgp(const struct transform_env *te, const char *addr,
+                             struct store_pgp_key *key_r, const char **why_r);
 
 /* transform_dkim.c: DKIM-signs out (after the transform) per dkim.sign and dkim.domains with
  * the From domain's keys; TEMP when a key exists and signing fails (never sent unsigned then). */

@@ -203,6 +203,9 @@ int transform_pgp_find(const struct transform_env *te, const char *addr,
 		*why_r = "only a key learned from Autocrypt (pgp.autocrypt_encrypt = no)";
 		rc = 0;
 	}
+	/* below every stored key: one that key discovery found (lookup_cache) */
+	if (rc == 0 && transform_discovered_pgp(te, addr, key_r, why_r) == 1)
+		rc = 1;
 	return rc;
 }
 
@@ -234,6 +237,25 @@ static bool revocation_refuses(const struct transform_env *te, const char *addr,
 	return hard;
 }
 
+/* May c be used for usage now? */
+static bool cert_fits(const struct transform_env *te, const char *addr, int usage, bool need_key,
+                      const struct store_cert *c, const char **why_r)
+{
+	const char *why;
+	if (need_key && !c->has_key)
+		return false;
+	/* A proxy certificate is ours, published for Outlook: the partner cannot read what is
+	 * encrypted to it, so it is never the one we encrypt to. */
+	if (usage == SMIME_USAGE_ENCRYPT && c->source == STORE_CERT_PROXY)
+		return false;
+	if (smime_cert_usable(c->der, c->der_len, (enum smime_usage)usage, sg_wall(), c->revoked_at,
+	                      &why) < 0) {
+		*why_r = why;
+		return false;
+	}
+	return usage != SMIME_USAGE_ENCRYPT || !revocation_refuses(te, addr, c, why_r);
+}
+
 int transform_find_cert(const struct transform_env *te, const char *addr, int usage,
                         bool need_key, struct store_cert *cert_r, const char **why_r)
 {
@@ -243,27 +265,21 @@ int transform_find_cert(const struct transform_env *te, const char *addr, int us
 	if (te->store == NULL || list_certs(te, addr, &certs, &n, why_r) < 0)
 		return -1;
 	int found = 0;
-	time_t now = sg_wall();
 	for (size_t i = 0; i < n && !found; i++) { /* newest first */
-		const char *why;
-		if (need_key && !certs[i].has_key)
-			continue;
-		/* A proxy certificate is ours, published for Outlook: the partner cannot read what
-		 * is encrypted to it, so it is never the one we encrypt to. */
-		if (usage == SMIME_USAGE_ENCRYPT && certs[i].source == STORE_CERT_PROXY)
-			continue;
-		if (smime_cert_usable(certs[i].der, certs[i].der_len, (enum smime_usage)usage, now,
-		                      certs[i].revoked_at, &why) < 0) {
-			*why_r = why;
-			continue;
-		}
-		if (usage == SMIME_USAGE_ENCRYPT && revocation_refuses(te, addr, &certs[i], why_r))
+		if (!cert_fits(te, addr, usage, need_key, &certs[i], why_r))
 			continue;
 		*cert_r = certs[i];
 		memset(&certs[i], 0, sizeof(certs[i]));
 		found = 1;
 	}
 	store_cert_list_free(&certs, n);
+	/* below every stored certificate: one that key discovery found (lookup_cache) */
+	if (!found && usage == SMIME_USAGE_ENCRYPT && !need_key &&
+	    transform_discovered_cert(te, addr, cert_r, why_r) == 1) {
+		found = cert_fits(te, addr, usage, false, cert_r, why_r);
+		if (!found)
+			store_cert_clear(cert_r);
+	}
 	return found;
 }
 

@@ -99,6 +99,9 @@ static int load_public(const struct transform_env *te, struct pgp_ctx *ctx, cons
 		rc = -1;
 	} else {
 		sg_strlcpy(fpr_r, key.fingerprint, PGP_FPR_MAX);
+		if (key.source == STORE_PGP_DISCOVERED)
+			sg_info("to=<%s>: encrypted to a discovered OpenPGP key (%s; policy.key_lookup)",
+			        key.address, key.fingerprint);
 	}
 	store_pgp_key_clear(&key);
 	return rc;

@@ -84,6 +84,10 @@ static enum transform_result collect_certs(struct smime_job *sj)
 			return transform_fail(sj->out, TRANSFORM_PERM, "5.7.1",
 			                      "this message had to be encrypted but %s has no usable "
 			                      "certificate any more (%s); it was not sent", whose, why);
+		if (sj->certs[sj->ncerts].source == STORE_CERT_DISCOVERED)
+			sg_info("%s: to=<%s>: encrypted to a discovered certificate (sha256 %s; "
+			        "policy.key_lookup)", sj->in->queue_id, sj->certs[sj->ncerts].address,
+			        sj->certs[sj->ncerts].fingerprint);
 		if (collected(sj, sj->certs[sj->ncerts].fingerprint))
 			store_cert_clear(&sj->certs[sj->ncerts]);
 		else

@@ -28,6 +28,8 @@ enum store_cert_source {
 	STORE_CERT_IMPORTED,  /* a partner's certificate, or an internal user's .p12 */
 	STORE_CERT_HARVESTED, /* from a valid signature on inbound mail */
 	STORE_CERT_PROXY,     /* issued here for an external address, key held here */
+	STORE_CERT_DISCOVERED, /* found by key discovery (lookup/): never in the certificates
+	                        * table, only in lookup_cache; encrypts, never authenticates */
 };
 const char *store_user_kind_name(enum store_user_kind kind);
 int store_user_kind_parse(const char *name, enum store_user_kind *kind_r);
@@ -142,6 +144,8 @@ enum store_pgp_source {
 	STORE_PGP_GENERATED,
 	STORE_PGP_AUTOCRYPT,
 	STORE_PGP_PORTAL,
+	STORE_PGP_DISCOVERED, /* found by key discovery (lookup/): never in pgp_keys, only in
+	                       * lookup_cache; encrypts, never makes a signature valid */
 };
 enum store_pgp_status { STORE_PGP_ACTIVE, STORE_PGP_PENDING };
 const char *store_pgp_source_name(enum store_pgp_source source);

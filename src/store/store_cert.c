@@ -15,6 +15,7 @@ static const char *const source_names[] = {
 	[STORE_CERT_IMPORTED] = "imported",
 	[STORE_CERT_HARVESTED] = "harvested",
 	[STORE_CERT_PROXY] = "proxy",
+	[STORE_CERT_DISCOVERED] = "discovered",
 };
 
 const char *store_cert_source_name(enum store_cert_source source)

@@ -19,6 +19,7 @@ static const char *const source_names[] = {
 	[STORE_PGP_GENERATED] = "generated",
 	[STORE_PGP_AUTOCRYPT] = "autocrypt",
 	[STORE_PGP_PORTAL] = "portal",
+	[STORE_PGP_DISCOVERED] = "discovered",
 };
 static const char *const status_names[] = {
 	[STORE_PGP_ACTIVE] = "active",
@@ -55,6 +56,8 @@ static int fail(sqlite3 *db, const char **error_r)
 
 bool store_pgp_key_trusted(const struct store_pgp_key *key)
 {
+	if (key->source == STORE_PGP_DISCOVERED)
+		return false;
 	return key->source != STORE_PGP_AUTOCRYPT || key->confirmed != 0;
 }
 

@@ -289,6 +289,19 @@ static const char *const migrations[] = {
 	 * (rows stored before this entry). */
 	"ALTER TABLE webmail_parts ADD COLUMN file_offset INTEGER;"
 	"ALTER TABLE webmail_parts ADD COLUMN file_len INTEGER;",
+
+	/* key discovery (issue 26 part 3): the last answer of the lookup chain per address, a hit
+	 * (the certificate or key, checked before it was stored) or a miss, until expires. */
+	"CREATE TABLE lookup_cache ("
+	"  address TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('none', 'smime', 'pgp')),"
+	"  source TEXT NOT NULL,"
+	"  data BLOB,"
+	"  fingerprint TEXT NOT NULL DEFAULT '',"
+	"  not_after INTEGER NOT NULL DEFAULT 0,"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  looked_at INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
