@@ -278,6 +278,41 @@ static void domain_encryption(void **state)
 	policy_free(&p);
 }
 
+/* Discovery asks third parties: never for a recipient whose domain key an admin exchanged
+ * (nor one with a key of their own); asked for an unknown recipient, whose answer is used. */
+static int discovered_calls;
+static int fake_discover(void *ctx, const char *addr, struct policy_rcpt_info *info_r)
+{
+	(void)ctx;
+	(void)addr;
+	discovered_calls++;
+	info_r->smime_usable = true;
+	return 0;
+}
+
+static void discovery_after_domain_keys(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new_from("example.test", "smtp:in:25", "smtp:out:25");
+	policy_set_options(p, "[secure]", false, false, POLICY_CH_PDF);
+	struct mime_info tagged = {.parsed = true, .subject = "[secure] figures"};
+	struct policy_msg m = {.sender = "boss@example.test", .internal_client = true,
+	                       .mime = &tagged, .lookup = fake_lookup, .discover = fake_discover,
+	                       .lookup_ctx = (void *)domain_partners};
+	struct policy_plan plan;
+	const char *err;
+	static const char *const keyed[] = {"plain@dom.test", "keyonly@dom.test", "own@dom.test"};
+	for (size_t i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
+		assert_int_equal(policy_plan_rcpt(p, &m, keyed[i], &plan, &err), 0);
+		assert_int_equal(discovered_calls, 0);
+	}
+	assert_true(plan.action == POLICY_SMIME && !plan.via_domain);
+	assert_int_equal(policy_plan_rcpt(p, &m, "stranger@else.test", &plan, &err), 0);
+	assert_int_equal(discovered_calls, 1);
+	assert_true(plan.action == POLICY_SMIME && !plan.via_domain);
+	policy_free(&p);
+}
+
 static void domain_names(void **state)
 {
 	(void)state;
@@ -312,6 +347,7 @@ int main(void)
 		cmocka_unit_test(hold_release_and_portal),
 		cmocka_unit_test(domain_encryption),
 		cmocka_unit_test(domain_names),
+		cmocka_unit_test(discovery_after_domain_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
