@@ -88,9 +88,9 @@ static const struct setting_def table[] = {
 	 "PEM private key for STARTTLS."},
 
 	{"route.internal", SETTING_ROUTE, "smtp:127.0.0.1:25", 0, 0, NULL, true,
-	 "Next hop for internal recipients: smtp:HOST:PORT or maildir:PATH."},
+	 "Next hop for internal recipients: smtp:HOST:PORT or maildir:PATH. After an smtp: hop, tls=encrypt requires STARTTLS and tls=verify also a certificate valid for HOST (deliver.ca_file or the system store); default tls=may (STARTTLS when offered)."},
 	{"route.external", SETTING_ROUTE, "smtp:127.0.0.1:25", 0, 0, NULL, true,
-	 "Next hop for external recipients: smtp:HOST:PORT (a smarthost), mx (each recipient domain's MX hosts, found through dns.resolver) or maildir:PATH."},
+	 "Next hop for external recipients: smtp:HOST:PORT (a smarthost; tls=encrypt or tls=verify after it as for route.internal), mx (each recipient domain's MX hosts, found through dns.resolver; their TLS follows deliver.tls and sealgate tls-policy) or maildir:PATH."},
 
 	{"dns.resolver", SETTING_STRING, "system", 0, 0, NULL, false,
 	 "DNS resolver of MX delivery and DANE: system (the name servers of /etc/resolv.conf) or a comma-separated list of forwarders IP[@PORT]; sealgate validates DNSSEC itself (libunbound), so the forwarders must pass DNSSEC records through."},
@@ -103,7 +103,7 @@ static const struct setting_def table[] = {
 	{"deliver.mx_port", SETTING_INT, "25", 1, 65535, NULL, false,
 	 "TCP port of MX hosts with route.external = mx; TLSA records are looked up for this port. Change it for tests only: the internet's MX hosts listen on 25."},
 	{"deliver.ca_file", SETTING_PATH, "", 0, 0, NULL, false,
-	 "PEM trust anchors for verifying MX certificates where MTA-STS requires it (PKIX, name checked). Empty: the system store; set it for tests only."},
+	 "PEM trust anchors for verifying the certificates of MX hosts where MTA-STS requires it and of smtp: routes with tls=verify (PKIX, name checked). Empty: the system store (a site's own CA for its smarthost: put it here)."},
 	{"fetch.ca_file", SETTING_PATH, "", 0, 0, NULL, false,
 	 "PEM trust anchors for the HTTPS lookups sealgate makes (MTA-STS policies, key discovery). Empty: the system store; set it for tests only."},
 	{"mta_sts.port", SETTING_INT, "443", 1, 65535, NULL, false,

@@ -127,13 +127,11 @@ static int check_route(const struct setting_def *def, const char *value, char *w
 		return 0;
 	if (strncmp(value, "maildir:", 8) == 0 && value[8] != '\0')
 		return 0;
-	if (strncmp(value, "smtp:", 5) == 0) {
-		struct sg_endpoint ep;
-		const char *err;
-		if (sg_endpoint_parse(value + 5, &ep, &err) == 0 && ep.host[0] != '\0')
-			return 0;
-	}
-	snprintf(why, whysize, "expected smtp:HOST:PORT%s or maildir:PATH",
+	struct sg_endpoint ep;
+	const char *tls, *err = "expected smtp:HOST:PORT";
+	if (strncmp(value, "smtp:", 5) == 0 && sg_smtp_route_parse(value, &ep, &tls, &err) == 0)
+		return 0;
+	snprintf(why, whysize, "%s (smtp:HOST:PORT [tls=may|encrypt|verify]%s or maildir:PATH)", err,
 	         strcmp(def->key, "route.external") == 0 ? ", mx" : "");
 	return -1;
 }

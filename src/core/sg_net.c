@@ -14,6 +14,38 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+int sg_smtp_route_parse(const char *route, struct sg_endpoint *ep_r, const char **tls_r,
+                        const char **error_r)
+{
+	static const char *const modes[] = {"may", "encrypt", "verify"};
+	char hop[300];
+	const char *space = strchr(route, ' ');
+	size_t len = space != NULL ? (size_t)(space - route) : strlen(route);
+	*tls_r = modes[0];
+	if (strncmp(route, "smtp:", 5) != 0 || len >= sizeof(hop)) {
+		*error_r = "smtp route needs smtp:HOST:PORT";
+		return -1;
+	}
+	memcpy(hop, route + 5, len - 5);
+	hop[len - 5] = '\0';
+	if (sg_endpoint_parse(hop, ep_r, error_r) < 0)
+		return -1;
+	if (ep_r->host[0] == '\0' || ep_r->port[0] == '\0') {
+		*error_r = "smtp route needs HOST:PORT";
+		return -1;
+	}
+	if (space == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strncmp(space + 1, "tls=", 4) == 0 && strcmp(space + 5, modes[i]) == 0) {
+			*tls_r = modes[i];
+			return 0;
+		}
+	}
+	*error_r = "after the smtp route only tls=may, tls=encrypt or tls=verify may follow";
+	return -1;
+}
+
 int sg_endpoint_parse(const char *s, struct sg_endpoint *ep_r, const char **error_r)
 {
 	const char *colon;

@@ -13,6 +13,11 @@ struct sg_endpoint {
 	char port[8];
 };
 int sg_endpoint_parse(const char *s, struct sg_endpoint *ep_r, const char **error_r);
+/* An SMTP route "smtp:HOST:PORT" with an optional TLS requirement after one space,
+ * "smtp:HOST:PORT tls=may|encrypt|verify": the endpoint, and the mode in *tls_r ("may" when
+ * there is none). -1 with *error_r for anything else. */
+int sg_smtp_route_parse(const char *route, struct sg_endpoint *ep_r, const char **tls_r,
+                        const char **error_r);
 
 struct sg_cidr {
 	int family;               /* AF_INET or AF_INET6 */

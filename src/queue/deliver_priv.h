@@ -15,6 +15,7 @@ struct deliver_ctx {
 	struct smtpc_conn *conn; /* cached (smarthost only), or NULL */
 	char host[256];
 	char port[8];
+	enum smtpc_tls tls;      /* what the cached connection was made under */
 	int64_t last_used_ms;
 	unsigned int uses;
 	const struct deliver_mx_cfg *mx; /* NULL until deliver_ctx_set_mx */

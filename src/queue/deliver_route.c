@@ -27,13 +27,13 @@ int deliver_route_parse(const char *route, const char *config_dir, struct delive
 	}
 	if (strncmp(route, "smtp:", 5) == 0) {
 		struct sg_endpoint ep;
-		if (sg_endpoint_parse(route + 5, &ep, error_r) < 0)
+		const char *tls;
+		if (sg_smtp_route_parse(route, &ep, &tls, error_r) < 0)
 			return -1;
-		if (ep.host[0] == '\0' || ep.port[0] == '\0') {
-			*error_r = "smtp route needs HOST:PORT";
-			return -1;
-		}
 		r_r->kind = DELIVER_SMTP;
+		r_r->tls = strcmp(tls, "encrypt") == 0  ? SMTPC_TLS_ENCRYPT
+		           : strcmp(tls, "verify") == 0 ? SMTPC_TLS_PKIX
+		                                        : SMTPC_TLS_MAY;
 		sg_strlcpy(r_r->host, ep.host, sizeof(r_r->host));
 		sg_strlcpy(r_r->port, ep.port, sizeof(r_r->port));
 		return 0;

@@ -47,7 +47,7 @@ static struct smtpc_conn *take_cached(struct deliver_ctx *dc, const struct deliv
 {
 	if (dc->conn == NULL)
 		return NULL;
-	if (strcmp(dc->host, r->host) != 0 || strcmp(dc->port, r->port) != 0 ||
+	if (strcmp(dc->host, r->host) != 0 || strcmp(dc->port, r->port) != 0 || dc->tls != r->tls ||
 	    dc->uses >= DELIVER_REUSE_MAX || !smtpc_usable(dc->conn) ||
 	    smtpc_reset(dc->conn, dc->cancel) < 0) {
 		smtpc_close(&dc->conn);
@@ -79,12 +79,15 @@ static struct smtpc_conn *open_conn(struct deliver_ctx *dc, const struct deliver
 	p.host = r->host;
 	p.port = r->port;
 	p.log_id = queue_id;
+	p.tls = r->tls; /* verify: PKIX for the route's host name, deliver.ca_file or the system */
+	p.pkix_ca_file = dc->mx != NULL ? dc->mx->ca_file : "";
 	struct smtpc_conn *c = deliver_connect(dc, &p, fail);
 	if (c == NULL)
 		return NULL;
 	dc->conn = c;
 	sg_strlcpy(dc->host, r->host, sizeof(dc->host));
 	sg_strlcpy(dc->port, r->port, sizeof(dc->port));
+	dc->tls = r->tls;
 	dc->uses = 0;
 	return c;
 }

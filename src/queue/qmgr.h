@@ -78,8 +78,10 @@ struct deliver_route {
 	char host[256];
 	char port[8];
 	char path[SG_PATH_MAX]; /* maildir base, absolute or relative to the config directory */
+	enum smtpc_tls tls;     /* smtp: what the hop needs (" tls=encrypt|verify" in the route) */
 };
-/* Parses "smtp:HOST:PORT", "mx" or "maildir:PATH" (PATH resolved against config_dir). */
+/* Parses "smtp:HOST:PORT [tls=may|encrypt|verify]", "mx" or "maildir:PATH" (PATH resolved
+ * against config_dir). */
 int deliver_route_parse(const char *route, const char *config_dir, struct deliver_route *r_r,
                         const char **error_r);
 

@@ -91,7 +91,7 @@ void smtpc_close(struct smtpc_conn **c);
 const char *smtpc_relay(const struct smtpc_conn *c);
 /* Protocol version of the TLS session ("TLSv1.3") or NULL if none. */
 const char *smtpc_tls_version(const struct smtpc_conn *c);
-/* How the peer was authenticated: "dane=verified (...)", "mta-sts=verified", or "" (none). */
+/* How the peer was authenticated: "dane=verified (...)", "pkix=verified", or "" (none). */
 const char *smtpc_tls_auth(const struct smtpc_conn *c);
 /* With pkix_report: why the peer's certificate would not pass PKIX, or "" (it would). */
 const char *smtpc_tls_problem(const struct smtpc_conn *c);
@@ -157,7 +157,7 @@ int smtpc_dane_prepare(struct ssl_ctx_st *ctx, struct ssl_st *ssl, const char *h
                        const struct dns_tlsa_list *tlsa, const char **error_r);
 int smtpc_dane_verdict(struct ssl_st *ssl, char *auth_r, size_t authsize, const char **error_r);
 /* smtpc_pkix.c: PKIX for MTA-STS (io->pkix): anchors and the host name before the handshake;
- * after it "mta-sts=verified" in auth_r, or the reason in io->pkix_problem (-1 if enforced). */
+ * after it "pkix=verified" in auth_r, or the reason in io->pkix_problem (-1 if enforced). */
 int smtpc_pkix_prepare(struct smtpc_io *io, const char *host, const char **error_r);
 int smtpc_pkix_verdict(struct smtpc_io *io, const char *host, char *auth_r, size_t authsize,
                        const char **error_r);

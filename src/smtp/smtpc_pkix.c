@@ -37,7 +37,7 @@ int smtpc_pkix_verdict(struct smtpc_io *io, const char *host, char *auth_r, size
 {
 	long v = SSL_get_verify_result(io->ssl);
 	if (v == X509_V_OK && SSL_get0_peer_certificate(io->ssl) != NULL) {
-		snprintf(auth_r, authsize, "mta-sts=verified");
+		snprintf(auth_r, authsize, "pkix=verified");
 		return 0;
 	}
 	char raw[sizeof(io->pkix_problem)];

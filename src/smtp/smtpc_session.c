@@ -184,7 +184,7 @@ static int hello(struct smtpc_conn *c, const struct smtpc_params *p, struct smtp
 static const char *tls_mode_name(enum smtpc_tls t)
 {
 	return t == SMTPC_TLS_DANE ? "dane" : t == SMTPC_TLS_ENCRYPT ? "encrypt"
-	       : t == SMTPC_TLS_PKIX ? "mta-sts" : "may";
+	       : t == SMTPC_TLS_PKIX ? "a verified certificate: mta-sts or tls=verify" : "may";
 }
 
 static int starttls(struct smtpc_conn *c, const struct smtpc_params *p, struct smtpc_reply *r,

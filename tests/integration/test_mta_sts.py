@@ -8,7 +8,7 @@ resolver caches what it was told.
   enforce + MX certificate of an unknown CA  -> deferred 4.7.5, no MAIL FROM ever sent
   enforce + MX not named by the policy       -> deferred, the host never contacted
   enforce + MX without STARTTLS              -> deferred, nothing sent in clear
-  enforce + good certificate                 -> delivered over TLS, logged mta-sts=verified
+  enforce + good certificate                 -> delivered over TLS, logged pkix=verified
   testing + bad certificate                  -> delivered, the failure logged
   policy host down, TXT id changed           -> the cached (enforce) policy still decides
   hostile policy (huge, garbage, redirect, not text/plain) -> refused with a clear log line,
@@ -148,7 +148,7 @@ def test_enforce_good_certificate_delivers_over_tls(env):
     (msg,) = sink.wait_messages(1)
     assert msg.tls in ("TLSv1.2", "TLSv1.3"), msg.tls
     m = _wait_status(g, rcpt, "sent")
-    assert "mta-sts=verified" in m.group(1), m.group(0)
+    assert "pkix=verified" in m.group(1), m.group(0)
     dom = re.escape(env.pki["fq"]["good"])
     assert re.search(rf"mta-sts: policy of {dom} fetched \(id 1, mode enforce", g.log()), \
         g.log_tail()
