@@ -109,6 +109,19 @@ static void endpoints(void **state)
 	assert_string_equal(ep.host, "");
 	assert_int_equal(sg_endpoint_parse("host:0", &ep, &err), -1);
 	assert_int_equal(sg_endpoint_parse("[::1]2525", &ep, &err), -1);
+	const char *tls;
+	assert_int_equal(sg_smtp_route_parse("smtp:relay.test:25", &ep, &tls, &err), 0);
+	assert_string_equal(tls, "may");
+	assert_int_equal(sg_smtp_route_parse("smtp:relay.test:25 tls=verify", &ep, &tls, &err), 0);
+	assert_string_equal(ep.host, "relay.test");
+	assert_string_equal(tls, "verify");
+	assert_int_equal(sg_smtp_route_parse("smtp:[::1]:25 tls=encrypt", &ep, &tls, &err), 0);
+	assert_string_equal(tls, "encrypt");
+	static const char *const bad[] = {"smtp:relay.test:25 tls=maybe", "smtp:relay.test:25 ",
+	                                  "smtp:relay.test:25 tls=verify x", "smtp:relay.test",
+	                                  "smtp::25", "mx tls=verify", "smtp:relay.test:25  tls=may"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sg_smtp_route_parse(bad[i], &ep, &tls, &err), -1);
 }
 
 static void cidr(void **state)
