@@ -197,3 +197,39 @@ def test_keyserver_that_never_answers_costs_at_most_max_wait(webgw):
         assert float(re.search(r"delay=([0-9.]+)", line).group(1)) < 2 + 6, line
     finally:
         srv.stop()
+
+
+def wkd_hash(local):
+    """z-base32 of SHA-1 of the lower-cased local part (draft-koch-openpgp-webkey-service)."""
+    import hashlib
+    alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+    n = int.from_bytes(hashlib.sha1(local.lower().encode()).digest(), "big")
+    return "".join(alphabet[(n >> (155 - 5 * i)) & 31] for i in range(32))
+
+
+HOSTILE_WKD = {
+    "wkd-wrong-uid": "no valid user ID with the address",
+    "wkd-not-a-key": "not an OpenPGP key",
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_WKD))
+def test_hostile_wkd_answers_are_refused(webgw, web, case):
+    """The partner domain's own web server is as hostile as any keyserver: a key for someone
+    else, or bytes that are no key, served at the address's WKD path are refused."""
+    addr = f"{case}@{web['dom']['hostile']}"
+    local = addr.split("@")[0]
+    gpg = web["gpg"]
+    if case == "wkd-wrong-uid":
+        gpg.new_key(f"someone-else@{web['dom']['hostile']}")
+        body = gpg.export(f"someone-else@{web['dom']['hostile']}")
+    else:
+        body = b"\x99\x01\x0d not a key at all"
+    adv, _ = wkd_paths(addr, wkd_hash(local))
+    web["server"].files[adv] = body
+    webgw.set(**{"policy.key_lookup": "wkd"})
+    webgw.start()
+    send(webgw.port, addr)
+    held(webgw, addr)
+    got = lookups(webgw, addr, "wkd")
+    assert len(got) == 1 and HOSTILE_WKD[case] in got[0], (got, webgw.log()[-1500:])
