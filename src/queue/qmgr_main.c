@@ -13,7 +13,7 @@
 #include "crypto/keystore.h"
 #include "crypto/sgdkim.h"
 #include "crypto/smime.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 #include "mime/mime.h"
 #include "pdf/pdf.h"
 #include "policy/policy.h"
