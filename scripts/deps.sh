@@ -27,6 +27,7 @@ packages=(
   libmicrohttpd-dev libgnutls28-dev chromium wrk nodejs       # portal (GnuTLS: its log hook), its browser tests, its benchmark
   libgumbo-dev                                                # HTML5 parser under the webmail HTML sanitiser
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
+  libseccomp-dev                                              # a system-call filter per role (gateway.seccomp)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get
