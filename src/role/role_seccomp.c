@@ -34,7 +34,7 @@ static const char *const calls_base[] = {
 	"fcntl", "restart_syscall", "rseq", "sched_yield", "sched_getaffinity", "getrusage",
 	"prlimit64", "uname", "sysinfo", "getcwd", "fstatfs", "statfs", "readlink", "readlinkat",
 	"access", "faccessat", "faccessat2", "getdents64", "ioctl", "dup", "dup2", "dup3", "mlock",
-	"munlock", NULL};
+	"munlock", "fadvise64", NULL};
 
 /* Threads (OpenSSL, GLib, libmicrohttpd, the queue's workers) and their wake-ups. */
 static const char *const calls_threads[] = {
@@ -57,10 +57,14 @@ static const char *const calls_serve[] = {
 static const char *const calls_connect[] = {"socket", "connect", "bind", "socketpair", NULL};
 
 /* qmgr's PDF worker: an in-memory job, a fork and an exec of this binary, rlimits, a network
- * namespace of its own, and the reaping. The exec'd image starts (loader) under qmgr's filter. */
+ * namespace of its own, and the reaping. The exec'd image starts (loader) under qmgr's filter
+ * and stacks its own (seccomp). */
 static const char *const calls_worker_start[] = {
 	"memfd_create", "execve", "wait4", "kill", "close_range", "unshare", "setrlimit",
-	"arch_prctl", "set_tid_address", "socketpair", NULL};
+	"arch_prctl", "set_tid_address", "socketpair", "seccomp", NULL};
+
+/* The PDF worker sends its result (send: sendto) on the socket it inherited; it has no other. */
+static const char *const calls_result[] = {"sendto", NULL};
 
 #ifdef SECCOMP_SANITIZED
 static const char *const calls_sanitizer[] = {
@@ -86,8 +90,9 @@ static const struct role_filter filters[] = {
 	{"portal", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"tick", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"metrics", {calls_threads, calls_files, calls_serve}, false, false},
-	/* Renders hostile text: reads fonts, writes only to its result socket and stderr. */
-	{"pdf-worker", {NULL}, true, false},
+	/* Renders hostile text: reads fonts, writes only to its result socket and stderr; GLib starts
+	 * a thread (threads only: clone with CLONE_THREAD). */
+	{"pdf-worker", {calls_threads, calls_result}, true, false},
 };
 
 static enum role_seccomp_mode active_mode = ROLE_SECCOMP_OFF;
@@ -155,11 +160,13 @@ static int allow_self_signals(scmp_filter_ctx f)
 #ifndef SECCOMP_SANITIZED
 /* Threads but no new processes (unless the role forks): clone3 hides its flags in memory the
  * filter cannot read, so it answers ENOSYS and glibc falls back to clone, whose flags it sees.
- * prctl only for naming threads and the PDF worker's own confinement. */
+ * prctl only for naming threads, the PDF worker's own confinement and libcap's probe of the
+ * bounding set (its constructor runs when qmgr execs the worker). */
 static int allow_threads(scmp_filter_ctx f, bool forks)
 {
 	static const scmp_datum_t prctl_ok[] = {PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG,
-	                                        PR_SET_NO_NEW_PRIVS, PR_GET_DUMPABLE};
+	                                        PR_SET_NO_NEW_PRIVS, PR_GET_DUMPABLE,
+	                                        PR_CAPBSET_READ, PR_GET_SECCOMP};
 	for (size_t i = 0; i < sizeof(prctl_ok) / sizeof(prctl_ok[0]); i++)
 		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 		                     SCMP_A0(SCMP_CMP_EQ, prctl_ok[i])) < 0)
