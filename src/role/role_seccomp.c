@@ -2,8 +2,9 @@
  * really call after start-up (the integration suite under strace -f, then the whole suite with
  * gateway.seccomp = on); a role's list is a union of the call families below. Everything else
  * (ptrace, mount, bpf, keyctl, perf_event_open, module loading, namespaces, ...) kills the
- * process. Sanitizer builds add what ASan/LSan/UBSan call (a compile-time list): LSan stops the
- * world with ptrace at exit and the report runs a symboliser. */
+ * process. Sanitizer builds add what ASan/LSan/UBSan call (a compile-time list): their runtime
+ * makes raw legacy calls (open, stat, readlink), LSan stops the world with clone and ptrace at
+ * exit, and a report runs a symboliser (fork, execve, pipe). */
 #include "role/role_seccomp.h"
 
 #include <errno.h>
@@ -68,9 +69,11 @@ static const char *const calls_result[] = {"sendto", NULL};
 
 #ifdef SECCOMP_SANITIZED
 static const char *const calls_sanitizer[] = {
-	"sigaltstack", "prctl", "ptrace", "wait4", "clone", "clone3", "execve", "pipe2", "kill",
-	"openat", "personality", "mincore", "setrlimit", "arch_prctl", "set_tid_address",
-	"getpgid", "getsid", "process_vm_readv", "sched_getparam", "getpriority", NULL};
+	"open", "stat", "lstat", "readlink", "unlink", "rename", "getdents", "pipe",
+	"pipe2", "fork", "vfork", "clone", "clone3", "execve", "wait4", "kill", "sigaltstack",
+	"ptrace", "prctl", "mincore", "personality", "process_vm_readv", "getrlimit", "setrlimit",
+	"arch_prctl", "set_tid_address", "getpgid", "getsid", "sched_getparam", "getpriority",
+	NULL};
 #endif
 
 #define SETS_MAX 6
