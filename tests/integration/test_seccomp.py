@@ -52,12 +52,18 @@ def test_every_child_runs_filtered_and_mail_flows(gateway):
     wait_maildir(os.path.join(gateway.md_int, "bob@example.com"), 1)
 
 
-def test_off_leaves_every_child_unfiltered(gw_factory, workdir):
+def started_with(gw_factory, workdir, mode, allowed=None):
+    """A running gateway with Maildir routes and gateway.seccomp = mode."""
     from conftest import maildir_routes
     g = gw_factory()
     g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.set(**{"gateway.seccomp": "off"})
-    g.start()
+    g.set(**{"gateway.seccomp": mode})
+    g.allowed_problems = allowed
+    return g.start()
+
+
+def test_off_leaves_every_child_unfiltered(gw_factory, workdir):
+    g = started_with(gw_factory, workdir, "off")
     for role, pid in wait_all_ready(g).items():
         assert seccomp_state(pid) == 0, f"{role} is filtered although gateway.seccomp = off"
 
@@ -79,12 +85,8 @@ def test_forbidden_call_kills_the_role_and_the_master_restarts_it(gateway):
 
 
 def test_log_mode_lets_the_call_through_and_keeps_the_role(gw_factory, workdir):
-    from conftest import maildir_routes
-    g = gw_factory()
-    g.md_int, g.md_ext = maildir_routes(g, str(workdir))
-    g.set(**{"gateway.seccomp": "log"})
-    g.allowed_problems = re.compile(r"seccomp: calls outside the [a-z]+ filter are logged")
-    g.start()
+    g = started_with(gw_factory, workdir, "log",
+                     re.compile(r"seccomp: calls outside the [a-z]+ filter are logged"))
     pids = wait_all_ready(g)
     g.wait_log(r"sealgate/smtpd\[\d+\]: .*seccomp: calls outside the smtpd filter are logged")
     assert seccomp_state(pids["smtpd"]) == 2
