@@ -30,6 +30,7 @@ packages=(
   unbound ldnsutils                                           # test resolver serving signed zones (dns_rig.py)
   python3-cryptography                                        # test CAs of the HTTPS test servers (https_rig.py)
   libsystemd-dev                                              # sd_notify: the master under systemd (Type=notify)
+  libseccomp-dev                                              # a system-call filter per role (gateway.seccomp)
   debhelper lintian fakeroot dpkg-dev debootstrap curl systemd # make deb, make check-deb
 )
 # Debian's nodejs comes without npm; a nodejs that bundles npm (NodeSource) must not get

@@ -23,6 +23,8 @@ static const struct setting_def table[] = {
 	 "Sender address of the notices sealgate writes (invitations, one-time passwords); empty: postmaster@gateway.hostname."},
 	{"gateway.user", SETTING_STRING, "", 0, 0, NULL, false,
 	 "Unprivileged account the gateway's processes run as when started as root (the master alone stays root, to bind ports); it must own the instance's files (`sealgate init --user`). Empty: the account that starts sealgate."},
+	{"gateway.seccomp", SETTING_ENUM, "on", 0, 0, "on|off|log", false,
+	 "System-call filter (seccomp) of each child once it serves: `on` kills a child that makes a call outside its role's list (the master logs it and restarts the child), `log` lets the call through and has the kernel log it (to find a missing call: `dmesg | grep type=1326`), `off` only for debugging."},
 	{"gateway.tick_interval", SETTING_DURATION, "1m", 1, 1 * HOUR, NULL, false,
 	 "How often the tick role looks for clock-driven work (expired invitations)."},
 	{"gateway.spool_dir", SETTING_PATH, "spool", 0, 0, NULL, false,

@@ -1,32 +1,18 @@
 /* daemon.h: the master and its children. The master binds the listening sockets, then
- * re-executes the binary once per role (a fresh address space); a role's entry function
- * receives a role_ctx with the loaded settings and its inherited sockets, and tells the master
- * when it serves (daemon_ready): on SIGHUP the master retires the old child of a listening role
+ * re-executes the binary once per role (a fresh address space); the contract a role sees
+ * (role_ctx, daemon_ready, the stop flags) is role/role.h. When a role serves (daemon_ready):
+ * on SIGHUP the master retires the old child of a listening role
  * only once its successor is ready, so the sockets never lack a process that accepts. */
 #ifndef SG_DAEMON_H
 #define SG_DAEMON_H
 
+#include "role/role.h"
+
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct settings;
-
-#define ROLE_MAX_LISTEN 8
-
-struct role_ctx {
-	const char *role;
-	const char *config_path;
-	struct settings *settings;
-	int listen_fds[ROLE_MAX_LISTEN]; /* inherited from the master, in smtp.listen order */
-	size_t n_listen_fds;
-	const char *listen_bound;        /* the listen setting the sockets were bound from */
-	struct settings *previous;       /* after a SIGHUP: the configuration before it, else NULL */
-	int status_fd;                   /* where daemon_ready tells the master, or -1 */
-};
-
-typedef int (*role_entry_fn)(struct role_ctx *ctx);
 
 struct role_def {
 	const char *name;
@@ -44,21 +30,6 @@ struct role_def {
 const struct role_def *roles_table(size_t *count_r);
 const struct role_def *roles_find(const char *name);
 
-/* Set by the signal handlers every role installs with daemon_signals_init(). */
-extern atomic_int daemon_stop_requested;
-extern atomic_int daemon_reload_requested;
-extern atomic_int daemon_retire_requested;
-/* SIGTERM/SIGINT set daemon_stop_requested, SIGHUP daemon_reload_requested, SIGUSR1 (sent by
- * the master once a successor serves) daemon_retire_requested: stop accepting, let the
- * sessions in flight end by themselves (bounded), exit. SIGPIPE ignored. Handlers are
- * installed without SA_RESTART so blocking calls return EINTR. */
-void daemon_signals_init(void);
-/* True once the process should stop accepting new connections (stop or retire). */
-bool daemon_leaving(void);
-
-/* Logs "ready: ..." and tells the master that this child serves; call once, when the role
- * accepts connections (or does its work). */
-void daemon_ready(struct role_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct setting_def;
 typedef void (*daemon_change_fn)(const struct setting_def *def, const char *was, const char *now,
                                  void *arg);

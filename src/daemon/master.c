@@ -266,6 +266,9 @@ static void describe_exit(int status, char *buf, size_t size)
 {
 	if (WIFEXITED(status))
 		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, size, "killed by seccomp (SIGSYS): a system call outside its filter "
+		         "(gateway.seccomp = log names it in the kernel log)");
 	else if (WIFSIGNALED(status))
 		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
 		         strsignal(WTERMSIG(status)));
@@ -300,7 +303,7 @@ static int read_status(struct master *m, struct child *c)
 
 static void child_exited(struct master *m, struct child *c, int status, bool stopping)
 {
-	char why[96];
+	char why[160];
 	describe_exit(status, why, sizeof(why));
 	pid_t pid = c->pid;
 	while (c->status_fd >= 0 && read_status(m, c) > 0)

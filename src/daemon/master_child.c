@@ -12,6 +12,7 @@
 #include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "daemon/daemon.h"
+#include "role/role_seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A number the master put in the environment (an inherited fd), or -1; the variable goes so
@@ -116,8 +118,45 @@ static struct settings *load_previous(const char *config_path)
 	return st;
 }
 
+#ifdef SEALGATE_TEST_HOOKS
+/* Test builds only (never the package): SIGUSR2 makes the role call add_key, which no filter
+ * allows, so test_seccomp.py can see the kill, the master's log line and the restart. */
+static void forbidden_call(int sig)
+{
+	(void)sig;
+	(void)syscall(SYS_add_key, NULL, NULL, NULL, 0, 0);
+}
+
+static void install_test_hook(void)
+{
+	struct sigaction sa = {.sa_handler = forbidden_call};
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGUSR2, &sa, NULL);
+}
+#else
+static void install_test_hook(void)
+{
+}
+#endif
+
+/* Start-up is over (sockets, files, store, libraries are open): from here the role makes only
+ * the calls of its list. A role that cannot be confined as configured does not serve. */
+static void confine(const struct role_ctx *ctx)
+{
+	enum role_seccomp_mode mode = ROLE_SECCOMP_ON;
+	const char *err;
+	(void)role_seccomp_mode_parse(settings_get(ctx->settings, "gateway.seccomp"), &mode);
+	install_test_hook();
+	if (role_seccomp_apply(ctx->role, mode, &err) < 0)
+		sg_fatal("%s (gateway.seccomp = off runs without, for debugging only)", err);
+	if (mode == ROLE_SECCOMP_LOG)
+		sg_warn("seccomp: calls outside the %s filter are logged by the kernel, not refused",
+		        ctx->role);
+}
+
 void daemon_ready(struct role_ctx *ctx, const char *fmt, ...)
 {
+	confine(ctx);
 	char what[512];
 	va_list ap;
 	va_start(ap, fmt);

@@ -7,7 +7,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 #include "ldap/ldapd.h"
 #include "smtp/smtp.h"
 #include "store/store.h"

@@ -8,7 +8,7 @@
 #include "core/sg_log.h"
 #include "core/sg_metrics.h"
 #include "core/sg_time.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 #include "metrics/metricsd.h"
 #include "queue/spool.h"
 

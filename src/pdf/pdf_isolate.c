@@ -10,6 +10,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_metrics.h"
 #include "core/sg_time.h"
+#include "role/role_seccomp.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -75,6 +76,8 @@ void pdf_isolate_set_exec(const char *path)
 struct input_hdr {
 	uint32_t magic;
 	uint32_t url_len;
+	uint32_t seccomp; /* the parent's enum role_seccomp_mode: the worker's filter follows it */
+	uint32_t pad;
 	uint64_t max_attachments;
 	uint64_t max_output;
 	uint64_t msg_len;
@@ -146,9 +149,18 @@ static void confine(int fd, int input_fd, const struct pdf_limits *lim)
 }
 
 static _Noreturn void build_and_send(const char *msg, size_t len, const struct pdf_key *key,
-                                     const struct pdf_options *opts)
+                                     const struct pdf_options *opts,
+                                     enum role_seccomp_mode seccomp)
 {
 	pdf_nomem_fatal_enable();
+	const char *serr;
+	if (role_seccomp_apply("pdf-worker", seccomp, &serr) < 0) {
+		static const char msg_fail[] = "the PDF worker cannot confine itself (seccomp)";
+		struct result_hdr fail = {.rc = PDF_ERR_DEFER, .len = sizeof(msg_fail) - 1};
+		(void)(send_all(RESULT_FD, &fail, sizeof(fail)) == 0 &&
+		       send_all(RESULT_FD, msg_fail, fail.len) == 0);
+		_exit(4);
+	}
 	unsigned char *pdf = NULL;
 	size_t plen = 0;
 	const char *error = NULL;
@@ -173,7 +185,7 @@ static _Noreturn void worker(int fd, int input_fd, const char *msg, size_t len,
 		execv(exec_path, argv);
 		_exit(5);
 	}
-	build_and_send(msg, len, key, opts);
+	build_and_send(msg, len, key, opts, role_seccomp_active());
 }
 
 int pdf_isolate_worker_main(void)
@@ -181,7 +193,8 @@ int pdf_isolate_worker_main(void)
 	pdf_nomem_fatal_enable();
 	struct input_hdr h;
 	if (read(INPUT_FD, &h, sizeof(h)) != (ssize_t)sizeof(h) || h.magic != INPUT_MAGIC ||
-	    h.url_len >= SG_PDF_URL_MAX || h.msg_len > SG_MESSAGE_SIZE_HARD_MAX)
+	    h.url_len >= SG_PDF_URL_MAX || h.msg_len > SG_MESSAGE_SIZE_HARD_MAX ||
+	    h.seccomp > ROLE_SECCOMP_LOG)
 		return 6;
 	size_t total = (size_t)h.url_len + 1 + (size_t)h.msg_len;
 	char *buf = sg_malloc(total);
@@ -202,7 +215,7 @@ int pdf_isolate_worker_main(void)
 	sg_wipe(h.key, sizeof(h.key));
 	struct pdf_options opts = {.reply_url = url, .max_attachments = h.max_attachments,
 	                           .max_output = h.max_output};
-	build_and_send(buf + h.url_len, h.msg_len, key, &opts);
+	build_and_send(buf + h.url_len, h.msg_len, key, &opts, (enum role_seccomp_mode)h.seccomp);
 }
 
 /* The job in an in-memory file the exec'd worker reads; -1 if it cannot be made. */
@@ -210,6 +223,7 @@ static int make_input(const char *msg, size_t len, const struct pdf_key *key,
                       const struct pdf_options *opts)
 {
 	struct input_hdr h = {.magic = INPUT_MAGIC, .url_len = (uint32_t)strlen(opts->reply_url),
+	                      .seccomp = (uint32_t)role_seccomp_active(),
 	                      .max_attachments = opts->max_attachments,
 	                      .max_output = opts->max_output, .msg_len = len};
 	pdf_key_to_bytes(key, h.key);

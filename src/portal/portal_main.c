@@ -9,7 +9,7 @@
 #include "core/sg_str.h"
 #include "crypto/ca.h"
 #include "crypto/keystore.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 #include "directory/directory.h"
 #include "portal/portal.h"
 #include "portal/portal_priv.h"

@@ -10,7 +10,7 @@
 #include "core/sg_net.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>

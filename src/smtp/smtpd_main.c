@@ -6,7 +6,7 @@
 #include "core/sg_mem.h"
 #include "core/sg_net.h"
 #include "core/sg_str.h"
-#include "daemon/daemon.h"
+#include "role/role.h"
 #include "queue/spool.h"
 #include "smtp/smtp.h"
 
