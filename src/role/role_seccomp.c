@@ -135,18 +135,26 @@ static int allow_list(scmp_filter_ctx f, const char *const *names)
 	return 0;
 }
 
+/* A comparison of argument arg, every field set (libseccomp's SCMP_A* macros leave datum_b
+ * out, which clang's -Wmissing-field-initializers refuses). */
+static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op, scmp_datum_t a,
+                                   scmp_datum_t b)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+}
+
 /* Opens for reading pass; an open for writing fails with EACCES, which the font code takes as
  * "no cache" rather than a reason to die. */
 static int allow_read_only_opens(scmp_filter_ctx f)
 {
 	const scmp_datum_t writing = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
 	int nr = SCMP_SYS(openat);
-	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, writing, 0)) < 0)
+	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, arg_cmp(2, SCMP_CMP_MASKED_EQ, writing, 0)) < 0)
 		return -1;
 	for (scmp_datum_t bit = 1; bit <= O_APPEND; bit <<= 1)
 		if ((bit & writing) != 0 &&
 		    seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), nr, 1,
-		                     SCMP_A2(SCMP_CMP_MASKED_EQ, bit, bit)) < 0)
+		                     arg_cmp(2, SCMP_CMP_MASKED_EQ, bit, bit)) < 0)
 			return -1;
 	return seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(mkdir), 0) < 0 ? -1 : 0;
 }
@@ -155,7 +163,7 @@ static int allow_read_only_opens(scmp_filter_ctx f)
 static int allow_self_signals(scmp_filter_ctx f)
 {
 	scmp_datum_t self = (scmp_datum_t)getpid();
-	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, self)) < 0)
+	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, arg_cmp(0, SCMP_CMP_EQ, self, 0)) < 0)
 		return -1;
 	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 0);
 }
@@ -172,14 +180,14 @@ static int allow_threads(scmp_filter_ctx f, bool forks)
 	                                        PR_CAPBSET_READ, PR_GET_SECCOMP};
 	for (size_t i = 0; i < sizeof(prctl_ok) / sizeof(prctl_ok[0]); i++)
 		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-		                     SCMP_A0(SCMP_CMP_EQ, prctl_ok[i])) < 0)
+		                     arg_cmp(0, SCMP_CMP_EQ, prctl_ok[i], 0)) < 0)
 			return -1;
 	if (seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0)
 		return -1;
 	if (forks)
 		return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 0);
 	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	                        SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	                        arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 }
 #endif
 
