@@ -16,7 +16,7 @@ packages=(
   cppcheck clang-tidy valgrind
   groff-base                                                  # man pages rendered in test_docs.py
   prometheus                                                  # promtool checks /metrics (test_metrics.py)
-  gpgsm gnupg libnss3-tools                                   # S/MIME and OpenPGP test peers
+  gpgsm gnupg dirmngr gpg-wks-client libnss3-tools   # S/MIME and OpenPGP test peers
   librnp-dev rnp sq                                           # OpenPGP
   libcairo2-dev libpango1.0-dev libqpdf-dev libidn-dev qpdf   # SecurePDF
   poppler-utils mupdf-tools fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-liberation
