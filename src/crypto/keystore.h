@@ -86,6 +86,14 @@ void keystore_msgkey_free(struct keystore_msgkey **key);
 int keystore_msgkey_seal(const struct keystore_msgkey *key, const char *ad, const void *data,
                          size_t len, unsigned char **blob_r, size_t *blob_len_r,
                          const char **error_r);
+/* The same blob made where the bytes are, without a copy: buf holds KEYSTORE_MSGKEY_HEAD spare
+ * bytes, then the len bytes to seal, then KEYSTORE_MSGKEY_TAIL spare bytes; afterwards
+ * buf[0 .. HEAD + len + TAIL) is the blob (*blob_len_r) and the plaintext is gone. */
+#define KEYSTORE_MSGKEY_HEAD 28 /* "SGM1" and the nonce */
+#define KEYSTORE_MSGKEY_TAIL 16 /* the Poly1305 tag */
+int keystore_msgkey_seal_in_place(const struct keystore_msgkey *key, const char *ad,
+                                  unsigned char *buf, size_t len, size_t *blob_len_r,
+                                  const char **error_r);
 /* Opens a blob sealed with key for the same ad (*data_r: wipe and free, sg_free_secret). */
 int keystore_msgkey_unseal(const struct keystore_msgkey *key, const char *ad,
                            const unsigned char *blob, size_t blob_len, unsigned char **data_r,

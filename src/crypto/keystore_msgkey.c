@@ -66,15 +66,35 @@ int keystore_msgkey_open(const struct keystore *ks, const unsigned char *wrapped
 	return 0;
 }
 
+static bool too_large(size_t len, const char **error_r)
+{
+	if (len <= (size_t)1 << 34)
+		return false;
+	*error_r = "message part too large to seal";
+	return true;
+}
+
 int keystore_msgkey_seal(const struct keystore_msgkey *key, const char *ad, const void *data,
                          size_t len, unsigned char **blob_r, size_t *blob_len_r,
                          const char **error_r)
 {
-	if (len > (size_t)1 << 34) {
-		*error_r = "message part too large to seal";
+	if (too_large(len, error_r))
 		return -1;
-	}
 	*blob_r = keystore_aead_seal(key->bytes, MSG_MAGIC, ad, data, len, blob_len_r);
+	return 0;
+}
+
+_Static_assert(KEYSTORE_MSGKEY_HEAD == 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES &&
+                   KEYSTORE_MSGKEY_TAIL == crypto_aead_xchacha20poly1305_ietf_ABYTES,
+               "the in-place room is the blob's header and tag");
+
+int keystore_msgkey_seal_in_place(const struct keystore_msgkey *key, const char *ad,
+                                  unsigned char *buf, size_t len, size_t *blob_len_r,
+                                  const char **error_r)
+{
+	if (too_large(len, error_r))
+		return -1;
+	*blob_len_r = keystore_aead_seal_in_place(key->bytes, MSG_MAGIC, ad, buf, len);
 	return 0;
 }
 

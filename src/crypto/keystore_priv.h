@@ -22,6 +22,10 @@ const unsigned char *keystore_master_bytes(const struct keystore *ks);
  * (*data_r: one byte longer than *len_r; wipe and free it). */
 unsigned char *keystore_aead_seal(const unsigned char *key, const char *magic, const char *ad,
                                   const void *data, size_t len, size_t *blob_len_r);
+/* The same blob sealed where the bytes are: buf[header .. header + len) is the plaintext, with
+ * the header's room before it and the tag's after it (keystore_msgkey_seal_in_place). */
+size_t keystore_aead_seal_in_place(const unsigned char *key, const char *magic, const char *ad,
+                                   unsigned char *buf, size_t len);
 int keystore_aead_open(const unsigned char *key, const char *magic, const char *ad,
                        const unsigned char *blob, size_t blob_len, unsigned char **data_r,
                        size_t *len_r);

@@ -41,6 +41,18 @@ unsigned char *keystore_aead_seal(const unsigned char *key, const char *magic, c
 	return blob;
 }
 
+size_t keystore_aead_seal_in_place(const unsigned char *key, const char *magic, const char *ad,
+                                   unsigned char *buf, size_t len)
+{
+	memcpy(buf, magic, SEAL_MAGIC_LEN);
+	randombytes_buf(buf + SEAL_MAGIC_LEN, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	/* libsodium encrypts in place when c and m are the same address */
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+	    buf + SEAL_HEADER, buf + SEAL_HEADER + len, NULL, buf + SEAL_HEADER, len,
+	    (const unsigned char *)ad, strlen(ad), NULL, buf + SEAL_MAGIC_LEN, key);
+	return SEAL_HEADER + len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+}
+
 int keystore_aead_open(const unsigned char *key, const char *magic, const char *ad,
                        const unsigned char *blob, size_t blob_len, unsigned char **data_r,
                        size_t *len_r)

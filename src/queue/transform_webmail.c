@@ -123,13 +123,14 @@ static enum transform_result store_copy(struct wm_job *j, struct store_webmail_m
 		struct webmail_put p = {.user_id = j->user.id, .address = j->user.address,
 		                        .folder = STORE_WEBMAIL_INBOX, .dedup = j->dedup,
 		                        .sender = j->in->sender, .data = plain, .len = plain_len,
-		                        .now = j->now};
+		                        .now = j->now, .stored_r = m_r};
 		int64_t id;
 		bool existed, perm;
 		if (webmail_put(te->store, te->keystore, &p, &id, &existed, &perm, &err) < 0)
 			res = transform_fail(out, perm ? TRANSFORM_PERM : TRANSFORM_TEMP,
 			                     perm ? "5.6.0" : "4.3.0", "webmail: %s", err);
-		else if (store_webmail_find_dedup(te->store, j->user.id, j->dedup, m_r, &err) != 1)
+		else if (existed && /* stored meanwhile by another run: that copy is the one */
+		         store_webmail_find_dedup(te->store, j->user.id, j->dedup, m_r, &err) != 1)
 			res = transform_fail(out, TRANSFORM_TEMP, "4.3.0", "webmail: stored copy not found");
 	}
 	sg_buf_free_secret(&plain_buf);

@@ -55,6 +55,16 @@ static int ensure_dir(struct store *st)
 	return errno == EEXIST ? 0 : -1;
 }
 
+/* A new file at path; the directory is made the first time it is missing (a mkdir before
+ * every file cost a system call and a path walk per message). */
+static int create(struct store *st, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && ensure_dir(st) == 0)
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd;
+}
+
 static int write_parts(int fd, const struct store_webmail_part *parts, size_t n,
                        int64_t *offsets)
 {
@@ -73,12 +83,11 @@ int store_webmail_blob_write(struct store *st, const char *uid,
                              const char **error_r)
 {
 	char path[SG_PATH_MAX];
-	if (blob_path(st, uid, path, sizeof(path)) < 0 || ensure_dir(st) < 0) {
-		*error_r = "webmail: cannot make the directory of sealed parts";
-		sg_error("webmail: the directory beside the store: %s", strerror(errno));
+	if (blob_path(st, uid, path, sizeof(path)) < 0) {
+		*error_r = "webmail: cannot name the file of sealed parts";
 		return -1;
 	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = create(st, path);
 	int rc = fd < 0 ? -1 : write_parts(fd, parts, n, offsets);
 	int saved = errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0)

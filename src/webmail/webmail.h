@@ -64,10 +64,13 @@ struct webmail_put {
 	const char *data;                /* the message (CRLF or LF) */
 	size_t len;
 	time_t now;
+	struct store_webmail_msg *stored_r; /* or NULL: the new row as stored (no blobs, `stored`
+	                                     * left 0), so that the caller need not read it back */
 };
 /* Parses, seals and stores the message in one transaction: 0 with *id_r (and *existed_r when
- * a message with this dedup was stored before, which is then left as it was), -1 with
- * *error_r (nothing stored). *perm_r is set when retrying cannot help (too many parts). */
+ * a message with this dedup was stored before, which is then left as it was, and *stored_r
+ * is not filled), -1 with *error_r (nothing stored). *perm_r is set when retrying cannot help
+ * (too many parts). */
 int webmail_put(struct store *st, const struct keystore *ks, const struct webmail_put *p,
                 int64_t *id_r, bool *existed_r, bool *perm_r, const char **error_r);
 

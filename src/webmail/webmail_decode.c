@@ -3,10 +3,12 @@
  * characters at a time, straight from the bytes GMime parsed: GMime's decoder, a filter
  * stream that takes one character at a time, was a third of the webmail transform's time.
  * Anything else (other encodings, stray characters, odd padding) goes through GMime, which
- * is lenient in its own way; both give the same bytes for clean input. */
+ * is lenient in its own way; both give the same bytes for clean input. The bytes land framed
+ * for sealing in place (keystore_msgkey_seal_in_place): decoded once, never copied again. */
 #include "webmail/webmail_priv.h"
 
 #include "core/limits.h"
+#include "crypto/keystore.h"
 
 #include <gmime/gmime.h>
 #include <stdint.h>
@@ -29,35 +31,57 @@ static int padding(const unsigned char *in, size_t len, size_t i, int n)
 	return (n == 2 && pads == 2) || (n == 3 && pads == 1) ? n - 1 : -1;
 }
 
-/* Clean base64 in[0..len) into out (room for len / 4 * 3 + 3): the bytes, or -1 if unclean. */
+/* The four tables of the decoder: each character's six bits already in their place in the
+ * three bytes of its quantum (d[k] for the k-th character), BAD for anything else, so that
+ * one OR of four lookups both decodes a quantum and says whether all four were clean. */
+#define BAD 0x01000000u
+struct b64_tables {
+	uint32_t d[4][256];
+};
+
+static void tables_init(struct b64_tables *t)
+{
+	for (unsigned k = 0; k < 4; k++)
+		for (unsigned c = 0; c < 256; c++)
+			t->d[k][c] = BAD;
+	for (unsigned v = 0; v < 64; v++)
+		for (unsigned k = 0; k < 4; k++)
+			t->d[k][(unsigned char)ALPHABET[v]] = (uint32_t)v << (18 - 6 * k);
+}
+
+static void put3(unsigned char *out, uint32_t v)
+{
+	out[0] = (unsigned char)(v >> 16);
+	out[1] = (unsigned char)(v >> 8);
+	out[2] = (unsigned char)v;
+}
+
+/* Clean base64 in[0..len) into out (room for len / 4 * 3 + 3): the bytes, or -1 if unclean.
+ * Whole quanta go through the tables; CR, LF and the last, padded quantum one by one. */
 static int64_t decode_clean(const unsigned char *in, size_t len, unsigned char *out)
 {
-	unsigned char val[256];
-	memset(val, 0xff, sizeof(val));
-	for (unsigned k = 0; k < 64; k++)
-		val[(unsigned char)ALPHABET[k]] = (unsigned char)k;
+	struct b64_tables t;
+	tables_init(&t);
 	size_t i = 0, o = 0;
 	uint32_t acc = 0;
 	int n = 0;
 	while (i < len) {
-		if (n == 0 && len - i >= 4 &&
-		    (val[in[i]] | val[in[i + 1]] | val[in[i + 2]] | val[in[i + 3]]) < 64) {
-			uint32_t v = (uint32_t)val[in[i]] << 18 | (uint32_t)val[in[i + 1]] << 12 |
-			             (uint32_t)val[in[i + 2]] << 6 | val[in[i + 3]];
-			out[o] = (unsigned char)(v >> 16);
-			out[o + 1] = (unsigned char)(v >> 8);
-			out[o + 2] = (unsigned char)v;
+		while (n == 0 && len - i >= 4) {
+			uint32_t v = t.d[0][in[i]] | t.d[1][in[i + 1]] | t.d[2][in[i + 2]] | t.d[3][in[i + 3]];
+			if (v & BAD)
+				break;
+			put3(out + o, v);
 			o += 3;
 			i += 4;
-			continue;
 		}
+		if (i >= len)
+			break;
 		unsigned char c = in[i++];
-		if (val[c] < 64) {
-			acc = acc << 6 | val[c];
+		uint32_t v = t.d[3][c];
+		if (!(v & BAD)) {
+			acc = acc << 6 | v;
 			if (++n == 4) {
-				out[o] = (unsigned char)(acc >> 16);
-				out[o + 1] = (unsigned char)(acc >> 8);
-				out[o + 2] = (unsigned char)acc;
+				put3(out + o, acc);
 				o += 3;
 				n = 0;
 				acc = 0;
@@ -93,6 +117,14 @@ static const unsigned char *encoded_bytes(GMimeDataWrapper *content, size_t *len
 	return all->data + start;
 }
 
+GByteArray *webmail_frame_bytes(GByteArray *raw)
+{
+	static const guint8 zeros[KEYSTORE_MSGKEY_HEAD > KEYSTORE_MSGKEY_TAIL ? KEYSTORE_MSGKEY_HEAD
+	                                                                     : KEYSTORE_MSGKEY_TAIL];
+	g_byte_array_prepend(raw, zeros, KEYSTORE_MSGKEY_HEAD);
+	return g_byte_array_append(raw, zeros, KEYSTORE_MSGKEY_TAIL);
+}
+
 GByteArray *webmail_content_bytes(GMimeDataWrapper *content)
 {
 	size_t len = 0;
@@ -100,15 +132,29 @@ GByteArray *webmail_content_bytes(GMimeDataWrapper *content)
 	const unsigned char *enc = encoded_bytes(content, &len);
 	if (enc == NULL || len > (size_t)SG_MESSAGE_SIZE_HARD_MAX)
 		len = 0;
-	GByteArray *out = g_byte_array_sized_new((guint)(b64 ? len / 4 * 3 + 3 : len) + 1);
-	int64_t n = b64 && enc != NULL ? decode_clean(enc, len, out->data) : -1;
-	if (n >= 0) {
-		g_byte_array_set_size(out, (guint)n);
-		return out;
+	int64_t n = -1;
+	if (b64 && enc != NULL) {
+		/* decoded straight into its frame: the room before and after, then the bytes */
+		GByteArray *out = g_byte_array_sized_new(
+		    (guint)(KEYSTORE_MSGKEY_HEAD + len / 4 * 3 + 3 + KEYSTORE_MSGKEY_TAIL));
+		n = decode_clean(enc, len, out->data + KEYSTORE_MSGKEY_HEAD);
+		if (n >= 0) {
+			g_byte_array_set_size(out, (guint)(KEYSTORE_MSGKEY_HEAD + n + KEYSTORE_MSGKEY_TAIL));
+			memset(out->data + KEYSTORE_MSGKEY_HEAD + n, 0, KEYSTORE_MSGKEY_TAIL);
+			return out;
+		}
+		g_byte_array_free(out, TRUE);
 	}
-	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(out);
+	GByteArray *raw = g_byte_array_sized_new((guint)len + KEYSTORE_MSGKEY_HEAD + KEYSTORE_MSGKEY_TAIL);
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(raw);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
 	(void)g_mime_data_wrapper_write_to_stream(content, mem);
 	g_object_unref(mem);
-	return out;
+	return webmail_frame_bytes(raw);
+}
+
+unsigned char *webmail_framed_data(GByteArray *framed, size_t *len_r)
+{
+	*len_r = framed->len - KEYSTORE_MSGKEY_HEAD - KEYSTORE_MSGKEY_TAIL;
+	return framed->data + KEYSTORE_MSGKEY_HEAD;
 }

@@ -104,13 +104,11 @@ static struct webmail_parsed_part *add_part(struct walk *w, enum webmail_part_ki
 	return pp;
 }
 
-/* The decoded bytes become the part's (one spare NUL after them, which unseal also leaves). */
-static void take_bytes(struct webmail_parsed_part *pp, GByteArray *bytes)
+/* The framed bytes (webmail_decode.c) become the part's: sealed later where they are. */
+static void take_bytes(struct webmail_parsed_part *pp, GByteArray *framed)
 {
-	g_byte_array_append(bytes, (const guint8 *)"", 1);
-	pp->decoded = bytes;
-	pp->len = bytes->len - 1;
-	pp->data = bytes->data;
+	pp->decoded = framed;
+	pp->data = webmail_framed_data(framed, &pp->len);
 	pp->info.size = (int64_t)pp->len;
 }
 
@@ -125,14 +123,15 @@ static int add_attachment(struct walk *w, GMimeObject *obj)
 	const char *fname = NULL;
 	if (GMIME_IS_PART(obj)) {
 		GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
-		bytes = content != NULL ? webmail_content_bytes(content) : g_byte_array_new();
+		bytes = content != NULL ? webmail_content_bytes(content)
+		                        : webmail_frame_bytes(g_byte_array_new());
 		fname = g_mime_part_get_filename(GMIME_PART(obj));
 	} else { /* message/rfc822 and the like: the entity as it was sent */
 		GMimeStream *mem = g_mime_stream_mem_new();
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 		if (inner != NULL)
 			(void)g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
-		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		bytes = webmail_frame_bytes(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem)));
 		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE); /* the bytes are ours */
 		g_object_unref(mem);
 		fname = g_mime_object_get_content_disposition_parameter(obj, "filename");
@@ -158,9 +157,12 @@ static char *body_text(GMimeObject *obj)
 	if (content == NULL || charset == NULL ||
 	    (g_ascii_strcasecmp(charset, "utf-8") != 0 && g_ascii_strcasecmp(charset, "utf8") != 0))
 		return g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
-	GByteArray *bytes = webmail_content_bytes(content);
-	g_byte_array_append(bytes, (const guint8 *)"", 1);
-	return (char *)g_byte_array_free(bytes, FALSE);
+	GByteArray *framed = webmail_content_bytes(content);
+	size_t len;
+	const char *text = (const char *)webmail_framed_data(framed, &len);
+	char *copy = g_strndup(text, strnlen(text, len));
+	g_byte_array_free(framed, TRUE);
+	return copy;
 }
 
 /* A text/plain or text/html leaf that is the body (1), or not (0: an attachment). */

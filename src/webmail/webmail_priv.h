@@ -10,8 +10,8 @@ struct webmail_parsed_part {
 	struct webmail_part_info info;
 	unsigned char *data;
 	size_t len;
-	void *decoded; /* the GByteArray GMime decoded an attachment into (data is its bytes), or
-	                * NULL (data is ours): sealed from where it was decoded, not copied first */
+	void *decoded; /* the framed GByteArray an attachment was decoded into (data is its bytes),
+	                * or NULL (data is ours): sealed where it was decoded, not copied */
 };
 
 struct webmail_parsed {
@@ -27,9 +27,15 @@ int webmail_parse(const char *data, size_t len, struct webmail_parsed *p_r, bool
 void webmail_parsed_free(struct webmail_parsed *p);
 
 /* webmail_decode.c: the decoded bytes of a part's content (GMimeDataWrapper), in a GByteArray
- * the caller owns (g_byte_array_free), with room for one more byte. */
+ * the caller owns (g_byte_array_free), framed for sealing in place: KEYSTORE_MSGKEY_HEAD spare
+ * bytes, the bytes, KEYSTORE_MSGKEY_TAIL spare bytes (zero: the bytes end with a NUL). */
 struct _GMimeDataWrapper;
+struct _GByteArray;
 struct _GByteArray *webmail_content_bytes(struct _GMimeDataWrapper *content);
+/* Frames raw that way (moves it once: for the rare bytes not decoded by webmail_content_bytes). */
+struct _GByteArray *webmail_frame_bytes(struct _GByteArray *raw);
+/* The bytes in such a frame, and their length. */
+unsigned char *webmail_framed_data(struct _GByteArray *framed, size_t *len_r);
 
 /* webmail_meta.c: the metadata record (header fields and part list) as bytes and back. */
 int webmail_meta_encode(const struct webmail_message *head, const struct webmail_parsed_part *parts,

@@ -33,6 +33,24 @@ static void new_uid(char uid[STORE_WEBMAIL_UID_MAX])
 	sodium_bin2hex(uid, STORE_WEBMAIL_UID_MAX, raw, sizeof(raw));
 }
 
+/* Seals one part: a decoded attachment in its frame, where it is (a megabyte is not copied
+ * again), a body into a blob of its own. */
+static int seal_part(const struct keystore_msgkey *key, const char *ad,
+                     struct webmail_parsed_part *pp, struct store_webmail_part *part,
+                     const char **error_r)
+{
+	if (pp->decoded == NULL) {
+		unsigned char *blob = NULL;
+		int rc = keystore_msgkey_seal(key, ad, pp->data, pp->len, &blob, &part->sealed_len,
+		                              error_r);
+		part->sealed = blob;
+		return rc;
+	}
+	unsigned char *frame = pp->data - KEYSTORE_MSGKEY_HEAD;
+	part->sealed = frame;
+	return keystore_msgkey_seal_in_place(key, ad, frame, pp->len, &part->sealed_len, error_r);
+}
+
 /* Seals the metadata and every part of parsed with key into m and parts. */
 static int seal_all(const struct keystore_msgkey *key, const struct webmail_parsed *parsed,
                     const char *address, struct store_webmail_msg *m,
@@ -50,22 +68,32 @@ static int seal_all(const struct keystore_msgkey *key, const struct webmail_pars
 	for (size_t i = 0; rc == 0 && i < parsed->nparts; i++) {
 		char what[32];
 		snprintf(what, sizeof(what), "part:%zu", i);
-		unsigned char *blob = NULL;
-		if (name_of(address, m->uid, what, ad, sizeof(ad)) < 0 ||
-		    keystore_msgkey_seal(key, ad, parsed->parts[i].data, parsed->parts[i].len, &blob,
-		                         &parts[i].sealed_len, error_r) < 0)
-			rc = -1;
-		parts[i].sealed = blob;
+		rc = name_of(address, m->uid, what, ad, sizeof(ad)) < 0
+		         ? -1
+		         : seal_part(key, ad, &parsed->parts[i], &parts[i], error_r);
 		parts[i].size = parsed->parts[i].info.size;
 	}
 	return rc;
 }
 
-static void free_sealed(struct store_webmail_part *parts, size_t n)
+/* Frees the blobs sealed into a buffer of their own (not those sealed in place). */
+static void free_sealed(struct store_webmail_part *parts, const struct webmail_parsed *parsed)
 {
-	for (size_t i = 0; i < n; i++)
-		sg_free(&parts[i].sealed);
+	for (size_t i = 0; i < parsed->nparts; i++)
+		if (parsed->parts[i].decoded == NULL)
+			sg_free(&parts[i].sealed);
 	sg_free(&parts);
+}
+
+/* The row just stored, without its blobs. */
+static void row_copy(const struct store_webmail_msg *m, int64_t id, const char *address,
+                     struct store_webmail_msg *dst)
+{
+	*dst = *m;
+	dst->id = id;
+	sg_strlcpy(dst->address, address, sizeof(dst->address));
+	dst->wrapped_key = dst->meta = NULL;
+	dst->wrapped_key_len = dst->meta_len = 0;
 }
 
 int webmail_put(struct store *st, const struct keystore *ks, const struct webmail_put *p,
@@ -93,7 +121,9 @@ int webmail_put(struct store *st, const struct keystore *ks, const struct webmai
 		rc = seal_all(key, &parsed, p->address, &m, parts, error_r);
 	if (rc == 0)
 		rc = store_webmail_put(st, &m, parts, parsed.nparts, id_r, existed_r, error_r);
-	free_sealed(parts, parsed.nparts);
+	if (rc == 0 && !*existed_r && p->stored_r != NULL)
+		row_copy(&m, *id_r, p->address, p->stored_r);
+	free_sealed(parts, &parsed);
 	keystore_msgkey_free(&key);
 	store_webmail_msg_clear(&m);
 	webmail_parsed_free(&parsed);
