@@ -10,10 +10,25 @@
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The group commit of store_sqlite_commit_grouped. Tickets count the commits that wrote the
+ * WAL unsynced; one thread at a time fsyncs it for every ticket handed out before it began. */
+struct wal_sync {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	uint64_t asked;  /* the last ticket handed out */
+	uint64_t synced; /* every ticket up to this one is durable */
+	uint64_t failed; /* the fsync that covered tickets up to this one failed */
+	bool running;
+	char wal[SG_PATH_MAX];
+};
 
 struct store {
 	sqlite3 *db;
@@ -21,6 +36,7 @@ struct store {
 	pthread_mutex_t version_lock;
 	sqlite3_stmt *version;    /* PRAGMA data_version, prepared once: it is asked per message */
 	int64_t tx_start_us;      /* when the open transaction asked for the lock (its latency) */
+	struct wal_sync sync;
 };
 
 /* Never reused within the process: a stamp from a store closed meanwhile can then never equal
@@ -364,26 +380,94 @@ int store_sqlite_commit(struct store *st, const char **error_r)
 	return rc;
 }
 
-int store_sqlite_unsynced_begin(struct store *st)
+/* Sets synchronous = NORMAL (commits do not sync the WAL; checkpoints still sync), with the
+ * mutex held: the level it was, for restore_sync. */
+static int unsynced(struct store *st)
 {
-	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
 	int level = 2; /* FULL, SQLite's default */
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
 		level = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	sqlite3_exec(st->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	return level;
 }
 
-void store_sqlite_unsynced_end(struct store *st, int level)
+static void restore_sync(struct store *st, int level)
 {
 	char sql[40];
 	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %d", level);
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		sg_error("store: cannot restore PRAGMA synchronous: %s", sqlite3_errmsg(st->db));
+}
+
+int store_sqlite_unsynced_begin(struct store *st)
+{
+	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+	return unsynced(st);
+}
+
+void store_sqlite_unsynced_end(struct store *st, int level)
+{
+	restore_sync(st, level);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+}
+
+/* One fsync of the WAL (opened anew: SQLite may have replaced it); 0 or -1 logged. */
+static int wal_fsync(const char *wal)
+{
+	int fd = open(wal, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 ? -1 : sg_fsync(fd);
+	if (rc < 0)
+		sg_error("store: cannot sync %s: %s", wal, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Until ticket is durable: a thread finding no fsync running runs one for every ticket handed
+ * out so far; the others wait for it. 0, or -1 when the fsync covering ticket failed. */
+static int wal_sync_wait(struct wal_sync *w, uint64_t ticket, const char **error_r)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->synced < ticket && w->failed < ticket) {
+		if (w->running) {
+			pthread_cond_wait(&w->done, &w->lock);
+			continue;
+		}
+		w->running = true;
+		uint64_t upto = w->asked;
+		pthread_mutex_unlock(&w->lock);
+		int rc = wal_fsync(w->wal);
+		pthread_mutex_lock(&w->lock);
+		w->running = false;
+		*(rc == 0 ? &w->synced : &w->failed) = upto;
+		pthread_cond_broadcast(&w->done);
+	}
+	int rc = w->synced >= ticket ? 0 : -1;
+	pthread_mutex_unlock(&w->lock);
+	if (rc < 0)
+		*error_r = "store: cannot sync the database (see the log)";
+	return rc;
+}
+
+int store_sqlite_commit_grouped(struct store *st, const char **error_r)
+{
+	int level = unsynced(st);
+	int rc = 0;
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = store_sqlite_fail(st->db, NULL, error_r);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	restore_sync(st, level);
+	/* the ticket is taken while the mutex still orders the commits: its frames are written */
+	pthread_mutex_lock(&st->sync.lock);
+	uint64_t ticket = ++st->sync.asked;
+	pthread_mutex_unlock(&st->sync.lock);
+	observe_transaction(st);
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+	return rc < 0 ? -1 : wal_sync_wait(&st->sync, ticket, error_r);
 }
 
 void store_sqlite_rollback(struct store *st)
@@ -502,6 +586,8 @@ struct store *store_open(const char *url, const char *base_dir, const char **err
 	struct store *st = sg_calloc(1, sizeof(*st));
 	st->conn_id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&st->version_lock, NULL);
+	pthread_mutex_init(&st->sync.lock, NULL);
+	pthread_cond_init(&st->sync.done, NULL);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		*error_r = "store: cannot open the SQLite database";
@@ -509,6 +595,9 @@ struct store *store_open(const char *url, const char *base_dir, const char **err
 		return NULL;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	const char *main_db = sqlite3_db_filename(st->db, "main");
+	if (main_db != NULL && main_db[0] != '\0') /* a database file: its WAL's name */
+		sg_strlcpy(st->sync.wal, sqlite3_filename_wal(main_db), sizeof(st->sync.wal));
 	if (exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", error_r) < 0 ||
 	    migrate(st, error_r) < 0) {
 		store_close(&st);
@@ -524,5 +613,7 @@ void store_close(struct store **stp)
 	sqlite3_finalize((*stp)->version);
 	sqlite3_close((*stp)->db);
 	pthread_mutex_destroy(&(*stp)->version_lock);
+	pthread_mutex_destroy(&(*stp)->sync.lock);
+	pthread_cond_destroy(&(*stp)->sync.done);
 	sg_free(stp);
 }

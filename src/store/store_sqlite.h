@@ -20,10 +20,16 @@ int store_sqlite_data_version(struct store *st, int64_t *version_r, const char *
 int store_sqlite_begin(struct store *st, bool write, const char **error_r);
 int store_sqlite_commit(struct store *st, const char **error_r);
 void store_sqlite_rollback(struct store *st);
+/* Like store_sqlite_commit, but the wait for the disk happens after the mutex is released:
+ * COMMIT writes the WAL without syncing it (synchronous = NORMAL), then one fsync of the WAL
+ * covers every thread that committed so far (group commit). Returns when this transaction is
+ * durable; the other threads' statements meanwhile are not held up by the disk. */
+int store_sqlite_commit_grouped(struct store *st, const char **error_r);
 /* For a change whose loss on a power cut is harmless (a flag that only saves work): between
- * these, statements commit without waiting for the disk (PRAGMA synchronous = OFF; the WAL
- * keeps their order, so the next synced commit makes them durable too). Holds the mutex;
- * begin returns the level that end restores. A killed process loses nothing either way. */
+ * these, statements commit without waiting for the disk (PRAGMA synchronous = NORMAL: the WAL
+ * keeps their order, so the next synced commit makes them durable too, and a checkpoint
+ * still syncs). Holds the mutex; begin returns the level that end restores. A killed process
+ * loses nothing either way. */
 int store_sqlite_unsynced_begin(struct store *st);
 void store_sqlite_unsynced_end(struct store *st, int level);
 /* Logs the database's error, finalizes s (may be NULL) and sets a generic *error_r: -1. */

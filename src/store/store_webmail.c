@@ -182,7 +182,7 @@ static int insert_rows(struct store *st, const struct store_webmail_msg *m,
 		store_sqlite_rollback(st);
 		return -1;
 	}
-	return store_sqlite_commit(st, error_r);
+	return store_sqlite_commit_grouped(st, error_r);
 }
 
 int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
