@@ -36,6 +36,7 @@ struct store {
 	pthread_mutex_t version_lock;
 	sqlite3_stmt *version;    /* PRAGMA data_version, prepared once: it is asked per message */
 	int64_t tx_start_us;      /* when the open transaction asked for the lock (its latency) */
+	int grouped_level;        /* -1, or the synchronous level a grouped transaction restores */
 	struct wal_sync sync;
 };
 
@@ -452,15 +453,34 @@ static int wal_sync_wait(struct wal_sync *w, uint64_t ticket, const char **error
 	return rc;
 }
 
+/* The end of a grouped transaction (mutex held): the synchronous level as it was. */
+static void end_grouped(struct store *st)
+{
+	if (st->grouped_level >= 0)
+		restore_sync(st, st->grouped_level);
+	st->grouped_level = -1;
+}
+
+int store_sqlite_begin_grouped(struct store *st, const char **error_r)
+{
+	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+	/* set before BEGIN: a level changed inside a transaction applies to the next one */
+	st->grouped_level = unsynced(st);
+	int rc = store_sqlite_begin(st, true, error_r); /* the mutex is recursive */
+	if (rc < 0)
+		end_grouped(st);
+	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+	return rc;
+}
+
 int store_sqlite_commit_grouped(struct store *st, const char **error_r)
 {
-	int level = unsynced(st);
 	int rc = 0;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = store_sqlite_fail(st->db, NULL, error_r);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	restore_sync(st, level);
+	end_grouped(st);
 	/* the ticket is taken while the mutex still orders the commits: its frames are written */
 	pthread_mutex_lock(&st->sync.lock);
 	uint64_t ticket = ++st->sync.asked;
@@ -473,6 +493,7 @@ int store_sqlite_commit_grouped(struct store *st, const char **error_r)
 void store_sqlite_rollback(struct store *st)
 {
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	end_grouped(st);
 	observe_transaction(st);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 }
@@ -586,6 +607,7 @@ struct store *store_open(const char *url, const char *base_dir, const char **err
 	struct store *st = sg_calloc(1, sizeof(*st));
 	st->conn_id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&st->version_lock, NULL);
+	st->grouped_level = -1;
 	pthread_mutex_init(&st->sync.lock, NULL);
 	pthread_cond_init(&st->sync.done, NULL);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |

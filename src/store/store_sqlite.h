@@ -20,10 +20,12 @@ int store_sqlite_data_version(struct store *st, int64_t *version_r, const char *
 int store_sqlite_begin(struct store *st, bool write, const char **error_r);
 int store_sqlite_commit(struct store *st, const char **error_r);
 void store_sqlite_rollback(struct store *st);
-/* Like store_sqlite_commit, but the wait for the disk happens after the mutex is released:
- * COMMIT writes the WAL without syncing it (synchronous = NORMAL), then one fsync of the WAL
- * covers every thread that committed so far (group commit). Returns when this transaction is
- * durable; the other threads' statements meanwhile are not held up by the disk. */
+/* A write transaction whose wait for the disk happens after the mutex is released: COMMIT
+ * writes the WAL without syncing it (synchronous = NORMAL from begin to its end), then one
+ * fsync of the WAL covers every thread that committed so far (group commit). commit returns
+ * when this transaction is durable; the other threads' statements meanwhile are not held up
+ * by the disk. Ended by commit_grouped or store_sqlite_rollback. */
+int store_sqlite_begin_grouped(struct store *st, const char **error_r);
 int store_sqlite_commit_grouped(struct store *st, const char **error_r);
 /* For a change whose loss on a power cut is harmless (a flag that only saves work): between
  * these, statements commit without waiting for the disk (PRAGMA synchronous = NORMAL: the WAL

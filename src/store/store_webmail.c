@@ -166,7 +166,7 @@ static int insert_rows(struct store *st, const struct store_webmail_msg *m,
 	int64_t stored = (int64_t)(m->wrapped_key_len + m->meta_len);
 	for (size_t i = 0; i < nparts; i++)
 		stored += (int64_t)parts[i].sealed_len;
-	if (store_sqlite_begin(st, true, error_r) < 0)
+	if (store_sqlite_begin_grouped(st, error_r) < 0)
 		return -1;
 	struct store_webmail_msg old;
 	int found = store_webmail_find_dedup(st, m->user_id, m->dedup, &old, error_r);
