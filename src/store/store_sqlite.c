@@ -369,13 +369,19 @@ int store_sqlite_begin(struct store *st, bool write, const char **error_r)
 	return -1;
 }
 
+/* COMMIT, or ROLLBACK when it fails: 0 or -1 (the mutex stays held). */
+static int commit_or_rollback(struct store *st, const char **error_r)
+{
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	int rc = store_sqlite_fail(st->db, NULL, error_r);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int store_sqlite_commit(struct store *st, const char **error_r)
 {
-	int rc = 0;
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = store_sqlite_fail(st->db, NULL, error_r);
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	}
+	int rc = commit_or_rollback(st, error_r);
 	observe_transaction(st);
 	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
 	return rc;
@@ -475,11 +481,7 @@ int store_sqlite_begin_grouped(struct store *st, const char **error_r)
 
 int store_sqlite_commit_grouped(struct store *st, const char **error_r)
 {
-	int rc = 0;
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = store_sqlite_fail(st->db, NULL, error_r);
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	}
+	int rc = commit_or_rollback(st, error_r);
 	end_grouped(st);
 	/* the ticket is taken while the mutex still orders the commits: its frames are written */
 	pthread_mutex_lock(&st->sync.lock);
