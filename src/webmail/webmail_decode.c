@@ -67,7 +67,8 @@ static int64_t decode_clean(const unsigned char *in, size_t len, unsigned char *
 	int n = 0;
 	while (i < len) {
 		while (n == 0 && len - i >= 4) {
-			uint32_t v = t.d[0][in[i]] | t.d[1][in[i + 1]] | t.d[2][in[i + 2]] | t.d[3][in[i + 3]];
+			uint32_t v = t.d[0][in[i]] | t.d[1][in[i + 1]] | t.d[2][in[i + 2]] |
+			             t.d[3][in[i + 3]];
 			if (v & BAD)
 				break;
 			put3(out + o, v);
@@ -119,8 +120,7 @@ static const unsigned char *encoded_bytes(GMimeDataWrapper *content, size_t *len
 
 GByteArray *webmail_frame_bytes(GByteArray *raw)
 {
-	static const guint8 zeros[KEYSTORE_MSGKEY_HEAD > KEYSTORE_MSGKEY_TAIL ? KEYSTORE_MSGKEY_HEAD
-	                                                                     : KEYSTORE_MSGKEY_TAIL];
+	static const guint8 zeros[KEYSTORE_MSGKEY_HEAD + KEYSTORE_MSGKEY_TAIL];
 	g_byte_array_prepend(raw, zeros, KEYSTORE_MSGKEY_HEAD);
 	return g_byte_array_append(raw, zeros, KEYSTORE_MSGKEY_TAIL);
 }
@@ -139,13 +139,15 @@ GByteArray *webmail_content_bytes(GMimeDataWrapper *content)
 		    (guint)(KEYSTORE_MSGKEY_HEAD + len / 4 * 3 + 3 + KEYSTORE_MSGKEY_TAIL));
 		n = decode_clean(enc, len, out->data + KEYSTORE_MSGKEY_HEAD);
 		if (n >= 0) {
-			g_byte_array_set_size(out, (guint)(KEYSTORE_MSGKEY_HEAD + n + KEYSTORE_MSGKEY_TAIL));
+			g_byte_array_set_size(
+			    out, (guint)(KEYSTORE_MSGKEY_HEAD + n + KEYSTORE_MSGKEY_TAIL));
 			memset(out->data + KEYSTORE_MSGKEY_HEAD + n, 0, KEYSTORE_MSGKEY_TAIL);
 			return out;
 		}
 		g_byte_array_free(out, TRUE);
 	}
-	GByteArray *raw = g_byte_array_sized_new((guint)len + KEYSTORE_MSGKEY_HEAD + KEYSTORE_MSGKEY_TAIL);
+	GByteArray *raw =
+	    g_byte_array_sized_new((guint)len + KEYSTORE_MSGKEY_HEAD + KEYSTORE_MSGKEY_TAIL);
 	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(raw);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
 	(void)g_mime_data_wrapper_write_to_stream(content, mem);

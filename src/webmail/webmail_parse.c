@@ -131,7 +131,8 @@ static int add_attachment(struct walk *w, GMimeObject *obj)
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 		if (inner != NULL)
 			(void)g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
-		bytes = webmail_frame_bytes(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem)));
+		bytes =
+		    webmail_frame_bytes(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem)));
 		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE); /* the bytes are ours */
 		g_object_unref(mem);
 		fname = g_mime_object_get_content_disposition_parameter(obj, "filename");

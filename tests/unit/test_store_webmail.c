@@ -12,9 +12,9 @@
 #include "core/sg_mem.h"
 #include "store/store_webmail.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -238,8 +238,8 @@ static void test_put_waits_for_the_wal_fsync(void **state)
 	size_t count = 0;
 	const char *err;
 	size_t unread = 0;
-	assert_int_equal(store_webmail_count(f->st, "alice@partner.test", STORE_WEBMAIL_INBOX, &count,
-	                                     &unread, &err), 0);
+	assert_int_equal(store_webmail_count(f->st, "alice@partner.test", STORE_WEBMAIL_INBOX,
+	                                     &count, &unread, &err), 0);
 	assert_int_equal(count, 31);
 	assert_true(wal_fsyncs >= 2 && wal_fsyncs <= 31);
 
