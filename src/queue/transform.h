@@ -15,6 +15,7 @@
 
 struct settings;
 struct mime_info;
+struct mime_memo;
 struct policy_plan;
 struct policy_rcpt_info;
 struct store;
@@ -71,6 +72,7 @@ struct transform_input {
 	const char *data; /* the message as queued (CRLF) */
 	size_t len;
 	const struct mime_info *mime;
+	struct mime_memo *parsed; /* the message's one full parse, lent to every group; or NULL */
 	const struct policy_plan *plan;
 	const char *const *rcpts;
 	size_t nrcpt;
