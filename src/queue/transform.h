@@ -199,6 +199,10 @@ enum transform_result transform_refuse(const struct transform_env *te,
                                        struct transform_output *out);
 
 /* transform_keys.c: store lookups shared by the transforms. */
+/* domain's DKIM keys with their sealed private keys (store_dkim_list), through the worker
+ * thread's memo: the SQL is not compiled for every message. Free with store_dkim_list_free. */
+int transform_dkim_keys(const struct transform_env *te, const char *domain,
+                        struct store_dkim_key **keys_r, size_t *n_r, const char **error_r);
 /* The newest certificate of addr usable for usage (with a gateway-held key if need_key):
  * 1 found (*cert_r filled, clear it), 0 none (*why_r says why), -1 store error. */
 int transform_find_cert(const struct transform_env *te, const char *addr, int usage,
