@@ -1,0 +1,212 @@
+/* keystore_proxy_meth.c: the RSA_METHOD and EC_KEY_METHOD of proxy keys (keystore_proxy.c).
+ * Each copies OpenSSL's own method, so public operations (verify, encrypt) stay local, and
+ * replaces the private ones by a request to the key holder. RSA-PSS and raw RSA signatures
+ * (priv_enc) are refused: the gateway signs PKCS#1 v1.5 (CMS, DKIM) and ECDSA only. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* RSA_METHOD / EC_KEY_METHOD: the only hook OpenSSL 3 keeps */
+#include "crypto/keystore_proxy_priv.h"
+#include "crypto/keystore_wire.h"
+#include "core/sg_log.h"
+#include "core/sg_mem.h"
+
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#include <pthread.h>
+#include <string.h>
+
+static RSA_METHOD *rsa_meth;
+static EC_KEY_METHOD *ec_meth;
+static int rsa_idx = -1, ec_idx = -1;
+static pthread_once_t meth_once = PTHREAD_ONCE_INIT;
+
+/* Asks the key holder; copies the reply's byte string (at most max bytes) to out. Returns its
+ * length, or -1 (logged: OpenSSL's callers report only that the operation failed). */
+static int ask(struct keystore_proxy_ref *ref, enum keystore_op op, struct sg_buf *body,
+               unsigned char *out, size_t max)
+{
+	struct sg_buf reply;
+	sg_buf_init(&reply, KEYSTORE_REPLY_MAX);
+	const char *err = "key process: reply too long or malformed";
+	size_t n = 0;
+	int rc = -1;
+	if (ref != NULL && keystore_proxy_op(ref, op, body, &reply, &err) == 0) {
+		const unsigned char *p = keystore_proxy_reply_bytes(&reply, max, &n);
+		if (p != NULL) {
+			memcpy(out, p, n);
+			rc = (int)n;
+		}
+	}
+	if (rc < 0)
+		sg_log(SG_LOG_WARN, "private key operation through the key process failed: %s", err);
+	sg_buf_free_secret(&reply);
+	return rc;
+}
+
+/* handle-less body of a request: a u32 and a byte string */
+static int body_of(struct sg_buf *body, uint32_t v, const void *p, size_t n)
+{
+	sg_buf_init(body, KEYSTORE_REPLY_MAX);
+	return kw_put_u32(body, v) == 0 && kw_put_bytes(body, p, n) == 0 ? 0 : -1;
+}
+
+static int rsa_sign(int type, const unsigned char *m, unsigned int m_len, unsigned char *sigret,
+                    unsigned int *siglen, const RSA *rsa)
+{
+	struct sg_buf body;
+	int n = body_of(&body, (uint32_t)type, m, m_len) == 0
+	            ? ask(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_OP_KEY_SIGN, &body, sigret,
+	                  (size_t)RSA_size(rsa))
+	            : -1;
+	sg_buf_free(&body);
+	if (n < 0)
+		return 0;
+	*siglen = (unsigned int)n;
+	return 1;
+}
+
+static int rsa_priv_dec(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
+                        int padding)
+{
+	struct sg_buf body;
+	int n = flen >= 0 && body_of(&body, (uint32_t)padding, from, (size_t)flen) == 0
+	            ? ask(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_OP_KEY_DECRYPT, &body, to,
+	                  (size_t)RSA_size(rsa))
+	            : -1;
+	sg_buf_free(&body);
+	return n;
+}
+
+static int rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
+                        int padding)
+{
+	(void)flen, (void)from, (void)to, (void)rsa, (void)padding;
+	sg_log(SG_LOG_WARN, "raw RSA signatures (RSA-PSS) are not done through the key process");
+	return -1;
+}
+
+static int ec_sign(int type, const unsigned char *dgst, int dlen, unsigned char *sig,
+                   unsigned int *siglen, const BIGNUM *kinv, const BIGNUM *r, EC_KEY *eckey)
+{
+	(void)type, (void)kinv, (void)r;
+	struct sg_buf body;
+	int n = dlen >= 0 && body_of(&body, 0, dgst, (size_t)dlen) == 0
+	            ? ask(EC_KEY_get_ex_data(eckey, ec_idx), KEYSTORE_OP_KEY_SIGN, &body, sig,
+	                  (size_t)ECDSA_size(eckey))
+	            : -1;
+	sg_buf_free(&body);
+	if (n < 0)
+		return 0;
+	*siglen = (unsigned int)n;
+	return 1;
+}
+
+static int ec_sign_setup(EC_KEY *eckey, BN_CTX *ctx, BIGNUM **kinvp, BIGNUM **rp)
+{
+	(void)eckey, (void)ctx, (void)kinvp, (void)rp;
+	return 0; /* the nonce lives where the key does */
+}
+
+static ECDSA_SIG *ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
+                              const BIGNUM *r, EC_KEY *eckey)
+{
+	unsigned char der[256];
+	unsigned int n = 0;
+	if (ECDSA_size(eckey) > (int)sizeof(der) ||
+	    ec_sign(0, dgst, dlen, der, &n, kinv, r, eckey) != 1)
+		return NULL;
+	const unsigned char *p = der;
+	return d2i_ECDSA_SIG(NULL, &p, n);
+}
+
+static int ec_compute_key(unsigned char **psec, size_t *pseclen, const EC_POINT *pub,
+                          const EC_KEY *ecdh)
+{
+	unsigned char point[256], secret[256];
+	size_t plen = EC_POINT_point2oct(EC_KEY_get0_group(ecdh), pub, POINT_CONVERSION_UNCOMPRESSED,
+	                                 point, sizeof(point), NULL);
+	struct sg_buf body;
+	sg_buf_init(&body, KEYSTORE_REPLY_MAX);
+	int n = plen > 0 && kw_put_bytes(&body, point, plen) == 0
+	            ? ask(EC_KEY_get_ex_data(ecdh, ec_idx), KEYSTORE_OP_KEY_DERIVE, &body, secret,
+	                  sizeof(secret))
+	            : -1;
+	sg_buf_free(&body);
+	if (n <= 0)
+		return 0;
+	*psec = OPENSSL_memdup(secret, (size_t)n);
+	*pseclen = (size_t)n;
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return *psec != NULL;
+}
+
+static void ref_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                        void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	keystore_proxy_ref_free(ptr);
+}
+
+static void meth_init(void)
+{
+	rsa_meth = RSA_meth_dup(RSA_PKCS1_OpenSSL());
+	ec_meth = EC_KEY_METHOD_new(EC_KEY_OpenSSL());
+	if (rsa_meth == NULL || ec_meth == NULL)
+		sg_fatal("out of memory (key methods)");
+	RSA_meth_set1_name(rsa_meth, "sealgate key process");
+	RSA_meth_set_sign(rsa_meth, rsa_sign);
+	RSA_meth_set_priv_dec(rsa_meth, rsa_priv_dec);
+	RSA_meth_set_priv_enc(rsa_meth, rsa_priv_enc);
+	EC_KEY_METHOD_set_sign(ec_meth, ec_sign, ec_sign_setup, ec_sign_sig);
+	EC_KEY_METHOD_set_compute_key(ec_meth, ec_compute_key);
+	rsa_idx = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_RSA, 0, NULL, NULL, NULL, ref_free_cb);
+	ec_idx = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_EC_KEY, 0, NULL, NULL, NULL, ref_free_cb);
+}
+
+static int proxy_rsa(EVP_PKEY *pk, EVP_PKEY *pub, struct keystore_proxy_ref **ref)
+{
+	RSA *rsa = EVP_PKEY_get1_RSA(pub);
+	if (rsa == NULL || RSA_set_method(rsa, rsa_meth) != 1 ||
+	    RSA_set_ex_data(rsa, rsa_idx, *ref) != 1) {
+		RSA_free(rsa);
+		return -1;
+	}
+	*ref = NULL; /* the RSA's: freed with it */
+	if (EVP_PKEY_assign_RSA(pk, rsa) != 1) {
+		RSA_free(rsa);
+		return -1;
+	}
+	return 0;
+}
+
+static int proxy_ec(EVP_PKEY *pk, EVP_PKEY *pub, struct keystore_proxy_ref **ref)
+{
+	EC_KEY *ec = EVP_PKEY_get1_EC_KEY(pub);
+	if (ec == NULL || EC_KEY_set_method(ec, ec_meth) != 1 ||
+	    EC_KEY_set_ex_data(ec, ec_idx, *ref) != 1) {
+		EC_KEY_free(ec);
+		return -1;
+	}
+	*ref = NULL;
+	if (EVP_PKEY_assign_EC_KEY(pk, ec) != 1) {
+		EC_KEY_free(ec);
+		return -1;
+	}
+	return 0;
+}
+
+EVP_PKEY *keystore_proxy_pkey(EVP_PKEY *pub, struct keystore_proxy_ref *ref,
+                              const char **error_r)
+{
+	pthread_once(&meth_once, meth_init);
+	EVP_PKEY *pk = EVP_PKEY_new();
+	int rc = pk == NULL                   ? -1
+	         : EVP_PKEY_is_a(pub, "RSA") ? proxy_rsa(pk, pub, &ref)
+	         : EVP_PKEY_is_a(pub, "EC")  ? proxy_ec(pk, pub, &ref)
+	                                     : -1;
+	keystore_proxy_ref_free(ref);
+	if (rc < 0) {
+		EVP_PKEY_free(pk);
+		*error_r = "key process: the key is neither RSA nor EC, or OpenSSL refused the proxy";
+		return NULL;
+	}
+	return pk;
+}

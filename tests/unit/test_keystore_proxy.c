@@ -1,0 +1,358 @@
+/* test_keystore_proxy.c: private keys through the key holder (keystore_proxy.h), over the
+ * in-process loopback that serves with the same code keyd runs. A proxy key signs, decrypts and
+ * derives like the real key (RSA PKCS#1 v1.5 signatures are deterministic: byte for byte), CMS
+ * signs and decrypts with it, a forgotten handle is reloaded, and a lost, cut or refused reply
+ * is a clean failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/sg_mem.h"
+#include "crypto/keystore.h"
+#include "crypto/keystore_priv.h"
+#include "crypto/keystore_proxy.h"
+#include "crypto/keystore_wire.h"
+#include "unit_keystore.h"
+
+#include <openssl/cms.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static struct keystore *ks;
+static struct keystore_key *real[2]; /* RSA-3072, P-256 */
+static unsigned char *blob[2];
+static size_t blob_len[2];
+static const char *owners[2] = {"cert:rsa-test", "cert:ec-test"};
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *err;
+	snprintf(dir, sizeof(dir), "/tmp/sg-kproxy-XXXXXX");
+	if (mkdtemp(dir) == NULL || unit_keystore_new(dir, &ks) < 0 ||
+	    keystore_key_generate(KEYSTORE_KEY_RSA3072, &real[0], &err) < 0 ||
+	    keystore_key_generate(KEYSTORE_KEY_P256, &real[1], &err) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (keystore_seal(ks, real[i], owners[i], &blob[i], &blob_len[i], &err) < 0)
+			return -1;
+	}
+	keystore_proxy_set_transport(keystore_proxy_loopback, ks);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	for (int i = 0; i < 2; i++) {
+		keystore_key_free(&real[i]);
+		sg_free(&blob[i]);
+	}
+	keystore_serve_forget_all();
+	keystore_close(&ks);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct keystore_key *proxy(int i)
+{
+	struct keystore_key *k = NULL;
+	const char *err = NULL;
+	assert_int_equal(keystore_proxy_unseal(blob[i], blob_len[i], owners[i], &k, &err), 0);
+	return k;
+}
+
+/* EVP_PKEY_sign of a SHA-256 digest; 0 on failure */
+static size_t sign(EVP_PKEY *pk, const unsigned char dg[32], unsigned char *sig, size_t size)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	size_t n = size;
+	int ok = c != NULL && EVP_PKEY_sign_init(c) == 1 &&
+	         (!EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1) &&
+	         EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+	         EVP_PKEY_sign(c, sig, &n, dg, 32) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok ? n : 0;
+}
+
+static bool verify(EVP_PKEY *pk, const unsigned char dg[32], const unsigned char *sig, size_t n)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	bool ok = c != NULL && EVP_PKEY_verify_init(c) == 1 &&
+	          EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+	          EVP_PKEY_verify(c, sig, n, dg, 32) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok;
+}
+
+static void proxy_signs_like_the_real_key(void **state)
+{
+	(void)state;
+	unsigned char dg[32], s1[512], s2[512];
+	memset(dg, 0x5a, sizeof(dg));
+	for (int i = 0; i < 2; i++) {
+		struct keystore_key *k = proxy(i);
+		EVP_PKEY *pk = keystore_key_pkey(k), *rk = keystore_key_pkey(real[i]);
+		assert_int_equal(EVP_PKEY_eq(pk, rk), 1);
+		size_t n1 = sign(pk, dg, s1, sizeof(s1)), n2 = sign(rk, dg, s2, sizeof(s2));
+		assert_true(n1 > 0 && n2 > 0);
+		assert_true(verify(rk, dg, s1, n1));
+		if (i == 0) /* PKCS#1 v1.5 is deterministic */
+			assert_memory_equal(s1, s2, n1);
+		keystore_key_free(&k);
+	}
+}
+
+static size_t rsa_crypt(EVP_PKEY *pk, bool enc, bool oaep, const unsigned char *in, size_t len,
+                        unsigned char *out, size_t size)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	size_t n = size;
+	int ok = c != NULL && (enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_padding(c, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING) == 1 &&
+	         (!oaep || EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()) == 1) &&
+	         (enc ? EVP_PKEY_encrypt(c, out, &n, in, len) : EVP_PKEY_decrypt(c, out, &n, in, len)) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok ? n : 0;
+}
+
+static void proxy_decrypts_pkcs1_and_oaep(void **state)
+{
+	(void)state;
+	struct keystore_key *k = proxy(0);
+	unsigned char ct[512], pt[512];
+	const unsigned char secret[] = "a 32-byte content-encryption key";
+	for (int oaep = 0; oaep < 2; oaep++) {
+		size_t n = rsa_crypt(keystore_key_pkey(real[0]), true, oaep, secret, 32, ct, sizeof(ct));
+		assert_int_equal(n, 384);
+		assert_int_equal(rsa_crypt(keystore_key_pkey(k), false, oaep, ct, n, pt, sizeof(pt)), 32);
+		assert_memory_equal(pt, secret, 32);
+	}
+	keystore_key_free(&k);
+}
+
+static void proxy_derives_like_the_real_key(void **state)
+{
+	(void)state;
+	struct keystore_key *k = proxy(1);
+	EVP_PKEY *peer = EVP_EC_gen("P-256");
+	unsigned char a[64], b[64];
+	size_t na = sizeof(a), nb = sizeof(b);
+	EVP_PKEY_CTX *c1 = EVP_PKEY_CTX_new(keystore_key_pkey(k), NULL);
+	EVP_PKEY_CTX *c2 = EVP_PKEY_CTX_new(peer, NULL);
+	assert_int_equal(EVP_PKEY_derive_init(c1), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(c1, peer), 1);
+	assert_int_equal(EVP_PKEY_derive(c1, a, &na), 1);
+	assert_int_equal(EVP_PKEY_derive_init(c2), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(c2, keystore_key_pkey(real[1])), 1);
+	assert_int_equal(EVP_PKEY_derive(c2, b, &nb), 1);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	EVP_PKEY_CTX_free(c1);
+	EVP_PKEY_CTX_free(c2);
+	EVP_PKEY_free(peer);
+	keystore_key_free(&k);
+}
+
+static X509 *self_signed(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"proxy", -1, -1, 0);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_subject_name(x, name);
+	X509_set_issuer_name(x, name);
+	X509_set_pubkey(x, key);
+	X509_NAME_free(name);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* CMS signs with the proxy key (verified against the certificate) and decrypts what was
+ * encrypted to the certificate: RSA key transport and ECDH key agreement. */
+static void cms_signs_and_decrypts_with_a_proxy_key(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct keystore_key *k = proxy(i);
+		EVP_PKEY *pk = keystore_key_pkey(k);
+		X509 *x = self_signed(keystore_key_pkey(real[i]));
+		assert_int_equal(X509_check_private_key(x, pk), 1);
+		BIO *in = BIO_new_mem_buf("hello through keyd", -1), *out = BIO_new(BIO_s_mem());
+		CMS_ContentInfo *cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
+		assert_non_null(cms);
+		X509_STORE *st = X509_STORE_new();
+		X509_STORE_add_cert(st, x);
+		assert_int_equal(CMS_verify(cms, NULL, st, NULL, out, CMS_BINARY), 1);
+		CMS_ContentInfo_free(cms);
+		STACK_OF(X509) *to = sk_X509_new_null();
+		sk_X509_push(to, x);
+		BIO_reset(in);
+		cms = CMS_encrypt(to, in, EVP_aes_256_cbc(), CMS_BINARY);
+		assert_non_null(cms);
+		BIO *dec = BIO_new(BIO_s_mem());
+		assert_int_equal(CMS_decrypt(cms, pk, x, NULL, dec, CMS_BINARY), 1);
+		char buf[64] = {0};
+		assert_int_equal(BIO_read(dec, buf, sizeof(buf) - 1), 18);
+		assert_string_equal(buf, "hello through keyd");
+		CMS_ContentInfo_free(cms);
+		sk_X509_free(to);
+		X509_STORE_free(st);
+		BIO_free(in), BIO_free(out), BIO_free(dec);
+		X509_free(x);
+		keystore_key_free(&k);
+	}
+}
+
+/* A restarted key holder knows no handle: the proxy loads the key again by itself. */
+static void forgotten_handle_is_reloaded(void **state)
+{
+	(void)state;
+	unsigned char dg[32] = {1}, sig[512];
+	struct keystore_key *k = proxy(0);
+	keystore_serve_forget_all();
+	size_t n = sign(keystore_key_pkey(k), dg, sig, sizeof(sig));
+	assert_int_equal(n, 384);
+	assert_true(verify(keystore_key_pkey(real[0]), dg, sig, n));
+	keystore_key_free(&k);
+}
+
+enum fault { FAULT_NONE, FAULT_CUT, FAULT_ERROR, FAULT_STATUS, FAULT_LONG };
+static enum fault fault;
+
+static int faulty(void *arg, enum keystore_op op, const unsigned char *req, size_t len,
+                  struct sg_buf *reply, const char **error_r)
+{
+	if (fault == FAULT_ERROR && op != KEYSTORE_OP_KEY_LOAD) {
+		*error_r = "key process gone";
+		return -1;
+	}
+	int rc = keystore_serve(arg, op, req, len, reply, error_r);
+	if (rc < 0 || op == KEYSTORE_OP_KEY_LOAD)
+		return rc;
+	if (fault == FAULT_CUT)
+		reply->len -= 1;
+	else if (fault == FAULT_STATUS)
+		reply->data[0] = 7;
+	else if (fault == FAULT_LONG)
+		sg_buf_append(reply, "x", 1);
+	return 0;
+}
+
+/* A cut, overlong, unknown-status or failed reply makes the operation fail, nothing worse. */
+static void broken_replies_fail_cleanly(void **state)
+{
+	(void)state;
+	unsigned char dg[32] = {2}, sig[512], ct[512], pt[512];
+	keystore_proxy_set_transport(faulty, ks);
+	for (fault = FAULT_CUT; fault <= FAULT_LONG; fault++) {
+		for (int i = 0; i < 2; i++) {
+			struct keystore_key *k = proxy(i);
+			assert_int_equal(sign(keystore_key_pkey(k), dg, sig, sizeof(sig)), 0);
+			keystore_key_free(&k);
+		}
+		struct keystore_key *k = proxy(0);
+		size_t n = rsa_crypt(keystore_key_pkey(real[0]), true, false, dg, 32, ct, sizeof(ct));
+		assert_int_equal(rsa_crypt(keystore_key_pkey(k), false, false, ct, n, pt, sizeof(pt)), 0);
+		keystore_key_free(&k);
+	}
+	keystore_proxy_set_transport(keystore_proxy_loopback, ks);
+}
+
+static int serve(enum keystore_op op, const struct sg_buf *req, struct sg_buf *reply)
+{
+	const char *err = NULL;
+	sg_buf_reset(reply);
+	int rc = keystore_serve(ks, op, (const unsigned char *)req->data, req->len, reply, &err);
+	assert_true(rc == 0 || err != NULL);
+	return rc;
+}
+
+/* handle from a KEY_LOAD of key i */
+static uint64_t load_handle(int i, struct sg_buf *reply)
+{
+	struct sg_buf req;
+	sg_buf_init(&req, 65536);
+	kw_put_bytes(&req, owners[i], strlen(owners[i]));
+	kw_put_bytes(&req, blob[i], blob_len[i]);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_LOAD, &req, reply), 0);
+	struct kw_reader r;
+	kw_reader_init(&r, reply->data + 1, reply->len - 1);
+	sg_buf_free(&req);
+	return kw_get_u64(&r);
+}
+
+static void sign_req(struct sg_buf *req, uint64_t h, uint32_t nid, size_t dlen)
+{
+	unsigned char dg[80] = {3};
+	sg_buf_reset(req);
+	kw_put_u64(req, h);
+	kw_put_u32(req, nid);
+	kw_put_bytes(req, dg, dlen);
+}
+
+/* The key holder answers hostile requests: an unknown handle is told so; a cut or overlong
+ * request, a digest of the wrong length or algorithm, a raw decryption that is no OAEP block,
+ * a blob for another owner: refused. */
+static void hostile_requests_are_refused(void **state)
+{
+	(void)state;
+	struct sg_buf req, reply;
+	sg_buf_init(&req, 65536);
+	sg_buf_init(&reply, KEYSTORE_REPLY_MAX);
+	uint64_t h = load_handle(0, &reply);
+	sign_req(&req, h ^ 1, NID_sha256, 32);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), 0);
+	assert_int_equal(reply.len, 1);
+	assert_int_equal(reply.data[0], KEYSTORE_REPLY_UNKNOWN_HANDLE);
+	sign_req(&req, h, NID_sha256, 32);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), 0);
+	for (size_t cut = 1; cut < req.len; cut += 7) {
+		struct sg_buf c = {.data = req.data, .len = req.len - cut};
+		assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &c, &reply), -1);
+	}
+	sg_buf_append(&req, "", 1);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
+	sign_req(&req, h, NID_sha256, 31);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
+	sign_req(&req, h, NID_md5, 16);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
+	unsigned char block[384];
+	memset(block, 0x11, sizeof(block));
+	block[0] = 0;
+	sg_buf_reset(&req);
+	kw_put_u64(&req, h);
+	kw_put_u32(&req, RSA_NO_PADDING);
+	kw_put_bytes(&req, block, sizeof(block));
+	assert_int_equal(serve(KEYSTORE_OP_KEY_DECRYPT, &req, &reply), -1);
+	sg_buf_reset(&req);
+	kw_put_bytes(&req, owners[1], strlen(owners[1]));
+	kw_put_bytes(&req, blob[0], blob_len[0]);
+	assert_int_equal(serve(KEYSTORE_OP_KEY_LOAD, &req, &reply), -1);
+	assert_int_equal(serve((enum keystore_op)99, &req, &reply), -1);
+	sg_buf_free(&req);
+	sg_buf_free(&reply);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(proxy_signs_like_the_real_key),
+		cmocka_unit_test(proxy_decrypts_pkcs1_and_oaep),
+		cmocka_unit_test(proxy_derives_like_the_real_key),
+		cmocka_unit_test(cms_signs_and_decrypts_with_a_proxy_key),
+		cmocka_unit_test(forgotten_handle_is_reloaded),
+		cmocka_unit_test(broken_replies_fail_cleanly),
+		cmocka_unit_test(hostile_requests_are_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
