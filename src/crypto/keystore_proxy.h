@@ -1,56 +1,60 @@
-/* keystore_proxy.h: private-key operations done where the key is, for a process that holds no
- * key. keystore_proxy_unseal() returns a keystore_key whose EVP_PKEY carries only the public
- * half and a method (RSA_METHOD, EC_KEY_METHOD) that asks the key holder to sign, decrypt or
- * derive; CMS, DKIM and the CA code use it unchanged. The key holder (keyd, or this process
- * when no keyd runs) answers with keystore_serve(). Key material never crosses: the sealed
- * blob goes in, a handle and the public key come back; then digests and ciphertexts go in and
- * signatures and session keys come back. */
+/* keystore_proxy.h: private keys that stay with the key holder (keyd). keystore_proxy_unseal()
+ * returns a keystore_key whose EVP_PKEY carries only the public half and a method (RSA_METHOD,
+ * EC_KEY_METHOD) that asks the key holder to sign, decrypt or derive; CMS, DKIM and the CA
+ * code use it unchanged. Key material never crosses: the sealed blob goes in, a handle and
+ * the public key come back; then digests and ciphertexts go in, signatures and session keys
+ * come back. crypto/ knows no transport: keyd/ passes the operations (keyd_keyops.c). */
 #ifndef SG_KEYSTORE_PROXY_H
 #define SG_KEYSTORE_PROXY_H
 
-#include "core/sg_buf.h"
 #include "crypto/keystore.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-enum keystore_op {
-	KEYSTORE_OP_KEY_LOAD = 1, /* owner, sealed blob -> handle, SubjectPublicKeyInfo DER */
-	KEYSTORE_OP_KEY_SIGN,     /* handle, digest nid, digest -> signature */
-	KEYSTORE_OP_KEY_DECRYPT,  /* handle, RSA padding, ciphertext -> plaintext */
-	KEYSTORE_OP_KEY_DERIVE,   /* handle, peer EC point -> ECDH shared secret */
+enum keystore_proxy_op {
+	KEYSTORE_PROXY_SIGN,    /* param: digest name ("SHA256"...) or "ecdsa"; in: the digest */
+	KEYSTORE_PROXY_DECRYPT, /* param: "pkcs1" or "oaep-raw"; in: the RSA ciphertext */
+	KEYSTORE_PROXY_DERIVE,  /* param: NULL; in: the peer's EC point (uncompressed) */
 };
 
-/* The first byte of every reply body. */
-enum keystore_reply_status {
-	KEYSTORE_REPLY_OK = 0,
-	KEYSTORE_REPLY_UNKNOWN_HANDLE = 1, /* evicted, or the key holder restarted: load again */
+/* Padding names of KEYSTORE_PROXY_DECRYPT. "oaep-raw": OpenSSL checks OAEP itself and asks
+ * the key for the raw RSA decryption, which the key holder gives only for an OAEP block. */
+#define KEYSTORE_PAD_PKCS1 "pkcs1"
+#define KEYSTORE_PAD_OAEP_RAW "oaep-raw"
+#define KEYSTORE_SIGN_ECDSA "ecdsa"
+
+/* How a proxy key reaches the key holder. */
+struct keystore_proxy_ops {
+	/* Opens blob for owner there: its handle and public key (DER SubjectPublicKeyInfo, the
+	 * caller's to free). 0 or -1. */
+	int (*load)(const unsigned char *blob, size_t blob_len, const char *owner,
+	            uint32_t *handle_r, unsigned char **spki_r, size_t *spki_len_r,
+	            const char **error_r);
+	/* One private operation; out has *out_len bytes of room, *out_len is set to the result's
+	 * length. 0, -1 failed, 1 unknown handle (the proxy loads the key again and retries). */
+	int (*call)(enum keystore_proxy_op op, uint32_t handle, const char *param,
+	            const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len,
+	            const char **error_r);
 };
 
-/* A reply body is never longer than this (an RSA-8192 signature and a P-521 SPKI fit). */
-#define KEYSTORE_REPLY_MAX 4096
+/* keystore_unseal() in a process without the master key: the key stays with the key holder
+ * (ops, which must outlive the key) and *key_r performs its private operations there. */
+int keystore_proxy_unseal(const struct keystore_proxy_ops *ops, const unsigned char *blob,
+                          size_t blob_len, const char *owner, struct keystore_key **key_r,
+                          const char **error_r);
 
-/* Sends one request to the key holder and fills reply (its ceiling is KEYSTORE_REPLY_MAX).
- * Returns 0, or -1 with *error_r when the key holder could not be asked or refused. */
-typedef int keystore_call_fn(void *arg, enum keystore_op op, const unsigned char *req,
-                             size_t len, struct sg_buf *reply, const char **error_r);
-
-/* Where this process's proxy keys send their operations; set once at start-up (keyd's client,
- * or keystore_proxy_loopback for tests and benchmarks). */
-void keystore_proxy_set_transport(keystore_call_fn *fn, void *arg);
-/* A transport that serves the request in this process with ks (arg). */
-int keystore_proxy_loopback(void *arg, enum keystore_op op, const unsigned char *req, size_t len,
-                            struct sg_buf *reply, const char **error_r);
-
-/* keystore_unseal() for a process without the master key: the key holder opens blob for owner
- * and keeps it; *key_r performs its private operations there. */
-int keystore_proxy_unseal(const unsigned char *blob, size_t blob_len, const char *owner,
-                          struct keystore_key **key_r, const char **error_r);
-
-/* The key holder's side: answers one request with ks. Returns 0 with a reply body (which may
- * carry KEYSTORE_REPLY_UNKNOWN_HANDLE), or -1 with *error_r for a malformed or refused one. */
-int keystore_serve(const struct keystore *ks, enum keystore_op op, const unsigned char *req,
-                   size_t len, struct sg_buf *reply, const char **error_r);
-/* Forgets every loaded key (tests: what a restarted key holder knows). */
-void keystore_serve_forget_all(void);
+/* keystore_keyops.c, the key holder's side, with a real key. Each checks its input (digest
+ * name and length; ciphertext length; point on the key's curve) and returns 0 or -1. */
+int keystore_key_sign_digest(const struct keystore_key *key, const char *md_name,
+                             const unsigned char *dg, size_t dlen, unsigned char *sig,
+                             size_t *sig_len, const char **error_r);
+int keystore_key_decrypt(const struct keystore_key *key, const char *padding,
+                         const unsigned char *in, size_t len, unsigned char *out,
+                         size_t *out_len, const char **error_r);
+int keystore_key_derive(const struct keystore_key *key, const unsigned char *point, size_t len,
+                        unsigned char *out, size_t *out_len, const char **error_r);
+/* The largest result of those (an RSA-8192 block; a P-521 signature or secret fit). */
+#define KEYSTORE_PROXY_OUT_MAX 1024
 
 #endif

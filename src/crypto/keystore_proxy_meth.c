@@ -4,75 +4,41 @@
  * (priv_enc) are refused: the gateway signs PKCS#1 v1.5 (CMS, DKIM) and ECDSA only. */
 #define OPENSSL_SUPPRESS_DEPRECATED /* RSA_METHOD / EC_KEY_METHOD: the only hook OpenSSL 3 keeps */
 #include "crypto/keystore_proxy_priv.h"
-#include "crypto/keystore_wire.h"
 #include "core/sg_log.h"
-#include "core/sg_mem.h"
 
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
-#include <string.h>
 
 static RSA_METHOD *rsa_meth;
 static EC_KEY_METHOD *ec_meth;
 static int rsa_idx = -1, ec_idx = -1;
 static pthread_once_t meth_once = PTHREAD_ONCE_INIT;
 
-/* Asks the key holder; copies the reply's byte string (at most max bytes) to out. Returns its
- * length, or -1 (logged: OpenSSL's callers report only that the operation failed). */
-static int ask(struct keystore_proxy_ref *ref, enum keystore_op op, struct sg_buf *body,
-               unsigned char *out, size_t max)
-{
-	struct sg_buf reply;
-	sg_buf_init(&reply, KEYSTORE_REPLY_MAX);
-	const char *err = "key process: reply too long or malformed";
-	size_t n = 0;
-	int rc = -1;
-	if (ref != NULL && keystore_proxy_op(ref, op, body, &reply, &err) == 0) {
-		const unsigned char *p = keystore_proxy_reply_bytes(&reply, max, &n);
-		if (p != NULL) {
-			memcpy(out, p, n);
-			rc = (int)n;
-		}
-	}
-	if (rc < 0)
-		sg_log(SG_LOG_WARN, "private key operation through the key process failed: %s", err);
-	sg_buf_free_secret(&reply);
-	return rc;
-}
-
-/* handle-less body of a request: a u32 and a byte string */
-static int body_of(struct sg_buf *body, uint32_t v, const void *p, size_t n)
-{
-	sg_buf_init(body, KEYSTORE_REPLY_MAX);
-	return kw_put_u32(body, v) == 0 && kw_put_bytes(body, p, n) == 0 ? 0 : -1;
-}
-
 static int rsa_sign(int type, const unsigned char *m, unsigned int m_len, unsigned char *sigret,
                     unsigned int *siglen, const RSA *rsa)
 {
-	struct sg_buf body;
-	int n = body_of(&body, (uint32_t)type, m, m_len) == 0
-	            ? ask(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_OP_KEY_SIGN, &body, sigret,
-	                  (size_t)RSA_size(rsa))
-	            : -1;
-	sg_buf_free(&body);
+	const char *md = OBJ_nid2sn(type);
+	int n = md != NULL ? keystore_proxy_call(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_PROXY_SIGN,
+	                                         md, m, m_len, sigret, (size_t)RSA_size(rsa))
+	                   : -1;
 	if (n < 0)
 		return 0;
 	*siglen = (unsigned int)n;
 	return 1;
 }
 
+/* OpenSSL's own OAEP check (pkey_rsa_decrypt) asks for RSA_NO_PADDING; nothing else does. */
 static int rsa_priv_dec(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
                         int padding)
 {
-	struct sg_buf body;
-	int n = flen >= 0 && body_of(&body, (uint32_t)padding, from, (size_t)flen) == 0
-	            ? ask(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_OP_KEY_DECRYPT, &body, to,
-	                  (size_t)RSA_size(rsa))
-	            : -1;
-	sg_buf_free(&body);
-	return n;
+	const char *pad = padding == RSA_PKCS1_PADDING ? KEYSTORE_PAD_PKCS1
+	                  : padding == RSA_NO_PADDING  ? KEYSTORE_PAD_OAEP_RAW
+	                                               : NULL;
+	if (pad == NULL || flen < 0)
+		return -1;
+	return keystore_proxy_call(RSA_get_ex_data(rsa, rsa_idx), KEYSTORE_PROXY_DECRYPT, pad, from,
+	                           (size_t)flen, to, (size_t)RSA_size(rsa));
 }
 
 static int rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
@@ -87,12 +53,10 @@ static int ec_sign(int type, const unsigned char *dgst, int dlen, unsigned char 
                    unsigned int *siglen, const BIGNUM *kinv, const BIGNUM *r, EC_KEY *eckey)
 {
 	(void)type, (void)kinv, (void)r;
-	struct sg_buf body;
-	int n = dlen >= 0 && body_of(&body, 0, dgst, (size_t)dlen) == 0
-	            ? ask(EC_KEY_get_ex_data(eckey, ec_idx), KEYSTORE_OP_KEY_SIGN, &body, sig,
-	                  (size_t)ECDSA_size(eckey))
-	            : -1;
-	sg_buf_free(&body);
+	int n = dlen >= 0 ? keystore_proxy_call(EC_KEY_get_ex_data(eckey, ec_idx), KEYSTORE_PROXY_SIGN,
+	                                        KEYSTORE_SIGN_ECDSA, dgst, (size_t)dlen, sig,
+	                                        (size_t)ECDSA_size(eckey))
+	                  : -1;
 	if (n < 0)
 		return 0;
 	*siglen = (unsigned int)n;
@@ -123,13 +87,9 @@ static int ec_compute_key(unsigned char **psec, size_t *pseclen, const EC_POINT 
 	unsigned char point[256], secret[256];
 	size_t plen = EC_POINT_point2oct(EC_KEY_get0_group(ecdh), pub, POINT_CONVERSION_UNCOMPRESSED,
 	                                 point, sizeof(point), NULL);
-	struct sg_buf body;
-	sg_buf_init(&body, KEYSTORE_REPLY_MAX);
-	int n = plen > 0 && kw_put_bytes(&body, point, plen) == 0
-	            ? ask(EC_KEY_get_ex_data(ecdh, ec_idx), KEYSTORE_OP_KEY_DERIVE, &body, secret,
-	                  sizeof(secret))
-	            : -1;
-	sg_buf_free(&body);
+	int n = plen > 0 ? keystore_proxy_call(EC_KEY_get_ex_data(ecdh, ec_idx), KEYSTORE_PROXY_DERIVE,
+	                                       NULL, point, plen, secret, sizeof(secret))
+	                 : -1;
 	if (n <= 0)
 		return 0;
 	*psec = OPENSSL_memdup(secret, (size_t)n);

@@ -9,7 +9,8 @@
 
 /* What a proxy key knows of its private half: where it is, and how to load it again. */
 struct keystore_proxy_ref {
-	_Atomic uint64_t handle;
+	const struct keystore_proxy_ops *ops;
+	_Atomic uint32_t handle;
 	unsigned char *blob;
 	size_t blob_len;
 	char *owner;
@@ -19,12 +20,10 @@ void keystore_proxy_ref_free(struct keystore_proxy_ref *ref);
 /* A proxy EVP_PKEY with pub's public half (RSA or EC) that owns ref, even when it fails. */
 EVP_PKEY *keystore_proxy_pkey(EVP_PKEY *pub, struct keystore_proxy_ref *ref,
                               const char **error_r);
-/* Sends handle ‖ body as op; reloads and repeats once on "unknown handle". reply (the body
- * after the status byte) is the caller's to free, also on error. Returns 0 or -1. */
-int keystore_proxy_op(struct keystore_proxy_ref *ref, enum keystore_op op,
-                      const struct sg_buf *body, struct sg_buf *reply, const char **error_r);
-/* The one byte string a reply holds (at most max bytes), or NULL. */
-const unsigned char *keystore_proxy_reply_bytes(const struct sg_buf *reply, size_t max,
-                                                size_t *len_r);
+/* ref->ops->call, after loading the key again once if the key holder forgot the handle.
+ * Returns the result's length (at most max), or -1 (logged). */
+int keystore_proxy_call(struct keystore_proxy_ref *ref, enum keystore_proxy_op op,
+                        const char *param, const unsigned char *in, size_t in_len,
+                        unsigned char *out, size_t max);
 
 #endif

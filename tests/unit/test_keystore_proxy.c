@@ -13,7 +13,6 @@
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/keystore_proxy.h"
-#include "crypto/keystore_wire.h"
 #include "unit_keystore.h"
 
 #include <openssl/cms.h>
@@ -30,6 +29,47 @@ static unsigned char *blob[2];
 static size_t blob_len[2];
 static const char *owners[2] = {"cert:rsa-test", "cert:ec-test"};
 
+/* A key holder in this process: what keyd does, without the socket. */
+static struct keystore_key *held[8];
+static size_t nheld;
+
+static void forget_all(void)
+{
+	for (size_t i = 0; i < nheld; i++)
+		keystore_key_free(&held[i]);
+	nheld = 0;
+}
+
+static int holder_load(const unsigned char *b, size_t len, const char *owner, uint32_t *handle_r,
+                       unsigned char **spki_r, size_t *spki_len_r, const char **error_r)
+{
+	struct keystore_key *k = NULL;
+	if (nheld == 8 || keystore_unseal(ks, b, len, owner, &k, error_r) < 0)
+		return -1;
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(keystore_key_pkey(k), &der);
+	*spki_r = sg_memdup(der, (size_t)n);
+	*spki_len_r = (size_t)n;
+	OPENSSL_free(der);
+	held[nheld++] = k;
+	*handle_r = (uint32_t)nheld;
+	return 0;
+}
+
+static int holder_call(enum keystore_proxy_op op, uint32_t handle, const char *param,
+                       const unsigned char *in, size_t len, unsigned char *out, size_t *out_len,
+                       const char **error_r)
+{
+	if (handle == 0 || handle > nheld)
+		return 1;
+	const struct keystore_key *k = held[handle - 1];
+	return op == KEYSTORE_PROXY_SIGN    ? keystore_key_sign_digest(k, param, in, len, out, out_len, error_r)
+	       : op == KEYSTORE_PROXY_DECRYPT ? keystore_key_decrypt(k, param, in, len, out, out_len, error_r)
+	                                      : keystore_key_derive(k, in, len, out, out_len, error_r);
+}
+
+static const struct keystore_proxy_ops holder = {holder_load, holder_call};
+
 static int setup(void **state)
 {
 	(void)state;
@@ -43,7 +83,6 @@ static int setup(void **state)
 		if (keystore_seal(ks, real[i], owners[i], &blob[i], &blob_len[i], &err) < 0)
 			return -1;
 	}
-	keystore_proxy_set_transport(keystore_proxy_loopback, ks);
 	return 0;
 }
 
@@ -55,17 +94,19 @@ static int teardown(void **state)
 		keystore_key_free(&real[i]);
 		sg_free(&blob[i]);
 	}
-	keystore_serve_forget_all();
+	forget_all();
 	keystore_close(&ks);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static const struct keystore_proxy_ops *ops = &holder;
+
 static struct keystore_key *proxy(int i)
 {
 	struct keystore_key *k = NULL;
 	const char *err = NULL;
-	assert_int_equal(keystore_proxy_unseal(blob[i], blob_len[i], owners[i], &k, &err), 0);
+	assert_int_equal(keystore_proxy_unseal(ops, blob[i], blob_len[i], owners[i], &k, &err), 0);
 	return k;
 }
 
@@ -219,43 +260,45 @@ static void forgotten_handle_is_reloaded(void **state)
 	(void)state;
 	unsigned char dg[32] = {1}, sig[512];
 	struct keystore_key *k = proxy(0);
-	keystore_serve_forget_all();
+	forget_all();
 	size_t n = sign(keystore_key_pkey(k), dg, sig, sizeof(sig));
 	assert_int_equal(n, 384);
 	assert_true(verify(keystore_key_pkey(real[0]), dg, sig, n));
 	keystore_key_free(&k);
 }
 
-enum fault { FAULT_NONE, FAULT_CUT, FAULT_ERROR, FAULT_STATUS, FAULT_LONG };
+enum fault { FAULT_NONE, FAULT_ERROR, FAULT_LONG, FAULT_FORGETS };
 static enum fault fault;
 
-static int faulty(void *arg, enum keystore_op op, const unsigned char *req, size_t len,
-                  struct sg_buf *reply, const char **error_r)
+static int faulty_call(enum keystore_proxy_op op, uint32_t handle, const char *param,
+                       const unsigned char *in, size_t len, unsigned char *out, size_t *out_len,
+                       const char **error_r)
 {
-	if (fault == FAULT_ERROR && op != KEYSTORE_OP_KEY_LOAD) {
+	if (fault == FAULT_ERROR) {
 		*error_r = "key process gone";
 		return -1;
 	}
-	int rc = keystore_serve(arg, op, req, len, reply, error_r);
-	if (rc < 0 || op == KEYSTORE_OP_KEY_LOAD)
-		return rc;
-	if (fault == FAULT_CUT)
-		reply->len -= 1;
-	else if (fault == FAULT_STATUS)
-		reply->data[0] = 7;
-	else if (fault == FAULT_LONG)
-		sg_buf_append(reply, "x", 1);
-	return 0;
+	if (fault == FAULT_FORGETS)
+		return 1;
+	size_t room = *out_len;
+	int rc = holder_call(op, handle, param, in, len, out, out_len, error_r);
+	if (rc == 0 && fault == FAULT_LONG)
+		*out_len = room + 1;
+	return rc;
 }
 
-/* A cut, overlong, unknown-status or failed reply makes the operation fail, nothing worse. */
+static const struct keystore_proxy_ops faulty = {holder_load, faulty_call};
+
+/* A failed or overlong answer, or a key holder that forgets every key, makes the operation
+ * fail, nothing worse. */
 static void broken_replies_fail_cleanly(void **state)
 {
 	(void)state;
 	unsigned char dg[32] = {2}, sig[512], ct[512], pt[512];
-	keystore_proxy_set_transport(faulty, ks);
-	for (fault = FAULT_CUT; fault <= FAULT_LONG; fault++) {
+	ops = &faulty;
+	for (fault = FAULT_ERROR; fault <= FAULT_FORGETS; fault++) {
 		for (int i = 0; i < 2; i++) {
+			forget_all();
 			struct keystore_key *k = proxy(i);
 			assert_int_equal(sign(keystore_key_pkey(k), dg, sig, sizeof(sig)), 0);
 			keystore_key_free(&k);
@@ -265,82 +308,34 @@ static void broken_replies_fail_cleanly(void **state)
 		assert_int_equal(rsa_crypt(keystore_key_pkey(k), false, false, ct, n, pt, sizeof(pt)), 0);
 		keystore_key_free(&k);
 	}
-	keystore_proxy_set_transport(keystore_proxy_loopback, ks);
+	ops = &holder;
+	forget_all();
 }
 
-static int serve(enum keystore_op op, const struct sg_buf *req, struct sg_buf *reply)
-{
-	const char *err = NULL;
-	sg_buf_reset(reply);
-	int rc = keystore_serve(ks, op, (const unsigned char *)req->data, req->len, reply, &err);
-	assert_true(rc == 0 || err != NULL);
-	return rc;
-}
-
-/* handle from a KEY_LOAD of key i */
-static uint64_t load_handle(int i, struct sg_buf *reply)
-{
-	struct sg_buf req;
-	sg_buf_init(&req, 65536);
-	kw_put_bytes(&req, owners[i], strlen(owners[i]));
-	kw_put_bytes(&req, blob[i], blob_len[i]);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_LOAD, &req, reply), 0);
-	struct kw_reader r;
-	kw_reader_init(&r, reply->data + 1, reply->len - 1);
-	sg_buf_free(&req);
-	return kw_get_u64(&r);
-}
-
-static void sign_req(struct sg_buf *req, uint64_t h, uint32_t nid, size_t dlen)
-{
-	unsigned char dg[80] = {3};
-	sg_buf_reset(req);
-	kw_put_u64(req, h);
-	kw_put_u32(req, nid);
-	kw_put_bytes(req, dg, dlen);
-}
-
-/* The key holder answers hostile requests: an unknown handle is told so; a cut or overlong
- * request, a digest of the wrong length or algorithm, a raw decryption that is no OAEP block,
- * a blob for another owner: refused. */
-static void hostile_requests_are_refused(void **state)
+/* The key holder's checks: a digest of the wrong length or algorithm, a ciphertext of the
+ * wrong length, a raw decryption that is no OAEP block, a point off the curve: refused. */
+static void hostile_inputs_are_refused(void **state)
 {
 	(void)state;
-	struct sg_buf req, reply;
-	sg_buf_init(&req, 65536);
-	sg_buf_init(&reply, KEYSTORE_REPLY_MAX);
-	uint64_t h = load_handle(0, &reply);
-	sign_req(&req, h ^ 1, NID_sha256, 32);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), 0);
-	assert_int_equal(reply.len, 1);
-	assert_int_equal(reply.data[0], KEYSTORE_REPLY_UNKNOWN_HANDLE);
-	sign_req(&req, h, NID_sha256, 32);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), 0);
-	for (size_t cut = 1; cut < req.len; cut += 7) {
-		struct sg_buf c = {.data = req.data, .len = req.len - cut};
-		assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &c, &reply), -1);
-	}
-	sg_buf_append(&req, "", 1);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
-	sign_req(&req, h, NID_sha256, 31);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
-	sign_req(&req, h, NID_md5, 16);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_SIGN, &req, &reply), -1);
-	unsigned char block[384];
-	memset(block, 0x11, sizeof(block));
-	block[0] = 0;
-	sg_buf_reset(&req);
-	kw_put_u64(&req, h);
-	kw_put_u32(&req, RSA_NO_PADDING);
-	kw_put_bytes(&req, block, sizeof(block));
-	assert_int_equal(serve(KEYSTORE_OP_KEY_DECRYPT, &req, &reply), -1);
-	sg_buf_reset(&req);
-	kw_put_bytes(&req, owners[1], strlen(owners[1]));
-	kw_put_bytes(&req, blob[0], blob_len[0]);
-	assert_int_equal(serve(KEYSTORE_OP_KEY_LOAD, &req, &reply), -1);
-	assert_int_equal(serve((enum keystore_op)99, &req, &reply), -1);
-	sg_buf_free(&req);
-	sg_buf_free(&reply);
+	unsigned char in[512] = {3}, out[KEYSTORE_PROXY_OUT_MAX];
+	size_t n = sizeof(out);
+	const char *err = NULL;
+	assert_int_equal(keystore_key_sign_digest(real[0], "SHA256", in, 32, out, &n, &err), 0);
+	n = sizeof(out);
+	assert_int_equal(keystore_key_sign_digest(real[0], "SHA256", in, 31, out, &n, &err), -1);
+	assert_int_equal(keystore_key_sign_digest(real[0], "MD5", in, 16, out, &n, &err), -1);
+	assert_int_equal(keystore_key_sign_digest(real[0], "ecdsa", in, 32, out, &n, &err), -1);
+	assert_int_equal(keystore_key_sign_digest(real[1], "SHA256", in, 32, out, &n, &err), -1);
+	assert_int_equal(keystore_key_sign_digest(real[1], "ecdsa", in, 65, out, &n, &err), -1);
+	memset(in, 0x11, 384);
+	in[0] = 0;
+	assert_int_equal(keystore_key_decrypt(real[0], "oaep-raw", in, 384, out, &n, &err), -1);
+	assert_int_equal(keystore_key_decrypt(real[0], "pkcs1", in, 383, out, &n, &err), -1);
+	assert_int_equal(keystore_key_decrypt(real[0], "none", in, 384, out, &n, &err), -1);
+	assert_int_equal(keystore_key_decrypt(real[1], "pkcs1", in, 384, out, &n, &err), -1);
+	in[0] = 4;
+	assert_int_equal(keystore_key_derive(real[1], in, 65, out, &n, &err), -1);
+	assert_int_equal(keystore_key_derive(real[0], in, 65, out, &n, &err), -1);
 }
 
 int main(void)
@@ -352,7 +347,7 @@ int main(void)
 		cmocka_unit_test(cms_signs_and_decrypts_with_a_proxy_key),
 		cmocka_unit_test(forgotten_handle_is_reloaded),
 		cmocka_unit_test(broken_replies_fail_cleanly),
-		cmocka_unit_test(hostile_requests_are_refused),
+		cmocka_unit_test(hostile_inputs_are_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
