@@ -36,6 +36,10 @@ void keystore_key_free(struct keystore_key **key);
 /* True for RSA keys (which need keyEncipherment rather than keyAgreement). */
 int keystore_key_is_rsa(const struct keystore_key *key);
 
+/* The public half as DER (SubjectPublicKeyInfo; *der_r: the caller's to free). */
+int keystore_key_public_der(const struct keystore_key *key, unsigned char **der_r,
+                            size_t *len_r);
+
 /* Seals key with the master key (XChaCha20-Poly1305). owner is the identity of the record
  * that will hold the blob (e.g. "cert:<sha256 of the certificate>"); it is authenticated,
  * so a blob moved to another record does not open. *blob_r is the caller's to free. */
