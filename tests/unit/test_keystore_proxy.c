@@ -1,5 +1,6 @@
 /* test_keystore_proxy.c: private keys through the key holder (keystore_proxy.h), over the
- * in-process loopback that serves with the same code keyd runs. A proxy key signs, decrypts and
+ * in-process loopback of keyd_client (keyd's dispatch and handlers, the same bytes as over
+ * its socket). A proxy key signs, decrypts and
  * derives like the real key (RSA PKCS#1 v1.5 signatures are deterministic: byte for byte), CMS
  * signs and decrypts with it, a forgotten handle is reloaded, and a lost, cut or refused reply
  * is a clean failure. */
@@ -13,6 +14,8 @@
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/keystore_proxy.h"
+#include "keyd/keyd_proxy.h"
+#include "keyd/keyd_server.h"
 #include "unit_keystore.h"
 
 #include <openssl/cms.h>
@@ -29,7 +32,8 @@ static unsigned char *blob[2];
 static size_t blob_len[2];
 static const char *owners[2] = {"cert:rsa-test", "cert:ec-test"};
 
-/* A key holder in this process: what keyd does, without the socket. */
+/* A key holder in this process that can be made to fail (faulty_call below); the other
+ * tests go through keyd's own code. */
 static struct keystore_key *held[8];
 static size_t nheld;
 
@@ -68,7 +72,6 @@ static int holder_call(enum keystore_proxy_op op, uint32_t handle, const char *p
 	                                      : keystore_key_derive(k, in, len, out, out_len, error_r);
 }
 
-static const struct keystore_proxy_ops holder = {holder_load, holder_call};
 
 static int setup(void **state)
 {
@@ -100,13 +103,16 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static const struct keystore_proxy_ops *ops = &holder;
+/* NULL: through keyd's code (keyd_callv, served in process by keyd's dispatch); else these */
+static const struct keystore_proxy_ops *ops;
 
 static struct keystore_key *proxy(int i)
 {
 	struct keystore_key *k = NULL;
 	const char *err = NULL;
-	assert_int_equal(keystore_proxy_unseal(ops, blob[i], blob_len[i], owners[i], &k, &err), 0);
+	int rc = ops != NULL ? keystore_proxy_unseal(ops, blob[i], blob_len[i], owners[i], &k, &err)
+	                     : keyd_proxy_unseal_key(blob[i], blob_len[i], owners[i], &k, &err);
+	assert_int_equal(rc, 0);
 	return k;
 }
 
@@ -254,13 +260,17 @@ static void cms_signs_and_decrypts_with_a_proxy_key(void **state)
 	}
 }
 
-/* A restarted key holder knows no handle: the proxy loads the key again by itself. */
+/* keyd keeps KEYD_HANDLES_MAX keys per client, the oldest dropped first (and a restarted
+ * keyd none): the proxy loads its key again by itself. */
 static void forgotten_handle_is_reloaded(void **state)
 {
 	(void)state;
 	unsigned char dg[32] = {1}, sig[512];
 	struct keystore_key *k = proxy(0);
-	forget_all();
+	for (int i = 0; i < KEYD_HANDLES_MAX; i++) {
+		struct keystore_key *other = proxy(1);
+		keystore_key_free(&other);
+	}
 	size_t n = sign(keystore_key_pkey(k), dg, sig, sizeof(sig));
 	assert_int_equal(n, 384);
 	assert_true(verify(keystore_key_pkey(real[0]), dg, sig, n));
@@ -308,7 +318,7 @@ static void broken_replies_fail_cleanly(void **state)
 		assert_int_equal(rsa_crypt(keystore_key_pkey(k), false, false, ct, n, pt, sizeof(pt)), 0);
 		keystore_key_free(&k);
 	}
-	ops = &holder;
+	ops = NULL;
 	forget_all();
 }
 
