@@ -9,6 +9,7 @@
 
 #include "crypto/keystore.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,16 @@ enum keystore_proxy_op {
 #define KEYSTORE_PAD_OAEP_RAW "oaep-raw"
 #define KEYSTORE_SIGN_ECDSA "ecdsa"
 
+/* A PKCS#12 (.pfx) of a key that stays with the key holder: built there (ca_pkcs12_export),
+ * since a .pfx is the private key's bytes; what comes back is encrypted under pin. */
+struct keystore_pkcs12_req {
+	const unsigned char *der, *ca_der;
+	size_t der_len, ca_der_len;
+	const char *friendly_name;
+	bool legacy;
+	const char *pin;
+};
+
 /* How a proxy key reaches the key holder. */
 struct keystore_proxy_ops {
 	/* Opens blob for owner there: its handle and public key (DER SubjectPublicKeyInfo, the
@@ -36,6 +47,10 @@ struct keystore_proxy_ops {
 	int (*call)(enum keystore_proxy_op op, uint32_t handle, const char *param,
 	            const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len,
 	            const char **error_r);
+	/* The .pfx of the key sealed in blob for owner (*out_r: the caller's to free). 0 or -1. */
+	int (*pkcs12)(const unsigned char *blob, size_t blob_len, const char *owner,
+	              const struct keystore_pkcs12_req *req, unsigned char **out_r,
+	              size_t *out_len_r, const char **error_r);
 };
 
 /* keystore_unseal() in a process without the master key: the key stays with the key holder
@@ -43,6 +58,12 @@ struct keystore_proxy_ops {
 int keystore_proxy_unseal(const struct keystore_proxy_ops *ops, const unsigned char *blob,
                           size_t blob_len, const char *owner, struct keystore_key **key_r,
                           const char **error_r);
+
+/* True if key is such a proxy key. */
+bool keystore_key_is_proxy(const struct keystore_key *key);
+/* ca_pkcs12_export for a proxy key: asks the key holder (ops->pkcs12). */
+int keystore_proxy_pkcs12(const struct keystore_key *key, const struct keystore_pkcs12_req *req,
+                          unsigned char **out_r, size_t *out_len_r, const char **error_r);
 
 /* keystore_keyops.c, the key holder's side, with a real key. Each checks its input (digest
  * name and length; ciphertext length; point on the key's curve) and returns 0 or -1. */

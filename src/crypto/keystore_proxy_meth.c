@@ -4,6 +4,7 @@
  * (priv_enc) are refused: the gateway signs PKCS#1 v1.5 (CMS, DKIM) and ECDSA only. */
 #define OPENSSL_SUPPRESS_DEPRECATED /* RSA_METHOD / EC_KEY_METHOD: the only hook OpenSSL 3 keeps */
 #include "crypto/keystore_proxy_priv.h"
+#include "crypto/keystore_priv.h"
 #include "core/sg_log.h"
 
 #include <openssl/ec.h>
@@ -169,4 +170,33 @@ EVP_PKEY *keystore_proxy_pkey(EVP_PKEY *pub, struct keystore_proxy_ref *ref,
 		return NULL;
 	}
 	return pk;
+}
+
+/* The ref of a proxy key; NULL for any other key (provider keys are never ours). */
+static struct keystore_proxy_ref *ref_of(EVP_PKEY *pk)
+{
+	pthread_once(&meth_once, meth_init);
+	if (EVP_PKEY_get0_provider(pk) != NULL)
+		return NULL;
+	const RSA *rsa = EVP_PKEY_is_a(pk, "RSA") ? EVP_PKEY_get0_RSA(pk) : NULL;
+	if (rsa != NULL)
+		return RSA_get_method(rsa) == rsa_meth ? RSA_get_ex_data(rsa, rsa_idx) : NULL;
+	const EC_KEY *ec = EVP_PKEY_is_a(pk, "EC") ? EVP_PKEY_get0_EC_KEY(pk) : NULL;
+	return ec != NULL && EC_KEY_get_method(ec) == ec_meth ? EC_KEY_get_ex_data(ec, ec_idx) : NULL;
+}
+
+bool keystore_key_is_proxy(const struct keystore_key *key)
+{
+	return ref_of(keystore_key_pkey(key)) != NULL;
+}
+
+int keystore_proxy_pkcs12(const struct keystore_key *key, const struct keystore_pkcs12_req *req,
+                          unsigned char **out_r, size_t *out_len_r, const char **error_r)
+{
+	struct keystore_proxy_ref *ref = ref_of(keystore_key_pkey(key));
+	if (ref == NULL || ref->ops->pkcs12 == NULL) {
+		*error_r = "this key cannot be exported here";
+		return -1;
+	}
+	return ref->ops->pkcs12(ref->blob, ref->blob_len, ref->owner, req, out_r, out_len_r, error_r);
 }

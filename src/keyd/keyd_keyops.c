@@ -5,9 +5,8 @@
  * ECDH (CMS decryption for an EC certificate) travels as DECRYPT with the padding name "ecdh"
  * and the peer's point as ciphertext: the same allow-list entry, no operation of its own. */
 #include "keyd/keyd_client.h"
+#include "keyd/keyd_keyops.h"
 #include "keyd/keyd_proxy.h"
-#include "keyd/keyd_server.h"
-#include "crypto/keystore_proxy.h"
 #include "core/sg_mem.h"
 
 #include <string.h>
@@ -68,6 +67,7 @@ static enum keyd_status op_decrypt(struct keyd_session *s, const struct keyd_req
 const struct keyd_handler keyd_keyops_handlers[] = {
 	{KEYD_OP_SIGN, op_sign},
 	{KEYD_OP_DECRYPT, op_decrypt},
+	{KEYD_OP_PKCS12, keyd_op_pkcs12},
 };
 const size_t keyd_keyops_count = sizeof(keyd_keyops_handlers) / sizeof(keyd_keyops_handlers[0]);
 
@@ -124,7 +124,7 @@ static int client_call(enum keystore_proxy_op op, uint32_t handle, const char *p
 	return rc;
 }
 
-static const struct keystore_proxy_ops keyd_ops = {client_load, client_call};
+static const struct keystore_proxy_ops keyd_ops = {client_load, client_call, keyd_client_pkcs12};
 
 static int unseal_key(const unsigned char *blob, size_t blob_len, const char *owner,
                       struct keystore_key **key_r, const char **error_r)

@@ -37,6 +37,9 @@ enum keyd_op {
 	KEYD_OP_PDF_UNWRAP = 9,  /* (owner, sealed record, wrapped key) → (key)       keydops */
 	KEYD_OP_PGP_SIGN = 10,   /* (owner, blob, data) → (signature)                 keydops */
 	KEYD_OP_PGP_DECRYPT = 11,/* (owner, blob, PKESK packets) → (session key)      keydops */
+	KEYD_OP_PKCS12 = 12,     /* (owner, blob, cert DER, options) → (.pfx)        keydops;
+	                          * options: a body of (CA cert DER, friendly name, "legacy"|"",
+	                          * PIN) */
 	KEYD_OP_LIMIT            /* first unused value */
 };
 

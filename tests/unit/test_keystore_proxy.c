@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/sg_mem.h"
+#include "crypto/ca.h"
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/keystore_proxy.h"
@@ -297,7 +298,7 @@ static int faulty_call(enum keystore_proxy_op op, uint32_t handle, const char *p
 	return rc;
 }
 
-static const struct keystore_proxy_ops faulty = {holder_load, faulty_call};
+static const struct keystore_proxy_ops faulty = {holder_load, faulty_call, NULL};
 
 /* A failed or overlong answer, or a key holder that forgets every key, makes the operation
  * fail, nothing worse. */
@@ -348,6 +349,39 @@ static void hostile_inputs_are_refused(void **state)
 	assert_int_equal(keystore_key_derive(real[0], in, 65, out, &n, &err), -1);
 }
 
+/* A certificate signed with a proxy key (what the CA does with ca/ca.key in a role served by
+ * keyd) verifies with the real key; a .pfx of a proxy key is built in keyd and holds the real
+ * key, under the PIN. */
+static void x509_signing_and_pkcs12_through_keyd(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct keystore_key *k = proxy(i);
+		assert_true(keystore_key_is_proxy(k));
+		assert_false(keystore_key_is_proxy(real[i]));
+		X509 *x = self_signed(keystore_key_pkey(k));
+		assert_int_equal(X509_verify(x, keystore_key_pkey(real[i])), 1);
+		unsigned char *der = NULL, *pfx = NULL, *der2 = NULL;
+		int dlen = i2d_X509(x, &der);
+		size_t pfx_len = 0, der2_len = 0;
+		const char *err = NULL;
+		assert_int_equal(ca_pkcs12_export(der, (size_t)dlen, k, der, (size_t)dlen, "proxy", i == 1,
+		                                  "a pin of twenty char", &pfx, &pfx_len, &err), 0);
+		struct keystore_key *back = NULL;
+		assert_int_equal(ca_pkcs12_import(pfx, pfx_len, "a pin of twenty char", &der2, &der2_len,
+		                                  &back, &err), 0);
+		assert_int_equal(EVP_PKEY_eq(keystore_key_pkey(back), keystore_key_pkey(real[i])), 1);
+		assert_false(keystore_key_is_proxy(back));
+		assert_int_equal(ca_pkcs12_import(pfx, pfx_len, "wrong", &der2, &der2_len, &back, &err), -1);
+		keystore_key_free(&back);
+		OPENSSL_free(der);
+		sg_free(&pfx);
+		sg_free(&der2);
+		X509_free(x);
+		keystore_key_free(&k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +392,7 @@ int main(void)
 		cmocka_unit_test(forgotten_handle_is_reloaded),
 		cmocka_unit_test(broken_replies_fail_cleanly),
 		cmocka_unit_test(hostile_inputs_are_refused),
+		cmocka_unit_test(x509_signing_and_pkcs12_through_keyd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,16 @@
+/* keyd_keyops.h: private to keyd/keyd_keyops*.c: the handlers and client calls that
+ * keyd_keyops.c lists in its tables. */
+#ifndef SG_KEYD_KEYOPS_H
+#define SG_KEYD_KEYOPS_H
+
+#include "keyd/keyd_server.h"
+#include "crypto/keystore_proxy.h"
+
+/* keyd_keyops_pkcs12.c */
+enum keyd_status keyd_op_pkcs12(struct keyd_session *s, const struct keyd_request *req,
+                                struct sg_buf *out, const char **error_r);
+int keyd_client_pkcs12(const unsigned char *blob, size_t blob_len, const char *owner,
+                       const struct keystore_pkcs12_req *req, unsigned char **out_r,
+                       size_t *out_len_r, const char **error_r);
+
+#endif
