@@ -68,6 +68,7 @@ const struct keyd_handler keyd_keyops_handlers[] = {
 	{KEYD_OP_SIGN, op_sign},
 	{KEYD_OP_DECRYPT, op_decrypt},
 	{KEYD_OP_PKCS12, keyd_op_pkcs12},
+	{KEYD_OP_PDF_UNWRAP, keyd_op_pdf_wrap},
 };
 const size_t keyd_keyops_count = sizeof(keyd_keyops_handlers) / sizeof(keyd_keyops_handlers[0]);
 

@@ -13,4 +13,8 @@ int keyd_client_pkcs12(const unsigned char *blob, size_t blob_len, const char *o
                        const struct keystore_pkcs12_req *req, unsigned char **out_r,
                        size_t *out_len_r, const char **error_r);
 
+/* keyd_keyops_pdf.c */
+enum keyd_status keyd_op_pdf_wrap(struct keyd_session *s, const struct keyd_request *req,
+                                  struct sg_buf *out, const char **error_r);
+
 #endif

@@ -382,6 +382,38 @@ static void x509_signing_and_pkcs12_through_keyd(void **state)
 	}
 }
 
+/* The SecurePDF record through keyd: U and /UE come back, the same as in process, and /UE
+ * is the file key under K (AES-256-CBC, zero IV); another owner's record does not open. */
+static void pdf_record_wraps_through_keyd(void **state)
+{
+	(void)state;
+	unsigned char rec[80], fk[32], u[48], ue[32], ue2[32], check[48], iv[16] = {0};
+	const char *err = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	for (size_t i = 0; i < sizeof(rec); i++)
+		rec[i] = (unsigned char)(i * 7 + 1);
+	memset(fk, 0x42, sizeof(fk));
+	assert_int_equal(keystore_seal_bytes(ks, rec, sizeof(rec), "pdf:a@example.com", &sealed,
+	                                     &sealed_len, &err), 0);
+	assert_int_equal(keyd_proxy_pdf_wrap(sealed, sealed_len, "pdf:a@example.com", fk, u, ue, &err), 0);
+	assert_memory_equal(u, rec, 48);
+	assert_int_equal(keystore_pdf_wrap(ks, sealed, sealed_len, "pdf:a@example.com", fk, check, ue2,
+	                                   &err), 0);
+	assert_memory_equal(ue, ue2, 32);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n = 0;
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_cbc(), NULL, rec + 48, iv), 1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	assert_int_equal(EVP_DecryptUpdate(c, check, &n, ue, 32), 1);
+	assert_int_equal(n, 32);
+	assert_memory_equal(check, fk, 32);
+	EVP_CIPHER_CTX_free(c);
+	assert_int_equal(keyd_proxy_pdf_wrap(sealed, sealed_len, "pdf:b@example.com", fk, u, ue, &err),
+	                 -1);
+	sg_free(&sealed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +425,7 @@ int main(void)
 		cmocka_unit_test(broken_replies_fail_cleanly),
 		cmocka_unit_test(hostile_inputs_are_refused),
 		cmocka_unit_test(x509_signing_and_pkcs12_through_keyd),
+		cmocka_unit_test(pdf_record_wraps_through_keyd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
