@@ -24,12 +24,13 @@ void keystore_proxy_ref_free(struct keystore_proxy_ref *ref)
 }
 
 /* Loads ref's key; sets its handle and returns the public key the key holder reports. */
-static EVP_PKEY *load(struct keystore_proxy_ref *ref, const char **error_r)
+static EVP_PKEY *load(struct keystore_proxy_ref *ref, bool again, const char **error_r)
 {
 	uint32_t handle = 0;
 	unsigned char *spki = NULL;
 	size_t len = 0;
-	if (ref->ops->load(ref->blob, ref->blob_len, ref->owner, &handle, &spki, &len, error_r) < 0)
+	if (ref->ops->load(ref->blob, ref->blob_len, ref->owner, again, &handle, &spki, &len,
+	                   error_r) < 0)
 		return NULL;
 	const unsigned char *p = spki;
 	EVP_PKEY *pub = len <= SG_CERT_DER_MAX ? d2i_PUBKEY(NULL, &p, (long)len) : NULL;
@@ -59,7 +60,7 @@ int keystore_proxy_call(struct keystore_proxy_ref *ref, enum keystore_proxy_op o
 	size_t n = max;
 	int rc = ref != NULL ? call_once(ref, op, param, in, in_len, out, &n, &err) : -1;
 	if (rc == 1) {
-		EVP_PKEY *pub = load(ref, &err);
+		EVP_PKEY *pub = load(ref, true, &err);
 		n = max;
 		rc = pub != NULL ? call_once(ref, op, param, in, in_len, out, &n, &err) : -1;
 		EVP_PKEY_free(pub);
@@ -96,7 +97,7 @@ int keystore_proxy_unseal(const struct keystore_proxy_ops *ops, const unsigned c
 		return -1;
 	}
 	struct keystore_proxy_ref *ref = ref_new(ops, blob, blob_len, owner);
-	EVP_PKEY *pub = load(ref, error_r);
+	EVP_PKEY *pub = load(ref, false, error_r);
 	if (pub == NULL) {
 		keystore_proxy_ref_free(ref);
 		return -1;

@@ -38,8 +38,9 @@ struct keystore_pkcs12_req {
 /* How a proxy key reaches the key holder. */
 struct keystore_proxy_ops {
 	/* Opens blob for owner there: its handle and public key (DER SubjectPublicKeyInfo, the
-	 * caller's to free). 0 or -1. */
-	int (*load)(const unsigned char *blob, size_t blob_len, const char *owner,
+	 * caller's to free). 0 or -1. again: the handle given before for it is unknown there
+	 * (a transport that remembers handles must not answer from memory). */
+	int (*load)(const unsigned char *blob, size_t blob_len, const char *owner, bool again,
 	            uint32_t *handle_r, unsigned char **spki_r, size_t *spki_len_r,
 	            const char **error_r);
 	/* One private operation; out has *out_len bytes of room, *out_len is set to the result's

@@ -74,10 +74,14 @@ const size_t keyd_keyops_count = sizeof(keyd_keyops_handlers) / sizeof(keyd_keyo
 
 /* ---- the client side ---- */
 
-static int client_load(const unsigned char *blob, size_t blob_len, const char *owner,
+static int client_load(const unsigned char *blob, size_t blob_len, const char *owner, bool again,
                        uint32_t *handle_r, unsigned char **spki_r, size_t *spki_len_r,
                        const char **error_r)
 {
+	unsigned char tag[KEYD_KEYOPS_TAG_LEN];
+	keyd_keyops_tag(blob, blob_len, owner, tag);
+	if (!again && keyd_keyops_cache_get(tag, handle_r, spki_r, spki_len_r))
+		return 0;
 	struct keyd_field in[2] = {{(const unsigned char *)owner, strlen(owner)}, {blob, blob_len}};
 	struct keyd_field out[2];
 	unsigned char *resp = NULL;
@@ -89,6 +93,7 @@ static int client_load(const unsigned char *blob, size_t blob_len, const char *o
 		*handle_r = keyd_handle_decode(&out[0]);
 		*spki_r = sg_memdup(out[1].data, out[1].len);
 		*spki_len_r = out[1].len;
+		keyd_keyops_cache_put(tag, *handle_r, out[1].data, out[1].len);
 	} else {
 		*error_r = "keyd: malformed key-load response";
 	}

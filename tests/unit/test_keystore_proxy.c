@@ -45,9 +45,11 @@ static void forget_all(void)
 	nheld = 0;
 }
 
-static int holder_load(const unsigned char *b, size_t len, const char *owner, uint32_t *handle_r,
+static int holder_load(const unsigned char *b, size_t len, const char *owner, bool again,
+                       uint32_t *handle_r,
                        unsigned char **spki_r, size_t *spki_len_r, const char **error_r)
 {
+	(void)again;
 	struct keystore_key *k = NULL;
 	if (nheld == 8 || keystore_unseal(ks, b, len, owner, &k, error_r) < 0)
 		return -1;
@@ -262,15 +264,25 @@ static void cms_signs_and_decrypts_with_a_proxy_key(void **state)
 }
 
 /* keyd keeps KEYD_HANDLES_MAX keys per client, the oldest dropped first (and a restarted
- * keyd none): the proxy loads its key again by itself. */
+ * keyd none): the proxy loads its key again by itself, past the handles it remembers. */
 static void forgotten_handle_is_reloaded(void **state)
 {
 	(void)state;
 	unsigned char dg[32] = {1}, sig[512];
 	struct keystore_key *k = proxy(0);
-	for (int i = 0; i < KEYD_HANDLES_MAX; i++) {
-		struct keystore_key *other = proxy(1);
+	for (int i = 0; i < KEYD_HANDLES_MAX; i++) { /* each sealing differs: a key load each */
+		struct keystore_key *other = NULL;
+		unsigned char *b = NULL;
+		size_t n = 0;
+		const char *err = NULL;
+		assert_int_equal(keystore_seal(ks, real[1], owners[1], &b, &n, &err), 0);
+		assert_int_equal(keyd_proxy_unseal_key(b, n, owners[1], &other, &err), 0);
 		keystore_key_free(&other);
+		sg_free(&b);
+		if (i % 32 == 0) { /* keeps its stale handle the most recently remembered */
+			other = proxy(0);
+			keystore_key_free(&other);
+		}
 	}
 	size_t n = sign(keystore_key_pkey(k), dg, sig, sizeof(sig));
 	assert_int_equal(n, 384);
