@@ -7,9 +7,11 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,13 @@ static void drop_connection(void)
 	conn_fd = -1;
 }
 
+static int wait_room(int64_t deadline)
+{
+	int64_t left = deadline - sg_mono_ms();
+	struct pollfd p = {.fd = rendezvous_fd, .events = POLLOUT};
+	return left > 0 && poll(&p, 1, (int)left) >= 0 ? 0 : -1;
+}
+
 /* A fresh stream to keyd: one end passed over the rendezvous socket, the other ours. */
 static int connect_keyd(const char **error_r)
 {
@@ -110,21 +119,12 @@ static int connect_keyd(const char **error_r)
 		*error_r = "key process: socketpair failed";
 		return -1;
 	}
-	char one = 'c';
-	struct iovec iov = {.iov_base = &one, .iov_len = 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
-	memset(&c, 0, sizeof(c));
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-	                     .msg_controllen = sizeof(c.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
-	ssize_t n = sendmsg(rendezvous_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* While keyd is down the queue fills (max_dgram_qlen): wait for room, bounded. */
+	int64_t deadline = sg_mono_ms() + KEYD_CALL_TIMEOUT_MS;
+	ssize_t n;
+	while ((n = keyd_wire_pass_fd(rendezvous_fd, sv[1])) < 0 &&
+	       (errno == EINTR || errno == EAGAIN) && wait_room(deadline) == 0)
+		;
 	int saved = errno;
 	close(sv[1]);
 	if (n != 1) {
@@ -138,18 +138,32 @@ static int connect_keyd(const char **error_r)
 	return 0;
 }
 
+/* One exchange on the thread's connection: 0, or -1 (the connection is gone). */
+static int exchange(const unsigned char *frame, size_t len, unsigned char **out_r,
+                    size_t *out_len_r)
+{
+	int rc = keyd_wire_write(conn_fd, frame, len, KEYD_CALL_TIMEOUT_MS);
+	if (rc == 0)
+		rc = keyd_wire_read(conn_fd, out_r, out_len_r, KEYD_CALL_TIMEOUT_MS);
+	if (rc != 0)
+		drop_connection();
+	return rc == 0 ? 0 : -1;
+}
+
+/* A connection kept from an earlier call may belong to a keyd that has since been restarted
+ * or retired (SIGHUP): such a failure is retried once on a fresh connection, which waits for
+ * the keyd that serves now. Every operation may be repeated (sealing twice makes two blobs, of
+ * which the caller keeps one). A fresh connection that fails is a temporary error. */
 static enum keyd_status call_remote(const unsigned char *frame, size_t len,
                                     unsigned char **out_r, size_t *out_len_r,
                                     const char **error_r)
 {
-	if (conn_fd < 0 && connect_keyd(error_r) < 0)
+	bool reused = conn_fd >= 0;
+	if (reused && exchange(frame, len, out_r, out_len_r) == 0)
+		return KEYD_OK;
+	if (connect_keyd(error_r) < 0)
 		return KEYD_E_TEMPORARY;
-	int rc = keyd_wire_write(conn_fd, frame, len, KEYD_CALL_TIMEOUT_MS);
-	if (rc == 0)
-		rc = keyd_wire_read(conn_fd, out_r, out_len_r, KEYD_CALL_TIMEOUT_MS);
-	if (rc != 0) {
-		/* keyd died, restarts, or cut us off: a later call gets a new connection */
-		drop_connection();
+	if (exchange(frame, len, out_r, out_len_r) < 0) {
 		*error_r = "key process unavailable (keyd restarting?); try again later";
 		return KEYD_E_TEMPORARY;
 	}

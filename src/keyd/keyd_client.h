@@ -45,6 +45,9 @@ int keyd_client_attach(const char *role);
 /* keyd_client.c: from now on calls go over the rendezvous socket fd (keyd_client_attach). */
 void keyd_client_set_socket(int fd);
 
+/* Test builds only (keyd_testhook.c): real-time signals send keyd raw bad requests. */
+void keyd_testhook_install(int rendezvous_fd);
+
 /* Milliseconds a call waits for keyd's answer before it fails with KEYD_E_TEMPORARY. */
 #define KEYD_CALL_TIMEOUT_MS 30000
 

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,11 +89,10 @@ int keyd_wire_read(int fd, unsigned char **frame_r, size_t *len_r, int timeout_m
 	int64_t deadline = sg_mono_ms() + timeout_ms;
 	unsigned char *frame = sg_malloc(KEYD_HEADER_LEN);
 	int rc = read_exact(fd, frame, KEYD_HEADER_LEN, deadline);
-	struct keyd_header h;
-	if (rc == 0 && keyd_header_decode(frame, &h) != KEYD_OK)
-		rc = -2;
-	size_t total = rc == 0 ? KEYD_HEADER_LEN + (size_t)h.body_len : 0;
-	if (rc == 0 && read_body(fd, &frame, total, deadline) < 0)
+	struct keyd_header h = {0};
+	bool valid = rc == 0 && keyd_header_decode(frame, &h) == KEYD_OK;
+	size_t total = KEYD_HEADER_LEN + (valid ? (size_t)h.body_len : 0);
+	if (valid && read_body(fd, &frame, total, deadline) < 0)
 		rc = -1;
 	if (rc != 0) {
 		sg_free(&frame);
@@ -100,4 +101,23 @@ int keyd_wire_read(int fd, unsigned char **frame_r, size_t *len_r, int timeout_m
 	*frame_r = frame;
 	*len_r = total;
 	return 0;
+}
+
+ssize_t keyd_wire_pass_fd(int via, int fd)
+{
+	char one = 'c';
+	struct iovec iov = {.iov_base = &one, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	memset(&c, 0, sizeof(c));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+	                     .msg_controllen = sizeof(c.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(via, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
