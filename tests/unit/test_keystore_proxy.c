@@ -15,6 +15,7 @@
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/keystore_proxy.h"
+#include "keyd/keyd_client.h"
 #include "keyd/keyd_proxy.h"
 #include "keyd/keyd_server.h"
 #include "unit_keystore.h"
@@ -361,6 +362,25 @@ static void hostile_inputs_are_refused(void **state)
 	assert_int_equal(keystore_key_derive(real[0], in, 65, out, &n, &err), -1);
 }
 
+/* keyd's unseal never hands out what is used inside it: a private key, the CA key, the
+ * SecurePDF record (the asking client is refused as one that broke its owner rules). */
+static void keyd_unseal_refuses_key_material(void **state)
+{
+	(void)state;
+	static const char *const owners_inside[] = {"cert:rsa-test", "ca-key", "pdf:a@example.com"};
+	for (size_t i = 0; i < 3; i++) {
+		struct keyd_field in[2] = {{(const unsigned char *)owners_inside[i],
+		                            strlen(owners_inside[i])}, {blob[0], blob_len[0]}};
+		struct keyd_field out;
+		unsigned char *resp = NULL;
+		size_t resp_len = 0;
+		const char *err = NULL;
+		assert_int_equal(keyd_callv(KEYD_OP_UNSEAL, in, 2, &out, 1, &resp, &resp_len, &err),
+		                 KEYD_E_OWNER);
+		assert_null(resp);
+	}
+}
+
 /* A certificate signed with a proxy key (what the CA does with ca/ca.key in a role served by
  * keyd) verifies with the real key; a .pfx of a proxy key is built in keyd and holds the real
  * key, under the PIN. */
@@ -438,6 +458,7 @@ int main(void)
 		cmocka_unit_test(hostile_inputs_are_refused),
 		cmocka_unit_test(x509_signing_and_pkcs12_through_keyd),
 		cmocka_unit_test(pdf_record_wraps_through_keyd),
+		cmocka_unit_test(keyd_unseal_refuses_key_material),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
