@@ -15,6 +15,7 @@
 #include "keyd/keyd_proxy.h"
 #include "keyd/keyd_server.h"
 #include "keyd/keyd_wire.h"
+#include "bench_util.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ROUNDS 6
@@ -37,18 +37,7 @@ struct party {
 static char dir[64];
 static struct keystore *ks;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *err)
-{
-	fprintf(stderr, "keyd_ops: %s: %s\n", what, err);
-	exit(1);
-}
+#define die(what, err) bench_die("keyd_ops", what, err)
 
 static void make_party(struct ca *ca, struct party *p, const char *addr)
 {
@@ -142,10 +131,10 @@ static void decrypt(const struct job *j)
 
 static double round_of(void (*op)(const struct job *), const struct job *j, int iters)
 {
-	double t0 = now_s();
+	double t0 = bench_now();
 	for (int i = 0; i < iters; i++)
 		op(j);
-	return iters / (now_s() - t0);
+	return iters / (bench_now() - t0);
 }
 
 static int cmp(const void *a, const void *b)

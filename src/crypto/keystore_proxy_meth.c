@@ -122,36 +122,26 @@ static void meth_init(void)
 	ec_idx = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_EC_KEY, 0, NULL, NULL, NULL, ref_free_cb);
 }
 
-static int proxy_rsa(EVP_PKEY *pk, EVP_PKEY *pub, struct keystore_proxy_ref **ref)
+/* Gives pk pub's public half as a legacy RSA or EC_KEY with our method and ref attached
+ * (*ref is then NULL: the key frees it). */
+static int attach(EVP_PKEY *pk, EVP_PKEY *pub, struct keystore_proxy_ref **ref)
 {
-	RSA *rsa = EVP_PKEY_get1_RSA(pub);
-	if (rsa == NULL || RSA_set_method(rsa, rsa_meth) != 1 ||
-	    RSA_set_ex_data(rsa, rsa_idx, *ref) != 1) {
-		RSA_free(rsa);
-		return -1;
+	bool rsa = EVP_PKEY_is_a(pub, "RSA");
+	RSA *r = rsa ? EVP_PKEY_get1_RSA(pub) : NULL;
+	EC_KEY *e = !rsa && EVP_PKEY_is_a(pub, "EC") ? EVP_PKEY_get1_EC_KEY(pub) : NULL;
+	int ok = r != NULL   ? RSA_set_method(r, rsa_meth) == 1 && RSA_set_ex_data(r, rsa_idx, *ref) == 1
+	         : e != NULL ? EC_KEY_set_method(e, ec_meth) == 1 &&
+	                           EC_KEY_set_ex_data(e, ec_idx, *ref) == 1
+	                     : 0;
+	if (ok) {
+		*ref = NULL;
+		ok = r != NULL ? EVP_PKEY_assign_RSA(pk, r) == 1 : EVP_PKEY_assign_EC_KEY(pk, e) == 1;
 	}
-	*ref = NULL; /* the RSA's: freed with it */
-	if (EVP_PKEY_assign_RSA(pk, rsa) != 1) {
-		RSA_free(rsa);
-		return -1;
+	if (!ok) {
+		RSA_free(r);
+		EC_KEY_free(e);
 	}
-	return 0;
-}
-
-static int proxy_ec(EVP_PKEY *pk, EVP_PKEY *pub, struct keystore_proxy_ref **ref)
-{
-	EC_KEY *ec = EVP_PKEY_get1_EC_KEY(pub);
-	if (ec == NULL || EC_KEY_set_method(ec, ec_meth) != 1 ||
-	    EC_KEY_set_ex_data(ec, ec_idx, *ref) != 1) {
-		EC_KEY_free(ec);
-		return -1;
-	}
-	*ref = NULL;
-	if (EVP_PKEY_assign_EC_KEY(pk, ec) != 1) {
-		EC_KEY_free(ec);
-		return -1;
-	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 EVP_PKEY *keystore_proxy_pkey(EVP_PKEY *pub, struct keystore_proxy_ref *ref,
@@ -159,10 +149,7 @@ EVP_PKEY *keystore_proxy_pkey(EVP_PKEY *pub, struct keystore_proxy_ref *ref,
 {
 	pthread_once(&meth_once, meth_init);
 	EVP_PKEY *pk = EVP_PKEY_new();
-	int rc = pk == NULL                   ? -1
-	         : EVP_PKEY_is_a(pub, "RSA") ? proxy_rsa(pk, pub, &ref)
-	         : EVP_PKEY_is_a(pub, "EC")  ? proxy_ec(pk, pub, &ref)
-	                                     : -1;
+	int rc = pk != NULL ? attach(pk, pub, &ref) : -1;
 	keystore_proxy_ref_free(ref);
 	if (rc < 0) {
 		EVP_PKEY_free(pk);
