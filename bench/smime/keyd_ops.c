@@ -189,16 +189,10 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 40;
 	int iters = n > 0 && n < 100000 ? (int)n : 40;
-	const char *err;
 	char path[128];
 	struct ca *ca = NULL;
 	snprintf(dir, sizeof(dir), "/tmp/sg-bench-keyd-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", "failed");
-	snprintf(path, sizeof(path), "%s/master.key", dir);
-	if (keystore_master_create(path, &err) < 0 || keystore_open(path, &ks, &err) < 0 ||
-	    ca_init_create(dir, "Bench", ks, &err) < 0 || ca_open(dir, ks, &ca, &err) < 0)
-		die("setup", err);
+	bench_ca_setup("keyd_ops", dir, &ks, &ca);
 	struct party from = {0}, to = {0};
 	make_party(ca, &from, "bench@example.com");
 	make_party(ca, &to, "rcpt@example.com");
