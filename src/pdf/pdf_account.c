@@ -47,11 +47,14 @@ int pdf_account_set_password(struct store *st, const struct keystore *ks, int64_
 static int wrapped_key(const struct keystore *ks, const unsigned char *sealed, size_t len,
                        const char *owner, struct pdf_key **key_r, const char **error_r)
 {
+	if (ks == NULL) {
+		*error_r = "the master key is not loaded";
+		return -1;
+	}
 	struct pdf_key *key = sg_calloc(1, sizeof(*key));
 	key->wrapped = true;
 	pdf_r6_random(key->fk, sizeof(key->fk));
-	if (ks == NULL ||
-	    keystore_pdf_wrap(ks, sealed, len, owner, key->fk, key->u, key->ue, error_r) < 0) {
+	if (keystore_pdf_wrap(ks, sealed, len, owner, key->fk, key->u, key->ue, error_r) < 0) {
 		pdf_key_free(&key);
 		return -1;
 	}
