@@ -9,20 +9,15 @@ import re
 
 from sgrig import wait_maildir
 from test_keyd import wait_ready
-from test_smime_flow import (OPENSSL, alice_receives, mail_from_partner, partner, run,  # noqa: F401
-                             send, smime_gw)
+from test_smime_flow import (OPENSSL, alice_key_pem, alice_receives, mail_from_partner,  # noqa: F401
+                             partner, run, send, smime_gw)
 
 REGION_MAX = 512 * 1024 * 1024  # skips ASan's shadow and reserved allocator space
 
 
 def alice_key_material(gw, workdir):
     """The PKCS#8 DER and the two primes of alice's key, through `cert export --pfx`."""
-    pfx = workdir / "alice.pfx"
-    r = gw.cli("cert", "export", "alice@example.com", "--pfx", str(pfx))
-    assert r.returncode == 0, r.stderr
-    pin = re.search(r"PIN[^:]*:\s*(\S+)", r.stdout + r.stderr).group(1)
-    pem = run(OPENSSL, "pkcs12", "-in", str(pfx), "-nocerts", "-nodes", "-passin",
-              f"pass:{pin}").stdout
+    pem = alice_key_pem(gw, workdir)
     der = run(OPENSSL, "pkcs8", "-topk8", "-nocrypt", "-outform", "DER", input=pem).stdout
     text = run(OPENSSL, "rsa", "-noout", "-text", input=pem).stdout.decode()
     primes = []
@@ -51,7 +46,7 @@ def memory_has(pid, needles):
     return found
 
 
-def test_qmgr_and_portal_hold_no_private_key_after_smime_traffic(smime_gw, partner, workdir):
+def test_qmgr_and_portal_hold_no_private_key(smime_gw, partner, workdir):  # noqa: F811
     pids = wait_ready(smime_gw, ("keyd", "qmgr", "portal"))
     send(smime_gw.port, ["bob@partner.test"], "[secure] signed and encrypted")
     wait_maildir(os.path.join(smime_gw.md_ext, "bob@partner.test"), 1)
