@@ -9,8 +9,8 @@ import re
 
 from sgrig import wait_maildir
 from test_keyd import wait_ready
-from test_smime_flow import (OPENSSL, alice_key_pem, alice_receives, mail_from_partner,  # noqa: F401
-                             partner, run, send, smime_gw)
+from test_smime_flow import partner, smime_gw  # noqa: F401 (fixtures)
+from test_smime_flow import OPENSSL, alice_key_pem, alice_receives, mail_from_partner, run, send
 
 REGION_MAX = 512 * 1024 * 1024  # skips ASan's shadow and reserved allocator space
 
