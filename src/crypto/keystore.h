@@ -59,6 +59,17 @@ int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, 
                           const char *owner, unsigned char **data_r, size_t *len_r,
                           const char **error_r);
 
+/* keystore_pdfwrap.c: the SecurePDF record of a partner (U ‖ K, sealed for "pdf:<address>")
+ * used where it is kept: *u_r gets U and *ue_r the document file key fk wrapped by K (/UE:
+ * AES-256-CBC, zero IV, no padding; ISO 32000-2 Algorithm 8). K, which makes and opens every
+ * PDF of the partner, never leaves the key holder (keyd, or this process with the master key). */
+#define KEYSTORE_PDF_U_LEN 48
+#define KEYSTORE_PDF_K_LEN 32
+int keystore_pdf_wrap(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
+                      const char *owner, const unsigned char fk[32],
+                      unsigned char u_r[KEYSTORE_PDF_U_LEN], unsigned char ue_r[32],
+                      const char **error_r);
+
 /* keystore_file.c: a private key in a file of its own (the CA key, ca/ca.key), sealed for
  * owner as above and PEM-armoured ("SEALGATE SEALED PRIVATE KEY"). Created with
  * O_EXCL|O_NOFOLLOW, 0600: an existing file is never overwritten. */

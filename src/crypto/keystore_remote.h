@@ -16,6 +16,10 @@ struct keystore_remote_ops {
 	 * unsealed through unseal_bytes and decoded here. */
 	int (*unseal_key)(const unsigned char *blob, size_t blob_len, const char *owner,
 	                  struct keystore_key **key_r, const char **error_r);
+	/* keystore_pdf_wrap in the key process (keydops). */
+	int (*pdf_wrap)(const unsigned char *blob, size_t blob_len, const char *owner,
+	                const unsigned char fk[32], unsigned char *u_r, unsigned char *ue_r,
+	                const char **error_r);
 };
 
 /* Once, before any keystore_open. */

@@ -38,11 +38,23 @@ static enum keyd_status op_seal(struct keyd_session *s, const struct keyd_reques
 	return st;
 }
 
+/* Secrets used inside keyd and never handed out (keydops): private keys (key-load, pkcs12),
+ * the CA key, the SecurePDF record's K (pdf-unwrap). */
+static bool used_inside(const char *owner)
+{
+	return strncmp(owner, "cert:", 5) == 0 || strcmp(owner, "ca-key") == 0 ||
+	       strncmp(owner, "pdf:", 4) == 0;
+}
+
 static enum keyd_status op_unseal(struct keyd_session *s, const struct keyd_request *req,
                                   struct sg_buf *out, const char **error_r)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
+	if (used_inside(req->owner)) {
+		*error_r = "unseal: this secret is used inside keyd and never handed out";
+		return KEYD_E_OWNER;
+	}
 	if (keystore_unseal_bytes(keyd_session_keystore(s), req->fields[1].data,
 	                          req->fields[1].len, req->owner, &data, &len, error_r) < 0)
 		return KEYD_E_FAILED;

@@ -19,7 +19,7 @@ static const struct keyd_policy policies[] = {
 	/* the logged-in owner's webmail, PDF password, held mail, enrolment (PIN, the employee's
 	 * key for the PKCS#12 download, the CA for issuing) */
 	{.role = "portal",
-	 .ops = BASE | KEYS | KEYD_ALLOW(KEYD_OP_CA_ISSUE),
+	 .ops = BASE | KEYS | KEYD_ALLOW(KEYD_OP_CA_ISSUE) | KEYD_ALLOW(KEYD_OP_PKCS12),
 	 .owners = "webmail: pdf: held: enrol-pin: cert: ca-key"},
 	/* held mail released or expired, the CRL (the CA key), certificates renewed */
 	{.role = "tick",

@@ -37,6 +37,7 @@ static const struct op_schema schemas[KEYD_OP_LIMIT] = {
 	[KEYD_OP_PDF_UNWRAP] = {"pdf-unwrap", 3, {OWNER, SEALED, SMALL}},
 	[KEYD_OP_PGP_SIGN] = {"pgp-sign", 3, {OWNER, {F_BYTES, SG_PGP_KEY_MAX}, LARGE}},
 	[KEYD_OP_PGP_DECRYPT] = {"pgp-decrypt", 3, {OWNER, {F_BYTES, SG_PGP_KEY_MAX}, SMALL}},
+	[KEYD_OP_PKCS12] = {"pkcs12", 4, {OWNER, SEALED, SMALL, SMALL}},
 };
 
 static const struct op_schema *schema_of(unsigned op)

@@ -34,9 +34,13 @@ enum keyd_op {
 	KEYD_OP_SIGN = 6,        /* (handle, digest name, digest) → (signature) */
 	KEYD_OP_DECRYPT = 7,     /* (handle, padding name, ciphertext) → (plaintext) */
 	KEYD_OP_CA_ISSUE = 8,    /* (request DER, profile) → (certificate DER)        keydops */
-	KEYD_OP_PDF_UNWRAP = 9,  /* (owner, sealed record, wrapped key) → (key)       keydops */
+	KEYD_OP_PDF_UNWRAP = 9,  /* (owner, sealed record, file key) → (U, UE)        keydops:
+	                          * keystore_pdf_wrap; K stays in keyd */
 	KEYD_OP_PGP_SIGN = 10,   /* (owner, blob, data) → (signature)                 keydops */
 	KEYD_OP_PGP_DECRYPT = 11,/* (owner, blob, PKESK packets) → (session key)      keydops */
+	KEYD_OP_PKCS12 = 12,     /* (owner, blob, cert DER, options) → (.pfx)        keydops;
+	                          * options: a body of (CA cert DER, friendly name, "legacy"|"",
+	                          * PIN) */
 	KEYD_OP_LIMIT            /* first unused value */
 };
 

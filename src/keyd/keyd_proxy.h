@@ -14,4 +14,9 @@ typedef int (*keyd_unseal_key_fn)(const unsigned char *blob, size_t blob_len, co
                                   struct keystore_key **key_r, const char **error_r);
 extern const keyd_unseal_key_fn keyd_proxy_unseal_key;
 
+/* keystore_pdf_wrap asked of keyd (KEYD_OP_PDF_UNWRAP; keyd_keyops_pdf.c). */
+int keyd_proxy_pdf_wrap(const unsigned char *blob, size_t blob_len, const char *owner,
+                        const unsigned char fk[32], unsigned char *u_r, unsigned char *ue_r,
+                        const char **error_r);
+
 #endif

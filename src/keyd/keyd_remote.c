@@ -66,6 +66,7 @@ int keyd_client_attach(const char *role)
 	keyd_client_set_socket((int)fd);
 	keyd_testhook_install((int)fd);
 	remote_ops.unseal_key = keyd_proxy_unseal_key;
+	remote_ops.pdf_wrap = keyd_proxy_pdf_wrap;
 	keystore_set_remote(&remote_ops);
 	return 1;
 }

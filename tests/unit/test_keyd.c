@@ -146,8 +146,12 @@ static void refusals_bad_length_unknown_op_not_allowed_owner(void **state)
 	static const unsigned char dkim[] = {0, 0, 0, 6, 'd', 'k', 'i', 'm', ':', 'a', 0, 0, 0, 1, 'x'};
 	assert_int_equal(dispatch_raw(portal, KEYD_OP_UNSEAL, dkim, sizeof(dkim), sizeof(dkim)),
 	                 KEYD_E_OWNER);
-	assert_int_equal(dispatch_raw(portal, KEYD_OP_UNSEAL, ca, sizeof(ca), sizeof(ca)),
+	static const unsigned char held[] = {0, 0, 0, 6, 'h', 'e', 'l', 'd', ':', '1', 0, 0, 0, 1, 'x'};
+	assert_int_equal(dispatch_raw(portal, KEYD_OP_UNSEAL, held, sizeof(held), sizeof(held)),
 	                 KEYD_E_FAILED); /* allowed owner; "x" is no blob */
+	/* keydops: the CA key is used inside keyd (key-load), never unsealed out */
+	assert_int_equal(dispatch_raw(portal, KEYD_OP_UNSEAL, ca, sizeof(ca), sizeof(ca)),
+	                 KEYD_E_OWNER);
 }
 
 static void owner_strings_are_bounded_and_printable(void **state)
