@@ -13,6 +13,7 @@
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 #include "role/role.h"
 
 #include <errno.h>
@@ -27,6 +28,8 @@
 #define CONNS_MAX 256
 /* A client that sends half a frame holds keyd at most this long. */
 #define READ_TIMEOUT_MS 10000
+/* The master waits smtp.drain_timeout + 10 s (15 s in the tests) for its children. */
+#define DRAIN_MS 12000
 
 struct client {
 	const struct keyd_policy *policy;
@@ -227,6 +230,21 @@ static void describe_clients(const struct keyd *k, struct sg_buf *b)
 		(void)sg_buf_printf(b, "%s%s", i == 0 ? "" : " ", k->clients[i].policy->role);
 }
 
+/* On SIGTERM (or retirement after a SIGHUP) the master stops every role at once, but qmgr may
+ * still be finishing a delivery that needs a signature: keyd serves the connections it has
+ * until their clients close them (the client exits), for at most DRAIN_MS. */
+static void serve_until_clients_leave(struct keyd *k)
+{
+	int64_t deadline = 0;
+	for (;;) {
+		if (daemon_leaving() && deadline == 0)
+			deadline = sg_mono_ms() + DRAIN_MS;
+		if (deadline != 0 && (k->nconns == 0 || sg_mono_ms() > deadline))
+			return;
+		serve_turn(k);
+	}
+}
+
 int keyd_main(struct role_ctx *ctx)
 {
 	static struct keyd k;
@@ -245,8 +263,7 @@ int keyd_main(struct role_ctx *ctx)
 	describe_clients(&k, &names);
 	daemon_ready(ctx, "serving %s", names.data != NULL ? names.data : "no client");
 	sg_buf_free(&names);
-	while (!daemon_leaving())
-		serve_turn(&k);
+	serve_until_clients_leave(&k);
 	for (size_t i = 0; i < k.nclients; i++)
 		keyd_session_free(&k.clients[i].session);
 	while (k.nconns > 0)
