@@ -14,17 +14,10 @@ import threading
 import pytest
 
 from sgrig import maildir_messages, wait_for, wait_maildir
+from test_seccomp import ready_pids
 from test_smime_flow import partner, send, smime_gw  # noqa: F401 (fixtures)
 
 ROLES = ("keyd", "smtpd", "qmgr", "ldapd", "portal", "tick", "metrics")
-
-
-def ready_pids(g):
-    """{role: pid} of the newest child of each role that said it serves."""
-    found = {}
-    for role, pid in re.findall(r"sealgate/([a-z]+)\[(\d+)\]: ready: ", g.log()):
-        found[role] = int(pid)
-    return found
 
 
 def wait_ready(g, roles=ROLES, previous=None):
@@ -123,9 +116,6 @@ def test_keyd_killed_under_smime_load_loses_no_message(smime_gw, partner):  # no
         assert b"application/pkcs7-mime" in raw and b"figure " not in raw
     g.wait_queue_empty(60)
     assert len(re.findall(r"keyd killed by signal 9", g.log())) >= 3
-    if os.environ.get("KEYD_DEBUG"):
-        print("\n".join(line for line in g.log().splitlines()
-                        if re.search(r"keyd|key process|defer|retry", line)))
 
 
 @pytest.mark.parametrize("which,why", [
