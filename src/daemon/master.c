@@ -185,6 +185,7 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct child
 		close(metrics_tmp);
 		pass_fd_number("SEALGATE_METRICS_FD", next++);
 	}
+	next = master_keyd_pass(m, role, next);
 	if (c->reload != RELOAD_NONE && m->previous_text != NULL)
 		pass_text(m->previous_text, next++, "SEALGATE_PREVIOUS_CONFIG_FD", role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
@@ -493,6 +494,7 @@ static void master_free(struct master *m)
 	roles_table(&count);
 	for (size_t ri = 0; ri < count && ri < MAX_CHILDREN; ri++)
 		close_listeners(m, ri);
+	master_keyd_close(m);
 	settings_free(&m->settings);
 	sg_free(&m->config_text);
 	sg_free(&m->previous_text);
@@ -525,6 +527,11 @@ int master_run(const char *config_path)
 	}
 	daemon_signals_init();
 	if (master_check_account(m.settings) < 0 || master_bind_all(&m, m.settings, false) < 0) {
+		master_free(&m);
+		return 1;
+	}
+	if (master_keyd_open(&m) < 0) {
+		sg_error("cannot make the keyd sockets: %m");
 		master_free(&m);
 		return 1;
 	}

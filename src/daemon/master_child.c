@@ -12,6 +12,7 @@
 #include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "daemon/daemon.h"
+#include "keyd/keyd_client.h"
 #include "role/role_seccomp.h"
 
 #include <errno.h>
@@ -223,7 +224,7 @@ int master_child_start(const char *role, const char *config_path)
 	ctx.status_fd = env_fd("SEALGATE_STATUS_FD", 3);
 	if (ctx.status_fd >= 0)
 		fcntl(ctx.status_fd, F_SETFD, FD_CLOEXEC);
-	if (take_listen_fds(&ctx) < 0)
+	if (take_listen_fds(&ctx) < 0 || keyd_client_attach(role) < 0)
 		return 1;
 	int metrics_fd = env_fd("SEALGATE_METRICS_FD", 3);
 	if (metrics_fd >= 0 && sg_metrics_attach(metrics_fd) < 0)

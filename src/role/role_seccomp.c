@@ -54,6 +54,9 @@ static const char *const calls_serve[] = {
 	"accept", "accept4", "shutdown", "recvfrom", "sendto", "recvmsg", "sendmsg", "sendmmsg",
 	"recvmmsg", "getsockopt", "setsockopt", "getsockname", "getpeername", "sendfile", NULL};
 
+/* keyd: connections arrive as descriptors passed over its inherited sockets; no socket(). */
+static const char *const calls_keyd[] = {"recvmsg", "sendmsg", "sendto", "recvfrom", "shutdown",
+                                         "getsockopt", NULL};
 /* Opening connections: delivery, DNS, the directory (LDAP), clamd, notices. */
 static const char *const calls_connect[] = {"socket", "connect", "bind", "socketpair", NULL};
 
@@ -86,6 +89,8 @@ struct role_filter {
 };
 
 static const struct role_filter filters[] = {
+	/* no network, no new processes, files for reading only (the master key is read before) */
+	{"keyd", {calls_keyd}, true, false},
 	{"smtpd", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"qmgr", {calls_threads, calls_files, calls_serve, calls_connect, calls_worker_start}, false,
 	 true},
