@@ -6,6 +6,7 @@
 #include "crypto/keystore_remote.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
+#include "core/sg_net.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 
@@ -104,13 +105,6 @@ static void drop_connection(void)
 	conn_fd = -1;
 }
 
-static int wait_room(int64_t deadline)
-{
-	int64_t left = deadline - sg_mono_ms();
-	struct pollfd p = {.fd = rendezvous_fd, .events = POLLOUT};
-	return left > 0 && poll(&p, 1, (int)left) >= 0 ? 0 : -1;
-}
-
 /* A fresh stream to keyd: one end passed over the rendezvous socket, the other ours. */
 static int connect_keyd(const char **error_r)
 {
@@ -123,7 +117,7 @@ static int connect_keyd(const char **error_r)
 	int64_t deadline = sg_mono_ms() + KEYD_CALL_TIMEOUT_MS;
 	ssize_t n;
 	while ((n = keyd_wire_pass_fd(rendezvous_fd, sv[1])) < 0 &&
-	       (errno == EINTR || errno == EAGAIN) && wait_room(deadline) == 0)
+	       (errno == EINTR || errno == EAGAIN) && sg_wait_fd(rendezvous_fd, POLLOUT, deadline) == 0)
 		;
 	int saved = errno;
 	close(sv[1]);

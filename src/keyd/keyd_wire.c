@@ -2,6 +2,7 @@
  * actually arrives, so a header that announces a gigabyte costs nothing until it is sent. */
 #include "keyd/keyd_wire.h"
 #include "core/sg_mem.h"
+#include "core/sg_net.h"
 #include "core/sg_time.h"
 
 #include <errno.h>
@@ -10,22 +11,6 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Waits until fd is ready for events or the deadline passes: 0, or -1. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		int64_t left = deadline - sg_mono_ms();
-		if (left <= 0)
-			return -1;
-		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
 
 int keyd_wire_write(int fd, const unsigned char *frame, size_t len, int timeout_ms)
 {
@@ -37,7 +22,7 @@ int keyd_wire_write(int fd, const unsigned char *frame, size_t len, int timeout_
 			at += (size_t)n;
 		else if (n < 0 && errno == EINTR)
 			continue;
-		else if (n < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, deadline) == 0)
+		else if (n < 0 && errno == EAGAIN && sg_wait_fd(fd, POLLOUT, deadline) == 0)
 			continue;
 		else
 			return -1;
@@ -57,7 +42,7 @@ static int read_exact(int fd, unsigned char *buf, size_t len, int64_t deadline)
 			return at == 0 ? 1 : -1;
 		else if (errno == EINTR)
 			continue;
-		else if (errno == EAGAIN && wait_fd(fd, POLLIN, deadline) == 0)
+		else if (errno == EAGAIN && sg_wait_fd(fd, POLLIN, deadline) == 0)
 			continue;
 		else
 			return -1;
