@@ -128,7 +128,11 @@ int ldapd_main(struct role_ctx *ctx)
 	if (probe == NULL)
 		sg_fatal("%s", err);
 	ldapd_snapshot_unref(&probe);
+	/* The store's connection and the files above are opened as root; ldapd's account may open
+	 * none of them (docs/architecture.md, "Accounts"). */
 	struct store *st = store_load(set);
+	if (daemon_drop_privileges(ctx) < 0)
+		return 1;
 	struct ldapd_dir *dir = ldapd_dir_new(st, &scfg);
 	struct ldapd_snapshot *first = ldapd_dir_acquire(dir); /* read the store once now */
 	ldapd_snapshot_unref(&first);
