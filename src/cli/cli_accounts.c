@@ -5,6 +5,7 @@
 #include "core/sandbox.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -27,12 +28,27 @@ static int run_tool(char *const argv[])
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* What useradd's default NAME_REGEX accepts on Debian, which is wider than what ours does:
+ * a portable name, so that no account "a/b" is ever made. */
+static bool portable_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 32 || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
 int cli_account_ensure(const char *name)
 {
 	struct sandbox_account a;
 	const char *err;
 	if (sandbox_account_find(name, &a, &err) == 0)
 		return 0;
+	if (!portable_name(name)) {
+		cli_errorf("%s: no such account, and not a name to create one by (lower-case letters, "
+		           "digits, _ and -, at most 32)", name);
+		return -1;
+	}
 	char *argv[] = {"/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
 	                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
 	                "--comment", "sealgate", (char *)name, NULL};

@@ -173,8 +173,9 @@ static void check_owner(const struct layout *l, struct report *r)
 	const char *err;
 	int rc = sandbox_find_foreign(paths, trees, &l->gw, bad, sizeof(bad), &err);
 	if (rc != 0)
-		say(r, "gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", l->gw.name, bad,
-		    rc < 0 ? "cannot be read" : "belongs to another account", l->gw.name, l->data,
+		say(r, "gateway.user = %s, but %s %s: run `chown -R %s%s %s`%s%s", l->gw.name, bad,
+		    rc < 0 ? "cannot be read" : "belongs to another account", l->gw.name,
+		    l->shared ? "" : ":", l->data, /* with a shared spool the groups stay */
 		    inside(l->spool, l->data) || l->shared ? "" : " and the same for ",
 		    inside(l->spool, l->data) || l->shared ? "" : l->spool);
 }

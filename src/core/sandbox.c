@@ -81,6 +81,31 @@ int sandbox_become(const struct sandbox_account *a, const char **error_r)
 	return 0;
 }
 
+int sandbox_borrow(const struct sandbox_account *a, const char **error_r)
+{
+	if (getuid() != 0)
+		return 0;
+	gid_t groups[2] = {a->gid, a->extra_gid};
+	if (setgroups(a->has_extra_gid ? 2 : 1, groups) < 0 || setegid(a->gid) < 0 ||
+	    seteuid(a->uid) < 0) {
+		*error_r = "cannot act as the account (seteuid failed)";
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_unborrow(const char **error_r)
+{
+	gid_t root = 0;
+	if (getuid() != 0)
+		return 0;
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(1, &root) < 0) {
+		*error_r = "cannot return to root after acting as the account";
+		return -1;
+	}
+	return 0;
+}
+
 /* nftw has no context pointer: the walk's state, one walk at a time per thread. */
 static _Thread_local struct {
 	uid_t uid;

@@ -24,6 +24,11 @@ int sandbox_account_find(const char *name, struct sandbox_account *a_r, const ch
 /* Becomes a: from root, its primary group (and extra_gid, if set) alone, its uid, and no way back (checked); not as
  * root, succeeds only if this process already is a. Either way no new privileges by exec. */
 int sandbox_become(const struct sandbox_account *a, const char **error_r);
+/* Root only (else a no-op): acts with a's file permissions (effective ids; a's groups) until
+ * sandbox_unborrow, so that a file made meanwhile is a's. For what a role of its own account
+ * opens of gateway.user's before it drops root (ldapd's store). */
+int sandbox_borrow(const struct sandbox_account *a, const char **error_r);
+int sandbox_unborrow(const char **error_r);
 /* No core file, no ptrace by the account's other processes, /proc/<pid> readable by root
  * only: for every sealgate process (the master, each child after sandbox_become) and every
  * command that opens the key store. Kept by exec of a non-setuid file, so each child sets it

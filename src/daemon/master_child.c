@@ -212,6 +212,21 @@ int daemon_drop_privileges(struct role_ctx *ctx)
 	return become_account(ctx->settings, def != NULL ? def->account_key : NULL);
 }
 
+int daemon_borrow_gateway_account(struct role_ctx *ctx, bool borrow)
+{
+	struct sandbox_account a;
+	bool found;
+	const char *err = NULL;
+	if (!ctx->drop_pending)
+		return 0;
+	int rc = accounts_for_role(ctx->settings, NULL, &a, &found, &err);
+	if (rc == 0 && found)
+		rc = borrow ? sandbox_borrow(&a, &err) : sandbox_unborrow(&err);
+	if (rc < 0)
+		sg_error("gateway.user: %s", err);
+	return rc;
+}
+
 /* A role of its own account starts as root and drops once it has opened its files; one of
  * gateway.user drops now. */
 static int start_account(struct role_ctx *ctx, const struct role_def *def)

@@ -128,10 +128,12 @@ int ldapd_main(struct role_ctx *ctx)
 	if (probe == NULL)
 		sg_fatal("%s", err);
 	ldapd_snapshot_unref(&probe);
-	/* The store's connection and the files above are opened as root; ldapd's account may open
-	 * none of them (docs/architecture.md, "Accounts"). */
+	/* The files above are opened as root, the store's connection as gateway.user; ldapd's own
+	 * account may open none of them (docs/architecture.md, "Accounts"). */
+	if (daemon_borrow_gateway_account(ctx, true) < 0)
+		return 1;
 	struct store *st = store_load(set);
-	if (daemon_drop_privileges(ctx) < 0)
+	if (daemon_borrow_gateway_account(ctx, false) < 0 || daemon_drop_privileges(ctx) < 0)
 		return 1;
 	struct ldapd_dir *dir = ldapd_dir_new(st, &scfg);
 	struct ldapd_snapshot *first = ldapd_dir_acquire(dir); /* read the store once now */

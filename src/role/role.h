@@ -48,6 +48,11 @@ bool daemon_leaving(void);
  * child start made their account already. daemon_ready refuses to serve before it. */
 int daemon_drop_privileges(struct role_ctx *ctx);
 
+/* Before that drop: borrow true acts with gateway.user's file permissions, false returns to
+ * root, so that what the role opens of gateway.user's (ldapd: the store, whose WAL files a
+ * root connection would create root's) is opened as gateway.user would. 0, or -1 (logged). */
+int daemon_borrow_gateway_account(struct role_ctx *ctx, bool borrow);
+
 /* Logs "ready: ..." and tells the master that this child serves; call once, when the role
  * accepts connections (or does its work). */
 void daemon_ready(struct role_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
