@@ -77,6 +77,8 @@ static int resolve(const struct settings *s, struct layout *l, const char **erro
 	if (l->shared &&
 	    sandbox_account_find(accounts_name(s, "gateway.smtp_user"), &l->smtp, error_r) < 0)
 		return -1;
+	l->gw.extra_gid = l->smtp.gid; /* the spool's group, as the roles of gateway.user have */
+	l->gw.has_extra_gid = l->shared && l->smtp.gid != l->gw.gid;
 	struct group gr, *found = NULL;
 	char buf[4096];
 	if (l->shared && getgrgid_r(l->smtp.gid, &gr, buf, sizeof(buf), &found) == 0 && found)
@@ -248,16 +250,20 @@ int accounts_check_layout(const struct settings *s, accounts_report_fn fn, void 
 	if (resolve(s, &l, error_r) < 0)
 		return -1;
 	struct report r = {.fn = fn, .arg = arg};
+	/* Looked at as gateway.user sees them: root may lack the right to read others' files
+	 * (the Debian unit's capability bounding set has no CAP_DAC_OVERRIDE). */
+	if (sandbox_borrow(&l.gw, error_r) < 0)
+		return -1;
 	check_owner(&l, &r);
-	if (!l.shared)
-		return r.count;
-	check_data_dir(&l, &r);
-	const char *secrets[] = {l.key, l.ca, l.tls, l.db};
-	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
-		if (!direct_entry(secrets[i], l.data)) /* those are checked with the directory */
-			check_private(&l, secrets[i], &r);
-	check_spool(&l, &r);
-	return r.count;
+	if (l.shared) {
+		check_data_dir(&l, &r);
+		const char *secrets[] = {l.key, l.ca, l.tls, l.db};
+		for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+			if (!direct_entry(secrets[i], l.data)) /* checked with the directory */
+				check_private(&l, secrets[i], &r);
+		check_spool(&l, &r);
+	}
+	return sandbox_unborrow(error_r) < 0 ? -1 : r.count;
 }
 
 /* ---- init --user ---- */

@@ -193,8 +193,11 @@ int smtpd_main(struct role_ctx *ctx)
 	const char *err;
 	if (settings_path(set, "gateway.spool_dir", spool_path, sizeof(spool_path)) < 0)
 		sg_fatal("gateway.spool_dir: path too long");
-	SSL_CTX *tls = tls_load(set); /* the key, before the account that may not read it */
-	if (daemon_drop_privileges(ctx) < 0)
+	/* The TLS key, as gateway.user, before smtpd's own account (which may not read it). */
+	if (daemon_borrow_gateway_account(ctx, true) < 0)
+		return 1;
+	SSL_CTX *tls = tls_load(set);
+	if (daemon_borrow_gateway_account(ctx, false) < 0 || daemon_drop_privileges(ctx) < 0)
 		return 1;
 	struct spool *sp = spool_open(spool_path, &err);
 	if (sp == NULL)
