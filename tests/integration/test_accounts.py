@@ -86,6 +86,15 @@ def as_user_cli(g, *args):
                          capture_output=True, text=True, timeout=120)
 
 
+def mail_arrives(g, text, count):
+    """One message through smtpd (its own account) and qmgr to bob's Maildir, the count-th."""
+    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
+        s.sendmail("alice@example.com", ["bob@example.com"], f"Subject: x\r\n\r\n{text}\r\n")
+    box = os.path.join(g.md, "bob@example.com")
+    wait_maildir(box, count)
+    assert any(text.encode() in m for m in maildir_messages(box))
+
+
 @pytest.fixture
 def owned(gw_factory):
     g = gw_factory(init_args=("--user", USER))
@@ -93,7 +102,7 @@ def owned(gw_factory):
     return g
 
 
-def wait_roles(g, names=("smtpd", "qmgr", "ldapd", "portal", "tick")):
+def wait_roles(g, names=("smtpd", "qmgr", "ldapd", "portal", "tick", "metrics")):
     def changed():
         r = roles(g.proc.pid)
         try:
@@ -161,12 +170,7 @@ def test_mail_flows_ldapd_answers_and_reload_keeps_the_accounts(owned):
     g.set(**{"ldap.base_dn": base, "ldap.anonymous_search": "full"})
     g.start()
     kids = wait_roles(g)
-    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
-        s.sendmail("alice@example.com", ["bob@example.com"],
-                   b"Subject: separate accounts\r\n\r\nwritten by sealgate-smtp\r\n")
-    box = os.path.join(g.md, "bob@example.com")
-    wait_maildir(box, 1)
-    assert b"written by sealgate-smtp" in maildir_messages(box)[0]
+    mail_arrives(g, "written by sealgate-smtp", 1)
     r = as_user_cli(g, "cert", "issue", "carol@example.com")
     assert r.returncode == 0, r.stderr
 
@@ -183,9 +187,7 @@ def test_mail_flows_ldapd_answers_and_reload_keeps_the_accounts(owned):
     assert after["smtpd"] != kids["smtpd"] and after["ldapd"] != kids["ldapd"]
     assert account_of(after["smtpd"])[0][0] == str(ids(SMTP)[0])
     assert account_of(after["ldapd"])[0][0] == str(ids(LDAP)[0])
-    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
-        s.sendmail("alice@example.com", ["bob@example.com"], b"Subject: after\r\n\r\nagain\r\n")
-    wait_maildir(box, 2)
+    mail_arrives(g, "after the reload", 2)
     assert published()
 
 
@@ -223,9 +225,7 @@ def test_an_instance_of_one_account_upgrades_with_the_printed_commands(gw_factor
                         "/usr/sbin/nologin", name], capture_output=True)
     subprocess.run(["usermod", "--append", "--groups", SMTP, USER], check=True)
     g.start()
-    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:  # a spool with files of the past
-        s.sendmail("alice@example.com", ["bob@example.com"], b"Subject: before\r\n\r\none\r\n")
-    wait_maildir(os.path.join(g.md, "bob@example.com"), 1)
+    mail_arrives(g, "before the separation", 1)  # a spool with files of the past
     g.stop()
     g.set(**{"gateway.smtp_user": SMTP, "gateway.ldap_user": LDAP})
     r = g.cli("check-config")
@@ -239,7 +239,5 @@ def test_an_instance_of_one_account_upgrades_with_the_printed_commands(gw_factor
     g.start()
     kids = wait_roles(g)
     assert account_of(kids["smtpd"])[0][0] == str(ids(SMTP)[0])
-    with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as s:
-        s.sendmail("alice@example.com", ["bob@example.com"], b"Subject: after\r\n\r\ntwo\r\n")
-    wait_maildir(os.path.join(g.md, "bob@example.com"), 2)
+    mail_arrives(g, "after the separation", 2)
     assert probe(SMTP, os.path.join(g.dir, "master.key")) == [errno.errorcode[errno.EACCES]]
