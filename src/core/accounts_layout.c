@@ -24,7 +24,7 @@
 struct layout {
 	char data[SG_PATH_MAX]; /* the instance directory: the spool and the store are in it */
 	char spool[SG_PATH_MAX], key[SG_PATH_MAX], ca[SG_PATH_MAX], tls[SG_PATH_MAX];
-	char db[SG_PATH_MAX];
+	char db[SG_PATH_MAX], db_dir[SG_PATH_MAX]; /* the store writes beside its file */
 	struct sandbox_account gw, smtp;
 	bool shared; /* smtpd has its own account: the spool belongs to its group too */
 	char group[SANDBOX_NAME_MAX]; /* the spool's group by name, for the commands */
@@ -40,10 +40,11 @@ static bool inside(const char *path, const char *dir)
  * (the Debian package's /etc/sealgate, root's): then the store's directory is the instance. */
 static void find_data_dir(const struct settings *s, struct layout *l)
 {
-	sg_strlcpy(l->data, l->db, sizeof(l->data));
-	char *slash = strrchr(l->data, '/');
-	if (slash != NULL && slash != l->data)
+	sg_strlcpy(l->db_dir, l->db, sizeof(l->db_dir));
+	char *slash = strrchr(l->db_dir, '/');
+	if (slash != NULL && slash != l->db_dir)
 		*slash = '\0';
+	sg_strlcpy(l->data, l->db_dir, sizeof(l->data));
 	if (inside(l->spool, settings_dir(s)) || inside(l->data, settings_dir(s)))
 		sg_strlcpy(l->data, settings_dir(s), sizeof(l->data));
 }
@@ -166,10 +167,12 @@ static void say(struct report *r, const char *fmt, ...)
 }
 
 /* Everything of the instance belongs to gateway.user (the spool may also hold smtpd's files
- * when it is shared): the check the master made before there were role accounts. */
+ * when it is shared): the check the master made before there were role accounts. The instance
+ * directory one level deep (not its Maildirs, which may be large), the store's directory, and
+ * the trees the processes read and write. */
 static void check_owner(const struct layout *l, struct report *r)
 {
-	const char *paths[] = {l->data, NULL};
+	const char *paths[] = {l->data, l->db_dir, NULL};
 	const char *trees[] = {l->key, l->ca, l->tls, l->shared ? NULL : l->spool, NULL};
 	char bad[SG_PATH_MAX];
 	const char *err;
