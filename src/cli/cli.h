@@ -95,8 +95,15 @@ void cli_audit_config(const char *config, const char *event, const char *address
 const char *cli_take_config(int *argc, char **argv);
 /* -1 (and why, on stderr) if this is root and the instance runs as gateway.user. */
 int cli_check_account(const struct settings *s);
-/* Loads the configuration at path, printing every problem to stderr; NULL on error. */
+/* Loads the configuration at path, printing every problem to stderr; NULL on error. When
+ * smtpd has an account of its own, files are made with the umask 0007 from here on (the spool
+ * is its group's too: core/accounts.h). */
 struct settings *cli_load_settings(const char *path);
+/* cli_accounts.c: the system account name, created (useradd --system, no home, no shell) if
+ * it does not exist: 0, or -1 after saying why. */
+int cli_account_ensure(const char *name);
+/* user joins the primary group of account (usermod --append): 0, or -1 after saying why. */
+int cli_account_join(const char *user, const char *account);
 /* The channel name: 0 with *channel_r (an enum policy_channel), or -1 after printing why it
  * cannot be chosen: not a channel, or a channel this build has no transform for (its mail
  * would wait in the queue for ever). */

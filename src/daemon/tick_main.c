@@ -82,7 +82,7 @@ static void export_recipients(const struct held_ctx *hc, const char *path)
 	size_t old_len = 0;
 	bool same = sg_file_read_all(path, b.max, &old, &old_len, &err) == 0 && old_len == b.len &&
 	            (b.len == 0 || memcmp(old, b.data, b.len) == 0);
-	if (!same && sg_file_write_atomic(path, b.len ? b.data : "", b.len, 0644, &err) < 0)
+	if (!same && sg_file_write_atomic(path, b.len ? b.data : "", b.len, 0664, &err) < 0)
 		sg_error("writing %s: %s; will try again", path, err);
 	else if (!same)
 		sg_info("recipient list written: %s", path);

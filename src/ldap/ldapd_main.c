@@ -113,6 +113,10 @@ int ldapd_main(struct role_ctx *ctx)
 	ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (const void *)lber_print);
 	struct ldapd_config cfg = {0};
 	config_fill(&cfg, set);
+	/* What ldapd's own account may not read (the bind password, the TLS key, the store) is
+	 * opened as gateway.user, before the drop (docs/architecture.md, "Accounts"). */
+	if (daemon_borrow_gateway_account(ctx, true) < 0)
+		return 1;
 	char *password = password_load(set);
 	cfg.bind_password = password;
 	SSL_CTX *tls = tls_load(set);
@@ -129,6 +133,8 @@ int ldapd_main(struct role_ctx *ctx)
 		sg_fatal("%s", err);
 	ldapd_snapshot_unref(&probe);
 	struct store *st = store_load(set);
+	if (daemon_borrow_gateway_account(ctx, false) < 0 || daemon_drop_privileges(ctx) < 0)
+		return 1;
 	struct ldapd_dir *dir = ldapd_dir_new(st, &scfg);
 	struct ldapd_snapshot *first = ldapd_dir_acquire(dir); /* read the store once now */
 	ldapd_snapshot_unref(&first);

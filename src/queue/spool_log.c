@@ -93,7 +93,7 @@ static int log_create(struct spool *sp, struct spool_log *lg)
 	if (sg_snprintf(name, sizeof(name), "%s" SPOOL_LOG_SUFFIX, id) < 0 ||
 	    spool_subpath(sp, path, sizeof(path), SPOOL_LOG_DIR, name) < 0)
 		return -1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0660);
 	if (fd < 0)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || sg_write_all(fd, header, sizeof(header) - 1) < 0 ||
