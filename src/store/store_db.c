@@ -55,6 +55,11 @@ int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r, con
 	return st->ops->prepare(st, sql, stmt_r, error_r);
 }
 
+int64_t sdb_compiled(const struct store *st)
+{
+	return __atomic_load_n(&st->compiled, __ATOMIC_RELAXED);
+}
+
 int sdb_bind_int64(struct sdb_stmt *s, int idx, int64_t value)
 {
 	return s->ops->bind_int64(s, idx, value);

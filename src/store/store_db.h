@@ -48,6 +48,9 @@ enum sdb_engine sdb_engine(const struct store *st);
  * the caller's alone until sdb_finish. 0 or -1. */
 int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r, const char **error_r);
 
+/* How many statements the store has compiled so far (cache misses), for tests and benchmarks. */
+int64_t sdb_compiled(const struct store *st);
+
 /* Binding: idx counts from 1 like ?1. Text and blobs are NOT copied: the caller keeps them
  * valid and unchanged until sdb_finish (or until it binds that parameter again). text is
  * NUL-terminated. NULL text or blob data binds SQL NULL; a blob of length 0 at a non-NULL

@@ -57,6 +57,7 @@ struct sdb_ops {
 /* The head of every backend's store struct (the backend's struct begins with it). */
 struct store {
 	const struct sdb_ops *ops;
+	int64_t compiled; /* statements compiled: a backend's prepare adds 1 on a cache miss */
 };
 
 /* The head of every backend's statement struct; the cache (store_db_cache.h) uses sql, hash

@@ -94,6 +94,7 @@ static int sq_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_
 		*error_r = "store: database error (see the log)";
 		return -1;
 	}
+	__atomic_add_fetch(&ss->base.compiled, 1, __ATOMIC_RELAXED);
 	*stmt_r = stmt_new(ss, sql, raw);
 	return 0;
 }
