@@ -157,6 +157,39 @@ int sdb_fail(struct sdb_stmt *s, const char **error_r)
 	return -1;
 }
 
+/* Steps s, bound: the sdb_query_* contract. */
+static int first_row(struct sdb_stmt *s, struct sdb_stmt **s_r, const char **error_r)
+{
+	int rc = sdb_step(s);
+	if (rc == SDB_ROW) {
+		*s_r = s;
+		return SDB_ROW;
+	}
+	*s_r = NULL;
+	if (rc != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
+	return SDB_DONE;
+}
+
+int sdb_query_text(struct store *st, const char *sql, const char *arg, struct sdb_stmt **s_r,
+                   const char **error_r)
+{
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_text(s, 1, arg) < 0)
+		return sdb_fail(s, error_r);
+	return first_row(s, s_r, error_r);
+}
+
+int sdb_query_int(struct store *st, const char *sql, int64_t arg, struct sdb_stmt **s_r,
+                  const char **error_r)
+{
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_int64(s, 1, arg) < 0)
+		return sdb_fail(s, error_r);
+	return first_row(s, s_r, error_r);
+}
+
 int sdb_exec_text(struct store *st, const char *sql, const char *arg, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;

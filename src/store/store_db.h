@@ -95,6 +95,13 @@ void sdb_finish(struct sdb_stmt *s);
  * message) and sets a generic *error_r: -1. */
 int sdb_fail(struct sdb_stmt *s, const char **error_r);
 
+/* The first row of sql with ?1 bound to a text (NULL: SQL NULL) or a number: SDB_ROW (read it
+ * from *s_r, then sdb_finish), SDB_DONE (no row; finished) or -1 (finished, *error_r set). */
+int sdb_query_text(struct store *st, const char *sql, const char *arg, struct sdb_stmt **s_r,
+                   const char **error_r);
+int sdb_query_int(struct store *st, const char *sql, int64_t arg, struct sdb_stmt **s_r,
+                  const char **error_r);
+
 /* Runs sql (a write with one text parameter ?1 = arg): the rows it changed, or -1. */
 int sdb_exec_text(struct store *st, const char *sql, const char *arg, const char **error_r);
 

@@ -33,13 +33,9 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
                        const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st,
-	                "SELECT dn, login, display_name, lang, addresses, seen FROM"
-	                " directory_employees WHERE user_id = ?1",
-	                &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_int(st, "SELECT dn, login, display_name, lang, addresses, seen FROM"
+	                       " directory_employees WHERE user_id = ?1",
+	                       user_id, &s, error_r);
 	if (rc == SDB_ROW) {
 		memset(e_r, 0, sizeof(*e_r));
 		e_r->user_id = user_id;
@@ -49,11 +45,9 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
 		sdb_col_copy(s, 3, e_r->lang, sizeof(e_r->lang));
 		sdb_col_copy(s, 4, e_r->addresses, sizeof(e_r->addresses));
 		e_r->seen = (time_t)sdb_col_int64(s, 5);
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_employee_delete(struct store *st, int64_t user_id, const char **error_r)

@@ -101,17 +101,13 @@ int store_held_sealed(struct store *st, int64_t id, unsigned char **sealed_r, si
                       const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT sealed FROM held_mail WHERE id = ?1", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, id) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_int(st, "SELECT sealed FROM held_mail WHERE id = ?1",
+	                       id, &s, error_r);
 	if (rc == SDB_ROW) {
 		*sealed_r = sdb_col_blob_dup(s, 0, len_r);
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 static int exec_id(struct store *st, const char *sql, int64_t id, const char *text,

@@ -31,15 +31,9 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 {
 	struct sdb_stmt *s = NULL;
 	memset(row_r, 0, sizeof(*row_r));
-	if (sdb_prepare(st,
-	                "SELECT domain, policy_id, policy, fetched, expires FROM "
-	                "mta_sts_policy WHERE domain = ?1",
-	                &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, domain) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
-	if (rc != SDB_ROW && rc != SDB_DONE)
-		return sdb_fail(s, error_r);
+	int rc = sdb_query_text(st, "SELECT domain, policy_id, policy, fetched, expires FROM "
+	                        "mta_sts_policy WHERE domain = ?1",
+	                        domain, &s, error_r);
 	if (rc == SDB_ROW) {
 		sdb_col_copy(s, 0, row_r->domain, sizeof(row_r->domain));
 		sdb_col_copy(s, 1, row_r->id, sizeof(row_r->id));
@@ -47,9 +41,9 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 		row_r->policy = sg_strdup(t != NULL ? t : "");
 		row_r->fetched = (time_t)sdb_col_int64(s, 3);
 		row_r->expires = (time_t)sdb_col_int64(s, 4);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_mta_sts_delete(struct store *st, const char *domain, const char **error_r)

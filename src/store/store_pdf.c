@@ -28,21 +28,15 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
                       size_t *sealed_len_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st,
-	                "SELECT p.sealed FROM pdf_keys p JOIN users u ON u.id = p.user_id "
-	                "WHERE u.address = ?1",
-	                &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_text(st, "SELECT p.sealed FROM pdf_keys p JOIN users u ON u.id = p.user_id "
+	                        "WHERE u.address = ?1",
+	                        address, &s, error_r);
 	if (rc == SDB_ROW) {
 		if (sealed_r != NULL)
 			*sealed_r = sdb_col_blob_dup(s, 0, sealed_len_r);
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_reply_token_add(struct store *st, const char *token_hash, const char *message_id,

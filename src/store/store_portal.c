@@ -49,14 +49,10 @@ int store_portal_account_get(struct store *st, const char *address,
                              struct store_portal_account *acct_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st,
-	                "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
-	                " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
-	                " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
-	                &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_text(st, "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
+	                        " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
+	                        " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
+	                        address, &s, error_r);
 	if (rc == SDB_ROW) {
 		memset(acct_r, 0, sizeof(*acct_r));
 		acct_r->user_id = sdb_col_int64(s, 0);
@@ -66,11 +62,9 @@ int store_portal_account_get(struct store *st, const char *address,
 		acct_r->otp_expires = (time_t)sdb_col_int64(s, 4);
 		acct_r->otp_attempts = (int)sdb_col_int64(s, 5);
 		acct_r->registered = (time_t)sdb_col_int64(s, 6);
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
@@ -178,19 +172,14 @@ static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
 {
 	struct sdb_stmt *s = NULL;
 	*failures_r = *until_r = 0;
-	if (sdb_prepare(st, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1", &s,
-	                error_r) < 0 ||
-	    sdb_bind_text(s, 1, key) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_text(st, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1",
+	                        key, &s, error_r);
 	if (rc == SDB_ROW) {
 		*failures_r = sdb_col_int64(s, 0);
 		*until_r = sdb_col_int64(s, 1);
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The wait before attempt+1 of a key that has made attempt attempts. */
@@ -296,13 +285,9 @@ int store_portal_session_get(struct store *st, const char *id_hash,
                              struct store_portal_session *s_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st,
-	                "SELECT user_id, stage, csrf, created, last_seen, address FROM"
-	                " portal_sessions WHERE id_hash = ?1",
-	                &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, id_hash) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
+	int rc = sdb_query_text(st, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
+	                        " portal_sessions WHERE id_hash = ?1",
+	                        id_hash, &s, error_r);
 	if (rc == SDB_ROW) {
 		memset(s_r, 0, sizeof(*s_r));
 		sg_strlcpy(s_r->id_hash, id_hash, sizeof(s_r->id_hash));
@@ -312,11 +297,9 @@ int store_portal_session_get(struct store *st, const char *id_hash,
 		s_r->created = (time_t)sdb_col_int64(s, 3);
 		s_r->last_seen = (time_t)sdb_col_int64(s, 4);
 		sdb_col_copy(s, 5, s_r->address, sizeof(s_r->address));
-	} else if (rc != SDB_DONE) {
-		return sdb_fail(s, error_r);
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_portal_session_touch(struct store *st, const char *id_hash, time_t now,

@@ -82,20 +82,15 @@ int store_tls_policy_get(struct store *st, const char *domain, enum tls_policy_m
                          const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT domain, mode, updated FROM tls_policy WHERE domain = ?1", &s,
-	                error_r) < 0 ||
-	    sdb_bind_text(s, 1, domain) < 0)
-		return sdb_fail(s, error_r);
-	int rc = sdb_step(s);
-	if (rc != SDB_ROW && rc != SDB_DONE)
-		return sdb_fail(s, error_r);
+	int rc = sdb_query_text(st, "SELECT domain, mode, updated FROM tls_policy WHERE domain = ?1",
+	                        domain, &s, error_r);
 	if (rc == SDB_ROW) {
 		struct store_tls_policy p;
 		read_row(s, &p);
 		*mode_r = p.mode;
+		sdb_finish(s);
 	}
-	sdb_finish(s);
-	return rc == SDB_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_tls_policy_list(struct store *st, struct store_tls_policy **rows_r, size_t *n_r,
