@@ -151,7 +151,8 @@ void sdb_finish(struct sdb_stmt *s)
 int sdb_fail(struct sdb_stmt *s, const char **error_r)
 {
 	sdb_finish(s);
-	sg_error("store: %s", last_error[0] != '\0' ? last_error : "unknown database error");
+	if (last_error[0] != '\0') /* else sdb_prepare, sdb_begin... have logged their own */
+		sg_error("store: %s", last_error);
 	last_error[0] = '\0';
 	*error_r = "store: database error (see the log)";
 	return -1;

@@ -92,7 +92,7 @@ int sdb_reset(struct sdb_stmt *s);
 /* Ends the caller's use of s: reset, bindings cleared, back to the cache. NULL is fine. */
 void sdb_finish(struct sdb_stmt *s);
 /* Finishes s (NULL is fine), logs the calling thread's last bind/step error (the engine's
- * message) and sets a generic *error_r: -1. */
+ * message, not yet logged) and sets a generic *error_r: -1. */
 int sdb_fail(struct sdb_stmt *s, const char **error_r);
 
 /* The first row of sql with ?1 bound to a text (NULL: SQL NULL) or a number: SDB_ROW (read it
