@@ -73,8 +73,8 @@ int store_lookup_put(struct store *st, const struct store_lookup *e, const char 
 	                "INSERT INTO lookup_cache (address, kind, source, data, fingerprint,"
 	                " not_after, detail, looked_at, expires)"
 	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (address) DO UPDATE"
-	                " SET address = excluded.address, kind = excluded.kind, source = excluded.source,"
-	                " data = excluded.data,"
+	                " SET address = excluded.address, kind = excluded.kind,"
+	                " source = excluded.source, data = excluded.data,"
 	                " fingerprint = excluded.fingerprint, not_after = excluded.not_after,"
 	                " detail = excluded.detail, looked_at = excluded.looked_at,"
 	                " expires = excluded.expires",
