@@ -69,9 +69,17 @@ int pg_pool_probe(const char *conninfo, const char *password, char *why, size_t 
 	return rc;
 }
 
+/* The server's notices ("already exists, skipping") are no business of a log or a terminal. */
+static void notice_drop(void *arg, const char *message)
+{
+	(void)arg, (void)message;
+}
+
 static struct pg_conn *conn_new(struct pg_pool *p, const char **error_r)
 {
 	PGconn *conn = connect_db(p->conninfo, p->password);
+	if (conn != NULL)
+		PQsetNoticeProcessor(conn, notice_drop, NULL);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		sg_error("store: cannot connect to PostgreSQL: %.300s", conn_message(conn));
 		PQfinish(conn);
