@@ -19,6 +19,7 @@ import threading
 
 PG_BIN = os.environ.get("SEALGATE_PG_BIN", "/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"  # the OS account the server runs as, and its superuser role
+PASSWORD_ROLE = "sg_password"  # the one role that must give a password (store.password_file)
 _lock = threading.Lock()
 _server = None
 _names = itertools.count(1)
@@ -66,6 +67,9 @@ class PgServer:
         _as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", PG_USER,
                       "--auth-local=trust", "--auth-host=reject", "-E", "UTF8",
                       "--locale=C.UTF-8"], timeout=120)
+        # PASSWORD_ROLE logs in with its password (SCRAM); every other role is trusted
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write(f"local all {PASSWORD_ROLE} scram-sha-256\nlocal all all trust\n")
         # fsync off: a test server that dies loses nothing a test needs; many gateways
         # (a pool per role) connect at once.
         opts = (f"-k {self.sockdir} -p {self.port} -c listen_addresses='' -c fsync=off "
@@ -92,17 +96,22 @@ class PgServer:
             raise PgError(f"psql failed rc={r.returncode}: {r.stderr}")
         return r.stdout
 
-    def create_database(self):
+    def create_database(self, owner=PG_USER):
         name = f"sg_{os.getpid()}_{next(_names)}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        self.psql(f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE template0')
         return name
+
+    def empty_database(self, name):
+        """The database dropped and made again under its name: no table at all."""
+        self.drop_database(name)
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE template0')
 
     def drop_database(self, name):
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def uri(self, name):
+    def uri(self, name, user=PG_USER):
         """The store.database of a gateway on database name (libpq URI, socket as host=)."""
-        return f"postgresql://{PG_USER}@/{name}?host={self.sockdir}&port={self.port}"
+        return f"postgresql://{user}@/{name}?host={self.sockdir}&port={self.port}"
 
 
 def server():
@@ -152,6 +161,9 @@ def query(database, sql, params=()):
 class Cursor:
     def __init__(self, rows, rowcount):
         self.rows, self.rowcount = rows, rowcount
+
+    def __iter__(self):
+        return iter(self.rows)
 
     def fetchall(self):
         return self.rows

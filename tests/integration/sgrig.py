@@ -286,6 +286,7 @@ class Gateway:
 
     def use_pgsql(self):
         """Moves this (not yet started) instance's store to a fresh PostgreSQL database."""
+        self.release_store()
         self.pg_database = pg_rig.server().create_database()
         self.set(**{"store.database": pg_rig.server().uri(self.pg_database)})
 
