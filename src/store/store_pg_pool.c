@@ -192,6 +192,10 @@ int pg_pool_take(struct pg_pool *p, struct pg_conn **conn_r, const char **error_
 	if (p->conns[slot] == NULL)
 		p->conns[slot] = conn_new(p, error_r); /* the slot is ours: no lock needed */
 	struct pg_conn *c = p->conns[slot];
+	/* reads what the server sent while the connection was idle: a server that restarted or
+	 * failed over has closed it, and that is seen here, before a statement is sent on it */
+	if (c != NULL)
+		PQconsumeInput(c->conn);
 	if (c == NULL || (pg_conn_lost(c) && pg_conn_reconnect(c, error_r) < 0)) {
 		give_slot(p, slot);
 		return -1;
