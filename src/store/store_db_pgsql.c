@@ -381,7 +381,7 @@ static int pg_commit(struct store *st, const char **error_r)
 	/* COMMIT of a transaction that failed earlier answers ROLLBACK, not an error */
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	if (!ok) {
-		sg_error("store: commit failed: %.300s",
+		sg_error("store: commit failed (%s): %.300s", r != NULL ? PQcmdStatus(r) : "no result",
 		         r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r)
 		                                                          : PQerrorMessage(c->conn));
 		*error_r = "store: database error (see the log)";

@@ -417,10 +417,10 @@ int store_webmail_partners(struct store *st, const char *address,
 	struct sdb_stmt *s = NULL;
 	*list_r = NULL;
 	*n_r = 0;
-	if (sdb_prepare(st, "SELECT u.address, count(*), sum(m.read_at = 0), sum(m.stored),"
+	if (sdb_prepare(st, "SELECT u.address, count(*), sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END), sum(m.stored),"
 	                           " min(m.created), max(m.created) FROM webmail_messages m"
 	                           " JOIN users u ON u.id = m.user_id"
-	                           " WHERE ?1 IS NULL OR u.address = ?1"
+	                           " WHERE u.address = ?1 OR ?1 IS NULL"
 	                           " GROUP BY u.id ORDER BY lower(u.address)", &s, error_r) < 0 ||
 	    (address != NULL && sdb_bind_text(s, 1, address) < 0))
 		return sdb_fail(s, error_r);
