@@ -11,14 +11,13 @@
 int store_audit_add(struct store *st, const struct store_audit_entry *e, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO audit_log (at, event, address, client, detail, actor)"
-	                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, (int64_t)e->at) < 0 ||
-	    sdb_bind_text(s, 2, e->event) < 0 ||
-	    sdb_bind_text(s, 3, e->address) < 0 ||
-	    sdb_bind_text(s, 4, e->client) < 0 ||
-	    sdb_bind_text(s, 5, e->detail) < 0 ||
-	    sdb_bind_text(s, 6, e->actor) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO audit_log (at, event, address, client, detail, actor)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, (int64_t)e->at) < 0 || sdb_bind_text(s, 2, e->event) < 0 ||
+	    sdb_bind_text(s, 3, e->address) < 0 || sdb_bind_text(s, 4, e->client) < 0 ||
+	    sdb_bind_text(s, 5, e->detail) < 0 || sdb_bind_text(s, 6, e->actor) < 0 ||
 	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
@@ -55,12 +54,12 @@ int store_portal_audit_count(struct store *st, const char *event, const char *ad
 {
 	struct sdb_stmt *s = NULL;
 	*n_r = 0;
-	if (sdb_prepare(st, "SELECT count(*) FROM audit_log WHERE at >= ?1 AND event = ?2"
-	                           " AND address = ?3 COLLATE NOCASE", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, (int64_t)since) < 0 ||
-	    sdb_bind_text(s, 2, event) < 0 ||
-	    sdb_bind_text(s, 3, address) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	if (sdb_prepare(st,
+	                "SELECT count(*) FROM audit_log WHERE at >= ?1 AND event = ?2"
+	                " AND lower(address) = lower(?3)",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, (int64_t)since) < 0 || sdb_bind_text(s, 2, event) < 0 ||
+	    sdb_bind_text(s, 3, address) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*n_r = (size_t)sdb_col_int64(s, 0);
 	sdb_finish(s);
@@ -101,9 +100,11 @@ int store_audit_list(struct store *st, const struct store_audit_query *q,
 	struct sdb_stmt *s = NULL;
 	*entries_r = NULL;
 	*count_r = 0;
-	if (sdb_prepare(st, "SELECT id, at, event, address, client, detail, actor"
-	                           " FROM audit_log WHERE at >= ?1 AND (?2 = 0 OR at < ?2)"
-	                           " AND (?3 = '' OR event = ?3) ORDER BY id", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT id, at, event, address, client, detail, actor"
+	                " FROM audit_log WHERE at >= ?1 AND (?2 = 0 OR at < ?2)"
+	                " AND (?3 = '' OR event = ?3) ORDER BY id",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, (int64_t)q->since) < 0 ||
 	    sdb_bind_int64(s, 2, (int64_t)q->until) < 0 ||
 	    sdb_bind_text(s, 3, q->event != NULL ? q->event : "") < 0)

@@ -77,8 +77,7 @@ static int query(struct store *st, const char *where, const char *a, const char 
 	    "FROM certificates c JOIN users u ON u.id = c.user_id WHERE %s "
 	    "ORDER BY c.not_before DESC, c.id DESC", where) >= 0);
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    (a != NULL && sdb_bind_text(s, 1, a) < 0) ||
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || (a != NULL && sdb_bind_text(s, 1, a) < 0) ||
 	    (b != NULL && sdb_bind_text(s, 2, b) < 0))
 		return sdb_fail(s, error_r);
 	struct store_cert *certs = NULL;
@@ -138,19 +137,22 @@ int store_cert_find_rid(struct store *st, const char *issuer, const char *serial
 static int64_t insert_cert(struct store *st, const struct store_cert *c, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO certificates (user_id, der, fingerprint, serial, issuer,"
+	if (sdb_prepare(st,
+	                "INSERT INTO certificates (user_id, der, fingerprint, serial, issuer,"
 	                " not_before, not_after, source, revoked_at, smime_capabilities, created)"
 	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, 0), ?10, ?11)"
 	                " ON CONFLICT (fingerprint) DO UPDATE SET smime_capabilities ="
 	                " coalesce(excluded.smime_capabilities, certificates.smime_capabilities)"
-	                " RETURNING id", &s, error_r) < 0 ||
+	                " RETURNING id",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, c->user_id) < 0 || sdb_bind_blob(s, 2, c->der, c->der_len) < 0 ||
 	    sdb_bind_text(s, 3, c->fingerprint) < 0 || sdb_bind_text(s, 4, c->serial) < 0 ||
 	    sdb_bind_text(s, 5, c->issuer) < 0 || sdb_bind_int64(s, 6, c->not_before) < 0 ||
 	    sdb_bind_int64(s, 7, c->not_after) < 0 ||
 	    sdb_bind_text(s, 8, store_cert_source_name(c->source)) < 0 ||
 	    sdb_bind_int64(s, 9, c->revoked_at) < 0 ||
-	    (c->caps != NULL ? sdb_bind_blob(s, 10, c->caps, c->caps_len) : sdb_bind_null(s, 10)) < 0 ||
+	    (c->caps != NULL ? sdb_bind_blob(s, 10, c->caps, c->caps_len) : sdb_bind_null(s, 10)) <
+	        0 ||
 	    sdb_bind_int64(s, 11, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	int64_t id = sdb_col_int64(s, 0);
@@ -158,13 +160,15 @@ static int64_t insert_cert(struct store *st, const struct store_cert *c, const c
 	return id;
 }
 
-static int insert_key(struct store *st, int64_t cert_id, const unsigned char *sealed,
-                      size_t len, const char **error_r)
+static int insert_key(struct store *st, int64_t cert_id, const unsigned char *sealed, size_t len,
+                      const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO private_keys (cert_id, sealed, created) VALUES (?1, ?2, ?3)"
+	if (sdb_prepare(st,
+	                "INSERT INTO private_keys (cert_id, sealed, created) VALUES (?1, ?2, ?3)"
 	                " ON CONFLICT (cert_id) DO UPDATE SET sealed = excluded.sealed,"
-	                " created = excluded.created", &s, error_r) < 0 ||
+	                " created = excluded.created",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, cert_id) < 0 || sdb_bind_blob(s, 2, sealed, len) < 0 ||
 	    sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
@@ -238,7 +242,8 @@ int store_key_get(struct store *st, int64_t cert_id, unsigned char **sealed_r,
                   size_t *sealed_len_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT sealed FROM private_keys WHERE cert_id = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "SELECT sealed FROM private_keys WHERE cert_id = ?1", &s, error_r) <
+	        0 ||
 	    sdb_bind_int64(s, 1, cert_id) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);

@@ -39,15 +39,14 @@ enum sdb_engine { SDB_SQLITE, SDB_PGSQL };
 
 /* What sdb_step returns (or -1 on an error). */
 #define SDB_DONE 0
-#define SDB_ROW 1
+#define SDB_ROW  1
 
 enum sdb_engine sdb_engine(const struct store *st);
 
 /* A statement for sql, from the connection's cache of prepared statements (keyed by the SQL
  * text, so a query built at run time is cached too; compile once, run many). The statement is
  * the caller's alone until sdb_finish. 0 or -1. */
-int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r,
-                const char **error_r);
+int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r, const char **error_r);
 
 /* Binding: idx counts from 1 like ?1. Text and blobs are NOT copied: the caller keeps them
  * valid and unchanged until sdb_finish (or until it binds that parameter again). text is

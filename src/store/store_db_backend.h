@@ -65,9 +65,9 @@ struct store {
  * and next while the statement is idle in it. */
 struct sdb_stmt {
 	const struct sdb_ops *ops;
-	char *sql;              /* own copy: the cache key */
+	char *sql; /* own copy: the cache key */
 	uint64_t hash;
-	struct sdb_stmt *next;  /* in the cache's bucket */
+	struct sdb_stmt *next; /* in the cache's bucket */
 };
 
 extern const struct sdb_ops sdb_sqlite_ops;

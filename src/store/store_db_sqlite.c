@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STMT_CACHE_MAX 256   /* idle statements kept; the store has about 200 texts */
+#define STMT_CACHE_MAX 256 /* idle statements kept; the store has about 200 texts */
 
 struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
-	int64_t conn_id;          /* unique among the stores this process opened */
-	int64_t tx_start_us;      /* when the open transaction asked for the lock (its latency) */
+	int64_t conn_id;     /* unique among the stores this process opened */
+	int64_t tx_start_us; /* when the open transaction asked for the lock (its latency) */
 	struct sdb_cache *cache;
 };
 
@@ -32,15 +32,21 @@ struct sqlite_stmt {
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	struct sdb_cache *cache;
-	int64_t changes;          /* of this statement's last run, read under the db mutex */
+	int64_t changes; /* of this statement's last run, read under the db mutex */
 };
 
 /* Never reused within the process: a stamp from a store closed meanwhile can then never equal
  * one from a store opened later at the same address with the same counters. */
 static int64_t conn_counter;
 
-static struct sqlite_store *store_of(struct store *st) { return (struct sqlite_store *)st; }
-static struct sqlite_stmt *stmt_of(struct sdb_stmt *s) { return (struct sqlite_stmt *)s; }
+static struct sqlite_store *store_of(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+static struct sqlite_stmt *stmt_of(struct sdb_stmt *s)
+{
+	return (struct sqlite_stmt *)s;
+}
 
 /* sqlite3_errmsg is the connection's: keep it for this thread before another thread's
  * statement replaces it (call with the db mutex held). */
@@ -167,9 +173,15 @@ static bool sq_col_is_null(struct sdb_stmt *s, int col)
 	return sqlite3_column_type(stmt_of(s)->s, col) == SQLITE_NULL;
 }
 
-static int sq_col_count(struct sdb_stmt *s) { return sqlite3_column_count(stmt_of(s)->s); }
+static int sq_col_count(struct sdb_stmt *s)
+{
+	return sqlite3_column_count(stmt_of(s)->s);
+}
 
-static int64_t sq_changes(struct sdb_stmt *s) { return stmt_of(s)->changes; }
+static int64_t sq_changes(struct sdb_stmt *s)
+{
+	return stmt_of(s)->changes;
+}
 
 /* Reset at once after use: a statement left mid-step would hold a read transaction open. */
 static int sq_reset(struct sdb_stmt *s)
@@ -316,7 +328,10 @@ static int sq_version_done(struct store *st, int v, const char **error_r)
 	return exec_sql(store_of(st)->db, bump, error_r);
 }
 
-static bool sq_accepts(const char *url) { return strncmp(url, "sqlite:", 7) == 0; }
+static bool sq_accepts(const char *url)
+{
+	return strncmp(url, "sqlite:", 7) == 0;
+}
 
 static void sq_close(struct store *st)
 {
@@ -339,8 +354,9 @@ static struct store *sq_open(const char *url, const char *base_dir,
 	ss->base.ops = &sdb_sqlite_ops;
 	ss->conn_id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
 	ss->cache = sdb_cache_new(STMT_CACHE_MAX, stmt_destroy);
-	if (sqlite3_open_v2(path, &ss->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &ss->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
 		*error_r = "store: cannot open the SQLite database";
 		sq_close(&ss->base);
 		return NULL;
@@ -354,34 +370,34 @@ static struct store *sq_open(const char *url, const char *base_dir,
 }
 
 const struct sdb_ops sdb_sqlite_ops = {
-	.engine = SDB_SQLITE,
-	.accepts = sq_accepts,
-	.open = sq_open,
-	.close = sq_close,
-	.prepare = sq_prepare,
-	.bind_int64 = sq_bind_int64,
-	.bind_text = sq_bind_text,
-	.bind_blob = sq_bind_blob,
-	.bind_null = sq_bind_null,
-	.param_count = sq_param_count,
-	.step = sq_step,
-	.col_int64 = sq_col_int64,
-	.col_text = sq_col_text,
-	.col_blob = sq_col_blob,
-	.col_is_null = sq_col_is_null,
-	.col_count = sq_col_count,
-	.changes = sq_changes,
-	.reset = sq_reset,
-	.finish = sq_finish,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.unsynced_begin = sq_unsynced_begin,
-	.unsynced_end = sq_unsynced_end,
-	.stamp = sq_stamp,
-	.file_path = sq_file_path,
-	.exec_script = sq_exec_script,
-	.engine_version = sq_engine_version,
-	.migration_lock = NULL,
-	.version_done = sq_version_done,
+    .engine = SDB_SQLITE,
+    .accepts = sq_accepts,
+    .open = sq_open,
+    .close = sq_close,
+    .prepare = sq_prepare,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .param_count = sq_param_count,
+    .step = sq_step,
+    .col_int64 = sq_col_int64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .col_is_null = sq_col_is_null,
+    .col_count = sq_col_count,
+    .changes = sq_changes,
+    .reset = sq_reset,
+    .finish = sq_finish,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .unsynced_begin = sq_unsynced_begin,
+    .unsynced_end = sq_unsynced_end,
+    .stamp = sq_stamp,
+    .file_path = sq_file_path,
+    .exec_script = sq_exec_script,
+    .engine_version = sq_engine_version,
+    .migration_lock = NULL,
+    .version_done = sq_version_done,
 };

@@ -45,10 +45,12 @@ static int list_rows(struct store *st, time_t now, struct store_dir_cert **certs
                      const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT u.address, u.kind, c.source, c.der, c.not_before, "
-	                           "c.not_after " PUBLISHED " AND c.not_before <= ?1 AND "
-	                           "c.not_after >= ?1 ORDER BY lower(u.address), c.not_before DESC, "
-	                           "c.id DESC", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT u.address, u.kind, c.source, c.der, c.not_before, "
+	                "c.not_after " PUBLISHED " AND c.not_before <= ?1 AND "
+	                "c.not_after >= ?1 ORDER BY lower(u.address), c.not_before DESC, "
+	                "c.id DESC",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, now) < 0)
 		return sdb_fail(s, error_r);
 	struct store_dir_cert *certs = NULL;
@@ -80,15 +82,15 @@ static int list_rows(struct store *st, time_t now, struct store_dir_cert **certs
 static int next_change(struct store *st, time_t now, time_t *when_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT min(t) FROM (SELECT c.not_before AS t " PUBLISHED
-	                           " AND c.not_before > ?1 UNION ALL SELECT c.not_after + 1 AS t "
-	                           PUBLISHED " AND c.not_after >= ?1) AS changes", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT min(t) FROM (SELECT c.not_before AS t " PUBLISHED
+	                " AND c.not_before > ?1 UNION ALL SELECT c.not_after + 1 AS t " PUBLISHED
+	                " AND c.not_after >= ?1) AS changes",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, now) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
-	*when_r = rc == SDB_ROW && !sdb_col_is_null(s, 0)
-	              ? (time_t)sdb_col_int64(s, 0)
-	              : 0;
+	*when_r = rc == SDB_ROW && !sdb_col_is_null(s, 0) ? (time_t)sdb_col_int64(s, 0) : 0;
 	sdb_finish(s);
 	return rc == SDB_ROW || rc == SDB_DONE ? 0 : sdb_fail(NULL, error_r);
 }

@@ -10,14 +10,15 @@ int store_employee_set(struct store *st, const struct store_employee *e, const c
 {
 	struct sdb_stmt *s = NULL;
 	const char *texts[] = {e->dn, e->login, e->display_name, e->lang, e->addresses};
-	if (sdb_prepare(st, "INSERT INTO directory_employees (user_id, dn, login, display_name,"
-	                    " lang, addresses, seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-	                    " ON CONFLICT (user_id) DO UPDATE SET dn = excluded.dn,"
-	                    " login = excluded.login, display_name = excluded.display_name,"
-	                    " lang = excluded.lang, addresses = excluded.addresses,"
-	                    " seen = excluded.seen", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, e->user_id) < 0 ||
-	    sdb_bind_int64(s, 7, (int64_t)e->seen) < 0)
+	if (sdb_prepare(st,
+	                "INSERT INTO directory_employees (user_id, dn, login, display_name,"
+	                " lang, addresses, seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	                " ON CONFLICT (user_id) DO UPDATE SET dn = excluded.dn,"
+	                " login = excluded.login, display_name = excluded.display_name,"
+	                " lang = excluded.lang, addresses = excluded.addresses,"
+	                " seen = excluded.seen",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, e->user_id) < 0 || sdb_bind_int64(s, 7, (int64_t)e->seen) < 0)
 		return sdb_fail(s, error_r);
 	for (int i = 0; i < 5; i++)
 		if (sdb_bind_text(s, i + 2, texts[i]) < 0)
@@ -32,8 +33,10 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
                        const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT dn, login, display_name, lang, addresses, seen FROM"
-	                           " directory_employees WHERE user_id = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT dn, login, display_name, lang, addresses, seen FROM"
+	                " directory_employees WHERE user_id = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, user_id) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -56,7 +59,8 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
 int store_employee_delete(struct store *st, int64_t user_id, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "DELETE FROM directory_employees WHERE user_id = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "DELETE FROM directory_employees WHERE user_id = ?1", &s, error_r) <
+	        0 ||
 	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);

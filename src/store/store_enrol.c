@@ -37,10 +37,8 @@ static void row_to_enrolment(struct sdb_stmt *s, struct store_enrolment *e)
 		e->user_kind = STORE_USER_INTERNAL;
 	e->cert_id = sdb_col_int64(s, 4);
 	e->prev_cert_id = sdb_col_int64(s, 5);
-	e->kind = (enum store_enrol_kind)name_index(sdb_col_text(s, 6),
-	                                            kind_names, 2);
-	e->state = (enum store_enrol_state)name_index(sdb_col_text(s, 7),
-	                                              state_names, 3);
+	e->kind = (enum store_enrol_kind)name_index(sdb_col_text(s, 6), kind_names, 2);
+	e->state = (enum store_enrol_state)name_index(sdb_col_text(s, 7), state_names, 3);
 	sdb_col_copy(s, 8, e->token_hash, sizeof(e->token_hash));
 	sdb_col_copy(s, 9, e->lang, sizeof(e->lang));
 	e->created = (time_t)sdb_col_int64(s, 10);
@@ -55,12 +53,16 @@ int store_enrol_add(struct store *st, const struct store_enrolment *e,
 	struct sdb_stmt *s = NULL;
 	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
-	if (sdb_prepare(st, "INSERT INTO enrolments (user_id, cert_id, prev_cert_id, kind,"
-	                " token_hash, sealed_pin, lang, state, created, expires) VALUES (?1, ?2, ?3,"
-	                " ?4, ?5, ?6, ?7, 'open', ?8, ?9) RETURNING id", &s, error_r) < 0 ||
+	if (sdb_prepare(
+	        st,
+	        "INSERT INTO enrolments (user_id, cert_id, prev_cert_id, kind,"
+	        " token_hash, sealed_pin, lang, state, created, expires) VALUES (?1, ?2, ?3,"
+	        " ?4, ?5, ?6, ?7, 'open', ?8, ?9) RETURNING id",
+	        &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, e->user_id) < 0 || sdb_bind_int64(s, 2, e->cert_id) < 0 ||
 	    sdb_bind_int64(s, 3, e->prev_cert_id) < 0 ||
-	    sdb_bind_text(s, 4, kind_names[e->kind]) < 0 || sdb_bind_text(s, 5, e->token_hash) < 0 ||
+	    sdb_bind_text(s, 4, kind_names[e->kind]) < 0 ||
+	    sdb_bind_text(s, 5, e->token_hash) < 0 ||
 	    sdb_bind_blob(s, 6, sealed_pin, sealed_len) < 0 || sdb_bind_text(s, 7, e->lang) < 0 ||
 	    sdb_bind_int64(s, 8, e->created) < 0 || sdb_bind_int64(s, 9, e->expires) < 0 ||
 	    sdb_step(s) != SDB_ROW) {
@@ -123,8 +125,10 @@ int store_enrol_pin_get(struct store *st, int64_t id, time_t now, unsigned char 
                         size_t *len_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT sealed_pin FROM enrolments WHERE id = ?1 AND state = "
-	                           "'open' AND expires > ?2 AND sealed_pin IS NOT NULL", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT sealed_pin FROM enrolments WHERE id = ?1 AND state = "
+	                "'open' AND expires > ?2 AND sealed_pin IS NOT NULL",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, id) < 0 || sdb_bind_int64(s, 2, now) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -143,10 +147,8 @@ static int update(struct store *st, const char *sql, int64_t a, int64_t b, size_
                   const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, a) < 0 ||
-	    (sdb_param_count(s) >= 2 && sdb_bind_int64(s, 2, b) < 0) ||
-	    sdb_step(s) != SDB_DONE)
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_int64(s, 1, a) < 0 ||
+	    (sdb_param_count(s) >= 2 && sdb_bind_int64(s, 2, b) < 0) || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	if (n_r != NULL)
 		*n_r = (size_t)sdb_changes(s);
@@ -206,14 +208,22 @@ int store_enrol_renewal_due(struct store *st, time_t before, struct store_cert *
                             size_t *n_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT c.id, c.user_id, u.address, c.not_after, c.serial FROM certificates c JOIN users u ON "
-	    "u.id = c.user_id WHERE u.kind IN ('internal', 'shared') AND c.source = 'issued' AND "
-	    "u.address NOT LIKE '@%' AND " /* a domain certificate (`domain own`): no mailbox */
-	    "c.revoked_at IS NULL AND c.replaced_at IS NULL AND c.not_after < ?1 AND EXISTS "
-	    "(SELECT 1 FROM private_keys k WHERE k.cert_id = c.id) AND NOT EXISTS (SELECT 1 FROM "
-	    "certificates d WHERE d.user_id = c.user_id AND d.id != c.id AND d.source = 'issued' "
-	    "AND d.revoked_at IS NULL AND d.replaced_at IS NULL AND d.not_after >= c.not_after) "
-	    "ORDER BY c.not_after", &s, error_r) < 0 ||
+	if (sdb_prepare(
+	        st,
+	        "SELECT c.id, c.user_id, u.address, c.not_after, c.serial FROM certificates c JOIN "
+	        "users u ON "
+	        "u.id = c.user_id WHERE u.kind IN ('internal', 'shared') AND c.source = 'issued' "
+	        "AND "
+	        "u.address NOT LIKE '@%' AND " /* a domain certificate (`domain own`): no mailbox */
+	        "c.revoked_at IS NULL AND c.replaced_at IS NULL AND c.not_after < ?1 AND EXISTS "
+	        "(SELECT 1 FROM private_keys k WHERE k.cert_id = c.id) AND NOT EXISTS (SELECT 1 "
+	        "FROM "
+	        "certificates d WHERE d.user_id = c.user_id AND d.id != c.id AND d.source = "
+	        "'issued' "
+	        "AND d.revoked_at IS NULL AND d.replaced_at IS NULL AND d.not_after >= "
+	        "c.not_after) "
+	        "ORDER BY c.not_after",
+	        &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, before) < 0)
 		return sdb_fail(s, error_r);
 	struct store_cert *certs = NULL;
@@ -242,7 +252,8 @@ int store_enrol_replaced_at(struct store *st, int64_t cert_id, time_t *when_r,
                             const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT coalesce(replaced_at, 0) FROM certificates WHERE id = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "SELECT coalesce(replaced_at, 0) FROM certificates WHERE id = ?1", &s,
+	                error_r) < 0 ||
 	    sdb_bind_int64(s, 1, cert_id) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -259,10 +270,11 @@ int store_shared_manager_add(struct store *st, int64_t user_id, const char *mana
                              const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO shared_managers (user_id, manager) VALUES (?1, lower(?2))"
-	                    " ON CONFLICT DO NOTHING", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0 ||
-	    sdb_bind_text(s, 2, manager) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO shared_managers (user_id, manager) VALUES (?1, lower(?2))"
+	                " ON CONFLICT DO NOTHING",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, manager) < 0 ||
 	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
@@ -274,8 +286,7 @@ static int addresses(struct store *st, const char *sql, const char *arg,
                      char (**list_r)[SG_ADDR_MAX], size_t *n_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, arg) < 0)
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_text(s, 1, arg) < 0)
 		return sdb_fail(s, error_r);
 	char(*list)[SG_ADDR_MAX] = NULL;
 	size_t n = 0;

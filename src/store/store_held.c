@@ -18,12 +18,12 @@ int store_held_add(struct store *st, int64_t user_id, const char *sender, const 
 	struct sdb_stmt *s = NULL;
 	char subj[256];
 	sg_strlcpy(subj, subject != NULL ? subject : "", sizeof(subj));
-	if (sdb_prepare(st, "INSERT INTO held_mail (user_id, sender, subject, sealed, created,"
-	                           " expires) VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING id", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0 ||
-	    sdb_bind_text(s, 2, sender) < 0 ||
-	    sdb_bind_text(s, 3, subj) < 0 ||
-	    sdb_bind_blob(s, 4, sealed, sealed_len) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO held_mail (user_id, sender, subject, sealed, created,"
+	                " expires) VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING id",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, sender) < 0 ||
+	    sdb_bind_text(s, 3, subj) < 0 || sdb_bind_blob(s, 4, sealed, sealed_len) < 0 ||
 	    sdb_bind_int64(s, 5, (int64_t)now) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*id_r = sdb_col_int64(s, 0);
@@ -118,10 +118,8 @@ static int exec_id(struct store *st, const char *sql, int64_t id, const char *te
                    const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, id) < 0 ||
-	    (text != NULL && sdb_bind_text(s, 2, text) < 0) ||
-	    sdb_step(s) != SDB_DONE)
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_int64(s, 1, id) < 0 ||
+	    (text != NULL && sdb_bind_text(s, 2, text) < 0) || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -135,10 +133,11 @@ int store_held_delete(struct store *st, int64_t id, const char **error_r)
 int store_held_count(struct store *st, const char *address, size_t *n_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT count(*) FROM held_mail h JOIN users u ON u.id = h.user_id"
-	                           " WHERE u.address = ?1", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	if (sdb_prepare(st,
+	                "SELECT count(*) FROM held_mail h JOIN users u ON u.id = h.user_id"
+	                " WHERE u.address = ?1",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*n_r = (size_t)sdb_col_int64(s, 0);
 	sdb_finish(s);

@@ -50,11 +50,12 @@ int store_lookup_get(struct store *st, const char *address, time_t now, struct s
 {
 	memset(e_r, 0, sizeof(*e_r));
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT address, kind, source, data, fingerprint, not_after, "
-	                           "detail, looked_at, expires FROM lookup_cache "
-	                           "WHERE address = ?1 AND expires > ?2", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_bind_int64(s, 2, (int64_t)now) < 0)
+	if (sdb_prepare(st,
+	                "SELECT address, kind, source, data, fingerprint, not_after, "
+	                "detail, looked_at, expires FROM lookup_cache "
+	                "WHERE address = ?1 AND expires > ?2",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_bind_int64(s, 2, (int64_t)now) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
 	if (rc != SDB_ROW && rc != SDB_DONE)
@@ -68,19 +69,22 @@ int store_lookup_get(struct store *st, const char *address, time_t now, struct s
 int store_lookup_put(struct store *st, const struct store_lookup *e, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT OR REPLACE INTO lookup_cache (address, kind, source, "
-	                           "data, fingerprint, not_after, detail, looked_at, expires) "
-	                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO lookup_cache (address, kind, source, "
+	                "data, fingerprint, not_after, detail, looked_at, expires) "
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (address) DO UPDATE "
+	                "SET kind = excluded.kind, source = excluded.source, data = excluded.data, "
+	                "fingerprint = excluded.fingerprint, not_after = excluded.not_after, "
+	                "detail = excluded.detail, looked_at = excluded.looked_at, "
+	                "expires = excluded.expires",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, e->address) < 0 ||
 	    sdb_bind_text(s, 2, store_lookup_kind_name(e->kind)) < 0 ||
-	    sdb_bind_text(s, 3, e->source) < 0 ||
-	    sdb_bind_blob(s, 4, e->data, e->data_len) < 0 ||
+	    sdb_bind_text(s, 3, e->source) < 0 || sdb_bind_blob(s, 4, e->data, e->data_len) < 0 ||
 	    sdb_bind_text(s, 5, e->fingerprint) < 0 ||
-	    sdb_bind_int64(s, 6, (int64_t)e->not_after) < 0 ||
-	    sdb_bind_text(s, 7, e->detail) < 0 ||
+	    sdb_bind_int64(s, 6, (int64_t)e->not_after) < 0 || sdb_bind_text(s, 7, e->detail) < 0 ||
 	    sdb_bind_int64(s, 8, (int64_t)e->looked_at) < 0 ||
-	    sdb_bind_int64(s, 9, (int64_t)e->expires) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_int64(s, 9, (int64_t)e->expires) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -93,8 +97,7 @@ int store_lookup_forget(struct store *st, const char *address, size_t *count_r,
 	const char *sql = address != NULL ? "DELETE FROM lookup_cache WHERE address = ?1"
 	                                  : "DELETE FROM lookup_cache";
 	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    (address != NULL && sdb_bind_text(s, 1, address) < 0) ||
-	    sdb_step(s) != SDB_DONE)
+	    (address != NULL && sdb_bind_text(s, 1, address) < 0) || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	*count_r = (size_t)sdb_changes(s);
 	sdb_finish(s);

@@ -10,17 +10,17 @@
 int store_mta_sts_put(struct store *st, const struct store_mta_sts *row, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO mta_sts_policy (domain, policy_id, policy, fetched, "
-	                           "expires) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (domain) DO "
-	                           "UPDATE SET policy_id = excluded.policy_id, policy = "
-	                           "excluded.policy, fetched = excluded.fetched, expires = "
-	                           "excluded.expires", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, row->domain) < 0 ||
-	    sdb_bind_text(s, 2, row->id) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO mta_sts_policy (domain, policy_id, policy, fetched, "
+	                "expires) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (domain) DO "
+	                "UPDATE SET policy_id = excluded.policy_id, policy = "
+	                "excluded.policy, fetched = excluded.fetched, expires = "
+	                "excluded.expires",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, row->domain) < 0 || sdb_bind_text(s, 2, row->id) < 0 ||
 	    sdb_bind_text(s, 3, row->policy) < 0 ||
 	    sdb_bind_int64(s, 4, (int64_t)row->fetched) < 0 ||
-	    sdb_bind_int64(s, 5, (int64_t)row->expires) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_int64(s, 5, (int64_t)row->expires) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -31,8 +31,10 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 {
 	struct sdb_stmt *s = NULL;
 	memset(row_r, 0, sizeof(*row_r));
-	if (sdb_prepare(st, "SELECT domain, policy_id, policy, fetched, expires FROM "
-	                           "mta_sts_policy WHERE domain = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT domain, policy_id, policy, fetched, expires FROM "
+	                "mta_sts_policy WHERE domain = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, domain) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -52,8 +54,7 @@ int store_mta_sts_get(struct store *st, const char *domain, struct store_mta_sts
 
 int store_mta_sts_delete(struct store *st, const char *domain, const char **error_r)
 {
-	int n = sdb_exec_text(st, "DELETE FROM mta_sts_policy WHERE domain = ?1", domain,
-	                               error_r);
+	int n = sdb_exec_text(st, "DELETE FROM mta_sts_policy WHERE domain = ?1", domain, error_r);
 	return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 

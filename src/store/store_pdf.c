@@ -12,12 +12,13 @@ int store_pdf_key_set(struct store *st, int64_t user_id, const unsigned char *se
                       size_t sealed_len, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO pdf_keys (user_id, sealed, updated) "
-	                           "VALUES (?1, ?2, ?3) ON CONFLICT (user_id) "
-	                    "DO UPDATE SET sealed = ?2, updated = ?3", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO pdf_keys (user_id, sealed, updated) "
+	                "VALUES (?1, ?2, ?3) ON CONFLICT (user_id) "
+	                "DO UPDATE SET sealed = ?2, updated = ?3",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 ||
-	    sdb_bind_blob(s, 2, sealed, sealed_len) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_blob(s, 2, sealed, sealed_len) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -27,8 +28,10 @@ int store_pdf_key_get(struct store *st, const char *address, unsigned char **sea
                       size_t *sealed_len_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT p.sealed FROM pdf_keys p JOIN users u ON u.id = p.user_id "
-	                           "WHERE u.address = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT p.sealed FROM pdf_keys p JOIN users u ON u.id = p.user_id "
+	                "WHERE u.address = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, address) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -46,14 +49,13 @@ int store_reply_token_add(struct store *st, const char *token_hash, const char *
                           const char *sender, const char *recipient, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO reply_tokens (token_hash, message_id, sender, "
-	                           "recipient, created) VALUES (?1, ?2, ?3, ?4, ?5)", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 5, (int64_t)sg_wall()) < 0 ||
-	    sdb_bind_text(s, 1, token_hash) < 0 ||
-	    sdb_bind_text(s, 2, message_id) < 0 ||
-	    sdb_bind_text(s, 3, sender) < 0 ||
-	    sdb_bind_text(s, 4, recipient) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	if (sdb_prepare(st,
+	                "INSERT INTO reply_tokens (token_hash, message_id, sender, "
+	                "recipient, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 5, (int64_t)sg_wall()) < 0 || sdb_bind_text(s, 1, token_hash) < 0 ||
+	    sdb_bind_text(s, 2, message_id) < 0 || sdb_bind_text(s, 3, sender) < 0 ||
+	    sdb_bind_text(s, 4, recipient) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -64,8 +66,7 @@ int store_reply_token_expire(struct store *st, time_t before, size_t *n_r, const
 	struct sdb_stmt *s = NULL;
 	*n_r = 0;
 	if (sdb_prepare(st, "DELETE FROM reply_tokens WHERE created < ?1", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, (int64_t)before) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_int64(s, 1, (int64_t)before) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	*n_r = (size_t)sdb_changes(s);
 	sdb_finish(s);
@@ -83,8 +84,10 @@ int store_reply_token_get(struct store *st, const char *token_hash,
 {
 	struct sdb_stmt *s = NULL;
 	memset(tok_r, 0, sizeof(*tok_r));
-	if (sdb_prepare(st, "SELECT message_id, sender, recipient, created FROM reply_tokens "
-	                           "WHERE token_hash = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT message_id, sender, recipient, created FROM reply_tokens "
+	                "WHERE token_hash = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, token_hash) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);

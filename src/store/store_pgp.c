@@ -82,11 +82,9 @@ static void row_to_key(struct sdb_stmt *s, struct store_pgp_key *k)
 	sdb_col_copy(s, 3, k->fingerprint, sizeof(k->fingerprint));
 	k->keydata = sdb_col_blob_dup(s, 4, &k->keydata_len);
 	/* unknown values fail closed: untrusted, not used */
-	k->source = (enum store_pgp_source)name_index(source_names, 4,
-	                                              sdb_col_text(s, 5),
+	k->source = (enum store_pgp_source)name_index(source_names, 4, sdb_col_text(s, 5),
 	                                              STORE_PGP_AUTOCRYPT);
-	k->status = (enum store_pgp_status)name_index(status_names, 2,
-	                                              sdb_col_text(s, 6),
+	k->status = (enum store_pgp_status)name_index(status_names, 2, sdb_col_text(s, 6),
 	                                              STORE_PGP_PENDING);
 	k->expires = (time_t)sdb_col_int64(s, 7);
 	k->created = (time_t)sdb_col_int64(s, 8);
@@ -106,8 +104,7 @@ static int query(struct store *st, const char *where, const char *a, struct stor
 	    "ORDER BY u.address, k.status = 'pending', "
 	    "k.source = 'autocrypt' AND k.confirmed = 0, k.created DESC, k.id DESC", where) >= 0);
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    (a != NULL && sdb_bind_text(s, 1, a) < 0))
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || (a != NULL && sdb_bind_text(s, 1, a) < 0))
 		return sdb_fail(s, error_r);
 	struct store_pgp_key *keys = NULL;
 	size_t n = 0;
@@ -171,20 +168,21 @@ int store_pgp_add(struct store *st, const struct store_pgp_key *key, const unsig
 		*error_r = "store: OpenPGP key empty or too large";
 		return -1;
 	}
-	if (sdb_prepare(st, "INSERT INTO pgp_keys (user_id, fingerprint, keydata, sealed, source, status, "
+	if (sdb_prepare(
+	        st,
+	        "INSERT INTO pgp_keys (user_id, fingerprint, keydata, sealed, source, status, "
 	        "expires, created) VALUES (?1, upper(?2), ?3, ?4, ?5, ?6, ?7, ?8) "
 	        "ON CONFLICT (user_id, fingerprint) DO UPDATE SET keydata = excluded.keydata, "
 	        "sealed = coalesce(excluded.sealed, pgp_keys.sealed), source = excluded.source, "
-	        "status = excluded.status, expires = excluded.expires RETURNING id", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, key->user_id) < 0 ||
-	    sdb_bind_text(s, 2, key->fingerprint) < 0 ||
+	        "status = excluded.status, expires = excluded.expires RETURNING id",
+	        &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, key->user_id) < 0 || sdb_bind_text(s, 2, key->fingerprint) < 0 ||
 	    sdb_bind_blob(s, 3, key->keydata, key->keydata_len) < 0 ||
 	    (sealed != NULL ? sdb_bind_blob(s, 4, sealed, sealed_len) : sdb_bind_null(s, 4)) < 0 ||
 	    sdb_bind_text(s, 5, store_pgp_source_name(key->source)) < 0 ||
 	    sdb_bind_text(s, 6, store_pgp_status_name(key->status)) < 0 ||
 	    sdb_bind_int64(s, 7, (int64_t)key->expires) < 0 ||
-	    sdb_bind_int64(s, 8, (int64_t)sg_wall()) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	    sdb_bind_int64(s, 8, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*id_r = sdb_col_int64(s, 0);
 	sdb_finish(s);
@@ -235,13 +233,16 @@ int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
 	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	size_t pending = 0;
-	if (exec1(st, "DELETE FROM pgp_keys WHERE user_id = ?1 AND status = 'active' AND "
-	              "sealed IS NULL AND EXISTS (SELECT 1 FROM pgp_keys p WHERE p.user_id = ?1 "
-	              "AND p.status = 'pending')", NULL, u.id, NULL, error_r) < 0 ||
-	    exec1(st, "UPDATE pgp_keys SET status = 'active', confirmed = "
-	              "CASE source WHEN 'autocrypt' THEN ?2 ELSE confirmed END "
-	              "WHERE user_id = ?1 AND status = 'pending'", NULL, u.id, &pending,
-	          error_r) < 0) {
+	if (exec1(st,
+	          "DELETE FROM pgp_keys WHERE user_id = ?1 AND status = 'active' AND "
+	          "sealed IS NULL AND EXISTS (SELECT 1 FROM pgp_keys p WHERE p.user_id = ?1 "
+	          "AND p.status = 'pending')",
+	          NULL, u.id, NULL, error_r) < 0 ||
+	    exec1(st,
+	          "UPDATE pgp_keys SET status = 'active', confirmed = "
+	          "CASE source WHEN 'autocrypt' THEN ?2 ELSE confirmed END "
+	          "WHERE user_id = ?1 AND status = 'pending'",
+	          NULL, u.id, &pending, error_r) < 0) {
 		sdb_rollback(st);
 		return -1;
 	}
@@ -255,8 +256,10 @@ int store_pgp_secret_get(struct store *st, const char *fpr, unsigned char **seal
 	struct sdb_stmt *s = NULL;
 	*sealed_r = NULL;
 	*sealed_len_r = 0;
-	if (sdb_prepare(st, "SELECT sealed FROM pgp_keys WHERE fingerprint = upper(?1) "
-	                           "AND sealed IS NOT NULL LIMIT 1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT sealed FROM pgp_keys WHERE fingerprint = upper(?1) "
+	                "AND sealed IS NOT NULL LIMIT 1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, fpr) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -279,12 +282,14 @@ static int user_has(struct store *st, int64_t user_id, const char *fpr, size_t *
                     const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 1 ELSE 0 END), 0),"
-	                    " coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 0 ELSE 1 END), 0)"
-	                    " FROM pgp_keys "
-	                           "WHERE user_id = ?1", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0 ||
-	    sdb_bind_text(s, 2, fpr) < 0 ||
+	if (sdb_prepare(
+	        st,
+	        "SELECT coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 1 ELSE 0 END), 0),"
+	        " coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 0 ELSE 1 END), 0)"
+	        " FROM pgp_keys "
+	        "WHERE user_id = ?1",
+	        &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, fpr) < 0 ||
 	    sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	int same = (int)sdb_col_int64(s, 0) > 0;
@@ -330,9 +335,9 @@ int store_pgp_default_channel(struct store *st, int64_t user_id, const char *cha
                               const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "UPDATE users SET channel = ?2 WHERE id = ?1 AND channel = ''", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0 ||
-	    sdb_bind_text(s, 2, channel) < 0 ||
+	if (sdb_prepare(st, "UPDATE users SET channel = ?2 WHERE id = ?1 AND channel = ''", &s,
+	                error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, channel) < 0 ||
 	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);

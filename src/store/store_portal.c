@@ -37,20 +37,23 @@ int store_portal_invite(struct store *st, const char *address, const char *otp_h
 		return -1;
 	const char *t[] = {otp_hash};
 	int64_t n[] = {*user_id_r, (int64_t)otp_expires, (int64_t)sg_wall()};
-	return run(st,
-	           "INSERT INTO portal_accounts (user_id, otp_hash, otp_expires, otp_attempts, invited)"
-	           " VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (user_id) DO UPDATE"
-	           " SET otp_hash = ?2, otp_expires = ?3, otp_attempts = 0",
-	           "itii", t, n, error_r);
+	return run(
+	    st,
+	    "INSERT INTO portal_accounts (user_id, otp_hash, otp_expires, otp_attempts, invited)"
+	    " VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (user_id) DO UPDATE"
+	    " SET otp_hash = ?2, otp_expires = ?3, otp_attempts = 0",
+	    "itii", t, n, error_r);
 }
 
 int store_portal_account_get(struct store *st, const char *address,
                              struct store_portal_account *acct_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
-	                           " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
-	                           " JOIN users u ON u.id = a.user_id WHERE u.address = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
+	                " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
+	                " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, address) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -127,8 +130,10 @@ int store_portal_questions_get(struct store *st, int64_t user_id,
 {
 	struct sdb_stmt *s = NULL;
 	memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
-	if (sdb_prepare(st, "SELECT idx, question, answer_hash FROM portal_questions"
-	                           " WHERE user_id = ?1 ORDER BY idx", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT idx, question, answer_hash FROM portal_questions"
+	                " WHERE user_id = ?1 ORDER BY idx",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, user_id) < 0)
 		return sdb_fail(s, error_r);
 	int rc;
@@ -160,8 +165,7 @@ int store_portal_meta_once(struct store *st, const char *key, const char *fresh,
 		return -1;
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st, "SELECT value FROM meta WHERE key = ?1", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, key) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	    sdb_bind_text(s, 1, key) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	sdb_col_copy(s, 0, value_r, size);
 	sdb_finish(s);
@@ -174,7 +178,8 @@ static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
 {
 	struct sdb_stmt *s = NULL;
 	*failures_r = *until_r = 0;
-	if (sdb_prepare(st, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1", &s,
+	                error_r) < 0 ||
 	    sdb_bind_text(s, 1, key) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -264,9 +269,10 @@ int store_portal_throttle_succeeded(struct store *st, const char *key, bool rese
                                     const char **error_r)
 {
 	const char *t[] = {key};
-	return run(st, reset ? "UPDATE portal_throttle SET failures = 0 WHERE key = ?1"
-	                     : "UPDATE portal_throttle SET failures = CASE WHEN failures > 0 THEN"
-	                       " failures - 1 ELSE 0 END WHERE key = ?1",
+	return run(st,
+	           reset ? "UPDATE portal_throttle SET failures = 0 WHERE key = ?1"
+	                 : "UPDATE portal_throttle SET failures = CASE WHEN failures > 0 THEN"
+	                   " failures - 1 ELSE 0 END WHERE key = ?1",
 	           "t", t, NULL, error_r);
 }
 
@@ -290,8 +296,10 @@ int store_portal_session_get(struct store *st, const char *id_hash,
                              struct store_portal_session *s_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
-	                           " portal_sessions WHERE id_hash = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT user_id, stage, csrf, created, last_seen, address FROM"
+	                " portal_sessions WHERE id_hash = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, id_hash) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);

@@ -19,14 +19,13 @@ int store_quarantine_reserve(struct store *st, const struct store_quarantine *q,
                              const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO scan_quarantine (queue_id, sender, rcpts, "
-	                           "signature, created) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, q->queue_id) < 0 ||
-	    sdb_bind_text(s, 2, q->sender) < 0 ||
-	    sdb_bind_text(s, 3, q->rcpts) < 0 ||
-	    sdb_bind_text(s, 4, q->signature) < 0 ||
-	    sdb_bind_int64(s, 5, (int64_t)q->created) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	if (sdb_prepare(st,
+	                "INSERT INTO scan_quarantine (queue_id, sender, rcpts, "
+	                "signature, created) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, q->queue_id) < 0 || sdb_bind_text(s, 2, q->sender) < 0 ||
+	    sdb_bind_text(s, 3, q->rcpts) < 0 || sdb_bind_text(s, 4, q->signature) < 0 ||
+	    sdb_bind_int64(s, 5, (int64_t)q->created) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*id_r = sdb_col_int64(s, 0);
 	sdb_finish(s);
@@ -37,9 +36,9 @@ int store_quarantine_seal(struct store *st, int64_t id, const unsigned char *sea
                           size_t sealed_len, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "UPDATE scan_quarantine SET sealed = ?2 WHERE id = ?1", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, id) < 0 ||
-	    sdb_bind_blob(s, 2, sealed, sealed_len) < 0 ||
+	if (sdb_prepare(st, "UPDATE scan_quarantine SET sealed = ?2 WHERE id = ?1", &s, error_r) <
+	        0 ||
+	    sdb_bind_int64(s, 1, id) < 0 || sdb_bind_blob(s, 2, sealed, sealed_len) < 0 ||
 	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
@@ -50,14 +49,10 @@ static void read_row(struct sdb_stmt *s, bool with_sealed, struct store_quaranti
 {
 	const char *t;
 	q->id = sdb_col_int64(s, 0);
-	sg_strlcpy(q->queue_id, (t = sdb_col_text(s, 1)) ? t : "",
-	           sizeof(q->queue_id));
-	sg_strlcpy(q->sender, (t = sdb_col_text(s, 2)) ? t : "",
-	           sizeof(q->sender));
-	sg_strlcpy(q->rcpts, (t = sdb_col_text(s, 3)) ? t : "",
-	           sizeof(q->rcpts));
-	sg_strlcpy(q->signature, (t = sdb_col_text(s, 4)) ? t : "",
-	           sizeof(q->signature));
+	sg_strlcpy(q->queue_id, (t = sdb_col_text(s, 1)) ? t : "", sizeof(q->queue_id));
+	sg_strlcpy(q->sender, (t = sdb_col_text(s, 2)) ? t : "", sizeof(q->sender));
+	sg_strlcpy(q->rcpts, (t = sdb_col_text(s, 3)) ? t : "", sizeof(q->rcpts));
+	sg_strlcpy(q->signature, (t = sdb_col_text(s, 4)) ? t : "", sizeof(q->signature));
 	q->created = (time_t)sdb_col_int64(s, 6);
 	if (with_sealed)
 		q->sealed = sdb_col_blob_dup(s, 5, &q->sealed_len);

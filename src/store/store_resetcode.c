@@ -57,8 +57,10 @@ int store_resetcode_failed(struct store *st, int64_t user_id, int max_attempts,
 		return -1;
 	if (run(st, "UPDATE portal_reset_codes SET attempts = attempts + 1 WHERE user_id = ?1",
 	        user_id, NULL, 0, &n, error_r) < 0 ||
-	    run(st, "DELETE FROM portal_reset_codes WHERE user_id = ?1"
-	            " AND attempts >= ?2", user_id, NULL, max_attempts, &n, error_r) < 0) {
+	    run(st,
+	        "DELETE FROM portal_reset_codes WHERE user_id = ?1"
+	        " AND attempts >= ?2",
+	        user_id, NULL, max_attempts, &n, error_r) < 0) {
 		sdb_rollback(st);
 		return -1;
 	}

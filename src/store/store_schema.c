@@ -14,279 +14,279 @@
 
 /* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
 static const char *const migrations[] = {
-	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT INTO meta (key, value) VALUES ('created', strftime('%s','now'));",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('created', strftime('%s','now'));",
 
-	/* 2: S/MIME users, certificates, sealed private keys. A certificate row is identified by
-	 * its fingerprint, which is also the associated data of its sealed key. */
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY,"
-	"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('internal', 'external', 'shared')),"
-	"  channel TEXT NOT NULL DEFAULT '',"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE certificates ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  der BLOB NOT NULL,"
-	"  fingerprint TEXT NOT NULL UNIQUE,"
-	"  serial TEXT NOT NULL,"
-	"  issuer TEXT NOT NULL,"
-	"  not_before INTEGER NOT NULL,"
-	"  not_after INTEGER NOT NULL,"
-	"  source TEXT NOT NULL CHECK (source IN ('issued', 'imported', 'harvested', 'proxy')),"
-	"  revoked_at INTEGER,"
-	"  smime_capabilities BLOB,"
-	"  created INTEGER NOT NULL);"
-	"CREATE INDEX certificates_user ON certificates (user_id);"
-	"CREATE INDEX certificates_rid ON certificates (issuer, serial);"
-	"CREATE TABLE private_keys ("
-	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates(id) ON DELETE CASCADE,"
-	"  sealed BLOB NOT NULL,"
-	"  created INTEGER NOT NULL);",
+    /* 2: S/MIME users, certificates, sealed private keys. A certificate row is identified by
+     * its fingerprint, which is also the associated data of its sealed key. */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('internal', 'external', 'shared')),"
+    "  channel TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  der BLOB NOT NULL,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  serial TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  source TEXT NOT NULL CHECK (source IN ('issued', 'imported', 'harvested', 'proxy')),"
+    "  revoked_at INTEGER,"
+    "  smime_capabilities BLOB,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX certificates_user ON certificates (user_id);"
+    "CREATE INDEX certificates_rid ON certificates (issuer, serial);"
+    "CREATE TABLE private_keys ("
+    "  cert_id INTEGER PRIMARY KEY REFERENCES certificates(id) ON DELETE CASCADE,"
+    "  sealed BLOB NOT NULL,"
+    "  created INTEGER NOT NULL);",
 
-	/* OpenPGP keys per address (store_pgp.c): one row per user and key; a key whose user IDs
-	 * name several addresses has several rows. sealed: a gateway-held secret key, bound to
-	 * "pgp:<fingerprint>". A pending key (a changed Autocrypt key) waits for `pgp accept`. */
-	"CREATE TABLE pgp_keys ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  fingerprint TEXT NOT NULL,"
-	"  keydata BLOB NOT NULL,"
-	"  sealed BLOB,"
-	"  source TEXT NOT NULL CHECK (source IN ('imported', 'generated', 'autocrypt')),"
-	"  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
-	"  expires INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  UNIQUE (user_id, fingerprint));"
-	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
+    /* OpenPGP keys per address (store_pgp.c): one row per user and key; a key whose user IDs
+     * name several addresses has several rows. sealed: a gateway-held secret key, bound to
+     * "pgp:<fingerprint>". A pending key (a changed Autocrypt key) waits for `pgp accept`. */
+    "CREATE TABLE pgp_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  fingerprint TEXT NOT NULL,"
+    "  keydata BLOB NOT NULL,"
+    "  sealed BLOB,"
+    "  source TEXT NOT NULL CHECK (source IN ('imported', 'generated', 'autocrypt')),"
+    "  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
+    "  expires INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (user_id, fingerprint));"
+    "CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
 
-	/* 4: SecurePDF partner records ({U, K} sealed, never the password) and Reply tokens
-	 * (only a hash of the token, bound to the message and the recipient; no content). */
-	"CREATE TABLE pdf_keys ("
-	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
-	"  sealed BLOB NOT NULL,"
-	"  updated INTEGER NOT NULL);"
-	"CREATE TABLE reply_tokens ("
-	"  token_hash TEXT PRIMARY KEY,"
-	"  message_id TEXT NOT NULL,"
-	"  sender TEXT NOT NULL,"
-	"  recipient TEXT NOT NULL,"
-	"  created INTEGER NOT NULL);",
+    /* 4: SecurePDF partner records ({U, K} sealed, never the password) and Reply tokens
+     * (only a hash of the token, bound to the message and the recipient; no content). */
+    "CREATE TABLE pdf_keys ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  sealed BLOB NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE TABLE reply_tokens ("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);",
 
-	/* 5: the web portal (store_portal.c): login hashes (Argon2id strings) and one-time
-	 * passwords (hashed) per user, failure counters per account and per client, sessions
-	 * (the cookie is kept only as a hash) and the audit log. */
-	"CREATE TABLE portal_accounts ("
-	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
-	"  password_hash TEXT NOT NULL DEFAULT '',"
-	"  otp_hash TEXT NOT NULL DEFAULT '',"
-	"  otp_expires INTEGER NOT NULL DEFAULT 0,"
-	"  otp_attempts INTEGER NOT NULL DEFAULT 0,"
-	"  registered INTEGER NOT NULL DEFAULT 0,"
-	"  invited INTEGER NOT NULL);"
-	"CREATE TABLE portal_throttle ("
-	"  key TEXT PRIMARY KEY,"
-	"  failures INTEGER NOT NULL,"
-	"  locked_until INTEGER NOT NULL);"
-	"CREATE TABLE portal_sessions ("
-	"  id_hash TEXT PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL DEFAULT 0,"
-	"  address TEXT NOT NULL DEFAULT '',"
-	"  stage INTEGER NOT NULL,"
-	"  csrf TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  last_seen INTEGER NOT NULL);"
-	"CREATE TABLE audit_log ("
-	"  id INTEGER PRIMARY KEY,"
-	"  at INTEGER NOT NULL,"
-	"  event TEXT NOT NULL,"
-	"  address TEXT NOT NULL,"
-	"  client TEXT NOT NULL,"
-	"  detail TEXT NOT NULL);"
-	"CREATE INDEX audit_log_at ON audit_log (at);",
+    /* 5: the web portal (store_portal.c): login hashes (Argon2id strings) and one-time
+     * passwords (hashed) per user, failure counters per account and per client, sessions
+     * (the cookie is kept only as a hash) and the audit log. */
+    "CREATE TABLE portal_accounts ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  password_hash TEXT NOT NULL DEFAULT '',"
+    "  otp_hash TEXT NOT NULL DEFAULT '',"
+    "  otp_expires INTEGER NOT NULL DEFAULT 0,"
+    "  otp_attempts INTEGER NOT NULL DEFAULT 0,"
+    "  registered INTEGER NOT NULL DEFAULT 0,"
+    "  invited INTEGER NOT NULL);"
+    "CREATE TABLE portal_throttle ("
+    "  key TEXT PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL);"
+    "CREATE TABLE portal_sessions ("
+    "  id_hash TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL DEFAULT 0,"
+    "  address TEXT NOT NULL DEFAULT '',"
+    "  stage INTEGER NOT NULL,"
+    "  csrf TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  client TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX audit_log_at ON audit_log (at);",
 
-	/* 6: mail held until its recipient registers (sealed, bound to "held:<id>"; deleted when
-	 * released or when the invitation expires), the security questions of self-registered
-	 * partners (answers as Argon2id strings) and who asked for an invitation. */
-	"CREATE TABLE held_mail ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  sender TEXT NOT NULL,"
-	"  subject TEXT NOT NULL DEFAULT '',"
-	"  sealed BLOB NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  expires INTEGER NOT NULL);"
-	"CREATE INDEX held_mail_user ON held_mail (user_id);"
-	"CREATE INDEX held_mail_expires ON held_mail (expires);"
-	"CREATE TABLE portal_questions ("
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  idx INTEGER NOT NULL CHECK (idx BETWEEN 0 AND 2),"
-	"  question TEXT NOT NULL,"
-	"  answer_hash TEXT NOT NULL,"
-	"  PRIMARY KEY (user_id, idx));"
-	"ALTER TABLE portal_accounts ADD COLUMN inviter TEXT NOT NULL DEFAULT '';",
+    /* 6: mail held until its recipient registers (sealed, bound to "held:<id>"; deleted when
+     * released or when the invitation expires), the security questions of self-registered
+     * partners (answers as Argon2id strings) and who asked for an invitation. */
+    "CREATE TABLE held_mail ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  sender TEXT NOT NULL,"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  sealed BLOB NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL);"
+    "CREATE INDEX held_mail_user ON held_mail (user_id);"
+    "CREATE INDEX held_mail_expires ON held_mail (expires);"
+    "CREATE TABLE portal_questions ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL CHECK (idx BETWEEN 0 AND 2),"
+    "  question TEXT NOT NULL,"
+    "  answer_hash TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, idx));"
+    "ALTER TABLE portal_accounts ADD COLUMN inviter TEXT NOT NULL DEFAULT '';",
 
-	/* 7: OpenPGP key provenance (issue 21). source 'portal': the partner's own upload after
-	 * login; confirmed: when an Autocrypt-learned key was vouched for (an admin's `pgp accept`),
-	 * 0 never. SQLite cannot change a CHECK in place, so the table is copied; keys stored before
-	 * keep their source ('imported' covers earlier portal uploads, which were trusted too). */
-	"CREATE TABLE pgp_keys_v7 ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  fingerprint TEXT NOT NULL,"
-	"  keydata BLOB NOT NULL,"
-	"  sealed BLOB,"
-	"  source TEXT NOT NULL CHECK (source IN ('imported', 'portal', 'generated', 'autocrypt')),"
-	"  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
-	"  expires INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  confirmed INTEGER NOT NULL DEFAULT 0,"
-	"  UNIQUE (user_id, fingerprint));"
-	"INSERT INTO pgp_keys_v7 (id, user_id, fingerprint, keydata, sealed, source, status, expires,"
-	"  created) SELECT id, user_id, fingerprint, keydata, sealed, source, status, expires, created"
-	"  FROM pgp_keys;"
-	"DROP TABLE pgp_keys;"
-	"ALTER TABLE pgp_keys_v7 RENAME TO pgp_keys;"
-	"CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
+    /* 7: OpenPGP key provenance (issue 21). source 'portal': the partner's own upload after
+     * login; confirmed: when an Autocrypt-learned key was vouched for (an admin's `pgp accept`),
+     * 0 never. SQLite cannot change a CHECK in place, so the table is copied; keys stored before
+     * keep their source ('imported' covers earlier portal uploads, which were trusted too). */
+    "CREATE TABLE pgp_keys_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  fingerprint TEXT NOT NULL,"
+    "  keydata BLOB NOT NULL,"
+    "  sealed BLOB,"
+    "  source TEXT NOT NULL CHECK (source IN ('imported', 'portal', 'generated', 'autocrypt')),"
+    "  status TEXT NOT NULL CHECK (status IN ('active', 'pending')),"
+    "  expires INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  confirmed INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (user_id, fingerprint));"
+    "INSERT INTO pgp_keys_v7 (id, user_id, fingerprint, keydata, sealed, source, status, expires,"
+    "  created) SELECT id, user_id, fingerprint, keydata, sealed, source, status, expires, created"
+    "  FROM pgp_keys;"
+    "DROP TABLE pgp_keys;"
+    "ALTER TABLE pgp_keys_v7 RENAME TO pgp_keys;"
+    "CREATE INDEX pgp_keys_fpr ON pgp_keys (fingerprint);",
 
-	/* 8: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
-	 * hash only, when it was made and the failed tries against it. */
-	"CREATE TABLE portal_reset_codes ("
-	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
-	"  code_hash TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  attempts INTEGER NOT NULL DEFAULT 0);",
+    /* 8: the one-time code a password reset mails to the partner (store_resetcode.c): a keyed
+     * hash only, when it was made and the failed tries against it. */
+    "CREATE TABLE portal_reset_codes ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  code_hash TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0);",
 
-	/* webmail (store_webmail.c, issue 14): messages kept sealed for partners. uid is random
-	 * (URLs, the sealing's associated data); dedup (queue id + recipient) makes a retried
-	 * transform find its earlier row; parts are sealed one by one, so a download opens one. */
-	"CREATE TABLE webmail_messages ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  uid TEXT NOT NULL UNIQUE,"
-	"  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent')),"
-	"  dedup TEXT NOT NULL,"
-	"  sender TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  stored INTEGER NOT NULL,"
-	"  attachments INTEGER NOT NULL,"
-	"  read_at INTEGER NOT NULL DEFAULT 0,"
-	"  notified INTEGER NOT NULL DEFAULT 0,"
-	"  wrapped_key BLOB NOT NULL,"
-	"  meta BLOB NOT NULL,"
-	"  UNIQUE (user_id, dedup));"
-	"CREATE INDEX webmail_messages_page ON webmail_messages (user_id, folder, created, id);"
-	"CREATE INDEX webmail_messages_created ON webmail_messages (created);"
-	"CREATE TABLE webmail_parts ("
-	"  message_id INTEGER NOT NULL REFERENCES webmail_messages(id) ON DELETE CASCADE,"
-	"  idx INTEGER NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  sealed BLOB NOT NULL,"
-	"  PRIMARY KEY (message_id, idx));",
+    /* webmail (store_webmail.c, issue 14): messages kept sealed for partners. uid is random
+     * (URLs, the sealing's associated data); dedup (queue id + recipient) makes a retried
+     * transform find its earlier row; parts are sealed one by one, so a download opens one. */
+    "CREATE TABLE webmail_messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent')),"
+    "  dedup TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  stored INTEGER NOT NULL,"
+    "  attachments INTEGER NOT NULL,"
+    "  read_at INTEGER NOT NULL DEFAULT 0,"
+    "  notified INTEGER NOT NULL DEFAULT 0,"
+    "  wrapped_key BLOB NOT NULL,"
+    "  meta BLOB NOT NULL,"
+    "  UNIQUE (user_id, dedup));"
+    "CREATE INDEX webmail_messages_page ON webmail_messages (user_id, folder, created, id);"
+    "CREATE INDEX webmail_messages_created ON webmail_messages (created);"
+    "CREATE TABLE webmail_parts ("
+    "  message_id INTEGER NOT NULL REFERENCES webmail_messages(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  sealed BLOB NOT NULL,"
+    "  PRIMARY KEY (message_id, idx));",
 
-	/* Employees (directory login and sync) and why a certificate was revoked. */
-	"CREATE TABLE directory_employees ("
-	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
-	"  dn TEXT NOT NULL,"
-	"  login TEXT NOT NULL,"
-	"  display_name TEXT NOT NULL,"
-	"  lang TEXT NOT NULL,"
-	"  addresses TEXT NOT NULL,"
-	"  seen INTEGER NOT NULL);"
-	"ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
+    /* Employees (directory login and sync) and why a certificate was revoked. */
+    "CREATE TABLE directory_employees ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  dn TEXT NOT NULL,"
+    "  login TEXT NOT NULL,"
+    "  display_name TEXT NOT NULL,"
+    "  lang TEXT NOT NULL,"
+    "  addresses TEXT NOT NULL,"
+    "  seen INTEGER NOT NULL);"
+    "ALTER TABLE certificates ADD COLUMN revoke_reason INTEGER NOT NULL DEFAULT 0;",
 
-	/* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
-	 * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
-	"CREATE TABLE dkim_keys ("
-	"  domain TEXT NOT NULL,"
-	"  selector TEXT NOT NULL,"
-	"  alg TEXT NOT NULL,"
-	"  dns TEXT NOT NULL,"
-	"  sealed BLOB NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (domain, selector));",
+    /* DKIM keys of the sending domains (store_dkim.c): at most two selectors per domain sign
+     * at once (rotation); the private key sealed for "dkim:DOMAIN:SELECTOR". */
+    "CREATE TABLE dkim_keys ("
+    "  domain TEXT NOT NULL,"
+    "  selector TEXT NOT NULL,"
+    "  alg TEXT NOT NULL,"
+    "  dns TEXT NOT NULL,"
+    "  sealed BLOB NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (domain, selector));",
 
-	/* Infected messages held for an admin (store_quarantine.c), sealed for
-	 * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
-	"CREATE TABLE scan_quarantine ("
-	"  id INTEGER PRIMARY KEY,"
-	"  queue_id TEXT NOT NULL,"
-	"  sender TEXT NOT NULL,"
-	"  rcpts TEXT NOT NULL,"
-	"  signature TEXT NOT NULL,"
-	"  sealed BLOB,"
-	"  created INTEGER NOT NULL);",
+    /* Infected messages held for an admin (store_quarantine.c), sealed for
+     * "quarantine:<id>:<queue id>"; sealed is NULL only between reserving and sealing. */
+    "CREATE TABLE scan_quarantine ("
+    "  id INTEGER PRIMARY KEY,"
+    "  queue_id TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  rcpts TEXT NOT NULL,"
+    "  signature TEXT NOT NULL,"
+    "  sealed BLOB,"
+    "  created INTEGER NOT NULL);",
 
-	/* Employee enrolment (store_enrol.c, issue 13): the portal links of enrolments and
-	 * renewals (only a hash of the token; the .pfx PIN sealed to "enrol-pin:<hash>", wiped
-	 * when the link expires or is replaced), certificates replaced by a later enrolment
-	 * (kept for decryption, no longer published) and the managers of shared mailboxes. */
-	"CREATE TABLE enrolments ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  cert_id INTEGER NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
-	"  prev_cert_id INTEGER NOT NULL DEFAULT 0,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('enrol', 'renewal')),"
-	"  token_hash TEXT NOT NULL UNIQUE,"
-	"  sealed_pin BLOB,"
-	"  lang TEXT NOT NULL DEFAULT 'en',"
-	"  state TEXT NOT NULL CHECK (state IN ('open', 'expired', 'replaced')),"
-	"  created INTEGER NOT NULL,"
-	"  expires INTEGER NOT NULL);"
-	"CREATE INDEX enrolments_user ON enrolments (user_id);"
-	"CREATE INDEX enrolments_open ON enrolments (state, expires);"
-	"ALTER TABLE certificates ADD COLUMN replaced_at INTEGER;"
-	"CREATE TABLE shared_managers ("
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  manager TEXT NOT NULL COLLATE NOCASE,"
-	"  PRIMARY KEY (user_id, manager));",
+    /* Employee enrolment (store_enrol.c, issue 13): the portal links of enrolments and
+     * renewals (only a hash of the token; the .pfx PIN sealed to "enrol-pin:<hash>", wiped
+     * when the link expires or is replaced), certificates replaced by a later enrolment
+     * (kept for decryption, no longer published) and the managers of shared mailboxes. */
+    "CREATE TABLE enrolments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  cert_id INTEGER NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,"
+    "  prev_cert_id INTEGER NOT NULL DEFAULT 0,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('enrol', 'renewal')),"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  sealed_pin BLOB,"
+    "  lang TEXT NOT NULL DEFAULT 'en',"
+    "  state TEXT NOT NULL CHECK (state IN ('open', 'expired', 'replaced')),"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL);"
+    "CREATE INDEX enrolments_user ON enrolments (user_id);"
+    "CREATE INDEX enrolments_open ON enrolments (state, expires);"
+    "ALTER TABLE certificates ADD COLUMN replaced_at INTEGER;"
+    "CREATE TABLE shared_managers ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  manager TEXT NOT NULL COLLATE NOCASE,"
+    "  PRIMARY KEY (user_id, manager));",
 
-	/* webmail pages (issue 14, portal side): the inbox's "messages, unread" count from the
-	 * index alone; without it each view reads every row of the partner (6 ms at 10,000). */
-	"CREATE INDEX webmail_messages_unread ON webmail_messages (user_id, folder, read_at);",
+    /* webmail pages (issue 14, portal side): the inbox's "messages, unread" count from the
+     * index alone; without it each view reads every row of the partner (6 ms at 10,000). */
+    "CREATE INDEX webmail_messages_unread ON webmail_messages (user_id, folder, read_at);",
 
-	/* the audit log covers every admin and mail event, not only the portal's (issue 17):
-	 * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
-	"ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
-	"CREATE INDEX audit_log_event ON audit_log (event, at);",
+    /* the audit log covers every admin and mail event, not only the portal's (issue 17):
+     * who did it ("cli:ACCOUNT", "portal:ADDRESS", or the role), and a lookup by event. */
+    "ALTER TABLE audit_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX audit_log_event ON audit_log (event, at);",
 
-	/* outbound TLS per recipient domain (issue 18, like Postfix's smtp_tls_policy_maps). The
-	 * mode is checked in code (store_tls_policy.h), not by CHECK, so that a mode added later
-	 * (mta-sts) needs no table rebuild. */
-	"CREATE TABLE tls_policy ("
-	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
-	"  mode TEXT NOT NULL,"
-	"  updated INTEGER NOT NULL);",
+    /* outbound TLS per recipient domain (issue 18, like Postfix's smtp_tls_policy_maps). The
+     * mode is checked in code (store_tls_policy.h), not by CHECK, so that a mode added later
+     * (mta-sts) needs no table rebuild. */
+    "CREATE TABLE tls_policy ("
+    "  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  mode TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL);",
 
-	/* the MTA-STS policy cache (issue 18, RFC 8461 5.1): the policy text as fetched, the TXT
-	 * id it was fetched under, and its expiry (fetched + max_age). */
-	"CREATE TABLE mta_sts_policy ("
-	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
-	"  policy_id TEXT NOT NULL,"
-	"  policy TEXT NOT NULL,"
-	"  fetched INTEGER NOT NULL,"
-	"  expires INTEGER NOT NULL);",
+    /* the MTA-STS policy cache (issue 18, RFC 8461 5.1): the policy text as fetched, the TXT
+     * id it was fetched under, and its expiry (fetched + max_age). */
+    "CREATE TABLE mta_sts_policy ("
+    "  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  policy_id TEXT NOT NULL,"
+    "  policy TEXT NOT NULL,"
+    "  fetched INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL);",
 
-	/* webmail parts in a file per message beside the database (store_webmail_blob.c: written
-	 * once, outside the write lock): where each part is in it. NULL: the bytes are in `sealed`
-	 * (rows stored before this entry). */
-	"ALTER TABLE webmail_parts ADD COLUMN file_offset INTEGER;"
-	"ALTER TABLE webmail_parts ADD COLUMN file_len INTEGER;",
+    /* webmail parts in a file per message beside the database (store_webmail_blob.c: written
+     * once, outside the write lock): where each part is in it. NULL: the bytes are in `sealed`
+     * (rows stored before this entry). */
+    "ALTER TABLE webmail_parts ADD COLUMN file_offset INTEGER;"
+    "ALTER TABLE webmail_parts ADD COLUMN file_len INTEGER;",
 
-	/* key discovery (issue 26 part 3): the last answer of the lookup chain per address, a hit
-	 * (the certificate or key, checked before it was stored) or a miss, until expires. */
-	"CREATE TABLE lookup_cache ("
-	"  address TEXT PRIMARY KEY COLLATE NOCASE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('none', 'smime', 'pgp')),"
-	"  source TEXT NOT NULL,"
-	"  data BLOB,"
-	"  fingerprint TEXT NOT NULL DEFAULT '',"
-	"  not_after INTEGER NOT NULL DEFAULT 0,"
-	"  detail TEXT NOT NULL DEFAULT '',"
-	"  looked_at INTEGER NOT NULL,"
-	"  expires INTEGER NOT NULL);",
+    /* key discovery (issue 26 part 3): the last answer of the lookup chain per address, a hit
+     * (the certificate or key, checked before it was stored) or a miss, until expires. */
+    "CREATE TABLE lookup_cache ("
+    "  address TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('none', 'smime', 'pgp')),"
+    "  source TEXT NOT NULL,"
+    "  data BLOB,"
+    "  fingerprint TEXT NOT NULL DEFAULT '',"
+    "  not_after INTEGER NOT NULL DEFAULT 0,"
+    "  detail TEXT NOT NULL DEFAULT '',"
+    "  looked_at INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL);",
 };
 
 #define MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
@@ -294,15 +294,14 @@ static const char *const migrations[] = {
 /* PostgreSQL's text of an entry whose SQLite text it cannot run (NULL: the same SQL). Kept
  * apart so that the list above stays as it was written: indexes match migrations[]. */
 static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations[0])] = {
-	[0] = NULL,
+    [0] = NULL,
 };
 
 /* The schema_version table: one row per applied entry (the store's latest is the maximum).
  * Stores made before it have only the engine's own record (SQLite's PRAGMA user_version). */
-static const char schema_version_table[] =
-	"CREATE TABLE IF NOT EXISTS schema_version ("
-	"  version INTEGER PRIMARY KEY,"
-	"  applied INTEGER NOT NULL)";
+static const char schema_version_table[] = "CREATE TABLE IF NOT EXISTS schema_version ("
+                                           "  version INTEGER PRIMARY KEY,"
+                                           "  applied INTEGER NOT NULL)";
 
 /* The latest version in the schema_version table, else the engine's own record; -1. */
 static int read_version(struct store *st)
@@ -362,8 +361,8 @@ static int migrate_step(struct store *st, int want, const char **error_r)
 	if (have >= want)
 		return sdb_commit(st, error_r) < 0 ? -1 : 0;
 	const char *sql = sdb_engine(st) == SDB_PGSQL && migrations_pgsql[have] != NULL
-	                          ? migrations_pgsql[have]
-	                          : migrations[have];
+	                      ? migrations_pgsql[have]
+	                      : migrations[have];
 	if (st->ops->exec_script(st, sql, error_r) < 0 || mark_version(st, have + 1, error_r) < 0) {
 		sdb_rollback(st);
 		return -1;

@@ -49,13 +49,14 @@ int store_tls_policy_set(struct store *st, const char *domain, enum tls_policy_m
                          const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO tls_policy (domain, mode, updated) VALUES "
-	                           "(?1, ?2, ?3) ON CONFLICT (domain) DO UPDATE "
-	                           "SET mode = excluded.mode, updated = excluded.updated", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO tls_policy (domain, mode, updated) VALUES "
+	                "(?1, ?2, ?3) ON CONFLICT (domain) DO UPDATE "
+	                "SET mode = excluded.mode, updated = excluded.updated",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, domain) < 0 ||
 	    sdb_bind_text(s, 2, tls_policy_mode_name(mode)) < 0 ||
-	    sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -63,8 +64,7 @@ int store_tls_policy_set(struct store *st, const char *domain, enum tls_policy_m
 
 int store_tls_policy_delete(struct store *st, const char *domain, const char **error_r)
 {
-	int n = sdb_exec_text(st, "DELETE FROM tls_policy WHERE domain = ?1", domain,
-	                               error_r);
+	int n = sdb_exec_text(st, "DELETE FROM tls_policy WHERE domain = ?1", domain, error_r);
 	return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
@@ -82,7 +82,8 @@ int store_tls_policy_get(struct store *st, const char *domain, enum tls_policy_m
                          const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT domain, mode, updated FROM tls_policy WHERE domain = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "SELECT domain, mode, updated FROM tls_policy WHERE domain = ?1", &s,
+	                error_r) < 0 ||
 	    sdb_bind_text(s, 1, domain) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -103,7 +104,8 @@ int store_tls_policy_list(struct store *st, struct store_tls_policy **rows_r, si
 	struct sdb_stmt *s = NULL;
 	*rows_r = NULL;
 	*n_r = 0;
-	if (sdb_prepare(st, "SELECT domain, mode, updated FROM tls_policy ORDER BY domain", &s, error_r) < 0)
+	if (sdb_prepare(st, "SELECT domain, mode, updated FROM tls_policy ORDER BY domain", &s,
+	                error_r) < 0)
 		return sdb_fail(s, error_r);
 	int rc;
 	size_t cap = 0;

@@ -36,8 +36,10 @@ int store_user_find(struct store *st, const char *address, struct store_user *us
 {
 	struct sdb_stmt *s = NULL;
 	memset(user_r, 0, sizeof(*user_r));
-	if (sdb_prepare(st, "SELECT id, address, kind, channel, created FROM users "
-	                           "WHERE address = ?1", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT id, address, kind, channel, created FROM users "
+	                "WHERE address = ?1",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, address) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -45,8 +47,7 @@ int store_user_find(struct store *st, const char *address, struct store_user *us
 		const char *kind = sdb_col_text(s, 2);
 		const char *chan = sdb_col_text(s, 3);
 		user_r->id = sdb_col_int64(s, 0);
-		sg_strlcpy(user_r->address, sdb_col_text(s, 1),
-		           sizeof(user_r->address));
+		sg_strlcpy(user_r->address, sdb_col_text(s, 1), sizeof(user_r->address));
 		if (kind == NULL || store_user_kind_parse(kind, &user_r->kind) < 0)
 			user_r->kind = STORE_USER_EXTERNAL;
 		sg_strlcpy(user_r->channel, chan != NULL ? chan : "", sizeof(user_r->channel));
@@ -66,13 +67,14 @@ int store_user_ensure(struct store *st, const char *address, enum store_user_kin
 		return -1;
 	}
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO users (address, kind, created) "
-	                           "VALUES (?1, ?2, ?3) "
-	                           "ON CONFLICT (address) DO NOTHING", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO users (address, kind, created) "
+	                "VALUES (?1, ?2, ?3) "
+	                "ON CONFLICT (address) DO NOTHING",
+	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, address) < 0 ||
 	    sdb_bind_text(s, 2, store_user_kind_name(kind)) < 0 ||
-	    sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_int64(s, 3, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	struct store_user u;
@@ -90,8 +92,7 @@ int store_user_set_channel(struct store *st, const char *address, const char *ch
 {
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st, "UPDATE users SET channel = ?2 WHERE address = ?1", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_bind_text(s, 2, channel) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_bind_text(s, 2, channel) < 0 ||
 	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	int64_t changed = sdb_changes(s);
@@ -105,8 +106,10 @@ int store_user_list(struct store *st, struct store_user **users_r, size_t *count
 	struct sdb_stmt *s = NULL;
 	*users_r = NULL;
 	*count_r = 0;
-	if (sdb_prepare(st, "SELECT id, address, kind, channel, created FROM users "
-	                           "ORDER BY address", &s, error_r) < 0)
+	if (sdb_prepare(st,
+	                "SELECT id, address, kind, channel, created FROM users "
+	                "ORDER BY address",
+	                &s, error_r) < 0)
 		return sdb_fail(NULL, error_r);
 	int rc;
 	while ((rc = sdb_step(s)) == SDB_ROW) {

@@ -49,8 +49,8 @@ static void read_row(struct sdb_stmt *s, struct store_webmail_msg *m)
 	m->user_id = sdb_col_int64(s, 1);
 	sdb_col_copy(s, 2, m->address, sizeof(m->address));
 	sdb_col_copy(s, 3, m->uid, sizeof(m->uid));
-	m->folder = strcmp(sdb_col_text(s, 4), "sent") == 0 ? STORE_WEBMAIL_SENT
-	                                                    : STORE_WEBMAIL_INBOX;
+	m->folder =
+	    strcmp(sdb_col_text(s, 4), "sent") == 0 ? STORE_WEBMAIL_SENT : STORE_WEBMAIL_INBOX;
 	sdb_col_copy(s, 5, m->dedup, sizeof(m->dedup));
 	sdb_col_copy(s, 6, m->sender, sizeof(m->sender));
 	m->created = (time_t)sdb_col_int64(s, 7);
@@ -66,8 +66,8 @@ static void read_row(struct sdb_stmt *s, struct store_webmail_msg *m)
 }
 
 /* Steps the bound statement s through at most max rows into a new array. */
-static int rows(struct sdb_stmt *s, size_t max, struct store_webmail_msg **list_r,
-                size_t *n_r, const char **error_r)
+static int rows(struct sdb_stmt *s, size_t max, struct store_webmail_msg **list_r, size_t *n_r,
+                const char **error_r)
 {
 	*list_r = NULL;
 	*n_r = 0;
@@ -90,8 +90,7 @@ static int rows(struct sdb_stmt *s, size_t max, struct store_webmail_msg **list_
 }
 
 /* One row of the bound statement s into *m_r: 1, 0 none, -1 error. */
-static int one_row(struct sdb_stmt *s, struct store_webmail_msg *m_r,
-                   const char **error_r)
+static int one_row(struct sdb_stmt *s, struct store_webmail_msg *m_r, const char **error_r)
 {
 	int rc = sdb_step(s);
 	if (rc == SDB_ROW)
@@ -106,22 +105,18 @@ static int insert_message(struct store *st, const struct store_webmail_msg *m, i
                           int64_t *id_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO webmail_messages (user_id, uid, folder, dedup, sender,"
-	                           " created, size, stored, attachments, wrapped_key, meta)"
-	                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id", &s,
-	                error_r) < 0 ||
-	    sdb_bind_int64(s, 1, m->user_id) < 0 ||
-	    sdb_bind_text(s, 2, m->uid) < 0 ||
-	    sdb_bind_text(s, 3, folder_name(m->folder)) < 0 ||
-	    sdb_bind_text(s, 4, m->dedup) < 0 ||
-	    sdb_bind_text(s, 5, m->sender) < 0 ||
-	    sdb_bind_int64(s, 6, (int64_t)m->created) < 0 ||
-	    sdb_bind_int64(s, 7, m->size) < 0 ||
-	    sdb_bind_int64(s, 8, stored) < 0 ||
+	if (sdb_prepare(st,
+	                "INSERT INTO webmail_messages (user_id, uid, folder, dedup, sender,"
+	                " created, size, stored, attachments, wrapped_key, meta)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, m->user_id) < 0 || sdb_bind_text(s, 2, m->uid) < 0 ||
+	    sdb_bind_text(s, 3, folder_name(m->folder)) < 0 || sdb_bind_text(s, 4, m->dedup) < 0 ||
+	    sdb_bind_text(s, 5, m->sender) < 0 || sdb_bind_int64(s, 6, (int64_t)m->created) < 0 ||
+	    sdb_bind_int64(s, 7, m->size) < 0 || sdb_bind_int64(s, 8, stored) < 0 ||
 	    sdb_bind_int64(s, 9, m->attachments) < 0 ||
 	    sdb_bind_blob(s, 10, m->wrapped_key, m->wrapped_key_len) < 0 ||
-	    sdb_bind_blob(s, 11, m->meta, m->meta_len) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	    sdb_bind_blob(s, 11, m->meta, m->meta_len) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*id_r = sdb_col_int64(s, 0);
 	sdb_finish(s);
@@ -132,13 +127,14 @@ static int insert_parts(struct store *st, int64_t id, const struct store_webmail
                         const int64_t *offsets, size_t nparts, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO webmail_parts (message_id, idx, size, sealed,"
-	                           " file_offset, file_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, error_r) < 0)
+	if (sdb_prepare(st,
+	                "INSERT INTO webmail_parts (message_id, idx, size, sealed,"
+	                " file_offset, file_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                &s, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < nparts; i++) {
 		/* in the file: where; in the row (offsets NULL): the bytes */
-		if (sdb_reset(s) < 0 ||
-		    sdb_bind_int64(s, 1, id) < 0 ||
+		if (sdb_reset(s) < 0 || sdb_bind_int64(s, 1, id) < 0 ||
 		    sdb_bind_int64(s, 2, (int64_t)i) < 0 ||
 		    sdb_bind_int64(s, 3, parts[i].size) < 0 ||
 		    sdb_bind_blob(s, 4, offsets != NULL ? (const void *)"" : parts[i].sealed,
@@ -204,9 +200,9 @@ int store_webmail_find_dedup(struct store *st, int64_t user_id, const char *dedu
                              struct store_webmail_msg *m_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, COLUMNS FROM "WHERE m.user_id = ?1 AND m.dedup = ?2", &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, user_id) < 0 ||
-	    sdb_bind_text(s, 2, dedup) < 0)
+	if (sdb_prepare(st, COLUMNS FROM "WHERE m.user_id = ?1 AND m.dedup = ?2", &s, error_r) <
+	        0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, dedup) < 0)
 		return sdb_fail(s, error_r);
 	return one_row(s, m_r, error_r);
 }
@@ -215,8 +211,8 @@ int store_webmail_find_dedup(struct store *st, int64_t user_id, const char *dedu
 static int exec_id(struct store *st, const char *sql, int64_t id, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    sdb_bind_int64(s, 1, id) < 0 || sdb_step(s) != SDB_DONE)
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_int64(s, 1, id) < 0 ||
+	    sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -239,14 +235,14 @@ int store_webmail_list(struct store *st, const char *address, enum store_webmail
 	struct sdb_stmt *s = NULL;
 	if (limit > STORE_WEBMAIL_PAGE_MAX)
 		limit = STORE_WEBMAIL_PAGE_MAX;
-	if (sdb_prepare(st, COLUMNS WITH_BLOBS FROM
-	                       "WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
-	                       " AND m.folder = ?2 ORDER BY m.created DESC, m.id DESC"
-	                       " LIMIT ?3 OFFSET ?4", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_bind_text(s, 2, folder_name(folder)) < 0 ||
-	    sdb_bind_int64(s, 3, (int64_t)limit) < 0 ||
-	    sdb_bind_int64(s, 4, (int64_t)offset) < 0)
+	if (sdb_prepare(st,
+	                COLUMNS WITH_BLOBS FROM
+	                "WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
+	                " AND m.folder = ?2 ORDER BY m.created DESC, m.id DESC"
+	                " LIMIT ?3 OFFSET ?4",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_bind_text(s, 2, folder_name(folder)) < 0 ||
+	    sdb_bind_int64(s, 3, (int64_t)limit) < 0 || sdb_bind_int64(s, 4, (int64_t)offset) < 0)
 		return sdb_fail(s, error_r);
 	return rows(s, limit, list_r, n_r, error_r);
 }
@@ -255,12 +251,13 @@ int store_webmail_count(struct store *st, const char *address, enum store_webmai
                         size_t *total_r, size_t *unread_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT count(*), coalesce(sum(m.read_at = 0), 0)"
-	                           " FROM webmail_messages m"
-	                           " WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
-	                           " AND m.folder = ?2", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_bind_text(s, 2, folder_name(folder)) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT count(*), coalesce(sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END), 0)"
+	                " FROM webmail_messages m"
+	                " WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
+	                " AND m.folder = ?2",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_bind_text(s, 2, folder_name(folder)) < 0 ||
 	    sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*total_r = (size_t)sdb_col_int64(s, 0);
@@ -273,9 +270,9 @@ int store_webmail_get(struct store *st, const char *address, const char *uid,
                       struct store_webmail_msg *m_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, COLUMNS WITH_BLOBS FROM "WHERE m.uid = ?1 AND u.address = ?2", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, uid) < 0 ||
-	    sdb_bind_text(s, 2, address) < 0)
+	if (sdb_prepare(st, COLUMNS WITH_BLOBS FROM "WHERE m.uid = ?1 AND u.address = ?2", &s,
+	                error_r) < 0 ||
+	    sdb_bind_text(s, 1, uid) < 0 || sdb_bind_text(s, 2, address) < 0)
 		return sdb_fail(s, error_r);
 	return one_row(s, m_r, error_r);
 }
@@ -284,12 +281,13 @@ int store_webmail_part_get(struct store *st, const char *address, const char *ui
                            unsigned char **sealed_r, size_t *len_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT p.sealed, p.file_offset, p.file_len FROM webmail_parts p"
-	                           " JOIN webmail_messages m ON m.id = p.message_id"
-	                           " JOIN users u ON u.id = m.user_id"
-	                           " WHERE m.uid = ?1 AND u.address = ?2 AND p.idx = ?3", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, uid) < 0 ||
-	    sdb_bind_text(s, 2, address) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT p.sealed, p.file_offset, p.file_len FROM webmail_parts p"
+	                " JOIN webmail_messages m ON m.id = p.message_id"
+	                " JOIN users u ON u.id = m.user_id"
+	                " WHERE m.uid = ?1 AND u.address = ?2 AND p.idx = ?3",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, uid) < 0 || sdb_bind_text(s, 2, address) < 0 ||
 	    sdb_bind_int64(s, 3, idx) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
@@ -313,11 +311,9 @@ static int exec_owned(struct store *st, const char *sql, const char *address, co
                       time_t now, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
-	    sdb_bind_text(s, 2, uid) < 0 ||
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_text(s, 2, uid) < 0 ||
 	    (now != 0 && sdb_bind_int64(s, 3, (int64_t)now) < 0) ||
-	    sdb_bind_text(s, 4, address) < 0 ||
-	    sdb_step(s) != SDB_DONE)
+	    sdb_bind_text(s, 4, address) < 0 || sdb_step(s) != SDB_DONE)
 		return sdb_fail(s, error_r);
 	int64_t changed = sdb_changes(s);
 	sdb_finish(s);
@@ -352,10 +348,11 @@ int store_webmail_usage(struct store *st, const char *address, int64_t *bytes_r,
                         size_t *count_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "SELECT coalesce(sum(stored), 0), count(*) FROM webmail_messages"
-	                           " WHERE user_id = (SELECT id FROM users WHERE address = ?1)", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_step(s) != SDB_ROW)
+	if (sdb_prepare(st,
+	                "SELECT coalesce(sum(stored), 0), count(*) FROM webmail_messages"
+	                " WHERE user_id = (SELECT id FROM users WHERE address = ?1)",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_step(s) != SDB_ROW)
 		return sdb_fail(s, error_r);
 	*bytes_r = sdb_col_int64(s, 0);
 	*count_r = (size_t)sdb_col_int64(s, 1);
@@ -367,8 +364,10 @@ int store_webmail_older(struct store *st, time_t before, struct store_webmail_ms
                         size_t *n_r, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, COLUMNS FROM "WHERE m.created < ?1 ORDER BY m.created, m.id"
-	                       " LIMIT ?2", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                COLUMNS FROM "WHERE m.created < ?1 ORDER BY m.created, m.id"
+	                             " LIMIT ?2",
+	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, (int64_t)before) < 0 ||
 	    sdb_bind_int64(s, 2, STORE_WEBMAIL_PAGE_MAX) < 0)
 		return sdb_fail(s, error_r);
@@ -382,10 +381,11 @@ int store_webmail_oldest_read(struct store *st, const char *address, size_t limi
 	struct sdb_stmt *s = NULL;
 	if (limit > STORE_WEBMAIL_PAGE_MAX)
 		limit = STORE_WEBMAIL_PAGE_MAX;
-	if (sdb_prepare(st, COLUMNS FROM "WHERE u.address = ?1 AND m.read_at != 0"
-	                       " ORDER BY m.created, m.id LIMIT ?2", &s, error_r) < 0 ||
-	    sdb_bind_text(s, 1, address) < 0 ||
-	    sdb_bind_int64(s, 2, (int64_t)limit) < 0)
+	if (sdb_prepare(st,
+	                COLUMNS FROM "WHERE u.address = ?1 AND m.read_at != 0"
+	                             " ORDER BY m.created, m.id LIMIT ?2",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_bind_int64(s, 2, (int64_t)limit) < 0)
 		return sdb_fail(s, error_r);
 	return rows(s, limit, list_r, n_r, error_r);
 }
@@ -393,7 +393,8 @@ int store_webmail_oldest_read(struct store *st, const char *address, size_t limi
 int store_webmail_delete_id(struct store *st, int64_t id, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "DELETE FROM webmail_messages WHERE id = ?1 RETURNING uid", &s, error_r) < 0 ||
+	if (sdb_prepare(st, "DELETE FROM webmail_messages WHERE id = ?1 RETURNING uid", &s,
+	                error_r) < 0 ||
 	    sdb_bind_int64(s, 1, id) < 0)
 		return sdb_fail(s, error_r);
 	char uid[STORE_WEBMAIL_UID_MAX] = "";
@@ -417,11 +418,14 @@ int store_webmail_partners(struct store *st, const char *address,
 	struct sdb_stmt *s = NULL;
 	*list_r = NULL;
 	*n_r = 0;
-	if (sdb_prepare(st, "SELECT u.address, count(*), sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END), sum(m.stored),"
-	                           " min(m.created), max(m.created) FROM webmail_messages m"
-	                           " JOIN users u ON u.id = m.user_id"
-	                           " WHERE u.address = ?1 OR ?1 IS NULL"
-	                           " GROUP BY u.id ORDER BY lower(u.address)", &s, error_r) < 0 ||
+	if (sdb_prepare(st,
+	                "SELECT u.address, count(*), sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END),"
+	                " sum(m.stored),"
+	                " min(m.created), max(m.created) FROM webmail_messages m"
+	                " JOIN users u ON u.id = m.user_id"
+	                " WHERE u.address = ?1 OR ?1 IS NULL"
+	                " GROUP BY u.id ORDER BY lower(u.address)",
+	                &s, error_r) < 0 ||
 	    (address != NULL && sdb_bind_text(s, 1, address) < 0))
 		return sdb_fail(s, error_r);
 	size_t cap = 0;
