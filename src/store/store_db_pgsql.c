@@ -220,6 +220,14 @@ static PGresult *run(struct pg_stmt *q)
 	return r;
 }
 
+/* INSERT, UPDATE or DELETE (PQcmdTuples also counts a SELECT's rows, which change nothing). */
+static bool writes(const PGresult *r)
+{
+	const char *tag = PQcmdStatus((PGresult *)r);
+	return strncmp(tag, "INSERT", 6) == 0 || strncmp(tag, "UPDATE", 6) == 0 ||
+	       strncmp(tag, "DELETE", 6) == 0;
+}
+
 static int pg_step(struct sdb_stmt *s)
 {
 	struct pg_stmt *q = stmt_of(s);
@@ -230,7 +238,7 @@ static int pg_step(struct sdb_stmt *s)
 			return -1;
 		q->rows = PQntuples(q->res);
 		q->row = -1;
-		q->changes = strtoll(PQcmdTuples(q->res), NULL, 10);
+		q->changes = writes(q->res) ? strtoll(PQcmdTuples(q->res), NULL, 10) : 0;
 		if (q->changes > 0)
 			__atomic_add_fetch(&q->st->changes, q->changes, __ATOMIC_RELAXED);
 	}

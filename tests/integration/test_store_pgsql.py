@@ -123,3 +123,20 @@ def test_nodes_starting_at_once_migrate_once(gw_factory, pg):
     with g.db() as c:
         versions = [v for (v,) in c.execute("SELECT version FROM schema_version ORDER BY 1")]
     assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 19
+
+
+def test_store_unit_tests_pass_on_postgresql(pg):
+    """tests/unit/test_store.c (users, certificates, keys, stamps, transactions from two
+    threads) on a PostgreSQL database instead of its SQLite file."""
+    binary = os.path.join(os.path.dirname(sgrig.SEALGATE_BIN), "tests", "test_store")
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"no {binary}: build the unit tests beside SEALGATE_BIN (make / make asan)")
+    db = pg.create_database()
+    try:
+        r = subprocess.run([binary], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "SEALGATE_TEST_STORE": pg.uri(db)})
+        assert r.returncode == 0 and "PASSED" in r.stdout + r.stderr, r.stdout + r.stderr
+        with pg_rig.Connection(db) as c:  # it ran there, not on a file
+            assert c.execute("SELECT count(*) FROM certificates").fetchone()[0] > 0
+    finally:
+        pg.drop_database(db)
