@@ -187,7 +187,7 @@ static PGresult *run_once(struct pg_stmt *q, struct pg_pool_conn *c, bool *again
 {
 	char name[16];
 	*again_r = false;
-	if (pg_conn_prepared(c, q->base.sql, q->nparams, name, sizeof(name)) < 0) {
+	if (pg_conn_prepared(c, q->base.sql, q->base.hash, q->nparams, name, sizeof(name)) < 0) {
 		*again_r = pg_conn_lost(c) && !c->in_tx;
 		stmt_error(q, PQerrorMessage(c->conn));
 		return NULL;

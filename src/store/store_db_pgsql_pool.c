@@ -99,6 +99,7 @@ static void conn_free(struct pg_pool_conn **cp)
 		return;
 	pg_conn_forget_prepared(*cp);
 	sg_free(&(*cp)->cached_sql);
+	sg_free(&(*cp)->cached_hash);
 	PQfinish((*cp)->conn);
 	sg_free(cp);
 }
@@ -265,18 +266,18 @@ void pg_conn_forget_prepared(struct pg_pool_conn *c)
 	c->cached = 0;
 }
 
-static int cache_find(const struct pg_pool_conn *c, const char *sql)
+static int cache_find(const struct pg_pool_conn *c, const char *sql, uint64_t hash)
 {
 	for (size_t i = c->cached; i-- > 0;)
-		if (strcmp(c->cached_sql[i], sql) == 0)
+		if (c->cached_hash[i] == hash && strcmp(c->cached_sql[i], sql) == 0)
 			return (int)i;
 	return -1;
 }
 
-int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, int nparams, char *name,
-                     size_t name_size)
+int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, uint64_t hash, int nparams,
+                     char *name, size_t name_size)
 {
-	int idx = cache_find(c, sql);
+	int idx = cache_find(c, sql, hash);
 	if (idx < 0) {
 		int n = 0;
 		char *text = pg_sql_numbered(sql, &n);
@@ -293,7 +294,9 @@ int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, int nparams, char 
 		if (c->cached == c->cached_cap) {
 			c->cached_cap = c->cached_cap ? c->cached_cap * 2 : 32;
 			c->cached_sql = sg_reallocarray(c->cached_sql, c->cached_cap, sizeof(char *));
+			c->cached_hash = sg_reallocarray(c->cached_hash, c->cached_cap, sizeof(uint64_t));
 		}
+		c->cached_hash[c->cached] = hash;
 		c->cached_sql[c->cached] = sg_strdup(sql);
 		idx = (int)c->cached++;
 	}

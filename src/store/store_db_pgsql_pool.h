@@ -19,6 +19,7 @@ struct pg_pool_conn {
 	PGconn *conn;
 	struct pg_pool *pool;
 	char **cached_sql;     /* SQL texts prepared on this connection (index = name) */
+	uint64_t *cached_hash; /* their sdb_cache_hash, compared first */
 	size_t cached, cached_cap;
 	bool in_tx;            /* between BEGIN and COMMIT/ROLLBACK */
 	int64_t tx_start_us;   /* when the transaction asked for its connection */
@@ -43,10 +44,10 @@ void pg_pool_unbind(struct pg_pool_conn *c);
 /* The connection bound to this thread for pool, or NULL. */
 struct pg_pool_conn *pg_pool_bound(struct pg_pool *pool);
 
-/* The cache index of sql on c, preparing it (with ?N already rewritten) on first use: the
+/* The cache index of sql (whose sdb_cache_hash is hash) on c, preparing it (with ?N already rewritten) on first use: the
  * statement's name is written to name (at least 16 bytes). 0 or -1 (the error in the log). */
-int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, int nparams, char *name,
-                     size_t name_size);
+int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, uint64_t hash, int nparams,
+                     char *name, size_t name_size);
 /* After a lost connection: its prepared statements are gone with it. */
 void pg_conn_forget_prepared(struct pg_pool_conn *c);
 /* True when the connection is gone (the server closed it, or a network error). */
