@@ -23,6 +23,7 @@ PASSWORD_ROLE = "sg_password"  # the one role that must give a password (store.p
 _lock = threading.Lock()
 _server = None
 _names = itertools.count(1)
+NULL = "<sg:NULL>"  # how psql prints SQL NULL here (no field of the tests holds it)
 
 
 class PgError(RuntimeError):
@@ -89,7 +90,7 @@ class PgServer:
 
     def psql(self, sql, db="postgres", timeout=60):
         """Runs sql (read from stdin) in db; the raw output (unaligned, \\x1f between fields)."""
-        argv = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
+        argv = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", f"null={NULL}", "-v", "ON_ERROR_STOP=1",
                 "-h", self.sockdir, "-p", str(self.port), "-U", PG_USER, "-d", db]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=sql)
         if r.returncode != 0:
@@ -136,6 +137,8 @@ def _literal(value):
 
 
 def _field(text):
+    if text == NULL:
+        return None
     if text.startswith("\\x") and re.fullmatch(r"\\x[0-9a-f]*", text):
         return bytes.fromhex(text[2:])
     if re.fullmatch(r"-?[0-9]+", text):
@@ -152,7 +155,7 @@ def query(database, sql, params=()):
     if verb in ("UPDATE", "DELETE", "INSERT"):
         text = f"WITH changed AS ({text} RETURNING 1) SELECT count(*) FROM changed"
     out = server().psql(text + ";\n", db=database)
-    rows = [tuple(_field(f) for f in line.split("\x1f")) for line in out.splitlines() if line]
+    rows = [tuple(_field(f) for f in line.split("\x1f")) for line in out.split("\n") if line]
     if verb in ("UPDATE", "DELETE", "INSERT"):
         return [], rows[0][0]
     return rows, len(rows)
