@@ -184,8 +184,9 @@ int store_webmail_put(struct store *st, const struct store_webmail_msg *m,
 		total += parts[i].sealed_len;
 	/* Small messages stay in their rows: one fsync (the WAL's) costs less than a new file's
 	 * two, and writing a few kilobytes twice costs nothing. Large ones: the file first,
-	 * outside the transaction (the time it takes holds no one up). */
-	bool in_file = total >= STORE_WEBMAIL_FILE_MIN;
+	 * outside the transaction (the time it takes holds no one up). A store that is no file
+	 * (PostgreSQL) keeps them in the rows: every node must read them. */
+	bool in_file = total >= STORE_WEBMAIL_FILE_MIN && sdb_file_path(st) != NULL;
 	int64_t *offsets = in_file ? sg_calloc(nparts, sizeof(*offsets)) : NULL;
 	int rc = in_file ? store_webmail_blob_write(st, m->uid, parts, nparts, offsets, error_r) : 0;
 	if (rc == 0)
