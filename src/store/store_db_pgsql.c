@@ -123,7 +123,8 @@ static int pg_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_
 	if (*stmt_r != NULL)
 		return 0;
 	int n = 0;
-	char *text = pg_sql_numbered(sql, &n);
+	uint64_t used = 0;
+	char *text = pg_sql_numbered(sql, &n, &used);
 	if (text == NULL || n > PARAMS_MAX) {
 		sg_error("store: bad parameters in \"%.80s\"", sql);
 		sg_free(&text);

@@ -280,9 +280,14 @@ int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, uint64_t hash, int
 	int idx = cache_find(c, sql, hash);
 	if (idx < 0) {
 		int n = 0;
-		char *text = pg_sql_numbered(sql, &n);
+		uint64_t used = 0;
+		char *text = pg_sql_numbered(sql, &n, &used);
+		/* a number the SQL skips (?2 and ?4 only) has no context to type it: text */
+		Oid types[64] = {0};
+		for (int i = 0; i < nparams && i < 64; i++)
+			types[i] = (used >> i) & 1 ? 0 : 25 /* TEXTOID */;
 		snprintf(name, name_size, "s%zu", c->cached);
-		PGresult *r = text != NULL ? PQprepare(c->conn, name, text, nparams, NULL) : NULL;
+		PGresult *r = text != NULL ? PQprepare(c->conn, name, text, nparams, types) : NULL;
 		bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 		if (!ok)
 			sg_error("store: cannot prepare \"%.80s\": %.300s", sql,
@@ -318,8 +323,9 @@ static int copy_quoted(struct sg_buf *b, const char *sql, size_t *i)
 	return rc;
 }
 
-char *pg_sql_numbered(const char *sql, int *nparams_r)
+char *pg_sql_numbered(const char *sql, int *nparams_r, uint64_t *used_r)
 {
+	*used_r = 0;
 	struct sg_buf b;
 	sg_buf_init(&b, PG_SQL_MAX);
 	int rc = 0, most = 0;
@@ -330,6 +336,7 @@ char *pg_sql_numbered(const char *sql, int *nparams_r)
 			size_t digits = strspn(sql + i + 1, "0123456789");
 			int n = digits > 0 && digits < 4 ? (int)strtol(sql + i + 1, NULL, 10) : 0;
 			most = n > most ? n : most;
+			*used_r |= n > 0 && n <= 64 ? 1ULL << (n - 1) : 0;
 			rc = n > 0 ? sg_buf_printf(&b, "$%d", n) : -1;
 			i += 1 + digits;
 		} else {

@@ -56,7 +56,7 @@ bool pg_conn_lost(const struct pg_pool_conn *c);
 int pg_conn_reconnect(struct pg_pool_conn *c, const char **error_r);
 
 /* ?1 ?2 ... outside string literals and quoted names become $1 $2 ...; *nparams_r is the
- * highest number seen. Caller frees. NULL when a bare ? or an over-long text is found. */
-char *pg_sql_numbered(const char *sql, int *nparams_r);
+ * highest number seen, bit n-1 of *used_r set for each ?n (n <= 64). Caller frees. NULL when a bare ? or an over-long text is found. */
+char *pg_sql_numbered(const char *sql, int *nparams_r, uint64_t *used_r);
 
 #endif

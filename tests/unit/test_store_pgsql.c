@@ -16,7 +16,8 @@
 static void numbered(const char *sql, const char *want, int want_n)
 {
 	int n = -1;
-	char *got = pg_sql_numbered(sql, &n);
+	uint64_t used = 0;
+	char *got = pg_sql_numbered(sql, &n, &used);
 	if (want == NULL) {
 		assert_null(got);
 		return;
@@ -24,6 +25,7 @@ static void numbered(const char *sql, const char *want, int want_n)
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	assert_int_equal(n, want_n);
+	assert_true(want_n == 0 || (used >> (want_n - 1)) & 1);
 	sg_free(&got);
 }
 
