@@ -4,6 +4,7 @@
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,12 @@ int cli_check_config_cmd(int argc, char **argv)
 	}
 	if (cli_channel_setting_check("policy.default_external_channel",
 	                              settings_get(s, "policy.default_external_channel")) < 0) {
+		settings_free(&s);
+		return 1;
+	}
+	char why[512];
+	if (store_check_settings(s, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, why);
 		settings_free(&s);
 		return 1;
 	}

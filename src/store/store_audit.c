@@ -56,7 +56,7 @@ int store_portal_audit_count(struct store *st, const char *event, const char *ad
 	*n_r = 0;
 	if (sdb_prepare(st,
 	                "SELECT count(*) FROM audit_log WHERE at >= ?1 AND event = ?2"
-	                " AND address = ?3 COLLATE NOCASE",
+	                " AND lower(address) = lower(?3)",
 	                &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, (int64_t)since) < 0 || sdb_bind_text(s, 2, event) < 0 ||
 	    sdb_bind_text(s, 3, address) < 0 || sdb_step(s) != SDB_ROW)

@@ -9,9 +9,10 @@
 
 #include <stddef.h>
 
-/* Every engine this build knows; the libpq backend adds &sdb_pgsql_ops. */
+/* Every engine this build knows. */
 static const struct sdb_ops *const backends[] = {
-    &sdb_sqlite_ops,
+	&sdb_sqlite_ops,
+	&sdb_pgsql_ops,
 };
 
 /* The engine's message of this thread's last failed bind or step, until sdb_fail logs it. */
@@ -24,15 +25,23 @@ void sdb_note_error(const char *message)
 
 struct store *store_open(const char *url, const char *base_dir, const char **error_r)
 {
+	return store_open_options(url, base_dir, NULL, error_r);
+}
+
+struct store *store_open_options(const char *url, const char *base_dir,
+                                 const struct store_options *opt, const char **error_r)
+{
+	static const struct store_options defaults = {.password = NULL, .pool_size = 1};
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		if (!backends[i]->accepts(url))
 			continue;
-		struct store *st = backends[i]->open(url, base_dir, error_r);
+		struct store *st = backends[i]->open(url, base_dir, opt != NULL ? opt : &defaults,
+		                                     error_r);
 		if (st != NULL && store_schema_migrate(st, -1, error_r) < 0)
 			store_close(&st);
 		return st;
 	}
-	*error_r = "store.database: only sqlite:PATH is supported in this version";
+	*error_r = "store.database: neither sqlite:PATH nor postgresql://...";
 	return NULL;
 }
 
@@ -44,12 +53,10 @@ void store_close(struct store **stp)
 	*stp = NULL;
 }
 
-enum sdb_engine sdb_engine(const struct store *st)
-{
-	return st->ops->engine;
-}
+enum sdb_engine sdb_engine(const struct store *st) { return st->ops->engine; }
 
-int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r, const char **error_r)
+int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r,
+                const char **error_r)
 {
 	*stmt_r = NULL;
 	return st->ops->prepare(st, sql, stmt_r, error_r);
@@ -77,25 +84,13 @@ int sdb_bind_blob(struct sdb_stmt *s, int idx, const void *data, size_t len)
 	return s->ops->bind_blob(s, idx, len > 0 ? data : "", len);
 }
 
-int sdb_bind_null(struct sdb_stmt *s, int idx)
-{
-	return s->ops->bind_null(s, idx);
-}
+int sdb_bind_null(struct sdb_stmt *s, int idx) { return s->ops->bind_null(s, idx); }
 
-int sdb_param_count(struct sdb_stmt *s)
-{
-	return s->ops->param_count(s);
-}
+int sdb_param_count(struct sdb_stmt *s) { return s->ops->param_count(s); }
 
-int sdb_step(struct sdb_stmt *s)
-{
-	return s->ops->step(s);
-}
+int sdb_step(struct sdb_stmt *s) { return s->ops->step(s); }
 
-int64_t sdb_col_int64(struct sdb_stmt *s, int col)
-{
-	return s->ops->col_int64(s, col);
-}
+int64_t sdb_col_int64(struct sdb_stmt *s, int col) { return s->ops->col_int64(s, col); }
 
 const char *sdb_col_text(struct sdb_stmt *s, int col)
 {
@@ -117,30 +112,18 @@ void *sdb_col_blob_dup(struct sdb_stmt *s, int col, size_t *len_r)
 	return p != NULL ? sg_memdup(p, *len_r) : NULL;
 }
 
-int sdb_col_count(struct sdb_stmt *s)
-{
-	return s->ops->col_count(s);
-}
+int sdb_col_count(struct sdb_stmt *s) { return s->ops->col_count(s); }
 
-bool sdb_col_is_null(struct sdb_stmt *s, int col)
-{
-	return s->ops->col_is_null(s, col);
-}
+bool sdb_col_is_null(struct sdb_stmt *s, int col) { return s->ops->col_is_null(s, col); }
 
 void sdb_col_copy(struct sdb_stmt *s, int col, char *dst, size_t size)
 {
 	sg_strlcpy(dst, sdb_col_text(s, col), size);
 }
 
-int64_t sdb_changes(struct sdb_stmt *s)
-{
-	return s->ops->changes(s);
-}
+int64_t sdb_changes(struct sdb_stmt *s) { return s->ops->changes(s); }
 
-int sdb_reset(struct sdb_stmt *s)
-{
-	return s->ops->reset(s);
-}
+int sdb_reset(struct sdb_stmt *s) { return s->ops->reset(s); }
 
 void sdb_finish(struct sdb_stmt *s)
 {
@@ -207,32 +190,17 @@ int sdb_begin(struct store *st, bool write, const char **error_r)
 	return st->ops->begin(st, write, error_r);
 }
 
-int sdb_commit(struct store *st, const char **error_r)
-{
-	return st->ops->commit(st, error_r);
-}
+int sdb_commit(struct store *st, const char **error_r) { return st->ops->commit(st, error_r); }
 
-void sdb_rollback(struct store *st)
-{
-	st->ops->rollback(st);
-}
+void sdb_rollback(struct store *st) { st->ops->rollback(st); }
 
-int sdb_unsynced_begin(struct store *st)
-{
-	return st->ops->unsynced_begin(st);
-}
+int sdb_unsynced_begin(struct store *st) { return st->ops->unsynced_begin(st); }
 
-void sdb_unsynced_end(struct store *st, int level)
-{
-	st->ops->unsynced_end(st, level);
-}
+void sdb_unsynced_end(struct store *st, int level) { st->ops->unsynced_end(st, level); }
 
 int sdb_stamp(struct store *st, struct store_stamp *stamp_r, const char **error_r)
 {
 	return st->ops->stamp(st, stamp_r, error_r);
 }
 
-const char *sdb_file_path(struct store *st)
-{
-	return st->ops->file_path(st);
-}
+const char *sdb_file_path(struct store *st) { return st->ops->file_path(st); }

@@ -75,7 +75,7 @@ int store_dkim_list(struct store *st, const char *domain, bool with_secret,
 	*n_r = 0;
 	if (sdb_prepare(st,
 	                "SELECT domain, selector, alg, dns, sealed, created FROM "
-	                "dkim_keys WHERE ?1 IS NULL OR domain = ?1 "
+	                "dkim_keys WHERE domain = ?1 OR ?1 IS NULL "
 	                "ORDER BY domain, created, selector",
 	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, domain) < 0)

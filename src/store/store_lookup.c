@@ -70,14 +70,13 @@ int store_lookup_put(struct store *st, const struct store_lookup *e, const char 
 {
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st,
-	                "INSERT INTO lookup_cache (address, kind, source, data, fingerprint,"
-	                " not_after, detail, looked_at, expires)"
-	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (address) DO UPDATE"
-	                " SET address = excluded.address, kind = excluded.kind,"
-	                " source = excluded.source, data = excluded.data,"
-	                " fingerprint = excluded.fingerprint, not_after = excluded.not_after,"
-	                " detail = excluded.detail, looked_at = excluded.looked_at,"
-	                " expires = excluded.expires",
+	                "INSERT INTO lookup_cache (address, kind, source, "
+	                "data, fingerprint, not_after, detail, looked_at, expires) "
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (address) DO UPDATE "
+	                "SET kind = excluded.kind, source = excluded.source, data = excluded.data, "
+	                "fingerprint = excluded.fingerprint, not_after = excluded.not_after, "
+	                "detail = excluded.detail, looked_at = excluded.looked_at, "
+	                "expires = excluded.expires",
 	                &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, e->address) < 0 ||
 	    sdb_bind_text(s, 2, store_lookup_kind_name(e->kind)) < 0 ||

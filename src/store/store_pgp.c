@@ -127,7 +127,7 @@ static int query(struct store *st, const char *where, const char *a, struct stor
 int store_pgp_list(struct store *st, const char *address, struct store_pgp_key **keys_r,
                    size_t *count_r, const char **error_r)
 {
-	return query(st, address != NULL ? "u.address = ?1" : "1", address, keys_r, count_r,
+	return query(st, address != NULL ? "u.address = ?1" : "1 = 1", address, keys_r, count_r,
 	             error_r);
 }
 

@@ -254,7 +254,7 @@ int store_webmail_count(struct store *st, const char *address, enum store_webmai
 {
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st,
-	                "SELECT count(*), coalesce(sum(m.read_at = 0), 0)"
+	                "SELECT count(*), coalesce(sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END), 0)"
 	                " FROM webmail_messages m"
 	                " WHERE m.user_id = (SELECT id FROM users WHERE address = ?1)"
 	                " AND m.folder = ?2",
@@ -421,10 +421,11 @@ int store_webmail_partners(struct store *st, const char *address,
 	*list_r = NULL;
 	*n_r = 0;
 	if (sdb_prepare(st,
-	                "SELECT u.address, count(*), sum(m.read_at = 0), sum(m.stored),"
+	                "SELECT u.address, count(*), sum(CASE WHEN m.read_at = 0 THEN 1 ELSE 0 END),"
+	                " sum(m.stored),"
 	                " min(m.created), max(m.created) FROM webmail_messages m"
 	                " JOIN users u ON u.id = m.user_id"
-	                " WHERE ?1 IS NULL OR u.address = ?1"
+	                " WHERE u.address = ?1 OR ?1 IS NULL"
 	                " GROUP BY u.id ORDER BY lower(u.address)",
 	                &s, error_r) < 0 ||
 	    (address != NULL && sdb_bind_text(s, 1, address) < 0))
