@@ -132,7 +132,8 @@ struct store_dir_cert {
 int store_directory_list(struct store *st, time_t now, struct store_dir_cert **certs_r,
                          size_t *count_r, time_t *next_change_r, const char **error_r);
 void store_directory_list_free(struct store_dir_cert **certs, size_t count);
-/* A number that changes whenever any connection commits to the store, cheap to poll. */
+/* A number that changes whenever a change to users or certificates is committed, by this
+ * process or another node (store_cluster.c: a counter bumped in the change's transaction). */
 int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r);
 
 /* ---- OpenPGP keys per address (store_pgp.c, schema versions 3 and 7) ---- */
@@ -511,5 +512,29 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
                        const char **error_r);
 /* Forgets the record of user_id (gone from the directory). */
 int store_employee_delete(struct store *st, int64_t user_id, const char **error_r);
+
+/* ---- several nodes on one store (store_cluster.c, issue 15) ---- */
+#define STORE_COUNTER_CA_SERIAL "ca-serial" /* the CA's serial sequence */
+#define STORE_COUNTER_DIRECTORY "directory" /* bumped by every change to users, certificates */
+#define STORE_COUNTER_REVOCATIONS "revocations" /* bumped by every revocation (the CRL follows) */
+/* Advances the counter name (created at 1) in one atomic statement: no two callers, on any
+ * node, ever get the same value. */
+int store_counter_next(struct store *st, const char *name, int64_t *value_r,
+                       const char **error_r);
+/* The counter's value now (0 when it never advanced). */
+int store_counter_get(struct store *st, const char *name, int64_t *value_r,
+                      const char **error_r);
+/* The next number of the CA's serial sequence (1, 2, ...): part of every serial it issues. */
+int store_ca_serial_next(struct store *st, uint64_t *seq_r, const char **error_r);
+/* A lease on the job name for holder (unique per process), until now + ttl: *leading_r when
+ * it was free, lapsed or already holder's (then renewed). One node at a time leads. */
+int store_leader_try(struct store *st, const char *name, const char *holder, time_t now,
+                     time_t ttl, bool *leading_r, const char **error_r);
+/* Gives the lease up (a clean stop), so that another node takes over at its next try. */
+int store_leader_release(struct store *st, const char *name, const char *holder,
+                         const char **error_r);
+/* Who holds the lease at now: 1 (holder_r set), 0 nobody, -1 error. */
+int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r,
+                        size_t size, const char **error_r);
 
 #endif

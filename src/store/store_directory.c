@@ -126,16 +126,3 @@ int store_directory_list(struct store *st, time_t now, struct store_dir_cert **c
 	store_sqlite_commit(st, &ignored); /* a read: nothing to lose if it fails */
 	return rc;
 }
-
-int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r)
-{
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
-		return fail(db, error_r);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*version_r = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : fail(db, error_r);
-}

@@ -302,6 +302,38 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT '',"
 	"  looked_at INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+
+	/* several nodes on one store (store_cluster.c, issue 15): counters that only grow (the
+	 * CA's serial sequence; the directory's change counter, bumped by the triggers in the
+	 * transaction of every change to users and certificates, which ldapd polls instead of
+	 * SQLite's data_version, blind to another node's writes to a shared server; and the
+	 * revocations, which every node's tick follows with its CRL file) and the leases of the
+	 * jobs one node at a time runs. */
+	"CREATE TABLE store_counters ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO store_counters (name, value) VALUES ('directory', 1);"
+	"CREATE TABLE store_leases ("
+	"  name TEXT PRIMARY KEY,"
+	"  holder TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE TRIGGER store_directory_users_insert AFTER INSERT ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_update AFTER UPDATE OF address, kind ON users"
+	"  BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_delete AFTER DELETE ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_insert AFTER INSERT ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_update AFTER UPDATE OF user_id, der, source,"
+	"  revoked_at, replaced_at, not_before, not_after ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_delete AFTER DELETE ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"INSERT INTO store_counters (name, value) VALUES ('revocations', 1);"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; END;",
 };
 
 sqlite3 *store_sqlite_db(struct store *st)
