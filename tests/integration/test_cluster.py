@@ -1,0 +1,139 @@
+"""Several gateway nodes on one store (issue 15, docs/cluster.md): two nodes, each with its own
+spool, ports and processes, share one store, the master key and the CA. Both issue
+certificates at once and no serial repeats (the store's sequence); the tick's jobs on the
+store run on one node only, so each notice goes out once, and the other node takes over when
+the first stops; a certificate issued through one node is published by the other node's
+ldapd within ldap.refresh.
+
+The store is the first node's SQLite file, which both nodes reach on this machine; with a
+PostgreSQL server the same tests name it in store.database of both nodes."""
+import concurrent.futures
+import os
+import re
+import sqlite3
+
+import pytest
+
+import sgrig
+from conftest import maildir_routes
+from test_held import by_subject, held_count, mails
+from test_ldap import BASE, OUTLOOK, dns, ldapsearch, wait_ldap
+from test_pdf_flow import send
+
+LEADS = r"tick\[\d+\]: this node \([^)]*\) runs the shared jobs"
+FOLLOWS = r"tick\[\d+\]: another node \([^)]*\) runs the shared jobs"
+
+
+def share_store(node, first):
+    """node becomes a second node of first's store: same database, master key and CA."""
+    node.set(**{"store.database": "sqlite:" + os.path.join(first.dir, "sealgate.db"),
+                "gateway.master_key": os.path.join(first.dir, "master.key"),
+                "gateway.ca_dir": os.path.join(first.dir, "ca")})
+    node.ca_shared = os.path.join(first.dir, "ca", "ca.crt")
+
+
+@pytest.fixture
+def two_nodes(gw_factory, workdir):
+    """(a, b): two configured, not started nodes of one store, both routing to the same
+    Maildirs (.md_int, .md_ext)."""
+    a, b = gw_factory("a"), gw_factory("b")
+    share_store(b, a)
+    for n in (a, b):
+        n.md_int, n.md_ext = maildir_routes(n, str(workdir))
+        n.set(**{"ca.user_key_type": "p256", "ldap.base_dn": BASE,
+                 "ldap.anonymous_search": "full"})
+    return a, b
+
+
+def issued_serials(node):
+    with sqlite3.connect(os.path.join(node.dir, "sealgate.db")) as c:
+        return [r[0] for r in c.execute("SELECT serial FROM certificates WHERE source = 'issued'")]
+
+
+def test_two_nodes_issuing_at_once_never_repeat_a_serial(two_nodes):
+    a, b = two_nodes
+    per_node = 12
+
+    def issue(job):
+        node, i = job
+        return node.cli("cert", "issue", f"user{i:03d}-{node.dir[-1]}@example.com")
+
+    jobs = [(n, i) for i in range(per_node) for n in (a, b)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(issue, jobs))
+    for r in results:
+        assert r.returncode == 0, r.stdout + r.stderr
+    serials = issued_serials(a)
+    assert len(serials) == 2 * per_node
+    assert len(set(serials)) == len(serials), serials
+    # Each serial carries the store's sequence in its upper 64 bits, 64 random bits below:
+    # every number of the sequence was drawn exactly once, whichever node drew it.
+    seqs = sorted(int(s, 16) >> 64 for s in serials)
+    assert seqs == list(range(1, 2 * per_node + 1)), seqs
+    assert len({int(s, 16) & (2**64 - 1) for s in serials}) == len(serials)
+
+
+def start_both(a, b):
+    for n in (a, b):
+        n.set(**{"gateway.tick_interval": "1s"})
+        n.start()
+    for n in (a, b):
+        sgrig.wait_for(lambda n=n: re.search(LEADS + "|" + FOLLOWS, n.log()), 30,
+                       what="the tick deciding who leads")
+
+
+def leaders(*nodes):
+    return [n for n in nodes if re.search(LEADS, n.log())]
+
+
+def test_tick_runs_on_one_node_and_each_notice_goes_out_once(two_nodes):
+    a, b = two_nodes
+    start_both(a, b)
+    lead = leaders(a, b)
+    assert len(lead) == 1, "both nodes ran the shared jobs" if lead else "no node led"
+    other = b if lead[0] is a else a
+    assert re.search(FOLLOWS, other.log())
+    partners = [f"partner{i}@outside.example" for i in range(4)]
+    for i, p in enumerate(partners):
+        send(a if i % 2 else b, [p], f"[secure] held {i}")
+    inbox = os.path.join(a.md_int, "alice@example.com")
+    mails(inbox, len(partners))  # the invitations' OTP notices to the sender
+    sgrig.wait_for(lambda: held_count(a) == len(partners), 30, what="the held copies")
+    with sqlite3.connect(os.path.join(a.dir, "sealgate.db")) as c:
+        c.execute("UPDATE portal_accounts SET otp_expires = 1")
+    sgrig.wait_for(lambda: held_count(a) == 0, 30, what="the held copies to go")
+    for n in (a, b):
+        n.wait_queue_empty(30)
+    msgs = mails(inbox, 2 * len(partners))
+    notices = [m for m in msgs if "was not delivered" in str(m["Subject"])]
+    assert len(notices) == len(partners), [str(m["Subject"]) for m in msgs]
+    assert len(re.findall(r"held message\(s\) deleted", lead[0].log())) >= 1
+    assert not re.search(r"held message\(s\) deleted", other.log())
+    # The leader stops cleanly and gives the lease back: the other node takes over.
+    lead[0].stop()
+    other.wait_log(LEADS, 30)
+    send(other, ["late@outside.example"], "[secure] after the handover")
+    sgrig.wait_for(lambda: held_count(a) == 1, 30, what="the held copy")
+    with sqlite3.connect(os.path.join(a.dir, "sealgate.db")) as c:
+        c.execute("UPDATE portal_accounts SET otp_expires = 1")
+    notice = by_subject(mails(inbox, 2 * len(partners) + 2), "was not delivered")
+    assert notice is not None
+    sgrig.wait_for(lambda: held_count(a) == 0, 30, what="the late held copy to go")
+
+
+def test_ldapd_publishes_what_another_node_issued(two_nodes):
+    a, b = two_nodes
+    b.set(**{"ldap.refresh": "1s"})
+    b.start()
+    wait_ldap(b)
+    assert dns(ldapsearch(b, OUTLOOK.format(p="newcomer"), "mail").stdout) == []
+    r = a.cli("cert", "issue", "newcomer@example.com")  # node a's CLI, b's ldapd
+    assert r.returncode == 0, r.stdout + r.stderr
+    sgrig.wait_for(lambda: dns(ldapsearch(b, OUTLOOK.format(p="newcomer"), "mail").stdout) ==
+                   [f"mail=newcomer@example.com,{BASE}"], 15, what="the entry on node b")
+    serial = re.search(r"serial ([0-9A-F]+)", r.stdout)
+    assert serial, r.stdout
+    r = a.cli("cert", "revoke", serial.group(1))
+    assert r.returncode == 0, r.stdout + r.stderr
+    sgrig.wait_for(lambda: dns(ldapsearch(b, OUTLOOK.format(p="newcomer"), "mail").stdout) == [],
+                   15, what="the revoked entry gone from node b")
