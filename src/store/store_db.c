@@ -1,0 +1,138 @@
+/* store_db.c: the engine-neutral half of store_db.h: picks the backend from store.database and
+ * forwards each call to it (one indirect call per statement step: nothing beside the SQL). */
+#include "store/store_db.h"
+#include "store/store_db_backend.h"
+#include "store/store_schema.h"
+#include "core/sg_log.h"
+#include "core/sg_str.h"
+
+#include <stddef.h>
+
+/* Every engine this build knows; the libpq backend adds &sdb_pgsql_ops. */
+static const struct sdb_ops *const backends[] = {
+	&sdb_sqlite_ops,
+};
+
+struct store *store_open(const char *url, const char *base_dir, const char **error_r)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (!backends[i]->accepts(url))
+			continue;
+		struct store *st = backends[i]->open(url, base_dir, error_r);
+		if (st != NULL && store_schema_migrate(st, -1, error_r) < 0)
+			store_close(&st);
+		return st;
+	}
+	*error_r = "store.database: only sqlite:PATH is supported in this version";
+	return NULL;
+}
+
+void store_close(struct store **stp)
+{
+	if (*stp == NULL)
+		return;
+	(*stp)->ops->close(*stp);
+	*stp = NULL;
+}
+
+enum sdb_engine sdb_engine(const struct store *st) { return st->ops->engine; }
+
+int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r,
+                const char **error_r)
+{
+	*stmt_r = NULL;
+	return st->ops->prepare(st, sql, stmt_r, error_r);
+}
+
+int sdb_bind_int64(struct sdb_stmt *s, int idx, int64_t value)
+{
+	return s->ops->bind_int64(s, idx, value);
+}
+
+int sdb_bind_text(struct sdb_stmt *s, int idx, const char *text)
+{
+	return text != NULL ? s->ops->bind_text(s, idx, text) : s->ops->bind_null(s, idx);
+}
+
+int sdb_bind_blob(struct sdb_stmt *s, int idx, const void *data, size_t len)
+{
+	return s->ops->bind_blob(s, idx, len > 0 ? data : "", len);
+}
+
+int sdb_bind_null(struct sdb_stmt *s, int idx) { return s->ops->bind_null(s, idx); }
+
+int sdb_step(struct sdb_stmt *s) { return s->ops->step(s); }
+
+int64_t sdb_col_int64(struct sdb_stmt *s, int col) { return s->ops->col_int64(s, col); }
+
+const char *sdb_col_text(struct sdb_stmt *s, int col)
+{
+	const char *t = s->ops->col_text(s, col);
+	return t != NULL ? t : "";
+}
+
+const void *sdb_col_blob(struct sdb_stmt *s, int col, size_t *len_r)
+{
+	const void *p = s->ops->col_blob(s, col, len_r);
+	if (p == NULL)
+		*len_r = 0;
+	return *len_r > 0 ? p : NULL;
+}
+
+bool sdb_col_is_null(struct sdb_stmt *s, int col) { return s->ops->col_is_null(s, col); }
+
+void sdb_col_copy(struct sdb_stmt *s, int col, char *dst, size_t size)
+{
+	sg_strlcpy(dst, sdb_col_text(s, col), size);
+}
+
+int64_t sdb_changes(struct sdb_stmt *s) { return s->ops->changes(s); }
+
+int sdb_reset(struct sdb_stmt *s) { return s->ops->reset(s); }
+
+void sdb_finish(struct sdb_stmt *s)
+{
+	if (s != NULL)
+		s->ops->finish(s);
+}
+
+int sdb_fail(struct sdb_stmt *s, const char **error_r)
+{
+	if (s != NULL) {
+		sg_error("store: %s", s->ops->error(s));
+		s->ops->finish(s);
+	}
+	*error_r = "store: database error (see the log)";
+	return -1;
+}
+
+int sdb_exec_text(struct store *st, const char *sql, const char *arg, const char **error_r)
+{
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_text(s, 1, arg) < 0 ||
+	    sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	int64_t n = sdb_changes(s);
+	sdb_finish(s);
+	return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int sdb_begin(struct store *st, bool write, const char **error_r)
+{
+	return st->ops->begin(st, write, error_r);
+}
+
+int sdb_commit(struct store *st, const char **error_r) { return st->ops->commit(st, error_r); }
+
+void sdb_rollback(struct store *st) { st->ops->rollback(st); }
+
+int sdb_unsynced_begin(struct store *st) { return st->ops->unsynced_begin(st); }
+
+void sdb_unsynced_end(struct store *st, int level) { st->ops->unsynced_end(st, level); }
+
+int sdb_stamp(struct store *st, struct store_stamp *stamp_r, const char **error_r)
+{
+	return st->ops->stamp(st, stamp_r, error_r);
+}
+
+const char *sdb_file_path(struct store *st) { return st->ops->file_path(st); }
