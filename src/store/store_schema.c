@@ -327,6 +327,27 @@ static const char *const migrations[] = {
  * apart so that the list above stays as it was written: indexes match migrations[]. */
 static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations[0])] = {
 	[0] = NULL,
+	/* The cluster entry (store_cluster.c; its index in migrations[], renumbered with it): a
+	 * PostgreSQL trigger runs a function, once per statement. */
+	[19] = "CREATE TABLE store_counters ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO store_counters (name, value) VALUES ('directory', 1), ('revocations', 1);"
+	"CREATE TABLE store_leases ("
+	"  name TEXT PRIMARY KEY,"
+	"  holder TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE FUNCTION store_bump_directory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; RETURN NULL; END $$;"
+	"CREATE FUNCTION store_bump_revocations() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; RETURN NULL; END $$;"
+	"CREATE TRIGGER store_directory_users AFTER INSERT OR DELETE OR UPDATE OF address, kind"
+	"  ON users FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_directory_certificates AFTER INSERT OR DELETE OR UPDATE OF user_id,"
+	"  der, source, revoked_at, replaced_at, not_before, not_after ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_revocations();",
 };
 
 /* The schema_version table: one row per applied entry (the store's latest is the maximum).
