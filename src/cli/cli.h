@@ -25,6 +25,7 @@ int cli_webmail_cmd(int argc, char **argv);
 int cli_tls_policy_cmd(int argc, char **argv);
 int cli_domain_cmd(int argc, char **argv);
 int cli_lookup_cmd(int argc, char **argv);
+int cli_store_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */

@@ -1,5 +1,6 @@
 /* cli_config.c: `config get|set|docs` and `check-config`, all driven by the settings table. */
 #include "cli/cli.h"
+#include "store/store.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -81,6 +82,12 @@ int cli_check_config_cmd(int argc, char **argv)
 	}
 	if (cli_channel_setting_check("policy.default_external_channel",
 	                              settings_get(s, "policy.default_external_channel")) < 0) {
+		settings_free(&s);
+		return 1;
+	}
+	char why[512];
+	if (store_check_settings(s, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, why);
 		settings_free(&s);
 		return 1;
 	}

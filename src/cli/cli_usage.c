@@ -140,6 +140,9 @@ static const struct usage_line lines[] = {
 	{"audit", "audit -c FILE [--since T] [--until T] [--event NAME] [--json]",
 	 "prints the audit log: who (cli:ACCOUNT, portal:ADDRESS or a role) did what and when, "
 	 "the newest last (events: docs/admin-guide.md, \"The audit log\")"},
+	{"store", "store migrate -c FILE",
+	 "brings the store's schema to this version now (each role also does at start, under the "
+	 "same lock: nodes starting at once migrate once)"},
 	{"version", "version", "prints the version"},
 	{"help", "help [--man|--markdown]",
 	 "lists the commands; --man writes this page, --markdown the README's command table"},

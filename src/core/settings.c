@@ -293,8 +293,12 @@ static const struct setting_def table[] = {
 	 "Time for connecting to the directory and for each operation (a login that waits longer is refused: the directory cannot be reached)."},
 	{"directory.sync_interval", SETTING_DURATION, "1h", 0, 7 * DAY, NULL, false,
 	 "How often the tick role compares employees with the directory: certificates of employees gone or disabled are revoked (0: never; `sealgate directory sync` runs it by hand)."},
-	{"store.database", SETTING_STRING, "sqlite:sealgate.db", 0, 0, NULL, false,
-	 "Store: sqlite:PATH (relative to the configuration directory)."},
+	{"store.database", SETTING_STORE, "sqlite:sealgate.db", 0, 0, NULL, false,
+	 "Store: sqlite:PATH (relative to the configuration directory), or PostgreSQL as a libpq URI postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full (a Unix socket: postgresql://USER@/DATABASE?host=/run/postgresql). Never a password in it: store.password_file or ~/.pgpass of gateway.user."},
+	{"store.password_file", SETTING_PATH, "", 0, 0, NULL, false,
+	 "PostgreSQL only: file (0600 or 0400, readable by gateway.user) holding the database password on one line; empty: none, or ~/.pgpass of gateway.user."},
+	{"store.pool_size", SETTING_INT, "4", 1, 64, NULL, false,
+	 "PostgreSQL only: connections per process (each role's threads take one for a transaction and give it back); the server's max_connections must cover every node's processes times this."},
 };
 /* clang-format on */
 

@@ -300,7 +300,7 @@ int tick_main(struct role_ctx *ctx)
 	if (sodium_init() < 0)
 		sg_fatal("libsodium cannot be initialised");
 	struct held_ctx hc = {.settings = set, .actor = "tick"};
-	hc.store = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	hc.store = store_open_settings(set, &err);
 	if (hc.store == NULL)
 		sg_fatal("store: %s", err);
 	if (settings_path(set, "gateway.master_key", path, sizeof(path)) < 0 ||

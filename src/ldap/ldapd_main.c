@@ -91,7 +91,7 @@ static void config_fill(struct ldapd_config *cfg, const struct settings *set)
 static struct store *store_load(const struct settings *set)
 {
 	const char *err;
-	struct store *st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	struct store *st = store_open_settings(set, &err);
 	if (st == NULL)
 		sg_fatal("store: %s", err);
 	return st;

@@ -16,6 +16,20 @@ struct store;
 /* Opens the store named by url ("sqlite:PATH", PATH relative to base_dir), creating the
  * schema or migrating it to the current version. */
 struct store *store_open(const char *url, const char *base_dir, const char **error_r);
+/* What PostgreSQL needs beside the URL (store.password_file's line, store.pool_size). */
+struct store_options {
+	const char *password; /* NULL: none, or ~/.pgpass of the account (libpq) */
+	int pool_size;        /* connections per process; 0: 1 */
+};
+struct store *store_open_options(const char *url, const char *base_dir,
+                                 const struct store_options *opt, const char **error_r);
+/* The store of the settings (store.database, store.password_file, store.pool_size): what
+ * every role and command opens. */
+struct settings;
+struct store *store_open_settings(const struct settings *s, const char **error_r);
+/* check-config: 0, or -1 with why (a malformed PostgreSQL URI, an unreachable server, a
+ * refused login, an unusable password file). Nothing to check for SQLite. */
+int store_check_settings(const struct settings *s, char *why, size_t why_size);
 void store_close(struct store **st);
 /* The schema version the store is at. */
 int store_schema_version(struct store *st);

@@ -8,22 +8,31 @@
 
 #include <stddef.h>
 
-/* Every engine this build knows; the libpq backend adds &sdb_pgsql_ops. */
+/* Every engine this build knows. */
 static const struct sdb_ops *const backends[] = {
 	&sdb_sqlite_ops,
+	&sdb_pgsql_ops,
 };
 
 struct store *store_open(const char *url, const char *base_dir, const char **error_r)
 {
+	return store_open_options(url, base_dir, NULL, error_r);
+}
+
+struct store *store_open_options(const char *url, const char *base_dir,
+                                 const struct store_options *opt, const char **error_r)
+{
+	static const struct store_options defaults = {.password = NULL, .pool_size = 1};
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		if (!backends[i]->accepts(url))
 			continue;
-		struct store *st = backends[i]->open(url, base_dir, error_r);
+		struct store *st = backends[i]->open(url, base_dir, opt != NULL ? opt : &defaults,
+		                                     error_r);
 		if (st != NULL && store_schema_migrate(st, -1, error_r) < 0)
 			store_close(&st);
 		return st;
 	}
-	*error_r = "store.database: only sqlite:PATH is supported in this version";
+	*error_r = "store.database: neither sqlite:PATH nor postgresql://...";
 	return NULL;
 }
 

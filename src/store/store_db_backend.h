@@ -10,8 +10,10 @@ struct sdb_ops {
 	enum sdb_engine engine;
 	/* Whether url names this engine ("sqlite:", "postgresql://"). */
 	bool (*accepts)(const char *url);
-	/* A connected store (no schema work: store_schema.c migrates after), or NULL. */
-	struct store *(*open)(const char *url, const char *base_dir, const char **error_r);
+	/* A connected store (no schema work: store_schema.c migrates after), or NULL. opt: the
+	 * settings beside the URL (never NULL; SQLite has no use for them). */
+	struct store *(*open)(const char *url, const char *base_dir,
+	                      const struct store_options *opt, const char **error_r);
 	void (*close)(struct store *st);
 
 	int (*prepare)(struct store *st, const char *sql, struct sdb_stmt **stmt_r,
@@ -69,5 +71,6 @@ struct sdb_stmt {
 };
 
 extern const struct sdb_ops sdb_sqlite_ops;
+extern const struct sdb_ops sdb_pgsql_ops;
 
 #endif

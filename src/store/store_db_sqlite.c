@@ -328,8 +328,10 @@ static void sq_close(struct store *st)
 	sg_free(&ss);
 }
 
-static struct store *sq_open(const char *url, const char *base_dir, const char **error_r)
+static struct store *sq_open(const char *url, const char *base_dir,
+                             const struct store_options *opt, const char **error_r)
 {
+	(void)opt;
 	char path[SG_PATH_MAX];
 	if (sg_path_resolve(path, sizeof(path), base_dir, url + 7) < 0) {
 		*error_r = "store.database: path too long";

@@ -452,7 +452,8 @@ int store_sqlite_create_at(const char *path, int version, const char **error_r)
 		*error_r = "store: path too long";
 		return -1;
 	}
-	struct store *st = sdb_sqlite_ops.open(url, "/", error_r);
+	static const struct store_options none = {.password = NULL, .pool_size = 1};
+	struct store *st = sdb_sqlite_ops.open(url, "/", &none, error_r);
 	if (st == NULL)
 		return -1;
 	int rc = store_schema_migrate(st, version, error_r);

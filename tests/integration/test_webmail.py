@@ -77,16 +77,15 @@ def listed(g):
 
 
 def db(g):
-    return sqlite3.connect(os.path.join(g.dir, "sealgate.db"))
+    return g.db()
 
 
 def store_bytes(g):
     """Every file of the store: the database, its WAL, the sealed parts' files beside them."""
-    out = b""
-    for path in glob.glob(os.path.join(g.dir, "sealgate.db*")) + part_files(g):
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                out += f.read()
+    out = g.store_bytes()
+    for path in part_files(g):
+        with open(path, "rb") as f:
+            out += f.read()
     return out
 
 
