@@ -5,12 +5,11 @@ store run on one node only, so each notice goes out once, and the other node tak
 the first stops; a certificate issued through one node is published by the other node's
 ldapd within ldap.refresh.
 
-The store is the first node's SQLite file, which both nodes reach on this machine; with a
-PostgreSQL server the same tests name it in store.database of both nodes."""
+The store is the first node's: its SQLite file, which both nodes reach on this machine, or
+with SEALGATE_STORE=pgsql its database on the rig's PostgreSQL (pg_rig.py)."""
 import concurrent.futures
 import os
 import re
-import sqlite3
 
 import pytest
 
@@ -26,10 +25,13 @@ FOLLOWS = r"tick\[\d+\]: another node \([^)]*\) runs the shared jobs"
 
 def share_store(node, first):
     """node becomes a second node of first's store: same database, master key and CA."""
-    node.set(**{"store.database": "sqlite:" + os.path.join(first.dir, "sealgate.db"),
+    node.release_store()
+    url = first.cli("config", "get", "store.database").stdout.strip()
+    if url.startswith("sqlite:"):
+        url = "sqlite:" + os.path.join(first.dir, url[len("sqlite:"):])
+    node.set(**{"store.database": url,
                 "gateway.master_key": os.path.join(first.dir, "master.key"),
                 "gateway.ca_dir": os.path.join(first.dir, "ca")})
-    node.ca_shared = os.path.join(first.dir, "ca", "ca.crt")
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def two_nodes(gw_factory, workdir):
 
 
 def issued_serials(node):
-    with sqlite3.connect(os.path.join(node.dir, "sealgate.db")) as c:
+    with node.db() as c:
         return [r[0] for r in c.execute("SELECT serial FROM certificates WHERE source = 'issued'")]
 
 
@@ -99,7 +101,7 @@ def test_tick_runs_on_one_node_and_each_notice_goes_out_once(two_nodes):
     inbox = os.path.join(a.md_int, "alice@example.com")
     mails(inbox, len(partners))  # the invitations' OTP notices to the sender
     sgrig.wait_for(lambda: held_count(a) == len(partners), 30, what="the held copies")
-    with sqlite3.connect(os.path.join(a.dir, "sealgate.db")) as c:
+    with a.db() as c:
         c.execute("UPDATE portal_accounts SET otp_expires = 1")
     sgrig.wait_for(lambda: held_count(a) == 0, 30, what="the held copies to go")
     for n in (a, b):
@@ -114,7 +116,7 @@ def test_tick_runs_on_one_node_and_each_notice_goes_out_once(two_nodes):
     other.wait_log(LEADS, 30)
     send(other, ["late@outside.example"], "[secure] after the handover")
     sgrig.wait_for(lambda: held_count(a) == 1, 30, what="the held copy")
-    with sqlite3.connect(os.path.join(a.dir, "sealgate.db")) as c:
+    with a.db() as c:
         c.execute("UPDATE portal_accounts SET otp_expires = 1")
     notice = by_subject(mails(inbox, 2 * len(partners) + 2), "was not delivered")
     assert notice is not None
