@@ -24,7 +24,7 @@ struct usage_option {
 /* clang-format off */
 static const struct usage_line lines[] = {
 	{"init", "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H] "
-	         "[--ca-key rsa3072|p256|p384] [--user ACCOUNT]",
+	         "[--ca-key rsa3072|p256|p384] [--user ACCOUNT] [--store URL --master-key FILE]",
 	 "creates an instance in DIR: sealgate.conf, the store, the spool, the master key, the CA "
 	 "and a STARTTLS certificate"},
 	{"run", "run -c FILE",
@@ -143,6 +143,10 @@ static const struct usage_line lines[] = {
 	{"store", "store migrate -c FILE",
 	 "brings the store's schema to this version now (each role also does at start, under the "
 	 "same lock: nodes starting at once migrate once)"},
+	{"store", "store copy -c FILE --to URL",
+	 "copies the instance's SQLite store into another store (postgresql://...), keeping rows "
+	 "already there, checks each table's row count and checksum on both sides and puts the CA "
+	 "there for further nodes (docs/cluster.md)"},
 	{"version", "version", "prints the version"},
 	{"help", "help [--man|--markdown]",
 	 "lists the commands; --man writes this page, --markdown the README's command table"},
@@ -156,6 +160,10 @@ static const struct usage_option options[] = {
 	{"init", "--ca-key rsa3072|p256|p384", "the key type of the instance CA"},
 	{"init", "--user ACCOUNT",
 	 "the unprivileged account the gateway runs as when started as root; it gets the files"},
+	{"init", "--store URL", "a node of the shared store URL (postgresql://...): its CA is fetched "
+	 "from the store (made and put there for the first node), store.database is URL"},
+	{"init", "--master-key FILE", "the master key file of the shared store's other nodes (the "
+	 "sealed keys and the CA key open with it only)"},
 	{"config", "--man", "docs writes the man page sealgate.conf(5) instead of Markdown"},
 	{"lookup", "--source ldap|vks|hkp|wkd|dns", "asks only that source"},
 	{"lookup", "--forget", "forgets the cached answer of ADDRESS (or every one with --all)"},

@@ -1,14 +1,16 @@
 /* store_cluster.c: what lets several gateway nodes share one store (issue 15). Named counters
  * that only ever grow, each step one atomic statement, so no two nodes draw the same value (the
  * CA's serial sequence; the directory's change counter, which triggers bump in the transaction
- * of every change to users and certificates), and leases for jobs that one node at a time runs
- * (the tick). Every statement is plain SQL both engines run: an upsert with RETURNING. */
+ * of every change to users and certificates), leases for jobs that one node at a time runs
+ * (the tick), and the CA's files, which a new node fetches. Every statement is plain SQL both engines run: an upsert with RETURNING. */
 #include "store/store.h"
 #include "store/store_db.h"
+#include "core/sg_mem.h"
 
-/* The parameters of a statement: ?1 and ?2 text, ?3 and ?4 numbers; n says how many it names. */
+/* The parameters of a statement: ?1 and ?2 text, ?3 and ?4 numbers; used has bit k-1 set for
+ * each ?k the statement names (PostgreSQL refuses a parameter the text does not name). */
 struct args {
-	int n;
+	unsigned used;
 	const char *t1, *t2;
 	int64_t n3, n4;
 };
@@ -21,9 +23,10 @@ static int run(struct store *st, const char *sql, const struct args *a, int64_t 
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st, sql, &s, error_r) < 0)
 		return -1;
-	if (sdb_bind_text(s, 1, a->t1) < 0 || (a->n >= 2 && sdb_bind_text(s, 2, a->t2) < 0) ||
-	    (a->n >= 3 && sdb_bind_int64(s, 3, a->n3) < 0) ||
-	    (a->n >= 4 && sdb_bind_int64(s, 4, a->n4) < 0))
+	if (((a->used & 1) && sdb_bind_text(s, 1, a->t1) < 0) ||
+	    ((a->used & 2) && sdb_bind_text(s, 2, a->t2) < 0) ||
+	    ((a->used & 4) && sdb_bind_int64(s, 3, a->n3) < 0) ||
+	    ((a->used & 8) && sdb_bind_int64(s, 4, a->n4) < 0))
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
 	*row_r = rc == SDB_ROW;
@@ -52,6 +55,18 @@ int store_counter_next(struct store *st, const char *name, int64_t *value_r,
 		return -1;
 	}
 	return 0;
+}
+
+int store_counter_raise(struct store *st, const char *name, int64_t at_least,
+                        const char **error_r)
+{
+	int64_t ignored = 0;
+	bool row = false;
+	return run(st, "INSERT INTO store_counters (name, value) VALUES (?1, ?3)"
+	               " ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value >"
+	               " store_counters.value THEN excluded.value ELSE store_counters.value END"
+	               " RETURNING value",
+	           &(struct args){1 | 4, name, NULL, at_least, 0}, &ignored, &row, error_r);
 }
 
 int store_counter_get(struct store *st, const char *name, int64_t *value_r,
@@ -96,8 +111,8 @@ int store_leader_try(struct store *st, const char *name, const char *holder, tim
 	               " expires = excluded.expires"
 	               " WHERE store_leases.holder = excluded.holder OR store_leases.expires <= ?3"
 	               " RETURNING expires",
-	           &(struct args){4, name, holder, (int64_t)now, (int64_t)(now + ttl)}, &ignored, leading_r,
-	           error_r);
+	           &(struct args){1 | 2 | 4 | 8, name, holder, (int64_t)now, (int64_t)(now + ttl)},
+	           &ignored, leading_r, error_r);
 }
 
 int store_leader_release(struct store *st, const char *name, const char *holder,
@@ -106,7 +121,7 @@ int store_leader_release(struct store *st, const char *name, const char *holder,
 	int64_t ignored = 0;
 	bool row = false;
 	return run(st, "DELETE FROM store_leases WHERE name = ?1 AND holder = ?2 RETURNING expires",
-	           &(struct args){2, name, holder, 0, 0}, &ignored, &row, error_r);
+	           &(struct args){1 | 2, name, holder, 0, 0}, &ignored, &row, error_r);
 }
 
 int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r,
@@ -123,6 +138,42 @@ int store_leader_holder(struct store *st, const char *name, time_t now, char *ho
 	if (rc == SDB_ROW)
 		sdb_col_copy(s, 0, holder_r, size);
 	else if (rc != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
+	return rc == SDB_ROW ? 1 : 0;
+}
+
+int store_ca_file_put(struct store *st, const char *name, const unsigned char *data,
+                      size_t len, time_t now, const char **error_r)
+{
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, "INSERT INTO store_ca_files (name, data, updated) VALUES (?1, ?2, ?3)"
+	                    " ON CONFLICT (name) DO NOTHING", &s, error_r) < 0)
+		return -1;
+	if (sdb_bind_text(s, 1, name) < 0 || sdb_bind_blob(s, 2, data, len) < 0 ||
+	    sdb_bind_int64(s, 3, (int64_t)now) < 0 || sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	int stored = sdb_changes(s) > 0;
+	sdb_finish(s);
+	return stored;
+}
+
+int store_ca_file_get(struct store *st, const char *name, unsigned char **data_r,
+                      size_t *len_r, const char **error_r)
+{
+	struct sdb_stmt *s = NULL;
+	*data_r = NULL;
+	*len_r = 0;
+	if (sdb_prepare(st, "SELECT data FROM store_ca_files WHERE name = ?1", &s, error_r) < 0)
+		return -1;
+	if (sdb_bind_text(s, 1, name) < 0)
+		return sdb_fail(s, error_r);
+	int rc = sdb_step(s);
+	if (rc == SDB_ROW) {
+		const void *p = sdb_col_blob(s, 0, len_r);
+		*data_r = sg_memdup(p != NULL ? p : "", *len_r + 1);
+		(*data_r)[*len_r] = '\0';
+	} else if (rc != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return rc == SDB_ROW ? 1 : 0;

@@ -292,8 +292,8 @@ static const char *const migrations[] = {
 	 * CA's serial sequence; the directory's change counter, bumped by the triggers in the
 	 * transaction of every change to users and certificates, which ldapd polls instead of
 	 * SQLite's data_version, blind to another node's writes to a shared server; and the
-	 * revocations, which every node's tick follows with its CRL file) and the leases of the
-	 * jobs one node at a time runs. */
+	 * revocations, which every node's tick follows with its CRL file), the leases of the
+	 * jobs one node at a time runs, and the CA's certificate and sealed key for new nodes. */
 	"CREATE TABLE store_counters ("
 	"  name TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL);"
@@ -302,6 +302,10 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  holder TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL);"
+	"CREATE TABLE store_ca_files ("
+	"  name TEXT PRIMARY KEY,"
+	"  data BLOB NOT NULL,"
+	"  updated INTEGER NOT NULL);"
 	"CREATE TRIGGER store_directory_users_insert AFTER INSERT ON users BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
 	"CREATE TRIGGER store_directory_users_update AFTER UPDATE OF address, kind ON users"
@@ -337,6 +341,10 @@ static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations
 	"  name TEXT PRIMARY KEY,"
 	"  holder TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL);"
+	"CREATE TABLE store_ca_files ("
+	"  name TEXT PRIMARY KEY,"
+	"  data BLOB NOT NULL,"
+	"  updated INTEGER NOT NULL);"
 	"CREATE FUNCTION store_bump_directory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; RETURN NULL; END $$;"
 	"CREATE FUNCTION store_bump_revocations() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
