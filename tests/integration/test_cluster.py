@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+import pg_rig
 import sgrig
 from conftest import maildir_routes
 from test_held import by_subject, held_count, mails
@@ -139,3 +140,53 @@ def test_ldapd_publishes_what_another_node_issued(two_nodes):
     assert r.returncode == 0, r.stdout + r.stderr
     sgrig.wait_for(lambda: dns(ldapsearch(b, OUTLOOK.format(p="newcomer"), "mail").stdout) == [],
                    15, what="the revoked entry gone from node b")
+
+
+@pytest.fixture
+def shared_url(workdir):
+    """An empty shared store: a fresh PostgreSQL database (SEALGATE_STORE=pgsql), else a
+    SQLite file that no node made."""
+    if not pg_rig.store_is_pgsql():
+        yield "sqlite:" + os.path.join(str(workdir), "shared.db")
+        return
+    name = pg_rig.server().create_database()
+    yield pg_rig.server().uri(name)
+    pg_rig.server().drop_database(name)
+
+
+def copied_tables(out):
+    return dict(re.findall(r"^  (\w+) +\d+ rows +[0-9a-f]{32}  (same|DIFFERS)$", out, re.M))
+
+
+def test_store_copy_and_a_node_made_from_the_shared_store(gw_factory, workdir, shared_url):
+    a = gw_factory("a")
+    a.use_sqlite()  # the single node that grows: SQLite, copied into the shared store
+    a.set(**{"ca.user_key_type": "p256"})
+    for u in ("ann", "ben", "cy"):
+        assert a.cli("cert", "issue", f"{u}@example.com").returncode == 0
+    for attempt in ("first", "again"):  # the second run finds every row there: nothing to add
+        r = a.cli("store", "copy", "--to", shared_url)
+        assert r.returncode == 0, f"{attempt}: {r.stdout}{r.stderr}"
+        tables = copied_tables(r.stdout)
+        assert {"users", "certificates", "private_keys", "audit_log"} <= set(tables), r.stdout
+        assert set(tables.values()) == {"same"}, r.stdout
+    b = gw_factory("b", init_args=("--store", shared_url,
+                                   "--master-key", os.path.join(a.dir, "master.key")))
+    b.release_store()
+    b.set(**{"store.database": shared_url, "ca.user_key_type": "p256"})
+    with open(a.ca, "rb") as fa, open(b.ca, "rb") as fb:
+        assert fa.read() == fb.read(), "node b made a CA of its own"
+    r = b.cli("cert", "issue", "dee@example.com")
+    assert r.returncode == 0, r.stdout + r.stderr
+    serial = re.search(r"serial ([0-9A-F]+)", r.stdout).group(1)
+    assert int(serial, 16) >> 64 == 4, "the copied store's serial sequence did not go on"
+    listed = b.cli("cert", "list").stdout
+    assert all(f"{u}@example.com" in listed for u in ("ann", "ben", "cy", "dee"))
+    # The shared store changed since: a copy now says so, and overwrites nothing.
+    r = a.cli("store", "copy", "--to", shared_url)
+    assert r.returncode == 1 and copied_tables(r.stdout)["certificates"] == "DIFFERS", r.stdout
+    # A node with another master key cannot take the store's CA.
+    c_dir = os.path.join(str(workdir), "c")
+    r = a.cli("init", c_dir, "--domain", "example.com", "--store", shared_url, conf=False)
+    assert r.returncode != 0 and "master key" in r.stderr, r.stdout + r.stderr
+    assert not os.path.exists(os.path.join(c_dir, "ca", "ca.key"))
