@@ -4,6 +4,7 @@
 #include "store/store_db_backend.h"
 #include "store/store_schema.h"
 #include "core/sg_log.h"
+#include "core/sg_mem.h"
 #include "core/sg_str.h"
 
 #include <stddef.h>
@@ -13,6 +14,14 @@ static const struct sdb_ops *const backends[] = {
 	&sdb_sqlite_ops,
 	&sdb_pgsql_ops,
 };
+
+/* The engine's message of this thread's last failed bind or step, until sdb_fail logs it. */
+static _Thread_local char last_error[256];
+
+void sdb_note_error(const char *message)
+{
+	sg_strlcpy(last_error, message, sizeof(last_error));
+}
 
 struct store *store_open(const char *url, const char *base_dir, const char **error_r)
 {
@@ -65,10 +74,14 @@ int sdb_bind_text(struct sdb_stmt *s, int idx, const char *text)
 
 int sdb_bind_blob(struct sdb_stmt *s, int idx, const void *data, size_t len)
 {
+	if (data == NULL)
+		return s->ops->bind_null(s, idx);
 	return s->ops->bind_blob(s, idx, len > 0 ? data : "", len);
 }
 
 int sdb_bind_null(struct sdb_stmt *s, int idx) { return s->ops->bind_null(s, idx); }
+
+int sdb_param_count(struct sdb_stmt *s) { return s->ops->param_count(s); }
 
 int sdb_step(struct sdb_stmt *s) { return s->ops->step(s); }
 
@@ -87,6 +100,14 @@ const void *sdb_col_blob(struct sdb_stmt *s, int col, size_t *len_r)
 		*len_r = 0;
 	return *len_r > 0 ? p : NULL;
 }
+
+void *sdb_col_blob_dup(struct sdb_stmt *s, int col, size_t *len_r)
+{
+	const void *p = sdb_col_blob(s, col, len_r);
+	return p != NULL ? sg_memdup(p, *len_r) : NULL;
+}
+
+int sdb_col_count(struct sdb_stmt *s) { return s->ops->col_count(s); }
 
 bool sdb_col_is_null(struct sdb_stmt *s, int col) { return s->ops->col_is_null(s, col); }
 
@@ -107,10 +128,9 @@ void sdb_finish(struct sdb_stmt *s)
 
 int sdb_fail(struct sdb_stmt *s, const char **error_r)
 {
-	if (s != NULL) {
-		sg_error("store: %s", s->ops->error(s));
-		s->ops->finish(s);
-	}
+	sdb_finish(s);
+	sg_error("store: %s", last_error[0] != '\0' ? last_error : "unknown database error");
+	last_error[0] = '\0';
 	*error_r = "store: database error (see the log)";
 	return -1;
 }

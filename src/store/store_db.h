@@ -20,9 +20,10 @@
  * that opens one is never called inside another's. sdb_unsynced_begin..end binds the thread
  * the same way but leaves each statement its own transaction.
  *
- * Errors: sdb_prepare, sdb_begin, sdb_commit set *error_r (a generic text: the engine's message
- * goes to the log, never to a user). bind/step record the engine's message in the statement;
- * sdb_fail(s, error_r) logs it, finishes s and sets *error_r. */
+ * Errors: sdb_prepare, sdb_begin, sdb_commit log the engine's message and set *error_r (a
+ * generic text: the engine's words go to the log, never to a user). bind/step keep the engine's
+ * message for the calling thread; sdb_fail(s, error_r) finishes s, logs that message and sets
+ * *error_r, so it may come after sdb_finish too (sdb_fail(NULL, error_r)). */
 #ifndef SG_STORE_DB_H
 #define SG_STORE_DB_H
 
@@ -50,12 +51,16 @@ int sdb_prepare(struct store *st, const char *sql, struct sdb_stmt **stmt_r,
 
 /* Binding: idx counts from 1 like ?1. Text and blobs are NOT copied: the caller keeps them
  * valid and unchanged until sdb_finish (or until it binds that parameter again). text is
- * NUL-terminated; NULL binds SQL NULL. A blob of length 0 binds an empty blob, never NULL.
+ * NUL-terminated. NULL text or blob data binds SQL NULL; a blob of length 0 at a non-NULL
+ * pointer binds an empty blob.
  * 0, or -1 with the error kept for sdb_fail. */
 int sdb_bind_int64(struct sdb_stmt *s, int idx, int64_t value);
 int sdb_bind_text(struct sdb_stmt *s, int idx, const char *text);
 int sdb_bind_blob(struct sdb_stmt *s, int idx, const void *data, size_t len);
 int sdb_bind_null(struct sdb_stmt *s, int idx);
+
+/* How many parameters the SQL names (its highest ?N), for a helper that binds only those. */
+int sdb_param_count(struct sdb_stmt *s);
 
 /* Runs the statement, or moves to its next row: SDB_ROW, SDB_DONE, or -1. After SDB_DONE
  * sdb_step must not be called again before sdb_reset. */
@@ -68,6 +73,11 @@ int64_t sdb_col_int64(struct sdb_stmt *s, int col);
 const char *sdb_col_text(struct sdb_stmt *s, int col);
 const void *sdb_col_blob(struct sdb_stmt *s, int col, size_t *len_r);
 bool sdb_col_is_null(struct sdb_stmt *s, int col);
+/* How many columns the statement's rows have. */
+int sdb_col_count(struct sdb_stmt *s);
+/* A copy of blob column col (sg_malloc'd, the caller's), NULL with *len_r 0 when it is NULL
+ * or empty. */
+void *sdb_col_blob_dup(struct sdb_stmt *s, int col, size_t *len_r);
 /* Column col as text into dst, cut to size ("" for NULL). */
 void sdb_col_copy(struct sdb_stmt *s, int col, char *dst, size_t size);
 
@@ -79,8 +89,8 @@ int64_t sdb_changes(struct sdb_stmt *s);
 int sdb_reset(struct sdb_stmt *s);
 /* Ends the caller's use of s: reset, bindings cleared, back to the cache. NULL is fine. */
 void sdb_finish(struct sdb_stmt *s);
-/* Logs s's error (the engine's message), finishes s (may be NULL: sdb_prepare has logged its
- * own) and sets a generic *error_r: -1. */
+/* Finishes s (NULL is fine), logs the calling thread's last bind/step error (the engine's
+ * message) and sets a generic *error_r: -1. */
 int sdb_fail(struct sdb_stmt *s, const char **error_r);
 
 /* Runs sql (a write with one text parameter ?1 = arg): the rows it changed, or -1. */

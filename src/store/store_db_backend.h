@@ -22,16 +22,16 @@ struct sdb_ops {
 	int (*bind_text)(struct sdb_stmt *s, int idx, const char *text);
 	int (*bind_blob)(struct sdb_stmt *s, int idx, const void *data, size_t len);
 	int (*bind_null)(struct sdb_stmt *s, int idx);
+	int (*param_count)(struct sdb_stmt *s);
 	int (*step)(struct sdb_stmt *s);
 	int64_t (*col_int64)(struct sdb_stmt *s, int col);
 	const char *(*col_text)(struct sdb_stmt *s, int col);
 	const void *(*col_blob)(struct sdb_stmt *s, int col, size_t *len_r);
 	bool (*col_is_null)(struct sdb_stmt *s, int col);
+	int (*col_count)(struct sdb_stmt *s);
 	int64_t (*changes)(struct sdb_stmt *s);
 	int (*reset)(struct sdb_stmt *s);
 	void (*finish)(struct sdb_stmt *s);
-	/* The engine's message for the statement's last error. */
-	const char *(*error)(struct sdb_stmt *s);
 
 	int (*begin)(struct store *st, bool write, const char **error_r);
 	int (*commit)(struct store *st, const char **error_r);
@@ -72,5 +72,8 @@ struct sdb_stmt {
 
 extern const struct sdb_ops sdb_sqlite_ops;
 extern const struct sdb_ops sdb_pgsql_ops;
+
+/* A backend's bind or step failed: keeps the engine's message for sdb_fail in this thread. */
+void sdb_note_error(const char *message);
 
 #endif

@@ -1,5 +1,5 @@
 /* store_db_pgsql.c: PostgreSQL (libpq) behind store_db.h, for several gateway nodes on one
- * database (docs/cluster.md). A pool of connections per process (store_pg_pool.c); each
+ * database (docs/cluster.md). A pool of connections per process (store_db_pgsql_pool.c); each
  * statement is prepared once per connection (PQprepare, ?N rewritten to $N once per text);
  * parameters go as text, blobs as binary bytea; results come as text (bytea unescaped on read).
  *
@@ -21,8 +21,8 @@
  * message, a portal request) is retried later or refused with "try again". */
 #include "store/store_db_backend.h"
 #include "store/store_db_cache.h"
-#include "store/store_pg_dialect.h"
-#include "store/store_pg_pool.h"
+#include "store/store_db_pgsql_dialect.h"
+#include "store/store_db_pgsql_pool.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_metrics.h"
@@ -66,7 +66,6 @@ struct pg_stmt {
 	unsigned char **unescaped; /* this row's bytea columns, decoded on read */
 	size_t *unescaped_len;
 	int fields;
-	char error[ERROR_MAX];
 };
 
 static int64_t conn_counter;
@@ -76,8 +75,11 @@ static struct pg_stmt *stmt_of(struct sdb_stmt *s) { return (struct pg_stmt *)s;
 
 static int stmt_error(struct pg_stmt *q, const char *msg)
 {
-	sg_strlcpy(q->error, msg != NULL && msg[0] != '\0' ? msg : "unknown error", ERROR_MAX);
-	q->error[strcspn(q->error, "\n")] = '\0';
+	(void)q;
+	char line[ERROR_MAX];
+	sg_strlcpy(line, msg != NULL && msg[0] != '\0' ? msg : "unknown PostgreSQL error", sizeof(line));
+	line[strcspn(line, "\n")] = '\0';
+	sdb_note_error(line);
 	return -1;
 }
 
@@ -181,7 +183,7 @@ static bool retryable_state(const PGresult *r)
 
 /* One run on c: the result, or NULL (message kept) when it failed. *again_r: the failure is one
  * that running the statement once more may cure (see the top of the file). */
-static PGresult *run_once(struct pg_stmt *q, struct pg_conn *c, bool *again_r)
+static PGresult *run_once(struct pg_stmt *q, struct pg_pool_conn *c, bool *again_r)
 {
 	char name[16];
 	*again_r = false;
@@ -206,7 +208,7 @@ static PGresult *run(struct pg_stmt *q)
 	PGresult *r = NULL;
 	bool again = true;
 	for (int tries = 0; r == NULL && again && tries < STMT_TRIES; tries++) {
-		struct pg_conn *c = NULL;
+		struct pg_pool_conn *c = NULL;
 		const char *err = NULL;
 		if (pg_pool_take(q->st->pool, &c, &err) < 0) {
 			stmt_error(q, err);
@@ -306,18 +308,19 @@ static int pg_reset(struct sdb_stmt *s)
 static void pg_finish(struct sdb_stmt *s)
 {
 	pg_reset(s);
-	stmt_of(s)->error[0] = '\0';
 	sdb_cache_give(stmt_of(s)->st->cache, s);
 }
 
-static const char *pg_error(struct sdb_stmt *s)
+static int pg_param_count(struct sdb_stmt *s) { return stmt_of(s)->nparams; }
+
+static int pg_col_count(struct sdb_stmt *s)
 {
-	const char *e = stmt_of(s)->error;
-	return e[0] != '\0' ? e : "unknown PostgreSQL error";
+	struct pg_stmt *q = stmt_of(s);
+	return q->res != NULL ? PQnfields(q->res) : 0;
 }
 
 /* Runs sql (no parameters) on c with the simple protocol: 0, or -1 with the log written. */
-static int exec_on(struct pg_conn *c, const char *sql, const char **error_r)
+static int exec_on(struct pg_pool_conn *c, const char *sql, const char **error_r)
 {
 	PGresult *r = PQexec(c->conn, sql);
 	ExecStatusType status = PQresultStatus(r);
@@ -331,7 +334,7 @@ static int exec_on(struct pg_conn *c, const char *sql, const char **error_r)
 }
 
 /* BEGIN on c: sent once more after a reconnect when the connection was lost (nothing ran). */
-static int begin_on(struct pg_conn *c, bool write, const char **error_r)
+static int begin_on(struct pg_pool_conn *c, bool write, const char **error_r)
 {
 	const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")"
 	                        : "BEGIN ISOLATION LEVEL REPEATABLE READ";
@@ -346,7 +349,7 @@ static int pg_begin(struct store *st, bool write, const char **error_r)
 {
 	struct pg_store *ps = store_of(st);
 	int64_t asked = sg_mono_us();
-	struct pg_conn *c = NULL;
+	struct pg_pool_conn *c = NULL;
 	if (pg_pool_take(ps->pool, &c, error_r) < 0)
 		return -1;
 	if (begin_on(c, write, error_r) < 0) {
@@ -360,7 +363,7 @@ static int pg_begin(struct store *st, bool write, const char **error_r)
 }
 
 /* Ends the thread's transaction: its time observed, its connection back to the pool. */
-static void end_tx(struct pg_conn *c)
+static void end_tx(struct pg_pool_conn *c)
 {
 	sg_metrics_observe(SG_HIST_STORE, (double)(sg_mono_us() - c->tx_start_us) / 1e6);
 	c->in_tx = false;
@@ -369,7 +372,7 @@ static void end_tx(struct pg_conn *c)
 
 static int pg_commit(struct store *st, const char **error_r)
 {
-	struct pg_conn *c = pg_pool_bound(store_of(st)->pool);
+	struct pg_pool_conn *c = pg_pool_bound(store_of(st)->pool);
 	if (c == NULL) {
 		*error_r = "store: commit without a transaction";
 		return -1;
@@ -390,7 +393,7 @@ static int pg_commit(struct store *st, const char **error_r)
 
 static void pg_rollback(struct store *st)
 {
-	struct pg_conn *c = pg_pool_bound(store_of(st)->pool);
+	struct pg_pool_conn *c = pg_pool_bound(store_of(st)->pool);
 	if (c == NULL)
 		return;
 	PQclear(PQexec(c->conn, "ROLLBACK"));
@@ -400,7 +403,7 @@ static void pg_rollback(struct store *st)
 /* The thread keeps one connection whose commits do not wait for the server's disk. */
 static int pg_unsynced_begin(struct store *st)
 {
-	struct pg_conn *c = NULL;
+	struct pg_pool_conn *c = NULL;
 	const char *err = NULL;
 	if (pg_pool_take(store_of(st)->pool, &c, &err) < 0)
 		return -1;
@@ -412,7 +415,7 @@ static int pg_unsynced_begin(struct store *st)
 
 static void pg_unsynced_end(struct store *st, int level)
 {
-	struct pg_conn *c = pg_pool_bound(store_of(st)->pool);
+	struct pg_pool_conn *c = pg_pool_bound(store_of(st)->pool);
 	const char *err = NULL;
 	if (c == NULL)
 		return;
@@ -452,13 +455,13 @@ static const char *pg_file_path(struct store *st)
 	return NULL;
 }
 
-/* A migration's script, in PostgreSQL's dialect (store_pg_dialect.c), on the transaction's
+/* A migration's script, in PostgreSQL's dialect (store_db_pgsql_dialect.c), on the transaction's
  * connection. */
 static int pg_exec_script(struct store *st, const char *sql, const char **error_r)
 {
 	struct pg_store *ps = store_of(st);
 	char *text = pg_dialect_script(sql);
-	struct pg_conn *c = NULL;
+	struct pg_pool_conn *c = NULL;
 	int rc = -1;
 	if (text == NULL)
 		*error_r = "store: a migration is too long for the PostgreSQL dialect";
@@ -478,7 +481,7 @@ static int pg_engine_version(struct store *st)
 
 static int pg_migration_lock(struct store *st, const char **error_r)
 {
-	struct pg_conn *c = pg_pool_bound(store_of(st)->pool);
+	struct pg_pool_conn *c = pg_pool_bound(store_of(st)->pool);
 	if (c == NULL) {
 		*error_r = "store: migration outside a transaction";
 		return -1;
@@ -524,15 +527,16 @@ const struct sdb_ops sdb_pgsql_ops = {
 	.bind_text = pg_bind_text,
 	.bind_blob = pg_bind_blob,
 	.bind_null = pg_bind_null,
+	.param_count = pg_param_count,
 	.step = pg_step,
 	.col_int64 = pg_col_int64,
 	.col_text = pg_col_text,
 	.col_blob = pg_col_blob,
 	.col_is_null = pg_col_is_null,
+	.col_count = pg_col_count,
 	.changes = pg_changes,
 	.reset = pg_reset,
 	.finish = pg_finish,
-	.error = pg_error,
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,

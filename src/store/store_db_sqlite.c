@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define STMT_CACHE_MAX 256   /* idle statements kept; the store has about 200 texts */
-#define ERROR_MAX 256
 
 struct sqlite_store {
 	struct store base;
@@ -34,7 +33,6 @@ struct sqlite_stmt {
 	sqlite3_stmt *s;
 	struct sdb_cache *cache;
 	int64_t changes;          /* of this statement's last run, read under the db mutex */
-	char error[ERROR_MAX];
 };
 
 /* Never reused within the process: a stamp from a store closed meanwhile can then never equal
@@ -44,11 +42,11 @@ static int64_t conn_counter;
 static struct sqlite_store *store_of(struct store *st) { return (struct sqlite_store *)st; }
 static struct sqlite_stmt *stmt_of(struct sdb_stmt *s) { return (struct sqlite_stmt *)s; }
 
-/* sqlite3_errmsg is the connection's: keep it with the statement before another thread's
+/* sqlite3_errmsg is the connection's: keep it for this thread before another thread's
  * statement replaces it (call with the db mutex held). */
 static int stmt_error(struct sqlite_stmt *q)
 {
-	sg_strlcpy(q->error, sqlite3_errmsg(q->db), sizeof(q->error));
+	sdb_note_error(sqlite3_errmsg(q->db));
 	return -1;
 }
 
@@ -129,6 +127,11 @@ static int sq_bind_null(struct sdb_stmt *s, int idx)
 	return bound(q, sqlite3_bind_null(q->s, idx));
 }
 
+static int sq_param_count(struct sdb_stmt *s)
+{
+	return sqlite3_bind_parameter_count(stmt_of(s)->s);
+}
+
 static int sq_step(struct sdb_stmt *s)
 {
 	struct sqlite_stmt *q = stmt_of(s);
@@ -164,6 +167,8 @@ static bool sq_col_is_null(struct sdb_stmt *s, int col)
 	return sqlite3_column_type(stmt_of(s)->s, col) == SQLITE_NULL;
 }
 
+static int sq_col_count(struct sdb_stmt *s) { return sqlite3_column_count(stmt_of(s)->s); }
+
 static int64_t sq_changes(struct sdb_stmt *s) { return stmt_of(s)->changes; }
 
 /* Reset at once after use: a statement left mid-step would hold a read transaction open. */
@@ -179,14 +184,7 @@ static int sq_reset(struct sdb_stmt *s)
 static void sq_finish(struct sdb_stmt *s)
 {
 	sq_reset(s);
-	stmt_of(s)->error[0] = '\0';
 	sdb_cache_give(stmt_of(s)->cache, s);
-}
-
-static const char *sq_error(struct sdb_stmt *s)
-{
-	const char *e = stmt_of(s)->error;
-	return e[0] != '\0' ? e : "unknown SQLite error";
 }
 
 /* Runs sql on the connection (no parameters, no rows); logs and sets *error_r on failure. */
@@ -365,15 +363,16 @@ const struct sdb_ops sdb_sqlite_ops = {
 	.bind_text = sq_bind_text,
 	.bind_blob = sq_bind_blob,
 	.bind_null = sq_bind_null,
+	.param_count = sq_param_count,
 	.step = sq_step,
 	.col_int64 = sq_col_int64,
 	.col_text = sq_col_text,
 	.col_blob = sq_col_blob,
 	.col_is_null = sq_col_is_null,
+	.col_count = sq_col_count,
 	.changes = sq_changes,
 	.reset = sq_reset,
 	.finish = sq_finish,
-	.error = sq_error,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
@@ -386,7 +385,3 @@ const struct sdb_ops sdb_sqlite_ops = {
 	.migration_lock = NULL,
 	.version_done = sq_version_done,
 };
-
-/* TEMPORARY, for store_sqlite_legacy.c while the store files move to store_db.h. */
-sqlite3 *sdb_sqlite_handle(struct store *st);
-sqlite3 *sdb_sqlite_handle(struct store *st) { return store_of(st)->db; }

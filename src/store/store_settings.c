@@ -2,7 +2,7 @@
  * store.password_file and store.pool_size -- opened for a role or the CLI, or only checked
  * (check-config: a malformed URI or an unreachable server is said before anything starts). */
 #include "store/store.h"
-#include "store/store_pg_pool.h"
+#include "store/store_db_pgsql.h"
 #include "core/settings.h"
 #include "core/sg_file.h"
 #include "core/sg_log.h"
@@ -83,7 +83,7 @@ int store_check_settings(const struct settings *s, char *why, size_t why_size)
 		snprintf(why, why_size, "%s", err);
 		return -1;
 	}
-	int rc = pg_pool_probe(url, password, why, why_size);
+	int rc = sdb_pgsql_probe(url, password, why, why_size);
 	password_free(&password);
 	return rc;
 }

@@ -1,6 +1,6 @@
-/* store_pg_dialect.c: the migrations' SQLite DDL rewritten for PostgreSQL, word by word, so
- * that both engines share one list of migrations (store_pg_dialect.h). */
-#include "store/store_pg_dialect.h"
+/* store_db_pgsql_dialect.c: the migrations' SQLite DDL rewritten for PostgreSQL, word by word, so
+ * that both engines share one list of migrations (store_db_pgsql_dialect.h). */
+#include "store/store_db_pgsql_dialect.h"
 #include "core/sg_buf.h"
 #include "core/sg_mem.h"
 

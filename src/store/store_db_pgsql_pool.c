@@ -1,5 +1,6 @@
-/* store_pg_pool.c: the PostgreSQL connection pool of one open store (store_pg_pool.h). */
-#include "store/store_pg_pool.h"
+/* store_db_pgsql_pool.c: the PostgreSQL connection pool of one open store (store_db_pgsql_pool.h). */
+#include "store/store_db_pgsql_pool.h"
+#include "store/store_db_pgsql.h"
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -21,13 +22,13 @@ struct pg_pool {
 	char *password;
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
-	struct pg_conn **conns; /* size slots; NULL until first needed */
+	struct pg_pool_conn **conns; /* size slots; NULL until first needed */
 	bool *busy;
 	int size;
 };
 
 /* The connection a transaction bound to this thread (transactions do not nest). */
-static _Thread_local struct pg_conn *bound_conn;
+static _Thread_local struct pg_pool_conn *bound_conn;
 
 /* The URI first (expanded), then what it must not hold: the password from its own file. */
 static PGconn *connect_db(const char *conninfo, const char *password)
@@ -46,7 +47,7 @@ static const char *conn_message(const PGconn *conn)
 	return m[0] != '\0' ? m : "unknown error";
 }
 
-int pg_pool_probe(const char *conninfo, const char *password, char *why, size_t why_size)
+int sdb_pgsql_probe(const char *conninfo, const char *password, char *why, size_t why_size)
 {
 	char *perr = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
@@ -75,7 +76,7 @@ static void notice_drop(void *arg, const char *message)
 	(void)arg, (void)message;
 }
 
-static struct pg_conn *conn_new(struct pg_pool *p, const char **error_r)
+static struct pg_pool_conn *conn_new(struct pg_pool *p, const char **error_r)
 {
 	PGconn *conn = connect_db(p->conninfo, p->password);
 	if (conn != NULL)
@@ -86,13 +87,13 @@ static struct pg_conn *conn_new(struct pg_pool *p, const char **error_r)
 		*error_r = "store: cannot connect to PostgreSQL (see the log)";
 		return NULL;
 	}
-	struct pg_conn *c = sg_calloc(1, sizeof(*c));
+	struct pg_pool_conn *c = sg_calloc(1, sizeof(*c));
 	c->conn = conn;
 	c->pool = p;
 	return c;
 }
 
-static void conn_free(struct pg_conn **cp)
+static void conn_free(struct pg_pool_conn **cp)
 {
 	if (*cp == NULL)
 		return;
@@ -173,7 +174,7 @@ static void give_slot(struct pg_pool *p, int slot)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static int slot_of(const struct pg_conn *c)
+static int slot_of(const struct pg_pool_conn *c)
 {
 	for (int i = 0; i < c->pool->size; i++)
 		if (c->pool->conns[i] == c)
@@ -181,9 +182,9 @@ static int slot_of(const struct pg_conn *c)
 	return -1;
 }
 
-int pg_pool_take(struct pg_pool *p, struct pg_conn **conn_r, const char **error_r)
+int pg_pool_take(struct pg_pool *p, struct pg_pool_conn **conn_r, const char **error_r)
 {
-	struct pg_conn *bound = pg_pool_bound(p);
+	struct pg_pool_conn *bound = pg_pool_bound(p);
 	if (bound != NULL) {
 		*conn_r = bound;
 		return 0;
@@ -191,7 +192,11 @@ int pg_pool_take(struct pg_pool *p, struct pg_conn **conn_r, const char **error_
 	int slot = take_slot(p);
 	if (p->conns[slot] == NULL)
 		p->conns[slot] = conn_new(p, error_r); /* the slot is ours: no lock needed */
-	struct pg_conn *c = p->conns[slot];
+	struct pg_pool_conn *c = p->conns[slot];
+	/* reads what the server sent while the connection was idle: a server that restarted or
+	 * failed over has closed it, and that is seen here, before a statement is sent on it */
+	if (c != NULL)
+		PQconsumeInput(c->conn);
 	if (c == NULL || (pg_conn_lost(c) && pg_conn_reconnect(c, error_r) < 0)) {
 		give_slot(p, slot);
 		return -1;
@@ -200,31 +205,31 @@ int pg_pool_take(struct pg_pool *p, struct pg_conn **conn_r, const char **error_
 	return 0;
 }
 
-void pg_pool_give(struct pg_conn *c)
+void pg_pool_give(struct pg_pool_conn *c)
 {
 	if (c == NULL || c == bound_conn)
 		return;
 	give_slot(c->pool, slot_of(c));
 }
 
-void pg_pool_bind(struct pg_conn *c)
+void pg_pool_bind(struct pg_pool_conn *c)
 {
 	bound_conn = c;
 }
 
-void pg_pool_unbind(struct pg_conn *c)
+void pg_pool_unbind(struct pg_pool_conn *c)
 {
 	if (bound_conn == c)
 		bound_conn = NULL;
 	pg_pool_give(c);
 }
 
-struct pg_conn *pg_pool_bound(struct pg_pool *p)
+struct pg_pool_conn *pg_pool_bound(struct pg_pool *p)
 {
 	return bound_conn != NULL && bound_conn->pool == p ? bound_conn : NULL;
 }
 
-bool pg_conn_lost(const struct pg_conn *c)
+bool pg_conn_lost(const struct pg_pool_conn *c)
 {
 	return PQstatus(c->conn) != CONNECTION_OK;
 }
@@ -236,7 +241,7 @@ static void sleep_ms(int ms)
 		;
 }
 
-int pg_conn_reconnect(struct pg_conn *c, const char **error_r)
+int pg_conn_reconnect(struct pg_pool_conn *c, const char **error_r)
 {
 	pg_conn_forget_prepared(c);
 	for (size_t i = 0; i < sizeof(backoff_ms) / sizeof(backoff_ms[0]); i++) {
@@ -253,14 +258,14 @@ int pg_conn_reconnect(struct pg_conn *c, const char **error_r)
 	return -1;
 }
 
-void pg_conn_forget_prepared(struct pg_conn *c)
+void pg_conn_forget_prepared(struct pg_pool_conn *c)
 {
 	for (size_t i = 0; i < c->cached; i++)
 		sg_free(&c->cached_sql[i]);
 	c->cached = 0;
 }
 
-static int cache_find(const struct pg_conn *c, const char *sql)
+static int cache_find(const struct pg_pool_conn *c, const char *sql)
 {
 	for (size_t i = c->cached; i-- > 0;)
 		if (strcmp(c->cached_sql[i], sql) == 0)
@@ -268,7 +273,7 @@ static int cache_find(const struct pg_conn *c, const char *sql)
 	return -1;
 }
 
-int pg_conn_prepared(struct pg_conn *c, const char *sql, int nparams, char *name,
+int pg_conn_prepared(struct pg_pool_conn *c, const char *sql, int nparams, char *name,
                      size_t name_size)
 {
 	int idx = cache_find(c, sql);
