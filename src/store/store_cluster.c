@@ -7,13 +7,17 @@
 #include "store/store_db.h"
 #include "core/sg_mem.h"
 
-/* The parameters of a statement: ?1 and ?2 text, ?3 and ?4 numbers; used has bit k-1 set for
- * each ?k the statement names (PostgreSQL refuses a parameter the text does not name). */
-struct args {
-	unsigned used;
-	const char *t1, *t2;
-	int64_t n3, n4;
+/* A statement's parameters ?1 .. ?n in order, each a text or a number. */
+struct param {
+	const char *text; /* NULL: the number */
+	int64_t num;
 };
+struct args {
+	int n;
+	struct param p[4];
+};
+#define T(x) {(x), 0}
+#define N(x) {NULL, (x)}
 
 /* Runs sql with a's parameters; when it returns a row, *row_r is true and *value_r its first
  * column. */
@@ -23,11 +27,10 @@ static int run(struct store *st, const char *sql, const struct args *a, int64_t 
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st, sql, &s, error_r) < 0)
 		return -1;
-	if (((a->used & 1) && sdb_bind_text(s, 1, a->t1) < 0) ||
-	    ((a->used & 2) && sdb_bind_text(s, 2, a->t2) < 0) ||
-	    ((a->used & 4) && sdb_bind_int64(s, 3, a->n3) < 0) ||
-	    ((a->used & 8) && sdb_bind_int64(s, 4, a->n4) < 0))
-		return sdb_fail(s, error_r);
+	for (int i = 0; i < a->n; i++)
+		if ((a->p[i].text != NULL ? sdb_bind_text(s, i + 1, a->p[i].text)
+		                          : sdb_bind_int64(s, i + 1, a->p[i].num)) < 0)
+			return sdb_fail(s, error_r);
 	int rc = sdb_step(s);
 	*row_r = rc == SDB_ROW;
 	if (*row_r)
@@ -48,7 +51,7 @@ int store_counter_next(struct store *st, const char *name, int64_t *value_r,
 	if (run(st, "INSERT INTO store_counters (name, value) VALUES (?1, 1)"
 	            " ON CONFLICT (name) DO UPDATE SET value = store_counters.value + 1"
 	            " RETURNING value",
-	        &(struct args){1, name, NULL, 0, 0}, value_r, &row, error_r) < 0)
+	        &(struct args){1, {T(name)}}, value_r, &row, error_r) < 0)
 		return -1;
 	if (!row) {
 		*error_r = "store: the counter did not advance";
@@ -62,11 +65,11 @@ int store_counter_raise(struct store *st, const char *name, int64_t at_least,
 {
 	int64_t ignored = 0;
 	bool row = false;
-	return run(st, "INSERT INTO store_counters (name, value) VALUES (?1, ?3)"
+	return run(st, "INSERT INTO store_counters (name, value) VALUES (?1, ?2)"
 	               " ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value >"
 	               " store_counters.value THEN excluded.value ELSE store_counters.value END"
 	               " RETURNING value",
-	           &(struct args){1 | 4, name, NULL, at_least, 0}, &ignored, &row, error_r);
+	           &(struct args){2, {T(name), N(at_least)}}, &ignored, &row, error_r);
 }
 
 int store_counter_get(struct store *st, const char *name, int64_t *value_r,
@@ -74,7 +77,7 @@ int store_counter_get(struct store *st, const char *name, int64_t *value_r,
 {
 	bool row = false;
 	if (run(st, "SELECT value FROM store_counters WHERE name = ?1",
-	        &(struct args){1, name, NULL, 0, 0}, value_r, &row, error_r) < 0)
+	        &(struct args){1, {T(name)}}, value_r, &row, error_r) < 0)
 		return -1;
 	if (!row)
 		*value_r = 0;
@@ -111,7 +114,7 @@ int store_leader_try(struct store *st, const char *name, const char *holder, tim
 	               " expires = excluded.expires"
 	               " WHERE store_leases.holder = excluded.holder OR store_leases.expires <= ?3"
 	               " RETURNING expires",
-	           &(struct args){1 | 2 | 4 | 8, name, holder, (int64_t)now, (int64_t)(now + ttl)},
+	           &(struct args){4, {T(name), T(holder), N((int64_t)now), N((int64_t)(now + ttl))}},
 	           &ignored, leading_r, error_r);
 }
 
@@ -121,7 +124,7 @@ int store_leader_release(struct store *st, const char *name, const char *holder,
 	int64_t ignored = 0;
 	bool row = false;
 	return run(st, "DELETE FROM store_leases WHERE name = ?1 AND holder = ?2 RETURNING expires",
-	           &(struct args){1 | 2, name, holder, 0, 0}, &ignored, &row, error_r);
+	           &(struct args){2, {T(name), T(holder)}}, &ignored, &row, error_r);
 }
 
 int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r,
