@@ -139,7 +139,7 @@ static int step(int ok, const char *what, const char *err)
  * the same sealed keys). */
 static int master_key(const struct init_args *a, const char *path)
 {
-	const char *err;
+	const char *err = "";
 	if (a->master_key == NULL)
 		return step(keystore_master_create(path, &err), "master key", err);
 	char *data = NULL;
@@ -159,7 +159,7 @@ static int master_key(const struct init_args *a, const char *path)
  * that the nodes made after this one fetch it). */
 static int ca_of_instance(const struct init_args *a, const char *ca, struct keystore *ks)
 {
-	const char *err;
+	const char *err = "";
 	if (a->store == NULL)
 		return step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err);
 	struct store *st = store_open(a->store, a->dir, &err);

@@ -160,6 +160,8 @@ static const struct usage_option options[] = {
 	{"init", "--ca-key rsa3072|p256|p384", "the key type of the instance CA"},
 	{"init", "--user ACCOUNT",
 	 "the unprivileged account the gateway runs as when started as root; it gets the files"},
+	{"store", "--to URL", "copy: the store to copy into (postgresql://...; the password from "
+	 "store.password_file or ~/.pgpass)"},
 	{"init", "--store URL", "a node of the shared store URL (postgresql://...): its CA is fetched "
 	 "from the store (made and put there for the first node), store.database is URL"},
 	{"init", "--master-key FILE", "the master key file of the shared store's other nodes (the "
