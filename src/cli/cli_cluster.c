@@ -39,9 +39,10 @@ static int publish_file(struct store *st, const char *ca_dir, const char *name)
 	         store_ca_file_get(st, name, (unsigned char **)&there, &there_len, &err) < 0)
 		cli_errorf("store: %s", err);
 	else if (there_len != len || memcmp(there, data, len) != 0) {
-		cli_errorf("the target store holds another CA's %s: a shared store has one CA, that of "
-		           "the node copied first (its nodes are made with `sealgate init --store`)",
-		           name);
+		cli_errorf(
+		    "the target store holds another CA's %s: a shared store has one CA, that of "
+		    "the node copied first (its nodes are made with `sealgate init --store`)",
+		    name);
 		rc = -1;
 	}
 	sg_free(&there);
@@ -66,9 +67,10 @@ static int fetch_file(struct store *st, const char *ca_dir, const char *name)
 	size_t len = 0;
 	const char *err = "path too long";
 	int rc = sg_path_join(path, sizeof(path), ca_dir, name) < 0
-	                 ? -1 : store_ca_file_get(st, name, &data, &len, &err);
-	if (rc == 1 && sg_file_write_atomic(path, data, len, strcmp(name, "ca.key") == 0 ? 0600 : 0644,
-	                                    &err) < 0)
+	             ? -1
+	             : store_ca_file_get(st, name, &data, &len, &err);
+	if (rc == 1 && sg_file_write_atomic(path, data, len,
+	                                    strcmp(name, "ca.key") == 0 ? 0600 : 0644, &err) < 0)
 		rc = -1;
 	if (rc < 0)
 		cli_errorf("%s/%s: %s", ca_dir, name, err);
@@ -99,8 +101,10 @@ int cli_ca_fetch(struct store *st, const char *ca_dir, const struct keystore *ks
 	struct ca *ca = NULL;
 	const char *err;
 	if (found != 2 || ca_open(ca_dir, ks, &ca, &err) < 0) {
-		cli_errorf("the store's CA cannot be used with this master key (%s): give the master "
-		           "key file of the other nodes with --master-key", found != 2 ? "incomplete" : err);
+		cli_errorf(
+		    "the store's CA cannot be used with this master key (%s): give the master "
+		    "key file of the other nodes with --master-key",
+		    found != 2 ? "incomplete" : err);
 		remove_files(ca_dir); /* init may be run again */
 		return -1;
 	}
@@ -114,8 +118,9 @@ static void print_table(const struct store_copy_table *r)
 	       (unsigned long long)r->sum_target[0], (unsigned long long)r->sum_target[1],
 	       r->same ? "same" : "DIFFERS");
 	if (!r->same)
-		printf("  %-26s %9lld rows  %016llx%016llx  (the source)\n", "", (long long)r->rows_source,
-		       (unsigned long long)r->sum_source[0], (unsigned long long)r->sum_source[1]);
+		printf("  %-26s %9lld rows  %016llx%016llx  (the source)\n", "",
+		       (long long)r->rows_source, (unsigned long long)r->sum_source[0],
+		       (unsigned long long)r->sum_source[1]);
 }
 
 /* The copy, then every table's comparison; how many differ, or -1. */
@@ -156,8 +161,10 @@ int cli_store_copy(struct cli_cert_ctx *ctx, int argc, char **argv)
 	int rc = differ < 0 || cli_ca_publish(dst, ca_dir) < 0 ? 1 : 0;
 	store_close(&dst);
 	if (rc == 0 && differ > 0) {
-		cli_errorf("%d table(s) differ between the stores: the target has rows the source has "
-		           "not (or other values under the same keys); nothing was overwritten", differ);
+		cli_errorf(
+		    "%d table(s) differ between the stores: the target has rows the source has "
+		    "not (or other values under the same keys); nothing was overwritten",
+		    differ);
 		return 1;
 	}
 	if (rc == 0)

@@ -106,7 +106,8 @@ static int write_config(const struct init_args *a, const char *path)
 	sg_buf_printf(&b, "[route]\n# Point these at your mail server and your smarthost:\n"
 	                  "# smtp:HOST:PORT, or maildir:PATH to keep mail in Maildirs.\n"
 	                  "internal = maildir:mail\nexternal = maildir:mail\n\n");
-	sg_buf_printf(&b, "[store]\ndatabase = %s\n", a->store != NULL ? a->store : "sqlite:sealgate.db");
+	sg_buf_printf(&b, "[store]\ndatabase = %s\n",
+	              a->store != NULL ? a->store : "sqlite:sealgate.db");
 	const char *err;
 	int rc = sg_file_write_atomic(path, b.data, b.len, 0640, &err);
 	if (rc < 0)
@@ -148,7 +149,8 @@ static int master_key(const struct init_args *a, const char *path)
 	int rc = sg_file_read_all(a->master_key, 4096, &data, &len, &err) < 0 ||
 	                 sg_file_write_atomic(path, data, len, 0600, &err) < 0 ||
 	                 keystore_open(path, &ks, &err) < 0
-	             ? -1 : 0;
+	             ? -1
+	             : 0;
 	keystore_close(&ks);
 	if (data != NULL)
 		sg_free_secret(&data, len);
@@ -168,7 +170,9 @@ static int ca_of_instance(const struct init_args *a, const char *ca, struct keys
 	int rc = cli_ca_fetch(st, ca, ks);
 	if (rc == 0)
 		rc = step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err) < 0 ||
-		             cli_ca_publish(st, ca) < 0 ? -1 : 0;
+		             cli_ca_publish(st, ca) < 0
+		         ? -1
+		         : 0;
 	else if (rc == 1)
 		printf("The CA of the shared store was fetched: this is a further node.\n");
 	store_close(&st);
@@ -189,7 +193,8 @@ static int create_keys_and_store(const struct init_args *a)
 	                 ca_of_instance(a, ca, ks) < 0 ||
 	                 step(ca_init_server_cert(ca, ks, a->hostname, a->org, crt, key, &err),
 	                      "TLS certificate", err) < 0
-	             ? -1 : 0;
+	             ? -1
+	             : 0;
 	keystore_close(&ks);
 	if (rc < 0 || a->store != NULL)
 		return rc;

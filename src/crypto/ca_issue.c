@@ -203,7 +203,8 @@ static X509 *new_leaf(const struct ca *ca, uint64_t serial_seq, const X509_NAME 
 	    !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) || !X509_set_pubkey(x, pkey)) {
+	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ||
+	    !X509_set_pubkey(x, pkey)) {
 		X509_free(x);
 		return NULL;
 	}

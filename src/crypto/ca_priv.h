@@ -23,7 +23,6 @@ struct ca {
 	char crl_url[256]; /* ca.crl_url: put in what it issues, or "" */
 };
 
-
 /* A random positive 127-bit serial number (the CA's own and the TLS server certificates). */
 int ca_init_serial(X509 *x);
 /* seq (1 .. 2^63-1, from the store's sequence shared by every node) in the upper 64 bits and

@@ -26,8 +26,8 @@
 #include "webmail/webmail.h"
 
 #include <sodium.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -254,8 +254,10 @@ static bool tick_lead(const struct held_ctx *hc, struct tick_lead *tl, long inte
 		sg_info("this node (%s) runs the shared jobs of the store", tl->holder);
 	else if (store_leader_holder(hc->store, TICK_LEASE, sg_wall(), other, sizeof(other),
 	                             &err) >= 0)
-		sg_info("another node (%s) runs the shared jobs of the store; this one keeps its own "
-		        "files", other[0] != '\0' ? other : "unknown");
+		sg_info(
+		    "another node (%s) runs the shared jobs of the store; this one keeps its own "
+		    "files",
+		    other[0] != '\0' ? other : "unknown");
 	tl->known = true;
 	tl->leading = leading;
 	return leading;
@@ -265,7 +267,8 @@ static void tick_lead_release(const struct held_ctx *hc, const struct tick_lead 
 {
 	const char *err;
 	if (tl->leading && store_leader_release(hc->store, TICK_LEASE, tl->holder, &err) < 0)
-		sg_warn("giving up the tick lease: %s; another node takes over when it lapses", err);
+		sg_warn("giving up the tick lease: %s; another node takes over when it lapses",
+		        err);
 }
 
 /* True when a revocation was committed since the last call, here or on another node: every

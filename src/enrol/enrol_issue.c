@@ -43,15 +43,15 @@ int enrol_store(const struct enrol_ctx *ec, const char *address, enum store_user
 	return rc;
 }
 
-int enrol_ca_issue(const struct enrol_ctx *ec, const char *address,
-                   const struct keystore_key *key, int days, unsigned char **der_r,
-                   size_t *der_len_r, const char **error_r)
+int enrol_ca_issue(const struct enrol_ctx *ec, const char *address, const struct keystore_key *key,
+                   int days, unsigned char **der_r, size_t *der_len_r, const char **error_r)
 {
 	uint64_t seq = 0;
 	return store_ca_serial_next(ec->store, &seq, error_r) < 0
 	           ? -1
-	           : ca_issue(ec->ca, seq, address, settings_get(ec->settings, "gateway.organization"),
-	                      key, days, der_r, der_len_r, error_r);
+	           : ca_issue(ec->ca, seq, address,
+	                      settings_get(ec->settings, "gateway.organization"), key, days, der_r,
+	                      der_len_r, error_r);
 }
 
 int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,

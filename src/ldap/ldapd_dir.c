@@ -20,7 +20,7 @@ struct ldapd_dir {
 	const struct ldapd_snapshot_config *cfg;
 	struct ldapd_snapshot *cur;
 	bool warned;
-	time_t next_poll;                   /* the store's change counter is asked again then */
+	time_t next_poll; /* the store's change counter is asked again then */
 };
 
 struct ldapd_dir *ldapd_dir_new(struct store *st, const struct ldapd_snapshot_config *cfg)
@@ -100,7 +100,8 @@ static struct ldapd_snapshot *build(struct ldapd_dir *dir, uint64_t version, tim
 static bool poll_due(struct ldapd_dir *dir, time_t now)
 {
 	const struct ldapd_snapshot *cur = dir->cur;
-	if (cur != NULL && now < dir->next_poll && (cur->next_change == 0 || now < cur->next_change))
+	if (cur != NULL && now < dir->next_poll &&
+	    (cur->next_change == 0 || now < cur->next_change))
 		return false;
 	dir->next_poll = now + dir->cfg->refresh_s;
 	return true;

@@ -2,10 +2,11 @@
  * that only ever grow, each step one atomic statement, so no two nodes draw the same value (the
  * CA's serial sequence; the directory's change counter, which triggers bump in the transaction
  * of every change to users and certificates), leases for jobs that one node at a time runs
- * (the tick), and the CA's files, which a new node fetches. Every statement is plain SQL both engines run: an upsert with RETURNING. */
+ * (the tick), and the CA's files, which a new node fetches. Every statement is plain SQL both
+ * engines run: an upsert with RETURNING. */
+#include "core/sg_mem.h"
 #include "store/store.h"
 #include "store/store_db.h"
-#include "core/sg_mem.h"
 
 /* A statement's parameters ?1 .. ?n in order, each a text or a number. */
 struct param {
@@ -16,8 +17,14 @@ struct args {
 	int n;
 	struct param p[4];
 };
-#define T(x) {(x), 0}
-#define N(x) {NULL, (x)}
+#define T(x)                                                                                       \
+	{                                                                                          \
+		(x), 0                                                                             \
+	}
+#define N(x)                                                                                       \
+	{                                                                                          \
+		NULL, (x)                                                                          \
+	}
 
 /* Runs sql with a's parameters; when it returns a row, *row_r is true and *value_r its first
  * column. */
@@ -44,13 +51,13 @@ static int run(struct store *st, const char *sql, const struct args *a, int64_t 
 	return 0;
 }
 
-int store_counter_next(struct store *st, const char *name, int64_t *value_r,
-                       const char **error_r)
+int store_counter_next(struct store *st, const char *name, int64_t *value_r, const char **error_r)
 {
 	bool row = false;
-	if (run(st, "INSERT INTO store_counters (name, value) VALUES (?1, 1)"
-	            " ON CONFLICT (name) DO UPDATE SET value = store_counters.value + 1"
-	            " RETURNING value",
+	if (run(st,
+	        "INSERT INTO store_counters (name, value) VALUES (?1, 1)"
+	        " ON CONFLICT (name) DO UPDATE SET value = store_counters.value + 1"
+	        " RETURNING value",
 	        &(struct args){1, {T(name)}}, value_r, &row, error_r) < 0)
 		return -1;
 	if (!row) {
@@ -60,20 +67,19 @@ int store_counter_next(struct store *st, const char *name, int64_t *value_r,
 	return 0;
 }
 
-int store_counter_raise(struct store *st, const char *name, int64_t at_least,
-                        const char **error_r)
+int store_counter_raise(struct store *st, const char *name, int64_t at_least, const char **error_r)
 {
 	int64_t ignored = 0;
 	bool row = false;
-	return run(st, "INSERT INTO store_counters (name, value) VALUES (?1, ?2)"
-	               " ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value >"
-	               " store_counters.value THEN excluded.value ELSE store_counters.value END"
-	               " RETURNING value",
+	return run(st,
+	           "INSERT INTO store_counters (name, value) VALUES (?1, ?2)"
+	           " ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value >"
+	           " store_counters.value THEN excluded.value ELSE store_counters.value END"
+	           " RETURNING value",
 	           &(struct args){2, {T(name), N(at_least)}}, &ignored, &row, error_r);
 }
 
-int store_counter_get(struct store *st, const char *name, int64_t *value_r,
-                      const char **error_r)
+int store_counter_get(struct store *st, const char *name, int64_t *value_r, const char **error_r)
 {
 	bool row = false;
 	if (run(st, "SELECT value FROM store_counters WHERE name = ?1",
@@ -102,20 +108,22 @@ int store_directory_version(struct store *st, uint64_t *version_r, const char **
 	return 0;
 }
 
-int store_leader_try(struct store *st, const char *name, const char *holder, time_t now,
-                     time_t ttl, bool *leading_r, const char **error_r)
+int store_leader_try(struct store *st, const char *name, const char *holder, time_t now, time_t ttl,
+                     bool *leading_r, const char **error_r)
 {
 	/* Taken when free, when ours (renewed), or when its holder let it lapse: one statement,
 	 * so two nodes that ask at once cannot both get it. */
 	int64_t ignored = 0;
 	*leading_r = false;
-	return run(st, "INSERT INTO store_leases (name, holder, expires) VALUES (?1, ?2, ?4)"
-	               " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
-	               " expires = excluded.expires"
-	               " WHERE store_leases.holder = excluded.holder OR store_leases.expires <= ?3"
-	               " RETURNING expires",
-	           &(struct args){4, {T(name), T(holder), N((int64_t)now), N((int64_t)(now + ttl))}},
-	           &ignored, leading_r, error_r);
+	return run(
+	    st,
+	    "INSERT INTO store_leases (name, holder, expires) VALUES (?1, ?2, ?4)"
+	    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+	    " expires = excluded.expires"
+	    " WHERE store_leases.holder = excluded.holder OR store_leases.expires <= ?3"
+	    " RETURNING expires",
+	    &(struct args){4, {T(name), T(holder), N((int64_t)now), N((int64_t)(now + ttl))}},
+	    &ignored, leading_r, error_r);
 }
 
 int store_leader_release(struct store *st, const char *name, const char *holder,
@@ -127,8 +135,8 @@ int store_leader_release(struct store *st, const char *name, const char *holder,
 	           &(struct args){2, {T(name), T(holder)}}, &ignored, &row, error_r);
 }
 
-int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r,
-                        size_t size, const char **error_r)
+int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r, size_t size,
+                        const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
 	holder_r[0] = '\0';
@@ -146,12 +154,14 @@ int store_leader_holder(struct store *st, const char *name, time_t now, char *ho
 	return rc == SDB_ROW ? 1 : 0;
 }
 
-int store_ca_file_put(struct store *st, const char *name, const unsigned char *data,
-                      size_t len, time_t now, const char **error_r)
+int store_ca_file_put(struct store *st, const char *name, const unsigned char *data, size_t len,
+                      time_t now, const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
-	if (sdb_prepare(st, "INSERT INTO store_ca_files (name, data, updated) VALUES (?1, ?2, ?3)"
-	                    " ON CONFLICT (name) DO NOTHING", &s, error_r) < 0)
+	if (sdb_prepare(st,
+	                "INSERT INTO store_ca_files (name, data, updated) VALUES (?1, ?2, ?3)"
+	                " ON CONFLICT (name) DO NOTHING",
+	                &s, error_r) < 0)
 		return -1;
 	if (sdb_bind_text(s, 1, name) < 0 || sdb_bind_blob(s, 2, data, len) < 0 ||
 	    sdb_bind_int64(s, 3, (int64_t)now) < 0 || sdb_step(s) != SDB_DONE)
@@ -161,8 +171,8 @@ int store_ca_file_put(struct store *st, const char *name, const unsigned char *d
 	return stored;
 }
 
-int store_ca_file_get(struct store *st, const char *name, unsigned char **data_r,
-                      size_t *len_r, const char **error_r)
+int store_ca_file_get(struct store *st, const char *name, unsigned char **data_r, size_t *len_r,
+                      const char **error_r)
 {
 	struct sdb_stmt *s = NULL;
 	*data_r = NULL;

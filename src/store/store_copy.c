@@ -6,19 +6,19 @@
  * Afterwards each table is read back on both sides: its row count and a checksum (the sum of
  * a BLAKE2b hash per row, so the order rows come back in does not matter) must agree.
  * Webmail parts kept in files beside the SQLite database are copied into their rows. */
+#include "core/sg_mem.h"
+#include "core/sg_str.h"
 #include "store/store.h"
 #include "store/store_db.h"
 #include "store/store_webmail_blob.h"
-#include "core/sg_mem.h"
-#include "core/sg_str.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#define COLS_MAX 32
+#define COLS_MAX     32
 #define NAME_MAX_LEN 64
-#define SQL_MAX 4096
+#define SQL_MAX      4096
 
 enum col_type { COL_INT, COL_TEXT, COL_BLOB };
 
@@ -80,16 +80,14 @@ static int read_columns(struct store *src, struct table *t, const char **error_r
 	if (sdb_bind_text(s, 1, t->name) < 0)
 		return sdb_fail(s, error_r);
 	int rc;
-	while ((rc = sdb_step(s)) == SDB_ROW)
-		if (add_column(t, s) < 0) {
-			sdb_finish(s);
-			*error_r = "store copy: a table with more columns than it can copy";
-			return -1;
-		}
-	if (rc != SDB_DONE)
+	while ((rc = sdb_step(s)) == SDB_ROW && add_column(t, s) == 0)
+		;
+	if (rc == SDB_ROW)
+		*error_r = "store copy: a table with more columns than it can copy";
+	else if (rc != SDB_DONE)
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
-	return 0;
+	return rc == SDB_DONE ? 0 : -1;
 }
 
 /* The source's tables in the order they were made (caller frees). */
@@ -99,8 +97,10 @@ static int list_tables(struct store *src, struct table **tables_r, size_t *n_r,
 	struct sdb_stmt *s = NULL;
 	*tables_r = NULL;
 	*n_r = 0;
-	if (sdb_prepare(src, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE"
-	                     " 'sqlite_%' ORDER BY rowid", &s, error_r) < 0)
+	if (sdb_prepare(src,
+	                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE"
+	                " 'sqlite_%' ORDER BY rowid",
+	                &s, error_r) < 0)
 		return -1;
 	int rc;
 	while ((rc = sdb_step(s)) == SDB_ROW) {
@@ -127,8 +127,9 @@ static int select_sql(const struct table *t, char *sql, size_t size)
 	for (size_t i = 0; i < t->ncols && n > 0 && (size_t)n < size; i++)
 		n += snprintf(sql + n, size - (size_t)n, "%s%s", i ? ", " : "", t->cols[i]);
 	if (n > 0 && (size_t)n < size && t->file_off >= 0)
-		n += snprintf(sql + n, size - (size_t)n, ", (SELECT uid FROM webmail_messages m WHERE"
-		                                         " m.id = message_id)");
+		n += snprintf(sql + n, size - (size_t)n,
+		              ", (SELECT uid FROM webmail_messages m WHERE"
+		              " m.id = message_id)");
 	if (n > 0 && (size_t)n < size)
 		n += snprintf(sql + n, size - (size_t)n, " FROM %s", t->name);
 	return n > 0 && (size_t)n < size ? 0 : -1;
@@ -145,7 +146,8 @@ static int insert_sql(const struct table *t, char *sql, size_t size)
 		n += snprintf(sql + n, size - (size_t)n, "%s?%zu", i ? ", " : "", i + 1);
 	/* meta: the source's values win (the target's migration wrote its own 'created') */
 	if (n > 0 && (size_t)n < size)
-		n += snprintf(sql + n, size - (size_t)n, "%s", strcmp(t->name, "meta") == 0
+		n += snprintf(sql + n, size - (size_t)n, "%s",
+		              strcmp(t->name, "meta") == 0
 		                  ? ") ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 		                  : ") ON CONFLICT DO NOTHING");
 	return n > 0 && (size_t)n < size ? 0 : -1;
@@ -184,13 +186,14 @@ static int inline_part(struct store *src, const struct table *t, struct sdb_stmt
 	    store_webmail_blob_read(src, sdb_col_text(s, (int)t->ncols), row[off].i, row[off + 1].i,
 	                            &row[sealed].owned, &len, error_r) < 0)
 		return -1;
-	row[sealed] = (struct value){.p = row[sealed].owned, .len = len, .owned = row[sealed].owned};
+	row[sealed] =
+	    (struct value){.p = row[sealed].owned, .len = len, .owned = row[sealed].owned};
 	row[off].null = row[off + 1].null = true;
 	return 0;
 }
 
-static int read_row(struct store *src, const struct table *t, struct sdb_stmt *s,
-                    struct value *row, const char **error_r)
+static int read_row(struct store *src, const struct table *t, struct sdb_stmt *s, struct value *row,
+                    const char **error_r)
 {
 	for (size_t i = 0; i < t->ncols; i++)
 		read_value(s, (int)i, t->types[i], &row[i]);
@@ -231,8 +234,9 @@ static void hash_row(const struct table *t, const struct value *row, uint64_t su
 	for (size_t i = 0; i < t->ncols; i++) {
 		char head[48];
 		int n = row[i].null ? snprintf(head, sizeof(head), "N;")
-		        : t->types[i] == COL_INT ? snprintf(head, sizeof(head), "I%lld;", (long long)row[i].i)
-		                                 : snprintf(head, sizeof(head), "B%zu;", row[i].len);
+		        : t->types[i] == COL_INT
+		            ? snprintf(head, sizeof(head), "I%lld;", (long long)row[i].i)
+		            : snprintf(head, sizeof(head), "B%zu;", row[i].len);
 		crypto_generichash_update(&h, (const unsigned char *)head, (size_t)n);
 		if (!row[i].null && t->types[i] != COL_INT && row[i].len > 0)
 			crypto_generichash_update(&h, row[i].p, row[i].len);
@@ -291,14 +295,13 @@ static int follow_identity(struct store *dst, const struct table *t, const char 
 	struct sdb_stmt *s = NULL;
 	if (!t->has_id || sdb_engine(dst) != SDB_PGSQL)
 		return 0;
-	if (snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
-	             " (SELECT max(id) FROM %s))", t->name, t->name) >= (int)sizeof(sql) ||
+	if (snprintf(sql, sizeof(sql),
+	             "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
+	             " (SELECT max(id) FROM %s))",
+	             t->name, t->name) >= (int)sizeof(sql) ||
 	    sdb_prepare(dst, sql, &s, error_r) < 0)
 		return -1;
-	int rc = sdb_step(s);
-	while (rc == SDB_ROW)
-		rc = sdb_step(s);
-	if (rc != SDB_DONE)
+	if (sdb_step(s) != SDB_ROW) /* setval's one row */
 		return sdb_fail(s, error_r);
 	sdb_finish(s);
 	return 0;
@@ -318,7 +321,8 @@ static int copy_table(struct store *src, struct store *dst, const struct table *
 		return -1;
 	int rc = sdb_prepare(dst, sql, &ins, error_r) < 0 ||
 	                 walk_table(src, t, &ins, &r->rows_source, ignored, error_r) < 0
-	             ? -1 : 0;
+	             ? -1
+	             : 0;
 	sdb_finish(ins);
 	if (rc < 0 || follow_identity(dst, t, error_r) < 0) {
 		sdb_rollback(dst);
@@ -344,7 +348,8 @@ static int carry_serials(struct store *src, struct store *dst, const char **erro
 	int64_t want = 0;
 	return store_counter_get(src, STORE_COUNTER_CA_SERIAL, &want, error_r) < 0 ||
 	               store_counter_raise(dst, STORE_COUNTER_CA_SERIAL, want, error_r) < 0
-	           ? -1 : 0;
+	           ? -1
+	           : 0;
 }
 
 static int copy_all(struct store *src, struct store *dst, const struct table *tables, size_t n,
@@ -369,7 +374,8 @@ int store_copy_to(struct store *src, struct store *dst, struct store_copy_table 
 	*results_r = NULL;
 	*n_r = 0;
 	if (sdb_engine(src) != SDB_SQLITE) {
-		*error_r = "store copy: the source must be a SQLite store (store.database = sqlite:...)";
+		*error_r =
+		    "store copy: the source must be a SQLite store (store.database = sqlite:...)";
 		return -1;
 	}
 	/* one read transaction: every table from the same moment of the source */

@@ -12,6 +12,21 @@
 
 #include <stdio.h>
 
+/* The cluster entry's tables (store_cluster.c), the same on both engines; its triggers differ. */
+#define CLUSTER_TABLES                                                                         \
+	"CREATE TABLE store_counters ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  value INTEGER NOT NULL);"                                                           \
+	"INSERT INTO store_counters (name, value) VALUES ('directory', 1), ('revocations', 1);" \
+	"CREATE TABLE store_leases ("                                                          \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  holder TEXT NOT NULL,"                                                              \
+	"  expires INTEGER NOT NULL);"                                                         \
+	"CREATE TABLE store_ca_files ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  data BLOB NOT NULL,"                                                                \
+	"  updated INTEGER NOT NULL);"
+
 /* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
 static const char *const migrations[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -294,18 +309,7 @@ static const char *const migrations[] = {
 	 * SQLite's data_version, blind to another node's writes to a shared server; and the
 	 * revocations, which every node's tick follows with its CRL file), the leases of the
 	 * jobs one node at a time runs, and the CA's certificate and sealed key for new nodes. */
-	"CREATE TABLE store_counters ("
-	"  name TEXT PRIMARY KEY,"
-	"  value INTEGER NOT NULL);"
-	"INSERT INTO store_counters (name, value) VALUES ('directory', 1);"
-	"CREATE TABLE store_leases ("
-	"  name TEXT PRIMARY KEY,"
-	"  holder TEXT NOT NULL,"
-	"  expires INTEGER NOT NULL);"
-	"CREATE TABLE store_ca_files ("
-	"  name TEXT PRIMARY KEY,"
-	"  data BLOB NOT NULL,"
-	"  updated INTEGER NOT NULL);"
+	CLUSTER_TABLES
 	"CREATE TRIGGER store_directory_users_insert AFTER INSERT ON users BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
 	"CREATE TRIGGER store_directory_users_update AFTER UPDATE OF address, kind ON users"
@@ -320,7 +324,6 @@ static const char *const migrations[] = {
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
 	"CREATE TRIGGER store_directory_certificates_delete AFTER DELETE ON certificates BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
-	"INSERT INTO store_counters (name, value) VALUES ('revocations', 1);"
 	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; END;",
 };
@@ -333,18 +336,7 @@ static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations
 	[0] = NULL,
 	/* The cluster entry (store_cluster.c; its index in migrations[], renumbered with it): a
 	 * PostgreSQL trigger runs a function, once per statement. */
-	[19] = "CREATE TABLE store_counters ("
-	"  name TEXT PRIMARY KEY,"
-	"  value INTEGER NOT NULL);"
-	"INSERT INTO store_counters (name, value) VALUES ('directory', 1), ('revocations', 1);"
-	"CREATE TABLE store_leases ("
-	"  name TEXT PRIMARY KEY,"
-	"  holder TEXT NOT NULL,"
-	"  expires INTEGER NOT NULL);"
-	"CREATE TABLE store_ca_files ("
-	"  name TEXT PRIMARY KEY,"
-	"  data BLOB NOT NULL,"
-	"  updated INTEGER NOT NULL);"
+	[19] = CLUSTER_TABLES
 	"CREATE FUNCTION store_bump_directory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
 	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; RETURN NULL; END $$;"
 	"CREATE FUNCTION store_bump_revocations() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"

@@ -2,8 +2,8 @@
  * drawn at once from two connections (as two nodes) never repeat; the tick lease goes to one
  * holder at a time, is renewed, lapses and is given back; the directory's change counter moves
  * with every change ldapd publishes, made through another connection, and not with others. */
-#include "store/store.h"
 #include "core/sg_mem.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -134,16 +134,22 @@ static void test_directory_version_follows_other_connection(void **state)
 	const char *err;
 	int64_t id = 0;
 	uint64_t v0 = dir_version(fx->a);
-	assert_int_equal(store_user_ensure(fx->b, "alice@example.com", STORE_USER_INTERNAL, &id,
-	                                   &err), 0);
+	assert_int_equal(
+	    store_user_ensure(fx->b, "alice@example.com", STORE_USER_INTERNAL, &id, &err), 0);
 	uint64_t v1 = dir_version(fx->a);
 	assert_true(v1 > v0);
 	/* the channel is not published: no rebuild for it */
 	assert_int_equal(store_user_set_channel(fx->b, "alice@example.com", "pgp", &err), 1);
 	assert_int_equal(dir_version(fx->a), v1);
 	unsigned char der[4] = {1, 2, 3, 4};
-	struct store_cert c = {.user_id = id, .der = der, .der_len = sizeof(der), .serial = "01", .issuer = "CN=CA",
-	                       .not_before = 1, .not_after = 2, .source = STORE_CERT_IMPORTED};
+	struct store_cert c = {.user_id = id,
+	                       .der = der,
+	                       .der_len = sizeof(der),
+	                       .serial = "01",
+	                       .issuer = "CN=CA",
+	                       .not_before = 1,
+	                       .not_after = 2,
+	                       .source = STORE_CERT_IMPORTED};
 	memset(c.fingerprint, 'a', 64);
 	int64_t cert_id = 0;
 	assert_int_equal(store_cert_add(fx->b, &c, NULL, 0, &cert_id, &err), 0);
@@ -162,11 +168,11 @@ static void test_directory_version_follows_other_connection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_serials_from_two_connections_never_repeat, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_lease_one_holder_at_a_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_directory_version_follows_other_connection, setup,
-		                                teardown),
+	    cmocka_unit_test_setup_teardown(test_serials_from_two_connections_never_repeat, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_one_holder_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_directory_version_follows_other_connection, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
