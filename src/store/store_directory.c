@@ -82,7 +82,7 @@ static int next_change(struct store *st, time_t now, time_t *when_r, const char 
 	struct sdb_stmt *s = NULL;
 	if (sdb_prepare(st, "SELECT min(t) FROM (SELECT c.not_before AS t " PUBLISHED
 	                           " AND c.not_before > ?1 UNION ALL SELECT c.not_after + 1 AS t "
-	                           PUBLISHED " AND c.not_after >= ?1)", &s, error_r) < 0 ||
+	                           PUBLISHED " AND c.not_after >= ?1) AS times", &s, error_r) < 0 ||
 	    sdb_bind_int64(s, 1, now) < 0)
 		return sdb_fail(s, error_r);
 	int rc = sdb_step(s);

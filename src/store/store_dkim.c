@@ -77,7 +77,7 @@ int store_dkim_list(struct store *st, const char *domain, bool with_secret,
 	*keys_r = NULL;
 	*n_r = 0;
 	if (sdb_prepare(st, "SELECT domain, selector, alg, dns, sealed, created FROM "
-	                           "dkim_keys WHERE ?1 IS NULL OR domain = ?1 "
+	                           "dkim_keys WHERE CAST(?1 AS TEXT) IS NULL OR domain = ?1 "
 	                           "ORDER BY domain, created, selector", &s, error_r) < 0 ||
 	    sdb_bind_text(s, 1, domain) < 0)
 		return sdb_fail(s, error_r);
