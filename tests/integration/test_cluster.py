@@ -50,7 +50,9 @@ def two_nodes(gw_factory, workdir):
         n.md_int, n.md_ext = maildir_routes(n, str(workdir))
         n.set(**{"ca.user_key_type": "p256", "ldap.base_dn": BASE,
                  "ldap.anonymous_search": "full"})
-    return a, b
+    yield a, b
+    b.stop()  # before a's teardown drops the shared database under it
+    a.stop()
 
 
 def issued_serials(node):
