@@ -50,11 +50,14 @@ static void die(const char *what, const char *err)
 	exit(1);
 }
 
+/* The serial sequence a store would hand out (store_ca_serial_next). */
+static uint64_t serial_seq;
+
 static void make_party(struct party *p, const char *addr)
 {
 	const char *err;
 	if (keystore_key_generate(KEYSTORE_KEY_RSA3072, &p->key, &err) < 0 ||
-	    ca_issue(ca, addr, "Bench", p->key, 30, &p->der, &p->len, &err) < 0)
+	    ca_issue(ca, ++serial_seq, addr, "Bench", p->key, 30, &p->der, &p->len, &err) < 0)
 		die(addr, err);
 }
 

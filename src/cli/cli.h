@@ -92,6 +92,15 @@ void cli_audit_actor(char *dst, size_t size);
 void cli_audit_config(const char *config, const char *event, const char *address,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* ---- cli_cluster.c: nodes of a shared store ---- */
+struct keystore;
+/* `store copy --to URL`: the instance's SQLite store into another, checked table by table. */
+int cli_store_copy(struct cli_cert_ctx *ctx, int argc, char **argv);
+/* The CA's ca.crt and ca.key of ca_dir put into st (0; -1 when st has another CA's). */
+int cli_ca_publish(struct store *st, const char *ca_dir);
+/* The store's CA written into ca_dir and opened with ks: 1, 0 when st has none, -1. */
+int cli_ca_fetch(struct store *st, const char *ca_dir, const struct keystore *ks);
+
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);
 /* -1 (and why, on stderr) if this is root and the instance runs as gateway.user. */

@@ -1,5 +1,6 @@
 /* cli_init.c: `sealgate init DIR --domain D ...`: a working instance in one command: the
- * configuration, the spool, the store, the master key, the CA and a TLS certificate. */
+ * configuration, the spool, the store, the master key, the CA and a TLS certificate. With
+ * --store URL --master-key FILE: a node of a shared store, with its CA (docs/cluster.md). */
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "core/limits.h"
@@ -30,6 +31,8 @@ struct init_args {
 	const char *user; /* --user: the account the gateway runs as (gateway.user), or NULL */
 	const char *smtp_user, *ldap_user; /* smtpd's and ldapd's own accounts, or NULL */
 	bool one_account;                   /* --one-account: they run as user too */
+	const char *store;      /* --store URL: a node of a shared store, or NULL (SQLite) */
+	const char *master_key; /* --master-key FILE: the other nodes' master key, or NULL */
 	char hostname[256];
 };
 
@@ -59,6 +62,10 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 			a->ldap_user = argv[++i];
 		else if (strcmp(argv[i], "--one-account") == 0)
 			a->one_account = true;
+		else if (strcmp(argv[i], "--store") == 0 && has_value)
+			a->store = argv[++i];
+		else if (strcmp(argv[i], "--master-key") == 0 && has_value)
+			a->master_key = argv[++i];
 		else if (strcmp(argv[i], "--hostname") == 0 && has_value)
 			sg_strlcpy(a->hostname, argv[++i], sizeof(a->hostname));
 		else if (argv[i][0] != '-' && a->dir == NULL)
@@ -111,7 +118,8 @@ static int write_config(const struct init_args *a, const char *path)
 	sg_buf_printf(&b, "[route]\n# Point these at your mail server and your smarthost:\n"
 	                  "# smtp:HOST:PORT, or maildir:PATH to keep mail in Maildirs.\n"
 	                  "internal = maildir:mail\nexternal = maildir:mail\n\n");
-	sg_buf_printf(&b, "[store]\ndatabase = sqlite:sealgate.db\n");
+	sg_buf_printf(&b, "[store]\ndatabase = %s\n",
+	              a->store != NULL ? a->store : "sqlite:sealgate.db");
 	const char *err;
 	int rc = sg_file_write_atomic(path, b.data, b.len, 0640, &err);
 	if (rc < 0)
@@ -140,6 +148,49 @@ static int step(int ok, const char *what, const char *err)
 	return ok;
 }
 
+/* The master key: made here, or the other nodes' copied (every node of a shared store opens
+ * the same sealed keys). */
+static int master_key(const struct init_args *a, const char *path)
+{
+	const char *err = "";
+	if (a->master_key == NULL)
+		return step(keystore_master_create(path, &err), "master key", err);
+	char *data = NULL;
+	size_t len = 0;
+	struct keystore *ks = NULL;
+	int rc = sg_file_read_all(a->master_key, 4096, &data, &len, &err) < 0 ||
+	                 sg_file_write_atomic(path, data, len, 0600, &err) < 0 ||
+	                 keystore_open(path, &ks, &err) < 0
+	             ? -1
+	             : 0;
+	keystore_close(&ks);
+	if (data != NULL)
+		sg_free_secret(&data, len);
+	return step(rc, a->master_key, err);
+}
+
+/* The CA: the shared store's (a further node), else a new one (put into a shared store, so
+ * that the nodes made after this one fetch it). */
+static int ca_of_instance(const struct init_args *a, const char *ca, struct keystore *ks)
+{
+	const char *err = "";
+	if (a->store == NULL)
+		return step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err);
+	struct store *st = store_open(a->store, a->dir, &err);
+	if (st == NULL)
+		return step(-1, a->store, err);
+	int rc = cli_ca_fetch(st, ca, ks);
+	if (rc == 0)
+		rc = step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err) < 0 ||
+		             cli_ca_publish(st, ca) < 0
+		         ? -1
+		         : 0;
+	else if (rc == 1)
+		printf("The CA of the shared store was fetched: this is a further node.\n");
+	store_close(&st);
+	return rc < 0 ? -1 : 0;
+}
+
 static int create_keys_and_store(const struct init_args *a)
 {
 	char p[SG_PATH_MAX], crt[SG_PATH_MAX], key[SG_PATH_MAX], ca[SG_PATH_MAX];
@@ -150,15 +201,15 @@ static int create_keys_and_store(const struct init_args *a)
 	    sg_path_join(ca, sizeof(ca), a->dir, "ca") < 0)
 		return step(-1, a->dir, err);
 	struct keystore *ks = NULL;
-	int rc = step(keystore_master_create(p, &err), "master key", err) < 0 ||
-	                 step(keystore_open(p, &ks, &err), "master key", err) < 0 ||
-	                 step(ca_init_create_typed(ca, a->org, a->ca_key, ks, &err), "CA", err) < 0 ||
+	int rc = master_key(a, p) < 0 || step(keystore_open(p, &ks, &err), "master key", err) < 0 ||
+	                 ca_of_instance(a, ca, ks) < 0 ||
 	                 step(ca_init_server_cert(ca, ks, a->hostname, a->org, crt, key, &err),
 	                      "TLS certificate", err) < 0
-	             ? -1 : 0;
+	             ? -1
+	             : 0;
 	keystore_close(&ks);
-	if (rc < 0)
-		return -1;
+	if (rc < 0 || a->store != NULL)
+		return rc;
 	struct store *st = store_open("sqlite:sealgate.db", a->dir, &err);
 	if (st == NULL)
 		return step(-1, "store", err);

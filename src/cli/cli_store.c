@@ -29,6 +29,7 @@ static int store_migrate(struct cli_cert_ctx *ctx, int argc, char **argv)
 
 static const struct cli_subcommand subcommands[] = {
 	{"migrate", store_migrate, false},
+	{"copy", cli_store_copy, false},
 };
 
 int cli_store_cmd(int argc, char **argv)

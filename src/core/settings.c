@@ -274,6 +274,8 @@ static const struct setting_def table[] = {
 	 "Entries one search returns at most (sizeLimitExceeded beyond)."},
 	{"ldap.time_limit", SETTING_DURATION, "30s", 1, 1 * HOUR, NULL, false,
 	 "Time one search may take at most (timeLimitExceeded beyond)."},
+	{"ldap.refresh", SETTING_DURATION, "2s", 0, 1 * HOUR, NULL, false,
+	 "How often ldapd asks the store whether users or certificates changed (on this node or another node of a shared store); a change is published within this time. 0: at every search."},
 
 	{"directory.url", SETTING_STRING, "", 0, 0, NULL, false,
 	 "The organisation's LDAP directory (Active Directory or OpenLDAP) for employee logins and sync: ldap://HOST[:PORT] (StartTLS, see directory.starttls) or ldaps://HOST[:PORT]. Empty: no directory (employees cannot log in to the portal)."},

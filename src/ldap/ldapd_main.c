@@ -124,9 +124,12 @@ int ldapd_main(struct role_ctx *ctx)
 	size_t ca_len;
 	unsigned char *ca = ca_load(set, &ca_len);
 	struct ldapd_snapshot_config scfg = {
-		.base_dn = settings_get(set, "ldap.base_dn"),
-		.organization = settings_get(set, "gateway.organization"),
-		.ca_der = ca, .ca_der_len = ca_len, .starttls = tls != NULL};
+	    .base_dn = settings_get(set, "ldap.base_dn"),
+	    .organization = settings_get(set, "gateway.organization"),
+	    .ca_der = ca,
+	    .ca_der_len = ca_len,
+	    .starttls = tls != NULL,
+	    .refresh_s = (int)settings_number(set, "ldap.refresh")};
 	const char *err;
 	struct ldapd_snapshot *probe = ldapd_snapshot_new(&scfg, &err);
 	if (probe == NULL)

@@ -113,13 +113,3 @@ int store_directory_list(struct store *st, time_t now, struct store_dir_cert **c
 	sdb_commit(st, &ignored); /* a read: nothing to lose if it fails */
 	return rc;
 }
-
-int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r)
-{
-	/* Both counters only grow: their sum changes with any commit, ours or another's. */
-	struct store_stamp stamp;
-	if (sdb_stamp(st, &stamp, error_r) < 0)
-		return -1;
-	*version_r = (uint64_t)stamp.others + (uint64_t)stamp.ours;
-	return 0;
-}

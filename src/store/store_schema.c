@@ -12,6 +12,21 @@
 
 #include <stdio.h>
 
+/* The cluster entry's tables (store_cluster.c), the same on both engines; its triggers differ. */
+#define CLUSTER_TABLES                                                                         \
+	"CREATE TABLE store_counters ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  value INTEGER NOT NULL);"                                                           \
+	"INSERT INTO store_counters (name, value) VALUES ('directory', 1), ('revocations', 1);" \
+	"CREATE TABLE store_leases ("                                                          \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  holder TEXT NOT NULL,"                                                              \
+	"  expires INTEGER NOT NULL);"                                                         \
+	"CREATE TABLE store_ca_files ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  data BLOB NOT NULL,"                                                                \
+	"  updated INTEGER NOT NULL);"
+
 /* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
 static const char *const migrations[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -287,6 +302,30 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT '',"
 	"  looked_at INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+
+	/* several nodes on one store (store_cluster.c, issue 15): counters that only grow (the
+	 * CA's serial sequence; the directory's change counter, bumped by the triggers in the
+	 * transaction of every change to users and certificates, which ldapd polls instead of
+	 * SQLite's data_version, blind to another node's writes to a shared server; and the
+	 * revocations, which every node's tick follows with its CRL file), the leases of the
+	 * jobs one node at a time runs, and the CA's certificate and sealed key for new nodes. */
+	CLUSTER_TABLES
+	"CREATE TRIGGER store_directory_users_insert AFTER INSERT ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_update AFTER UPDATE OF address, kind ON users"
+	"  BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_delete AFTER DELETE ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_insert AFTER INSERT ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_update AFTER UPDATE OF user_id, der, source,"
+	"  revoked_at, replaced_at, not_before, not_after ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_delete AFTER DELETE ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; END;",
 };
 
 #define MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
@@ -294,7 +333,21 @@ static const char *const migrations[] = {
 /* PostgreSQL's text of an entry whose SQLite text it cannot run (NULL: the same SQL). Kept
  * apart so that the list above stays as it was written: indexes match migrations[]. */
 static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations[0])] = {
-	[0] = NULL, /* pgsql: e.g. [1] = "CREATE TABLE users (id BIGINT GENERATED ..." */
+	[0] = NULL,
+	/* The cluster entry (store_cluster.c; its index in migrations[], renumbered with it): a
+	 * PostgreSQL trigger runs a function, once per statement. */
+	[19] = CLUSTER_TABLES
+	"CREATE FUNCTION store_bump_directory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; RETURN NULL; END $$;"
+	"CREATE FUNCTION store_bump_revocations() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; RETURN NULL; END $$;"
+	"CREATE TRIGGER store_directory_users AFTER INSERT OR DELETE OR UPDATE OF address, kind"
+	"  ON users FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_directory_certificates AFTER INSERT OR DELETE OR UPDATE OF user_id,"
+	"  der, source, revoked_at, replaced_at, not_before, not_after ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_revocations();",
 };
 
 /* The schema_version table: one row per applied entry (the store's latest is the maximum).

@@ -56,7 +56,12 @@ static void password_free(char **password)
 
 struct store *store_open_settings(const struct settings *s, const char **error_r)
 {
-	const char *url = settings_get(s, "store.database");
+	return store_open_settings_url(s, settings_get(s, "store.database"), error_r);
+}
+
+struct store *store_open_settings_url(const struct settings *s, const char *url,
+                                      const char **error_r)
+{
 	struct store_options opt = {.pool_size = (int)settings_number(s, "store.pool_size")};
 	char *password = NULL;
 	if (is_pgsql(url) && password_load(s, &password, error_r) < 0)
