@@ -44,7 +44,7 @@ static void make_party(struct ca *ca, struct party *p, const char *addr)
 	const char *err;
 	struct smime_certinfo info;
 	if (keystore_key_generate(KEYSTORE_KEY_RSA3072, &p->key, &err) < 0 ||
-	    ca_issue(ca, addr, "Bench", p->key, 30, &p->der, &p->len, &err) < 0 ||
+	    ca_issue(ca, 0, addr, "Bench", p->key, 30, &p->der, &p->len, &err) < 0 ||
 	    smime_cert_parse(p->der, p->len, &info, &err) < 0)
 		die(addr, err);
 	snprintf(p->owner, sizeof(p->owner), "cert:%s", info.fingerprint);
