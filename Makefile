@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 300
 # Integration test files run in parallel (pytest-xdist); each worker has its own ports and dirs.
 TEST_JOBS  ?= $(shell nproc)
 
-.PHONY: all asan browser fuzz-build deps check-deps demo check unit unit-asan unit-valgrind integration fuzz-smoke fuzz bench lint docs \
+.PHONY: all asan browser fuzz-build deps check-deps demo demo-cluster check unit unit-asan unit-valgrind integration integration-pgsql fuzz-smoke fuzz bench lint docs \
         check-docs clean deb check-deb
 
 all:
@@ -25,6 +25,10 @@ check-deps:
 
 demo: deps all
 	@scripts/demo.sh
+
+# Two nodes on a private PostgreSQL in ./demo-cluster (docs/cluster.md).
+demo-cluster: deps all
+	@scripts/demo-cluster.sh
 
 asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALGATE_SANITIZE=ON >/dev/null
@@ -47,6 +51,12 @@ unit-valgrind: all
 # Integration tests drive the ASan+UBSan binary, so every real-peer path runs sanitized.
 integration: asan
 	SEALGATE_BIN=$(CURDIR)/$(ASAN_BUILD)/sealgate $(PYTHON) -m pytest -q -n $(TEST_JOBS) tests/integration
+
+# The whole integration suite once more with the store on PostgreSQL (a private server per
+# pytest worker, tests/integration/pg_rig.py), on the release binary: the ASan run above covers
+# the code paths both engines share.
+integration-pgsql: all
+	SEALGATE_STORE=pgsql SEALGATE_BIN=$(CURDIR)/$(BUILD)/sealgate $(PYTHON) -m pytest -q -n $(TEST_JOBS) tests/integration
 
 # The portal in headless Chromium (playwright-core), against the ASan+UBSan binary.
 browser: asan

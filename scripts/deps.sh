@@ -11,6 +11,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev openssl ca-certificates libgmime-3.0-dev libglib2.0-dev libinih-dev libsqlite3-dev
   libsodium-dev libcmocka-dev
+  libpq-dev postgresql                                        # the PostgreSQL store (libpq) and the server its tests start
   python3 python3-pytest python3-pytest-xdist libpython3.11-testsuite procps
   swaks libnet-ssleay-perl libio-socket-ssl-perl postfix       # SMTP peers (swaks: STARTTLS)
   cppcheck clang-tidy valgrind

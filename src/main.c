@@ -38,6 +38,7 @@ static const struct command commands[] = {
 	{"domain", cli_domain_cmd, false},
 	{"lookup", cli_lookup_cmd, false},
 	{"audit", cli_audit_cmd, false},
+	{"store", cli_store_cmd, false},
 	{"version", version_cmd, false},
 	{"help", help_cmd, false},
 	{"__role", role_cmd, true},             /* the master re-executes itself into a role */

@@ -69,8 +69,12 @@ in_root() { chroot "$root" "$@"; }
 export DEBIAN_FRONTEND=noninteractive
 in_root apt-get install -y -q --no-install-recommends "/tmp/$(basename "$deb")" >"$build/deb/install.log" 2>&1 \
   || fail "apt-get install of the package failed ($build/deb/install.log)"
-[ "$(in_root stat -c '%a %U %G' /var/lib/sealgate)" = "700 sealgate sealgate" ] \
-  || fail "/var/lib/sealgate is not 0700 sealgate:sealgate: $(in_root stat -c '%a %U %G' /var/lib/sealgate)"
+[ "$(in_root stat -c '%a %U %G' /var/lib/sealgate)" = "710 sealgate sealgate-smtp" ] \
+  || fail "/var/lib/sealgate is not 0710 sealgate:sealgate-smtp: $(in_root stat -c '%a %U %G' /var/lib/sealgate)"
+[ "$(in_root stat -c '%a %G' /var/lib/sealgate/spool)" = "2770 sealgate-smtp" ] \
+  || fail "the spool is not 2770, group sealgate-smtp"
+in_root sealgate check-config -c /etc/sealgate/sealgate.conf >/dev/null \
+  || fail "check-config refuses the owners and modes the package made"
 [ "$(in_root stat -c '%U' /var/lib/sealgate/master.key)" = sealgate ] || fail "master.key is not sealgate's"
 in_root getent passwd sealgate | grep -q ':/usr/sbin/nologin$' || fail "no system user sealgate"
 
@@ -93,6 +97,11 @@ wait_for() {  # wait_for WHAT COMMAND...
   kill -TERM $master 2>/dev/null; fail "timed out waiting for $what (log: $log)"
 }
 wait_for "every role to serve" bash -c "[ \$(grep -c ': ready: ' '$log') -ge 6 ]"
+for role in smtp ldap; do  # the accounts of the package's passwd, seen from /proc
+  pid=$(pgrep -P $master -f "__role ${role}d" | head -1)
+  [ "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")" = "$(in_root id -u "sealgate-$role")" ] \
+    || fail "${role}d does not run as sealgate-$role"
+done
 /usr/bin/python3 - "$smtp" <<'PY'
 import smtplib, sys
 with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as s:
@@ -115,7 +124,9 @@ in_root apt-get remove -y -q sealgate >>"$build/deb/install.log" 2>&1
 [ -e "$root/var/lib/sealgate/master.key" ] || fail "remove deleted the data"
 in_root apt-get purge -y -q sealgate >>"$build/deb/install.log" 2>&1
 [ ! -e "$root/var/lib/sealgate" ] || fail "purge left /var/lib/sealgate"
-! in_root getent passwd sealgate >/dev/null || fail "purge left the user sealgate"
+for user in sealgate sealgate-smtp sealgate-ldap; do
+  ! in_root getent passwd $user >/dev/null || fail "purge left the user $user"
+done
 [ ! -e "$root/etc/sealgate/sealgate.conf" ] || fail "purge left the conffile"
 rm -rf "$root"
 echo "check-deb: lintian clean, contents, unit, install, run, reload, drain, remove, purge: ok"

@@ -13,3 +13,14 @@ if [ -n "$hits" ]; then
   exit 1
 fi
 echo "checksrc: no banned calls"
+
+# The store's engines stay behind src/store/store_db.h: only a backend includes its client
+# library's header (issue 15), so a second engine never needs a copy of every store file.
+engine=$(grep -rlnE '#include[[:space:]]*<(sqlite3|libpq-fe)\.h>' --include='*.c' --include='*.h' src \
+           2>/dev/null | grep -vE '^src/store/store_db_(sqlite|pgsql)(_[a-z]+)?\.[ch]$' || true)
+if [ -n "$engine" ]; then
+  echo "checksrc: a database engine's header outside its store_db_*.c backend:"
+  echo "$engine"
+  exit 1
+fi
+echo "checksrc: database engines only behind store_db.h"

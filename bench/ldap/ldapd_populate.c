@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 	if (set == NULL)
 		die(errors != NULL ? errors : "cannot load the configuration");
 	const char *err;
-	struct store *st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	struct store *st = store_open_settings(set, &err);
 	if (st == NULL)
 		die(err);
 	struct issuer is;

@@ -7,7 +7,9 @@
 # Then, in process (tests/smime_layers, bench/smime/smime_layers.c): sign+encrypt with and
 # without RFC 9788 header protection in alternating rounds, and nested inbound unwrapping alone
 # and followed by a scan with a local clamd (the issue 25 scanner) in alternating rounds; and
-# (tests/dkim_sign, bench/smime/dkim_sign.c) the CPU time of one DKIM signature and ARC set.
+# (tests/dkim_sign, bench/smime/dkim_sign.c) the CPU time of one DKIM signature and ARC set; and
+# (tests/keyd_ops, bench/smime/keyd_ops.c) sign+encrypt and decrypt with the key in process
+# beside the key in keyd over keyd's own transport (issue 16), alternating rounds.
 set -euo pipefail
 BUILD=${1:?usage: bench/smime/run.sh BUILD_DIR}
 NAME=smime
@@ -73,3 +75,6 @@ BENCH_CLAMD=$BENCH_CLAMD "$LAYERS" "${BENCH_SMIME_LAYERS:-40}"
 # Where the DKIM phase's extra time goes, in process (bench/smime/dkim_sign.c).
 echo
 "$(dirname "$LAYERS")/dkim_sign" "${BENCH_SMIME_DKIM:-100}"
+# The private-key operations through the key process (bench/smime/keyd_ops.c).
+echo
+"$(dirname "$LAYERS")/keyd_ops" "${BENCH_SMIME_KEYD:-40}"

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	struct settings *set = settings_load(argv[2], &errors);
 	if (set == NULL)
 		die("cannot load the configuration", errors);
-	struct store *st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	struct store *st = store_open_settings(set, &err);
 	struct keystore *ks = NULL;
 	if (st == NULL || settings_path(set, "gateway.master_key", keypath, sizeof(keypath)) < 0 ||
 	    keystore_open(keypath, &ks, &err) < 0)

@@ -25,6 +25,7 @@ int cli_webmail_cmd(int argc, char **argv);
 int cli_tls_policy_cmd(int argc, char **argv);
 int cli_domain_cmd(int argc, char **argv);
 int cli_lookup_cmd(int argc, char **argv);
+int cli_store_cmd(int argc, char **argv);
 
 /* What the cert and ca commands work on: the configuration, the store, and (when asked
  * for) the master key and the CA. */
@@ -91,12 +92,28 @@ void cli_audit_actor(char *dst, size_t size);
 void cli_audit_config(const char *config, const char *event, const char *address,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* ---- cli_cluster.c: nodes of a shared store ---- */
+struct keystore;
+/* `store copy --to URL`: the instance's SQLite store into another, checked table by table. */
+int cli_store_copy(struct cli_cert_ctx *ctx, int argc, char **argv);
+/* The CA's ca.crt and ca.key of ca_dir put into st (0; -1 when st has another CA's). */
+int cli_ca_publish(struct store *st, const char *ca_dir);
+/* The store's CA written into ca_dir and opened with ks: 1, 0 when st has none, -1. */
+int cli_ca_fetch(struct store *st, const char *ca_dir, const struct keystore *ks);
+
 /* Finds "-c FILE" (or "--config FILE") in argv, removes it, and returns FILE or NULL. */
 const char *cli_take_config(int *argc, char **argv);
 /* -1 (and why, on stderr) if this is root and the instance runs as gateway.user. */
 int cli_check_account(const struct settings *s);
-/* Loads the configuration at path, printing every problem to stderr; NULL on error. */
+/* Loads the configuration at path, printing every problem to stderr; NULL on error. When
+ * smtpd has an account of its own, files are made with the umask 0007 from here on (the spool
+ * is its group's too: core/accounts.h). */
 struct settings *cli_load_settings(const char *path);
+/* cli_accounts.c: the system account name, created (useradd --system, no home, no shell) if
+ * it does not exist: 0, or -1 after saying why. */
+int cli_account_ensure(const char *name);
+/* user joins the primary group of account (usermod --append): 0, or -1 after saying why. */
+int cli_account_join(const char *user, const char *account);
 /* The channel name: 0 with *channel_r (an enum policy_channel), or -1 after printing why it
  * cannot be chosen: not a channel, or a channel this build has no transform for (its mail
  * would wait in the queue for ever). */

@@ -94,7 +94,7 @@ void cli_audit_config(const char *config, const char *event, const char *address
 	int as_user = s != NULL ? become_instance_user(s) : -1;
 	const char *err = "the configuration cannot be read";
 	struct store *st = as_user < 0 ? NULL
-	                 : store_open(settings_get(s, "store.database"), settings_dir(s), &err);
+	                 : store_open_settings(s, &err);
 	if (st != NULL) {
 		va_list ap;
 		va_start(ap, fmt);

@@ -64,8 +64,7 @@ int cli_cert_open(struct cli_cert_ctx *ctx, const char *config_path, bool want_k
 		return -1;
 	}
 	const char *err;
-	ctx->store = store_open(settings_get(ctx->settings, "store.database"),
-	                        settings_dir(ctx->settings), &err);
+	ctx->store = store_open_settings(ctx->settings, &err);
 	if (ctx->store == NULL) {
 		cli_errorf("%s", err);
 		cli_cert_close(ctx);

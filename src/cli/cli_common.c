@@ -1,5 +1,6 @@
 /* cli_common.c: argument and error helpers shared by the command groups. */
 #include "cli/cli.h"
+#include "core/accounts.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -7,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cli_take_config(int *argc, char **argv)
@@ -56,6 +58,8 @@ struct settings *cli_load_settings(const char *path)
 		                "(`sealgate check-config -c %s` shows them again)\n", path, path);
 		sg_free(&errors);
 	}
+	if (s != NULL && accounts_spool_shared(s))
+		umask(S_IRWXO);
 	return s;
 }
 

@@ -1,8 +1,10 @@
 /* cli_config.c: `config get|set|docs` and `check-config`, all driven by the settings table. */
 #include "cli/cli.h"
+#include "core/accounts.h"
 #include "core/settings.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +68,14 @@ int cli_config_cmd(int argc, char **argv)
 	return rc;
 }
 
+static void print_layout_problem(void *arg, const char *message)
+{
+	(void)arg;
+	cli_errorf("%s", message);
+}
+
+/* Also the owners and modes of the instance's files, when it runs as gateway.user (the
+ * checks the master makes before it starts a child: docs/architecture.md, "Accounts"). */
 int cli_check_config_cmd(int argc, char **argv)
 {
 	const char *path = cli_take_config(&argc, argv);
@@ -84,7 +94,19 @@ int cli_check_config_cmd(int argc, char **argv)
 		settings_free(&s);
 		return 1;
 	}
-	printf("%s: configuration is valid\n", path);
+	char why[512];
+	if (store_check_settings(s, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, why);
+		settings_free(&s);
+		return 1;
+	}
+	const char *err;
+	int bad = accounts_check_layout(s, print_layout_problem, NULL, &err);
+	if (bad < 0)
+		cli_errorf("gateway.user = %s: %s", settings_get(s, "gateway.user"), err);
 	settings_free(&s);
+	if (bad != 0)
+		return 1;
+	printf("%s: configuration is valid\n", path);
 	return 0;
 }

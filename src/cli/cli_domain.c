@@ -296,11 +296,11 @@ static int own_cert(struct cli_cert_ctx *ctx, const char *owner, const char *add
 	struct store_cert c = {0};
 	int days = (int)settings_number(ctx->settings, "ca.user_cert_days");
 	int rc = keystore_key_generate(KEYSTORE_KEY_RSA3072, &key, &err) == 0 &&
-	                 ca_issue(ctx->ca, address, settings_get(ctx->settings, "gateway.organization"),
-	                          key, days, &der, &der_len, &err) == 0 &&
-	                 enrol_store(&ec, owner, STORE_USER_INTERNAL, STORE_CERT_ISSUED, der, der_len,
-	                             key, &c, &err) == 0
-	             ? 0 : -1;
+	                 enrol_ca_issue(&ec, address, key, days, &der, &der_len, &err) == 0 &&
+	                 enrol_store(&ec, owner, STORE_USER_INTERNAL, STORE_CERT_ISSUED, der,
+	                             der_len, key, &c, &err) == 0
+	             ? 0
+	             : -1;
 	if (rc == 0) {
 		char until[32];
 		cli_format_day(c.not_after, until, sizeof(until));

@@ -24,7 +24,8 @@ struct usage_option {
 /* clang-format off */
 static const struct usage_line lines[] = {
 	{"init", "init DIR --domain D [--domain D2 ...] [--org NAME] [--hostname H] "
-	         "[--ca-key rsa3072|p256|p384] [--user ACCOUNT]",
+	         "[--ca-key rsa3072|p256|p384] [--user ACCOUNT [--smtp-user A] [--ldap-user A] "
+	         "[--one-account]] [--store URL --master-key FILE]",
 	 "creates an instance in DIR: sealgate.conf, the store, the spool, the master key, the CA "
 	 "and a STARTTLS certificate"},
 	{"run", "run -c FILE",
@@ -37,7 +38,9 @@ static const struct usage_line lines[] = {
 	{"config", "config docs [--man]",
 	 "prints the configuration reference (docs/configuration.md, or sealgate.conf(5) with --man)"},
 	{"check-config", "check-config -c FILE",
-	 "validates a configuration, naming each bad key, value and allowed range"},
+	 "validates a configuration, naming each bad key, value and allowed range, and (with "
+	 "gateway.user) each wrong owner, group or mode of the instance's files with the command "
+	 "that fixes it"},
 	{"queue", "queue list -c FILE", "lists the queued messages and their recipients (like mailq)"},
 	{"queue", "queue show -c FILE ID [--body]",
 	 "shows a queued message's envelope and per-recipient state, and its text with --body"},
@@ -140,6 +143,13 @@ static const struct usage_line lines[] = {
 	{"audit", "audit -c FILE [--since T] [--until T] [--event NAME] [--json]",
 	 "prints the audit log: who (cli:ACCOUNT, portal:ADDRESS or a role) did what and when, "
 	 "the newest last (events: docs/admin-guide.md, \"The audit log\")"},
+	{"store", "store migrate -c FILE",
+	 "brings the store's schema to this version now (each role also does at start, under the "
+	 "same lock: nodes starting at once migrate once)"},
+	{"store", "store copy -c FILE --to URL",
+	 "copies the instance's SQLite store into another store (postgresql://...), keeping rows "
+	 "already there, checks each table's row count and checksum on both sides and puts the CA "
+	 "there for further nodes (docs/cluster.md)"},
 	{"version", "version", "prints the version"},
 	{"help", "help [--man|--markdown]",
 	 "lists the commands; --man writes this page, --markdown the README's command table"},
@@ -152,7 +162,17 @@ static const struct usage_option options[] = {
 	{"init", "--hostname H", "the gateway's host name (gateway.hostname)"},
 	{"init", "--ca-key rsa3072|p256|p384", "the key type of the instance CA"},
 	{"init", "--user ACCOUNT",
-	 "the unprivileged account the gateway runs as when started as root; it gets the files"},
+	 "the unprivileged account the gateway runs as when started as root; it gets the files "
+	 "(created if missing; as root, smtpd and ldapd get accounts of their own too)"},
+	{"init", "--smtp-user ACCOUNT", "with --user: smtpd's own account (default sealgate-smtp)"},
+	{"init", "--ldap-user ACCOUNT", "with --user: ldapd's own account (default sealgate-ldap)"},
+	{"init", "--one-account", "with --user: smtpd and ldapd run as that account too"},
+	{"store", "--to URL", "copy: the store to copy into (postgresql://...; the password from "
+	 "store.password_file or ~/.pgpass)"},
+	{"init", "--store URL", "a node of the shared store URL (postgresql://...): its CA is fetched "
+	 "from the store (made and put there for the first node), store.database is URL"},
+	{"init", "--master-key FILE", "the master key file of the shared store's other nodes (the "
+	 "sealed keys and the CA key open with it only)"},
 	{"config", "--man", "docs writes the man page sealgate.conf(5) instead of Markdown"},
 	{"lookup", "--source ldap|vks|hkp|wkd|dns", "asks only that source"},
 	{"lookup", "--forget", "forgets the cached answer of ADDRESS (or every one with --all)"},

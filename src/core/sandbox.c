@@ -1,6 +1,6 @@
 /* sandbox.c: privilege drop for the daemon's children and the ownership checks around it.
- * Why one account and not one per role: the roles share the spool and the store, which would
- * otherwise need group-writable files everywhere; what separates them is the process. */
+ * The roles that share the store share gateway.user; the network roles that need neither the
+ * store's files nor the keys may have accounts of their own (accounts.h). */
 #include "core/sandbox.h"
 
 #include "core/sg_str.h"
@@ -56,7 +56,9 @@ int sandbox_no_dump(const char **error_r)
 int sandbox_become(const struct sandbox_account *a, const char **error_r)
 {
 	if (geteuid() == 0) {
-		if (setgroups(1, &a->gid) < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+		gid_t groups[2] = {a->gid, a->extra_gid};
+		if (setgroups(a->has_extra_gid ? 2 : 1, groups) < 0 || setgid(a->gid) < 0 ||
+		    setuid(a->uid) < 0) {
 			*error_r = "cannot change to the account (setgroups/setgid/setuid failed)";
 			return -1;
 		}
@@ -74,6 +76,31 @@ int sandbox_become(const struct sandbox_account *a, const char **error_r)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		*error_r = "cannot set no-new-privileges";
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_borrow(const struct sandbox_account *a, const char **error_r)
+{
+	if (getuid() != 0)
+		return 0;
+	gid_t groups[2] = {a->gid, a->extra_gid};
+	if (setgroups(a->has_extra_gid ? 2 : 1, groups) < 0 || setegid(a->gid) < 0 ||
+	    seteuid(a->uid) < 0) {
+		*error_r = "cannot act as the account (seteuid failed)";
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_unborrow(const char **error_r)
+{
+	gid_t root = 0;
+	if (getuid() != 0)
+		return 0;
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(1, &root) < 0) {
+		*error_r = "cannot return to root after acting as the account";
 		return -1;
 	}
 	return 0;

@@ -23,6 +23,10 @@ static const struct setting_def table[] = {
 	 "Sender address of the notices sealgate writes (invitations, one-time passwords); empty: postmaster@gateway.hostname."},
 	{"gateway.user", SETTING_STRING, "", 0, 0, NULL, false,
 	 "Unprivileged account the gateway's processes run as when started as root (the master alone stays root, to bind ports); it must own the instance's files (`sealgate init --user`). Empty: the account that starts sealgate."},
+	{"gateway.smtp_user", SETTING_STRING, "", 0, 0, NULL, false,
+	 "Account smtpd runs as (started as root): it shares only the spool with the gateway's account (through its group) and cannot read the store, the master key or the CA (`sealgate init --user` creates sealgate-smtp; docs/architecture.md, \"Accounts\"). Empty: gateway.user."},
+	{"gateway.ldap_user", SETTING_STRING, "", 0, 0, NULL, false,
+	 "Account ldapd runs as (started as root): it opens the store and its TLS key before the change of account and can open no file of the instance after it (`sealgate init --user` creates sealgate-ldap). Empty: gateway.user."},
 	{"gateway.seccomp", SETTING_ENUM, "on", 0, 0, "on|off|log", false,
 	 "System-call filter (seccomp) of each child once it serves: `on` kills a child that makes a call outside its role's list (the master logs it and restarts the child), `log` lets the call through and has the kernel log it (to find a missing call: `dmesg | grep type=1326`), `off` only for debugging."},
 	{"gateway.tick_interval", SETTING_DURATION, "1m", 1, 1 * HOUR, NULL, false,
@@ -270,6 +274,8 @@ static const struct setting_def table[] = {
 	 "Entries one search returns at most (sizeLimitExceeded beyond)."},
 	{"ldap.time_limit", SETTING_DURATION, "30s", 1, 1 * HOUR, NULL, false,
 	 "Time one search may take at most (timeLimitExceeded beyond)."},
+	{"ldap.refresh", SETTING_DURATION, "2s", 0, 1 * HOUR, NULL, false,
+	 "How often ldapd asks the store whether users or certificates changed (on this node or another node of a shared store); a change is published within this time. 0: at every search."},
 
 	{"directory.url", SETTING_STRING, "", 0, 0, NULL, false,
 	 "The organisation's LDAP directory (Active Directory or OpenLDAP) for employee logins and sync: ldap://HOST[:PORT] (StartTLS, see directory.starttls) or ldaps://HOST[:PORT]. Empty: no directory (employees cannot log in to the portal)."},
@@ -291,8 +297,12 @@ static const struct setting_def table[] = {
 	 "Time for connecting to the directory and for each operation (a login that waits longer is refused: the directory cannot be reached)."},
 	{"directory.sync_interval", SETTING_DURATION, "1h", 0, 7 * DAY, NULL, false,
 	 "How often the tick role compares employees with the directory: certificates of employees gone or disabled are revoked (0: never; `sealgate directory sync` runs it by hand)."},
-	{"store.database", SETTING_STRING, "sqlite:sealgate.db", 0, 0, NULL, false,
-	 "Store: sqlite:PATH (relative to the configuration directory)."},
+	{"store.database", SETTING_STORE, "sqlite:sealgate.db", 0, 0, NULL, false,
+	 "Store: sqlite:PATH (relative to the configuration directory), or PostgreSQL as a libpq URI postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full (a Unix socket: postgresql://USER@/DATABASE?host=/run/postgresql). Never a password in it: store.password_file or ~/.pgpass of gateway.user."},
+	{"store.password_file", SETTING_PATH, "", 0, 0, NULL, false,
+	 "PostgreSQL only: file (0600 or 0400, readable by gateway.user) holding the database password on one line; empty: none, or ~/.pgpass of gateway.user."},
+	{"store.pool_size", SETTING_INT, "4", 1, 64, NULL, false,
+	 "PostgreSQL only: connections per process (each role's threads take one for a transaction and give it back); the server's max_connections must cover every node's processes times this."},
 };
 /* clang-format on */
 

@@ -23,6 +23,7 @@ enum setting_type {
 	SETTING_URL,       /* http:// or https:// */
 	SETTING_ENUM_LIST, /* comma-separated choices ("a|b|c"), each at most once, in order */
 	SETTING_URL_LIST,  /* comma-separated URLs of the schemes in choices ("ldap|ldaps") */
+	SETTING_STORE,     /* sqlite:PATH or postgresql://... (a libpq URI without a password) */
 };
 
 struct setting_def {

@@ -20,6 +20,7 @@ const char *settings_type_name(enum setting_type type)
 		[SETTING_NETWORKS] = "network list", [SETTING_ROUTE] = "route",
 		[SETTING_PATH] = "path",          [SETTING_URL] = "URL",
 		[SETTING_ENUM_LIST] = "choice list", [SETTING_URL_LIST] = "URL list",
+		[SETTING_STORE] = "store",
 	};
 	return names[type];
 }
@@ -152,6 +153,30 @@ static int check_url(const char *value, char *why, size_t whysize)
 	return ok ? 0 : -1;
 }
 
+static bool uri_has_password(const char *uri)
+{
+	const char *auth = uri + strcspn(uri, ":") + 3;
+	size_t len = strcspn(auth, "@/?");
+	return (auth[len] == '@' && memchr(auth, ':', len) != NULL) ||
+	       strstr(uri, "?password=") != NULL || strstr(uri, "&password=") != NULL;
+}
+
+/* The shape only: libpq parses a postgresql:// URI in full when the store opens (and in
+ * check-config). A password in it would sit in a file many can read: it has its own file. */
+static int check_store(const char *value, char *why, size_t whysize)
+{
+	bool pg = strncmp(value, "postgresql://", 13) == 0 || strncmp(value, "postgres://", 11) == 0;
+	if (!pg && (strncmp(value, "sqlite:", 7) != 0 || value[7] == '\0')) {
+		snprintf(why, whysize, "must be sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE");
+		return -1;
+	}
+	if (pg && uri_has_password(value)) {
+		snprintf(why, whysize, "must not hold a password: put it in store.password_file");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_enum(const struct setting_def *def, const char *value, char *why,
                       size_t whysize)
 {
@@ -272,6 +297,7 @@ int settings_validate(const struct setting_def *def, const char *value, char *wh
 	case SETTING_URL: return check_url(value, why, whysize);
 	case SETTING_ENUM_LIST: return check_enum_list(def, value, why, whysize);
 	case SETTING_URL_LIST: return check_url_list(def, value, why, whysize);
+	case SETTING_STORE: return check_store(value, why, whysize);
 	}
 	return -1;
 }

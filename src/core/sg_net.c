@@ -2,6 +2,7 @@
 #include "core/sg_net.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
+#include "core/sg_time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -258,4 +259,19 @@ int sg_socket_set_timeout(int fd, int timeout_ms)
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		return -1;
 	return 0;
+}
+
+int sg_wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - sg_mono_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = {.fd = fd, .events = events};
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* "host:port", "[v6addr]:port" or ":port"/"port" (all addresses). */
@@ -38,5 +39,8 @@ int sg_listen_tcp(const struct sg_endpoint *ep, int backlog, const char **error_
 int sg_connect_tcp(const char *host, const char *port, int timeout_ms, const char **error_r);
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO. */
 int sg_socket_set_timeout(int fd, int timeout_ms);
+/* Waits for events (poll's) on fd until deadline (sg_mono_ms): 0, or -1 on timeout or error;
+ * EINTR waits on. */
+int sg_wait_fd(int fd, short events, int64_t deadline);
 
 #endif

@@ -22,6 +22,7 @@ int ca_init_server_cert(const char *ca_dir, const struct keystore *ks, const cha
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct keystore_key;
@@ -39,10 +40,11 @@ const char *ca_issuer_name(const struct ca *ca);
 
 /* Issues an S/MIME certificate for address to the public half of key: SAN rfc822Name,
  * EKU emailProtection, keyUsage digitalSignature + keyEncipherment (RSA) or keyAgreement
- * (EC), valid for days. *der_r is the caller's to free. */
-int ca_issue(const struct ca *ca, const char *address, const char *organization,
-             const struct keystore_key *key, int days, unsigned char **der_r, size_t *der_len_r,
-             const char **error_r);
+ * (EC), valid for days. Its serial holds serial_seq (store_ca_serial_next: unique across
+ * every node of a shared store) and 64 random bits. *der_r is the caller's to free. */
+int ca_issue(const struct ca *ca, uint64_t serial_seq, const char *address,
+             const char *organization, const struct keystore_key *key, int days,
+             unsigned char **der_r, size_t *der_len_r, const char **error_r);
 
 struct ca_revoked {
 	const char *serial; /* hex */

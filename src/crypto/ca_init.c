@@ -22,16 +22,31 @@
 #define CA_DAYS 3650
 #define SERVER_DAYS 825
 
+static int set_serial(X509 *x, const unsigned char *bytes, size_t len)
+{
+	BIGNUM *bn = BN_bin2bn(bytes, (int)len, NULL);
+	int ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
 int ca_init_serial(X509 *x)
 {
 	unsigned char rnd[16];
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
 	rnd[0] &= 0x7f; /* positive */
-	BIGNUM *bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
-	int ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
-	return ok ? 0 : -1;
+	return set_serial(x, rnd, sizeof(rnd));
+}
+
+int ca_init_serial_seq(X509 *x, uint64_t seq)
+{
+	unsigned char b[16];
+	if (seq == 0 || seq > INT64_MAX || RAND_bytes(b + 8, 8) != 1)
+		return -1;
+	for (int i = 7; i >= 0; i--, seq >>= 8)
+		b[i] = (unsigned char)(seq & 0xff); /* the top bit stays 0: positive */
+	return set_serial(x, b, sizeof(b));
 }
 
 int ca_init_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)

@@ -195,14 +195,16 @@ static X509_NAME *subject_name(const char *address, const char *organization)
 	return n;
 }
 
-static X509 *new_leaf(const struct ca *ca, const X509_NAME *subject, EVP_PKEY *pkey, int days)
+static X509 *new_leaf(const struct ca *ca, uint64_t serial_seq, const X509_NAME *subject,
+                      EVP_PKEY *pkey, int days)
 {
 	X509 *x = X509_new();
-	if (x == NULL || !X509_set_version(x, 2) || ca_init_serial(x) < 0 ||
+	if (x == NULL || !X509_set_version(x, 2) || ca_init_serial_seq(x, serial_seq) < 0 ||
 	    !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) || !X509_set_pubkey(x, pkey)) {
+	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ||
+	    !X509_set_pubkey(x, pkey)) {
 		X509_free(x);
 		return NULL;
 	}
@@ -223,14 +225,14 @@ static int der_out(X509 *x, unsigned char **der_r, size_t *der_len_r)
 	return 0;
 }
 
-int ca_issue(const struct ca *ca, const char *address, const char *organization,
-             const struct keystore_key *key, int days, unsigned char **der_r, size_t *der_len_r,
-             const char **error_r)
+int ca_issue(const struct ca *ca, uint64_t serial_seq, const char *address,
+             const char *organization, const struct keystore_key *key, int days,
+             unsigned char **der_r, size_t *der_len_r, const char **error_r)
 {
 	EVP_PKEY *pkey = keystore_key_pkey(key);
 	bool rsa = EVP_PKEY_is_a(pkey, "RSA");
 	X509_NAME *name = subject_name(address, organization);
-	X509 *x = name != NULL && days > 0 ? new_leaf(ca, name, pkey, days) : NULL;
+	X509 *x = name != NULL && days > 0 ? new_leaf(ca, serial_seq, name, pkey, days) : NULL;
 	int rc = -1;
 	*error_r = "cannot build the certificate (address or organisation not encodable?)";
 	if (x == NULL || ca_init_add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||

@@ -3,6 +3,7 @@
  * one gpgsm 2.2 and older Windows import (notes/test-rig.md part a). */
 #include "crypto/ca.h"
 #include "crypto/keystore_priv.h"
+#include "crypto/keystore_proxy.h"
 #include "crypto/smime_priv.h"
 #include "core/limits.h"
 #include "core/sg_mem.h"
@@ -42,6 +43,11 @@ int ca_pkcs12_export(const unsigned char *der, size_t der_len, const struct keys
                      bool legacy, const char *pin, unsigned char **out_r, size_t *out_len_r,
                      const char **error_r)
 {
+	if (keystore_key_is_proxy(key)) { /* the key is in keyd: the .pfx is built there */
+		struct keystore_pkcs12_req req = {der, ca_der, der_len, ca_der_len, friendly_name,
+		                                  legacy, pin};
+		return keystore_proxy_pkcs12(key, &req, out_r, out_len_r, error_r);
+	}
 	int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
 	X509 *x = smime_priv_x509(der, der_len);
 	STACK_OF(X509) *chain = ca_stack(ca_der, ca_der_len);

@@ -36,6 +36,10 @@ void keystore_key_free(struct keystore_key **key);
 /* True for RSA keys (which need keyEncipherment rather than keyAgreement). */
 int keystore_key_is_rsa(const struct keystore_key *key);
 
+/* The public half as DER (SubjectPublicKeyInfo; *der_r: the caller's to free). */
+int keystore_key_public_der(const struct keystore_key *key, unsigned char **der_r,
+                            size_t *len_r);
+
 /* Seals key with the master key (XChaCha20-Poly1305). owner is the identity of the record
  * that will hold the blob (e.g. "cert:<sha256 of the certificate>"); it is authenticated,
  * so a blob moved to another record does not open. *blob_r is the caller's to free. */
@@ -54,6 +58,17 @@ int keystore_seal_bytes(const struct keystore *ks, const void *data, size_t len,
 int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
                           const char *owner, unsigned char **data_r, size_t *len_r,
                           const char **error_r);
+
+/* keystore_pdfwrap.c: the SecurePDF record of a partner (U ‖ K, sealed for "pdf:<address>")
+ * used where it is kept: *u_r gets U and *ue_r the document file key fk wrapped by K (/UE:
+ * AES-256-CBC, zero IV, no padding; ISO 32000-2 Algorithm 8). K, which makes and opens every
+ * PDF of the partner, never leaves the key holder (keyd, or this process with the master key). */
+#define KEYSTORE_PDF_U_LEN 48
+#define KEYSTORE_PDF_K_LEN 32
+int keystore_pdf_wrap(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
+                      const char *owner, const unsigned char fk[32],
+                      unsigned char u_r[KEYSTORE_PDF_U_LEN], unsigned char ue_r[32],
+                      const char **error_r);
 
 /* keystore_file.c: a private key in a file of its own (the CA key, ca/ca.key), sealed for
  * owner as above and PEM-armoured ("SEALGATE SEALED PRIVATE KEY"). Created with

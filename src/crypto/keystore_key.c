@@ -3,6 +3,7 @@
  * associated data. The plaintext DER only ever lives in buffers wiped before they are freed. */
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
+#include "crypto/keystore_remote.h"
 #include "core/limits.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -73,6 +74,19 @@ int keystore_key_generate(enum keystore_key_type type, struct keystore_key **key
 }
 
 
+int keystore_key_public_der(const struct keystore_key *key, unsigned char **der_r,
+                            size_t *len_r)
+{
+	unsigned char *tmp = NULL;
+	int n = i2d_PUBKEY(key->pkey, &tmp);
+	if (n <= 0)
+		return -1;
+	*der_r = sg_memdup(tmp, (size_t)n);
+	*len_r = (size_t)n;
+	OPENSSL_free(tmp);
+	return 0;
+}
+
 /* The key as PKCS#8 DER in a buffer the caller wipes and frees. */
 static int key_to_der(EVP_PKEY *pkey, unsigned char **der_r, size_t *len_r)
 {
@@ -121,6 +135,8 @@ static int der_to_key(const unsigned char *der, size_t len, struct keystore_key 
 int keystore_unseal(const struct keystore *ks, const unsigned char *blob, size_t blob_len,
                     const char *owner, struct keystore_key **key_r, const char **error_r)
 {
+	if (keystore_is_remote(ks) && keystore_remote()->unseal_key != NULL)
+		return keystore_remote()->unseal_key(blob, blob_len, owner, key_r, error_r);
 	unsigned char *der = NULL;
 	size_t der_len = 0;
 	if (keystore_unseal_bytes(ks, blob, blob_len, owner, &der, &der_len, error_r) < 0)

@@ -2,6 +2,7 @@
  * overwritten, and it is written durably before anything is sealed with it. */
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
+#include "crypto/keystore_remote.h"
 #include "core/sandbox.h"
 #include "core/sg_log.h"
 #include "core/sg_file.h"
@@ -39,7 +40,43 @@ int keystore_master_create(const char *path, const char **error_r)
 
 struct keystore {
 	unsigned char key[KEYSTORE_MASTER_KEY_BYTES];
+	bool remote; /* the key is in keyd: the operations go there (keystore_remote.h) */
 };
+
+static const struct keystore_remote_ops *remote_ops;
+static const struct keystore *local_ks;
+
+void keystore_set_remote(const struct keystore_remote_ops *ops)
+{
+	remote_ops = ops;
+}
+
+const struct keystore_remote_ops *keystore_remote(void)
+{
+	return remote_ops;
+}
+
+const struct keystore *keystore_local(void)
+{
+	return local_ks;
+}
+
+bool keystore_is_remote(const struct keystore *ks)
+{
+	return ks->remote;
+}
+
+/* A handle without a key: every operation goes to the key process. */
+static struct keystore *remote_handle(void)
+{
+	struct keystore *ks = sodium_malloc(sizeof(*ks));
+	if (ks == NULL)
+		sg_fatal("out of memory (sodium_malloc)");
+	sodium_memzero(ks, sizeof(*ks));
+	ks->remote = true;
+	sodium_mprotect_readonly(ks);
+	return ks;
+}
 
 static int check_mode(int fd, const char **error_r)
 {
@@ -66,6 +103,10 @@ int keystore_open(const char *master_key_path, struct keystore **ks_r, const cha
 		*error_r = "libsodium failed to initialise";
 		return -1;
 	}
+	if (remote_ops != NULL) {
+		*ks_r = remote_handle();
+		return 0;
+	}
 	/* Whoever holds the master key, a daemon's child or a CLI command, leaves no core file
 	 * and cannot be traced by the account's other processes. */
 	if (sandbox_no_dump(error_r) < 0)
@@ -90,8 +131,10 @@ int keystore_open(const char *master_key_path, struct keystore **ks_r, const cha
 		*error_r = "cannot read the master key file";
 		return -1;
 	}
+	ks->remote = false;
 	sodium_mprotect_readonly(ks);
 	*ks_r = ks;
+	local_ks = ks;
 	return 0;
 }
 
@@ -99,6 +142,8 @@ void keystore_close(struct keystore **ksp)
 {
 	if (*ksp == NULL)
 		return;
+	if (local_ks == *ksp)
+		local_ks = NULL;
 	sodium_free(*ksp); /* sodium_free wipes before unmapping */
 	*ksp = NULL;
 }

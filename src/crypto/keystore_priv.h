@@ -14,6 +14,8 @@ struct keystore_key {
 /* Wraps pkey in a handle that owns it. */
 struct keystore_key *keystore_key_wrap(EVP_PKEY *pkey);
 EVP_PKEY *keystore_key_pkey(const struct keystore_key *key);
+/* True for a handle whose key is in the key process (keystore_remote.h). */
+bool keystore_is_remote(const struct keystore *ks);
 /* The master key bytes, for keystore_seal.c. */
 const unsigned char *keystore_master_bytes(const struct keystore *ks);
 

@@ -4,6 +4,7 @@
  * and SecurePDF records all go through here. */
 #include "crypto/keystore.h"
 #include "crypto/keystore_priv.h"
+#include "crypto/keystore_remote.h"
 #include "core/limits.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -80,6 +81,8 @@ int keystore_seal_bytes(const struct keystore *ks, const void *data, size_t len,
                         const char *owner, unsigned char **blob_r, size_t *blob_len_r,
                         const char **error_r)
 {
+	if (keystore_is_remote(ks))
+		return keystore_remote()->seal_bytes(data, len, owner, blob_r, blob_len_r, error_r);
 	char ad[512];
 	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
 		return -1;
@@ -96,6 +99,8 @@ int keystore_unseal_bytes(const struct keystore *ks, const unsigned char *blob, 
                           const char *owner, unsigned char **data_r, size_t *len_r,
                           const char **error_r)
 {
+	if (keystore_is_remote(ks))
+		return keystore_remote()->unseal_bytes(blob, blob_len, owner, data_r, len_r, error_r);
 	char ad[512];
 	if (make_ad(owner, ad, sizeof(ad), error_r) < 0)
 		return -1;

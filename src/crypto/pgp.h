@@ -175,6 +175,13 @@ struct pgp_in_result {
  * msg is not MIME at all; otherwise 0 with the outcome in *r (free it below). */
 int pgp_decrypt_verify(struct pgp_ctx *ctx, const char *msg, size_t len, struct pgp_in_result *r,
                        const char **error_r);
+/* The same with msg's parse lent by the caller (a mime_memo shared by the recipient groups of
+ * one message; NULL: parsed here). A multipart is only read; a single part gets a parse of its
+ * own, because an inline block at the top is opened in place. */
+struct _GMimeObject;
+int pgp_decrypt_verify_parsed(struct pgp_ctx *ctx, const char *msg, size_t len,
+                              struct _GMimeObject *parsed, struct pgp_in_result *r,
+                              const char **error_r);
 void pgp_in_result_free(struct pgp_in_result *r);
 
 /* ---- inline armour (pgp_inline.c) ---- */

@@ -476,13 +476,11 @@ static int layer_smime_around(struct walk *w, GMimeObject *o)
 	return 1;
 }
 
-/* Undoes one layer of the entity in w->raw: 1 if another layer may follow, 0 if done. */
-static int unwrap_once(struct walk *w)
+/* Undoes one layer of o, the parse of w->raw: 1 if another layer may follow, 0 if done. Only
+ * an inline block opened at the top (a single part) changes o. */
+static int unwrap_object(struct walk *w, GMimeObject *o)
 {
-	GMimeObject *o = mime_entity_parse(w->raw, w->raw_len);
 	int rc = 0;
-	if (o == NULL)
-		return 0;
 	if (is_pgp_encrypted(o))
 		rc = layer_encrypted(w, o);
 	else if (is_type(o, "multipart", "signed", "application/pgp-signature"))
@@ -495,6 +493,15 @@ static int unwrap_once(struct walk *w)
 		replace_raw(w, whole, n);
 	} else if (GMIME_IS_MULTIPART(o))
 		(void)find_mixed(w, o, 0);
+	return rc;
+}
+
+static int unwrap_once(struct walk *w)
+{
+	GMimeObject *o = mime_entity_parse(w->raw, w->raw_len);
+	if (o == NULL)
+		return 0;
+	int rc = unwrap_object(w, o);
 	g_object_unref(o);
 	return rc;
 }
@@ -516,17 +523,28 @@ static int finish(struct walk *w, const char **error_r)
 int pgp_decrypt_verify(struct pgp_ctx *ctx, const char *msg, size_t len, struct pgp_in_result *r,
                        const char **error_r)
 {
+	return pgp_decrypt_verify_parsed(ctx, msg, len, NULL, r, error_r);
+}
+
+int pgp_decrypt_verify_parsed(struct pgp_ctx *ctx, const char *msg, size_t len,
+                              struct _GMimeObject *parsed, struct pgp_in_result *r,
+                              const char **error_r)
+{
 	memset(r, 0, sizeof(*r));
 	mime_init();
-	GMimeObject *top = mime_entity_parse(msg, len);
+	/* A lent multipart is only read; a single part may be opened in place: our own parse. */
+	bool lent = parsed != NULL && GMIME_IS_MULTIPART(parsed);
+	GMimeObject *top = lent ? parsed : mime_entity_parse(msg, len);
 	if (top == NULL) {
 		*error_r = "not a MIME message";
 		return -1;
 	}
-	g_object_unref(top);
 	struct walk w = {.ctx = ctx, .r = r, .raw = sg_memdup(msg, len), .raw_len = len};
-	for (int i = 0; i < SG_PGP_LAYERS_MAX && unwrap_once(&w) == 1; i++)
-		;
+	int more = unwrap_object(&w, top);
+	if (!lent)
+		g_object_unref(top);
+	for (int i = 1; i < SG_PGP_LAYERS_MAX && more == 1; i++)
+		more = unwrap_once(&w);
 	int rc = 0;
 	bool opened = r->kind != PGP_KIND_NONE && (!r->encrypted || r->decrypted) &&
 	              (!r->mixed || r->decrypted);

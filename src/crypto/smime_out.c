@@ -4,6 +4,7 @@
 #include "crypto/smime.h"
 #include "crypto/keystore_priv.h"
 #include "crypto/smime_priv.h"
+#include "core/sg_base64.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 
@@ -82,21 +83,15 @@ static int write_p7m(CMS_ContentInfo *cms, bool auth, char **out_r, size_t *out_
 		OPENSSL_free(der);
 		return -1;
 	}
-	size_t dlen = (size_t)n, lines = (dlen + 47) / 48;
+	size_t dlen = (size_t)n;
 	char head[256];
 	int hl = snprintf(head, sizeof(head), P7M_HEAD, auth ? "authEnveloped-data" : "enveloped-data");
 	sg_assert(hl > 0 && (size_t)hl < sizeof(head));
-	/* 64 characters and CRLF per 48 bytes, the closing CRLF, the NUL */
-	size_t cap = sg_size_add(sg_size_add((size_t)hl, sg_size_mul(lines, 66)), 3);
+	/* the lines, the closing CRLF, the NUL */
+	size_t cap = sg_size_add(sg_size_add((size_t)hl, sg_base64_lines_size(dlen)), 3);
 	char *out = sg_malloc(cap);
 	memcpy(out, head, (size_t)hl);
-	size_t o = (size_t)hl;
-	for (size_t i = 0; i < dlen; i += 48) {
-		int chunk = dlen - i < 48 ? (int)(dlen - i) : 48;
-		o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, der + i, chunk);
-		out[o++] = '\r';
-		out[o++] = '\n';
-	}
+	size_t o = (size_t)hl + sg_base64_lines(out + hl, der, dlen);
 	out[o++] = '\r';
 	out[o++] = '\n';
 	out[o] = '\0';

@@ -23,6 +23,8 @@ struct role_def {
 	bool overlap_on_reload;   /* on SIGHUP the new child starts first; the old one is retired
 	                             (SIGUSR1) once the new one is ready */
 	const char *sections;     /* setting prefixes it logs changes of after a SIGHUP */
+	const char *account_key;  /* setting naming its own account (empty: gateway.user), or
+	                           * NULL: it runs as gateway.user from the start */
 	const char *doc;
 };
 

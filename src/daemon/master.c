@@ -3,6 +3,7 @@
  * child that dies (with backoff) and drains on SIGTERM; SIGHUP is master_reload.c. The master
  * holds no mail and no keys: a crash of a child costs a restart, never a message. */
 #include "daemon/master_priv.h"
+#include "core/accounts.h"
 #include "core/sandbox.h"
 #include "core/sg_file.h"
 #include "core/settings.h"
@@ -185,6 +186,7 @@ static _Noreturn void exec_child(struct master *m, size_t ri, const struct child
 		close(metrics_tmp);
 		pass_fd_number("SEALGATE_METRICS_FD", next++);
 	}
+	next = master_keyd_pass(m, role, next);
 	if (c->reload != RELOAD_NONE && m->previous_text != NULL)
 		pass_text(m->previous_text, next++, "SEALGATE_PREVIOUS_CONFIG_FD", role);
 	char *argv[] = {"sealgate", "__role", (char *)role->name, "-c", m->config_path, NULL};
@@ -404,69 +406,41 @@ static void signal_children(struct master *m, int sig, bool only_retiring)
 			kill(m->children[i].pid, sig);
 }
 
-static bool inside(const char *path, const char *dir)
+static void log_layout_problem(void *arg, const char *message)
 {
-	size_t n = strlen(dir);
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+	(void)arg;
+	sg_error("%s", message);
 }
 
-/* gateway.user: the account the children become. Checked before any child starts (and before
- * a reload takes effect), so that a wrong account or a file it cannot use is one clear message
- * instead of children that die and restart in a loop. */
+/* gateway.user and the role accounts: the accounts the children become. Checked before any
+ * child starts (and before a reload takes effect), so that a wrong account or a file it cannot
+ * use is one clear message instead of children that die and restart in a loop. */
 int master_check_account(const struct settings *s)
 {
 	const char *name = settings_get(s, "gateway.user"), *err;
-	if (name[0] == '\0') {
-		if (geteuid() == 0)
-			sg_warn("running as root: set gateway.user to an unprivileged account "
-			        "(docs/admin-guide.md, \"Running as an unprivileged account\")");
+	const char *keys[] = {"gateway.user", "gateway.smtp_user", "gateway.ldap_user"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct sandbox_account a;
+		bool found;
+		if (accounts_for_role(s, keys[i], &a, &found, &err) < 0) {
+			sg_error("%s = %s: %s", keys[i], accounts_name(s, keys[i]), err);
+			return -1;
+		}
+		if (found && geteuid() != 0 && geteuid() != a.uid) {
+			sg_error("%s = %s, but sealgate was started by another account: start it as "
+			         "root (it changes to %s) or as %s", keys[i], a.name, a.name, a.name);
+			return -1;
+		}
+	}
+	if (name[0] == '\0' && geteuid() == 0)
+		sg_warn("running as root: set gateway.user to an unprivileged account "
+		        "(docs/admin-guide.md, \"Running as an unprivileged account\")");
+	if (name[0] == '\0' || geteuid() != 0)
 		return 0;
-	}
-	struct sandbox_account a;
-	if (sandbox_account_find(name, &a, &err) < 0) {
+	int bad = accounts_check_layout(s, log_layout_problem, NULL, &err);
+	if (bad < 0)
 		sg_error("gateway.user = %s: %s", name, err);
-		return -1;
-	}
-	if (geteuid() != 0) {
-		if (geteuid() == a.uid)
-			return 0;
-		sg_error("gateway.user = %s, but sealgate was started by another account: start it as "
-		         "root (it changes to %s) or as %s", name, name, name);
-		return -1;
-	}
-	char spool[SG_PATH_MAX], key[SG_PATH_MAX], db[SG_PATH_MAX], ca[SG_PATH_MAX];
-	char tls[SG_PATH_MAX], bad[SG_PATH_MAX];
-	const char *url = settings_get(s, "store.database");
-	if (settings_path(s, "gateway.spool_dir", spool, sizeof(spool)) < 0 ||
-	    settings_path(s, "gateway.master_key", key, sizeof(key)) < 0 ||
-	    settings_path(s, "gateway.ca_dir", ca, sizeof(ca)) < 0 ||
-	    settings_path(s, "smtp.tls_key", tls, sizeof(tls)) < 0 ||
-	    sg_path_resolve(db, sizeof(db), settings_dir(s),
-	                    strncmp(url, "sqlite:", 7) == 0 ? url + 7 : "") < 0) {
-		sg_error("gateway.user: a path of the instance is too long");
-		return -1;
-	}
-	/* The instance directory one level deep (not its Maildirs, which may be large), what the
-	 * store writes beside its file (journal), and the trees the processes read and write. */
-	char db_dir[SG_PATH_MAX];
-	sg_strlcpy(db_dir, db, sizeof(db_dir));
-	char *slash = strrchr(db_dir, '/');
-	if (slash != NULL && slash != db_dir)
-		*slash = '\0';
-	/* The configuration's directory only when it holds the instance: one kept apart from the
-	 * data (the Debian package's /etc/sealgate) stays root's; the children get its text from
-	 * the master and never open it. */
-	bool together = inside(spool, settings_dir(s)) || inside(db_dir, settings_dir(s));
-	const char *paths[] = {together ? settings_dir(s) : db_dir, db_dir, NULL};
-	const char *trees[] = {spool, key, ca, tls, NULL};
-	int rc = sandbox_find_foreign(paths, trees, &a, bad, sizeof(bad), &err);
-	if (rc != 0)
-		sg_error("gateway.user = %s, but %s %s: run `chown -R %s: %s`%s%s", name, bad,
-		         rc < 0 ? "cannot be read" : "belongs to another account", name,
-		         together ? settings_dir(s) : db_dir,
-		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : " and the same for ",
-		         inside(spool, together ? settings_dir(s) : db_dir) ? "" : spool);
-	return rc == 0 ? 0 : -1;
+	return bad == 0 ? 0 : -1;
 }
 
 static void drain(struct master *m)
@@ -493,6 +467,7 @@ static void master_free(struct master *m)
 	roles_table(&count);
 	for (size_t ri = 0; ri < count && ri < MAX_CHILDREN; ri++)
 		close_listeners(m, ri);
+	master_keyd_close(m);
 	settings_free(&m->settings);
 	sg_free(&m->config_text);
 	sg_free(&m->previous_text);
@@ -525,6 +500,11 @@ int master_run(const char *config_path)
 	}
 	daemon_signals_init();
 	if (master_check_account(m.settings) < 0 || master_bind_all(&m, m.settings, false) < 0) {
+		master_free(&m);
+		return 1;
+	}
+	if (master_keyd_open(&m) < 0) {
+		sg_error("cannot make the keyd sockets: %m");
 		master_free(&m);
 		return 1;
 	}

@@ -2,6 +2,7 @@
  * inherited listening sockets (checked: a socket that was not handed over is an error the
  * master reports), load the configuration and run the role's entry function, which calls
  * daemon_ready when it serves. */
+#include "core/accounts.h"
 #include "core/settings.h"
 #include "core/limits.h"
 #include "core/sandbox.h"
@@ -12,6 +13,7 @@
 #include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "daemon/daemon.h"
+#include "keyd/keyd_client.h"
 #include "role/role_seccomp.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -145,6 +148,8 @@ static void confine(const struct role_ctx *ctx)
 {
 	enum role_seccomp_mode mode = ROLE_SECCOMP_ON;
 	const char *err;
+	if (ctx->drop_pending) /* a role of its own account that forgot to drop: never serve */
+		sg_fatal("%s is ready to serve but still has the master's account", ctx->role);
 	(void)role_seccomp_mode_parse(settings_get(ctx->settings, "gateway.seccomp"), &mode);
 	install_test_hook();
 	if (role_seccomp_apply(ctx->role, mode, &err) < 0)
@@ -174,18 +179,63 @@ void daemon_ready(struct role_ctx *ctx, const char *fmt, ...)
 	ctx->status_fd = -1;
 }
 
-/* gateway.user, before the role reads anything of the instance: the listening sockets (bound
- * by the master) are all a child keeps of root. Not dumpable in any case (after the change of
- * account, which would reset it): the roles hold keys and mail. */
-static int become_account(const struct settings *s)
+/* The role's account (role_def.account_key, else gateway.user), before the role reads
+ * anything of the instance: the listening sockets (bound by the master) and what a role with
+ * an account of its own opened before daemon_drop_privileges are all a child keeps of root.
+ * Not dumpable in any case (after the change of account, which would reset it): the roles
+ * hold keys and mail. */
+static int become_account(const struct settings *s, const char *account_key)
 {
-	const char *name = settings_get(s, "gateway.user"), *err;
 	struct sandbox_account a;
-	if (name[0] != '\0' &&
-	    (sandbox_account_find(name, &a, &err) < 0 || sandbox_become(&a, &err) < 0)) {
-		sg_error("gateway.user = %s: %s", name, err);
+	bool found;
+	const char *err;
+	if (accounts_for_role(s, account_key, &a, &found, &err) < 0 ||
+	    (found && sandbox_become(&a, &err) < 0)) {
+		sg_error("%s = %s: %s", account_key != NULL ? account_key : "gateway.user",
+		         accounts_name(s, account_key), err);
 		return -1;
 	}
+	if (accounts_spool_shared(s))
+		umask(S_IRWXO); /* the spool's files are the group's too: the other account's */
+	if (sandbox_no_dump(&err) < 0) {
+		sg_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int daemon_drop_privileges(struct role_ctx *ctx)
+{
+	if (!ctx->drop_pending)
+		return 0;
+	ctx->drop_pending = false;
+	const struct role_def *def = roles_find(ctx->role);
+	return become_account(ctx->settings, def != NULL ? def->account_key : NULL);
+}
+
+int daemon_borrow_gateway_account(struct role_ctx *ctx, bool borrow)
+{
+	struct sandbox_account a;
+	bool found;
+	const char *err = NULL;
+	if (!ctx->drop_pending)
+		return 0;
+	int rc = accounts_for_role(ctx->settings, NULL, &a, &found, &err);
+	if (rc == 0 && found)
+		rc = borrow ? sandbox_borrow(&a, &err) : sandbox_unborrow(&err);
+	if (rc < 0)
+		sg_error("gateway.user: %s", err);
+	return rc;
+}
+
+/* A role of its own account starts as root and drops once it has opened its files; one of
+ * gateway.user drops now. */
+static int start_account(struct role_ctx *ctx, const struct role_def *def)
+{
+	const char *err;
+	ctx->drop_pending = def->account_key != NULL;
+	if (!ctx->drop_pending)
+		return become_account(ctx->settings, NULL);
 	if (sandbox_no_dump(&err) < 0) {
 		sg_error("%s", err);
 		return -1;
@@ -223,7 +273,7 @@ int master_child_start(const char *role, const char *config_path)
 	ctx.status_fd = env_fd("SEALGATE_STATUS_FD", 3);
 	if (ctx.status_fd >= 0)
 		fcntl(ctx.status_fd, F_SETFD, FD_CLOEXEC);
-	if (take_listen_fds(&ctx) < 0)
+	if (take_listen_fds(&ctx) < 0 || keyd_client_attach(role) < 0)
 		return 1;
 	int metrics_fd = env_fd("SEALGATE_METRICS_FD", 3);
 	if (metrics_fd >= 0 && sg_metrics_attach(metrics_fd) < 0)
@@ -239,7 +289,7 @@ int master_child_start(const char *role, const char *config_path)
 	ctx.previous = load_previous(config_path);
 	if (strcmp(settings_get(ctx.settings, "log.level"), "debug") == 0)
 		sg_log_set_level(SG_LOG_DEBUG);
-	int rc = become_account(ctx.settings) < 0 ? 1 : def->entry(&ctx);
+	int rc = start_account(&ctx, def) < 0 ? 1 : def->entry(&ctx);
 	settings_free(&ctx.settings);
 	settings_free(&ctx.previous);
 	if (ctx.status_fd >= 0)

@@ -13,6 +13,7 @@
 
 #define MAX_CHILDREN 32
 #define RESTART_MIN_MS 1000
+#define MASTER_KEYD_CLIENTS 8
 
 /* Where a child started by a SIGHUP stands, for the reload summary. */
 enum reload_state { RELOAD_NONE, RELOAD_WAITING, RELOAD_READY, RELOAD_FAILED };
@@ -54,6 +55,8 @@ struct master {
 	char restart_needed[256];   /* listen settings of the last SIGHUP that could not be bound */
 	int metrics_fd;             /* the counters every child shares (sg_metrics.h), or -1 */
 	bool notified_ready;        /* systemd was told READY=1 after the start */
+	int keyd_fds[MASTER_KEYD_CLIENTS][2]; /* per keyd client role: [0] its end, [1] keyd's */
+	size_t nkeyd;
 };
 
 /* master_notify.c: systemd's Type=notify (no-ops outside systemd). started: READY=1 once
@@ -74,6 +77,15 @@ int master_check_account(const struct settings *s);
  * (-1); on SIGHUP an address that cannot be bound keeps the running sockets and is named in
  * m->restart_needed. */
 int master_bind_all(struct master *m, const struct settings *s, bool reloading);
+
+/* master_keyd.c: the rendezvous socket pairs between keyd and its client roles (qmgr,
+ * portal, tick), made once at start and held by the master for its whole life: a restarted
+ * keyd or client inherits the same pair, and nothing queued on it is lost. */
+int master_keyd_open(struct master *m);
+/* In the forked child before exec: keyd gets every keyd end (SEALGATE_KEYD_CLIENTS), a client
+ * role its own end (SEALGATE_KEYD_FD), at fd numbers from next on; returns the next free. */
+int master_keyd_pass(const struct master *m, const struct role_def *role, int next);
+void master_keyd_close(struct master *m);
 
 /* master_log.c: each child's log lines and its stdout and stderr are pipes to the master,
  * which writes them to its stderr line by line in our log format. */

@@ -2,6 +2,7 @@
  * runs, what it may touch, which settings it logs after a SIGHUP. docs/architecture.md draws
  * the same table; a new role is a row here and nowhere else. */
 #include "daemon/daemon.h"
+#include "keyd/keyd.h"
 #include "ldap/ldapd.h"
 #include "metrics/metricsd.h"
 #include "portal/portal.h"
@@ -11,6 +12,16 @@
 #include <string.h>
 
 static const struct role_def roles[] = {
+	{.name = "keyd",
+	 .entry = keyd_main,
+	 .listen_key = NULL,
+	 .opens_store = false,
+	 .spool_dirs = "",
+	 .overlap_on_reload = true, /* clients' connections wait for whichever keyd takes them */
+	 .sections = "gateway.master_key log.",
+	 .doc = "the key process: the only one that reads the master key and holds private keys; "
+	        "answers seal, unseal, sign and decrypt requests of qmgr, the portal and tick over "
+	        "socket pairs set up by the master; no network, no store"},
 	{.name = "smtpd",
 	 .entry = smtpd_main,
 	 .listen_key = "smtp.listen",
@@ -18,6 +29,7 @@ static const struct role_def roles[] = {
 	 .spool_dirs = "tmp data incoming",
 	 .overlap_on_reload = true,
 	 .sections = "smtp. gateway.hostname gateway.internal_domains gateway.spool_dir log.",
+	 .account_key = "gateway.smtp_user",
 	 .doc = "receives mail over SMTP and writes it durably to the spool"},
 	{.name = "qmgr",
 	 .entry = qmgr_main,
@@ -34,6 +46,7 @@ static const struct role_def roles[] = {
 	 .spool_dirs = "",
 	 .overlap_on_reload = true, /* read only: two for a moment do no harm */
 	 .sections = "ldap. gateway.organization gateway.ca_dir smtp.tls_cert smtp.tls_key store. log.",
+	 .account_key = "gateway.ldap_user",
 	 .doc = "serves the certificate directory (LDAP) to Outlook and Thunderbird"},
 	{.name = "portal",
 	 .entry = portal_main,

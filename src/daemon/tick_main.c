@@ -26,9 +26,11 @@
 #include "webmail/webmail.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ca/crl.pem, made again once a day (at most half its validity): a CRL past its nextUpdate
  * makes clients that check revocation distrust every certificate of the CA. `cert revoke`
@@ -82,7 +84,7 @@ static void export_recipients(const struct held_ctx *hc, const char *path)
 	size_t old_len = 0;
 	bool same = sg_file_read_all(path, b.max, &old, &old_len, &err) == 0 && old_len == b.len &&
 	            (b.len == 0 || memcmp(old, b.data, b.len) == 0);
-	if (!same && sg_file_write_atomic(path, b.len ? b.data : "", b.len, 0644, &err) < 0)
+	if (!same && sg_file_write_atomic(path, b.len ? b.data : "", b.len, 0664, &err) < 0)
 		sg_error("writing %s: %s; will try again", path, err);
 	else if (!same)
 		sg_info("recipient list written: %s", path);
@@ -216,6 +218,74 @@ static bool sync_directory(const struct held_ctx *hc, const struct ca *ca, time_
 	return r.revoked_certs > 0;
 }
 
+/* The jobs on the shared store (held mail, Reply links, webmail, enrolments, the directory
+ * sync) run on one node at a time: the one holding the store's "tick" lease, renewed every
+ * round and given up at a clean stop; a node that died leaves it to lapse after ttl. Each
+ * node still keeps its own files (CRL, recipient list) and metrics. */
+#define TICK_LEASE "tick"
+
+struct tick_lead {
+	char holder[160]; /* host:pid:random, unique per process */
+	bool known, leading;
+};
+
+static void tick_lead_init(struct tick_lead *tl)
+{
+	char host[64] = "node";
+	unsigned char rnd[6];
+	char hex[sizeof(rnd) * 2 + 1];
+	(void)gethostname(host, sizeof(host) - 1);
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	snprintf(tl->holder, sizeof(tl->holder), "%.63s:%ld:%s", host, (long)getpid(), hex);
+}
+
+static bool tick_lead(const struct held_ctx *hc, struct tick_lead *tl, long interval)
+{
+	bool leading = false;
+	char other[160] = "";
+	const char *err;
+	time_t ttl = (time_t)interval * 2 + 60;
+	if (store_leader_try(hc->store, TICK_LEASE, tl->holder, sg_wall(), ttl, &leading, &err) < 0)
+		sg_error("the tick lease: %s; the shared jobs wait for the next round", err);
+	if (tl->known && leading == tl->leading)
+		return leading;
+	if (leading)
+		sg_info("this node (%s) runs the shared jobs of the store", tl->holder);
+	else if (store_leader_holder(hc->store, TICK_LEASE, sg_wall(), other, sizeof(other),
+	                             &err) >= 0)
+		sg_info(
+		    "another node (%s) runs the shared jobs of the store; this one keeps its own "
+		    "files",
+		    other[0] != '\0' ? other : "unknown");
+	tl->known = true;
+	tl->leading = leading;
+	return leading;
+}
+
+static void tick_lead_release(const struct held_ctx *hc, const struct tick_lead *tl)
+{
+	const char *err;
+	if (tl->leading && store_leader_release(hc->store, TICK_LEASE, tl->holder, &err) < 0)
+		sg_warn("giving up the tick lease: %s; another node takes over when it lapses",
+		        err);
+}
+
+/* True when a revocation was committed since the last call, here or on another node: every
+ * node's CRL file follows at its next round. */
+static bool revocations_changed(const struct held_ctx *hc, int64_t *seen)
+{
+	int64_t now = 0;
+	const char *err;
+	if (store_counter_get(hc->store, STORE_COUNTER_REVOCATIONS, &now, &err) < 0) {
+		sg_warn("revocations counter: %s", err);
+		return false;
+	}
+	bool changed = now != *seen;
+	*seen = now;
+	return changed;
+}
+
 /* Sleeps up to secs, waking early when told to stop. */
 static void nap(long secs)
 {
@@ -233,7 +303,7 @@ int tick_main(struct role_ctx *ctx)
 	if (sodium_init() < 0)
 		sg_fatal("libsodium cannot be initialised");
 	struct held_ctx hc = {.settings = set, .actor = "tick"};
-	hc.store = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	hc.store = store_open_settings(set, &err);
 	if (hc.store == NULL)
 		sg_fatal("store: %s", err);
 	if (settings_path(set, "gateway.master_key", path, sizeof(path)) < 0 ||
@@ -257,15 +327,24 @@ int tick_main(struct role_ctx *ctx)
 		sg_fatal("gateway.spool_dir: path too long");
 	long interval = settings_number(set, "gateway.tick_interval");
 	time_t next_sync = 0;
+	struct tick_lead tl = {0};
+	int64_t revocations = 0;
+	tick_lead_init(&tl);
+	(void)revocations_changed(&hc, &revocations);
 	daemon_ready(ctx, "every %ld s", interval);
 	while (!daemon_stop_requested) {
-		tick_once(&hc);
-		tick_enrol(&hc, ca);
-		refresh_crl(&hc, ca, crl, sync_directory(&hc, ca, &next_sync));
+		bool lead = tick_lead(&hc, &tl, interval);
+		if (lead) {
+			tick_once(&hc);
+			tick_enrol(&hc, ca);
+		}
+		bool revoked = lead && sync_directory(&hc, ca, &next_sync);
+		refresh_crl(&hc, ca, crl, revocations_changed(&hc, &revocations) || revoked);
 		export_cert_horizon(&hc, ca);
 		export_recipients(&hc, rcptmap);
 		nap(interval);
 	}
+	tick_lead_release(&hc, &tl);
 	ca_close(&ca);
 	spool_close(&hc.spool);
 	keystore_close(&hc.keystore);

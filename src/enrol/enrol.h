@@ -39,6 +39,10 @@ struct enrol_ctx {
  * *cert_r (caller clears). */
 int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
                 enum store_cert_source source, struct store_cert *cert_r, const char **error_r);
+/* The CA's certificate for address and key, its serial drawn from the store's sequence (no
+ * two nodes of a shared store issue the same one). *der_r is the caller's to free. */
+int enrol_ca_issue(const struct enrol_ctx *ec, const char *address, const struct keystore_key *key,
+                   int days, unsigned char **der_r, size_t *der_len_r, const char **error_r);
 /* Stores der for address as a user of kind (created if new) and, when key is given, the key
  * sealed to "cert:<fingerprint>"; the stored row in *c (caller clears). Also for imports. */
 int enrol_store(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,

@@ -43,6 +43,17 @@ int enrol_store(const struct enrol_ctx *ec, const char *address, enum store_user
 	return rc;
 }
 
+int enrol_ca_issue(const struct enrol_ctx *ec, const char *address, const struct keystore_key *key,
+                   int days, unsigned char **der_r, size_t *der_len_r, const char **error_r)
+{
+	uint64_t seq = 0;
+	return store_ca_serial_next(ec->store, &seq, error_r) < 0
+	           ? -1
+	           : ca_issue(ec->ca, seq, address,
+	                      settings_get(ec->settings, "gateway.organization"), key, days, der_r,
+	                      der_len_r, error_r);
+}
+
 int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user_kind kind,
                 enum store_cert_source source, struct store_cert *cert_r, const char **error_r)
 {
@@ -55,8 +66,7 @@ int enrol_issue(const struct enrol_ctx *ec, const char *address, enum store_user
 	memset(cert_r, 0, sizeof(*cert_r));
 	int rc = -1;
 	if (keystore_key_generate(type, &key, error_r) == 0 &&
-	    ca_issue(ec->ca, address, settings_get(ec->settings, "gateway.organization"), key, days,
-	             &der, &der_len, error_r) == 0)
+	    enrol_ca_issue(ec, address, key, days, &der, &der_len, error_r) == 0)
 		rc = enrol_store(ec, address, kind, source, der, der_len, key, cert_r, error_r);
 	if (rc < 0)
 		store_cert_clear(cert_r);

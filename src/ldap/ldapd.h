@@ -116,6 +116,7 @@ struct ldapd_snapshot_config {
 	const unsigned char *ca_der; /* instance CA certificate, added to userSMIMECertificate */
 	size_t ca_der_len;
 	bool starttls;               /* announce StartTLS in the root DSE */
+	int refresh_s;               /* ldap.refresh: ask the store for changes at most this often */
 };
 /* A snapshot with the root DSE and the base entry; NULL with *error_r if base_dn is bad. */
 struct ldapd_snapshot *ldapd_snapshot_new(const struct ldapd_snapshot_config *cfg,

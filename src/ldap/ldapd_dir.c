@@ -1,5 +1,6 @@
-/* ldapd_dir.c: keeps the snapshot current. Each acquire asks the store whether anything was
- * committed since (a cheap version number) and whether the clock passed a certificate's start
+/* ldapd_dir.c: keeps the snapshot current. An acquire asks the store (at most every
+ * ldap.refresh seconds) whether users or certificates changed since, on this node or another
+ * one sharing the store (a change counter), and whether the clock passed a certificate's start
  * or end; only then is the snapshot rebuilt. Sessions hold references, so a rebuild never
  * pulls entries from under a search in progress. */
 #include "ldap/ldapd.h"
@@ -19,6 +20,7 @@ struct ldapd_dir {
 	const struct ldapd_snapshot_config *cfg;
 	struct ldapd_snapshot *cur;
 	bool warned;
+	time_t next_poll; /* the store's change counter is asked again then */
 };
 
 struct ldapd_dir *ldapd_dir_new(struct store *st, const struct ldapd_snapshot_config *cfg)
@@ -93,17 +95,31 @@ static struct ldapd_snapshot *build(struct ldapd_dir *dir, uint64_t version, tim
 	return snap;
 }
 
+/* The store is asked at most every ldap.refresh seconds (a round trip to a database server
+ * per search would be its load); a certificate starting or ending is seen at once. */
+static bool poll_due(struct ldapd_dir *dir, time_t now)
+{
+	const struct ldapd_snapshot *cur = dir->cur;
+	if (cur != NULL && now < dir->next_poll &&
+	    (cur->next_change == 0 || now < cur->next_change))
+		return false;
+	dir->next_poll = now + dir->cfg->refresh_s;
+	return true;
+}
+
 static void refresh(struct ldapd_dir *dir)
 {
 	const char *err;
 	uint64_t version = 0;
+	time_t now = time(NULL);
+	if (!poll_due(dir, now))
+		return;
 	if (store_directory_version(dir->st, &version, &err) < 0) {
 		if (!dir->warned)
 			sg_error("ldap: %s", err);
 		dir->warned = true;
 		return;
 	}
-	time_t now = time(NULL);
 	struct ldapd_snapshot *cur = dir->cur;
 	if (cur != NULL && cur->version == version &&
 	    (cur->next_change == 0 || now < cur->next_change))

@@ -91,7 +91,7 @@ static void config_fill(struct ldapd_config *cfg, const struct settings *set)
 static struct store *store_load(const struct settings *set)
 {
 	const char *err;
-	struct store *st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	struct store *st = store_open_settings(set, &err);
 	if (st == NULL)
 		sg_fatal("store: %s", err);
 	return st;
@@ -113,6 +113,10 @@ int ldapd_main(struct role_ctx *ctx)
 	ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (const void *)lber_print);
 	struct ldapd_config cfg = {0};
 	config_fill(&cfg, set);
+	/* What ldapd's own account may not read (the bind password, the TLS key, the store) is
+	 * opened as gateway.user, before the drop (docs/architecture.md, "Accounts"). */
+	if (daemon_borrow_gateway_account(ctx, true) < 0)
+		return 1;
 	char *password = password_load(set);
 	cfg.bind_password = password;
 	SSL_CTX *tls = tls_load(set);
@@ -120,15 +124,20 @@ int ldapd_main(struct role_ctx *ctx)
 	size_t ca_len;
 	unsigned char *ca = ca_load(set, &ca_len);
 	struct ldapd_snapshot_config scfg = {
-		.base_dn = settings_get(set, "ldap.base_dn"),
-		.organization = settings_get(set, "gateway.organization"),
-		.ca_der = ca, .ca_der_len = ca_len, .starttls = tls != NULL};
+	    .base_dn = settings_get(set, "ldap.base_dn"),
+	    .organization = settings_get(set, "gateway.organization"),
+	    .ca_der = ca,
+	    .ca_der_len = ca_len,
+	    .starttls = tls != NULL,
+	    .refresh_s = (int)settings_number(set, "ldap.refresh")};
 	const char *err;
 	struct ldapd_snapshot *probe = ldapd_snapshot_new(&scfg, &err);
 	if (probe == NULL)
 		sg_fatal("%s", err);
 	ldapd_snapshot_unref(&probe);
 	struct store *st = store_load(set);
+	if (daemon_borrow_gateway_account(ctx, false) < 0 || daemon_drop_privileges(ctx) < 0)
+		return 1;
 	struct ldapd_dir *dir = ldapd_dir_new(st, &scfg);
 	struct ldapd_snapshot *first = ldapd_dir_acquire(dir); /* read the store once now */
 	ldapd_snapshot_unref(&first);

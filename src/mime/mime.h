@@ -53,6 +53,21 @@ struct _GMimeMessage *mime_message_parse(const char *data, size_t len);
 /* The same for a MIME entity (a part with its own header, no message envelope needed). */
 struct _GMimeObject *mime_entity_parse(const char *data, size_t len);
 
+/* One full parse of a message for all its readers in one thread: the queue manager keeps one
+ * per queued message, and every recipient group whose transform needs the body borrows it
+ * (issue 19: one parse per message). Parsed on first use. Borrowers only read the tree: a
+ * reader that would change it parses a copy of its own (mime_entity_parse). */
+struct mime_memo {
+	const char *data;
+	size_t len;
+	struct _GMimeObject *entity; /* the parse, or NULL (not yet, or not MIME) */
+	bool tried;
+};
+void mime_memo_init(struct mime_memo *m, const char *data, size_t len);
+/* The entity of m's bytes (lent: do not unref, do not change), or NULL if they are not MIME. */
+struct _GMimeObject *mime_memo_entity(struct mime_memo *m);
+void mime_memo_free(struct mime_memo *m);
+
 /* Length of the header block at data: up to and including the empty line that ends it, or
  * all of data if there is none. Never more than max: a longer block returns max. */
 size_t mime_header_block_len(const char *data, size_t len, size_t max);

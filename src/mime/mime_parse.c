@@ -191,6 +191,26 @@ GMimeObject *mime_entity_parse(const char *data, size_t len)
 	return o;
 }
 
+void mime_memo_init(struct mime_memo *m, const char *data, size_t len)
+{
+	*m = (struct mime_memo){.data = data, .len = len};
+}
+
+GMimeObject *mime_memo_entity(struct mime_memo *m)
+{
+	if (!m->tried && m->data != NULL)
+		m->entity = mime_entity_parse(m->data, m->len);
+	m->tried = true;
+	return m->entity;
+}
+
+void mime_memo_free(struct mime_memo *m)
+{
+	if (m->entity != NULL)
+		g_object_unref(m->entity);
+	*m = (struct mime_memo){0};
+}
+
 int mime_info_parse(const char *data, size_t len, struct mime_info *info_r,
                     const char **error_r)
 {

@@ -19,6 +19,10 @@
 struct pdf_key {
 	unsigned char u[PDF_KEY_U_LEN];
 	unsigned char k[PDF_KEY_K_LEN];
+	/* For one document (pdf_account_key): its file key and that key wrapped by K (/UE), made
+	 * where K is kept (keystore_pdf_wrap); k is then all zero, K never comes here. */
+	bool wrapped;
+	unsigned char fk[32], ue[32];
 };
 
 /* Refuses, with a reason fit for the user, a password that is not UTF-8, has more than 127
@@ -88,7 +92,8 @@ struct keystore;
 int pdf_account_set_password(struct store *st, const struct keystore *ks, int64_t user_id,
                              const char *address, const char *password, size_t min_chars,
                              const char **error_r);
-/* The record of address: 1 with *key_r (pdf_key_free), 0 none (not registered), -1 error. */
+/* The record of address for one document: 1 with *key_r (pdf_key_free; U, a fresh file key
+ * and its /UE: K stays with the key holder), 0 none (not registered), -1 error. */
 int pdf_account_key(struct store *st, const struct keystore *ks, const char *address,
                     struct pdf_key **key_r, const char **error_r);
 

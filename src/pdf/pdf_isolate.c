@@ -81,7 +81,7 @@ struct input_hdr {
 	uint64_t max_attachments;
 	uint64_t max_output;
 	uint64_t msg_len;
-	unsigned char key[PDF_KEY_LEN];
+	struct pdf_key key; /* the same binary reads it: U, and K or the wrapped file key */
 };
 
 /* ---- the worker ---- */
@@ -208,11 +208,8 @@ int pdf_isolate_worker_main(void)
 	char *url = sg_malloc(h.url_len + 1);
 	memcpy(url, buf, h.url_len);
 	url[h.url_len] = '\0';
-	struct pdf_key *key = NULL;
-	const char *err;
-	if (pdf_key_from_bytes(h.key, sizeof(h.key), &key, &err) < 0)
-		return 6;
-	sg_wipe(h.key, sizeof(h.key));
+	struct pdf_key *key = sg_memdup(&h.key, sizeof(h.key));
+	sg_wipe(&h.key, sizeof(h.key));
 	struct pdf_options opts = {.reply_url = url, .max_attachments = h.max_attachments,
 	                           .max_output = h.max_output};
 	build_and_send(buf + h.url_len, h.msg_len, key, &opts, (enum role_seccomp_mode)h.seccomp);
@@ -226,12 +223,12 @@ static int make_input(const char *msg, size_t len, const struct pdf_key *key,
 	                      .seccomp = (uint32_t)role_seccomp_active(),
 	                      .max_attachments = opts->max_attachments,
 	                      .max_output = opts->max_output, .msg_len = len};
-	pdf_key_to_bytes(key, h.key);
+	h.key = *key;
 	int fd = memfd_create("sealgate-pdf-job", MFD_CLOEXEC);
 	int ok = fd >= 0 && write_all(fd, &h, sizeof(h)) == 0 &&
 	         write_all(fd, opts->reply_url, h.url_len) == 0 && write_all(fd, msg, len) == 0 &&
 	         lseek(fd, 0, SEEK_SET) == 0;
-	sg_wipe(h.key, sizeof(h.key));
+	sg_wipe(&h.key, sizeof(h.key));
 	if (!ok && fd >= 0)
 		close(fd);
 	return ok ? fd : -1;

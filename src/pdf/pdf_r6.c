@@ -101,7 +101,10 @@ static void r6_entries(const struct pdf_key *key, const unsigned char fk[32], co
 {
 	static const unsigned char zero_iv[16];
 	unsigned char salts[16], ik[32], blk[16];
-	aes_nopad(EVP_aes_256_cbc(), key->k, zero_iv, fk, 32, d->ue);
+	if (key->wrapped)
+		memcpy(d->ue, key->ue, sizeof(d->ue));
+	else
+		aes_nopad(EVP_aes_256_cbc(), key->k, zero_iv, fk, 32, d->ue);
 	pdf_r6_random(salts, sizeof(salts));
 	size_t olen = strlen(owner);
 	pdf_r6_hash((const unsigned char *)owner, olen, salts, key->u, PDF_KEY_U_LEN, d->o);
@@ -145,7 +148,10 @@ void pdf_r6_template(const struct pdf_key *key, struct sg_buf *out, char owner_r
 	unsigned char fk[32], opw[32], id[16];
 	struct r6_dict d;
 	size_t offs[4] = {0};
-	pdf_r6_random(fk, sizeof(fk));
+	if (key->wrapped)
+		memcpy(fk, key->fk, sizeof(fk));
+	else
+		pdf_r6_random(fk, sizeof(fk));
 	pdf_r6_random(opw, sizeof(opw));
 	pdf_r6_random(id, sizeof(id));
 	for (size_t i = 0; i < sizeof(opw); i++) /* hex keeps it SASLprep-stable and printable */

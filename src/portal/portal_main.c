@@ -103,7 +103,7 @@ static void ctx_open(struct portal_ctx *ctx, const struct settings *set)
 	ctx->threads = (unsigned int)settings_number(set, "portal.threads");
 	ctx->conns = portal_conns_new(settings_number(set, "portal.header_timeout") * 1000,
 	                              settings_number(set, "portal.request_timeout") * 1000);
-	ctx->st = store_open(settings_get(set, "store.database"), settings_dir(set), &err);
+	ctx->st = store_open_settings(set, &err);
 	if (ctx->st == NULL)
 		sg_fatal("store: %s", err);
 	if (settings_path(set, "gateway.master_key", path, sizeof(path)) < 0 ||

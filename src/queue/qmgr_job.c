@@ -49,6 +49,7 @@ struct job {
 	size_t len;
 	struct spool_envelope env;
 	struct mime_info mime;
+	struct mime_memo parsed; /* the full parse, made when a group's transform needs it */
 	struct policy_plan *plans;
 	bool *due;
 	bool *planned; /* plans[i] was made (for the metrics' labels) */
@@ -172,6 +173,7 @@ static enum qmgr_job_result job_open(struct job *j)
 		}
 		j->data = j->map;
 	}
+	mime_memo_init(&j->parsed, j->data, j->len);
 	size_t n = j->env.nrcpt;
 	j->plans = sg_calloc(n ? n : 1, sizeof(*j->plans));
 	j->due = sg_calloc(n ? n : 1, sizeof(*j->due));
@@ -187,6 +189,7 @@ static void job_close(struct job *j)
 	spool_unlock(&j->lock_fd);
 	spool_envelope_free(&j->env);
 	mime_info_free(&j->mime);
+	mime_memo_free(&j->parsed);
 	sg_free(&j->plans);
 	sg_free(&j->due);
 	sg_free(&j->planned);
@@ -340,7 +343,8 @@ static enum transform_result transform_group(struct job *j, const struct policy_
 		return TRANSFORM_OK;
 	}
 	struct transform_input ti = {.queue_id = j->id, .sender = j->env.sender, .data = j->data,
-	                             .len = j->len, .mime = &j->mime, .plan = plan,
+	                             .len = j->len, .mime = &j->mime, .parsed = &j->parsed,
+	                             .plan = plan,
 	                             .rcpts = rcpts, .nrcpt = n,
 	                             .generated = (j->env.flags & SPOOL_F_BOUNCE) != 0,
 	                             .unscanned = (j->env.flags & SPOOL_F_UNSCANNED) != 0};

@@ -79,7 +79,7 @@ static void open_transform_env(const struct settings *s, struct transform_env *t
 	te->revocation_check = (int)rev;
 	open_dkim(s, te);
 	open_scan(s, te);
-	te->store = store_open(settings_get(s, "store.database"), settings_dir(s), &err);
+	te->store = store_open_settings(s, &err);
 	if (te->store == NULL)
 		sg_error("store: %s; secure channels will defer until it opens", err);
 	if (settings_path(s, "gateway.master_key", path, sizeof(path)) < 0 ||

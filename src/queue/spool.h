@@ -14,7 +14,10 @@
  *   trigger/   requests to qmgr from the CLI (flush)
  *   log/       append-only logs of envelope records, one per writing process (flock'd)
  * While qmgr works on a message it holds flock(LOCK_EX) on data/ID; `queue delete` takes
- * the same lock, so a message is never deleted under a delivery in progress. */
+ * the same lock, so a message is never deleted under a delivery in progress.
+ * Files are made group-readable and -writable (0660, directories 0770): when smtpd has an
+ * account of its own the spool's group is its group and the umask 0007 (core/accounts.h);
+ * otherwise the umask and the 0700 spool directory keep them to gateway.user. */
 #ifndef SG_SPOOL_H
 #define SG_SPOOL_H
 

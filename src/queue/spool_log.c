@@ -30,15 +30,19 @@
 #define LOG_BATCH_MAX     64
 #define LOG_BATCH_WAIT_US 2000
 
+/* A committer waits on its own condition: the end of a batch wakes the sessions it held and
+ * one that waits for the next (to lead it), not every session (50 sessions woken per record
+ * cost more CPU than the records). */
 struct log_waiter {
 	struct log_waiter *next;
+	pthread_cond_t cv;
 	bool done;
 	int rc;
 };
 
 struct spool_log {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t lead_cv;   /* the leader waits here for announced records */
 	int fd;                   /* -1 until the first batch, after rotation or a failure */
 	size_t size;              /* bytes in the open file */
 	struct sg_buf pending;    /* records of the batch being formed */
@@ -54,7 +58,7 @@ struct spool_log *spool_log_new(void)
 {
 	struct spool_log *lg = sg_calloc(1, sizeof(*lg));
 	pthread_mutex_init(&lg->mu, NULL);
-	pthread_cond_init(&lg->cv, NULL);
+	pthread_cond_init(&lg->lead_cv, NULL);
 	lg->fd = -1;
 	sg_buf_init(&lg->pending, (size_t)LOG_BATCH_MAX * SG_SPOOL_RECORD_MAX);
 	return lg;
@@ -67,7 +71,7 @@ void spool_log_free(struct spool_log **lg)
 	if ((*lg)->fd >= 0)
 		close((*lg)->fd); /* releases the flock: recovery may retire the file */
 	sg_buf_free(&(*lg)->pending);
-	pthread_cond_destroy(&(*lg)->cv);
+	pthread_cond_destroy(&(*lg)->lead_cv);
 	pthread_mutex_destroy(&(*lg)->mu);
 	sg_free(lg);
 }
@@ -89,7 +93,7 @@ static int log_create(struct spool *sp, struct spool_log *lg)
 	if (sg_snprintf(name, sizeof(name), "%s" SPOOL_LOG_SUFFIX, id) < 0 ||
 	    spool_subpath(sp, path, sizeof(path), SPOOL_LOG_DIR, name) < 0)
 		return -1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0660);
 	if (fd < 0)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || sg_write_all(fd, header, sizeof(header) - 1) < 0 ||
@@ -143,7 +147,7 @@ static void lead_batch(struct spool *sp, struct spool_log *lg)
 	struct timespec until;
 	deadline_after_us(&until, LOG_BATCH_WAIT_US);
 	while (lg->announced > 0 && lg->npending < LOG_BATCH_MAX &&
-	       pthread_cond_timedwait(&lg->cv, &lg->mu, &until) == 0)
+	       pthread_cond_timedwait(&lg->lead_cv, &lg->mu, &until) == 0)
 		;
 	struct sg_buf batch = lg->pending;
 	struct log_waiter *ws = lg->waiters;
@@ -161,9 +165,11 @@ static void lead_batch(struct spool *sp, struct spool_log *lg)
 	for (; ws != NULL; ws = ws->next) {
 		ws->rc = rc;
 		ws->done = true;
+		pthread_cond_signal(&ws->cv);
 	}
 	lg->leading = false;
-	pthread_cond_broadcast(&lg->cv);
+	if (lg->waiters != NULL) /* records came during the write: one of them leads next */
+		pthread_cond_signal(&lg->waiters->cv);
 	errno = saved;
 }
 
@@ -188,7 +194,7 @@ void spool_log_withdraw(struct spool *sp)
 {
 	pthread_mutex_lock(&sp->log->mu);
 	sp->log->announced--;
-	pthread_cond_broadcast(&sp->log->cv);
+	pthread_cond_signal(&sp->log->lead_cv);
 	pthread_mutex_unlock(&sp->log->mu);
 }
 
@@ -211,14 +217,16 @@ int spool_log_commit(struct spool *sp, const struct spool_envelope *env, enum sp
 {
 	struct spool_log *lg = sp->log;
 	struct log_waiter me = {0};
+	pthread_cond_init(&me.cv, NULL);
 	pthread_mutex_lock(&lg->mu);
 	if (announced)
 		lg->announced--;
 	size_t mark = lg->pending.len;
 	if (frame(&lg->pending, env, q) < 0) {
 		lg->pending.len = mark;
-		pthread_cond_broadcast(&lg->cv);
+		pthread_cond_signal(&lg->lead_cv);
 		pthread_mutex_unlock(&lg->mu);
+		pthread_cond_destroy(&me.cv);
 		*error_r = spool_errorf(false, "envelope of %s cannot be logged", env->id);
 		return -1;
 	}
@@ -226,18 +234,19 @@ int spool_log_commit(struct spool *sp, const struct spool_envelope *env, enum sp
 	lg->waiters = &me;
 	lg->npending++;
 	lg->data_dir = lg->data_dir || data_dir;
-	pthread_cond_broadcast(&lg->cv); /* a leader waiting for this record may close its batch */
+	pthread_cond_signal(&lg->lead_cv); /* a leader waiting for this record may close its batch */
 	while (!me.done) {
 		if (!lg->leading) {
 			lg->leading = true;
 			lead_batch(sp, lg);
 		} else {
-			pthread_cond_wait(&lg->cv, &lg->mu);
+			pthread_cond_wait(&me.cv, &lg->mu);
 		}
 	}
 	bool retire = lg->rotated && me.rc == 0;
 	lg->rotated = lg->rotated && !retire;
 	pthread_mutex_unlock(&lg->mu);
+	pthread_cond_destroy(&me.cv);
 	if (me.rc < 0) {
 		*error_r = spool_errorf(true, "cannot write the spool log in %s/" SPOOL_LOG_DIR,
 		                        spool_dir(sp));

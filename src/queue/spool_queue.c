@@ -72,7 +72,7 @@ struct spool *spool_open(const char *dir, const char **error_r)
 	struct spool *sp = spool_new(dir, error_r);
 	if (sp == NULL)
 		return NULL;
-	if (sg_mkdir_p(dir, 0700) < 0) {
+	if (sg_mkdir_p(dir, 0770) < 0) {
 		*error_r = spool_errorf(true, "cannot create spool %s", dir);
 		spool_close(&sp);
 		return NULL;
@@ -81,7 +81,7 @@ struct spool *spool_open(const char *dir, const char **error_r)
 		char path[SG_PATH_MAX];
 		struct stat st;
 		bool ok = spool_subpath(sp, path, sizeof(path), subdirs[i], NULL) == 0 &&
-		          (mkdir(path, 0700) == 0 || errno == EEXIST) && stat(path, &st) == 0;
+		          (mkdir(path, 0770) == 0 || errno == EEXIST) && stat(path, &st) == 0;
 		if (ok && !S_ISDIR(st.st_mode)) {
 			ok = false;
 			errno = ENOTDIR;
@@ -295,7 +295,7 @@ static int write_tmp_record(const char *tmp, const struct spool_envelope *env, b
 		errno = EINVAL;
 		return -1;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0660);
 	int rc = fd < 0 || sg_write_all(fd, buf.data, buf.len) < 0 || (durable && sg_fsync(fd) < 0)
 	         ? -1 : 0;
 	if (rc < 0)

@@ -253,7 +253,7 @@ int spool_recover(struct spool *sp, const char **error_r)
 		*error_r = spool_errorf(true, "spool log path");
 		return -1;
 	}
-	int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
 		*error_r = spool_errorf(true, "cannot lock %s", lockpath);
 		if (lock >= 0)

@@ -14,7 +14,7 @@ int spool_trigger_flush(struct spool *sp, const char **error_r)
 	char path[SG_PATH_MAX];
 	int fd = -1;
 	if (spool_subpath(sp, path, sizeof(path), SPOOL_TRIGGER, TRIGGER_FLUSH) < 0 ||
-	    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+	    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660)) < 0) {
 		*error_r = errno == ENOENT
 		               ? spool_errorf(false, "%s/" SPOOL_TRIGGER " does not exist; has the "
 		                                     "gateway run on this spool yet?", spool_dir(sp))

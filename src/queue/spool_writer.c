@@ -46,7 +46,7 @@ static int reserve_id(struct spool_writer *w, const char **error_r)
 		spool_id_generate(w->id);
 		if (spool_subpath(w->sp, w->path, sizeof(w->path), SPOOL_DATA, w->id) < 0)
 			break;
-		w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660);
 		if (w->fd < 0 && errno == EEXIST)
 			continue;
 		if (w->fd < 0)

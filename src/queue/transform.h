@@ -15,6 +15,7 @@
 
 struct settings;
 struct mime_info;
+struct mime_memo;
 struct policy_plan;
 struct policy_rcpt_info;
 struct store;
@@ -71,6 +72,7 @@ struct transform_input {
 	const char *data; /* the message as queued (CRLF) */
 	size_t len;
 	const struct mime_info *mime;
+	struct mime_memo *parsed; /* the message's one full parse, lent to every group; or NULL */
 	const struct policy_plan *plan;
 	const char *const *rcpts;
 	size_t nrcpt;
@@ -197,6 +199,10 @@ enum transform_result transform_refuse(const struct transform_env *te,
                                        struct transform_output *out);
 
 /* transform_keys.c: store lookups shared by the transforms. */
+/* domain's DKIM keys with their sealed private keys (store_dkim_list), through the worker
+ * thread's memo: the SQL is not compiled for every message. Free with store_dkim_list_free. */
+int transform_dkim_keys(const struct transform_env *te, const char *domain,
+                        struct store_dkim_key **keys_r, size_t *n_r, const char **error_r);
 /* The newest certificate of addr usable for usage (with a gateway-held key if need_key):
  * 1 found (*cert_r filled, clear it), 0 none (*why_r says why), -1 store error. */
 int transform_find_cert(const struct transform_env *te, const char *addr, int usage,

@@ -166,7 +166,7 @@ enum transform_result transform_dkim(const struct transform_env *te,
 	struct store_dkim_key *keys = NULL;
 	size_t n = 0;
 	const char *err;
-	if (te->store == NULL || store_dkim_list(te->store, domain, true, &keys, &n, &err) < 0)
+	if (te->store == NULL || transform_dkim_keys(te, domain, &keys, &n, &err) < 0)
 		return transform_fail(out, TRANSFORM_TEMP, "4.3.0", "DKIM keys not readable: %s",
 		                      te->store == NULL ? "the store is not open" : err);
 	enum transform_result tr = TRANSFORM_OK;

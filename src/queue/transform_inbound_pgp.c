@@ -237,11 +237,12 @@ static int open_message(const struct transform_env *te, const struct transform_i
                         struct pgp_ctx *ctx, struct keyset *ks, struct pgp_in_result *r)
 {
 	const char *err;
-	if (pgp_decrypt_verify(ctx, in->data, in->len, r, &err) < 0)
+	struct _GMimeObject *top = in->parsed != NULL ? mime_memo_entity(in->parsed) : NULL;
+	if (pgp_decrypt_verify_parsed(ctx, in->data, in->len, top, r, &err) < 0)
 		return -1;
 	if (load_signer(te, r, ctx, ks) == 1) {
 		pgp_in_result_free(r);
-		return pgp_decrypt_verify(ctx, in->data, in->len, r, &err);
+		return pgp_decrypt_verify_parsed(ctx, in->data, in->len, top, r, &err);
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "crypto/smime.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "store/store_dkim.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +45,12 @@ struct memo_info {
 	struct policy_rcpt_info info;
 };
 
+struct memo_dkim {
+	char domain[SG_DOMAIN_MAX + 1];
+	struct store_dkim_key *keys; /* with their sealed keys (opened only to sign) */
+	size_t n;
+};
+
 struct memo {
 	struct store_stamp stamp;
 	int64_t since_ms;
@@ -51,7 +58,8 @@ struct memo {
 	struct memo_certs certs[MEMO_SLOTS];
 	struct memo_pgp pgp[MEMO_SLOTS];
 	struct memo_info info[MEMO_SLOTS];
-	size_t next_certs, next_pgp, next_info;
+	struct memo_dkim dkim[MEMO_SLOTS];
+	size_t next_certs, next_pgp, next_info, next_dkim;
 };
 
 static pthread_key_t memo_key;
@@ -62,6 +70,7 @@ static void memo_clear(struct memo *m)
 	for (size_t i = 0; i < MEMO_SLOTS; i++) {
 		store_cert_list_free(&m->certs[i].certs, m->certs[i].n);
 		store_pgp_key_clear(&m->pgp[i].key);
+		store_dkim_list_free(&m->dkim[i].keys, m->dkim[i].n);
 	}
 	memset(m, 0, sizeof(*m));
 }
@@ -207,6 +216,43 @@ int transform_pgp_find(const struct transform_env *te, const char *addr,
 	if (rc == 0 && transform_discovered_pgp(te, addr, key_r, why_r) == 1)
 		rc = 1;
 	return rc;
+}
+
+static struct store_dkim_key *dkim_copy(const struct store_dkim_key *src, size_t n)
+{
+	struct store_dkim_key *k = sg_calloc(n > 0 ? n : 1, sizeof(*k));
+	for (size_t i = 0; i < n; i++) {
+		k[i] = src[i];
+		k[i].dns = src[i].dns != NULL ? sg_strdup(src[i].dns) : NULL;
+		k[i].sealed = src[i].sealed != NULL ? sg_memdup(src[i].sealed, src[i].sealed_len)
+		                                    : NULL;
+	}
+	return k;
+}
+
+int transform_dkim_keys(const struct transform_env *te, const char *domain,
+                        struct store_dkim_key **keys_r, size_t *n_r, const char **error_r)
+{
+	struct store_stamp stamp;
+	struct memo *m = memo_get(te, &stamp);
+	for (size_t i = 0; m != NULL && i < MEMO_SLOTS; i++) {
+		const struct memo_dkim *e = &m->dkim[i];
+		if (e->domain[0] != '\0' && strcmp(e->domain, domain) == 0) {
+			*keys_r = dkim_copy(e->keys, e->n);
+			*n_r = e->n;
+			return 0;
+		}
+	}
+	if (store_dkim_list(te->store, domain, true, keys_r, n_r, error_r) < 0)
+		return -1;
+	if (memo_put_ok(m, &stamp, domain) && strlen(domain) <= SG_DOMAIN_MAX) {
+		struct memo_dkim *e = &m->dkim[m->next_dkim++ % MEMO_SLOTS];
+		store_dkim_list_free(&e->keys, e->n);
+		sg_strlcpy(e->domain, domain, sizeof(e->domain));
+		e->keys = dkim_copy(*keys_r, *n_r);
+		e->n = *n_r;
+	}
+	return 0;
 }
 
 /* smime.revocation_check: a partner's certificate that its OCSP responder or CRL calls

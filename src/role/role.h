@@ -24,6 +24,8 @@ struct role_ctx {
 	const char *listen_bound;        /* the listen setting the sockets were bound from */
 	struct settings *previous;       /* after a SIGHUP: the configuration before it, else NULL */
 	int status_fd;                   /* where daemon_ready tells the master, or -1 */
+	bool drop_pending;               /* a role of its own account, still root: it opens its
+	                                  * files, then calls daemon_drop_privileges */
 };
 
 typedef int (*role_entry_fn)(struct role_ctx *ctx);
@@ -39,6 +41,17 @@ extern atomic_int daemon_retire_requested;
 void daemon_signals_init(void);
 /* True once the process should stop accepting new connections (stop or retire). */
 bool daemon_leaving(void);
+
+/* A role of its own account (role_def.account_key: smtpd, ldapd) starts as root so that it
+ * can open what its account may not read (TLS key, the store); it calls this once that is
+ * done, before it reads any input. 0, or -1 (logged). No-op for the other roles, which the
+ * child start made their account already. daemon_ready refuses to serve before it. */
+int daemon_drop_privileges(struct role_ctx *ctx);
+
+/* Before that drop: borrow true acts with gateway.user's file permissions, false returns to
+ * root, so that what the role opens of gateway.user's (ldapd: the store, whose WAL files a
+ * root connection would create root's) is opened as gateway.user would. 0, or -1 (logged). */
+int daemon_borrow_gateway_account(struct role_ctx *ctx, bool borrow);
 
 /* Logs "ready: ..." and tells the master that this child serves; call once, when the role
  * accepts connections (or does its work). */

@@ -54,7 +54,10 @@ static const char *const calls_serve[] = {
 	"accept", "accept4", "shutdown", "recvfrom", "sendto", "recvmsg", "sendmsg", "sendmmsg",
 	"recvmmsg", "getsockopt", "setsockopt", "getsockname", "getpeername", "sendfile", NULL};
 
-/* Opening connections: delivery, DNS, the directory (LDAP), clamd, notices. */
+/* keyd: connections arrive as descriptors passed over its inherited sockets; no socket(). */
+static const char *const calls_keyd[] = {"recvmsg", "sendmsg", "sendto", "recvfrom", "shutdown",
+                                         "getsockopt", NULL};
+/* Opening connections: delivery, DNS, the directory (LDAP), clamd, notices, PostgreSQL. */
 static const char *const calls_connect[] = {"socket", "connect", "bind", "socketpair", NULL};
 
 /* qmgr's PDF worker: an in-memory job, a fork and an exec of this binary, rlimits, a network
@@ -86,10 +89,13 @@ struct role_filter {
 };
 
 static const struct role_filter filters[] = {
+	/* no network, no new processes, files for reading only (the master key is read before) */
+	{"keyd", {calls_keyd}, true, false},
 	{"smtpd", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"qmgr", {calls_threads, calls_files, calls_serve, calls_connect, calls_worker_start}, false,
 	 true},
-	{"ldapd", {calls_threads, calls_files, calls_serve}, false, false},
+	/* connect: the store's connections to PostgreSQL, opened or reopened while it serves */
+	{"ldapd", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"portal", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"tick", {calls_threads, calls_files, calls_serve, calls_connect}, false, false},
 	{"metrics", {calls_threads, calls_files, calls_serve}, false, false},

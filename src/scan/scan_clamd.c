@@ -55,22 +55,6 @@ static int fail(struct scan_result *r, const char *fmt, ...)
 	return -1;
 }
 
-/* Waits for events on fd until deadline (monotonic ms): 0, or -1 on timeout or error. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		int64_t left = deadline - sg_mono_ms();
-		if (left <= 0)
-			return -1;
-		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
 static int connect_unix(const char *path, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -82,7 +66,7 @@ static int connect_unix(const char *path, int64_t deadline)
 		return fd;
 	int err = 0;
 	socklen_t el = sizeof(err);
-	if ((errno == EINPROGRESS || errno == EAGAIN) && wait_fd(fd, POLLOUT, deadline) == 0 &&
+	if ((errno == EINPROGRESS || errno == EAGAIN) && sg_wait_fd(fd, POLLOUT, deadline) == 0 &&
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
 		return fd;
 	int saved = errno;
@@ -123,7 +107,7 @@ static int send_all(int fd, const void *p, size_t n, int64_t deadline, bool *tim
 			c += w;
 			n -= (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, deadline) < 0) {
+			if (sg_wait_fd(fd, POLLOUT, deadline) < 0) {
 				*timed_out = true;
 				return -1;
 			}
@@ -163,7 +147,7 @@ static ssize_t read_reply(int fd, char *buf, int64_t deadline, bool *timed_out)
 		if (got < 0 && errno != EAGAIN && errno != EINTR)
 			return n > 0 ? (ssize_t)n : -1;
 		if (got < 0) {
-			if (wait_fd(fd, POLLIN, deadline) < 0) {
+			if (sg_wait_fd(fd, POLLIN, deadline) < 0) {
 				*timed_out = true;
 				return -1;
 			}

@@ -193,6 +193,12 @@ int smtpd_main(struct role_ctx *ctx)
 	const char *err;
 	if (settings_path(set, "gateway.spool_dir", spool_path, sizeof(spool_path)) < 0)
 		sg_fatal("gateway.spool_dir: path too long");
+	/* The TLS key, as gateway.user, before smtpd's own account (which may not read it). */
+	if (daemon_borrow_gateway_account(ctx, true) < 0)
+		return 1;
+	SSL_CTX *tls = tls_load(set);
+	if (daemon_borrow_gateway_account(ctx, false) < 0 || daemon_drop_privileges(ctx) < 0)
+		return 1;
 	struct spool *sp = spool_open(spool_path, &err);
 	if (sp == NULL)
 		sg_fatal("spool: %s", err);
@@ -207,7 +213,7 @@ int smtpd_main(struct role_ctx *ctx)
 	struct sg_cidr *nets = networks_parse(settings_get(set, "smtp.internal_networks"),
 	                                      &o.n_internal_nets);
 	o.internal_nets = nets;
-	o.tls = tls_load(set);
+	o.tls = tls;
 	o.sink_arg = sp;
 	daemon_ready(ctx, "%zu listener(s), STARTTLS %s, max %u sessions", ctx->n_listen_fds,
 	        o.tls != NULL ? "on" : "off", o.max_sessions);

@@ -16,6 +16,23 @@ struct store;
 /* Opens the store named by url ("sqlite:PATH", PATH relative to base_dir), creating the
  * schema or migrating it to the current version. */
 struct store *store_open(const char *url, const char *base_dir, const char **error_r);
+/* What PostgreSQL needs beside the URL (store.password_file's line, store.pool_size). */
+struct store_options {
+	const char *password; /* NULL: none, or ~/.pgpass of the account (libpq) */
+	int pool_size;        /* connections per process; 0: 1 */
+};
+struct store *store_open_options(const char *url, const char *base_dir,
+                                 const struct store_options *opt, const char **error_r);
+/* The store of the settings (store.database, store.password_file, store.pool_size): what
+ * every role and command opens. */
+struct settings;
+struct store *store_open_settings(const struct settings *s, const char **error_r);
+/* The same for another store (`store copy --to URL`), with the settings' password file. */
+struct store *store_open_settings_url(const struct settings *s, const char *url,
+                                      const char **error_r);
+/* check-config: 0, or -1 with why (a malformed PostgreSQL URI, an unreachable server, a
+ * refused login, an unusable password file). Nothing to check for SQLite. */
+int store_check_settings(const struct settings *s, char *why, size_t why_size);
 void store_close(struct store **st);
 /* The schema version the store is at. */
 int store_schema_version(struct store *st);
@@ -132,7 +149,8 @@ struct store_dir_cert {
 int store_directory_list(struct store *st, time_t now, struct store_dir_cert **certs_r,
                          size_t *count_r, time_t *next_change_r, const char **error_r);
 void store_directory_list_free(struct store_dir_cert **certs, size_t count);
-/* A number that changes whenever any connection commits to the store, cheap to poll. */
+/* A number that changes whenever a change to users or certificates is committed, by this
+ * process or another node (store_cluster.c: a counter bumped in the change's transaction). */
 int store_directory_version(struct store *st, uint64_t *version_r, const char **error_r);
 
 /* ---- OpenPGP keys per address (store_pgp.c, schema versions 3 and 7) ---- */
@@ -511,5 +529,48 @@ int store_employee_get(struct store *st, int64_t user_id, struct store_employee 
                        const char **error_r);
 /* Forgets the record of user_id (gone from the directory). */
 int store_employee_delete(struct store *st, int64_t user_id, const char **error_r);
+
+/* ---- several nodes on one store (store_cluster.c, issue 15) ---- */
+#define STORE_COUNTER_CA_SERIAL   "ca-serial"   /* the CA's serial sequence */
+#define STORE_COUNTER_DIRECTORY   "directory"   /* bumped by every change to users, certificates */
+#define STORE_COUNTER_REVOCATIONS "revocations" /* bumped by every revocation (the CRL follows) */
+/* Advances the counter name (created at 1) in one atomic statement: no two callers, on any
+ * node, ever get the same value. */
+int store_counter_next(struct store *st, const char *name, int64_t *value_r, const char **error_r);
+/* Sets the counter to at_least unless it is there already (a copied store's sequence). */
+int store_counter_raise(struct store *st, const char *name, int64_t at_least, const char **error_r);
+/* The counter's value now (0 when it never advanced). */
+int store_counter_get(struct store *st, const char *name, int64_t *value_r, const char **error_r);
+/* The next number of the CA's serial sequence (1, 2, ...): part of every serial it issues. */
+int store_ca_serial_next(struct store *st, uint64_t *seq_r, const char **error_r);
+/* A lease on the job name for holder (unique per process), until now + ttl: *leading_r when
+ * it was free, lapsed or already holder's (then renewed). One node at a time leads. */
+int store_leader_try(struct store *st, const char *name, const char *holder, time_t now, time_t ttl,
+                     bool *leading_r, const char **error_r);
+/* Gives the lease up (a clean stop), so that another node takes over at its next try. */
+int store_leader_release(struct store *st, const char *name, const char *holder,
+                         const char **error_r);
+/* Who holds the lease at now: 1 (holder_r set), 0 nobody, -1 error. */
+int store_leader_holder(struct store *st, const char *name, time_t now, char *holder_r, size_t size,
+                        const char **error_r);
+
+/* `sealgate store copy` (store_copy.c): every row of the SQLite store src into dst (rows dst
+ * has already are kept), then each table compared on both sides. One result per table. */
+struct store_copy_table {
+	char name[64];
+	int64_t rows_source, rows_target;
+	uint64_t sum_source[2], sum_target[2]; /* order-free checksums of the rows */
+	bool same;                             /* counts and checksums agree */
+};
+int store_copy_to(struct store *src, struct store *dst, struct store_copy_table **results_r,
+                  size_t *n_r, const char **error_r);
+
+/* The instance CA as files in the store (store_cluster.c), so that a new node fetches it:
+ * "ca.crt" (PEM) and "ca.key" (sealed with the master key, as in gateway.ca_dir). put keeps
+ * what is there (1 stored, 0 there already); get: 1 found (caller frees), 0 none. */
+int store_ca_file_put(struct store *st, const char *name, const unsigned char *data, size_t len,
+                      time_t now, const char **error_r);
+int store_ca_file_get(struct store *st, const char *name, unsigned char **data_r, size_t *len_r,
+                      const char **error_r);
 
 #endif

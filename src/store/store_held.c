@@ -2,7 +2,7 @@
  * by the caller (keystore) before it comes here; the store sees only the sealed blob, the two
  * addresses and the subject that the notices to the sender quote. */
 #include "store/store.h"
-#include "store/store_sqlite.h"
+#include "store/store_db.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -15,20 +15,19 @@ int store_held_add(struct store *st, int64_t user_id, const char *sender, const 
                    const unsigned char *sealed, size_t sealed_len, time_t now, int64_t *id_r,
                    const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	char subj[256];
 	sg_strlcpy(subj, subject != NULL ? subject : "", sizeof(subj));
-	if (sqlite3_prepare_v2(db, "INSERT INTO held_mail (user_id, sender, subject, sealed, created,"
-	                           " expires) VALUES (?1, ?2, ?3, ?4, ?5, 0)", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 3, subj, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob64(s, 4, sealed, sealed_len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 5, (int64_t)now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
-	*id_r = sqlite3_last_insert_rowid(db);
+	if (sdb_prepare(st,
+	                "INSERT INTO held_mail (user_id, sender, subject, sealed, created,"
+	                " expires) VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING id",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, sender) < 0 ||
+	    sdb_bind_text(s, 3, subj) < 0 || sdb_bind_blob(s, 4, sealed, sealed_len) < 0 ||
+	    sdb_bind_int64(s, 5, (int64_t)now) < 0 || sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, error_r);
+	*id_r = sdb_col_int64(s, 0);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -41,37 +40,36 @@ int store_held_add(struct store *st, int64_t user_id, const char *sender, const 
 static int list(struct store *st, const char *sql, const char *address, int64_t now,
                 struct store_held **list_r, size_t *n_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	*list_r = NULL;
 	*n_r = 0;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    (address != NULL && sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    (now > 0 && sqlite3_bind_int64(s, 1, now) != SQLITE_OK))
-		return store_sqlite_fail(db, s, error_r);
+	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
+	    (address != NULL && sdb_bind_text(s, 1, address) < 0) ||
+	    (now > 0 && sdb_bind_int64(s, 1, now) < 0))
+		return sdb_fail(s, error_r);
 	size_t cap = 0;
 	int rc;
-	while (*n_r < HELD_LIST_MAX && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (*n_r < HELD_LIST_MAX && (rc = sdb_step(s)) == SDB_ROW) {
 		if (*n_r == cap) {
 			cap = cap ? cap * 2 : 8;
 			*list_r = sg_realloc(*list_r, cap * sizeof(**list_r));
 		}
 		struct store_held *h = &(*list_r)[(*n_r)++];
 		memset(h, 0, sizeof(*h));
-		h->id = sqlite3_column_int64(s, 0);
-		h->user_id = sqlite3_column_int64(s, 1);
-		store_sqlite_text(s, 2, h->address, sizeof(h->address));
-		store_sqlite_text(s, 3, h->sender, sizeof(h->sender));
-		store_sqlite_text(s, 4, h->subject, sizeof(h->subject));
-		h->created = (time_t)sqlite3_column_int64(s, 5);
-		h->until = (time_t)sqlite3_column_int64(s, 6);
+		h->id = sdb_col_int64(s, 0);
+		h->user_id = sdb_col_int64(s, 1);
+		sdb_col_copy(s, 2, h->address, sizeof(h->address));
+		sdb_col_copy(s, 3, h->sender, sizeof(h->sender));
+		sdb_col_copy(s, 4, h->subject, sizeof(h->subject));
+		h->created = (time_t)sdb_col_int64(s, 5);
+		h->until = (time_t)sdb_col_int64(s, 6);
 	}
-	if (*n_r < HELD_LIST_MAX && rc != SQLITE_DONE) {
+	if (*n_r < HELD_LIST_MAX && rc != SDB_DONE) {
 		sg_free(list_r);
 		*n_r = 0;
-		return store_sqlite_fail(db, s, error_r);
+		return sdb_fail(s, error_r);
 	}
-	sqlite3_finalize(s);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -102,35 +100,24 @@ int store_held_registered(struct store *st, struct store_held **list_r, size_t *
 int store_held_sealed(struct store *st, int64_t id, unsigned char **sealed_r, size_t *len_r,
                       const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT sealed FROM held_mail WHERE id = ?1", -1, &s, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int n = sqlite3_column_bytes(s, 0);
-		*len_r = (size_t)(n > 0 ? n : 0);
-		*sealed_r = sg_memdup(sqlite3_column_blob(s, 0), *len_r);
-	} else if (rc != SQLITE_DONE) {
-		return store_sqlite_fail(db, s, error_r);
+	struct sdb_stmt *s = NULL;
+	int rc = sdb_query_int(st, "SELECT sealed FROM held_mail WHERE id = ?1",
+	                       id, &s, error_r);
+	if (rc == SDB_ROW) {
+		*sealed_r = sdb_col_blob_dup(s, 0, len_r);
+		sdb_finish(s);
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : 0;
+	return rc;
 }
 
 static int exec_id(struct store *st, const char *sql, int64_t id, const char *text,
                    const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
-	    (text != NULL && sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || sdb_bind_int64(s, 1, id) < 0 ||
+	    (text != NULL && sdb_bind_text(s, 2, text) < 0) || sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -141,15 +128,15 @@ int store_held_delete(struct store *st, int64_t id, const char **error_r)
 
 int store_held_count(struct store *st, const char *address, size_t *n_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM held_mail h JOIN users u ON u.id = h.user_id"
-	                           " WHERE u.address = ?1", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW)
-		return store_sqlite_fail(db, s, error_r);
-	*n_r = (size_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st,
+	                "SELECT count(*) FROM held_mail h JOIN users u ON u.id = h.user_id"
+	                " WHERE u.address = ?1",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, address) < 0 || sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, error_r);
+	*n_r = (size_t)sdb_col_int64(s, 0);
+	sdb_finish(s);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * trusted by something other than a message (store_pgp_key_trusted) ranks first and can make
  * a signature valid. */
 #include "store/store.h"
-#include "store/store_sqlite.h"
+#include "store/store_db.h"
+#include "core/sg_time.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -47,13 +48,6 @@ static int name_index(const char *const *names, size_t n, const char *name, int 
 	return fallback;
 }
 
-static int fail(sqlite3 *db, const char **error_r)
-{
-	sg_error("store: %s", sqlite3_errmsg(db));
-	*error_r = "store: database error (see the log)";
-	return -1;
-}
-
 bool store_pgp_key_trusted(const struct store_pgp_key *key)
 {
 	if (key->source == STORE_PGP_DISCOVERED)
@@ -80,33 +74,22 @@ void store_pgp_list_free(struct store_pgp_key **keys, size_t count)
 	sg_free(keys);
 }
 
-static void text_copy(sqlite3_stmt *s, int col, char *dst, size_t size)
+static void row_to_key(struct sdb_stmt *s, struct store_pgp_key *k)
 {
-	const char *t = (const char *)sqlite3_column_text(s, col);
-	sg_strlcpy(dst, t != NULL ? t : "", size);
-}
-
-static void row_to_key(sqlite3_stmt *s, struct store_pgp_key *k)
-{
-	k->id = sqlite3_column_int64(s, 0);
-	k->user_id = sqlite3_column_int64(s, 1);
-	text_copy(s, 2, k->address, sizeof(k->address));
-	text_copy(s, 3, k->fingerprint, sizeof(k->fingerprint));
-	const void *p = sqlite3_column_blob(s, 4);
-	int n = sqlite3_column_bytes(s, 4);
-	k->keydata_len = p != NULL && n > 0 ? (size_t)n : 0;
-	k->keydata = k->keydata_len > 0 ? sg_memdup(p, k->keydata_len) : NULL;
+	k->id = sdb_col_int64(s, 0);
+	k->user_id = sdb_col_int64(s, 1);
+	sdb_col_copy(s, 2, k->address, sizeof(k->address));
+	sdb_col_copy(s, 3, k->fingerprint, sizeof(k->fingerprint));
+	k->keydata = sdb_col_blob_dup(s, 4, &k->keydata_len);
 	/* unknown values fail closed: untrusted, not used */
-	k->source = (enum store_pgp_source)name_index(source_names, 4,
-	                                              (const char *)sqlite3_column_text(s, 5),
+	k->source = (enum store_pgp_source)name_index(source_names, 4, sdb_col_text(s, 5),
 	                                              STORE_PGP_AUTOCRYPT);
-	k->status = (enum store_pgp_status)name_index(status_names, 2,
-	                                              (const char *)sqlite3_column_text(s, 6),
+	k->status = (enum store_pgp_status)name_index(status_names, 2, sdb_col_text(s, 6),
 	                                              STORE_PGP_PENDING);
-	k->expires = (time_t)sqlite3_column_int64(s, 7);
-	k->created = (time_t)sqlite3_column_int64(s, 8);
-	k->has_secret = sqlite3_column_int(s, 9) != 0;
-	k->confirmed = (time_t)sqlite3_column_int64(s, 10);
+	k->expires = (time_t)sdb_col_int64(s, 7);
+	k->created = (time_t)sdb_col_int64(s, 8);
+	k->has_secret = (int)sdb_col_int64(s, 9) != 0;
+	k->confirmed = (time_t)sdb_col_int64(s, 10);
 }
 
 /* Runs the key SELECT with where (binding one text value, if a != NULL). */
@@ -120,25 +103,21 @@ static int query(struct store *st, const char *where, const char *a, struct stor
 	    "FROM pgp_keys k JOIN users u ON u.id = k.user_id WHERE %s "
 	    "ORDER BY u.address, k.status = 'pending', "
 	    "k.source = 'autocrypt' AND k.confirmed = 0, k.created DESC, k.id DESC", where) >= 0);
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    (a != NULL && sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC) != SQLITE_OK)) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 || (a != NULL && sdb_bind_text(s, 1, a) < 0))
+		return sdb_fail(s, error_r);
 	struct store_pgp_key *keys = NULL;
 	size_t n = 0;
 	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < LIST_MAX) {
+	while ((rc = sdb_step(s)) == SDB_ROW && n < LIST_MAX) {
 		keys = sg_reallocarray(keys, n + 1, sizeof(*keys));
 		memset(&keys[n], 0, sizeof(keys[n]));
 		row_to_key(s, &keys[n++]);
 	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sdb_finish(s);
+	if (rc != SDB_ROW && rc != SDB_DONE) {
 		store_pgp_list_free(&keys, n);
-		return fail(db, error_r);
+		return sdb_fail(NULL, error_r);
 	}
 	*keys_r = keys;
 	*count_r = n;
@@ -148,7 +127,7 @@ static int query(struct store *st, const char *where, const char *a, struct stor
 int store_pgp_list(struct store *st, const char *address, struct store_pgp_key **keys_r,
                    size_t *count_r, const char **error_r)
 {
-	return query(st, address != NULL ? "u.address = ?1" : "1", address, keys_r, count_r,
+	return query(st, address != NULL ? "u.address = ?1" : "1 = 1", address, keys_r, count_r,
 	             error_r);
 }
 
@@ -183,57 +162,48 @@ int store_pgp_list_keyid(struct store *st, const char *keyid, struct store_pgp_k
 int store_pgp_add(struct store *st, const struct store_pgp_key *key, const unsigned char *sealed,
                   size_t sealed_len, int64_t *id_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	if (key->keydata_len == 0 || key->keydata_len > SG_PGP_KEY_MAX ||
 	    sealed_len > SG_SEALED_KEY_MAX) {
 		*error_r = "store: OpenPGP key empty or too large";
 		return -1;
 	}
-	if (sqlite3_prepare_v2(db,
+	if (sdb_prepare(
+	        st,
 	        "INSERT INTO pgp_keys (user_id, fingerprint, keydata, sealed, source, status, "
-	        "expires, created) VALUES (?1, upper(?2), ?3, ?4, ?5, ?6, ?7, strftime('%s','now')) "
+	        "expires, created) VALUES (?1, upper(?2), ?3, ?4, ?5, ?6, ?7, ?8) "
 	        "ON CONFLICT (user_id, fingerprint) DO UPDATE SET keydata = excluded.keydata, "
-	        "sealed = coalesce(excluded.sealed, sealed), source = excluded.source, "
+	        "sealed = coalesce(excluded.sealed, pgp_keys.sealed), source = excluded.source, "
 	        "status = excluded.status, expires = excluded.expires RETURNING id",
-	        -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, key->user_id) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, key->fingerprint, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 3, key->keydata, (int)key->keydata_len, SQLITE_STATIC) != SQLITE_OK ||
-	    (sealed != NULL
-	         ? sqlite3_bind_blob(s, 4, sealed, (int)sealed_len, SQLITE_STATIC)
-	         : sqlite3_bind_null(s, 4)) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 5, store_pgp_source_name(key->source), -1, SQLITE_STATIC) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_text(s, 6, store_pgp_status_name(key->status), -1, SQLITE_STATIC) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_int64(s, 7, (sqlite3_int64)key->expires) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	*id_r = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	        &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, key->user_id) < 0 || sdb_bind_text(s, 2, key->fingerprint) < 0 ||
+	    sdb_bind_blob(s, 3, key->keydata, key->keydata_len) < 0 ||
+	    (sealed != NULL ? sdb_bind_blob(s, 4, sealed, sealed_len) : sdb_bind_null(s, 4)) < 0 ||
+	    sdb_bind_text(s, 5, store_pgp_source_name(key->source)) < 0 ||
+	    sdb_bind_text(s, 6, store_pgp_status_name(key->status)) < 0 ||
+	    sdb_bind_int64(s, 7, (int64_t)key->expires) < 0 ||
+	    sdb_bind_int64(s, 8, (int64_t)sg_wall()) < 0 || sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, error_r);
+	*id_r = sdb_col_int64(s, 0);
+	sdb_finish(s);
 	return 0;
 }
 
-/* Runs one statement binding a text (or int64 when text is NULL); *changes_r: rows touched. */
+/* Runs one statement binding ?1 to a text (or int64 when text is NULL) and ?2, if the SQL names
+ * it, to the current time; *changes_r: rows touched. */
 static int exec1(struct store *st, const char *sql, const char *text, int64_t num,
                  size_t *changes_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    (sqlite3_bind_parameter_count(s) > 0 &&
-	     (text != NULL ? sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC)
-	                   : sqlite3_bind_int64(s, 1, num)) != SQLITE_OK) ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0 ||
+	    (sdb_param_count(s) > 0 &&
+	     (text != NULL ? sdb_bind_text(s, 1, text) : sdb_bind_int64(s, 1, num)) < 0) ||
+	    (sdb_param_count(s) > 1 && sdb_bind_int64(s, 2, (int64_t)sg_wall()) < 0) ||
+	    sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
 	if (changes_r != NULL)
-		*changes_r = (size_t)sqlite3_changes(db);
+		*changes_r = (size_t)sdb_changes(s);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -252,11 +222,6 @@ int store_pgp_delete_fpr(struct store *st, const char *fpr, size_t *count_r,
 	             error_r);
 }
 
-static int tx(struct store *st, const char *sql, const char **error_r)
-{
-	return exec1(st, sql, NULL, 0, NULL, error_r) == 0 ? 0 : -1;
-}
-
 int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
                      const char **error_r)
 {
@@ -265,49 +230,50 @@ int store_pgp_accept(struct store *st, const char *address, size_t *count_r,
 	*count_r = 0;
 	if (found <= 0)
 		return found;
-	if (tx(st, "SAVEPOINT pgp_accept", error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	size_t pending = 0;
-	if (exec1(st, "DELETE FROM pgp_keys WHERE user_id = ?1 AND status = 'active' AND "
-	              "sealed IS NULL AND EXISTS (SELECT 1 FROM pgp_keys p WHERE p.user_id = ?1 "
-	              "AND p.status = 'pending')", NULL, u.id, NULL, error_r) < 0 ||
-	    exec1(st, "UPDATE pgp_keys SET status = 'active', confirmed = "
-	              "CASE source WHEN 'autocrypt' THEN strftime('%s','now') ELSE confirmed END "
-	              "WHERE user_id = ?1 AND status = 'pending'", NULL, u.id, &pending,
-	          error_r) < 0) {
-		(void)tx(st, "ROLLBACK TO pgp_accept", error_r);
-		(void)tx(st, "RELEASE pgp_accept", error_r);
+	if (exec1(st,
+	          "DELETE FROM pgp_keys WHERE user_id = ?1 AND status = 'active' AND "
+	          "sealed IS NULL AND EXISTS (SELECT 1 FROM pgp_keys p WHERE p.user_id = ?1 "
+	          "AND p.status = 'pending')",
+	          NULL, u.id, NULL, error_r) < 0 ||
+	    exec1(st,
+	          "UPDATE pgp_keys SET status = 'active', confirmed = "
+	          "CASE source WHEN 'autocrypt' THEN ?2 ELSE confirmed END "
+	          "WHERE user_id = ?1 AND status = 'pending'",
+	          NULL, u.id, &pending, error_r) < 0) {
+		sdb_rollback(st);
 		return -1;
 	}
 	*count_r = pending;
-	return tx(st, "RELEASE pgp_accept", error_r);
+	return sdb_commit(st, error_r);
 }
 
 int store_pgp_secret_get(struct store *st, const char *fpr, unsigned char **sealed_r,
                          size_t *sealed_len_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	*sealed_r = NULL;
 	*sealed_len_r = 0;
-	if (sqlite3_prepare_v2(db, "SELECT sealed FROM pgp_keys WHERE fingerprint = upper(?1) "
-	                           "AND sealed IS NOT NULL LIMIT 1", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, fpr, -1, SQLITE_STATIC) != SQLITE_OK) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const void *p = sqlite3_column_blob(s, 0);
-		int n = sqlite3_column_bytes(s, 0);
-		if (p != NULL && n > 0 && n <= SG_SEALED_KEY_MAX) {
-			*sealed_r = sg_memdup(p, (size_t)n);
-			*sealed_len_r = (size_t)n;
+	if (sdb_prepare(st,
+	                "SELECT sealed FROM pgp_keys WHERE fingerprint = upper(?1) "
+	                "AND sealed IS NOT NULL LIMIT 1",
+	                &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, fpr) < 0)
+		return sdb_fail(s, error_r);
+	int rc = sdb_step(s);
+	if (rc == SDB_ROW) {
+		size_t n = 0;
+		const void *p = sdb_col_blob(s, 0, &n);
+		if (p != NULL && n <= SG_SEALED_KEY_MAX) {
+			*sealed_r = sg_memdup(p, n);
+			*sealed_len_r = n;
 		}
 	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(db, error_r);
+	sdb_finish(s);
+	if (rc != SDB_ROW && rc != SDB_DONE)
+		return sdb_fail(NULL, error_r);
 	return *sealed_r != NULL ? 1 : 0;
 }
 
@@ -315,20 +281,20 @@ int store_pgp_secret_get(struct store *st, const char *fpr, unsigned char **seal
 static int user_has(struct store *st, int64_t user_id, const char *fpr, size_t *others_r,
                     const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(fingerprint = upper(?2)), 0), "
-	                           "coalesce(sum(fingerprint != upper(?2)), 0) FROM pgp_keys "
-	                           "WHERE user_id = ?1", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, fpr, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	int same = sqlite3_column_int(s, 0) > 0;
-	*others_r = (size_t)sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(
+	        st,
+	        "SELECT coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 1 ELSE 0 END), 0),"
+	        " coalesce(sum(CASE WHEN fingerprint = upper(?2) THEN 0 ELSE 1 END), 0)"
+	        " FROM pgp_keys "
+	        "WHERE user_id = ?1",
+	        &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, fpr) < 0 ||
+	    sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, error_r);
+	int same = (int)sdb_col_int64(s, 0) > 0;
+	*others_r = (size_t)sdb_col_int64(s, 1);
+	sdb_finish(s);
 	return same;
 }
 
@@ -337,7 +303,7 @@ int store_pgp_learn_autocrypt(struct store *st, int64_t user_id, const char *fpr
                               enum store_pgp_learn *result_r, const char **error_r)
 {
 	size_t others = 0;
-	if (tx(st, "SAVEPOINT pgp_learn", error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	int same = user_has(st, user_id, fpr, &others, error_r);
 	int rc = same < 0 ? -1 : 0;
@@ -356,29 +322,24 @@ int store_pgp_learn_autocrypt(struct store *st, int64_t user_id, const char *fpr
 			rc = store_pgp_add(st, &k, NULL, 0, &id, error_r);
 	}
 	if (rc < 0) {
-		(void)tx(st, "ROLLBACK TO pgp_learn", error_r);
-		(void)tx(st, "RELEASE pgp_learn", error_r);
+		sdb_rollback(st);
 		return -1;
 	}
 	*result_r = same == 1 ? STORE_PGP_UNCHANGED
 	            : others > 0 ? STORE_PGP_PENDING_CHANGE
 	                         : STORE_PGP_LEARNED;
-	return tx(st, "RELEASE pgp_learn", error_r);
+	return sdb_commit(st, error_r);
 }
 
 int store_pgp_default_channel(struct store *st, int64_t user_id, const char *channel,
                               const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "UPDATE users SET channel = ?2 WHERE id = ?1 AND channel = ''",
-	                       -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, channel, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
-		return fail(db, error_r);
-	}
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, "UPDATE users SET channel = ?2 WHERE id = ?1 AND channel = ''", &s,
+	                error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0 || sdb_bind_text(s, 2, channel) < 0 ||
+	    sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * questions, attempt counters for throttling and sessions (by the hash of the cookie); the
  * audit log is store_audit.c's. */
 #include "store/store.h"
-#include "store/store_sqlite.h"
+#include "store/store_db.h"
+#include "core/sg_time.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
 #include "core/sg_str.h"
@@ -13,20 +14,19 @@
 static int run(struct store *st, const char *sql, const char *types, const char *const *texts,
                const int64_t *ints, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0)
+		return -1;
 	size_t ti = 0, ii = 0;
 	for (int i = 0; types[i] != '\0'; i++) {
-		int rc = types[i] == 't' ? sqlite3_bind_text(s, i + 1, texts[ti++], -1, SQLITE_STATIC)
-		                         : sqlite3_bind_int64(s, i + 1, ints[ii++]);
-		if (rc != SQLITE_OK)
-			return store_sqlite_fail(db, s, error_r);
+		int rc = types[i] == 't' ? sdb_bind_text(s, i + 1, texts[ti++])
+		                         : sdb_bind_int64(s, i + 1, ints[ii++]);
+		if (rc < 0)
+			return sdb_fail(s, error_r);
 	}
-	if (sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
+	if (sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -36,40 +36,35 @@ int store_portal_invite(struct store *st, const char *address, const char *otp_h
 	if (store_user_ensure(st, address, STORE_USER_EXTERNAL, user_id_r, error_r) < 0)
 		return -1;
 	const char *t[] = {otp_hash};
-	int64_t n[] = {*user_id_r, (int64_t)otp_expires};
-	return run(st,
-	           "INSERT INTO portal_accounts (user_id, otp_hash, otp_expires, otp_attempts, invited)"
-	           " VALUES (?1, ?2, ?3, 0, strftime('%s','now')) ON CONFLICT (user_id) DO UPDATE"
-	           " SET otp_hash = ?2, otp_expires = ?3, otp_attempts = 0",
-	           "iti", t, n, error_r);
+	int64_t n[] = {*user_id_r, (int64_t)otp_expires, (int64_t)sg_wall()};
+	return run(
+	    st,
+	    "INSERT INTO portal_accounts (user_id, otp_hash, otp_expires, otp_attempts, invited)"
+	    " VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (user_id) DO UPDATE"
+	    " SET otp_hash = ?2, otp_expires = ?3, otp_attempts = 0",
+	    "itii", t, n, error_r);
 }
 
 int store_portal_account_get(struct store *st, const char *address,
                              struct store_portal_account *acct_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
-	                           " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
-	                           " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
-	                       -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	struct sdb_stmt *s = NULL;
+	int rc = sdb_query_text(st, "SELECT a.user_id, u.address, a.password_hash, a.otp_hash,"
+	                        " a.otp_expires, a.otp_attempts, a.registered FROM portal_accounts a"
+	                        " JOIN users u ON u.id = a.user_id WHERE u.address = ?1",
+	                        address, &s, error_r);
+	if (rc == SDB_ROW) {
 		memset(acct_r, 0, sizeof(*acct_r));
-		acct_r->user_id = sqlite3_column_int64(s, 0);
-		store_sqlite_text(s, 1, acct_r->address, sizeof(acct_r->address));
-		store_sqlite_text(s, 2, acct_r->password_hash, sizeof(acct_r->password_hash));
-		store_sqlite_text(s, 3, acct_r->otp_hash, sizeof(acct_r->otp_hash));
-		acct_r->otp_expires = (time_t)sqlite3_column_int64(s, 4);
-		acct_r->otp_attempts = sqlite3_column_int(s, 5);
-		acct_r->registered = (time_t)sqlite3_column_int64(s, 6);
-	} else if (rc != SQLITE_DONE) {
-		return store_sqlite_fail(db, s, error_r);
+		acct_r->user_id = sdb_col_int64(s, 0);
+		sdb_col_copy(s, 1, acct_r->address, sizeof(acct_r->address));
+		sdb_col_copy(s, 2, acct_r->password_hash, sizeof(acct_r->password_hash));
+		sdb_col_copy(s, 3, acct_r->otp_hash, sizeof(acct_r->otp_hash));
+		acct_r->otp_expires = (time_t)sdb_col_int64(s, 4);
+		acct_r->otp_attempts = (int)sdb_col_int64(s, 5);
+		acct_r->registered = (time_t)sdb_col_int64(s, 6);
+		sdb_finish(s);
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_portal_register(struct store *st, int64_t user_id, const char *password_hash,
@@ -111,42 +106,43 @@ int store_portal_questions_set(struct store *st, int64_t user_id,
 			return -1;
 		}
 	int64_t uid[] = {user_id};
-	if (store_sqlite_begin(st, true, error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	int rc = run(st, "DELETE FROM portal_questions WHERE user_id = ?1", "i", NULL, uid, error_r);
 	for (size_t i = 0; rc == 0 && i < STORE_PORTAL_QUESTIONS; i++)
 		rc = insert_question(st, user_id, (int64_t)i, &q[i], error_r);
 	if (rc < 0) {
-		store_sqlite_rollback(st);
+		sdb_rollback(st);
 		return -1;
 	}
-	return store_sqlite_commit(st, error_r);
+	return sdb_commit(st, error_r);
 }
 
 int store_portal_questions_get(struct store *st, int64_t user_id,
                                struct store_portal_question q_r[STORE_PORTAL_QUESTIONS],
                                const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
-	if (sqlite3_prepare_v2(db, "SELECT idx, question, answer_hash FROM portal_questions"
-	                           " WHERE user_id = ?1 ORDER BY idx", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
+	if (sdb_prepare(st,
+	                "SELECT idx, question, answer_hash FROM portal_questions"
+	                " WHERE user_id = ?1 ORDER BY idx",
+	                &s, error_r) < 0 ||
+	    sdb_bind_int64(s, 1, user_id) < 0)
+		return sdb_fail(s, error_r);
 	int rc;
 	unsigned seen = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int idx = sqlite3_column_int(s, 0);
+	while ((rc = sdb_step(s)) == SDB_ROW) {
+		int idx = (int)sdb_col_int64(s, 0);
 		if (idx < 0 || idx >= STORE_PORTAL_QUESTIONS)
 			continue;
-		store_sqlite_text(s, 1, q_r[idx].key, sizeof(q_r[idx].key));
-		store_sqlite_text(s, 2, q_r[idx].answer_hash, sizeof(q_r[idx].answer_hash));
+		sdb_col_copy(s, 1, q_r[idx].key, sizeof(q_r[idx].key));
+		sdb_col_copy(s, 2, q_r[idx].answer_hash, sizeof(q_r[idx].answer_hash));
 		seen |= 1u << idx;
 	}
-	if (rc != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
+	if (rc != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
 	if (seen != (1u << STORE_PORTAL_QUESTIONS) - 1) {
 		memset(q_r, 0, sizeof(*q_r) * STORE_PORTAL_QUESTIONS);
 		return 0;
@@ -161,15 +157,12 @@ int store_portal_meta_once(struct store *st, const char *key, const char *fresh,
 	if (run(st, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
 	        "tt", t, NULL, error_r) < 0)
 		return -1;
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &s, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW)
-		return store_sqlite_fail(db, s, error_r);
-	store_sqlite_text(s, 0, value_r, size);
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, "SELECT value FROM meta WHERE key = ?1", &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, key) < 0 || sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, error_r);
+	sdb_col_copy(s, 0, value_r, size);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -177,22 +170,16 @@ int store_portal_meta_once(struct store *st, const char *key, const char *fresh,
 static int throttle_get(struct store *st, const char *key, int64_t *failures_r,
                         int64_t *until_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
+	struct sdb_stmt *s = NULL;
 	*failures_r = *until_r = 0;
-	if (sqlite3_prepare_v2(db, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1",
-	                       -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*failures_r = sqlite3_column_int64(s, 0);
-		*until_r = sqlite3_column_int64(s, 1);
-	} else if (rc != SQLITE_DONE) {
-		return store_sqlite_fail(db, s, error_r);
+	int rc = sdb_query_text(st, "SELECT failures, locked_until FROM portal_throttle WHERE key = ?1",
+	                        key, &s, error_r);
+	if (rc == SDB_ROW) {
+		*failures_r = sdb_col_int64(s, 0);
+		*until_r = sdb_col_int64(s, 1);
+		sdb_finish(s);
 	}
-	sqlite3_finalize(s);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The wait before attempt+1 of a key that has made attempt attempts. */
@@ -247,11 +234,11 @@ int store_portal_throttle_reserve(struct store *st, const char *const *keys, siz
                                   time_t now, const struct store_throttle_policy *p,
                                   time_t *wait_r, const char **error_r)
 {
-	if (store_sqlite_begin(st, true, error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	int rc = throttle_waiting(st, keys, n, now, wait_r, error_r);
 	if (rc == 0 && *wait_r > 0) {
-		store_sqlite_rollback(st);
+		sdb_rollback(st);
 		return 1;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -261,18 +248,20 @@ int store_portal_throttle_reserve(struct store *st, const char *const *keys, siz
 			*wait_r = w;
 	}
 	if (rc < 0) {
-		store_sqlite_rollback(st);
+		sdb_rollback(st);
 		return -1;
 	}
-	return store_sqlite_commit(st, error_r);
+	return sdb_commit(st, error_r);
 }
 
 int store_portal_throttle_succeeded(struct store *st, const char *key, bool reset,
                                     const char **error_r)
 {
 	const char *t[] = {key};
-	return run(st, reset ? "UPDATE portal_throttle SET failures = 0 WHERE key = ?1"
-	                     : "UPDATE portal_throttle SET failures = max(failures - 1, 0) WHERE key = ?1",
+	return run(st,
+	           reset ? "UPDATE portal_throttle SET failures = 0 WHERE key = ?1"
+	                 : "UPDATE portal_throttle SET failures = CASE WHEN failures > 0 THEN"
+	                   " failures - 1 ELSE 0 END WHERE key = ?1",
 	           "t", t, NULL, error_r);
 }
 
@@ -295,27 +284,22 @@ int store_portal_session_add(struct store *st, const struct store_portal_session
 int store_portal_session_get(struct store *st, const char *id_hash,
                              struct store_portal_session *s_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
-	                           " portal_sessions WHERE id_hash = ?1", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, id_hash, -1, SQLITE_STATIC) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	struct sdb_stmt *s = NULL;
+	int rc = sdb_query_text(st, "SELECT user_id, stage, csrf, created, last_seen, address FROM"
+	                        " portal_sessions WHERE id_hash = ?1",
+	                        id_hash, &s, error_r);
+	if (rc == SDB_ROW) {
 		memset(s_r, 0, sizeof(*s_r));
 		sg_strlcpy(s_r->id_hash, id_hash, sizeof(s_r->id_hash));
-		s_r->user_id = sqlite3_column_int64(s, 0);
-		s_r->stage = sqlite3_column_int(s, 1);
-		store_sqlite_text(s, 2, s_r->csrf, sizeof(s_r->csrf));
-		s_r->created = (time_t)sqlite3_column_int64(s, 3);
-		s_r->last_seen = (time_t)sqlite3_column_int64(s, 4);
-		store_sqlite_text(s, 5, s_r->address, sizeof(s_r->address));
-	} else if (rc != SQLITE_DONE) {
-		return store_sqlite_fail(db, s, error_r);
+		s_r->user_id = sdb_col_int64(s, 0);
+		s_r->stage = (int)sdb_col_int64(s, 1);
+		sdb_col_copy(s, 2, s_r->csrf, sizeof(s_r->csrf));
+		s_r->created = (time_t)sdb_col_int64(s, 3);
+		s_r->last_seen = (time_t)sdb_col_int64(s, 4);
+		sdb_col_copy(s, 5, s_r->address, sizeof(s_r->address));
+		sdb_finish(s);
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : 0;
+	return rc;
 }
 
 int store_portal_session_touch(struct store *st, const char *id_hash, time_t now,

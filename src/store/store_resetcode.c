@@ -3,24 +3,24 @@
  * last. Taking a code is one DELETE that matches hash and age together, so two requests with
  * the same code cannot both succeed. */
 #include "store/store.h"
-#include "store/store_sqlite.h"
+#include "store/store_db.h"
 
-/* Runs sql with ?1 user_id, ?2 text, ?3 number (those of them it names); *changed_r: the rows
- * it changed. */
+/* Runs sql with ?1 user_id, then text (unless NULL) and n, those of them it names; *changed_r:
+ * the rows it changed. */
 static int run(struct store *st, const char *sql, int64_t user_id, const char *text, int64_t n,
                int *changed_r, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int params = sqlite3_bind_parameter_count(s);
-	if (sqlite3_bind_int64(s, 1, user_id) != SQLITE_OK ||
-	    (params >= 2 && sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    (params >= 3 && sqlite3_bind_int64(s, 3, n) != SQLITE_OK) || sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	*changed_r = sqlite3_changes(db);
-	sqlite3_finalize(s);
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, sql, &s, error_r) < 0)
+		return -1;
+	int params = sdb_param_count(s);
+	int n_idx = text != NULL ? 3 : 2;
+	if (sdb_bind_int64(s, 1, user_id) < 0 ||
+	    (text != NULL && params >= 2 && sdb_bind_text(s, 2, text) < 0) ||
+	    (params >= n_idx && sdb_bind_int64(s, n_idx, n) < 0) || sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	*changed_r = (int)sdb_changes(s);
+	sdb_finish(s);
 	return 0;
 }
 
@@ -38,30 +38,31 @@ int store_resetcode_take(struct store *st, int64_t user_id, const char *code_has
                          time_t created_after, bool *taken_r, const char **error_r)
 {
 	int n = 0;
-	/* The store's mutex holds the connection from the DELETE to sqlite3_changes. */
-	if (store_sqlite_begin(st, true, error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	if (run(st, "DELETE FROM portal_reset_codes WHERE user_id = ?1 AND code_hash = ?2"
 	            " AND created > ?3", user_id, code_hash, (int64_t)created_after, &n, error_r) < 0) {
-		store_sqlite_rollback(st);
+		sdb_rollback(st);
 		return -1;
 	}
 	*taken_r = n == 1;
-	return store_sqlite_commit(st, error_r);
+	return sdb_commit(st, error_r);
 }
 
 int store_resetcode_failed(struct store *st, int64_t user_id, int max_attempts,
                            const char **error_r)
 {
 	int n = 0;
-	if (store_sqlite_begin(st, true, error_r) < 0)
+	if (sdb_begin(st, true, error_r) < 0)
 		return -1;
 	if (run(st, "UPDATE portal_reset_codes SET attempts = attempts + 1 WHERE user_id = ?1",
 	        user_id, NULL, 0, &n, error_r) < 0 ||
-	    run(st, "DELETE FROM portal_reset_codes WHERE user_id = ?1"
-	            " AND attempts >= ?3", user_id, NULL, max_attempts, &n, error_r) < 0) {
-		store_sqlite_rollback(st);
+	    run(st,
+	        "DELETE FROM portal_reset_codes WHERE user_id = ?1"
+	        " AND attempts >= ?2",
+	        user_id, NULL, max_attempts, &n, error_r) < 0) {
+		sdb_rollback(st);
 		return -1;
 	}
-	return store_sqlite_commit(st, error_r);
+	return sdb_commit(st, error_r);
 }

@@ -6,7 +6,7 @@
  * crash before the rows' commit leaves only a file no row names (swept once it is an hour old),
  * never a row without its file. Deleting goes the other way: rows first, then the file. */
 #include "store/store_webmail_blob.h"
-#include "store/store_sqlite.h"
+#include "store/store_db.h"
 
 #include "core/sg_file.h"
 #include "core/sg_log.h"
@@ -26,7 +26,7 @@
 /* The directory of st's blob files into dst. */
 static int blob_dir(struct store *st, char *dst, size_t size)
 {
-	const char *db = sqlite3_db_filename(store_sqlite_db(st), "main");
+	const char *db = sdb_file_path(st);
 	if (db == NULL || db[0] == '\0' ||
 	    sg_snprintf(dst, size, "%s%s", db, BLOB_DIR_SUFFIX) < 0)
 		return -1;
@@ -148,17 +148,15 @@ void store_webmail_blob_remove(struct store *st, const char *uid)
 /* Whether a row names uid: 1, 0, -1 error. */
 static int uid_known(struct store *st, const char *uid, const char **error_r)
 {
-	sqlite3 *db = store_sqlite_db(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM webmail_messages WHERE uid = ?1", -1, &s,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC) != SQLITE_OK)
-		return store_sqlite_fail(db, s, error_r);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_sqlite_fail(db, s, error_r);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW;
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, "SELECT 1 FROM webmail_messages WHERE uid = ?1", &s, error_r) < 0 ||
+	    sdb_bind_text(s, 1, uid) < 0)
+		return sdb_fail(s, error_r);
+	int rc = sdb_step(s);
+	if (rc != SDB_ROW && rc != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
+	return rc == SDB_ROW;
 }
 
 int store_webmail_sweep(struct store *st, time_t before, size_t *removed_r,

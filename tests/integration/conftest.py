@@ -91,6 +91,7 @@ def gw_factory(request, workdir):
         problems += [f"{g.dir}: {line}" for line in sgrig.log_problems(g.log())
                      if allowed is None or not allowed.search(line)]
         problems += [f"{g.dir}: not in the log format: {line}" for line in sgrig.foreign_lines(g.log())]
+        g.release_store()
     if problems:
         pytest.fail("the gateway misbehaved during this test:\n" + "\n".join(problems[:20]),
                     pytrace=False)

@@ -2,16 +2,20 @@
 raw SMTP -- kept out of conftest.py so bench/ and a shell can use them too.
 Stdlib only (Debian's /usr/bin/python3)."""
 
+import glob
 import http.client
 import os
 import random
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import threading
 import time
+
+import pg_rig
 
 _CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEALGATE_BIN = os.environ.get("SEALGATE_BIN", os.path.join(_CHECKOUT, "build", "sealgate"))
@@ -273,6 +277,49 @@ class Gateway:
         # to collect the calls a role misses (dmesg | grep type=1326; docs/admin-guide.md).
         if os.environ.get("SEALGATE_TEST_SECCOMP"):
             self.set(**{"gateway.seccomp": os.environ["SEALGATE_TEST_SECCOMP"]})
+        # SEALGATE_STORE=pgsql: the store in a fresh database of the rig's PostgreSQL (pg_rig.py)
+        self.pg_database = None
+        if pg_rig.store_is_pgsql():
+            self.use_pgsql()
+
+    # -- store
+
+    def use_pgsql(self):
+        """Moves this (not yet started) instance's store to a fresh PostgreSQL database."""
+        self.release_store()
+        self.pg_database = pg_rig.server().create_database()
+        self.set(**{"store.database": pg_rig.server().uri(self.pg_database)})
+
+    def use_sqlite(self):
+        """Back to the SQLite file init made: for a test of SQLite itself (its files, its lock)."""
+        self.set(**{"store.database": "sqlite:sealgate.db"})
+        self.release_store()
+
+    def release_store(self):
+        """Drops the PostgreSQL database (at teardown, after stop)."""
+        if self.pg_database is not None:
+            pg_rig.server().drop_database(self.pg_database)
+            self.pg_database = None
+
+    def db(self):
+        """A connection to the store, whichever engine it is on (sqlite3-style: `with g.db() as c:
+        c.execute(sql, params).fetchall()`), for a test that reads or ages rows behind the
+        gateway's back."""
+        if self.pg_database is not None:
+            return pg_rig.Connection(self.pg_database)
+        return sqlite3.connect(os.path.join(self.dir, "sealgate.db"), timeout=30)
+
+    def store_bytes(self):
+        """Every byte the store's database holds (the SQLite files, or a pg_dump)."""
+        if self.pg_database is not None:
+            return pg_rig.dump(self.pg_database)
+        out = b""
+        for path in glob.glob(os.path.join(self.dir, "sealgate.db*")):
+            if not os.path.isfile(path):  # the webmail parts' folder: the test reads it
+                continue
+            with open(path, "rb") as f:
+                out += f.read()
+        return out
 
     # -- CLI
 

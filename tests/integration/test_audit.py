@@ -6,7 +6,6 @@ time and event and writes JSON lines."""
 import getpass
 import json
 import os
-import sqlite3
 import subprocess
 
 import pytest
@@ -97,7 +96,7 @@ def test_every_admin_and_mail_event_is_audited(gw_factory, workdir):
                             if e["actor"] == "qmgr"} == {"p1@outside.example",
                                                          "p2@outside.example"},
                    30, what="qmgr's invited rows")
-    with sqlite3.connect(os.path.join(g.dir, "sealgate.db")) as c:
+    with g.db() as c:
         c.execute("UPDATE portal_accounts SET otp_expires = 1 WHERE user_id = "
                   "(SELECT id FROM users WHERE address = 'p1@outside.example')")
     expired = wait_event(g, "held-expired")

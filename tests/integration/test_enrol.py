@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import smtplib
-import sqlite3
 import subprocess
 import tempfile
 import urllib.parse
@@ -142,7 +141,7 @@ def pkcs12_info(data, pin, workdir, name="x.pfx"):
 
 
 def db(g):
-    return sqlite3.connect(os.path.join(g.dir, "sealgate.db"))
+    return g.db()
 
 
 def test_cli_enrolment_pfx_by_mail_pin_only_after_directory_login(make_gw, workdir):
@@ -165,7 +164,7 @@ def test_cli_enrolment_pfx_by_mail_pin_only_after_directory_login(make_gw, workd
     assert page.status == 200
     pin = pin_on(page.text)
     assert pin not in msg.as_string()  # never mailed
-    raw_db = open(os.path.join(g.dir, "sealgate.db"), "rb").read()
+    raw_db = g.store_bytes()
     assert pin.encode() not in raw_db  # stored only sealed
     info = pkcs12_info(pfx, pin, workdir)
     assert info.returncode == 0, info.stderr

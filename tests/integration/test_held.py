@@ -6,7 +6,6 @@ import email
 import email.policy
 import os
 import re
-import sqlite3
 
 import pytest
 
@@ -74,7 +73,7 @@ def register(g, addr, otp, pw=PW):
 
 
 def db(g):
-    return sqlite3.connect(os.path.join(g.dir, "sealgate.db"))
+    return g.db()
 
 
 def held_count(g):

@@ -3,7 +3,6 @@ as the peer that reads what `export` prints. Keys come from the Thunderbird and 
 (corpus/thunderbird-openpgp/README.md)."""
 import os
 import re
-import sqlite3
 import subprocess
 
 import pytest
@@ -107,7 +106,7 @@ def test_generate_for_internal_users_only(gw_factory, gnupg, workdir):
     assert re.search(rf"{fpr} generated +active +expires never secret-held", lst)
     # the store holds the secret sealed, never in clear: armoured or binary, gpg finds no
     # OpenPGP packet at all in the sealed column
-    with sqlite3.connect(os.path.join(g.dir, "sealgate.db")) as db:
+    with g.db() as db:
         (sealed,) = db.execute("SELECT sealed FROM pgp_keys WHERE fingerprint = ?",
                                (fpr,)).fetchone()
     assert sealed and len(sealed) > 32

@@ -350,12 +350,7 @@ def test_store_holds_no_secret_mpi_and_no_passphrase(gw_factory):
     assert r.returncode == 0, r.stdout + r.stderr
     r = g.cli("pgp", "import", ALICE_SEC, "--secret")  # the same key, once more, unprotected
     assert r.returncode == 0, r.stdout + r.stderr
-    stored = b""
-    for name in os.listdir(g.dir):
-        path = os.path.join(g.dir, name)
-        if name.startswith("sealgate.db") and os.path.isfile(path):
-            with open(path, "rb") as f:
-                stored += f.read()
+    stored = g.store_bytes()
     assert ALICE_FPR.encode() in stored  # the row is there
     for m in mpis:
         assert m not in stored and m[:16] not in stored

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import smtplib
-import sqlite3
 import subprocess
 from email.message import EmailMessage
 
@@ -259,7 +258,7 @@ def test_reply_link_of_a_securepdf(gw, workdir):
 
 
 def reply_tokens(g):
-    with sqlite3.connect(os.path.join(g.dir, "sealgate.db"), timeout=10) as db:
+    with g.db() as db:
         return db.execute("SELECT count(*) FROM reply_tokens").fetchone()[0]
 
 
@@ -267,7 +266,7 @@ def test_expired_reply_link_is_refused_then_forgotten(gw, workdir):
     b = partner_browser(gw)
     path = reply_path(gw, workdir, PARTNER)
     assert b.get(path).status == 200
-    with sqlite3.connect(os.path.join(gw.dir, "sealgate.db"), timeout=10) as db:
+    with gw.db() as db:
         db.execute("UPDATE reply_tokens SET created = created - 91 * 86400")  # default: 90 days
     r = b.get(path)
     assert r.status == 410 and "expired" in r.text and "New message" in r.text

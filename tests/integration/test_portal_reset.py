@@ -9,7 +9,6 @@ import email.header
 import os
 import re
 import smtplib
-import sqlite3
 import subprocess
 import time
 from email.message import EmailMessage
@@ -78,12 +77,6 @@ def reset_with_code(g, b, addr=PARTNER, answers=None, nth=1):
     r = answer(b, answers or RIGHT, code)
     assert r.status == 303 and r.headers["Location"] == "/forgot/password", r.text
     return code
-
-
-def store_db(g):
-    r = g.cli("config", "get", "store.database")
-    path = r.stdout.strip().removeprefix("sqlite:")
-    return path if os.path.isabs(path) else os.path.join(g.dir, path)
 
 
 def login(b, pw, addr=PARTNER):
@@ -334,7 +327,7 @@ def test_reset_code_is_single_use_fresh_and_bound_to_its_address(gw):
     e = Browser(gw.portal_port)
     start_reset(e, PARTNER)
     code3, _ = mailed_code(gw, PARTNER, 4)
-    with sqlite3.connect(store_db(gw)) as db:
+    with gw.db() as db:
         n = db.execute("UPDATE portal_reset_codes SET created = created - 16 * 60").rowcount
     assert n >= 1
     r = answer(e, RIGHT, code3)
@@ -389,7 +382,7 @@ def test_reset_caps_per_day(gw):
     audit = gw.cli("audit").stdout
     assert audit.count("reset-code-sent") == 2 and "codes per day" in audit
     # Resets per day: after one reset, the next is refused even with answers and a code.
-    with sqlite3.connect(store_db(gw)) as db:  # forget the mails sent today
+    with gw.db() as db:  # forget the mails sent today
         db.execute("UPDATE audit_log SET at = at - 86400 WHERE event = 'reset-code-sent'")
     c = Browser(gw.portal_port)
     reset_with_code(gw, c, nth=3)

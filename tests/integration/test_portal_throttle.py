@@ -6,9 +6,7 @@ writes; behind portal.trusted_proxies each X-Forwarded-For client waits on its o
 untrusted peer's header is ignored; /forgot floods store no sessions; a guesser cannot keep
 the partner out of a browser that logged in before. Client addresses are loopback aliases
 (127.0.0.2, ...), so each is another client to the portal."""
-import os
 import re
-import sqlite3
 import threading
 import time
 
@@ -24,7 +22,7 @@ LOCKED = "Too many failed attempts"
 
 
 def db(g):
-    return sqlite3.connect(os.path.join(g.dir, "sealgate.db"), timeout=30)
+    return g.db()
 
 
 def audit(g):

@@ -10,7 +10,7 @@ import smtplib
 
 from sgrig import wait_for, wait_maildir
 
-ROLES = ("smtpd", "qmgr", "ldapd", "portal", "tick", "metrics")
+ROLES = ("keyd", "smtpd", "qmgr", "ldapd", "portal", "tick", "metrics")
 
 
 def ready_pids(g):
@@ -70,7 +70,7 @@ def test_off_leaves_every_child_unfiltered(gw_factory, workdir):
 
 def test_forbidden_call_kills_the_role_and_the_master_restarts_it(gateway):
     gateway.allowed_problems = re.compile(
-        r"(smtpd|qmgr|ldapd|portal|tick|metrics) killed by seccomp \(SIGSYS\)")
+        r"(keyd|smtpd|qmgr|ldapd|portal|tick|metrics) killed by seccomp \(SIGSYS\)")
     before = wait_all_ready(gateway)
     for pid in before.values():
         os.kill(pid, signal.SIGUSR2)

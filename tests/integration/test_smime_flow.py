@@ -233,6 +233,16 @@ def mail_from_partner(gw, workdir, crt, key, sender, text, to_crt=None):
     return enc
 
 
+def alice_key_pem(gw, workdir):
+    """alice's gateway-held private key (PEM), through `cert export --pfx` and openssl."""
+    pfx = workdir / "alice.pfx"
+    r = gw.cli("cert", "export", "alice@example.com", "--pfx", str(pfx))
+    assert r.returncode == 0, r.stderr
+    pin = re.search(r"PIN[^:]*:\s*(\S+)", r.stdout + r.stderr).group(1)
+    return run(OPENSSL, "pkcs12", "-in", str(pfx), "-nocerts", "-nodes", "-passin",
+               f"pass:{pin}").stdout
+
+
 def alice_receives(gw):
     """The message in alice's mailbox and its one X-Sealgate-Security field."""
     box = os.path.join(gw.md_int, "alice@example.com")
@@ -383,13 +393,7 @@ def test_reencrypt_inbound_keeps_mail_encrypted_in_the_mailbox(smime_gw, partner
     raw = maildir_messages(box)[0]
     assert b"stays encrypted at rest" not in raw
     assert b"reencrypted=yes" in raw and b"application/pkcs7-mime" in raw
-    pfx = workdir / "alice.pfx"
-    r = smime_gw.cli("cert", "export", "alice@example.com", "--pfx", str(pfx))
-    assert r.returncode == 0, r.stderr
-    pin = re.search(r"PIN[^:]*:\s*(\S+)", r.stdout + r.stderr).group(1)
-    key = run(OPENSSL, "pkcs12", "-in", str(pfx), "-nocerts", "-nodes", "-passin",
-              f"pass:{pin}").stdout
-    (workdir / "alice.key").write_bytes(key)
+    (workdir / "alice.key").write_bytes(alice_key_pem(smime_gw, workdir))
     (workdir / "m.eml").write_bytes(raw)
     plain = run(OPENSSL, "cms", "-decrypt", "-in", str(workdir / "m.eml"), "-inkey",
                 str(workdir / "alice.key"), "-recip", str(workdir / "alice.crt")).stdout

@@ -30,8 +30,10 @@ SECRET_SUBJECT = "Project Nightingale"
 
 @pytest.fixture
 def wm_gw(gw_factory, workdir):
-    def make(**settings):
+    def make(sqlite=False, **settings):
         g = gw_factory()
+        if sqlite:  # a test of the parts' files beside SQLite's database (none on PostgreSQL)
+            g.use_sqlite()
         g.md_int = os.path.join(str(workdir), "md-internal")
         g.md_ext = os.path.join(str(workdir), "md-external")
         g.set(**{"route.internal": f"maildir:{g.md_int}", "route.external": f"maildir:{g.md_ext}",
@@ -77,16 +79,15 @@ def listed(g):
 
 
 def db(g):
-    return sqlite3.connect(os.path.join(g.dir, "sealgate.db"))
+    return g.db()
 
 
 def store_bytes(g):
     """Every file of the store: the database, its WAL, the sealed parts' files beside them."""
-    out = b""
-    for path in glob.glob(os.path.join(g.dir, "sealgate.db*")) + part_files(g):
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                out += f.read()
+    out = g.store_bytes()
+    for path in part_files(g):
+        with open(path, "rb") as f:
+            out += f.read()
     return out
 
 
@@ -241,7 +242,7 @@ def test_kill9_between_parts_file_and_commit(wm_gw):
     killed. After the restart the message is stored once and notified once; the file the
     killed run left is named by no row, and the sweep (`webmail purge`, the tick) removes it
     once it is an hour old, never the stored message's own file."""
-    g = wm_gw()
+    g = wm_gw(sqlite=True)
     blob = os.urandom(200 * 1024)
     lock = sqlite3.connect(os.path.join(g.dir, "sealgate.db"), isolation_level=None, timeout=30)
     lock.execute("BEGIN IMMEDIATE")

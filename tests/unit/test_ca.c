@@ -49,12 +49,15 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The serial sequence a store would hand out (store_ca_serial_next). */
+static uint64_t serial_seq;
+
 static void issue(enum keystore_key_type type, const char *addr, struct keystore_key **key_r,
                   unsigned char **der_r, size_t *len_r)
 {
 	const char *err;
 	assert_int_equal(keystore_key_generate(type, key_r, &err), 0);
-	assert_int_equal(ca_issue(ca, addr, "Acme", *key_r, 365, der_r, len_r, &err), 0);
+	assert_int_equal(ca_issue(ca, ++serial_seq, addr, "Acme", *key_r, 365, der_r, len_r, &err), 0);
 }
 
 static void rsa_user_certificate_has_the_smime_profile(void **state)

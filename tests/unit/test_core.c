@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/sg_base64.h"
 #include "core/sg_buf.h"
 #include "core/sg_log.h"
 #include "core/sg_mem.h"
@@ -15,6 +16,7 @@
 #include "core/sg_time.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
@@ -208,10 +210,34 @@ static void relay(void **state)
 	assert_false(sg_log_is_line("Error: received handshake message out of context.", 50));
 }
 
+/* sg_base64_lines against OpenSSL's encoder, line by line, for every length around the line
+ * and group boundaries and for a large payload. */
+static void base64_lines_match_openssl(void **state)
+{
+	(void)state;
+	enum { MAX = 3000 };
+	static unsigned char src[MAX];
+	static char ours[MAX * 2], want[MAX * 2];
+	for (size_t i = 0; i < MAX; i++)
+		src[i] = (unsigned char)(i * 151 + 7);
+	for (size_t len = 0; len <= MAX; len += len < 200 ? 1 : 997) {
+		size_t w = 0;
+		for (size_t i = 0; i < len; i += 48) {
+			int n = len - i < 48 ? (int)(len - i) : 48;
+			w += (size_t)EVP_EncodeBlock((unsigned char *)want + w, src + i, n);
+			want[w++] = '\r';
+			want[w++] = '\n';
+		}
+		assert_int_equal(sg_base64_lines_size(len), w);
+		assert_int_equal(sg_base64_lines(ours, src, len), w);
+		assert_memory_equal(ours, want, w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buf_ceiling), cmocka_unit_test(strtonum_table),
+		cmocka_unit_test(buf_ceiling), cmocka_unit_test(base64_lines_match_openssl), cmocka_unit_test(strtonum_table),
 		cmocka_unit_test(durations),   cmocka_unit_test(printable),
 		cmocka_unit_test(strlcpy_truncates), cmocka_unit_test(endpoints),
 		cmocka_unit_test(cidr),        cmocka_unit_test(strlist), cmocka_unit_test(relay),

@@ -41,7 +41,7 @@ static int setup(void **state)
 	    unit_keystore_new(dir, &ks) < 0 || ca_init_create(dir, "Acme", ks, &err) < 0 ||
 	    ca_open(dir, ks, &ca, &err) < 0 ||
 	    keystore_key_generate(KEYSTORE_KEY_P256, &alice_key, &err) < 0 ||
-	    ca_issue(ca, "alice@example.com", "Alice", alice_key, 30, &alice_der, &alice_len, &err) < 0)
+	    ca_issue(ca, 1, "alice@example.com", "Alice", alice_key, 30, &alice_der, &alice_len, &err) < 0)
 		return -1;
 	struct smime_certinfo info;
 	int64_t uid, cid;

@@ -46,11 +46,14 @@ static const char entity[] =
 	"From the start of a line, trailing space \r\n"
 	"last line\r\n";
 
+/* The serial sequence a store would hand out (store_ca_serial_next). */
+static uint64_t serial_seq;
+
 static void make_user(struct user *u, const char *addr, enum keystore_key_type type)
 {
 	const char *err;
 	assert_int_equal(keystore_key_generate(type, &u->key, &err), 0);
-	assert_int_equal(ca_issue(ca, addr, "Acme", u->key, 30, &u->der, &u->len, &err), 0);
+	assert_int_equal(ca_issue(ca, ++serial_seq, addr, "Acme", u->key, 30, &u->der, &u->len, &err), 0);
 }
 
 static void free_user(struct user *u)

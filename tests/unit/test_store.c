@@ -19,13 +19,21 @@
 static char dir[64];
 static struct store *st_global; /* cmocka copies group state: keep the handle here */
 
+/* The store under test: SQLite in dir, or the database SEALGATE_TEST_STORE names (a
+ * postgresql:// URI: tests/integration/test_store_pgsql.py runs this test on PostgreSQL). */
+static const char *store_url(void)
+{
+	const char *url = getenv("SEALGATE_TEST_STORE");
+	return url != NULL && url[0] != '\0' ? url : "sqlite:t.db";
+}
+
 static int setup(void **state)
 {
 	const char *err;
 	snprintf(dir, sizeof(dir), "/tmp/sg-store-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	st_global = store_open("sqlite:t.db", dir, &err);
+	st_global = store_open(store_url(), dir, &err);
 	*state = st_global;
 	return st_global != NULL ? 0 : -1;
 }
@@ -146,7 +154,7 @@ static void reopen_keeps_data(void **state)
 	(void)state;
 	const char *err;
 	store_close(&st_global);
-	struct store *st = st_global = store_open("sqlite:t.db", dir, &err);
+	struct store *st = st_global = store_open(store_url(), dir, &err);
 	assert_non_null(st);
 	struct store_user u;
 	assert_int_equal(store_user_find(st, "bob@example.test", &u, &err), 1);
@@ -211,7 +219,7 @@ static void stamp_changes_with_every_write(void **state)
 {
 	(void)state;
 	const char *err;
-	struct store *st = st_global, *other = store_open("sqlite:t.db", dir, &err);
+	struct store *st = st_global, *other = store_open(store_url(), dir, &err);
 	assert_non_null(other);
 	struct store_stamp a, b;
 	assert_int_equal(store_cert_stamp(st, &a, &err), 0);

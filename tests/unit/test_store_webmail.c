@@ -1,19 +1,15 @@
 /* test_store_webmail.c: the webmail table family against a real SQLite store: put (and the
  * idempotent second put of the same dedup), paging newest first, ownership (another partner's
- * uid is not found), parts, read flag, usage, retention and quota queries, delete; the rows'
- * commit returns only after the WAL's fsync (shared by concurrent puts) and fails with it. */
+ * uid is not found), parts, read flag, usage, retention and quota queries, delete. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/sg_file.h"
 #include "core/sg_mem.h"
 #include "store/store_webmail.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,106 +159,11 @@ static void test_paging_read_quota_retention(void **state)
 	sg_free(&u);
 }
 
-/* fsyncs of a file whose name ends in "-wal", counted; failing when wal_fail is set */
-static int wal_fsyncs;
-static bool wal_fail;
-
-static int wal_counting_fsync(int fd)
-{
-	char link[64], path[4096];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
-	if (n > 4 && strcmp(path + n - 4, "-wal") == 0) {
-		__atomic_add_fetch(&wal_fsyncs, 1, __ATOMIC_RELAXED);
-		if (wal_fail) {
-			errno = EIO;
-			return -1;
-		}
-	}
-	return sg_fileops_default.fsync(fd);
-}
-
-static struct sg_fileops counting_ops;
-
-struct putter {
-	struct fixture *f;
-	int n;
-	int failures;
-};
-
-static void *put_many(void *arg)
-{
-	struct putter *p = arg;
-	for (int i = 0; i < 5; i++) {
-		unsigned char key[] = "k", meta[] = "m", p0[] = "part0";
-		struct store_webmail_msg m = {.user_id = p->f->alice, .folder = STORE_WEBMAIL_INBOX,
-		                              .created = 1000, .size = 5, .wrapped_key = key,
-		                              .wrapped_key_len = sizeof(key), .meta = meta,
-		                              .meta_len = sizeof(meta)};
-		snprintf(m.uid, sizeof(m.uid), "%032d", p->n * 10 + i);
-		snprintf(m.dedup, sizeof(m.dedup), "q%d:%d", p->n, i);
-		struct store_webmail_part part = {5, p0, sizeof(p0)};
-		int64_t id;
-		bool existed;
-		const char *err;
-		if (store_webmail_put(p->f->st, &m, &part, 1, &id, &existed, &err) < 0)
-			p->failures++;
-	}
-	return NULL;
-}
-
-/* The put's rows are durable when it returns: the WAL was fsynced after the commit (by this
- * thread or one covering it), and a failing fsync fails the put (the transform retries). */
-static void test_put_waits_for_the_wal_fsync(void **state)
-{
-	struct fixture *f = *state;
-	counting_ops = sg_fileops_default;
-	counting_ops.fsync = wal_counting_fsync;
-	sg_fileops = &counting_ops;
-	wal_fsyncs = 0;
-	bool existed;
-	put(f, f->alice, "00000000000000000000000000000001", "q1:a", 1000, &existed);
-	assert_true(wal_fsyncs >= 1);
-
-	struct putter p[6];
-	pthread_t t[6];
-	for (int i = 0; i < 6; i++) {
-		p[i] = (struct putter){.f = f, .n = i + 1};
-		assert_int_equal(pthread_create(&t[i], NULL, put_many, &p[i]), 0);
-	}
-	for (int i = 0; i < 6; i++) {
-		pthread_join(t[i], NULL);
-		assert_int_equal(p[i].failures, 0);
-	}
-	size_t count = 0;
-	const char *err;
-	size_t unread = 0;
-	assert_int_equal(store_webmail_count(f->st, "alice@partner.test", STORE_WEBMAIL_INBOX,
-	                                     &count, &unread, &err), 0);
-	assert_int_equal(count, 31);
-	assert_true(wal_fsyncs >= 2 && wal_fsyncs <= 31);
-
-	wal_fail = true;
-	unsigned char key[] = "k", meta[] = "m";
-	struct store_webmail_msg m = {.user_id = f->alice, .folder = STORE_WEBMAIL_INBOX,
-	                              .created = 1000, .wrapped_key = key,
-	                              .wrapped_key_len = sizeof(key), .meta = meta,
-	                              .meta_len = sizeof(meta)};
-	snprintf(m.uid, sizeof(m.uid), "00000000000000000000000000000002");
-	snprintf(m.dedup, sizeof(m.dedup), "q1:b");
-	int64_t id;
-	assert_int_equal(store_webmail_put(f->st, &m, NULL, 0, &id, &existed, &err), -1);
-	wal_fail = false;
-	sg_fileops = &sg_fileops_default;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_idempotent_and_owned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging_read_quota_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_waits_for_the_wal_fsync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

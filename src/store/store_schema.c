@@ -1,48 +1,31 @@
-/* store_sqlite.c: the embedded SQLite store. WAL mode so the portal and qmgr read while one
- * writes; schema migrations are an ordered list of SQL scripts applied in one transaction. */
+/* store_schema.c: the schema of the store, for every engine: an ordered list of SQL scripts,
+ * each applied in its own transaction together with its row in schema_version, by whichever
+ * process opens the store first (the others wait on the write lock, then find nothing to do). */
 #include "store/store.h"
+#include "store/store_db.h"
+#include "store/store_db_backend.h"
+#include "store/store_schema.h"
 #include "store/store_sqlite.h"
 #include "core/limits.h"
-#include "core/sg_file.h"
-#include "core/sg_log.h"
-#include "core/sg_mem.h"
-#include "core/sg_metrics.h"
 #include "core/sg_str.h"
 #include "core/sg_time.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
-/* The group commit of store_sqlite_commit_grouped. Tickets count the commits that wrote the
- * WAL unsynced; one thread at a time fsyncs it for every ticket handed out before it began. */
-struct wal_sync {
-	pthread_mutex_t lock;
-	pthread_cond_t done;
-	uint64_t asked;  /* the last ticket handed out */
-	uint64_t synced; /* every ticket up to this one is durable */
-	uint64_t failed; /* the fsync that covered tickets up to this one failed */
-	bool running;
-	char wal[SG_PATH_MAX];
-};
-
-struct store {
-	sqlite3 *db;
-	int64_t conn_id;          /* unique among the stores this process opened */
-	pthread_mutex_t version_lock;
-	sqlite3_stmt *version;    /* PRAGMA data_version, prepared once: it is asked per message */
-	int64_t tx_start_us;      /* when the open transaction asked for the lock (its latency) */
-	int grouped_level;        /* -1, or the synchronous level a grouped transaction restores */
-	struct wal_sync sync;
-};
-
-/* Never reused within the process: a stamp from a store closed meanwhile can then never equal
- * one from a store opened later at the same address with the same counters. */
-static int64_t conn_counter;
+/* The cluster entry's tables (store_cluster.c), the same on both engines; its triggers differ. */
+#define CLUSTER_TABLES                                                                         \
+	"CREATE TABLE store_counters ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  value INTEGER NOT NULL);"                                                           \
+	"INSERT INTO store_counters (name, value) VALUES ('directory', 1), ('revocations', 1);" \
+	"CREATE TABLE store_leases ("                                                          \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  holder TEXT NOT NULL,"                                                              \
+	"  expires INTEGER NOT NULL);"                                                         \
+	"CREATE TABLE store_ca_files ("                                                        \
+	"  name TEXT PRIMARY KEY,"                                                             \
+	"  data BLOB NOT NULL,"                                                                \
+	"  updated INTEGER NOT NULL);"
 
 /* Each entry moves the schema from version i to i+1. Later issues append, never edit. */
 static const char *const migrations[] = {
@@ -319,325 +302,161 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT '',"
 	"  looked_at INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+
+	/* several nodes on one store (store_cluster.c, issue 15): counters that only grow (the
+	 * CA's serial sequence; the directory's change counter, bumped by the triggers in the
+	 * transaction of every change to users and certificates, which ldapd polls instead of
+	 * SQLite's data_version, blind to another node's writes to a shared server; and the
+	 * revocations, which every node's tick follows with its CRL file), the leases of the
+	 * jobs one node at a time runs, and the CA's certificate and sealed key for new nodes. */
+	CLUSTER_TABLES
+	"CREATE TRIGGER store_directory_users_insert AFTER INSERT ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_update AFTER UPDATE OF address, kind ON users"
+	"  BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_users_delete AFTER DELETE ON users BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_insert AFTER INSERT ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_update AFTER UPDATE OF user_id, der, source,"
+	"  revoked_at, replaced_at, not_before, not_after ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_directory_certificates_delete AFTER DELETE ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; END;"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; END;",
 };
 
-sqlite3 *store_sqlite_db(struct store *st)
-{
-	return st->db;
-}
+#define MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
 
-int64_t store_sqlite_conn_id(const struct store *st) { return st->conn_id; }
+/* PostgreSQL's text of an entry whose SQLite text it cannot run (NULL: the same SQL). Kept
+ * apart so that the list above stays as it was written: indexes match migrations[]. */
+static const char *const migrations_pgsql[sizeof(migrations) / sizeof(migrations[0])] = {
+	[0] = NULL,
+	/* The cluster entry (store_cluster.c; its index in migrations[], renumbered with it): a
+	 * PostgreSQL trigger runs a function, once per statement. */
+	[19] = CLUSTER_TABLES
+	"CREATE FUNCTION store_bump_directory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'directory'; RETURN NULL; END $$;"
+	"CREATE FUNCTION store_bump_revocations() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  UPDATE store_counters SET value = value + 1 WHERE name = 'revocations'; RETURN NULL; END $$;"
+	"CREATE TRIGGER store_directory_users AFTER INSERT OR DELETE OR UPDATE OF address, kind"
+	"  ON users FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_directory_certificates AFTER INSERT OR DELETE OR UPDATE OF user_id,"
+	"  der, source, revoked_at, replaced_at, not_before, not_after ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_directory();"
+	"CREATE TRIGGER store_revocations AFTER UPDATE OF revoked_at ON certificates"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION store_bump_revocations();",
+};
 
-int store_sqlite_data_version(struct store *st, int64_t *version_r, const char **error_r)
+/* The schema_version table: one row per applied entry (the store's latest is the maximum).
+ * Stores made before it have only the engine's own record (SQLite's PRAGMA user_version). */
+static const char schema_version_table[] =
+	"CREATE TABLE IF NOT EXISTS schema_version ("
+	"  version INTEGER PRIMARY KEY,"
+	"  applied INTEGER NOT NULL)";
+
+/* The latest version in the schema_version table, else the engine's own record; -1. */
+static int read_version(struct store *st)
 {
-	pthread_mutex_lock(&st->version_lock);
-	int rc = -1;
-	if (st->version == NULL &&
-	    sqlite3_prepare_v3(st->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
-	                       &st->version, NULL) != SQLITE_OK)
-		st->version = NULL;
-	else if (sqlite3_step(st->version) == SQLITE_ROW) {
-		*version_r = sqlite3_column_int64(st->version, 0);
-		rc = 0;
+	struct sdb_stmt *s = NULL;
+	const char *err = NULL;
+	if (sdb_prepare(st, "SELECT max(version) FROM schema_version", &s, &err) < 0)
+		return -1;
+	if (sdb_step(s) != SDB_ROW)
+		return sdb_fail(s, &err);
+	bool none = sdb_col_is_null(s, 0);
+	int64_t v = sdb_col_int64(s, 0);
+	sdb_finish(s);
+	if (none) {
+		int legacy = st->ops->engine_version(st);
+		return legacy > 0 ? legacy : 0;
 	}
-	/* reset at once: a statement left mid-step would hold a read transaction open */
-	if (st->version != NULL)
-		sqlite3_reset(st->version);
-	if (rc < 0)
-		store_sqlite_fail(st->db, NULL, error_r);
-	pthread_mutex_unlock(&st->version_lock);
-	return rc;
-}
-
-/* The transaction's time for sealgate_store_transaction_duration_seconds; called with the
- * connection's mutex still held (tx_start_us is the open transaction's). */
-static void observe_transaction(const struct store *st)
-{
-	sg_metrics_observe(SG_HIST_STORE, (double)(sg_mono_us() - st->tx_start_us) / 1e6);
-}
-
-int store_sqlite_begin(struct store *st, bool write, const char **error_r)
-{
-	int64_t asked = sg_mono_us();
-	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
-	st->tx_start_us = asked;
-	if (sqlite3_exec(st->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) ==
-	    SQLITE_OK)
-		return 0;
-	store_sqlite_fail(st->db, NULL, error_r);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-	return -1;
-}
-
-/* COMMIT, or ROLLBACK when it fails: 0 or -1 (the mutex stays held). */
-static int commit_or_rollback(struct store *st, const char **error_r)
-{
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	int rc = store_sqlite_fail(st->db, NULL, error_r);
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-int store_sqlite_commit(struct store *st, const char **error_r)
-{
-	int rc = commit_or_rollback(st, error_r);
-	observe_transaction(st);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-	return rc;
-}
-
-/* Sets synchronous = NORMAL (commits do not sync the WAL; checkpoints still sync), with the
- * mutex held: the level it was, for restore_sync. */
-static int unsynced(struct store *st)
-{
-	int level = 2; /* FULL, SQLite's default */
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		level = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-	return level;
-}
-
-static void restore_sync(struct store *st, int level)
-{
-	char sql[40];
-	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %d", level);
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		sg_error("store: cannot restore PRAGMA synchronous: %s", sqlite3_errmsg(st->db));
-}
-
-int store_sqlite_unsynced_begin(struct store *st)
-{
-	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
-	return unsynced(st);
-}
-
-void store_sqlite_unsynced_end(struct store *st, int level)
-{
-	restore_sync(st, level);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-}
-
-/* One fsync of the WAL (opened anew: SQLite may have replaced it); 0 or -1 logged. */
-static int wal_fsync(const char *wal)
-{
-	int fd = open(wal, O_RDONLY | O_CLOEXEC);
-	int rc = fd < 0 ? -1 : sg_fsync(fd);
-	if (rc < 0)
-		sg_error("store: cannot sync %s: %s", wal, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Until ticket is durable: a thread finding no fsync running runs one for every ticket handed
- * out so far; the others wait for it. 0, or -1 when the fsync covering ticket failed. */
-static int wal_sync_wait(struct wal_sync *w, uint64_t ticket, const char **error_r)
-{
-	pthread_mutex_lock(&w->lock);
-	while (w->synced < ticket && w->failed < ticket) {
-		if (w->running) {
-			pthread_cond_wait(&w->done, &w->lock);
-			continue;
-		}
-		w->running = true;
-		uint64_t upto = w->asked;
-		pthread_mutex_unlock(&w->lock);
-		int rc = wal_fsync(w->wal);
-		pthread_mutex_lock(&w->lock);
-		w->running = false;
-		*(rc == 0 ? &w->synced : &w->failed) = upto;
-		pthread_cond_broadcast(&w->done);
-	}
-	int rc = w->synced >= ticket ? 0 : -1;
-	pthread_mutex_unlock(&w->lock);
-	if (rc < 0)
-		*error_r = "store: cannot sync the database (see the log)";
-	return rc;
-}
-
-/* The end of a grouped transaction (mutex held): the synchronous level as it was. */
-static void end_grouped(struct store *st)
-{
-	if (st->grouped_level >= 0)
-		restore_sync(st, st->grouped_level);
-	st->grouped_level = -1;
-}
-
-int store_sqlite_begin_grouped(struct store *st, const char **error_r)
-{
-	sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
-	/* set before BEGIN: a level changed inside a transaction applies to the next one */
-	st->grouped_level = unsynced(st);
-	int rc = store_sqlite_begin(st, true, error_r); /* the mutex is recursive */
-	if (rc < 0)
-		end_grouped(st);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-	return rc;
-}
-
-int store_sqlite_commit_grouped(struct store *st, const char **error_r)
-{
-	int rc = commit_or_rollback(st, error_r);
-	end_grouped(st);
-	/* the ticket is taken while the mutex still orders the commits: its frames are written */
-	pthread_mutex_lock(&st->sync.lock);
-	uint64_t ticket = ++st->sync.asked;
-	pthread_mutex_unlock(&st->sync.lock);
-	observe_transaction(st);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-	return rc < 0 ? -1 : wal_sync_wait(&st->sync, ticket, error_r);
-}
-
-void store_sqlite_rollback(struct store *st)
-{
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	end_grouped(st);
-	observe_transaction(st);
-	sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-}
-
-int store_sqlite_fail(sqlite3 *db, sqlite3_stmt *s, const char **error_r)
-{
-	sg_error("store: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	*error_r = "store: database error (see the log)";
-	return -1;
-}
-
-int store_sqlite_exec_text(struct store *st, const char *sql, const char *arg,
-                           const char **error_r)
-{
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE)
-		return store_sqlite_fail(st->db, s, error_r);
-	sqlite3_finalize(s);
-	return sqlite3_changes(st->db);
-}
-
-void store_sqlite_text(sqlite3_stmt *s, int col, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-	sg_strlcpy(dst, t != NULL ? (const char *)t : "", size);
-}
-
-static int exec_sql(sqlite3 *db, const char *sql, const char **error_r)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	sg_error("store: %s", msg != NULL ? msg : "unknown error");
-	sqlite3_free(msg);
-	*error_r = "store: SQL error (see the log)";
-	return -1;
+	return v >= 0 && v <= 1000000 ? (int)v : -1;
 }
 
 int store_schema_version(struct store *st)
 {
-	sqlite3_stmt *stmt;
-	int v = -1;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		v = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	return v;
+	int v = st->ops->engine_version(st);
+	return v >= 0 ? v : read_version(st);
 }
 
-static int migrate(struct store *st, const char **error_r)
+/* Records version v as applied, in the migration's transaction. */
+static int mark_version(struct store *st, int v, const char **error_r)
 {
-	int have = store_schema_version(st);
-	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	if (have < 0 || have > want) {
+	struct sdb_stmt *s = NULL;
+	if (sdb_prepare(st, "INSERT INTO schema_version (version, applied) VALUES (?1, ?2)", &s,
+	                error_r) < 0 ||
+	    sdb_bind_int64(s, 1, v) < 0 || sdb_bind_int64(s, 2, (int64_t)sg_wall()) < 0 ||
+	    sdb_step(s) != SDB_DONE)
+		return sdb_fail(s, error_r);
+	sdb_finish(s);
+	return st->ops->version_done != NULL ? st->ops->version_done(st, v, error_r) : 0;
+}
+
+/* One step towards want in one write transaction: 1 when a migration ran, 0 when the store is
+ * there already, -1. */
+static int migrate_step(struct store *st, int want, const char **error_r)
+{
+	if (sdb_begin(st, true, error_r) < 0)
+		return -1;
+	int have = -1;
+	if ((st->ops->migration_lock != NULL && st->ops->migration_lock(st, error_r) < 0) ||
+	    st->ops->exec_script(st, schema_version_table, error_r) < 0 ||
+	    (have = read_version(st)) < 0 || have > MIGRATIONS) {
+		if (have < 0 && *error_r == NULL)
+			*error_r = "store: cannot read the schema version";
+		else if (have > MIGRATIONS)
+			*error_r = "store: schema is newer than this sealgate; upgrade sealgate";
+		sdb_rollback(st);
+		return -1;
+	}
+	if (have >= want)
+		return sdb_commit(st, error_r) < 0 ? -1 : 0;
+	const char *sql = sdb_engine(st) == SDB_PGSQL && migrations_pgsql[have] != NULL
+	                      ? migrations_pgsql[have]
+	                      : migrations[have];
+	if (st->ops->exec_script(st, sql, error_r) < 0 || mark_version(st, have + 1, error_r) < 0) {
+		sdb_rollback(st);
+		return -1;
+	}
+	return sdb_commit(st, error_r) < 0 ? -1 : 1;
+}
+
+int store_schema_migrate(struct store *st, int target, const char **error_r)
+{
+	int want = target < 0 ? MIGRATIONS : target;
+	if (want > MIGRATIONS) {
+		*error_r = "store: no such schema version";
+		return -1;
+	}
+	int native = st->ops->engine_version(st);
+	if (native > MIGRATIONS) {
 		*error_r = "store: schema is newer than this sealgate; upgrade sealgate";
 		return -1;
 	}
-	for (int v = have; v < want; v++) {
-		char bump[64];
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
-		if (exec_sql(st->db, "BEGIN IMMEDIATE;", error_r) < 0)
-			return -1;
-		if (exec_sql(st->db, migrations[v], error_r) < 0 || exec_sql(st->db, bump, error_r) < 0) {
-			exec_sql(st->db, "ROLLBACK;", error_r);
-			return -1;
-		}
-		if (exec_sql(st->db, "COMMIT;", error_r) < 0)
-			return -1;
-	}
-	return 0;
+	if (native == want)
+		return 0; /* nothing to do: no write lock taken at each start */
+	int rc;
+	*error_r = NULL;
+	while ((rc = migrate_step(st, want, error_r)) > 0)
+		;
+	return rc;
 }
 
 int store_sqlite_create_at(const char *path, int version, const char **error_r)
 {
-	int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	sqlite3 *db = NULL;
-	if (version < 0 || version > count) {
-		*error_r = "store: no such schema version";
+	char url[SG_PATH_MAX + 8];
+	if (sg_snprintf(url, sizeof(url), "sqlite:%s", path) < 0) {
+		*error_r = "store: path too long";
 		return -1;
 	}
-	if (sqlite3_open(path, &db) != SQLITE_OK) {
-		sqlite3_close(db);
-		*error_r = "store: cannot open the SQLite database";
+	static const struct store_options none = {.password = NULL, .pool_size = 1};
+	struct store *st = sdb_sqlite_ops.open(url, "/", &none, error_r);
+	if (st == NULL)
 		return -1;
-	}
-	int rc = 0;
-	for (int v = 0; v < version && rc == 0; v++) {
-		char bump[64];
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
-		rc = exec_sql(db, migrations[v], error_r) < 0 || exec_sql(db, bump, error_r) < 0 ? -1 : 0;
-	}
-	sqlite3_close(db);
+	int rc = store_schema_migrate(st, version, error_r);
+	store_close(&st);
 	return rc;
-}
-
-struct store *store_open(const char *url, const char *base_dir, const char **error_r)
-{
-	if (strncmp(url, "sqlite:", 7) != 0) {
-		*error_r = "store.database: only sqlite:PATH is supported in this version";
-		return NULL;
-	}
-	char path[SG_PATH_MAX];
-	if (sg_path_resolve(path, sizeof(path), base_dir, url + 7) < 0) {
-		*error_r = "store.database: path too long";
-		return NULL;
-	}
-	struct store *st = sg_calloc(1, sizeof(*st));
-	st->conn_id = __atomic_add_fetch(&conn_counter, 1, __ATOMIC_RELAXED);
-	pthread_mutex_init(&st->version_lock, NULL);
-	st->grouped_level = -1;
-	pthread_mutex_init(&st->sync.lock, NULL);
-	pthread_cond_init(&st->sync.done, NULL);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                                   SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		*error_r = "store: cannot open the SQLite database";
-		store_close(&st);
-		return NULL;
-	}
-	sqlite3_busy_timeout(st->db, 5000);
-	const char *main_db = sqlite3_db_filename(st->db, "main");
-	if (main_db != NULL && main_db[0] != '\0') /* a database file: its WAL's name */
-		sg_strlcpy(st->sync.wal, sqlite3_filename_wal(main_db), sizeof(st->sync.wal));
-	if (exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", error_r) < 0 ||
-	    migrate(st, error_r) < 0) {
-		store_close(&st);
-		return NULL;
-	}
-	return st;
-}
-
-void store_close(struct store **stp)
-{
-	if (*stp == NULL)
-		return;
-	sqlite3_finalize((*stp)->version);
-	sqlite3_close((*stp)->db);
-	pthread_mutex_destroy(&(*stp)->version_lock);
-	pthread_mutex_destroy(&(*stp)->sync.lock);
-	pthread_cond_destroy(&(*stp)->sync.done);
-	sg_free(stp);
 }
