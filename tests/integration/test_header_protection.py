@@ -44,7 +44,8 @@ def test_outbound_smime_payload_is_protected_and_the_subject_hidden(smime_gw, pa
     assert b"\r\nFrom: alice@example.com\r\n" in head and b"\r\nKeywords: contract\r\n" in head
     assert b"HP-Outer: Subject: [...]\r\n" in head and b"HP-Outer: To: bob@partner.test" in head
     assert b"HP-Outer: Keywords" not in head  # removed outside: no line (hcp_baseline)
-    assert b"Bcc" not in inner and b"dave@partner.test" not in inner
+    # Bcc as a field name (three letters may occur by chance in the base64 of the signature)
+    assert not re.search(rb"(?im)^Bcc:", inner) and b"dave@partner.test" not in inner
     (workdir / "signed.eml").write_bytes(inner)
     out = run(OPENSSL, "cms", "-verify", "-in", str(workdir / "signed.eml"),
               "-CAfile", smime_gw.ca).stdout  # the protected fields are signed too
