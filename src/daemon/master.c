@@ -443,16 +443,40 @@ int master_check_account(const struct settings *s)
 	return bad == 0 ? 0 : -1;
 }
 
+static bool is_keyd(const struct child *c)
+{
+	return strcmp(c->role->name, "keyd") == 0;
+}
+
+/* The children of one turn of the stop: every role but keyd, or keyd alone. */
+static size_t live_in_turn(const struct master *m, bool keyd)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nchildren; i++)
+		n += m->children[i].pid > 0 && is_keyd(&m->children[i]) == keyd;
+	return n;
+}
+
+static void stop_turn(struct master *m, bool keyd, int64_t deadline)
+{
+	for (size_t i = 0; i < m->nchildren; i++)
+		if (m->children[i].pid > 0 && is_keyd(&m->children[i]) == keyd)
+			kill(m->children[i].pid, SIGTERM);
+	while (live_in_turn(m, keyd) > 0 && sg_mono_ms() < deadline) {
+		reap(m, true);
+		wait_children(m, 50);
+	}
+}
+
+/* keyd stops last: a role finishing its work (qmgr's last signature, tick's CRL) may still
+ * open a connection to it, which a keyd stopped at the same time would never answer. */
 static void drain(struct master *m)
 {
 	long long grace = settings_number(m->settings, "smtp.drain_timeout") + 10;
 	sg_info("stopping: draining children (at most %lld s)", grace);
-	signal_children(m, SIGTERM, false);
 	int64_t deadline = sg_mono_ms() + grace * 1000;
-	while (live_children(m) > 0 && sg_mono_ms() < deadline) {
-		reap(m, true);
-		wait_children(m, 50);
-	}
+	stop_turn(m, false, deadline);
+	stop_turn(m, true, deadline);
 	if (live_children(m) > 0) {
 		sg_warn("children still running after %lld s; killing them", grace);
 		signal_children(m, SIGKILL, false);
