@@ -231,13 +231,29 @@ static void base64_lines_match_openssl(void **state)
 		assert_int_equal(sg_base64_lines_size(len), w);
 		assert_int_equal(sg_base64_lines(ours, src, len), w);
 		assert_memory_equal(ours, want, w);
+		static unsigned char back[MAX + 3];
+		assert_int_equal(sg_base64_decode_clean((unsigned char *)ours, w, back), (int64_t)len);
+		assert_memory_equal(back, src, len);
 	}
+}
+
+/* What is not clean base64 is refused (the caller falls back to GMime), never half-read. */
+static void base64_decode_refuses_unclean(void **state)
+{
+	(void)state;
+	unsigned char out[32];
+	const char *bad[] = {"QUJD\r\nRA=x", "QU*D", "QQ=", "QUI==", "QUJD=", "Q"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sg_base64_decode_clean((const unsigned char *)bad[i], strlen(bad[i]), out), -1);
+	const char *good = "QUJD\r\nRA==\r\n";
+	assert_int_equal(sg_base64_decode_clean((const unsigned char *)good, strlen(good), out), 4);
+	assert_memory_equal(out, "ABCD", 4);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buf_ceiling), cmocka_unit_test(base64_lines_match_openssl), cmocka_unit_test(strtonum_table),
+		cmocka_unit_test(buf_ceiling), cmocka_unit_test(base64_lines_match_openssl), cmocka_unit_test(base64_decode_refuses_unclean), cmocka_unit_test(strtonum_table),
 		cmocka_unit_test(durations),   cmocka_unit_test(printable),
 		cmocka_unit_test(strlcpy_truncates), cmocka_unit_test(endpoints),
 		cmocka_unit_test(cidr),        cmocka_unit_test(strlist), cmocka_unit_test(relay),
