@@ -275,7 +275,6 @@ int master_child_start(const char *role, const char *config_path)
 		fcntl(ctx.status_fd, F_SETFD, FD_CLOEXEC);
 	if (take_listen_fds(&ctx) < 0 || keyd_client_attach(role) < 0)
 		return 1;
-	keyd_client_set_leaving(daemon_leaving);
 	int metrics_fd = env_fd("SEALGATE_METRICS_FD", 3);
 	if (metrics_fd >= 0 && sg_metrics_attach(metrics_fd) < 0)
 		sg_warn("metrics: the shared counters cannot be mapped: this child counts for itself");

@@ -34,19 +34,6 @@ void keyd_client_set_socket(int fd)
 	rendezvous_fd = fd;
 }
 
-static bool (*process_leaving)(void);
-
-void keyd_client_set_leaving(bool (*leaving)(void))
-{
-	process_leaving = leaving;
-}
-
-static int call_timeout_ms(void)
-{
-	bool leaving = process_leaving != NULL && process_leaving();
-	return leaving ? KEYD_LEAVING_TIMEOUT_MS : KEYD_CALL_TIMEOUT_MS;
-}
-
 static unsigned char *request_frame(enum keyd_op op, uint32_t id, const void *req,
                                     size_t req_len, size_t *len_r)
 {
@@ -127,7 +114,7 @@ static int connect_keyd(const char **error_r)
 		return -1;
 	}
 	/* While keyd is down the queue fills (max_dgram_qlen): wait for room, bounded. */
-	int64_t deadline = sg_mono_ms() + call_timeout_ms();
+	int64_t deadline = sg_mono_ms() + KEYD_CALL_TIMEOUT_MS;
 	ssize_t n;
 	while ((n = keyd_wire_pass_fd(rendezvous_fd, sv[1])) < 0 &&
 	       (errno == EINTR || errno == EAGAIN) && sg_wait_fd(rendezvous_fd, POLLOUT, deadline) == 0)
@@ -149,9 +136,9 @@ static int connect_keyd(const char **error_r)
 static int exchange(const unsigned char *frame, size_t len, unsigned char **out_r,
                     size_t *out_len_r)
 {
-	int rc = keyd_wire_write(conn_fd, frame, len, call_timeout_ms());
+	int rc = keyd_wire_write(conn_fd, frame, len, KEYD_CALL_TIMEOUT_MS);
 	if (rc == 0)
-		rc = keyd_wire_read(conn_fd, out_r, out_len_r, call_timeout_ms());
+		rc = keyd_wire_read(conn_fd, out_r, out_len_r, KEYD_CALL_TIMEOUT_MS);
 	if (rc != 0)
 		drop_connection();
 	return rc == 0 ? 0 : -1;

@@ -50,14 +50,5 @@ void keyd_testhook_install(int rendezvous_fd);
 
 /* Milliseconds a call waits for keyd's answer before it fails with KEYD_E_TEMPORARY. */
 #define KEYD_CALL_TIMEOUT_MS 30000
-/* ... and once the process is leaving (SIGTERM, retirement): keyd, stopped at the same time,
- * serves the connections it has but may be gone before a fresh one reaches it, and a wait of
- * KEYD_CALL_TIMEOUT_MS would outlast the master's patience (it kills children after the drain
- * timeout). A signature takes milliseconds; a failed call defers the message. */
-#define KEYD_LEAVING_TIMEOUT_MS 3000
-
-/* How the client learns that its process is leaving (the role layer's daemon_leaving, handed
- * down by master_child.c: keyd does not include the layers above it). NULL: never. */
-void keyd_client_set_leaving(bool (*leaving)(void));
 
 #endif
