@@ -52,6 +52,7 @@ struct spool_log {
 	bool leading;             /* a leader is forming or writing a batch */
 	bool rotated;             /* a batch closed the file: one of its callers retires it */
 	unsigned int announced;   /* commits announced but not appended yet */
+	uint64_t waits;           /* times a committer was woken (spool_log_waits) */
 };
 
 struct spool_log *spool_log_new(void)
@@ -183,6 +184,14 @@ static void retire_closed(struct spool *sp)
 		sg_warn("spool: %s", err);
 }
 
+uint64_t spool_log_waits(struct spool *sp)
+{
+	pthread_mutex_lock(&sp->log->mu);
+	uint64_t n = sp->log->waits;
+	pthread_mutex_unlock(&sp->log->mu);
+	return n;
+}
+
 void spool_log_announce(struct spool *sp)
 {
 	pthread_mutex_lock(&sp->log->mu);
@@ -241,6 +250,7 @@ int spool_log_commit(struct spool *sp, const struct spool_envelope *env, enum sp
 			lead_batch(sp, lg);
 		} else {
 			pthread_cond_wait(&me.cv, &lg->mu);
+			lg->waits++;
 		}
 	}
 	bool retire = lg->rotated && me.rc == 0;

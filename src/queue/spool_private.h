@@ -46,6 +46,9 @@ int spool_write_envelope(struct spool *sp, const struct spool_envelope *env, con
 /* ---- the spool log (spool_log.c) ---- */
 struct spool_log *spool_log_new(void);
 void spool_log_free(struct spool_log **lg);
+/* How often a committing session was woken while it waited (each is a context switch): the
+ * figure that says whether a batch wakes only its own sessions (test_spool_crash). */
+uint64_t spool_log_waits(struct spool *sp);
 /* A commit is on its way (its data is being synced): a batch leader waits for it a little. */
 void spool_log_announce(struct spool *sp);
 /* An announced commit failed before it reached spool_log_commit. */

@@ -620,7 +620,7 @@ static void *send_ten(void *arg)
 
 /* n sessions send ten messages each from a barrier; the fsyncs they made and the times a
  * thread of this process gave up the CPU (voluntary context switches: waiting). */
-static void run_sessions(int n, long *fsyncs_r, long *switches_r)
+static void run_sessions(int n, long *fsyncs_r, long *switches_r, long *waits_r)
 {
 	char dir[64] = "/tmp/test_spool_group.XXXXXX";
 	assert_non_null(mkdtemp(dir));
@@ -646,6 +646,7 @@ static void run_sessions(int n, long *fsyncs_r, long *switches_r)
 	pthread_barrier_destroy(&start_line);
 	*fsyncs_r = atomic_load(&fsyncs);
 	*switches_r = after.ru_nvcsw - before.ru_nvcsw;
+	*waits_r = (long)spool_log_waits(sp);
 	free(s);
 	free(t);
 	spool_close(&sp);
@@ -657,8 +658,8 @@ static void run_sessions(int n, long *fsyncs_r, long *switches_r)
 static void group_commit_shares_fsyncs(void **state)
 {
 	(void)state;
-	long n, switches;
-	run_sessions(8, &n, &switches);
+	long n, switches, waits;
+	run_sessions(8, &n, &switches, &waits);
 	print_message("80 messages from 8 sessions: %ld fsyncs (%.2f per message)\n", n, (double)n / 80.0);
 	assert_true(n < 80 * 2); /* at least half the batch fsyncs shared */
 }
@@ -670,11 +671,16 @@ static void group_commit_shares_fsyncs(void **state)
 static void batch_wakes_only_its_sessions(void **state)
 {
 	(void)state;
-	long n, switches;
-	run_sessions(50, &n, &switches);
-	print_message("500 messages from 50 sessions: %ld fsyncs, %ld voluntary context switches "
-	              "(%.1f per message)\n", n, switches, (double)switches / 500.0);
-	assert_true(switches < 500 * 12); /* 22 per message when every record woke all */
+	long n, switches, waits;
+	run_sessions(50, &n, &switches, &waits);
+	print_message("500 messages from 50 sessions: %ld fsyncs, %ld wake-ups of waiting sessions "
+	              "(%.1f per message), %ld voluntary context switches\n", n, waits,
+	              (double)waits / 500.0, switches);
+	/* Counted by the spool, not by the scheduler: the context switches, printed above, also
+	 * count the fsyncs and move with the machine (valgrind serialises threads: 12.9 per
+	 * message once, against 6 natively). A session woken only when its batch ends, or to lead
+	 * the next, wakes at most about twice per message; woken by every record, dozens. */
+	assert_true(waits < 500 * 3);
 }
 
 int main(void)
